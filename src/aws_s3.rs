@@ -1,0 +1,426 @@
+//! The store traits on `aws_sdk_s3::Client`: copy-source encoding, error mapping, and one client
+//! per region derived from one SDK configuration.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_sdk_s3::config::Region;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::types::{
+    ObjectCannedAcl, ObjectLockLegalHoldStatus, ObjectLockMode, ServerSideEncryption, StorageClass,
+    TaggingDirective, Type,
+};
+use aws_sdk_s3::Client;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::error::{S3Failure, S3FailureKind};
+use crate::store::{
+    Acl, AclPlan, ContentHeaders, CopyRequest, DestinationStore, Encryption, Grant, Grantee,
+    ObjectLock, SourceStore, SourceVersion, TagsPlan, TargetEncryption, VersionRef, Written,
+};
+
+/// S3 through the AWS SDK, with a client per region built lazily from one `SdkConfig`.
+pub struct AwsS3 {
+    base: aws_config::SdkConfig,
+    force_path_style: bool,
+    clients: Mutex<HashMap<String, Client>>,
+}
+
+impl AwsS3 {
+    /// `force_path_style` is for local S3 servers (`S3_FORCE_PATH_STYLE=true`).
+    pub fn new(base: aws_config::SdkConfig, force_path_style: bool) -> Self {
+        Self {
+            base,
+            force_path_style,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client for `region` (built once, then shared).
+    pub fn client(&self, region: &str) -> Client {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let conf = aws_sdk_s3::config::Builder::from(&self.base)
+                    .region(Region::new(region.to_owned()))
+                    .force_path_style(self.force_path_style)
+                    .build();
+                Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    /// Any client (for calls that work from every region, such as GetBucketLocation).
+    fn default_client(&self) -> Client {
+        let region = self
+            .base
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        self.client(&region)
+    }
+}
+
+/// Characters left as they are in `x-amz-copy-source`: RFC 3986 unreserved, plus the `/` that
+/// separates key segments.
+const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// The `x-amz-copy-source` value for a version: URL-encoded, as S3 requires and the SDK does not do.
+pub fn copy_source(version: &VersionRef) -> String {
+    let mut value = format!(
+        "{}/{}",
+        version.bucket,
+        utf8_percent_encode(&version.key, COPY_SOURCE)
+    );
+    if let Some(id) = &version.version_id {
+        value.push_str("?versionId=");
+        value.extend(utf8_percent_encode(id, COPY_SOURCE));
+    }
+    value
+}
+
+/// Maps an SDK error to the domain's failure, keeping S3's code, status and message.
+pub fn failure<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> S3Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().map(str::to_owned);
+    let message = match err.message() {
+        Some(m) => m.to_owned(),
+        None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+    };
+    let kind = match (code.as_deref(), status) {
+        (Some("NoSuchBucket"), _) => S3FailureKind::NoSuchBucket,
+        (Some("NoSuchKey" | "NoSuchVersion" | "NotFound" | "NoSuchUpload"), _) => {
+            S3FailureKind::NotFound
+        }
+        (
+            Some(
+                "AccessDenied"
+                | "AllAccessDisabled"
+                | "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch",
+            ),
+            _,
+        ) => S3FailureKind::AccessDenied,
+        (Some("PreconditionFailed"), _) => S3FailureKind::PreconditionFailed,
+        (Some("AccessControlListNotSupported"), _) => S3FailureKind::AclNotSupported,
+        (Some("InvalidObjectState"), _) => S3FailureKind::InvalidObjectState,
+        (Some("InvalidRequest" | "EntityTooLarge"), _) => S3FailureKind::InvalidRequest,
+        (Some(_), _) => S3FailureKind::Other,
+        // HEAD errors carry no body, hence no code.
+        (None, Some(404)) => S3FailureKind::NotFound,
+        (None, Some(403)) => S3FailureKind::AccessDenied,
+        (None, Some(412)) => S3FailureKind::PreconditionFailed,
+        (None, _) => S3FailureKind::Other,
+    };
+    S3Failure {
+        operation,
+        kind,
+        code,
+        status,
+        message,
+    }
+}
+
+fn missing(operation: &'static str, what: &str) -> S3Failure {
+    S3Failure {
+        operation,
+        kind: S3FailureKind::Other,
+        code: None,
+        status: Some(200),
+        message: format!("the response carried no {what}"),
+    }
+}
+
+fn to_source_version(out: HeadObjectOutput) -> Result<SourceVersion, S3Failure> {
+    let etag = out
+        .e_tag()
+        .ok_or_else(|| missing("HeadObject", "ETag"))?
+        .to_owned();
+    let size = out
+        .content_length()
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| missing("HeadObject", "Content-Length"))?;
+    let storage_class = out.storage_class().map(|c| c.as_str().to_owned());
+    let archived = matches!(
+        out.storage_class(),
+        Some(StorageClass::Glacier | StorageClass::DeepArchive)
+    ) && out
+        .restore()
+        .is_none_or(|r| !r.contains("ongoing-request=\"false\""))
+        || out.archive_status().is_some();
+    let encryption = if out.sse_customer_algorithm().is_some() {
+        Encryption::Customer
+    } else {
+        match out.server_side_encryption() {
+            Some(ServerSideEncryption::Aes256) | None => {
+                if out.server_side_encryption().is_some() {
+                    Encryption::S3
+                } else {
+                    Encryption::None
+                }
+            }
+            Some(other) => Encryption::Kms {
+                algorithm: other.as_str().to_owned(),
+                key_id: out.ssekms_key_id().map(str::to_owned),
+                bucket_key: out.bucket_key_enabled().unwrap_or(false),
+            },
+        }
+    };
+    let content = ContentHeaders {
+        content_type: out.content_type().map(str::to_owned),
+        cache_control: out.cache_control().map(str::to_owned),
+        content_disposition: out.content_disposition().map(str::to_owned),
+        content_encoding: out.content_encoding().map(str::to_owned),
+        content_language: out.content_language().map(str::to_owned),
+        expires: out.expires_string().map(str::to_owned),
+        website_redirect_location: out.website_redirect_location().map(str::to_owned),
+    };
+    Ok(SourceVersion {
+        size,
+        etag,
+        version_id: out.version_id().map(str::to_owned).filter(|v| v != "null"),
+        content,
+        metadata: out
+            .metadata()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        storage_class,
+        archived,
+        encryption,
+        object_lock: ObjectLock {
+            mode: out.object_lock_mode().map(|m| m.as_str().to_owned()),
+            retain_until: out.object_lock_retain_until_date().cloned(),
+            legal_hold: out
+                .object_lock_legal_hold_status()
+                .map(|s| *s == ObjectLockLegalHoldStatus::On),
+        },
+        tag_count: out.tag_count().and_then(|n| u32::try_from(n).ok()),
+        parts_count: out.parts_count().and_then(|n| u32::try_from(n).ok()),
+    })
+}
+
+impl SourceStore for AwsS3 {
+    async fn head_version(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+    ) -> Result<SourceVersion, S3Failure> {
+        let out = self
+            .client(region)
+            .head_object()
+            .bucket(&version.bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .set_if_match(if_match.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| failure("HeadObject", e))?;
+        to_source_version(out)
+    }
+
+    async fn version_tags(
+        &self,
+        region: &str,
+        version: &VersionRef,
+    ) -> Result<Vec<(String, String)>, S3Failure> {
+        let out = self
+            .client(region)
+            .get_object_tagging()
+            .bucket(&version.bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| failure("GetObjectTagging", e))?;
+        Ok(out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect())
+    }
+
+    async fn version_acl(&self, region: &str, version: &VersionRef) -> Result<Acl, S3Failure> {
+        let out = self
+            .client(region)
+            .get_object_acl()
+            .bucket(&version.bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| failure("GetObjectAcl", e))?;
+        let grants = out
+            .grants()
+            .iter()
+            .filter_map(|g| {
+                let grantee = g.grantee()?;
+                let grantee = match grantee.r#type() {
+                    Type::CanonicalUser => Grantee::Id(grantee.id()?.to_owned()),
+                    Type::Group => Grantee::Uri(grantee.uri()?.to_owned()),
+                    Type::AmazonCustomerByEmail => {
+                        Grantee::Email(grantee.email_address()?.to_owned())
+                    }
+                    _ => return None,
+                };
+                Some(Grant {
+                    grantee,
+                    permission: g.permission()?.as_str().to_owned(),
+                })
+            })
+            .collect();
+        Ok(Acl {
+            owner_id: out.owner().and_then(|o| o.id()).map(str::to_owned),
+            grants,
+        })
+    }
+}
+
+impl DestinationStore for AwsS3 {
+    async fn bucket_region(&self, bucket: &str) -> Result<String, S3Failure> {
+        let out = self
+            .default_client()
+            .get_bucket_location()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| failure("GetBucketLocation", e))?;
+        // An empty constraint is us-east-1; "EU" is the legacy name of eu-west-1.
+        Ok(match out.location_constraint().map(|c| c.as_str()) {
+            None | Some("") => "us-east-1".to_owned(),
+            Some("EU") => "eu-west-1".to_owned(),
+            Some(region) => region.to_owned(),
+        })
+    }
+
+    async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
+        let target = &request.target;
+        let content = &target.content;
+        let mut copy = self
+            .client(&target.region)
+            .copy_object()
+            .copy_source(copy_source(&request.source))
+            .set_copy_source_if_match(request.source_if_match.clone())
+            .bucket(&target.bucket)
+            .key(&target.key)
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+            .set_metadata(Some(target.metadata.clone().into_iter().collect()))
+            .set_content_type(content.content_type.clone())
+            .set_cache_control(content.cache_control.clone())
+            .set_content_disposition(content.content_disposition.clone())
+            .set_content_encoding(content.content_encoding.clone())
+            .set_content_language(content.content_language.clone())
+            .set_website_redirect_location(content.website_redirect_location.clone())
+            .storage_class(StorageClass::from(target.storage_class.as_str()))
+            .set_expected_bucket_owner(target.expected_bucket_owner.clone());
+        copy = match &target.tags {
+            TagsPlan::FromSource => copy.tagging_directive(TaggingDirective::Copy),
+            TagsPlan::Set(tags) => copy
+                .tagging_directive(TaggingDirective::Replace)
+                .tagging(tagging_header(tags)),
+        };
+        copy = match &target.acl {
+            AclPlan::Default => copy,
+            AclPlan::BucketOwnerFullControl => copy.acl(ObjectCannedAcl::BucketOwnerFullControl),
+            AclPlan::Grants(g) => copy
+                .set_grant_full_control(g.full_control.clone())
+                .set_grant_read(g.read.clone())
+                .set_grant_read_acp(g.read_acp.clone())
+                .set_grant_write_acp(g.write_acp.clone()),
+        };
+        copy = match &target.encryption {
+            TargetEncryption::BucketDefault => copy,
+            TargetEncryption::S3 => copy.server_side_encryption(ServerSideEncryption::Aes256),
+            TargetEncryption::Kms {
+                algorithm,
+                key_id,
+                bucket_key,
+            } => copy
+                .server_side_encryption(ServerSideEncryption::from(algorithm.as_str()))
+                .ssekms_key_id(key_id)
+                .bucket_key_enabled(*bucket_key),
+        };
+        let lock = &target.object_lock;
+        copy = copy
+            .set_object_lock_mode(lock.mode.as_deref().map(ObjectLockMode::from))
+            .set_object_lock_retain_until_date(lock.retain_until)
+            .set_object_lock_legal_hold_status(lock.legal_hold.map(|on| {
+                if on {
+                    ObjectLockLegalHoldStatus::On
+                } else {
+                    ObjectLockLegalHoldStatus::Off
+                }
+            }));
+        let out = match content.expires.clone() {
+            // Restated byte for byte: the SDK's typed Expires would re-format or drop it.
+            Some(expires) => {
+                copy.customize()
+                    .mutate_request(move |req| {
+                        req.headers_mut().insert("Expires", expires.clone());
+                    })
+                    .send()
+                    .await
+            }
+            None => copy.send().await,
+        }
+        .map_err(|e| failure("CopyObject", e))?;
+        // The SDK turns an <Error> body in a 200 into an error; an empty result is one too.
+        let etag = out
+            .copy_object_result()
+            .and_then(|r| r.e_tag())
+            .ok_or_else(|| missing("CopyObject", "CopyObjectResult ETag"))?;
+        Ok(Written {
+            etag: etag.to_owned(),
+            version_id: out.version_id().map(str::to_owned),
+        })
+    }
+}
+
+/// `x-amz-tagging`: tags as a form-encoded query string.
+pub fn tagging_header(tags: &[(String, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(key: &str, id: Option<&str>) -> VersionRef {
+        VersionRef {
+            bucket: "src".into(),
+            key: key.into(),
+            version_id: id.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn copy_source_encodes_the_key_but_keeps_slashes() {
+        assert_eq!(
+            copy_source(&version("a dir/x+y%z?.txt", Some("v1.a_b"))),
+            "src/a%20dir/x%2By%25z%3F.txt?versionId=v1.a_b"
+        );
+        assert_eq!(copy_source(&version("café", None)), "src/caf%C3%A9");
+    }
+
+    #[test]
+    fn tagging_header_is_form_encoded() {
+        let tags = vec![
+            ("a b".to_owned(), "1&2".to_owned()),
+            ("c".to_owned(), "=".to_owned()),
+        ];
+        assert_eq!(tagging_header(&tags), "a+b=1%262&c=%3D");
+    }
+}

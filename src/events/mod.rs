@@ -1,0 +1,240 @@
+//! Intake: an S3 event notification becomes one domain item per record. Records are read one by
+//! one, so a malformed record is reported without hiding the good ones beside it.
+
+mod key;
+
+pub use key::{decode_event_key, KeyDecodeError};
+
+use aws_lambda_events::s3::S3EventRecord;
+use serde_json::Value;
+
+use crate::error::{InvocationError, RecordFailure};
+
+/// What a record of the event asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intake {
+    /// A created object version to replicate.
+    Created(ObjectEvent),
+    /// A record this function does not act on, with the reason to log.
+    Ignored {
+        /// Position in `Records`.
+        index: usize,
+        /// The event name, e.g. `ObjectRemoved:Delete`.
+        event_name: String,
+    },
+    /// A record that could not be read; it fails the invocation after the others are done.
+    Invalid(RecordFailure),
+}
+
+/// One object version named by an event record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEvent {
+    /// Position in `Records`.
+    pub index: usize,
+    /// Event name without the `s3:` prefix, e.g. `ObjectCreated:Put`.
+    pub event_name: String,
+    /// Region of the source bucket, when the record names it.
+    pub region: Option<String>,
+    /// Source bucket.
+    pub bucket: String,
+    /// Decoded key.
+    pub key: String,
+    /// Version id; `None` for unversioned buckets (and the `null` version).
+    pub version_id: Option<String>,
+    /// ETag of the version, as the event reports it (unquoted).
+    pub etag: Option<String>,
+    /// Orders events for one key.
+    pub sequencer: Option<String>,
+}
+
+impl ObjectEvent {
+    /// `s3://bucket/key?versionId=...`, for logs and error lists.
+    pub fn describe(&self) -> String {
+        match &self.version_id {
+            Some(v) => format!("s3://{}/{}?versionId={v}", self.bucket, self.key),
+            None => format!("s3://{}/{}", self.bucket, self.key),
+        }
+    }
+}
+
+/// Splits an invocation payload into records. Fails only when the payload as a whole is not an
+/// S3 event; a bad record becomes [`Intake::Invalid`].
+pub fn parse_payload(payload: &Value) -> Result<Vec<Intake>, InvocationError> {
+    if payload.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        // S3 sends this once when a notification configuration is saved.
+        return Ok(Vec::new());
+    }
+    let Some(records) = payload.get("Records").and_then(Value::as_array) else {
+        return Err(InvocationError::NotAnS3Event(
+            "expected a JSON object with a \"Records\" array".to_owned(),
+        ));
+    };
+    Ok(records
+        .iter()
+        .enumerate()
+        .map(|(index, record)| parse_record(index, record))
+        .collect())
+}
+
+fn parse_record(index: usize, value: &Value) -> Intake {
+    let invalid = |message: String| {
+        Intake::Invalid(RecordFailure {
+            index,
+            object: describe_raw(value),
+            destination: None,
+            code: "InvalidRecord",
+            message,
+        })
+    };
+    let source = value.get("eventSource").and_then(Value::as_str);
+    if source != Some("aws:s3") {
+        return invalid(format!(
+            "eventSource is {source:?}, expected \"aws:s3\" (only S3 event notifications are accepted)"
+        ));
+    }
+    let record: S3EventRecord = match serde_json::from_value(value.clone()) {
+        Ok(r) => r,
+        Err(e) => return invalid(format!("not a valid S3 event record: {e}")),
+    };
+    let event_name = record.event_name.clone().unwrap_or_default();
+    let event_name = event_name
+        .strip_prefix("s3:")
+        .unwrap_or(&event_name)
+        .to_owned();
+    if !event_name.starts_with("ObjectCreated:") {
+        return Intake::Ignored { index, event_name };
+    }
+    let Some(bucket) = record.s3.bucket.name.clone().filter(|b| !b.is_empty()) else {
+        return invalid("s3.bucket.name is missing".to_owned());
+    };
+    let Some(raw_key) = record.s3.object.key.as_deref().filter(|k| !k.is_empty()) else {
+        return invalid("s3.object.key is missing".to_owned());
+    };
+    let key = match decode_event_key(raw_key) {
+        Ok(k) => k,
+        Err(e) => return invalid(format!("s3.object.key {raw_key:?}: {e}")),
+    };
+    let version_id = record
+        .s3
+        .object
+        .version_id
+        .clone()
+        .filter(|v| !v.is_empty() && v != "null");
+    Intake::Created(ObjectEvent {
+        index,
+        event_name,
+        region: record.aws_region.clone().filter(|r| !r.is_empty()),
+        bucket,
+        key,
+        version_id,
+        etag: record.s3.object.e_tag.clone().filter(|e| !e.is_empty()),
+        sequencer: record.s3.object.sequencer.clone(),
+    })
+}
+
+/// Names a record that may be malformed, as well as it can be read.
+fn describe_raw(value: &Value) -> String {
+    let bucket = value.pointer("/s3/bucket/name").and_then(Value::as_str);
+    let key = value.pointer("/s3/object/key").and_then(Value::as_str);
+    match (bucket, key) {
+        (Some(b), Some(k)) => format!("s3://{b}/{k} (encoded key)"),
+        _ => "unreadable record".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(name: &str, key: &str, version: Option<&str>) -> Value {
+        let mut object =
+            json!({"key": key, "size": 3, "eTag": "abc", "sequencer": "0055AED6DCD90281E5"});
+        if let Some(v) = version {
+            object["versionId"] = json!(v);
+        }
+        json!({
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2026-11-01T12:00:00.000Z", "eventName": name,
+            "userIdentity": {"principalId": "AWS:EXAMPLE"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {},
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "c",
+                   "bucket": {"name": "src", "arn": "arn:aws:s3:::src"}, "object": object}
+        })
+    }
+
+    #[test]
+    fn created_record_becomes_an_object_event_with_decoded_key() {
+        let payload = json!({"Records": [record("ObjectCreated:Put", "a+b%2Bc", Some("v1"))]});
+        let items = parse_payload(&payload).unwrap();
+        let Intake::Created(ev) = &items[0] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(ev.key, "a b+c");
+        assert_eq!(ev.version_id.as_deref(), Some("v1"));
+        assert_eq!(ev.region.as_deref(), Some("us-east-1"));
+        assert_eq!(ev.etag.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn null_version_is_treated_as_unversioned() {
+        let payload = json!({"Records": [record("ObjectCreated:Copy", "k", Some("null"))]});
+        let items = parse_payload(&payload).unwrap();
+        assert!(matches!(&items[0], Intake::Created(ev) if ev.version_id.is_none()));
+    }
+
+    #[test]
+    fn other_event_types_are_ignored() {
+        let payload = json!({"Records": [record("ObjectRemoved:Delete", "k", Some("v1"))]});
+        assert_eq!(
+            parse_payload(&payload).unwrap(),
+            vec![Intake::Ignored {
+                index: 0,
+                event_name: "ObjectRemoved:Delete".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn malformed_record_is_invalid_and_the_good_one_survives() {
+        let mut broken = record("ObjectCreated:Put", "k", Some("v1"));
+        broken["s3"]["object"]["key"] = json!("bad%zzkey");
+        let payload = json!({"Records": [broken, record("ObjectCreated:Put", "ok", Some("v2"))]});
+        let items = parse_payload(&payload).unwrap();
+        let Intake::Invalid(failure) = &items[0] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(failure.code, "InvalidRecord");
+        assert!(failure.message.contains("s3.object.key"), "{failure:?}");
+        assert!(matches!(&items[1], Intake::Created(ev) if ev.key == "ok"));
+    }
+
+    #[test]
+    fn record_missing_required_fields_is_invalid() {
+        let mut broken = record("ObjectCreated:Put", "k", None);
+        broken.as_object_mut().unwrap().remove("s3");
+        let items = parse_payload(&json!({"Records": [broken]})).unwrap();
+        assert!(matches!(&items[0], Intake::Invalid(f) if f.message.contains("s3")));
+    }
+
+    #[test]
+    fn record_from_another_service_is_invalid() {
+        let mut other = record("ObjectCreated:Put", "k", None);
+        other["eventSource"] = json!("aws:sqs");
+        let items = parse_payload(&json!({"Records": [other]})).unwrap();
+        assert!(matches!(&items[0], Intake::Invalid(f) if f.message.contains("aws:sqs")));
+    }
+
+    #[test]
+    fn payload_without_records_is_not_an_s3_event() {
+        let err = parse_payload(&json!({"hello": "world"})).unwrap_err();
+        assert!(err.to_string().contains("Records"));
+    }
+
+    #[test]
+    fn s3_test_event_is_accepted_and_empty() {
+        let payload = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "src"});
+        assert!(parse_payload(&payload).unwrap().is_empty());
+    }
+}

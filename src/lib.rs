@@ -1,0 +1,19 @@
+//! s3-replicator: event-driven replication of S3 object versions, run as an AWS Lambda function.
+//!
+//! The binary wires these modules; everything here is testable without a network through the
+//! [`store`] traits.
+
+pub mod aws_s3;
+pub mod config;
+pub mod copy;
+pub mod error;
+pub mod events;
+pub mod handler;
+pub mod replicate;
+pub mod rules;
+pub mod store;
+pub mod wiring;
+
+pub use config::Config;
+pub use handler::{handle, Summary};
+pub use replicate::Replicator;

@@ -1,0 +1,95 @@
+//! Which rules, and so which destinations, apply to an object version (AWS semantics: only enabled
+//! rules; per destination bucket the matching rule with the highest priority wins).
+
+use crate::config::{Config, Rule};
+
+/// The rules that replicate an object with this key and these tags: at most one per destination
+/// bucket, in configuration order.
+pub fn select<'c>(config: &'c Config, key: &str, tags: &[(String, String)]) -> Vec<&'c Rule> {
+    let mut chosen: Vec<&Rule> = Vec::new();
+    for rule in config
+        .rules
+        .iter()
+        .filter(|r| r.enabled && r.filter.matches(key, tags))
+    {
+        match chosen
+            .iter_mut()
+            .find(|c| c.destination.bucket == rule.destination.bucket)
+        {
+            Some(current) if rule.priority > current.priority => *current = rule,
+            Some(_) => {}
+            None => chosen.push(rule),
+        }
+    }
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: &str) -> Config {
+        Config::from_json(json).unwrap()
+    }
+
+    fn rule(id: &str, priority: i64, status: &str, filter: &str, bucket: &str) -> String {
+        format!(
+            r#"{{"ID":"{id}","Priority":{priority},"Status":"{status}","Filter":{filter},"DeleteMarkerReplication":{{"Status":"Disabled"}},"Destination":{{"Bucket":"{bucket}"}}}}"#
+        )
+    }
+
+    fn ids(rules: Vec<&Rule>) -> Vec<&str> {
+        rules.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    #[test]
+    fn highest_priority_rule_wins_per_destination() {
+        let cfg = config(&format!(
+            r#"{{"Rules":[{},{}]}}"#,
+            rule("low", 1, "Enabled", r#"{"Prefix":""}"#, "dst-a"),
+            rule("high", 5, "Enabled", r#"{"Prefix":"docs/"}"#, "dst-a"),
+        ));
+        assert_eq!(ids(select(&cfg, "docs/a.txt", &[])), ["high"]);
+        assert_eq!(ids(select(&cfg, "img/a.png", &[])), ["low"]);
+    }
+
+    #[test]
+    fn object_goes_to_every_destination_with_a_matching_rule() {
+        let cfg = config(&format!(
+            r#"{{"Rules":[{},{},{}]}}"#,
+            rule("a", 1, "Enabled", "{}", "dst-a"),
+            rule("b", 2, "Enabled", r#"{"Prefix":"x"}"#, "dst-b"),
+            rule("c", 3, "Enabled", r#"{"Prefix":"y"}"#, "dst-c"),
+        ));
+        assert_eq!(ids(select(&cfg, "x1", &[])), ["a", "b"]);
+    }
+
+    #[test]
+    fn disabled_rule_selects_nothing() {
+        let cfg = config(&format!(
+            r#"{{"Rules":[{},{}]}}"#,
+            rule("off", 9, "Disabled", "{}", "dst-a"),
+            rule("on", 1, "Enabled", r#"{"Prefix":"keep/"}"#, "dst-a"),
+        ));
+        assert!(select(&cfg, "other", &[]).is_empty());
+        assert_eq!(ids(select(&cfg, "keep/1", &[])), ["on"]);
+    }
+
+    #[test]
+    fn tag_filters_need_every_tag() {
+        let cfg = config(&format!(
+            r#"{{"Rules":[{}]}}"#,
+            rule(
+                "t",
+                1,
+                "Enabled",
+                r#"{"And":{"Prefix":"p/","Tags":[{"Key":"a","Value":"1"},{"Key":"b","Value":"2"}]}}"#,
+                "dst-a"
+            ),
+        ));
+        let both = [("a".into(), "1".into()), ("b".into(), "2".into())];
+        assert_eq!(ids(select(&cfg, "p/k", &both)), ["t"]);
+        assert!(select(&cfg, "p/k", &both[..1]).is_empty());
+        assert!(select(&cfg, "q/k", &both).is_empty());
+    }
+}

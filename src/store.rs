@@ -1,0 +1,314 @@
+//! The small role traits the replication logic needs, speaking domain types. `aws_s3` implements
+//! them on the AWS SDK; unit tests implement them in memory.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use aws_smithy_types::DateTime;
+
+use crate::error::S3Failure;
+
+/// User-metadata entry added to every replica: the source version id (`null` when unversioned).
+/// Replicas carrying it are never replicated again, so two-way setups do not loop.
+pub const REPLICA_MARKER: &str = "replica-source-version-id";
+
+/// A key in a bucket, at one version (`None`: the current object of an unversioned bucket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRef {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key, decoded.
+    pub key: String,
+    /// Version id.
+    pub version_id: Option<String>,
+}
+
+/// System metadata that a metadata-replacing copy must restate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContentHeaders {
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Cache-Control`.
+    pub cache_control: Option<String>,
+    /// `Content-Disposition`.
+    pub content_disposition: Option<String>,
+    /// `Content-Encoding`.
+    pub content_encoding: Option<String>,
+    /// `Content-Language`.
+    pub content_language: Option<String>,
+    /// `Expires`, exactly as stored (not re-formatted).
+    pub expires: Option<String>,
+    /// `x-amz-website-redirect-location`.
+    pub website_redirect_location: Option<String>,
+}
+
+/// How an object version is encrypted at rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    /// No server-side encryption reported.
+    None,
+    /// SSE-S3 (`AES256`).
+    S3,
+    /// SSE-KMS or DSSE-KMS.
+    Kms {
+        /// `aws:kms` or `aws:kms:dsse`.
+        algorithm: String,
+        /// The key the source used.
+        key_id: Option<String>,
+        /// Whether an S3 Bucket Key was used.
+        bucket_key: bool,
+    },
+    /// SSE-C: unreadable without the customer's key.
+    Customer,
+}
+
+/// Object Lock settings of a version.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObjectLock {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    pub mode: Option<String>,
+    /// Retention end.
+    pub retain_until: Option<DateTime>,
+    /// Legal hold on.
+    pub legal_hold: Option<bool>,
+}
+
+/// What HeadObject tells about a source version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceVersion {
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag, with its quotes.
+    pub etag: String,
+    /// Version id (`None` when unversioned).
+    pub version_id: Option<String>,
+    /// Content headers.
+    pub content: ContentHeaders,
+    /// User metadata (`x-amz-meta-*`, without the prefix).
+    pub metadata: BTreeMap<String, String>,
+    /// Storage class (`None` is STANDARD).
+    pub storage_class: Option<String>,
+    /// Whether the bytes are in an archive tier that needs a restore before reading.
+    pub archived: bool,
+    /// Encryption at rest.
+    pub encryption: Encryption,
+    /// Object Lock settings.
+    pub object_lock: ObjectLock,
+    /// Number of tags, when the server reports it.
+    pub tag_count: Option<u32>,
+    /// Number of parts, for multipart uploads.
+    pub parts_count: Option<u32>,
+}
+
+/// Who an ACL grant is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grantee {
+    /// A canonical user id.
+    Id(String),
+    /// A predefined group, by URI.
+    Uri(String),
+    /// An account by e-mail address (older regions only).
+    Email(String),
+}
+
+/// One ACL grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The grantee.
+    pub grantee: Grantee,
+    /// `FULL_CONTROL`, `READ`, `READ_ACP`, `WRITE_ACP` (or `WRITE`, meaningless on objects).
+    pub permission: String,
+}
+
+/// An object ACL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acl {
+    /// The object owner's canonical id.
+    pub owner_id: Option<String>,
+    /// Its grants.
+    pub grants: Vec<Grant>,
+}
+
+impl Acl {
+    /// True when the ACL grants nothing beyond the owner's own full control (the `private` ACL).
+    pub fn is_private(&self) -> bool {
+        self.grants.iter().all(|g| {
+            g.permission == "FULL_CONTROL"
+                && matches!((&g.grantee, &self.owner_id), (Grantee::Id(id), Some(owner)) if id == owner)
+        })
+    }
+}
+
+/// Where the replica's tags come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagsPlan {
+    /// Copied server-side from the source version (`x-amz-tagging-directive: COPY`).
+    FromSource,
+    /// Set explicitly (already read from the source).
+    Set(Vec<(String, String)>),
+}
+
+/// `x-amz-grant-*` header values: comma-separated grantee lists per permission.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantHeaders {
+    /// `x-amz-grant-full-control`.
+    pub full_control: Option<String>,
+    /// `x-amz-grant-read`.
+    pub read: Option<String>,
+    /// `x-amz-grant-read-acp`.
+    pub read_acp: Option<String>,
+    /// `x-amz-grant-write-acp`.
+    pub write_acp: Option<String>,
+}
+
+/// The ACL the replica is written with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AclPlan {
+    /// No ACL header: the bucket's default (owner full control, or bucket-owner-enforced).
+    Default,
+    /// The source's grants, as grant headers on the write itself.
+    Grants(GrantHeaders),
+    /// `bucket-owner-full-control` (owner override).
+    BucketOwnerFullControl,
+}
+
+/// Encryption requested for the replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetEncryption {
+    /// The destination bucket's default.
+    BucketDefault,
+    /// SSE-S3.
+    S3,
+    /// SSE-KMS with the rule's replica key.
+    Kms {
+        /// `aws:kms` or `aws:kms:dsse`.
+        algorithm: String,
+        /// `ReplicaKmsKeyID`.
+        key_id: String,
+        /// Use an S3 Bucket Key.
+        bucket_key: bool,
+    },
+}
+
+/// Everything a replica must carry, whatever the copy method.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaSpec {
+    /// Destination bucket.
+    pub bucket: String,
+    /// Destination key (the source key).
+    pub key: String,
+    /// Destination region.
+    pub region: String,
+    /// Content headers, restated.
+    pub content: ContentHeaders,
+    /// User metadata, including [`REPLICA_MARKER`].
+    pub metadata: BTreeMap<String, String>,
+    /// Tags.
+    pub tags: TagsPlan,
+    /// ACL.
+    pub acl: AclPlan,
+    /// Storage class.
+    pub storage_class: String,
+    /// Encryption.
+    pub encryption: TargetEncryption,
+    /// Object Lock.
+    pub object_lock: ObjectLock,
+    /// `x-amz-expected-bucket-owner`.
+    pub expected_bucket_owner: Option<String>,
+}
+
+/// A server-side copy of one source version into one replica.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopyRequest {
+    /// The source version.
+    pub source: VersionRef,
+    /// The source's region.
+    pub source_region: String,
+    /// Copy only while the source still has this ETag (guards unversioned sources).
+    pub source_if_match: Option<String>,
+    /// The replica.
+    pub target: ReplicaSpec,
+}
+
+/// What a write produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The replica's ETag, with quotes.
+    pub etag: String,
+    /// The replica's version id.
+    pub version_id: Option<String>,
+}
+
+/// Reads a source object version.
+pub trait SourceStore: Sync {
+    /// HeadObject on the version (with `If-Match` when given).
+    fn head_version(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+    ) -> impl Future<Output = Result<SourceVersion, S3Failure>> + Send;
+
+    /// The version's tags.
+    fn version_tags(
+        &self,
+        region: &str,
+        version: &VersionRef,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, S3Failure>> + Send;
+
+    /// The version's ACL.
+    fn version_acl(
+        &self,
+        region: &str,
+        version: &VersionRef,
+    ) -> impl Future<Output = Result<Acl, S3Failure>> + Send;
+}
+
+/// Writes replicas.
+pub trait DestinationStore: Sync {
+    /// The region a bucket lives in.
+    fn bucket_region(&self, bucket: &str)
+        -> impl Future<Output = Result<String, S3Failure>> + Send;
+
+    /// One server-side CopyObject (objects up to 5 GiB).
+    fn copy_object(
+        &self,
+        request: &CopyRequest,
+    ) -> impl Future<Output = Result<Written, S3Failure>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(grantee: Grantee, permission: &str) -> Grant {
+        Grant {
+            grantee,
+            permission: permission.into(),
+        }
+    }
+
+    #[test]
+    fn owner_only_acl_is_private() {
+        let acl = Acl {
+            owner_id: Some("o".into()),
+            grants: vec![grant(Grantee::Id("o".into()), "FULL_CONTROL")],
+        };
+        assert!(acl.is_private());
+    }
+
+    #[test]
+    fn public_read_acl_is_not_private() {
+        let acl = Acl {
+            owner_id: Some("o".into()),
+            grants: vec![
+                grant(Grantee::Id("o".into()), "FULL_CONTROL"),
+                grant(
+                    Grantee::Uri("http://acs.amazonaws.com/groups/global/AllUsers".into()),
+                    "READ",
+                ),
+            ],
+        };
+        assert!(!acl.is_private());
+    }
+}
