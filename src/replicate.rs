@@ -187,7 +187,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             None // copied server-side
         };
 
-        let selected = rules::select(&self.config, &event.key, tags.as_deref().unwrap_or(&[]));
+        let selected = rules::select(
+            &self.config,
+            &event.bucket,
+            &event.key,
+            tags.as_deref().unwrap_or(&[]),
+        );
         if selected.is_empty() {
             return whole(Ok(Done::Skipped(SkipReason::NoMatchingRule)));
         }

@@ -1,17 +1,24 @@
 //! Which rules, and so which destinations, apply to an object version (AWS semantics: only enabled
 //! rules; per destination bucket the matching rule with the highest priority wins).
+//!
+//! One function may serve several source buckets (two-way setups share one configuration), so a
+//! rule whose destination is the object's own bucket is left out: S3 forbids replicating a bucket
+//! into itself, and copying an object onto itself would only add a version.
 
 use crate::config::{Config, Rule};
 
-/// The rules that replicate an object with this key and these tags: at most one per destination
-/// bucket, in configuration order.
-pub fn select<'c>(config: &'c Config, key: &str, tags: &[(String, String)]) -> Vec<&'c Rule> {
+/// The rules that replicate an object of `source_bucket` with this key and these tags: at most one
+/// per destination bucket, in configuration order.
+pub fn select<'c>(
+    config: &'c Config,
+    source_bucket: &str,
+    key: &str,
+    tags: &[(String, String)],
+) -> Vec<&'c Rule> {
     let mut chosen: Vec<&Rule> = Vec::new();
-    for rule in config
-        .rules
-        .iter()
-        .filter(|r| r.enabled && r.filter.matches(key, tags))
-    {
+    for rule in config.rules.iter().filter(|r| {
+        r.enabled && r.destination.bucket != source_bucket && r.filter.matches(key, tags)
+    }) {
         match chosen
             .iter_mut()
             .find(|c| c.destination.bucket == rule.destination.bucket)
@@ -49,8 +56,8 @@ mod tests {
             rule("low", 1, "Enabled", r#"{"Prefix":""}"#, "dst-a"),
             rule("high", 5, "Enabled", r#"{"Prefix":"docs/"}"#, "dst-a"),
         ));
-        assert_eq!(ids(select(&cfg, "docs/a.txt", &[])), ["high"]);
-        assert_eq!(ids(select(&cfg, "img/a.png", &[])), ["low"]);
+        assert_eq!(ids(select(&cfg, "src", "docs/a.txt", &[])), ["high"]);
+        assert_eq!(ids(select(&cfg, "src", "img/a.png", &[])), ["low"]);
     }
 
     #[test]
@@ -61,7 +68,7 @@ mod tests {
             rule("b", 2, "Enabled", r#"{"Prefix":"x"}"#, "dst-b"),
             rule("c", 3, "Enabled", r#"{"Prefix":"y"}"#, "dst-c"),
         ));
-        assert_eq!(ids(select(&cfg, "x1", &[])), ["a", "b"]);
+        assert_eq!(ids(select(&cfg, "src", "x1", &[])), ["a", "b"]);
     }
 
     #[test]
@@ -71,8 +78,19 @@ mod tests {
             rule("off", 9, "Disabled", "{}", "dst-a"),
             rule("on", 1, "Enabled", r#"{"Prefix":"keep/"}"#, "dst-a"),
         ));
-        assert!(select(&cfg, "other", &[]).is_empty());
-        assert_eq!(ids(select(&cfg, "keep/1", &[])), ["on"]);
+        assert!(select(&cfg, "src", "other", &[]).is_empty());
+        assert_eq!(ids(select(&cfg, "src", "keep/1", &[])), ["on"]);
+    }
+
+    #[test]
+    fn rule_pointing_at_the_source_bucket_is_left_out() {
+        let cfg = config(&format!(
+            r#"{{"Rules":[{},{}]}}"#,
+            rule("a-to-b", 1, "Enabled", "{}", "bucket-b"),
+            rule("b-to-a", 2, "Enabled", "{}", "bucket-a"),
+        ));
+        assert_eq!(ids(select(&cfg, "bucket-a", "k", &[])), ["a-to-b"]);
+        assert_eq!(ids(select(&cfg, "bucket-b", "k", &[])), ["b-to-a"]);
     }
 
     #[test]
@@ -88,8 +106,8 @@ mod tests {
             ),
         ));
         let both = [("a".into(), "1".into()), ("b".into(), "2".into())];
-        assert_eq!(ids(select(&cfg, "p/k", &both)), ["t"]);
-        assert!(select(&cfg, "p/k", &both[..1]).is_empty());
-        assert!(select(&cfg, "q/k", &both).is_empty());
+        assert_eq!(ids(select(&cfg, "src", "p/k", &both)), ["t"]);
+        assert!(select(&cfg, "src", "p/k", &both[..1]).is_empty());
+        assert!(select(&cfg, "src", "q/k", &both).is_empty());
     }
 }

@@ -1,0 +1,253 @@
+//! Shared helpers for integration tests: a moto S3 server on 127.0.0.1 (started once per test
+//! binary unless `S3_TEST_ENDPOINT` names one), unique buckets, and events built from `events/`.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::HashMap;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
+    VersioningConfiguration,
+};
+use aws_sdk_s3::Client;
+use serde_json::Value;
+
+use s3_replicator::wiring::{build, LiveReplicator};
+
+pub struct Server {
+    pub endpoint: String,
+    _child: Option<Child>,
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Starts a moto server of its own (used for tests needing two endpoints).
+pub fn start_moto() -> Server {
+    let python = repo_root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make test` (or scripts/bootstrap.sh) to install the local S3 server",
+        python.display()
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(python)
+        .arg(repo_root().join("scripts/moto_server.py"))
+        .arg(port.to_string())
+        .arg("--parent-pid")
+        .arg(std::process::id().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto server");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto server did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Server {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _child: Some(child),
+    }
+}
+
+/// The shared server of this test binary.
+pub fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| match std::env::var("S3_TEST_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => Server {
+            endpoint,
+            _child: None,
+        },
+        _ => start_moto(),
+    })
+}
+
+/// SDK configuration for a local endpoint with dummy credentials.
+pub fn sdk_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            Credentials::new("test", "test", None, None, "tests"),
+        ))
+        .build()
+}
+
+/// A path-style client for setting up and checking buckets.
+pub fn client_for(endpoint: &str) -> Client {
+    let conf = aws_sdk_s3::config::Builder::from(&sdk_config(endpoint, "us-east-1"))
+        .force_path_style(true)
+        .build();
+    Client::from_conf(conf)
+}
+
+pub fn client() -> Client {
+    client_for(&server().endpoint)
+}
+
+/// A bucket name no other test uses.
+pub fn unique_bucket(label: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{label}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Creates a versioned bucket in `region`.
+pub async fn versioned_bucket(s3: &Client, label: &str, region: &str) -> String {
+    let name = unique_bucket(label);
+    let mut create = s3.create_bucket().bucket(&name);
+    if region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    create.send().await.expect("create bucket");
+    s3.put_bucket_versioning()
+        .bucket(&name)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable versioning");
+    name
+}
+
+/// The replicator as the Lambda builds it, with these environment variables.
+pub fn replicator(endpoint: &str, env: &[(&str, &str)]) -> LiveReplicator {
+    let mut vars: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    vars.entry("S3_FORCE_PATH_STYLE".into())
+        .or_insert("true".into());
+    build(&sdk_config(endpoint, "us-east-1"), |name| {
+        vars.get(name).cloned()
+    })
+    .expect("valid configuration")
+}
+
+/// What a put returned, to build its event.
+#[derive(Clone, Debug)]
+pub struct Put {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub etag: String,
+    pub size: usize,
+}
+
+pub async fn put(s3: &Client, bucket: &str, key: &str, body: &[u8]) -> Put {
+    put_with(s3, bucket, key, body, |p| p).await
+}
+
+pub async fn put_with(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+    customise: impl FnOnce(
+        aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+) -> Put {
+    let out = customise(
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(body.to_vec())),
+    )
+    .send()
+    .await
+    .expect("put object");
+    Put {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        version_id: out.version_id().map(str::to_owned),
+        etag: out.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+        size: body.len(),
+    }
+}
+
+/// The fixture `events/object-created-put.json`, re-aimed at these objects (one record each).
+pub fn created_event(puts: &[Put]) -> Value {
+    let template: Value =
+        serde_json::from_str(include_str!("../../events/object-created-put.json")).unwrap();
+    let record = template["Records"][0].clone();
+    let records: Vec<Value> = puts
+        .iter()
+        .map(|p| {
+            let mut r = record.clone();
+            r["s3"]["bucket"]["name"] = p.bucket.clone().into();
+            r["s3"]["bucket"]["arn"] = format!("arn:aws:s3:::{}", p.bucket).into();
+            let encoded: String = form_urlencoded::byte_serialize(p.key.as_bytes()).collect();
+            r["s3"]["object"]["key"] = encoded.into();
+            r["s3"]["object"]["size"] = p.size.into();
+            r["s3"]["object"]["eTag"] = p.etag.clone().into();
+            match &p.version_id {
+                Some(v) => r["s3"]["object"]["versionId"] = v.clone().into(),
+                None => {
+                    r["s3"]["object"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("versionId");
+                }
+            }
+            r
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
+pub async fn body_of(s3: &Client, bucket: &str, key: &str, version: Option<&str>) -> Vec<u8> {
+    s3.get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version.map(str::to_owned))
+        .send()
+        .await
+        .expect("get object")
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+/// Number of versions (not delete markers) of `key` in `bucket`.
+pub async fn version_count(s3: &Client, bucket: &str, key: &str) -> usize {
+    let out = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(key)
+        .send()
+        .await
+        .expect("list versions");
+    out.versions()
+        .iter()
+        .filter(|v| v.key() == Some(key))
+        .count()
+}
