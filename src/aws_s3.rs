@@ -26,6 +26,7 @@ pub struct AwsS3 {
     base: aws_config::SdkConfig,
     force_path_style: bool,
     clients: Mutex<HashMap<String, Client>>,
+    fixed: Option<Client>,
 }
 
 impl AwsS3 {
@@ -35,11 +36,25 @@ impl AwsS3 {
             base,
             force_path_style,
             clients: Mutex::new(HashMap::new()),
+            fixed: None,
+        }
+    }
+
+    /// One given client for every region (tests with mocked clients).
+    pub fn with_client(client: Client) -> Self {
+        Self {
+            base: aws_config::SdkConfig::builder().build(),
+            force_path_style: false,
+            clients: Mutex::new(HashMap::new()),
+            fixed: Some(client),
         }
     }
 
     /// The client for `region` (built once, then shared).
     pub fn client(&self, region: &str) -> Client {
+        if let Some(client) = &self.fixed {
+            return client.clone();
+        }
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients
             .entry(region.to_owned())

@@ -1,0 +1,358 @@
+//! What the local S3 server cannot show, with `aws-smithy-mocks`: errors inside a 200, error
+//! mapping, retries, ACL-disabled destinations and exact request shapes.
+
+use std::time::Duration;
+
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::operation::copy_object::CopyObjectOutput;
+use aws_sdk_s3::operation::get_object_acl::GetObjectAclOutput;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::types::{CopyObjectResult, Grant, Grantee, Owner, Permission, Type};
+use aws_sdk_s3::Client;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use serde_json::Value;
+
+use s3_replicator::aws_s3::AwsS3;
+use s3_replicator::error::InvocationError;
+use s3_replicator::{handle, Config, Replicator, Summary};
+
+const ETAG: &str = "\"0cc175b9c0f1b6a831c399e269772661\"";
+
+fn client(rules: &[&Rule]) -> Client {
+    mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| c.retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1))
+    ))
+}
+
+fn config() -> Config {
+    Config::from_shorthand("dst", Some("eu-west-1".into()), None, None).unwrap()
+}
+
+async fn run(rules: &[&Rule], event: Value) -> Result<Summary, InvocationError> {
+    let s3 = client(rules);
+    let replicator = Replicator::new(
+        config(),
+        AwsS3::with_client(s3.clone()),
+        AwsS3::with_client(s3),
+        "us-east-1",
+    );
+    handle(&replicator, event).await
+}
+
+/// The fixture event for key `a b+c` (encoded `a+b%2Bc`), optionally without a version id.
+fn event(version: Option<&str>) -> Value {
+    let mut event: Value =
+        serde_json::from_str(include_str!("../events/object-created-put.json")).unwrap();
+    let object = &mut event["Records"][0]["s3"]["object"];
+    object["key"] = "a+b%2Bc".into();
+    object["eTag"] = ETAG.trim_matches('"').into();
+    match version {
+        Some(v) => object["versionId"] = v.into(),
+        None => {
+            object.as_object_mut().unwrap().remove("versionId");
+        }
+    }
+    event["Records"][0]["s3"]["bucket"]["name"] = "src".into();
+    event
+}
+
+fn head() -> Rule {
+    mock!(Client::head_object).then_output(|| {
+        HeadObjectOutput::builder()
+            .e_tag(ETAG)
+            .content_length(1)
+            .version_id("v1")
+            .build()
+    })
+}
+
+fn acl(public: bool) -> Rule {
+    mock!(Client::get_object_acl).then_output(move || {
+        let owner = Grant::builder()
+            .grantee(
+                Grantee::builder()
+                    .r#type(Type::CanonicalUser)
+                    .id("owner")
+                    .build()
+                    .unwrap(),
+            )
+            .permission(Permission::FullControl)
+            .build();
+        let mut out = GetObjectAclOutput::builder()
+            .owner(Owner::builder().id("owner").build())
+            .grants(owner);
+        if public {
+            out = out.grants(
+                Grant::builder()
+                    .grantee(
+                        Grantee::builder()
+                            .r#type(Type::Group)
+                            .uri("http://acs.amazonaws.com/groups/global/AllUsers")
+                            .build()
+                            .unwrap(),
+                    )
+                    .permission(Permission::Read)
+                    .build(),
+            );
+        }
+        out.build()
+    })
+}
+
+fn copied() -> CopyObjectOutput {
+    CopyObjectOutput::builder()
+        .copy_object_result(CopyObjectResult::builder().e_tag(ETAG).build())
+        .version_id("replica-1")
+        .build()
+}
+
+fn http(status: u16, body: &'static str) -> HttpResponse {
+    HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
+}
+
+fn failures(err: InvocationError) -> Vec<&'static str> {
+    match err {
+        InvocationError::RecordsFailed { failures, .. } => {
+            failures.iter().map(|f| f.code).collect()
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn error_inside_a_200_copy_response_fails_the_record() {
+    let copy = mock!(Client::copy_object).then_http_response(|| {
+        http(
+            200,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>denied mid-copy</Message></Error>",
+        )
+    });
+    let err = run(&[&head(), &acl(false), &copy], event(Some("v1")))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("denied mid-copy"), "{err}");
+    assert_eq!(failures(err), ["DstPutObjectNotPermitted"]);
+}
+
+#[tokio::test]
+async fn internal_error_inside_a_200_is_retried_then_succeeds() {
+    let copy = mock!(Client::copy_object)
+        .sequence()
+        .http_response(|| {
+            http(
+                200,
+                "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>",
+            )
+        })
+        .output(copied)
+        .build();
+    let summary = run(&[&head(), &acl(false), &copy], event(Some("v1")))
+        .await
+        .unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert_eq!(copy.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn empty_200_copy_response_is_not_taken_as_success() {
+    let copy = mock!(Client::copy_object).then_http_response(|| http(200, ""));
+    let err = run(&[&head(), &acl(false), &copy], event(Some("v1")))
+        .await
+        .unwrap_err();
+    assert_eq!(failures(err), ["DstPutObjectFailed"]);
+}
+
+#[tokio::test]
+async fn access_denied_on_copy_maps_to_dst_put_object_not_permitted() {
+    let copy = mock!(Client::copy_object).then_http_response(|| {
+        http(
+            403,
+            "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+        )
+    });
+    let err = run(&[&head(), &acl(false), &copy], event(Some("v1")))
+        .await
+        .unwrap_err();
+    assert_eq!(failures(err), ["DstPutObjectNotPermitted"]);
+}
+
+#[tokio::test]
+async fn access_denied_on_source_head_maps_to_src_head_object_not_permitted() {
+    let head = mock!(Client::head_object).then_http_response(|| http(403, ""));
+    let err = run(&[&head], event(Some("v1"))).await.unwrap_err();
+    assert_eq!(failures(err), ["SrcHeadObjectNotPermitted"]);
+}
+
+#[tokio::test]
+async fn missing_destination_bucket_maps_to_dst_bucket_not_found() {
+    let copy = mock!(Client::copy_object).then_http_response(|| {
+        http(404, "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>")
+    });
+    let err = run(&[&head(), &acl(false), &copy], event(Some("v1")))
+        .await
+        .unwrap_err();
+    assert_eq!(failures(err), ["DstBucketNotFound"]);
+}
+
+#[tokio::test]
+async fn throttled_copy_is_retried() {
+    let copy = mock!(Client::copy_object)
+        .sequence()
+        .http_status(
+            503,
+            Some(
+                "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"
+                    .into(),
+            ),
+        )
+        .output(copied)
+        .build();
+    let summary = run(&[&head(), &acl(false), &copy], event(Some("v1")))
+        .await
+        .unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert_eq!(copy.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn persistent_503_fails_the_invocation_after_retries() {
+    let copy = mock!(Client::copy_object)
+        .sequence()
+        .http_status(
+            503,
+            Some("<Error><Code>SlowDown</Code><Message>Reduce</Message></Error>".into()),
+        )
+        .repeatedly()
+        .build();
+    let err = run(&[&head(), &acl(false), &copy], event(Some("v1")))
+        .await
+        .unwrap_err();
+    assert_eq!(failures(err), ["DstPutObjectFailed"]);
+    assert_eq!(copy.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn acl_disabled_destination_gets_the_replica_without_grants() {
+    let with_grants = mock!(Client::copy_object)
+        .match_requests(|r| r.grant_read().is_some())
+        .then_http_response(|| {
+            http(
+                400,
+                "<Error><Code>AccessControlListNotSupported</Code><Message>The bucket does not allow ACLs</Message></Error>",
+            )
+        });
+    let without = mock!(Client::copy_object)
+        .match_requests(|r| r.grant_read().is_none())
+        .then_output(copied);
+    let s3 = client(&[&head(), &acl(true), &with_grants, &without]);
+    let replicator = Replicator::new(
+        config(),
+        AwsS3::with_client(s3.clone()),
+        AwsS3::with_client(s3),
+        "us-east-1",
+    );
+    let summary = handle(&replicator, event(Some("v1"))).await.unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert_eq!((with_grants.num_calls(), without.num_calls()), (1, 1));
+    // Learned: the next object goes straight to the grant-less copy.
+    handle(&replicator, event(Some("v1"))).await.unwrap();
+    assert_eq!((with_grants.num_calls(), without.num_calls()), (1, 2));
+}
+
+#[tokio::test]
+async fn copy_request_encodes_the_source_and_pins_the_version() {
+    let copy = mock!(Client::copy_object)
+        .match_requests(|r| {
+            r.copy_source() == Some("src/a%20b%2Bc?versionId=v1")
+                && r.key() == Some("a b+c")
+                && r.metadata()
+                    .and_then(|m| m.get("replica-source-version-id"))
+                    .map(String::as_str)
+                    == Some("v1")
+                && r.copy_source_if_match().is_none()
+        })
+        .then_output(copied);
+    let summary = run(&[&head(), &acl(false), &copy], event(Some("v1")))
+        .await
+        .unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert_eq!(copy.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn unversioned_copy_is_guarded_by_the_events_etag() {
+    let head = mock!(Client::head_object)
+        .match_requests(|r| r.if_match() == Some(ETAG) && r.version_id().is_none())
+        .then_output(|| {
+            HeadObjectOutput::builder()
+                .e_tag(ETAG)
+                .content_length(1)
+                .build()
+        });
+    let copy = mock!(Client::copy_object)
+        .match_requests(|r| {
+            r.copy_source() == Some("src/a%20b%2Bc") && r.copy_source_if_match() == Some(ETAG)
+        })
+        .then_output(copied);
+    let summary = run(&[&head, &acl(false), &copy], event(None))
+        .await
+        .unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert_eq!((head.num_calls(), copy.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn copy_precondition_failure_skips_an_overwritten_unversioned_object() {
+    let copy = mock!(Client::copy_object).then_http_response(|| {
+        http(412, "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>")
+    });
+    let summary = run(&[&head(), &acl(false), &copy], event(None))
+        .await
+        .unwrap();
+    assert_eq!((summary.replicated, summary.skipped), (0, 1));
+}
+
+#[tokio::test]
+async fn private_source_acl_sends_no_grant_headers() {
+    let copy = mock!(Client::copy_object)
+        .match_requests(|r| {
+            r.grant_read().is_none() && r.grant_full_control().is_none() && r.acl().is_none()
+        })
+        .then_output(copied);
+    run(&[&head(), &acl(false), &copy], event(Some("v1")))
+        .await
+        .unwrap();
+    assert_eq!(copy.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn public_source_acl_is_carried_by_the_copy_itself() {
+    let copy = mock!(Client::copy_object)
+        .match_requests(|r| {
+            r.grant_read() == Some("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"")
+                && r.grant_full_control() == Some("id=\"owner\"")
+        })
+        .then_output(copied);
+    run(&[&head(), &acl(true), &copy], event(Some("v1")))
+        .await
+        .unwrap();
+    assert_eq!(copy.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn copy_with_a_wrong_etag_is_reported_as_a_mismatch() {
+    let copy = mock!(Client::copy_object).then_output(|| {
+        CopyObjectOutput::builder()
+            .copy_object_result(CopyObjectResult::builder().e_tag("\"different\"").build())
+            .build()
+    });
+    let err = run(&[&head(), &acl(false), &copy], event(Some("v1")))
+        .await
+        .unwrap_err();
+    assert_eq!(failures(err), ["ReplicaMismatch"]);
+}
