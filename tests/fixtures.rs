@@ -1,0 +1,100 @@
+//! Every file in `events/` (the ones `cargo lambda invoke` uses) drives the real handler against
+//! the local S3 server, with the demo's replication configuration.
+
+mod common;
+
+use common::*;
+use s3_replicator::events::decode_event_key;
+use s3_replicator::{handle, Summary};
+use serde_json::Value;
+
+const CONFIG: &str = include_str!("../scripts/demo-replication-config.json");
+
+/// Creates the objects a fixture names (body = key), aims the fixture at them, runs it.
+async fn run_fixture(fixture: &str) -> (Summary, String, Vec<String>) {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "demo-source", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "demo-replica", "eu-west-1").await;
+    let mut event: Value = serde_json::from_str(fixture).unwrap();
+    let mut keys = Vec::new();
+    if let Some(records) = event["Records"].as_array_mut() {
+        for record in records {
+            record["s3"]["bucket"]["name"] = src.clone().into();
+            let key = decode_event_key(record["s3"]["object"]["key"].as_str().unwrap()).unwrap();
+            if record["eventName"]
+                .as_str()
+                .unwrap()
+                .starts_with("ObjectCreated:")
+            {
+                let p = put(&s3, &src, &key, key.as_bytes()).await;
+                record["s3"]["object"]["versionId"] = p.version_id.unwrap().into();
+                record["s3"]["object"]["eTag"] = p.etag.into();
+                keys.push(key);
+            }
+        }
+    }
+    let config = CONFIG.replace("demo-replica", &dst);
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    let summary = handle(&replicator, event)
+        .await
+        .expect("fixture replicates");
+    (summary, dst, keys)
+}
+
+async fn assert_replicated(dst: &str, keys: &[String]) {
+    let s3 = client();
+    for key in keys {
+        assert_eq!(body_of(&s3, dst, key, None).await, key.as_bytes(), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn fixture_object_created_put_replicates() {
+    let (summary, dst, keys) = run_fixture(include_str!("../events/object-created-put.json")).await;
+    assert_eq!(summary.replicated, 1);
+    assert_replicated(&dst, &keys).await;
+}
+
+#[tokio::test]
+async fn fixture_keys_with_special_characters_replicate_to_the_same_keys() {
+    let (summary, dst, keys) =
+        run_fixture(include_str!("../events/key-with-special-characters.json")).await;
+    assert_eq!(
+        keys,
+        [
+            "shared/my summer holiday (1).jpg",
+            "shared/1+1=2.txt",
+            "shared/50% off.txt",
+            "shared/café ✓ 日本.txt"
+        ]
+    );
+    assert_eq!(summary.replicated, 4);
+    assert_replicated(&dst, &keys).await;
+}
+
+#[tokio::test]
+async fn fixture_several_records_all_replicate() {
+    let (summary, dst, keys) = run_fixture(include_str!("../events/several-records.json")).await;
+    assert_eq!(summary.replicated, 3);
+    assert_replicated(&dst, &keys).await;
+}
+
+#[tokio::test]
+async fn fixture_non_matching_prefix_is_skipped() {
+    let (summary, dst, _) = run_fixture(include_str!("../events/non-matching-prefix.json")).await;
+    assert_eq!((summary.replicated, summary.skipped), (0, 1));
+    assert_eq!(version_count(&client(), &dst, "tmp/scratch.bin").await, 0);
+}
+
+#[tokio::test]
+async fn fixture_other_event_type_is_ignored() {
+    let (summary, _, _) =
+        run_fixture(include_str!("../events/object-removed-delete-marker.json")).await;
+    assert_eq!((summary.records, summary.ignored), (1, 1));
+}
+
+#[tokio::test]
+async fn fixture_s3_test_event_is_accepted() {
+    let (summary, _, _) = run_fixture(include_str!("../events/s3-test-event.json")).await;
+    assert_eq!(summary, Summary::default());
+}
