@@ -1,0 +1,22 @@
+# The two set-up commands of README: `make demo` (the local demo) and `make test` (all CI runs).
+.PHONY: demo test bootstrap lint unit demo-check
+
+demo: bootstrap
+	bash scripts/demo.sh
+
+test: bootstrap lint unit demo-check
+
+bootstrap:
+	bash scripts/bootstrap.sh
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+# Unit tests and the integration tests, which start their own moto server on 127.0.0.1.
+unit:
+	cargo test --all-targets
+
+# The demo end to end (cargo lambda watch + invoke), failing if any replica differs.
+demo-check:
+	bash scripts/demo.sh --check

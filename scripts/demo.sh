@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The local demo: a moto S3 server, versioned buckets in us-east-1 and eu-west-1, the function run
+# by `cargo lambda watch` and triggered by `cargo lambda invoke --data-file` with the events/
+# fixtures (re-aimed at the objects just uploaded), then sources and replicas side by side.
+# With --check it exits non-zero if any replica differs from its source (used by `make test`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+check=""
+[ "${1:-}" = "--check" ] && check="--check"
+
+bash scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PATH"
+work=.local/demo
+rm -rf "$work" && mkdir -p "$work"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() { # PORT PID: until something listens, while PID lives (10 minutes at most)
+  for _ in $(seq 1200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.5
+  done
+  echo "demo: nothing listens on port $1; see $work/*.log" >&2
+  return 1
+}
+groups=()
+cleanup() { for g in "${groups[@]}"; do kill -- "-$g" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+s3_port=$(free_port)
+setsid python scripts/moto_server.py "$s3_port" --parent-pid $$ >"$work/moto.log" 2>&1 &
+groups+=($!)
+wait_port "$s3_port" $!
+endpoint="http://127.0.0.1:$s3_port"
+echo "== local S3 (moto) at $endpoint: creating demo-source (us-east-1) and demo-replica (eu-west-1)"
+python scripts/demo_s3.py setup "$endpoint" "$work/events"
+
+cat >"$work/function.env" <<ENV
+AWS_ENDPOINT_URL=$endpoint
+AWS_REGION=us-east-1
+AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=test
+AWS_EC2_METADATA_DISABLED=true
+S3_FORCE_PATH_STYLE=true
+RUST_LOG=info
+REPLICATION_CONFIG='$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' scripts/demo-replication-config.json)'
+ENV
+
+echo "== building the function"
+cargo build --quiet --bin s3-replicator
+fn_port=$(free_port)
+setsid cargo lambda watch -A 127.0.0.1 -P "$fn_port" --env-file "$work/function.env" >"$work/watch.log" 2>&1 &
+groups+=($!)
+wait_port "$fn_port" $!
+
+status=0
+for fixture in object-created-put.json several-records.json key-with-special-characters.json \
+  non-matching-prefix.json object-removed-delete-marker.json; do
+  echo "== cargo lambda invoke s3-replicator --data-file events/$fixture"
+  if ! cargo lambda invoke s3-replicator -A 127.0.0.1 -P "$fn_port" --data-file "$work/events/$fixture"; then
+    status=1
+  fi
+  echo
+done
+
+python scripts/demo_s3.py show "$endpoint" $check
+echo "(function log: $work/watch.log)"
+exit $status
