@@ -1,10 +1,10 @@
 # The two set-up commands of README: `make demo` (the local demo) and `make test` (all CI runs).
-.PHONY: demo test bootstrap lint unit demo-check
+.PHONY: demo test bootstrap lint unit demo-check templates
 
 demo: bootstrap
 	bash scripts/demo.sh
 
-test: bootstrap lint unit demo-check
+test: bootstrap lint unit demo-check templates
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -20,3 +20,7 @@ unit:
 # The demo end to end (cargo lambda watch + invoke), failing if any replica differs.
 demo-check:
 	bash scripts/demo.sh --check
+
+# Deployment templates: cfn-lint, sam validate --lint, checkov, cycle check, sam build.
+templates:
+	bash scripts/check-templates.sh

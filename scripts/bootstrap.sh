@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# Creates ./.venv with the local tools (moto, cargo-lambda, zig) unless it is already up to date.
+# Creates the project's Python venvs (git-ignored) unless they are up to date:
+#   .venv          moto (local S3), cargo-lambda, zig           scripts/requirements.txt
+#   .venv-sam      aws-sam-cli, cfn-lint                         scripts/requirements-sam.txt
+#   .venv-checkov  checkov                                       scripts/requirements-checkov.txt
+# The deploy tools get venvs of their own because their pinned dependencies conflict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-req=scripts/requirements.txt
-stamp=.venv/.requirements.sha256
-want=$(sha256sum "$req" | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  exit 0
+
+ensure() { # VENV REQUIREMENTS
+  local venv=$1 req=$2 stamp="$1/.requirements.sha256" want
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
+  fi
+  echo "bootstrap: installing $req into $venv (first run only)" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --upgrade pip >/dev/null
+  "$venv/bin/pip" install --quiet -r "$req"
+  echo "$want" >"$stamp"
+}
+
+ensure .venv scripts/requirements.txt
+if [ "${1:-}" = "--deploy-tools" ]; then
+  ensure .venv-sam scripts/requirements-sam.txt
+  ensure .venv-checkov scripts/requirements-checkov.txt
 fi
-echo "bootstrap: installing local tools into .venv (first run only)" >&2
-python3 -m venv .venv
-.venv/bin/pip install --quiet --upgrade pip >/dev/null
-.venv/bin/pip install --quiet -r "$req"
-echo "$want" > "$stamp"

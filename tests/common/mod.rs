@@ -26,12 +26,17 @@ pub struct Server {
     _child: Option<Child>,
 }
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Starts a moto server of its own (used for tests needing two endpoints).
 pub fn start_moto() -> Server {
+    start_moto_with(&[])
+}
+
+/// Starts a moto server of its own with extra environment (e.g. IAM enforcement).
+pub fn start_moto_with(env: &[(&str, &str)]) -> Server {
     let python = repo_root().join(".venv/bin/python");
     assert!(
         python.exists(),
@@ -48,6 +53,7 @@ pub fn start_moto() -> Server {
         .arg(port.to_string())
         .arg("--parent-pid")
         .arg(std::process::id().to_string())
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -80,19 +86,34 @@ pub fn server() -> &'static Server {
 
 /// SDK configuration for a local endpoint with dummy credentials.
 pub fn sdk_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    sdk_config_as(endpoint, region, "test", "test")
+}
+
+/// SDK configuration for a local endpoint with these credentials.
+pub fn sdk_config_as(
+    endpoint: &str,
+    region: &str,
+    key: &str,
+    secret: &str,
+) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
-            Credentials::new("test", "test", None, None, "tests"),
+            Credentials::new(key.to_owned(), secret.to_owned(), None, None, "tests"),
         ))
         .build()
 }
 
 /// A path-style client for setting up and checking buckets.
 pub fn client_for(endpoint: &str) -> Client {
-    let conf = aws_sdk_s3::config::Builder::from(&sdk_config(endpoint, "us-east-1"))
+    client_from(&sdk_config(endpoint, "us-east-1"))
+}
+
+/// A path-style client from an SDK configuration.
+pub fn client_from(sdk: &aws_config::SdkConfig) -> Client {
+    let conf = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(true)
         .build();
     Client::from_conf(conf)
@@ -139,16 +160,18 @@ pub async fn versioned_bucket(s3: &Client, label: &str, region: &str) -> String 
 
 /// The replicator as the Lambda builds it, with these environment variables.
 pub fn replicator(endpoint: &str, env: &[(&str, &str)]) -> LiveReplicator {
+    replicator_with(&sdk_config(endpoint, "us-east-1"), env)
+}
+
+/// The replicator on an SDK configuration of the caller's (e.g. restricted credentials).
+pub fn replicator_with(sdk: &aws_config::SdkConfig, env: &[(&str, &str)]) -> LiveReplicator {
     let mut vars: HashMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     vars.entry("S3_FORCE_PATH_STYLE".into())
         .or_insert("true".into());
-    build(&sdk_config(endpoint, "us-east-1"), |name| {
-        vars.get(name).cloned()
-    })
-    .expect("valid configuration")
+    build(sdk, |name| vars.get(name).cloned()).expect("valid configuration")
 }
 
 /// What a put returned, to build its event.

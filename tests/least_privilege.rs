@@ -1,0 +1,238 @@
+//! The template's IAM role is enough to replicate with full fidelity, and no broader: the function
+//! runs against moto with IAM enforced, as a user whose policy is exactly the role's statements,
+//! read from template.yaml with the parameters substituted.
+
+mod common;
+
+use std::process::Command;
+
+use aws_sdk_s3::types::{ObjectCannedAcl, Permission};
+use common::*;
+use s3_replicator::error::InvocationError;
+use s3_replicator::handle;
+use serde_json::{json, Value};
+
+/// Requests the IAM set-up makes before enforcement starts (scripts/iam_from_template.py).
+const SETUP_CALLS: &str = "6";
+
+struct Users {
+    admin: aws_config::SdkConfig,
+    replicator: aws_config::SdkConfig,
+    policy: Value,
+}
+
+fn users(endpoint: &str, params: &[(&str, &str)]) -> Users {
+    let mut cmd = Command::new(repo_root().join(".venv/bin/python"));
+    cmd.arg(repo_root().join("scripts/iam_from_template.py"))
+        .arg(repo_root().join("template.yaml"))
+        .arg("--endpoint")
+        .arg(endpoint);
+    for (k, v) in params {
+        cmd.arg("--param").arg(format!("{k}={v}"));
+    }
+    let out = cmd.output().expect("run iam_from_template.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sdk = |user: &str| {
+        sdk_config_as(
+            endpoint,
+            "us-east-1",
+            v["users"][user]["access_key_id"].as_str().unwrap(),
+            v["users"][user]["secret_access_key"].as_str().unwrap(),
+        )
+    };
+    Users {
+        admin: sdk("admin"),
+        replicator: sdk("replicator"),
+        policy: v["policy"].clone(),
+    }
+}
+
+#[tokio::test]
+async fn template_role_replicates_fully_and_cannot_write_elsewhere() {
+    let server = start_moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", SETUP_CALLS)]);
+    let src = unique_bucket("lp-src");
+    let dst = unique_bucket("lp-dst");
+    let outside = unique_bucket("lp-outside");
+    let users = users(
+        &server.endpoint,
+        &[
+            ("SourceBucketName", &src),
+            ("DestinationBucketArns", &format!("arn:aws:s3:::{dst}")),
+        ],
+    );
+    // The policy really is the role's: nothing outside the named buckets, no wildcards.
+    let text = users.policy.to_string();
+    assert!(text.contains(&format!("arn:aws:s3:::{dst}/*")));
+    assert!(!text.contains(&outside) && !text.contains("\"s3:*\"") && !text.contains("\"*\""));
+
+    let admin = client_from(&users.admin);
+    for (bucket, region) in [
+        (&src, "us-east-1"),
+        (&dst, "eu-west-1"),
+        (&outside, "us-east-1"),
+    ] {
+        let mut create = admin.create_bucket().bucket(bucket.as_str());
+        if region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(region.into())
+                    .build(),
+            );
+        }
+        create.send().await.expect("admin creates bucket");
+        admin
+            .put_bucket_versioning()
+            .bucket(bucket.as_str())
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let put = put_with(&admin, &src, "doc.txt", b"least privilege", |b| {
+        b.metadata("owner", "ops")
+            .tagging("team=storage")
+            .acl(ObjectCannedAcl::PublicRead)
+            .content_type("text/plain")
+    })
+    .await;
+
+    // The replicator itself cannot do what the role does not allow.
+    let restricted = client_from(&users.replicator);
+    let denied = restricted
+        .put_object()
+        .bucket(&outside)
+        .key("x")
+        .body(b"x".to_vec().into())
+        .send()
+        .await;
+    assert!(
+        denied.is_err(),
+        "a write outside the destination must be denied"
+    );
+
+    let config = json!({"Rules": [
+        {"ID": "allowed", "Priority": 1, "Status": "Enabled", "Filter": {},
+         "DeleteMarkerReplication": {"Status": "Disabled"},
+         "Destination": {"Bucket": format!("arn:aws:s3:::{dst}")}},
+        {"ID": "not-allowed", "Priority": 2, "Status": "Enabled", "Filter": {},
+         "DeleteMarkerReplication": {"Status": "Disabled"},
+         "Destination": {"Bucket": outside, "Region": "us-east-1"}}
+    ]})
+    .to_string();
+    let replicator = replicator_with(&users.replicator, &[("REPLICATION_CONFIG", &config)]);
+    let err = handle(&replicator, created_event(std::slice::from_ref(&put)))
+        .await
+        .unwrap_err();
+    let InvocationError::RecordsFailed { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    let codes: Vec<(Option<&str>, &str)> = failures
+        .iter()
+        .map(|f| (f.destination.as_deref(), f.code))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![(Some(outside.as_str()), "DstPutObjectNotPermitted")],
+        "{err}"
+    );
+
+    // The allowed destination got the full replica.
+    assert_eq!(
+        body_of(&admin, &dst, "doc.txt", None).await,
+        b"least privilege"
+    );
+    let head = admin
+        .head_object()
+        .bucket(&dst)
+        .key("doc.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.metadata().unwrap().get("owner").map(String::as_str),
+        Some("ops")
+    );
+    assert_eq!(head.content_type(), Some("text/plain"));
+    let tags = admin
+        .get_object_tagging()
+        .bucket(&dst)
+        .key("doc.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tag_set()[0].key(), "team");
+    let acl = admin
+        .get_object_acl()
+        .bucket(&dst)
+        .key("doc.txt")
+        .send()
+        .await
+        .unwrap();
+    assert!(acl
+        .grants()
+        .iter()
+        .any(|g| g.permission() == Some(&Permission::Read)));
+    assert_eq!(version_count(&admin, &outside, "doc.txt").await, 0);
+}
+
+/// The function's environment as template.yaml builds it from these parameters.
+fn template_env(params: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    let mut cmd = Command::new(repo_root().join(".venv/bin/python"));
+    cmd.arg(repo_root().join("scripts/iam_from_template.py"))
+        .arg(repo_root().join("template.yaml"))
+        .arg("--function-env");
+    for (k, v) in params {
+        cmd.arg("--param").arg(format!("{k}={v}"));
+    }
+    let out = cmd.output().expect("run iam_from_template.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn template_shorthand_parameters_make_a_valid_configuration() {
+    let env = template_env(&[
+        ("SourceBucketName", "src-bucket"),
+        ("DestinationBucketArns", "arn:aws:s3:::replica-bucket"),
+        ("DestinationRegion", "eu-west-1"),
+        ("ReplicatePrefixes", "logs/,img/"),
+        ("StorageClass", "STANDARD_IA"),
+    ]);
+    let config = s3_replicator::Config::from_env(|k| env.get(k).cloned()).unwrap();
+    assert_eq!(config.rules.len(), 2);
+    let dst = &config.rules[0].destination;
+    assert_eq!(dst.bucket, "replica-bucket");
+    assert_eq!(dst.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(dst.storage_class.as_deref(), Some("STANDARD_IA"));
+}
+
+#[test]
+fn template_replication_config_parameter_replaces_the_shorthand() {
+    let json = r#"{"Rules":[{"ID":"r","Priority":1,"Status":"Enabled","Filter":{"Prefix":"a/"},"DeleteMarkerReplication":{"Status":"Enabled"},"Destination":{"Bucket":"arn:aws:s3:::other-replica"}}]}"#;
+    let env = template_env(&[
+        ("SourceBucketName", "src-bucket"),
+        (
+            "DestinationBucketArns",
+            "arn:aws:s3:::replica-bucket,arn:aws:s3:::other-replica",
+        ),
+        ("ReplicatePrefixes", "ignored/"),
+        ("ReplicationConfig", json),
+    ]);
+    let config = s3_replicator::Config::from_env(|k| env.get(k).cloned()).unwrap();
+    assert_eq!(config.rules.len(), 1);
+    assert_eq!(config.rules[0].id, "r");
+    assert_eq!(config.rules[0].destination.bucket, "other-replica");
+}
