@@ -55,7 +55,7 @@ wait_port "$fn_port" $!
 
 status=0
 for fixture in object-created-put.json several-records.json key-with-special-characters.json \
-  non-matching-prefix.json object-removed-delete-marker.json; do
+  non-matching-prefix.json object-removed-delete-marker.json object-restore-completed.json; do
   echo "== cargo lambda invoke s3-replicator --data-file events/$fixture"
   if ! cargo lambda invoke s3-replicator -A 127.0.0.1 -P "$fn_port" --data-file "$work/events/$fixture"; then
     status=1

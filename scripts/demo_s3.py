@@ -22,6 +22,7 @@ FIXTURES = [
     "key-with-special-characters.json",
     "non-matching-prefix.json",
     "object-removed-delete-marker.json",
+    "object-restore-completed.json",
 ]
 
 
@@ -66,6 +67,8 @@ def setup(endpoint, out_dir):
             if record["eventName"].startswith("ObjectRemoved"):
                 obj["versionId"] = s3.delete_object(Bucket=SOURCE, Key=key)["VersionId"]
                 continue
+            if not record["eventName"].startswith("ObjectCreated"):
+                continue  # shown being ignored
             body = f"demo content of {key}\n".encode()
             put = s3.put_object(Bucket=SOURCE, Key=key, Body=body, **sample(key))
             obj.update(versionId=put["VersionId"], eTag=put["ETag"].strip('"'), size=len(body))
@@ -126,14 +129,23 @@ def show(endpoint, check):
         if dst:
             print(f"{'':<{width}}  {'version ' + src['version']:<58}  "
                   f"version {dst['version']}, {MARKER}={dst['meta'].get(MARKER)}")
+    deleted = [m["Key"] for m in listing.get("DeleteMarkers", []) if m["IsLatest"]]
+    for key in sorted(deleted):
+        replica_deleted = any(
+            m["Key"] == key and m["IsLatest"]
+            for m in s3.list_object_versions(Bucket=REPLICA, Prefix=key).get("DeleteMarkers", []))
+        print(f"{key:<{width}}  {'deleted (delete marker is current)':<58}  "
+              f"{'deleted (delete marker is current)' if replica_deleted else 'NOT DELETED'}")
+        if not replica_deleted:
+            problems.append(f"{key}: delete marker not replicated")
     print()
     if problems:
         print("DIFFERENCES:\n  " + "\n  ".join(problems))
         if check:
             sys.exit(1)
     else:
-        print("Every replica matches its source (bytes/ETag, metadata, tags, ACL); "
-              "storage class per rule.")
+        print("Every replica matches its source (bytes/ETag, metadata, tags, ACL, delete "
+              "markers); storage class per rule.")
 
 
 def fmt(d):

@@ -17,8 +17,9 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::error::{S3Failure, S3FailureKind};
 use crate::store::{
-    Acl, AclPlan, ContentHeaders, CopyRequest, DestinationStore, Encryption, Grant, Grantee,
-    ObjectLock, SourceStore, SourceVersion, TagsPlan, TargetEncryption, VersionRef, Written,
+    Acl, AclPlan, ContentHeaders, CopyRequest, Current, DestinationStore, Encryption, Grant,
+    Grantee, ObjectLock, ReplicaLocation, SourceStore, SourceVersion, TagsPlan, TargetEncryption,
+    VersionRef, Written,
 };
 
 /// S3 through the AWS SDK, with a client per region built lazily from one `SdkConfig`.
@@ -225,6 +226,57 @@ fn to_source_version(out: HeadObjectOutput) -> Result<SourceVersion, S3Failure> 
     })
 }
 
+/// HeadObject that tells an object, a delete marker (404 or 405 with `x-amz-delete-marker`) and
+/// nothing (404) apart.
+async fn head_current(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    expected_bucket_owner: Option<&str>,
+) -> Result<Current, S3Failure> {
+    let result = client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version_id.map(str::to_owned))
+        .set_expected_bucket_owner(expected_bucket_owner.map(str::to_owned))
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(Current::Object(Box::new(to_source_version(out)?))),
+        Err(err) => {
+            if let Some(raw) = err.raw_response() {
+                let headers = raw.headers();
+                if headers.get("x-amz-delete-marker") == Some("true") {
+                    return Ok(Current::DeleteMarker(
+                        headers.get("x-amz-version-id").map(str::to_owned),
+                    ));
+                }
+                if raw.status().as_u16() == 404 {
+                    return Ok(Current::Absent);
+                }
+            }
+            Err(failure("HeadObject", err))
+        }
+    }
+}
+
+fn acl_request(
+    req: aws_sdk_s3::operation::put_object_acl::builders::PutObjectAclFluentBuilder,
+    acl: &AclPlan,
+) -> aws_sdk_s3::operation::put_object_acl::builders::PutObjectAclFluentBuilder {
+    match acl {
+        AclPlan::Default => req.acl(ObjectCannedAcl::Private),
+        AclPlan::BucketOwnerFullControl => req.acl(ObjectCannedAcl::BucketOwnerFullControl),
+        AclPlan::Grants(g) => req
+            .set_grant_full_control(g.full_control.clone())
+            .set_grant_read(g.read.clone())
+            .set_grant_read_acp(g.read_acp.clone())
+            .set_grant_write_acp(g.write_acp.clone()),
+    }
+}
+
 impl SourceStore for AwsS3 {
     async fn head_version(
         &self,
@@ -300,10 +352,14 @@ impl SourceStore for AwsS3 {
             grants,
         })
     }
+
+    async fn current(&self, region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
+        head_current(&self.client(region), bucket, key, None, None).await
+    }
 }
 
-impl DestinationStore for AwsS3 {
-    async fn bucket_region(&self, bucket: &str) -> Result<String, S3Failure> {
+impl AwsS3 {
+    async fn bucket_region_impl(&self, bucket: &str) -> Result<String, S3Failure> {
         let out = self
             .default_client()
             .get_bucket_location()
@@ -319,7 +375,7 @@ impl DestinationStore for AwsS3 {
         })
     }
 
-    async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
+    async fn copy_object_impl(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
         let target = &request.target;
         let content = &target.content;
         let mut copy = self
@@ -399,6 +455,190 @@ impl DestinationStore for AwsS3 {
             etag: etag.to_owned(),
             version_id: out.version_id().map(str::to_owned),
         })
+    }
+}
+
+impl AwsS3 {
+    async fn replica_current_impl(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
+        head_current(
+            &self.client(&at.region),
+            &at.bucket,
+            &at.key,
+            None,
+            at.expected_bucket_owner.as_deref(),
+        )
+        .await
+    }
+
+    async fn put_delete_marker_impl(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
+        self.client(&at.region)
+            .delete_object()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .set_expected_bucket_owner(at.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|e| failure("DeleteObject", e))?;
+        Ok(())
+    }
+
+    async fn replica_versions_impl(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {
+        let client = self.client(&at.region);
+        let mut versions = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = client
+                .list_object_versions()
+                .bucket(&at.bucket)
+                .prefix(&at.key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .set_expected_bucket_owner(at.expected_bucket_owner.clone())
+                .send()
+                .await
+                .map_err(|e| failure("ListObjectVersions", e))?;
+            let mut past_key = false;
+            for v in page.versions() {
+                match v.key() {
+                    Some(k) if k == at.key => versions.extend(v.version_id().map(str::to_owned)),
+                    Some(k) if k > at.key.as_str() => past_key = true,
+                    _ => {}
+                }
+            }
+            // Listings are in key order: once past the key, nothing more is about it.
+            if past_key || page.is_truncated() != Some(true) {
+                return Ok(versions);
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+        }
+    }
+}
+
+impl DestinationStore for AwsS3 {
+    async fn bucket_region(&self, bucket: &str) -> Result<String, S3Failure> {
+        self.bucket_region_impl(bucket).await
+    }
+
+    async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
+        self.copy_object_impl(request).await
+    }
+
+    async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
+        self.replica_current_impl(at).await
+    }
+
+    async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
+        self.put_delete_marker_impl(at).await
+    }
+
+    async fn replica_versions(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {
+        self.replica_versions_impl(at).await
+    }
+
+    async fn replica_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+    ) -> Result<Current, S3Failure> {
+        head_current(
+            &self.client(&at.region),
+            &at.bucket,
+            &at.key,
+            Some(version_id),
+            at.expected_bucket_owner.as_deref(),
+        )
+        .await
+    }
+
+    async fn delete_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+    ) -> Result<(), S3Failure> {
+        self.client(&at.region)
+            .delete_object()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .version_id(version_id)
+            .set_expected_bucket_owner(at.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|e| failure("DeleteObject", e))?;
+        Ok(())
+    }
+
+    async fn set_tags(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), S3Failure> {
+        let client = self.client(&at.region);
+        if tags.is_empty() {
+            client
+                .delete_object_tagging()
+                .bucket(&at.bucket)
+                .key(&at.key)
+                .version_id(version_id)
+                .set_expected_bucket_owner(at.expected_bucket_owner.clone())
+                .send()
+                .await
+                .map_err(|e| failure("DeleteObjectTagging", e))?;
+            return Ok(());
+        }
+        let tag_set = tags
+            .iter()
+            .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| S3Failure {
+                operation: "PutObjectTagging",
+                kind: S3FailureKind::InvalidRequest,
+                code: None,
+                status: None,
+                message: e.to_string(),
+            })?;
+        let tagging = aws_sdk_s3::types::Tagging::builder()
+            .set_tag_set(Some(tag_set))
+            .build()
+            .map_err(|e| S3Failure {
+                operation: "PutObjectTagging",
+                kind: S3FailureKind::InvalidRequest,
+                code: None,
+                status: None,
+                message: e.to_string(),
+            })?;
+        client
+            .put_object_tagging()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .version_id(version_id)
+            .tagging(tagging)
+            .set_expected_bucket_owner(at.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|e| failure("PutObjectTagging", e))?;
+        Ok(())
+    }
+
+    async fn set_acl(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+        acl: &AclPlan,
+    ) -> Result<(), S3Failure> {
+        let req = self
+            .client(&at.region)
+            .put_object_acl()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .version_id(version_id)
+            .set_expected_bucket_owner(at.expected_bucket_owner.clone());
+        acl_request(req, acl)
+            .send()
+            .await
+            .map_err(|e| failure("PutObjectAcl", e))?;
+        Ok(())
     }
 }
 

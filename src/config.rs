@@ -33,6 +33,9 @@ impl ConfigError {
 pub struct Config {
     /// All rules, enabled and disabled, in the order given.
     pub rules: Vec<Rule>,
+    /// `REPLICATE_VERSION_DELETES=true`: a permanently deleted source version also deletes its
+    /// replica. Off by default, as in S3, so a malicious delete is not replicated.
+    pub replicate_version_deletes: bool,
 }
 
 /// One replication rule.
@@ -104,6 +107,23 @@ impl Config {
     /// Reads the configuration from environment variables through `var` (testable without env).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let replicate_version_deletes =
+            match set("REPLICATE_VERSION_DELETES").as_deref().map(str::trim) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ConfigError::new(
+                        "REPLICATE_VERSION_DELETES",
+                        format!("must be true or false, not {other:?}"),
+                    ))
+                }
+            };
+        let mut config = Self::rules_from_env(&set)?;
+        config.replicate_version_deletes = replicate_version_deletes;
+        Ok(config)
+    }
+
+    fn rules_from_env(set: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let shorthand: Vec<&str> = [
             "DESTINATION_BUCKET",
             "DESTINATION_REGION",
@@ -189,7 +209,10 @@ impl Config {
                 },
             })
             .collect();
-        Ok(Self { rules })
+        Ok(Self {
+            rules,
+            replicate_version_deletes: false,
+        })
     }
 
     /// Parses and validates AWS replication-configuration JSON.
@@ -340,7 +363,10 @@ impl RawConfig {
             rules.push(rule);
         }
         check_priority_ties(&rules)?;
-        Ok(Config { rules })
+        Ok(Config {
+            rules,
+            replicate_version_deletes: false,
+        })
     }
 }
 
@@ -935,6 +961,24 @@ mod tests {
                 .field,
             "REPLICATE_PREFIXES"
         );
+    }
+
+    #[test]
+    fn version_deletes_are_opt_in_and_checked() {
+        let cfg = Config::from_env(env(&[("DESTINATION_BUCKET", "dst-b")])).unwrap();
+        assert!(!cfg.replicate_version_deletes);
+        let cfg = Config::from_env(env(&[
+            ("DESTINATION_BUCKET", "dst-b"),
+            ("REPLICATE_VERSION_DELETES", "true"),
+        ]))
+        .unwrap();
+        assert!(cfg.replicate_version_deletes);
+        let e = Config::from_env(env(&[
+            ("DESTINATION_BUCKET", "dst-b"),
+            ("REPLICATE_VERSION_DELETES", "yes"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.field, "REPLICATE_VERSION_DELETES");
     }
 
     #[test]

@@ -101,6 +101,15 @@ pub enum ReplicationError {
     /// The replica written does not match the source.
     #[error("replica does not match the source: {0}")]
     ReplicaMismatch(String),
+    /// Reading the destination (current version, version list) was denied.
+    #[error("not permitted to read the destination: {0}")]
+    DstReadNotPermitted(S3Failure),
+    /// Another failure reading the destination.
+    #[error("reading the destination failed: {0}")]
+    DstReadFailed(S3Failure),
+    /// Concurrent writers kept changing the key; the retry will converge it.
+    #[error("not converged: {0}")]
+    NotConverged(String),
 }
 
 impl ReplicationError {
@@ -119,6 +128,9 @@ impl ReplicationError {
             Self::DstPutObjectFailed(_) => "DstPutObjectFailed",
             Self::ObjectTooLarge { .. } => "ObjectTooLarge",
             Self::ReplicaMismatch(_) => "ReplicaMismatch",
+            Self::DstReadNotPermitted(_) => "DstReadNotPermitted",
+            Self::DstReadFailed(_) => "DstReadFailed",
+            Self::NotConverged(_) => "NotConverged",
         }
     }
 
@@ -129,6 +141,15 @@ impl ReplicationError {
             S3FailureKind::AccessDenied => denied(failure),
             S3FailureKind::PreconditionFailed => Self::SrcObjectChanged(failure),
             _ => Self::SrcReadFailed(failure),
+        }
+    }
+
+    /// Classifies a failure to read the destination.
+    pub fn from_destination_read(failure: S3Failure) -> Self {
+        match failure.kind {
+            S3FailureKind::NoSuchBucket => Self::DstBucketNotFound(failure),
+            S3FailureKind::AccessDenied => Self::DstReadNotPermitted(failure),
+            _ => Self::DstReadFailed(failure),
         }
     }
 

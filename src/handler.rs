@@ -7,21 +7,25 @@ use serde_json::Value;
 use tracing::info;
 
 use crate::error::{InvocationError, RecordFailure};
-use crate::events::{parse_payload, Intake};
+use std::collections::BTreeMap;
+
+use crate::events::{compare_sequencers, parse_payload, Intake, ObjectEvent};
 use crate::replicate::{Done, Replicator};
 use crate::store::{DestinationStore, SourceStore};
 
-/// Records replicated at once within one invocation.
-pub const RECORD_CONCURRENCY: usize = 8;
+/// Keys worked on at once within one invocation (records of one key go one after another).
+pub const KEY_CONCURRENCY: usize = 8;
 
 /// What an invocation did (the function's response).
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// Records in the event.
     pub records: usize,
-    /// Replicas written.
+    /// Replicas written (copies).
     pub replicated: usize,
-    /// Destinations or records deliberately skipped (replicas, no matching rule, ...).
+    /// Other writes to destinations: delete markers, deleted versions, ACL and tag syncs.
+    pub synced: usize,
+    /// Destinations or records that needed nothing (already in sync, replicas, no matching rule).
     pub skipped: usize,
     /// Records of event types this function does not act on.
     pub ignored: usize,
@@ -42,37 +46,59 @@ where
         ..Summary::default()
     };
     let mut failures: Vec<RecordFailure> = Vec::new();
-    let mut created = Vec::new();
+    let mut by_key: BTreeMap<(String, String), Vec<ObjectEvent>> = BTreeMap::new();
     for item in items {
         match item {
-            Intake::Created(event) => created.push(event),
+            Intake::Object(event) => by_key
+                .entry((event.bucket.clone(), event.key.clone()))
+                .or_default()
+                .push(event),
             Intake::Ignored { index, event_name } => {
-                info!(record = index, event_name = %event_name, "ignored: not an ObjectCreated event");
+                info!(record = index, event_name = %event_name, "ignored: event type not replicated");
                 summary.ignored += 1;
             }
             Intake::Invalid(failure) => failures.push(failure),
         }
     }
-    let mut results = stream::iter(created.iter())
-        .map(|event| async move { (event, replicator.replicate(event).await) })
-        .buffer_unordered(RECORD_CONCURRENCY);
-    while let Some((event, outcomes)) = results.next().await {
-        for outcome in outcomes {
-            match outcome.result {
-                Ok(Done::Replicated(_)) => summary.replicated += 1,
-                Ok(Done::Skipped(reason)) => {
-                    if outcome.destination.is_none() {
-                        info!(bucket = %event.bucket, key = %event.key, reason = %reason, "skipped");
+    for events in by_key.values_mut() {
+        // S3 delivers out of order; the sequencer orders the events of one key.
+        events.sort_by(|a, b| match (&a.sequencer, &b.sequencer) {
+            (Some(x), Some(y)) => compare_sequencers(x, y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+    }
+    let mut results = stream::iter(by_key.values())
+        .map(|events| async move {
+            let mut done = Vec::with_capacity(events.len());
+            for event in events {
+                done.push((event, replicator.replicate(event).await));
+            }
+            done
+        })
+        .buffer_unordered(KEY_CONCURRENCY);
+    while let Some(done) = results.next().await {
+        for (event, outcomes) in done {
+            for outcome in outcomes {
+                match outcome.result {
+                    Ok(Done::Replicated(_)) => summary.replicated += 1,
+                    Ok(Done::Synced { writes }) if writes > 0 => summary.synced += 1,
+                    Ok(Done::Synced { .. }) => summary.skipped += 1,
+                    Ok(Done::Skipped(reason)) => {
+                        if outcome.destination.is_none() {
+                            info!(bucket = %event.bucket, key = %event.key, reason = %reason, "skipped");
+                        }
+                        summary.skipped += 1;
                     }
-                    summary.skipped += 1;
+                    Err(err) => failures.push(RecordFailure {
+                        index: event.index,
+                        object: event.describe(),
+                        destination: outcome.destination,
+                        code: err.code(),
+                        message: err.to_string(),
+                    }),
                 }
-                Err(err) => failures.push(RecordFailure {
-                    index: event.index,
-                    object: event.describe(),
-                    destination: outcome.destination,
-                    code: err.code(),
-                    message: err.to_string(),
-                }),
             }
         }
     }

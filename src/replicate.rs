@@ -1,5 +1,7 @@
-//! The replication of one object version to every destination its rules select: read the
-//! source once, plan each replica, copy, verify.
+//! What one event means for each destination: a created version is read once, planned, copied
+//! and verified; a delete marker, a deleted version, an ACL or tag change is carried over. After
+//! every write the key is converged: the destination's current version must end as the source's
+//! current version, whatever order events arrive in. S3 is the only state.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -13,12 +15,17 @@ use tracing::{debug, info, warn};
 use crate::config::{Config, Rule};
 use crate::copy::{self, CopyMethod};
 use crate::error::{ReplicationError, S3FailureKind};
-use crate::events::ObjectEvent;
+use crate::events::{EventKind, ObjectEvent};
 use crate::rules;
 use crate::store::{
-    Acl, AclPlan, CopyRequest, DestinationStore, Encryption, GrantHeaders, Grantee, ReplicaSpec,
-    SourceStore, SourceVersion, TagsPlan, TargetEncryption, VersionRef, Written, REPLICA_MARKER,
+    Acl, AclPlan, CopyRequest, Current, DestinationStore, Encryption, GrantHeaders, Grantee,
+    ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan, TargetEncryption,
+    VersionRef, Written, REPLICA_MARKER,
 };
+
+/// Rounds of "read both current versions, write if they differ" before a record is failed (and
+/// retried by Lambda). Each round is needed only when another writer raced this one.
+pub const CONVERGE_ROUNDS: usize = 4;
 
 /// Why a version was deliberately not replicated (logged; not a failure).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +44,16 @@ pub enum SkipReason {
     NoMatchingRule,
     /// SSE-KMS object, and the rule does not select SSE-KMS objects (as native replication).
     KmsNotSelected,
+    /// The destination's current version already is a replica of this version.
+    AlreadyReplicated,
+    /// No rule with `DeleteMarkerReplication: Enabled` (and no tag filter) selects the key.
+    DeleteMarkerNotSelected,
+    /// Version deletes are replicated only with `REPLICATE_VERSION_DELETES=true`.
+    VersionDeletesOff,
+    /// There is no replica of the version to update (yet).
+    NoReplica,
+    /// Owner override or ACL-disabled destination: the replica's ACL does not follow the source.
+    AclNotReplicated,
 }
 
 impl fmt::Display for SkipReason {
@@ -54,6 +71,20 @@ impl fmt::Display for SkipReason {
             Self::KmsNotSelected => write!(
                 f,
                 "SSE-KMS object and the rule does not enable SourceSelectionCriteria.SseKmsEncryptedObjects"
+            ),
+            Self::AlreadyReplicated => write!(f, "the destination's current version already is its replica"),
+            Self::DeleteMarkerNotSelected => write!(
+                f,
+                "no rule with DeleteMarkerReplication Enabled (and no tag filter) selects the key"
+            ),
+            Self::VersionDeletesOff => write!(
+                f,
+                "version deletes are not replicated (set REPLICATE_VERSION_DELETES=true to opt in)"
+            ),
+            Self::NoReplica => write!(f, "no replica of this version exists in the destination"),
+            Self::AclNotReplicated => write!(
+                f,
+                "replica ACLs do not follow the source here (owner override or ACLs disabled)"
             ),
         }
     }
@@ -73,6 +104,12 @@ pub struct DestinationOutcome {
 pub enum Done {
     /// A replica was written.
     Replicated(Written),
+    /// The destination was brought in line (delete marker, deleted version, ACL or tags) with
+    /// this many writes; 0 when it already was.
+    Synced {
+        /// Writes made.
+        writes: u32,
+    },
     /// Deliberately not replicated.
     Skipped(SkipReason),
 }
@@ -110,15 +147,23 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         &self.config
     }
 
-    /// Replicates the version an event names to every destination its rules select.
+    /// Carries out what an event asks for at every destination its rules select.
     pub async fn replicate(&self, event: &ObjectEvent) -> Vec<DestinationOutcome> {
         let started = Instant::now();
         let requests = AtomicU32::new(0);
-        let outcomes = self.replicate_counted(event, &requests).await;
+        let outcomes = match event.kind {
+            EventKind::Created => self.created(event, &requests).await,
+            EventKind::DeleteMarkerCreated => self.delete_marker(event, &requests).await,
+            EventKind::VersionDeleted => self.version_deleted(event, &requests).await,
+            EventKind::AclChanged | EventKind::TagsChanged => {
+                self.metadata_changed(event, &requests).await
+            }
+        };
         debug!(
             bucket = %event.bucket,
             key = %event.key,
             version_id = event.version_id.as_deref().unwrap_or("null"),
+            event_name = %event.event_name,
             requests = requests.load(Ordering::Relaxed),
             ms = started.elapsed().as_millis() as u64,
             "S3 requests for this record"
@@ -126,21 +171,21 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         outcomes
     }
 
-    async fn replicate_counted(
-        &self,
-        event: &ObjectEvent,
-        requests: &AtomicU32,
-    ) -> Vec<DestinationOutcome> {
+    fn source_region(&self, event: &ObjectEvent) -> String {
+        event
+            .region
+            .clone()
+            .unwrap_or_else(|| self.default_region.clone())
+    }
+
+    async fn created(&self, event: &ObjectEvent, requests: &AtomicU32) -> Vec<DestinationOutcome> {
         let whole = |result| {
             vec![DestinationOutcome {
                 destination: None,
                 result,
             }]
         };
-        let region = event
-            .region
-            .clone()
-            .unwrap_or_else(|| self.default_region.clone());
+        let region = self.source_region(event);
         let version = VersionRef {
             bucket: event.bucket.clone(),
             key: event.key.clone(),
@@ -173,15 +218,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let tags = if head.tag_count == Some(0) {
             Some(Vec::new())
         } else if self.config.uses_tag_filters() {
-            requests.fetch_add(1, Ordering::Relaxed);
-            match self.source.version_tags(&region, &version).await {
+            match self.read_tags(&region, &version, requests).await {
                 Ok(tags) => Some(tags),
-                Err(f) => {
-                    return whole(skip_or_fail(ReplicationError::from_source(
-                        f,
-                        ReplicationError::SrcGetObjectTaggingNotPermitted,
-                    )))
-                }
+                Err(e) => return whole(skip_or_fail(e)),
             }
         } else {
             None // copied server-side
@@ -201,16 +240,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .iter()
             .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination.bucket));
         let grants = if needs_acl {
-            requests.fetch_add(1, Ordering::Relaxed);
-            match self.source.version_acl(&region, &version).await {
-                Ok(acl) if acl.is_private() => None,
-                Ok(acl) => Some(grant_headers(&acl)),
-                Err(f) => {
-                    return whole(skip_or_fail(ReplicationError::from_source(
-                        f,
-                        ReplicationError::SrcGetObjectAclNotPermitted,
-                    )))
-                }
+            match self.read_grants(&region, &version, requests).await {
+                Ok(grants) => grants,
+                Err(e) => return whole(skip_or_fail(e)),
             }
         } else {
             None
@@ -225,12 +257,432 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             tags: tags.as_deref(),
             grants: grants.as_ref(),
         };
-        join_all(
+        let mut outcomes = join_all(
             selected
                 .iter()
                 .map(|rule| self.to_destination(rule, &source, requests)),
         )
-        .await
+        .await;
+
+        // Ordering needs versions; an unversioned source is guarded by its ETag instead.
+        if version.version_id.is_some() {
+            let landed: Vec<&Rule> = selected
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, o)| {
+                    matches!(
+                        o.result,
+                        Ok(Done::Replicated(_)) | Ok(Done::Skipped(SkipReason::AlreadyReplicated))
+                    )
+                })
+                .map(|(r, _)| *r)
+                .collect();
+            let converged = self
+                .converge(
+                    event,
+                    &region,
+                    version.version_id.as_deref(),
+                    &landed,
+                    requests,
+                )
+                .await;
+            outcomes.extend(converged.into_iter().filter(|o| o.result.is_err()));
+        }
+        outcomes
+    }
+
+    async fn delete_marker(
+        &self,
+        event: &ObjectEvent,
+        requests: &AtomicU32,
+    ) -> Vec<DestinationOutcome> {
+        // Delete markers carry no tags, so rules with tag filters never select them (as in S3).
+        let selected: Vec<&Rule> = rules::select(&self.config, &event.bucket, &event.key, &[])
+            .into_iter()
+            .filter(|r| r.delete_marker_replication)
+            .collect();
+        if selected.is_empty() {
+            return vec![DestinationOutcome {
+                destination: None,
+                result: Ok(Done::Skipped(SkipReason::DeleteMarkerNotSelected)),
+            }];
+        }
+        let region = self.source_region(event);
+        self.converge(event, &region, None, &selected, requests)
+            .await
+    }
+
+    async fn version_deleted(
+        &self,
+        event: &ObjectEvent,
+        requests: &AtomicU32,
+    ) -> Vec<DestinationOutcome> {
+        if !self.config.replicate_version_deletes {
+            return vec![DestinationOutcome {
+                destination: None,
+                result: Ok(Done::Skipped(SkipReason::VersionDeletesOff)),
+            }];
+        }
+        let Some(deleted) = event.version_id.as_deref() else {
+            return Vec::new();
+        };
+        let region = self.source_region(event);
+        let selected = rules::select_for_key(&self.config, &event.bucket, &event.key);
+        let mut outcomes = Vec::new();
+        for rule in &selected {
+            let result = async {
+                let at = self.location(rule, &event.key, requests).await?;
+                match self.find_replica(&at, deleted, requests).await? {
+                    Some(replica) => {
+                        requests.fetch_add(1, Ordering::Relaxed);
+                        self.destination
+                            .delete_version(&at, &replica)
+                            .await
+                            .map_err(ReplicationError::from_destination)?;
+                        info!(bucket = %event.bucket, key = %event.key, version_id = deleted,
+                              destination = %at.bucket, replica_version_id = %replica,
+                              "deleted the replica of a deleted version");
+                        Ok(Done::Synced { writes: 1 })
+                    }
+                    None => Ok(Done::Skipped(SkipReason::NoReplica)),
+                }
+            }
+            .await;
+            outcomes.push(DestinationOutcome {
+                destination: Some(rule.destination.bucket.clone()),
+                result,
+            });
+        }
+        // Deleting the current version changes what is current.
+        let converged = self
+            .converge(event, &region, None, &selected, requests)
+            .await;
+        outcomes.extend(converged.into_iter().filter(|o| o.result.is_err()));
+        outcomes
+    }
+
+    async fn metadata_changed(
+        &self,
+        event: &ObjectEvent,
+        requests: &AtomicU32,
+    ) -> Vec<DestinationOutcome> {
+        let region = self.source_region(event);
+        let version = VersionRef {
+            bucket: event.bucket.clone(),
+            key: event.key.clone(),
+            version_id: event.version_id.clone(),
+        };
+        let marker = event
+            .version_id
+            .clone()
+            .unwrap_or_else(|| "null".to_owned());
+        let mut outcomes = Vec::new();
+        for rule in rules::select_for_key(&self.config, &event.bucket, &event.key) {
+            let result = async {
+                let at = self.location(rule, &event.key, requests).await?;
+                let acl_fixed = rule.destination.owner_override || self.acl_disabled(&at.bucket);
+                if event.kind == EventKind::AclChanged && acl_fixed {
+                    return Ok(Done::Skipped(SkipReason::AclNotReplicated));
+                }
+                let Some(replica) = self.find_replica(&at, &marker, requests).await? else {
+                    return Ok(Done::Skipped(SkipReason::NoReplica));
+                };
+                requests.fetch_add(1, Ordering::Relaxed);
+                let written = if event.kind == EventKind::TagsChanged {
+                    let tags = self.read_tags(&region, &version, requests).await?;
+                    self.destination.set_tags(&at, &replica, &tags).await
+                } else {
+                    let plan = match self.read_grants(&region, &version, requests).await? {
+                        Some(grants) => AclPlan::Grants(grants),
+                        None => AclPlan::Default,
+                    };
+                    self.destination.set_acl(&at, &replica, &plan).await
+                };
+                written.map_err(ReplicationError::from_destination)?;
+                info!(bucket = %event.bucket, key = %event.key, version_id = %marker,
+                      destination = %at.bucket, event_name = %event.event_name, "replica metadata synced");
+                Ok(Done::Synced { writes: 1 })
+            }
+            .await;
+            outcomes.push(DestinationOutcome {
+                destination: Some(rule.destination.bucket.clone()),
+                result: result.or_else(skip_or_fail),
+            });
+        }
+        if outcomes.is_empty() {
+            outcomes.push(DestinationOutcome {
+                destination: None,
+                result: Ok(Done::Skipped(SkipReason::NoMatchingRule)),
+            });
+        }
+        outcomes
+    }
+
+    /// Brings each rule's destination in line with the source's current version: one outcome per
+    /// rule. `just_written` is the version this record copied: while it is still the source's
+    /// current version, the copy itself was the convergence (one HEAD, no more).
+    async fn converge(
+        &self,
+        event: &ObjectEvent,
+        region: &str,
+        just_written: Option<&str>,
+        rules: &[&Rule],
+        requests: &AtomicU32,
+    ) -> Vec<DestinationOutcome> {
+        let mut writes: HashMap<&str, u32> = HashMap::new();
+        let mut outcomes = Vec::new();
+        let mut pending: Vec<&Rule> = rules.to_vec();
+        for round in 0..CONVERGE_ROUNDS {
+            if pending.is_empty() {
+                break;
+            }
+            requests.fetch_add(1, Ordering::Relaxed);
+            let src = match self.source.current(region, &event.bucket, &event.key).await {
+                Ok(c) => c,
+                Err(f) => {
+                    let err = ReplicationError::from_source(
+                        f,
+                        ReplicationError::SrcHeadObjectNotPermitted,
+                    );
+                    for rule in pending.drain(..) {
+                        outcomes.push(DestinationOutcome {
+                            destination: Some(rule.destination.bucket.clone()),
+                            result: Err(err.clone()),
+                        });
+                    }
+                    break;
+                }
+            };
+            if round == 0 && just_written.is_some() && src.version_id() == just_written {
+                for rule in pending.drain(..) {
+                    outcomes.push(DestinationOutcome {
+                        destination: Some(rule.destination.bucket.clone()),
+                        result: Ok(Done::Synced { writes: 0 }),
+                    });
+                }
+                break;
+            }
+            let steps = join_all(
+                pending
+                    .iter()
+                    .map(|rule| self.converge_step(rule, event, region, &src, requests)),
+            )
+            .await;
+            let mut again = Vec::new();
+            for (rule, step) in pending.into_iter().zip(steps) {
+                let bucket = rule.destination.bucket.as_str();
+                match step {
+                    Ok(false) => outcomes.push(DestinationOutcome {
+                        destination: Some(bucket.to_owned()),
+                        result: Ok(Done::Synced {
+                            writes: writes.get(bucket).copied().unwrap_or(0),
+                        }),
+                    }),
+                    Ok(true) => {
+                        *writes.entry(bucket).or_default() += 1;
+                        again.push(rule);
+                    }
+                    Err(e) => outcomes.push(DestinationOutcome {
+                        destination: Some(bucket.to_owned()),
+                        result: Err(e),
+                    }),
+                }
+            }
+            pending = again;
+        }
+        for rule in pending {
+            outcomes.push(DestinationOutcome {
+                destination: Some(rule.destination.bucket.clone()),
+                result: Err(ReplicationError::NotConverged(format!(
+                    "the destination's current version still differs from the source's after {CONVERGE_ROUNDS} rounds"
+                ))),
+            });
+        }
+        outcomes
+    }
+
+    /// One round for one destination: returns whether it wrote (and so must look again).
+    async fn converge_step(
+        &self,
+        rule: &Rule,
+        event: &ObjectEvent,
+        region: &str,
+        src: &Current,
+        requests: &AtomicU32,
+    ) -> Result<bool, ReplicationError> {
+        let at = self.location(rule, &event.key, requests).await?;
+        let s = match src {
+            Current::Absent => return Ok(false),
+            Current::DeleteMarker(_) if !rule.delete_marker_replication => return Ok(false),
+            Current::DeleteMarker(_) => {
+                requests.fetch_add(1, Ordering::Relaxed);
+                let dst = self
+                    .destination
+                    .replica_current(&at)
+                    .await
+                    .map_err(ReplicationError::from_destination_read)?;
+                // Only replicas are hidden: an object written in the destination itself (two-way
+                // setups) is that side's to replicate.
+                if dst.replica_of().is_none() {
+                    return Ok(false);
+                }
+                requests.fetch_add(1, Ordering::Relaxed);
+                self.destination
+                    .put_delete_marker(&at)
+                    .await
+                    .map_err(ReplicationError::from_destination)?;
+                info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
+                      "delete marker replicated");
+                return Ok(true);
+            }
+            Current::Object(s) => s.as_ref(),
+        };
+        if skip_reason(s).is_some()
+            || (matches!(s.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms)
+        {
+            return Ok(false);
+        }
+        requests.fetch_add(1, Ordering::Relaxed);
+        let dst = self
+            .destination
+            .replica_current(&at)
+            .await
+            .map_err(ReplicationError::from_destination_read)?;
+        let current_marker = s.version_id.as_deref().unwrap_or("null");
+        if dst.replica_of() == Some(current_marker)
+            || matches!(&dst, Current::Object(_) if dst.replica_of().is_none())
+        {
+            return Ok(false);
+        }
+        let version = VersionRef {
+            bucket: event.bucket.clone(),
+            key: event.key.clone(),
+            version_id: s.version_id.clone(),
+        };
+        let tags = if s.tag_count == Some(0) {
+            Some(Vec::new())
+        } else if rule.filter.tags.is_empty() {
+            None
+        } else {
+            Some(self.read_tags(region, &version, requests).await?)
+        };
+        if !rule
+            .filter
+            .matches(&event.key, tags.as_deref().unwrap_or(&[]))
+        {
+            return Ok(false);
+        }
+        let grants = if rule.destination.owner_override || self.acl_disabled(&at.bucket) {
+            None
+        } else {
+            self.read_grants(region, &version, requests).await?
+        };
+        let read = SourceRead {
+            event,
+            region,
+            version: &version,
+            if_match: None,
+            head: s,
+            tags: tags.as_deref(),
+            grants: grants.as_ref(),
+        };
+        match self.copy_to(rule, &read, false, requests).await? {
+            Done::Replicated(_) => {
+                info!(bucket = %event.bucket, key = %event.key, version_id = current_marker,
+                      destination = %at.bucket, "re-asserted the source's current version");
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// The destination version that is the replica of source version `marker`, newest first.
+    async fn find_replica(
+        &self,
+        at: &ReplicaLocation,
+        marker: &str,
+        requests: &AtomicU32,
+    ) -> Result<Option<String>, ReplicationError> {
+        requests.fetch_add(1, Ordering::Relaxed);
+        let current = self
+            .destination
+            .replica_current(at)
+            .await
+            .map_err(ReplicationError::from_destination_read)?;
+        if current.replica_of() == Some(marker) {
+            return Ok(current
+                .version_id()
+                .map(str::to_owned)
+                .or(Some("null".to_owned())));
+        }
+        requests.fetch_add(1, Ordering::Relaxed);
+        let versions = self
+            .destination
+            .replica_versions(at)
+            .await
+            .map_err(ReplicationError::from_destination_read)?;
+        for id in versions
+            .iter()
+            .filter(|id| Some(id.as_str()) != current.version_id())
+        {
+            requests.fetch_add(1, Ordering::Relaxed);
+            let v = self
+                .destination
+                .replica_version(at, id)
+                .await
+                .map_err(ReplicationError::from_destination_read)?;
+            if v.replica_of() == Some(marker) {
+                return Ok(Some(id.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn read_tags(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        requests: &AtomicU32,
+    ) -> Result<Vec<(String, String)>, ReplicationError> {
+        requests.fetch_add(1, Ordering::Relaxed);
+        self.source
+            .version_tags(region, version)
+            .await
+            .map_err(|f| {
+                ReplicationError::from_source(f, ReplicationError::SrcGetObjectTaggingNotPermitted)
+            })
+    }
+
+    /// The source version's ACL as grant headers; `None` for a private ACL.
+    async fn read_grants(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        requests: &AtomicU32,
+    ) -> Result<Option<GrantHeaders>, ReplicationError> {
+        requests.fetch_add(1, Ordering::Relaxed);
+        let acl = self
+            .source
+            .version_acl(region, version)
+            .await
+            .map_err(|f| {
+                ReplicationError::from_source(f, ReplicationError::SrcGetObjectAclNotPermitted)
+            })?;
+        Ok((!acl.is_private()).then(|| grant_headers(&acl)))
+    }
+
+    async fn location(
+        &self,
+        rule: &Rule,
+        key: &str,
+        requests: &AtomicU32,
+    ) -> Result<ReplicaLocation, ReplicationError> {
+        Ok(ReplicaLocation {
+            bucket: rule.destination.bucket.clone(),
+            key: key.to_owned(),
+            region: self.destination_region(rule, requests).await?,
+            expected_bucket_owner: rule.destination.account.clone(),
+        })
     }
 
     async fn to_destination(
@@ -241,7 +693,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     ) -> DestinationOutcome {
         let started = Instant::now();
         let bucket = rule.destination.bucket.clone();
-        let result = self.copy_to(rule, src, requests).await;
+        let result = self.copy_to(rule, src, true, requests).await;
         match &result {
             Ok(Done::Replicated(written)) => info!(
                 bucket = %src.event.bucket,
@@ -254,13 +706,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 replica_version_id = written.version_id.as_deref().unwrap_or("null"),
                 "replicated"
             ),
-            Ok(Done::Skipped(reason)) => info!(
+            Ok(other) => info!(
                 bucket = %src.event.bucket,
                 key = %src.event.key,
                 destination = %bucket,
                 rule = %rule.id,
-                reason = %reason,
-                "skipped"
+                outcome = ?other,
+                "not copied"
             ),
             Err(e) => warn!(
                 bucket = %src.event.bucket,
@@ -279,10 +731,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
     }
 
+    /// Copies the version to one destination. With `check_current`, first reads the
+    /// destination's current version so that a repeated event copies nothing.
     async fn copy_to(
         &self,
         rule: &Rule,
         src: &SourceRead<'_>,
+        check_current: bool,
         requests: &AtomicU32,
     ) -> Result<Done, ReplicationError> {
         if matches!(src.head.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms {
@@ -290,6 +745,25 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
         let region = self.destination_region(rule, requests).await?;
         let CopyMethod::SingleRequest = copy::choose(src.head.size)?;
+        if check_current {
+            if let Some(version) = &src.version.version_id {
+                let at = ReplicaLocation {
+                    bucket: rule.destination.bucket.clone(),
+                    key: src.event.key.clone(),
+                    region: region.clone(),
+                    expected_bucket_owner: rule.destination.account.clone(),
+                };
+                requests.fetch_add(1, Ordering::Relaxed);
+                let current = self
+                    .destination
+                    .replica_current(&at)
+                    .await
+                    .map_err(ReplicationError::from_destination_read)?;
+                if current.replica_of() == Some(version.as_str()) {
+                    return Ok(Done::Skipped(SkipReason::AlreadyReplicated));
+                }
+            }
+        }
         let acl_disabled = self.acl_disabled(&rule.destination.bucket);
         let mut request = CopyRequest {
             source: src.version.clone(),
@@ -554,6 +1028,7 @@ mod tests {
 
     fn event() -> ObjectEvent {
         ObjectEvent {
+            kind: EventKind::Created,
             index: 0,
             event_name: "ObjectCreated:Put".into(),
             region: Some("us-east-1".into()),

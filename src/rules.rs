@@ -15,10 +15,26 @@ pub fn select<'c>(
     key: &str,
     tags: &[(String, String)],
 ) -> Vec<&'c Rule> {
+    best_per_destination(config, source_bucket, |r| r.filter.matches(key, tags))
+}
+
+/// The rules for a key whose version's tags cannot be read any more (a deleted version) or do not
+/// decide (syncing a replica that exists): tag filters are not evaluated.
+pub fn select_for_key<'c>(config: &'c Config, source_bucket: &str, key: &str) -> Vec<&'c Rule> {
+    best_per_destination(config, source_bucket, |r| key.starts_with(&r.filter.prefix))
+}
+
+fn best_per_destination<'c>(
+    config: &'c Config,
+    source_bucket: &str,
+    matches: impl Fn(&Rule) -> bool,
+) -> Vec<&'c Rule> {
     let mut chosen: Vec<&Rule> = Vec::new();
-    for rule in config.rules.iter().filter(|r| {
-        r.enabled && r.destination.bucket != source_bucket && r.filter.matches(key, tags)
-    }) {
+    for rule in config
+        .rules
+        .iter()
+        .filter(|r| r.enabled && r.destination.bucket != source_bucket && matches(r))
+    {
         match chosen
             .iter_mut()
             .find(|c| c.destination.bucket == rule.destination.bucket)

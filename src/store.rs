@@ -239,6 +239,36 @@ pub struct Written {
     pub version_id: Option<String>,
 }
 
+/// What a key currently is in a versioned bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Current {
+    /// An object version.
+    Object(Box<SourceVersion>),
+    /// A delete marker, with its version id.
+    DeleteMarker(Option<String>),
+    /// Nothing: the key never existed, or every version was deleted.
+    Absent,
+}
+
+impl Current {
+    /// The version id of the current object or delete marker.
+    pub fn version_id(&self) -> Option<&str> {
+        match self {
+            Current::Object(o) => o.version_id.as_deref(),
+            Current::DeleteMarker(v) => v.as_deref(),
+            Current::Absent => None,
+        }
+    }
+
+    /// The source version this is a replica of, if it is a replica.
+    pub fn replica_of(&self) -> Option<&str> {
+        match self {
+            Current::Object(o) => o.metadata.get(REPLICA_MARKER).map(String::as_str),
+            _ => None,
+        }
+    }
+}
+
 /// Reads a source object version.
 pub trait SourceStore: Sync {
     /// HeadObject on the version (with `If-Match` when given).
@@ -262,6 +292,27 @@ pub trait SourceStore: Sync {
         region: &str,
         version: &VersionRef,
     ) -> impl Future<Output = Result<Acl, S3Failure>> + Send;
+
+    /// What the key currently is (HeadObject without a version id).
+    fn current(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Current, S3Failure>> + Send;
+}
+
+/// Where a replica lives: bucket, key, region and the expected bucket owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaLocation {
+    /// Destination bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Destination region.
+    pub region: String,
+    /// `x-amz-expected-bucket-owner`.
+    pub expected_bucket_owner: Option<String>,
 }
 
 /// Writes replicas.
@@ -275,6 +326,54 @@ pub trait DestinationStore: Sync {
         &self,
         request: &CopyRequest,
     ) -> impl Future<Output = Result<Written, S3Failure>> + Send;
+
+    /// What the key currently is in the destination.
+    fn replica_current(
+        &self,
+        at: &ReplicaLocation,
+    ) -> impl Future<Output = Result<Current, S3Failure>> + Send;
+
+    /// Deletes the key without a version id: a delete marker becomes current.
+    fn put_delete_marker(
+        &self,
+        at: &ReplicaLocation,
+    ) -> impl Future<Output = Result<(), S3Failure>> + Send;
+
+    /// The destination version ids of the key, newest first (delete markers excluded).
+    fn replica_versions(
+        &self,
+        at: &ReplicaLocation,
+    ) -> impl Future<Output = Result<Vec<String>, S3Failure>> + Send;
+
+    /// HeadObject on one destination version.
+    fn replica_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+    ) -> impl Future<Output = Result<Current, S3Failure>> + Send;
+
+    /// Permanently deletes one destination version.
+    fn delete_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+    ) -> impl Future<Output = Result<(), S3Failure>> + Send;
+
+    /// Replaces the tags of one destination version (an empty list deletes them).
+    fn set_tags(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<(), S3Failure>> + Send;
+
+    /// Replaces the ACL of one destination version.
+    fn set_acl(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+        acl: &AclPlan,
+    ) -> impl Future<Output = Result<(), S3Failure>> + Send;
 }
 
 #[cfg(test)]

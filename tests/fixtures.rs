@@ -89,8 +89,50 @@ async fn fixture_non_matching_prefix_is_skipped() {
 #[tokio::test]
 async fn fixture_other_event_type_is_ignored() {
     let (summary, _, _) =
-        run_fixture(include_str!("../events/object-removed-delete-marker.json")).await;
+        run_fixture(include_str!("../events/object-restore-completed.json")).await;
     assert_eq!((summary.records, summary.ignored), (1, 1));
+}
+
+#[tokio::test]
+async fn fixture_delete_marker_hides_the_replica() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "demo-source", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "demo-replica", "eu-west-1").await;
+    let config = CONFIG.replace("demo-replica", &dst);
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    let mut event: Value =
+        serde_json::from_str(include_str!("../events/object-removed-delete-marker.json")).unwrap();
+    let record = &mut event["Records"][0];
+    let key = decode_event_key(record["s3"]["object"]["key"].as_str().unwrap()).unwrap();
+    let created = put(&s3, &src, &key, b"soon deleted").await;
+    handle(&replicator, created_event(&[created]))
+        .await
+        .unwrap();
+    let marker = s3
+        .delete_object()
+        .bucket(&src)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    record["s3"]["bucket"]["name"] = src.clone().into();
+    record["s3"]["object"]["versionId"] = marker.version_id().unwrap().into();
+
+    let summary = handle(&replicator, event.clone()).await.unwrap();
+    assert_eq!(summary.synced, 1);
+    let head = s3.head_object().bucket(&dst).key(&key).send().await;
+    assert!(
+        head.is_err(),
+        "the replica's current version is a delete marker"
+    );
+    assert_eq!(
+        version_count(&s3, &dst, &key).await,
+        1,
+        "the replica's version is kept"
+    );
+    // Delivered again: nothing more to do.
+    let again = handle(&replicator, event).await.unwrap();
+    assert_eq!((again.synced, again.skipped), (0, 1));
 }
 
 #[tokio::test]

@@ -13,8 +13,8 @@ use crate::error::{InvocationError, RecordFailure};
 /// What a record of the event asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intake {
-    /// A created object version to replicate.
-    Created(ObjectEvent),
+    /// An object event to act on.
+    Object(ObjectEvent),
     /// A record this function does not act on, with the reason to log.
     Ignored {
         /// Position in `Records`.
@@ -26,9 +26,49 @@ pub enum Intake {
     Invalid(RecordFailure),
 }
 
+/// The kinds of object event the function acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// `ObjectCreated:*`: a new version.
+    Created,
+    /// `ObjectRemoved:DeleteMarkerCreated`: a delete marker became the current version.
+    DeleteMarkerCreated,
+    /// `ObjectRemoved:Delete` with a version id: that version was permanently deleted.
+    VersionDeleted,
+    /// `ObjectAcl:Put`: the version's ACL changed.
+    AclChanged,
+    /// `ObjectTagging:Put` / `ObjectTagging:Delete`: the version's tags changed.
+    TagsChanged,
+}
+
+impl EventKind {
+    /// The kind of an event name (without `s3:`), or `None` for events the function ignores.
+    /// Lifecycle-created delete markers are ignored, as native replication does.
+    pub fn of(event_name: &str, has_version: bool) -> Option<Self> {
+        match event_name {
+            n if n.starts_with("ObjectCreated:") => Some(Self::Created),
+            "ObjectRemoved:DeleteMarkerCreated" => Some(Self::DeleteMarkerCreated),
+            "ObjectRemoved:Delete" if has_version => Some(Self::VersionDeleted),
+            "ObjectAcl:Put" => Some(Self::AclChanged),
+            "ObjectTagging:Put" | "ObjectTagging:Delete" => Some(Self::TagsChanged),
+            _ => None,
+        }
+    }
+}
+
+/// Orders two event sequencers of one key: the shorter is padded with zeros on the right, then
+/// they compare as strings (as S3 documents).
+pub fn compare_sequencers(a: &str, b: &str) -> std::cmp::Ordering {
+    let len = a.len().max(b.len());
+    let pad = |s: &str| format!("{s:0<len$}");
+    pad(a).cmp(&pad(b))
+}
+
 /// One object version named by an event record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectEvent {
+    /// What happened.
+    pub kind: EventKind,
     /// Position in `Records`.
     pub index: usize,
     /// Event name without the `s3:` prefix, e.g. `ObjectCreated:Put`.
@@ -101,9 +141,15 @@ fn parse_record(index: usize, value: &Value) -> Intake {
         .strip_prefix("s3:")
         .unwrap_or(&event_name)
         .to_owned();
-    if !event_name.starts_with("ObjectCreated:") {
+    let has_version = record
+        .s3
+        .object
+        .version_id
+        .as_deref()
+        .is_some_and(|v| !v.is_empty() && v != "null");
+    let Some(kind) = EventKind::of(&event_name, has_version) else {
         return Intake::Ignored { index, event_name };
-    }
+    };
     let Some(bucket) = record.s3.bucket.name.clone().filter(|b| !b.is_empty()) else {
         return invalid("s3.bucket.name is missing".to_owned());
     };
@@ -120,7 +166,8 @@ fn parse_record(index: usize, value: &Value) -> Intake {
         .version_id
         .clone()
         .filter(|v| !v.is_empty() && v != "null");
-    Intake::Created(ObjectEvent {
+    Intake::Object(ObjectEvent {
+        kind,
         index,
         event_name,
         region: record.aws_region.clone().filter(|r| !r.is_empty()),
@@ -168,7 +215,7 @@ mod tests {
     fn created_record_becomes_an_object_event_with_decoded_key() {
         let payload = json!({"Records": [record("ObjectCreated:Put", "a+b%2Bc", Some("v1"))]});
         let items = parse_payload(&payload).unwrap();
-        let Intake::Created(ev) = &items[0] else {
+        let Intake::Object(ev) = &items[0] else {
             panic!("{items:?}")
         };
         assert_eq!(ev.key, "a b+c");
@@ -181,19 +228,124 @@ mod tests {
     fn null_version_is_treated_as_unversioned() {
         let payload = json!({"Records": [record("ObjectCreated:Copy", "k", Some("null"))]});
         let items = parse_payload(&payload).unwrap();
-        assert!(matches!(&items[0], Intake::Created(ev) if ev.version_id.is_none()));
+        assert!(matches!(&items[0], Intake::Object(ev) if ev.version_id.is_none()));
+    }
+
+    #[test]
+    fn event_names_map_to_kinds() {
+        let kind = |name: &str, version: Option<&str>| match &parse_payload(
+            &json!({"Records": [record(name, "k", version)]}),
+        )
+        .unwrap()[0]
+        {
+            Intake::Object(ev) => Some(ev.kind),
+            _ => None,
+        };
+        assert_eq!(
+            kind("ObjectCreated:CompleteMultipartUpload", Some("v")),
+            Some(EventKind::Created)
+        );
+        assert_eq!(
+            kind("ObjectRemoved:DeleteMarkerCreated", Some("m")),
+            Some(EventKind::DeleteMarkerCreated)
+        );
+        assert_eq!(
+            kind("ObjectRemoved:Delete", Some("v")),
+            Some(EventKind::VersionDeleted)
+        );
+        assert_eq!(kind("ObjectRemoved:Delete", None), None);
+        assert_eq!(
+            kind("ObjectAcl:Put", Some("v")),
+            Some(EventKind::AclChanged)
+        );
+        assert_eq!(
+            kind("ObjectTagging:Delete", Some("v")),
+            Some(EventKind::TagsChanged)
+        );
+        assert_eq!(
+            kind("LifecycleExpiration:DeleteMarkerCreated", Some("m")),
+            None
+        );
+        assert_eq!(kind("ObjectRestore:Completed", Some("v")), None);
     }
 
     #[test]
     fn other_event_types_are_ignored() {
-        let payload = json!({"Records": [record("ObjectRemoved:Delete", "k", Some("v1"))]});
+        let payload = json!({"Records": [record("ObjectRestore:Post", "k", Some("v1"))]});
         assert_eq!(
             parse_payload(&payload).unwrap(),
             vec![Intake::Ignored {
                 index: 0,
-                event_name: "ObjectRemoved:Delete".into()
+                event_name: "ObjectRestore:Post".into()
             }]
         );
+    }
+
+    #[test]
+    fn shorter_sequencer_is_padded_with_zeros() {
+        use std::cmp::Ordering::*;
+        assert_eq!(
+            compare_sequencers("0055AED6DCD90281E5", "0055AED6DCD90281E6"),
+            Less
+        );
+        assert_eq!(
+            compare_sequencers("0055AED6DCD90281E5", "0055AED6DCD90281E500"),
+            Equal
+        );
+        assert_eq!(
+            compare_sequencers("0055AED6DCD9028", "0055AED6DCD90281E5"),
+            Less
+        );
+        assert_eq!(
+            compare_sequencers("0055AED6DCD91", "0055AED6DCD90281E5"),
+            Greater
+        );
+    }
+
+    mod sequencer_properties {
+        use super::super::compare_sequencers;
+        use proptest::prelude::*;
+        use std::cmp::Ordering;
+
+        /// Reference: the sequencers as hex fractions 0.XXXX, compared digit by digit.
+        fn reference(a: &str, b: &str) -> Ordering {
+            let digit = |s: &str, i: usize| {
+                s.as_bytes()
+                    .get(i)
+                    .map_or(0, |c| (*c as char).to_digit(16).unwrap())
+            };
+            (0..a.len().max(b.len()))
+                .map(|i| digit(a, i).cmp(&digit(b, i)))
+                .find(|o| *o != Ordering::Equal)
+                .unwrap_or(Ordering::Equal)
+        }
+
+        proptest! {
+            #[test]
+            fn matches_numeric_order(a in "[0-9A-F]{1,20}", b in "[0-9A-F]{1,20}") {
+                prop_assert_eq!(compare_sequencers(&a, &b), reference(&a, &b));
+            }
+
+            #[test]
+            fn is_antisymmetric(a in "[0-9A-F]{1,20}", b in "[0-9A-F]{1,20}") {
+                prop_assert_eq!(compare_sequencers(&a, &b), compare_sequencers(&b, &a).reverse());
+            }
+
+            #[test]
+            fn is_transitive(a in "[0-9A-F]{1,8}", b in "[0-9A-F]{1,8}", c in "[0-9A-F]{1,8}") {
+                if compare_sequencers(&a, &b) != Ordering::Greater && compare_sequencers(&b, &c) != Ordering::Greater {
+                    prop_assert_ne!(compare_sequencers(&a, &c), Ordering::Greater);
+                }
+            }
+
+            #[test]
+            fn later_writes_sort_later(prefix in "[0-9A-F]{4,12}", n in 0u32..0xFFFF) {
+                // S3 sequencers of one key grow; a longer one with the same prefix is not earlier.
+                let earlier = format!("{prefix}{n:04X}");
+                let later = format!("{prefix}{:04X}", n + 1);
+                prop_assert_eq!(compare_sequencers(&earlier, &later), Ordering::Less);
+            }
+        }
     }
 
     #[test]
@@ -207,7 +359,7 @@ mod tests {
         };
         assert_eq!(failure.code, "InvalidRecord");
         assert!(failure.message.contains("s3.object.key"), "{failure:?}");
-        assert!(matches!(&items[1], Intake::Created(ev) if ev.key == "ok"));
+        assert!(matches!(&items[1], Intake::Object(ev) if ev.key == "ok"));
     }
 
     #[test]
