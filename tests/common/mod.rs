@@ -274,3 +274,39 @@ pub async fn version_count(s3: &Client, bucket: &str, key: &str) -> usize {
         .filter(|v| v.key() == Some(key))
         .count()
 }
+
+/// The destination version that is the replica of `source_version` (by its marker).
+pub async fn replica_version_of(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    source_version: &str,
+) -> Option<String> {
+    let out = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(key)
+        .send()
+        .await
+        .expect("list versions");
+    for v in out.versions().iter().filter(|v| v.key() == Some(key)) {
+        let id = v.version_id().unwrap();
+        let head = s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .version_id(id)
+            .send()
+            .await
+            .unwrap();
+        if head
+            .metadata()
+            .and_then(|m| m.get("replica-source-version-id"))
+            .map(String::as_str)
+            == Some(source_version)
+        {
+            return Some(id.to_owned());
+        }
+    }
+    None
+}
