@@ -286,7 +286,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     requests,
                 )
                 .await;
-            outcomes.extend(converged.into_iter().filter(|o| o.result.is_err()));
+            outcomes.extend(converged.into_iter().filter(made_a_difference));
         }
         outcomes
     }
@@ -357,7 +357,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let converged = self
             .converge(event, &region, None, &selected, requests)
             .await;
-        outcomes.extend(converged.into_iter().filter(|o| o.result.is_err()));
+        outcomes.extend(converged.into_iter().filter(made_a_difference));
         outcomes
     }
 
@@ -857,6 +857,11 @@ struct SourceRead<'a> {
     head: &'a SourceVersion,
     tags: Option<&'a [(String, String)]>,
     grants: Option<&'a GrantHeaders>,
+}
+
+/// Convergence outcomes worth reporting beside a record's own: failures and extra writes.
+fn made_a_difference(outcome: &DestinationOutcome) -> bool {
+    !matches!(outcome.result, Ok(Done::Synced { writes: 0 }))
 }
 
 /// A deleted version or an overwritten unversioned object is skipped, not failed: there is nothing

@@ -310,3 +310,37 @@ pub async fn replica_version_of(
     }
     None
 }
+
+/// One record of the fixture's shape for any event name, with a sequencer.
+pub fn record(
+    event_name: &str,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    etag: Option<&str>,
+    sequencer: &str,
+) -> Value {
+    let template: Value =
+        serde_json::from_str(include_str!("../../events/object-created-put.json")).unwrap();
+    let mut r = template["Records"][0].clone();
+    r["eventName"] = event_name.into();
+    r["s3"]["bucket"]["name"] = bucket.into();
+    let encoded: String = form_urlencoded::byte_serialize(key.as_bytes()).collect();
+    let object = r["s3"]["object"].as_object_mut().unwrap();
+    object.insert("key".into(), encoded.into());
+    object.insert("sequencer".into(), sequencer.into());
+    object.remove("versionId");
+    object.remove("eTag");
+    if let Some(v) = version {
+        object.insert("versionId".into(), v.into());
+    }
+    if let Some(e) = etag {
+        object.insert("eTag".into(), e.into());
+    }
+    r
+}
+
+/// An event of these records.
+pub fn event_of(records: Vec<Value>) -> Value {
+    serde_json::json!({ "Records": records })
+}

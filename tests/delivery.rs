@@ -1,0 +1,439 @@
+//! Correct under real delivery (local S3): duplicates, late and reordered events, delete markers,
+//! version deletes, ACL and tag changes, two-way replication.
+
+mod common;
+
+use aws_sdk_s3::types::{ObjectCannedAcl, Permission, Tag, Tagging};
+use aws_sdk_s3::Client;
+use common::*;
+use s3_replicator::{handle, Summary};
+use serde_json::{json, Value};
+
+struct Setup {
+    s3: Client,
+    src: String,
+    dst: String,
+}
+
+async fn setup() -> Setup {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "dst", "eu-west-1").await;
+    Setup { s3, src, dst }
+}
+
+fn config(dst: &str, delete_markers: bool) -> String {
+    let status = if delete_markers {
+        "Enabled"
+    } else {
+        "Disabled"
+    };
+    json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {},
+        "DeleteMarkerReplication": {"Status": status}, "Destination": {"Bucket": dst}}]})
+    .to_string()
+}
+
+async fn run(config: &str, extra: &[(&str, &str)], event: Value) -> Summary {
+    let mut env = vec![("REPLICATION_CONFIG", config)];
+    env.extend_from_slice(extra);
+    handle(&replicator(&server().endpoint, &env), event)
+        .await
+        .expect("invocation succeeds")
+}
+
+fn created(p: &Put, sequencer: &str) -> Value {
+    record(
+        "ObjectCreated:Put",
+        &p.bucket,
+        &p.key,
+        p.version_id.as_deref(),
+        Some(&p.etag),
+        sequencer,
+    )
+}
+
+async fn delete_marker(s3: &Client, bucket: &str, key: &str, sequencer: &str) -> Value {
+    let out = s3
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    record(
+        "ObjectRemoved:DeleteMarkerCreated",
+        bucket,
+        key,
+        out.version_id(),
+        None,
+        sequencer,
+    )
+}
+
+async fn current_body(s3: &Client, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    let out = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+    Some(out.body.collect().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn duplicate_event_copies_nothing() {
+    let t = setup().await;
+    let v = put(&t.s3, &t.src, "k", b"once").await;
+    let cfg = config(&t.dst, false);
+    let first = run(&cfg, &[], event_of(vec![created(&v, "01")])).await;
+    let again = run(
+        &cfg,
+        &[],
+        event_of(vec![created(&v, "01"), created(&v, "01")]),
+    )
+    .await;
+    assert_eq!((first.replicated, again.replicated), (1, 0));
+    assert_eq!(version_count(&t.s3, &t.dst, "k").await, 1);
+}
+
+#[tokio::test]
+async fn events_of_one_key_in_a_batch_are_applied_in_sequencer_order() {
+    let t = setup().await;
+    let v1 = put(&t.s3, &t.src, "k", b"first").await;
+    let v2 = put(&t.s3, &t.src, "k", b"second").await;
+    // Delivered newest first in one event.
+    let summary = run(
+        &config(&t.dst, false),
+        &[],
+        event_of(vec![
+            created(&v2, "0062E99A88DC4074B2"),
+            created(&v1, "0062E99A88DC4074B1"),
+        ]),
+    )
+    .await;
+    // Two writes in all (one may be the first record's convergence) ...
+    assert_eq!(summary.replicated + summary.synced, 2, "{summary:?}");
+    // ... in source order: out of order, the current version would have needed a third copy.
+    assert_eq!(version_count(&t.s3, &t.dst, "k").await, 2);
+    assert_eq!(current_body(&t.s3, &t.dst, "k").await.unwrap(), b"second");
+}
+
+#[tokio::test]
+async fn late_older_version_is_kept_as_history_and_the_current_reasserted() {
+    let t = setup().await;
+    let cfg = config(&t.dst, false);
+    let v1 = put(&t.s3, &t.src, "k", b"first").await;
+    let v2 = put(&t.s3, &t.src, "k", b"second").await;
+    run(&cfg, &[], event_of(vec![created(&v2, "02")])).await;
+    run(&cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    assert_eq!(current_body(&t.s3, &t.dst, "k").await.unwrap(), b"second");
+    assert!(
+        replica_version_of(&t.s3, &t.dst, "k", v1.version_id.as_deref().unwrap())
+            .await
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn delete_marker_is_replicated_only_when_the_rule_enables_it() {
+    let t = setup().await;
+    let v = put(&t.s3, &t.src, "k", b"x").await;
+    let off = config(&t.dst, false);
+    run(&off, &[], event_of(vec![created(&v, "01")])).await;
+    let marker = delete_marker(&t.s3, &t.src, "k", "02").await;
+    let summary = run(&off, &[], event_of(vec![marker.clone()])).await;
+    assert_eq!(summary.synced, 0);
+    assert_eq!(current_body(&t.s3, &t.dst, "k").await.unwrap(), b"x");
+    let summary = run(&config(&t.dst, true), &[], event_of(vec![marker])).await;
+    assert_eq!(summary.synced, 1);
+    assert_eq!(current_body(&t.s3, &t.dst, "k").await, None);
+}
+
+#[tokio::test]
+async fn late_delete_event_does_not_hide_a_newer_object() {
+    let t = setup().await;
+    let cfg = config(&t.dst, true);
+    let v1 = put(&t.s3, &t.src, "k", b"old").await;
+    let marker = delete_marker(&t.s3, &t.src, "k", "02").await;
+    let v2 = put(&t.s3, &t.src, "k", b"new").await;
+    run(&cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    run(&cfg, &[], event_of(vec![created(&v2, "03")])).await;
+    run(&cfg, &[], event_of(vec![marker])).await; // late
+    assert_eq!(current_body(&t.s3, &t.dst, "k").await.unwrap(), b"new");
+}
+
+#[tokio::test]
+async fn late_create_does_not_resurrect_a_deleted_key() {
+    let t = setup().await;
+    let cfg = config(&t.dst, true);
+    let v1 = put(&t.s3, &t.src, "k", b"gone soon").await;
+    let marker = delete_marker(&t.s3, &t.src, "k", "02").await;
+    run(&cfg, &[], event_of(vec![marker])).await; // arrives first: nothing to hide yet
+    run(&cfg, &[], event_of(vec![created(&v1, "01")])).await; // late create
+    assert_eq!(
+        current_body(&t.s3, &t.dst, "k").await,
+        None,
+        "the key stays deleted"
+    );
+    assert!(
+        replica_version_of(&t.s3, &t.dst, "k", v1.version_id.as_deref().unwrap())
+            .await
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn version_delete_is_replicated_only_when_opted_in() {
+    let t = setup().await;
+    let cfg = config(&t.dst, true);
+    let v1 = put(&t.s3, &t.src, "k", b"one").await;
+    let v2 = put(&t.s3, &t.src, "k", b"two").await;
+    run(
+        &cfg,
+        &[],
+        event_of(vec![created(&v1, "01"), created(&v2, "02")]),
+    )
+    .await;
+    t.s3.delete_object()
+        .bucket(&t.src)
+        .key("k")
+        .set_version_id(v1.version_id.clone())
+        .send()
+        .await
+        .unwrap();
+    let deleted = record(
+        "ObjectRemoved:Delete",
+        &t.src,
+        "k",
+        v1.version_id.as_deref(),
+        None,
+        "03",
+    );
+
+    let default = run(&cfg, &[], event_of(vec![deleted.clone()])).await;
+    assert_eq!(default.synced, 0);
+    assert_eq!(version_count(&t.s3, &t.dst, "k").await, 2);
+
+    let opted = run(
+        &cfg,
+        &[("REPLICATE_VERSION_DELETES", "true")],
+        event_of(vec![deleted]),
+    )
+    .await;
+    assert_eq!(opted.synced, 1);
+    assert_eq!(version_count(&t.s3, &t.dst, "k").await, 1);
+    assert!(
+        replica_version_of(&t.s3, &t.dst, "k", v1.version_id.as_deref().unwrap())
+            .await
+            .is_none()
+    );
+    assert_eq!(current_body(&t.s3, &t.dst, "k").await.unwrap(), b"two");
+}
+
+#[tokio::test]
+async fn deleting_the_current_version_converges_to_the_previous_one() {
+    let t = setup().await;
+    let cfg = config(&t.dst, true);
+    let v1 = put(&t.s3, &t.src, "k", b"one").await;
+    let v2 = put(&t.s3, &t.src, "k", b"two").await;
+    run(
+        &cfg,
+        &[],
+        event_of(vec![created(&v1, "01"), created(&v2, "02")]),
+    )
+    .await;
+    t.s3.delete_object()
+        .bucket(&t.src)
+        .key("k")
+        .set_version_id(v2.version_id.clone())
+        .send()
+        .await
+        .unwrap();
+    let deleted = record(
+        "ObjectRemoved:Delete",
+        &t.src,
+        "k",
+        v2.version_id.as_deref(),
+        None,
+        "03",
+    );
+    run(
+        &cfg,
+        &[("REPLICATE_VERSION_DELETES", "true")],
+        event_of(vec![deleted]),
+    )
+    .await;
+    assert_eq!(current_body(&t.s3, &t.dst, "k").await.unwrap(), b"one");
+}
+
+#[tokio::test]
+async fn tag_change_is_synced_onto_the_replica() {
+    let t = setup().await;
+    let cfg = config(&t.dst, false);
+    let v = put_with(&t.s3, &t.src, "k", b"x", |b| b.tagging("stage=draft")).await;
+    run(&cfg, &[], event_of(vec![created(&v, "01")])).await;
+    let tagging = Tagging::builder()
+        .tag_set(Tag::builder().key("stage").value("final").build().unwrap())
+        .build()
+        .unwrap();
+    t.s3.put_object_tagging()
+        .bucket(&t.src)
+        .key("k")
+        .set_version_id(v.version_id.clone())
+        .tagging(tagging)
+        .send()
+        .await
+        .unwrap();
+    let summary = run(
+        &cfg,
+        &[],
+        event_of(vec![record(
+            "ObjectTagging:Put",
+            &t.src,
+            "k",
+            v.version_id.as_deref(),
+            None,
+            "02",
+        )]),
+    )
+    .await;
+    assert_eq!(summary.synced, 1);
+    let tags =
+        t.s3.get_object_tagging()
+            .bucket(&t.dst)
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(tags.tag_set()[0].value(), "final");
+
+    t.s3.delete_object_tagging()
+        .bucket(&t.src)
+        .key("k")
+        .set_version_id(v.version_id.clone())
+        .send()
+        .await
+        .unwrap();
+    run(
+        &cfg,
+        &[],
+        event_of(vec![record(
+            "ObjectTagging:Delete",
+            &t.src,
+            "k",
+            v.version_id.as_deref(),
+            None,
+            "03",
+        )]),
+    )
+    .await;
+    let tags =
+        t.s3.get_object_tagging()
+            .bucket(&t.dst)
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+    assert!(tags.tag_set().is_empty());
+}
+
+#[tokio::test]
+async fn acl_change_is_synced_onto_the_replica() {
+    let t = setup().await;
+    let cfg = config(&t.dst, false);
+    let v = put(&t.s3, &t.src, "k", b"x").await;
+    run(&cfg, &[], event_of(vec![created(&v, "01")])).await;
+    t.s3.put_object_acl()
+        .bucket(&t.src)
+        .key("k")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let summary = run(
+        &cfg,
+        &[],
+        event_of(vec![record(
+            "ObjectAcl:Put",
+            &t.src,
+            "k",
+            v.version_id.as_deref(),
+            None,
+            "02",
+        )]),
+    )
+    .await;
+    assert_eq!(summary.synced, 1);
+    let acl =
+        t.s3.get_object_acl()
+            .bucket(&t.dst)
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+    assert!(acl
+        .grants()
+        .iter()
+        .any(|g| g.permission() == Some(&Permission::Read)));
+}
+
+#[tokio::test]
+async fn two_way_replication_converges_without_loops() {
+    let s3 = client();
+    let a = versioned_bucket(&s3, "two-way-a", "us-east-1").await;
+    let b = versioned_bucket(&s3, "two-way-b", "eu-west-1").await;
+    // One configuration serves both buckets: a rule never targets the bucket an event came from.
+    let cfg = json!({"Rules": [
+        {"ID": "a-to-b", "Priority": 1, "Status": "Enabled", "Filter": {},
+         "DeleteMarkerReplication": {"Status": "Enabled"}, "Destination": {"Bucket": b}},
+        {"ID": "b-to-a", "Priority": 2, "Status": "Enabled", "Filter": {},
+         "DeleteMarkerReplication": {"Status": "Enabled"}, "Destination": {"Bucket": a}}]})
+    .to_string();
+    let deliver = |bucket: &str, key: &str| {
+        let (s3, bucket, key, cfg) = (s3.clone(), bucket.to_owned(), key.to_owned(), cfg.clone());
+        async move {
+            // The event S3 would send for the bucket's current version of key.
+            let head = s3
+                .head_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap();
+            let mut rec = record(
+                "ObjectCreated:Put",
+                &bucket,
+                &key,
+                head.version_id(),
+                head.e_tag(),
+                "01",
+            );
+            if bucket.contains("two-way-b") {
+                rec["awsRegion"] = "eu-west-1".into();
+            }
+            run(&cfg, &[], event_of(vec![rec])).await
+        }
+    };
+    put(&s3, &a, "from-a", b"written in a").await;
+    assert_eq!(deliver(&a, "from-a").await.replicated, 1);
+    assert_eq!(
+        deliver(&b, "from-a").await.replicated,
+        0,
+        "the replica in b is not sent back"
+    );
+    put(&s3, &b, "from-b", b"written in b").await;
+    assert_eq!(deliver(&b, "from-b").await.replicated, 1);
+    assert_eq!(deliver(&a, "from-b").await.replicated, 0);
+    // Edited on the other side later: still one current state on both sides.
+    put(&s3, &b, "from-a", b"edited in b").await;
+    deliver(&b, "from-a").await;
+    deliver(&a, "from-a").await;
+    for key in ["from-a", "from-b"] {
+        assert_eq!(
+            current_body(&s3, &a, key).await,
+            current_body(&s3, &b, key).await,
+            "{key}"
+        );
+    }
+    assert_eq!(
+        current_body(&s3, &a, "from-a").await.unwrap(),
+        b"edited in b"
+    );
+    assert_eq!(version_count(&s3, &a, "from-a").await, 2);
+    assert_eq!(version_count(&s3, &b, "from-a").await, 2);
+}
