@@ -138,7 +138,7 @@ async fn shuffled_duplicated_concurrent_events_converge_every_key() {
     let s3 = client();
     let src = versioned_bucket(&s3, "conv-src", "us-east-1").await;
     let dst = versioned_bucket(&s3, "conv-dst", "eu-west-1").await;
-    let mut rng = Rng(0x5EED_0F_C0FFEE);
+    let mut rng = Rng(0x5EED_0FC0_FFEE);
     let mut records = Vec::new();
     for n in 0..OPERATIONS {
         records.push(write(&s3, &src, &mut rng, n).await);
@@ -193,7 +193,7 @@ async fn in_order_delivery_copies_no_version_twice() {
     let src = versioned_bucket(&s3, "order-src", "us-east-1").await;
     let dst = versioned_bucket(&s3, "order-dst", "eu-west-1").await;
     let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config(&dst))]);
-    let mut rng = Rng(0xC0DE_0F_0DDE12);
+    let mut rng = Rng(0xC0DE_0F0D_DE12);
     // Each event arrives right after its write, as S3 delivers when nothing is late.
     for n in 0..OPERATIONS {
         let record = write(&s3, &src, &mut rng, n).await;
