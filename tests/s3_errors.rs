@@ -356,3 +356,51 @@ async fn copy_with_a_wrong_etag_is_reported_as_a_mismatch() {
         .unwrap_err();
     assert_eq!(failures(err), ["ReplicaMismatch"]);
 }
+
+/// HeadObject answers: the destination's current version is `dst_marker`'s replica (if any); the
+/// source's current version is v1.
+fn heads(dst_marker: Option<&'static str>) -> Rule {
+    mock!(Client::head_object).then_compute_output(move |req| {
+        let mut out = HeadObjectOutput::builder().e_tag(ETAG).content_length(1);
+        if req.bucket() == Some("dst") {
+            out = out.version_id("replica-1");
+            if let Some(m) = dst_marker {
+                out = out.metadata("replica-source-version-id", m);
+            }
+        } else {
+            out = out.version_id("v1");
+        }
+        out.build()
+    })
+}
+
+#[tokio::test]
+async fn in_order_replication_costs_five_requests() {
+    let (head, acl, copy) = (
+        heads(None),
+        acl(false),
+        mock!(Client::copy_object).then_output(copied),
+    );
+    let summary = run(&[&head, &acl, &copy], event(Some("v1"))).await.unwrap();
+    assert_eq!(summary.replicated, 1);
+    // HEAD source version, HEAD destination current, GetObjectAcl, CopyObject, HEAD source current.
+    assert_eq!(
+        (head.num_calls(), acl.num_calls(), copy.num_calls()),
+        (3, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn duplicate_event_costs_four_reads_and_no_write() {
+    let (head, acl, copy) = (
+        heads(Some("v1")),
+        acl(false),
+        mock!(Client::copy_object).then_output(copied),
+    );
+    let summary = run(&[&head, &acl, &copy], event(Some("v1"))).await.unwrap();
+    assert_eq!((summary.replicated, summary.skipped), (0, 1));
+    assert_eq!(
+        (head.num_calls(), acl.num_calls(), copy.num_calls()),
+        (3, 1, 0)
+    );
+}
