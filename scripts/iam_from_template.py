@@ -6,6 +6,7 @@ no broader than it says.
   iam_from_template.py TEMPLATE [--param NAME=VALUE ...]           print the policy document
   iam_from_template.py TEMPLATE --endpoint URL [--param ...]       create users, print their keys
   iam_from_template.py TEMPLATE --function-env [--param ...]       print the function's environment
+  iam_from_template.py TEMPLATE --bucket-events [--param ...]      print the subscribed S3 events
 
 The user set-up makes exactly SETUP_CALLS requests, so the server can be started with
 INITIAL_NO_AUTH_ACTION_COUNT=SETUP_CALLS and enforce IAM for everything after.
@@ -81,6 +82,8 @@ class Resolver:
             return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
         if kind == "AWS::SQS::Queue":
             return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{resource}"
+        if kind == "AWS::Serverless::Function":
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{resource}"
         sys.exit(f"cannot resolve GetAtt {resource}.{attribute}")
 
     def condition(self, name):
@@ -165,6 +168,14 @@ def function_env(template_path, params):
     return resolver.resolve(function["Environment"]["Variables"])
 
 
+def bucket_events(template_path, params):
+    with open(template_path) as f:
+        template = yaml.load(f, Loader=CfnLoader)
+    resolver = Resolver(template, params)
+    bucket = resolver.resolve(template["Resources"]["SourceBucket"]["Properties"])
+    return [c["Event"] for c in bucket["NotificationConfiguration"]["LambdaConfigurations"]]
+
+
 def create_users(endpoint, policy):
     import boto3
 
@@ -192,8 +203,12 @@ if __name__ == "__main__":
     parser.add_argument("--param", action="append", default=[])
     parser.add_argument("--endpoint")
     parser.add_argument("--function-env", action="store_true")
+    parser.add_argument("--bucket-events", action="store_true")
     args = parser.parse_args()
     params = dict(p.split("=", 1) for p in args.param)
+    if args.bucket_events:
+        print(json.dumps(bucket_events(args.template, params)))
+        sys.exit(0)
     if args.function_env:
         print(json.dumps(function_env(args.template, params)))
         sys.exit(0)

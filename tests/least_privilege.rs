@@ -186,12 +186,12 @@ async fn template_role_replicates_fully_and_cannot_write_elsewhere() {
     assert_eq!(version_count(&admin, &outside, "doc.txt").await, 0);
 }
 
-/// The function's environment as template.yaml builds it from these parameters.
-fn template_env(params: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+/// What `scripts/iam_from_template.py MODE` reads out of template.yaml with these parameters.
+fn from_template<T: serde::de::DeserializeOwned>(mode: &str, params: &[(&str, &str)]) -> T {
     let mut cmd = Command::new(repo_root().join(".venv/bin/python"));
     cmd.arg(repo_root().join("scripts/iam_from_template.py"))
         .arg(repo_root().join("template.yaml"))
-        .arg("--function-env");
+        .arg(mode);
     for (k, v) in params {
         cmd.arg("--param").arg(format!("{k}={v}"));
     }
@@ -202,6 +202,53 @@ fn template_env(params: &[(&str, &str)]) -> std::collections::HashMap<String, St
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The function's environment as template.yaml builds it from these parameters.
+fn template_env(params: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    from_template("--function-env", params)
+}
+
+#[test]
+fn template_subscribes_every_event_the_function_acts_on() {
+    use s3_replicator::events::EventKind;
+    let base = [
+        ("SourceBucketName", "src-bucket"),
+        ("DestinationBucketArns", "arn:aws:s3:::replica-bucket"),
+    ];
+    let subscribed: Vec<String> = from_template("--bucket-events", &base);
+    let covers = |subscribed: &[String], name: &str| {
+        subscribed
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => format!("s3:{name}").starts_with(prefix),
+                None => *pattern == format!("s3:{name}"),
+            })
+    };
+    for (name, kind) in [
+        ("ObjectCreated:Put", EventKind::Created),
+        ("ObjectCreated:CompleteMultipartUpload", EventKind::Created),
+        (
+            "ObjectRemoved:DeleteMarkerCreated",
+            EventKind::DeleteMarkerCreated,
+        ),
+        ("ObjectAcl:Put", EventKind::AclChanged),
+        ("ObjectTagging:Put", EventKind::TagsChanged),
+        ("ObjectTagging:Delete", EventKind::TagsChanged),
+    ] {
+        assert_eq!(EventKind::of(name, true), Some(kind));
+        assert!(
+            covers(&subscribed, name),
+            "{name} is not subscribed: {subscribed:?}"
+        );
+    }
+    // Version deletes are subscribed only when they are replicated.
+    assert!(!covers(&subscribed, "ObjectRemoved:Delete"));
+    let mut opted = base.to_vec();
+    opted.push(("ReplicateVersionDeletes", "true"));
+    let subscribed: Vec<String> = from_template("--bucket-events", &opted);
+    assert!(covers(&subscribed, "ObjectRemoved:Delete"));
+    assert_eq!(template_env(&opted)["REPLICATE_VERSION_DELETES"], "true");
 }
 
 #[test]
