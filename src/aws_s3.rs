@@ -148,6 +148,17 @@ where
     }
 }
 
+/// A tag the SDK refuses to build (the source had it, so S3 would refuse it too).
+fn invalid_tags(err: &dyn std::fmt::Display) -> S3Failure {
+    S3Failure {
+        operation: "PutObjectTagging",
+        kind: S3FailureKind::InvalidRequest,
+        code: None,
+        status: None,
+        message: err.to_string(),
+    }
+}
+
 fn missing(operation: &'static str, what: &str) -> S3Failure {
     S3Failure {
         operation,
@@ -591,23 +602,11 @@ impl DestinationStore for AwsS3 {
             .iter()
             .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| S3Failure {
-                operation: "PutObjectTagging",
-                kind: S3FailureKind::InvalidRequest,
-                code: None,
-                status: None,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| invalid_tags(&e))?;
         let tagging = aws_sdk_s3::types::Tagging::builder()
             .set_tag_set(Some(tag_set))
             .build()
-            .map_err(|e| S3Failure {
-                operation: "PutObjectTagging",
-                kind: S3FailureKind::InvalidRequest,
-                code: None,
-                status: None,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| invalid_tags(&e))?;
         client
             .put_object_tagging()
             .bucket(&at.bucket)

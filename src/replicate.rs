@@ -179,18 +179,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     }
 
     async fn created(&self, event: &ObjectEvent, requests: &AtomicU32) -> Vec<DestinationOutcome> {
-        let whole = |result| {
-            vec![DestinationOutcome {
-                destination: None,
-                result,
-            }]
-        };
         let region = self.source_region(event);
-        let version = VersionRef {
-            bucket: event.bucket.clone(),
-            key: event.key.clone(),
-            version_id: event.version_id.clone(),
-        };
+        let version = event.version_ref();
         // Without a version id, only the object the event announced may be copied.
         let if_match = match &version.version_id {
             None => event.etag.as_deref().map(quoted),
@@ -302,10 +292,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .filter(|r| r.delete_marker_replication)
             .collect();
         if selected.is_empty() {
-            return vec![DestinationOutcome {
-                destination: None,
-                result: Ok(Done::Skipped(SkipReason::DeleteMarkerNotSelected)),
-            }];
+            return whole(Ok(Done::Skipped(SkipReason::DeleteMarkerNotSelected)));
         }
         let region = self.source_region(event);
         self.converge(event, &region, None, &selected, requests)
@@ -318,10 +305,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         requests: &AtomicU32,
     ) -> Vec<DestinationOutcome> {
         if !self.config.replicate_version_deletes {
-            return vec![DestinationOutcome {
-                destination: None,
-                result: Ok(Done::Skipped(SkipReason::VersionDeletesOff)),
-            }];
+            return whole(Ok(Done::Skipped(SkipReason::VersionDeletesOff)));
         }
         let Some(deleted) = event.version_id.as_deref() else {
             return Vec::new();
@@ -367,11 +351,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         requests: &AtomicU32,
     ) -> Vec<DestinationOutcome> {
         let region = self.source_region(event);
-        let version = VersionRef {
-            bucket: event.bucket.clone(),
-            key: event.key.clone(),
-            version_id: event.version_id.clone(),
-        };
+        let version = event.version_ref();
         let marker = event
             .version_id
             .clone()
@@ -857,6 +837,14 @@ struct SourceRead<'a> {
     head: &'a SourceVersion,
     tags: Option<&'a [(String, String)]>,
     grants: Option<&'a GrantHeaders>,
+}
+
+/// The outcome of a record as a whole (not specific to a destination).
+fn whole(result: Result<Done, ReplicationError>) -> Vec<DestinationOutcome> {
+    vec![DestinationOutcome {
+        destination: None,
+        result,
+    }]
 }
 
 /// Convergence outcomes worth reporting beside a record's own: failures and extra writes.

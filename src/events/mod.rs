@@ -88,6 +88,15 @@ pub struct ObjectEvent {
 }
 
 impl ObjectEvent {
+    /// The source version the event names.
+    pub fn version_ref(&self) -> crate::store::VersionRef {
+        crate::store::VersionRef {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            version_id: self.version_id.clone(),
+        }
+    }
+
     /// `s3://bucket/key?versionId=...`, for logs and error lists.
     pub fn describe(&self) -> String {
         match &self.version_id {
