@@ -13,14 +13,87 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::error::{S3Failure, S3FailureKind};
 use crate::store::{
     Acl, AclPlan, ContentHeaders, CopyRequest, Current, DestinationStore, Encryption, Grant,
-    Grantee, ObjectLock, ReplicaLocation, SourceStore, SourceVersion, TagsPlan, TargetEncryption,
-    VersionRef, Written,
+    Grantee, ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
+    TargetEncryption, VersionRef, Written,
 };
+
+/// Restates a replica's content headers, user metadata, storage class, ACL, encryption, object
+/// lock and expected owner on a CopyObject or CreateMultipartUpload builder (same setters,
+/// different types).
+macro_rules! apply_replica_spec {
+    ($builder:expr, $target:expr) => {{
+        let target: &ReplicaSpec = $target;
+        let content = &target.content;
+        let lock = &target.object_lock;
+        let mut b = $builder
+            .bucket(&target.bucket)
+            .key(&target.key)
+            .set_metadata(Some(target.metadata.clone().into_iter().collect()))
+            .set_content_type(content.content_type.clone())
+            .set_cache_control(content.cache_control.clone())
+            .set_content_disposition(content.content_disposition.clone())
+            .set_content_encoding(content.content_encoding.clone())
+            .set_content_language(content.content_language.clone())
+            .set_website_redirect_location(content.website_redirect_location.clone())
+            .storage_class(StorageClass::from(target.storage_class.as_str()))
+            .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+            .set_object_lock_mode(lock.mode.as_deref().map(ObjectLockMode::from))
+            .set_object_lock_retain_until_date(lock.retain_until)
+            .set_object_lock_legal_hold_status(lock.legal_hold.map(|on| {
+                if on {
+                    ObjectLockLegalHoldStatus::On
+                } else {
+                    ObjectLockLegalHoldStatus::Off
+                }
+            }));
+        b = match &target.acl {
+            AclPlan::Default => b,
+            AclPlan::BucketOwnerFullControl => b.acl(ObjectCannedAcl::BucketOwnerFullControl),
+            AclPlan::Grants(g) => b
+                .set_grant_full_control(g.full_control.clone())
+                .set_grant_read(g.read.clone())
+                .set_grant_read_acp(g.read_acp.clone())
+                .set_grant_write_acp(g.write_acp.clone()),
+        };
+        match &target.encryption {
+            TargetEncryption::BucketDefault => b,
+            TargetEncryption::S3 => b.server_side_encryption(ServerSideEncryption::Aes256),
+            TargetEncryption::Kms {
+                algorithm,
+                key_id,
+                bucket_key,
+            } => b
+                .server_side_encryption(ServerSideEncryption::from(algorithm.as_str()))
+                .ssekms_key_id(key_id)
+                .bucket_key_enabled(*bucket_key),
+        }
+    }};
+}
+
+/// Sends, restating `Expires` byte for byte: the SDK's typed Expires would re-format or drop it.
+macro_rules! send_with_expires {
+    ($builder:expr, $target:expr) => {{
+        let target: &ReplicaSpec = $target;
+        match target.content.expires.clone() {
+            Some(expires) => {
+                $builder
+                    .customize()
+                    .mutate_request(move |req| {
+                        req.headers_mut().insert("Expires", expires.clone());
+                    })
+                    .send()
+                    .await
+            }
+            None => $builder.send().await,
+        }
+    }};
+}
 
 /// S3 through the AWS SDK, with a client per region built lazily from one `SdkConfig`.
 pub struct AwsS3 {
@@ -79,6 +152,9 @@ impl AwsS3 {
         self.client(&region)
     }
 }
+
+/// Part-size HEADs in flight at once when reading a source's part layout.
+const PART_HEAD_CONCURRENCY: usize = 16;
 
 /// Characters left as they are in `x-amz-copy-source`: RFC 3986 unreserved, plus the `/` that
 /// separates key segments.
@@ -364,6 +440,33 @@ impl SourceStore for AwsS3 {
         })
     }
 
+    async fn part_sizes(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        parts: u32,
+    ) -> Result<Vec<u64>, S3Failure> {
+        let client = self.client(region);
+        let heads = (1..=parts).map(|n| {
+            let req = client
+                .head_object()
+                .bucket(&version.bucket)
+                .key(&version.key)
+                .set_version_id(version.version_id.clone())
+                .part_number(n as i32);
+            async move {
+                let out = req.send().await.map_err(|e| failure("HeadObject", e))?;
+                out.content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or_else(|| missing("HeadObject", "Content-Length of a part"))
+            }
+        });
+        futures::stream::iter(heads)
+            .buffered(PART_HEAD_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
     async fn current(&self, region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
         head_current(&self.client(region), bucket, key, None, None).await
     }
@@ -388,75 +491,20 @@ impl AwsS3 {
 
     async fn copy_object_impl(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
         let target = &request.target;
-        let content = &target.content;
         let mut copy = self
             .client(&target.region)
             .copy_object()
             .copy_source(copy_source(&request.source))
             .set_copy_source_if_match(request.source_if_match.clone())
-            .bucket(&target.bucket)
-            .key(&target.key)
-            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
-            .set_metadata(Some(target.metadata.clone().into_iter().collect()))
-            .set_content_type(content.content_type.clone())
-            .set_cache_control(content.cache_control.clone())
-            .set_content_disposition(content.content_disposition.clone())
-            .set_content_encoding(content.content_encoding.clone())
-            .set_content_language(content.content_language.clone())
-            .set_website_redirect_location(content.website_redirect_location.clone())
-            .storage_class(StorageClass::from(target.storage_class.as_str()))
-            .set_expected_bucket_owner(target.expected_bucket_owner.clone());
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace);
+        copy = apply_replica_spec!(copy, target);
         copy = match &target.tags {
             TagsPlan::FromSource => copy.tagging_directive(TaggingDirective::Copy),
             TagsPlan::Set(tags) => copy
                 .tagging_directive(TaggingDirective::Replace)
                 .tagging(tagging_header(tags)),
         };
-        copy = match &target.acl {
-            AclPlan::Default => copy,
-            AclPlan::BucketOwnerFullControl => copy.acl(ObjectCannedAcl::BucketOwnerFullControl),
-            AclPlan::Grants(g) => copy
-                .set_grant_full_control(g.full_control.clone())
-                .set_grant_read(g.read.clone())
-                .set_grant_read_acp(g.read_acp.clone())
-                .set_grant_write_acp(g.write_acp.clone()),
-        };
-        copy = match &target.encryption {
-            TargetEncryption::BucketDefault => copy,
-            TargetEncryption::S3 => copy.server_side_encryption(ServerSideEncryption::Aes256),
-            TargetEncryption::Kms {
-                algorithm,
-                key_id,
-                bucket_key,
-            } => copy
-                .server_side_encryption(ServerSideEncryption::from(algorithm.as_str()))
-                .ssekms_key_id(key_id)
-                .bucket_key_enabled(*bucket_key),
-        };
-        let lock = &target.object_lock;
-        copy = copy
-            .set_object_lock_mode(lock.mode.as_deref().map(ObjectLockMode::from))
-            .set_object_lock_retain_until_date(lock.retain_until)
-            .set_object_lock_legal_hold_status(lock.legal_hold.map(|on| {
-                if on {
-                    ObjectLockLegalHoldStatus::On
-                } else {
-                    ObjectLockLegalHoldStatus::Off
-                }
-            }));
-        let out = match content.expires.clone() {
-            // Restated byte for byte: the SDK's typed Expires would re-format or drop it.
-            Some(expires) => {
-                copy.customize()
-                    .mutate_request(move |req| {
-                        req.headers_mut().insert("Expires", expires.clone());
-                    })
-                    .send()
-                    .await
-            }
-            None => copy.send().await,
-        }
-        .map_err(|e| failure("CopyObject", e))?;
+        let out = send_with_expires!(copy, target).map_err(|e| failure("CopyObject", e))?;
         // The SDK turns an <Error> body in a 200 into an error; an empty result is one too.
         let etag = out
             .copy_object_result()
@@ -466,6 +514,23 @@ impl AwsS3 {
             etag: etag.to_owned(),
             version_id: out.version_id().map(str::to_owned),
         })
+    }
+
+    async fn create_multipart_impl(
+        &self,
+        target: &ReplicaSpec,
+        tags: &[(String, String)],
+    ) -> Result<String, S3Failure> {
+        let mut create = self.client(&target.region).create_multipart_upload();
+        create = apply_replica_spec!(create, target);
+        if !tags.is_empty() {
+            create = create.tagging(tagging_header(tags));
+        }
+        let out =
+            send_with_expires!(create, target).map_err(|e| failure("CreateMultipartUpload", e))?;
+        out.upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| missing("CreateMultipartUpload", "UploadId"))
     }
 }
 
@@ -537,6 +602,98 @@ impl DestinationStore for AwsS3 {
 
     async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
         self.replica_current_impl(at).await
+    }
+
+    async fn create_multipart(
+        &self,
+        target: &ReplicaSpec,
+        tags: &[(String, String)],
+    ) -> Result<String, S3Failure> {
+        self.create_multipart_impl(target, tags).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        request: &CopyRequest,
+        upload_id: &str,
+        number: u32,
+        (start, end): (u64, u64),
+    ) -> Result<String, S3Failure> {
+        let target = &request.target;
+        let out = self
+            .client(&target.region)
+            .upload_part_copy()
+            .bucket(&target.bucket)
+            .key(&target.key)
+            .upload_id(upload_id)
+            .part_number(number as i32)
+            .copy_source(copy_source(&request.source))
+            .copy_source_range(format!("bytes={start}-{}", end - 1))
+            .set_copy_source_if_match(request.source_if_match.clone())
+            .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|e| failure("UploadPartCopy", e))?;
+        out.copy_part_result()
+            .and_then(|r| r.e_tag())
+            .map(str::to_owned)
+            .ok_or_else(|| missing("UploadPartCopy", "CopyPartResult ETag"))
+    }
+
+    async fn complete_multipart(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<Written, S3Failure> {
+        let completed = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                parts
+                    .iter()
+                    .map(|(n, etag)| {
+                        aws_sdk_s3::types::CompletedPart::builder()
+                            .part_number(*n as i32)
+                            .e_tag(etag)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build();
+        let out = self
+            .client(&target.region)
+            .complete_multipart_upload()
+            .bucket(&target.bucket)
+            .key(&target.key)
+            .upload_id(upload_id)
+            .multipart_upload(completed)
+            .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|e| failure("CompleteMultipartUpload", e))?;
+        let etag = out
+            .e_tag()
+            .ok_or_else(|| missing("CompleteMultipartUpload", "ETag"))?;
+        Ok(Written {
+            etag: etag.to_owned(),
+            version_id: out.version_id().map(str::to_owned),
+        })
+    }
+
+    async fn abort_multipart(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+    ) -> Result<(), S3Failure> {
+        self.client(&target.region)
+            .abort_multipart_upload()
+            .bucket(&target.bucket)
+            .key(&target.key)
+            .upload_id(upload_id)
+            .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|e| failure("AbortMultipartUpload", e))?;
+        Ok(())
     }
 
     async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {

@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::copy::{CopySettings, COPY_OBJECT_LIMIT, MAX_PART, MIN_PART};
+
 /// A configuration error, naming the setting or JSON field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {field}: {message}")]
@@ -36,6 +38,8 @@ pub struct Config {
     /// `REPLICATE_VERSION_DELETES=true`: a permanently deleted source version also deletes its
     /// replica. Off by default, as in S3, so a malicious delete is not replicated.
     pub replicate_version_deletes: bool,
+    /// Multipart copy settings.
+    pub copy: CopySettings,
 }
 
 /// One replication rule.
@@ -120,6 +124,33 @@ impl Config {
             };
         let mut config = Self::rules_from_env(&set)?;
         config.replicate_version_deletes = replicate_version_deletes;
+        let number = |name: &str, default: u64, min: u64, max: u64| match set(name) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(ConfigError::new(
+                    name,
+                    format!("must be a whole number from {min} to {max}, not {v:?}"),
+                )),
+            },
+        };
+        let defaults = CopySettings::default();
+        config.copy = CopySettings {
+            threshold: number(
+                "MULTIPART_THRESHOLD",
+                defaults.threshold,
+                MIN_PART,
+                COPY_OBJECT_LIMIT,
+            )?,
+            part_size: number(
+                "MULTIPART_PART_SIZE",
+                defaults.part_size,
+                MIN_PART,
+                MAX_PART,
+            )?,
+            concurrency: number("MULTIPART_CONCURRENCY", defaults.concurrency as u64, 1, 256)?
+                as usize,
+        };
         Ok(config)
     }
 
@@ -212,6 +243,7 @@ impl Config {
         Ok(Self {
             rules,
             replicate_version_deletes: false,
+            copy: CopySettings::default(),
         })
     }
 
@@ -366,6 +398,7 @@ impl RawConfig {
         Ok(Config {
             rules,
             replicate_version_deletes: false,
+            copy: CopySettings::default(),
         })
     }
 }
@@ -979,6 +1012,29 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(e.field, "REPLICATE_VERSION_DELETES");
+    }
+
+    #[test]
+    fn multipart_settings_are_read_and_checked() {
+        let cfg = Config::from_env(env(&[
+            ("DESTINATION_BUCKET", "dst-b"),
+            ("MULTIPART_THRESHOLD", "8388608"),
+            ("MULTIPART_CONCURRENCY", "4"),
+        ]))
+        .unwrap();
+        assert_eq!(cfg.copy.threshold, 8 * 1024 * 1024);
+        assert_eq!(cfg.copy.concurrency, 4);
+        assert_eq!(cfg.copy.part_size, CopySettings::default().part_size);
+        for (name, value) in [
+            ("MULTIPART_THRESHOLD", "6GiB"),
+            ("MULTIPART_THRESHOLD", "6442450944"),
+            ("MULTIPART_PART_SIZE", "1024"),
+            ("MULTIPART_CONCURRENCY", "0"),
+        ] {
+            let e = Config::from_env(env(&[("DESTINATION_BUCKET", "dst-b"), (name, value)]))
+                .unwrap_err();
+            assert_eq!(e.field, name);
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Config, Rule};
 use crate::copy::{self, CopyMethod};
-use crate::error::{ReplicationError, S3FailureKind};
+use crate::error::{ReplicationError, S3Failure, S3FailureKind};
 use crate::events::{EventKind, ObjectEvent};
 use crate::rules;
 use crate::store::{
@@ -724,7 +724,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return Ok(Done::Skipped(SkipReason::KmsNotSelected));
         }
         let region = self.destination_region(rule, requests).await?;
-        let CopyMethod::SingleRequest = copy::choose(src.head.size)?;
+        let method = copy::choose(src.head.size, &src.head.etag, &self.config.copy)?;
         if check_current {
             if let Some(version) = &src.version.version_id {
                 let at = ReplicaLocation {
@@ -744,6 +744,19 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 }
             }
         }
+        let (layout, tags) = match method {
+            CopyMethod::SingleRequest => (None, Vec::new()),
+            CopyMethod::Multipart { source_parts } => {
+                let layout = self.part_layout(src, source_parts, requests).await?;
+                // A multipart upload cannot copy tags server-side: they are set on Create.
+                let tags = match src.tags {
+                    Some(tags) => tags.to_vec(),
+                    None if src.head.tag_count == Some(0) => Vec::new(),
+                    None => self.read_tags(src.region, src.version, requests).await?,
+                };
+                (Some(layout), tags)
+            }
+        };
         let acl_disabled = self.acl_disabled(&rule.destination.bucket);
         let mut request = CopyRequest {
             source: src.version.clone(),
@@ -759,8 +772,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 region,
             ),
         };
-        requests.fetch_add(1, Ordering::Relaxed);
-        let written = match self.destination.copy_object(&request).await {
+        if layout.is_some() && src.if_match.is_none() {
+            // Each part is pinned to the version, and to its ETag as well.
+            request.source_if_match = Some(src.head.etag.clone());
+        }
+        let written = match self
+            .write(&request, layout.as_deref(), &tags, requests)
+            .await
+        {
             Err(f)
                 if f.kind == S3FailureKind::AclNotSupported
                     && matches!(request.target.acl, AclPlan::Grants(_)) =>
@@ -774,8 +793,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(rule.destination.bucket.clone());
                 request.target.acl = AclPlan::Default;
-                requests.fetch_add(1, Ordering::Relaxed);
-                self.destination.copy_object(&request).await
+                self.write(&request, layout.as_deref(), &tags, requests)
+                    .await
             }
             other => other,
         };
@@ -783,8 +802,95 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Ok(w) => w,
             Err(f) => return skip_or_fail(ReplicationError::from_destination(f)),
         };
-        verify(src.head, &request.target, &written)?;
+        if !verify(src.head, &request.target, &written, method)? {
+            self.verify_size(&request, &written, src.head.size, requests)
+                .await?;
+        }
         Ok(Done::Replicated(written))
+    }
+
+    /// One CopyObject, or a multipart copy in `layout`'s parts.
+    async fn write(
+        &self,
+        request: &CopyRequest,
+        layout: Option<&[(u64, u64)]>,
+        tags: &[(String, String)],
+        requests: &AtomicU32,
+    ) -> Result<Written, S3Failure> {
+        match layout {
+            None => {
+                requests.fetch_add(1, Ordering::Relaxed);
+                self.destination.copy_object(request).await
+            }
+            Some(layout) => {
+                requests.fetch_add(2 + layout.len() as u32, Ordering::Relaxed);
+                copy::multipart::copy(
+                    &self.destination,
+                    request,
+                    tags,
+                    layout,
+                    self.config.copy.concurrency,
+                )
+                .await
+            }
+        }
+    }
+
+    /// The source's own part layout (for ETag parity), or a uniform one.
+    async fn part_layout(
+        &self,
+        src: &SourceRead<'_>,
+        source_parts: Option<u32>,
+        requests: &AtomicU32,
+    ) -> Result<Vec<(u64, u64)>, ReplicationError> {
+        let Some(parts) = source_parts else {
+            return Ok(copy::uniform_layout(
+                src.head.size,
+                self.config.copy.part_size,
+            ));
+        };
+        requests.fetch_add(parts, Ordering::Relaxed);
+        let sizes = self
+            .source
+            .part_sizes(src.region, src.version, parts)
+            .await
+            .map_err(|f| {
+                ReplicationError::from_source(f, ReplicationError::SrcHeadObjectNotPermitted)
+            })?;
+        copy::layout_from_sizes(&sizes, src.head.size)
+    }
+
+    /// Where the ETag cannot tell (a re-chunked or KMS copy), the replica's size must match.
+    async fn verify_size(
+        &self,
+        request: &CopyRequest,
+        written: &Written,
+        size: u64,
+        requests: &AtomicU32,
+    ) -> Result<(), ReplicationError> {
+        let target = &request.target;
+        let at = ReplicaLocation {
+            bucket: target.bucket.clone(),
+            key: target.key.clone(),
+            region: target.region.clone(),
+            expected_bucket_owner: target.expected_bucket_owner.clone(),
+        };
+        requests.fetch_add(1, Ordering::Relaxed);
+        let replica = match &written.version_id {
+            Some(v) => self.destination.replica_version(&at, v).await,
+            None => self.destination.replica_current(&at).await,
+        }
+        .map_err(ReplicationError::from_destination_read)?;
+        match replica {
+            Current::Object(o) if o.size == size => Ok(()),
+            Current::Object(o) => Err(ReplicationError::ReplicaMismatch(format!(
+                "replica has {} bytes, the source {size}",
+                o.size
+            ))),
+            _ => Err(ReplicationError::ReplicaMismatch(
+                "the replica just written is not there".to_owned(),
+            )),
+        }
     }
 
     async fn destination_region(
@@ -976,22 +1082,29 @@ pub fn grant_headers(acl: &Acl) -> GrantHeaders {
     headers
 }
 
-/// A single-part, non-KMS source has an MD5 ETag that its copy must reproduce exactly.
+/// Checks the replica's ETag where it must equal the source's: a single-part source copied in one
+/// request, or a multipart source copied in its own layout, neither under KMS. Returns whether it
+/// could tell (otherwise the caller checks the size).
 fn verify(
     head: &SourceVersion,
     target: &ReplicaSpec,
     written: &Written,
-) -> Result<(), ReplicationError> {
-    let md5_etag = !head.etag.contains('-')
+    method: CopyMethod,
+) -> Result<bool, ReplicationError> {
+    let same_layout = match method {
+        CopyMethod::SingleRequest => !head.etag.contains('-'),
+        CopyMethod::Multipart { source_parts } => source_parts.is_some(),
+    };
+    let comparable = same_layout
         && !matches!(head.encryption, Encryption::Kms { .. })
         && !matches!(target.encryption, TargetEncryption::Kms { .. });
-    if md5_etag && written.etag != head.etag {
+    if comparable && written.etag != head.etag {
         return Err(ReplicationError::ReplicaMismatch(format!(
             "replica ETag {} differs from source ETag {}",
             written.etag, head.etag
         )));
     }
-    Ok(())
+    Ok(comparable)
 }
 
 #[cfg(test)]
@@ -1153,14 +1266,38 @@ mod tests {
             version_id: None,
         };
         assert_eq!(
-            verify(&head(), &spec, &bad).unwrap_err().code(),
+            verify(&head(), &spec, &bad, CopyMethod::SingleRequest)
+                .unwrap_err()
+                .code(),
             "ReplicaMismatch"
         );
         let good = Written {
             etag: "\"abc\"".into(),
             version_id: None,
         };
-        assert!(verify(&head(), &spec, &good).is_ok());
+        assert_eq!(
+            verify(&head(), &spec, &good, CopyMethod::SingleRequest),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn rechunked_copy_cannot_be_checked_by_etag() {
+        let spec = plan_replica(
+            &rule(r#"{"Bucket":"dst","EncryptionConfiguration":{"ReplicaKmsKeyID":"k"}}"#),
+            &event(),
+            &head(),
+            None,
+            None,
+            false,
+            "r".into(),
+        );
+        let rechunked = Written {
+            etag: "\"other-5\"".into(),
+            version_id: None,
+        };
+        let method = CopyMethod::Multipart { source_parts: None };
+        assert_eq!(verify(&head(), &spec, &rechunked, method), Ok(false));
     }
 
     #[test]

@@ -293,6 +293,14 @@ pub trait SourceStore: Sync {
         version: &VersionRef,
     ) -> impl Future<Output = Result<Acl, S3Failure>> + Send;
 
+    /// The sizes of the version's parts, in order (HeadObject with `partNumber` for each).
+    fn part_sizes(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        parts: u32,
+    ) -> impl Future<Output = Result<Vec<u64>, S3Failure>> + Send;
+
     /// What the key currently is (HeadObject without a version id).
     fn current(
         &self,
@@ -326,6 +334,37 @@ pub trait DestinationStore: Sync {
         &self,
         request: &CopyRequest,
     ) -> impl Future<Output = Result<Written, S3Failure>> + Send;
+
+    /// Starts a multipart upload of the replica: everything but the bytes is given here.
+    fn create_multipart(
+        &self,
+        target: &ReplicaSpec,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<String, S3Failure>> + Send;
+
+    /// Copies one byte range of the source version into part `number` of an upload.
+    fn upload_part_copy(
+        &self,
+        request: &CopyRequest,
+        upload_id: &str,
+        number: u32,
+        range: (u64, u64),
+    ) -> impl Future<Output = Result<String, S3Failure>> + Send;
+
+    /// Completes an upload from its parts' (number, ETag).
+    fn complete_multipart(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> impl Future<Output = Result<Written, S3Failure>> + Send;
+
+    /// Aborts an upload (its parts are deleted).
+    fn abort_multipart(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+    ) -> impl Future<Output = Result<(), S3Failure>> + Send;
 
     /// What the key currently is in the destination.
     fn replica_current(

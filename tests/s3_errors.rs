@@ -404,3 +404,54 @@ async fn duplicate_event_costs_four_reads_and_no_write() {
         (3, 1, 0)
     );
 }
+
+#[tokio::test]
+async fn permanent_part_failure_aborts_the_upload() {
+    const PART: i64 = 5 * 1024 * 1024;
+    // A two-part source: copied part by part (ETag parity), so UploadPartCopy runs.
+    let head = mock!(Client::head_object).then_compute_output(|req| {
+        let out = HeadObjectOutput::builder().version_id("v1");
+        match (req.bucket(), req.part_number()) {
+            (Some("dst"), _) => out.e_tag(ETAG).content_length(1).version_id("r0"),
+            (_, Some(_)) => out.e_tag("\"abc-2\"").content_length(PART),
+            (_, None) => out.e_tag("\"abc-2\"").content_length(2 * PART),
+        }
+        .build()
+    });
+    let create = mock!(Client::create_multipart_upload).then_output(|| {
+        aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput::builder()
+            .upload_id("upload-1")
+            .build()
+    });
+    let part = mock!(Client::upload_part_copy).then_http_response(|| {
+        http(
+            403,
+            "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+        )
+    });
+    let complete = mock!(Client::complete_multipart_upload).then_output(|| {
+        aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput::builder()
+            .e_tag("\"abc-2\"")
+            .build()
+    });
+    let abort = mock!(Client::abort_multipart_upload)
+        .match_requests(|r| r.upload_id() == Some("upload-1") && r.bucket() == Some("dst"))
+        .then_output(|| {
+            aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput::builder()
+                .build()
+        });
+    let tags = mock!(Client::get_object_tagging).then_output(|| {
+        aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput::builder()
+            .set_tag_set(Some(Vec::new()))
+            .build()
+            .unwrap()
+    });
+    let rules = [&head, &acl(false), &tags, &create, &part, &complete, &abort];
+    let err = run(&rules, event(Some("v1"))).await.unwrap_err();
+    assert_eq!(failures(err), ["DstPutObjectNotPermitted"]);
+    assert_eq!(
+        (complete.num_calls(), abort.num_calls()),
+        (0, 1),
+        "the upload is aborted, not left"
+    );
+}

@@ -1,43 +1,214 @@
-//! Copy strategies. One CopyObject carries everything up to 5 GiB; larger objects need a
-//! multipart copy, which slots in here beside the single request.
+//! Copy strategies: one CopyObject carries everything up to 5 GiB; a multipart copy
+//! (UploadPartCopy in parallel) handles larger objects, and every multipart source, whose part
+//! layout it reproduces so that the replica's ETag equals the source's.
+
+pub mod multipart;
 
 use crate::error::ReplicationError;
 
+const MIB: u64 = 1024 * 1024;
 /// The largest object one CopyObject request accepts (5 GiB).
-pub const COPY_OBJECT_LIMIT: u64 = 5 * 1024 * 1024 * 1024;
+pub const COPY_OBJECT_LIMIT: u64 = 5 * 1024 * MIB;
+/// The smallest part S3 accepts (but for the last).
+pub const MIN_PART: u64 = 5 * MIB;
+/// The largest part S3 accepts.
+pub const MAX_PART: u64 = 5 * 1024 * MIB;
+/// The most parts one upload may have.
+pub const MAX_PARTS: u64 = 10_000;
+
+/// How multipart copies are made (`MULTIPART_THRESHOLD`, `MULTIPART_PART_SIZE`,
+/// `MULTIPART_CONCURRENCY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopySettings {
+    /// Single-part objects above this size are copied in parts.
+    pub threshold: u64,
+    /// Part size for objects whose layout is not the source's (grown to fit 10,000 parts).
+    pub part_size: u64,
+    /// UploadPartCopy requests in flight at once. The bytes never pass through the function, so
+    /// memory does not bound this; S3's per-prefix request rate and the timeout do.
+    pub concurrency: usize,
+}
+
+impl Default for CopySettings {
+    fn default() -> Self {
+        Self {
+            threshold: COPY_OBJECT_LIMIT,
+            part_size: 256 * MIB,
+            concurrency: 16,
+        }
+    }
+}
 
 /// How one object version is copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CopyMethod {
     /// One CopyObject request: metadata, tags and ACL grants in the same call.
     SingleRequest,
+    /// A multipart copy; `source_parts` is the source's part count when its layout is kept.
+    Multipart {
+        /// Parts of the source upload (from its ETag), or `None` for a uniform layout.
+        source_parts: Option<u32>,
+    },
 }
 
-/// Chooses the copy method for an object of `size` bytes.
-pub fn choose(size: u64) -> Result<CopyMethod, ReplicationError> {
-    if size <= COPY_OBJECT_LIMIT {
-        Ok(CopyMethod::SingleRequest)
-    } else {
-        Err(ReplicationError::ObjectTooLarge {
+/// Chooses the copy method for an object of `size` bytes with this ETag.
+pub fn choose(
+    size: u64,
+    etag: &str,
+    settings: &CopySettings,
+) -> Result<CopyMethod, ReplicationError> {
+    if size > MAX_PART * MAX_PARTS {
+        return Err(ReplicationError::ObjectTooLarge {
             size,
-            limit: COPY_OBJECT_LIMIT,
-        })
+            limit: MAX_PART * MAX_PARTS,
+        });
     }
+    Ok(match multipart_parts(etag) {
+        // Only the same part layout gives the same ETag: worth the extra requests.
+        Some(parts) => CopyMethod::Multipart {
+            source_parts: Some(parts),
+        },
+        None if size > settings.threshold.min(COPY_OBJECT_LIMIT) => {
+            CopyMethod::Multipart { source_parts: None }
+        }
+        None => CopyMethod::SingleRequest,
+    })
+}
+
+/// The part count of a multipart upload's ETag (`"<md5 of part md5s>-N"`).
+pub fn multipart_parts(etag: &str) -> Option<u32> {
+    let (_, count) = etag.trim_matches('"').rsplit_once('-')?;
+    count.parse().ok().filter(|n| *n >= 1)
+}
+
+/// Byte ranges `[start, end)` of parts of `part_size` (grown so at most 10,000 parts are needed).
+pub fn uniform_layout(size: u64, part_size: u64) -> Vec<(u64, u64)> {
+    let fit = size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
+    let part = part_size.max(fit).max(MIN_PART);
+    (0..size.div_ceil(part))
+        .map(|i| (i * part, ((i + 1) * part).min(size)))
+        .collect()
+}
+
+/// Byte ranges of the source's own parts; they must add up to the object's size.
+pub fn layout_from_sizes(sizes: &[u64], size: u64) -> Result<Vec<(u64, u64)>, ReplicationError> {
+    let mut start = 0;
+    let layout: Vec<(u64, u64)> = sizes
+        .iter()
+        .map(|len| {
+            let range = (start, start + len);
+            start += len;
+            range
+        })
+        .collect();
+    if start != size || sizes.contains(&0) {
+        return Err(ReplicationError::ReplicaMismatch(format!(
+            "the source's {} parts add up to {start} bytes, not its size {size}",
+            sizes.len()
+        )));
+    }
+    Ok(layout)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const SETTINGS: CopySettings = CopySettings {
+        threshold: COPY_OBJECT_LIMIT,
+        part_size: 256 * MIB,
+        concurrency: 4,
+    };
+
     #[test]
-    fn object_at_the_limit_uses_one_copy() {
-        assert_eq!(choose(COPY_OBJECT_LIMIT), Ok(CopyMethod::SingleRequest));
-        assert_eq!(choose(0), Ok(CopyMethod::SingleRequest));
+    fn small_single_part_object_uses_one_copy() {
+        assert_eq!(
+            choose(10, "\"abc\"", &SETTINGS),
+            Ok(CopyMethod::SingleRequest)
+        );
+        assert_eq!(
+            choose(COPY_OBJECT_LIMIT, "\"abc\"", &SETTINGS),
+            Ok(CopyMethod::SingleRequest)
+        );
     }
 
     #[test]
-    fn object_over_copy_limit_is_a_named_failure() {
-        let err = choose(COPY_OBJECT_LIMIT + 1).unwrap_err();
-        assert_eq!(err.code(), "ObjectTooLarge");
+    fn object_over_copy_limit_uses_multipart() {
+        assert_eq!(
+            choose(COPY_OBJECT_LIMIT + 1, "\"abc\"", &SETTINGS),
+            Ok(CopyMethod::Multipart { source_parts: None })
+        );
+    }
+
+    #[test]
+    fn lower_threshold_sends_smaller_objects_multipart() {
+        let low = CopySettings {
+            threshold: 8 * MIB,
+            ..SETTINGS
+        };
+        assert_eq!(
+            choose(64 * MIB, "\"abc\"", &low),
+            Ok(CopyMethod::Multipart { source_parts: None })
+        );
+        assert_eq!(
+            choose(8 * MIB, "\"abc\"", &low),
+            Ok(CopyMethod::SingleRequest)
+        );
+    }
+
+    #[test]
+    fn multipart_source_keeps_its_layout_at_any_size() {
+        assert_eq!(
+            choose(12, "\"d41d8cd98f00b204e9800998ecf8427e-3\"", &SETTINGS),
+            Ok(CopyMethod::Multipart {
+                source_parts: Some(3)
+            })
+        );
+    }
+
+    #[test]
+    fn object_beyond_what_s3_can_hold_is_a_named_failure() {
+        assert_eq!(
+            choose(MAX_PART * MAX_PARTS + 1, "\"a\"", &SETTINGS)
+                .unwrap_err()
+                .code(),
+            "ObjectTooLarge"
+        );
+    }
+
+    #[test]
+    fn uniform_layout_covers_the_object_and_fits_ten_thousand_parts() {
+        let layout = uniform_layout(600 * MIB + 1, 256 * MIB);
+        assert_eq!(
+            layout,
+            vec![
+                (0, 256 * MIB),
+                (256 * MIB, 512 * MIB),
+                (512 * MIB, 600 * MIB + 1)
+            ]
+        );
+        let huge = 40 * 1024 * 1024 * MIB; // 40 TiB
+        let layout = uniform_layout(huge, 256 * MIB);
+        assert!(layout.len() as u64 <= MAX_PARTS);
+        assert_eq!(layout.last().unwrap().1, huge);
+    }
+
+    #[test]
+    fn source_layout_must_add_up() {
+        assert_eq!(
+            layout_from_sizes(&[5, 5, 2], 12).unwrap(),
+            vec![(0, 5), (5, 10), (10, 12)]
+        );
+        assert_eq!(
+            layout_from_sizes(&[5, 5], 12).unwrap_err().code(),
+            "ReplicaMismatch"
+        );
+    }
+
+    #[test]
+    fn etag_part_count_is_read() {
+        assert_eq!(multipart_parts("\"abc-12\""), Some(12));
+        assert_eq!(multipart_parts("\"abc\""), None);
+        assert_eq!(multipart_parts("abc-x"), None);
     }
 }
