@@ -679,6 +679,68 @@ impl DestinationStore for AwsS3 {
         })
     }
 
+    async fn list_uploads(&self, target: &ReplicaSpec) -> Result<Vec<String>, S3Failure> {
+        let client = self.client(&target.region);
+        let mut ids = Vec::new();
+        let (mut key_marker, mut id_marker) = (None, None);
+        loop {
+            let page = client
+                .list_multipart_uploads()
+                .bucket(&target.bucket)
+                .prefix(&target.key)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+                .send()
+                .await
+                .map_err(|e| failure("ListMultipartUploads", e))?;
+            ids.extend(
+                page.uploads()
+                    .iter()
+                    .filter(|u| u.key() == Some(target.key.as_str()))
+                    .filter_map(|u| u.upload_id().map(str::to_owned)),
+            );
+            if page.is_truncated() != Some(true) {
+                return Ok(ids);
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            id_marker = page.next_upload_id_marker().map(str::to_owned);
+        }
+    }
+
+    async fn list_parts(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+    ) -> Result<Vec<(u32, u64, String)>, S3Failure> {
+        let client = self.client(&target.region);
+        let mut parts = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = client
+                .list_parts()
+                .bucket(&target.bucket)
+                .key(&target.key)
+                .upload_id(upload_id)
+                .set_part_number_marker(marker.take())
+                .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+                .send()
+                .await
+                .map_err(|e| failure("ListParts", e))?;
+            parts.extend(page.parts().iter().filter_map(|p| {
+                Some((
+                    u32::try_from(p.part_number()?).ok()?,
+                    u64::try_from(p.size()?).ok()?,
+                    p.e_tag()?.to_owned(),
+                ))
+            }));
+            if page.is_truncated() != Some(true) {
+                return Ok(parts);
+            }
+            marker = page.next_part_number_marker().map(str::to_owned);
+        }
+    }
+
     async fn abort_multipart(
         &self,
         target: &ReplicaSpec,

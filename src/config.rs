@@ -150,6 +150,12 @@ impl Config {
             )?,
             concurrency: number("MULTIPART_CONCURRENCY", defaults.concurrency as u64, 1, 256)?
                 as usize,
+            time_margin: std::time::Duration::from_secs(number(
+                "MULTIPART_TIME_MARGIN_SECONDS",
+                defaults.time_margin.as_secs(),
+                1,
+                600,
+            )?),
         };
         Ok(config)
     }

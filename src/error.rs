@@ -107,6 +107,14 @@ pub enum ReplicationError {
     /// Another failure reading the destination.
     #[error("reading the destination failed: {0}")]
     DstReadFailed(S3Failure),
+    /// The invocation's time ran out during a multipart copy; the retry resumes the upload.
+    #[error("the copy stopped before the function's deadline with {copied} of {total} parts; the retry resumes it")]
+    CopyInterrupted {
+        /// Parts copied so far.
+        copied: usize,
+        /// Parts in all.
+        total: usize,
+    },
     /// Concurrent writers kept changing the key; the retry will converge it.
     #[error("not converged: {0}")]
     NotConverged(String),
@@ -130,6 +138,7 @@ impl ReplicationError {
             Self::ReplicaMismatch(_) => "ReplicaMismatch",
             Self::DstReadNotPermitted(_) => "DstReadNotPermitted",
             Self::DstReadFailed(_) => "DstReadFailed",
+            Self::CopyInterrupted { .. } => "CopyInterrupted",
             Self::NotConverged(_) => "NotConverged",
         }
     }

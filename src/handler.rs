@@ -8,6 +8,7 @@ use tracing::info;
 
 use crate::error::{InvocationError, RecordFailure};
 use std::collections::BTreeMap;
+use std::time::{Instant, SystemTime};
 
 use crate::events::{compare_sequencers, parse_payload, Intake, ObjectEvent};
 use crate::replicate::{Done, Replicator};
@@ -31,7 +32,7 @@ pub struct Summary {
     pub ignored: usize,
 }
 
-/// Handles one invocation payload.
+/// Handles one invocation payload, with no deadline.
 pub async fn handle<S, D>(
     replicator: &Replicator<S, D>,
     payload: Value,
@@ -40,6 +41,27 @@ where
     S: SourceStore,
     D: DestinationStore,
 {
+    handle_until(replicator, payload, None).await
+}
+
+/// Handles one invocation payload that must be done by `deadline` (the Lambda context's): a
+/// multipart copy starts no part within the configured margin of it, and the retry resumes.
+pub async fn handle_until<S, D>(
+    replicator: &Replicator<S, D>,
+    payload: Value,
+    deadline: Option<SystemTime>,
+) -> Result<Summary, InvocationError>
+where
+    S: SourceStore,
+    D: DestinationStore,
+{
+    let stop_at = deadline.map(|deadline| {
+        let left = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(replicator.config().copy.time_margin);
+        Instant::now() + left
+    });
     let items = parse_payload(&payload)?;
     let mut summary = Summary {
         records: items.len(),
@@ -73,7 +95,7 @@ where
         .map(|events| async move {
             let mut done = Vec::with_capacity(events.len());
             for event in events {
-                done.push((event, replicator.replicate(event).await));
+                done.push((event, replicator.replicate_until(event, stop_at).await));
             }
             done
         })

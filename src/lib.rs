@@ -15,5 +15,5 @@ pub mod store;
 pub mod wiring;
 
 pub use config::Config;
-pub use handler::{handle, Summary};
+pub use handler::{handle, handle_until, Summary};
 pub use replicate::Replicator;

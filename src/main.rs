@@ -18,7 +18,8 @@ async fn main() -> Result<(), Error> {
     let replicator = s3_replicator::wiring::build(&sdk, |name| std::env::var(name).ok())?;
     let replicator = &replicator;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        s3_replicator::handle(replicator, event.payload).await
+        let deadline = Some(event.context.deadline());
+        s3_replicator::handle_until(replicator, event.payload, deadline).await
     }))
     .await
 }

@@ -13,8 +13,8 @@ use futures::future::join_all;
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, Rule};
-use crate::copy::{self, CopyMethod};
-use crate::error::{ReplicationError, S3Failure, S3FailureKind};
+use crate::copy::{self, multipart, CopyMethod};
+use crate::error::{ReplicationError, S3FailureKind};
 use crate::events::{EventKind, ObjectEvent};
 use crate::rules;
 use crate::store::{
@@ -149,14 +149,26 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
 
     /// Carries out what an event asks for at every destination its rules select.
     pub async fn replicate(&self, event: &ObjectEvent) -> Vec<DestinationOutcome> {
+        self.replicate_until(event, None).await
+    }
+
+    /// As [`Self::replicate`], starting no part of a multipart copy at or after `stop_at`.
+    pub async fn replicate_until(
+        &self,
+        event: &ObjectEvent,
+        stop_at: Option<Instant>,
+    ) -> Vec<DestinationOutcome> {
         let started = Instant::now();
-        let requests = AtomicU32::new(0);
+        let run = Run {
+            requests: AtomicU32::new(0),
+            stop_at,
+        };
         let outcomes = match event.kind {
-            EventKind::Created => self.created(event, &requests).await,
-            EventKind::DeleteMarkerCreated => self.delete_marker(event, &requests).await,
-            EventKind::VersionDeleted => self.version_deleted(event, &requests).await,
+            EventKind::Created => self.created(event, &run).await,
+            EventKind::DeleteMarkerCreated => self.delete_marker(event, &run).await,
+            EventKind::VersionDeleted => self.version_deleted(event, &run).await,
             EventKind::AclChanged | EventKind::TagsChanged => {
-                self.metadata_changed(event, &requests).await
+                self.metadata_changed(event, &run).await
             }
         };
         debug!(
@@ -164,9 +176,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             key = %event.key,
             version_id = event.version_id.as_deref().unwrap_or("null"),
             event_name = %event.event_name,
-            requests = requests.load(Ordering::Relaxed),
+            run = run.requests.load(Ordering::Relaxed),
             ms = started.elapsed().as_millis() as u64,
-            "S3 requests for this record"
+            "S3 run for this record"
         );
         outcomes
     }
@@ -178,7 +190,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .unwrap_or_else(|| self.default_region.clone())
     }
 
-    async fn created(&self, event: &ObjectEvent, requests: &AtomicU32) -> Vec<DestinationOutcome> {
+    async fn created(&self, event: &ObjectEvent, run: &Run) -> Vec<DestinationOutcome> {
         let region = self.source_region(event);
         let version = event.version_ref();
         // Without a version id, only the object the event announced may be copied.
@@ -187,7 +199,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Some(_) => None,
         };
 
-        requests.fetch_add(1, Ordering::Relaxed);
+        run.requests.fetch_add(1, Ordering::Relaxed);
         let head = match self
             .source
             .head_version(&region, &version, if_match.as_deref())
@@ -208,7 +220,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let tags = if head.tag_count == Some(0) {
             Some(Vec::new())
         } else if self.config.uses_tag_filters() {
-            match self.read_tags(&region, &version, requests).await {
+            match self.read_tags(&region, &version, run).await {
                 Ok(tags) => Some(tags),
                 Err(e) => return whole(skip_or_fail(e)),
             }
@@ -230,7 +242,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .iter()
             .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination.bucket));
         let grants = if needs_acl {
-            match self.read_grants(&region, &version, requests).await {
+            match self.read_grants(&region, &version, run).await {
                 Ok(grants) => grants,
                 Err(e) => return whole(skip_or_fail(e)),
             }
@@ -250,7 +262,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let mut outcomes = join_all(
             selected
                 .iter()
-                .map(|rule| self.to_destination(rule, &source, requests)),
+                .map(|rule| self.to_destination(rule, &source, run)),
         )
         .await;
 
@@ -268,24 +280,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .map(|(r, _)| *r)
                 .collect();
             let converged = self
-                .converge(
-                    event,
-                    &region,
-                    version.version_id.as_deref(),
-                    &landed,
-                    requests,
-                )
+                .converge(event, &region, version.version_id.as_deref(), &landed, run)
                 .await;
             outcomes.extend(converged.into_iter().filter(made_a_difference));
         }
         outcomes
     }
 
-    async fn delete_marker(
-        &self,
-        event: &ObjectEvent,
-        requests: &AtomicU32,
-    ) -> Vec<DestinationOutcome> {
+    async fn delete_marker(&self, event: &ObjectEvent, run: &Run) -> Vec<DestinationOutcome> {
         // Delete markers carry no tags, so rules with tag filters never select them (as in S3).
         let selected: Vec<&Rule> = rules::select(&self.config, &event.bucket, &event.key, &[])
             .into_iter()
@@ -295,15 +297,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return whole(Ok(Done::Skipped(SkipReason::DeleteMarkerNotSelected)));
         }
         let region = self.source_region(event);
-        self.converge(event, &region, None, &selected, requests)
-            .await
+        self.converge(event, &region, None, &selected, run).await
     }
 
-    async fn version_deleted(
-        &self,
-        event: &ObjectEvent,
-        requests: &AtomicU32,
-    ) -> Vec<DestinationOutcome> {
+    async fn version_deleted(&self, event: &ObjectEvent, run: &Run) -> Vec<DestinationOutcome> {
         if !self.config.replicate_version_deletes {
             return whole(Ok(Done::Skipped(SkipReason::VersionDeletesOff)));
         }
@@ -315,10 +312,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let mut outcomes = Vec::new();
         for rule in &selected {
             let result = async {
-                let at = self.location(rule, &event.key, requests).await?;
-                match self.find_replica(&at, deleted, requests).await? {
+                let at = self.location(rule, &event.key, run).await?;
+                match self.find_replica(&at, deleted, run).await? {
                     Some(replica) => {
-                        requests.fetch_add(1, Ordering::Relaxed);
+                        run.requests.fetch_add(1, Ordering::Relaxed);
                         self.destination
                             .delete_version(&at, &replica)
                             .await
@@ -338,18 +335,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             });
         }
         // Deleting the current version changes what is current.
-        let converged = self
-            .converge(event, &region, None, &selected, requests)
-            .await;
+        let converged = self.converge(event, &region, None, &selected, run).await;
         outcomes.extend(converged.into_iter().filter(made_a_difference));
         outcomes
     }
 
-    async fn metadata_changed(
-        &self,
-        event: &ObjectEvent,
-        requests: &AtomicU32,
-    ) -> Vec<DestinationOutcome> {
+    async fn metadata_changed(&self, event: &ObjectEvent, run: &Run) -> Vec<DestinationOutcome> {
         let region = self.source_region(event);
         let version = event.version_ref();
         let marker = event
@@ -359,20 +350,20 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let mut outcomes = Vec::new();
         for rule in rules::select_for_key(&self.config, &event.bucket, &event.key) {
             let result = async {
-                let at = self.location(rule, &event.key, requests).await?;
+                let at = self.location(rule, &event.key, run).await?;
                 let acl_fixed = rule.destination.owner_override || self.acl_disabled(&at.bucket);
                 if event.kind == EventKind::AclChanged && acl_fixed {
                     return Ok(Done::Skipped(SkipReason::AclNotReplicated));
                 }
-                let Some(replica) = self.find_replica(&at, &marker, requests).await? else {
+                let Some(replica) = self.find_replica(&at, &marker, run).await? else {
                     return Ok(Done::Skipped(SkipReason::NoReplica));
                 };
-                requests.fetch_add(1, Ordering::Relaxed);
+                run.requests.fetch_add(1, Ordering::Relaxed);
                 let written = if event.kind == EventKind::TagsChanged {
-                    let tags = self.read_tags(&region, &version, requests).await?;
+                    let tags = self.read_tags(&region, &version, run).await?;
                     self.destination.set_tags(&at, &replica, &tags).await
                 } else {
-                    let plan = match self.read_grants(&region, &version, requests).await? {
+                    let plan = match self.read_grants(&region, &version, run).await? {
                         Some(grants) => AclPlan::Grants(grants),
                         None => AclPlan::Default,
                     };
@@ -407,7 +398,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         region: &str,
         just_written: Option<&str>,
         rules: &[&Rule],
-        requests: &AtomicU32,
+        run: &Run,
     ) -> Vec<DestinationOutcome> {
         let mut writes: HashMap<&str, u32> = HashMap::new();
         let mut outcomes = Vec::new();
@@ -416,7 +407,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             if pending.is_empty() {
                 break;
             }
-            requests.fetch_add(1, Ordering::Relaxed);
+            run.requests.fetch_add(1, Ordering::Relaxed);
             let src = match self.source.current(region, &event.bucket, &event.key).await {
                 Ok(c) => c,
                 Err(f) => {
@@ -445,7 +436,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             let steps = join_all(
                 pending
                     .iter()
-                    .map(|rule| self.converge_step(rule, event, region, &src, requests)),
+                    .map(|rule| self.converge_step(rule, event, region, &src, run)),
             )
             .await;
             let mut again = Vec::new();
@@ -488,14 +479,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         event: &ObjectEvent,
         region: &str,
         src: &Current,
-        requests: &AtomicU32,
+        run: &Run,
     ) -> Result<bool, ReplicationError> {
-        let at = self.location(rule, &event.key, requests).await?;
+        let at = self.location(rule, &event.key, run).await?;
         let s = match src {
             Current::Absent => return Ok(false),
             Current::DeleteMarker(_) if !rule.delete_marker_replication => return Ok(false),
             Current::DeleteMarker(_) => {
-                requests.fetch_add(1, Ordering::Relaxed);
+                run.requests.fetch_add(1, Ordering::Relaxed);
                 let dst = self
                     .destination
                     .replica_current(&at)
@@ -506,7 +497,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if dst.replica_of().is_none() {
                     return Ok(false);
                 }
-                requests.fetch_add(1, Ordering::Relaxed);
+                run.requests.fetch_add(1, Ordering::Relaxed);
                 self.destination
                     .put_delete_marker(&at)
                     .await
@@ -522,7 +513,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(false);
         }
-        requests.fetch_add(1, Ordering::Relaxed);
+        run.requests.fetch_add(1, Ordering::Relaxed);
         let dst = self
             .destination
             .replica_current(&at)
@@ -544,7 +535,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         } else if rule.filter.tags.is_empty() {
             None
         } else {
-            Some(self.read_tags(region, &version, requests).await?)
+            Some(self.read_tags(region, &version, run).await?)
         };
         if !rule
             .filter
@@ -555,7 +546,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let grants = if rule.destination.owner_override || self.acl_disabled(&at.bucket) {
             None
         } else {
-            self.read_grants(region, &version, requests).await?
+            self.read_grants(region, &version, run).await?
         };
         let read = SourceRead {
             event,
@@ -566,7 +557,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             tags: tags.as_deref(),
             grants: grants.as_ref(),
         };
-        match self.copy_to(rule, &read, false, requests).await? {
+        match self.copy_to(rule, &read, false, run).await? {
             Done::Replicated(_) => {
                 info!(bucket = %event.bucket, key = %event.key, version_id = current_marker,
                       destination = %at.bucket, "re-asserted the source's current version");
@@ -581,9 +572,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         &self,
         at: &ReplicaLocation,
         marker: &str,
-        requests: &AtomicU32,
+        run: &Run,
     ) -> Result<Option<String>, ReplicationError> {
-        requests.fetch_add(1, Ordering::Relaxed);
+        run.requests.fetch_add(1, Ordering::Relaxed);
         let current = self
             .destination
             .replica_current(at)
@@ -595,7 +586,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .map(str::to_owned)
                 .or(Some("null".to_owned())));
         }
-        requests.fetch_add(1, Ordering::Relaxed);
+        run.requests.fetch_add(1, Ordering::Relaxed);
         let versions = self
             .destination
             .replica_versions(at)
@@ -605,7 +596,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .iter()
             .filter(|id| Some(id.as_str()) != current.version_id())
         {
-            requests.fetch_add(1, Ordering::Relaxed);
+            run.requests.fetch_add(1, Ordering::Relaxed);
             let v = self
                 .destination
                 .replica_version(at, id)
@@ -622,9 +613,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         &self,
         region: &str,
         version: &VersionRef,
-        requests: &AtomicU32,
+        run: &Run,
     ) -> Result<Vec<(String, String)>, ReplicationError> {
-        requests.fetch_add(1, Ordering::Relaxed);
+        run.requests.fetch_add(1, Ordering::Relaxed);
         self.source
             .version_tags(region, version)
             .await
@@ -638,9 +629,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         &self,
         region: &str,
         version: &VersionRef,
-        requests: &AtomicU32,
+        run: &Run,
     ) -> Result<Option<GrantHeaders>, ReplicationError> {
-        requests.fetch_add(1, Ordering::Relaxed);
+        run.requests.fetch_add(1, Ordering::Relaxed);
         let acl = self
             .source
             .version_acl(region, version)
@@ -655,12 +646,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         &self,
         rule: &Rule,
         key: &str,
-        requests: &AtomicU32,
+        run: &Run,
     ) -> Result<ReplicaLocation, ReplicationError> {
         Ok(ReplicaLocation {
             bucket: rule.destination.bucket.clone(),
             key: key.to_owned(),
-            region: self.destination_region(rule, requests).await?,
+            region: self.destination_region(rule, run).await?,
             expected_bucket_owner: rule.destination.account.clone(),
         })
     }
@@ -669,11 +660,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         &self,
         rule: &Rule,
         src: &SourceRead<'_>,
-        requests: &AtomicU32,
+        run: &Run,
     ) -> DestinationOutcome {
         let started = Instant::now();
         let bucket = rule.destination.bucket.clone();
-        let result = self.copy_to(rule, src, true, requests).await;
+        let result = self.copy_to(rule, src, true, run).await;
         match &result {
             Ok(Done::Replicated(written)) => info!(
                 bucket = %src.event.bucket,
@@ -718,12 +709,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         rule: &Rule,
         src: &SourceRead<'_>,
         check_current: bool,
-        requests: &AtomicU32,
+        run: &Run,
     ) -> Result<Done, ReplicationError> {
         if matches!(src.head.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms {
             return Ok(Done::Skipped(SkipReason::KmsNotSelected));
         }
-        let region = self.destination_region(rule, requests).await?;
+        let region = self.destination_region(rule, run).await?;
         let method = copy::choose(src.head.size, &src.head.etag, &self.config.copy)?;
         if check_current {
             if let Some(version) = &src.version.version_id {
@@ -733,7 +724,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     region: region.clone(),
                     expected_bucket_owner: rule.destination.account.clone(),
                 };
-                requests.fetch_add(1, Ordering::Relaxed);
+                run.requests.fetch_add(1, Ordering::Relaxed);
                 let current = self
                     .destination
                     .replica_current(&at)
@@ -747,12 +738,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let (layout, tags) = match method {
             CopyMethod::SingleRequest => (None, Vec::new()),
             CopyMethod::Multipart { source_parts } => {
-                let layout = self.part_layout(src, source_parts, requests).await?;
+                let layout = self.part_layout(src, source_parts, run).await?;
                 // A multipart upload cannot copy tags server-side: they are set on Create.
                 let tags = match src.tags {
                     Some(tags) => tags.to_vec(),
                     None if src.head.tag_count == Some(0) => Vec::new(),
-                    None => self.read_tags(src.region, src.version, requests).await?,
+                    None => self.read_tags(src.region, src.version, run).await?,
                 };
                 (Some(layout), tags)
             }
@@ -776,11 +767,28 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             // Each part is pinned to the version, and to its ETag as well.
             request.source_if_match = Some(src.head.etag.clone());
         }
+        // With the source's own layout and MD5 part ETags, the upload is checked before Complete.
+        let expected_etag = match method {
+            CopyMethod::Multipart {
+                source_parts: Some(_),
+            } if !matches!(src.head.encryption, Encryption::Kms { .. })
+                && !matches!(request.target.encryption, TargetEncryption::Kms { .. }) =>
+            {
+                Some(src.head.etag.clone())
+            }
+            _ => None,
+        };
         let written = match self
-            .write(&request, layout.as_deref(), &tags, requests)
+            .write(
+                &request,
+                layout.as_deref(),
+                &tags,
+                expected_etag.as_deref(),
+                run,
+            )
             .await
         {
-            Err(f)
+            Err(multipart::Error::S3(f))
                 if f.kind == S3FailureKind::AclNotSupported
                     && matches!(request.target.acl, AclPlan::Grants(_)) =>
             {
@@ -793,47 +801,58 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(rule.destination.bucket.clone());
                 request.target.acl = AclPlan::Default;
-                self.write(&request, layout.as_deref(), &tags, requests)
-                    .await
+                self.write(
+                    &request,
+                    layout.as_deref(),
+                    &tags,
+                    expected_etag.as_deref(),
+                    run,
+                )
+                .await
             }
             other => other,
         };
         let written = match written {
             Ok(w) => w,
-            Err(f) => return skip_or_fail(ReplicationError::from_destination(f)),
+            Err(multipart::Error::S3(f)) => {
+                return skip_or_fail(ReplicationError::from_destination(f))
+            }
+            Err(multipart::Error::Interrupted { copied, total }) => {
+                return Err(ReplicationError::CopyInterrupted { copied, total })
+            }
+            Err(multipart::Error::Mismatch(m)) => return Err(ReplicationError::ReplicaMismatch(m)),
         };
         if !verify(src.head, &request.target, &written, method)? {
-            self.verify_size(&request, &written, src.head.size, requests)
+            self.verify_size(&request, &written, src.head.size, run)
                 .await?;
         }
         Ok(Done::Replicated(written))
     }
 
-    /// One CopyObject, or a multipart copy in `layout`'s parts.
+    /// One CopyObject, or a multipart copy in `layout`'s parts (checked against
+    /// `expected_etag` before Complete, when given).
     async fn write(
         &self,
         request: &CopyRequest,
         layout: Option<&[(u64, u64)]>,
         tags: &[(String, String)],
-        requests: &AtomicU32,
-    ) -> Result<Written, S3Failure> {
-        match layout {
-            None => {
-                requests.fetch_add(1, Ordering::Relaxed);
-                self.destination.copy_object(request).await
-            }
-            Some(layout) => {
-                requests.fetch_add(2 + layout.len() as u32, Ordering::Relaxed);
-                copy::multipart::copy(
-                    &self.destination,
-                    request,
-                    tags,
-                    layout,
-                    self.config.copy.concurrency,
-                )
-                .await
-            }
-        }
+        expected_etag: Option<&str>,
+        run: &Run,
+    ) -> Result<Written, multipart::Error> {
+        let Some(layout) = layout else {
+            run.requests.fetch_add(1, Ordering::Relaxed);
+            return Ok(self.destination.copy_object(request).await?);
+        };
+        run.requests
+            .fetch_add(2 + layout.len() as u32, Ordering::Relaxed);
+        let plan = multipart::Plan {
+            layout,
+            tags,
+            concurrency: self.config.copy.concurrency,
+            expected_etag,
+            stop_at: run.stop_at,
+        };
+        multipart::copy(&self.destination, request, plan).await
     }
 
     /// The source's own part layout (for ETag parity), or a uniform one.
@@ -841,7 +860,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         &self,
         src: &SourceRead<'_>,
         source_parts: Option<u32>,
-        requests: &AtomicU32,
+        run: &Run,
     ) -> Result<Vec<(u64, u64)>, ReplicationError> {
         let Some(parts) = source_parts else {
             return Ok(copy::uniform_layout(
@@ -849,7 +868,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 self.config.copy.part_size,
             ));
         };
-        requests.fetch_add(parts, Ordering::Relaxed);
+        run.requests.fetch_add(parts, Ordering::Relaxed);
         let sizes = self
             .source
             .part_sizes(src.region, src.version, parts)
@@ -866,7 +885,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         request: &CopyRequest,
         written: &Written,
         size: u64,
-        requests: &AtomicU32,
+        run: &Run,
     ) -> Result<(), ReplicationError> {
         let target = &request.target;
         let at = ReplicaLocation {
@@ -875,7 +894,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             region: target.region.clone(),
             expected_bucket_owner: target.expected_bucket_owner.clone(),
         };
-        requests.fetch_add(1, Ordering::Relaxed);
+        run.requests.fetch_add(1, Ordering::Relaxed);
         let replica = match &written.version_id {
             Some(v) => self.destination.replica_version(&at, v).await,
             None => self.destination.replica_current(&at).await,
@@ -893,11 +912,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
     }
 
-    async fn destination_region(
-        &self,
-        rule: &Rule,
-        requests: &AtomicU32,
-    ) -> Result<String, ReplicationError> {
+    async fn destination_region(&self, rule: &Rule, run: &Run) -> Result<String, ReplicationError> {
         if let Some(region) = &rule.destination.region {
             return Ok(region.clone());
         }
@@ -910,7 +925,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(region.clone());
         }
-        requests.fetch_add(1, Ordering::Relaxed);
+        run.requests.fetch_add(1, Ordering::Relaxed);
         let region = self
             .destination
             .bucket_region(bucket)
@@ -932,6 +947,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .unwrap_or_else(|p| p.into_inner())
             .contains(bucket)
     }
+}
+
+/// What the work on one record shares: its S3 request count and when to stop starting copies.
+struct Run {
+    requests: AtomicU32,
+    stop_at: Option<Instant>,
 }
 
 /// What was read from the source once, shared by every destination.

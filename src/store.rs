@@ -359,6 +359,19 @@ pub trait DestinationStore: Sync {
         parts: &[(u32, String)],
     ) -> impl Future<Output = Result<Written, S3Failure>> + Send;
 
+    /// The ids of uploads in progress for the target's key.
+    fn list_uploads(
+        &self,
+        target: &ReplicaSpec,
+    ) -> impl Future<Output = Result<Vec<String>, S3Failure>> + Send;
+
+    /// The parts an upload has: (number, size, ETag).
+    fn list_parts(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+    ) -> impl Future<Output = Result<Vec<(u32, u64, String)>, S3Failure>> + Send;
+
     /// Aborts an upload (its parts are deleted).
     fn abort_multipart(
         &self,

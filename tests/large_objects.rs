@@ -32,11 +32,18 @@ async fn replicate(dst: &str, put: &Put) -> s3_replicator::Summary {
     .expect("replicates")
 }
 
-/// Deterministic, non-repeating bytes, so a misplaced range would show.
+/// Deterministic bytes with no period (xorshift64), so a misplaced range would show.
 fn body(len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1])
-        .collect()
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
 }
 
 /// Uploads `parts` as a multipart upload with metadata, tags and a public-read ACL.
@@ -228,4 +235,149 @@ async fn small_multipart_source_is_copied_in_its_parts_for_etag_parity() {
         .await
         .unwrap();
     assert_eq!(head.e_tag().unwrap().trim_matches('"'), p.etag);
+}
+
+/// A 64 MiB source in four parts (the last one short).
+async fn four_part_source(s3: &Client, bucket: &str, key: &str) -> (Put, Vec<u8>) {
+    let data = body(64 * MIB);
+    let parts: Vec<Vec<u8>> = [20 * MIB, 20 * MIB, 20 * MIB, 4 * MIB]
+        .iter()
+        .scan(0, |start, len| {
+            let part = data[*start..*start + len].to_vec();
+            *start += len;
+            Some(part)
+        })
+        .collect();
+    (multipart_source(s3, bucket, key, &parts).await, data)
+}
+
+async fn uploads(s3: &Client, bucket: &str) -> Vec<String> {
+    let out = s3
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    out.uploads()
+        .iter()
+        .filter_map(|u| u.upload_id().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn copy_interrupted_by_the_deadline_resumes_on_the_next_invocation() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "rs-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "rs-dst", "eu-west-1").await;
+    let (p, data) = four_part_source(&s3, &src, "resume.bin").await;
+    let replicator = replicator(&server().endpoint, &[("DESTINATION_BUCKET", &dst)]);
+    let event = created_event(std::slice::from_ref(&p));
+
+    // Too little time left: no part is started, the upload stays, the invocation fails.
+    let soon = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    let err = s3_replicator::handle_until(&replicator, event.clone(), Some(soon))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("CopyInterrupted"), "{err}");
+    assert_eq!(
+        uploads(&s3, &dst).await.len(),
+        1,
+        "the upload is kept for the retry"
+    );
+    assert_eq!(version_count(&s3, &dst, "resume.bin").await, 0);
+
+    // Lambda's retry: resumes that upload and finishes it.
+    let summary = handle(&replicator, event).await.unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert!(uploads(&s3, &dst).await.is_empty());
+    let head = s3
+        .head_object()
+        .bucket(&dst)
+        .key("resume.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.e_tag().unwrap().trim_matches('"'), p.etag);
+    assert_eq!(body_of(&s3, &dst, "resume.bin", None).await, data);
+}
+
+/// Starts an upload on the destination key with the source's first `parts` parts copied, as an
+/// interrupted invocation leaves it; `from` is the byte offset part 1 is copied from.
+async fn partial_upload(s3: &Client, p: &Put, dst: &str, parts: usize, from: usize) -> String {
+    let id = s3
+        .create_multipart_upload()
+        .bucket(dst)
+        .key(&p.key)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
+    for n in 0..parts {
+        let start = from + n * 20 * MIB;
+        s3.upload_part_copy()
+            .bucket(dst)
+            .key(&p.key)
+            .upload_id(&id)
+            .part_number(n as i32 + 1)
+            .copy_source(format!(
+                "{}/{}?versionId={}",
+                p.bucket,
+                p.key,
+                p.version_id.as_deref().unwrap()
+            ))
+            .copy_source_range(format!("bytes={start}-{}", start + 20 * MIB - 1))
+            .send()
+            .await
+            .unwrap();
+    }
+    id
+}
+
+#[tokio::test]
+async fn partial_upload_left_by_an_interrupted_copy_is_finished() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "pu-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "pu-dst", "eu-west-1").await;
+    let (p, data) = four_part_source(&s3, &src, "partial.bin").await;
+    partial_upload(&s3, &p, &dst, 2, 0).await;
+    let summary = handle(
+        &replicator(&server().endpoint, &[("DESTINATION_BUCKET", &dst)]),
+        created_event(std::slice::from_ref(&p)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert!(
+        uploads(&s3, &dst).await.is_empty(),
+        "the partial upload was used, not left"
+    );
+    assert_eq!(body_of(&s3, &dst, "partial.bin", None).await, data);
+}
+
+#[tokio::test]
+async fn foreign_upload_with_matching_sizes_is_never_completed() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "fu-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "fu-dst", "eu-west-1").await;
+    let (p, data) = four_part_source(&s3, &src, "foreign.bin").await;
+    // Same part sizes, wrong bytes (shifted by 1 MiB): only the ETag check can tell.
+    partial_upload(&s3, &p, &dst, 2, MIB).await;
+    let replicator = replicator(&server().endpoint, &[("DESTINATION_BUCKET", &dst)]);
+    let event = created_event(std::slice::from_ref(&p));
+    let err = handle(&replicator, event.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("ReplicaMismatch"), "{err}");
+    assert_eq!(
+        version_count(&s3, &dst, "foreign.bin").await,
+        0,
+        "no wrong replica was written"
+    );
+    assert!(
+        uploads(&s3, &dst).await.is_empty(),
+        "the foreign upload was aborted"
+    );
+    // The retry starts afresh and succeeds.
+    handle(&replicator, event).await.unwrap();
+    assert_eq!(body_of(&s3, &dst, "foreign.bin", None).await, data);
 }

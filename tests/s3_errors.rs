@@ -446,7 +446,19 @@ async fn permanent_part_failure_aborts_the_upload() {
             .build()
             .unwrap()
     });
-    let rules = [&head, &acl(false), &tags, &create, &part, &complete, &abort];
+    let none_left = mock!(Client::list_multipart_uploads).then_output(|| {
+        aws_sdk_s3::operation::list_multipart_uploads::ListMultipartUploadsOutput::builder().build()
+    });
+    let rules = [
+        &head,
+        &acl(false),
+        &tags,
+        &none_left,
+        &create,
+        &part,
+        &complete,
+        &abort,
+    ];
     let err = run(&rules, event(Some("v1"))).await.unwrap_err();
     assert_eq!(failures(err), ["DstPutObjectNotPermitted"]);
     assert_eq!(
@@ -454,4 +466,95 @@ async fn permanent_part_failure_aborts_the_upload() {
         (0, 1),
         "the upload is aborted, not left"
     );
+}
+
+#[tokio::test]
+async fn resumed_upload_copies_only_the_missing_parts() {
+    const PART: i64 = 5 * 1024 * 1024;
+    let part_etag = |n: u32| format!("\"{:032x}\"", n);
+    let all: Vec<(u32, String)> = (1..=4).map(|n| (n, part_etag(n))).collect();
+    let source_etag = s3_replicator::copy::multipart::multipart_etag(&all).unwrap();
+    let src_etag = source_etag.clone();
+    let head = mock!(Client::head_object).then_compute_output(move |req| {
+        let out = HeadObjectOutput::builder().version_id("v1");
+        match (req.bucket(), req.part_number()) {
+            (Some("dst"), _) => out.e_tag(ETAG).content_length(1).version_id("r0"),
+            (_, Some(_)) => out.e_tag(&src_etag).content_length(PART),
+            (_, None) => out.e_tag(&src_etag).content_length(4 * PART),
+        }
+        .build()
+    });
+    let tags = mock!(Client::get_object_tagging).then_output(|| {
+        aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput::builder()
+            .set_tag_set(Some(Vec::new()))
+            .build()
+            .unwrap()
+    });
+    let uploads = mock!(Client::list_multipart_uploads).then_output(|| {
+        aws_sdk_s3::operation::list_multipart_uploads::ListMultipartUploadsOutput::builder()
+            .uploads(
+                aws_sdk_s3::types::MultipartUpload::builder()
+                    .key("a b+c")
+                    .upload_id("left-1")
+                    .build(),
+            )
+            .build()
+    });
+    let listed = mock!(Client::list_parts).then_output(move || {
+        let mut out = aws_sdk_s3::operation::list_parts::ListPartsOutput::builder();
+        for n in 1..=2 {
+            out = out.parts(
+                aws_sdk_s3::types::Part::builder()
+                    .part_number(n)
+                    .size(PART)
+                    .e_tag(format!("\"{:032x}\"", n))
+                    .build(),
+            );
+        }
+        out.build()
+    });
+    let create = mock!(Client::create_multipart_upload).then_output(|| {
+        aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput::builder()
+            .upload_id("new")
+            .build()
+    });
+    let part = mock!(Client::upload_part_copy)
+        .match_requests(|r| r.upload_id() == Some("left-1"))
+        .then_compute_output(|r| {
+            aws_sdk_s3::operation::upload_part_copy::UploadPartCopyOutput::builder()
+                .copy_part_result(
+                    aws_sdk_s3::types::CopyPartResult::builder()
+                        .e_tag(format!("\"{:032x}\"", r.part_number().unwrap()))
+                        .build(),
+                )
+                .build()
+        });
+    let complete_etag = source_etag.clone();
+    let complete = mock!(Client::complete_multipart_upload)
+        .match_requests(|r| r.upload_id() == Some("left-1"))
+        .then_output(move || {
+            aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput::builder()
+                .e_tag(&complete_etag)
+                .version_id("replica-1")
+                .build()
+        });
+    let rules = [
+        &head,
+        &acl(false),
+        &tags,
+        &uploads,
+        &listed,
+        &create,
+        &part,
+        &complete,
+    ];
+    let summary = run(&rules, event(Some("v1"))).await.unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert_eq!(
+        create.num_calls(),
+        0,
+        "the left upload is resumed, not restarted"
+    );
+    assert_eq!(part.num_calls(), 2, "only parts 3 and 4 are copied");
+    assert_eq!(complete.num_calls(), 1);
 }

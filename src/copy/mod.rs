@@ -27,6 +27,9 @@ pub struct CopySettings {
     /// UploadPartCopy requests in flight at once. The bytes never pass through the function, so
     /// memory does not bound this; S3's per-prefix request rate and the timeout do.
     pub concurrency: usize,
+    /// No part is started when less than this remains before the function's deadline: parts in
+    /// flight must finish (`MULTIPART_TIME_MARGIN_SECONDS`).
+    pub time_margin: std::time::Duration,
 }
 
 impl Default for CopySettings {
@@ -35,6 +38,7 @@ impl Default for CopySettings {
             threshold: COPY_OBJECT_LIMIT,
             part_size: 256 * MIB,
             concurrency: 16,
+            time_margin: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -118,6 +122,7 @@ mod tests {
         threshold: COPY_OBJECT_LIMIT,
         part_size: 256 * MIB,
         concurrency: 4,
+        time_margin: std::time::Duration::from_secs(30),
     };
 
     #[test]
