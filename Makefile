@@ -1,5 +1,5 @@
 # The two set-up commands of README: `make demo` (the local demo) and `make test` (all CI runs).
-.PHONY: demo test bootstrap lint unit demo-check templates
+.PHONY: demo test bootstrap lint unit demo-check templates bench
 
 demo: bootstrap
 	bash scripts/demo.sh
@@ -24,3 +24,7 @@ demo-check:
 # Deployment templates: cfn-lint, sam validate --lint, checkov, cycle check, sam build.
 templates:
 	bash scripts/check-templates.sh
+
+# Not part of test: the multipart benchmark (prints a table, appends it to BENCHMARKS.md).
+bench:
+	bash scripts/bench.sh
