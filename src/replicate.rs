@@ -1271,9 +1271,9 @@ mod tests {
         assert_eq!(h.read_acp, None);
     }
 
-    #[test]
-    fn etag_mismatch_on_a_plain_copy_is_a_failure() {
-        let spec = plan_replica(
+    /// The replica of `head()` under a rule without owner override or tag filters.
+    fn plain_spec() -> ReplicaSpec {
+        plan_replica(
             &rule(r#"{"Bucket":"dst","EncryptionConfiguration":{"ReplicaKmsKeyID":"k"}}"#),
             &event(),
             &head(),
@@ -1281,7 +1281,12 @@ mod tests {
             None,
             false,
             "r".into(),
-        );
+        )
+    }
+
+    #[test]
+    fn etag_mismatch_on_a_plain_copy_is_a_failure() {
+        let spec = plain_spec();
         let bad = Written {
             etag: "\"other\"".into(),
             version_id: None,
@@ -1304,15 +1309,7 @@ mod tests {
 
     #[test]
     fn rechunked_copy_cannot_be_checked_by_etag() {
-        let spec = plan_replica(
-            &rule(r#"{"Bucket":"dst","EncryptionConfiguration":{"ReplicaKmsKeyID":"k"}}"#),
-            &event(),
-            &head(),
-            None,
-            None,
-            false,
-            "r".into(),
-        );
+        let spec = plain_spec();
         let rechunked = Written {
             etag: "\"other-5\"".into(),
             version_id: None,

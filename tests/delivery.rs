@@ -3,7 +3,7 @@
 
 mod common;
 
-use aws_sdk_s3::types::{ObjectCannedAcl, Permission, Tag, Tagging};
+use aws_sdk_s3::types::{ObjectCannedAcl, Tag, Tagging};
 use aws_sdk_s3::Client;
 use common::*;
 use s3_replicator::{handle, Summary};
@@ -359,17 +359,7 @@ async fn acl_change_is_synced_onto_the_replica() {
     )
     .await;
     assert_eq!(summary.synced, 1);
-    let acl =
-        t.s3.get_object_acl()
-            .bucket(&t.dst)
-            .key("k")
-            .send()
-            .await
-            .unwrap();
-    assert!(acl
-        .grants()
-        .iter()
-        .any(|g| g.permission() == Some(&Permission::Read)));
+    assert!(grants_read(&t.s3, &t.dst, "k").await);
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl, Permission};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl};
 use aws_sdk_s3::Client;
 use common::*;
 use s3_replicator::handle;
@@ -198,17 +198,7 @@ async fn multipart_source_with_uneven_last_part_keeps_its_etag_and_metadata() {
         .await
         .unwrap();
     assert_eq!(tags.tag_set()[0].key(), "size");
-    let acl = s3
-        .get_object_acl()
-        .bucket(&dst)
-        .key("parts.bin")
-        .send()
-        .await
-        .unwrap();
-    assert!(acl
-        .grants()
-        .iter()
-        .any(|g| g.permission() == Some(&Permission::Read)));
+    assert!(grants_read(&s3, &dst, "parts.bin").await);
     no_uploads_left(&s3, &dst).await;
 }
 

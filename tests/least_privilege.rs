@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use aws_sdk_s3::types::{ObjectCannedAcl, Permission};
+use aws_sdk_s3::types::ObjectCannedAcl;
 use common::*;
 use s3_replicator::error::InvocationError;
 use s3_replicator::handle;
@@ -172,17 +172,7 @@ async fn template_role_replicates_fully_and_cannot_write_elsewhere() {
         .await
         .unwrap();
     assert_eq!(tags.tag_set()[0].key(), "team");
-    let acl = admin
-        .get_object_acl()
-        .bucket(&dst)
-        .key("doc.txt")
-        .send()
-        .await
-        .unwrap();
-    assert!(acl
-        .grants()
-        .iter()
-        .any(|g| g.permission() == Some(&Permission::Read)));
+    assert!(grants_read(&admin, &dst, "doc.txt").await);
     assert_eq!(version_count(&admin, &outside, "doc.txt").await, 0);
 }
 

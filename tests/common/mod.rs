@@ -344,3 +344,17 @@ pub fn record(
 pub fn event_of(records: Vec<Value>) -> Value {
     serde_json::json!({ "Records": records })
 }
+
+/// Whether the current version of `key` has a READ grant (e.g. public-read).
+pub async fn grants_read(s3: &Client, bucket: &str, key: &str) -> bool {
+    let acl = s3
+        .get_object_acl()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("get object acl");
+    acl.grants()
+        .iter()
+        .any(|g| g.permission() == Some(&aws_sdk_s3::types::Permission::Read))
+}
