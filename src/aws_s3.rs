@@ -99,8 +99,18 @@ macro_rules! send_with_expires {
 pub struct AwsS3 {
     base: aws_config::SdkConfig,
     force_path_style: bool,
-    clients: Mutex<HashMap<String, Client>>,
+    clients: Mutex<HashMap<(Option<String>, String), Client>>,
+    remotes: HashMap<String, Remote>,
     fixed: Option<Client>,
+}
+
+/// How to reach an S3 endpoint other than the function's own.
+#[derive(Debug, Clone, Default)]
+pub struct Remote {
+    /// Credentials for it; `None` uses the function's own.
+    pub credentials: Option<aws_sdk_s3::config::Credentials>,
+    /// Path-style addressing.
+    pub force_path_style: bool,
 }
 
 impl AwsS3 {
@@ -110,8 +120,15 @@ impl AwsS3 {
             base,
             force_path_style,
             clients: Mutex::new(HashMap::new()),
+            remotes: HashMap::new(),
             fixed: None,
         }
+    }
+
+    /// Adds the endpoints of destinations elsewhere, by URL.
+    pub fn with_remotes(mut self, remotes: HashMap<String, Remote>) -> Self {
+        self.remotes = remotes;
+        self
     }
 
     /// One given client for every region (tests with mocked clients).
@@ -120,24 +137,38 @@ impl AwsS3 {
             base: aws_config::SdkConfig::builder().build(),
             force_path_style: false,
             clients: Mutex::new(HashMap::new()),
+            remotes: HashMap::new(),
             fixed: Some(client),
         }
     }
 
-    /// The client for `region` (built once, then shared).
+    /// The client for `region` of the function's own endpoint (built once, then shared).
     pub fn client(&self, region: &str) -> Client {
+        self.client_at(region, None)
+    }
+
+    /// The client for `region` of `endpoint` (`None`: the function's own).
+    pub fn client_at(&self, region: &str, endpoint: Option<&str>) -> Client {
         if let Some(client) = &self.fixed {
             return client.clone();
         }
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients
-            .entry(region.to_owned())
+            .entry((endpoint.map(str::to_owned), region.to_owned()))
             .or_insert_with(|| {
-                let conf = aws_sdk_s3::config::Builder::from(&self.base)
+                let mut conf = aws_sdk_s3::config::Builder::from(&self.base)
                     .region(Region::new(region.to_owned()))
-                    .force_path_style(self.force_path_style)
-                    .build();
-                Client::from_conf(conf)
+                    .force_path_style(self.force_path_style);
+                if let Some(url) = endpoint {
+                    let remote = self.remotes.get(url).cloned().unwrap_or_default();
+                    conf = conf
+                        .endpoint_url(url)
+                        .force_path_style(remote.force_path_style);
+                    if let Some(credentials) = remote.credentials {
+                        conf = conf.credentials_provider(credentials);
+                    }
+                }
+                Client::from_conf(conf.build())
             })
             .clone()
     }
@@ -467,6 +498,34 @@ impl SourceStore for AwsS3 {
             .await
     }
 
+    async fn read(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+        range: Option<(u64, u64)>,
+    ) -> Result<Vec<u8>, S3Failure> {
+        let out = self
+            .client(region)
+            .get_object()
+            .bucket(&version.bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .set_if_match(if_match.map(str::to_owned))
+            .set_range(range.map(|(start, end)| format!("bytes={start}-{}", end - 1)))
+            .send()
+            .await
+            .map_err(|e| failure("GetObject", e))?;
+        let body = out.body.collect().await.map_err(|e| S3Failure {
+            operation: "GetObject",
+            kind: S3FailureKind::Other,
+            code: None,
+            status: None,
+            message: format!("reading the body failed: {e}"),
+        })?;
+        Ok(body.to_vec())
+    }
+
     async fn current(&self, region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
         head_current(&self.client(region), bucket, key, None, None).await
     }
@@ -492,7 +551,7 @@ impl AwsS3 {
     async fn copy_object_impl(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
         let target = &request.target;
         let mut copy = self
-            .client(&target.region)
+            .client_at(&target.region, target.endpoint.as_deref())
             .copy_object()
             .copy_source(copy_source(&request.source))
             .set_copy_source_if_match(request.source_if_match.clone())
@@ -521,7 +580,9 @@ impl AwsS3 {
         target: &ReplicaSpec,
         tags: &[(String, String)],
     ) -> Result<String, S3Failure> {
-        let mut create = self.client(&target.region).create_multipart_upload();
+        let mut create = self
+            .client_at(&target.region, target.endpoint.as_deref())
+            .create_multipart_upload();
         create = apply_replica_spec!(create, target);
         if !tags.is_empty() {
             create = create.tagging(tagging_header(tags));
@@ -537,7 +598,7 @@ impl AwsS3 {
 impl AwsS3 {
     async fn replica_current_impl(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
         head_current(
-            &self.client(&at.region),
+            &self.client_at(&at.region, at.endpoint.as_deref()),
             &at.bucket,
             &at.key,
             None,
@@ -547,7 +608,7 @@ impl AwsS3 {
     }
 
     async fn put_delete_marker_impl(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
-        self.client(&at.region)
+        self.client_at(&at.region, at.endpoint.as_deref())
             .delete_object()
             .bucket(&at.bucket)
             .key(&at.key)
@@ -559,7 +620,7 @@ impl AwsS3 {
     }
 
     async fn replica_versions_impl(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {
-        let client = self.client(&at.region);
+        let client = self.client_at(&at.region, at.endpoint.as_deref());
         let mut versions = Vec::new();
         let (mut key_marker, mut version_marker) = (None, None);
         loop {
@@ -604,6 +665,54 @@ impl DestinationStore for AwsS3 {
         self.replica_current_impl(at).await
     }
 
+    async fn put_object(
+        &self,
+        target: &ReplicaSpec,
+        body: Vec<u8>,
+        tags: &[(String, String)],
+    ) -> Result<Written, S3Failure> {
+        let mut put = self
+            .client_at(&target.region, target.endpoint.as_deref())
+            .put_object()
+            .body(body.into());
+        put = apply_replica_spec!(put, target);
+        if !tags.is_empty() {
+            put = put.tagging(tagging_header(tags));
+        }
+        let out = send_with_expires!(put, target).map_err(|e| failure("PutObject", e))?;
+        Ok(Written {
+            etag: out
+                .e_tag()
+                .ok_or_else(|| missing("PutObject", "ETag"))?
+                .to_owned(),
+            version_id: out.version_id().map(str::to_owned),
+        })
+    }
+
+    async fn upload_part(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> Result<String, S3Failure> {
+        let out = self
+            .client_at(&target.region, target.endpoint.as_deref())
+            .upload_part()
+            .bucket(&target.bucket)
+            .key(&target.key)
+            .upload_id(upload_id)
+            .part_number(number as i32)
+            .body(body.into())
+            .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|e| failure("UploadPart", e))?;
+        out.e_tag()
+            .map(str::to_owned)
+            .ok_or_else(|| missing("UploadPart", "ETag"))
+    }
+
     async fn create_multipart(
         &self,
         target: &ReplicaSpec,
@@ -621,7 +730,7 @@ impl DestinationStore for AwsS3 {
     ) -> Result<String, S3Failure> {
         let target = &request.target;
         let out = self
-            .client(&target.region)
+            .client_at(&target.region, target.endpoint.as_deref())
             .upload_part_copy()
             .bucket(&target.bucket)
             .key(&target.key)
@@ -660,7 +769,7 @@ impl DestinationStore for AwsS3 {
             ))
             .build();
         let out = self
-            .client(&target.region)
+            .client_at(&target.region, target.endpoint.as_deref())
             .complete_multipart_upload()
             .bucket(&target.bucket)
             .key(&target.key)
@@ -680,7 +789,7 @@ impl DestinationStore for AwsS3 {
     }
 
     async fn list_uploads(&self, target: &ReplicaSpec) -> Result<Vec<String>, S3Failure> {
-        let client = self.client(&target.region);
+        let client = self.client_at(&target.region, target.endpoint.as_deref());
         let mut ids = Vec::new();
         let (mut key_marker, mut id_marker) = (None, None);
         loop {
@@ -713,7 +822,7 @@ impl DestinationStore for AwsS3 {
         target: &ReplicaSpec,
         upload_id: &str,
     ) -> Result<Vec<(u32, u64, String)>, S3Failure> {
-        let client = self.client(&target.region);
+        let client = self.client_at(&target.region, target.endpoint.as_deref());
         let mut parts = Vec::new();
         let mut marker = None;
         loop {
@@ -746,7 +855,7 @@ impl DestinationStore for AwsS3 {
         target: &ReplicaSpec,
         upload_id: &str,
     ) -> Result<(), S3Failure> {
-        self.client(&target.region)
+        self.client_at(&target.region, target.endpoint.as_deref())
             .abort_multipart_upload()
             .bucket(&target.bucket)
             .key(&target.key)
@@ -772,7 +881,7 @@ impl DestinationStore for AwsS3 {
         version_id: &str,
     ) -> Result<Current, S3Failure> {
         head_current(
-            &self.client(&at.region),
+            &self.client_at(&at.region, at.endpoint.as_deref()),
             &at.bucket,
             &at.key,
             Some(version_id),
@@ -786,7 +895,7 @@ impl DestinationStore for AwsS3 {
         at: &ReplicaLocation,
         version_id: &str,
     ) -> Result<(), S3Failure> {
-        self.client(&at.region)
+        self.client_at(&at.region, at.endpoint.as_deref())
             .delete_object()
             .bucket(&at.bucket)
             .key(&at.key)
@@ -804,7 +913,7 @@ impl DestinationStore for AwsS3 {
         version_id: &str,
         tags: &[(String, String)],
     ) -> Result<(), S3Failure> {
-        let client = self.client(&at.region);
+        let client = self.client_at(&at.region, at.endpoint.as_deref());
         if tags.is_empty() {
             client
                 .delete_object_tagging()
@@ -846,7 +955,7 @@ impl DestinationStore for AwsS3 {
         acl: &AclPlan,
     ) -> Result<(), S3Failure> {
         let req = self
-            .client(&at.region)
+            .client_at(&at.region, at.endpoint.as_deref())
             .put_object_acl()
             .bucket(&at.bucket)
             .key(&at.key)

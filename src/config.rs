@@ -92,6 +92,21 @@ pub struct Destination {
     pub owner_override: bool,
     /// `EncryptionConfiguration.ReplicaKmsKeyID`.
     pub replica_kms_key_id: Option<String>,
+    /// Extension: a destination on another S3 endpoint (another partition or provider), where
+    /// server-side copy is impossible and objects are streamed.
+    pub endpoint: Option<RemoteEndpoint>,
+}
+
+/// An S3 endpoint other than the function's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteEndpoint {
+    /// The endpoint URL.
+    pub url: String,
+    /// Path-style addressing (most non-AWS servers need it).
+    pub force_path_style: bool,
+    /// Names of the environment variables holding the access key id and secret; `None` uses
+    /// the function's own credentials.
+    pub credentials: Option<(String, String)>,
 }
 
 /// Storage classes a replication destination accepts.
@@ -243,6 +258,7 @@ impl Config {
                     account: None,
                     owner_override: false,
                     replica_kms_key_id: None,
+                    endpoint: None,
                 },
             })
             .collect();
@@ -352,6 +368,19 @@ struct RawDestination {
     metrics: Option<serde_json::Value>,
     /// Extension: the destination bucket's region, saving a lookup.
     region: Option<String>,
+    /// Extension: another S3 endpoint.
+    endpoint: Option<String>,
+    /// Extension: path-style addressing for `Endpoint`.
+    force_path_style: Option<bool>,
+    /// Extension: credentials for `Endpoint`.
+    credentials: Option<RawCredentials>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct RawCredentials {
+    access_key_id_variable: String,
+    secret_access_key_variable: String,
 }
 
 #[derive(Deserialize)]
@@ -657,6 +686,38 @@ impl RawDestination {
             Some(e) => e.replica_kms_key_id,
             None => None,
         };
+        let endpoint = match self.endpoint {
+            None => {
+                if self.force_path_style.is_some() || self.credentials.is_some() {
+                    return Err(ConfigError::new(
+                        format!("{at}.Endpoint"),
+                        "is required with ForcePathStyle or Credentials",
+                    ));
+                }
+                None
+            }
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError::new(
+                        format!("{at}.Endpoint"),
+                        format!("{url:?} is not an http:// or https:// URL"),
+                    ));
+                }
+                if self.region.is_none() {
+                    return Err(ConfigError::new(
+                        format!("{at}.Region"),
+                        "is required with Endpoint (the bucket's region on that endpoint)",
+                    ));
+                }
+                Some(RemoteEndpoint {
+                    url,
+                    force_path_style: self.force_path_style.unwrap_or(false),
+                    credentials: self
+                        .credentials
+                        .map(|c| (c.access_key_id_variable, c.secret_access_key_variable)),
+                })
+            }
+        };
         Ok(Destination {
             bucket,
             region: self.region,
@@ -664,6 +725,7 @@ impl RawDestination {
             account: self.account,
             owner_override,
             replica_kms_key_id,
+            endpoint,
         })
     }
 }
@@ -929,6 +991,43 @@ mod tests {
         ];
         for (json, field) in cases {
             assert_eq!(err_field(&json), field, "{json}");
+        }
+    }
+
+    #[test]
+    fn remote_endpoint_destination_is_understood_and_checked() {
+        let rule = |destination: &str| {
+            format!(
+                r#"{{"Rules":[{{"Priority":1,"Status":"Enabled","Filter":{{}},"DeleteMarkerReplication":{{"Status":"Disabled"}},"Destination":{destination}}}]}}"#
+            )
+        };
+        let cfg = Config::from_json(&rule(
+            r#"{"Bucket":"dst-b","Region":"auto","Endpoint":"https://r2.example","ForcePathStyle":true,
+               "Credentials":{"AccessKeyIdVariable":"R2_KEY","SecretAccessKeyVariable":"R2_SECRET"}}"#,
+        ))
+        .unwrap();
+        let remote = cfg.rules[0].destination.endpoint.clone().unwrap();
+        assert_eq!(remote.url, "https://r2.example");
+        assert!(remote.force_path_style);
+        assert_eq!(
+            remote.credentials,
+            Some(("R2_KEY".into(), "R2_SECRET".into()))
+        );
+        for (destination, field) in [
+            (
+                r#"{"Bucket":"dst-b","Endpoint":"https://x.example"}"#,
+                "Region",
+            ),
+            (
+                r#"{"Bucket":"dst-b","Region":"r","Endpoint":"ftp://x"}"#,
+                "Endpoint",
+            ),
+            (r#"{"Bucket":"dst-b","ForcePathStyle":true}"#, "Endpoint"),
+        ] {
+            assert_eq!(
+                err_field(&rule(destination)),
+                format!("REPLICATION_CONFIG.Rules[0].Destination.{field}")
+            );
         }
     }
 

@@ -648,12 +648,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         key: &str,
         run: &Run,
     ) -> Result<ReplicaLocation, ReplicationError> {
-        Ok(ReplicaLocation {
-            bucket: rule.destination.bucket.clone(),
-            key: key.to_owned(),
-            region: self.destination_region(rule, run).await?,
-            expected_bucket_owner: rule.destination.account.clone(),
-        })
+        let region = self.destination_region(rule, run).await?;
+        Ok(location_for(rule, key, region))
     }
 
     async fn to_destination(
@@ -715,15 +711,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return Ok(Done::Skipped(SkipReason::KmsNotSelected));
         }
         let region = self.destination_region(rule, run).await?;
-        let method = copy::choose(src.head.size, &src.head.etag, &self.config.copy)?;
+        // Another endpoint cannot copy server-side: the bytes are streamed through the function.
+        let streamed = rule.destination.endpoint.is_some();
+        let method = copy::choose(src.head.size, &src.head.etag, &self.config.copy, streamed)?;
         if check_current {
             if let Some(version) = &src.version.version_id {
-                let at = ReplicaLocation {
-                    bucket: rule.destination.bucket.clone(),
-                    key: src.event.key.clone(),
-                    region: region.clone(),
-                    expected_bucket_owner: rule.destination.account.clone(),
-                };
+                let at = location_for(rule, &src.event.key, region.clone());
                 run.requests.fetch_add(1, Ordering::Relaxed);
                 let current = self
                     .destination
@@ -735,18 +728,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 }
             }
         }
-        let (layout, tags) = match method {
-            CopyMethod::SingleRequest => (None, Vec::new()),
+        let layout = match method {
+            CopyMethod::SingleRequest => None,
             CopyMethod::Multipart { source_parts } => {
-                let layout = self.part_layout(src, source_parts, run).await?;
-                // A multipart upload cannot copy tags server-side: they are set on Create.
-                let tags = match src.tags {
-                    Some(tags) => tags.to_vec(),
-                    None if src.head.tag_count == Some(0) => Vec::new(),
-                    None => self.read_tags(src.region, src.version, run).await?,
-                };
-                (Some(layout), tags)
+                Some(self.part_layout(src, source_parts, run).await?)
             }
+        };
+        // Only CopyObject copies tags server-side; an upload or a PUT is given them.
+        let tags = match (&layout, src.tags) {
+            (None, _) if !streamed => Vec::new(),
+            (_, Some(tags)) => tags.to_vec(),
+            (_, None) if src.head.tag_count == Some(0) => Vec::new(),
+            (_, None) => self.read_tags(src.region, src.version, run).await?,
         };
         let acl_disabled = self.acl_disabled(&rule.destination.bucket);
         let mut request = CopyRequest {
@@ -839,9 +832,25 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         expected_etag: Option<&str>,
         run: &Run,
     ) -> Result<Written, multipart::Error> {
+        let transfer = match request.target.endpoint {
+            Some(_) => multipart::Transfer::Streamed {
+                source: &self.source,
+                region: &request.source_region,
+            },
+            None => multipart::Transfer::ServerSide,
+        };
         let Some(layout) = layout else {
             run.requests.fetch_add(1, Ordering::Relaxed);
-            return Ok(self.destination.copy_object(request).await?);
+            let multipart::Transfer::Streamed { source, region } = transfer else {
+                return Ok(self.destination.copy_object(request).await?);
+            };
+            run.requests.fetch_add(1, Ordering::Relaxed);
+            let if_match = request.source_if_match.as_deref();
+            let body = source.read(region, &request.source, if_match, None).await?;
+            return Ok(self
+                .destination
+                .put_object(&request.target, body, tags)
+                .await?);
         };
         run.requests
             .fetch_add(2 + layout.len() as u32, Ordering::Relaxed);
@@ -852,7 +861,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             expected_etag,
             stop_at: run.stop_at,
         };
-        multipart::copy(&self.destination, request, plan).await
+        multipart::copy(&self.destination, transfer, request, plan).await
     }
 
     /// The source's own part layout (for ETag parity), or a uniform one.
@@ -888,12 +897,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Result<(), ReplicationError> {
         let target = &request.target;
-        let at = ReplicaLocation {
-            bucket: target.bucket.clone(),
-            key: target.key.clone(),
-            region: target.region.clone(),
-            expected_bucket_owner: target.expected_bucket_owner.clone(),
-        };
+        let at = location_for_spec(target);
         run.requests.fetch_add(1, Ordering::Relaxed);
         let replica = match &written.version_id {
             Some(v) => self.destination.replica_version(&at, v).await,
@@ -1073,6 +1077,29 @@ pub fn plan_replica(
         encryption,
         object_lock: head.object_lock.clone(),
         expected_bucket_owner: rule.destination.account.clone(),
+        endpoint: rule.destination.endpoint.as_ref().map(|e| e.url.clone()),
+    }
+}
+
+/// Where a rule's replica of `key` lives.
+fn location_for(rule: &Rule, key: &str, region: String) -> ReplicaLocation {
+    ReplicaLocation {
+        bucket: rule.destination.bucket.clone(),
+        key: key.to_owned(),
+        region,
+        expected_bucket_owner: rule.destination.account.clone(),
+        endpoint: rule.destination.endpoint.as_ref().map(|e| e.url.clone()),
+    }
+}
+
+/// Where a planned replica lives.
+fn location_for_spec(target: &ReplicaSpec) -> ReplicaLocation {
+    ReplicaLocation {
+        bucket: target.bucket.clone(),
+        key: target.key.clone(),
+        region: target.region.clone(),
+        expected_bucket_owner: target.expected_bucket_owner.clone(),
+        endpoint: target.endpoint.clone(),
     }
 }
 

@@ -215,6 +215,8 @@ pub struct ReplicaSpec {
     pub object_lock: ObjectLock,
     /// `x-amz-expected-bucket-owner`.
     pub expected_bucket_owner: Option<String>,
+    /// Another S3 endpoint's URL (objects are then streamed, not copied server-side).
+    pub endpoint: Option<String>,
 }
 
 /// A server-side copy of one source version into one replica.
@@ -301,6 +303,15 @@ pub trait SourceStore: Sync {
         parts: u32,
     ) -> impl Future<Output = Result<Vec<u64>, S3Failure>> + Send;
 
+    /// The bytes of the version, or of `[start, end)` of it (GetObject, pinned by `if_match`).
+    fn read(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+        range: Option<(u64, u64)>,
+    ) -> impl Future<Output = Result<Vec<u8>, S3Failure>> + Send;
+
     /// What the key currently is (HeadObject without a version id).
     fn current(
         &self,
@@ -321,6 +332,8 @@ pub struct ReplicaLocation {
     pub region: String,
     /// `x-amz-expected-bucket-owner`.
     pub expected_bucket_owner: Option<String>,
+    /// Another S3 endpoint's URL, if the destination is not on the function's own.
+    pub endpoint: Option<String>,
 }
 
 /// Writes replicas.
@@ -334,6 +347,23 @@ pub trait DestinationStore: Sync {
         &self,
         request: &CopyRequest,
     ) -> impl Future<Output = Result<Written, S3Failure>> + Send;
+
+    /// Writes the replica from its bytes in one PutObject (streamed destinations).
+    fn put_object(
+        &self,
+        target: &ReplicaSpec,
+        body: Vec<u8>,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<Written, S3Failure>> + Send;
+
+    /// Uploads part `number` of an upload from its bytes (streamed destinations).
+    fn upload_part(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<String, S3Failure>> + Send;
 
     /// Starts a multipart upload of the replica: everything but the bytes is given here.
     fn create_multipart(

@@ -4,12 +4,9 @@
 
 mod common;
 
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl};
 use aws_sdk_s3::Client;
 use common::*;
 use s3_replicator::handle;
-
-const MIB: usize = 1024 * 1024;
 
 /// Env forcing 64 MiB objects through the multipart path, in 16 MiB parts.
 fn env(dst: &str) -> Vec<(&str, String)> {
@@ -30,77 +27,6 @@ async fn replicate(dst: &str, put: &Put) -> s3_replicator::Summary {
     )
     .await
     .expect("replicates")
-}
-
-/// Deterministic bytes with no period (xorshift64), so a misplaced range would show.
-fn body(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-/// Uploads `parts` as a multipart upload with metadata, tags and a public-read ACL.
-async fn multipart_source(s3: &Client, bucket: &str, key: &str, parts: &[Vec<u8>]) -> Put {
-    let upload = s3
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .content_type("application/x-big")
-        .cache_control("no-store")
-        .metadata("origin", "multipart")
-        .tagging("size=large")
-        .acl(ObjectCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
-    let id = upload.upload_id().unwrap();
-    let mut done = Vec::new();
-    for (i, part) in parts.iter().enumerate() {
-        let n = i as i32 + 1;
-        let out = s3
-            .upload_part()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(id)
-            .part_number(n)
-            .body(part.clone().into())
-            .send()
-            .await
-            .unwrap();
-        done.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .set_e_tag(out.e_tag().map(Into::into))
-                .build(),
-        );
-    }
-    let out = s3
-        .complete_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(done))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    Put {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        version_id: out.version_id().map(str::to_owned),
-        etag: out.e_tag().unwrap().trim_matches('"').to_owned(),
-        size: parts.iter().map(Vec::len).sum(),
-    }
 }
 
 async fn no_uploads_left(s3: &Client, bucket: &str) {
@@ -225,20 +151,6 @@ async fn small_multipart_source_is_copied_in_its_parts_for_etag_parity() {
         .await
         .unwrap();
     assert_eq!(head.e_tag().unwrap().trim_matches('"'), p.etag);
-}
-
-/// A 64 MiB source in four parts (the last one short).
-async fn four_part_source(s3: &Client, bucket: &str, key: &str) -> (Put, Vec<u8>) {
-    let data = body(64 * MIB);
-    let parts: Vec<Vec<u8>> = [20 * MIB, 20 * MIB, 20 * MIB, 4 * MIB]
-        .iter()
-        .scan(0, |start, len| {
-            let part = data[*start..*start + len].to_vec();
-            *start += len;
-            Some(part)
-        })
-        .collect();
-    (multipart_source(s3, bucket, key, &parts).await, data)
 }
 
 async fn uploads(s3: &Client, bucket: &str) -> Vec<String> {

@@ -55,12 +55,19 @@ pub enum CopyMethod {
     },
 }
 
-/// Chooses the copy method for an object of `size` bytes with this ETag.
+/// Chooses the copy method for an object of `size` bytes with this ETag. A `streamed` copy (to
+/// another endpoint) holds a whole single request in memory, so it splits above the part size.
 pub fn choose(
     size: u64,
     etag: &str,
     settings: &CopySettings,
+    streamed: bool,
 ) -> Result<CopyMethod, ReplicationError> {
+    let limit = if streamed {
+        settings.part_size
+    } else {
+        settings.threshold.min(COPY_OBJECT_LIMIT)
+    };
     if size > MAX_PART * MAX_PARTS {
         return Err(ReplicationError::ObjectTooLarge {
             size,
@@ -72,9 +79,7 @@ pub fn choose(
         Some(parts) => CopyMethod::Multipart {
             source_parts: Some(parts),
         },
-        None if size > settings.threshold.min(COPY_OBJECT_LIMIT) => {
-            CopyMethod::Multipart { source_parts: None }
-        }
+        None if size > limit => CopyMethod::Multipart { source_parts: None },
         None => CopyMethod::SingleRequest,
     })
 }
@@ -128,11 +133,11 @@ mod tests {
     #[test]
     fn small_single_part_object_uses_one_copy() {
         assert_eq!(
-            choose(10, "\"abc\"", &SETTINGS),
+            choose(10, "\"abc\"", &SETTINGS, false),
             Ok(CopyMethod::SingleRequest)
         );
         assert_eq!(
-            choose(COPY_OBJECT_LIMIT, "\"abc\"", &SETTINGS),
+            choose(COPY_OBJECT_LIMIT, "\"abc\"", &SETTINGS, false),
             Ok(CopyMethod::SingleRequest)
         );
     }
@@ -140,7 +145,7 @@ mod tests {
     #[test]
     fn object_over_copy_limit_uses_multipart() {
         assert_eq!(
-            choose(COPY_OBJECT_LIMIT + 1, "\"abc\"", &SETTINGS),
+            choose(COPY_OBJECT_LIMIT + 1, "\"abc\"", &SETTINGS, false),
             Ok(CopyMethod::Multipart { source_parts: None })
         );
     }
@@ -152,11 +157,23 @@ mod tests {
             ..SETTINGS
         };
         assert_eq!(
-            choose(64 * MIB, "\"abc\"", &low),
+            choose(64 * MIB, "\"abc\"", &low, false),
             Ok(CopyMethod::Multipart { source_parts: None })
         );
         assert_eq!(
-            choose(8 * MIB, "\"abc\"", &low),
+            choose(8 * MIB, "\"abc\"", &low, false),
+            Ok(CopyMethod::SingleRequest)
+        );
+    }
+
+    #[test]
+    fn streamed_copy_splits_above_the_part_size() {
+        assert_eq!(
+            choose(256 * MIB + 1, "\"abc\"", &SETTINGS, true),
+            Ok(CopyMethod::Multipart { source_parts: None })
+        );
+        assert_eq!(
+            choose(256 * MIB, "\"abc\"", &SETTINGS, true),
             Ok(CopyMethod::SingleRequest)
         );
     }
@@ -164,7 +181,12 @@ mod tests {
     #[test]
     fn multipart_source_keeps_its_layout_at_any_size() {
         assert_eq!(
-            choose(12, "\"d41d8cd98f00b204e9800998ecf8427e-3\"", &SETTINGS),
+            choose(
+                12,
+                "\"d41d8cd98f00b204e9800998ecf8427e-3\"",
+                &SETTINGS,
+                false
+            ),
             Ok(CopyMethod::Multipart {
                 source_parts: Some(3)
             })
@@ -174,7 +196,7 @@ mod tests {
     #[test]
     fn object_beyond_what_s3_can_hold_is_a_named_failure() {
         assert_eq!(
-            choose(MAX_PART * MAX_PARTS + 1, "\"a\"", &SETTINGS)
+            choose(MAX_PART * MAX_PARTS + 1, "\"a\"", &SETTINGS, false)
                 .unwrap_err()
                 .code(),
             "ObjectTooLarge"

@@ -1,5 +1,6 @@
 //! A multipart copy: CreateMultipartUpload (all metadata), UploadPartCopy in parallel (each part
-//! pinned to the source version and its ETag), CompleteMultipartUpload.
+//! pinned to the source version and its ETag), CompleteMultipartUpload. For a destination on
+//! another endpoint the parts are streamed instead (ranged GetObject, UploadPart).
 //!
 //! When the layout is the source's own and part ETags are MD5s, the upload's ETag is computed from
 //! its parts before Complete and must equal the source's, so a wrong replica is never written.
@@ -15,7 +16,7 @@ use md5::{Digest, Md5};
 use tracing::{info, warn};
 
 use crate::error::S3Failure;
-use crate::store::{CopyRequest, DestinationStore, Written};
+use crate::store::{CopyRequest, DestinationStore, SourceStore, Written};
 
 /// How one multipart copy is made.
 #[derive(Debug, Clone, Copy)]
@@ -55,9 +56,33 @@ impl From<S3Failure> for Error {
     }
 }
 
+/// Where the parts' bytes come from.
+pub enum Transfer<'a, S> {
+    /// UploadPartCopy: S3 copies the bytes itself.
+    ServerSide,
+    /// Ranged GetObject from the source, then UploadPart: for destinations on another endpoint.
+    /// At most `concurrency` parts are held in memory at once.
+    Streamed {
+        /// The source store.
+        source: &'a S,
+        /// The source's region.
+        region: &'a str,
+    },
+}
+
+// Copy whatever the store type: only a reference is held.
+impl<S> Clone for Transfer<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for Transfer<'_, S> {}
+
 /// Copies `request`'s source into its target in the parts of `plan`.
-pub async fn copy<D: DestinationStore>(
+pub async fn copy<D: DestinationStore, S: SourceStore>(
     destination: &D,
+    transfer: Transfer<'_, S>,
     request: &CopyRequest,
     plan: Plan<'_>,
 ) -> Result<Written, Error> {
@@ -87,10 +112,23 @@ pub async fn copy<D: DestinationStore>(
             if plan.stop_at.is_some_and(|stop| Instant::now() >= stop) {
                 return Ok(None);
             }
-            destination
-                .upload_part_copy(request, upload, number, range)
-                .await
-                .map(|etag| Some((number, etag)))
+            let etag = match transfer {
+                Transfer::ServerSide => {
+                    destination
+                        .upload_part_copy(request, upload, number, range)
+                        .await?
+                }
+                Transfer::Streamed { source, region } => {
+                    let if_match = request.source_if_match.as_deref();
+                    let bytes = source
+                        .read(region, &request.source, if_match, Some(range))
+                        .await?;
+                    destination
+                        .upload_part(&request.target, upload, number, bytes)
+                        .await?
+                }
+            };
+            Ok(Some((number, etag)))
         })
         .buffer_unordered(plan.concurrency.max(1))
         .try_collect::<Vec<_>>()

@@ -1,0 +1,185 @@
+//! Destinations on another S3 endpoint, where no server-side copy is possible: two separate local
+//! S3 servers, the bytes streamed through the function with full fidelity.
+
+mod common;
+
+use aws_sdk_s3::types::ObjectCannedAcl;
+use aws_sdk_s3::Client;
+use common::*;
+use s3_replicator::{handle, Summary};
+use serde_json::json;
+
+/// The other endpoint: a moto server of its own, started once for this binary.
+fn remote() -> &'static Server {
+    static REMOTE: std::sync::OnceLock<Server> = std::sync::OnceLock::new();
+    REMOTE.get_or_init(start_moto)
+}
+
+struct Setup {
+    local: Client,
+    remote: Client,
+    src: String,
+    dst: String,
+}
+
+async fn setup() -> Setup {
+    let local = client();
+    let remote_client = client_for(&remote().endpoint);
+    let src = versioned_bucket(&local, "st-src", "us-east-1").await;
+    let dst = versioned_bucket(&remote_client, "st-dst", "us-east-1").await;
+    Setup {
+        local,
+        remote: remote_client,
+        src,
+        dst,
+    }
+}
+
+async fn replicate(t: &Setup, p: &Put, extra: &[(&str, &str)]) -> Summary {
+    let config = json!({"Rules": [{"ID": "elsewhere", "Priority": 1, "Status": "Enabled",
+        "Filter": {}, "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": t.dst, "Region": "us-east-1", "Endpoint": remote().endpoint,
+            "ForcePathStyle": true,
+            "Credentials": {"AccessKeyIdVariable": "REMOTE_KEY",
+                            "SecretAccessKeyVariable": "REMOTE_SECRET"}}}]})
+    .to_string();
+    let mut env = vec![
+        ("REPLICATION_CONFIG", config.as_str()),
+        ("REMOTE_KEY", "remote-key"),
+        ("REMOTE_SECRET", "remote-secret"),
+    ];
+    env.extend_from_slice(extra);
+    handle(
+        &replicator(&server().endpoint, &env),
+        created_event(std::slice::from_ref(p)),
+    )
+    .await
+    .expect("replicates")
+}
+
+#[tokio::test]
+async fn small_object_streams_to_another_endpoint_with_full_fidelity() {
+    let t = setup().await;
+    let p = put_with(&t.local, &t.src, "doc.txt", b"across endpoints", |b| {
+        b.content_type("text/plain")
+            .cache_control("max-age=5")
+            .metadata("team", "storage")
+            .tagging("kind=doc")
+            .acl(ObjectCannedAcl::PublicRead)
+    })
+    .await;
+    assert_eq!(replicate(&t, &p, &[]).await.replicated, 1);
+    assert_eq!(
+        version_count(&t.local, &t.src, "doc.txt").await,
+        1,
+        "nothing written locally"
+    );
+    assert_eq!(
+        body_of(&t.remote, &t.dst, "doc.txt", None).await,
+        b"across endpoints"
+    );
+    let head = t
+        .remote
+        .head_object()
+        .bucket(&t.dst)
+        .key("doc.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.e_tag().unwrap().trim_matches('"'), p.etag);
+    assert_eq!(head.content_type(), Some("text/plain"));
+    assert_eq!(head.cache_control(), Some("max-age=5"));
+    let meta = head.metadata().unwrap();
+    assert_eq!(meta.get("team").map(String::as_str), Some("storage"));
+    assert_eq!(meta.get("replica-source-version-id"), p.version_id.as_ref());
+    let tags = t
+        .remote
+        .get_object_tagging()
+        .bucket(&t.dst)
+        .key("doc.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tag_set()[0].value(), "doc");
+    assert!(grants_read(&t.remote, &t.dst, "doc.txt").await);
+    // A repeated event reads the remote destination and copies nothing.
+    assert_eq!(replicate(&t, &p, &[]).await.replicated, 0);
+}
+
+#[tokio::test]
+async fn multipart_source_streams_in_its_own_parts_keeping_its_etag() {
+    let t = setup().await;
+    let (p, data) = four_part_source(&t.local, &t.src, "big.bin").await;
+    assert_eq!(replicate(&t, &p, &[]).await.replicated, 1);
+    let head = t
+        .remote
+        .head_object()
+        .bucket(&t.dst)
+        .key("big.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.e_tag().unwrap().trim_matches('"'),
+        p.etag,
+        "ETag parity"
+    );
+    assert_eq!(body_of(&t.remote, &t.dst, "big.bin", None).await, data);
+    let uploads = t
+        .remote
+        .list_multipart_uploads()
+        .bucket(&t.dst)
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty());
+}
+
+#[tokio::test]
+async fn single_part_object_above_the_part_size_streams_in_parts() {
+    let t = setup().await;
+    let data = body(24 * MIB + 1);
+    let p = put(&t.local, &t.src, "single.bin", &data).await;
+    let part = (8 * MIB).to_string();
+    assert_eq!(
+        replicate(&t, &p, &[("MULTIPART_PART_SIZE", &part)])
+            .await
+            .replicated,
+        1
+    );
+    assert_eq!(body_of(&t.remote, &t.dst, "single.bin", None).await, data);
+    let head = t
+        .remote
+        .head_object()
+        .bucket(&t.dst)
+        .key("single.bin")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        head.e_tag().unwrap().ends_with("-4\""),
+        "{:?}",
+        head.e_tag()
+    );
+}
+
+#[test]
+fn missing_credentials_variable_fails_init_naming_it() {
+    let config = json!({"Rules": [{"Priority": 1, "Status": "Enabled", "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": "remote-bucket", "Region": "auto",
+            "Endpoint": "https://storage.example",
+            "Credentials": {"AccessKeyIdVariable": "NOT_SET_KEY",
+                            "SecretAccessKeyVariable": "NOT_SET_SECRET"}}}]})
+    .to_string();
+    let vars = [("REPLICATION_CONFIG", config.as_str())];
+    let err =
+        s3_replicator::wiring::build(&sdk_config("http://127.0.0.1:9", "us-east-1"), |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .err()
+        .expect("init fails");
+    assert_eq!(err.field, "NOT_SET_KEY");
+}
