@@ -174,6 +174,29 @@ async fn template_role_replicates_fully_and_cannot_write_elsewhere() {
     assert_eq!(tags.tag_set()[0].key(), "team");
     assert!(grants_read(&admin, &dst, "doc.txt").await);
     assert_eq!(version_count(&admin, &outside, "doc.txt").await, 0);
+
+    // A multipart source takes the multipart path (part HEADs, upload listing, UploadPartCopy,
+    // Complete): the role allows that too.
+    let parts = vec![body(5 * MIB), b"tail".to_vec()];
+    let big = multipart_source(&admin, &src, "big.bin", &parts).await;
+    let only_allowed = json!({"Rules": [
+        {"ID": "allowed", "Priority": 1, "Status": "Enabled", "Filter": {},
+         "DeleteMarkerReplication": {"Status": "Disabled"},
+         "Destination": {"Bucket": format!("arn:aws:s3:::{dst}")}}]})
+    .to_string();
+    let replicator = replicator_with(&users.replicator, &[("REPLICATION_CONFIG", &only_allowed)]);
+    let summary = handle(&replicator, created_event(std::slice::from_ref(&big)))
+        .await
+        .expect("the role allows a multipart copy");
+    assert_eq!(summary.replicated, 1);
+    let head = admin
+        .head_object()
+        .bucket(&dst)
+        .key("big.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.e_tag().unwrap().trim_matches('"'), big.etag);
 }
 
 /// What `scripts/iam_from_template.py MODE` reads out of template.yaml with these parameters.
