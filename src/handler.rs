@@ -108,9 +108,14 @@ where
                     Ok(Done::Synced { writes }) if writes > 0 => summary.synced += 1,
                     Ok(Done::Synced { .. }) => summary.skipped += 1,
                     Ok(Done::Skipped(reason)) => {
-                        if outcome.destination.is_none() {
-                            info!(bucket = %event.bucket, key = %event.key, reason = %reason, "skipped");
-                        }
+                        info!(
+                            bucket = %event.bucket,
+                            key = %event.key,
+                            version_id = event.version_id.as_deref().unwrap_or("null"),
+                            destination = outcome.destination.as_deref().unwrap_or("-"),
+                            reason = %reason,
+                            "skipped"
+                        );
                         summary.skipped += 1;
                     }
                     Err(err) => failures.push(RecordFailure {

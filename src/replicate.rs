@@ -673,14 +673,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 replica_version_id = written.version_id.as_deref().unwrap_or("null"),
                 "replicated"
             ),
-            Ok(other) => info!(
-                bucket = %src.event.bucket,
-                key = %src.event.key,
-                destination = %bucket,
-                rule = %rule.id,
-                outcome = ?other,
-                "not copied"
-            ),
+            // Skips are logged once, with their reason, by the handler.
+            Ok(_) => {}
             Err(e) => warn!(
                 bucket = %src.event.bucket,
                 key = %src.event.key,
