@@ -22,21 +22,7 @@ struct Users {
 }
 
 fn users(endpoint: &str, params: &[(&str, &str)]) -> Users {
-    let mut cmd = Command::new(repo_root().join(".venv/bin/python"));
-    cmd.arg(repo_root().join("scripts/iam_from_template.py"))
-        .arg(repo_root().join("template.yaml"))
-        .arg("--endpoint")
-        .arg(endpoint);
-    for (k, v) in params {
-        cmd.arg("--param").arg(format!("{k}={v}"));
-    }
-    let out = cmd.output().expect("run iam_from_template.py");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = from_template(&["--endpoint", endpoint], params);
     let sdk = |user: &str| {
         sdk_config_as(
             endpoint,
@@ -199,12 +185,13 @@ async fn template_role_replicates_fully_and_cannot_write_elsewhere() {
     assert_eq!(head.e_tag().unwrap().trim_matches('"'), big.etag);
 }
 
-/// What `scripts/iam_from_template.py MODE` reads out of template.yaml with these parameters.
-fn from_template<T: serde::de::DeserializeOwned>(mode: &str, params: &[(&str, &str)]) -> T {
+/// What `scripts/iam_from_template.py ARGS` reads out of template.yaml (or does with it) with
+/// these parameters.
+fn from_template<T: serde::de::DeserializeOwned>(args: &[&str], params: &[(&str, &str)]) -> T {
     let mut cmd = Command::new(repo_root().join(".venv/bin/python"));
     cmd.arg(repo_root().join("scripts/iam_from_template.py"))
         .arg(repo_root().join("template.yaml"))
-        .arg(mode);
+        .args(args);
     for (k, v) in params {
         cmd.arg("--param").arg(format!("{k}={v}"));
     }
@@ -219,7 +206,7 @@ fn from_template<T: serde::de::DeserializeOwned>(mode: &str, params: &[(&str, &s
 
 /// The function's environment as template.yaml builds it from these parameters.
 fn template_env(params: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
-    from_template("--function-env", params)
+    from_template(&["--function-env"], params)
 }
 
 #[test]
@@ -229,7 +216,7 @@ fn template_subscribes_every_event_the_function_acts_on() {
         ("SourceBucketName", "src-bucket"),
         ("DestinationBucketArns", "arn:aws:s3:::replica-bucket"),
     ];
-    let subscribed: Vec<String> = from_template("--bucket-events", &base);
+    let subscribed: Vec<String> = from_template(&["--bucket-events"], &base);
     let covers = |subscribed: &[String], name: &str| {
         subscribed
             .iter()
@@ -259,7 +246,7 @@ fn template_subscribes_every_event_the_function_acts_on() {
     assert!(!covers(&subscribed, "ObjectRemoved:Delete"));
     let mut opted = base.to_vec();
     opted.push(("ReplicateVersionDeletes", "true"));
-    let subscribed: Vec<String> = from_template("--bucket-events", &opted);
+    let subscribed: Vec<String> = from_template(&["--bucket-events"], &opted);
     assert!(covers(&subscribed, "ObjectRemoved:Delete"));
     assert_eq!(template_env(&opted)["REPLICATE_VERSION_DELETES"], "true");
 }
