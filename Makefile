@@ -13,9 +13,10 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
-# Unit tests and the integration tests, which start their own moto server on 127.0.0.1.
+# Unit tests and the integration tests, which start their own moto server on 127.0.0.1
+# (examples are built, not run).
 unit:
-	cargo test --all-targets
+	cargo test
 
 # The demo end to end (cargo lambda watch + invoke), failing if any replica differs.
 demo-check:
