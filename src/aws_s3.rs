@@ -297,13 +297,8 @@ fn to_source_version(out: HeadObjectOutput) -> Result<SourceVersion, S3Failure> 
         Encryption::Customer
     } else {
         match out.server_side_encryption() {
-            Some(ServerSideEncryption::Aes256) | None => {
-                if out.server_side_encryption().is_some() {
-                    Encryption::S3
-                } else {
-                    Encryption::None
-                }
-            }
+            None => Encryption::None,
+            Some(ServerSideEncryption::Aes256) => Encryption::S3,
             Some(other) => Encryption::Kms {
                 algorithm: other.as_str().to_owned(),
                 key_id: out.ssekms_key_id().map(str::to_owned),
@@ -531,8 +526,8 @@ impl SourceStore for AwsS3 {
     }
 }
 
-impl AwsS3 {
-    async fn bucket_region_impl(&self, bucket: &str) -> Result<String, S3Failure> {
+impl DestinationStore for AwsS3 {
+    async fn bucket_region(&self, bucket: &str) -> Result<String, S3Failure> {
         let out = self
             .default_client()
             .get_bucket_location()
@@ -548,7 +543,7 @@ impl AwsS3 {
         })
     }
 
-    async fn copy_object_impl(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
+    async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
         let target = &request.target;
         let mut copy = self
             .client_at(&target.region, target.endpoint.as_deref())
@@ -575,7 +570,7 @@ impl AwsS3 {
         })
     }
 
-    async fn create_multipart_impl(
+    async fn create_multipart(
         &self,
         target: &ReplicaSpec,
         tags: &[(String, String)],
@@ -593,10 +588,8 @@ impl AwsS3 {
             .map(str::to_owned)
             .ok_or_else(|| missing("CreateMultipartUpload", "UploadId"))
     }
-}
 
-impl AwsS3 {
-    async fn replica_current_impl(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
+    async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
         head_current(
             &self.client_at(&at.region, at.endpoint.as_deref()),
             &at.bucket,
@@ -607,7 +600,7 @@ impl AwsS3 {
         .await
     }
 
-    async fn put_delete_marker_impl(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
+    async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
         self.client_at(&at.region, at.endpoint.as_deref())
             .delete_object()
             .bucket(&at.bucket)
@@ -619,7 +612,7 @@ impl AwsS3 {
         Ok(())
     }
 
-    async fn replica_versions_impl(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {
+    async fn replica_versions(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {
         let client = self.client_at(&at.region, at.endpoint.as_deref());
         let mut versions = Vec::new();
         let (mut key_marker, mut version_marker) = (None, None);
@@ -649,20 +642,6 @@ impl AwsS3 {
             key_marker = page.next_key_marker().map(str::to_owned);
             version_marker = page.next_version_id_marker().map(str::to_owned);
         }
-    }
-}
-
-impl DestinationStore for AwsS3 {
-    async fn bucket_region(&self, bucket: &str) -> Result<String, S3Failure> {
-        self.bucket_region_impl(bucket).await
-    }
-
-    async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
-        self.copy_object_impl(request).await
-    }
-
-    async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
-        self.replica_current_impl(at).await
     }
 
     async fn put_object(
@@ -711,14 +690,6 @@ impl DestinationStore for AwsS3 {
         out.e_tag()
             .map(str::to_owned)
             .ok_or_else(|| missing("UploadPart", "ETag"))
-    }
-
-    async fn create_multipart(
-        &self,
-        target: &ReplicaSpec,
-        tags: &[(String, String)],
-    ) -> Result<String, S3Failure> {
-        self.create_multipart_impl(target, tags).await
     }
 
     async fn upload_part_copy(
@@ -865,14 +836,6 @@ impl DestinationStore for AwsS3 {
             .await
             .map_err(|e| failure("AbortMultipartUpload", e))?;
         Ok(())
-    }
-
-    async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
-        self.put_delete_marker_impl(at).await
-    }
-
-    async fn replica_versions(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {
-        self.replica_versions_impl(at).await
     }
 
     async fn replica_version(

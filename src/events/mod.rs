@@ -150,13 +150,14 @@ fn parse_record(index: usize, value: &Value) -> Intake {
         .strip_prefix("s3:")
         .unwrap_or(&event_name)
         .to_owned();
-    let has_version = record
+    // "null" is the version id of an unversioned object: treated as no version.
+    let version_id = record
         .s3
         .object
         .version_id
-        .as_deref()
-        .is_some_and(|v| !v.is_empty() && v != "null");
-    let Some(kind) = EventKind::of(&event_name, has_version) else {
+        .clone()
+        .filter(|v| !v.is_empty() && v != "null");
+    let Some(kind) = EventKind::of(&event_name, version_id.is_some()) else {
         return Intake::Ignored { index, event_name };
     };
     let Some(bucket) = record.s3.bucket.name.clone().filter(|b| !b.is_empty()) else {
@@ -169,12 +170,6 @@ fn parse_record(index: usize, value: &Value) -> Intake {
         Ok(k) => k,
         Err(e) => return invalid(format!("s3.object.key {raw_key:?}: {e}")),
     };
-    let version_id = record
-        .s3
-        .object
-        .version_id
-        .clone()
-        .filter(|v| !v.is_empty() && v != "null");
     Intake::Object(ObjectEvent {
         kind,
         index,
