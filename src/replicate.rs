@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use futures::future::join_all;
+use tokio::sync::OnceCell;
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, Rule};
@@ -347,6 +348,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .version_id
             .clone()
             .unwrap_or_else(|| "null".to_owned());
+        // Read from the source once, and only if some destination has a replica to update.
+        let (tags, grants) = (OnceCell::new(), OnceCell::new());
         let mut outcomes = Vec::new();
         for rule in rules::select_for_key(&self.config, &event.bucket, &event.key) {
             let result = async {
@@ -358,15 +361,21 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 let Some(replica) = self.find_replica(&at, &marker, run).await? else {
                     return Ok(Done::Skipped(SkipReason::NoReplica));
                 };
-                run.requests.fetch_add(1, Ordering::Relaxed);
                 let written = if event.kind == EventKind::TagsChanged {
-                    let tags = self.read_tags(&region, &version, run).await?;
-                    self.destination.set_tags(&at, &replica, &tags).await
+                    let tags = tags
+                        .get_or_try_init(|| self.read_tags(&region, &version, run))
+                        .await?;
+                    run.requests.fetch_add(1, Ordering::Relaxed);
+                    self.destination.set_tags(&at, &replica, tags).await
                 } else {
-                    let plan = match self.read_grants(&region, &version, run).await? {
-                        Some(grants) => AclPlan::Grants(grants),
+                    let grants = grants
+                        .get_or_try_init(|| self.read_grants(&region, &version, run))
+                        .await?;
+                    let plan = match grants {
+                        Some(grants) => AclPlan::Grants(grants.clone()),
                         None => AclPlan::Default,
                     };
+                    run.requests.fetch_add(1, Ordering::Relaxed);
                     self.destination.set_acl(&at, &replica, &plan).await
                 };
                 written.map_err(ReplicationError::from_destination)?;
@@ -381,10 +390,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             });
         }
         if outcomes.is_empty() {
-            outcomes.push(DestinationOutcome {
-                destination: None,
-                result: Ok(Done::Skipped(SkipReason::NoMatchingRule)),
-            });
+            return whole(Ok(Done::Skipped(SkipReason::NoMatchingRule)));
         }
         outcomes
     }
