@@ -260,8 +260,8 @@ pub async fn body_of(s3: &Client, bucket: &str, key: &str, version: Option<&str>
         .to_vec()
 }
 
-/// Number of versions (not delete markers) of `key` in `bucket`.
-pub async fn version_count(s3: &Client, bucket: &str, key: &str) -> usize {
+/// The version ids (not delete markers) of `key` in `bucket`, newest first.
+pub async fn version_ids(s3: &Client, bucket: &str, key: &str) -> Vec<String> {
     let out = s3
         .list_object_versions()
         .bucket(bucket)
@@ -272,7 +272,13 @@ pub async fn version_count(s3: &Client, bucket: &str, key: &str) -> usize {
     out.versions()
         .iter()
         .filter(|v| v.key() == Some(key))
-        .count()
+        .filter_map(|v| v.version_id().map(str::to_owned))
+        .collect()
+}
+
+/// Number of versions (not delete markers) of `key` in `bucket`.
+pub async fn version_count(s3: &Client, bucket: &str, key: &str) -> usize {
+    version_ids(s3, bucket, key).await.len()
 }
 
 /// The destination version that is the replica of `source_version` (by its marker).
@@ -282,20 +288,12 @@ pub async fn replica_version_of(
     key: &str,
     source_version: &str,
 ) -> Option<String> {
-    let out = s3
-        .list_object_versions()
-        .bucket(bucket)
-        .prefix(key)
-        .send()
-        .await
-        .expect("list versions");
-    for v in out.versions().iter().filter(|v| v.key() == Some(key)) {
-        let id = v.version_id().unwrap();
+    for id in version_ids(s3, bucket, key).await {
         let head = s3
             .head_object()
             .bucket(bucket)
             .key(key)
-            .version_id(id)
+            .version_id(&id)
             .send()
             .await
             .unwrap();
@@ -305,7 +303,7 @@ pub async fn replica_version_of(
             .map(String::as_str)
             == Some(source_version)
         {
-            return Some(id.to_owned());
+            return Some(id);
         }
     }
     None
