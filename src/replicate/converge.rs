@@ -1,0 +1,183 @@
+//! Convergence: each destination's current version ends as the source's current version.
+
+use super::*;
+
+impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    /// Brings each rule's destination in line with the source's current version: one outcome per
+    /// rule. `just_written` is the version this record copied: while it is still the source's
+    /// current version, the copy itself was the convergence (one HEAD, no more).
+    pub(super) async fn converge(
+        &self,
+        event: &ObjectEvent,
+        region: &str,
+        just_written: Option<&str>,
+        rules: &[&Rule],
+        run: &Run,
+    ) -> Vec<DestinationOutcome> {
+        let mut writes: HashMap<&str, u32> = HashMap::new();
+        let mut outcomes = Vec::new();
+        let mut pending: Vec<&Rule> = rules.to_vec();
+        for round in 0..CONVERGE_ROUNDS {
+            if pending.is_empty() {
+                break;
+            }
+            run.requests.fetch_add(1, Ordering::Relaxed);
+            let src = match self.source.current(region, &event.bucket, &event.key).await {
+                Ok(c) => c,
+                Err(f) => {
+                    let err = ReplicationError::from_source(
+                        f,
+                        ReplicationError::SrcHeadObjectNotPermitted,
+                    );
+                    for rule in pending.drain(..) {
+                        outcomes.push(DestinationOutcome {
+                            destination: Some(rule.destination.bucket.clone()),
+                            result: Err(err.clone()),
+                        });
+                    }
+                    break;
+                }
+            };
+            if round == 0 && just_written.is_some() && src.version_id() == just_written {
+                for rule in pending.drain(..) {
+                    outcomes.push(DestinationOutcome {
+                        destination: Some(rule.destination.bucket.clone()),
+                        result: Ok(Done::Synced { writes: 0 }),
+                    });
+                }
+                break;
+            }
+            let steps = join_all(
+                pending
+                    .iter()
+                    .map(|rule| self.converge_step(rule, event, region, &src, run)),
+            )
+            .await;
+            let mut again = Vec::new();
+            for (rule, step) in pending.into_iter().zip(steps) {
+                let bucket = rule.destination.bucket.as_str();
+                match step {
+                    Ok(false) => outcomes.push(DestinationOutcome {
+                        destination: Some(bucket.to_owned()),
+                        result: Ok(Done::Synced {
+                            writes: writes.get(bucket).copied().unwrap_or(0),
+                        }),
+                    }),
+                    Ok(true) => {
+                        *writes.entry(bucket).or_default() += 1;
+                        again.push(rule);
+                    }
+                    Err(e) => outcomes.push(DestinationOutcome {
+                        destination: Some(bucket.to_owned()),
+                        result: Err(e),
+                    }),
+                }
+            }
+            pending = again;
+        }
+        for rule in pending {
+            outcomes.push(DestinationOutcome {
+                destination: Some(rule.destination.bucket.clone()),
+                result: Err(ReplicationError::NotConverged(format!(
+                    "the destination's current version still differs from the source's after {CONVERGE_ROUNDS} rounds"
+                ))),
+            });
+        }
+        outcomes
+    }
+
+    /// One round for one destination: returns whether it wrote (and so must look again).
+    async fn converge_step(
+        &self,
+        rule: &Rule,
+        event: &ObjectEvent,
+        region: &str,
+        src: &Current,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let at = self.location(rule, &event.key, run).await?;
+        let s = match src {
+            Current::Absent => return Ok(false),
+            Current::DeleteMarker(_) if !rule.delete_marker_replication => return Ok(false),
+            Current::DeleteMarker(_) => {
+                run.requests.fetch_add(1, Ordering::Relaxed);
+                let dst = self
+                    .destination
+                    .replica_current(&at)
+                    .await
+                    .map_err(ReplicationError::from_destination_read)?;
+                // Only replicas are hidden: an object written in the destination itself (two-way
+                // setups) is that side's to replicate.
+                if dst.replica_of().is_none() {
+                    return Ok(false);
+                }
+                run.requests.fetch_add(1, Ordering::Relaxed);
+                self.destination
+                    .put_delete_marker(&at)
+                    .await
+                    .map_err(ReplicationError::from_destination)?;
+                info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
+                      "delete marker replicated");
+                return Ok(true);
+            }
+            Current::Object(s) => s.as_ref(),
+        };
+        if skip_reason(s).is_some()
+            || (matches!(s.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms)
+        {
+            return Ok(false);
+        }
+        run.requests.fetch_add(1, Ordering::Relaxed);
+        let dst = self
+            .destination
+            .replica_current(&at)
+            .await
+            .map_err(ReplicationError::from_destination_read)?;
+        let current_marker = s.version_id.as_deref().unwrap_or("null");
+        if dst.replica_of() == Some(current_marker)
+            || matches!(&dst, Current::Object(_) if dst.replica_of().is_none())
+        {
+            return Ok(false);
+        }
+        let version = VersionRef {
+            bucket: event.bucket.clone(),
+            key: event.key.clone(),
+            version_id: s.version_id.clone(),
+        };
+        let tags = if s.tag_count == Some(0) {
+            Some(Vec::new())
+        } else if rule.filter.tags.is_empty() {
+            None
+        } else {
+            Some(self.read_tags(region, &version, run).await?)
+        };
+        if !rule
+            .filter
+            .matches(&event.key, tags.as_deref().unwrap_or(&[]))
+        {
+            return Ok(false);
+        }
+        let grants = if rule.destination.owner_override || self.acl_disabled(&at.bucket) {
+            None
+        } else {
+            self.read_grants(region, &version, run).await?
+        };
+        let read = SourceRead {
+            event,
+            region,
+            version: &version,
+            if_match: None,
+            head: s,
+            tags: tags.as_deref(),
+            grants: grants.as_ref(),
+        };
+        match self.copy_to(rule, &read, false, run).await? {
+            Done::Replicated(_) => {
+                info!(bucket = %event.bucket, key = %event.key, version_id = current_marker,
+                      destination = %at.bucket, "re-asserted the source's current version");
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! A created version: read the source once, then copy and check it at every destination.
+
+use super::plan::verify;
+use super::*;
+
+impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    pub(super) async fn created(&self, event: &ObjectEvent, run: &Run) -> Vec<DestinationOutcome> {
+        let region = self.source_region(event);
+        let version = event.version_ref();
+        // Without a version id, only the object the event announced may be copied.
+        let if_match = match &version.version_id {
+            None => event.etag.as_deref().map(quoted),
+            Some(_) => None,
+        };
+
+        run.requests.fetch_add(1, Ordering::Relaxed);
+        let head = match self
+            .source
+            .head_version(&region, &version, if_match.as_deref())
+            .await
+        {
+            Ok(head) => head,
+            Err(f) => {
+                return whole(skip_or_fail(ReplicationError::from_source(
+                    f,
+                    ReplicationError::SrcHeadObjectNotPermitted,
+                )))
+            }
+        };
+        if let Some(reason) = skip_reason(&head) {
+            return whole(Ok(Done::Skipped(reason)));
+        }
+
+        let tags = if head.tag_count == Some(0) {
+            Some(Vec::new())
+        } else if self.config.uses_tag_filters() {
+            match self.read_tags(&region, &version, run).await {
+                Ok(tags) => Some(tags),
+                Err(e) => return whole(skip_or_fail(e)),
+            }
+        } else {
+            None // copied server-side
+        };
+
+        let selected = rules::select(
+            &self.config,
+            &event.bucket,
+            &event.key,
+            tags.as_deref().unwrap_or(&[]),
+        );
+        if selected.is_empty() {
+            return whole(Ok(Done::Skipped(SkipReason::NoMatchingRule)));
+        }
+
+        let needs_acl = selected
+            .iter()
+            .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination.bucket));
+        let grants = if needs_acl {
+            match self.read_grants(&region, &version, run).await {
+                Ok(grants) => grants,
+                Err(e) => return whole(skip_or_fail(e)),
+            }
+        } else {
+            None
+        };
+
+        let source = SourceRead {
+            event,
+            region: &region,
+            version: &version,
+            if_match: if_match.as_deref(),
+            head: &head,
+            tags: tags.as_deref(),
+            grants: grants.as_ref(),
+        };
+        let mut outcomes = join_all(
+            selected
+                .iter()
+                .map(|rule| self.to_destination(rule, &source, run)),
+        )
+        .await;
+
+        // Ordering needs versions; an unversioned source is guarded by its ETag instead.
+        if version.version_id.is_some() {
+            let landed: Vec<&Rule> = selected
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, o)| {
+                    matches!(
+                        o.result,
+                        Ok(Done::Replicated(_)) | Ok(Done::Skipped(SkipReason::AlreadyReplicated))
+                    )
+                })
+                .map(|(r, _)| *r)
+                .collect();
+            let converged = self
+                .converge(event, &region, version.version_id.as_deref(), &landed, run)
+                .await;
+            outcomes.extend(converged.into_iter().filter(made_a_difference));
+        }
+        outcomes
+    }
+
+    async fn to_destination(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        run: &Run,
+    ) -> DestinationOutcome {
+        let started = Instant::now();
+        let bucket = rule.destination.bucket.clone();
+        let result = self.copy_to(rule, src, true, run).await;
+        match &result {
+            Ok(Done::Replicated(written)) => info!(
+                bucket = %src.event.bucket,
+                key = %src.event.key,
+                version_id = src.head.version_id.as_deref().unwrap_or("null"),
+                destination = %bucket,
+                rule = %rule.id,
+                bytes = src.head.size,
+                ms = started.elapsed().as_millis() as u64,
+                replica_version_id = written.version_id.as_deref().unwrap_or("null"),
+                "replicated"
+            ),
+            // Skips are logged once, with their reason, by the handler.
+            Ok(_) => {}
+            Err(e) => warn!(
+                bucket = %src.event.bucket,
+                key = %src.event.key,
+                version_id = src.head.version_id.as_deref().unwrap_or("null"),
+                destination = %bucket,
+                rule = %rule.id,
+                code = e.code(),
+                error = %e,
+                "replication failed"
+            ),
+        }
+        DestinationOutcome {
+            destination: Some(bucket),
+            result,
+        }
+    }
+
+    /// Copies the version to one destination. With `check_current`, first reads the
+    /// destination's current version so that a repeated event copies nothing.
+    pub(super) async fn copy_to(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        check_current: bool,
+        run: &Run,
+    ) -> Result<Done, ReplicationError> {
+        if matches!(src.head.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms {
+            return Ok(Done::Skipped(SkipReason::KmsNotSelected));
+        }
+        let region = self.destination_region(rule, run).await?;
+        // Another endpoint cannot copy server-side: the bytes are streamed through the function.
+        let streamed = rule.destination.endpoint.is_some();
+        let method = copy::choose(src.head.size, &src.head.etag, &self.config.copy, streamed)?;
+        if check_current {
+            if let Some(version) = &src.version.version_id {
+                let at = location_for(rule, &src.event.key, region.clone());
+                run.requests.fetch_add(1, Ordering::Relaxed);
+                let current = self
+                    .destination
+                    .replica_current(&at)
+                    .await
+                    .map_err(ReplicationError::from_destination_read)?;
+                if current.replica_of() == Some(version.as_str()) {
+                    return Ok(Done::Skipped(SkipReason::AlreadyReplicated));
+                }
+            }
+        }
+        let layout = match method {
+            CopyMethod::SingleRequest => None,
+            CopyMethod::Multipart { source_parts } => {
+                Some(self.part_layout(src, source_parts, run).await?)
+            }
+        };
+        // Only CopyObject copies tags server-side; an upload or a PUT is given them.
+        let tags = match (&layout, src.tags) {
+            (None, _) if !streamed => Vec::new(),
+            (_, Some(tags)) => tags.to_vec(),
+            (_, None) if src.head.tag_count == Some(0) => Vec::new(),
+            (_, None) => self.read_tags(src.region, src.version, run).await?,
+        };
+        let acl_disabled = self.acl_disabled(&rule.destination.bucket);
+        let mut request = CopyRequest {
+            source: src.version.clone(),
+            source_region: src.region.to_owned(),
+            source_if_match: src.if_match.map(str::to_owned),
+            target: plan_replica(
+                rule,
+                src.event,
+                src.head,
+                src.tags,
+                src.grants,
+                acl_disabled,
+                region,
+            ),
+        };
+        if layout.is_some() && src.if_match.is_none() {
+            // Each part is pinned to the version, and to its ETag as well.
+            request.source_if_match = Some(src.head.etag.clone());
+        }
+        // With the source's own layout and MD5 part ETags, the upload is checked before Complete.
+        let expected_etag = match method {
+            CopyMethod::Multipart {
+                source_parts: Some(_),
+            } if !matches!(src.head.encryption, Encryption::Kms { .. })
+                && !matches!(request.target.encryption, TargetEncryption::Kms { .. }) =>
+            {
+                Some(src.head.etag.clone())
+            }
+            _ => None,
+        };
+        let written = match self
+            .write(
+                &request,
+                layout.as_deref(),
+                &tags,
+                expected_etag.as_deref(),
+                run,
+            )
+            .await
+        {
+            Err(multipart::Error::S3(f))
+                if f.kind == S3FailureKind::AclNotSupported
+                    && matches!(request.target.acl, AclPlan::Grants(_)) =>
+            {
+                warn!(
+                    destination = %rule.destination.bucket,
+                    "destination bucket has ACLs disabled; replicas get no ACL grants"
+                );
+                self.acl_disabled
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(rule.destination.bucket.clone());
+                request.target.acl = AclPlan::Default;
+                self.write(
+                    &request,
+                    layout.as_deref(),
+                    &tags,
+                    expected_etag.as_deref(),
+                    run,
+                )
+                .await
+            }
+            other => other,
+        };
+        let written = match written {
+            Ok(w) => w,
+            Err(multipart::Error::S3(f)) => {
+                return skip_or_fail(ReplicationError::from_destination(f))
+            }
+            Err(multipart::Error::Interrupted { copied, total }) => {
+                return Err(ReplicationError::CopyInterrupted { copied, total })
+            }
+            Err(multipart::Error::Mismatch(m)) => return Err(ReplicationError::ReplicaMismatch(m)),
+        };
+        if !verify(src.head, &request.target, &written, method)? {
+            self.verify_size(&request, &written, src.head.size, run)
+                .await?;
+        }
+        Ok(Done::Replicated(written))
+    }
+
+    /// One CopyObject, or a multipart copy in `layout`'s parts (checked against
+    /// `expected_etag` before Complete, when given).
+    async fn write(
+        &self,
+        request: &CopyRequest,
+        layout: Option<&[(u64, u64)]>,
+        tags: &[(String, String)],
+        expected_etag: Option<&str>,
+        run: &Run,
+    ) -> Result<Written, multipart::Error> {
+        let transfer = match request.target.endpoint {
+            Some(_) => multipart::Transfer::Streamed {
+                source: &self.source,
+                region: &request.source_region,
+            },
+            None => multipart::Transfer::ServerSide,
+        };
+        let Some(layout) = layout else {
+            run.requests.fetch_add(1, Ordering::Relaxed);
+            let multipart::Transfer::Streamed { source, region } = transfer else {
+                return Ok(self.destination.copy_object(request).await?);
+            };
+            run.requests.fetch_add(1, Ordering::Relaxed);
+            let if_match = request.source_if_match.as_deref();
+            let body = source.read(region, &request.source, if_match, None).await?;
+            return Ok(self
+                .destination
+                .put_object(&request.target, body, tags)
+                .await?);
+        };
+        run.requests
+            .fetch_add(2 + layout.len() as u32, Ordering::Relaxed);
+        let plan = multipart::Plan {
+            layout,
+            tags,
+            concurrency: self.config.copy.concurrency,
+            expected_etag,
+            stop_at: run.stop_at,
+        };
+        multipart::copy(&self.destination, transfer, request, plan).await
+    }
+
+    /// The source's own part layout (for ETag parity), or a uniform one.
+    async fn part_layout(
+        &self,
+        src: &SourceRead<'_>,
+        source_parts: Option<u32>,
+        run: &Run,
+    ) -> Result<Vec<(u64, u64)>, ReplicationError> {
+        let Some(parts) = source_parts else {
+            return Ok(copy::uniform_layout(
+                src.head.size,
+                self.config.copy.part_size,
+            ));
+        };
+        run.requests.fetch_add(parts, Ordering::Relaxed);
+        let sizes = self
+            .source
+            .part_sizes(src.region, src.version, parts)
+            .await
+            .map_err(|f| {
+                ReplicationError::from_source(f, ReplicationError::SrcHeadObjectNotPermitted)
+            })?;
+        copy::layout_from_sizes(&sizes, src.head.size)
+    }
+
+    /// Where the ETag cannot tell (a re-chunked or KMS copy), the replica's size must match.
+    async fn verify_size(
+        &self,
+        request: &CopyRequest,
+        written: &Written,
+        size: u64,
+        run: &Run,
+    ) -> Result<(), ReplicationError> {
+        let target = &request.target;
+        let at = location_for_spec(target);
+        run.requests.fetch_add(1, Ordering::Relaxed);
+        let replica = match &written.version_id {
+            Some(v) => self.destination.replica_version(&at, v).await,
+            None => self.destination.replica_current(&at).await,
+        }
+        .map_err(ReplicationError::from_destination_read)?;
+        match replica {
+            Current::Object(o) if o.size == size => Ok(()),
+            Current::Object(o) => Err(ReplicationError::ReplicaMismatch(format!(
+                "replica has {} bytes, the source {size}",
+                o.size
+            ))),
+            _ => Err(ReplicationError::ReplicaMismatch(
+                "the replica just written is not there".to_owned(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Delete markers and permanently deleted versions.
+
+use super::*;
+
+impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    pub(super) async fn delete_marker(
+        &self,
+        event: &ObjectEvent,
+        run: &Run,
+    ) -> Vec<DestinationOutcome> {
+        // Delete markers carry no tags, so rules with tag filters never select them (as in S3).
+        let selected: Vec<&Rule> = rules::select(&self.config, &event.bucket, &event.key, &[])
+            .into_iter()
+            .filter(|r| r.delete_marker_replication)
+            .collect();
+        if selected.is_empty() {
+            return whole(Ok(Done::Skipped(SkipReason::DeleteMarkerNotSelected)));
+        }
+        let region = self.source_region(event);
+        self.converge(event, &region, None, &selected, run).await
+    }
+
+    pub(super) async fn version_deleted(
+        &self,
+        event: &ObjectEvent,
+        run: &Run,
+    ) -> Vec<DestinationOutcome> {
+        if !self.config.replicate_version_deletes {
+            return whole(Ok(Done::Skipped(SkipReason::VersionDeletesOff)));
+        }
+        let Some(deleted) = event.version_id.as_deref() else {
+            return Vec::new();
+        };
+        let region = self.source_region(event);
+        let selected = rules::select_for_key(&self.config, &event.bucket, &event.key);
+        let mut outcomes = Vec::new();
+        for rule in &selected {
+            let result = async {
+                let at = self.location(rule, &event.key, run).await?;
+                match self.find_replica(&at, deleted, run).await? {
+                    Some(replica) => {
+                        run.requests.fetch_add(1, Ordering::Relaxed);
+                        self.destination
+                            .delete_version(&at, &replica)
+                            .await
+                            .map_err(ReplicationError::from_destination)?;
+                        info!(bucket = %event.bucket, key = %event.key, version_id = deleted,
+                              destination = %at.bucket, replica_version_id = %replica,
+                              "deleted the replica of a deleted version");
+                        Ok(Done::Synced { writes: 1 })
+                    }
+                    None => Ok(Done::Skipped(SkipReason::NoReplica)),
+                }
+            }
+            .await;
+            outcomes.push(DestinationOutcome {
+                destination: Some(rule.destination.bucket.clone()),
+                result,
+            });
+        }
+        // Deleting the current version changes what is current.
+        let converged = self.converge(event, &region, None, &selected, run).await;
+        outcomes.extend(converged.into_iter().filter(made_a_difference));
+        outcomes
+    }
+}

@@ -1,0 +1,409 @@
+//! What one event means for each destination: a created version is read once, planned, copied
+//! and verified; a delete marker, a deleted version, an ACL or tag change is carried over. After
+//! every write the key is converged: the destination's current version must end as the source's
+//! current version, whatever order events arrive in. S3 is the only state.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use futures::future::join_all;
+use tokio::sync::OnceCell;
+use tracing::{debug, info, warn};
+
+use crate::config::{Config, Rule};
+use crate::copy::{self, multipart, CopyMethod};
+use crate::error::{ReplicationError, S3FailureKind};
+use crate::events::{EventKind, ObjectEvent};
+use crate::rules;
+use crate::store::{
+    Acl, AclPlan, CopyRequest, Current, DestinationStore, Encryption, GrantHeaders, Grantee,
+    ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan, TargetEncryption,
+    VersionRef, Written, REPLICA_MARKER,
+};
+
+mod converge;
+mod created;
+mod deleted;
+mod metadata;
+mod plan;
+
+pub use plan::{grant_headers, plan_replica};
+
+/// Rounds of "read both current versions, write if they differ" before a record is failed (and
+/// retried by Lambda). Each round is needed only when another writer raced this one.
+pub const CONVERGE_ROUNDS: usize = 4;
+
+/// Why a version was deliberately not replicated (logged; not a failure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The version was deleted before it could be read.
+    VersionGone,
+    /// An unversioned object was overwritten since the event; the newer object's event copies it.
+    SourceChanged,
+    /// The object is itself a replica (carries the replica marker).
+    IsReplica,
+    /// Archived in GLACIER or DEEP_ARCHIVE (as native replication, not replicated).
+    Archived(String),
+    /// SSE-C: cannot be read without the customer's key.
+    CustomerEncrypted,
+    /// No enabled rule selects the object.
+    NoMatchingRule,
+    /// SSE-KMS object, and the rule does not select SSE-KMS objects (as native replication).
+    KmsNotSelected,
+    /// The destination's current version already is a replica of this version.
+    AlreadyReplicated,
+    /// No rule with `DeleteMarkerReplication: Enabled` (and no tag filter) selects the key.
+    DeleteMarkerNotSelected,
+    /// Version deletes are replicated only with `REPLICATE_VERSION_DELETES=true`.
+    VersionDeletesOff,
+    /// There is no replica of the version to update (yet).
+    NoReplica,
+    /// Owner override or ACL-disabled destination: the replica's ACL does not follow the source.
+    AclNotReplicated,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::VersionGone => write!(f, "the source version no longer exists"),
+            Self::SourceChanged => write!(
+                f,
+                "the unversioned source was overwritten since the event; its own event replicates it"
+            ),
+            Self::IsReplica => write!(f, "the object is a replica ({REPLICA_MARKER} is set)"),
+            Self::Archived(class) => write!(f, "the object is archived ({class}); restore it first"),
+            Self::CustomerEncrypted => write!(f, "SSE-C objects cannot be read without the customer key"),
+            Self::NoMatchingRule => write!(f, "no enabled rule matches the object"),
+            Self::KmsNotSelected => write!(
+                f,
+                "SSE-KMS object and the rule does not enable SourceSelectionCriteria.SseKmsEncryptedObjects"
+            ),
+            Self::AlreadyReplicated => write!(f, "the destination's current version already is its replica"),
+            Self::DeleteMarkerNotSelected => write!(
+                f,
+                "no rule with DeleteMarkerReplication Enabled (and no tag filter) selects the key"
+            ),
+            Self::VersionDeletesOff => write!(
+                f,
+                "version deletes are not replicated (set REPLICATE_VERSION_DELETES=true to opt in)"
+            ),
+            Self::NoReplica => write!(f, "no replica of this version exists in the destination"),
+            Self::AclNotReplicated => write!(
+                f,
+                "replica ACLs do not follow the source here (owner override or ACLs disabled)"
+            ),
+        }
+    }
+}
+
+/// The outcome for one destination (or for the record as a whole, when `destination` is `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationOutcome {
+    /// The destination bucket, if the outcome is specific to one.
+    pub destination: Option<String>,
+    /// Replicated, skipped, or failed.
+    pub result: Result<Done, ReplicationError>,
+}
+
+/// A successful outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    /// A replica was written.
+    Replicated(Written),
+    /// The destination was brought in line (delete marker, deleted version, ACL or tags) with
+    /// this many writes; 0 when it already was.
+    Synced {
+        /// Writes made.
+        writes: u32,
+    },
+    /// Deliberately not replicated.
+    Skipped(SkipReason),
+}
+
+/// Replicates object versions according to a configuration.
+pub struct Replicator<S, D> {
+    config: Config,
+    source: S,
+    destination: D,
+    default_region: String,
+    regions: Mutex<HashMap<String, String>>,
+    acl_disabled: Mutex<HashSet<String>>,
+}
+
+impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    /// `default_region` is used for records that do not name their region.
+    pub fn new(
+        config: Config,
+        source: S,
+        destination: D,
+        default_region: impl Into<String>,
+    ) -> Self {
+        Self {
+            config,
+            source,
+            destination,
+            default_region: default_region.into(),
+            regions: Mutex::new(HashMap::new()),
+            acl_disabled: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Carries out what an event asks for at every destination its rules select.
+    pub async fn replicate(&self, event: &ObjectEvent) -> Vec<DestinationOutcome> {
+        self.replicate_until(event, None).await
+    }
+
+    /// As [`Self::replicate`], starting no part of a multipart copy at or after `stop_at`.
+    pub async fn replicate_until(
+        &self,
+        event: &ObjectEvent,
+        stop_at: Option<Instant>,
+    ) -> Vec<DestinationOutcome> {
+        let started = Instant::now();
+        let run = Run {
+            requests: AtomicU32::new(0),
+            stop_at,
+        };
+        let outcomes = match event.kind {
+            EventKind::Created => self.created(event, &run).await,
+            EventKind::DeleteMarkerCreated => self.delete_marker(event, &run).await,
+            EventKind::VersionDeleted => self.version_deleted(event, &run).await,
+            EventKind::AclChanged | EventKind::TagsChanged => {
+                self.metadata_changed(event, &run).await
+            }
+        };
+        debug!(
+            bucket = %event.bucket,
+            key = %event.key,
+            version_id = event.version_id.as_deref().unwrap_or("null"),
+            event_name = %event.event_name,
+            run = run.requests.load(Ordering::Relaxed),
+            ms = started.elapsed().as_millis() as u64,
+            "S3 run for this record"
+        );
+        outcomes
+    }
+
+    fn source_region(&self, event: &ObjectEvent) -> String {
+        event
+            .region
+            .clone()
+            .unwrap_or_else(|| self.default_region.clone())
+    }
+
+    /// The destination version that is the replica of source version `marker`, newest first.
+    async fn find_replica(
+        &self,
+        at: &ReplicaLocation,
+        marker: &str,
+        run: &Run,
+    ) -> Result<Option<String>, ReplicationError> {
+        run.requests.fetch_add(1, Ordering::Relaxed);
+        let current = self
+            .destination
+            .replica_current(at)
+            .await
+            .map_err(ReplicationError::from_destination_read)?;
+        if current.replica_of() == Some(marker) {
+            return Ok(current
+                .version_id()
+                .map(str::to_owned)
+                .or(Some("null".to_owned())));
+        }
+        run.requests.fetch_add(1, Ordering::Relaxed);
+        let versions = self
+            .destination
+            .replica_versions(at)
+            .await
+            .map_err(ReplicationError::from_destination_read)?;
+        for id in versions
+            .iter()
+            .filter(|id| Some(id.as_str()) != current.version_id())
+        {
+            run.requests.fetch_add(1, Ordering::Relaxed);
+            let v = self
+                .destination
+                .replica_version(at, id)
+                .await
+                .map_err(ReplicationError::from_destination_read)?;
+            if v.replica_of() == Some(marker) {
+                return Ok(Some(id.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn read_tags(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        run: &Run,
+    ) -> Result<Vec<(String, String)>, ReplicationError> {
+        run.requests.fetch_add(1, Ordering::Relaxed);
+        self.source
+            .version_tags(region, version)
+            .await
+            .map_err(|f| {
+                ReplicationError::from_source(f, ReplicationError::SrcGetObjectTaggingNotPermitted)
+            })
+    }
+
+    /// The source version's ACL as grant headers; `None` for a private ACL.
+    async fn read_grants(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        run: &Run,
+    ) -> Result<Option<GrantHeaders>, ReplicationError> {
+        run.requests.fetch_add(1, Ordering::Relaxed);
+        let acl = self
+            .source
+            .version_acl(region, version)
+            .await
+            .map_err(|f| {
+                ReplicationError::from_source(f, ReplicationError::SrcGetObjectAclNotPermitted)
+            })?;
+        Ok((!acl.is_private()).then(|| grant_headers(&acl)))
+    }
+
+    async fn location(
+        &self,
+        rule: &Rule,
+        key: &str,
+        run: &Run,
+    ) -> Result<ReplicaLocation, ReplicationError> {
+        let region = self.destination_region(rule, run).await?;
+        Ok(location_for(rule, key, region))
+    }
+
+    async fn destination_region(&self, rule: &Rule, run: &Run) -> Result<String, ReplicationError> {
+        if let Some(region) = &rule.destination.region {
+            return Ok(region.clone());
+        }
+        let bucket = &rule.destination.bucket;
+        if let Some(region) = self
+            .regions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(bucket)
+        {
+            return Ok(region.clone());
+        }
+        run.requests.fetch_add(1, Ordering::Relaxed);
+        let region = self
+            .destination
+            .bucket_region(bucket)
+            .await
+            .map_err(|f| match f.kind {
+                S3FailureKind::NoSuchBucket => ReplicationError::DstBucketNotFound(f),
+                _ => ReplicationError::DstBucketRegionUnknown(f),
+            })?;
+        self.regions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(bucket.clone(), region.clone());
+        Ok(region)
+    }
+
+    fn acl_disabled(&self, bucket: &str) -> bool {
+        self.acl_disabled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(bucket)
+    }
+}
+
+/// What the work on one record shares: its S3 request count and when to stop starting copies.
+struct Run {
+    requests: AtomicU32,
+    stop_at: Option<Instant>,
+}
+
+/// What was read from the source once, shared by every destination.
+struct SourceRead<'a> {
+    event: &'a ObjectEvent,
+    region: &'a str,
+    version: &'a VersionRef,
+    if_match: Option<&'a str>,
+    head: &'a SourceVersion,
+    tags: Option<&'a [(String, String)]>,
+    grants: Option<&'a GrantHeaders>,
+}
+
+/// The outcome of a record as a whole (not specific to a destination).
+fn whole(result: Result<Done, ReplicationError>) -> Vec<DestinationOutcome> {
+    vec![DestinationOutcome {
+        destination: None,
+        result,
+    }]
+}
+
+/// Convergence outcomes worth reporting beside a record's own: failures and extra writes.
+fn made_a_difference(outcome: &DestinationOutcome) -> bool {
+    !matches!(outcome.result, Ok(Done::Synced { writes: 0 }))
+}
+
+/// A deleted version or an overwritten unversioned object is skipped, not failed: there is nothing
+/// left to copy, and the newer state has its own event.
+fn skip_or_fail(err: ReplicationError) -> Result<Done, ReplicationError> {
+    match err {
+        ReplicationError::SrcVersionNotFound(_) => Ok(Done::Skipped(SkipReason::VersionGone)),
+        ReplicationError::SrcObjectChanged(_) => Ok(Done::Skipped(SkipReason::SourceChanged)),
+        other => Err(other),
+    }
+}
+
+fn skip_reason(head: &SourceVersion) -> Option<SkipReason> {
+    if head.metadata.contains_key(REPLICA_MARKER) {
+        return Some(SkipReason::IsReplica);
+    }
+    if head.archived {
+        let class = head
+            .storage_class
+            .clone()
+            .unwrap_or_else(|| "archive tier".to_owned());
+        return Some(SkipReason::Archived(class));
+    }
+    if head.encryption == Encryption::Customer {
+        return Some(SkipReason::CustomerEncrypted);
+    }
+    None
+}
+
+fn quoted(etag: &str) -> String {
+    if etag.starts_with('"') {
+        etag.to_owned()
+    } else {
+        format!("\"{etag}\"")
+    }
+}
+
+/// Where a rule's replica of `key` lives.
+fn location_for(rule: &Rule, key: &str, region: String) -> ReplicaLocation {
+    ReplicaLocation {
+        bucket: rule.destination.bucket.clone(),
+        key: key.to_owned(),
+        region,
+        expected_bucket_owner: rule.destination.account.clone(),
+        endpoint: rule.destination.endpoint.as_ref().map(|e| e.url.clone()),
+    }
+}
+
+/// Where a planned replica lives.
+fn location_for_spec(target: &ReplicaSpec) -> ReplicaLocation {
+    ReplicaLocation {
+        bucket: target.bucket.clone(),
+        key: target.key.clone(),
+        region: target.region.clone(),
+        expected_bucket_owner: target.expected_bucket_owner.clone(),
+        endpoint: target.endpoint.clone(),
+    }
+}
