@@ -8,11 +8,12 @@ use aws_sdk_s3::config::Region;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::types::{
-    ObjectCannedAcl, ObjectLockLegalHoldStatus, ObjectLockMode, ServerSideEncryption, StorageClass,
-    TaggingDirective, Type,
+    ObjectCannedAcl, ObjectLockEnabled, ObjectLockLegalHoldStatus, ObjectLockMode,
+    ServerSideEncryption, StorageClass, TaggingDirective, Type,
 };
 use aws_sdk_s3::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::DateTime;
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -221,31 +222,7 @@ where
         Some(m) => m.to_owned(),
         None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
     };
-    let kind = match (code.as_deref(), status) {
-        (Some("NoSuchBucket"), _) => S3FailureKind::NoSuchBucket,
-        (Some("NoSuchKey" | "NoSuchVersion" | "NotFound" | "NoSuchUpload"), _) => {
-            S3FailureKind::NotFound
-        }
-        (
-            Some(
-                "AccessDenied"
-                | "AllAccessDisabled"
-                | "InvalidAccessKeyId"
-                | "SignatureDoesNotMatch",
-            ),
-            _,
-        ) => S3FailureKind::AccessDenied,
-        (Some("PreconditionFailed"), _) => S3FailureKind::PreconditionFailed,
-        (Some("AccessControlListNotSupported"), _) => S3FailureKind::AclNotSupported,
-        (Some("InvalidObjectState"), _) => S3FailureKind::InvalidObjectState,
-        (Some("InvalidRequest" | "EntityTooLarge"), _) => S3FailureKind::InvalidRequest,
-        (Some(_), _) => S3FailureKind::Other,
-        // HEAD errors carry no body, hence no code.
-        (None, Some(404)) => S3FailureKind::NotFound,
-        (None, Some(403)) => S3FailureKind::AccessDenied,
-        (None, Some(412)) => S3FailureKind::PreconditionFailed,
-        (None, _) => S3FailureKind::Other,
-    };
+    let kind = S3FailureKind::of(code.as_deref(), status);
     S3Failure {
         operation,
         kind,
@@ -253,6 +230,11 @@ where
         status,
         message,
     }
+}
+
+/// The answer S3 gives for a version without retention or legal hold.
+fn no_lock<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    err.code() == Some("NoSuchObjectLockConfiguration")
 }
 
 /// A tag the SDK refuses to build (the source had it, so S3 would refuse it too).
@@ -519,6 +501,68 @@ impl SourceStore for AwsS3 {
             message: format!("reading the body failed: {e}"),
         })?;
         Ok(body.to_vec())
+    }
+
+    async fn lock_enabled(&self, region: &str, bucket: &str) -> Result<bool, S3Failure> {
+        let result = self
+            .client(region)
+            .get_object_lock_configuration()
+            .bucket(bucket)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out
+                .object_lock_configuration()
+                .and_then(|c| c.object_lock_enabled())
+                == Some(&ObjectLockEnabled::Enabled)),
+            Err(e) if e.code() == Some("ObjectLockConfigurationNotFoundError") => Ok(false),
+            Err(e) => Err(failure("GetObjectLockConfiguration", e)),
+        }
+    }
+
+    async fn version_retention(
+        &self,
+        region: &str,
+        version: &VersionRef,
+    ) -> Result<Option<(String, DateTime)>, S3Failure> {
+        let result = self
+            .client(region)
+            .get_object_retention()
+            .bucket(&version.bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out
+                .retention()
+                .and_then(|r| Some((r.mode()?.as_str().to_owned(), *r.retain_until_date()?)))),
+            Err(e) if no_lock(&e) => Ok(None),
+            Err(e) => Err(failure("GetObjectRetention", e)),
+        }
+    }
+
+    async fn version_legal_hold(
+        &self,
+        region: &str,
+        version: &VersionRef,
+    ) -> Result<bool, S3Failure> {
+        let result = self
+            .client(region)
+            .get_object_legal_hold()
+            .bucket(&version.bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                Ok(out.legal_hold().and_then(|h| h.status())
+                    == Some(&ObjectLockLegalHoldStatus::On))
+            }
+            Err(e) if no_lock(&e) => Ok(false),
+            Err(e) => Err(failure("GetObjectLegalHold", e)),
+        }
     }
 
     async fn current(&self, region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {

@@ -41,6 +41,37 @@ pub enum S3FailureKind {
     Other,
 }
 
+impl S3FailureKind {
+    /// The cause of an S3 error response, from its code and HTTP status.
+    pub fn of(code: Option<&str>, status: Option<u16>) -> Self {
+        match (code, status) {
+            (Some("NoSuchBucket"), _) => Self::NoSuchBucket,
+            (Some("NoSuchKey" | "NoSuchVersion" | "NotFound" | "NoSuchUpload"), _) => {
+                Self::NotFound
+            }
+            (
+                Some(
+                    "AccessDenied"
+                    | "AllAccessDisabled"
+                    | "InvalidAccessKeyId"
+                    | "SignatureDoesNotMatch",
+                ),
+                _,
+            ) => Self::AccessDenied,
+            (Some("PreconditionFailed"), _) => Self::PreconditionFailed,
+            (Some("AccessControlListNotSupported"), _) => Self::AclNotSupported,
+            (Some("InvalidObjectState"), _) => Self::InvalidObjectState,
+            (Some("InvalidRequest" | "EntityTooLarge"), _) => Self::InvalidRequest,
+            (Some(_), _) => Self::Other,
+            // HEAD errors carry no body, hence no code.
+            (None, Some(404)) => Self::NotFound,
+            (None, Some(403)) => Self::AccessDenied,
+            (None, Some(412)) => Self::PreconditionFailed,
+            (None, _) => Self::Other,
+        }
+    }
+}
+
 impl fmt::Display for S3Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.operation)?;
@@ -72,6 +103,13 @@ pub enum ReplicationError {
     /// GetObjectAcl on the source was denied.
     #[error("not permitted to read the source object's ACL: {0}")]
     SrcGetObjectAclNotPermitted(S3Failure),
+    /// GetObjectRetention / GetObjectLegalHold / GetObjectLockConfiguration on the source was
+    /// denied: a locked object is never replicated unlocked.
+    #[error("not permitted to read the source object's lock (retention, legal hold): {0}")]
+    SrcObjectLockNotPermitted(S3Failure),
+    /// Another read of the source (GetObject, ListObjectVersions) was denied.
+    #[error("not permitted to read the source: {0}")]
+    SrcReadNotPermitted(S3Failure),
     /// Another failure while reading the source.
     #[error("reading the source failed: {0}")]
     SrcReadFailed(S3Failure),
@@ -90,6 +128,9 @@ pub enum ReplicationError {
     /// Another failure while writing the replica.
     #[error("writing the replica failed: {0}")]
     DstPutObjectFailed(S3Failure),
+    /// The destination bucket has ACLs disabled (Object Ownership: bucket owner enforced).
+    #[error("the destination bucket has ACLs disabled: {0}")]
+    DstAclNotSupported(S3Failure),
     /// The object is larger than the copy strategies available can handle.
     #[error("object of {size} bytes exceeds the single-request copy limit of {limit} bytes")]
     ObjectTooLarge {
@@ -107,14 +148,25 @@ pub enum ReplicationError {
     /// Another failure reading the destination.
     #[error("reading the destination failed: {0}")]
     DstReadFailed(S3Failure),
-    /// The invocation's time ran out during a multipart copy; the retry resumes the upload.
-    #[error("the copy stopped before the function's deadline with {copied} of {total} parts; the retry resumes it")]
+    /// The invocation's time ran out during a multipart copy. A resumable upload (proven ours
+    /// by its fingerprint part) is kept and the retry copies only the missing parts; otherwise it
+    /// was aborted and the retry starts again.
+    #[error("the copy stopped before the function's deadline with {copied} of {total} parts; {}", if *.resumable { "the retry resumes it" } else { "the upload was aborted and the retry restarts the copy" })]
     CopyInterrupted {
         /// Parts copied so far.
         copied: usize,
         /// Parts in all.
         total: usize,
+        /// Whether the upload was kept for the retry to resume.
+        resumable: bool,
     },
+    /// No S3 call is started within the time margin before the function's deadline; the retry
+    /// carries on from what S3 holds.
+    #[error("stopped before the function's deadline (MULTIPART_TIME_MARGIN_SECONDS); the retry carries on")]
+    DeadlineReached,
+    /// A listing said it was truncated but gave no marker to continue from.
+    #[error("{0} said the listing is truncated but gave no marker to continue from")]
+    ListingNotAdvancing(&'static str),
     /// Concurrent writers kept changing the key; the retry will converge it.
     #[error("not converged: {0}")]
     NotConverged(String),
@@ -128,49 +180,159 @@ impl ReplicationError {
             Self::SrcHeadObjectNotPermitted(_) => "SrcHeadObjectNotPermitted",
             Self::SrcGetObjectTaggingNotPermitted(_) => "SrcGetObjectTaggingNotPermitted",
             Self::SrcGetObjectAclNotPermitted(_) => "SrcGetObjectAclNotPermitted",
+            Self::SrcObjectLockNotPermitted(_) => "SrcObjectLockNotPermitted",
+            Self::SrcReadNotPermitted(_) => "SrcReadNotPermitted",
             Self::SrcReadFailed(_) => "SrcReadFailed",
             Self::SrcObjectChanged(_) => "SrcObjectChanged",
             Self::DstBucketNotFound(_) => "DstBucketNotFound",
             Self::DstBucketRegionUnknown(_) => "DstBucketRegionUnknown",
             Self::DstPutObjectNotPermitted(_) => "DstPutObjectNotPermitted",
             Self::DstPutObjectFailed(_) => "DstPutObjectFailed",
+            Self::DstAclNotSupported(_) => "DstAclNotSupported",
             Self::ObjectTooLarge { .. } => "ObjectTooLarge",
             Self::ReplicaMismatch(_) => "ReplicaMismatch",
             Self::DstReadNotPermitted(_) => "DstReadNotPermitted",
             Self::DstReadFailed(_) => "DstReadFailed",
             Self::CopyInterrupted { .. } => "CopyInterrupted",
+            Self::DeadlineReached => "DeadlineReached",
             Self::NotConverged(_) => "NotConverged",
+            Self::ListingNotAdvancing(_) => "ListingNotAdvancing",
         }
     }
 
-    /// Classifies a failure to read the source in the step `read` (HEAD, tagging, ACL).
-    pub fn from_source(failure: S3Failure, denied: fn(S3Failure) -> Self) -> Self {
-        match failure.kind {
-            S3FailureKind::NotFound => Self::SrcVersionNotFound(failure),
-            S3FailureKind::AccessDenied => denied(failure),
-            S3FailureKind::PreconditionFailed => Self::SrcObjectChanged(failure),
-            _ => Self::SrcReadFailed(failure),
+    /// The one classification of a failed S3 call: by the side it was made for, its operation
+    /// and its cause. Every S3 failure the engine sees passes through here, so that a cause means
+    /// the same thing wherever it happens (a destination's NotFound is never "source gone").
+    pub fn classify(side: Side, failure: S3Failure) -> Self {
+        use S3FailureKind as K;
+        let op = failure.operation;
+        // The copy calls read the source: their NoSuchKey / NoSuchVersion and If-Match
+        // failures are about the source version, whatever else they write.
+        let copy_call = matches!(op, "CopyObject" | "UploadPartCopy");
+        let source_missing = matches!(failure.code.as_deref(), Some("NoSuchKey" | "NoSuchVersion"));
+        match (side, failure.kind) {
+            (Side::Source, K::NotFound) => Self::SrcVersionNotFound(failure),
+            (Side::Source, K::PreconditionFailed) => Self::SrcObjectChanged(failure),
+            (Side::Source, K::AccessDenied) => match op {
+                "HeadObject" => Self::SrcHeadObjectNotPermitted(failure),
+                "GetObjectTagging" => Self::SrcGetObjectTaggingNotPermitted(failure),
+                "GetObjectAcl" => Self::SrcGetObjectAclNotPermitted(failure),
+                "GetObjectRetention" | "GetObjectLegalHold" | "GetObjectLockConfiguration" => {
+                    Self::SrcObjectLockNotPermitted(failure)
+                }
+                _ => Self::SrcReadNotPermitted(failure),
+            },
+            (Side::Source, _) => Self::SrcReadFailed(failure),
+            (Side::Destination, K::NotFound) if copy_call && source_missing => {
+                Self::SrcVersionNotFound(failure)
+            }
+            (Side::Destination, K::PreconditionFailed) if copy_call => {
+                Self::SrcObjectChanged(failure)
+            }
+            (Side::Destination, K::NoSuchBucket) => Self::DstBucketNotFound(failure),
+            (Side::Destination, _) if op == "GetBucketLocation" => {
+                Self::DstBucketRegionUnknown(failure)
+            }
+            (Side::Destination, K::AclNotSupported) => Self::DstAclNotSupported(failure),
+            (Side::Destination, K::AccessDenied) if is_read(op) => {
+                Self::DstReadNotPermitted(failure)
+            }
+            (Side::Destination, K::AccessDenied) => Self::DstPutObjectNotPermitted(failure),
+            (Side::Destination, _) if is_read(op) => Self::DstReadFailed(failure),
+            (Side::Destination, _) => Self::DstPutObjectFailed(failure),
         }
     }
 
-    /// Classifies a failure to read the destination.
-    pub fn from_destination_read(failure: S3Failure) -> Self {
-        match failure.kind {
-            S3FailureKind::NoSuchBucket => Self::DstBucketNotFound(failure),
-            S3FailureKind::AccessDenied => Self::DstReadNotPermitted(failure),
-            _ => Self::DstReadFailed(failure),
+    /// What the engine does about this failure.
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            Self::SrcVersionNotFound(_) => Disposition::SourceGone,
+            Self::SrcObjectChanged(_) => Disposition::SourceChanged,
+            Self::DstAclNotSupported(_) => Disposition::AclUnsupported,
+            Self::CopyInterrupted { .. } | Self::DeadlineReached | Self::NotConverged(_) => {
+                Disposition::Retry
+            }
+            Self::ObjectTooLarge { .. }
+            | Self::ReplicaMismatch(_)
+            | Self::ListingNotAdvancing(_) => Disposition::Fail,
+            Self::DstPutObjectFailed(f) | Self::DstReadFailed(f)
+                if f.kind == S3FailureKind::NotFound =>
+            {
+                // An upload aborted by a lifecycle rule or another invocation: start again.
+                Disposition::Retry
+            }
+            Self::SrcHeadObjectNotPermitted(f)
+            | Self::SrcGetObjectTaggingNotPermitted(f)
+            | Self::SrcGetObjectAclNotPermitted(f)
+            | Self::SrcObjectLockNotPermitted(f)
+            | Self::SrcReadNotPermitted(f)
+            | Self::SrcReadFailed(f)
+            | Self::DstBucketNotFound(f)
+            | Self::DstBucketRegionUnknown(f)
+            | Self::DstPutObjectNotPermitted(f)
+            | Self::DstPutObjectFailed(f)
+            | Self::DstReadNotPermitted(f)
+            | Self::DstReadFailed(f) => {
+                if f.is_transient() {
+                    Disposition::Retry
+                } else {
+                    Disposition::Fail
+                }
+            }
         }
     }
+}
 
-    /// Classifies a failure of a write to the destination.
-    pub fn from_destination(failure: S3Failure) -> Self {
-        match failure.kind {
-            S3FailureKind::NoSuchBucket => Self::DstBucketNotFound(failure),
-            S3FailureKind::AccessDenied => Self::DstPutObjectNotPermitted(failure),
-            S3FailureKind::PreconditionFailed => Self::SrcObjectChanged(failure),
-            S3FailureKind::NotFound => Self::SrcVersionNotFound(failure),
-            _ => Self::DstPutObjectFailed(failure),
-        }
+/// The side of the replication an S3 call is made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Reads of the source bucket.
+    Source,
+    /// Reads and writes of a destination (including the copy calls, which read the source).
+    Destination,
+}
+
+/// What a failure means for the work in hand: decided once, in [`ReplicationError::disposition`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// A retry can succeed (throttling, 5xx, network, an empty 200, the deadline): a multipart
+    /// upload is kept for it.
+    Retry,
+    /// It will fail again until someone changes something: an upload of ours is aborted.
+    Fail,
+    /// The source version no longer exists: nothing is left to copy (a logged skip).
+    SourceGone,
+    /// An unversioned source was overwritten since the event: its own event copies it (a skip).
+    SourceChanged,
+    /// The destination bucket has ACLs disabled: write again without grants.
+    AclUnsupported,
+}
+
+/// Destination operations that only read.
+fn is_read(operation: &str) -> bool {
+    matches!(
+        operation,
+        "HeadObject" | "ListObjectVersions" | "ListMultipartUploads" | "ListParts"
+    )
+}
+
+impl S3Failure {
+    /// Throttling, 5xx, network failures and an empty or unreadable 200 may pass on a retry.
+    pub fn is_transient(&self) -> bool {
+        let transient_code = matches!(
+            self.code.as_deref(),
+            Some(
+                "SlowDown"
+                    | "RequestTimeout"
+                    | "InternalError"
+                    | "ServiceUnavailable"
+                    | "Throttling"
+                    | "ThrottlingException"
+                    | "RequestTimeTooSkewed"
+            )
+        );
+        let empty_200 = self.status == Some(200) && self.code.is_none();
+        transient_code || empty_200 || self.status.is_none_or(|s| s >= 500)
     }
 }
 
@@ -239,32 +401,231 @@ impl From<InvocationError> for Diagnostic {
 mod tests {
     use super::*;
 
-    fn denied(op: &'static str) -> S3Failure {
+    fn failure(operation: &'static str, code: Option<&str>, status: u16) -> S3Failure {
         S3Failure {
-            operation: op,
-            kind: S3FailureKind::AccessDenied,
-            code: Some("AccessDenied".into()),
-            status: Some(403),
-            message: "Access Denied".into(),
+            operation,
+            kind: S3FailureKind::of(code, Some(status)),
+            code: code.map(str::to_owned),
+            status: Some(status),
+            message: String::new(),
         }
     }
 
     #[test]
-    fn access_denied_on_destination_maps_to_dst_put_object_not_permitted() {
-        let err = ReplicationError::from_destination(denied("CopyObject"));
-        assert_eq!(err.code(), "DstPutObjectNotPermitted");
-        assert!(err
-            .to_string()
-            .contains("CopyObject failed with AccessDenied (HTTP 403)"));
+    fn failure_classification_table() {
+        use Disposition::*;
+        use Side::*;
+        #[rustfmt::skip]
+        type Row = (Side, &'static str, Option<&'static str>, u16, &'static str, Disposition);
+        let table: &[Row] = &[
+            // A destination's NotFound is a retryable failure, never "source gone".
+            (
+                Destination,
+                "CompleteMultipartUpload",
+                Some("NoSuchUpload"),
+                404,
+                "DstPutObjectFailed",
+                Retry,
+            ),
+            (
+                Destination,
+                "UploadPartCopy",
+                Some("NoSuchUpload"),
+                404,
+                "DstPutObjectFailed",
+                Retry,
+            ),
+            (Destination, "HeadObject", None, 404, "DstReadFailed", Retry),
+            // The copy calls' own NoSuchKey / NoSuchVersion and If-Match are about the source.
+            (
+                Destination,
+                "CopyObject",
+                Some("NoSuchKey"),
+                404,
+                "SrcVersionNotFound",
+                SourceGone,
+            ),
+            (
+                Destination,
+                "UploadPartCopy",
+                Some("NoSuchVersion"),
+                404,
+                "SrcVersionNotFound",
+                SourceGone,
+            ),
+            (
+                Destination,
+                "CopyObject",
+                Some("PreconditionFailed"),
+                412,
+                "SrcObjectChanged",
+                SourceChanged,
+            ),
+            (
+                Destination,
+                "CopyObject",
+                Some("AccessDenied"),
+                403,
+                "DstPutObjectNotPermitted",
+                Fail,
+            ),
+            (
+                Destination,
+                "ListParts",
+                Some("AccessDenied"),
+                403,
+                "DstReadNotPermitted",
+                Fail,
+            ),
+            (
+                Destination,
+                "CopyObject",
+                Some("NoSuchBucket"),
+                404,
+                "DstBucketNotFound",
+                Fail,
+            ),
+            (
+                Destination,
+                "PutObjectAcl",
+                Some("AccessControlListNotSupported"),
+                400,
+                "DstAclNotSupported",
+                AclUnsupported,
+            ),
+            (
+                Destination,
+                "UploadPartCopy",
+                Some("SlowDown"),
+                503,
+                "DstPutObjectFailed",
+                Retry,
+            ),
+            (
+                Destination,
+                "CopyObject",
+                Some("InternalError"),
+                500,
+                "DstPutObjectFailed",
+                Retry,
+            ),
+            // An empty 200 (no code) is retried, not taken as permanent.
+            (
+                Destination,
+                "CopyObject",
+                None,
+                200,
+                "DstPutObjectFailed",
+                Retry,
+            ),
+            (
+                Destination,
+                "CopyObject",
+                Some("InvalidRequest"),
+                400,
+                "DstPutObjectFailed",
+                Fail,
+            ),
+            (
+                Destination,
+                "GetBucketLocation",
+                Some("InternalError"),
+                500,
+                "DstBucketRegionUnknown",
+                Retry,
+            ),
+            (
+                Destination,
+                "GetBucketLocation",
+                Some("NoSuchBucket"),
+                404,
+                "DstBucketNotFound",
+                Fail,
+            ),
+            (
+                Source,
+                "HeadObject",
+                None,
+                404,
+                "SrcVersionNotFound",
+                SourceGone,
+            ),
+            (
+                Source,
+                "HeadObject",
+                None,
+                403,
+                "SrcHeadObjectNotPermitted",
+                Fail,
+            ),
+            (
+                Source,
+                "HeadObject",
+                None,
+                412,
+                "SrcObjectChanged",
+                SourceChanged,
+            ),
+            (
+                Source,
+                "GetObjectTagging",
+                Some("AccessDenied"),
+                403,
+                "SrcGetObjectTaggingNotPermitted",
+                Fail,
+            ),
+            (
+                Source,
+                "GetObjectAcl",
+                Some("AccessDenied"),
+                403,
+                "SrcGetObjectAclNotPermitted",
+                Fail,
+            ),
+            (
+                Source,
+                "GetObjectRetention",
+                Some("AccessDenied"),
+                403,
+                "SrcObjectLockNotPermitted",
+                Fail,
+            ),
+            (
+                Source,
+                "GetObject",
+                Some("AccessDenied"),
+                403,
+                "SrcReadNotPermitted",
+                Fail,
+            ),
+            (
+                Source,
+                "GetObject",
+                Some("SlowDown"),
+                503,
+                "SrcReadFailed",
+                Retry,
+            ),
+        ];
+        for (side, op, code, status, want_code, want) in table {
+            let err = ReplicationError::classify(*side, failure(op, *code, *status));
+            assert_eq!(
+                (err.code(), err.disposition()),
+                (*want_code, *want),
+                "{side:?} {op} {code:?} {status}"
+            );
+        }
     }
 
     #[test]
-    fn access_denied_on_source_head_maps_to_its_own_code() {
-        let err = ReplicationError::from_source(
-            denied("HeadObject"),
-            ReplicationError::SrcHeadObjectNotPermitted,
+    fn failure_message_keeps_the_operation_code_and_status() {
+        let err = ReplicationError::classify(
+            Side::Destination,
+            failure("CopyObject", Some("AccessDenied"), 403),
         );
-        assert_eq!(err.code(), "SrcHeadObjectNotPermitted");
+        assert!(err
+            .to_string()
+            .contains("CopyObject failed with AccessDenied (HTTP 403)"));
     }
 
     #[test]

@@ -8,9 +8,11 @@ pub mod config;
 pub mod copy;
 pub mod error;
 pub mod events;
+pub mod faults;
 pub mod handler;
 pub mod replicate;
 pub mod rules;
+pub mod run;
 pub mod store;
 pub mod wiring;
 

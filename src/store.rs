@@ -312,6 +312,28 @@ pub trait SourceStore: Sync {
         range: Option<(u64, u64)>,
     ) -> impl Future<Output = Result<Vec<u8>, S3Failure>> + Send;
 
+    /// Whether the bucket has Object Lock enabled (GetObjectLockConfiguration).
+    fn lock_enabled(
+        &self,
+        region: &str,
+        bucket: &str,
+    ) -> impl Future<Output = Result<bool, S3Failure>> + Send;
+
+    /// The version's retention: mode and retain-until date (GetObjectRetention); `None` when
+    /// it has none.
+    fn version_retention(
+        &self,
+        region: &str,
+        version: &VersionRef,
+    ) -> impl Future<Output = Result<Option<(String, DateTime)>, S3Failure>> + Send;
+
+    /// Whether the version has a legal hold on (GetObjectLegalHold).
+    fn version_legal_hold(
+        &self,
+        region: &str,
+        version: &VersionRef,
+    ) -> impl Future<Output = Result<bool, S3Failure>> + Send;
+
     /// What the key currently is (HeadObject without a version id).
     fn current(
         &self,
@@ -334,6 +356,19 @@ pub struct ReplicaLocation {
     pub expected_bucket_owner: Option<String>,
     /// Another S3 endpoint's URL, if the destination is not on the function's own.
     pub endpoint: Option<String>,
+}
+
+impl ReplicaLocation {
+    /// Where a planned replica lives.
+    pub fn of(target: &ReplicaSpec) -> Self {
+        Self {
+            bucket: target.bucket.clone(),
+            key: target.key.clone(),
+            region: target.region.clone(),
+            expected_bucket_owner: target.expected_bucket_owner.clone(),
+            endpoint: target.endpoint.clone(),
+        }
+    }
 }
 
 /// Writes replicas.

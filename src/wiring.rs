@@ -17,6 +17,15 @@ pub fn build(
     sdk: &aws_config::SdkConfig,
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<LiveReplicator, ConfigError> {
+    build_with(sdk, var, |destination| destination)
+}
+
+/// As [`build`], with the destination store wrapped by `wrap` (tests inject faults with it).
+pub fn build_with<D: crate::store::DestinationStore>(
+    sdk: &aws_config::SdkConfig,
+    var: impl Fn(&str) -> Option<String>,
+    wrap: impl FnOnce(AwsS3) -> D,
+) -> Result<Replicator<AwsS3, D>, ConfigError> {
     let config = Config::from_env(&var)?;
     let force_path_style = match var("S3_FORCE_PATH_STYLE").as_deref().map(str::trim) {
         None | Some("") | Some("false") => false,
@@ -35,7 +44,7 @@ pub fn build(
     let remotes = remotes(&config, &var)?;
     let s3 = AwsS3::new(sdk.clone(), force_path_style);
     let dst = AwsS3::new(sdk.clone(), force_path_style).with_remotes(remotes);
-    Ok(Replicator::new(config, s3, dst, default_region))
+    Ok(Replicator::new(config, s3, wrap(dst), default_region))
 }
 
 /// Clients' settings for destinations on other endpoints; their credentials are read from the

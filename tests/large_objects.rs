@@ -167,7 +167,7 @@ async fn uploads(s3: &Client, bucket: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn copy_interrupted_by_the_deadline_resumes_on_the_next_invocation() {
+async fn copy_inside_the_time_margin_starts_no_call_and_leaves_no_upload() {
     let s3 = client();
     let src = versioned_bucket(&s3, "rs-src", "us-east-1").await;
     let dst = versioned_bucket(&s3, "rs-dst", "eu-west-1").await;
@@ -175,22 +175,57 @@ async fn copy_interrupted_by_the_deadline_resumes_on_the_next_invocation() {
     let replicator = replicator(&server().endpoint, &[("DESTINATION_BUCKET", &dst)]);
     let event = created_event(std::slice::from_ref(&p));
 
-    // Too little time left: no part is started, the upload stays, the invocation fails.
+    // Less time left than the margin: no S3 call is started, so nothing is half-made.
     let soon = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
     let err = s3_replicator::handle_until(&replicator, event.clone(), Some(soon))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("CopyInterrupted"), "{err}");
-    assert_eq!(
-        uploads(&s3, &dst).await.len(),
-        1,
-        "the upload is kept for the retry"
-    );
+    assert!(err.to_string().contains("DeadlineReached"), "{err}");
+    assert!(uploads(&s3, &dst).await.is_empty(), "no upload was created");
     assert_eq!(version_count(&s3, &dst, "resume.bin").await, 0);
 
-    // Lambda's retry: resumes that upload and finishes it.
-    let summary = handle(&replicator, event).await.unwrap();
+    // Lambda's retry, with time, replicates.
+    handle(&replicator, event).await.unwrap();
+    assert_eq!(body_of(&s3, &dst, "resume.bin", None).await, data);
+}
+
+/// A rule failing `UploadPartCopy` of the parts `parts` with a retryable `SlowDown`.
+fn fail_parts(
+    parts: std::ops::RangeInclusive<u32>,
+) -> impl Fn(s3_replicator::faults::Call) -> Option<s3_replicator::error::S3Failure> + Send + Sync {
+    move |call| {
+        (call.operation == "UploadPartCopy" && call.part.is_some_and(|n| parts.contains(&n)))
+            .then(|| s3_replicator::faults::slow_down("UploadPartCopy"))
+    }
+}
+
+#[tokio::test]
+async fn copy_stopped_by_a_transient_failure_resumes_only_the_missing_parts() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "tf-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "tf-dst", "eu-west-1").await;
+    let (p, data) = four_part_source(&s3, &src, "resume.bin").await;
+    let env = [
+        ("DESTINATION_BUCKET", dst.as_str()),
+        ("MULTIPART_CONCURRENCY", "1"),
+    ];
+    let event = created_event(std::slice::from_ref(&p));
+
+    let first = faulty_replicator(&env, fail_parts(3..=4));
+    let err = handle(&first, event.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("DstPutObjectFailed"), "{err}");
+    assert_eq!(uploads(&s3, &dst).await.len(), 1, "kept for the retry");
+    assert_eq!(version_count(&s3, &dst, "resume.bin").await, 0);
+
+    // The retry may not copy parts 1 and 2 again: it must resume the upload it proves its own.
+    let retry = faulty_replicator(&env, fail_parts(1..=2));
+    let summary = handle(&retry, event).await.unwrap();
     assert_eq!(summary.replicated, 1);
+    assert_eq!(
+        retry.destination().injected(),
+        0,
+        "parts 1 and 2 were not copied again"
+    );
     assert!(uploads(&s3, &dst).await.is_empty());
     let head = s3
         .head_object()
@@ -200,11 +235,51 @@ async fn copy_interrupted_by_the_deadline_resumes_on_the_next_invocation() {
         .await
         .unwrap();
     assert_eq!(head.e_tag().unwrap().trim_matches('"'), p.etag);
+    assert_eq!(marker_of(&s3, &dst, "resume.bin").await, p.version_id);
     assert_eq!(body_of(&s3, &dst, "resume.bin", None).await, data);
 }
 
-/// Starts an upload on the destination key with the source's first `parts` parts copied, as an
-/// interrupted invocation leaves it; `from` is the byte offset part 1 is copied from.
+#[tokio::test]
+async fn interrupted_copy_of_an_older_version_is_never_completed_into_a_newer_one() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "ov-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "ov-dst", "eu-west-1").await;
+    let env = [
+        ("DESTINATION_BUCKET", dst.as_str()),
+        ("MULTIPART_CONCURRENCY", "1"),
+    ];
+    // Same bytes, same layout, same ETag: only the replica marker tells v1's copy from v2's.
+    let (v1, _) = four_part_source(&s3, &src, "k.bin").await;
+    let first = faulty_replicator(&env, fail_parts(3..=4));
+    handle(&first, created_event(std::slice::from_ref(&v1)))
+        .await
+        .unwrap_err();
+    assert_eq!(uploads(&s3, &dst).await.len(), 1, "v1's upload is left");
+
+    let (v2, data) = four_part_source(&s3, &src, "k.bin").await;
+    let plain = replicator(&server().endpoint, &env);
+    handle(&plain, created_event(std::slice::from_ref(&v2)))
+        .await
+        .unwrap();
+    assert_eq!(marker_of(&s3, &dst, "k.bin").await, v2.version_id);
+    assert_eq!(
+        uploads(&s3, &dst).await.len(),
+        1,
+        "v1's upload was not used for v2"
+    );
+
+    // v1's retry finishes its own upload as history; v2 stays current.
+    handle(&plain, created_event(std::slice::from_ref(&v1)))
+        .await
+        .unwrap();
+    assert!(uploads(&s3, &dst).await.is_empty());
+    assert_eq!(marker_of(&s3, &dst, "k.bin").await, v2.version_id);
+    assert_eq!(body_of(&s3, &dst, "k.bin", None).await, data);
+}
+
+/// Starts an upload on the destination key with the source's first `parts` parts copied, as a
+/// user's own tool (or an interrupted copy by something else) leaves it; `from` is the byte
+/// offset part 1 is copied from.
 async fn partial_upload(s3: &Client, p: &Put, dst: &str, parts: usize, from: usize) -> String {
     let id = s3
         .create_multipart_upload()
@@ -238,12 +313,16 @@ async fn partial_upload(s3: &Client, p: &Put, dst: &str, parts: usize, from: usi
 }
 
 #[tokio::test]
-async fn partial_upload_left_by_an_interrupted_copy_is_finished() {
+async fn uploads_not_proven_ours_are_never_completed_or_aborted() {
     let s3 = client();
-    let src = versioned_bucket(&s3, "pu-src", "us-east-1").await;
-    let dst = versioned_bucket(&s3, "pu-dst", "eu-west-1").await;
-    let (p, data) = four_part_source(&s3, &src, "partial.bin").await;
-    partial_upload(&s3, &p, &dst, 2, 0).await;
+    let src = versioned_bucket(&s3, "fu-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "fu-dst", "eu-west-1").await;
+    let (p, data) = four_part_source(&s3, &src, "foreign.bin").await;
+    // One with the right parts, one with the right sizes but shifted bytes: neither is ours.
+    let mut theirs = vec![
+        partial_upload(&s3, &p, &dst, 2, 0).await,
+        partial_upload(&s3, &p, &dst, 2, MIB).await,
+    ];
     let summary = handle(
         &replicator(&server().endpoint, &[("DESTINATION_BUCKET", &dst)]),
         created_event(std::slice::from_ref(&p)),
@@ -251,35 +330,18 @@ async fn partial_upload_left_by_an_interrupted_copy_is_finished() {
     .await
     .unwrap();
     assert_eq!(summary.replicated, 1);
-    assert!(
-        uploads(&s3, &dst).await.is_empty(),
-        "the partial upload was used, not left"
-    );
-    assert_eq!(body_of(&s3, &dst, "partial.bin", None).await, data);
-}
-
-#[tokio::test]
-async fn foreign_upload_with_matching_sizes_is_never_completed() {
-    let s3 = client();
-    let src = versioned_bucket(&s3, "fu-src", "us-east-1").await;
-    let dst = versioned_bucket(&s3, "fu-dst", "eu-west-1").await;
-    let (p, data) = four_part_source(&s3, &src, "foreign.bin").await;
-    // Same part sizes, wrong bytes (shifted by 1 MiB): only the ETag check can tell.
-    partial_upload(&s3, &p, &dst, 2, MIB).await;
-    let replicator = replicator(&server().endpoint, &[("DESTINATION_BUCKET", &dst)]);
-    let event = created_event(std::slice::from_ref(&p));
-    let err = handle(&replicator, event.clone()).await.unwrap_err();
-    assert!(err.to_string().contains("ReplicaMismatch"), "{err}");
-    assert_eq!(
-        version_count(&s3, &dst, "foreign.bin").await,
-        0,
-        "no wrong replica was written"
-    );
-    assert!(
-        uploads(&s3, &dst).await.is_empty(),
-        "the foreign upload was aborted"
-    );
-    // The retry starts afresh and succeeds.
-    handle(&replicator, event).await.unwrap();
+    let mut left = uploads(&s3, &dst).await;
+    left.sort();
+    theirs.sort();
+    assert_eq!(left, theirs, "other people's uploads are left as they were");
+    let head = s3
+        .head_object()
+        .bucket(&dst)
+        .key("foreign.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.e_tag().unwrap().trim_matches('"'), p.etag);
+    assert_eq!(marker_of(&s3, &dst, "foreign.bin").await, p.version_id);
     assert_eq!(body_of(&s3, &dst, "foreign.bin", None).await, data);
 }

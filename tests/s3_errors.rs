@@ -21,7 +21,32 @@ use s3_replicator::{handle, Config, Replicator, Summary};
 
 const ETAG: &str = "\"0cc175b9c0f1b6a831c399e269772661\"";
 
+/// A source bucket without Object Lock (asked once per bucket and warm instance).
+fn no_lock() -> Rule {
+    mock!(Client::get_object_lock_configuration).then_http_response(|| {
+        http(
+            404,
+            "<Error><Code>ObjectLockConfigurationNotFoundError</Code><Message>none</Message></Error>",
+        )
+    })
+}
+
+/// The fingerprint part every multipart copy uploads (its ETag here is not the body's MD5, so
+/// the upload counts as not resumable).
+fn fingerprint_part() -> Rule {
+    mock!(Client::upload_part).then_output(|| {
+        aws_sdk_s3::operation::upload_part::UploadPartOutput::builder()
+            .e_tag("\"fingerprint\"")
+            .build()
+    })
+}
+
 fn client(rules: &[&Rule]) -> Client {
+    let (lock, fingerprint) = (no_lock(), fingerprint_part());
+    let mut all: Vec<&Rule> = rules.to_vec();
+    all.push(&lock);
+    all.push(&fingerprint);
+    let rules = all.as_slice();
     mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| c.retry_config(
         RetryConfig::standard()
             .with_max_attempts(3)
@@ -468,93 +493,148 @@ async fn permanent_part_failure_aborts_the_upload() {
     );
 }
 
-#[tokio::test]
-async fn resumed_upload_copies_only_the_missing_parts() {
+/// A four-part source and its multipart copy to a new upload `new`; `replica_marker` is what the
+/// completed replica's HEAD says it replicates. Returns the mocks that count.
+struct MultipartCopy {
+    rules: Vec<Rule>,
+}
+
+impl MultipartCopy {
     const PART: i64 = 5 * 1024 * 1024;
-    let part_etag = |n: u32| format!("\"{:032x}\"", n);
-    let all: Vec<(u32, String)> = (1..=4).map(|n| (n, part_etag(n))).collect();
-    let source_etag = s3_replicator::copy::multipart::multipart_etag(&all).unwrap();
-    let src_etag = source_etag.clone();
-    let head = mock!(Client::head_object).then_compute_output(move |req| {
-        let out = HeadObjectOutput::builder().version_id("v1");
-        match (req.bucket(), req.part_number()) {
-            (Some("dst"), _) => out.e_tag(ETAG).content_length(1).version_id("r0"),
-            (_, Some(_)) => out.e_tag(&src_etag).content_length(PART),
-            (_, None) => out.e_tag(&src_etag).content_length(4 * PART),
-        }
-        .build()
-    });
-    let tags = mock!(Client::get_object_tagging).then_output(|| {
-        aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput::builder()
-            .set_tag_set(Some(Vec::new()))
+
+    fn new(replica_marker: &'static str) -> Self {
+        let part_etag = |n: i32| format!("\"{:032x}\"", n);
+        let all: Vec<(u32, String)> = (1..=4).map(|n| (n, part_etag(n as i32))).collect();
+        let source_etag = s3_replicator::copy::multipart::multipart_etag(&all).unwrap();
+        let src_etag = source_etag.clone();
+        let head = mock!(Client::head_object).then_compute_output(move |req| {
+            let out = HeadObjectOutput::builder();
+            match (req.bucket(), req.version_id(), req.part_number()) {
+                // The completed replica, read back.
+                (Some("dst"), Some("replica-1"), _) => out
+                    .e_tag(&src_etag)
+                    .content_length(4 * Self::PART)
+                    .version_id("replica-1")
+                    .metadata("replica-source-version-id", replica_marker),
+                (Some("dst"), _, _) => out.e_tag(ETAG).content_length(1).version_id("r0"),
+                (_, _, Some(_)) => out
+                    .e_tag(&src_etag)
+                    .content_length(Self::PART)
+                    .version_id("v1"),
+                (_, _, None) => out
+                    .e_tag(&src_etag)
+                    .content_length(4 * Self::PART)
+                    .version_id("v1"),
+            }
             .build()
-            .unwrap()
-    });
-    let uploads = mock!(Client::list_multipart_uploads).then_output(|| {
-        aws_sdk_s3::operation::list_multipart_uploads::ListMultipartUploadsOutput::builder()
-            .uploads(
-                aws_sdk_s3::types::MultipartUpload::builder()
-                    .key("a b+c")
-                    .upload_id("left-1")
-                    .build(),
-            )
-            .build()
-    });
-    let listed = mock!(Client::list_parts).then_output(move || {
-        let mut out = aws_sdk_s3::operation::list_parts::ListPartsOutput::builder();
-        for n in 1..=2 {
-            out = out.parts(
-                aws_sdk_s3::types::Part::builder()
-                    .part_number(n)
-                    .size(PART)
-                    .e_tag(format!("\"{:032x}\"", n))
-                    .build(),
-            );
-        }
-        out.build()
-    });
-    let create = mock!(Client::create_multipart_upload).then_output(|| {
-        aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput::builder()
-            .upload_id("new")
-            .build()
-    });
-    let part = mock!(Client::upload_part_copy)
-        .match_requests(|r| r.upload_id() == Some("left-1"))
-        .then_compute_output(|r| {
-            aws_sdk_s3::operation::upload_part_copy::UploadPartCopyOutput::builder()
-                .copy_part_result(
-                    aws_sdk_s3::types::CopyPartResult::builder()
-                        .e_tag(format!("\"{:032x}\"", r.part_number().unwrap()))
+        });
+        let tags = mock!(Client::get_object_tagging).then_output(|| {
+            aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput::builder()
+                .set_tag_set(Some(Vec::new()))
+                .build()
+                .unwrap()
+        });
+        // Someone else's upload on the key, with parts that fit the layout.
+        let uploads = mock!(Client::list_multipart_uploads).then_output(|| {
+            aws_sdk_s3::operation::list_multipart_uploads::ListMultipartUploadsOutput::builder()
+                .uploads(
+                    aws_sdk_s3::types::MultipartUpload::builder()
+                        .key("a b+c")
+                        .upload_id("theirs")
                         .build(),
                 )
                 .build()
         });
-    let complete_etag = source_etag.clone();
-    let complete = mock!(Client::complete_multipart_upload)
-        .match_requests(|r| r.upload_id() == Some("left-1"))
-        .then_output(move || {
-            aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput::builder()
-                .e_tag(&complete_etag)
-                .version_id("replica-1")
+        let listed = mock!(Client::list_parts).then_output(move || {
+            let mut out = aws_sdk_s3::operation::list_parts::ListPartsOutput::builder();
+            for n in 1..=2 {
+                out = out.parts(
+                    aws_sdk_s3::types::Part::builder()
+                        .part_number(n)
+                        .size(Self::PART)
+                        .e_tag(format!("\"{:032x}\"", n))
+                        .build(),
+                );
+            }
+            out.build()
+        });
+        let create = mock!(Client::create_multipart_upload).then_output(|| {
+            aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput::builder()
+                .upload_id("new")
                 .build()
         });
-    let rules = [
-        &head,
-        &acl(false),
-        &tags,
-        &uploads,
-        &listed,
-        &create,
-        &part,
-        &complete,
-    ];
-    let summary = run(&rules, event(Some("v1"))).await.unwrap();
+        let part = mock!(Client::upload_part_copy)
+            .match_requests(|r| r.upload_id() == Some("new"))
+            .then_compute_output(move |r| {
+                aws_sdk_s3::operation::upload_part_copy::UploadPartCopyOutput::builder()
+                    .copy_part_result(
+                        aws_sdk_s3::types::CopyPartResult::builder()
+                            .e_tag(part_etag(r.part_number().unwrap()))
+                            .build(),
+                    )
+                    .build()
+            });
+        let complete = mock!(Client::complete_multipart_upload)
+            .match_requests(|r| r.upload_id() == Some("new"))
+            .then_output(move || {
+                aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput::builder()
+                    .e_tag(&source_etag)
+                    .version_id("replica-1")
+                    .build()
+            });
+        let abort = mock!(Client::abort_multipart_upload).then_output(|| {
+            aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput::builder()
+                .build()
+        });
+        Self {
+            rules: vec![
+                head,
+                acl(false),
+                tags,
+                uploads,
+                listed,
+                create,
+                part,
+                complete,
+                abort,
+            ],
+        }
+    }
+
+    async fn run(&self) -> Result<Summary, InvocationError> {
+        let rules: Vec<&Rule> = self.rules.iter().collect();
+        run(&rules, event(Some("v1"))).await
+    }
+
+    fn calls(&self, index: usize) -> usize {
+        self.rules[index].num_calls()
+    }
+}
+
+#[tokio::test]
+async fn upload_without_our_fingerprint_is_never_resumed_completed_or_aborted() {
+    let copy = MultipartCopy::new("v1");
+    let summary = copy.run().await.unwrap();
     assert_eq!(summary.replicated, 1);
+    let (create, part, complete, abort) = (5, 6, 7, 8);
+    assert_eq!(copy.calls(create), 1, "a new upload of our own");
+    assert_eq!(copy.calls(part), 4, "every part copied into it");
+    assert_eq!(copy.calls(complete), 1);
     assert_eq!(
-        create.num_calls(),
+        copy.calls(abort),
         0,
-        "the left upload is resumed, not restarted"
+        "the other upload is not ours to abort"
     );
-    assert_eq!(part.num_calls(), 2, "only parts 3 and 4 are copied");
-    assert_eq!(complete.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn completed_replica_with_another_versions_marker_fails_the_record() {
+    // Complete succeeded, but the replica read back names another source version: loud failure.
+    let copy = MultipartCopy::new("v0");
+    let err = copy.run().await.unwrap_err();
+    assert!(
+        err.to_string().contains("replica-source-version-id"),
+        "{err}"
+    );
+    assert_eq!(failures(err), ["ReplicaMismatch"]);
 }

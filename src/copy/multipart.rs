@@ -2,21 +2,34 @@
 //! pinned to the source version and its ETag), CompleteMultipartUpload. For a destination on
 //! another endpoint the parts are streamed instead (ranged GetObject, UploadPart).
 //!
+//! An upload's metadata is fixed when it is created and cannot be read back, so an upload found
+//! on the key proves nothing by itself: it may be a user's own, or ours for another source
+//! version. Every upload this function creates therefore gets a fingerprint part: part 10,000, a
+//! few bytes derived from everything the replica must carry (source version, metadata, tags,
+//! ACL, encryption, lock, layout). Its ETag is their MD5, which ListParts shows. An upload is
+//! resumed, completed or aborted only when that part proves it ours for exactly this copy;
+//! anyone else's upload is never touched. (With SSE-KMS, part ETags are not MD5s: such uploads
+//! cannot be proven, so they are aborted when the copy stops, and the retry starts again.)
+//!
 //! When the layout is the source's own and part ETags are MD5s, the upload's ETag is computed from
-//! its parts before Complete and must equal the source's, so a wrong replica is never written.
-//! That same check makes resuming safe: an upload left by an interrupted invocation is found
-//! again (ListMultipartUploads + ListParts) and only its missing parts are copied. A permanent
-//! failure aborts the upload; a deadline or a transient failure leaves it for the retry (the
-//! destination's lifecycle rule removes uploads nobody finishes).
-
-use std::time::Instant;
+//! its parts before Complete and must equal the source's. After Complete the replica is read back
+//! (size, user metadata with the replica marker, content headers), so a wrong replica fails the
+//! record loudly. A failure a retry can fix leaves a resumable upload for the retry; any other
+//! aborts it (the destination's lifecycle rule removes uploads nobody finishes).
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use tracing::{info, warn};
 
-use crate::error::S3Failure;
-use crate::store::{CopyRequest, DestinationStore, SourceStore, Written};
+use crate::copy::MAX_PARTS;
+use crate::error::{Disposition, ReplicationError, Side};
+use crate::run::Run;
+use crate::store::{
+    CopyRequest, Current, DestinationStore, ReplicaLocation, SourceStore, TargetEncryption, Written,
+};
+
+/// The part number of the fingerprint part (never listed in Complete).
+pub const FINGERPRINT_PART: u32 = MAX_PARTS as u32;
 
 /// How one multipart copy is made.
 #[derive(Debug, Clone, Copy)]
@@ -28,32 +41,8 @@ pub struct Plan<'a> {
     /// Parts copied at once.
     pub concurrency: usize,
     /// The source's ETag, when the layout is the source's own and parts are MD5-tagged (no
-    /// KMS): the upload is checked against it before Complete, and may be resumed.
+    /// KMS): the upload is checked against it before Complete.
     pub expected_etag: Option<&'a str>,
-    /// No part is started at or after this instant.
-    pub stop_at: Option<Instant>,
-}
-
-/// Why a multipart copy did not finish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Error {
-    /// An S3 call failed.
-    S3(S3Failure),
-    /// The deadline came first; the upload is left for the retry to resume.
-    Interrupted {
-        /// Parts the upload has.
-        copied: usize,
-        /// Parts it needs.
-        total: usize,
-    },
-    /// The parts do not make the source's ETag; the upload was aborted.
-    Mismatch(String),
-}
-
-impl From<S3Failure> for Error {
-    fn from(f: S3Failure) -> Self {
-        Self::S3(f)
-    }
 }
 
 /// Where the parts' bytes come from.
@@ -79,53 +68,100 @@ impl<S> Clone for Transfer<'_, S> {
 
 impl<S> Copy for Transfer<'_, S> {}
 
+/// An upload of ours in progress: its id and whether a later invocation can prove it ours.
+struct Upload {
+    id: String,
+    resumable: bool,
+}
+
 /// Copies `request`'s source into its target in the parts of `plan`.
 pub async fn copy<D: DestinationStore, S: SourceStore>(
     destination: &D,
     transfer: Transfer<'_, S>,
     request: &CopyRequest,
     plan: Plan<'_>,
-) -> Result<Written, Error> {
+    run: &Run,
+) -> Result<Written, ReplicationError> {
     let target = &request.target;
-    let resumed = match plan.expected_etag {
-        Some(_) => resume_point(destination, request, plan.layout).await?,
-        None => None,
+    let dst = |f| ReplicationError::classify(Side::Destination, f);
+    let fingerprint = fingerprint(request, &plan);
+    // Part ETags under SSE-KMS are not MD5s: such an upload cannot be proven ours later.
+    let provable = plan.layout.len() < MAX_PARTS as usize
+        && !matches!(target.encryption, TargetEncryption::Kms { .. });
+    let found = match provable {
+        true => find_ours(destination, request, plan.layout, &fingerprint, run).await?,
+        false => None,
     };
-    let (upload_id, mut done) = match resumed {
+    let (upload, mut done) = match found {
         Some((id, done)) => {
             info!(bucket = %target.bucket, key = %target.key, upload_id = %id, parts = done.len(),
-                  total = plan.layout.len(), "resuming an interrupted multipart copy");
-            (id, done)
+                  total = plan.layout.len(), "resuming an interrupted multipart copy of ours");
+            let upload = Upload {
+                id,
+                resumable: true,
+            };
+            (upload, done)
         }
-        None => (
-            destination.create_multipart(target, plan.tags).await?,
-            Vec::new(),
-        ),
+        None => {
+            run.start()?;
+            let id = destination
+                .create_multipart(target, plan.tags)
+                .await
+                .map_err(dst)?;
+            let mut upload = Upload {
+                id,
+                resumable: false,
+            };
+            if provable {
+                let marked = async {
+                    run.start()?;
+                    destination
+                        .upload_part(
+                            target,
+                            &upload.id,
+                            FINGERPRINT_PART,
+                            fingerprint.as_bytes().to_vec(),
+                        )
+                        .await
+                        .map_err(dst)
+                }
+                .await;
+                match marked {
+                    // Equal only where part ETags are MD5s (not under a KMS bucket default).
+                    Ok(etag) => upload.resumable = etag == part_etag(&fingerprint),
+                    Err(e) => return Err(stop(destination, request, &upload, e).await),
+                }
+            }
+            (upload, Vec::new())
+        }
     };
     let missing: Vec<(u32, (u64, u64))> = (1..)
         .zip(plan.layout.iter().copied())
         .filter(|(n, _)| !done.iter().any(|(d, _)| d == n))
         .collect();
-    let upload = upload_id.as_str();
+    let id = upload.id.as_str();
     let copied = stream::iter(missing)
         .map(|(number, range)| async move {
-            if plan.stop_at.is_some_and(|stop| Instant::now() >= stop) {
+            if run.past_deadline() {
                 return Ok(None);
             }
+            run.start()?;
             let etag = match transfer {
-                Transfer::ServerSide => {
-                    destination
-                        .upload_part_copy(request, upload, number, range)
-                        .await?
-                }
+                Transfer::ServerSide => destination
+                    .upload_part_copy(request, id, number, range)
+                    .await
+                    .map_err(dst)?,
                 Transfer::Streamed { source, region } => {
+                    run.start()?;
                     let if_match = request.source_if_match.as_deref();
                     let bytes = source
                         .read(region, &request.source, if_match, Some(range))
-                        .await?;
+                        .await
+                        .map_err(|f| ReplicationError::classify(Side::Source, f))?;
                     destination
-                        .upload_part(&request.target, upload, number, bytes)
-                        .await?
+                        .upload_part(&request.target, id, number, bytes)
+                        .await
+                        .map_err(dst)?
                 }
             };
             Ok(Some((number, etag)))
@@ -135,65 +171,197 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         .await;
     match copied {
         Ok(parts) => done.extend(parts.into_iter().flatten()),
-        Err(f) => {
-            if permanent(&f) {
-                abort(destination, request, upload).await;
-            }
-            return Err(Error::S3(f));
-        }
+        Err(e) => return Err(stop(destination, request, &upload, e).await),
     }
-    if done.len() < plan.layout.len() {
-        return Err(Error::Interrupted {
+    if done.len() < plan.layout.len() || run.past_deadline() {
+        let interrupted = ReplicationError::CopyInterrupted {
             copied: done.len(),
             total: plan.layout.len(),
-        });
+            resumable: upload.resumable,
+        };
+        return Err(stop(destination, request, &upload, interrupted).await);
     }
     done.sort_by_key(|(n, _)| *n);
     if let Some(expected) = plan.expected_etag {
         let made = multipart_etag(&done);
         if made.as_deref() != Some(expected) {
-            abort(destination, request, upload).await;
-            return Err(Error::Mismatch(format!(
+            let mismatch = ReplicationError::ReplicaMismatch(format!(
                 "the upload's parts make ETag {}, not the source's {expected}",
                 made.unwrap_or_else(|| "(unreadable part ETags)".to_owned())
-            )));
+            ));
+            return Err(stop(destination, request, &upload, mismatch).await);
         }
     }
-    match destination.complete_multipart(target, upload, &done).await {
-        Ok(written) => Ok(written),
-        Err(f) => {
-            if permanent(&f) {
-                abort(destination, request, upload).await;
-            }
-            Err(Error::S3(f))
-        }
-    }
+    run.start()?;
+    let written = match destination.complete_multipart(target, id, &done).await {
+        Ok(written) => written,
+        Err(f) => return Err(stop(destination, request, &upload, dst(f)).await),
+    };
+    check_written(destination, request, &written, plan.layout, run).await?;
+    Ok(written)
 }
 
-/// An upload in progress for this key whose parts fit the layout (the one furthest along).
-async fn resume_point<D: DestinationStore>(
+/// The upload of ours for exactly this copy that is furthest along, with its parts that fit the
+/// layout. Other uploads of ours for this copy are aborted; anyone else's are left alone.
+async fn find_ours<D: DestinationStore>(
     destination: &D,
     request: &CopyRequest,
     layout: &[(u64, u64)],
-) -> Result<Option<(String, Vec<(u32, String)>)>, S3Failure> {
+    fingerprint: &str,
+    run: &Run,
+) -> Result<Option<(String, Vec<(u32, String)>)>, ReplicationError> {
+    let dst = |f| ReplicationError::classify(Side::Destination, f);
+    let ours = part_etag(fingerprint);
+    run.start()?;
     let mut best: Option<(String, Vec<(u32, String)>)> = None;
-    for id in destination.list_uploads(&request.target).await? {
-        let fitting: Vec<(u32, String)> = destination
+    for id in destination
+        .list_uploads(&request.target)
+        .await
+        .map_err(dst)?
+    {
+        run.start()?;
+        let parts = destination
             .list_parts(&request.target, &id)
-            .await?
+            .await
+            .map_err(dst)?;
+        let proven = parts
+            .iter()
+            .any(|(n, _, etag)| *n == FINGERPRINT_PART && *etag == ours);
+        if !proven {
+            continue;
+        }
+        let fitting: Vec<(u32, String)> = parts
             .into_iter()
             .filter(|(n, size, _)| {
                 layout
-                    .get(*n as usize - 1)
+                    .get((*n as usize).wrapping_sub(1))
                     .is_some_and(|(start, end)| end - start == *size)
             })
             .map(|(n, _, etag)| (n, etag))
             .collect();
-        if best.as_ref().is_none_or(|(_, b)| fitting.len() > b.len()) {
-            best = Some((id, fitting));
+        let better = best.as_ref().is_none_or(|(_, b)| fitting.len() > b.len());
+        let extra = if better {
+            best.replace((id, fitting)).map(|(id, _)| id)
+        } else {
+            Some(id)
+        };
+        if let Some(extra) = extra {
+            let upload = Upload {
+                id: extra,
+                resumable: true,
+            };
+            abort(destination, request, &upload).await;
         }
     }
     Ok(best)
+}
+
+/// Decides what becomes of our upload when the copy stops with `err`: kept for a retry that can
+/// resume it, aborted otherwise. Returns `err`.
+async fn stop<D: DestinationStore>(
+    destination: &D,
+    request: &CopyRequest,
+    upload: &Upload,
+    err: ReplicationError,
+) -> ReplicationError {
+    let keep = upload.resumable && err.disposition() == Disposition::Retry;
+    if !keep {
+        abort(destination, request, upload).await;
+    }
+    match err {
+        ReplicationError::CopyInterrupted { copied, total, .. } => {
+            ReplicationError::CopyInterrupted {
+                copied,
+                total,
+                resumable: keep,
+            }
+        }
+        other => other,
+    }
+}
+
+/// After Complete: the replica must carry the size, user metadata (with the marker) and content
+/// headers planned, since an upload's metadata cannot be checked before.
+async fn check_written<D: DestinationStore>(
+    destination: &D,
+    request: &CopyRequest,
+    written: &Written,
+    layout: &[(u64, u64)],
+    run: &Run,
+) -> Result<(), ReplicationError> {
+    let target = &request.target;
+    let at = ReplicaLocation::of(target);
+    // A read, made even inside the time margin: the replica is written and must be judged.
+    run.count();
+    let replica = match &written.version_id {
+        Some(v) => destination.replica_version(&at, v).await,
+        None => destination.replica_current(&at).await,
+    }
+    .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+    let size = layout.last().map_or(0, |(_, end)| *end);
+    let Current::Object(o) = replica else {
+        return Err(ReplicationError::ReplicaMismatch(
+            "the replica just completed is not there".to_owned(),
+        ));
+    };
+    let mut wrong = Vec::new();
+    if o.size != size {
+        wrong.push(format!("size {} (the source has {size})", o.size));
+    }
+    if o.metadata != target.metadata {
+        wrong.push(format!(
+            "user metadata {:?} (planned {:?})",
+            o.metadata, target.metadata
+        ));
+    }
+    let (got, want) = (&o.content, &target.content);
+    for (name, got, want) in [
+        ("Content-Type", &got.content_type, &want.content_type),
+        ("Cache-Control", &got.cache_control, &want.cache_control),
+        (
+            "Content-Disposition",
+            &got.content_disposition,
+            &want.content_disposition,
+        ),
+        (
+            "Content-Encoding",
+            &got.content_encoding,
+            &want.content_encoding,
+        ),
+        (
+            "Content-Language",
+            &got.content_language,
+            &want.content_language,
+        ),
+        ("Expires", &got.expires, &want.expires),
+    ] {
+        if want.is_some() && got != want {
+            wrong.push(format!("{name} {got:?} (planned {want:?})"));
+        }
+    }
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    Err(ReplicationError::ReplicaMismatch(format!(
+        "the completed replica has {}",
+        wrong.join(", ")
+    )))
+}
+
+/// The fingerprint part's body: a digest of everything an upload is created with and copies.
+/// Debug output is stable within one build; a new build simply starts new uploads.
+fn fingerprint(request: &CopyRequest, plan: &Plan<'_>) -> String {
+    let mut md5 = Md5::new();
+    md5.update(format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        request.source, request.source_if_match, request.target, plan.tags, plan.layout
+    ));
+    format!("s3-replicator upload {}", hex::encode(md5.finalize()))
+}
+
+/// The ETag S3 gives a part with these bytes (where part ETags are MD5s).
+fn part_etag(body: &str) -> String {
+    format!("\"{}\"", hex::encode(Md5::digest(body.as_bytes())))
 }
 
 /// The ETag S3 gives a multipart upload: MD5 of the parts' binary MD5s, then `-N`.
@@ -209,27 +377,17 @@ pub fn multipart_etag(parts: &[(u32, String)]) -> Option<String> {
     ))
 }
 
-/// Throttling, 5xx and network failures may pass: keep the upload for the retry.
-fn permanent(f: &S3Failure) -> bool {
-    let transient_code = matches!(
-        f.code.as_deref(),
-        Some("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable")
-    );
-    !(transient_code || f.status.is_none_or(|s| s >= 500))
-}
-
-async fn abort<D: DestinationStore>(destination: &D, request: &CopyRequest, upload_id: &str) {
+async fn abort<D: DestinationStore>(destination: &D, request: &CopyRequest, upload: &Upload) {
     let target = &request.target;
-    if let Err(e) = destination.abort_multipart(target, upload_id).await {
-        warn!(bucket = %target.bucket, key = %target.key, upload_id = %upload_id, error = %e,
-              "could not abort the failed upload; the bucket's lifecycle rule removes it");
+    if let Err(e) = destination.abort_multipart(target, &upload.id).await {
+        warn!(bucket = %target.bucket, key = %target.key, upload_id = %upload.id, error = %e,
+              "could not abort our failed upload; the bucket's lifecycle rule removes it");
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::S3FailureKind;
 
     #[test]
     fn multipart_etag_matches_s3s_formula() {
@@ -244,20 +402,5 @@ mod tests {
         let expected = format!("\"{}-2\"", hex::encode(md5.finalize()));
         assert_eq!(multipart_etag(&parts), Some(expected));
         assert_eq!(multipart_etag(&[(1, "\"not-hex\"".to_owned())]), None);
-    }
-
-    #[test]
-    fn throttling_keeps_the_upload_and_denial_aborts_it() {
-        let failure = |code: &str, status| S3Failure {
-            operation: "UploadPartCopy",
-            kind: S3FailureKind::Other,
-            code: Some(code.to_owned()),
-            status,
-            message: String::new(),
-        };
-        assert!(!permanent(&failure("SlowDown", Some(503))));
-        assert!(!permanent(&failure("Unknown", None)));
-        assert!(permanent(&failure("AccessDenied", Some(403))));
-        assert!(permanent(&failure("NoSuchBucket", Some(404))));
     }
 }

@@ -81,6 +81,10 @@ pub struct ObjectEvent {
     pub key: String,
     /// Version id; `None` for unversioned buckets (and the `null` version).
     pub version_id: Option<String>,
+    /// The record names the `null` version explicitly (`"versionId": "null"`): the version an
+    /// object written while versioning was off or suspended has. Reads and deletes of that
+    /// version must say `versionId=null`, or they reach whatever version is current.
+    pub null_version: bool,
     /// ETag of the version, as the event reports it (unquoted).
     pub etag: Option<String>,
     /// Orders events for one key.
@@ -95,6 +99,17 @@ impl ObjectEvent {
             key: self.key.clone(),
             version_id: self.version_id.clone(),
         }
+    }
+
+    /// The version an ACL or tag change, or a version delete, is about: the `null` version by
+    /// its id where the record names it, so a non-current null version is never confused with
+    /// the current one.
+    pub fn named_version(&self) -> crate::store::VersionRef {
+        let mut version = self.version_ref();
+        if self.null_version {
+            version.version_id = Some("null".to_owned());
+        }
+        version
     }
 
     /// `s3://bucket/key?versionId=...`, for logs and error lists.
@@ -150,14 +165,17 @@ fn parse_record(index: usize, value: &Value) -> Intake {
         .strip_prefix("s3:")
         .unwrap_or(&event_name)
         .to_owned();
-    // "null" is the version id of an unversioned object: treated as no version.
-    let version_id = record
+    // "null" is the version id of an unversioned object: treated as no version, except where
+    // a change to that one version is meant (ACL, tags, a version delete).
+    let raw_version = record
         .s3
         .object
         .version_id
         .clone()
-        .filter(|v| !v.is_empty() && v != "null");
-    let Some(kind) = EventKind::of(&event_name, version_id.is_some()) else {
+        .filter(|v| !v.is_empty());
+    let null_version = raw_version.as_deref() == Some("null");
+    let version_id = raw_version.filter(|v| v != "null");
+    let Some(kind) = EventKind::of(&event_name, version_id.is_some() || null_version) else {
         return Intake::Ignored { index, event_name };
     };
     let Some(bucket) = record.s3.bucket.name.clone().filter(|b| !b.is_empty()) else {
@@ -178,6 +196,7 @@ fn parse_record(index: usize, value: &Value) -> Intake {
         bucket,
         key,
         version_id,
+        null_version,
         etag: record.s3.object.e_tag.clone().filter(|e| !e.is_empty()),
         sequencer: record.s3.object.sequencer.clone(),
     })

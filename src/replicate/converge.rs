@@ -21,14 +21,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             if pending.is_empty() {
                 break;
             }
-            run.requests.fetch_add(1, Ordering::Relaxed);
-            let src = match self.source.current(region, &event.bucket, &event.key).await {
+            let src = match self.source_current(region, event, run).await {
                 Ok(c) => c,
-                Err(f) => {
-                    let err = ReplicationError::from_source(
-                        f,
-                        ReplicationError::SrcHeadObjectNotPermitted,
-                    );
+                Err(err) => {
                     for rule in pending.drain(..) {
                         outcomes.push(DestinationOutcome {
                             destination: Some(rule.destination.bucket.clone()),
@@ -100,22 +95,22 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Current::Absent => return Ok(false),
             Current::DeleteMarker(_) if !rule.delete_marker_replication => return Ok(false),
             Current::DeleteMarker(_) => {
-                run.requests.fetch_add(1, Ordering::Relaxed);
+                run.start()?;
                 let dst = self
                     .destination
                     .replica_current(&at)
                     .await
-                    .map_err(ReplicationError::from_destination_read)?;
+                    .map_err(dst_err)?;
                 // Only replicas are hidden: an object written in the destination itself (two-way
                 // setups) is that side's to replicate.
                 if dst.replica_of().is_none() {
                     return Ok(false);
                 }
-                run.requests.fetch_add(1, Ordering::Relaxed);
+                run.start()?;
                 self.destination
                     .put_delete_marker(&at)
                     .await
-                    .map_err(ReplicationError::from_destination)?;
+                    .map_err(dst_err)?;
                 info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
                       "delete marker replicated");
                 return Ok(true);
@@ -127,12 +122,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(false);
         }
-        run.requests.fetch_add(1, Ordering::Relaxed);
+        run.start()?;
         let dst = self
             .destination
             .replica_current(&at)
             .await
-            .map_err(ReplicationError::from_destination_read)?;
+            .map_err(dst_err)?;
         let current_marker = s.version_id.as_deref().unwrap_or("null");
         if dst.replica_of() == Some(current_marker)
             || matches!(&dst, Current::Object(_) if dst.replica_of().is_none())
@@ -162,12 +157,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         } else {
             self.read_grants(region, &version, run).await?
         };
+        let mut head = s.clone();
+        self.complete_lock(region, &version, &mut head, run).await?;
         let read = SourceRead {
             event,
             region,
             version: &version,
             if_match: None,
-            head: s,
+            head: &head,
             tags: tags.as_deref(),
             grants: grants.as_ref(),
         };

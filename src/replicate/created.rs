@@ -13,22 +13,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Some(_) => None,
         };
 
-        run.requests.fetch_add(1, Ordering::Relaxed);
-        let head = match self
-            .source
-            .head_version(&region, &version, if_match.as_deref())
+        let mut head = match self
+            .read_head(&region, &version, if_match.as_deref(), run)
             .await
         {
             Ok(head) => head,
-            Err(f) => {
-                return whole(skip_or_fail(ReplicationError::from_source(
-                    f,
-                    ReplicationError::SrcHeadObjectNotPermitted,
-                )))
-            }
+            Err(e) => return whole(skip_or_fail(e)),
         };
         if let Some(reason) = skip_reason(&head) {
             return whole(Ok(Done::Skipped(reason)));
+        }
+        if let Err(e) = self.complete_lock(&region, &version, &mut head, run).await {
+            return whole(skip_or_fail(e));
         }
 
         let tags = if head.tag_count == Some(0) {
@@ -160,12 +156,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if check_current {
             if let Some(version) = &src.version.version_id {
                 let at = location_for(rule, &src.event.key, region.clone());
-                run.requests.fetch_add(1, Ordering::Relaxed);
+                run.start()?;
                 let current = self
                     .destination
                     .replica_current(&at)
                     .await
-                    .map_err(ReplicationError::from_destination_read)?;
+                    .map_err(dst_err)?;
                 if current.replica_of() == Some(version.as_str()) {
                     return Ok(Done::Skipped(SkipReason::AlreadyReplicated));
                 }
@@ -224,18 +220,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             )
             .await
         {
-            Err(multipart::Error::S3(f))
-                if f.kind == S3FailureKind::AclNotSupported
+            Err(e)
+                if e.disposition() == Disposition::AclUnsupported
                     && matches!(request.target.acl, AclPlan::Grants(_)) =>
             {
-                warn!(
-                    destination = %rule.destination.bucket,
-                    "destination bucket has ACLs disabled; replicas get no ACL grants"
-                );
-                self.acl_disabled
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(rule.destination.bucket.clone());
+                self.learn_acl_disabled(&rule.destination.bucket);
                 request.target.acl = AclPlan::Default;
                 self.write(
                     &request,
@@ -250,15 +239,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         let written = match written {
             Ok(w) => w,
-            Err(multipart::Error::S3(f)) => {
-                return skip_or_fail(ReplicationError::from_destination(f))
-            }
-            Err(multipart::Error::Interrupted { copied, total }) => {
-                return Err(ReplicationError::CopyInterrupted { copied, total })
-            }
-            Err(multipart::Error::Mismatch(m)) => return Err(ReplicationError::ReplicaMismatch(m)),
+            Err(e) => return skip_or_fail(e),
         };
-        if !verify(src.head, &request.target, &written, method)? {
+        // A multipart copy read its replica back after Complete; a single request whose ETag
+        // cannot tell (KMS) has its size checked.
+        if !verify(src.head, &request.target, &written, method)? && layout.is_none() {
             self.verify_size(&request, &written, src.head.size, run)
                 .await?;
         }
@@ -274,7 +259,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         tags: &[(String, String)],
         expected_etag: Option<&str>,
         run: &Run,
-    ) -> Result<Written, multipart::Error> {
+    ) -> Result<Written, ReplicationError> {
         let transfer = match request.target.endpoint {
             Some(_) => multipart::Transfer::Streamed {
                 source: &self.source,
@@ -283,28 +268,29 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             None => multipart::Transfer::ServerSide,
         };
         let Some(layout) = layout else {
-            run.requests.fetch_add(1, Ordering::Relaxed);
+            run.start()?;
             let multipart::Transfer::Streamed { source, region } = transfer else {
-                return Ok(self.destination.copy_object(request).await?);
+                return self.destination.copy_object(request).await.map_err(dst_err);
             };
-            run.requests.fetch_add(1, Ordering::Relaxed);
+            run.start()?;
             let if_match = request.source_if_match.as_deref();
-            let body = source.read(region, &request.source, if_match, None).await?;
-            return Ok(self
+            let body = source
+                .read(region, &request.source, if_match, None)
+                .await
+                .map_err(src_err)?;
+            return self
                 .destination
                 .put_object(&request.target, body, tags)
-                .await?);
+                .await
+                .map_err(dst_err);
         };
-        run.requests
-            .fetch_add(2 + layout.len() as u32, Ordering::Relaxed);
         let plan = multipart::Plan {
             layout,
             tags,
             concurrency: self.config.copy.concurrency,
             expected_etag,
-            stop_at: run.stop_at,
         };
-        multipart::copy(&self.destination, transfer, request, plan).await
+        multipart::copy(&self.destination, transfer, request, plan, run).await
     }
 
     /// The source's own part layout (for ETag parity), or a uniform one.
@@ -320,14 +306,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 self.config.copy.part_size,
             ));
         };
-        run.requests.fetch_add(parts, Ordering::Relaxed);
+        run.start_many(parts)?;
         let sizes = self
             .source
             .part_sizes(src.region, src.version, parts)
             .await
-            .map_err(|f| {
-                ReplicationError::from_source(f, ReplicationError::SrcHeadObjectNotPermitted)
-            })?;
+            .map_err(src_err)?;
         copy::layout_from_sizes(&sizes, src.head.size)
     }
 
@@ -340,13 +324,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Result<(), ReplicationError> {
         let target = &request.target;
-        let at = location_for_spec(target);
-        run.requests.fetch_add(1, Ordering::Relaxed);
+        let at = ReplicaLocation::of(target);
+        // A read, made even inside the time margin: the replica is written and must be judged.
+        run.count();
         let replica = match &written.version_id {
             Some(v) => self.destination.replica_version(&at, v).await,
             None => self.destination.replica_current(&at).await,
         }
-        .map_err(ReplicationError::from_destination_read)?;
+        .map_err(dst_err)?;
         match replica {
             Current::Object(o) if o.size == size => Ok(()),
             Current::Object(o) => Err(ReplicationError::ReplicaMismatch(format!(

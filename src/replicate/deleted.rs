@@ -28,7 +28,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if !self.config.replicate_version_deletes {
             return whole(Ok(Done::Skipped(SkipReason::VersionDeletesOff)));
         }
-        let Some(deleted) = event.version_id.as_deref() else {
+        let version = event.named_version();
+        let Some(deleted) = version.version_id.as_deref() else {
             return Vec::new();
         };
         let region = self.source_region(event);
@@ -37,20 +38,23 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         for rule in &selected {
             let result = async {
                 let at = self.location(rule, &event.key, run).await?;
-                match self.find_replica(&at, deleted, run).await? {
-                    Some(replica) => {
-                        run.requests.fetch_add(1, Ordering::Relaxed);
-                        self.destination
-                            .delete_version(&at, &replica)
-                            .await
-                            .map_err(ReplicationError::from_destination)?;
-                        info!(bucket = %event.bucket, key = %event.key, version_id = deleted,
-                              destination = %at.bucket, replica_version_id = %replica,
-                              "deleted the replica of a deleted version");
-                        Ok(Done::Synced { writes: 1 })
-                    }
-                    None => Ok(Done::Skipped(SkipReason::NoReplica)),
+                let replicas = self.find_replicas(&at, deleted, run).await?;
+                if replicas.is_empty() {
+                    return Ok(Done::Skipped(SkipReason::NoReplica));
                 }
+                for replica in &replicas {
+                    run.start()?;
+                    self.destination
+                        .delete_version(&at, replica)
+                        .await
+                        .map_err(dst_err)?;
+                    info!(bucket = %event.bucket, key = %event.key, version_id = deleted,
+                          destination = %at.bucket, replica_version_id = %replica,
+                          "deleted a replica of a deleted version");
+                }
+                Ok(Done::Synced {
+                    writes: replicas.len() as u32,
+                })
             }
             .await;
             outcomes.push(DestinationOutcome {

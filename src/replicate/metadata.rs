@@ -9,8 +9,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Vec<DestinationOutcome> {
         let region = self.source_region(event);
-        let version = event.version_ref();
-        let marker = event
+        let version = event.named_version();
+        let marker = version
             .version_id
             .clone()
             .unwrap_or_else(|| "null".to_owned());
@@ -24,30 +24,42 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if event.kind == EventKind::AclChanged && acl_fixed {
                     return Ok(Done::Skipped(SkipReason::AclNotReplicated));
                 }
-                let Some(replica) = self.find_replica(&at, &marker, run).await? else {
+                let replicas = self.find_replicas(&at, &marker, run).await?;
+                if replicas.is_empty() {
                     return Ok(Done::Skipped(SkipReason::NoReplica));
-                };
-                let written = if event.kind == EventKind::TagsChanged {
-                    let tags = tags
-                        .get_or_try_init(|| self.read_tags(&region, &version, run))
-                        .await?;
-                    run.requests.fetch_add(1, Ordering::Relaxed);
-                    self.destination.set_tags(&at, &replica, tags).await
-                } else {
-                    let grants = grants
-                        .get_or_try_init(|| self.read_grants(&region, &version, run))
-                        .await?;
-                    let plan = match grants {
-                        Some(grants) => AclPlan::Grants(grants.clone()),
-                        None => AclPlan::Default,
+                }
+                for replica in &replicas {
+                    let written = if event.kind == EventKind::TagsChanged {
+                        let tags = tags
+                            .get_or_try_init(|| self.read_tags(&region, &version, run))
+                            .await?;
+                        run.start()?;
+                        self.destination.set_tags(&at, replica, tags).await
+                    } else {
+                        let grants = grants
+                            .get_or_try_init(|| self.read_grants(&region, &version, run))
+                            .await?;
+                        let plan = match grants {
+                            Some(grants) => AclPlan::Grants(grants.clone()),
+                            None => AclPlan::Default,
+                        };
+                        run.start()?;
+                        self.destination.set_acl(&at, replica, &plan).await
                     };
-                    run.requests.fetch_add(1, Ordering::Relaxed);
-                    self.destination.set_acl(&at, &replica, &plan).await
-                };
-                written.map_err(ReplicationError::from_destination)?;
+                    match written.map_err(dst_err) {
+                        Err(e) if e.disposition() == Disposition::AclUnsupported => {
+                            self.learn_acl_disabled(&at.bucket);
+                            return Ok(Done::Skipped(SkipReason::AclNotReplicated));
+                        }
+                        other => other?,
+                    }
+                }
                 info!(bucket = %event.bucket, key = %event.key, version_id = %marker,
-                      destination = %at.bucket, event_name = %event.event_name, "replica metadata synced");
-                Ok(Done::Synced { writes: 1 })
+                      destination = %at.bucket, event_name = %event.event_name,
+                      replicas = replicas.len(), "replica metadata synced");
+                Ok(Done::Synced {
+                    writes: replicas.len() as u32,
+                })
             }
             .await;
             outcomes.push(DestinationOutcome {

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -15,9 +14,10 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Config, Rule};
 use crate::copy::{self, multipart, CopyMethod};
-use crate::error::{ReplicationError, S3FailureKind};
+use crate::error::{Disposition, ReplicationError, S3Failure, Side};
 use crate::events::{EventKind, ObjectEvent};
 use crate::rules;
+use crate::run::Run;
 use crate::store::{
     Acl, AclPlan, CopyRequest, Current, DestinationStore, Encryption, GrantHeaders, Grantee,
     ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan, TargetEncryption,
@@ -131,6 +131,7 @@ pub struct Replicator<S, D> {
     default_region: String,
     regions: Mutex<HashMap<String, String>>,
     acl_disabled: Mutex<HashSet<String>>,
+    lock_enabled: Mutex<HashMap<String, bool>>,
 }
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -148,7 +149,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             default_region: default_region.into(),
             regions: Mutex::new(HashMap::new()),
             acl_disabled: Mutex::new(HashSet::new()),
+            lock_enabled: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The destination store (tests read a fault-injecting wrapper's counters through it).
+    pub fn destination(&self) -> &D {
+        &self.destination
     }
 
     /// The configuration in force.
@@ -161,17 +168,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         self.replicate_until(event, None).await
     }
 
-    /// As [`Self::replicate`], starting no part of a multipart copy at or after `stop_at`.
+    /// As [`Self::replicate`], starting no S3 call at or after `stop_at`.
     pub async fn replicate_until(
         &self,
         event: &ObjectEvent,
         stop_at: Option<Instant>,
     ) -> Vec<DestinationOutcome> {
         let started = Instant::now();
-        let run = Run {
-            requests: AtomicU32::new(0),
-            stop_at,
-        };
+        let run = Run::new(stop_at);
         let outcomes = match event.kind {
             EventKind::Created => self.created(event, &run).await,
             EventKind::DeleteMarkerCreated => self.delete_marker(event, &run).await,
@@ -185,7 +189,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             key = %event.key,
             version_id = event.version_id.as_deref().unwrap_or("null"),
             event_name = %event.event_name,
-            run = run.requests.load(Ordering::Relaxed),
+            run = run.requests(),
             ms = started.elapsed().as_millis() as u64,
             "S3 run for this record"
         );
@@ -199,46 +203,34 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .unwrap_or_else(|| self.default_region.clone())
     }
 
-    /// The destination version that is the replica of source version `marker`, newest first.
-    async fn find_replica(
+    /// Every destination version that is a replica of source version `marker`, newest first.
+    /// Late events write duplicate replicas of a version by design, so a version delete or an
+    /// ACL change must reach all of them, not only the newest.
+    async fn find_replicas(
         &self,
         at: &ReplicaLocation,
         marker: &str,
         run: &Run,
-    ) -> Result<Option<String>, ReplicationError> {
-        run.requests.fetch_add(1, Ordering::Relaxed);
-        let current = self
-            .destination
-            .replica_current(at)
-            .await
-            .map_err(ReplicationError::from_destination_read)?;
-        if current.replica_of() == Some(marker) {
-            return Ok(current
-                .version_id()
-                .map(str::to_owned)
-                .or(Some("null".to_owned())));
-        }
-        run.requests.fetch_add(1, Ordering::Relaxed);
+    ) -> Result<Vec<String>, ReplicationError> {
+        run.start()?;
         let versions = self
             .destination
             .replica_versions(at)
             .await
-            .map_err(ReplicationError::from_destination_read)?;
-        for id in versions
-            .iter()
-            .filter(|id| Some(id.as_str()) != current.version_id())
-        {
-            run.requests.fetch_add(1, Ordering::Relaxed);
+            .map_err(dst_err)?;
+        let mut replicas = Vec::new();
+        for id in versions {
+            run.start()?;
             let v = self
                 .destination
-                .replica_version(at, id)
+                .replica_version(at, &id)
                 .await
-                .map_err(ReplicationError::from_destination_read)?;
+                .map_err(dst_err)?;
             if v.replica_of() == Some(marker) {
-                return Ok(Some(id.clone()));
+                replicas.push(id);
             }
         }
-        Ok(None)
+        Ok(replicas)
     }
 
     async fn read_tags(
@@ -247,13 +239,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         version: &VersionRef,
         run: &Run,
     ) -> Result<Vec<(String, String)>, ReplicationError> {
-        run.requests.fetch_add(1, Ordering::Relaxed);
+        run.start()?;
         self.source
             .version_tags(region, version)
             .await
-            .map_err(|f| {
-                ReplicationError::from_source(f, ReplicationError::SrcGetObjectTaggingNotPermitted)
-            })
+            .map_err(src_err)
     }
 
     /// The source version's ACL as grant headers; `None` for a private ACL.
@@ -263,14 +253,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         version: &VersionRef,
         run: &Run,
     ) -> Result<Option<GrantHeaders>, ReplicationError> {
-        run.requests.fetch_add(1, Ordering::Relaxed);
+        run.start()?;
         let acl = self
             .source
             .version_acl(region, version)
             .await
-            .map_err(|f| {
-                ReplicationError::from_source(f, ReplicationError::SrcGetObjectAclNotPermitted)
-            })?;
+            .map_err(src_err)?;
         Ok((!acl.is_private()).then(|| grant_headers(&acl)))
     }
 
@@ -297,20 +285,124 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(region.clone());
         }
-        run.requests.fetch_add(1, Ordering::Relaxed);
+        run.start()?;
         let region = self
             .destination
             .bucket_region(bucket)
             .await
-            .map_err(|f| match f.kind {
-                S3FailureKind::NoSuchBucket => ReplicationError::DstBucketNotFound(f),
-                _ => ReplicationError::DstBucketRegionUnknown(f),
-            })?;
+            .map_err(dst_err)?;
         self.regions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(bucket.clone(), region.clone());
         Ok(region)
+    }
+
+    /// HeadObject on the source version the event names.
+    async fn read_head(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+        run: &Run,
+    ) -> Result<SourceVersion, ReplicationError> {
+        run.start()?;
+        self.source
+            .head_version(region, version, if_match)
+            .await
+            .map_err(src_err)
+    }
+
+    /// Completes what HeadObject said of the version's Object Lock. HeadObject shows the lock
+    /// only to a caller allowed `s3:GetObjectRetention` / `s3:GetObjectLegalHold`, and says
+    /// nothing when it hides it; so in a bucket with Object Lock enabled, whatever HEAD left out
+    /// is read explicitly, and a denial fails the record: a locked object is never replicated
+    /// unlocked.
+    async fn complete_lock(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        head: &mut SourceVersion,
+        run: &Run,
+    ) -> Result<(), ReplicationError> {
+        let lock = &mut head.object_lock;
+        if lock.mode.is_some() && lock.legal_hold.is_some() {
+            return Ok(());
+        }
+        let cached = self
+            .lock_enabled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&version.bucket)
+            .copied();
+        let enabled = match cached {
+            Some(enabled) => enabled,
+            None => {
+                run.start()?;
+                let enabled = self
+                    .source
+                    .lock_enabled(region, &version.bucket)
+                    .await
+                    .map_err(src_err)?;
+                self.lock_enabled
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(version.bucket.clone(), enabled);
+                enabled
+            }
+        };
+        if !enabled {
+            return Ok(());
+        }
+        if lock.mode.is_none() {
+            run.start()?;
+            if let Some((mode, until)) = self
+                .source
+                .version_retention(region, version)
+                .await
+                .map_err(src_err)?
+            {
+                lock.mode = Some(mode);
+                lock.retain_until = Some(until);
+            }
+        }
+        if lock.legal_hold.is_none() {
+            run.start()?;
+            let on = self
+                .source
+                .version_legal_hold(region, version)
+                .await
+                .map_err(src_err)?;
+            // Off is what a replica has without the header.
+            lock.legal_hold = on.then_some(true);
+        }
+        Ok(())
+    }
+
+    /// What the source key currently is.
+    async fn source_current(
+        &self,
+        region: &str,
+        event: &ObjectEvent,
+        run: &Run,
+    ) -> Result<Current, ReplicationError> {
+        run.start()?;
+        self.source
+            .current(region, &event.bucket, &event.key)
+            .await
+            .map_err(src_err)
+    }
+
+    /// Remembers, for this warm instance, that a destination bucket has ACLs disabled.
+    fn learn_acl_disabled(&self, bucket: &str) {
+        warn!(
+            destination = %bucket,
+            "destination bucket has ACLs disabled; replicas get no ACL grants"
+        );
+        self.acl_disabled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(bucket.to_owned());
     }
 
     fn acl_disabled(&self, bucket: &str) -> bool {
@@ -319,12 +411,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .unwrap_or_else(|p| p.into_inner())
             .contains(bucket)
     }
-}
-
-/// What the work on one record shares: its S3 request count and when to stop starting copies.
-struct Run {
-    requests: AtomicU32,
-    stop_at: Option<Instant>,
 }
 
 /// What was read from the source once, shared by every destination.
@@ -336,6 +422,16 @@ struct SourceRead<'a> {
     head: &'a SourceVersion,
     tags: Option<&'a [(String, String)]>,
     grants: Option<&'a GrantHeaders>,
+}
+
+/// A failed call to a destination (or a copy call), classified.
+fn dst_err(f: S3Failure) -> ReplicationError {
+    ReplicationError::classify(Side::Destination, f)
+}
+
+/// A failed read of the source, classified.
+fn src_err(f: S3Failure) -> ReplicationError {
+    ReplicationError::classify(Side::Source, f)
 }
 
 /// The outcome of a record as a whole (not specific to a destination).
@@ -354,10 +450,10 @@ fn made_a_difference(outcome: &DestinationOutcome) -> bool {
 /// A deleted version or an overwritten unversioned object is skipped, not failed: there is nothing
 /// left to copy, and the newer state has its own event.
 fn skip_or_fail(err: ReplicationError) -> Result<Done, ReplicationError> {
-    match err {
-        ReplicationError::SrcVersionNotFound(_) => Ok(Done::Skipped(SkipReason::VersionGone)),
-        ReplicationError::SrcObjectChanged(_) => Ok(Done::Skipped(SkipReason::SourceChanged)),
-        other => Err(other),
+    match err.disposition() {
+        Disposition::SourceGone => Ok(Done::Skipped(SkipReason::VersionGone)),
+        Disposition::SourceChanged => Ok(Done::Skipped(SkipReason::SourceChanged)),
+        _ => Err(err),
     }
 }
 
@@ -394,16 +490,5 @@ fn location_for(rule: &Rule, key: &str, region: String) -> ReplicaLocation {
         region,
         expected_bucket_owner: rule.destination.account.clone(),
         endpoint: rule.destination.endpoint.as_ref().map(|e| e.url.clone()),
-    }
-}
-
-/// Where a planned replica lives.
-fn location_for_spec(target: &ReplicaSpec) -> ReplicaLocation {
-    ReplicaLocation {
-        bucket: target.bucket.clone(),
-        key: target.key.clone(),
-        region: target.region.clone(),
-        expected_bucket_owner: target.expected_bucket_owner.clone(),
-        endpoint: target.endpoint.clone(),
     }
 }

@@ -153,6 +153,7 @@ mod tests {
             version_id: Some("v1".into()),
             etag: Some("abc".into()),
             sequencer: None,
+            null_version: false,
         }
     }
 

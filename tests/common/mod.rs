@@ -174,6 +174,31 @@ pub fn replicator_with(sdk: &aws_config::SdkConfig, env: &[(&str, &str)]) -> Liv
     build(sdk, |name| vars.get(name).cloned()).expect("valid configuration")
 }
 
+/// The replicator with its destination calls passed through a fault rule first.
+pub fn faulty_replicator(
+    env: &[(&str, &str)],
+    rule: impl Fn(s3_replicator::faults::Call) -> Option<s3_replicator::error::S3Failure>
+        + Send
+        + Sync
+        + 'static,
+) -> s3_replicator::Replicator<
+    s3_replicator::aws_s3::AwsS3,
+    s3_replicator::faults::Faulty<s3_replicator::aws_s3::AwsS3>,
+> {
+    let mut vars: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    vars.entry("S3_FORCE_PATH_STYLE".into())
+        .or_insert("true".into());
+    s3_replicator::wiring::build_with(
+        &sdk_config(&server().endpoint, "us-east-1"),
+        |name| vars.get(name).cloned(),
+        |d| s3_replicator::faults::Faulty::new(d, rule),
+    )
+    .expect("valid configuration")
+}
+
 /// What a put returned, to build its event.
 #[derive(Clone, Debug)]
 pub struct Put {
@@ -274,6 +299,19 @@ pub async fn version_ids(s3: &Client, bucket: &str, key: &str) -> Vec<String> {
         .filter(|v| v.key() == Some(key))
         .filter_map(|v| v.version_id().map(str::to_owned))
         .collect()
+}
+
+/// The replica marker of the current version of `key` (the source version it replicates).
+pub async fn marker_of(s3: &Client, bucket: &str, key: &str) -> Option<String> {
+    s3.head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("head replica")
+        .metadata()
+        .and_then(|m| m.get("replica-source-version-id"))
+        .cloned()
 }
 
 /// Number of versions (not delete markers) of `key` in `bucket`.

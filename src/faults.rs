@@ -1,0 +1,210 @@
+//! A fault-injecting wrapper around any [`DestinationStore`], for tests of what happens when a
+//! call fails part-way (as mountpoint-s3's failure client): the calls it does not fail reach
+//! the real store (the local S3 server) unchanged.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::error::{S3Failure, S3FailureKind};
+use crate::store::{
+    AclPlan, CopyRequest, Current, DestinationStore, ReplicaLocation, ReplicaSpec, Written,
+};
+
+/// One call as the fault rule sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    /// The S3 operation, e.g. `UploadPartCopy`.
+    pub operation: &'static str,
+    /// The part number, for part uploads and copies.
+    pub part: Option<u32>,
+}
+
+type Rule = Box<dyn Fn(Call) -> Option<S3Failure> + Send + Sync>;
+
+/// Forwards every call to `inner` unless `rule` answers it with a failure.
+pub struct Faulty<D> {
+    inner: D,
+    rule: Rule,
+    injected: AtomicU32,
+}
+
+impl<D> Faulty<D> {
+    /// Wraps `inner`; `rule` decides which calls fail.
+    pub fn new(inner: D, rule: impl Fn(Call) -> Option<S3Failure> + Send + Sync + 'static) -> Self {
+        Self {
+            inner,
+            rule: Box::new(rule),
+            injected: AtomicU32::new(0),
+        }
+    }
+
+    /// How many failures were injected.
+    pub fn injected(&self) -> u32 {
+        self.injected.load(Ordering::Relaxed)
+    }
+
+    fn check(&self, operation: &'static str, part: Option<u32>) -> Result<(), S3Failure> {
+        match (self.rule)(Call { operation, part }) {
+            Some(f) => {
+                self.injected.fetch_add(1, Ordering::Relaxed);
+                Err(f)
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// A throttling answer (`SlowDown`, 503): a failure a retry can fix.
+pub fn slow_down(operation: &'static str) -> S3Failure {
+    S3Failure {
+        operation,
+        kind: S3FailureKind::Other,
+        code: Some("SlowDown".into()),
+        status: Some(503),
+        message: "injected".into(),
+    }
+}
+
+impl<D: DestinationStore> DestinationStore for Faulty<D> {
+    async fn bucket_region(&self, bucket: &str) -> Result<String, S3Failure> {
+        self.check("GetBucketLocation", None)?;
+        self.inner.bucket_region(bucket).await
+    }
+
+    async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
+        self.check("CopyObject", None)?;
+        self.inner.copy_object(request).await
+    }
+
+    async fn put_object(
+        &self,
+        target: &ReplicaSpec,
+        body: Vec<u8>,
+        tags: &[(String, String)],
+    ) -> Result<Written, S3Failure> {
+        self.check("PutObject", None)?;
+        self.inner.put_object(target, body, tags).await
+    }
+
+    async fn upload_part(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> Result<String, S3Failure> {
+        self.check("UploadPart", Some(number))?;
+        self.inner
+            .upload_part(target, upload_id, number, body)
+            .await
+    }
+
+    async fn create_multipart(
+        &self,
+        target: &ReplicaSpec,
+        tags: &[(String, String)],
+    ) -> Result<String, S3Failure> {
+        self.check("CreateMultipartUpload", None)?;
+        self.inner.create_multipart(target, tags).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        request: &CopyRequest,
+        upload_id: &str,
+        number: u32,
+        range: (u64, u64),
+    ) -> Result<String, S3Failure> {
+        self.check("UploadPartCopy", Some(number))?;
+        self.inner
+            .upload_part_copy(request, upload_id, number, range)
+            .await
+    }
+
+    async fn complete_multipart(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<Written, S3Failure> {
+        self.check("CompleteMultipartUpload", None)?;
+        self.inner
+            .complete_multipart(target, upload_id, parts)
+            .await
+    }
+
+    async fn list_uploads(&self, target: &ReplicaSpec) -> Result<Vec<String>, S3Failure> {
+        self.check("ListMultipartUploads", None)?;
+        self.inner.list_uploads(target).await
+    }
+
+    async fn list_parts(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+    ) -> Result<Vec<(u32, u64, String)>, S3Failure> {
+        self.check("ListParts", None)?;
+        self.inner.list_parts(target, upload_id).await
+    }
+
+    async fn abort_multipart(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+    ) -> Result<(), S3Failure> {
+        self.check("AbortMultipartUpload", None)?;
+        self.inner.abort_multipart(target, upload_id).await
+    }
+
+    async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
+        self.check("HeadObject", None)?;
+        self.inner.replica_current(at).await
+    }
+
+    async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
+        self.check("DeleteObject", None)?;
+        self.inner.put_delete_marker(at).await
+    }
+
+    async fn replica_versions(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {
+        self.check("ListObjectVersions", None)?;
+        self.inner.replica_versions(at).await
+    }
+
+    async fn replica_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+    ) -> Result<Current, S3Failure> {
+        self.check("HeadObject", None)?;
+        self.inner.replica_version(at, version_id).await
+    }
+
+    async fn delete_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+    ) -> Result<(), S3Failure> {
+        self.check("DeleteObject", None)?;
+        self.inner.delete_version(at, version_id).await
+    }
+
+    async fn set_tags(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), S3Failure> {
+        self.check("PutObjectTagging", None)?;
+        self.inner.set_tags(at, version_id, tags).await
+    }
+
+    async fn set_acl(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+        acl: &AclPlan,
+    ) -> Result<(), S3Failure> {
+        self.check("PutObjectAcl", None)?;
+        self.inner.set_acl(at, version_id, acl).await
+    }
+}
