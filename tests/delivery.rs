@@ -427,3 +427,108 @@ async fn two_way_replication_converges_without_loops() {
     assert_eq!(version_count(&s3, &a, "from-a").await, 2);
     assert_eq!(version_count(&s3, &b, "from-a").await, 2);
 }
+
+/// v1 replicated, then v2, then v1's event again (late): the destination holds two replicas of v1.
+async fn two_replicas_of_v1(t: &Setup, cfg: &str) -> (Put, Put) {
+    let v1 = put_with(&t.s3, &t.src, "k", b"one", |b| b.tagging("stage=draft")).await;
+    let v2 = put(&t.s3, &t.src, "k", b"two").await;
+    run(
+        cfg,
+        &[],
+        event_of(vec![created(&v1, "01"), created(&v2, "02")]),
+    )
+    .await;
+    run(cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    (v1, v2)
+}
+
+/// The destination versions whose marker names `source_version`.
+async fn replicas_of(s3: &Client, bucket: &str, key: &str, source_version: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for id in version_ids(s3, bucket, key).await {
+        let head = s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .version_id(&id)
+            .send()
+            .await
+            .unwrap();
+        if head
+            .metadata()
+            .and_then(|m| m.get("replica-source-version-id"))
+            == Some(&source_version.to_owned())
+        {
+            found.push(id);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn version_delete_removes_every_replica_of_the_version() {
+    let t = setup().await;
+    let cfg = config(&t.dst, false);
+    let (v1, _) = two_replicas_of_v1(&t, &cfg).await;
+    let v1_id = v1.version_id.clone().unwrap();
+    assert_eq!(replicas_of(&t.s3, &t.dst, "k", &v1_id).await.len(), 2);
+    t.s3.delete_object()
+        .bucket(&t.src)
+        .key("k")
+        .version_id(&v1_id)
+        .send()
+        .await
+        .unwrap();
+    let deleted = record(
+        "ObjectRemoved:Delete",
+        &t.src,
+        "k",
+        Some(&v1_id),
+        None,
+        "03",
+    );
+    let summary = run(
+        &cfg,
+        &[("REPLICATE_VERSION_DELETES", "true")],
+        event_of(vec![deleted]),
+    )
+    .await;
+    assert_eq!(summary.synced, 1);
+    assert!(replicas_of(&t.s3, &t.dst, "k", &v1_id).await.is_empty());
+    assert_eq!(current_body(&t.s3, &t.dst, "k").await.unwrap(), b"two");
+}
+
+#[tokio::test]
+async fn tag_change_reaches_every_replica_of_the_version() {
+    let t = setup().await;
+    let cfg = config(&t.dst, false);
+    let (v1, _) = two_replicas_of_v1(&t, &cfg).await;
+    let v1_id = v1.version_id.clone().unwrap();
+    let tagging = Tagging::builder()
+        .tag_set(Tag::builder().key("stage").value("final").build().unwrap())
+        .build()
+        .unwrap();
+    t.s3.put_object_tagging()
+        .bucket(&t.src)
+        .key("k")
+        .version_id(&v1_id)
+        .tagging(tagging)
+        .send()
+        .await
+        .unwrap();
+    let changed = record("ObjectTagging:Put", &t.src, "k", Some(&v1_id), None, "03");
+    run(&cfg, &[], event_of(vec![changed])).await;
+    let replicas = replicas_of(&t.s3, &t.dst, "k", &v1_id).await;
+    assert_eq!(replicas.len(), 2);
+    for id in replicas {
+        let tags =
+            t.s3.get_object_tagging()
+                .bucket(&t.dst)
+                .key("k")
+                .version_id(&id)
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(tags.tag_set()[0].value(), "final", "replica {id}");
+    }
+}

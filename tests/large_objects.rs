@@ -345,3 +345,26 @@ async fn uploads_not_proven_ours_are_never_completed_or_aborted() {
     assert_eq!(marker_of(&s3, &dst, "foreign.bin").await, p.version_id);
     assert_eq!(body_of(&s3, &dst, "foreign.bin", None).await, data);
 }
+
+#[tokio::test]
+async fn upload_aborted_by_someone_else_fails_the_record_and_is_never_a_skip() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "na-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "na-dst", "eu-west-1").await;
+    let (p, _) = four_part_source(&s3, &src, "gone.bin").await;
+    // A lifecycle rule or another invocation aborted the upload before Complete.
+    let aborted = faulty_replicator(&[("DESTINATION_BUCKET", dst.as_str())], |call| {
+        (call.operation == "CompleteMultipartUpload").then(|| s3_replicator::error::S3Failure {
+            operation: "CompleteMultipartUpload",
+            kind: s3_replicator::error::S3FailureKind::NotFound,
+            code: Some("NoSuchUpload".into()),
+            status: Some(404),
+            message: "The specified upload does not exist.".into(),
+        })
+    });
+    let err = handle(&aborted, created_event(std::slice::from_ref(&p)))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("DstPutObjectFailed"), "{err}");
+    assert_eq!(version_count(&s3, &dst, "gone.bin").await, 0);
+}

@@ -638,3 +638,169 @@ async fn completed_replica_with_another_versions_marker_fails_the_record() {
     );
     assert_eq!(failures(err), ["ReplicaMismatch"]);
 }
+
+/// A source bucket with Object Lock enabled.
+fn lock_enabled() -> Rule {
+    mock!(Client::get_object_lock_configuration).then_output(|| {
+        aws_sdk_s3::operation::get_object_lock_configuration::GetObjectLockConfigurationOutput::builder()
+            .object_lock_configuration(
+                aws_sdk_s3::types::ObjectLockConfiguration::builder()
+                    .object_lock_enabled(aws_sdk_s3::types::ObjectLockEnabled::Enabled)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+#[tokio::test]
+async fn lock_hidden_by_head_is_read_and_restated_on_the_replica() {
+    // HeadObject shows no lock (the caller could not see it); the explicit reads can.
+    let retention = mock!(Client::get_object_retention).then_output(|| {
+        aws_sdk_s3::operation::get_object_retention::GetObjectRetentionOutput::builder()
+            .retention(
+                aws_sdk_s3::types::ObjectLockRetention::builder()
+                    .mode(aws_sdk_s3::types::ObjectLockRetentionMode::Compliance)
+                    .retain_until_date(aws_smithy_types::DateTime::from_secs(4_102_444_800))
+                    .build(),
+            )
+            .build()
+    });
+    let hold = mock!(Client::get_object_legal_hold).then_output(|| {
+        aws_sdk_s3::operation::get_object_legal_hold::GetObjectLegalHoldOutput::builder()
+            .legal_hold(
+                aws_sdk_s3::types::ObjectLockLegalHold::builder()
+                    .status(aws_sdk_s3::types::ObjectLockLegalHoldStatus::On)
+                    .build(),
+            )
+            .build()
+    });
+    let copy = mock!(Client::copy_object)
+        .match_requests(|r| {
+            r.object_lock_mode() == Some(&aws_sdk_s3::types::ObjectLockMode::Compliance)
+                && r.object_lock_retain_until_date()
+                    == Some(&aws_smithy_types::DateTime::from_secs(4_102_444_800))
+                && r.object_lock_legal_hold_status()
+                    == Some(&aws_sdk_s3::types::ObjectLockLegalHoldStatus::On)
+        })
+        .then_output(copied);
+    let summary = run(
+        &[
+            &lock_enabled(),
+            &heads(None),
+            &acl(false),
+            &retention,
+            &hold,
+            &copy,
+        ],
+        event(Some("v1")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert_eq!(copy.num_calls(), 1, "the copy carried the lock");
+}
+
+#[tokio::test]
+async fn locked_source_whose_lock_cannot_be_read_fails_instead_of_replicating_unlocked() {
+    let denied = mock!(Client::get_object_retention).then_http_response(|| {
+        http(
+            403,
+            "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+        )
+    });
+    let copy = mock!(Client::copy_object).then_output(copied);
+    let err = run(
+        &[&lock_enabled(), &heads(None), &acl(false), &denied, &copy],
+        event(Some("v1")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(failures(err), ["SrcObjectLockNotPermitted"]);
+    assert_eq!(copy.num_calls(), 0, "nothing was replicated unlocked");
+}
+
+/// The fixture event turned into a change of `event_name` for `version`.
+fn change_event(event_name: &str, version: &str) -> Value {
+    let mut e = event(Some(version));
+    e["Records"][0]["eventName"] = event_name.into();
+    e
+}
+
+/// The destination holds one version, `r1`, a replica of source version `marker`.
+fn one_replica(marker: &'static str) -> [Rule; 2] {
+    let listed = mock!(Client::list_object_versions).then_output(|| {
+        aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput::builder()
+            .versions(
+                aws_sdk_s3::types::ObjectVersion::builder()
+                    .key("a b+c")
+                    .version_id("r1")
+                    .build(),
+            )
+            .build()
+    });
+    let head = mock!(Client::head_object)
+        .match_requests(|r| r.bucket() == Some("dst"))
+        .then_output(move || {
+            HeadObjectOutput::builder()
+                .e_tag(ETAG)
+                .content_length(1)
+                .version_id("r1")
+                .metadata("replica-source-version-id", marker)
+                .build()
+        });
+    [listed, head]
+}
+
+#[tokio::test]
+async fn acl_change_on_a_destination_with_acls_disabled_is_a_named_skip_and_remembered() {
+    let [listed, head] = one_replica("v1");
+    let put_acl = mock!(Client::put_object_acl).then_http_response(|| {
+        http(
+            400,
+            "<Error><Code>AccessControlListNotSupported</Code><Message>The bucket does not allow ACLs</Message></Error>",
+        )
+    });
+    let public = acl(true);
+    let rules = [&listed, &head, &public, &put_acl];
+    let s3 = client(&rules);
+    let replicator = Replicator::new(
+        config(),
+        AwsS3::with_client(s3.clone()),
+        AwsS3::with_client(s3),
+        "us-east-1",
+    );
+    for _ in 0..2 {
+        let summary = handle(&replicator, change_event("ObjectAcl:Put", "v1"))
+            .await
+            .expect("a named skip, not a failure");
+        assert_eq!((summary.synced, summary.skipped), (0, 1));
+    }
+    assert_eq!(put_acl.num_calls(), 1, "learnt once, then skipped");
+}
+
+#[tokio::test]
+async fn tag_change_of_the_null_version_reads_that_version_not_the_current_one() {
+    let [listed, head] = one_replica("null");
+    let tags = mock!(Client::get_object_tagging)
+        .match_requests(|r| r.version_id() == Some("null"))
+        .then_output(|| {
+            aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput::builder()
+                .set_tag_set(Some(Vec::new()))
+                .build()
+                .unwrap()
+        });
+    let cleared = mock!(Client::delete_object_tagging)
+        .match_requests(|r| r.version_id() == Some("r1"))
+        .then_output(|| {
+            aws_sdk_s3::operation::delete_object_tagging::DeleteObjectTaggingOutput::builder()
+                .build()
+        });
+    let summary = run(
+        &[&listed, &head, &tags, &cleared],
+        change_event("ObjectTagging:Delete", "null"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.synced, 1);
+    assert_eq!((tags.num_calls(), cleared.num_calls()), (1, 1));
+}
