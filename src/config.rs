@@ -126,19 +126,33 @@ impl Config {
     /// Reads the configuration from environment variables through `var` (testable without env).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let replicate_version_deletes =
-            match set("REPLICATE_VERSION_DELETES").as_deref().map(str::trim) {
-                None | Some("false") => false,
-                Some("true") => true,
-                Some(other) => {
-                    return Err(ConfigError::new(
-                        "REPLICATE_VERSION_DELETES",
-                        format!("must be true or false, not {other:?}"),
-                    ))
-                }
-            };
-        let mut config = Self::rules_from_env(&set)?;
+        let flag = |name: &str| match set(name).as_deref().map(str::trim) {
+            None => Ok(None),
+            Some("false") => Ok(Some(false)),
+            Some("true") => Ok(Some(true)),
+            Some(other) => Err(ConfigError::new(
+                name,
+                format!("must be true or false, not {other:?}"),
+            )),
+        };
+        let replicate_version_deletes = flag("REPLICATE_VERSION_DELETES")?.unwrap_or(false);
+        let delete_markers = flag("REPLICATE_DELETE_MARKERS")?;
+        let mut config = Self::rules_from_env(&set, delete_markers)?;
         config.replicate_version_deletes = replicate_version_deletes;
+        if let Some(key) = set("SOURCE_KMS_KEY_ARN") {
+            // The source bucket encrypts every new object with this key: a configuration that
+            // does not select SSE-KMS objects would skip every one of them, silently.
+            if !config
+                .rules
+                .iter()
+                .any(|r| r.enabled && r.replicate_sse_kms)
+            {
+                return Err(ConfigError::new(
+                    "SOURCE_KMS_KEY_ARN",
+                    format!("the source bucket encrypts new objects with {key}, but no enabled rule replicates SSE-KMS objects: set REPLICA_KMS_KEY_ID (the template's ReplicaKmsKeyArn), or give a rule SourceSelectionCriteria.SseKmsEncryptedObjects Enabled and Destination.EncryptionConfiguration.ReplicaKmsKeyID"),
+                ));
+            }
+        }
         let number = |name: &str, default: u64, min: u64, max: u64| match set(name) {
             None => Ok(default),
             Some(v) => match v.trim().parse::<u64>() {
@@ -150,6 +164,10 @@ impl Config {
             },
         };
         let defaults = CopySettings::default();
+        let timeout = match set("FUNCTION_TIMEOUT_SECONDS") {
+            None => None,
+            Some(_) => Some(number("FUNCTION_TIMEOUT_SECONDS", 0, 1, 900)?),
+        };
         config.copy = CopySettings {
             threshold: number(
                 "MULTIPART_THRESHOLD",
@@ -172,15 +190,29 @@ impl Config {
                 600,
             )?),
         };
+        if let Some(timeout) = timeout {
+            // At least half of every invocation must be usable, or large copies never finish.
+            let margin = config.copy.time_margin.as_secs();
+            if timeout < 2 * margin {
+                return Err(ConfigError::new(
+                    "MULTIPART_TIME_MARGIN_SECONDS",
+                    format!("{margin} s leaves too little of the function's {timeout} s timeout (FUNCTION_TIMEOUT_SECONDS) to start any copy: the margin may be at most half the timeout; raise the timeout or lower the margin"),
+                ));
+            }
+        }
         Ok(config)
     }
 
-    fn rules_from_env(set: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    fn rules_from_env(
+        set: &impl Fn(&str) -> Option<String>,
+        delete_markers: Option<bool>,
+    ) -> Result<Self, ConfigError> {
         let shorthand: Vec<&str> = [
             "DESTINATION_BUCKET",
             "DESTINATION_REGION",
             "REPLICATE_PREFIXES",
             "STORAGE_CLASS",
+            "REPLICA_KMS_KEY_ID",
         ]
         .into_iter()
         .filter(|name| set(name).is_some())
@@ -193,7 +225,21 @@ impl Config {
                         "cannot be combined with REPLICATION_CONFIG; put everything in REPLICATION_CONFIG or use only the shorthand variables",
                     ));
                 }
-                Self::from_json(&json)
+                let config = Self::from_json(&json)?;
+                // The deployment withholds s3:DeleteObject: a rule relying on it would fail.
+                if delete_markers == Some(false) {
+                    if let Some(i) = config
+                        .rules
+                        .iter()
+                        .position(|r| r.enabled && r.delete_marker_replication)
+                    {
+                        return Err(ConfigError::new(
+                            format!("REPLICATION_CONFIG.Rules[{i}].DeleteMarkerReplication"),
+                            "is Enabled but REPLICATE_DELETE_MARKERS is false, so the deployment grants no s3:DeleteObject on the destinations: set the template's ReplicateDeleteMarkers to true, or disable it in the rule",
+                        ));
+                    }
+                }
+                Ok(config)
             }
             None => {
                 let Some(bucket) = set("DESTINATION_BUCKET") else {
@@ -203,12 +249,21 @@ impl Config {
                         "no replication configured: set REPLICATION_CONFIG (AWS replication configuration JSON) or DESTINATION_BUCKET",
                     ));
                 };
-                Self::from_shorthand(
+                let mut config = Self::from_shorthand(
                     &bucket,
                     set("DESTINATION_REGION"),
                     set("REPLICATE_PREFIXES").as_deref(),
                     set("STORAGE_CLASS"),
-                )
+                )?;
+                let replica_key = set("REPLICA_KMS_KEY_ID").map(|k| k.trim().to_owned());
+                for rule in &mut config.rules {
+                    rule.delete_marker_replication = delete_markers.unwrap_or(false);
+                    // A replica key given selects SSE-KMS objects, as a full configuration
+                    // with SseKmsEncryptedObjects Enabled and that ReplicaKmsKeyID would.
+                    rule.replicate_sse_kms = replica_key.is_some();
+                    rule.destination.replica_kms_key_id = replica_key.clone();
+                }
+                Ok(config)
             }
         }
     }
@@ -1117,6 +1172,60 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(e.field, "REPLICATE_VERSION_DELETES");
+    }
+
+    #[test]
+    fn timeout_that_leaves_no_time_outside_the_margin_fails_init() {
+        let with = |timeout: &str, margin: &str| {
+            Config::from_env(env(&[
+                ("DESTINATION_BUCKET", "dst-b"),
+                ("FUNCTION_TIMEOUT_SECONDS", timeout),
+                ("MULTIPART_TIME_MARGIN_SECONDS", margin),
+            ]))
+        };
+        let e = with("10", "30").unwrap_err();
+        assert_eq!(e.field, "MULTIPART_TIME_MARGIN_SECONDS");
+        assert!(e.message.contains("10 s timeout"), "{e}");
+        assert!(with("60", "30").is_ok());
+        assert_eq!(
+            with("ten", "30").unwrap_err().field,
+            "FUNCTION_TIMEOUT_SECONDS"
+        );
+    }
+
+    #[test]
+    fn shorthand_takes_delete_markers_and_the_replica_key_from_the_environment() {
+        let cfg = Config::from_env(env(&[
+            ("DESTINATION_BUCKET", "dst-b"),
+            ("REPLICATE_DELETE_MARKERS", "true"),
+            ("REPLICA_KMS_KEY_ID", "arn:aws:kms:eu-west-1:1:key/r"),
+        ]))
+        .unwrap();
+        let rule = &cfg.rules[0];
+        assert!(rule.delete_marker_replication && rule.replicate_sse_kms);
+        assert_eq!(
+            rule.destination.replica_kms_key_id.as_deref(),
+            Some("arn:aws:kms:eu-west-1:1:key/r")
+        );
+        let plain = Config::from_env(env(&[("DESTINATION_BUCKET", "dst-b")])).unwrap();
+        assert!(!plain.rules[0].delete_marker_replication && !plain.rules[0].replicate_sse_kms);
+        let e = Config::from_env(env(&[
+            ("DESTINATION_BUCKET", "dst-b"),
+            ("REPLICATE_DELETE_MARKERS", "yes"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.field, "REPLICATE_DELETE_MARKERS");
+    }
+
+    #[test]
+    fn source_kms_key_without_a_rule_for_kms_objects_fails_init() {
+        let e = Config::from_env(env(&[
+            ("DESTINATION_BUCKET", "dst-b"),
+            ("SOURCE_KMS_KEY_ARN", "arn:aws:kms:us-east-1:1:key/s"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.field, "SOURCE_KMS_KEY_ARN");
+        assert!(e.message.contains("REPLICA_KMS_KEY_ID"), "{e}");
     }
 
     #[test]

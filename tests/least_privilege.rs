@@ -279,9 +279,197 @@ fn template_replication_config_parameter_replaces_the_shorthand() {
         ),
         ("ReplicatePrefixes", "ignored/"),
         ("ReplicationConfig", json),
+        ("ReplicateDeleteMarkers", "true"),
     ]);
     let config = s3_replicator::Config::from_env(|k| env.get(k).cloned()).unwrap();
     assert_eq!(config.rules.len(), 1);
     assert_eq!(config.rules[0].id, "r");
     assert_eq!(config.rules[0].destination.bucket, "other-replica");
+}
+
+/// What the function calls, and the IAM actions AWS documents for each call and header it uses
+/// ("Actions, resources, and condition keys for Amazon S3"; "Permissions for Amazon S3 API
+/// operations"; AWS KMS with S3 multipart uploads). `when` names the deployment option that
+/// makes the function call it; `None`: always.
+#[rustfmt::skip]
+const CALLS: &[(&str, Option<&str>, &str, &[&str])] = &[
+    // call (and header)                                 when                 resource  actions
+    ("HeadObject / GetObject / copy read of a version",  None,                "src/*",  &["s3:GetObject", "s3:GetObjectVersion"]),
+    ("GetObjectTagging of a version",                    None,                "src/*",  &["s3:GetObjectTagging", "s3:GetObjectVersionTagging"]),
+    ("GetObjectAcl of a version",                        None,                "src/*",  &["s3:GetObjectAcl", "s3:GetObjectVersionAcl"]),
+    ("GetObjectRetention (and HeadObject's lock mode)",  None,                "src/*",  &["s3:GetObjectRetention"]),
+    ("GetObjectLegalHold (and HeadObject's legal hold)", None,                "src/*",  &["s3:GetObjectLegalHold"]),
+    ("GetObjectLockConfiguration",                       None,                "src",    &["s3:GetBucketObjectLockConfiguration"]),
+    ("HeadObject: 404, not 403, for a deleted version",  None,                "src",    &["s3:ListBucket"]),
+    ("CopyObject / multipart upload / PutObject",        None,                "dst/*",  &["s3:PutObject"]),
+    ("x-amz-tagging on a write",                         None,                "dst/*",  &["s3:PutObjectTagging"]),
+    ("x-amz-grant-* / x-amz-acl on a write",             None,                "dst/*",  &["s3:PutObjectAcl"]),
+    ("x-amz-object-lock-mode / -retain-until-date",      None,                "dst/*",  &["s3:PutObjectRetention"]),
+    ("x-amz-object-lock-legal-hold",                     None,                "dst/*",  &["s3:PutObjectLegalHold"]),
+    ("PutObjectTagging / DeleteObjectTagging of a version", None,             "dst/*",  &["s3:PutObjectVersionTagging", "s3:DeleteObjectVersionTagging"]),
+    ("PutObjectAcl of a version",                        None,                "dst/*",  &["s3:PutObjectVersionAcl"]),
+    ("ListParts",                                        None,                "dst/*",  &["s3:ListMultipartUploadParts"]),
+    ("AbortMultipartUpload",                             None,                "dst/*",  &["s3:AbortMultipartUpload"]),
+    ("HeadObject of a replica (current or version)",     None,                "dst/*",  &["s3:GetObject", "s3:GetObjectVersion"]),
+    ("GetBucketLocation",                                None,                "dst",    &["s3:GetBucketLocation"]),
+    ("HeadObject: 404, not 403, for a missing replica",  None,                "dst",    &["s3:ListBucket"]),
+    ("ListObjectVersions",                               None,                "dst",    &["s3:ListBucketVersions"]),
+    ("ListMultipartUploads",                             None,                "dst",    &["s3:ListBucketMultipartUploads"]),
+    ("DeleteObject without a version (delete marker)",   Some("markers"),     "dst/*",  &["s3:DeleteObject"]),
+    ("DeleteObject of a version",                        Some("versions"),    "dst/*",  &["s3:DeleteObjectVersion"]),
+    ("reading an SSE-KMS source",                        Some("source-key"),  "src-key", &["kms:Decrypt"]),
+    ("CopyObject into SSE-KMS",                          Some("replica-key"), "replica-key", &["kms:GenerateDataKey"]),
+    ("multipart upload into SSE-KMS",                    Some("replica-key"), "replica-key", &["kms:GenerateDataKey", "kms:Decrypt"]),
+    ("logging",                                          None,                "logs",   &["logs:CreateLogStream", "logs:PutLogEvents"]),
+    ("the failure destination",                          None,                "queue",  &["sqs:SendMessage"]),
+];
+
+#[test]
+fn template_role_grants_exactly_what_the_calls_need() {
+    use std::collections::BTreeSet;
+    let resource = |class: &str| match class {
+        "src/*" => "arn:aws:s3:::src-bucket/*".to_owned(),
+        "src" => "arn:aws:s3:::src-bucket".to_owned(),
+        "dst/*" => "arn:aws:s3:::replica-bucket/*".to_owned(),
+        "dst" => "arn:aws:s3:::replica-bucket".to_owned(),
+        "src-key" => "arn:aws:kms:us-east-1:123456789012:key/source".to_owned(),
+        "replica-key" => "arn:aws:kms:us-east-1:123456789012:key/replica".to_owned(),
+        "logs" => {
+            "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/s3-replicator-replicator:*"
+                .to_owned()
+        }
+        "queue" => "arn:aws:sqs:us-east-1:123456789012:FailureQueue".to_owned(),
+        other => panic!("{other}"),
+    };
+    let options: &[(&[&str], &[(&str, &str)])] = &[
+        (&[], &[]),
+        (&["markers"], &[("ReplicateDeleteMarkers", "true")]),
+        (&["versions"], &[("ReplicateVersionDeletes", "true")]),
+        (
+            &["source-key", "replica-key"],
+            &[
+                (
+                    "SourceKmsKeyArn",
+                    "arn:aws:kms:us-east-1:123456789012:key/source",
+                ),
+                (
+                    "ReplicaKmsKeyArn",
+                    "arn:aws:kms:us-east-1:123456789012:key/replica",
+                ),
+            ],
+        ),
+    ];
+    for (on, extra) in options {
+        let mut params = vec![
+            ("SourceBucketName", "src-bucket"),
+            ("DestinationBucketArns", "arn:aws:s3:::replica-bucket"),
+        ];
+        params.extend_from_slice(extra);
+        let needed: BTreeSet<(String, String)> = CALLS
+            .iter()
+            .filter(|(_, when, _, _)| when.is_none_or(|w| on.contains(&w)))
+            .flat_map(|(_, _, class, actions)| {
+                actions.iter().map(|a| (resource(class), a.to_string()))
+            })
+            .collect();
+        let policy: Value = from_template(&[], &params);
+        let as_list = |v: &Value| match v {
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().unwrap().to_owned())
+                .collect(),
+            other => vec![other.as_str().unwrap().to_owned()],
+        };
+        let mut granted = BTreeSet::new();
+        for statement in policy["Statement"].as_array().unwrap() {
+            assert_eq!(statement["Effect"], "Allow");
+            for r in as_list(&statement["Resource"]) {
+                for a in as_list(&statement["Action"]) {
+                    granted.insert((r.clone(), a));
+                }
+            }
+        }
+        let missing: Vec<_> = needed.difference(&granted).collect();
+        let broader: Vec<_> = granted.difference(&needed).collect();
+        assert!(
+            missing.is_empty(),
+            "options {on:?}: not granted: {missing:?}"
+        );
+        assert!(
+            broader.is_empty(),
+            "options {on:?}: granted but never needed: {broader:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn template_kms_option_deploys_a_configuration_that_replicates_kms_objects() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "kms-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "kms-dst", "eu-west-1").await;
+    let dst_arn = format!("arn:aws:s3:::{dst}");
+    let kms = [
+        ("SourceBucketName", src.as_str()),
+        ("DestinationBucketArns", dst_arn.as_str()),
+        (
+            "SourceKmsKeyArn",
+            "arn:aws:kms:us-east-1:123456789012:key/source",
+        ),
+        (
+            "ReplicaKmsKeyArn",
+            "arn:aws:kms:us-east-1:123456789012:key/replica",
+        ),
+    ];
+    let env = template_env(&kms);
+    let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // As the bucket's default encryption writes it.
+    let put = put_with(&s3, &src, "secret.txt", b"classified", |b| {
+        b.server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id("arn:aws:kms:us-east-1:123456789012:key/source")
+    })
+    .await;
+    let summary = handle(
+        &replicator(&server().endpoint, &vars),
+        created_event(std::slice::from_ref(&put)),
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.replicated, summary.skipped), (1, 0));
+    let replica = s3
+        .head_object()
+        .bucket(&dst)
+        .key("secret.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replica.ssekms_key_id(),
+        Some("arn:aws:kms:us-east-1:123456789012:key/replica")
+    );
+
+    // The function refuses to start with a source key and no way to replicate its objects.
+    let mut env = env;
+    env.insert("REPLICA_KMS_KEY_ID".into(), String::new());
+    let err = s3_replicator::Config::from_env(|k| env.get(k).cloned()).unwrap_err();
+    assert_eq!(err.field, "SOURCE_KMS_KEY_ARN", "{err}");
+}
+
+#[test]
+fn template_without_delete_marker_permission_refuses_a_rule_that_needs_it() {
+    let json = r#"{"Rules":[{"ID":"r","Priority":1,"Status":"Enabled","Filter":{},"DeleteMarkerReplication":{"Status":"Enabled"},"Destination":{"Bucket":"arn:aws:s3:::replica-bucket"}}]}"#;
+    let params = [
+        ("SourceBucketName", "src-bucket"),
+        ("DestinationBucketArns", "arn:aws:s3:::replica-bucket"),
+        ("ReplicationConfig", json),
+    ];
+    let env = template_env(&params);
+    let err = s3_replicator::Config::from_env(|k| env.get(k).cloned()).unwrap_err();
+    assert_eq!(
+        err.field, "REPLICATION_CONFIG.Rules[0].DeleteMarkerReplication",
+        "{err}"
+    );
+    let mut allowed = params.to_vec();
+    allowed.push(("ReplicateDeleteMarkers", "true"));
+    let env = template_env(&allowed);
+    assert!(s3_replicator::Config::from_env(|k| env.get(k).cloned()).is_ok());
 }
