@@ -341,7 +341,12 @@ fn template_role_grants_exactly_what_the_calls_need() {
         "queue" => "arn:aws:sqs:us-east-1:123456789012:FailureQueue".to_owned(),
         other => panic!("{other}"),
     };
-    let options: &[(&[&str], &[(&str, &str)])] = &[
+    /// The options switched on, and the template parameters that switch them on.
+    type Options = (
+        &'static [&'static str],
+        &'static [(&'static str, &'static str)],
+    );
+    let options: &[Options] = &[
         (&[], &[]),
         (&["markers"], &[("ReplicateDeleteMarkers", "true")]),
         (&["versions"], &[("ReplicateVersionDeletes", "true")]),
