@@ -327,7 +327,7 @@ impl Config {
     /// Parses and validates AWS replication-configuration JSON.
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
         let de = &mut serde_json::Deserializer::from_str(json);
-        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let raw: RawConfig = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
             let field = if path == "." || path == "?" {
                 "REPLICATION_CONFIG".to_owned()
@@ -335,6 +335,13 @@ impl Config {
                 format!("REPLICATION_CONFIG.{path}")
             };
             ConfigError::new(field, e.into_inner().to_string())
+        })?;
+        // Trailing text after the JSON document is a mistake, not something to ignore.
+        de.end().map_err(|e| {
+            ConfigError::new(
+                "REPLICATION_CONFIG",
+                format!("unexpected text after the JSON document: {e}"),
+            )
         })?;
         raw.validate()
     }
@@ -827,13 +834,7 @@ fn bucket_name(value: &str, field: &str) -> Result<String, ConfigError> {
         }
         None => value,
     };
-    let valid = (3..=63).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
-    if !valid {
+    if !crate::names::is_bucket_name(name) {
         return Err(ConfigError::new(
             field,
             format!(
@@ -845,11 +846,7 @@ fn bucket_name(value: &str, field: &str) -> Result<String, ConfigError> {
 }
 
 fn check_region(region: &str, field: &str) -> Result<(), ConfigError> {
-    let ok = !region.is_empty()
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
+    if crate::names::is_region(region) {
         Ok(())
     } else {
         Err(ConfigError::new(
@@ -967,6 +964,13 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.field, "REPLICATION_CONFIG.Rules[0].Status");
         assert!(e.message.contains("Enabled"), "{e}");
+    }
+
+    #[test]
+    fn trailing_text_after_the_configuration_is_rejected() {
+        let e = Config::from_json(r#"{"Rules":[{"Priority":1,"Status":"Enabled","Filter":{},"DeleteMarkerReplication":{"Status":"Disabled"},"Destination":{"Bucket":"dst-b"}}]} x"#).unwrap_err();
+        assert_eq!(e.field, "REPLICATION_CONFIG");
+        assert!(e.message.contains("after the JSON document"), "{e}");
     }
 
     #[test]

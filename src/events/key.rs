@@ -30,11 +30,13 @@ pub fn decode_event_key(encoded: &str) -> Result<String, KeyDecodeError> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .ok_or(KeyDecodeError::BadEscape(i))?;
-                let hex = std::str::from_utf8(hex).map_err(|_| KeyDecodeError::BadEscape(i))?;
-                let byte = u8::from_str_radix(hex, 16).map_err(|_| KeyDecodeError::BadEscape(i))?;
+                // Exactly two hex digits: `from_str_radix` alone would take "+1" as 1.
+                let byte = match bytes.get(i + 1..i + 3) {
+                    Some(&[hi, lo]) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
+                        hex_value(hi) * 16 + hex_value(lo)
+                    }
+                    _ => return Err(KeyDecodeError::BadEscape(i)),
+                };
                 out.push(byte);
                 i += 2;
             }
@@ -43,6 +45,14 @@ pub fn decode_event_key(encoded: &str) -> Result<String, KeyDecodeError> {
         i += 1;
     }
     String::from_utf8(out).map_err(|_| KeyDecodeError::NotUtf8)
+}
+
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit - b'A' + 10,
+    }
 }
 
 #[cfg(test)]
@@ -66,6 +76,9 @@ mod tests {
         assert_eq!(decode_event_key("a%zz"), Err(KeyDecodeError::BadEscape(1)));
         assert_eq!(decode_event_key("a%4"), Err(KeyDecodeError::BadEscape(1)));
         assert_eq!(decode_event_key("%FF"), Err(KeyDecodeError::NotUtf8));
+        // A sign is not a hex digit.
+        assert_eq!(decode_event_key("a%+1"), Err(KeyDecodeError::BadEscape(1)));
+        assert_eq!(decode_event_key("a%-1"), Err(KeyDecodeError::BadEscape(1)));
     }
 
     proptest! {

@@ -9,6 +9,7 @@ use aws_lambda_events::s3::S3EventRecord;
 use serde_json::Value;
 
 use crate::error::{InvocationError, RecordFailure};
+use crate::names;
 
 /// What a record of the event asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +60,16 @@ impl EventKind {
 /// Orders two event sequencers of one key: the shorter is padded with zeros on the right, then
 /// they compare as strings (as S3 documents).
 pub fn compare_sequencers(a: &str, b: &str) -> std::cmp::Ordering {
-    let len = a.len().max(b.len());
-    let pad = |s: &str| format!("{s:0<len$}");
-    pad(a).cmp(&pad(b))
+    // Byte by byte with '0' for what the shorter lacks: no padded copies, whatever the length.
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    (0..a.len().max(b.len()))
+        .map(|i| {
+            let x = a.get(i).copied().unwrap_or(b'0');
+            let y = b.get(i).copied().unwrap_or(b'0');
+            x.cmp(&y)
+        })
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
 }
 
 /// One object version named by an event record.
@@ -141,24 +149,31 @@ pub fn parse_payload(payload: &Value) -> Result<Vec<Intake>, InvocationError> {
 }
 
 fn parse_record(index: usize, value: &Value) -> Intake {
-    let invalid = |message: String| {
+    // Every message names the record and the JSON path of the field at fault.
+    let invalid = |field: &str, message: String| {
         Intake::Invalid(RecordFailure {
             index,
             object: describe_raw(value),
             destination: None,
             code: "InvalidRecord",
-            message,
+            message: format!("Records[{index}].{field}: {message}"),
         })
     };
     let source = value.get("eventSource").and_then(Value::as_str);
     if source != Some("aws:s3") {
-        return invalid(format!(
-            "eventSource is {source:?}, expected \"aws:s3\" (only S3 event notifications are accepted)"
-        ));
+        return invalid(
+            "eventSource",
+            format!(
+                "is {source:?}, expected \"aws:s3\" (only S3 event notifications are accepted)"
+            ),
+        );
     }
-    let record: S3EventRecord = match serde_json::from_value(value.clone()) {
+    let record: S3EventRecord = match serde_path_to_error::deserialize(value) {
         Ok(r) => r,
-        Err(e) => return invalid(format!("not a valid S3 event record: {e}")),
+        Err(e) => {
+            let path = e.path().to_string();
+            return invalid(&path, format!("not a valid S3 event record: {}", e.inner()));
+        }
     };
     let event_name = record.event_name.clone().unwrap_or_default();
     let event_name = event_name
@@ -178,28 +193,70 @@ fn parse_record(index: usize, value: &Value) -> Intake {
     let Some(kind) = EventKind::of(&event_name, version_id.is_some() || null_version) else {
         return Intake::Ignored { index, event_name };
     };
+    // What the SDK would refuse, or panic on, is refused here, naming the field.
     let Some(bucket) = record.s3.bucket.name.clone().filter(|b| !b.is_empty()) else {
-        return invalid("s3.bucket.name is missing".to_owned());
+        return invalid("s3.bucket.name", "is missing".to_owned());
     };
+    if !names::is_bucket_name(&bucket) {
+        return invalid("s3.bucket.name", format!("{bucket:?} is not a bucket name"));
+    }
     let Some(raw_key) = record.s3.object.key.as_deref().filter(|k| !k.is_empty()) else {
-        return invalid("s3.object.key is missing".to_owned());
+        return invalid("s3.object.key", "is missing".to_owned());
     };
     let key = match decode_event_key(raw_key) {
         Ok(k) => k,
-        Err(e) => return invalid(format!("s3.object.key {raw_key:?}: {e}")),
+        Err(e) => return invalid("s3.object.key", format!("{}: {e}", shorten(raw_key))),
     };
+    if let Some(problem) = names::key_problem(&key) {
+        return invalid("s3.object.key", format!("the decoded key {problem}"));
+    }
+    let region = record.aws_region.clone().filter(|r| !r.is_empty());
+    if let Some(r) = region.as_deref().filter(|r| !names::is_region(r)) {
+        return invalid(
+            "awsRegion",
+            format!("{r:?} is not a region name such as eu-west-1"),
+        );
+    }
+    let sequencer = record.s3.object.sequencer.clone();
+    if let Some(s) = sequencer.as_deref().filter(|s| !names::is_sequencer(s)) {
+        return invalid(
+            "s3.object.sequencer",
+            format!("{} is not a hexadecimal sequencer", shorten(s)),
+        );
+    }
+    let etag = record.s3.object.e_tag.clone().filter(|e| !e.is_empty());
+    for (field, value) in [
+        ("s3.object.eTag", &etag),
+        ("s3.object.versionId", &version_id),
+    ] {
+        if let Some(v) = value.as_deref().filter(|v| !names::is_token(v)) {
+            return invalid(
+                field,
+                format!("{} is not visible ASCII of at most 1,024 bytes", shorten(v)),
+            );
+        }
+    }
     Intake::Object(ObjectEvent {
         kind,
         index,
         event_name,
-        region: record.aws_region.clone().filter(|r| !r.is_empty()),
+        region,
         bucket,
         key,
         version_id,
         null_version,
-        etag: record.s3.object.e_tag.clone().filter(|e| !e.is_empty()),
-        sequencer: record.s3.object.sequencer.clone(),
+        etag,
+        sequencer,
     })
+}
+
+/// A value quoted for a message, cut to a readable length (keys can be 70 KB of garbage).
+fn shorten(value: &str) -> String {
+    const MAX: usize = 120;
+    match value.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{:?}... ({} bytes)", &value[..at], value.len()),
+        None => format!("{value:?}"),
+    }
 }
 
 /// Names a record that may be malformed, as well as it can be read.
@@ -207,7 +264,13 @@ fn describe_raw(value: &Value) -> String {
     let bucket = value.pointer("/s3/bucket/name").and_then(Value::as_str);
     let key = value.pointer("/s3/object/key").and_then(Value::as_str);
     match (bucket, key) {
-        (Some(b), Some(k)) => format!("s3://{b}/{k} (encoded key)"),
+        (Some(b), Some(k)) => {
+            let cut = |s: &str| match s.char_indices().nth(200) {
+                Some((at, _)) => format!("{}...", &s[..at]),
+                None => s.to_owned(),
+            };
+            format!("s3://{}/{} (encoded key)", cut(b), cut(k))
+        }
         _ => "unreadable record".to_owned(),
     }
 }
@@ -383,6 +446,105 @@ mod tests {
         assert_eq!(failure.code, "InvalidRecord");
         assert!(failure.message.contains("s3.object.key"), "{failure:?}");
         assert!(matches!(&items[1], Intake::Object(ev) if ev.key == "ok"));
+    }
+
+    /// The one failure of a payload with this single record.
+    fn invalid(record: Value) -> RecordFailure {
+        match parse_payload(&json!({"Records": [record]}))
+            .unwrap()
+            .remove(0)
+        {
+            Intake::Invalid(f) => f,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn region_the_sdk_would_panic_on_is_an_invalid_record_naming_the_field() {
+        let mut r = record("ObjectCreated:Put", "k", Some("v1"));
+        r["awsRegion"] = json!("us-east-1\n");
+        let f = invalid(r);
+        assert_eq!(f.code, "InvalidRecord");
+        assert!(
+            f.message.starts_with("Records[0].awsRegion: "),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn key_longer_than_s3_allows_is_an_invalid_record_with_a_short_message() {
+        let f = invalid(record("ObjectCreated:Put", &"k".repeat(70_000), Some("v1")));
+        assert!(
+            f.message.starts_with("Records[0].s3.object.key: "),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains("70000 bytes"), "{}", f.message);
+        assert!(f.message.len() < 300 && f.object.len() < 300);
+    }
+
+    #[test]
+    fn escape_with_a_sign_is_rejected() {
+        let f = invalid(record("ObjectCreated:Put", "a%+1", Some("v1")));
+        assert!(
+            f.message.starts_with("Records[0].s3.object.key: "),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn wrongly_typed_field_is_named_by_its_json_path() {
+        let mut r = record("ObjectCreated:Put", "k", Some("v1"));
+        r["s3"]["object"]["size"] = json!("three");
+        let f = invalid(r);
+        assert!(
+            f.message.starts_with("Records[0].s3.object.size: "),
+            "{}",
+            f.message
+        );
+        let mut r = record("ObjectCreated:Put", "k", Some("v1"));
+        r["s3"]["bucket"]["name"] = json!("Not A Bucket");
+        assert!(invalid(r)
+            .message
+            .starts_with("Records[0].s3.bucket.name: "));
+        let mut r = record("ObjectCreated:Put", "k", Some("v1"));
+        r["s3"]["object"]["eTag"] = json!("ab\r\ncd");
+        assert!(invalid(r)
+            .message
+            .starts_with("Records[0].s3.object.eTag: "));
+    }
+
+    #[test]
+    fn sequencers_of_any_length_compare_without_a_panic() {
+        let long = "0".repeat(100_000);
+        assert_eq!(compare_sequencers(&long, "0"), std::cmp::Ordering::Equal);
+        let mut r = record("ObjectCreated:Put", "k", Some("v1"));
+        r["s3"]["object"]["sequencer"] = json!(format!("{long}x"));
+        assert!(invalid(r)
+            .message
+            .starts_with("Records[0].s3.object.sequencer: "));
+    }
+
+    #[test]
+    fn null_version_is_kept_for_changes_to_that_version() {
+        let payload = json!({"Records": [
+            record("ObjectTagging:Put", "k", Some("null")),
+            record("ObjectRemoved:Delete", "k", Some("null")),
+        ]});
+        let items = parse_payload(&payload).unwrap();
+        for (item, kind) in items
+            .iter()
+            .zip([EventKind::TagsChanged, EventKind::VersionDeleted])
+        {
+            let Intake::Object(ev) = item else {
+                panic!("{item:?}")
+            };
+            assert_eq!(ev.kind, kind);
+            assert_eq!(ev.version_id, None);
+            assert_eq!(ev.named_version().version_id.as_deref(), Some("null"));
+        }
     }
 
     #[test]
