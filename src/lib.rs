@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod faults;
 pub mod handler;
+pub mod lambda_init;
 pub mod names;
 pub mod replicate;
 pub mod rules;

@@ -1,10 +1,17 @@
 //! Lambda entry point: wiring only.
 
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use std::process::ExitCode;
+
+use lambda_runtime::{run, service_fn, LambdaEvent};
+use s3_replicator::lambda_init::{in_lambda, report_init_error, NOT_IN_LAMBDA};
 use serde_json::Value;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> ExitCode {
+    if !in_lambda() {
+        eprintln!("{NOT_IN_LAMBDA}");
+        return ExitCode::from(2);
+    }
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -15,11 +22,26 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .init();
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let replicator = s3_replicator::wiring::build(&sdk, |name| std::env::var(name).ok())?;
+    let replicator = match s3_replicator::wiring::build(&sdk, |name| std::env::var(name).ok()) {
+        Ok(replicator) => replicator,
+        Err(err) => {
+            // README's line, on the terminal and in the function's log, and to Lambda itself.
+            eprintln!("{err}");
+            report_init_error(&err).await;
+            return ExitCode::FAILURE;
+        }
+    };
     let replicator = &replicator;
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
+    let served = run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = Some(event.context.deadline());
         s3_replicator::handle_until(replicator, event.payload, deadline).await
     }))
-    .await
+    .await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("the Lambda runtime stopped: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,52 @@
+//! What happens before the function can serve: a configuration that fails is reported the way
+//! Lambda reports init failures (POST `/runtime/init/error`, so the console and the invoke
+//! response show its type and message instead of a bare `Runtime.ExitError`), and a binary
+//! started outside Lambda says what it is instead of panicking.
+
+use lambda_runtime_api_client::body::Body;
+use lambda_runtime_api_client::{build_request, PooledClient};
+use serde_json::json;
+
+use crate::config::ConfigError;
+
+/// The `errorType` of an init failure caused by the configuration.
+pub const INVALID_CONFIGURATION: &str = "InvalidConfiguration";
+
+/// What the binary prints when started outside Lambda.
+pub const NOT_IN_LAMBDA: &str =
+    "s3-replicator is an AWS Lambda function and runs where the Lambda \
+Runtime API is (AWS_LAMBDA_RUNTIME_API is not set here).\n\
+Deploy it with `sam deploy` (template.yaml), or run it locally with `make local`, which starts \
+the local S3 and `cargo lambda watch` and prints the `cargo lambda invoke` commands (README).";
+
+/// Whether the process runs under a Lambda Runtime API (Lambda, or `cargo lambda watch`).
+pub fn in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
+/// Posts the configuration error to the Runtime API's `/runtime/init/error`. A failure to post
+/// is printed: the process exits non-zero either way.
+pub async fn report_init_error(err: &ConfigError) {
+    let body = json!({"errorType": INVALID_CONFIGURATION, "errorMessage": err.to_string()});
+    let request = build_request()
+        .method(http::Method::POST)
+        .uri("/2018-06-01/runtime/init/error")
+        .header(
+            "Lambda-Runtime-Function-Error-Type",
+            format!("Runtime.{INVALID_CONFIGURATION}"),
+        )
+        .body(Body::from(body.to_string()));
+    let result = match request {
+        Ok(request) => PooledClient::builder()
+            .build()
+            .call(request)
+            .await
+            .map(|response| response.status()),
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(status) if status.is_success() => {}
+        Ok(status) => eprintln!("the Runtime API answered the init error with {status}"),
+        Err(e) => eprintln!("could not report the init error to the Runtime API: {e}"),
+    }
+}
