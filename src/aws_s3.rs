@@ -232,6 +232,59 @@ where
     }
 }
 
+/// The object versions (not delete markers) of exactly `key`, newest first; with `first_only`,
+/// stops at the first one found.
+async fn key_versions(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    expected_bucket_owner: Option<&str>,
+    first_only: bool,
+) -> Result<Vec<String>, S3Failure> {
+    let mut versions = Vec::new();
+    let (mut key_marker, mut version_marker) = (None, None);
+    loop {
+        let page = client
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(key)
+            .set_key_marker(key_marker.take())
+            .set_version_id_marker(version_marker.take())
+            .set_expected_bucket_owner(expected_bucket_owner.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| failure("ListObjectVersions", e))?;
+        let mut past_key = false;
+        for v in page.versions() {
+            match v.key() {
+                Some(k) if k == key => versions.extend(v.version_id().map(str::to_owned)),
+                Some(k) if k > key => past_key = true,
+                _ => {}
+            }
+        }
+        // Listings are in key order: once past the key, nothing more is about it.
+        if past_key || page.is_truncated() != Some(true) || (first_only && !versions.is_empty()) {
+            return Ok(versions);
+        }
+        key_marker = page.next_key_marker().map(str::to_owned);
+        version_marker = page.next_version_id_marker().map(str::to_owned);
+        if key_marker.is_none() && version_marker.is_none() {
+            return Err(not_advancing("ListObjectVersions"));
+        }
+    }
+}
+
+/// A truncated page without a marker to continue from.
+fn not_advancing(operation: &'static str) -> S3Failure {
+    S3Failure {
+        operation,
+        kind: S3FailureKind::ListingNotAdvancing,
+        code: None,
+        status: Some(200),
+        message: "the page is truncated but names no marker to continue from".to_owned(),
+    }
+}
+
 /// The answer S3 gives for a version without retention or legal hold.
 fn no_lock<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
     err.code() == Some("NoSuchObjectLockConfiguration")
@@ -565,6 +618,16 @@ impl SourceStore for AwsS3 {
         }
     }
 
+    async fn newest_object_version(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<String>, S3Failure> {
+        let versions = key_versions(&self.client(region), bucket, key, None, true).await?;
+        Ok(versions.into_iter().next())
+    }
+
     async fn current(&self, region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
         head_current(&self.client(region), bucket, key, None, None).await
     }
@@ -658,34 +721,14 @@ impl DestinationStore for AwsS3 {
 
     async fn replica_versions(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {
         let client = self.client_at(&at.region, at.endpoint.as_deref());
-        let mut versions = Vec::new();
-        let (mut key_marker, mut version_marker) = (None, None);
-        loop {
-            let page = client
-                .list_object_versions()
-                .bucket(&at.bucket)
-                .prefix(&at.key)
-                .set_key_marker(key_marker.take())
-                .set_version_id_marker(version_marker.take())
-                .set_expected_bucket_owner(at.expected_bucket_owner.clone())
-                .send()
-                .await
-                .map_err(|e| failure("ListObjectVersions", e))?;
-            let mut past_key = false;
-            for v in page.versions() {
-                match v.key() {
-                    Some(k) if k == at.key => versions.extend(v.version_id().map(str::to_owned)),
-                    Some(k) if k > at.key.as_str() => past_key = true,
-                    _ => {}
-                }
-            }
-            // Listings are in key order: once past the key, nothing more is about it.
-            if past_key || page.is_truncated() != Some(true) {
-                return Ok(versions);
-            }
-            key_marker = page.next_key_marker().map(str::to_owned);
-            version_marker = page.next_version_id_marker().map(str::to_owned);
-        }
+        key_versions(
+            &client,
+            &at.bucket,
+            &at.key,
+            at.expected_bucket_owner.as_deref(),
+            false,
+        )
+        .await
     }
 
     async fn put_object(
@@ -829,6 +872,9 @@ impl DestinationStore for AwsS3 {
             }
             key_marker = page.next_key_marker().map(str::to_owned);
             id_marker = page.next_upload_id_marker().map(str::to_owned);
+            if key_marker.is_none() && id_marker.is_none() {
+                return Err(not_advancing("ListMultipartUploads"));
+            }
         }
     }
 
@@ -862,6 +908,9 @@ impl DestinationStore for AwsS3 {
                 return Ok(parts);
             }
             marker = page.next_part_number_marker().map(str::to_owned);
+            if marker.is_none() {
+                return Err(not_advancing("ListParts"));
+            }
         }
     }
 

@@ -37,6 +37,9 @@ pub enum S3FailureKind {
     InvalidObjectState,
     /// The request was refused because of its shape or size (e.g. a copy above 5 GiB).
     InvalidRequest,
+    /// A listing said it was truncated but gave no marker to go on from (some S3-compatible
+    /// servers do); following it would loop until the function times out.
+    ListingNotAdvancing,
     /// Anything else, including throttling and network failures after retries.
     Other,
 }
@@ -211,6 +214,7 @@ impl ReplicationError {
         let copy_call = matches!(op, "CopyObject" | "UploadPartCopy");
         let source_missing = matches!(failure.code.as_deref(), Some("NoSuchKey" | "NoSuchVersion"));
         match (side, failure.kind) {
+            (_, K::ListingNotAdvancing) => Self::ListingNotAdvancing(op),
             (Side::Source, K::NotFound) => Self::SrcVersionNotFound(failure),
             (Side::Source, K::PreconditionFailed) => Self::SrcObjectChanged(failure),
             (Side::Source, K::AccessDenied) => match op {

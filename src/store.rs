@@ -334,6 +334,15 @@ pub trait SourceStore: Sync {
         version: &VersionRef,
     ) -> impl Future<Output = Result<bool, S3Failure>> + Send;
 
+    /// The id of the key's newest version that is an object, not a delete marker
+    /// (ListObjectVersions); `None` when it has none.
+    fn newest_object_version(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, S3Failure>> + Send;
+
     /// What the key currently is (HeadObject without a version id).
     fn current(
         &self,

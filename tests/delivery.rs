@@ -532,3 +532,33 @@ async fn tag_change_reaches_every_replica_of_the_version() {
         assert_eq!(tags.tag_set()[0].value(), "final", "replica {id}");
     }
 }
+
+#[tokio::test]
+async fn without_delete_marker_replication_the_newest_object_stays_current_in_every_order() {
+    let t = setup().await;
+    let cfg = config(&t.dst, false);
+    let orders: [[usize; 3]; 6] = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    for (n, order) in orders.iter().enumerate() {
+        let key = format!("k{n}");
+        // An object, its overwrite, then a delete marker; events delivered in `order`.
+        let v1 = put(&t.s3, &t.src, &key, b"one").await;
+        let v2 = put(&t.s3, &t.src, &key, b"two").await;
+        let marker = delete_marker(&t.s3, &t.src, &key, "03").await;
+        let events = [created(&v1, "01"), created(&v2, "02"), marker];
+        for i in order {
+            run(&cfg, &[], event_of(vec![events[*i].clone()])).await;
+        }
+        assert_eq!(
+            current_body(&t.s3, &t.dst, &key).await.as_deref(),
+            Some(&b"two"[..]),
+            "order {order:?}"
+        );
+    }
+}

@@ -301,6 +301,7 @@ const CALLS: &[(&str, Option<&str>, &str, &[&str])] = &[
     ("GetObjectLegalHold (and HeadObject's legal hold)", None,                "src/*",  &["s3:GetObjectLegalHold"]),
     ("GetObjectLockConfiguration",                       None,                "src",    &["s3:GetBucketObjectLockConfiguration"]),
     ("HeadObject: 404, not 403, for a deleted version",  None,                "src",    &["s3:ListBucket"]),
+    ("ListObjectVersions of a source key",               None,                "src",    &["s3:ListBucketVersions"]),
     ("CopyObject / multipart upload / PutObject",        None,                "dst/*",  &["s3:PutObject"]),
     ("x-amz-tagging on a write",                         None,                "dst/*",  &["s3:PutObjectTagging"]),
     ("x-amz-grant-* / x-amz-acl on a write",             None,                "dst/*",  &["s3:PutObjectAcl"]),

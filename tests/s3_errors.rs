@@ -804,3 +804,23 @@ async fn tag_change_of_the_null_version_reads_that_version_not_the_current_one()
     assert_eq!(summary.synced, 1);
     assert_eq!((tags.num_calls(), cleared.num_calls()), (1, 1));
 }
+
+#[tokio::test]
+async fn truncated_listing_without_a_marker_fails_with_a_named_error_instead_of_spinning() {
+    // Some S3-compatible servers say "truncated" and give no marker: following it would loop
+    // until the function times out.
+    let stuck = mock!(Client::list_object_versions).then_output(|| {
+        aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput::builder()
+            .is_truncated(true)
+            .build()
+    });
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        run(&[&stuck], change_event("ObjectTagging:Put", "v1")),
+    )
+    .await
+    .expect("no spinning")
+    .unwrap_err();
+    assert_eq!(failures(err), ["ListingNotAdvancing"]);
+    assert_eq!(stuck.num_calls(), 1);
+}

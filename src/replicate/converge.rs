@@ -91,9 +91,20 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Result<bool, ReplicationError> {
         let at = self.location(rule, &event.key, run).await?;
+        let newest;
         let s = match src {
             Current::Absent => return Ok(false),
-            Current::DeleteMarker(_) if !rule.delete_marker_replication => return Ok(false),
+            // Where delete markers are not replicated, the destination follows the source's
+            // newest object version, whatever order the events came in.
+            Current::DeleteMarker(_) if !rule.delete_marker_replication => {
+                match self.newest_object(region, event, run).await? {
+                    Some(v) => {
+                        newest = v;
+                        &newest
+                    }
+                    None => return Ok(false),
+                }
+            }
             Current::DeleteMarker(_) => {
                 run.start()?;
                 let dst = self

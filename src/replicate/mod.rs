@@ -379,6 +379,35 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         Ok(())
     }
 
+    /// The source key's newest version that is an object (not a delete marker), read.
+    async fn newest_object(
+        &self,
+        region: &str,
+        event: &ObjectEvent,
+        run: &Run,
+    ) -> Result<Option<SourceVersion>, ReplicationError> {
+        run.start()?;
+        let newest = self
+            .source
+            .newest_object_version(region, &event.bucket, &event.key)
+            .await
+            .map_err(src_err)?;
+        let Some(id) = newest else {
+            return Ok(None);
+        };
+        let version = VersionRef {
+            bucket: event.bucket.clone(),
+            key: event.key.clone(),
+            version_id: Some(id),
+        };
+        match self.read_head(region, &version, None, run).await {
+            Ok(head) => Ok(Some(head)),
+            // Deleted in the meantime: its own event converges again.
+            Err(e) if e.disposition() == Disposition::SourceGone => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// What the source key currently is.
     async fn source_current(
         &self,
