@@ -44,8 +44,9 @@ where
     handle_until(replicator, payload, None).await
 }
 
-/// Handles one invocation payload that must be done by `deadline` (the Lambda context's): a
-/// multipart copy starts no part within the configured margin of it, and the retry resumes.
+/// Handles one invocation payload that must be done by `deadline` (the Lambda context's): no
+/// S3 call is started within the configured margin of it, so the retry carries on from what S3
+/// holds (a multipart copy of ours resumes where it can be proven ours).
 pub async fn handle_until<S, D>(
     replicator: &Replicator<S, D>,
     payload: Value,

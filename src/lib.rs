@@ -1,7 +1,8 @@
 //! s3-replicator: event-driven replication of S3 object versions, run as an AWS Lambda function.
 //!
-//! The binary wires these modules; everything here is testable without a network through the
-//! [`store`] traits.
+//! The binary wires these modules. The engine speaks to S3 through the [`store`] traits: on the
+//! SDK ([`aws_s3`], tested with aws-smithy-mocks and a local S3 server) and wrapped by
+//! [`faults::Faulty`] to inject failures.
 
 pub mod aws_s3;
 pub mod config;

@@ -1,5 +1,5 @@
 //! The small role traits the replication logic needs, speaking domain types. `aws_s3` implements
-//! them on the AWS SDK; unit tests implement them in memory.
+//! them on the AWS SDK; `faults::Faulty` wraps a destination store to inject failures in tests.
 
 use std::collections::BTreeMap;
 use std::future::Future;

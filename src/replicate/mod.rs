@@ -74,7 +74,10 @@ impl fmt::Display for SkipReason {
                 "the unversioned source was overwritten since the event; its own event replicates it"
             ),
             Self::IsReplica => write!(f, "the object is a replica ({REPLICA_MARKER} is set)"),
-            Self::Archived(class) => write!(f, "the object is archived ({class}); restore it first"),
+            Self::Archived(class) => write!(
+                f,
+                "the object is archived ({class}); archived objects are not replicated (as in native S3 Replication)"
+            ),
             Self::CustomerEncrypted => write!(f, "SSE-C objects cannot be read without the customer key"),
             Self::NoMatchingRule => write!(f, "no enabled rule matches the object"),
             Self::KmsNotSelected => write!(
