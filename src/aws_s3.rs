@@ -108,6 +108,8 @@ pub struct AwsS3 {
 /// How to reach an S3 endpoint other than the function's own.
 #[derive(Debug, Clone, Default)]
 pub struct Remote {
+    /// The endpoint URL.
+    pub url: String,
     /// Credentials for it; `None` uses the function's own.
     pub credentials: Option<aws_sdk_s3::config::Credentials>,
     /// Path-style addressing.
@@ -126,7 +128,7 @@ impl AwsS3 {
         }
     }
 
-    /// Adds the endpoints of destinations elsewhere, by URL.
+    /// Adds the endpoints of destinations elsewhere, by [`crate::config::RemoteEndpoint::id`].
     pub fn with_remotes(mut self, remotes: HashMap<String, Remote>) -> Self {
         self.remotes = remotes;
         self
@@ -148,7 +150,8 @@ impl AwsS3 {
         self.client_at(region, None)
     }
 
-    /// The client for `region` of `endpoint` (`None`: the function's own).
+    /// The client for `region` of the endpoint `endpoint` names (a remote's id, see
+    /// [`Self::with_remotes`]; `None`: the function's own).
     pub fn client_at(&self, region: &str, endpoint: Option<&str>) -> Client {
         if let Some(client) = &self.fixed {
             return client.clone();
@@ -160,10 +163,14 @@ impl AwsS3 {
                 let mut conf = aws_sdk_s3::config::Builder::from(&self.base)
                     .region(Region::new(region.to_owned()))
                     .force_path_style(self.force_path_style);
-                if let Some(url) = endpoint {
-                    let remote = self.remotes.get(url).cloned().unwrap_or_default();
+                if let Some(id) = endpoint {
+                    // An endpoint nobody registered is taken as a bare URL.
+                    let remote = self.remotes.get(id).cloned().unwrap_or_else(|| Remote {
+                        url: id.to_owned(),
+                        ..Remote::default()
+                    });
                     conf = conf
-                        .endpoint_url(url)
+                        .endpoint_url(&remote.url)
                         .force_path_style(remote.force_path_style);
                     if let Some(credentials) = remote.credentials {
                         conf = conf.credentials_provider(credentials);

@@ -97,6 +97,46 @@ pub struct Destination {
     pub endpoint: Option<RemoteEndpoint>,
 }
 
+/// What identifies a destination: its bucket and the endpoint it is on (`None`: the function's
+/// own). Buckets of one name on two endpoints are two destinations.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DestinationId {
+    /// [`RemoteEndpoint::id`], or `None` for the function's own endpoint.
+    pub endpoint: Option<String>,
+    /// Bucket name.
+    pub bucket: String,
+}
+
+impl fmt::Display for DestinationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.endpoint {
+            None => write!(f, "{}", self.bucket),
+            Some(endpoint) => write!(f, "{} at {endpoint}", self.bucket),
+        }
+    }
+}
+
+impl Destination {
+    /// The destination's identity, for rules, caches and outcomes.
+    pub fn id(&self) -> DestinationId {
+        DestinationId {
+            endpoint: self.endpoint.as_ref().map(RemoteEndpoint::id),
+            bucket: self.bucket.clone(),
+        }
+    }
+}
+
+impl RemoteEndpoint {
+    /// The endpoint with the credentials used on it: two rules for one URL with different
+    /// credentials are two clients.
+    pub fn id(&self) -> String {
+        match &self.credentials {
+            None => self.url.clone(),
+            Some((key, _)) => format!("{} (credentials {key})", self.url),
+        }
+    }
+}
+
 /// An S3 endpoint other than the function's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteEndpoint {

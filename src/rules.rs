@@ -24,6 +24,12 @@ pub fn select_for_key<'c>(config: &'c Config, source_bucket: &str, key: &str) ->
     best_per_destination(config, source_bucket, |r| key.starts_with(&r.filter.prefix))
 }
 
+/// A rule into the event's own bucket on the function's own endpoint (a bucket of that name on
+/// another endpoint is another bucket).
+fn is_source_itself(rule: &Rule, source_bucket: &str) -> bool {
+    rule.destination.endpoint.is_none() && rule.destination.bucket == source_bucket
+}
+
 fn best_per_destination<'c>(
     config: &'c Config,
     source_bucket: &str,
@@ -33,12 +39,10 @@ fn best_per_destination<'c>(
     for rule in config
         .rules
         .iter()
-        .filter(|r| r.enabled && r.destination.bucket != source_bucket && matches(r))
+        .filter(|r| r.enabled && !is_source_itself(r, source_bucket) && matches(r))
     {
-        match chosen
-            .iter_mut()
-            .find(|c| c.destination.bucket == rule.destination.bucket)
-        {
+        let id = rule.destination.id();
+        match chosen.iter_mut().find(|c| c.destination.id() == id) {
             Some(current) if rule.priority > current.priority => *current = rule,
             Some(_) => {}
             None => chosen.push(rule),
@@ -107,6 +111,25 @@ mod tests {
         ));
         assert_eq!(ids(select(&cfg, "bucket-a", "k", &[])), ["a-to-b"]);
         assert_eq!(ids(select(&cfg, "bucket-b", "k", &[])), ["b-to-a"]);
+    }
+
+    #[test]
+    fn bucket_of_the_same_name_on_another_endpoint_is_another_destination() {
+        let remote = |id: &str, priority: i64| {
+            format!(
+                r#"{{"ID":"{id}","Priority":{priority},"Status":"Enabled","Filter":{{}},"DeleteMarkerReplication":{{"Status":"Disabled"}},"Destination":{{"Bucket":"bucket-a","Endpoint":"https://other.example","Region":"r1"}}}}"#
+            )
+        };
+        let cfg = config(&format!(
+            r#"{{"Rules":[{},{},{}]}}"#,
+            rule("local", 1, "Enabled", "{}", "bucket-b"),
+            remote("remote", 2),
+            rule("own", 3, "Enabled", "{}", "bucket-a"),
+        ));
+        // From bucket-a: its own name is left out only on its own endpoint.
+        assert_eq!(ids(select(&cfg, "bucket-a", "k", &[])), ["local", "remote"]);
+        // From bucket-b: bucket-a here and bucket-a there are two destinations.
+        assert_eq!(ids(select(&cfg, "bucket-b", "k", &[])), ["remote", "own"]);
     }
 
     #[test]

@@ -82,12 +82,55 @@ fn remotes(
             }
         };
         remotes.insert(
-            endpoint.url.clone(),
+            endpoint.id(),
             Remote {
+                url: endpoint.url.clone(),
                 credentials,
                 force_path_style: endpoint.force_path_style,
             },
         );
     }
     Ok(remotes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_rules_for_one_endpoint_with_different_credentials_keep_their_own() {
+        let rule = |id: &str, bucket: &str, key_var: &str| {
+            format!(
+                r#"{{"ID":"{id}","Priority":1,"Status":"Enabled","Filter":{{}},"DeleteMarkerReplication":{{"Status":"Disabled"}},
+                   "Destination":{{"Bucket":"{bucket}","Endpoint":"https://s3.other.example","Region":"r1",
+                   "Credentials":{{"AccessKeyIdVariable":"{key_var}","SecretAccessKeyVariable":"{key_var}_SECRET"}}}}}}"#
+            )
+        };
+        let json = format!(
+            r#"{{"Rules":[{},{}]}}"#,
+            rule("a", "bucket-a", "KEY_A"),
+            rule("b", "bucket-b", "KEY_B")
+        );
+        let config = Config::from_json(&json).unwrap();
+        let vars: HashMap<&str, &str> = HashMap::from([
+            ("KEY_A", "id-a"),
+            ("KEY_A_SECRET", "secret-a"),
+            ("KEY_B", "id-b"),
+            ("KEY_B_SECRET", "secret-b"),
+        ]);
+        let remotes = remotes(&config, &|name| vars.get(name).map(|v| v.to_string())).unwrap();
+        assert_eq!(remotes.len(), 2);
+        for rule in &config.rules {
+            let id = rule.destination.endpoint.as_ref().unwrap().id();
+            let remote = &remotes[&id];
+            assert_eq!(remote.url, "https://s3.other.example");
+            let key = remote
+                .credentials
+                .as_ref()
+                .unwrap()
+                .access_key_id()
+                .to_owned();
+            assert_eq!(key, if rule.id == "a" { "id-a" } else { "id-b" });
+        }
+    }
 }

@@ -824,3 +824,36 @@ async fn truncated_listing_without_a_marker_fails_with_a_named_error_instead_of_
     assert_eq!(failures(err), ["ListingNotAdvancing"]);
     assert_eq!(stuck.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn concurrent_records_look_up_the_destination_region_once() {
+    let location = mock!(Client::get_bucket_location).then_output(|| {
+        aws_sdk_s3::operation::get_bucket_location::GetBucketLocationOutput::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+            .build()
+    });
+    let (head, acl, copy) = (
+        heads(None),
+        acl(false),
+        mock!(Client::copy_object).then_output(copied),
+    );
+    let s3 = client(&[&location, &head, &acl, &copy]);
+    // No Region in the configuration: it is discovered.
+    let replicator = Replicator::new(
+        Config::from_shorthand("dst", None, None, None).unwrap(),
+        AwsS3::with_client(s3.clone()),
+        AwsS3::with_client(s3),
+        "us-east-1",
+    );
+    let mut records = Vec::new();
+    for n in 0..8 {
+        let mut record = event(Some("v1"))["Records"][0].clone();
+        record["s3"]["object"]["key"] = format!("key-{n}").into();
+        records.push(record);
+    }
+    let summary = handle(&replicator, serde_json::json!({ "Records": records }))
+        .await
+        .unwrap();
+    assert_eq!(summary.replicated, 8);
+    assert_eq!(location.num_calls(), 1);
+}

@@ -26,7 +26,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 Err(err) => {
                     for rule in pending.drain(..) {
                         outcomes.push(DestinationOutcome {
-                            destination: Some(rule.destination.bucket.clone()),
+                            destination: Some(rule.destination.id().to_string()),
                             result: Err(err.clone()),
                         });
                     }
@@ -36,7 +36,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             if round == 0 && just_written.is_some() && src.version_id() == just_written {
                 for rule in pending.drain(..) {
                     outcomes.push(DestinationOutcome {
-                        destination: Some(rule.destination.bucket.clone()),
+                        destination: Some(rule.destination.id().to_string()),
                         result: Ok(Done::Synced { writes: 0 }),
                     });
                 }
@@ -50,10 +50,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .await;
             let mut again = Vec::new();
             for (rule, step) in pending.into_iter().zip(steps) {
-                let bucket = rule.destination.bucket.as_str();
+                // Keyed by rule: each rule is one destination (DestinationId) here.
+                let bucket = rule.id.as_str();
+                let label = rule.destination.id().to_string();
                 match step {
                     Ok(false) => outcomes.push(DestinationOutcome {
-                        destination: Some(bucket.to_owned()),
+                        destination: Some(label),
                         result: Ok(Done::Synced {
                             writes: writes.get(bucket).copied().unwrap_or(0),
                         }),
@@ -63,7 +65,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                         again.push(rule);
                     }
                     Err(e) => outcomes.push(DestinationOutcome {
-                        destination: Some(bucket.to_owned()),
+                        destination: Some(label),
                         result: Err(e),
                     }),
                 }
@@ -72,7 +74,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
         for rule in pending {
             outcomes.push(DestinationOutcome {
-                destination: Some(rule.destination.bucket.clone()),
+                destination: Some(rule.destination.id().to_string()),
                 result: Err(ReplicationError::NotConverged(format!(
                     "the destination's current version still differs from the source's after {CONVERGE_ROUNDS} rounds"
                 ))),
@@ -163,7 +165,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(false);
         }
-        let grants = if rule.destination.owner_override || self.acl_disabled(&at.bucket) {
+        let grants = if rule.destination.owner_override || self.acl_disabled(&rule.destination) {
             None
         } else {
             self.read_grants(region, &version, run).await?

@@ -50,7 +50,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
 
         let needs_acl = selected
             .iter()
-            .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination.bucket));
+            .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination));
         let grants = if needs_acl {
             match self.read_grants(&region, &version, run).await {
                 Ok(grants) => grants,
@@ -104,7 +104,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> DestinationOutcome {
         let started = Instant::now();
-        let bucket = rule.destination.bucket.clone();
+        let bucket = rule.destination.id().to_string();
         let result = self.copy_to(rule, src, true, run).await;
         match &result {
             Ok(Done::Replicated(written)) => info!(
@@ -180,7 +180,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             (_, None) if src.head.tag_count == Some(0) => Vec::new(),
             (_, None) => self.read_tags(src.region, src.version, run).await?,
         };
-        let acl_disabled = self.acl_disabled(&rule.destination.bucket);
+        let acl_disabled = self.acl_disabled(&rule.destination);
         let mut request = CopyRequest {
             source: src.version.clone(),
             source_region: src.region.to_owned(),
@@ -224,7 +224,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if e.disposition() == Disposition::AclUnsupported
                     && matches!(request.target.acl, AclPlan::Grants(_)) =>
             {
-                self.learn_acl_disabled(&rule.destination.bucket);
+                self.learn_acl_disabled(&rule.destination);
                 request.target.acl = AclPlan::Default;
                 self.write(
                     &request,

@@ -58,7 +58,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             }
             .await;
             outcomes.push(DestinationOutcome {
-                destination: Some(rule.destination.bucket.clone()),
+                destination: Some(rule.destination.id().to_string()),
                 result,
             });
         }

@@ -20,7 +20,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         for rule in rules::select_for_key(&self.config, &event.bucket, &event.key) {
             let result = async {
                 let at = self.location(rule, &event.key, run).await?;
-                let acl_fixed = rule.destination.owner_override || self.acl_disabled(&at.bucket);
+                let acl_fixed =
+                    rule.destination.owner_override || self.acl_disabled(&rule.destination);
                 if event.kind == EventKind::AclChanged && acl_fixed {
                     return Ok(Done::Skipped(SkipReason::AclNotReplicated));
                 }
@@ -48,7 +49,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     };
                     match written.map_err(dst_err) {
                         Err(e) if e.disposition() == Disposition::AclUnsupported => {
-                            self.learn_acl_disabled(&at.bucket);
+                            self.learn_acl_disabled(&rule.destination);
                             return Ok(Done::Skipped(SkipReason::AclNotReplicated));
                         }
                         other => other?,
@@ -63,7 +64,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             }
             .await;
             outcomes.push(DestinationOutcome {
-                destination: Some(rule.destination.bucket.clone()),
+                destination: Some(rule.destination.id().to_string()),
                 result: result.or_else(skip_or_fail),
             });
         }

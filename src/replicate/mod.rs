@@ -5,14 +5,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures::future::join_all;
 use tokio::sync::OnceCell;
 use tracing::{debug, info, warn};
 
-use crate::config::{Config, Rule};
+use crate::config::{Config, Destination, DestinationId, RemoteEndpoint, Rule};
 use crate::copy::{self, multipart, CopyMethod};
 use crate::error::{Disposition, ReplicationError, S3Failure, Side};
 use crate::events::{EventKind, ObjectEvent};
@@ -105,7 +105,8 @@ impl fmt::Display for SkipReason {
 /// The outcome for one destination (or for the record as a whole, when `destination` is `None`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DestinationOutcome {
-    /// The destination bucket, if the outcome is specific to one.
+    /// The destination (bucket, and endpoint when not the function's own), if the outcome is
+    /// specific to one.
     pub destination: Option<String>,
     /// Replicated, skipped, or failed.
     pub result: Result<Done, ReplicationError>,
@@ -132,8 +133,8 @@ pub struct Replicator<S, D> {
     source: S,
     destination: D,
     default_region: String,
-    regions: Mutex<HashMap<String, String>>,
-    acl_disabled: Mutex<HashSet<String>>,
+    regions: Mutex<HashMap<DestinationId, Arc<OnceCell<String>>>>,
+    acl_disabled: Mutex<HashSet<DestinationId>>,
     lock_enabled: Mutex<HashMap<String, bool>>,
 }
 
@@ -279,26 +280,25 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if let Some(region) = &rule.destination.region {
             return Ok(region.clone());
         }
-        let bucket = &rule.destination.bucket;
-        if let Some(region) = self
+        // One lookup per destination and warm instance, however many records ask at once:
+        // the others wait for the first.
+        let cell = self
             .regions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(bucket)
-        {
-            return Ok(region.clone());
-        }
-        run.start()?;
-        let region = self
-            .destination
-            .bucket_region(bucket)
-            .await
-            .map_err(dst_err)?;
-        self.regions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(bucket.clone(), region.clone());
-        Ok(region)
+            .entry(rule.destination.id())
+            .or_default()
+            .clone();
+        let region = cell
+            .get_or_try_init(|| async {
+                run.start()?;
+                self.destination
+                    .bucket_region(&rule.destination.bucket)
+                    .await
+                    .map_err(dst_err)
+            })
+            .await?;
+        Ok(region.clone())
     }
 
     /// HeadObject on the source version the event names.
@@ -426,22 +426,23 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     }
 
     /// Remembers, for this warm instance, that a destination bucket has ACLs disabled.
-    fn learn_acl_disabled(&self, bucket: &str) {
+    fn learn_acl_disabled(&self, destination: &Destination) {
+        let id = destination.id();
         warn!(
-            destination = %bucket,
+            destination = %id,
             "destination bucket has ACLs disabled; replicas get no ACL grants"
         );
         self.acl_disabled
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(bucket.to_owned());
+            .insert(id);
     }
 
-    fn acl_disabled(&self, bucket: &str) -> bool {
+    fn acl_disabled(&self, destination: &Destination) -> bool {
         self.acl_disabled
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(bucket)
+            .contains(&destination.id())
     }
 }
 
@@ -521,6 +522,6 @@ fn location_for(rule: &Rule, key: &str, region: String) -> ReplicaLocation {
         key: key.to_owned(),
         region,
         expected_bucket_owner: rule.destination.account.clone(),
-        endpoint: rule.destination.endpoint.as_ref().map(|e| e.url.clone()),
+        endpoint: rule.destination.endpoint.as_ref().map(RemoteEndpoint::id),
     }
 }

@@ -61,7 +61,7 @@ pub fn plan_replica(
         encryption,
         object_lock: head.object_lock.clone(),
         expected_bucket_owner: rule.destination.account.clone(),
-        endpoint: rule.destination.endpoint.as_ref().map(|e| e.url.clone()),
+        endpoint: rule.destination.endpoint.as_ref().map(RemoteEndpoint::id),
     }
 }
 
