@@ -19,7 +19,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::error::{S3Failure, S3FailureKind};
 use crate::store::{
-    Acl, AclPlan, ContentHeaders, CopyRequest, Current, DestinationStore, Encryption, Grant,
+    Acl, AclPlan, Body, ContentHeaders, CopyRequest, Current, DestinationStore, Encryption, Grant,
     Grantee, ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
     TargetEncryption, VersionRef, Written,
 };
@@ -292,6 +292,25 @@ fn not_advancing(operation: &'static str) -> S3Failure {
     }
 }
 
+/// Bodies up to this size are read into memory before they are sent, so the SDK can retry the
+/// request; larger ones stream through (a failure then fails the part, and the retry resumes).
+pub const BUFFERED_BODY: u64 = 8 * 1024 * 1024;
+
+/// A body the SDK can send: small ones buffered (retryable), large ones streamed.
+async fn retryable(body: Body) -> Result<aws_sdk_s3::primitives::ByteStream, S3Failure> {
+    if body.length > BUFFERED_BODY {
+        return Ok(body.stream);
+    }
+    let bytes = body.stream.collect().await.map_err(|e| S3Failure {
+        operation: "GetObject",
+        kind: S3FailureKind::Other,
+        code: None,
+        status: None,
+        message: format!("reading the body failed: {e}"),
+    })?;
+    Ok(bytes.into_bytes().into())
+}
+
 /// The answer S3 gives for a version without retention or legal hold.
 fn no_lock<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
     err.code() == Some("NoSuchObjectLockConfiguration")
@@ -541,7 +560,7 @@ impl SourceStore for AwsS3 {
         version: &VersionRef,
         if_match: Option<&str>,
         range: Option<(u64, u64)>,
-    ) -> Result<Vec<u8>, S3Failure> {
+    ) -> Result<Body, S3Failure> {
         let out = self
             .client(region)
             .get_object()
@@ -553,14 +572,14 @@ impl SourceStore for AwsS3 {
             .send()
             .await
             .map_err(|e| failure("GetObject", e))?;
-        let body = out.body.collect().await.map_err(|e| S3Failure {
-            operation: "GetObject",
-            kind: S3FailureKind::Other,
-            code: None,
-            status: None,
-            message: format!("reading the body failed: {e}"),
-        })?;
-        Ok(body.to_vec())
+        let length = out
+            .content_length()
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| missing("GetObject", "Content-Length"))?;
+        Ok(Body {
+            stream: out.body,
+            length,
+        })
     }
 
     async fn lock_enabled(&self, region: &str, bucket: &str) -> Result<bool, S3Failure> {
@@ -741,13 +760,14 @@ impl DestinationStore for AwsS3 {
     async fn put_object(
         &self,
         target: &ReplicaSpec,
-        body: Vec<u8>,
+        body: Body,
         tags: &[(String, String)],
     ) -> Result<Written, S3Failure> {
         let mut put = self
             .client_at(&target.region, target.endpoint.as_deref())
             .put_object()
-            .body(body.into());
+            .content_length(body.length as i64)
+            .body(retryable(body).await?);
         put = apply_replica_spec!(put, target);
         if !tags.is_empty() {
             put = put.tagging(tagging_header(tags));
@@ -767,7 +787,7 @@ impl DestinationStore for AwsS3 {
         target: &ReplicaSpec,
         upload_id: &str,
         number: u32,
-        body: Vec<u8>,
+        body: Body,
     ) -> Result<String, S3Failure> {
         let out = self
             .client_at(&target.region, target.endpoint.as_deref())
@@ -776,7 +796,8 @@ impl DestinationStore for AwsS3 {
             .key(&target.key)
             .upload_id(upload_id)
             .part_number(number as i32)
-            .body(body.into())
+            .content_length(body.length as i64)
+            .body(retryable(body).await?)
             .set_expected_bucket_owner(target.expected_bucket_owner.clone())
             .send()
             .await

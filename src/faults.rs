@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{S3Failure, S3FailureKind};
 use crate::store::{
-    AclPlan, CopyRequest, Current, DestinationStore, ReplicaLocation, ReplicaSpec, Written,
+    AclPlan, Body, CopyRequest, Current, DestinationStore, ReplicaLocation, ReplicaSpec, Written,
 };
 
 /// One call as the fault rule sees it.
@@ -78,7 +78,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
     async fn put_object(
         &self,
         target: &ReplicaSpec,
-        body: Vec<u8>,
+        body: Body,
         tags: &[(String, String)],
     ) -> Result<Written, S3Failure> {
         self.check("PutObject", None)?;
@@ -90,7 +90,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         target: &ReplicaSpec,
         upload_id: &str,
         number: u32,
-        body: Vec<u8>,
+        body: Body,
     ) -> Result<String, S3Failure> {
         self.check("UploadPart", Some(number))?;
         self.inner

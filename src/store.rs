@@ -73,6 +73,31 @@ pub struct ObjectLock {
     pub legal_hold: Option<bool>,
 }
 
+/// Bytes on their way from the source to a destination on another endpoint: a stream read as
+/// it is sent, so a part of any size never sits in memory whole.
+pub struct Body {
+    /// The bytes.
+    pub stream: aws_sdk_s3::primitives::ByteStream,
+    /// How many there are (Content-Length).
+    pub length: u64,
+}
+
+impl Body {
+    /// A body of bytes already in memory.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self {
+            length: bytes.len() as u64,
+            stream: bytes.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Body({} bytes)", self.length)
+    }
+}
+
 /// What HeadObject tells about a source version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceVersion {
@@ -303,14 +328,15 @@ pub trait SourceStore: Sync {
         parts: u32,
     ) -> impl Future<Output = Result<Vec<u64>, S3Failure>> + Send;
 
-    /// The bytes of the version, or of `[start, end)` of it (GetObject, pinned by `if_match`).
+    /// The bytes of the version, or of `[start, end)` of it (GetObject, pinned by `if_match`),
+    /// as a stream.
     fn read(
         &self,
         region: &str,
         version: &VersionRef,
         if_match: Option<&str>,
         range: Option<(u64, u64)>,
-    ) -> impl Future<Output = Result<Vec<u8>, S3Failure>> + Send;
+    ) -> impl Future<Output = Result<Body, S3Failure>> + Send;
 
     /// Whether the bucket has Object Lock enabled (GetObjectLockConfiguration).
     fn lock_enabled(
@@ -396,7 +422,7 @@ pub trait DestinationStore: Sync {
     fn put_object(
         &self,
         target: &ReplicaSpec,
-        body: Vec<u8>,
+        body: Body,
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<Written, S3Failure>> + Send;
 
@@ -406,7 +432,7 @@ pub trait DestinationStore: Sync {
         target: &ReplicaSpec,
         upload_id: &str,
         number: u32,
-        body: Vec<u8>,
+        body: Body,
     ) -> impl Future<Output = Result<String, S3Failure>> + Send;
 
     /// Starts a multipart upload of the replica: everything but the bytes is given here.

@@ -56,7 +56,7 @@ pub enum CopyMethod {
 }
 
 /// Chooses the copy method for an object of `size` bytes with this ETag. A `streamed` copy (to
-/// another endpoint) holds a whole single request in memory, so it splits above the part size.
+/// another endpoint) splits above the part size, so that a failure costs one part, not the object.
 pub fn choose(
     size: u64,
     etag: &str,

@@ -25,7 +25,7 @@ use crate::copy::MAX_PARTS;
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::run::Run;
 use crate::store::{
-    CopyRequest, Current, DestinationStore, ReplicaLocation, SourceStore, TargetEncryption, Written,
+    Body, CopyRequest, Current, DestinationStore, ReplicaLocation, SourceStore, TargetEncryption, Written,
 };
 
 /// The part number of the fingerprint part (never listed in Complete).
@@ -50,7 +50,8 @@ pub enum Transfer<'a, S> {
     /// UploadPartCopy: S3 copies the bytes itself.
     ServerSide,
     /// Ranged GetObject from the source, then UploadPart: for destinations on another endpoint.
-    /// At most `concurrency` parts are held in memory at once.
+    /// Each part's bytes stream from the one request into the other; at most `concurrency`
+    /// parts are in flight, each holding at most [`crate::aws_s3::BUFFERED_BODY`] in memory.
     Streamed {
         /// The source store.
         source: &'a S,
@@ -120,7 +121,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                             target,
                             &upload.id,
                             FINGERPRINT_PART,
-                            fingerprint.as_bytes().to_vec(),
+                            Body::from_bytes(fingerprint.as_bytes().to_vec()),
                         )
                         .await
                         .map_err(dst)
