@@ -8,8 +8,9 @@ use aws_sdk_s3::config::Region;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::types::{
-    ObjectCannedAcl, ObjectLockEnabled, ObjectLockLegalHoldStatus, ObjectLockMode,
-    ServerSideEncryption, StorageClass, TaggingDirective, Type,
+    ChecksumAlgorithm, ChecksumMode, ChecksumType, ObjectCannedAcl, ObjectLockEnabled,
+    ObjectLockLegalHoldStatus, ObjectLockMode, ServerSideEncryption, StorageClass,
+    TaggingDirective, Type,
 };
 use aws_sdk_s3::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -19,9 +20,9 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::error::{S3Failure, S3FailureKind};
 use crate::store::{
-    Acl, AclPlan, Body, ContentHeaders, CopyRequest, Current, DestinationStore, Encryption, Grant,
-    Grantee, ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
-    TargetEncryption, VersionRef, Written,
+    Acl, AclPlan, Body, Checksum, ContentHeaders, CopyRequest, Current, DestinationStore,
+    Encryption, Grant, Grantee, ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore,
+    SourceVersion, TagsPlan, TargetEncryption, UploadedPart, VersionRef, Written,
 };
 
 /// Restates a replica's content headers, user metadata, storage class, ACL, encryption, object
@@ -43,6 +44,7 @@ macro_rules! apply_replica_spec {
             .set_content_language(content.content_language.clone())
             .set_website_redirect_location(content.website_redirect_location.clone())
             .storage_class(StorageClass::from(target.storage_class.as_str()))
+            .set_checksum_algorithm(checksum_algorithm(target))
             .set_expected_bucket_owner(target.expected_bucket_owner.clone())
             .set_object_lock_mode(lock.mode.as_deref().map(ObjectLockMode::from))
             .set_object_lock_retain_until_date(lock.retain_until)
@@ -292,6 +294,50 @@ fn not_advancing(operation: &'static str) -> S3Failure {
     }
 }
 
+/// The checksum algorithm a write to `target` is made with: the source's, if it has one.
+fn checksum_algorithm(target: &ReplicaSpec) -> Option<ChecksumAlgorithm> {
+    target
+        .checksum
+        .as_ref()
+        .map(|c| ChecksumAlgorithm::from(c.algorithm.as_str()))
+}
+
+/// A part's checksum in the upload's algorithm, from an answer's checksums in the order CRC32,
+/// CRC32C, CRC64NVME, SHA1, SHA256.
+fn part_checksum(target: &ReplicaSpec, values: [Option<&str>; 5]) -> Option<String> {
+    let index = match target.checksum.as_ref()?.algorithm.as_str() {
+        "CRC32" => 0,
+        "CRC32C" => 1,
+        "CRC64NVME" => 2,
+        "SHA1" => 3,
+        "SHA256" => 4,
+        _ => return None,
+    };
+    values[index].map(str::to_owned)
+}
+
+/// The additional checksum HeadObject reports (with `ChecksumMode: ENABLED`).
+fn checksum_of(out: &HeadObjectOutput) -> Option<Checksum> {
+    let (name, value) = [
+        ("CRC32", out.checksum_crc32()),
+        ("CRC32C", out.checksum_crc32_c()),
+        ("CRC64NVME", out.checksum_crc64_nvme()),
+        ("SHA1", out.checksum_sha1()),
+        ("SHA256", out.checksum_sha256()),
+    ]
+    .into_iter()
+    .find_map(|(name, value)| value.map(|v| (name, v)))?;
+    let full_object = match out.checksum_type() {
+        Some(t) => *t == ChecksumType::FullObject,
+        // Without a type: a composite checksum ends in -N (parts), a full one does not.
+        None => !value.contains('-'),
+    };
+    Some(Checksum {
+        algorithm: name.to_owned(),
+        full_object,
+    })
+}
+
 /// Bodies up to this size are read into memory before they are sent, so the SDK can retry the
 /// request; larger ones stream through (a failure then fails the part, and the retry resumes).
 pub const BUFFERED_BODY: u64 = 8 * 1024 * 1024;
@@ -397,6 +443,7 @@ fn to_source_version(out: HeadObjectOutput) -> Result<SourceVersion, S3Failure> 
         },
         tag_count: out.tag_count().and_then(|n| u32::try_from(n).ok()),
         parts_count: out.parts_count().and_then(|n| u32::try_from(n).ok()),
+        checksum: checksum_of(&out),
     })
 }
 
@@ -415,6 +462,7 @@ async fn head_current(
         .key(key)
         .set_version_id(version_id.map(str::to_owned))
         .set_expected_bucket_owner(expected_bucket_owner.map(str::to_owned))
+        .checksum_mode(ChecksumMode::Enabled)
         .send()
         .await;
     match result {
@@ -465,6 +513,7 @@ impl SourceStore for AwsS3 {
             .key(&version.key)
             .set_version_id(version.version_id.clone())
             .set_if_match(if_match.map(str::to_owned))
+            .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await
             .map_err(|e| failure("HeadObject", e))?;
@@ -710,7 +759,15 @@ impl DestinationStore for AwsS3 {
     ) -> Result<String, S3Failure> {
         let mut create = self
             .client_at(&target.region, target.endpoint.as_deref())
-            .create_multipart_upload();
+            .create_multipart_upload()
+            // A composite checksum needs the source's own layout, which multipart copies keep.
+            .set_checksum_type(target.checksum.as_ref().map(|c| {
+                if c.full_object {
+                    ChecksumType::FullObject
+                } else {
+                    ChecksumType::Composite
+                }
+            }));
         create = apply_replica_spec!(create, target);
         if !tags.is_empty() {
             create = create.tagging(tagging_header(tags));
@@ -788,10 +845,11 @@ impl DestinationStore for AwsS3 {
         upload_id: &str,
         number: u32,
         body: Body,
-    ) -> Result<String, S3Failure> {
+    ) -> Result<UploadedPart, S3Failure> {
         let out = self
             .client_at(&target.region, target.endpoint.as_deref())
             .upload_part()
+            .set_checksum_algorithm(checksum_algorithm(target))
             .bucket(&target.bucket)
             .key(&target.key)
             .upload_id(upload_id)
@@ -802,9 +860,22 @@ impl DestinationStore for AwsS3 {
             .send()
             .await
             .map_err(|e| failure("UploadPart", e))?;
-        out.e_tag()
-            .map(str::to_owned)
-            .ok_or_else(|| missing("UploadPart", "ETag"))
+        Ok(UploadedPart {
+            etag: out
+                .e_tag()
+                .map(str::to_owned)
+                .ok_or_else(|| missing("UploadPart", "ETag"))?,
+            checksum: part_checksum(
+                target,
+                [
+                    out.checksum_crc32(),
+                    out.checksum_crc32_c(),
+                    out.checksum_crc64_nvme(),
+                    out.checksum_sha1(),
+                    out.checksum_sha256(),
+                ],
+            ),
+        })
     }
 
     async fn upload_part_copy(
@@ -813,7 +884,7 @@ impl DestinationStore for AwsS3 {
         upload_id: &str,
         number: u32,
         (start, end): (u64, u64),
-    ) -> Result<String, S3Failure> {
+    ) -> Result<UploadedPart, S3Failure> {
         let target = &request.target;
         let out = self
             .client_at(&target.region, target.endpoint.as_deref())
@@ -829,27 +900,53 @@ impl DestinationStore for AwsS3 {
             .send()
             .await
             .map_err(|e| failure("UploadPartCopy", e))?;
-        out.copy_part_result()
-            .and_then(|r| r.e_tag())
-            .map(str::to_owned)
-            .ok_or_else(|| missing("UploadPartCopy", "CopyPartResult ETag"))
+        let result = out
+            .copy_part_result()
+            .ok_or_else(|| missing("UploadPartCopy", "CopyPartResult"))?;
+        Ok(UploadedPart {
+            etag: result
+                .e_tag()
+                .map(str::to_owned)
+                .ok_or_else(|| missing("UploadPartCopy", "CopyPartResult ETag"))?,
+            checksum: part_checksum(
+                target,
+                [
+                    result.checksum_crc32(),
+                    result.checksum_crc32_c(),
+                    result.checksum_crc64_nvme(),
+                    result.checksum_sha1(),
+                    result.checksum_sha256(),
+                ],
+            ),
+        })
     }
 
     async fn complete_multipart(
         &self,
         target: &ReplicaSpec,
         upload_id: &str,
-        parts: &[(u32, String)],
+        parts: &[(u32, UploadedPart)],
     ) -> Result<Written, S3Failure> {
+        let algorithm = target.checksum.as_ref().map(|c| c.algorithm.as_str());
         let completed = aws_sdk_s3::types::CompletedMultipartUpload::builder()
             .set_parts(Some(
                 parts
                     .iter()
-                    .map(|(n, etag)| {
-                        aws_sdk_s3::types::CompletedPart::builder()
+                    .map(|(n, part)| {
+                        let done = aws_sdk_s3::types::CompletedPart::builder()
                             .part_number(*n as i32)
-                            .e_tag(etag)
-                            .build()
+                            .e_tag(&part.etag);
+                        // Each part's checksum is repeated, in the upload's algorithm.
+                        let value = part.checksum.clone();
+                        match algorithm {
+                            Some("CRC32") => done.set_checksum_crc32(value),
+                            Some("CRC32C") => done.set_checksum_crc32_c(value),
+                            Some("CRC64NVME") => done.set_checksum_crc64_nvme(value),
+                            Some("SHA1") => done.set_checksum_sha1(value),
+                            Some("SHA256") => done.set_checksum_sha256(value),
+                            _ => done,
+                        }
+                        .build()
                     })
                     .collect(),
             ))
@@ -910,7 +1007,7 @@ impl DestinationStore for AwsS3 {
         &self,
         target: &ReplicaSpec,
         upload_id: &str,
-    ) -> Result<Vec<(u32, u64, String)>, S3Failure> {
+    ) -> Result<Vec<(u32, u64, UploadedPart)>, S3Failure> {
         let client = self.client_at(&target.region, target.endpoint.as_deref());
         let mut parts = Vec::new();
         let mut marker = None;
@@ -929,7 +1026,19 @@ impl DestinationStore for AwsS3 {
                 Some((
                     u32::try_from(p.part_number()?).ok()?,
                     u64::try_from(p.size()?).ok()?,
-                    p.e_tag()?.to_owned(),
+                    UploadedPart {
+                        etag: p.e_tag()?.to_owned(),
+                        checksum: part_checksum(
+                            target,
+                            [
+                                p.checksum_crc32(),
+                                p.checksum_crc32_c(),
+                                p.checksum_crc64_nvme(),
+                                p.checksum_sha1(),
+                                p.checksum_sha256(),
+                            ],
+                        ),
+                    },
                 ))
             }));
             if page.is_truncated() != Some(true) {

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{S3Failure, S3FailureKind};
 use crate::store::{
-    AclPlan, Body, CopyRequest, Current, DestinationStore, ReplicaLocation, ReplicaSpec, Written,
+    AclPlan, Body, CopyRequest, Current, DestinationStore, ReplicaLocation, ReplicaSpec,
+    UploadedPart, Written,
 };
 
 /// One call as the fault rule sees it.
@@ -91,7 +92,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         upload_id: &str,
         number: u32,
         body: Body,
-    ) -> Result<String, S3Failure> {
+    ) -> Result<UploadedPart, S3Failure> {
         self.check("UploadPart", Some(number))?;
         self.inner
             .upload_part(target, upload_id, number, body)
@@ -113,7 +114,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         upload_id: &str,
         number: u32,
         range: (u64, u64),
-    ) -> Result<String, S3Failure> {
+    ) -> Result<UploadedPart, S3Failure> {
         self.check("UploadPartCopy", Some(number))?;
         self.inner
             .upload_part_copy(request, upload_id, number, range)
@@ -124,7 +125,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         &self,
         target: &ReplicaSpec,
         upload_id: &str,
-        parts: &[(u32, String)],
+        parts: &[(u32, UploadedPart)],
     ) -> Result<Written, S3Failure> {
         self.check("CompleteMultipartUpload", None)?;
         self.inner
@@ -141,7 +142,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         &self,
         target: &ReplicaSpec,
         upload_id: &str,
-    ) -> Result<Vec<(u32, u64, String)>, S3Failure> {
+    ) -> Result<Vec<(u32, u64, UploadedPart)>, S3Failure> {
         self.check("ListParts", None)?;
         self.inner.list_parts(target, upload_id).await
     }

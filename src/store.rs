@@ -98,6 +98,24 @@ impl std::fmt::Debug for Body {
     }
 }
 
+/// An additional checksum S3 keeps for an object (HeadObject with `ChecksumMode: ENABLED`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksum {
+    /// `CRC32`, `CRC32C`, `CRC64NVME`, `SHA1` or `SHA256`.
+    pub algorithm: String,
+    /// `FULL_OBJECT` (of the whole object) rather than `COMPOSITE` (of the parts' checksums).
+    pub full_object: bool,
+}
+
+/// A part of an upload as S3 acknowledged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    /// The part's ETag, with quotes.
+    pub etag: String,
+    /// The part's checksum in the upload's algorithm, when it has one (Complete repeats it).
+    pub checksum: Option<String>,
+}
+
 /// What HeadObject tells about a source version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceVersion {
@@ -123,6 +141,8 @@ pub struct SourceVersion {
     pub tag_count: Option<u32>,
     /// Number of parts, for multipart uploads.
     pub parts_count: Option<u32>,
+    /// The additional checksum S3 keeps, if any.
+    pub checksum: Option<Checksum>,
 }
 
 /// Who an ACL grant is for.
@@ -238,6 +258,8 @@ pub struct ReplicaSpec {
     pub encryption: TargetEncryption,
     /// Object Lock.
     pub object_lock: ObjectLock,
+    /// The source's additional checksum algorithm and type, kept on every copy path.
+    pub checksum: Option<Checksum>,
     /// `x-amz-expected-bucket-owner`.
     pub expected_bucket_owner: Option<String>,
     /// Another S3 endpoint's URL (objects are then streamed, not copied server-side).
@@ -433,7 +455,7 @@ pub trait DestinationStore: Sync {
         upload_id: &str,
         number: u32,
         body: Body,
-    ) -> impl Future<Output = Result<String, S3Failure>> + Send;
+    ) -> impl Future<Output = Result<UploadedPart, S3Failure>> + Send;
 
     /// Starts a multipart upload of the replica: everything but the bytes is given here.
     fn create_multipart(
@@ -449,14 +471,14 @@ pub trait DestinationStore: Sync {
         upload_id: &str,
         number: u32,
         range: (u64, u64),
-    ) -> impl Future<Output = Result<String, S3Failure>> + Send;
+    ) -> impl Future<Output = Result<UploadedPart, S3Failure>> + Send;
 
     /// Completes an upload from its parts' (number, ETag).
     fn complete_multipart(
         &self,
         target: &ReplicaSpec,
         upload_id: &str,
-        parts: &[(u32, String)],
+        parts: &[(u32, UploadedPart)],
     ) -> impl Future<Output = Result<Written, S3Failure>> + Send;
 
     /// The ids of uploads in progress for the target's key.
@@ -465,12 +487,12 @@ pub trait DestinationStore: Sync {
         target: &ReplicaSpec,
     ) -> impl Future<Output = Result<Vec<String>, S3Failure>> + Send;
 
-    /// The parts an upload has: (number, size, ETag).
+    /// The parts an upload has: (number, size, part).
     fn list_parts(
         &self,
         target: &ReplicaSpec,
         upload_id: &str,
-    ) -> impl Future<Output = Result<Vec<(u32, u64, String)>, S3Failure>> + Send;
+    ) -> impl Future<Output = Result<Vec<(u32, u64, UploadedPart)>, S3Failure>> + Send;
 
     /// Aborts an upload (its parts are deleted).
     fn abort_multipart(

@@ -857,3 +857,84 @@ async fn concurrent_records_look_up_the_destination_region_once() {
     assert_eq!(summary.replicated, 8);
     assert_eq!(location.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn multipart_copy_keeps_the_sources_composite_checksum() {
+    const PART: i64 = 5 * 1024 * 1024;
+    let part_etag = |n: i32| format!("\"{:032x}\"", n);
+    let all: Vec<(u32, String)> = (1..=2).map(|n| (n, part_etag(n as i32))).collect();
+    let source_etag = s3_replicator::copy::multipart::multipart_etag(&all).unwrap();
+    let src_etag = source_etag.clone();
+    let head = mock!(Client::head_object).then_compute_output(move |req| {
+        let out = HeadObjectOutput::builder()
+            .e_tag(&src_etag)
+            .checksum_sha256("c29tZQ==-2")
+            .checksum_type(aws_sdk_s3::types::ChecksumType::Composite);
+        match (req.bucket(), req.version_id(), req.part_number()) {
+            (Some("dst"), Some("replica-1"), _) => out
+                .content_length(2 * PART)
+                .version_id("replica-1")
+                .metadata("replica-source-version-id", "v1"),
+            (Some("dst"), _, _) => HeadObjectOutput::builder()
+                .e_tag(ETAG)
+                .content_length(1)
+                .version_id("r0"),
+            (_, _, Some(_)) => out.content_length(PART).version_id("v1"),
+            (_, _, None) => out.content_length(2 * PART).version_id("v1"),
+        }
+        .build()
+    });
+    let tags = mock!(Client::get_object_tagging).then_output(|| {
+        aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput::builder()
+            .set_tag_set(Some(Vec::new()))
+            .build()
+            .unwrap()
+    });
+    let none = mock!(Client::list_multipart_uploads).then_output(|| {
+        aws_sdk_s3::operation::list_multipart_uploads::ListMultipartUploadsOutput::builder().build()
+    });
+    let create = mock!(Client::create_multipart_upload)
+        .match_requests(|r| {
+            r.checksum_algorithm() == Some(&aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+                && r.checksum_type() == Some(&aws_sdk_s3::types::ChecksumType::Composite)
+        })
+        .then_output(|| {
+            aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput::builder()
+                .upload_id("new")
+                .build()
+        });
+    let part = mock!(Client::upload_part_copy).then_compute_output(move |r| {
+        let n = r.part_number().unwrap();
+        aws_sdk_s3::operation::upload_part_copy::UploadPartCopyOutput::builder()
+            .copy_part_result(
+                aws_sdk_s3::types::CopyPartResult::builder()
+                    .e_tag(part_etag(n))
+                    .checksum_sha256(format!("part-{n}"))
+                    .build(),
+            )
+            .build()
+    });
+    let complete_etag = source_etag.clone();
+    let complete = mock!(Client::complete_multipart_upload)
+        .match_requests(|r| {
+            let parts = r.multipart_upload().map(|u| u.parts()).unwrap_or_default();
+            parts.len() == 2
+                && parts.iter().all(|p| {
+                    p.checksum_sha256() == Some(&format!("part-{}", p.part_number().unwrap()))
+                })
+        })
+        .then_output(move || {
+            aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput::builder()
+                .e_tag(&complete_etag)
+                .version_id("replica-1")
+                .build()
+        });
+    let summary = run(
+        &[&head, &acl(false), &tags, &none, &create, &part, &complete],
+        event(Some("v1")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert_eq!((create.num_calls(), complete.num_calls()), (1, 1));
+}

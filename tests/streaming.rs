@@ -183,3 +183,29 @@ fn missing_credentials_variable_fails_init_naming_it() {
         .expect("init fails");
     assert_eq!(err.field, "NOT_SET_KEY");
 }
+
+/// The SHA-256 checksum S3 reports for an object (ChecksumMode ENABLED).
+async fn sha256_of(s3: &Client, bucket: &str, key: &str) -> Option<String> {
+    s3.head_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap()
+        .checksum_sha256()
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn streamed_replica_keeps_the_sources_checksum_algorithm() {
+    let t = setup().await;
+    let p = put_with(&t.local, &t.src, "summed.txt", b"checked bytes", |b| {
+        b.checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+    })
+    .await;
+    let source = sha256_of(&t.local, &t.src, "summed.txt").await;
+    assert!(source.is_some());
+    replicate(&t, &p, &[]).await;
+    assert_eq!(sha256_of(&t.remote, &t.dst, "summed.txt").await, source);
+}

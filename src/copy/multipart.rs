@@ -24,8 +24,10 @@ use tracing::{info, warn};
 use crate::copy::MAX_PARTS;
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::run::Run;
+use crate::store::UploadedPart;
 use crate::store::{
-    Body, CopyRequest, Current, DestinationStore, ReplicaLocation, SourceStore, TargetEncryption, Written,
+    Body, CopyRequest, Current, DestinationStore, ReplicaLocation, SourceStore, TargetEncryption,
+    Written,
 };
 
 /// The part number of the fingerprint part (never listed in Complete).
@@ -129,7 +131,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                 .await;
                 match marked {
                     // Equal only where part ETags are MD5s (not under a KMS bucket default).
-                    Ok(etag) => upload.resumable = etag == part_etag(&fingerprint),
+                    Ok(part) => upload.resumable = part.etag == part_etag(&fingerprint),
                     Err(e) => return Err(stop(destination, request, &upload, e).await),
                 }
             }
@@ -184,7 +186,8 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     }
     done.sort_by_key(|(n, _)| *n);
     if let Some(expected) = plan.expected_etag {
-        let made = multipart_etag(&done);
+        let etags: Vec<(u32, String)> = done.iter().map(|(n, p)| (*n, p.etag.clone())).collect();
+        let made = multipart_etag(&etags);
         if made.as_deref() != Some(expected) {
             let mismatch = ReplicationError::ReplicaMismatch(format!(
                 "the upload's parts make ETag {}, not the source's {expected}",
@@ -210,11 +213,11 @@ async fn find_ours<D: DestinationStore>(
     layout: &[(u64, u64)],
     fingerprint: &str,
     run: &Run,
-) -> Result<Option<(String, Vec<(u32, String)>)>, ReplicationError> {
+) -> Result<Option<(String, Vec<(u32, UploadedPart)>)>, ReplicationError> {
     let dst = |f| ReplicationError::classify(Side::Destination, f);
     let ours = part_etag(fingerprint);
     run.start()?;
-    let mut best: Option<(String, Vec<(u32, String)>)> = None;
+    let mut best: Option<(String, Vec<(u32, UploadedPart)>)> = None;
     for id in destination
         .list_uploads(&request.target)
         .await
@@ -227,18 +230,18 @@ async fn find_ours<D: DestinationStore>(
             .map_err(dst)?;
         let proven = parts
             .iter()
-            .any(|(n, _, etag)| *n == FINGERPRINT_PART && *etag == ours);
+            .any(|(n, _, part)| *n == FINGERPRINT_PART && part.etag == ours);
         if !proven {
             continue;
         }
-        let fitting: Vec<(u32, String)> = parts
+        let fitting: Vec<(u32, UploadedPart)> = parts
             .into_iter()
             .filter(|(n, size, _)| {
                 layout
                     .get((*n as usize).wrapping_sub(1))
                     .is_some_and(|(start, end)| end - start == *size)
             })
-            .map(|(n, _, etag)| (n, etag))
+            .map(|(n, _, part)| (n, part))
             .collect();
         let better = best.as_ref().is_none_or(|(_, b)| fitting.len() > b.len());
         let extra = if better {

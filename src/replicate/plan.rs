@@ -60,6 +60,7 @@ pub fn plan_replica(
             .unwrap_or_else(|| "STANDARD".to_owned()),
         encryption,
         object_lock: head.object_lock.clone(),
+        checksum: head.checksum.clone(),
         expected_bucket_owner: rule.destination.account.clone(),
         endpoint: rule.destination.endpoint.as_ref().map(RemoteEndpoint::id),
     }
@@ -139,6 +140,7 @@ mod tests {
             object_lock: ObjectLock::default(),
             tag_count: None,
             parts_count: None,
+            checksum: None,
         }
     }
 
