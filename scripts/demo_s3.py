@@ -149,7 +149,7 @@ def show(endpoint, check):
 
 
 def fmt(d):
-    meta = ",".join(f"{k}={v}" for k, v in sorted(d["meta"].items()) if k != MARKER)
+    meta = ",".join(f"{k}={v}" for k, v in sorted(d["meta"].items()) if not k.startswith("replica-"))
     return f"{d['etag'][:10]}…\" {d['size']}B {d['type']} {d['class']} [{d['tags']}] {d['acl']} {meta}"
 
 

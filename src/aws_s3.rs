@@ -444,6 +444,7 @@ fn to_source_version(out: HeadObjectOutput) -> Result<SourceVersion, S3Failure> 
         tag_count: out.tag_count().and_then(|n| u32::try_from(n).ok()),
         parts_count: out.parts_count().and_then(|n| u32::try_from(n).ok()),
         checksum: checksum_of(&out),
+        last_modified: out.last_modified().cloned(),
     })
 }
 

@@ -12,6 +12,28 @@ use crate::error::S3Failure;
 /// Replicas carrying it are never replicated again, so two-way setups do not loop.
 pub const REPLICA_MARKER: &str = "replica-source-version-id";
 
+/// User-metadata entry added to every replica: the source bucket.
+pub const REPLICA_SOURCE_BUCKET: &str = "replica-source-bucket";
+
+/// User-metadata entry added to every replica: the bucket it was written to. A copy of a replica
+/// found in any other bucket (a disaster-recovery copy back into the source, say) is a new
+/// object there and is replicated.
+pub const REPLICA_WRITTEN_TO: &str = "replica-written-to";
+
+/// User-metadata entry added to every replica: when the original write happened (milliseconds
+/// since the epoch). Two-way setups keep the later original write on both sides.
+pub const REPLICA_ORIGIN_TIME: &str = "replica-original-time";
+
+/// When an object's original write happened, and its ETag: the later original wins a two-way
+/// race (the ETag breaks ties within S3's one-second resolution), the same on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Origin {
+    /// Milliseconds since the epoch.
+    pub millis: i64,
+    /// The ETag.
+    pub etag: String,
+}
+
 /// A key in a bucket, at one version (`None`: the current object of an unversioned bucket).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRef {
@@ -143,6 +165,50 @@ pub struct SourceVersion {
     pub parts_count: Option<u32>,
     /// The additional checksum S3 keeps, if any.
     pub checksum: Option<Checksum>,
+    /// `Last-Modified`.
+    pub last_modified: Option<DateTime>,
+}
+
+impl SourceVersion {
+    /// Whether this object is a replica this function wrote into `bucket`. A copy of one made
+    /// into another bucket is not: it is a new object there. (Replicas written before the
+    /// bucket was recorded count as replicas.)
+    pub fn is_replica_in(&self, bucket: &str) -> bool {
+        self.metadata.contains_key(REPLICA_MARKER)
+            && self
+                .metadata
+                .get(REPLICA_WRITTEN_TO)
+                .is_none_or(|to| to == bucket)
+    }
+
+    /// Whether this destination object did not come from `source_bucket` through this function:
+    /// written in the destination itself, or replicated there from another bucket (two-way).
+    pub fn not_replicated_from(&self, source_bucket: &str) -> bool {
+        match self.metadata.get(REPLICA_MARKER) {
+            None => true,
+            Some(_) => self
+                .metadata
+                .get(REPLICA_SOURCE_BUCKET)
+                .is_some_and(|from| from != source_bucket),
+        }
+    }
+
+    /// When and as what the object was originally written: a replica carries its original's.
+    pub fn origin(&self) -> Origin {
+        let own = self.last_modified.map_or(0, |t| t.to_millis().unwrap_or(0));
+        let millis = match self.metadata.get(REPLICA_MARKER) {
+            Some(_) => self
+                .metadata
+                .get(REPLICA_ORIGIN_TIME)
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(own),
+            None => own,
+        };
+        Origin {
+            millis,
+            etag: self.etag.clone(),
+        }
+    }
 }
 
 /// Who an ACL grant is for.
@@ -559,6 +625,60 @@ mod tests {
             grantee,
             permission: permission.into(),
         }
+    }
+
+    fn object(metadata: &[(&str, &str)], modified_secs: i64, etag: &str) -> SourceVersion {
+        SourceVersion {
+            size: 1,
+            etag: etag.into(),
+            version_id: Some("v".into()),
+            content: ContentHeaders::default(),
+            metadata: metadata
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            storage_class: None,
+            archived: false,
+            encryption: Encryption::None,
+            object_lock: ObjectLock::default(),
+            tag_count: None,
+            parts_count: None,
+            checksum: None,
+            last_modified: Some(DateTime::from_secs(modified_secs)),
+        }
+    }
+
+    #[test]
+    fn a_replica_carries_its_originals_time_and_the_etag_breaks_ties() {
+        let original = object(&[], 100, "\"b\"");
+        let replica = object(
+            &[(REPLICA_MARKER, "v1"), (REPLICA_ORIGIN_TIME, "50000")],
+            900,
+            "\"a\"",
+        );
+        assert_eq!(replica.origin().millis, 50_000);
+        assert!(original.origin() > replica.origin());
+        // The same second on both sides: the ETag decides, identically everywhere.
+        let other = object(&[], 100, "\"a\"");
+        assert!(original.origin() > other.origin());
+    }
+
+    #[test]
+    fn only_replicas_written_into_a_bucket_are_replicas_there() {
+        let replica = object(
+            &[
+                (REPLICA_MARKER, "v1"),
+                (REPLICA_WRITTEN_TO, "dst"),
+                (REPLICA_SOURCE_BUCKET, "src"),
+            ],
+            0,
+            "\"e\"",
+        );
+        assert!(replica.is_replica_in("dst"));
+        assert!(!replica.is_replica_in("src"), "copied back: a new object");
+        assert!(!replica.not_replicated_from("src"));
+        assert!(replica.not_replicated_from("third"));
+        assert!(object(&[], 0, "\"e\"").not_replicated_from("src"));
     }
 
     #[test]

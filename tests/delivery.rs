@@ -562,3 +562,75 @@ async fn without_delete_marker_replication_the_newest_object_stays_current_in_ev
         );
     }
 }
+
+fn two_way_config(a: &str, b: &str) -> String {
+    json!({"Rules": [
+        {"ID": "a-to-b", "Priority": 1, "Status": "Enabled", "Filter": {},
+         "DeleteMarkerReplication": {"Status": "Enabled"}, "Destination": {"Bucket": b}},
+        {"ID": "b-to-a", "Priority": 2, "Status": "Enabled", "Filter": {},
+         "DeleteMarkerReplication": {"Status": "Enabled"}, "Destination": {"Bucket": a}}]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn two_way_simultaneous_writes_end_with_the_later_write_on_both_sides() {
+    let s3 = client();
+    let a = versioned_bucket(&s3, "race-a", "us-east-1").await;
+    let b = versioned_bucket(&s3, "race-b", "us-east-1").await;
+    let cfg = two_way_config(&a, &b);
+    for (n, a_first) in [true, false].into_iter().enumerate() {
+        let key = format!("k{n}");
+        let in_a = put(&s3, &a, &key, b"written in a").await;
+        // S3's Last-Modified has one-second resolution: b's write is unambiguously later.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let in_b = put(&s3, &b, &key, b"written in b, later").await;
+        let (ea, eb) = (created(&in_a, "01"), created(&in_b, "01"));
+        let order = if a_first { [ea, eb] } else { [eb, ea] };
+        for event in order {
+            run(&cfg, &[], event_of(vec![event])).await;
+        }
+        for bucket in [&a, &b] {
+            assert_eq!(
+                current_body(&s3, bucket, &key).await.unwrap(),
+                b"written in b, later",
+                "{bucket}, a's event first: {a_first}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn replica_copied_back_into_the_source_is_replicated_again() {
+    let t = setup().await;
+    let cfg = config(&t.dst, false);
+    let v1 = put_with(&t.s3, &t.src, "doc", b"precious", |b| {
+        b.metadata("owner", "ops")
+    })
+    .await;
+    run(&cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    // Disaster recovery: the replica is copied back with its metadata (as `aws s3 cp` does).
+    let restored =
+        t.s3.copy_object()
+            .bucket(&t.src)
+            .key("doc")
+            .copy_source(format!("{}/doc", t.dst))
+            .send()
+            .await
+            .unwrap();
+    let restored = Put {
+        version_id: restored.version_id().map(str::to_owned),
+        etag: restored
+            .copy_object_result()
+            .unwrap()
+            .e_tag()
+            .unwrap()
+            .trim_matches('"')
+            .to_owned(),
+        ..v1.clone()
+    };
+    let summary = run(&cfg, &[], event_of(vec![created(&restored, "02")])).await;
+    assert_eq!(summary.replicated, 1, "the restored object is replicated");
+    assert_eq!(marker_of(&t.s3, &t.dst, "doc").await, restored.version_id);
+    // Its replica is not sent on again: one more version in the destination, no loop.
+    assert_eq!(version_count(&t.s3, &t.dst, "doc").await, 2);
+}

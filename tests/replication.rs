@@ -100,7 +100,20 @@ async fn replica_keeps_body_and_all_metadata() {
     assert_eq!(meta.get("owner").map(String::as_str), Some("team-a"));
     assert_eq!(meta.get("checksum-note").map(String::as_str), Some("x y z"));
     assert_eq!(meta.get(MARKER), put.version_id.as_ref());
-    assert_eq!(meta.len(), 3, "exactly one entry added: {meta:?}");
+    assert_eq!(meta.get("replica-source-bucket"), Some(&p.src));
+    assert_eq!(meta.get("replica-written-to"), Some(&p.dst));
+    let original = src
+        .last_modified()
+        .unwrap()
+        .to_millis()
+        .unwrap()
+        .to_string();
+    assert_eq!(meta.get("replica-original-time"), Some(&original));
+    assert_eq!(
+        meta.len(),
+        6,
+        "exactly the four replica entries added: {meta:?}"
+    );
 }
 
 #[tokio::test]

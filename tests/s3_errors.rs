@@ -515,7 +515,10 @@ impl MultipartCopy {
                     .e_tag(&src_etag)
                     .content_length(4 * Self::PART)
                     .version_id("replica-1")
-                    .metadata("replica-source-version-id", replica_marker),
+                    .metadata("replica-source-version-id", replica_marker)
+                    .metadata("replica-source-bucket", "src")
+                    .metadata("replica-written-to", "dst")
+                    .metadata("replica-original-time", "0"),
                 (Some("dst"), _, _) => out.e_tag(ETAG).content_length(1).version_id("r0"),
                 (_, _, Some(_)) => out
                     .e_tag(&src_etag)
@@ -874,7 +877,10 @@ async fn multipart_copy_keeps_the_sources_composite_checksum() {
             (Some("dst"), Some("replica-1"), _) => out
                 .content_length(2 * PART)
                 .version_id("replica-1")
-                .metadata("replica-source-version-id", "v1"),
+                .metadata("replica-source-version-id", "v1")
+                .metadata("replica-source-bucket", "src")
+                .metadata("replica-written-to", "dst")
+                .metadata("replica-original-time", "0"),
             (Some("dst"), _, _) => HeadObjectOutput::builder()
                 .e_tag(ETAG)
                 .content_length(1)

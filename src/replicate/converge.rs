@@ -130,7 +130,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             }
             Current::Object(s) => s.as_ref(),
         };
-        if skip_reason(s).is_some()
+        if skip_reason(s, &event.bucket).is_some()
             || (matches!(s.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms)
         {
             return Ok(false);

@@ -20,7 +20,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Ok(head) => head,
             Err(e) => return whole(skip_or_fail(e)),
         };
-        if let Some(reason) = skip_reason(&head) {
+        if let Some(reason) = skip_reason(&head, &event.bucket) {
             return whole(Ok(Done::Skipped(reason)));
         }
         if let Err(e) = self.complete_lock(&region, &version, &mut head, run).await {
@@ -164,6 +164,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     .map_err(dst_err)?;
                 if current.replica_of() == Some(version.as_str()) {
                     return Ok(Done::Skipped(SkipReason::AlreadyReplicated));
+                }
+                // Two-way: the other side's later original write stays current on both sides.
+                if let Current::Object(theirs) = &current {
+                    if theirs.not_replicated_from(&src.event.bucket)
+                        && theirs.origin() > src.head.origin()
+                    {
+                        return Ok(Done::Skipped(SkipReason::NewerInDestination));
+                    }
                 }
             }
         }

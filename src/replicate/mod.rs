@@ -21,7 +21,8 @@ use crate::run::Run;
 use crate::store::{
     Acl, AclPlan, CopyRequest, Current, DestinationStore, Encryption, GrantHeaders, Grantee,
     ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan, TargetEncryption,
-    VersionRef, Written, REPLICA_MARKER,
+    VersionRef, Written, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET,
+    REPLICA_WRITTEN_TO,
 };
 
 mod converge;
@@ -55,6 +56,10 @@ pub enum SkipReason {
     KmsNotSelected,
     /// The destination's current version already is a replica of this version.
     AlreadyReplicated,
+    /// The destination's current object was written there (or replicated from elsewhere) by an
+    /// original write later than this one: in a two-way setup the later write wins on both
+    /// sides, and that side's own event carries it back.
+    NewerInDestination,
     /// No rule with `DeleteMarkerReplication: Enabled` (and no tag filter) selects the key.
     DeleteMarkerNotSelected,
     /// Version deletes are replicated only with `REPLICATE_VERSION_DELETES=true`.
@@ -85,6 +90,10 @@ impl fmt::Display for SkipReason {
                 "SSE-KMS object and the rule does not enable SourceSelectionCriteria.SseKmsEncryptedObjects"
             ),
             Self::AlreadyReplicated => write!(f, "the destination's current version already is its replica"),
+            Self::NewerInDestination => write!(
+                f,
+                "the destination's current object comes from a later original write (two-way: the later write wins)"
+            ),
             Self::DeleteMarkerNotSelected => write!(
                 f,
                 "no rule with DeleteMarkerReplication Enabled (and no tag filter) selects the key"
@@ -490,8 +499,8 @@ fn skip_or_fail(err: ReplicationError) -> Result<Done, ReplicationError> {
     }
 }
 
-fn skip_reason(head: &SourceVersion) -> Option<SkipReason> {
-    if head.metadata.contains_key(REPLICA_MARKER) {
+fn skip_reason(head: &SourceVersion, bucket: &str) -> Option<SkipReason> {
+    if head.is_replica_in(bucket) {
         return Some(SkipReason::IsReplica);
     }
     if head.archived {

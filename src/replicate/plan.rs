@@ -17,6 +17,16 @@ pub fn plan_replica(
         REPLICA_MARKER.to_owned(),
         head.version_id.clone().unwrap_or_else(|| "null".to_owned()),
     );
+    metadata.insert(REPLICA_SOURCE_BUCKET.to_owned(), event.bucket.clone());
+    metadata.insert(
+        REPLICA_WRITTEN_TO.to_owned(),
+        rule.destination.bucket.clone(),
+    );
+    // The source version is an original (replicas are not replicated): its own time.
+    metadata.insert(
+        REPLICA_ORIGIN_TIME.to_owned(),
+        head.origin().millis.to_string(),
+    );
     let acl = if rule.destination.owner_override {
         AclPlan::BucketOwnerFullControl
     } else {
@@ -141,6 +151,7 @@ mod tests {
             tag_count: None,
             parts_count: None,
             checksum: None,
+            last_modified: None,
         }
     }
 
@@ -171,7 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn replica_plan_adds_only_the_marker_to_user_metadata() {
+    fn replica_plan_adds_only_the_replica_entries_to_user_metadata() {
         let spec = plan_replica(
             &rule(r#"{"Bucket":"dst","EncryptionConfiguration":{"ReplicaKmsKeyID":"k1"}}"#),
             &event(),
@@ -181,9 +192,12 @@ mod tests {
             false,
             "eu-west-1".into(),
         );
-        assert_eq!(spec.metadata.len(), 2);
+        assert_eq!(spec.metadata.len(), 5);
         assert_eq!(spec.metadata["owner"], "me");
         assert_eq!(spec.metadata[REPLICA_MARKER], "v1");
+        assert_eq!(spec.metadata[REPLICA_SOURCE_BUCKET], "src");
+        assert_eq!(spec.metadata[REPLICA_WRITTEN_TO], "dst");
+        assert_eq!(spec.metadata[REPLICA_ORIGIN_TIME], "0");
         assert_eq!(spec.storage_class, "STANDARD");
         assert_eq!(spec.encryption, TargetEncryption::S3);
         assert_eq!(spec.tags, TagsPlan::FromSource);
@@ -314,12 +328,16 @@ mod tests {
     fn replicas_and_archived_objects_are_skipped() {
         let mut h = head();
         h.metadata.insert(REPLICA_MARKER.into(), "v0".into());
-        assert_eq!(skip_reason(&h), Some(SkipReason::IsReplica));
+        assert_eq!(skip_reason(&h, "src"), Some(SkipReason::IsReplica));
+        // A replica written into "dst" and copied back into "src" is a new object in "src".
+        h.metadata.insert(REPLICA_WRITTEN_TO.into(), "dst".into());
+        assert_eq!(skip_reason(&h, "src"), None);
+        assert_eq!(skip_reason(&h, "dst"), Some(SkipReason::IsReplica));
         let mut h = head();
         h.archived = true;
         h.storage_class = Some("DEEP_ARCHIVE".into());
         assert_eq!(
-            skip_reason(&h),
+            skip_reason(&h, "src"),
             Some(SkipReason::Archived("DEEP_ARCHIVE".into()))
         );
     }
