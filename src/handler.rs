@@ -56,13 +56,7 @@ where
     S: SourceStore,
     D: DestinationStore,
 {
-    let stop_at = deadline.map(|deadline| {
-        let left = deadline
-            .duration_since(SystemTime::now())
-            .unwrap_or_default()
-            .saturating_sub(replicator.config().copy.time_margin);
-        Instant::now() + left
-    });
+    let stop_at = deadline.map(|deadline| stop_at(deadline, replicator.config().copy.time_margin));
     let items = parse_payload(&payload)?;
     let mut summary = Summary {
         records: items.len(),
@@ -138,4 +132,63 @@ where
         total: summary.records,
         failures,
     })
+}
+/// The deadline the Runtime API gives (`Lambda-Runtime-Deadline-Ms`): milliseconds since the epoch
+/// on Lambda. `cargo lambda watch` 1.9 sends the timeout instead (600000); a value that cannot be
+/// a deadline (before 1973) is read as that duration from now, so local runs are not stopped at once.
+pub fn deadline_from_runtime(deadline_ms: u64) -> SystemTime {
+    const NOT_AN_EPOCH_DEADLINE: u64 = 100_000_000_000;
+    let ms = std::time::Duration::from_millis(deadline_ms);
+    if deadline_ms < NOT_AN_EPOCH_DEADLINE {
+        SystemTime::now() + ms
+    } else {
+        SystemTime::UNIX_EPOCH + ms
+    }
+}
+
+/// When to stop starting S3 calls: `margin` before the deadline, but never more than half of the
+/// time left, so that a function whose timeout is shorter than twice the margin (the console's
+/// default is 3 s, `cargo lambda watch`'s 30 s) still replicates what fits.
+pub fn stop_at(deadline: SystemTime, margin: std::time::Duration) -> Instant {
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    Instant::now() + (left - margin.min(left / 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn runtime_deadlines_are_epoch_milliseconds_or_a_local_emulators_timeout() {
+        let lambda = deadline_from_runtime(1_795_988_671_422);
+        assert_eq!(
+            lambda
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+            1_795_988_671_422
+        );
+        // cargo lambda watch: the 600 s timeout, from now.
+        let local = deadline_from_runtime(600_000);
+        let left = local.duration_since(SystemTime::now()).unwrap();
+        assert!(left > Duration::from_secs(590) && left <= Duration::from_secs(600));
+    }
+
+    #[test]
+    fn the_margin_never_takes_more_than_half_the_time_left() {
+        let now = Instant::now();
+        let at = |left_secs: u64, margin_secs: u64| {
+            let deadline = SystemTime::now() + Duration::from_secs(left_secs);
+            stop_at(deadline, Duration::from_secs(margin_secs)).duration_since(now)
+        };
+        let close = |a: Duration, secs: u64| (a.as_secs_f64() - secs as f64).abs() <= 0.5;
+        assert!(close(at(300, 30), 270), "{:?}", at(300, 30));
+        assert!(close(at(30, 30), 15), "{:?}", at(30, 30));
+        // A deadline already past stops everything.
+        let past = stop_at(SystemTime::now(), Duration::from_secs(30));
+        assert!(past <= Instant::now());
+    }
 }

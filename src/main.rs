@@ -33,7 +33,9 @@ async fn main() -> ExitCode {
     };
     let replicator = &replicator;
     let served = run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline = Some(event.context.deadline());
+        let deadline = Some(s3_replicator::handler::deadline_from_runtime(
+            event.context.deadline,
+        ));
         s3_replicator::handle_until(replicator, event.payload, deadline).await
     }))
     .await;
