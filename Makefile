@@ -1,10 +1,18 @@
 # The two set-up commands of README: `make demo` (the local demo) and `make test` (all CI runs).
-.PHONY: demo test bootstrap lint unit demo-check templates bench
+.PHONY: demo local test checks bootstrap lint unit demo-check templates bench
 
 demo: bootstrap
 	bash scripts/demo.sh
 
-test: bootstrap lint unit demo-check templates
+# The demo's local S3 and function left running, with the commands to invoke it (Ctrl-C stops).
+local: bootstrap
+	bash scripts/demo.sh --local
+
+# Everything CI runs, closing with the number of tests run (`tests: N passed, M failed`).
+test:
+	bash scripts/test.sh
+
+checks: bootstrap lint unit demo-check templates
 
 bootstrap:
 	bash scripts/bootstrap.sh

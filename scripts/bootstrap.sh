@@ -13,10 +13,11 @@ ensure() { # VENV REQUIREMENTS
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
-  echo "bootstrap: installing $req into $venv (first run only)" >&2
+  echo "bootstrap: installing $req into $venv (first run only, about a minute)" >&2
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip >/dev/null
-  "$venv/bin/pip" install --quiet -r "$req"
+  # pip's own lines (one or two per package), so a first run is never silent.
+  "$venv/bin/pip" install --progress-bar off -r "$req"
   echo "$want" >"$stamp"
 }
 

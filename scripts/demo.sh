@@ -2,11 +2,16 @@
 # The local demo: a moto S3 server, versioned buckets in us-east-1 and eu-west-1, the function run
 # by `cargo lambda watch` and triggered by `cargo lambda invoke --data-file` with the events/
 # fixtures (re-aimed at the objects just uploaded), then sources and replicas side by side.
-# With --check it exits non-zero if any replica differs from its source (used by `make test`).
+#   --check   exit non-zero if any replica differs from its source (used by `make test`)
+#   --local   set everything up, invoke nothing, print the invoke commands and keep the local S3
+#             and `cargo lambda watch` running until Ctrl-C (`make local`)
+# DEMO_CONFIG=FILE uses another replication configuration than scripts/demo-replication-config.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode="${1:-}"
 check=""
-[ "${1:-}" = "--check" ] && check="--check"
+[ "$mode" = "--check" ] && check="--check"
+config_file="${DEMO_CONFIG:-scripts/demo-replication-config.json}"
 
 bash scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
@@ -22,6 +27,10 @@ wait_port() { # PORT PID: until something listens, while PID lives (10 minutes a
   done
   echo "demo: nothing listens on port $1; see $work/*.log" >&2
   return 1
+}
+# The function's init error, if it failed to start (a bad configuration), on the terminal.
+init_error() {
+  grep -h -o 'invalid configuration: [^"]*' "$work/watch.log" 2>/dev/null | head -n 1
 }
 groups=()
 cleanup() { for g in "${groups[@]}"; do kill -- "-$g" 2>/dev/null || true; done; }
@@ -43,23 +52,55 @@ AWS_SECRET_ACCESS_KEY=test
 AWS_EC2_METADATA_DISABLED=true
 S3_FORCE_PATH_STYLE=true
 RUST_LOG=info
-REPLICATION_CONFIG='$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' scripts/demo-replication-config.json)'
+REPLICATION_CONFIG='$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$config_file")'
 ENV
 
-echo "== building the function"
-cargo build --quiet --bin s3-replicator
+echo "== building the function (the first build compiles the AWS SDK: several minutes)"
+cargo build --bin s3-replicator
 fn_port=$(free_port)
 setsid cargo lambda watch -A 127.0.0.1 -P "$fn_port" --env-file "$work/function.env" >"$work/watch.log" 2>&1 &
 groups+=($!)
 wait_port "$fn_port" $!
 
+invoke() { # FIXTURE: one invocation, never waiting forever; an init error is shown, not hidden
+  local out=0
+  timeout 120 cargo lambda invoke s3-replicator -A 127.0.0.1 -P "$fn_port" --data-file "$work/events/$1" || out=$?
+  if err=$(init_error) && [ -n "$err" ]; then
+    echo "demo: the function failed to start: $err" >&2
+    echo "demo: fix $config_file (see README, Configuration reference); log: $work/watch.log" >&2
+    exit 1
+  fi
+  [ "$out" -eq 124 ] && echo "demo: no answer from the function within 120 s; see $work/watch.log" >&2
+  return "$out"
+}
+
+if [ "$mode" = "--local" ]; then
+  cat <<TEXT
+
+== running until Ctrl-C
+local S3:  $endpoint  (buckets demo-source and demo-replica; test/test credentials, path style)
+function:  cargo lambda watch on 127.0.0.1:$fn_port, rebuilt when src/ changes; log: $work/watch.log
+
+Invoke it with an event re-aimed at the objects just uploaded (each replicates, or is skipped or
+ignored for the reason its name says):
+TEXT
+  for fixture in "$work"/events/*.json; do
+    echo "  PATH=$PWD/.venv/bin:\$PATH cargo lambda invoke s3-replicator -A 127.0.0.1 -P $fn_port --data-file $fixture"
+  done
+  cat <<TEXT
+
+Then compare sources and replicas:
+  $PWD/.venv/bin/python scripts/demo_s3.py show $endpoint
+TEXT
+  wait
+  exit 0
+fi
+
 status=0
 for fixture in object-created-put.json several-records.json key-with-special-characters.json \
   non-matching-prefix.json object-removed-delete-marker.json object-restore-completed.json; do
   echo "== cargo lambda invoke s3-replicator --data-file events/$fixture"
-  if ! cargo lambda invoke s3-replicator -A 127.0.0.1 -P "$fn_port" --data-file "$work/events/$fixture"; then
-    status=1
-  fi
+  invoke "$fixture" || status=1
   echo
 done
 

@@ -8,6 +8,8 @@ prints sources and replicas side by side.
 import json
 import pathlib
 import sys
+import textwrap
+import unicodedata
 import urllib.parse
 
 import boto3
@@ -86,71 +88,117 @@ def describe(s3, bucket, key, version=None):
     tags = s3.get_object_tagging(**args)["TagSet"]
     acl = s3.get_object_acl(**args)["Grants"]
     public = any(g["Grantee"].get("URI", "").endswith("AllUsers") for g in acl)
+    meta = head.get("Metadata", {})
     return {
         "version": head.get("VersionId"),
-        "etag": head["ETag"],
-        "size": head["ContentLength"],
-        "type": head.get("ContentType"),
-        "class": head.get("StorageClass", "STANDARD"),
-        "meta": head.get("Metadata", {}),
+        "marker": meta.get(MARKER),
+        "ETag": head["ETag"],
+        "size": f"{head['ContentLength']} B",
+        "Content-Type": head.get("ContentType"),
+        "Cache-Control": head.get("CacheControl"),
+        "Content-Language": head.get("ContentLanguage"),
+        "storage class": head.get("StorageClass", "STANDARD"),
         "tags": ",".join(f"{t['Key']}={t['Value']}" for t in sorted(tags, key=lambda t: t["Key"])),
-        "acl": "public-read" if public else "private",
+        "ACL": "public-read" if public else "private",
+        # The replica's own entries (replica-*) are shown on the version line, not compared.
+        "user metadata": ",".join(
+            f"{k}={v}" for k, v in sorted(meta.items()) if not k.startswith("replica-")),
     }
+
+
+# Compared one by one; the closing line names exactly these.
+FIELDS = ["ETag", "size", "Content-Type", "Cache-Control", "Content-Language", "user metadata",
+          "tags", "ACL", "storage class"]
+
+
+def rule_for(key):
+    """The demo configuration's rule for a key (highest priority among matching prefixes)."""
+    config = json.loads((ROOT / "scripts" / "demo-replication-config.json").read_text())
+    matching = [r for r in config["Rules"]
+                if r["Status"] == "Enabled" and key.startswith(r.get("Filter", {}).get("Prefix", ""))]
+    return max(matching, key=lambda r: r["Priority"], default=None)
+
+
+def width_of(text):
+    """Columns a string takes in a terminal: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def fit(text, columns):
+    """`text` cut to `columns` terminal columns (with an ellipsis), padded to exactly that."""
+    text = "-" if text in (None, "") else str(text)
+    if width_of(text) > columns:
+        out = ""
+        for c in text:
+            if width_of(out + c) > columns - 1:
+                break
+            out += c
+        text = out + "…"
+    return text + " " * (columns - width_of(text))
+
+
+LABEL, SIDE = 17, 50  # 2 + 17 + 50 + 1 + 50 = 120 columns
 
 
 def show(endpoint, check):
     s3 = client(endpoint)
     listing = s3.list_object_versions(Bucket=SOURCE)
     latest = [v for v in listing.get("Versions", []) if v["IsLatest"]]
-    rows, problems = [], []
+    problems = []
+    print(f"\n  {' ' * LABEL}{fit('source: ' + SOURCE + ' (us-east-1)', SIDE)} "
+          f"replica: {REPLICA} (eu-west-1)")
     for v in sorted(latest, key=lambda v: v["Key"]):
-        src = describe(s3, SOURCE, v["Key"], v["VersionId"])
-        dst = describe(s3, REPLICA, v["Key"])
-        rows.append((v["Key"], src, dst))
-        if v["Key"].startswith("tmp/"):
+        key = v["Key"]
+        src = describe(s3, SOURCE, key, v["VersionId"])
+        dst = describe(s3, REPLICA, key)
+        rule = rule_for(key)
+        print(f"\n{key}")
+        if rule is None:
+            print(f"  {' ' * LABEL}{fit('no rule matches: not replicated', SIDE)} "
+                  f"{'(none)' if dst is None else 'REPLICATED'}")
             if dst is not None:
-                problems.append(f"{v['Key']}: replicated although no rule matches")
+                problems.append(f"{key}: replicated although no rule matches")
             continue
         if dst is None:
-            problems.append(f"{v['Key']}: no replica")
+            print(f"  {' ' * LABEL}{fit('rule ' + rule['ID'], SIDE)} NOT REPLICATED")
+            problems.append(f"{key}: no replica")
             continue
-        for field in ("etag", "size", "type", "tags", "acl"):
-            if src[field] != dst[field]:
-                problems.append(f"{v['Key']}: {field} {src[field]!r} != {dst[field]!r}")
-        if dst["meta"].get(MARKER) != src["version"]:
-            problems.append(f"{v['Key']}: replica marker {dst['meta'].get(MARKER)!r} != {src['version']!r}")
-    width = max(len(k) for k, _, _ in rows) if rows else 10
-    print(f"\n{'key':<{width}}  {'source (us-east-1)':<58}  replica (eu-west-1)")
-    print("-" * (width + 120))
-    for key, src, dst in rows:
-        left = fmt(src)
-        right = fmt(dst) if dst else "(not replicated)"
-        print(f"{key:<{width}}  {left:<58}  {right}")
-        if dst:
-            print(f"{'':<{width}}  {'version ' + src['version']:<58}  "
-                  f"version {dst['version']}, {MARKER}={dst['meta'].get(MARKER)}")
+        expected = dict(src)
+        expected["storage class"] = rule["Destination"].get("StorageClass", src["storage class"])
+        for field in FIELDS:
+            same = expected[field] == dst[field]
+            mark = "  " if same else "≠ "
+            right = "same" if same else dst[field]
+            if field == "storage class" and same and dst[field] != src[field]:
+                right = f"{dst[field]} (rule {rule['ID']})"
+            print(f"{mark}{fit(field, LABEL)}{fit(src[field], SIDE)} {fit(right, SIDE).rstrip()}")
+            if not same:
+                problems.append(f"{key}: {field} {expected[field]!r} != {dst[field]!r}")
+        ok = dst["marker"] == src["version"]
+        right = "its replica (replica-source-version-id)" if ok else f"replica of {dst['marker']}"
+        print(f"{'  ' if ok else '≠ '}{fit('version', LABEL)}{fit(src['version'], SIDE)} "
+              f"{fit(right, SIDE).rstrip()}")
+        if not ok:
+            problems.append(f"{key}: replica marker {dst['marker']!r} != {src['version']!r}")
     deleted = [m["Key"] for m in listing.get("DeleteMarkers", []) if m["IsLatest"]]
     for key in sorted(deleted):
         replica_deleted = any(
             m["Key"] == key and m["IsLatest"]
             for m in s3.list_object_versions(Bucket=REPLICA, Prefix=key).get("DeleteMarkers", []))
-        print(f"{key:<{width}}  {'deleted (delete marker is current)':<58}  "
+        print(f"\n{key}\n  {' ' * LABEL}{fit('deleted (delete marker is current)', SIDE)} "
               f"{'deleted (delete marker is current)' if replica_deleted else 'NOT DELETED'}")
         if not replica_deleted:
             problems.append(f"{key}: delete marker not replicated")
     print()
     if problems:
-        print("DIFFERENCES:\n  " + "\n  ".join(problems))
+        print("DIFFERENCES (≠):\n  " + "\n  ".join(problems))
         if check:
             sys.exit(1)
     else:
-        print("Every replica matches its source (bytes/ETag, metadata, tags, ACL, delete "
-              "markers); storage class per rule.")
-
-
-def fmt(d):
-    meta = ",".join(f"{k}={v}" for k, v in sorted(d["meta"].items()) if not k.startswith("replica-"))
-    return f"{d['etag'][:10]}…\" {d['size']}B {d['type']} {d['class']} [{d['tags']}] {d['acl']} {meta}"
+        print(textwrap.fill(
+            "Every replica matches its source: " + ", ".join(FIELDS[:-1])
+            + ", storage class as its rule sets it, and the replica marker naming the source "
+            "version; delete markers replicated where the rule enables them.", width=120))
 
 
 if __name__ == "__main__":
@@ -158,5 +206,3 @@ if __name__ == "__main__":
         setup(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "show":
         show(sys.argv[2], "--check" in sys.argv)
-    else:
-        sys.exit(__doc__)
