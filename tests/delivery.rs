@@ -442,29 +442,6 @@ async fn two_replicas_of_v1(t: &Setup, cfg: &str) -> (Put, Put) {
     (v1, v2)
 }
 
-/// The destination versions whose marker names `source_version`.
-async fn replicas_of(s3: &Client, bucket: &str, key: &str, source_version: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for id in version_ids(s3, bucket, key).await {
-        let head = s3
-            .head_object()
-            .bucket(bucket)
-            .key(key)
-            .version_id(&id)
-            .send()
-            .await
-            .unwrap();
-        if head
-            .metadata()
-            .and_then(|m| m.get("replica-source-version-id"))
-            == Some(&source_version.to_owned())
-        {
-            found.push(id);
-        }
-    }
-    found
-}
-
 #[tokio::test]
 async fn version_delete_removes_every_replica_of_the_version() {
     let t = setup().await;

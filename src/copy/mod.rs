@@ -4,7 +4,11 @@
 
 pub mod multipart;
 
-use crate::error::ReplicationError;
+use crate::error::{ReplicationError, Side};
+use crate::run::Run;
+use crate::store::{
+    Current, DestinationStore, ReplicaLocation, ReplicaSpec, SourceVersion, Written,
+};
 
 const MIB: u64 = 1024 * 1024;
 /// The largest object one CopyObject request accepts (5 GiB).
@@ -81,6 +85,28 @@ pub fn choose(
         },
         None if size > limit => CopyMethod::Multipart { source_parts: None },
         None => CopyMethod::SingleRequest,
+    })
+}
+
+/// Reads back the replica a write just made (its version, or the current object of an
+/// unversioned bucket): `None` when it is not there. Made even inside the time margin: the
+/// replica is written and must be judged.
+pub async fn read_back<D: DestinationStore>(
+    destination: &D,
+    target: &ReplicaSpec,
+    written: &Written,
+    run: &Run,
+) -> Result<Option<SourceVersion>, ReplicationError> {
+    let at = ReplicaLocation::of(target);
+    run.count();
+    let replica = match &written.version_id {
+        Some(v) => destination.replica_version(&at, v).await,
+        None => destination.replica_current(&at).await,
+    }
+    .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+    Ok(match replica {
+        Current::Object(o) => Some(*o),
+        _ => None,
     })
 }
 

@@ -25,10 +25,7 @@ use crate::copy::MAX_PARTS;
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::run::Run;
 use crate::store::UploadedPart;
-use crate::store::{
-    Body, CopyRequest, Current, DestinationStore, ReplicaLocation, SourceStore, TargetEncryption,
-    Written,
-};
+use crate::store::{Body, CopyRequest, DestinationStore, SourceStore, TargetEncryption, Written};
 
 /// The part number of the fingerprint part (never listed in Complete).
 pub const FINGERPRINT_PART: u32 = MAX_PARTS as u32;
@@ -294,16 +291,8 @@ async fn check_written<D: DestinationStore>(
     run: &Run,
 ) -> Result<(), ReplicationError> {
     let target = &request.target;
-    let at = ReplicaLocation::of(target);
-    // A read, made even inside the time margin: the replica is written and must be judged.
-    run.count();
-    let replica = match &written.version_id {
-        Some(v) => destination.replica_version(&at, v).await,
-        None => destination.replica_current(&at).await,
-    }
-    .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
     let size = layout.last().map_or(0, |(_, end)| *end);
-    let Current::Object(o) = replica else {
+    let Some(o) = super::read_back(destination, target, written, run).await? else {
         return Err(ReplicationError::ReplicaMismatch(
             "the replica just completed is not there".to_owned(),
         ));

@@ -108,12 +108,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 }
             }
             Current::DeleteMarker(_) => {
-                run.start()?;
-                let dst = self
-                    .destination
-                    .replica_current(&at)
-                    .await
-                    .map_err(dst_err)?;
+                let dst = self.replica_current(&at, run).await?;
                 // Only replicas are hidden: an object written in the destination itself (two-way
                 // setups) is that side's to replicate.
                 if dst.replica_of().is_none() {
@@ -135,12 +130,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(false);
         }
-        run.start()?;
-        let dst = self
-            .destination
-            .replica_current(&at)
-            .await
-            .map_err(dst_err)?;
+        let dst = self.replica_current(&at, run).await?;
         let current_marker = s.version_id.as_deref().unwrap_or("null");
         if dst.replica_of() == Some(current_marker)
             || matches!(&dst, Current::Object(_) if dst.replica_of().is_none())

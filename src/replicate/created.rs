@@ -156,12 +156,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if check_current {
             if let Some(version) = &src.version.version_id {
                 let at = location_for(rule, &src.event.key, region.clone());
-                run.start()?;
-                let current = self
-                    .destination
-                    .replica_current(&at)
-                    .await
-                    .map_err(dst_err)?;
+                let current = self.replica_current(&at, run).await?;
                 if current.replica_of() == Some(version.as_str()) {
                     return Ok(Done::Skipped(SkipReason::AlreadyReplicated));
                 }
@@ -331,22 +326,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         size: u64,
         run: &Run,
     ) -> Result<(), ReplicationError> {
-        let target = &request.target;
-        let at = ReplicaLocation::of(target);
-        // A read, made even inside the time margin: the replica is written and must be judged.
-        run.count();
-        let replica = match &written.version_id {
-            Some(v) => self.destination.replica_version(&at, v).await,
-            None => self.destination.replica_current(&at).await,
-        }
-        .map_err(dst_err)?;
-        match replica {
-            Current::Object(o) if o.size == size => Ok(()),
-            Current::Object(o) => Err(ReplicationError::ReplicaMismatch(format!(
+        match copy::read_back(&self.destination, &request.target, written, run).await? {
+            Some(o) if o.size == size => Ok(()),
+            Some(o) => Err(ReplicationError::ReplicaMismatch(format!(
                 "replica has {} bytes, the source {size}",
                 o.size
             ))),
-            _ => Err(ReplicationError::ReplicaMismatch(
+            None => Err(ReplicationError::ReplicaMismatch(
                 "the replica just written is not there".to_owned(),
             )),
         }

@@ -420,6 +420,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
     }
 
+    /// What the key currently is in a destination.
+    async fn replica_current(
+        &self,
+        at: &ReplicaLocation,
+        run: &Run,
+    ) -> Result<Current, ReplicationError> {
+        run.start()?;
+        self.destination.replica_current(at).await.map_err(dst_err)
+    }
+
     /// What the source key currently is.
     async fn source_current(
         &self,

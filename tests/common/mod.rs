@@ -165,13 +165,19 @@ pub fn replicator(endpoint: &str, env: &[(&str, &str)]) -> LiveReplicator {
 
 /// The replicator on an SDK configuration of the caller's (e.g. restricted credentials).
 pub fn replicator_with(sdk: &aws_config::SdkConfig, env: &[(&str, &str)]) -> LiveReplicator {
+    let vars = function_env(env);
+    build(sdk, |name| vars.get(name).cloned()).expect("valid configuration")
+}
+
+/// The function's environment: `env`, path-style addressing unless it says otherwise.
+fn function_env(env: &[(&str, &str)]) -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     vars.entry("S3_FORCE_PATH_STYLE".into())
         .or_insert("true".into());
-    build(sdk, |name| vars.get(name).cloned()).expect("valid configuration")
+    vars
 }
 
 /// The replicator with its destination calls passed through a fault rule first.
@@ -185,12 +191,7 @@ pub fn faulty_replicator(
     s3_replicator::aws_s3::AwsS3,
     s3_replicator::faults::Faulty<s3_replicator::aws_s3::AwsS3>,
 > {
-    let mut vars: HashMap<String, String> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    vars.entry("S3_FORCE_PATH_STYLE".into())
-        .or_insert("true".into());
+    let vars = function_env(env);
     s3_replicator::wiring::build_with(
         &sdk_config(&server().endpoint, "us-east-1"),
         |name| vars.get(name).cloned(),
@@ -319,13 +320,27 @@ pub async fn version_count(s3: &Client, bucket: &str, key: &str) -> usize {
     version_ids(s3, bucket, key).await.len()
 }
 
-/// The destination version that is the replica of `source_version` (by its marker).
+/// The destination version that is the replica of `source_version` (by its marker), newest first.
 pub async fn replica_version_of(
     s3: &Client,
     bucket: &str,
     key: &str,
     source_version: &str,
 ) -> Option<String> {
+    replicas_of(s3, bucket, key, source_version)
+        .await
+        .into_iter()
+        .next()
+}
+
+/// Every destination version whose marker names `source_version`, newest first.
+pub async fn replicas_of(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    source_version: &str,
+) -> Vec<String> {
+    let mut found = Vec::new();
     for id in version_ids(s3, bucket, key).await {
         let head = s3
             .head_object()
@@ -341,10 +356,10 @@ pub async fn replica_version_of(
             .map(String::as_str)
             == Some(source_version)
         {
-            return Some(id);
+            found.push(id);
         }
     }
-    None
+    found
 }
 
 /// One record of the fixture's shape for any event name, with a sequencer.
