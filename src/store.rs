@@ -193,16 +193,18 @@ impl SourceVersion {
         }
     }
 
-    /// When and as what the object was originally written: a replica carries its original's.
-    pub fn origin(&self) -> Origin {
+    /// When and as what the object in `bucket` was originally written: a replica written there
+    /// carries its original's time; anything else (a copy of a replica included) is an original
+    /// write of its own.
+    pub fn origin_in(&self, bucket: &str) -> Origin {
         let own = self.last_modified.map_or(0, |t| t.to_millis().unwrap_or(0));
-        let millis = match self.metadata.get(REPLICA_MARKER) {
-            Some(_) => self
+        let millis = match self.is_replica_in(bucket) {
+            true => self
                 .metadata
                 .get(REPLICA_ORIGIN_TIME)
                 .and_then(|m| m.parse().ok())
                 .unwrap_or(own),
-            None => own,
+            false => own,
         };
         Origin {
             millis,
@@ -656,11 +658,17 @@ mod tests {
             900,
             "\"a\"",
         );
-        assert_eq!(replica.origin().millis, 50_000);
-        assert!(original.origin() > replica.origin());
+        assert_eq!(replica.origin_in("b").millis, 50_000);
+        assert!(original.origin_in("a") > replica.origin_in("b"));
         // The same second on both sides: the ETag decides, identically everywhere.
         let other = object(&[], 100, "\"a\"");
-        assert!(original.origin() > other.origin());
+        assert!(original.origin_in("a") > other.origin_in("b"));
+        // A replica written into "b" and copied into "a" is a write of its own there.
+        let mut copied = replica.clone();
+        copied
+            .metadata
+            .insert(REPLICA_WRITTEN_TO.into(), "b".into());
+        assert_eq!(copied.origin_in("a").millis, 900_000);
     }
 
     #[test]

@@ -163,7 +163,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 // Two-way: the other side's later original write stays current on both sides.
                 if let Current::Object(theirs) = &current {
                     if theirs.not_replicated_from(&src.event.bucket)
-                        && theirs.origin() > src.head.origin()
+                        && theirs.origin_in(&rule.destination.bucket)
+                            > src.head.origin_in(&src.event.bucket)
                     {
                         return Ok(Done::Skipped(SkipReason::NewerInDestination));
                     }

@@ -25,7 +25,7 @@ pub fn plan_replica(
     // The source version is an original (replicas are not replicated): its own time.
     metadata.insert(
         REPLICA_ORIGIN_TIME.to_owned(),
-        head.origin().millis.to_string(),
+        head.origin_in(&event.bucket).millis.to_string(),
     );
     let acl = if rule.destination.owner_override {
         AclPlan::BucketOwnerFullControl
