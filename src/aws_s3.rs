@@ -21,7 +21,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use crate::error::{S3Failure, S3FailureKind};
 use crate::store::{
     Acl, AclPlan, Body, Checksum, ContentHeaders, CopyRequest, Current, DestinationStore,
-    Encryption, Grant, Grantee, ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore,
+    Encryption, Grant, Grantee, Listed, ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore,
     SourceVersion, TagsPlan, TargetEncryption, UploadedPart, VersionRef, Written,
 };
 
@@ -279,6 +279,46 @@ async fn key_versions(
         version_marker = page.next_version_id_marker().map(str::to_owned);
         if key_marker.is_none() && version_marker.is_none() {
             return Err(not_advancing("ListObjectVersions"));
+        }
+    }
+}
+
+/// A bucket's current objects under `prefix`, in key order (ListObjectsV2, every page).
+async fn list_current(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    expected_bucket_owner: Option<&str>,
+) -> Result<Vec<Listed>, S3Failure> {
+    let mut objects = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token.take())
+            .set_expected_bucket_owner(expected_bucket_owner.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| failure("ListObjectsV2", e))?;
+        objects.extend(page.contents().iter().filter_map(|o| {
+            Some(Listed {
+                key: o.key()?.to_owned(),
+                size: u64::try_from(o.size()?).ok()?,
+                etag: o.e_tag()?.to_owned(),
+                storage_class: o
+                    .storage_class()
+                    .map_or("STANDARD", |c| c.as_str())
+                    .to_owned(),
+            })
+        }));
+        if page.is_truncated() != Some(true) {
+            return Ok(objects);
+        }
+        token = page.next_continuation_token().map(str::to_owned);
+        if token.is_none() {
+            return Err(not_advancing("ListObjectsV2"));
         }
     }
 }
@@ -704,6 +744,15 @@ impl SourceStore for AwsS3 {
         Ok(versions.into_iter().next())
     }
 
+    async fn list_objects(
+        &self,
+        region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<Listed>, S3Failure> {
+        list_current(&self.client(region), bucket, prefix, None).await
+    }
+
     async fn current(&self, region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
         head_current(&self.client(region), bucket, key, None, None).await
     }
@@ -801,6 +850,17 @@ impl DestinationStore for AwsS3 {
             .await
             .map_err(|e| failure("DeleteObject", e))?;
         Ok(())
+    }
+
+    async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {
+        let client = self.client_at(&at.region, at.endpoint.as_deref());
+        list_current(
+            &client,
+            &at.bucket,
+            &at.key,
+            at.expected_bucket_owner.as_deref(),
+        )
+        .await
     }
 
     async fn replica_versions(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {

@@ -316,7 +316,13 @@ pub enum Disposition {
 fn is_read(operation: &str) -> bool {
     matches!(
         operation,
-        "HeadObject" | "ListObjectVersions" | "ListMultipartUploads" | "ListParts"
+        "HeadObject"
+            | "ListObjectVersions"
+            | "ListObjectsV2"
+            | "ListMultipartUploads"
+            | "ListParts"
+            | "GetObjectTagging"
+            | "GetObjectAcl"
     )
 }
 

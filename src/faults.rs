@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{S3Failure, S3FailureKind};
 use crate::store::{
-    AclPlan, Body, CopyRequest, Current, DestinationStore, ReplicaLocation, ReplicaSpec,
+    AclPlan, Body, CopyRequest, Current, DestinationStore, Listed, ReplicaLocation, ReplicaSpec,
     UploadedPart, Written,
 };
 
@@ -164,6 +164,11 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
     async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
         self.check("DeleteObject", None)?;
         self.inner.put_delete_marker(at).await
+    }
+
+    async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {
+        self.check("ListObjectsV2", None)?;
+        self.inner.list_replicas(at).await
     }
 
     async fn replica_versions(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {

@@ -17,7 +17,9 @@ pub const NOT_IN_LAMBDA: &str =
     "s3-replicator is an AWS Lambda function and runs where the Lambda \
 Runtime API is (AWS_LAMBDA_RUNTIME_API is not set here).\n\
 Deploy it with `sam deploy` (template.yaml), or run it locally with `make local`, which starts \
-the local S3 and `cargo lambda watch` and prints the `cargo lambda invoke` commands (README).";
+the local S3 and `cargo lambda watch` and prints the `cargo lambda invoke` commands (README).\n\
+As a command-line tool: s3-replicator verify --bucket SOURCE [--prefix P] [--deep] [--report FILE] \
+(s3-replicator --help).";
 
 /// Whether the process runs under a Lambda Runtime API (Lambda, or `cargo lambda watch`).
 pub fn in_lambda() -> bool {

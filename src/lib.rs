@@ -5,6 +5,7 @@
 //! [`faults::Faulty`] to inject failures.
 
 pub mod aws_s3;
+pub mod cli;
 pub mod config;
 pub mod copy;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod replicate;
 pub mod rules;
 pub mod run;
 pub mod store;
+pub mod verify;
 pub mod wiring;
 
 pub use config::Config;

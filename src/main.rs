@@ -8,6 +8,9 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if std::env::args_os().len() > 1 {
+        return s3_replicator::cli::run(std::env::args_os()).await;
+    }
     if !in_lambda() {
         eprintln!("{NOT_IN_LAMBDA}");
         return ExitCode::from(2);

@@ -138,6 +138,20 @@ pub struct UploadedPart {
     pub checksum: Option<String>,
 }
 
+/// One object of a listing (ListObjectsV2): what a byte-exact check needs, since a replica keeps
+/// its source's ETag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag, with its quotes.
+    pub etag: String,
+    /// Storage class (`STANDARD` when the listing names none).
+    pub storage_class: String,
+}
+
 /// What HeadObject tells about a source version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceVersion {
@@ -459,6 +473,14 @@ pub trait SourceStore: Sync {
         key: &str,
     ) -> impl Future<Output = Result<Option<String>, S3Failure>> + Send;
 
+    /// The bucket's current objects under `prefix`, in key order (ListObjectsV2).
+    fn list_objects(
+        &self,
+        region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<Listed>, S3Failure>> + Send;
+
     /// What the key currently is (HeadObject without a version id).
     fn current(
         &self,
@@ -580,6 +602,12 @@ pub trait DestinationStore: Sync {
         &self,
         at: &ReplicaLocation,
     ) -> impl Future<Output = Result<(), S3Failure>> + Send;
+
+    /// The destination's current objects whose keys start with `at.key`, in key order.
+    fn list_replicas(
+        &self,
+        at: &ReplicaLocation,
+    ) -> impl Future<Output = Result<Vec<Listed>, S3Failure>> + Send;
 
     /// The destination version ids of the key, newest first (delete markers excluded).
     fn replica_versions(

@@ -171,6 +171,28 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         &self.destination
     }
 
+    /// The source store.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// Where a rule's replica of `key` lives (the destination's region discovered once).
+    pub async fn locate(
+        &self,
+        rule: &Rule,
+        key: &str,
+    ) -> Result<ReplicaLocation, ReplicationError> {
+        self.location(rule, key, &Run::new(None)).await
+    }
+
+    /// The region of a bucket on the function's own endpoint (GetBucketLocation).
+    pub async fn bucket_region(&self, bucket: &str) -> Result<String, ReplicationError> {
+        self.destination
+            .bucket_region(bucket)
+            .await
+            .map_err(dst_err)
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config

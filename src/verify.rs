@@ -1,0 +1,377 @@
+//! Proof that replicas are complete: the source's current objects against each destination the
+//! rules select, from listings alone (a replica keeps its source's ETag, so size and ETag equal
+//! means the same bytes), and with `deep` also HEAD, tags and ACL of both sides.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::config::{DestinationId, Rule};
+use crate::error::{ReplicationError, Side};
+use crate::replicate::{grant_headers, Replicator};
+use crate::store::{
+    Current, DestinationStore, Listed, ReplicaLocation, SourceStore, SourceVersion, VersionRef,
+    REPLICA_MARKER,
+};
+
+/// What a key is at one destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The replica is what the source is.
+    Same,
+    /// The rules select the key and the destination has none.
+    Missing,
+    /// The replica is not what the source is (the detail names the fields).
+    Differs,
+    /// Only in the destination (expected where deletes are not replicated).
+    Extra,
+    /// The key could not be checked (the detail names the failure code).
+    Error,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Same => "same",
+            Self::Missing => "missing",
+            Self::Differs => "differs",
+            Self::Extra => "extra",
+            Self::Error => "error",
+        })
+    }
+}
+
+/// One key at one destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The key.
+    pub key: String,
+    /// The source's current version, where it was read (deep checks).
+    pub version_id: Option<String>,
+    /// The destination.
+    pub destination: String,
+    /// What it is.
+    pub status: Status,
+    /// The fields that differ, or the failure.
+    pub detail: String,
+}
+
+/// The counts of a run, printed as its last line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// `same`.
+    pub same: usize,
+    /// `missing`.
+    pub missing: usize,
+    /// `differs`.
+    pub differs: usize,
+    /// `extra`.
+    pub extra: usize,
+    /// `error`.
+    pub errors: usize,
+}
+
+impl Tally {
+    /// Counts the findings.
+    pub fn of(findings: &[Finding]) -> Self {
+        let mut tally = Self::default();
+        for f in findings {
+            match f.status {
+                Status::Same => tally.same += 1,
+                Status::Missing => tally.missing += 1,
+                Status::Differs => tally.differs += 1,
+                Status::Extra => tally.extra += 1,
+                Status::Error => tally.errors += 1,
+            }
+        }
+        tally
+    }
+
+    /// Nothing missing, differing or failed (extra objects are allowed).
+    pub fn complete(&self) -> bool {
+        self.missing == 0 && self.differs == 0 && self.errors == 0
+    }
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "verify: {} same, {} missing, {} differs, {} extra, {} errors",
+            self.same, self.missing, self.differs, self.extra, self.errors
+        )
+    }
+}
+
+/// What to verify.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The source bucket.
+    pub bucket: String,
+    /// Only keys under this prefix.
+    pub prefix: String,
+    /// Also HEAD both sides and compare headers, user metadata, the replica marker, tags, ACL.
+    pub deep: bool,
+}
+
+/// Verifies every destination the configuration's enabled rules name for the source bucket.
+pub async fn verify<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    options: &Options,
+) -> Result<Vec<Finding>, ReplicationError> {
+    let region = replicator.bucket_region(&options.bucket).await?;
+    let source = replicator
+        .source()
+        .list_objects(&region, &options.bucket, &options.prefix)
+        .await
+        .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+    let mut destinations: BTreeMap<DestinationId, Vec<&Rule>> = BTreeMap::new();
+    for rule in replicator.config().rules.iter().filter(|r| r.enabled) {
+        let own = rule.destination.endpoint.is_none() && rule.destination.bucket == options.bucket;
+        if !own {
+            destinations
+                .entry(rule.destination.id())
+                .or_default()
+                .push(rule);
+        }
+    }
+    let check = Check {
+        replicator,
+        options,
+        region: &region,
+    };
+    let mut findings = Vec::new();
+    for (id, rules) in &destinations {
+        let at = replicator.locate(rules[0], &options.prefix).await?;
+        let replicas = replicator
+            .destination()
+            .list_replicas(&at)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+        findings.extend(check.destination(id, rules, &at, &source, &replicas).await);
+    }
+    Ok(findings)
+}
+
+struct Check<'a, S, D> {
+    replicator: &'a Replicator<S, D>,
+    options: &'a Options,
+    region: &'a str,
+}
+
+impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
+    /// Merge-joins the two listings (both in key order) for one destination.
+    async fn destination(
+        &self,
+        id: &DestinationId,
+        rules: &[&Rule],
+        at: &ReplicaLocation,
+        source: &[Listed],
+        replicas: &[Listed],
+    ) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        let (mut s, mut d) = (source.iter().peekable(), replicas.iter().peekable());
+        loop {
+            let (src, dst) = match (s.peek(), d.peek()) {
+                (None, None) => break,
+                (Some(a), Some(b)) if a.key == b.key => (s.next(), d.next()),
+                (Some(a), Some(b)) if a.key < b.key => (s.next(), None),
+                (Some(_), None) => (s.next(), None),
+                _ => (None, d.next()),
+            };
+            let key = src.or(dst).map(|o| o.key.clone()).unwrap_or_default();
+            let finding = |status, detail: String, version_id: Option<String>| Finding {
+                key: key.clone(),
+                version_id,
+                destination: id.to_string(),
+                status,
+                detail,
+            };
+            let in_scope = rules.iter().any(|r| key.starts_with(&r.filter.prefix));
+            let rule = match src {
+                Some(_) => match self.selecting_rule(rules, &key).await {
+                    Ok(rule) => rule,
+                    Err(e) => {
+                        findings.push(finding(Status::Error, e.code().to_owned(), None));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            match (src, dst, rule) {
+                (Some(src), Some(dst), Some(rule)) => {
+                    let mut differs = listed_differences(src, dst, rule);
+                    let mut version = None;
+                    if differs.is_empty() && self.options.deep {
+                        let at = ReplicaLocation {
+                            key: key.clone(),
+                            ..at.clone()
+                        };
+                        match self.deep(rule, &at).await {
+                            Ok((v, fields)) => {
+                                version = v;
+                                differs = fields;
+                            }
+                            Err(e) => {
+                                findings.push(finding(Status::Error, e.code().to_owned(), None));
+                                continue;
+                            }
+                        }
+                    }
+                    let status = if differs.is_empty() {
+                        Status::Same
+                    } else {
+                        Status::Differs
+                    };
+                    findings.push(finding(status, differs.join(" "), version));
+                }
+                (Some(_), None, Some(_)) => {
+                    findings.push(finding(Status::Missing, String::new(), None))
+                }
+                (None, Some(_), _) if in_scope => {
+                    findings.push(finding(Status::Extra, String::new(), None))
+                }
+                // Not selected by any rule for this destination: nothing to say.
+                _ => {}
+            }
+        }
+        findings
+    }
+
+    /// The highest-priority rule for this destination that selects the source's current object
+    /// (its tags are read only when a rule filters on them).
+    async fn selecting_rule<'r>(
+        &self,
+        rules: &[&'r Rule],
+        key: &str,
+    ) -> Result<Option<&'r Rule>, ReplicationError> {
+        let candidates: Vec<&Rule> = rules
+            .iter()
+            .copied()
+            .filter(|r| key.starts_with(&r.filter.prefix))
+            .collect();
+        let tags = if candidates.iter().any(|r| !r.filter.tags.is_empty()) {
+            self.replicator
+                .source()
+                .version_tags(self.region, &self.current(key))
+                .await
+                .map_err(|f| ReplicationError::classify(Side::Source, f))?
+        } else {
+            Vec::new()
+        };
+        Ok(candidates
+            .into_iter()
+            .filter(|r| r.filter.matches(key, &tags))
+            .max_by_key(|r| r.priority))
+    }
+
+    fn current(&self, key: &str) -> VersionRef {
+        VersionRef {
+            bucket: self.options.bucket.clone(),
+            key: key.to_owned(),
+            version_id: None,
+        }
+    }
+
+    /// HEAD of both sides (and, on the function's own endpoint, tags and ACL): the source's
+    /// version and the fields that differ.
+    async fn deep(
+        &self,
+        rule: &Rule,
+        at: &ReplicaLocation,
+    ) -> Result<(Option<String>, Vec<String>), ReplicationError> {
+        let source = self.replicator.source();
+        let src = source
+            .current(self.region, &self.options.bucket, &at.key)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+        let dst = self
+            .replicator
+            .destination()
+            .replica_current(at)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+        let (Current::Object(src), Current::Object(dst)) = (src, dst) else {
+            return Ok((None, vec!["changed while verifying".to_owned()]));
+        };
+        let mut differs = head_differences(&src, &dst);
+        // Tags and ACL are read with the function's own credentials and endpoint.
+        if at.endpoint.is_none() {
+            let replica = VersionRef {
+                bucket: at.bucket.clone(),
+                key: at.key.clone(),
+                version_id: None,
+            };
+            let read = |f| ReplicationError::classify(Side::Source, f);
+            let tags = source
+                .version_tags(self.region, &self.current(&at.key))
+                .await
+                .map_err(read)?;
+            if tags
+                != source
+                    .version_tags(&at.region, &replica)
+                    .await
+                    .map_err(read)?
+            {
+                differs.push("tags".to_owned());
+            }
+            if !rule.destination.owner_override {
+                let want = source
+                    .version_acl(self.region, &self.current(&at.key))
+                    .await
+                    .map_err(read)?;
+                let got = source
+                    .version_acl(&at.region, &replica)
+                    .await
+                    .map_err(read)?;
+                let grants =
+                    |acl: &crate::store::Acl| (!acl.is_private()).then(|| grant_headers(acl).read);
+                if grants(&want) != grants(&got) {
+                    differs.push("acl".to_owned());
+                }
+            }
+        }
+        Ok((src.version_id.clone(), differs))
+    }
+}
+
+/// What the listings say differs: size, ETag, and the storage class the rule asks for.
+fn listed_differences(src: &Listed, dst: &Listed, rule: &Rule) -> Vec<String> {
+    let mut differs = Vec::new();
+    if src.size != dst.size {
+        differs.push(format!("size({}!={})", src.size, dst.size));
+    }
+    if src.etag != dst.etag {
+        differs.push("etag".to_owned());
+    }
+    let class = rule
+        .destination
+        .storage_class
+        .as_deref()
+        .unwrap_or(&src.storage_class);
+    if class != dst.storage_class {
+        differs.push(format!("storage-class({class}!={})", dst.storage_class));
+    }
+    differs
+}
+
+/// What HEAD says differs: content headers, user metadata, and the marker naming the version.
+fn head_differences(src: &SourceVersion, dst: &SourceVersion) -> Vec<String> {
+    let mut differs = Vec::new();
+    if src.content != dst.content {
+        differs.push("content-headers".to_owned());
+    }
+    let own = |m: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+        m.iter()
+            .filter(|(k, _)| !k.starts_with("replica-"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    if own(&src.metadata) != own(&dst.metadata) {
+        differs.push("user-metadata".to_owned());
+    }
+    let version = src.version_id.as_deref().unwrap_or("null");
+    if dst.metadata.get(REPLICA_MARKER).map(String::as_str) != Some(version) {
+        differs.push("replica-marker".to_owned());
+    }
+    differs
+}

@@ -1,0 +1,197 @@
+//! `verify` against the local S3: a replicated bucket proves complete from listings; damage in the
+//! destination is found with the right status (listings see bytes, --deep also metadata), and
+//! the binary's exit status and closing line say so.
+
+mod common;
+
+use common::*;
+use s3_replicator::verify::{verify, Options, Status, Tally};
+use serde_json::json;
+
+const KEYS: &[&str] = &[
+    "a.txt",
+    "dir/with space.txt",
+    "dir/1+1=2.txt",
+    "dir/50% off.txt",
+    "dir/café ✓ 日本.txt",
+    "dir/tagged.txt",
+    "logs/x.log",
+];
+
+fn config(dst: &str) -> String {
+    json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": dst, "StorageClass": "STANDARD_IA"}}]})
+    .to_string()
+}
+
+struct Replicated {
+    s3: aws_sdk_s3::Client,
+    src: String,
+    dst: String,
+    config: String,
+}
+
+async fn replicated() -> Replicated {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "vf-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "vf-dst", "eu-west-1").await;
+    let mut puts = Vec::new();
+    for key in KEYS {
+        puts.push(
+            put_with(&s3, &src, key, key.as_bytes(), |b| {
+                b.metadata("owner", "ops").tagging("team=storage")
+            })
+            .await,
+        );
+    }
+    let parts = vec![body(5 * MIB), b"tail".to_vec()];
+    puts.push(multipart_source(&s3, &src, "big.bin", &parts).await);
+    let config = config(&dst);
+    let summary = s3_replicator::handle(
+        &replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]),
+        created_event(&puts),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.replicated, KEYS.len() + 1);
+    Replicated {
+        s3,
+        src,
+        dst,
+        config,
+    }
+}
+
+async fn run(t: &Replicated, deep: bool) -> Vec<s3_replicator::verify::Finding> {
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &t.config)]);
+    let options = Options {
+        bucket: t.src.clone(),
+        prefix: String::new(),
+        deep,
+    };
+    verify(&replicator, &options).await.unwrap()
+}
+
+fn status_of(findings: &[s3_replicator::verify::Finding], key: &str) -> (Status, String) {
+    let f = findings.iter().find(|f| f.key == key).unwrap();
+    (f.status, f.detail.clone())
+}
+
+#[tokio::test]
+async fn verify_finds_exactly_the_damaged_replicas() {
+    let t = replicated().await;
+    let clean = Tally::of(&run(&t, true).await);
+    assert_eq!(
+        clean.to_string(),
+        "verify: 8 same, 0 missing, 0 differs, 0 extra, 0 errors"
+    );
+    assert!(clean.complete());
+
+    // Damage: a replica deleted, one overwritten with other bytes, one with other metadata
+    // (same bytes, so only --deep can tell), and an object only the destination has.
+    t.s3.delete_object()
+        .bucket(&t.dst)
+        .key("a.txt")
+        .send()
+        .await
+        .unwrap();
+    put(&t.s3, &t.dst, "dir/with space.txt", b"other bytes").await;
+    t.s3.copy_object()
+        .bucket(&t.dst)
+        .key("logs/x.log")
+        .copy_source(format!("{}/logs/x.log", t.dst))
+        .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+        .metadata("owner", "someone-else")
+        .storage_class(aws_sdk_s3::types::StorageClass::StandardIa)
+        .send()
+        .await
+        .unwrap();
+    put(&t.s3, &t.dst, "stray.txt", b"not from the source").await;
+
+    let listed = run(&t, false).await;
+    assert_eq!(status_of(&listed, "a.txt").0, Status::Missing);
+    let (status, detail) = status_of(&listed, "dir/with space.txt");
+    assert_eq!(status, Status::Differs);
+    assert!(
+        detail.contains("etag") && detail.contains("storage-class"),
+        "{detail}"
+    );
+    assert_eq!(status_of(&listed, "stray.txt").0, Status::Extra);
+    assert_eq!(
+        status_of(&listed, "logs/x.log").0,
+        Status::Same,
+        "listings see bytes only"
+    );
+    assert_eq!(
+        Tally::of(&listed).to_string(),
+        "verify: 6 same, 1 missing, 1 differs, 1 extra, 0 errors"
+    );
+
+    let deep = run(&t, true).await;
+    let (status, detail) = status_of(&deep, "logs/x.log");
+    assert_eq!(status, Status::Differs);
+    assert!(
+        detail.contains("user-metadata") && detail.contains("replica-marker"),
+        "{detail}"
+    );
+    assert_eq!(
+        Tally::of(&deep).to_string(),
+        "verify: 5 same, 1 missing, 2 differs, 1 extra, 0 errors"
+    );
+    let same = deep
+        .iter()
+        .find(|f| f.key == "dir/café ✓ 日本.txt")
+        .unwrap();
+    assert!(
+        same.version_id.is_some(),
+        "deep checks name the source version"
+    );
+}
+
+#[tokio::test]
+async fn verify_command_exits_1_with_a_report_and_its_closing_line() {
+    let t = replicated().await;
+    t.s3.delete_object()
+        .bucket(&t.dst)
+        .key("a.txt")
+        .send()
+        .await
+        .unwrap();
+    let report = std::env::temp_dir().join(format!("verify-{}.csv", t.src));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
+        .args(["verify", "--bucket", &t.src, "--report"])
+        .arg(&report)
+        .env("AWS_ENDPOINT_URL", &server().endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("S3_FORCE_PATH_STYLE", "true")
+        .env("REPLICATION_CONFIG", &t.config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("verify: 7 same, 1 missing, 0 differs, 0 extra, 0 errors")
+    );
+    let csv = std::fs::read_to_string(&report).unwrap();
+    assert!(csv.starts_with("source_bucket,key,version_id,destination,status,detail\n"));
+    assert!(
+        csv.contains(&format!("{},a.txt,,{},missing,", t.src, t.dst)),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 1 + 8);
+
+    // A configuration error is exit status 2.
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
+        .args(["verify", "--bucket", &t.src])
+        .env("REPLICATION_CONFIG", "{} x")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid configuration"));
+}
