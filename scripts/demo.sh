@@ -106,4 +106,10 @@ done
 
 python scripts/demo_s3.py show "$endpoint" $check
 echo "(function log: $work/watch.log)"
+
+echo
+echo "== s3-replicator verify --bucket demo-source --deep: the same binary as a command-line tool"
+AWS_ENDPOINT_URL="$endpoint" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+  AWS_EC2_METADATA_DISABLED=true S3_FORCE_PATH_STYLE=true \
+  target/debug/s3-replicator verify --bucket demo-source --deep --config "$config_file" || status=1
 exit $status
