@@ -173,7 +173,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         Ok(parts) => done.extend(parts.into_iter().flatten()),
         Err(e) => return Err(stop(destination, request, &upload, e).await),
     }
-    if done.len() < plan.layout.len() || run.past_deadline() {
+    if done.len() < plan.layout.len() {
         let interrupted = ReplicationError::CopyInterrupted {
             copied: done.len(),
             total: plan.layout.len(),
@@ -193,7 +193,9 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             return Err(stop(destination, request, &upload, mismatch).await);
         }
     }
-    run.start()?;
+    // Every part is there: completing is the in-flight work the margin is kept for, even when
+    // it has begun (an upload that cannot be resumed would otherwise be thrown away).
+    run.count();
     let written = match destination.complete_multipart(target, id, &done).await {
         Ok(written) => written,
         Err(f) => return Err(stop(destination, request, &upload, dst(f)).await),
