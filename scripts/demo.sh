@@ -104,12 +104,19 @@ for fixture in object-created-put.json several-records.json key-with-special-cha
   echo
 done
 
+# The same binary as a command-line tool, on the same configuration.
+cli() {
+  AWS_ENDPOINT_URL="$endpoint" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+    AWS_EC2_METADATA_DISABLED=true S3_FORCE_PATH_STYLE=true \
+    target/debug/s3-replicator "$@" --config "$config_file"
+}
+echo "== s3-replicator backfill --bucket demo-source: objects written before replication (no events)"
+cli backfill --bucket demo-source || status=1
+
 python scripts/demo_s3.py show "$endpoint" $check
 echo "(function log: $work/watch.log)"
 
 echo
-echo "== s3-replicator verify --bucket demo-source --deep: the same binary as a command-line tool"
-AWS_ENDPOINT_URL="$endpoint" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-  AWS_EC2_METADATA_DISABLED=true S3_FORCE_PATH_STYLE=true \
-  target/debug/s3-replicator verify --bucket demo-source --deep --config "$config_file" || status=1
+echo "== s3-replicator verify --bucket demo-source --deep: every replica proven"
+cli verify --bucket demo-source --deep || status=1
 exit $status

@@ -17,6 +17,8 @@ import boto3
 SOURCE, REPLICA = "demo-source", "demo-replica"
 MARKER = "replica-source-version-id"
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# Objects written before replication was set up (the demo backfills them).
+EXISTING = ["shared/archive/2019 report.txt", "reports/2025/annual.csv"]
 # The fixtures the demo invokes, in order.
 FIXTURES = [
     "object-created-put.json",
@@ -75,6 +77,10 @@ def setup(endpoint, out_dir):
             put = s3.put_object(Bucket=SOURCE, Key=key, Body=body, **sample(key))
             obj.update(versionId=put["VersionId"], eTag=put["ETag"].strip('"'), size=len(body))
         (out / name).write_text(json.dumps(event, indent=2, ensure_ascii=False))
+    # Objects that existed before replication: no event names them; the backfill step copies them.
+    for key in EXISTING:
+        s3.put_object(Bucket=SOURCE, Key=key, Body=f"written before replication: {key}\n".encode(),
+                      **sample(key))
 
 
 def describe(s3, bucket, key, version=None):

@@ -44,6 +44,20 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
     },
+    /// Replicate the current version of every existing object the rules select, with the same
+    /// engine as events (a replica already in sync copies nothing). Exit status 0 when nothing
+    /// failed.
+    Backfill {
+        /// The source bucket.
+        #[arg(long)]
+        bucket: String,
+        /// Only keys under this prefix.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Only list what would be replicated (from listings, as verify does).
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Runs the command line `args` (the program name first); the process's exit status.
@@ -76,6 +90,60 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     match cli.command {
+        Command::Backfill {
+            bucket,
+            prefix,
+            dry_run: true,
+        } => {
+            let options = Options {
+                bucket,
+                prefix,
+                deep: false,
+            };
+            let findings = match verify::verify(&replicator, &options).await {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("backfill: {}: {e}", e.code());
+                    return ExitCode::FAILURE;
+                }
+            };
+            let todo: Vec<&Finding> = findings
+                .iter()
+                .filter(|f| matches!(f.status, Status::Missing | Status::Differs))
+                .collect();
+            for f in &todo {
+                println!("would replicate {} -> {}", f.key, f.destination);
+            }
+            let tally = Tally::of(&findings);
+            println!(
+                "backfill (dry run): {} to replicate, {} already in sync",
+                todo.len(),
+                tally.same
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Backfill {
+            bucket,
+            prefix,
+            dry_run: false,
+        } => match crate::backfill::backfill(&replicator, &bucket, &prefix).await {
+            Ok((tally, failures)) => {
+                for (key, destination, e) in &failures {
+                    let to = destination.as_deref().unwrap_or("-");
+                    println!("failed   {key} -> {to}  {}: {e}", e.code());
+                }
+                println!("{tally}");
+                if tally.failed == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("backfill: {}: {e}", e.code());
+                ExitCode::FAILURE
+            }
+        },
         Command::Verify {
             bucket,
             prefix,

@@ -5,6 +5,7 @@
 //! [`faults::Faulty`] to inject failures.
 
 pub mod aws_s3;
+pub mod backfill;
 pub mod cli;
 pub mod config;
 pub mod copy;

@@ -195,3 +195,56 @@ async fn verify_command_exits_1_with_a_report_and_its_closing_line() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid configuration"));
 }
+
+#[tokio::test]
+async fn backfill_replicates_existing_objects_once_and_verify_then_proves_them() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "bf-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "bf-dst", "eu-west-1").await;
+    // Written before any replication: no events exist for them.
+    for key in KEYS {
+        put_with(&s3, &src, key, key.as_bytes(), |b| {
+            b.metadata("owner", "ops").tagging("team=storage")
+        })
+        .await;
+    }
+    let parts = vec![body(5 * MIB), b"tail".to_vec()];
+    let big = multipart_source(&s3, &src, "big.bin", &parts).await;
+    let config = config(&dst);
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+
+    let (first, failures) = s3_replicator::backfill::backfill(&replicator, &src, "")
+        .await
+        .unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(
+        first.to_string(),
+        "backfill: 8 replicated, 0 already in sync, 0 skipped, 0 failed"
+    );
+    let (again, _) = s3_replicator::backfill::backfill(&replicator, &src, "")
+        .await
+        .unwrap();
+    assert_eq!(
+        again.to_string(),
+        "backfill: 0 replicated, 8 already in sync, 0 skipped, 0 failed"
+    );
+    let head = s3
+        .head_object()
+        .bucket(&dst)
+        .key("big.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.e_tag().unwrap().trim_matches('"'), big.etag);
+
+    let options = Options {
+        bucket: src.clone(),
+        prefix: String::new(),
+        deep: true,
+    };
+    let tally = Tally::of(&verify(&replicator, &options).await.unwrap());
+    assert_eq!(
+        tally.to_string(),
+        "verify: 8 same, 0 missing, 0 differs, 0 extra, 0 errors"
+    );
+}
