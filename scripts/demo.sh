@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The local demo: a moto S3 server, versioned buckets in us-east-1 and eu-west-1, the function run
-# by `cargo lambda watch` and triggered by `cargo lambda invoke --data-file` with the events/
-# fixtures (re-aimed at the objects just uploaded), then sources and replicas side by side.
+# The local demo: a moto S3 server, versioned buckets in us-east-1 and eu-west-1, the function
+# served by `cargo lambda watch --only-lambda-apis` (the binary run here, so that `make test` can
+# reuse the test build) and triggered by `cargo lambda invoke --data-file` with the events/
+# fixtures (re-aimed at the objects just uploaded), then the objects written before replication
+# backfilled, sources and replicas side by side, and `s3-replicator verify`.
 #   --check   exit non-zero if any replica differs from its source (used by `make test`)
 #   --local   set everything up, invoke nothing, print the invoke commands and keep the local S3
 #             and `cargo lambda watch` running until Ctrl-C (`make local`)
@@ -55,16 +57,44 @@ RUST_LOG=info
 REPLICATION_CONFIG='$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$config_file")'
 ENV
 
-echo "== building the function (the first build compiles the AWS SDK: several minutes)"
-cargo build --bin s3-replicator
+binary=target/debug/s3-replicator
 fn_port=$(free_port)
-setsid cargo lambda watch -A 127.0.0.1 -P "$fn_port" --env-file "$work/function.env" >"$work/watch.log" 2>&1 &
-groups+=($!)
-wait_port "$fn_port" $!
+fn_name=s3-replicator
+if [ "$mode" = "--local" ]; then
+  # cargo lambda builds the function and rebuilds it when src/ changes.
+  echo "== building the function (the first build compiles the AWS SDK: several minutes)"
+  cargo build --bin s3-replicator
+  setsid cargo lambda watch -A 127.0.0.1 -P "$fn_port" --env-file "$work/function.env" >"$work/watch.log" 2>&1 &
+  groups+=($!)
+  wait_port "$fn_port" $!
+else
+  if [ "$mode" = "--check" ] && [ -x "$binary" ] && [ -z "$(find src Cargo.toml Cargo.lock -newer "$binary" -print -quit)" ]; then
+    # In `make test` the test build has just made the binary: a plain `cargo build` would
+    # compile the AWS SDK again (the tests' dev-dependencies change its features).
+    echo "== the function: $binary, as the test build left it"
+  else
+    echo "== building the function (the first build compiles the AWS SDK: several minutes)"
+    cargo build --bin s3-replicator
+  fi
+  # cargo lambda serves the Runtime API; the function is that binary, run here.
+  setsid cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$fn_port" >"$work/watch.log" 2>&1 &
+  groups+=($!)
+  wait_port "$fn_port" $!
+  fn_name=_
+  (
+    set -a
+    . "$work/function.env"
+    set +a
+    export AWS_LAMBDA_FUNCTION_NAME=_ AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256
+    export AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$fn_port/.rt"
+    exec setsid "$binary"
+  ) >>"$work/watch.log" 2>&1 &
+  groups+=($!)
+fi
 
 invoke() { # FIXTURE: one invocation, never waiting forever; an init error is shown, not hidden
   local out=0
-  timeout 120 cargo lambda invoke s3-replicator -A 127.0.0.1 -P "$fn_port" --data-file "$work/events/$1" || out=$?
+  timeout 120 cargo lambda invoke "$fn_name" -A 127.0.0.1 -P "$fn_port" --data-file "$work/events/$1" || out=$?
   if err=$(init_error) && [ -n "$err" ]; then
     echo "demo: the function failed to start: $err" >&2
     echo "demo: fix $config_file (see README, Configuration reference); log: $work/watch.log" >&2
