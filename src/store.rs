@@ -1,5 +1,6 @@
 //! The small role traits the replication logic needs, speaking domain types. `aws_s3` implements
-//! them on the AWS SDK; `faults::Faulty` wraps a destination store to inject failures in tests.
+//! them on the AWS SDK, `fake` in memory (fast tests with no server), and `faults::Faulty` wraps a
+//! destination store of either kind to inject failures.
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -1,0 +1,740 @@
+//! An in-memory S3 of versioned buckets implementing both store traits, for fast tests of the
+//! engine with no server: convergence, resume and failure handling run against it in
+//! milliseconds, and `faults::Faulty` wraps it to inject failures. It models what the engine
+//! relies on (versions, delete markers, ETags, multipart uploads and their parts, tags, the
+//! copy's `If-Match`), not ACL grants or encryption.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use md5::{Digest, Md5};
+
+use crate::copy::multipart::multipart_etag;
+use crate::error::{S3Failure, S3FailureKind};
+use crate::store::{
+    Acl, AclPlan, Body, CopyRequest, Current, DestinationStore, Encryption, Grant, Grantee, Listed,
+    ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan, UploadedPart,
+    VersionRef, Written,
+};
+
+/// The in-memory S3. Clones share one state, so the same S3 can be the source store and (wrapped
+/// in `faults::Faulty`) the destination store.
+#[derive(Clone, Default)]
+pub struct FakeS3 {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    buckets: HashMap<String, Bucket>,
+    next: u64,
+}
+
+#[derive(Default)]
+struct Bucket {
+    region: String,
+    /// Versions per key, oldest first.
+    keys: BTreeMap<String, Vec<Stored>>,
+    uploads: BTreeMap<String, Upload>,
+}
+
+#[derive(Clone)]
+struct Stored {
+    id: String,
+    marker: bool,
+    body: Vec<u8>,
+    head: SourceVersion,
+    tags: Vec<(String, String)>,
+    parts: Vec<u64>,
+}
+
+struct Upload {
+    key: String,
+    spec: ReplicaSpec,
+    tags: Vec<(String, String)>,
+    parts: BTreeMap<u32, (Vec<u8>, UploadedPart)>,
+}
+
+fn fail(operation: &'static str, kind: S3FailureKind, code: &str, status: u16) -> S3Failure {
+    S3Failure {
+        operation,
+        kind,
+        code: Some(code.to_owned()),
+        status: Some(status),
+        message: "fake S3".to_owned(),
+    }
+}
+
+fn md5_etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(Md5::digest(bytes)))
+}
+
+async fn bytes_of(body: Body) -> Result<Vec<u8>, S3Failure> {
+    body.stream
+        .collect()
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| S3Failure {
+            operation: "GetObject",
+            kind: S3FailureKind::Other,
+            code: None,
+            status: None,
+            message: e.to_string(),
+        })
+}
+
+impl State {
+    fn bucket(&mut self, op: &'static str, name: &str) -> Result<&mut Bucket, S3Failure> {
+        self.buckets
+            .get_mut(name)
+            .ok_or_else(|| fail(op, S3FailureKind::NoSuchBucket, "NoSuchBucket", 404))
+    }
+
+    fn id(&mut self) -> String {
+        self.next += 1;
+        format!("v{:06}", self.next)
+    }
+
+    /// A version (`None`: the current one), which must be an object.
+    fn version(
+        &mut self,
+        op: &'static str,
+        bucket: &str,
+        key: &str,
+        id: Option<&str>,
+    ) -> Result<Stored, S3Failure> {
+        let versions = self.bucket(op, bucket)?.keys.get(key);
+        let found = match id {
+            Some(id) => versions.and_then(|v| v.iter().find(|s| s.id == id)),
+            None => versions.and_then(|v| v.last()),
+        };
+        match found {
+            Some(s) if !s.marker => Ok(s.clone()),
+            _ => Err(fail(op, S3FailureKind::NotFound, "NoSuchVersion", 404)),
+        }
+    }
+
+    fn store(&mut self, bucket: &str, key: &str, mut stored: Stored) -> Result<Written, S3Failure> {
+        let id = self.id();
+        stored.id = id.clone();
+        stored.head.version_id = Some(id.clone());
+        let etag = stored.head.etag.clone();
+        self.bucket("PutObject", bucket)?
+            .keys
+            .entry(key.to_owned())
+            .or_default()
+            .push(stored);
+        Ok(Written {
+            etag,
+            version_id: Some(id),
+        })
+    }
+
+    fn current(&mut self, op: &'static str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
+        Ok(
+            match self
+                .bucket(op, bucket)?
+                .keys
+                .get(key)
+                .and_then(|v| v.last())
+            {
+                None => Current::Absent,
+                Some(s) if s.marker => Current::DeleteMarker(Some(s.id.clone())),
+                Some(s) => Current::Object(Box::new(s.head.clone())),
+            },
+        )
+    }
+}
+
+fn object(body: Vec<u8>, etag: String, parts: Vec<u64>, spec: Option<&ReplicaSpec>) -> Stored {
+    Stored {
+        id: String::new(),
+        marker: false,
+        head: SourceVersion {
+            size: body.len() as u64,
+            etag,
+            version_id: None,
+            content: spec.map(|s| s.content.clone()).unwrap_or_default(),
+            metadata: spec.map(|s| s.metadata.clone()).unwrap_or_default(),
+            storage_class: spec.map(|s| s.storage_class.clone()),
+            archived: false,
+            encryption: Encryption::None,
+            object_lock: ObjectLock::default(),
+            tag_count: None,
+            parts_count: (parts.len() > 1).then_some(parts.len() as u32),
+            checksum: None,
+            last_modified: None,
+        },
+        body,
+        tags: Vec::new(),
+        parts,
+    }
+}
+
+impl FakeS3 {
+    /// An empty S3.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates a versioned bucket.
+    pub fn create_bucket(&self, name: &str, region: &str) {
+        self.state().buckets.insert(
+            name.to_owned(),
+            Bucket {
+                region: region.to_owned(),
+                ..Bucket::default()
+            },
+        );
+    }
+
+    /// Writes an object; its version id and ETag.
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) -> Written {
+        let stored = object(body.to_vec(), md5_etag(body), vec![body.len() as u64], None);
+        self.state()
+            .store(bucket, key, stored)
+            .expect("the bucket exists")
+    }
+
+    /// Writes an object in parts (its ETag is a multipart ETag).
+    pub fn put_multipart(&self, bucket: &str, key: &str, parts: &[Vec<u8>]) -> Written {
+        let etags: Vec<(u32, String)> = (1..).zip(parts.iter().map(|p| md5_etag(p))).collect();
+        let etag = multipart_etag(&etags).expect("MD5 part ETags");
+        let sizes = parts.iter().map(|p| p.len() as u64).collect();
+        let stored = object(parts.concat(), etag, sizes, None);
+        self.state()
+            .store(bucket, key, stored)
+            .expect("the bucket exists")
+    }
+
+    /// Puts a delete marker; its version id.
+    pub fn delete(&self, bucket: &str, key: &str) -> String {
+        let mut state = self.state();
+        let id = state.id();
+        let mut marker = object(Vec::new(), String::new(), Vec::new(), None);
+        marker.marker = true;
+        marker.id = id.clone();
+        state
+            .bucket("DeleteObject", bucket)
+            .expect("the bucket exists")
+            .keys
+            .entry(key.to_owned())
+            .or_default()
+            .push(marker);
+        id
+    }
+
+    /// The current object's bytes and user metadata, if the key's current version is one.
+    pub fn current_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Option<(Vec<u8>, BTreeMap<String, String>)> {
+        let state = self.state();
+        let s = state.buckets.get(bucket)?.keys.get(key)?.last()?;
+        (!s.marker).then(|| (s.body.clone(), s.head.metadata.clone()))
+    }
+
+    /// The ids of the uploads in progress in a bucket.
+    pub fn uploads(&self, bucket: &str) -> Vec<String> {
+        let state = self.state();
+        state
+            .buckets
+            .get(bucket)
+            .map(|b| b.uploads.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many versions (not delete markers) a key has.
+    pub fn version_count(&self, bucket: &str, key: &str) -> usize {
+        let state = self.state();
+        state
+            .buckets
+            .get(bucket)
+            .and_then(|b| b.keys.get(key))
+            .map_or(0, |v| v.iter().filter(|s| !s.marker).count())
+    }
+}
+
+impl SourceStore for FakeS3 {
+    async fn head_version(
+        &self,
+        _region: &str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+    ) -> Result<SourceVersion, S3Failure> {
+        let s = self.state().version(
+            "HeadObject",
+            &version.bucket,
+            &version.key,
+            version.version_id.as_deref(),
+        )?;
+        if if_match.is_some_and(|m| m != s.head.etag) {
+            return Err(fail(
+                "HeadObject",
+                S3FailureKind::PreconditionFailed,
+                "PreconditionFailed",
+                412,
+            ));
+        }
+        Ok(s.head)
+    }
+
+    async fn version_tags(
+        &self,
+        _region: &str,
+        version: &VersionRef,
+    ) -> Result<Vec<(String, String)>, S3Failure> {
+        let s = self.state().version(
+            "GetObjectTagging",
+            &version.bucket,
+            &version.key,
+            version.version_id.as_deref(),
+        )?;
+        Ok(s.tags)
+    }
+
+    async fn version_acl(&self, _region: &str, _version: &VersionRef) -> Result<Acl, S3Failure> {
+        Ok(Acl {
+            owner_id: Some("owner".to_owned()),
+            grants: vec![Grant {
+                grantee: Grantee::Id("owner".to_owned()),
+                permission: "FULL_CONTROL".to_owned(),
+            }],
+        })
+    }
+
+    async fn part_sizes(
+        &self,
+        _region: &str,
+        version: &VersionRef,
+        _parts: u32,
+    ) -> Result<Vec<u64>, S3Failure> {
+        let s = self.state().version(
+            "HeadObject",
+            &version.bucket,
+            &version.key,
+            version.version_id.as_deref(),
+        )?;
+        Ok(s.parts)
+    }
+
+    async fn read(
+        &self,
+        _region: &str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+        range: Option<(u64, u64)>,
+    ) -> Result<Body, S3Failure> {
+        let s = self.state().version(
+            "GetObject",
+            &version.bucket,
+            &version.key,
+            version.version_id.as_deref(),
+        )?;
+        if if_match.is_some_and(|m| m != s.head.etag) {
+            return Err(fail(
+                "GetObject",
+                S3FailureKind::PreconditionFailed,
+                "PreconditionFailed",
+                412,
+            ));
+        }
+        let (start, end) = range.unwrap_or((0, s.body.len() as u64));
+        Ok(Body::from_bytes(
+            s.body[start as usize..end as usize].to_vec(),
+        ))
+    }
+
+    async fn lock_enabled(&self, _region: &str, _bucket: &str) -> Result<bool, S3Failure> {
+        Ok(false)
+    }
+
+    async fn version_retention(
+        &self,
+        _region: &str,
+        _version: &VersionRef,
+    ) -> Result<Option<(String, aws_smithy_types::DateTime)>, S3Failure> {
+        Ok(None)
+    }
+
+    async fn version_legal_hold(
+        &self,
+        _region: &str,
+        _version: &VersionRef,
+    ) -> Result<bool, S3Failure> {
+        Ok(false)
+    }
+
+    async fn newest_object_version(
+        &self,
+        _region: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<String>, S3Failure> {
+        let mut state = self.state();
+        let b = state.bucket("ListObjectVersions", bucket)?;
+        Ok(b.keys
+            .get(key)
+            .and_then(|v| v.iter().rev().find(|s| !s.marker))
+            .map(|s| s.id.clone()))
+    }
+
+    async fn list_objects(
+        &self,
+        _region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<Listed>, S3Failure> {
+        let mut state = self.state();
+        list(state.bucket("ListObjectsV2", bucket)?, prefix)
+    }
+
+    async fn current(&self, _region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
+        self.state().current("HeadObject", bucket, key)
+    }
+}
+
+fn list(bucket: &Bucket, prefix: &str) -> Result<Vec<Listed>, S3Failure> {
+    Ok(bucket
+        .keys
+        .iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .filter_map(|(k, v)| {
+            let s = v.last().filter(|s| !s.marker)?;
+            Some(Listed {
+                key: k.clone(),
+                size: s.head.size,
+                etag: s.head.etag.clone(),
+                storage_class: s
+                    .head
+                    .storage_class
+                    .clone()
+                    .unwrap_or_else(|| "STANDARD".to_owned()),
+            })
+        })
+        .collect())
+}
+
+fn no_upload(op: &'static str) -> S3Failure {
+    fail(op, S3FailureKind::NotFound, "NoSuchUpload", 404)
+}
+
+impl DestinationStore for FakeS3 {
+    async fn bucket_region(&self, bucket: &str) -> Result<String, S3Failure> {
+        Ok(self
+            .state()
+            .bucket("GetBucketLocation", bucket)?
+            .region
+            .clone())
+    }
+
+    async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
+        let mut state = self.state();
+        let source = &request.source;
+        let s = state.version(
+            "CopyObject",
+            &source.bucket,
+            &source.key,
+            source.version_id.as_deref(),
+        )?;
+        if request
+            .source_if_match
+            .as_deref()
+            .is_some_and(|m| m != s.head.etag)
+        {
+            return Err(fail(
+                "CopyObject",
+                S3FailureKind::PreconditionFailed,
+                "PreconditionFailed",
+                412,
+            ));
+        }
+        let target = &request.target;
+        let mut copy = object(
+            s.body.clone(),
+            s.head.etag.clone(),
+            s.parts.clone(),
+            Some(target),
+        );
+        copy.tags = match &target.tags {
+            TagsPlan::FromSource => s.tags.clone(),
+            TagsPlan::Set(tags) => tags.clone(),
+        };
+        state.store(&target.bucket, &target.key, copy)
+    }
+
+    async fn put_object(
+        &self,
+        target: &ReplicaSpec,
+        body: Body,
+        tags: &[(String, String)],
+    ) -> Result<Written, S3Failure> {
+        let bytes = bytes_of(body).await?;
+        let etag = md5_etag(&bytes);
+        let size = bytes.len() as u64;
+        let mut stored = object(bytes, etag, vec![size], Some(target));
+        stored.tags = tags.to_vec();
+        self.state().store(&target.bucket, &target.key, stored)
+    }
+
+    async fn upload_part(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+        number: u32,
+        body: Body,
+    ) -> Result<UploadedPart, S3Failure> {
+        let bytes = bytes_of(body).await?;
+        let part = UploadedPart {
+            etag: md5_etag(&bytes),
+            checksum: None,
+        };
+        let mut state = self.state();
+        let upload = state
+            .bucket("UploadPart", &target.bucket)?
+            .uploads
+            .get_mut(upload_id)
+            .ok_or_else(|| no_upload("UploadPart"))?;
+        upload.parts.insert(number, (bytes, part.clone()));
+        Ok(part)
+    }
+
+    async fn create_multipart(
+        &self,
+        target: &ReplicaSpec,
+        tags: &[(String, String)],
+    ) -> Result<String, S3Failure> {
+        let mut state = self.state();
+        let id = format!("upload-{}", state.id());
+        state
+            .bucket("CreateMultipartUpload", &target.bucket)?
+            .uploads
+            .insert(
+                id.clone(),
+                Upload {
+                    key: target.key.clone(),
+                    spec: target.clone(),
+                    tags: tags.to_vec(),
+                    parts: BTreeMap::new(),
+                },
+            );
+        Ok(id)
+    }
+
+    async fn upload_part_copy(
+        &self,
+        request: &CopyRequest,
+        upload_id: &str,
+        number: u32,
+        (start, end): (u64, u64),
+    ) -> Result<UploadedPart, S3Failure> {
+        let mut state = self.state();
+        let source = &request.source;
+        let s = state.version(
+            "UploadPartCopy",
+            &source.bucket,
+            &source.key,
+            source.version_id.as_deref(),
+        )?;
+        if request
+            .source_if_match
+            .as_deref()
+            .is_some_and(|m| m != s.head.etag)
+        {
+            return Err(fail(
+                "UploadPartCopy",
+                S3FailureKind::PreconditionFailed,
+                "PreconditionFailed",
+                412,
+            ));
+        }
+        let bytes = s.body[start as usize..end as usize].to_vec();
+        let part = UploadedPart {
+            etag: md5_etag(&bytes),
+            checksum: None,
+        };
+        let upload = state
+            .bucket("UploadPartCopy", &request.target.bucket)?
+            .uploads
+            .get_mut(upload_id)
+            .ok_or_else(|| no_upload("UploadPartCopy"))?;
+        upload.parts.insert(number, (bytes, part.clone()));
+        Ok(part)
+    }
+
+    async fn complete_multipart(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+        parts: &[(u32, UploadedPart)],
+    ) -> Result<Written, S3Failure> {
+        let mut state = self.state();
+        let upload = state
+            .bucket("CompleteMultipartUpload", &target.bucket)?
+            .uploads
+            .remove(upload_id)
+            .ok_or_else(|| no_upload("CompleteMultipartUpload"))?;
+        let mut body = Vec::new();
+        let mut sizes = Vec::new();
+        for (n, part) in parts {
+            let Some((bytes, stored)) = upload.parts.get(n).filter(|(_, p)| p.etag == part.etag)
+            else {
+                return Err(fail(
+                    "CompleteMultipartUpload",
+                    S3FailureKind::InvalidRequest,
+                    "InvalidPart",
+                    400,
+                ));
+            };
+            debug_assert_eq!(stored.etag, part.etag);
+            body.extend_from_slice(bytes);
+            sizes.push(bytes.len() as u64);
+        }
+        let etags: Vec<(u32, String)> = parts.iter().map(|(n, p)| (*n, p.etag.clone())).collect();
+        let etag = multipart_etag(&etags).unwrap_or_default();
+        let mut stored = object(body, etag, sizes, Some(&upload.spec));
+        stored.tags = upload.tags;
+        state.store(&target.bucket, &upload.key, stored)
+    }
+
+    async fn list_uploads(&self, target: &ReplicaSpec) -> Result<Vec<String>, S3Failure> {
+        let mut state = self.state();
+        let b = state.bucket("ListMultipartUploads", &target.bucket)?;
+        Ok(b.uploads
+            .iter()
+            .filter(|(_, u)| u.key == target.key)
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
+
+    async fn list_parts(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+    ) -> Result<Vec<(u32, u64, UploadedPart)>, S3Failure> {
+        let mut state = self.state();
+        let upload = state
+            .bucket("ListParts", &target.bucket)?
+            .uploads
+            .get(upload_id)
+            .ok_or_else(|| no_upload("ListParts"))?;
+        Ok(upload
+            .parts
+            .iter()
+            .map(|(n, (bytes, part))| (*n, bytes.len() as u64, part.clone()))
+            .collect())
+    }
+
+    async fn abort_multipart(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+    ) -> Result<(), S3Failure> {
+        let mut state = self.state();
+        state
+            .bucket("AbortMultipartUpload", &target.bucket)?
+            .uploads
+            .remove(upload_id)
+            .map(|_| ())
+            .ok_or_else(|| no_upload("AbortMultipartUpload"))
+    }
+
+    async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
+        self.state().current("HeadObject", &at.bucket, &at.key)
+    }
+
+    async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
+        self.state().bucket("DeleteObject", &at.bucket)?;
+        self.delete(&at.bucket, &at.key);
+        Ok(())
+    }
+
+    async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {
+        let mut state = self.state();
+        list(state.bucket("ListObjectsV2", &at.bucket)?, &at.key)
+    }
+
+    async fn replica_versions(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {
+        let mut state = self.state();
+        let b = state.bucket("ListObjectVersions", &at.bucket)?;
+        Ok(b.keys
+            .get(&at.key)
+            .map(|v| {
+                v.iter()
+                    .rev()
+                    .filter(|s| !s.marker)
+                    .map(|s| s.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn replica_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+    ) -> Result<Current, S3Failure> {
+        let mut state = self.state();
+        Ok(
+            match state.version("HeadObject", &at.bucket, &at.key, Some(version_id)) {
+                Ok(s) => Current::Object(Box::new(s.head)),
+                Err(_) => Current::Absent,
+            },
+        )
+    }
+
+    async fn delete_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+    ) -> Result<(), S3Failure> {
+        let mut state = self.state();
+        if let Some(v) = state
+            .bucket("DeleteObject", &at.bucket)?
+            .keys
+            .get_mut(&at.key)
+        {
+            v.retain(|s| s.id != version_id);
+        }
+        Ok(())
+    }
+
+    async fn set_tags(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), S3Failure> {
+        let mut state = self.state();
+        let versions = state
+            .bucket("PutObjectTagging", &at.bucket)?
+            .keys
+            .get_mut(&at.key);
+        match versions.and_then(|v| v.iter_mut().find(|s| s.id == version_id)) {
+            Some(s) => {
+                s.tags = tags.to_vec();
+                Ok(())
+            }
+            None => Err(fail(
+                "PutObjectTagging",
+                S3FailureKind::NotFound,
+                "NoSuchVersion",
+                404,
+            )),
+        }
+    }
+
+    async fn set_acl(
+        &self,
+        _at: &ReplicaLocation,
+        _version_id: &str,
+        _acl: &AclPlan,
+    ) -> Result<(), S3Failure> {
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! The engine on the in-memory S3 (`fake::FakeS3`), no server: convergence under shuffled and
+//! duplicated events, resuming an interrupted multipart copy, and a destination NotFound that must
+//! fail the record. Milliseconds each, so they can afford many more cases than the server tests.
+
+use s3_replicator::error::{S3Failure, S3FailureKind};
+use s3_replicator::events::{EventKind, ObjectEvent};
+use s3_replicator::fake::FakeS3;
+use s3_replicator::faults::{slow_down, Call, Faulty};
+use s3_replicator::replicate::{Done, Replicator};
+use s3_replicator::store::{Current, SourceStore, REPLICA_MARKER};
+use s3_replicator::Config;
+
+const MIB: usize = 1024 * 1024;
+
+fn config(delete_markers: bool) -> Config {
+    let status = if delete_markers {
+        "Enabled"
+    } else {
+        "Disabled"
+    };
+    Config::from_json(&format!(
+        r#"{{"Rules":[{{"ID":"all","Priority":1,"Status":"Enabled","Filter":{{}},
+            "DeleteMarkerReplication":{{"Status":"{status}"}},
+            "Destination":{{"Bucket":"dst","Region":"eu-west-1"}}}}]}}"#
+    ))
+    .unwrap()
+}
+
+fn s3() -> FakeS3 {
+    let s3 = FakeS3::new();
+    s3.create_bucket("src", "us-east-1");
+    s3.create_bucket("dst", "eu-west-1");
+    s3
+}
+
+fn event(kind: EventKind, key: &str, version_id: &str) -> ObjectEvent {
+    ObjectEvent {
+        kind,
+        index: 0,
+        event_name: "test".into(),
+        region: Some("us-east-1".into()),
+        bucket: "src".into(),
+        key: key.into(),
+        version_id: Some(version_id.into()),
+        null_version: false,
+        etag: None,
+        sequencer: None,
+    }
+}
+
+/// A small deterministic generator (no dependency on a random crate's stream).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % below as u64) as usize
+    }
+}
+
+#[tokio::test]
+async fn shuffled_duplicated_events_converge_to_the_sources_current_version() {
+    for seed in 0..20u64 {
+        let s3 = s3();
+        let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+        let mut rng = Lcg(seed);
+        let mut events = Vec::new();
+        for n in 0..40 {
+            let key = format!("k{}", rng.next(4));
+            if rng.next(5) == 0 {
+                let id = s3.delete("src", &key);
+                events.push(event(EventKind::DeleteMarkerCreated, &key, &id));
+            } else {
+                let written = s3.put("src", &key, format!("write {n}").as_bytes());
+                let id = written.version_id.unwrap();
+                events.push(event(EventKind::Created, &key, &id));
+            }
+        }
+        // At-least-once and unordered: a fifth delivered twice, all shuffled.
+        for i in 0..events.len() {
+            if rng.next(5) == 0 {
+                events.push(events[i].clone());
+            }
+        }
+        for i in (1..events.len()).rev() {
+            events.swap(i, rng.next(i + 1));
+        }
+        for e in &events {
+            for outcome in replicator.replicate(e).await {
+                assert!(outcome.result.is_ok(), "seed {seed}: {outcome:?}");
+            }
+        }
+        for k in 0..4 {
+            let key = format!("k{k}");
+            let source = s3.current("us-east-1", "src", &key).await.unwrap();
+            let replica = s3.current_object("dst", &key);
+            match source {
+                Current::Object(v) => {
+                    let (body, meta) =
+                        replica.unwrap_or_else(|| panic!("seed {seed} {key}: no replica"));
+                    assert_eq!(
+                        meta.get(REPLICA_MARKER),
+                        v.version_id.as_ref(),
+                        "seed {seed} {key}"
+                    );
+                    assert_eq!(body.len() as u64, v.size);
+                }
+                Current::DeleteMarker(_) | Current::Absent => {
+                    assert!(
+                        replica.is_none(),
+                        "seed {seed} {key}: the replica is still current"
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// A rule failing `UploadPartCopy` of the parts in `parts` with a retryable `SlowDown`.
+fn fail_parts(
+    parts: std::ops::RangeInclusive<u32>,
+) -> impl Fn(Call) -> Option<S3Failure> + Send + Sync {
+    move |call| {
+        (call.operation == "UploadPartCopy" && call.part.is_some_and(|n| parts.contains(&n)))
+            .then(|| slow_down("UploadPartCopy"))
+    }
+}
+
+#[tokio::test]
+async fn a_copy_stopped_by_a_transient_failure_resumes_only_its_missing_parts() {
+    let s3 = s3();
+    let parts = vec![
+        vec![1u8; 5 * MIB],
+        vec![2u8; 5 * MIB],
+        vec![3u8; 5 * MIB],
+        vec![4u8; 10],
+    ];
+    let v = s3.put_multipart("src", "big", &parts).version_id.unwrap();
+    let e = event(EventKind::Created, "big", &v);
+
+    let first = Replicator::new(
+        config(false),
+        s3.clone(),
+        Faulty::new(s3.clone(), fail_parts(3..=4)),
+        "us-east-1",
+    );
+    let outcomes = first.replicate(&e).await;
+    assert_eq!(
+        outcomes[0].result.as_ref().unwrap_err().code(),
+        "DstPutObjectFailed"
+    );
+    assert_eq!(s3.uploads("dst").len(), 1, "kept for the retry");
+
+    // The retry may not copy parts 1 and 2 again.
+    let retry = Replicator::new(
+        config(false),
+        s3.clone(),
+        Faulty::new(s3.clone(), fail_parts(1..=2)),
+        "us-east-1",
+    );
+    let outcomes = retry.replicate(&e).await;
+    assert!(
+        matches!(outcomes[0].result, Ok(Done::Replicated(_))),
+        "{outcomes:?}"
+    );
+    assert_eq!(retry.destination().injected(), 0);
+    assert!(s3.uploads("dst").is_empty());
+    let (body, meta) = s3.current_object("dst", "big").unwrap();
+    assert_eq!(body, parts.concat());
+    assert_eq!(meta.get(REPLICA_MARKER), Some(&v));
+}
+
+#[tokio::test]
+async fn a_destination_not_found_fails_the_record_and_is_never_a_skip() {
+    let s3 = s3();
+    let parts = vec![vec![1u8; 5 * MIB], vec![2u8; 10]];
+    let v = s3.put_multipart("src", "big", &parts).version_id.unwrap();
+    let gone = |call: Call| {
+        (call.operation == "CompleteMultipartUpload").then(|| S3Failure {
+            operation: "CompleteMultipartUpload",
+            kind: S3FailureKind::NotFound,
+            code: Some("NoSuchUpload".into()),
+            status: Some(404),
+            message: "aborted by someone else".into(),
+        })
+    };
+    let replicator = Replicator::new(
+        config(false),
+        s3.clone(),
+        Faulty::new(s3.clone(), gone),
+        "us-east-1",
+    );
+    let outcomes = replicator
+        .replicate(&event(EventKind::Created, "big", &v))
+        .await;
+    assert_eq!(
+        outcomes[0].result.as_ref().unwrap_err().code(),
+        "DstPutObjectFailed"
+    );
+    assert_eq!(s3.version_count("dst", "big"), 0);
+}
