@@ -114,6 +114,30 @@ impl State {
         }
     }
 
+    /// A version, pinned to an ETag as `If-Match` / `x-amz-copy-source-if-match` pin it.
+    fn pinned(
+        &mut self,
+        op: &'static str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+    ) -> Result<Stored, S3Failure> {
+        let s = self.version(
+            op,
+            &version.bucket,
+            &version.key,
+            version.version_id.as_deref(),
+        )?;
+        if if_match.is_some_and(|m| m != s.head.etag) {
+            return Err(fail(
+                op,
+                S3FailureKind::PreconditionFailed,
+                "PreconditionFailed",
+                412,
+            ));
+        }
+        Ok(s)
+    }
+
     fn store(&mut self, bucket: &str, key: &str, mut stored: Stored) -> Result<Written, S3Failure> {
         let id = self.id();
         stored.id = id.clone();
@@ -267,20 +291,7 @@ impl SourceStore for FakeS3 {
         version: &VersionRef,
         if_match: Option<&str>,
     ) -> Result<SourceVersion, S3Failure> {
-        let s = self.state().version(
-            "HeadObject",
-            &version.bucket,
-            &version.key,
-            version.version_id.as_deref(),
-        )?;
-        if if_match.is_some_and(|m| m != s.head.etag) {
-            return Err(fail(
-                "HeadObject",
-                S3FailureKind::PreconditionFailed,
-                "PreconditionFailed",
-                412,
-            ));
-        }
+        let s = self.state().pinned("HeadObject", version, if_match)?;
         Ok(s.head)
     }
 
@@ -330,20 +341,7 @@ impl SourceStore for FakeS3 {
         if_match: Option<&str>,
         range: Option<(u64, u64)>,
     ) -> Result<Body, S3Failure> {
-        let s = self.state().version(
-            "GetObject",
-            &version.bucket,
-            &version.key,
-            version.version_id.as_deref(),
-        )?;
-        if if_match.is_some_and(|m| m != s.head.etag) {
-            return Err(fail(
-                "GetObject",
-                S3FailureKind::PreconditionFailed,
-                "PreconditionFailed",
-                412,
-            ));
-        }
+        let s = self.state().pinned("GetObject", version, if_match)?;
         let (start, end) = range.unwrap_or((0, s.body.len() as u64));
         Ok(Body::from_bytes(
             s.body[start as usize..end as usize].to_vec(),
@@ -436,24 +434,7 @@ impl DestinationStore for FakeS3 {
     async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
         let mut state = self.state();
         let source = &request.source;
-        let s = state.version(
-            "CopyObject",
-            &source.bucket,
-            &source.key,
-            source.version_id.as_deref(),
-        )?;
-        if request
-            .source_if_match
-            .as_deref()
-            .is_some_and(|m| m != s.head.etag)
-        {
-            return Err(fail(
-                "CopyObject",
-                S3FailureKind::PreconditionFailed,
-                "PreconditionFailed",
-                412,
-            ));
-        }
+        let s = state.pinned("CopyObject", source, request.source_if_match.as_deref())?;
         let target = &request.target;
         let mut copy = object(
             s.body.clone(),
@@ -535,24 +516,7 @@ impl DestinationStore for FakeS3 {
     ) -> Result<UploadedPart, S3Failure> {
         let mut state = self.state();
         let source = &request.source;
-        let s = state.version(
-            "UploadPartCopy",
-            &source.bucket,
-            &source.key,
-            source.version_id.as_deref(),
-        )?;
-        if request
-            .source_if_match
-            .as_deref()
-            .is_some_and(|m| m != s.head.etag)
-        {
-            return Err(fail(
-                "UploadPartCopy",
-                S3FailureKind::PreconditionFailed,
-                "PreconditionFailed",
-                412,
-            ));
-        }
+        let s = state.pinned("UploadPartCopy", source, request.source_if_match.as_deref())?;
         let bytes = s.body[start as usize..end as usize].to_vec();
         let part = UploadedPart {
             etag: md5_etag(&bytes),
