@@ -21,8 +21,8 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use crate::error::{S3Failure, S3FailureKind};
 use crate::store::{
     Acl, AclPlan, Body, Checksum, ContentHeaders, CopyRequest, Current, DestinationStore,
-    Encryption, Grant, Grantee, Listed, ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore,
-    SourceVersion, TagsPlan, TargetEncryption, UploadedPart, VersionRef, Written,
+    Encryption, Grant, Grantee, Listed, ListedVersion, ObjectLock, ReplicaLocation, ReplicaSpec,
+    SourceStore, SourceVersion, TagsPlan, TargetEncryption, UploadedPart, VersionRef, Written,
 };
 
 /// Restates a replica's content headers, user metadata, storage class, ACL, encryption, object
@@ -280,6 +280,21 @@ async fn key_versions(
         if key_marker.is_none() && version_marker.is_none() {
             return Err(not_advancing("ListObjectVersions"));
         }
+    }
+}
+
+/// Puts each key's versions, listed newest first, oldest first (keys stay in order).
+fn oldest_first(versions: &mut [ListedVersion]) {
+    let mut start = 0;
+    while start < versions.len() {
+        let key = &versions[start].key;
+        let end = start
+            + versions[start..]
+                .iter()
+                .take_while(|v| &v.key == key)
+                .count();
+        versions[start..end].reverse();
+        start = end;
     }
 }
 
@@ -751,6 +766,45 @@ impl SourceStore for AwsS3 {
         prefix: &str,
     ) -> Result<Vec<Listed>, S3Failure> {
         list_current(&self.client(region), bucket, prefix, None).await
+    }
+
+    async fn list_versions(
+        &self,
+        region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<ListedVersion>, S3Failure> {
+        let client = self.client(region);
+        let mut versions: Vec<ListedVersion> = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = client
+                .list_object_versions()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| failure("ListObjectVersions", e))?;
+            versions.extend(page.versions().iter().filter_map(|v| {
+                Some(ListedVersion {
+                    key: v.key()?.to_owned(),
+                    version_id: v.version_id().unwrap_or("null").to_owned(),
+                })
+            }));
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+            if key_marker.is_none() && version_marker.is_none() {
+                return Err(not_advancing("ListObjectVersions"));
+            }
+        }
+        // S3 lists each key's versions newest first.
+        oldest_first(&mut versions);
+        Ok(versions)
     }
 
     async fn current(&self, region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {

@@ -1,106 +1,317 @@
-//! Existing objects under replication: every current source object the rules select goes through
-//! the same engine as an event for it would (tags, ACL, lock, checksums, multipart and all), so a
-//! replica already in sync copies nothing.
+//! Existing objects under replication: every source object the rules select goes through the
+//! same engine as an event for it would (tags, ACL, lock, checksums, multipart and all), so a
+//! replica already in sync copies nothing. With `all_versions`, each key's history is copied
+//! oldest first before its current version, so a destination that held none of the key keeps
+//! the source's order. `repair` rewrites what a check found missing or damaged.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use futures::future::ready;
 use futures::stream::{self, StreamExt};
 
 use crate::error::{ReplicationError, Side};
 use crate::events::{EventKind, ObjectEvent};
-use crate::replicate::{Done, Replicator, SkipReason};
+use crate::replicate::{DestinationOutcome, Done, Replicator, SkipReason};
+use crate::run::{Mode, Run};
 use crate::store::{Current, DestinationStore, SourceStore};
 
-/// Keys replicated at once.
-pub const CONCURRENCY: usize = 8;
+/// Keys replicated at once, unless the caller says otherwise.
+pub const CONCURRENCY: u16 = 8;
 
 /// What a backfill did, printed as its last line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
     /// Replicas written.
     pub replicated: usize,
-    /// Destinations whose current version already was the replica.
+    /// Destinations whose current version (or history) already held the replica.
     pub in_sync: usize,
     /// Keys or destinations deliberately not replicated (no rule, archived, ...).
     pub skipped: usize,
     /// Failures (each printed with its code).
     pub failed: usize,
+    /// Keys not started because the run was interrupted.
+    pub not_started: usize,
+}
+
+impl Tally {
+    /// Counts one outcome.
+    pub fn add(&mut self, result: &Result<Done, ReplicationError>) {
+        match result {
+            Ok(Done::Replicated(_)) => self.replicated += 1,
+            Ok(Done::Skipped(SkipReason::AlreadyReplicated)) => self.in_sync += 1,
+            // A write convergence or a delete marker made (the source changed meanwhile).
+            Ok(Done::Synced { writes }) if *writes > 0 => self.replicated += 1,
+            Ok(Done::Synced { .. }) => self.in_sync += 1,
+            Ok(Done::Skipped(_)) => self.skipped += 1,
+            Err(_) => self.failed += 1,
+        }
+    }
+}
+
+impl Tally {
+    /// The closing line of `verb` (`backfill`, `repair`), after a line saying what an
+    /// interruption left.
+    pub fn summary(&self, verb: &str) -> String {
+        let mut out = String::new();
+        if self.not_started > 0 {
+            out += &format!(
+                "interrupted: {} keys not started (run again to carry on)\n",
+                self.not_started
+            );
+        }
+        out += &format!(
+            "{verb}: {} replicated, {} already in sync, {} skipped, {} failed",
+            self.replicated, self.in_sync, self.skipped, self.failed
+        );
+        out
+    }
 }
 
 impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "backfill: {} replicated, {} already in sync, {} skipped, {} failed",
-            self.replicated, self.in_sync, self.skipped, self.failed
-        )
+        f.write_str(&self.summary("backfill"))
     }
 }
 
 /// One failure: the key, the destination if specific to one, and the error.
 pub type Failure = (String, Option<String>, ReplicationError);
 
-/// Replicates the current version of every object under `prefix` in `bucket`.
+/// What to backfill.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The source bucket.
+    pub bucket: String,
+    /// Only keys under this prefix.
+    pub prefix: String,
+    /// Every version of each key, oldest first, not only the current one.
+    pub all_versions: bool,
+    /// Keys worked on at once.
+    pub concurrency: u16,
+}
+
+/// Hears how a long run advances (a progress bar, or periodic lines).
+pub trait Progress: Sync {
+    /// The work is known: `keys` keys of `bytes` bytes in all (as listed).
+    fn planned(&self, keys: u64, bytes: u64);
+    /// One key is done, of `bytes` bytes.
+    fn done(&self, bytes: u64);
+}
+
+/// No progress reports.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn planned(&self, _keys: u64, _bytes: u64) {}
+    fn done(&self, _bytes: u64) {}
+}
+
+/// A key to replicate: its object versions (oldest first, `all_versions` only) and size.
+struct Work {
+    key: String,
+    history: Vec<String>,
+    bytes: u64,
+    /// Destinations a check found missing or damaged (repair only).
+    rewrite: Vec<String>,
+}
+
+/// Replicates every object under the prefix. Keys not yet started when `stop` is set are left
+/// (and counted); keys in hand finish.
 pub async fn backfill<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
-    bucket: &str,
-    prefix: &str,
+    options: &Options,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
 ) -> Result<(Tally, Vec<Failure>), ReplicationError> {
+    let region = replicator.bucket_region(&options.bucket).await?;
+    let source = replicator.source();
+    let src_err = |f| ReplicationError::classify(Side::Source, f);
+    let work: Vec<Work> = if options.all_versions {
+        let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for v in source
+            .list_versions(&region, &options.bucket, &options.prefix)
+            .await
+            .map_err(src_err)?
+        {
+            by_key.entry(v.key).or_default().push(v.version_id);
+        }
+        by_key
+            .into_iter()
+            .map(|(key, history)| Work {
+                key,
+                history,
+                bytes: 0,
+                rewrite: Vec::new(),
+            })
+            .collect()
+    } else {
+        source
+            .list_objects(&region, &options.bucket, &options.prefix)
+            .await
+            .map_err(src_err)?
+            .into_iter()
+            .map(|o| Work {
+                key: o.key,
+                history: Vec::new(),
+                bytes: o.size,
+                rewrite: Vec::new(),
+            })
+            .collect()
+    };
+    run(
+        replicator,
+        &options.bucket,
+        &region,
+        work,
+        options.concurrency,
+        progress,
+        stop,
+    )
+    .await
+}
+
+/// Replicates again each key a check found missing or differing, to the destinations where it
+/// did (a replica that claims to be the source's version but is not is written anew).
+pub async fn repair<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    bucket: &str,
+    findings: &[crate::verify::Finding],
+    concurrency: u16,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<(Tally, Vec<Failure>), ReplicationError> {
+    use crate::verify::Status;
     let region = replicator.bucket_region(bucket).await?;
-    let listed = replicator
-        .source()
-        .list_objects(&region, bucket, prefix)
-        .await
-        .map_err(|f| ReplicationError::classify(Side::Source, f))?;
-    let region = &region;
-    let mut results = stream::iter(listed.into_iter().enumerate())
-        .map(|(index, object)| async move {
-            let key = object.key;
-            // The version the listing saw may have changed: replicate what is current now.
-            let current = replicator.source().current(region, bucket, &key).await;
-            let outcomes = match current {
-                Ok(Current::Object(head)) => {
-                    let event = ObjectEvent {
-                        kind: EventKind::Created,
-                        index,
-                        event_name: "Backfill".to_owned(),
-                        region: Some(region.to_owned()),
-                        bucket: bucket.to_owned(),
-                        key: key.clone(),
-                        version_id: head.version_id.clone(),
-                        null_version: false,
-                        etag: Some(head.etag.trim_matches('"').to_owned()),
-                        sequencer: None,
-                    };
-                    replicator
-                        .replicate(&event)
-                        .await
-                        .into_iter()
-                        .map(|o| (o.destination, o.result))
-                        .collect()
-                }
-                // Deleted since the listing: nothing to replicate.
-                Ok(_) => Vec::new(),
-                Err(f) => vec![(None, Err(ReplicationError::classify(Side::Source, f)))],
-            };
-            (key, outcomes)
+    let mut by_key: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for f in findings
+        .iter()
+        .filter(|f| matches!(f.status, Status::Missing | Status::Differs))
+    {
+        by_key
+            .entry(&f.key)
+            .or_default()
+            .push(f.destination.clone());
+    }
+    let work = by_key
+        .into_iter()
+        .map(|(key, rewrite)| Work {
+            key: key.to_owned(),
+            history: Vec::new(),
+            bytes: 0,
+            rewrite,
         })
-        .buffer_unordered(CONCURRENCY);
-    let (mut tally, mut failures) = (Tally::default(), Vec::new());
-    while let Some((key, outcomes)) = results.next().await {
-        for (destination, result) in outcomes {
-            match result {
-                Ok(Done::Replicated(_)) => tally.replicated += 1,
-                Ok(Done::Skipped(SkipReason::AlreadyReplicated)) => tally.in_sync += 1,
-                // A write convergence made after the copy (the source changed meanwhile).
-                Ok(Done::Synced { .. }) => tally.replicated += 1,
-                Ok(Done::Skipped(_)) => tally.skipped += 1,
-                Err(e) => {
-                    tally.failed += 1;
-                    failures.push((key.clone(), destination, e));
-                }
+        .collect();
+    run(
+        replicator,
+        bucket,
+        &region,
+        work,
+        concurrency,
+        progress,
+        stop,
+    )
+    .await
+}
+
+async fn run<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    bucket: &str,
+    region: &str,
+    work: Vec<Work>,
+    concurrency: u16,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<(Tally, Vec<Failure>), ReplicationError> {
+    progress.planned(work.len() as u64, work.iter().map(|w| w.bytes).sum());
+    let total = work.len();
+    let mut results = stream::iter(work)
+        .take_while(|_| ready(!stop.load(Ordering::SeqCst)))
+        .map(|work| async move {
+            let outcomes = key(replicator, bucket, region, &work).await;
+            (work, outcomes)
+        })
+        .buffer_unordered(usize::from(concurrency.max(1)));
+    let (mut tally, mut failures, mut started) = (Tally::default(), Vec::new(), 0);
+    while let Some((work, outcomes)) = results.next().await {
+        started += 1;
+        for outcome in outcomes {
+            tally.add(&outcome.result);
+            if let Err(e) = outcome.result {
+                failures.push((work.key.clone(), outcome.destination, e));
             }
         }
+        progress.done(work.bytes);
     }
+    tally.not_started = total - started;
     Ok((tally, failures))
+}
+
+/// One key: its history oldest first (history mode: copied only where missing, no
+/// convergence), then what is current now through the engine as its event would go.
+async fn key<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    bucket: &str,
+    region: &str,
+    work: &Work,
+) -> Vec<DestinationOutcome> {
+    let event = |kind, version_id: Option<String>, etag: Option<String>| ObjectEvent {
+        kind,
+        index: 0,
+        event_name: "Backfill".to_owned(),
+        region: Some(region.to_owned()),
+        bucket: bucket.to_owned(),
+        key: work.key.clone(),
+        version_id,
+        null_version: false,
+        etag,
+        sequencer: None,
+    };
+    // The listing may be stale: what is current is read now.
+    let current = match replicator.source().current(region, bucket, &work.key).await {
+        Ok(current) => current,
+        Err(f) => {
+            return vec![DestinationOutcome {
+                destination: None,
+                result: Err(ReplicationError::classify(Side::Source, f)),
+            }]
+        }
+    };
+    let current_id = current.version_id().unwrap_or("null").to_owned();
+    let mut outcomes = Vec::new();
+    let history = Run::with_mode(None, Mode::History);
+    for version in work.history.iter().filter(|v| **v != current_id) {
+        let done = replicator
+            .replicate_in(
+                &event(EventKind::Created, Some(version.clone()), None),
+                &history,
+            )
+            .await;
+        // Later versions must not land before an earlier one that failed.
+        let failed = done.iter().any(|o| o.result.is_err());
+        outcomes.extend(done);
+        if failed {
+            return outcomes;
+        }
+    }
+    let run = if work.rewrite.is_empty() {
+        Run::new(None)
+    } else {
+        Run::rewriting(None, work.rewrite.clone())
+    };
+    let last = match current {
+        Current::Object(head) => event(
+            EventKind::Created,
+            head.version_id.clone(),
+            Some(head.etag.trim_matches('"').to_owned()),
+        ),
+        // Replicated where the rules replicate delete markers; a named skip elsewhere.
+        Current::DeleteMarker(_) if !work.history.is_empty() => {
+            event(EventKind::DeleteMarkerCreated, None, None)
+        }
+        // Deleted since the listing: nothing to replicate.
+        Current::DeleteMarker(_) | Current::Absent => return outcomes,
+    };
+    outcomes.extend(replicator.replicate_in(&last, &run).await);
+    outcomes
 }

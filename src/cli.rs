@@ -3,11 +3,18 @@
 //! `--config FILE`), the credentials and endpoint the caller's usual SDK ones.
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
+use crate::backfill;
+use crate::error::ReplicationError;
 use crate::verify::{self, Finding, Options, Status, Tally};
 
 /// s3-replicator: run by Lambda without arguments; with a subcommand, a command-line tool that
@@ -44,9 +51,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
     },
-    /// Replicate the current version of every existing object the rules select, with the same
-    /// engine as events (a replica already in sync copies nothing). Exit status 0 when nothing
-    /// failed.
+    /// Replicate every existing object the rules select, with the same engine as events (a
+    /// replica already in sync copies nothing). Exit status 0 when nothing failed.
     Backfill {
         /// The source bucket.
         #[arg(long)]
@@ -54,9 +60,29 @@ pub enum Command {
         /// Only keys under this prefix.
         #[arg(long, default_value = "")]
         prefix: String,
-        /// Only list what would be replicated (from listings, as verify does).
+        /// Every version of each key, oldest first, then its current version (a destination
+        /// that held none of the key keeps the source's order).
+        #[arg(long)]
+        all_versions: bool,
+        /// Only list what would be replicated (current versions, from listings as verify does).
         #[arg(long)]
         dry_run: bool,
+        /// Keys replicated at once.
+        #[arg(long, default_value_t = backfill::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+    },
+    /// verify --deep, then replicate again what is missing or differs (to the destinations
+    /// where it does). Extra objects are left. Exit status 0 when nothing failed.
+    Repair {
+        /// The source bucket.
+        #[arg(long)]
+        bucket: String,
+        /// Only keys under this prefix.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Keys replicated at once.
+        #[arg(long, default_value_t = backfill::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
     },
 }
 
@@ -94,18 +120,16 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             bucket,
             prefix,
             dry_run: true,
+            ..
         } => {
             let options = Options {
                 bucket,
                 prefix,
                 deep: false,
             };
-            let findings = match verify::verify(&replicator, &options).await {
-                Ok(f) => f,
-                Err(e) => {
-                    eprintln!("backfill: {}: {e}", e.code());
-                    return ExitCode::FAILURE;
-                }
+            let Some(findings) = checked("backfill", verify::verify(&replicator, &options).await)
+            else {
+                return ExitCode::FAILURE;
             };
             let todo: Vec<&Finding> = findings
                 .iter()
@@ -125,25 +149,52 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Backfill {
             bucket,
             prefix,
-            dry_run: false,
-        } => match crate::backfill::backfill(&replicator, &bucket, &prefix).await {
-            Ok((tally, failures)) => {
-                for (key, destination, e) in &failures {
-                    let to = destination.as_deref().unwrap_or("-");
-                    println!("failed   {key} -> {to}  {}: {e}", e.code());
-                }
-                println!("{tally}");
-                if tally.failed == 0 {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                }
-            }
-            Err(e) => {
-                eprintln!("backfill: {}: {e}", e.code());
-                ExitCode::FAILURE
-            }
-        },
+            all_versions,
+            concurrency,
+            ..
+        } => {
+            let options = backfill::Options {
+                bucket,
+                prefix,
+                all_versions,
+                concurrency,
+            };
+            let stop = stop_on_ctrl_c();
+            let progress = Bar::new("backfill");
+            let done = backfill::backfill(&replicator, &options, &progress, &stop).await;
+            progress.finish();
+            closing("backfill", done)
+        }
+        Command::Repair {
+            bucket,
+            prefix,
+            concurrency,
+        } => {
+            let options = Options {
+                bucket: bucket.clone(),
+                prefix,
+                deep: true,
+            };
+            let Some(findings) = checked("repair", verify::verify(&replicator, &options).await)
+            else {
+                return ExitCode::FAILURE;
+            };
+            print_findings(&findings);
+            println!("{}", Tally::of(&findings));
+            let stop = stop_on_ctrl_c();
+            let progress = Bar::new("repair");
+            let done = backfill::repair(
+                &replicator,
+                &bucket,
+                &findings,
+                concurrency,
+                &progress,
+                &stop,
+            )
+            .await;
+            progress.finish();
+            closing("repair", done)
+        }
         Command::Verify {
             bucket,
             prefix,
@@ -155,12 +206,9 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 prefix,
                 deep,
             };
-            let findings = match verify::verify(&replicator, &options).await {
-                Ok(f) => f,
-                Err(e) => {
-                    eprintln!("verify: {}: {e}", e.code());
-                    return ExitCode::FAILURE;
-                }
+            let Some(findings) = checked("verify", verify::verify(&replicator, &options).await)
+            else {
+                return ExitCode::FAILURE;
             };
             if let Some(path) = report {
                 if let Err(e) = write_report(&path, &options.bucket, &findings) {
@@ -168,12 +216,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             }
-            for f in findings.iter().filter(|f| f.status != Status::Same) {
-                println!(
-                    "{:<8} {} -> {}  {}",
-                    f.status, f.key, f.destination, f.detail
-                );
-            }
+            print_findings(&findings);
             let tally = Tally::of(&findings);
             println!("{tally}");
             if tally.complete() {
@@ -181,6 +224,148 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             } else {
                 ExitCode::FAILURE
             }
+        }
+    }
+}
+
+/// The findings, or `None` after printing why there are none.
+fn checked(verb: &str, findings: Result<Vec<Finding>, ReplicationError>) -> Option<Vec<Finding>> {
+    findings
+        .map_err(|e| eprintln!("{verb}: {}: {e}", e.code()))
+        .ok()
+}
+
+fn print_findings(findings: &[Finding]) {
+    for f in findings.iter().filter(|f| f.status != Status::Same) {
+        println!(
+            "{:<8} {} -> {}  {}",
+            f.status, f.key, f.destination, f.detail
+        );
+    }
+}
+
+/// Prints a backfill's or repair's failures and closing line; the exit status.
+fn closing(
+    verb: &str,
+    done: Result<(backfill::Tally, Vec<backfill::Failure>), ReplicationError>,
+) -> ExitCode {
+    match done {
+        Ok((tally, failures)) => {
+            for (key, destination, e) in &failures {
+                let to = destination.as_deref().unwrap_or("-");
+                println!("failed   {key} -> {to}  {}: {e}", e.code());
+            }
+            println!("{}", tally.summary(verb));
+            if tally.not_started > 0 {
+                ExitCode::from(130)
+            } else if tally.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("{verb}: {}: {e}", e.code());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Set by the first Ctrl-C: no new key is started, and those in hand finish (a multipart copy
+/// left by a second Ctrl-C, which quits at once, is resumed by the next run).
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+            eprintln!("stopping: finishing the keys in hand (Ctrl-C again to quit now)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    stop
+}
+
+/// Progress on a terminal as a bar (keys, bytes, rate, ETA); otherwise a plain line every
+/// [`LINE_EVERY`].
+struct Bar {
+    verb: &'static str,
+    bar: Option<ProgressBar>,
+    plain: Mutex<Plain>,
+}
+
+/// How often progress is printed when stdout is not a terminal.
+const LINE_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct Plain {
+    keys: u64,
+    total: u64,
+    bytes: u64,
+    started: Option<Instant>,
+    printed: Option<Instant>,
+}
+
+impl Bar {
+    fn new(verb: &'static str) -> Self {
+        let bar = std::io::stdout().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} {wide_bar} {pos}/{len} keys, {msg} {per_sec} ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(verb);
+            bar
+        });
+        Self {
+            verb,
+            bar,
+            plain: Mutex::new(Plain::default()),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl backfill::Progress for Bar {
+    fn planned(&self, keys: u64, _bytes: u64) {
+        let mut plain = self.plain.lock().unwrap_or_else(|p| p.into_inner());
+        plain.total = keys;
+        plain.started = Some(Instant::now());
+        if let Some(bar) = &self.bar {
+            bar.set_length(keys);
+        }
+    }
+
+    fn done(&self, bytes: u64) {
+        let mut plain = self.plain.lock().unwrap_or_else(|p| p.into_inner());
+        plain.keys += 1;
+        plain.bytes += bytes;
+        if let Some(bar) = &self.bar {
+            bar.set_message(HumanBytes(plain.bytes).to_string());
+            bar.inc(1);
+            return;
+        }
+        let now = Instant::now();
+        if plain.printed.is_none_or(|at| now - at >= LINE_EVERY) {
+            let secs = plain.started.map_or(0.0, |s| (now - s).as_secs_f64());
+            println!(
+                "{}: {}/{} keys, {} listed, {:.1} keys/s",
+                self.verb,
+                plain.keys,
+                plain.total,
+                HumanBytes(plain.bytes),
+                plain.keys as f64 / secs.max(0.001)
+            );
+            plain.printed = Some(now);
         }
     }
 }

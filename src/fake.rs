@@ -13,8 +13,8 @@ use crate::copy::multipart::multipart_etag;
 use crate::error::{S3Failure, S3FailureKind};
 use crate::store::{
     Acl, AclPlan, Body, CopyRequest, Current, DestinationStore, Encryption, Grant, Grantee, Listed,
-    ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan, UploadedPart,
-    VersionRef, Written,
+    ListedVersion, ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
+    UploadedPart, VersionRef, Written,
 };
 
 /// The in-memory S3. Clones share one state, so the same S3 can be the source store and (wrapped
@@ -390,6 +390,26 @@ impl SourceStore for FakeS3 {
     ) -> Result<Vec<Listed>, S3Failure> {
         let mut state = self.state();
         list(state.bucket("ListObjectsV2", bucket)?, prefix)
+    }
+
+    async fn list_versions(
+        &self,
+        _region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<ListedVersion>, S3Failure> {
+        let mut state = self.state();
+        let b = state.bucket("ListObjectVersions", bucket)?;
+        Ok(b.keys
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .flat_map(|(k, v)| {
+                v.iter().filter(|s| !s.marker).map(|s| ListedVersion {
+                    key: k.clone(),
+                    version_id: s.id.clone(),
+                })
+            })
+            .collect())
     }
 
     async fn current(&self, _region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {

@@ -6,20 +6,64 @@ use std::time::Instant;
 
 use crate::error::ReplicationError;
 
-/// The request count and deadline of one record's work.
+/// How a record's copies treat what a destination already holds.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// An event (or a backfill of the current version): a destination whose current version
+    /// already is the replica copies nothing, and the key is converged afterwards.
+    #[default]
+    Event,
+    /// `repair`: at the destinations a check found damaged, the replica is written again even
+    /// where the destination's current version claims to be it. The key is converged after.
+    Rewrite,
+    /// `backfill --all-versions`, for a version that is not the source's current one: copied
+    /// only to destinations holding no replica of it in their history, and not converged (the
+    /// current version comes last, in event mode).
+    History,
+}
+
+/// The request count, deadline and mode of one record's work.
 #[derive(Debug, Default)]
 pub struct Run {
     requests: AtomicU32,
     stop_at: Option<Instant>,
+    mode: Mode,
+    rewrite: Vec<String>,
 }
 
 impl Run {
     /// No S3 call is started at or after `stop_at`.
     pub fn new(stop_at: Option<Instant>) -> Self {
+        Self::with_mode(stop_at, Mode::Event)
+    }
+
+    /// As [`Self::new`], in `mode`.
+    pub fn with_mode(stop_at: Option<Instant>, mode: Mode) -> Self {
         Self {
             requests: AtomicU32::new(0),
             stop_at,
+            mode,
+            rewrite: Vec::new(),
         }
+    }
+
+    /// A [`Mode::Rewrite`] run that writes the replica again at these destinations (as
+    /// [`crate::config::DestinationId`] prints them); others are treated as for an event.
+    pub fn rewriting(stop_at: Option<Instant>, destinations: Vec<String>) -> Self {
+        Self {
+            rewrite: destinations,
+            ..Self::with_mode(stop_at, Mode::Rewrite)
+        }
+    }
+
+    /// Whether the replica at `destination` is written again whatever it claims to be.
+    pub fn rewrites(&self, destination: &str) -> bool {
+        self.mode == Mode::Rewrite && self.rewrite.iter().any(|d| d == destination)
+    }
+
+    /// How copies treat what a destination already holds.
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// Before an S3 call: counts it, or refuses it inside the time margin, so that an

@@ -153,6 +153,15 @@ pub struct Listed {
     pub storage_class: String,
 }
 
+/// One object version in a listing of a bucket's versions (delete markers are not listed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedVersion {
+    /// The key.
+    pub key: String,
+    /// The version id (`null` for an object written while versioning was off or suspended).
+    pub version_id: String,
+}
+
 /// What HeadObject tells about a source version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceVersion {
@@ -481,6 +490,15 @@ pub trait SourceStore: Sync {
         bucket: &str,
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<Listed>, S3Failure>> + Send;
+
+    /// The object versions under `prefix` (ListObjectVersions): in key order, and each key's
+    /// versions oldest first.
+    fn list_versions(
+        &self,
+        region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<ListedVersion>, S3Failure>> + Send;
 
     /// What the key currently is (HeadObject without a version id).
     fn current(

@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use futures::future::ready;
+use futures::stream::{self, StreamExt};
+
 use crate::config::{DestinationId, Rule};
 use crate::error::{ReplicationError, Side};
 use crate::replicate::{grant_headers, Replicator};
@@ -12,6 +15,9 @@ use crate::store::{
     Current, DestinationStore, Listed, ReplicaLocation, SourceStore, SourceVersion, VersionRef,
     REPLICA_MARKER,
 };
+
+/// Keys checked at once (each needs HEAD, and with --deep tags and ACL, on both sides).
+pub const CONCURRENCY: usize = 16;
 
 /// What a key is at one destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +165,8 @@ struct Check<'a, S, D> {
 }
 
 impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
-    /// Merge-joins the two listings (both in key order) for one destination.
+    /// Merge-joins the two listings (both in key order) for one destination, then judges the
+    /// pairs, [`CONCURRENCY`] at once, keeping key order.
     async fn destination(
         &self,
         id: &DestinationId,
@@ -168,73 +175,81 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         source: &[Listed],
         replicas: &[Listed],
     ) -> Vec<Finding> {
-        let mut findings = Vec::new();
+        let mut pairs = Vec::new();
         let (mut s, mut d) = (source.iter().peekable(), replicas.iter().peekable());
         loop {
-            let (src, dst) = match (s.peek(), d.peek()) {
+            pairs.push(match (s.peek(), d.peek()) {
                 (None, None) => break,
                 (Some(a), Some(b)) if a.key == b.key => (s.next(), d.next()),
                 (Some(a), Some(b)) if a.key < b.key => (s.next(), None),
                 (Some(_), None) => (s.next(), None),
                 _ => (None, d.next()),
-            };
-            let key = src.or(dst).map(|o| o.key.clone()).unwrap_or_default();
-            let finding = |status, detail: String, version_id: Option<String>| Finding {
+            });
+        }
+        stream::iter(pairs)
+            .map(|(src, dst)| self.judge(id, rules, at, src, dst))
+            .buffered(CONCURRENCY)
+            .filter_map(ready)
+            .collect()
+            .await
+    }
+
+    /// One key at one destination: `None` when no rule for it selects the key.
+    async fn judge(
+        &self,
+        id: &DestinationId,
+        rules: &[&Rule],
+        at: &ReplicaLocation,
+        src: Option<&Listed>,
+        dst: Option<&Listed>,
+    ) -> Option<Finding> {
+        let key = src.or(dst).map(|o| o.key.clone()).unwrap_or_default();
+        let finding = |status, detail: String, version_id: Option<String>| {
+            Some(Finding {
                 key: key.clone(),
                 version_id,
                 destination: id.to_string(),
                 status,
                 detail,
-            };
-            let in_scope = rules.iter().any(|r| key.starts_with(&r.filter.prefix));
-            let rule = match src {
-                Some(_) => match self.selecting_rule(rules, &key).await {
-                    Ok(rule) => rule,
-                    Err(e) => {
-                        findings.push(finding(Status::Error, e.code().to_owned(), None));
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            match (src, dst, rule) {
-                (Some(src), Some(dst), Some(rule)) => {
-                    let mut differs = listed_differences(src, dst, rule);
-                    let mut version = None;
-                    if differs.is_empty() && self.options.deep {
-                        let at = ReplicaLocation {
-                            key: key.clone(),
-                            ..at.clone()
-                        };
-                        match self.deep(rule, &at).await {
-                            Ok((v, fields)) => {
-                                version = v;
-                                differs = fields;
-                            }
-                            Err(e) => {
-                                findings.push(finding(Status::Error, e.code().to_owned(), None));
-                                continue;
-                            }
-                        }
-                    }
-                    let status = if differs.is_empty() {
-                        Status::Same
-                    } else {
-                        Status::Differs
+            })
+        };
+        let in_scope = rules.iter().any(|r| key.starts_with(&r.filter.prefix));
+        let rule = match src {
+            Some(_) => match self.selecting_rule(rules, &key).await {
+                Ok(rule) => rule,
+                Err(e) => return finding(Status::Error, e.code().to_owned(), None),
+            },
+            None => None,
+        };
+        match (src, dst, rule) {
+            (Some(src), Some(dst), Some(rule)) => {
+                let mut differs = listed_differences(src, dst, rule);
+                let mut version = None;
+                if differs.is_empty() && self.options.deep {
+                    let at = ReplicaLocation {
+                        key: key.clone(),
+                        ..at.clone()
                     };
-                    findings.push(finding(status, differs.join(" "), version));
+                    match self.deep(rule, &at).await {
+                        Ok((v, fields)) => {
+                            version = v;
+                            differs = fields;
+                        }
+                        Err(e) => return finding(Status::Error, e.code().to_owned(), None),
+                    }
                 }
-                (Some(_), None, Some(_)) => {
-                    findings.push(finding(Status::Missing, String::new(), None))
-                }
-                (None, Some(_), _) if in_scope => {
-                    findings.push(finding(Status::Extra, String::new(), None))
-                }
-                // Not selected by any rule for this destination: nothing to say.
-                _ => {}
+                let status = if differs.is_empty() {
+                    Status::Same
+                } else {
+                    Status::Differs
+                };
+                finding(status, differs.join(" "), version)
             }
+            (Some(_), None, Some(_)) => finding(Status::Missing, String::new(), None),
+            (None, Some(_), _) if in_scope => finding(Status::Extra, String::new(), None),
+            // Not selected by any rule for this destination: nothing to say.
+            _ => None,
         }
-        findings
     }
 
     /// The highest-priority rule for this destination that selects the source's current object

@@ -73,6 +73,39 @@ async fn run(t: &Replicated, deep: bool) -> Vec<s3_replicator::verify::Finding> 
     verify(&replicator, &options).await.unwrap()
 }
 
+async fn backfill(
+    replicator: &s3_replicator::wiring::LiveReplicator,
+    bucket: &str,
+    all_versions: bool,
+) -> (
+    s3_replicator::backfill::Tally,
+    Vec<s3_replicator::backfill::Failure>,
+) {
+    let options = s3_replicator::backfill::Options {
+        bucket: bucket.to_owned(),
+        prefix: String::new(),
+        all_versions,
+        concurrency: 8,
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    s3_replicator::backfill::backfill(replicator, &options, &s3_replicator::backfill::Quiet, &stop)
+        .await
+        .unwrap()
+}
+
+fn cli(config: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"));
+    command
+        .env("AWS_ENDPOINT_URL", &server().endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("S3_FORCE_PATH_STYLE", "true")
+        .env("REPLICATION_CONFIG", config);
+    command
+}
+
 fn status_of(findings: &[s3_replicator::verify::Finding], key: &str) -> (Status, String) {
     let f = findings.iter().find(|f| f.key == key).unwrap();
     (f.status, f.detail.clone())
@@ -159,16 +192,9 @@ async fn verify_command_exits_1_with_a_report_and_its_closing_line() {
         .await
         .unwrap();
     let report = std::env::temp_dir().join(format!("verify-{}.csv", t.src));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
+    let out = cli(&t.config)
         .args(["verify", "--bucket", &t.src, "--report"])
         .arg(&report)
-        .env("AWS_ENDPOINT_URL", &server().endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("S3_FORCE_PATH_STYLE", "true")
-        .env("REPLICATION_CONFIG", &t.config)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -213,17 +239,13 @@ async fn backfill_replicates_existing_objects_once_and_verify_then_proves_them()
     let config = config(&dst);
     let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
 
-    let (first, failures) = s3_replicator::backfill::backfill(&replicator, &src, "")
-        .await
-        .unwrap();
+    let (first, failures) = backfill(&replicator, &src, false).await;
     assert!(failures.is_empty(), "{failures:?}");
     assert_eq!(
         first.to_string(),
         "backfill: 8 replicated, 0 already in sync, 0 skipped, 0 failed"
     );
-    let (again, _) = s3_replicator::backfill::backfill(&replicator, &src, "")
-        .await
-        .unwrap();
+    let (again, _) = backfill(&replicator, &src, false).await;
     assert_eq!(
         again.to_string(),
         "backfill: 0 replicated, 8 already in sync, 0 skipped, 0 failed"
@@ -246,5 +268,186 @@ async fn backfill_replicates_existing_objects_once_and_verify_then_proves_them()
     assert_eq!(
         tally.to_string(),
         "verify: 8 same, 0 missing, 0 differs, 0 extra, 0 errors"
+    );
+}
+
+#[tokio::test]
+async fn backfill_all_versions_copies_each_history_oldest_first_and_only_once() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "bfv-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "bfv-dst", "eu-west-1").await;
+    for key in ["one.txt", "dir/two words.txt"] {
+        for n in 1..=3 {
+            put(&s3, &src, key, format!("{key} v{n}").as_bytes()).await;
+        }
+    }
+    // Deleted at the source: its history is replicated, and so is the delete marker.
+    put(&s3, &src, "gone.txt", b"gone v1").await;
+    s3.delete_object()
+        .bucket(&src)
+        .key("gone.txt")
+        .send()
+        .await
+        .unwrap();
+    let config = json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Enabled"},
+        "Destination": {"Bucket": dst}}]})
+    .to_string();
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+
+    let (first, failures) = backfill(&replicator, &src, true).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(
+        first.to_string(),
+        "backfill: 8 replicated, 0 already in sync, 0 skipped, 0 failed",
+        "7 versions and 1 delete marker"
+    );
+    for key in ["one.txt", "dir/two words.txt"] {
+        let ids = version_ids(&s3, &dst, key).await;
+        let mut history = Vec::new();
+        for id in ids.iter().rev() {
+            history.push(String::from_utf8(body_of(&s3, &dst, key, Some(id)).await).unwrap());
+        }
+        assert_eq!(
+            history,
+            [1, 2, 3].map(|n| format!("{key} v{n}")),
+            "the destination's history keeps the source's order"
+        );
+    }
+    let gone = s3.head_object().bucket(&dst).key("gone.txt").send().await;
+    assert!(
+        gone.is_err(),
+        "the delete marker is current in the destination"
+    );
+    assert_eq!(version_count(&s3, &dst, "gone.txt").await, 1);
+
+    let (again, failures) = backfill(&replicator, &src, true).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(
+        again.to_string(),
+        "backfill: 0 replicated, 8 already in sync, 0 skipped, 0 failed"
+    );
+    assert_eq!(version_count(&s3, &dst, "one.txt").await, 3);
+}
+
+/// 200 objects written before any replication: backfill, prove, damage, find, repair, prove.
+#[tokio::test]
+async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "rp-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "rp-dst", "eu-west-1").await;
+    let names = ["plain", "with space", "1+1=2", "50% off", "café ✓ 日本"];
+    let mut keys = Vec::new();
+    for n in 0..198 {
+        let key = format!("d{}/{} {n}.txt", n % 7, names[n % names.len()]);
+        if n % 3 == 0 {
+            put_with(&s3, &src, &key, key.as_bytes(), |b| {
+                b.metadata("owner", "ops").tagging("team=storage")
+            })
+            .await;
+        } else {
+            put(&s3, &src, &key, key.as_bytes()).await;
+        }
+        keys.push(key);
+    }
+    for key in ["big/one.bin", "big/two + two.bin"] {
+        multipart_source(&s3, &src, key, &[body(5 * MIB), b"tail".to_vec()]).await;
+        keys.push(key.to_owned());
+    }
+    let config = config(&dst);
+
+    let out = cli(&config)
+        .args(["backfill", "--bucket", &src])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("backfill: 200 replicated, 0 already in sync, 0 skipped, 0 failed")
+    );
+    let verify_line = |args: &[&str]| {
+        let out = cli(&config).args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), stdout)
+    };
+    let (code, stdout) = verify_line(&["verify", "--bucket", &src, "--deep"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.ends_with("verify: 200 same, 0 missing, 0 differs, 0 extra, 0 errors\n"));
+
+    // Damage. The metadata edit keeps the replica marker, so only a check of the metadata
+    // itself (not the marker) can tell, and only a forced rewrite can fix it.
+    let (deleted, overwritten, edited) = (&keys[10], &keys[21], &keys[33]);
+    s3.delete_object()
+        .bucket(&dst)
+        .key(deleted)
+        .send()
+        .await
+        .unwrap();
+    put(&s3, &dst, overwritten, b"other bytes").await;
+    let replica = s3
+        .head_object()
+        .bucket(&dst)
+        .key(edited)
+        .send()
+        .await
+        .unwrap();
+    let mut metadata = replica.metadata().cloned().unwrap_or_default();
+    metadata.insert("owner".to_owned(), "someone-else".to_owned());
+    s3.copy_object()
+        .bucket(&dst)
+        .key(edited)
+        .copy_source(format!(
+            "{dst}/{}",
+            percent_encoding::utf8_percent_encode(edited, percent_encoding::NON_ALPHANUMERIC)
+        ))
+        .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+        .set_metadata(Some(metadata))
+        .storage_class(aws_sdk_s3::types::StorageClass::StandardIa)
+        .send()
+        .await
+        .unwrap();
+    put(&s3, &dst, "d1/stray.txt", b"not from the source").await;
+
+    let (code, stdout) = verify_line(&["verify", "--bucket", &src, "--deep"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let reported: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.starts_with("verify:"))
+        .collect();
+    assert_eq!(reported.len(), 4, "{stdout}");
+    for (status, key) in [
+        ("missing", deleted.as_str()),
+        ("differs", overwritten.as_str()),
+        ("differs", edited.as_str()),
+        ("extra", "d1/stray.txt"),
+    ] {
+        assert!(
+            reported
+                .iter()
+                .any(|l| l.starts_with(status) && l.contains(&format!(" {key} -> "))),
+            "{status} {key}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.ends_with("verify: 197 same, 1 missing, 2 differs, 1 extra, 0 errors\n"),
+        "{stdout}"
+    );
+
+    let out = cli(&config)
+        .args(["repair", "--bucket", &src])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("repair: 3 replicated, 0 already in sync, 0 skipped, 0 failed")
+    );
+    let (code, stdout) = verify_line(&["verify", "--bucket", &src, "--deep"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.ends_with("verify: 200 same, 0 missing, 0 differs, 1 extra, 0 errors\n"),
+        "{stdout}"
     );
 }

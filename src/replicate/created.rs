@@ -76,8 +76,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         )
         .await;
 
-        // Ordering needs versions; an unversioned source is guarded by its ETag instead.
-        if version.version_id.is_some() {
+        // Ordering needs versions; an unversioned source is guarded by its ETag instead. A
+        // history copy is followed by its key's current version, which converges.
+        if version.version_id.is_some() && run.mode() != Mode::History {
             let landed: Vec<&Rule> = selected
                 .iter()
                 .zip(&outcomes)
@@ -105,7 +106,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     ) -> DestinationOutcome {
         let started = Instant::now();
         let bucket = rule.destination.id().to_string();
-        let result = self.copy_to(rule, src, true, run).await;
+        let result = match run.mode() {
+            Mode::Event | Mode::Rewrite => {
+                self.copy_to(rule, src, !run.rewrites(&bucket), run).await
+            }
+            Mode::History => match self.in_history(rule, src, run).await {
+                Ok(true) => Ok(Done::Skipped(SkipReason::AlreadyReplicated)),
+                Ok(false) => self.copy_to(rule, src, false, run).await,
+                Err(e) => Err(e),
+            },
+        };
         match &result {
             Ok(Done::Replicated(written)) => info!(
                 bucket = %src.event.bucket,
@@ -135,6 +145,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             destination: Some(bucket),
             result,
         }
+    }
+
+    /// Whether any version in the destination's history is a replica of the source version.
+    async fn in_history(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let marker = src.head.version_id.as_deref().unwrap_or("null");
+        let at = self.location(rule, &src.event.key, run).await?;
+        Ok(!self.find_replicas(&at, marker, run).await?.is_empty())
     }
 
     /// Copies the version to one destination. With `check_current`, first reads the

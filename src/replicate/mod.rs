@@ -17,7 +17,7 @@ use crate::copy::{self, multipart, CopyMethod};
 use crate::error::{Disposition, ReplicationError, S3Failure, Side};
 use crate::events::{EventKind, ObjectEvent};
 use crate::rules;
-use crate::run::Run;
+use crate::run::{Mode, Run};
 use crate::store::{
     Acl, AclPlan, CopyRequest, Current, DestinationStore, Encryption, GrantHeaders, Grantee,
     ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan, TargetEncryption,
@@ -209,14 +209,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         event: &ObjectEvent,
         stop_at: Option<Instant>,
     ) -> Vec<DestinationOutcome> {
+        self.replicate_in(event, &Run::new(stop_at)).await
+    }
+
+    /// As [`Self::replicate`], within `run` (its deadline and [`Mode`]).
+    pub async fn replicate_in(&self, event: &ObjectEvent, run: &Run) -> Vec<DestinationOutcome> {
         let started = Instant::now();
-        let run = Run::new(stop_at);
         let outcomes = match event.kind {
-            EventKind::Created => self.created(event, &run).await,
-            EventKind::DeleteMarkerCreated => self.delete_marker(event, &run).await,
-            EventKind::VersionDeleted => self.version_deleted(event, &run).await,
+            EventKind::Created => self.created(event, run).await,
+            EventKind::DeleteMarkerCreated => self.delete_marker(event, run).await,
+            EventKind::VersionDeleted => self.version_deleted(event, run).await,
             EventKind::AclChanged | EventKind::TagsChanged => {
-                self.metadata_changed(event, &run).await
+                self.metadata_changed(event, run).await
             }
         };
         debug!(
