@@ -104,6 +104,17 @@ invoke() { # FIXTURE: one invocation, never waiting forever; an init error is sh
   return "$out"
 }
 
+invoke_batch() { # FIXTURE EXPECTED: a Batch Operations job, every task's resultString EXPECTED
+  local out
+  out=$(invoke "$1") || { echo "$out"; return 1; }
+  echo "$out"
+  if echo "$out" | grep -q '"resultCode": *"[A-Za-z]*Failure"' ||
+    [ "$(echo "$out" | grep -o '"resultString": *"[^"]*"' | grep -vc "\"$2\"")" != 0 ]; then
+    echo "demo: a task's result is not \"$2\"" >&2
+    return 1
+  fi
+}
+
 if [ "$mode" = "--local" ]; then
   cat <<TEXT
 
@@ -140,7 +151,12 @@ cli() {
     AWS_EC2_METADATA_DISABLED=true S3_FORCE_PATH_STYLE=true \
     target/debug/s3-replicator "$@" --config "$config_file"
 }
-echo "== s3-replicator backfill --bucket demo-source: objects written before replication (no events)"
+echo "== cargo lambda invoke --data-file events/batch-operations-1.0.json: an S3 Batch Operations task"
+echo "   replicates one object written before replication (no event names it)"
+invoke_batch batch-operations-1.0.json replicated || status=1
+echo
+echo
+echo "== s3-replicator backfill --bucket demo-source: the other objects written before replication"
 cli backfill --bucket demo-source || status=1
 
 python scripts/demo_s3.py show "$endpoint" $check
@@ -149,4 +165,9 @@ echo "(function log: $work/watch.log)"
 echo
 echo "== s3-replicator verify --bucket demo-source --deep: every replica proven"
 cli verify --bucket demo-source --deep || status=1
+echo
+echo "== cargo lambda invoke --data-file events/batch-operations-2.0-verify.json: the same proof,"
+echo "   one task per object, as a Batch Operations job in verify mode runs it at any scale"
+invoke_batch batch-operations-2.0-verify.json same || status=1
+echo
 exit $status

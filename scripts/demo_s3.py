@@ -27,6 +27,9 @@ FIXTURES = [
     "non-matching-prefix.json",
     "object-removed-delete-marker.json",
     "object-restore-completed.json",
+    # S3 Batch Operations tasks naming objects written before replication (EXISTING).
+    "batch-operations-1.0.json",
+    "batch-operations-2.0-verify.json",
 ]
 
 
@@ -64,7 +67,7 @@ def setup(endpoint, out_dir):
     out.mkdir(parents=True, exist_ok=True)
     for name in FIXTURES:
         event = json.loads((ROOT / "events" / name).read_text())
-        for record in event["Records"]:
+        for record in event.get("Records", []):
             obj = record["s3"]["object"]
             record["s3"]["bucket"]["name"] = SOURCE
             key = urllib.parse.unquote_plus(obj["key"])

@@ -367,6 +367,9 @@ pub enum InvocationError {
     /// The payload is not an S3 event notification.
     #[error("payload is not an S3 event notification: {0}")]
     NotAnS3Event(String),
+    /// A Batch Operations payload without what a response needs.
+    #[error("invalid S3 Batch Operations payload: {0}")]
+    InvalidBatchJob(String),
     /// Some records failed; the others were replicated.
     #[error("{} of {total} records failed: {}", failures.len(), describe(failures))]
     RecordsFailed {
@@ -398,6 +401,7 @@ impl From<InvocationError> for Diagnostic {
     fn from(err: InvocationError) -> Self {
         let error_type = match &err {
             InvocationError::NotAnS3Event(_) => "NotAnS3Event",
+            InvocationError::InvalidBatchJob(_) => "InvalidBatchJob",
             InvocationError::RecordsFailed { .. } => "RecordsFailed",
         };
         Diagnostic {

@@ -32,6 +32,28 @@ pub struct Summary {
     pub ignored: usize,
 }
 
+/// Answers one invocation of the function, whatever invoked it: an S3 Batch Operations job gets
+/// its per-task results; S3 event notifications get the [`Summary`] (or fail the invocation).
+pub async fn respond<S, D>(
+    replicator: &Replicator<S, D>,
+    payload: Value,
+    deadline: Option<SystemTime>,
+) -> Result<Value, InvocationError>
+where
+    S: SourceStore,
+    D: DestinationStore,
+{
+    if crate::events::batch::is_batch(&payload) {
+        let job = crate::events::batch::parse_batch(&payload)?;
+        let stop_at =
+            deadline.map(|deadline| stop_at(deadline, replicator.config().copy.time_margin));
+        let response = crate::batch::run_job(replicator, job, stop_at).await;
+        return Ok(serde_json::to_value(response).unwrap_or_default());
+    }
+    let summary = handle_until(replicator, payload, deadline).await?;
+    Ok(serde_json::to_value(summary).unwrap_or_default())
+}
+
 /// Handles one invocation payload, with no deadline.
 pub async fn handle<S, D>(
     replicator: &Replicator<S, D>,

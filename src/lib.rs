@@ -6,6 +6,7 @@
 
 pub mod aws_s3;
 pub mod backfill;
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod copy;
@@ -24,5 +25,5 @@ pub mod verify;
 pub mod wiring;
 
 pub use config::Config;
-pub use handler::{handle, handle_until, Summary};
+pub use handler::{handle, handle_until, respond, Summary};
 pub use replicate::Replicator;

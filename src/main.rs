@@ -39,7 +39,7 @@ async fn main() -> ExitCode {
         let deadline = Some(s3_replicator::handler::deadline_from_runtime(
             event.context.deadline,
         ));
-        s3_replicator::handle_until(replicator, event.payload, deadline).await
+        s3_replicator::respond(replicator, event.payload, deadline).await
     }))
     .await;
     match served {

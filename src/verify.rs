@@ -158,6 +158,72 @@ pub async fn verify<S: SourceStore, D: DestinationStore>(
     Ok(findings)
 }
 
+/// One key's check at one destination: its status and detail, or why it could not be made.
+pub type KeyCheck = (Option<String>, Result<(Status, String), ReplicationError>);
+
+/// Checks one source object's current version against each destination the rules select for
+/// it, by HEAD on both sides: presence, size, ETag, storage class, content headers, user
+/// metadata and the replica marker (tags and ACL are left to `verify --deep`). `current` is what
+/// the source holds now (read by the caller).
+pub async fn verify_object<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    region: &str,
+    bucket: &str,
+    src: &SourceVersion,
+    key: &str,
+) -> Vec<KeyCheck> {
+    let source = replicator.source();
+    let tags = if src.tag_count == Some(0) || !replicator.config().uses_tag_filters() {
+        Vec::new()
+    } else {
+        let version = VersionRef {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: src.version_id.clone(),
+        };
+        match source.version_tags(region, &version).await {
+            Ok(tags) => tags,
+            Err(f) => return vec![(None, Err(ReplicationError::classify(Side::Source, f)))],
+        }
+    };
+    let selected = crate::rules::select(replicator.config(), bucket, key, &tags);
+    let listed = |v: &SourceVersion| Listed {
+        key: key.to_owned(),
+        size: v.size,
+        etag: v.etag.clone(),
+        storage_class: v
+            .storage_class
+            .clone()
+            .unwrap_or_else(|| "STANDARD".to_owned()),
+    };
+    let mut checks = Vec::new();
+    for rule in selected {
+        let result = async {
+            let at = replicator.locate(rule, key).await?;
+            let dst = replicator
+                .destination()
+                .replica_current(&at)
+                .await
+                .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+            let Current::Object(dst) = dst else {
+                return Ok((Status::Missing, String::new()));
+            };
+            let mut differs = listed_differences(&listed(src), &listed(&dst), rule);
+            if differs.is_empty() {
+                differs = head_differences(src, &dst);
+            }
+            Ok(if differs.is_empty() {
+                (Status::Same, String::new())
+            } else {
+                (Status::Differs, differs.join(" "))
+            })
+        }
+        .await;
+        checks.push((Some(rule.destination.id().to_string()), result));
+    }
+    checks
+}
+
 struct Check<'a, S, D> {
     replicator: &'a Replicator<S, D>,
     options: &'a Options,

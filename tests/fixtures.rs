@@ -140,3 +140,51 @@ async fn fixture_s3_test_event_is_accepted() {
     let (summary, _, _) = run_fixture(include_str!("../events/s3-test-event.json")).await;
     assert_eq!(summary, Summary::default());
 }
+
+/// The Batch Operations fixtures, re-aimed at objects written before replication: the 1.0 task
+/// replicates its object, then the 2.0 verify job proves both objects its tasks name.
+#[tokio::test]
+async fn fixture_batch_operations_replicate_then_verify() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "demo-source", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "demo-replica", "eu-west-1").await;
+    let config = CONFIG.replace("demo-replica", &dst);
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    let aimed = |fixture: &str| {
+        let mut job: Value = serde_json::from_str(fixture).unwrap();
+        for task in job["tasks"].as_array_mut().unwrap() {
+            if task.get("s3Bucket").is_some() {
+                task["s3Bucket"] = src.clone().into();
+            } else {
+                task["s3BucketArn"] = format!("arn:aws:s3:::{src}").into();
+            }
+        }
+        job
+    };
+    let replicate = aimed(include_str!("../events/batch-operations-1.0.json"));
+    let verify = aimed(include_str!("../events/batch-operations-2.0-verify.json"));
+    for task in verify["tasks"].as_array().unwrap() {
+        let key = decode_event_key(task["s3Key"].as_str().unwrap()).unwrap();
+        put(&s3, &src, &key, key.as_bytes()).await;
+    }
+
+    let done = s3_replicator::respond(&replicator, replicate.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(done["invocationSchemaVersion"], "1.0");
+    assert_eq!(done["invocationId"], replicate["invocationId"]);
+    assert_eq!(done["results"][0]["resultCode"], "Succeeded");
+    assert_eq!(done["results"][0]["resultString"], "replicated");
+    assert_replicated(&dst, &["shared/archive/2019 report.txt".to_owned()]).await;
+
+    let checked = s3_replicator::respond(&replicator, verify, None)
+        .await
+        .unwrap();
+    let strings: Vec<&str> = checked["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["resultString"].as_str().unwrap())
+        .collect();
+    assert_eq!(strings, ["missing", "same"], "{checked}");
+}

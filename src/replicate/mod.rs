@@ -193,6 +193,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .map_err(dst_err)
     }
 
+    /// The region assumed for source buckets when nothing names theirs (the function's own).
+    pub fn default_region(&self) -> &str {
+        &self.default_region
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config

@@ -1,0 +1,234 @@
+//! S3 Batch Operations jobs: each task's object is replicated (or verified) through the same
+//! engine as events, and gets one result. `Succeeded` says what happened; `TemporaryFailure` is
+//! what a retry can fix (throttling, 5xx, the deadline); `PermanentFailure` carries the failure
+//! code. The job's completion report is then a replication (or verification) report.
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use std::time::Instant;
+use tracing::{info, warn};
+
+use crate::error::{Disposition, ReplicationError, Side};
+use crate::events::batch::{BatchJob, BatchTask, Mode, TaskObject};
+use crate::events::{EventKind, ObjectEvent};
+use crate::replicate::{Done, Replicator, SkipReason};
+use crate::store::{Current, DestinationStore, SourceStore};
+use crate::verify::{verify_object, Status};
+
+/// Tasks worked on at once (S3 sends one per invocation today).
+pub const TASK_CONCURRENCY: usize = 8;
+
+/// The response S3 Batch Operations reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResponse {
+    /// Echoes the request's.
+    pub invocation_schema_version: String,
+    /// A task missing from `results` is a permanent failure.
+    pub treat_missing_keys_as: ResultCode,
+    /// Echoes the request's.
+    pub invocation_id: String,
+    /// One per task.
+    pub results: Vec<TaskResult>,
+}
+
+/// One task's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskResult {
+    /// Echoes the task's.
+    pub task_id: String,
+    /// The outcome.
+    pub result_code: ResultCode,
+    /// What happened, in the job's completion report.
+    pub result_string: String,
+}
+
+/// Batch Operations' result codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ResultCode {
+    /// Done (replicated, in sync, skipped with its reason; or a verification's verdict).
+    Succeeded,
+    /// A retry can succeed: S3 retries the task.
+    TemporaryFailure,
+    /// It will fail again until someone changes something.
+    PermanentFailure,
+}
+
+/// Runs every task of a job; no call is started at or after `stop_at`.
+pub async fn run_job<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    job: BatchJob,
+    stop_at: Option<Instant>,
+) -> BatchResponse {
+    let results = stream::iter(&job.tasks)
+        .map(|task| async {
+            let (result_code, result_string) = match (&job.mode, &task.object) {
+                (Err(message), _) => (ResultCode::PermanentFailure, message.clone()),
+                (_, Err(message)) => (
+                    ResultCode::PermanentFailure,
+                    format!("InvalidTask: {message}"),
+                ),
+                (Ok(mode), Ok(object)) => one(replicator, *mode, object, stop_at).await,
+            };
+            log(&job, task, result_code, &result_string);
+            TaskResult {
+                task_id: task.task_id.clone(),
+                result_code,
+                result_string,
+            }
+        })
+        .buffered(TASK_CONCURRENCY)
+        .collect()
+        .await;
+    BatchResponse {
+        invocation_schema_version: job.schema,
+        treat_missing_keys_as: ResultCode::PermanentFailure,
+        invocation_id: job.invocation_id,
+        results,
+    }
+}
+
+fn log(job: &BatchJob, task: &BatchTask, code: ResultCode, result: &str) {
+    let (bucket, key) = match &task.object {
+        Ok(o) => (o.bucket.as_str(), o.key.as_str()),
+        Err(_) => ("-", "-"),
+    };
+    match code {
+        ResultCode::Succeeded => info!(job = %job.job_id, task = %task.task_id, bucket, key,
+                                       result, "batch task"),
+        _ => warn!(job = %job.job_id, task = %task.task_id, bucket, key, code = ?code,
+                   result, "batch task failed"),
+    }
+}
+
+/// One task: what the source holds now decides; only its current version is acted on.
+async fn one<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    mode: Mode,
+    object: &TaskObject,
+    stop_at: Option<Instant>,
+) -> (ResultCode, String) {
+    if stop_at.is_some_and(|stop| Instant::now() >= stop) {
+        return failed(&ReplicationError::DeadlineReached);
+    }
+    let region = replicator.default_region();
+    let head = match replicator
+        .source()
+        .current(region, &object.bucket, &object.key)
+        .await
+    {
+        Ok(Current::Object(head)) => head,
+        Ok(_) => {
+            return (
+                ResultCode::Succeeded,
+                "skipped: the key has no current object in the source (deleted since the manifest was made)".to_owned(),
+            )
+        }
+        Err(f) => return failed(&ReplicationError::classify(Side::Source, f)),
+    };
+    let current = head.version_id.as_deref().unwrap_or("null");
+    if let Some(named) = object.version_id.as_deref() {
+        if named != current {
+            // Tasks run in no order: copying history here would scramble the destination's.
+            return (
+                ResultCode::Succeeded,
+                format!(
+                    "skipped: version {named} is not the current one ({current}); history is copied in order by `s3-replicator backfill --all-versions`"
+                ),
+            );
+        }
+    }
+    match mode {
+        Mode::Verify => {
+            let checks =
+                verify_object(replicator, region, &object.bucket, &head, &object.key).await;
+            if checks.is_empty() {
+                return skipped(&SkipReason::NoMatchingRule);
+            }
+            combine(checks.into_iter().map(|(destination, result)| {
+                let result = result.map(|(status, detail)| match status {
+                    Status::Differs => format!("differs: {detail}"),
+                    other => other.to_string(),
+                });
+                (destination, result)
+            }))
+        }
+        Mode::Replicate => {
+            let event = ObjectEvent {
+                kind: EventKind::Created,
+                index: 0,
+                event_name: "BatchOperations".to_owned(),
+                region: None,
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                version_id: head.version_id.clone(),
+                null_version: false,
+                etag: Some(head.etag.trim_matches('"').to_owned()),
+                sequencer: None,
+            };
+            let outcomes = replicator.replicate_until(&event, stop_at).await;
+            combine(outcomes.into_iter().map(|o| {
+                let result = o.result.map(|done| match done {
+                    Done::Replicated(_) => "replicated".to_owned(),
+                    Done::Synced { writes } if writes > 0 => "replicated".to_owned(),
+                    Done::Synced { .. } | Done::Skipped(SkipReason::AlreadyReplicated) => {
+                        "in sync".to_owned()
+                    }
+                    Done::Skipped(reason) => format!("skipped: {reason}"),
+                });
+                (o.destination, result)
+            }))
+        }
+    }
+}
+
+fn skipped(reason: &SkipReason) -> (ResultCode, String) {
+    (ResultCode::Succeeded, format!("skipped: {reason}"))
+}
+
+fn failed(e: &ReplicationError) -> (ResultCode, String) {
+    let code = match e.disposition() {
+        Disposition::Retry => ResultCode::TemporaryFailure,
+        _ => ResultCode::PermanentFailure,
+    };
+    (code, format!("{}: {e}", e.code()))
+}
+
+/// One result from each destination's: the worst code wins (a permanent failure over a
+/// temporary one over success), and with several destinations each is named.
+fn combine(
+    outcomes: impl Iterator<Item = (Option<String>, Result<String, ReplicationError>)>,
+) -> (ResultCode, String) {
+    let parts: Vec<(Option<String>, ResultCode, String)> = outcomes
+        .map(|(destination, result)| match result {
+            Ok(text) => (destination, ResultCode::Succeeded, text),
+            Err(e) => {
+                let (code, text) = failed(&e);
+                (destination, code, text)
+            }
+        })
+        .collect();
+    let rank = |c: &ResultCode| match c {
+        ResultCode::Succeeded => 0,
+        ResultCode::TemporaryFailure => 1,
+        ResultCode::PermanentFailure => 2,
+    };
+    let code = parts
+        .iter()
+        .map(|p| p.1)
+        .max_by_key(rank)
+        .unwrap_or(ResultCode::Succeeded);
+    let text = match parts.as_slice() {
+        [(_, _, text)] => text.clone(),
+        _ => parts
+            .iter()
+            .map(|(d, _, text)| match d {
+                Some(d) => format!("{d}: {text}"),
+                None => text.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    (code, text)
+}

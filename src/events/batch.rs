@@ -1,0 +1,265 @@
+//! S3 Batch Operations "Invoke AWS Lambda function" payloads, schema 1.0 (`tasks[].s3BucketArn`)
+//! and 2.0 (`tasks[].s3Bucket`, `job.userArguments`). Keys arrive URL-encoded as in S3 event
+//! notifications. A task that cannot be read becomes a failed result naming its field; only a
+//! payload without an invocation id to answer is refused as a whole.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::decode_event_key;
+use super::s3::shorten;
+use crate::error::InvocationError;
+use crate::names;
+
+/// Whether a payload is a Batch Operations invocation.
+pub fn is_batch(payload: &Value) -> bool {
+    payload.get("invocationSchemaVersion").is_some() && payload.get("tasks").is_some()
+}
+
+/// What a job asks of each task (`userArguments.Mode`; schema 1.0 has only `replicate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Replicate the object's current version where it is not already in sync.
+    Replicate,
+    /// Check the replica of the object's current version at each destination.
+    Verify,
+}
+
+/// A Batch Operations invocation, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchJob {
+    /// `invocationSchemaVersion`, echoed in the response.
+    pub schema: String,
+    /// `invocationId`, echoed in the response.
+    pub invocation_id: String,
+    /// `job.id`, for logs.
+    pub job_id: String,
+    /// The mode, or why the job's arguments cannot be used (every task fails with it).
+    pub mode: Result<Mode, String>,
+    /// The tasks, in order.
+    pub tasks: Vec<BatchTask>,
+}
+
+/// One task: its id and the object, or why the task cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchTask {
+    /// `taskId`, echoed in its result.
+    pub task_id: String,
+    /// The object, or the message naming the field at fault.
+    pub object: Result<TaskObject, String>,
+}
+
+/// The object a task names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskObject {
+    /// Source bucket.
+    pub bucket: String,
+    /// Decoded key.
+    pub key: String,
+    /// The version the manifest names, if it names one.
+    pub version_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope {
+    invocation_schema_version: String,
+    invocation_id: String,
+    #[serde(default)]
+    job: Job,
+    tasks: Vec<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Job {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    user_arguments: Option<BTreeMap<String, Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Task {
+    task_id: String,
+    s3_key: Option<String>,
+    s3_version_id: Option<String>,
+    s3_bucket_arn: Option<String>,
+    s3_bucket: Option<String>,
+}
+
+/// Reads a Batch Operations payload.
+pub fn parse_batch(payload: &Value) -> Result<BatchJob, InvocationError> {
+    let envelope: Envelope = serde_path_to_error::deserialize(payload)
+        .map_err(|e| InvocationError::InvalidBatchJob(format!("{}: {}", e.path(), e.inner())))?;
+    let schema = envelope.invocation_schema_version;
+    let mode = match schema.as_str() {
+        "1.0" => Ok(Mode::Replicate),
+        "2.0" => mode_of(envelope.job.user_arguments.as_ref()),
+        other => Err(format!(
+            "UnsupportedSchema: invocationSchemaVersion {other:?} (1.0 and 2.0 are supported)"
+        )),
+    };
+    let tasks = envelope
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, value)| parse_task(i, value))
+        .collect();
+    Ok(BatchJob {
+        schema,
+        invocation_id: envelope.invocation_id,
+        job_id: envelope.job.id,
+        mode,
+        tasks,
+    })
+}
+
+fn mode_of(arguments: Option<&BTreeMap<String, Value>>) -> Result<Mode, String> {
+    match arguments.and_then(|a| a.get("Mode")) {
+        None => Ok(Mode::Replicate),
+        Some(Value::String(m)) if m.eq_ignore_ascii_case("replicate") => Ok(Mode::Replicate),
+        Some(Value::String(m)) if m.eq_ignore_ascii_case("verify") => Ok(Mode::Verify),
+        Some(other) => Err(format!(
+            "InvalidUserArguments: job.userArguments.Mode is {other}, expected \"replicate\" or \"verify\""
+        )),
+    }
+}
+
+fn parse_task(index: usize, value: &Value) -> BatchTask {
+    let task: Task = match serde_path_to_error::deserialize(value) {
+        Ok(t) => t,
+        Err(e) => {
+            return BatchTask {
+                task_id: value
+                    .get("taskId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                object: Err(format!("tasks[{index}].{}: {}", e.path(), e.inner())),
+            }
+        }
+    };
+    let object = task_object(index, &task);
+    BatchTask {
+        task_id: task.task_id,
+        object,
+    }
+}
+
+fn task_object(index: usize, task: &Task) -> Result<TaskObject, String> {
+    let field = |name: &str, message: String| format!("tasks[{index}].{name}: {message}");
+    // 2.0 names the bucket; 1.0 gives its ARN (arn:aws:s3:::bucket).
+    let bucket = match (&task.s3_bucket, &task.s3_bucket_arn) {
+        (Some(b), _) => b.clone(),
+        (None, Some(arn)) => arn.rsplit(':').next().unwrap_or_default().to_owned(),
+        (None, None) => return Err(field("s3Bucket", "is missing".to_owned())),
+    };
+    if !names::is_bucket_name(&bucket) {
+        return Err(field(
+            "s3Bucket",
+            format!("{bucket:?} is not a bucket name"),
+        ));
+    }
+    let raw_key = task
+        .s3_key
+        .as_deref()
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| field("s3Key", "is missing".to_owned()))?;
+    let key = decode_event_key(raw_key)
+        .map_err(|e| field("s3Key", format!("{}: {e}", shorten(raw_key))))?;
+    if let Some(problem) = names::key_problem(&key) {
+        return Err(field("s3Key", format!("the decoded key {problem}")));
+    }
+    let version_id = task.s3_version_id.clone().filter(|v| !v.is_empty());
+    if let Some(v) = version_id.as_deref().filter(|v| !names::is_token(v)) {
+        return Err(field(
+            "s3VersionId",
+            format!("{} is not visible ASCII of at most 1,024 bytes", shorten(v)),
+        ));
+    }
+    Ok(TaskObject {
+        bucket,
+        key,
+        version_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn schema_1_names_the_bucket_by_arn_and_always_replicates() {
+        let job = parse_batch(&json!({
+            "invocationSchemaVersion": "1.0", "invocationId": "inv", "job": {"id": "j"},
+            "tasks": [{"taskId": "t", "s3Key": "a+b%2Bc", "s3VersionId": "v1",
+                       "s3BucketArn": "arn:aws:s3:::src-bucket"}]
+        }))
+        .unwrap();
+        assert_eq!(job.mode, Ok(Mode::Replicate));
+        assert_eq!(
+            job.tasks[0].object,
+            Ok(TaskObject {
+                bucket: "src-bucket".into(),
+                key: "a b+c".into(),
+                version_id: Some("v1".into())
+            })
+        );
+    }
+
+    #[test]
+    fn schema_2_reads_the_mode_from_user_arguments() {
+        let job = |args: Value| {
+            parse_batch(&json!({
+                "invocationSchemaVersion": "2.0", "invocationId": "inv",
+                "job": {"id": "j", "userArguments": args},
+                "tasks": [{"taskId": "t", "s3Key": "k", "s3VersionId": null, "s3Bucket": "src"}]
+            }))
+            .unwrap()
+        };
+        assert_eq!(job(json!({"Mode": "verify"})).mode, Ok(Mode::Verify));
+        assert_eq!(job(json!({})).mode, Ok(Mode::Replicate));
+        let bad = job(json!({"Mode": "mirror"})).mode.unwrap_err();
+        assert!(bad.contains("job.userArguments.Mode"), "{bad}");
+        assert_eq!(
+            job(json!({})).tasks[0].object.as_ref().unwrap().version_id,
+            None
+        );
+    }
+
+    #[test]
+    fn unreadable_task_names_its_field_and_keeps_its_id() {
+        let job = parse_batch(&json!({
+            "invocationSchemaVersion": "2.0", "invocationId": "inv", "job": {"id": "j"},
+            "tasks": [{"taskId": "ok", "s3Key": "k", "s3Bucket": "src"},
+                      {"taskId": "bad", "s3Key": "%E0%A4%A", "s3Bucket": "src"},
+                      {"taskId": "nobucket", "s3Key": "k"}]
+        }))
+        .unwrap();
+        assert!(job.tasks[0].object.is_ok());
+        assert_eq!(job.tasks[1].task_id, "bad");
+        assert!(job.tasks[1]
+            .object
+            .as_ref()
+            .unwrap_err()
+            .starts_with("tasks[1].s3Key"));
+        assert!(job.tasks[2]
+            .object
+            .as_ref()
+            .unwrap_err()
+            .starts_with("tasks[2].s3Bucket"));
+    }
+
+    #[test]
+    fn payload_without_an_invocation_id_is_refused_naming_the_field() {
+        let err = parse_batch(&json!({"invocationSchemaVersion": "2.0", "tasks": []}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invocationId"), "{err}");
+    }
+}

@@ -1,0 +1,207 @@
+//! S3 Batch Operations jobs against the local S3: each task gets the right result code and
+//! string in replicate and in verify mode, and the response echoes the invocation.
+
+mod common;
+
+use common::*;
+use s3_replicator::error::{S3Failure, S3FailureKind};
+use s3_replicator::faults::slow_down;
+use serde_json::{json, Value};
+
+fn config(dst: &str) -> String {
+    json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": dst}}]})
+    .to_string()
+}
+
+/// A schema 2.0 job over `keys` (URL-encoded as S3 sends them), in `mode`.
+fn job(mode: &str, bucket: &str, keys: &[(&str, Option<&str>)]) -> Value {
+    let tasks: Vec<Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (key, version))| {
+            json!({"taskId": format!("task-{i}"),
+                   "s3Key": form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>(),
+                   "s3VersionId": version, "s3Bucket": bucket})
+        })
+        .collect();
+    json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-1",
+           "job": {"id": "job-1", "userArguments": {"Mode": mode}}, "tasks": tasks})
+}
+
+/// (resultCode, resultString) per task, after checking the response's echo.
+fn results(response: &Value) -> Vec<(String, String)> {
+    assert_eq!(response["invocationSchemaVersion"], "2.0");
+    assert_eq!(response["invocationId"], "inv-1");
+    assert_eq!(response["treatMissingKeysAs"], "PermanentFailure");
+    response["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            assert_eq!(r["taskId"], format!("task-{i}"));
+            (
+                r["resultCode"].as_str().unwrap().to_owned(),
+                r["resultString"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+struct World {
+    s3: aws_sdk_s3::Client,
+    src: String,
+    dst: String,
+    config: String,
+    old_version: String,
+}
+
+/// In sync, missing, differing (other bytes in the destination), deleted at the source, and a
+/// key whose manifest names an older version.
+async fn world() -> World {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "bo-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "bo-dst", "eu-west-1").await;
+    let config = config(&dst);
+    let synced = put(&s3, &src, "in sync.txt", b"in sync").await;
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    s3_replicator::handle(&replicator, created_event(&[synced]))
+        .await
+        .unwrap();
+    put(&s3, &src, "missing 1+1.txt", b"never replicated").await;
+    put(&s3, &src, "differs.txt", b"source bytes").await;
+    put(&s3, &dst, "differs.txt", b"someone else's bytes").await;
+    put(&s3, &src, "deleted.txt", b"soon gone").await;
+    s3.delete_object()
+        .bucket(&src)
+        .key("deleted.txt")
+        .send()
+        .await
+        .unwrap();
+    let old = put(&s3, &src, "history.txt", b"v1").await;
+    put(&s3, &src, "history.txt", b"v2").await;
+    World {
+        s3,
+        src,
+        dst,
+        config,
+        old_version: old.version_id.unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn verify_job_gives_each_task_its_verdict() {
+    let w = world().await;
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &w.config)]);
+    let keys = [
+        ("in sync.txt", None),
+        ("missing 1+1.txt", None),
+        ("differs.txt", None),
+        ("deleted.txt", None),
+        ("history.txt", Some(w.old_version.as_str())),
+    ];
+    let response = s3_replicator::respond(&replicator, job("verify", &w.src, &keys), None)
+        .await
+        .unwrap();
+    let results = results(&response);
+    assert_eq!(results[0], ("Succeeded".into(), "same".into()));
+    assert_eq!(results[1], ("Succeeded".into(), "missing".into()));
+    assert_eq!(results[2].0, "Succeeded");
+    assert!(results[2].1.starts_with("differs: "), "{:?}", results[2]);
+    assert!(results[2].1.contains("etag"), "{:?}", results[2]);
+    assert_eq!(results[3].0, "Succeeded");
+    assert!(results[3].1.starts_with("skipped: "), "{:?}", results[3]);
+    assert!(
+        results[4].1.starts_with("skipped: version") && results[4].1.contains("not the current"),
+        "{:?}",
+        results[4]
+    );
+    // Verifying writes nothing.
+    assert_eq!(version_count(&w.s3, &w.dst, "missing 1+1.txt").await, 0);
+}
+
+#[tokio::test]
+async fn replicate_job_replicates_what_is_not_in_sync_and_a_rerun_copies_nothing() {
+    let w = world().await;
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &w.config)]);
+    let keys = [
+        ("in sync.txt", None),
+        ("missing 1+1.txt", None),
+        ("differs.txt", None),
+        ("deleted.txt", None),
+    ];
+    let first = s3_replicator::respond(&replicator, job("replicate", &w.src, &keys), None)
+        .await
+        .unwrap();
+    let first = results(&first);
+    assert_eq!(first[0], ("Succeeded".into(), "in sync".into()));
+    assert_eq!(first[1], ("Succeeded".into(), "replicated".into()));
+    assert_eq!(first[2], ("Succeeded".into(), "replicated".into()));
+    assert!(first[3].1.starts_with("skipped: "), "{:?}", first[3]);
+    assert_eq!(
+        body_of(&w.s3, &w.dst, "missing 1+1.txt", None).await,
+        b"never replicated"
+    );
+    assert_eq!(
+        body_of(&w.s3, &w.dst, "differs.txt", None).await,
+        b"source bytes"
+    );
+
+    let again = s3_replicator::respond(&replicator, job("replicate", &w.src, &keys), None)
+        .await
+        .unwrap();
+    let again = results(&again);
+    for r in &again[..3] {
+        assert_eq!(r, &("Succeeded".to_owned(), "in sync".to_owned()));
+    }
+    assert_eq!(version_count(&w.s3, &w.dst, "missing 1+1.txt").await, 1);
+}
+
+#[tokio::test]
+async fn denied_task_is_a_permanent_failure_and_throttling_a_temporary_one() {
+    let w = world().await;
+    let env = [("REPLICATION_CONFIG", w.config.as_str())];
+    let keys = [("missing 1+1.txt", None)];
+    let denied = faulty_replicator(&env, |call| {
+        (call.operation == "CopyObject").then(|| S3Failure {
+            operation: "CopyObject",
+            kind: S3FailureKind::AccessDenied,
+            code: Some("AccessDenied".into()),
+            status: Some(403),
+            message: "injected".into(),
+        })
+    });
+    let response = s3_replicator::respond(&denied, job("replicate", &w.src, &keys), None)
+        .await
+        .unwrap();
+    let (code, text) = &results(&response)[0];
+    assert_eq!(code, "PermanentFailure");
+    assert!(text.contains("NotPermitted"), "{text}");
+
+    let throttled = faulty_replicator(&env, |call| {
+        (call.operation == "CopyObject").then(|| slow_down("CopyObject"))
+    });
+    let response = s3_replicator::respond(&throttled, job("replicate", &w.src, &keys), None)
+        .await
+        .unwrap();
+    let (code, text) = &results(&response)[0];
+    assert_eq!(code, "TemporaryFailure", "{text}");
+}
+
+#[tokio::test]
+async fn unknown_mode_fails_every_task_naming_the_argument() {
+    let w = world().await;
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &w.config)]);
+    let response = s3_replicator::respond(
+        &replicator,
+        job("mirror", &w.src, &[("in sync.txt", None)]),
+        None,
+    )
+    .await
+    .unwrap();
+    let (code, text) = &results(&response)[0];
+    assert_eq!(code, "PermanentFailure");
+    assert!(text.contains("job.userArguments.Mode"), "{text}");
+}
