@@ -5,6 +5,7 @@ no broader than it says.
 
   iam_from_template.py TEMPLATE [--param NAME=VALUE ...]           print the policy document
   iam_from_template.py TEMPLATE --endpoint URL [--param ...]       create users, print their keys
+  ... --role BatchOperationsRole                                     another role's policy instead
   iam_from_template.py TEMPLATE --function-env [--param ...]       print the function's environment
   iam_from_template.py TEMPLATE --bucket-events [--param ...]      print the subscribed S3 events
 
@@ -113,9 +114,12 @@ class Resolver:
             end = template.index("}", start)
             out += template[i:start]
             name = template[start + 2:end]
-            value = variables[name] if name in variables else self.ref(name)
-            if "." in name and name not in variables:
+            if name in variables:
+                value = variables[name]
+            elif "." in name:
                 value = self.get_att(*name.split(".", 1))
+            else:
+                value = self.ref(name)
             out += value
             i = end + 1
         return out
@@ -149,11 +153,14 @@ class Resolver:
         return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
 
-def role_policy(template_path, params):
+def role_policy(template_path, params, role_name="ReplicatorRole"):
     with open(template_path) as f:
         template = yaml.load(f, Loader=CfnLoader)
     resolver = Resolver(template, params)
-    role = resolver.resolve(template["Resources"]["ReplicatorRole"]["Properties"])
+    resource = template["Resources"][role_name]
+    if "Condition" in resource and not resolver.condition(resource["Condition"]):
+        sys.exit(f"{role_name} is not created with these parameters")
+    role = resolver.resolve(resource["Properties"])
     statements = []
     for policy in role.get("Policies", []):
         statements.extend(policy["PolicyDocument"]["Statement"])
@@ -204,6 +211,7 @@ if __name__ == "__main__":
     parser.add_argument("--endpoint")
     parser.add_argument("--function-env", action="store_true")
     parser.add_argument("--bucket-events", action="store_true")
+    parser.add_argument("--role", default="ReplicatorRole")
     args = parser.parse_args()
     params = dict(p.split("=", 1) for p in args.param)
     if args.bucket_events:
@@ -212,7 +220,7 @@ if __name__ == "__main__":
     if args.function_env:
         print(json.dumps(function_env(args.template, params)))
         sys.exit(0)
-    policy = role_policy(args.template, params)
+    policy = role_policy(args.template, params, args.role)
     if args.endpoint:
         print(json.dumps({"policy": policy, "users": create_users(args.endpoint, policy)}))
     else:

@@ -479,3 +479,84 @@ fn template_without_delete_marker_permission_refuses_a_rule_that_needs_it() {
     let env = template_env(&allowed);
     assert!(s3_replicator::Config::from_env(|k| env.get(k).cloned()).is_ok());
 }
+
+/// The Batch Operations role reads manifests and writes reports only under its two prefixes,
+/// lists the source for generated manifests, and reads no object (the function does that).
+#[tokio::test]
+async fn batch_operations_role_reads_manifests_and_writes_reports_only_under_its_prefixes() {
+    let server = start_moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", SETUP_CALLS)]);
+    let src = unique_bucket("bo-src");
+    let ops = unique_bucket("bo-ops");
+    let v: Value = from_template(
+        &[
+            "--endpoint",
+            &server.endpoint,
+            "--role",
+            "BatchOperationsRole",
+        ],
+        &[
+            ("SourceBucketName", &src),
+            ("DestinationBucketArns", "arn:aws:s3:::bo-dst"),
+            ("BatchOperationsBucket", &ops),
+        ],
+    );
+    let sdk = |user: &str| {
+        sdk_config_as(
+            &server.endpoint,
+            "us-east-1",
+            v["users"][user]["access_key_id"].as_str().unwrap(),
+            v["users"][user]["secret_access_key"].as_str().unwrap(),
+        )
+    };
+    let (admin, batch) = (client_from(&sdk("admin")), client_from(&sdk("replicator")));
+    for bucket in [&src, &ops] {
+        admin.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    for (bucket, key) in [
+        (&ops, "batch-manifests/job.csv"),
+        (&ops, "elsewhere/job.csv"),
+        (&src, "data.txt"),
+    ] {
+        put(&admin, bucket, key, b"src,data.txt\n").await;
+    }
+    let get = |bucket: &str, key: &str| batch.get_object().bucket(bucket).key(key).send();
+    let put_to = |bucket: &str, key: &str| {
+        batch
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(b"report".to_vec().into())
+            .send()
+    };
+    assert!(get(&ops, "batch-manifests/job.csv").await.is_ok());
+    assert!(get(&ops, "elsewhere/job.csv").await.is_err());
+    assert!(
+        get(&src, "data.txt").await.is_err(),
+        "objects are read by the function"
+    );
+    assert!(put_to(&ops, "batch-reports/job-1/report.csv").await.is_ok());
+    assert!(put_to(&ops, "batch-manifests/forged.csv").await.is_err());
+    assert!(put_to(&src, "data.txt").await.is_err());
+    assert!(batch.list_objects_v2().bucket(&src).send().await.is_ok());
+    assert!(batch.list_objects_v2().bucket(&ops).send().await.is_err());
+    let policy = v["policy"].to_string();
+    assert!(policy.contains("lambda:InvokeFunction"), "{policy}");
+    assert!(
+        !policy.contains("\"*\"") && !policy.contains("s3:*"),
+        "{policy}"
+    );
+}
+
+#[test]
+fn template_creates_no_batch_operations_role_without_its_bucket() {
+    let out = Command::new(repo_root().join(".venv/bin/python"))
+        .arg(repo_root().join("scripts/iam_from_template.py"))
+        .arg(repo_root().join("template.yaml"))
+        .args(["--role", "BatchOperationsRole"])
+        .args(["--param", "SourceBucketName=src"])
+        .args(["--param", "DestinationBucketArns=arn:aws:s3:::dst"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not created"));
+}
