@@ -249,7 +249,7 @@ async fn key_versions(
     key: &str,
     expected_bucket_owner: Option<&str>,
     first_only: bool,
-) -> Result<Vec<String>, S3Failure> {
+) -> Result<Vec<ListedVersion>, S3Failure> {
     let mut versions = Vec::new();
     let (mut key_marker, mut version_marker) = (None, None);
     loop {
@@ -266,7 +266,7 @@ async fn key_versions(
         let mut past_key = false;
         for v in page.versions() {
             match v.key() {
-                Some(k) if k == key => versions.extend(v.version_id().map(str::to_owned)),
+                Some(k) if k == key => versions.extend(listed_version(v)),
                 Some(k) if k > key => past_key = true,
                 _ => {}
             }
@@ -281,6 +281,16 @@ async fn key_versions(
             return Err(not_advancing("ListObjectVersions"));
         }
     }
+}
+
+/// A version as ListObjectVersions lists it.
+fn listed_version(v: &aws_sdk_s3::types::ObjectVersion) -> Option<ListedVersion> {
+    Some(ListedVersion {
+        key: v.key()?.to_owned(),
+        version_id: v.version_id().unwrap_or("null").to_owned(),
+        size: u64::try_from(v.size().unwrap_or(0)).unwrap_or(0),
+        etag: v.e_tag().unwrap_or_default().to_owned(),
+    })
 }
 
 /// Puts each key's versions, listed newest first, oldest first (keys stay in order).
@@ -756,7 +766,7 @@ impl SourceStore for AwsS3 {
         key: &str,
     ) -> Result<Option<String>, S3Failure> {
         let versions = key_versions(&self.client(region), bucket, key, None, true).await?;
-        Ok(versions.into_iter().next())
+        Ok(versions.into_iter().next().map(|v| v.version_id))
     }
 
     async fn list_objects(
@@ -787,12 +797,7 @@ impl SourceStore for AwsS3 {
                 .send()
                 .await
                 .map_err(|e| failure("ListObjectVersions", e))?;
-            versions.extend(page.versions().iter().filter_map(|v| {
-                Some(ListedVersion {
-                    key: v.key()?.to_owned(),
-                    version_id: v.version_id().unwrap_or("null").to_owned(),
-                })
-            }));
+            versions.extend(page.versions().iter().filter_map(listed_version));
             if page.is_truncated() != Some(true) {
                 break;
             }
@@ -917,7 +922,10 @@ impl DestinationStore for AwsS3 {
         .await
     }
 
-    async fn replica_versions(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {
+    async fn replica_versions(
+        &self,
+        at: &ReplicaLocation,
+    ) -> Result<Vec<ListedVersion>, S3Failure> {
         let client = self.client_at(&at.region, at.endpoint.as_deref());
         key_versions(
             &client,

@@ -40,7 +40,9 @@ impl Tally {
     pub fn add(&mut self, result: &Result<Done, ReplicationError>) {
         match result {
             Ok(Done::Replicated(_)) => self.replicated += 1,
-            Ok(Done::Skipped(SkipReason::AlreadyReplicated)) => self.in_sync += 1,
+            Ok(Done::Skipped(SkipReason::AlreadyReplicated | SkipReason::InHistory)) => {
+                self.in_sync += 1
+            }
             // A write convergence or a delete marker made (the source changed meanwhile).
             Ok(Done::Synced { writes }) if *writes > 0 => self.replicated += 1,
             Ok(Done::Synced { .. }) => self.in_sync += 1,
@@ -266,6 +268,7 @@ async fn key<S: SourceStore, D: DestinationStore>(
         null_version: false,
         etag,
         sequencer: None,
+        event_time: None,
     };
     // The listing may be stale: what is current is read now.
     let current = match replicator.source().current(region, bucket, &work.key).await {

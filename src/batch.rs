@@ -166,13 +166,15 @@ async fn one<S: SourceStore, D: DestinationStore>(
                 null_version: false,
                 etag: Some(head.etag.trim_matches('"').to_owned()),
                 sequencer: None,
+                event_time: None,
             };
             let outcomes = replicator.replicate_until(&event, stop_at).await;
             combine(outcomes.into_iter().map(|o| {
                 let result = o.result.map(|done| match done {
                     Done::Replicated(_) => "replicated".to_owned(),
                     Done::Synced { writes } if writes > 0 => "replicated".to_owned(),
-                    Done::Synced { .. } | Done::Skipped(SkipReason::AlreadyReplicated) => {
+                    Done::Synced { .. }
+                    | Done::Skipped(SkipReason::AlreadyReplicated | SkipReason::InHistory) => {
                         "in sync".to_owned()
                     }
                     Done::Skipped(reason) => format!("skipped: {reason}"),

@@ -355,10 +355,11 @@ impl backfill::Progress for Bar {
             return;
         }
         let now = Instant::now();
-        if plain.printed.is_none_or(|at| now - at >= LINE_EVERY) {
+        let last = plain.printed.or(plain.started).unwrap_or(now);
+        if now - last >= LINE_EVERY {
             let secs = plain.started.map_or(0.0, |s| (now - s).as_secs_f64());
             println!(
-                "{}: {}/{} keys, {} listed, {:.1} keys/s",
+                "{}: {}/{} keys, {}, {:.1} keys/s",
                 self.verb,
                 plain.keys,
                 plain.total,

@@ -403,12 +403,7 @@ impl SourceStore for FakeS3 {
         Ok(b.keys
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
-            .flat_map(|(k, v)| {
-                v.iter().filter(|s| !s.marker).map(|s| ListedVersion {
-                    key: k.clone(),
-                    version_id: s.id.clone(),
-                })
-            })
+            .flat_map(|(k, v)| v.iter().filter(|s| !s.marker).map(|s| listed_version(k, s)))
             .collect())
     }
 
@@ -436,6 +431,15 @@ fn list(bucket: &Bucket, prefix: &str) -> Result<Vec<Listed>, S3Failure> {
             })
         })
         .collect())
+}
+
+fn listed_version(key: &str, s: &Stored) -> ListedVersion {
+    ListedVersion {
+        key: key.to_owned(),
+        version_id: s.id.clone(),
+        size: s.head.size,
+        etag: s.head.etag.clone(),
+    }
 }
 
 fn no_upload(op: &'static str) -> S3Failure {
@@ -643,7 +647,10 @@ impl DestinationStore for FakeS3 {
         list(state.bucket("ListObjectsV2", &at.bucket)?, &at.key)
     }
 
-    async fn replica_versions(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {
+    async fn replica_versions(
+        &self,
+        at: &ReplicaLocation,
+    ) -> Result<Vec<ListedVersion>, S3Failure> {
         let mut state = self.state();
         let b = state.bucket("ListObjectVersions", &at.bucket)?;
         Ok(b.keys
@@ -652,7 +659,7 @@ impl DestinationStore for FakeS3 {
                 v.iter()
                     .rev()
                     .filter(|s| !s.marker)
-                    .map(|s| s.id.clone())
+                    .map(|s| listed_version(&at.key, s))
                     .collect()
             })
             .unwrap_or_default())

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{S3Failure, S3FailureKind};
 use crate::store::{
-    AclPlan, Body, CopyRequest, Current, DestinationStore, Listed, ReplicaLocation, ReplicaSpec,
-    UploadedPart, Written,
+    AclPlan, Body, CopyRequest, Current, DestinationStore, Listed, ListedVersion, ReplicaLocation,
+    ReplicaSpec, UploadedPart, Written,
 };
 
 /// One call as the fault rule sees it.
@@ -171,7 +171,10 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         self.inner.list_replicas(at).await
     }
 
-    async fn replica_versions(&self, at: &ReplicaLocation) -> Result<Vec<String>, S3Failure> {
+    async fn replica_versions(
+        &self,
+        at: &ReplicaLocation,
+    ) -> Result<Vec<ListedVersion>, S3Failure> {
         self.check("ListObjectVersions", None)?;
         self.inner.replica_versions(at).await
     }

@@ -4,14 +4,15 @@
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::error::{InvocationError, RecordFailure};
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 
-use crate::events::{compare_sequencers, parse_payload, Intake, ObjectEvent};
+use crate::events::{self, compare_sequencers, parse_payload, Intake, ObjectEvent};
 use crate::replicate::{Done, Replicator};
+use crate::run::Run;
 use crate::store::{DestinationStore, SourceStore};
 
 /// Keys worked on at once within one invocation (records of one key go one after another).
@@ -32,8 +33,12 @@ pub struct Summary {
     pub ignored: usize,
 }
 
-/// Answers one invocation of the function, whatever invoked it: an S3 Batch Operations job gets
-/// its per-task results; S3 event notifications get the [`Summary`] (or fail the invocation).
+/// Answers one invocation of the function, whatever invoked it:
+/// - an S3 Batch Operations job gets its per-task results;
+/// - an SQS batch gets `batchItemFailures`, the ids of the messages whose records failed or
+///   could not be read (with `ReportBatchItemFailures`, only those return to the queue);
+/// - S3 event notifications and EventBridge events get the [`Summary`], or fail the invocation
+///   so that Lambda retries it and then sends it to the on-failure destination.
 pub async fn respond<S, D>(
     replicator: &Replicator<S, D>,
     payload: Value,
@@ -43,18 +48,49 @@ where
     S: SourceStore,
     D: DestinationStore,
 {
-    if crate::events::batch::is_batch(&payload) {
-        let job = crate::events::batch::parse_batch(&payload)?;
-        let stop_at =
-            deadline.map(|deadline| stop_at(deadline, replicator.config().copy.time_margin));
+    let stop_at = deadline.map(|deadline| stop_at(deadline, replicator.config().copy.time_margin));
+    if events::batch::is_batch(&payload) {
+        let job = events::batch::parse_batch(&payload)?;
         let response = crate::batch::run_job(replicator, job, stop_at).await;
         return Ok(serde_json::to_value(response).unwrap_or_default());
     }
-    let summary = handle_until(replicator, payload, deadline).await?;
+    if events::sqs::is_sqs(&payload) {
+        let batch = events::sqs::parse_sqs(&payload);
+        let (summary, failures) = run_items(replicator, batch.items.clone(), stop_at).await;
+        for f in &failures {
+            warn!(
+                record = f.index,
+                object = %f.object,
+                destination = f.destination.as_deref().unwrap_or("-"),
+                code = f.code,
+                error = %f.message,
+                "record failed: its message returns to the queue"
+            );
+        }
+        let failed = batch.failed_ids(failures.iter().map(|f| f.index));
+        info!(
+            messages = batch.message_ids.len(),
+            records = summary.records,
+            replicated = summary.replicated,
+            failed_messages = failed.len(),
+            "SQS batch done"
+        );
+        let items: Vec<Value> = failed
+            .into_iter()
+            .map(|id| serde_json::json!({ "itemIdentifier": id }))
+            .collect();
+        return Ok(serde_json::json!({ "batchItemFailures": items }));
+    }
+    let items = if events::eventbridge::is_eventbridge(&payload) {
+        vec![events::eventbridge::parse_event(0, "", &payload)]
+    } else {
+        parse_payload(&payload)?
+    };
+    let summary = finish(run_items(replicator, items, stop_at).await)?;
     Ok(serde_json::to_value(summary).unwrap_or_default())
 }
 
-/// Handles one invocation payload, with no deadline.
+/// Handles one invocation payload of S3 event notifications, with no deadline.
 pub async fn handle<S, D>(
     replicator: &Replicator<S, D>,
     payload: Value,
@@ -66,9 +102,10 @@ where
     handle_until(replicator, payload, None).await
 }
 
-/// Handles one invocation payload that must be done by `deadline` (the Lambda context's): no
-/// S3 call is started within the configured margin of it, so the retry carries on from what S3
-/// holds (a multipart copy of ours resumes where it can be proven ours).
+/// Handles one invocation payload of S3 event notifications that must be done by `deadline`
+/// (the Lambda context's): no S3 call is started within the configured margin of it, so the
+/// retry carries on from what S3 holds (a multipart copy of ours resumes where it can be
+/// proven ours).
 pub async fn handle_until<S, D>(
     replicator: &Replicator<S, D>,
     payload: Value,
@@ -80,6 +117,35 @@ where
 {
     let stop_at = deadline.map(|deadline| stop_at(deadline, replicator.config().copy.time_margin));
     let items = parse_payload(&payload)?;
+    finish(run_items(replicator, items, stop_at).await)
+}
+
+/// The summary, or the invocation's failure listing every failed record.
+fn finish(
+    (summary, mut failures): (Summary, Vec<RecordFailure>),
+) -> Result<Summary, InvocationError> {
+    if failures.is_empty() {
+        return Ok(summary);
+    }
+    failures.sort_by_key(|f| f.index);
+    Err(InvocationError::RecordsFailed {
+        total: summary.records,
+        failures,
+    })
+}
+
+/// Carries out every item, whichever source it came from. The records of one key are applied
+/// in `sequencer` order, one after another, and the key is converged once, after the last: a
+/// burst of N writes delivered together becomes N destination versions in the source's order.
+async fn run_items<S, D>(
+    replicator: &Replicator<S, D>,
+    items: Vec<Intake>,
+    stop_at: Option<Instant>,
+) -> (Summary, Vec<RecordFailure>)
+where
+    S: SourceStore,
+    D: DestinationStore,
+{
     let mut summary = Summary {
         records: items.len(),
         ..Summary::default()
@@ -111,8 +177,14 @@ where
     let mut results = stream::iter(by_key.values())
         .map(|events| async move {
             let mut done = Vec::with_capacity(events.len());
-            for event in events {
-                done.push((event, replicator.replicate_until(event, stop_at).await));
+            for (i, event) in events.iter().enumerate() {
+                // Only the key's last event converges it: an earlier one's convergence would
+                // write the source's current version before the later events' versions.
+                let run = match i + 1 == events.len() {
+                    true => Run::new(stop_at),
+                    false => Run::deferring_convergence(stop_at),
+                };
+                done.push((event, replicator.replicate_in(event, &run).await));
             }
             done
         })
@@ -146,15 +218,9 @@ where
             }
         }
     }
-    if failures.is_empty() {
-        return Ok(summary);
-    }
-    failures.sort_by_key(|f| f.index);
-    Err(InvocationError::RecordsFailed {
-        total: summary.records,
-        failures,
-    })
+    (summary, failures)
 }
+
 /// The deadline the Runtime API gives (`Lambda-Runtime-Deadline-Ms`): milliseconds since the epoch
 /// on Lambda. `cargo lambda watch` 1.9 sends the timeout instead (600000); a value that cannot be
 /// a deadline (before 1973) is read as that duration from now, so local runs are not stopped at once.

@@ -29,6 +29,7 @@ pub struct Run {
     stop_at: Option<Instant>,
     mode: Mode,
     rewrite: Vec<String>,
+    defer_convergence: bool,
 }
 
 impl Run {
@@ -44,7 +45,23 @@ impl Run {
             stop_at,
             mode,
             rewrite: Vec::new(),
+            defer_convergence: false,
         }
+    }
+
+    /// An event run for a record followed by later records of the same key in this
+    /// invocation: its version is written, but the key is left for the last record to converge
+    /// (and a delete marker in between is left to it too).
+    pub fn deferring_convergence(stop_at: Option<Instant>) -> Self {
+        Self {
+            defer_convergence: true,
+            ..Self::new(stop_at)
+        }
+    }
+
+    /// Whether convergence is left to a later record of the key.
+    pub fn defers_convergence(&self) -> bool {
+        self.defer_convergence || self.mode == Mode::History
     }
 
     /// A [`Mode::Rewrite`] run that writes the replica again at these destinations (as

@@ -160,6 +160,10 @@ pub struct ListedVersion {
     pub key: String,
     /// The version id (`null` for an object written while versioning was off or suspended).
     pub version_id: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag, with its quotes.
+    pub etag: String,
 }
 
 /// What HeadObject tells about a source version.
@@ -628,11 +632,11 @@ pub trait DestinationStore: Sync {
         at: &ReplicaLocation,
     ) -> impl Future<Output = Result<Vec<Listed>, S3Failure>> + Send;
 
-    /// The destination version ids of the key, newest first (delete markers excluded).
+    /// The destination versions of the key, newest first (delete markers excluded).
     fn replica_versions(
         &self,
         at: &ReplicaLocation,
-    ) -> impl Future<Output = Result<Vec<String>, S3Failure>> + Send;
+    ) -> impl Future<Output = Result<Vec<ListedVersion>, S3Failure>> + Send;
 
     /// HeadObject on one destination version.
     fn replica_version(

@@ -428,7 +428,8 @@ async fn two_way_replication_converges_without_loops() {
     assert_eq!(version_count(&s3, &b, "from-a").await, 2);
 }
 
-/// v1 replicated, then v2, then v1's event again (late): the destination holds two replicas of v1.
+/// v1 and v2 replicated, then a second replica of v1 written (as two racing instances can, each
+/// finding no replica yet), then v2 current again: the destination holds two replicas of v1.
 async fn two_replicas_of_v1(t: &Setup, cfg: &str) -> (Put, Put) {
     let v1 = put_with(&t.s3, &t.src, "k", b"one", |b| b.tagging("stage=draft")).await;
     let v2 = put(&t.s3, &t.src, "k", b"two").await;
@@ -438,7 +439,16 @@ async fn two_replicas_of_v1(t: &Setup, cfg: &str) -> (Put, Put) {
         event_of(vec![created(&v1, "01"), created(&v2, "02")]),
     )
     .await;
-    run(cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    let first = replicas_of(&t.s3, &t.dst, "k", v1.version_id.as_deref().unwrap()).await;
+    t.s3.copy_object()
+        .bucket(&t.dst)
+        .key("k")
+        .copy_source(format!("{}/k?versionId={}", t.dst, first[0]))
+        .tagging_directive(aws_sdk_s3::types::TaggingDirective::Copy)
+        .send()
+        .await
+        .unwrap();
+    run(cfg, &[], event_of(vec![created(&v2, "02")])).await;
     (v1, v2)
 }
 

@@ -45,6 +45,7 @@ fn event(kind: EventKind, key: &str, version_id: &str) -> ObjectEvent {
         null_version: false,
         etag: None,
         sequencer: None,
+        event_time: None,
     }
 }
 

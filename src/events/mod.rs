@@ -4,13 +4,17 @@
 //! malformed record is reported without hiding the good ones beside it.
 
 pub mod batch;
+pub mod eventbridge;
 mod key;
 mod s3;
+pub mod sqs;
 
 pub use key::{decode_event_key, KeyDecodeError};
 pub use s3::parse_payload;
 
 use crate::error::RecordFailure;
+use crate::names;
+use s3::shorten;
 
 /// What a record of the event asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +30,134 @@ pub enum Intake {
     },
     /// A record that could not be read; it fails the invocation after the others are done.
     Invalid(RecordFailure),
+}
+
+impl Intake {
+    /// A record that could not be read: `message` names its JSON path and what is wrong.
+    pub fn invalid(index: usize, object: String, message: String) -> Self {
+        Self::Invalid(RecordFailure {
+            index,
+            object,
+            destination: None,
+            code: "InvalidRecord",
+            message,
+        })
+    }
+}
+
+/// An object event's fields as a source delivers them, before they are checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RawObject<'a> {
+    pub bucket: Option<&'a str>,
+    /// Form-URL-encoded, as every S3 event source sends it.
+    pub key: Option<&'a str>,
+    pub version_id: Option<&'a str>,
+    pub etag: Option<&'a str>,
+    pub sequencer: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub event_time: Option<&'a str>,
+}
+
+impl RawObject<'_> {
+    /// Whether the event names a version (the `null` one included).
+    pub fn has_version(&self) -> bool {
+        self.version_id.is_some_and(|v| !v.is_empty())
+    }
+}
+
+/// Where each field of a [`RawObject`] sits in its source's JSON, for messages.
+pub(crate) struct Fields {
+    pub bucket: &'static str,
+    pub key: &'static str,
+    pub version_id: &'static str,
+    pub etag: &'static str,
+    pub sequencer: &'static str,
+    pub region: &'static str,
+}
+
+/// Checks a source's fields and makes the domain item: what the SDK would refuse, or panic on,
+/// is refused here, naming the field by its JSON path (`at`, then the field).
+pub(crate) fn object_event(
+    index: usize,
+    at: &str,
+    event_name: String,
+    kind: EventKind,
+    raw: &RawObject,
+    fields: &Fields,
+) -> Intake {
+    let object = match (raw.bucket, raw.key) {
+        (Some(b), Some(k)) => {
+            let cut = |s: &str| match s.char_indices().nth(200) {
+                Some((at, _)) => format!("{}...", &s[..at]),
+                None => s.to_owned(),
+            };
+            format!("s3://{}/{} (encoded key)", cut(b), cut(k))
+        }
+        _ => "unreadable record".to_owned(),
+    };
+    let invalid = |field: &str, message: String| {
+        let path = match at {
+            "" => field.to_owned(),
+            _ => format!("{at}.{field}"),
+        };
+        Intake::invalid(index, object.clone(), format!("{path}: {message}"))
+    };
+    // "null" is the version id of an unversioned object: treated as no version, except where
+    // a change to that one version is meant (ACL, tags, a version delete).
+    let raw_version = raw.version_id.filter(|v| !v.is_empty());
+    let null_version = raw_version == Some("null");
+    let version_id = raw_version.filter(|v| *v != "null").map(str::to_owned);
+    let Some(bucket) = raw.bucket.filter(|b| !b.is_empty()) else {
+        return invalid(fields.bucket, "is missing".to_owned());
+    };
+    if !names::is_bucket_name(bucket) {
+        return invalid(fields.bucket, format!("{bucket:?} is not a bucket name"));
+    }
+    let Some(raw_key) = raw.key.filter(|k| !k.is_empty()) else {
+        return invalid(fields.key, "is missing".to_owned());
+    };
+    let key = match decode_event_key(raw_key) {
+        Ok(k) => k,
+        Err(e) => return invalid(fields.key, format!("{}: {e}", shorten(raw_key))),
+    };
+    if let Some(problem) = names::key_problem(&key) {
+        return invalid(fields.key, format!("the decoded key {problem}"));
+    }
+    let region = raw.region.filter(|r| !r.is_empty()).map(str::to_owned);
+    if let Some(r) = region.as_deref().filter(|r| !names::is_region(r)) {
+        return invalid(
+            fields.region,
+            format!("{r:?} is not a region name such as eu-west-1"),
+        );
+    }
+    if let Some(s) = raw.sequencer.filter(|s| !names::is_sequencer(s)) {
+        return invalid(
+            fields.sequencer,
+            format!("{} is not a hexadecimal sequencer", shorten(s)),
+        );
+    }
+    let etag = raw.etag.filter(|e| !e.is_empty()).map(str::to_owned);
+    for (field, value) in [(fields.etag, &etag), (fields.version_id, &version_id)] {
+        if let Some(v) = value.as_deref().filter(|v| !names::is_token(v)) {
+            return invalid(
+                field,
+                format!("{} is not visible ASCII of at most 1,024 bytes", shorten(v)),
+            );
+        }
+    }
+    Intake::Object(ObjectEvent {
+        kind,
+        index,
+        event_name,
+        region,
+        bucket: bucket.to_owned(),
+        key,
+        version_id,
+        null_version,
+        etag,
+        sequencer: raw.sequencer.map(str::to_owned),
+        event_time: raw.event_time.map(str::to_owned),
+    })
 }
 
 /// The kinds of object event the function acts on.
@@ -98,6 +230,8 @@ pub struct ObjectEvent {
     pub etag: Option<String>,
     /// Orders events for one key.
     pub sequencer: Option<String>,
+    /// When S3 says the event happened (`eventTime`, ISO 8601), where the source gives it.
+    pub event_time: Option<String>,
 }
 
 impl ObjectEvent {

@@ -3,9 +3,8 @@
 use aws_lambda_events::s3::S3EventRecord;
 use serde_json::Value;
 
-use super::{decode_event_key, EventKind, Intake, ObjectEvent};
-use crate::error::{InvocationError, RecordFailure};
-use crate::names;
+use super::{object_event, EventKind, Fields, Intake, RawObject};
+use crate::error::InvocationError;
 
 /// Splits an invocation payload into records. Fails only when the payload as a whole is not an
 /// S3 event; a bad record becomes [`Intake::Invalid`].
@@ -22,35 +21,42 @@ pub fn parse_payload(payload: &Value) -> Result<Vec<Intake>, InvocationError> {
     Ok(records
         .iter()
         .enumerate()
-        .map(|(index, record)| parse_record(index, record))
+        .map(|(index, record)| parse_record(index, &format!("Records[{index}]"), record))
         .collect())
 }
 
-fn parse_record(index: usize, value: &Value) -> Intake {
-    // Every message names the record and the JSON path of the field at fault.
-    let invalid = |field: &str, message: String| {
-        Intake::Invalid(RecordFailure {
-            index,
-            object: describe_raw(value),
-            destination: None,
-            code: "InvalidRecord",
-            message: format!("Records[{index}].{field}: {message}"),
-        })
-    };
+const FIELDS: Fields = Fields {
+    bucket: "s3.bucket.name",
+    key: "s3.object.key",
+    version_id: "s3.object.versionId",
+    etag: "s3.object.eTag",
+    sequencer: "s3.object.sequencer",
+    region: "awsRegion",
+};
+
+/// One S3 event record as item `index`; `at` is its JSON path, for messages.
+pub(super) fn parse_record(index: usize, at: &str, value: &Value) -> Intake {
     let source = value.get("eventSource").and_then(Value::as_str);
     if source != Some("aws:s3") {
-        return invalid(
-            "eventSource",
+        return Intake::invalid(
+            index,
+            describe_raw(value),
             format!(
-                "is {source:?}, expected \"aws:s3\" (only S3 event notifications are accepted)"
+                "{at}.eventSource: is {source:?}, expected \"aws:s3\" (only S3 event notifications are accepted)"
             ),
         );
     }
     let record: S3EventRecord = match serde_path_to_error::deserialize(value) {
         Ok(r) => r,
         Err(e) => {
-            let path = e.path().to_string();
-            return invalid(&path, format!("not a valid S3 event record: {}", e.inner()));
+            return Intake::invalid(
+                index,
+                describe_raw(value),
+                match e.path().to_string().as_str() {
+                    "." => format!("{at}: not a valid S3 event record: {}", e.inner()),
+                    path => format!("{at}.{path}: not a valid S3 event record: {}", e.inner()),
+                },
+            )
         }
     };
     let event_name = record.event_name.clone().unwrap_or_default();
@@ -58,74 +64,20 @@ fn parse_record(index: usize, value: &Value) -> Intake {
         .strip_prefix("s3:")
         .unwrap_or(&event_name)
         .to_owned();
-    // "null" is the version id of an unversioned object: treated as no version, except where
-    // a change to that one version is meant (ACL, tags, a version delete).
-    let raw_version = record
-        .s3
-        .object
-        .version_id
-        .clone()
-        .filter(|v| !v.is_empty());
-    let null_version = raw_version.as_deref() == Some("null");
-    let version_id = raw_version.filter(|v| v != "null");
-    let Some(kind) = EventKind::of(&event_name, version_id.is_some() || null_version) else {
-        return Intake::Ignored { index, event_name };
+    let raw = RawObject {
+        bucket: record.s3.bucket.name.as_deref(),
+        key: record.s3.object.key.as_deref(),
+        version_id: record.s3.object.version_id.as_deref(),
+        etag: record.s3.object.e_tag.as_deref(),
+        sequencer: record.s3.object.sequencer.as_deref(),
+        region: record.aws_region.as_deref(),
+        event_time: value.get("eventTime").and_then(Value::as_str),
     };
-    // What the SDK would refuse, or panic on, is refused here, naming the field.
-    let Some(bucket) = record.s3.bucket.name.clone().filter(|b| !b.is_empty()) else {
-        return invalid("s3.bucket.name", "is missing".to_owned());
-    };
-    if !names::is_bucket_name(&bucket) {
-        return invalid("s3.bucket.name", format!("{bucket:?} is not a bucket name"));
+    let kind = EventKind::of(&event_name, raw.has_version());
+    match kind {
+        Some(kind) => object_event(index, at, event_name, kind, &raw, &FIELDS),
+        None => Intake::Ignored { index, event_name },
     }
-    let Some(raw_key) = record.s3.object.key.as_deref().filter(|k| !k.is_empty()) else {
-        return invalid("s3.object.key", "is missing".to_owned());
-    };
-    let key = match decode_event_key(raw_key) {
-        Ok(k) => k,
-        Err(e) => return invalid("s3.object.key", format!("{}: {e}", shorten(raw_key))),
-    };
-    if let Some(problem) = names::key_problem(&key) {
-        return invalid("s3.object.key", format!("the decoded key {problem}"));
-    }
-    let region = record.aws_region.clone().filter(|r| !r.is_empty());
-    if let Some(r) = region.as_deref().filter(|r| !names::is_region(r)) {
-        return invalid(
-            "awsRegion",
-            format!("{r:?} is not a region name such as eu-west-1"),
-        );
-    }
-    let sequencer = record.s3.object.sequencer.clone();
-    if let Some(s) = sequencer.as_deref().filter(|s| !names::is_sequencer(s)) {
-        return invalid(
-            "s3.object.sequencer",
-            format!("{} is not a hexadecimal sequencer", shorten(s)),
-        );
-    }
-    let etag = record.s3.object.e_tag.clone().filter(|e| !e.is_empty());
-    for (field, value) in [
-        ("s3.object.eTag", &etag),
-        ("s3.object.versionId", &version_id),
-    ] {
-        if let Some(v) = value.as_deref().filter(|v| !names::is_token(v)) {
-            return invalid(
-                field,
-                format!("{} is not visible ASCII of at most 1,024 bytes", shorten(v)),
-            );
-        }
-    }
-    Intake::Object(ObjectEvent {
-        kind,
-        index,
-        event_name,
-        region,
-        bucket,
-        key,
-        version_id,
-        null_version,
-        etag,
-        sequencer,
-    })
 }
 
 /// A value quoted for a message, cut to a readable length (keys can be 70 KB of garbage).
@@ -156,6 +108,7 @@ fn describe_raw(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::RecordFailure;
     use crate::events::compare_sequencers;
     use serde_json::json;
 

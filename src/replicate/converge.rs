@@ -14,6 +14,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         rules: &[&Rule],
         run: &Run,
     ) -> Vec<DestinationOutcome> {
+        if run.defers_convergence() {
+            return Vec::new();
+        }
         let mut writes: HashMap<&str, u32> = HashMap::new();
         let mut outcomes = Vec::new();
         let mut pending: Vec<&Rule> = rules.to_vec();

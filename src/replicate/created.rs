@@ -85,7 +85,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .filter(|(_, o)| {
                     matches!(
                         o.result,
-                        Ok(Done::Replicated(_)) | Ok(Done::Skipped(SkipReason::AlreadyReplicated))
+                        Ok(Done::Replicated(_))
+                            | Ok(Done::Skipped(
+                                SkipReason::AlreadyReplicated | SkipReason::InHistory
+                            ))
                     )
                 })
                 .map(|(r, _)| *r)
@@ -154,9 +157,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         src: &SourceRead<'_>,
         run: &Run,
     ) -> Result<bool, ReplicationError> {
-        let marker = src.head.version_id.as_deref().unwrap_or("null");
         let at = self.location(rule, &src.event.key, run).await?;
-        Ok(!self.find_replicas(&at, marker, run).await?.is_empty())
+        self.replica_in_history(&at, src.head, keeps_etag(rule, src.head), run)
+            .await
     }
 
     /// Copies the version to one destination. With `check_current`, first reads the
@@ -182,14 +185,32 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if current.replica_of() == Some(version.as_str()) {
                     return Ok(Done::Skipped(SkipReason::AlreadyReplicated));
                 }
-                // Two-way: the other side's later original write stays current on both sides.
-                if let Current::Object(theirs) = &current {
-                    if theirs.not_replicated_from(&src.event.bucket)
-                        && theirs.origin_in(&rule.destination.bucket)
-                            > src.head.origin_in(&src.event.bucket)
-                    {
-                        return Ok(Done::Skipped(SkipReason::NewerInDestination));
+                let ours = src.head.origin_in(&src.event.bucket);
+                let maybe_late = match &current {
+                    Current::Object(theirs) => {
+                        let theirs_at = theirs.origin_in(&rule.destination.bucket);
+                        // Two-way: the other side's later original write stays current on both
+                        // sides.
+                        if theirs.not_replicated_from(&src.event.bucket) && theirs_at > ours {
+                            return Ok(Done::Skipped(SkipReason::NewerInDestination));
+                        }
+                        // A replica of a write no earlier than this one is current.
+                        current.replica_of().is_some()
+                            && !theirs.not_replicated_from(&src.event.bucket)
+                            && theirs_at.millis >= ours.millis
                     }
+                    // A delete marker: this version may be from before it.
+                    Current::DeleteMarker(_) => true,
+                    Current::Absent => false,
+                };
+                // A late or redelivered event: its replica may already be in the history. (In
+                // order, the current replica is of an earlier write, and this costs nothing.)
+                if maybe_late
+                    && self
+                        .replica_in_history(&at, src.head, keeps_etag(rule, src.head), run)
+                        .await?
+                {
+                    return Ok(Done::Skipped(SkipReason::InHistory));
                 }
             }
         }
@@ -360,4 +381,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             )),
         }
     }
+}
+
+/// Whether a replica of `head` written by `rule` has the source's ETag: not when either side is
+/// SSE-KMS (the ETag is then no MD5), nor when the bytes are streamed to another endpoint.
+fn keeps_etag(rule: &Rule, head: &SourceVersion) -> bool {
+    !matches!(head.encryption, Encryption::Kms { .. })
+        && rule.destination.replica_kms_key_id.is_none()
+        && rule.destination.endpoint.is_none()
 }

@@ -16,6 +16,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if selected.is_empty() {
             return whole(Ok(Done::Skipped(SkipReason::DeleteMarkerNotSelected)));
         }
+        if run.defers_convergence() {
+            return whole(Ok(Done::Skipped(SkipReason::LaterEventSettles)));
+        }
         let region = self.source_region(event);
         self.converge(event, &region, None, &selected, run).await
     }

@@ -68,6 +68,12 @@ pub enum SkipReason {
     NoReplica,
     /// Owner override or ACL-disabled destination: the replica's ACL does not follow the source.
     AclNotReplicated,
+    /// A delete marker followed by later events for its key in the same invocation: the last
+    /// of them leaves the destination as the source is.
+    LaterEventSettles,
+    /// A replica of this version is already in the destination's history (a redelivered or
+    /// late event): copying it again would only add a duplicate.
+    InHistory,
 }
 
 impl fmt::Display for SkipReason {
@@ -103,6 +109,14 @@ impl fmt::Display for SkipReason {
                 "version deletes are not replicated (set REPLICATE_VERSION_DELETES=true to opt in)"
             ),
             Self::NoReplica => write!(f, "no replica of this version exists in the destination"),
+            Self::LaterEventSettles => write!(
+                f,
+                "a later event for the key in this invocation leaves the destination as the source is"
+            ),
+            Self::InHistory => write!(
+                f,
+                "a replica of this version is already in the destination's history"
+            ),
             Self::AclNotReplicated => write!(
                 f,
                 "replica ACLs do not follow the source here (owner override or ACLs disabled)"
@@ -263,18 +277,51 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .await
             .map_err(dst_err)?;
         let mut replicas = Vec::new();
-        for id in versions {
+        for listed in versions {
             run.start()?;
             let v = self
                 .destination
-                .replica_version(at, &id)
+                .replica_version(at, &listed.version_id)
                 .await
                 .map_err(dst_err)?;
             if v.replica_of() == Some(marker) {
-                replicas.push(id);
+                replicas.push(listed.version_id);
             }
         }
         Ok(replicas)
+    }
+
+    /// Whether a version in the destination's history is a replica of the source version
+    /// `head`: only versions of its size (and ETag, where the replica keeps it) are read.
+    async fn replica_in_history(
+        &self,
+        at: &ReplicaLocation,
+        head: &SourceVersion,
+        keeps_etag: bool,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let marker = head.version_id.as_deref().unwrap_or("null");
+        run.start()?;
+        let versions = self
+            .destination
+            .replica_versions(at)
+            .await
+            .map_err(dst_err)?;
+        for listed in versions
+            .iter()
+            .filter(|v| v.size == head.size && (!keeps_etag || v.etag == head.etag))
+        {
+            run.start()?;
+            let v = self
+                .destination
+                .replica_version(at, &listed.version_id)
+                .await
+                .map_err(dst_err)?;
+            if v.replica_of() == Some(marker) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn read_tags(

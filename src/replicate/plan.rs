@@ -166,6 +166,7 @@ mod tests {
             version_id: Some("v1".into()),
             etag: Some("abc".into()),
             sequencer: None,
+            event_time: None,
             null_version: false,
         }
     }
