@@ -27,6 +27,11 @@ FIXTURES = [
     "non-matching-prefix.json",
     "object-removed-delete-marker.json",
     "object-restore-completed.json",
+    # The same events through SQS (S3 → SQS, S3 → SNS → SQS) and EventBridge.
+    "sqs-s3-notification.json",
+    "sqs-sns-s3-notification.json",
+    "eventbridge-object-created.json",
+    "sqs-eventbridge-object-created.json",
     # S3 Batch Operations tasks naming objects written before replication (EXISTING).
     "batch-operations-1.0.json",
     "batch-operations-2.0-verify.json",
@@ -67,23 +72,54 @@ def setup(endpoint, out_dir):
     out.mkdir(parents=True, exist_ok=True)
     for name in FIXTURES:
         event = json.loads((ROOT / "events" / name).read_text())
-        for record in event.get("Records", []):
-            obj = record["s3"]["object"]
-            record["s3"]["bucket"]["name"] = SOURCE
-            key = urllib.parse.unquote_plus(obj["key"])
-            if record["eventName"].startswith("ObjectRemoved"):
-                obj["versionId"] = s3.delete_object(Bucket=SOURCE, Key=key)["VersionId"]
-                continue
-            if not record["eventName"].startswith("ObjectCreated"):
-                continue  # shown being ignored
-            body = f"demo content of {key}\n".encode()
-            put = s3.put_object(Bucket=SOURCE, Key=key, Body=body, **sample(key))
-            obj.update(versionId=put["VersionId"], eTag=put["ETag"].strip('"'), size=len(body))
+        aim(s3, event)
         (out / name).write_text(json.dumps(event, indent=2, ensure_ascii=False))
     # Objects that existed before replication: no event names them; the backfill step copies them.
     for key in EXISTING:
         s3.put_object(Bucket=SOURCE, Key=key, Body=f"written before replication: {key}\n".encode(),
                       **sample(key))
+
+
+def aim(s3, event):
+    """Points an event of any source at SOURCE, writing (or deleting) the object it names."""
+    if "Records" in event and event["Records"] and "body" in event["Records"][0]:
+        for message in event["Records"]:  # SQS: each body is an event of its own
+            body = json.loads(message["body"])
+            if body.get("Type") == "Notification":  # an SNS envelope
+                inner = json.loads(body["Message"])
+                aim(s3, inner)
+                body["Message"] = json.dumps(inner)
+            else:
+                aim(s3, body)
+            message["body"] = json.dumps(body)
+        return
+    if event.get("source") == "aws.s3":  # EventBridge
+        obj = event["detail"]["object"]
+        event["detail"]["bucket"]["name"] = SOURCE
+        key = urllib.parse.unquote_plus(obj["key"])
+        if event["detail-type"] == "Object Deleted":
+            obj["version-id"] = s3.delete_object(Bucket=SOURCE, Key=key)["VersionId"]
+        else:
+            put = write(s3, key)
+            obj.update({"version-id": put["VersionId"], "etag": put["ETag"].strip('"')})
+        return
+    for record in event.get("Records", []):
+        obj = record["s3"]["object"]
+        record["s3"]["bucket"]["name"] = SOURCE
+        key = urllib.parse.unquote_plus(obj["key"])
+        if record["eventName"].startswith("ObjectRemoved"):
+            obj["versionId"] = s3.delete_object(Bucket=SOURCE, Key=key)["VersionId"]
+            continue
+        if not record["eventName"].startswith("ObjectCreated"):
+            continue  # shown being ignored
+        put = write(s3, key)
+        obj.update(versionId=put["VersionId"], eTag=put["ETag"].strip('"'), size=put["size"])
+
+
+def write(s3, key):
+    body = f"demo content of {key}\n".encode()
+    put = s3.put_object(Bucket=SOURCE, Key=key, Body=body, **sample(key))
+    return {**put, "size": len(body)}
 
 
 def describe(s3, bucket, key, version=None):

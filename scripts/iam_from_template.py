@@ -74,6 +74,8 @@ class Resolver:
             return self.params[name]
         if name in self.pseudo:
             return self.pseudo[name]
+        if name in self.template.get("Resources", {}):
+            return name  # a resource's physical id: its logical id stands in for it here
         sys.exit(f"cannot resolve Ref {name} outside a deployment")
 
     def get_att(self, resource, attribute):
@@ -180,7 +182,10 @@ def bucket_events(template_path, params):
         template = yaml.load(f, Loader=CfnLoader)
     resolver = Resolver(template, params)
     bucket = resolver.resolve(template["Resources"]["SourceBucket"]["Properties"])
-    return [c["Event"] for c in bucket["NotificationConfiguration"]["LambdaConfigurations"]]
+    notifications = bucket["NotificationConfiguration"]
+    configurations = notifications.get("LambdaConfigurations", []) + notifications.get(
+        "QueueConfigurations", [])
+    return [c["Event"] for c in configurations]
 
 
 def create_users(endpoint, policy):

@@ -203,3 +203,68 @@ async fn in_order_delivery_copies_no_version_twice() {
     let twice: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "copied more than once: {twice:?}");
 }
+
+/// Every destination version and delete marker, as (key, version id) pairs.
+async fn destination_history(s3: &Client, dst: &str) -> Vec<(String, String)> {
+    let listing = s3.list_object_versions().bucket(dst).send().await.unwrap();
+    let mut all: Vec<(String, String)> = listing
+        .versions()
+        .iter()
+        .map(|v| {
+            (
+                v.key().unwrap().to_owned(),
+                v.version_id().unwrap().to_owned(),
+            )
+        })
+        .chain(listing.delete_markers().iter().map(|m| {
+            (
+                m.key().unwrap().to_owned(),
+                m.version_id().unwrap().to_owned(),
+            )
+        }))
+        .collect();
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn every_event_delivered_again_copies_nothing() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "again-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "again-dst", "eu-west-1").await;
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config(&dst))]);
+    let mut rng = Rng(0xA6A1_0000_D00D);
+    let mut records = Vec::new();
+    for n in 0..OPERATIONS {
+        records.push(write(&s3, &src, &mut rng, n).await);
+    }
+    // Delivered once, shuffled, in events of 1 to 4 records.
+    let deliver = |mut records: Vec<Value>, mut rng: Rng| {
+        let replicator = &replicator;
+        async move {
+            for i in (1..records.len()).rev() {
+                let j = rng.below(i + 1);
+                records.swap(i, j);
+            }
+            let mut written = 0;
+            let mut rest = records.as_slice();
+            while !rest.is_empty() {
+                let take = (1 + rng.below(4)).min(rest.len());
+                let summary = handle(replicator, event_of(rest[..take].to_vec()))
+                    .await
+                    .unwrap();
+                written += summary.replicated + summary.synced;
+                rest = &rest[take..];
+            }
+            written
+        }
+    };
+    assert!(deliver(records.clone(), Rng(1)).await > 0);
+    assert_converged(&s3, &src, &dst).await;
+    let before = destination_history(&s3, &dst).await;
+
+    // Every event again, in another order: nothing is written.
+    assert_eq!(deliver(records, Rng(2)).await, 0, "a redelivery wrote");
+    assert_eq!(destination_history(&s3, &dst).await, before);
+    assert_converged(&s3, &src, &dst).await;
+}

@@ -560,3 +560,87 @@ fn template_creates_no_batch_operations_role_without_its_bucket() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not created"));
 }
+
+/// Runs `script` in the venv's Python with boto3 pointed at `endpoint` as the given user; its
+/// stdout parsed as JSON.
+fn boto3_as(endpoint: &str, keys: &Value, script: &str) -> Value {
+    let prelude = format!(
+        "import boto3, json, sys\nsqs = boto3.client('sqs', endpoint_url='{endpoint}', region_name='us-east-1', \
+         aws_access_key_id='{}', aws_secret_access_key='{}')\n",
+        keys["access_key_id"].as_str().unwrap(),
+        keys["secret_access_key"].as_str().unwrap()
+    );
+    let out = Command::new(repo_root().join(".venv/bin/python"))
+        .arg("-c")
+        .arg(prelude + script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// With the SQS trigger the role may read and delete from the event queue, and from nothing
+/// else: not the dead-letter queue (a redrive is an operator's act), and it may not send to it.
+#[tokio::test]
+async fn sqs_trigger_role_reads_only_its_event_queue() {
+    let server = start_moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", SETUP_CALLS)]);
+    let v: Value = from_template(
+        &["--endpoint", &server.endpoint],
+        &[
+            ("SourceBucketName", "sq-src"),
+            ("DestinationBucketArns", "arn:aws:s3:::sq-dst"),
+            ("Trigger", "SQS"),
+        ],
+    );
+    let made = boto3_as(
+        &server.endpoint,
+        &v["users"]["admin"],
+        "urls = {n: sqs.create_queue(QueueName=n)['QueueUrl'] for n in ('EventQueue', 'EventDeadLetterQueue')}\n\
+         for u in urls.values(): sqs.send_message(QueueUrl=u, MessageBody='{}')\n\
+         print(json.dumps(urls))",
+    );
+    let script = format!(
+        "def attempt(f):\n    try:\n        f()\n        return 'allowed'\n    except Exception as e:\n        return 'denied' if 'AccessDenied' in str(e) or 'not authorized' in str(e) else str(e)\n\
+         q, dlq = '{}', '{}'\n\
+         def take(u):\n    m = sqs.receive_message(QueueUrl=u, WaitTimeSeconds=0)['Messages'][0]\n    sqs.delete_message(QueueUrl=u, ReceiptHandle=m['ReceiptHandle'])\n\
+         print(json.dumps({{'take_event': attempt(lambda: take(q)), 'take_dead_letter': attempt(lambda: take(dlq)),\n\
+           'send_event': attempt(lambda: sqs.send_message(QueueUrl=q, MessageBody='x'))}}))",
+        made["EventQueue"].as_str().unwrap(),
+        made["EventDeadLetterQueue"].as_str().unwrap()
+    );
+    let tried = boto3_as(&server.endpoint, &v["users"]["replicator"], &script);
+    assert_eq!(tried["take_event"], "allowed", "{tried}");
+    assert_eq!(tried["take_dead_letter"], "denied", "{tried}");
+    assert_eq!(tried["send_event"], "denied", "{tried}");
+}
+
+#[test]
+fn only_the_sqs_trigger_grants_queue_reads_and_each_trigger_subscribes_once() {
+    for (trigger, reads) in [
+        ("S3Notification", false),
+        ("SQS", true),
+        ("EventBridge", false),
+    ] {
+        let params = [
+            ("SourceBucketName", "t-src"),
+            ("DestinationBucketArns", "arn:aws:s3:::t-dst"),
+            ("Trigger", trigger),
+        ];
+        let policy: Value = from_template(&[], &params);
+        assert_eq!(
+            policy.to_string().contains("sqs:ReceiveMessage"),
+            reads,
+            "{trigger}"
+        );
+        let events: Vec<String> = from_template(&["--bucket-events"], &params);
+        assert_eq!(
+            events.is_empty(),
+            trigger == "EventBridge",
+            "{trigger}: {events:?}"
+        );
+    }
+}
