@@ -268,3 +268,32 @@ async fn every_event_delivered_again_copies_nothing() {
     assert_eq!(destination_history(&s3, &dst).await, before);
     assert_converged(&s3, &src, &dst).await;
 }
+
+#[tokio::test]
+async fn lagged_delivery_reasserts_at_most_once_per_late_event() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "lag-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "lag-dst", "eu-west-1").await;
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config(&dst))]);
+    let mut records = Vec::new();
+    for n in 0..5 {
+        let p = put(&s3, &src, "k", format!("v{n}").as_bytes()).await;
+        records.push(record(
+            "ObjectCreated:Put",
+            &src,
+            "k",
+            p.version_id.as_deref(),
+            Some(&p.etag),
+            &format!("0062E99A88DC{n:04X}"),
+        ));
+    }
+    // Newest first, one invocation each: every event but the first is late.
+    for record in records.iter().rev() {
+        handle(&replicator, event_of(vec![record.clone()]))
+            .await
+            .unwrap();
+    }
+    assert_eq!(body_of(&s3, &dst, "k", None).await, b"v4");
+    // v4, then for each of the 4 late events its version and v4 re-asserted once.
+    assert_eq!(version_count(&s3, &dst, "k").await, 1 + 4 * 2);
+}
