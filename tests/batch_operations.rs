@@ -71,8 +71,11 @@ async fn world() -> World {
         .await
         .unwrap();
     put(&s3, &src, "missing 1+1.txt", b"never replicated").await;
-    put(&s3, &src, "differs.txt", b"source bytes").await;
+    // Someone else's object, older than the source's: a later one would win as in two-way
+    // replication (NewerInDestination).
     put(&s3, &dst, "differs.txt", b"someone else's bytes").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    put(&s3, &src, "differs.txt", b"source bytes").await;
     put(&s3, &src, "deleted.txt", b"soon gone").await;
     s3.delete_object()
         .bucket(&src)

@@ -451,3 +451,65 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
         "{stdout}"
     );
 }
+
+/// Ctrl-C: the keys in hand finish, no new one starts, and the closing line says what is left.
+#[tokio::test]
+async fn backfill_interrupted_by_ctrl_c_stops_cleanly_and_says_what_is_left() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "int-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "int-dst", "eu-west-1").await;
+    const N: usize = 150;
+    for n in 0..N {
+        put(&s3, &src, &format!("k{n:03}"), b"x").await;
+    }
+    let child = cli(&config(&dst))
+        .args(["backfill", "--bucket", &src, "--concurrency", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the first replica exists, as a user would press Ctrl-C.
+    while s3
+        .list_objects_v2()
+        .bucket(&dst)
+        .send()
+        .await
+        .unwrap()
+        .key_count()
+        .unwrap_or(0)
+        == 0
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopping"));
+    let lines: Vec<&str> = stdout.lines().collect();
+    let left: usize = lines[lines.len() - 2]
+        .strip_prefix("interrupted: ")
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let done = s3
+        .list_objects_v2()
+        .bucket(&dst)
+        .send()
+        .await
+        .unwrap()
+        .key_count()
+        .unwrap() as usize;
+    assert!(left > 0 && done > 0, "{stdout}");
+    assert_eq!(
+        done + left,
+        N,
+        "every key is either replicated or reported as left"
+    );
+    assert!(lines[lines.len() - 1].starts_with(&format!("backfill: {done} replicated")));
+}
