@@ -171,6 +171,33 @@ python scripts/demo_s3.py show "$endpoint" $check
 echo "(function log: $work/watch.log)"
 
 echo
+echo "== metrics: CloudWatch Embedded Metric Format documents in the function's log"
+.venv/bin/python - "$work/watch.log" <<'PY' || status=1
+import collections, json, sys
+totals = collections.Counter()
+documents = 0
+for line in open(sys.argv[1], errors="replace"):
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        continue
+    if "_aws" not in doc:
+        continue
+    documents += 1
+    for directive in doc["_aws"]["CloudWatchMetrics"]:
+        dims = directive["Dimensions"][0]
+        for metric in directive["Metrics"]:
+            name, value = metric["Name"], doc[metric["Name"]]
+            label = name + "".join(f" {d}={doc[d]}" for d in dims if d not in ("SourceBucket",))
+            totals[label] += len(value) if isinstance(value, list) else value
+if not documents:
+    sys.exit("demo: the function wrote no EMF document")
+print(f"{documents} documents (namespace S3Replicator); summed over the demo's invocations:")
+for label, total in sorted(totals.items()):
+    print(f"  {label}: {total:g}" + ("  (latency samples)" if label.startswith("ReplicationLatency") else ""))
+PY
+
+echo
 echo "== s3-replicator verify --bucket demo-source --deep: every replica proven"
 cli verify --bucket demo-source --deep || status=1
 echo

@@ -8,6 +8,7 @@ no broader than it says.
   ... --role BatchOperationsRole                                     another role's policy instead
   iam_from_template.py TEMPLATE --function-env [--param ...]       print the function's environment
   iam_from_template.py TEMPLATE --bucket-events [--param ...]      print the subscribed S3 events
+  iam_from_template.py TEMPLATE --dashboard [--param ...]          print the dashboard's body
 
 The user set-up makes exactly SETUP_CALLS requests, so the server can be started with
 INITIAL_NO_AUTH_ACTION_COUNT=SETUP_CALLS and enforce IAM for everything after.
@@ -84,6 +85,8 @@ class Resolver:
             name = self.resolve(self.template["Resources"][resource]["Properties"]["LogGroupName"])
             return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
         if kind == "AWS::SQS::Queue":
+            if attribute == "QueueName":
+                return resource
             return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{resource}"
         if kind == "AWS::Serverless::Function":
             return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{resource}"
@@ -188,6 +191,13 @@ def bucket_events(template_path, params):
     return [c["Event"] for c in configurations]
 
 
+def dashboard(template_path, params):
+    with open(template_path) as f:
+        template = yaml.load(f, Loader=CfnLoader)
+    resolver = Resolver(template, params)
+    return resolver.resolve(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
+
+
 def create_users(endpoint, policy):
     import boto3
 
@@ -217,10 +227,14 @@ if __name__ == "__main__":
     parser.add_argument("--function-env", action="store_true")
     parser.add_argument("--bucket-events", action="store_true")
     parser.add_argument("--role", default="ReplicatorRole")
+    parser.add_argument("--dashboard", action="store_true")
     args = parser.parse_args()
     params = dict(p.split("=", 1) for p in args.param)
     if args.bucket_events:
         print(json.dumps(bucket_events(args.template, params)))
+        sys.exit(0)
+    if args.dashboard:
+        print(dashboard(args.template, params))
         sys.exit(0)
     if args.function_env:
         print(json.dumps(function_env(args.template, params)))

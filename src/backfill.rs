@@ -269,6 +269,7 @@ async fn key<S: SourceStore, D: DestinationStore>(
         etag,
         sequencer: None,
         event_time: None,
+        size: None,
     };
     // The listing may be stale: what is current is read now.
     let current = match replicator.source().current(region, bucket, &work.key).await {

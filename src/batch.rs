@@ -167,6 +167,7 @@ async fn one<S: SourceStore, D: DestinationStore>(
                 etag: Some(head.etag.trim_matches('"').to_owned()),
                 sequencer: None,
                 event_time: None,
+                size: None,
             };
             let outcomes = replicator.replicate_until(&event, stop_at).await;
             combine(outcomes.into_iter().map(|o| {

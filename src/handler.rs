@@ -184,14 +184,23 @@ where
                     true => Run::new(stop_at),
                     false => Run::deferring_convergence(stop_at),
                 };
-                done.push((event, replicator.replicate_in(event, &run).await));
+                let outcomes = replicator.replicate_in(event, &run).await;
+                crate::metrics::requests(&event.bucket, run.requests());
+                done.push((event, outcomes));
             }
             done
         })
         .buffer_unordered(KEY_CONCURRENCY);
     while let Some(done) = results.next().await {
         for (event, outcomes) in done {
+            let now = SystemTime::now();
             for outcome in outcomes {
+                crate::metrics::outcome(
+                    event,
+                    outcome.destination.as_deref(),
+                    &outcome.result,
+                    now,
+                );
                 match outcome.result {
                     Ok(Done::Replicated(_)) => summary.replicated += 1,
                     Ok(Done::Synced { writes }) if writes > 0 => summary.synced += 1,

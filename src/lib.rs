@@ -16,6 +16,7 @@ pub mod fake;
 pub mod faults;
 pub mod handler;
 pub mod lambda_init;
+pub mod metrics;
 pub mod names;
 pub mod replicate;
 pub mod rules;

@@ -34,12 +34,26 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Metrics as CloudWatch Embedded Metric Format on stdout, flushed after every invocation.
+    let namespace = std::env::var("METRICS_NAMESPACE")
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| s3_replicator::metrics::NAMESPACE.to_owned());
+    let metrics = metrics_cloudwatch_embedded::Builder::new()
+        .cloudwatch_namespace(namespace)
+        .init()
+        .ok();
+    s3_replicator::metrics::describe();
     let replicator = &replicator;
     let served = run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = Some(s3_replicator::handler::deadline_from_runtime(
             event.context.deadline,
         ));
-        s3_replicator::respond(replicator, event.payload, deadline).await
+        let response = s3_replicator::respond(replicator, event.payload, deadline).await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.flush(std::io::stdout().lock());
+        }
+        response
     }))
     .await;
     match served {

@@ -46,6 +46,7 @@ fn event(kind: EventKind, key: &str, version_id: &str) -> ObjectEvent {
         etag: None,
         sequencer: None,
         event_time: None,
+        size: None,
     }
 }
 

@@ -42,6 +42,7 @@ struct Named {
 #[derive(Deserialize)]
 struct Object {
     key: Option<String>,
+    size: Option<u64>,
     etag: Option<String>,
     #[serde(rename = "version-id")]
     version_id: Option<String>,
@@ -120,6 +121,7 @@ pub fn parse_event(index: usize, at: &str, value: &Value) -> Intake {
         sequencer: object.and_then(|o| o.sequencer.as_deref()),
         region: event.region.as_deref(),
         event_time: event.time.as_deref(),
+        size: object.and_then(|o| o.size),
     };
     object_event(index, at, event_name, kind, &raw, &FIELDS)
 }

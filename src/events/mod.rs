@@ -56,6 +56,7 @@ pub(crate) struct RawObject<'a> {
     pub sequencer: Option<&'a str>,
     pub region: Option<&'a str>,
     pub event_time: Option<&'a str>,
+    pub size: Option<u64>,
 }
 
 impl RawObject<'_> {
@@ -157,6 +158,7 @@ pub(crate) fn object_event(
         etag,
         sequencer: raw.sequencer.map(str::to_owned),
         event_time: raw.event_time.map(str::to_owned),
+        size: raw.size,
     })
 }
 
@@ -232,6 +234,8 @@ pub struct ObjectEvent {
     pub sequencer: Option<String>,
     /// When S3 says the event happened (`eventTime`, ISO 8601), where the source gives it.
     pub event_time: Option<String>,
+    /// The version's size, as the event reports it.
+    pub size: Option<u64>,
 }
 
 impl ObjectEvent {

@@ -72,6 +72,7 @@ pub(super) fn parse_record(index: usize, at: &str, value: &Value) -> Intake {
         sequencer: record.s3.object.sequencer.as_deref(),
         region: record.aws_region.as_deref(),
         event_time: value.get("eventTime").and_then(Value::as_str),
+        size: record.s3.object.size.and_then(|s| u64::try_from(s).ok()),
     };
     let kind = EventKind::of(&event_name, raw.has_version());
     match kind {

@@ -167,6 +167,7 @@ mod tests {
             etag: Some("abc".into()),
             sequencer: None,
             event_time: None,
+            size: None,
             null_version: false,
         }
     }

@@ -170,7 +170,7 @@ pub fn replicator_with(sdk: &aws_config::SdkConfig, env: &[(&str, &str)]) -> Liv
 }
 
 /// The function's environment: `env`, path-style addressing unless it says otherwise.
-fn function_env(env: &[(&str, &str)]) -> HashMap<String, String> {
+pub fn function_env(env: &[(&str, &str)]) -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

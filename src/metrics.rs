@@ -1,0 +1,159 @@
+//! Replication metrics, recorded through the `metrics` facade and written by the binary as
+//! CloudWatch Embedded Metric Format documents on stdout (metrics_cloudwatch_embedded), where
+//! Lambda's log pipeline turns them into CloudWatch metrics without an API call.
+//!
+//! Dimensions are bounded: source and destination bucket, and a failure code or skip reason,
+//! never a key or a version id. Without a recorder installed (tests, the command line), every
+//! call here is a no-op.
+
+use std::time::SystemTime;
+
+use metrics::{counter, describe_counter, describe_histogram, histogram, Unit};
+
+use crate::error::ReplicationError;
+use crate::events::ObjectEvent;
+use crate::replicate::{Done, SkipReason};
+
+/// The namespace unless `METRICS_NAMESPACE` names another.
+pub const NAMESPACE: &str = "S3Replicator";
+
+/// Event time to replica written, in milliseconds.
+pub const REPLICATION_LATENCY: &str = "ReplicationLatency";
+/// Replicas written.
+pub const OPERATIONS_REPLICATED: &str = "OperationsReplicated";
+/// Bytes of the replicas written.
+pub const BYTES_REPLICATED: &str = "BytesReplicated";
+/// Records (per destination) that failed; also per `FailureCode`.
+pub const OPERATIONS_FAILED: &str = "OperationsFailedReplication";
+/// Records (per destination) deliberately not replicated, per `Reason`.
+pub const OPERATIONS_SKIPPED: &str = "OperationsSkipped";
+/// S3 requests made for the records of a source bucket.
+pub const S3_REQUESTS: &str = "S3Requests";
+
+/// Every metric the function emits, with its unit (the dashboard may reference only these).
+pub const ALL: [(&str, &str); 6] = [
+    (REPLICATION_LATENCY, "Milliseconds"),
+    (OPERATIONS_REPLICATED, "Count"),
+    (BYTES_REPLICATED, "Bytes"),
+    (OPERATIONS_FAILED, "Count"),
+    (OPERATIONS_SKIPPED, "Count"),
+    (S3_REQUESTS, "Count"),
+];
+
+/// Gives each metric its unit; called once after the recorder is installed.
+pub fn describe() {
+    describe_histogram!(
+        REPLICATION_LATENCY,
+        Unit::Milliseconds,
+        "event time to replica written"
+    );
+    describe_counter!(OPERATIONS_REPLICATED, Unit::Count, "replicas written");
+    describe_counter!(BYTES_REPLICATED, Unit::Bytes, "bytes of replicas written");
+    describe_counter!(OPERATIONS_FAILED, Unit::Count, "failed records");
+    describe_counter!(OPERATIONS_SKIPPED, Unit::Count, "records not replicated");
+    describe_counter!(S3_REQUESTS, Unit::Count, "S3 requests");
+}
+
+/// Records one outcome of an event at a destination (`None`: the record as a whole).
+pub fn outcome(
+    event: &ObjectEvent,
+    destination: Option<&str>,
+    result: &Result<Done, ReplicationError>,
+    now: SystemTime,
+) {
+    let source = event.bucket.clone();
+    let destination = destination.unwrap_or("none").to_owned();
+    match result {
+        Ok(Done::Replicated(_)) => {
+            let labels = [
+                ("SourceBucket", source.clone()),
+                ("DestinationBucket", destination.clone()),
+            ];
+            counter!(OPERATIONS_REPLICATED, &labels).increment(1);
+            counter!(BYTES_REPLICATED, &labels).increment(event.size.unwrap_or(0));
+            if let Some(ms) = latency_ms(event.event_time.as_deref(), now) {
+                histogram!(REPLICATION_LATENCY, &labels).record(ms);
+                // Across destinations too: what the latency alarm watches.
+                histogram!(REPLICATION_LATENCY, "SourceBucket" => labels[0].1.clone()).record(ms);
+            }
+        }
+        Ok(Done::Synced { .. }) => {}
+        Ok(Done::Skipped(reason)) => {
+            let labels = [
+                ("SourceBucket", source),
+                ("DestinationBucket", destination),
+                ("Reason", reason_name(reason).to_owned()),
+            ];
+            counter!(OPERATIONS_SKIPPED, &labels).increment(1);
+        }
+        Err(e) => {
+            let labels = [
+                ("SourceBucket", source.clone()),
+                ("DestinationBucket", destination.clone()),
+            ];
+            counter!(OPERATIONS_FAILED, &labels).increment(1);
+            let by_code = [
+                ("SourceBucket", source),
+                ("DestinationBucket", destination),
+                ("FailureCode", e.code().to_owned()),
+            ];
+            counter!(OPERATIONS_FAILED, &by_code).increment(1);
+        }
+    }
+}
+
+/// Records the S3 requests one record's work made.
+pub fn requests(source_bucket: &str, n: u32) {
+    counter!(S3_REQUESTS, "SourceBucket" => source_bucket.to_owned()).increment(u64::from(n));
+}
+
+/// Milliseconds from an event's `eventTime` to `now` (never negative).
+pub fn latency_ms(event_time: Option<&str>, now: SystemTime) -> Option<f64> {
+    let at = aws_smithy_types::DateTime::from_str(
+        event_time?,
+        aws_smithy_types::date_time::Format::DateTime,
+    )
+    .ok()?;
+    let at = SystemTime::try_from(at).ok()?;
+    Some(now.duration_since(at).unwrap_or_default().as_secs_f64() * 1000.0)
+}
+
+/// A skip reason as a bounded dimension value.
+pub fn reason_name(reason: &SkipReason) -> &'static str {
+    match reason {
+        SkipReason::VersionGone => "VersionGone",
+        SkipReason::SourceChanged => "SourceChanged",
+        SkipReason::IsReplica => "IsReplica",
+        SkipReason::Archived(_) => "Archived",
+        SkipReason::CustomerEncrypted => "CustomerEncrypted",
+        SkipReason::NoMatchingRule => "NoMatchingRule",
+        SkipReason::KmsNotSelected => "KmsNotSelected",
+        SkipReason::AlreadyReplicated => "AlreadyReplicated",
+        SkipReason::NewerInDestination => "NewerInDestination",
+        SkipReason::DeleteMarkerNotSelected => "DeleteMarkerNotSelected",
+        SkipReason::VersionDeletesOff => "VersionDeletesOff",
+        SkipReason::NoReplica => "NoReplica",
+        SkipReason::AclNotReplicated => "AclNotReplicated",
+        SkipReason::LaterEventSettles => "LaterEventSettles",
+        SkipReason::InHistory => "InHistory",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn latency_runs_from_the_event_time() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_996_800);
+        let ms = latency_ms(
+            Some("2026-11-30T00:00:00.000Z"),
+            at + Duration::from_millis(1500),
+        );
+        assert_eq!(ms, Some(1500.0));
+        // A clock behind the event's is no negative latency.
+        assert_eq!(latency_ms(Some("2026-11-30T00:00:00.000Z"), at), Some(0.0));
+        assert_eq!(latency_ms(Some("yesterday"), at), None);
+    }
+}

@@ -1,0 +1,356 @@
+//! The function's metrics: the binary, run under a fake Lambda Runtime API against the local S3,
+//! writes CloudWatch Embedded Metric Format documents on stdout; each is checked against the EMF
+//! specification, and together they carry what the invocation did: a replica (operations, bytes,
+//! latency), a failure with its code, a skip with its reason, and the S3 requests made.
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+/// Serves the Runtime API: the first `next` gets `event`, later ones wait forever; the
+/// response (or error) posted is kept.
+async fn runtime_api(listener: TcpListener, event: Value, posted: Arc<Mutex<Option<String>>>) {
+    let served = Arc::new(Mutex::new(false));
+    loop {
+        let (stream, _) = listener.accept().await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (event, posted, served) = (event.clone(), posted.clone(), served.clone());
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stream);
+            loop {
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).await.unwrap();
+                    let line = line.trim_end().to_ascii_lowercase();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).await.unwrap();
+                if request_line.contains("/invocation/next") {
+                    let first = !std::mem::replace(&mut *served.lock().await, true);
+                    if !first {
+                        std::future::pending::<()>().await;
+                    }
+                    let body = event.to_string();
+                    let deadline = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_millis()
+                        + 60_000;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                         lambda-runtime-aws-request-id: req-1\r\n\
+                         lambda-runtime-deadline-ms: {deadline}\r\n\
+                         lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:f\r\n\
+                         content-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    reader.get_mut().write_all(answer.as_bytes()).await.unwrap();
+                } else {
+                    *posted.lock().await = Some(String::from_utf8(body).unwrap());
+                    reader
+                        .get_mut()
+                        .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+    }
+}
+
+const UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
+/// Checks one document against the EMF specification; returns (metric name, dimension names,
+/// the document) for each metric it declares.
+fn check_emf(doc: &Value) -> Vec<(String, Vec<String>, Value)> {
+    let aws = &doc["_aws"];
+    assert!(
+        aws["Timestamp"].as_u64().is_some(),
+        "Timestamp in ms: {doc}"
+    );
+    let directives = aws["CloudWatchMetrics"]
+        .as_array()
+        .expect("CloudWatchMetrics");
+    assert!(!directives.is_empty());
+    let mut declared = Vec::new();
+    for d in directives {
+        assert_eq!(d["Namespace"], "S3Replicator", "{doc}");
+        let sets = d["Dimensions"].as_array().expect("Dimensions");
+        for set in sets {
+            let names = set.as_array().expect("a dimension set is an array");
+            assert!(names.len() <= 30);
+            for name in names {
+                let name = name.as_str().unwrap();
+                assert!(doc[name].is_string(), "dimension {name} has a value: {doc}");
+            }
+        }
+        for m in d["Metrics"].as_array().expect("Metrics") {
+            let name = m["Name"].as_str().expect("Name").to_owned();
+            if let Some(unit) = m.get("Unit") {
+                assert!(UNITS.contains(&unit.as_str().unwrap()), "{unit}");
+            }
+            let value = &doc[&name];
+            assert!(
+                value.is_number()
+                    || value
+                        .as_array()
+                        .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_number)),
+                "{name} has a value at the top level: {doc}"
+            );
+            let dims: Vec<String> = sets[0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_str().unwrap().to_owned())
+                .collect();
+            declared.push((name, dims, doc.clone()));
+        }
+    }
+    declared
+}
+
+#[tokio::test]
+async fn invocation_writes_emf_documents_for_replicas_failures_skips_and_requests() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "emf-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "emf-dst", "eu-west-1").await;
+    let config = json!({"Rules": [
+        {"ID": "ok", "Priority": 2, "Status": "Enabled", "Filter": {"Prefix": "ok/"},
+         "DeleteMarkerReplication": {"Status": "Disabled"}, "Destination": {"Bucket": dst}},
+        {"ID": "broken", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": "broken/"},
+         "DeleteMarkerReplication": {"Status": "Disabled"},
+         "Destination": {"Bucket": "no-such-bucket-anywhere", "Region": "eu-west-1"}}]})
+    .to_string();
+    let ok = put(&s3, &src, "ok/a.txt", b"twelve bytes").await;
+    let broken = put(&s3, &src, "broken/b.txt", b"b").await;
+    let other = put(&s3, &src, "elsewhere/c.txt", b"c").await;
+    let event = created_event(&[ok, broken, other]);
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = listener.local_addr().unwrap().to_string();
+    let posted = Arc::new(Mutex::new(None));
+    tokio::spawn(runtime_api(listener, event, posted.clone()));
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
+        .envs(function_env(&[("REPLICATION_CONFIG", &config)]))
+        .env("AWS_ENDPOINT_URL", &server().endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "f")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The invocation is answered (it fails: one record failed), then the output is read.
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while posted.lock().await.is_none() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the function answers");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.start_kill().unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
+    assert!(posted
+        .lock()
+        .await
+        .as_deref()
+        .unwrap()
+        .contains("RecordsFailed"));
+
+    let documents: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert!(!documents.is_empty(), "no EMF document in: {stdout}");
+    let declared: Vec<(String, Vec<String>, Value)> =
+        documents.iter().flat_map(check_emf).collect();
+    let find = |name: &str, dims: &[&str]| {
+        declared
+            .iter()
+            .find(|(n, d, _)| n == name && d.iter().map(String::as_str).eq(dims.iter().copied()))
+            .map(|(_, _, doc)| doc.clone())
+            .unwrap_or_else(|| panic!("{name} by {dims:?} in {documents:#?}"))
+    };
+    let pair = ["SourceBucket", "DestinationBucket"];
+    let replicated = find("OperationsReplicated", &pair);
+    assert_eq!(replicated["SourceBucket"], src.as_str());
+    assert_eq!(replicated["DestinationBucket"], dst.as_str());
+    assert_eq!(replicated["OperationsReplicated"], 1);
+    assert_eq!(replicated["BytesReplicated"], 12);
+    let latency = &find("ReplicationLatency", &pair)["ReplicationLatency"];
+    assert!(
+        latency.as_array().is_some_and(|v| v.len() == 1),
+        "{latency}"
+    );
+    let failed = find(
+        "OperationsFailedReplication",
+        &["SourceBucket", "DestinationBucket", "FailureCode"],
+    );
+    assert_eq!(failed["DestinationBucket"], "no-such-bucket-anywhere");
+    assert!(
+        failed["FailureCode"].as_str().unwrap().starts_with("Dst"),
+        "{failed}"
+    );
+    assert_eq!(failed["OperationsFailedReplication"], 1);
+    find("OperationsFailedReplication", &pair);
+    let skipped = find(
+        "OperationsSkipped",
+        &["SourceBucket", "DestinationBucket", "Reason"],
+    );
+    assert_eq!(skipped["Reason"], "NoMatchingRule");
+    let requests = find("S3Requests", &["SourceBucket"]);
+    assert!(requests["S3Requests"].as_u64().unwrap() >= 5, "{requests}");
+    // Every metric is one the dashboard and README know.
+    let known: HashSet<&str> = s3_replicator::metrics::ALL
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    for (name, _, _) in &declared {
+        assert!(known.contains(name.as_str()), "{name}");
+    }
+}
+
+#[test]
+fn dashboard_is_json_and_shows_only_metrics_the_function_emits() {
+    for trigger in ["S3Notification", "SQS"] {
+        let out = std::process::Command::new(repo_root().join(".venv/bin/python"))
+            .arg(repo_root().join("scripts/iam_from_template.py"))
+            .arg(repo_root().join("template.yaml"))
+            .args(["--dashboard", "--param", "SourceBucketName=src"])
+            .args(["--param", "DestinationBucketArns=arn:aws:s3:::dst"])
+            .args(["--param", &format!("Trigger={trigger}")])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let body: Value = serde_json::from_slice(&out.stdout).expect("the body is JSON");
+        let mut shown: Vec<(String, String)> = Vec::new();
+        for widget in body["widgets"].as_array().unwrap() {
+            let mut namespace = String::new();
+            for row in widget["properties"]["metrics"].as_array().unwrap() {
+                let row = row.as_array().unwrap();
+                if let Some(expression) = row[0].get("expression").and_then(Value::as_str) {
+                    let ns = expression
+                        .split('{')
+                        .nth(1)
+                        .unwrap()
+                        .split(',')
+                        .next()
+                        .unwrap();
+                    let name = expression
+                        .split("MetricName=\"")
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap();
+                    shown.push((ns.to_owned(), name.to_owned()));
+                    continue;
+                }
+                if row[0] != "." {
+                    namespace = row[0].as_str().unwrap().to_owned();
+                }
+                shown.push((namespace.clone(), row[1].as_str().unwrap().to_owned()));
+            }
+        }
+        let emitted: HashSet<&str> = s3_replicator::metrics::ALL
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        for (namespace, name) in &shown {
+            let known = match namespace.as_str() {
+                "S3Replicator" => emitted.contains(name.as_str()),
+                "AWS/Lambda" => ["Invocations", "Errors", "Throttles"].contains(&name.as_str()),
+                "AWS/SQS" => [
+                    "ApproximateNumberOfMessagesVisible",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateAgeOfOldestMessage",
+                ]
+                .contains(&name.as_str()),
+                _ => false,
+            };
+            assert!(known, "{trigger}: {namespace} {name}");
+        }
+        for name in &emitted {
+            assert!(
+                shown.iter().any(|(_, n)| n == name),
+                "{trigger}: {name} not shown"
+            );
+        }
+        let backlog = shown
+            .iter()
+            .any(|(_, n)| n == "ApproximateAgeOfOldestMessage");
+        assert_eq!(
+            backlog,
+            trigger == "SQS",
+            "the queue backlog is shown with the SQS trigger"
+        );
+    }
+}
