@@ -173,6 +173,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             head: &head,
             tags: tags.as_deref(),
             grants: grants.as_ref(),
+            destinations: None,
         };
         match self.copy_to(rule, &read, false, run).await? {
             Done::Replicated(_) => {

@@ -13,12 +13,23 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Some(_) => None,
         };
 
-        let mut head = match self
-            .read_head(&region, &version, if_match.as_deref(), run)
-            .await
-        {
-            Ok(head) => head,
-            Err(e) => return whole(skip_or_fail(e)),
+        // An event in order names the source's current version: the reads it needs (the
+        // source's current object, the version's ACL, each destination's current object) are
+        // independent, so they go out at once. Anything else reads step by step.
+        let prefetched = match (&version.version_id, run.mode()) {
+            (Some(id), Mode::Event) => Some(self.prefetch(event, &region, &version, id, run).await),
+            _ => None,
+        };
+        let known_head = prefetched.as_ref().and_then(|p| p.head.clone());
+        let mut head = match known_head {
+            Some(head) => head,
+            None => match self
+                .read_head(&region, &version, if_match.as_deref(), run)
+                .await
+            {
+                Ok(head) => head,
+                Err(e) => return whole(skip_or_fail(e)),
+            },
         };
         if let Some(reason) = skip_reason(&head, &event.bucket) {
             return whole(Ok(Done::Skipped(reason)));
@@ -51,13 +62,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let needs_acl = selected
             .iter()
             .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination));
-        let grants = if needs_acl {
-            match self.read_grants(&region, &version, run).await {
+        let prefetched_grants = prefetched.as_ref().and_then(|p| p.grants.clone());
+        let grants = match (needs_acl, prefetched_grants) {
+            (false, _) => None,
+            (true, Some(Ok(grants))) => grants,
+            (true, Some(Err(e))) => return whole(skip_or_fail(e)),
+            (true, None) => match self.read_grants(&region, &version, run).await {
                 Ok(grants) => grants,
                 Err(e) => return whole(skip_or_fail(e)),
-            }
-        } else {
-            None
+            },
         };
 
         let source = SourceRead {
@@ -68,6 +81,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             head: &head,
             tags: tags.as_deref(),
             grants: grants.as_ref(),
+            destinations: prefetched.as_ref().map(|p| &p.destinations),
         };
         let mut outcomes = join_all(
             selected
@@ -93,9 +107,22 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 })
                 .map(|(r, _)| *r)
                 .collect();
-            let converged = self
-                .converge(event, &region, version.version_id.as_deref(), &landed, run)
-                .await;
+            // Nothing written, the source's current version was read as this one, and each
+            // destination's current object already is its replica: nothing to converge.
+            let settled = prefetched.as_ref().is_some_and(|p| p.head.is_some())
+                && outcomes.iter().all(|o| {
+                    !matches!(
+                        o.result,
+                        Ok(Done::Replicated(_)) | Ok(Done::Skipped(SkipReason::InHistory))
+                    )
+                });
+            let converged = match settled {
+                true => Vec::new(),
+                false => {
+                    self.converge(event, &region, version.version_id.as_deref(), &landed, run)
+                        .await
+                }
+            };
             outcomes.extend(converged.into_iter().filter(made_a_difference));
         }
         outcomes
@@ -181,7 +208,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if check_current {
             if let Some(version) = &src.version.version_id {
                 let at = location_for(rule, &src.event.key, region.clone());
-                let current = self.replica_current(&at, run).await?;
+                let known = src
+                    .destinations
+                    .and_then(|d| d.get(&rule.destination.id()))
+                    .cloned();
+                let current = match known {
+                    Some(current) => current,
+                    None => self.replica_current(&at, run).await?,
+                };
                 if current.replica_of() == Some(version.as_str()) {
                     return Ok(Done::Skipped(SkipReason::AlreadyReplicated));
                 }
@@ -389,4 +423,56 @@ fn keeps_etag(rule: &Rule, head: &SourceVersion) -> bool {
     !matches!(head.encryption, Encryption::Kms { .. })
         && rule.destination.replica_kms_key_id.is_none()
         && rule.destination.endpoint.is_none()
+}
+
+/// What an in-order event's first, parallel reads found.
+pub(super) struct Prefetched {
+    /// The source's current object, when it is the event's version (else it is read by id).
+    head: Option<SourceVersion>,
+    /// The version's ACL as grants, when a candidate rule needs it.
+    grants: Option<Result<Option<GrantHeaders>, ReplicationError>>,
+    /// Each candidate destination's current object (those that could be read).
+    destinations: HashMap<DestinationId, Current>,
+}
+
+impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    /// Reads at once the source's current object, the version's ACL (where a rule for the key
+    /// may carry it) and the current object of each destination a rule for the key names.
+    async fn prefetch(
+        &self,
+        event: &ObjectEvent,
+        region: &str,
+        version: &VersionRef,
+        version_id: &str,
+        run: &Run,
+    ) -> Prefetched {
+        let candidates = rules::select_for_key(&self.config, &event.bucket, &event.key);
+        let needs_acl = candidates
+            .iter()
+            .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination));
+        let current = self.source_current(region, event, run);
+        let grants = async {
+            match needs_acl {
+                true => Some(self.read_grants(region, version, run).await),
+                false => None,
+            }
+        };
+        let destinations = join_all(candidates.iter().map(|rule| async move {
+            let at = self.location(rule, &event.key, run).await.ok()?;
+            let current = self.replica_current(&at, run).await.ok()?;
+            Some((rule.destination.id(), current))
+        }));
+        let (current, grants, destinations) = futures::join!(current, grants, destinations);
+        let head = match current {
+            Ok(Current::Object(head)) if head.version_id.as_deref() == Some(version_id) => {
+                Some(*head)
+            }
+            _ => None,
+        };
+        Prefetched {
+            head,
+            grants,
+            destinations: destinations.into_iter().flatten().collect(),
+        }
+    }
 }

@@ -552,6 +552,8 @@ struct SourceRead<'a> {
     head: &'a SourceVersion,
     tags: Option<&'a [(String, String)]>,
     grants: Option<&'a GrantHeaders>,
+    /// Destinations' current objects, read beforehand (an in-order event's parallel reads).
+    destinations: Option<&'a HashMap<DestinationId, Current>>,
 }
 
 /// A failed call to a destination (or a copy call), classified.
