@@ -22,6 +22,29 @@ use crate::store::{
 #[derive(Clone, Default)]
 pub struct FakeS3 {
     state: Arc<Mutex<State>>,
+    calls: Arc<Mutex<CallLog>>,
+}
+
+/// Every call's start and end, when a latency is set ([`FakeS3::with_latency`]).
+#[derive(Default)]
+struct CallLog {
+    latency: Option<std::time::Duration>,
+    calls: Vec<(std::time::Instant, std::time::Instant)>,
+}
+
+/// Records one call's end when dropped.
+struct Call {
+    log: Arc<Mutex<CallLog>>,
+    start: std::time::Instant,
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let end = std::time::Instant::now();
+        if let Ok(mut log) = self.log.lock() {
+            log.calls.push((self.start, end));
+        }
+    }
 }
 
 #[derive(Default)]
@@ -201,6 +224,64 @@ impl FakeS3 {
         Self::default()
     }
 
+    /// Every call takes `latency` (a round trip) and is logged, so that a test can tell which
+    /// calls went out together: see [`Self::round_trips`].
+    pub fn with_latency(self, latency: std::time::Duration) -> Self {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).latency = Some(latency);
+        self
+    }
+
+    /// The longest chain of calls each started after the previous one ended: the round trips
+    /// on the critical path since the last [`Self::clear_calls`]. Calls sent together count once.
+    pub fn round_trips(&self) -> usize {
+        let log = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let mut calls = log.calls.clone();
+        calls.sort();
+        let mut depth: Vec<usize> = Vec::with_capacity(calls.len());
+        for (i, (start, _)) in calls.iter().enumerate() {
+            let before = (0..i)
+                .filter(|&j| calls[j].1 <= *start)
+                .map(|j| depth[j])
+                .max()
+                .unwrap_or(0);
+            depth.push(before + 1);
+        }
+        depth.into_iter().max().unwrap_or(0)
+    }
+
+    /// The number of calls since the last [`Self::clear_calls`].
+    pub fn call_count(&self) -> usize {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .calls
+            .len()
+    }
+
+    /// Forgets the calls made so far.
+    pub fn clear_calls(&self) {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .calls
+            .clear();
+    }
+
+    /// One call: waits the latency, if one is set, and logs it.
+    async fn call(&self) -> Option<Call> {
+        let latency = self
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .latency?;
+        let start = std::time::Instant::now();
+        tokio::time::sleep(latency).await;
+        Some(Call {
+            log: self.calls.clone(),
+            start,
+        })
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -291,6 +372,7 @@ impl SourceStore for FakeS3 {
         version: &VersionRef,
         if_match: Option<&str>,
     ) -> Result<SourceVersion, S3Failure> {
+        let _call = self.call().await;
         let s = self.state().pinned("HeadObject", version, if_match)?;
         Ok(s.head)
     }
@@ -300,6 +382,7 @@ impl SourceStore for FakeS3 {
         _region: &str,
         version: &VersionRef,
     ) -> Result<Vec<(String, String)>, S3Failure> {
+        let _call = self.call().await;
         let s = self.state().version(
             "GetObjectTagging",
             &version.bucket,
@@ -310,6 +393,7 @@ impl SourceStore for FakeS3 {
     }
 
     async fn version_acl(&self, _region: &str, _version: &VersionRef) -> Result<Acl, S3Failure> {
+        let _call = self.call().await;
         Ok(Acl {
             owner_id: Some("owner".to_owned()),
             grants: vec![Grant {
@@ -325,6 +409,7 @@ impl SourceStore for FakeS3 {
         version: &VersionRef,
         _parts: u32,
     ) -> Result<Vec<u64>, S3Failure> {
+        let _call = self.call().await;
         let s = self.state().version(
             "HeadObject",
             &version.bucket,
@@ -341,6 +426,7 @@ impl SourceStore for FakeS3 {
         if_match: Option<&str>,
         range: Option<(u64, u64)>,
     ) -> Result<Body, S3Failure> {
+        let _call = self.call().await;
         let s = self.state().pinned("GetObject", version, if_match)?;
         let (start, end) = range.unwrap_or((0, s.body.len() as u64));
         Ok(Body::from_bytes(
@@ -349,6 +435,7 @@ impl SourceStore for FakeS3 {
     }
 
     async fn lock_enabled(&self, _region: &str, _bucket: &str) -> Result<bool, S3Failure> {
+        let _call = self.call().await;
         Ok(false)
     }
 
@@ -357,6 +444,7 @@ impl SourceStore for FakeS3 {
         _region: &str,
         _version: &VersionRef,
     ) -> Result<Option<(String, aws_smithy_types::DateTime)>, S3Failure> {
+        let _call = self.call().await;
         Ok(None)
     }
 
@@ -365,6 +453,7 @@ impl SourceStore for FakeS3 {
         _region: &str,
         _version: &VersionRef,
     ) -> Result<bool, S3Failure> {
+        let _call = self.call().await;
         Ok(false)
     }
 
@@ -374,6 +463,7 @@ impl SourceStore for FakeS3 {
         bucket: &str,
         key: &str,
     ) -> Result<Option<String>, S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         let b = state.bucket("ListObjectVersions", bucket)?;
         Ok(b.keys
@@ -388,6 +478,7 @@ impl SourceStore for FakeS3 {
         bucket: &str,
         prefix: &str,
     ) -> Result<Vec<Listed>, S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         list(state.bucket("ListObjectsV2", bucket)?, prefix)
     }
@@ -398,6 +489,7 @@ impl SourceStore for FakeS3 {
         bucket: &str,
         prefix: &str,
     ) -> Result<Vec<ListedVersion>, S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         let b = state.bucket("ListObjectVersions", bucket)?;
         Ok(b.keys
@@ -408,6 +500,7 @@ impl SourceStore for FakeS3 {
     }
 
     async fn current(&self, _region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
+        let _call = self.call().await;
         self.state().current("HeadObject", bucket, key)
     }
 }
@@ -448,6 +541,7 @@ fn no_upload(op: &'static str) -> S3Failure {
 
 impl DestinationStore for FakeS3 {
     async fn bucket_region(&self, bucket: &str) -> Result<String, S3Failure> {
+        let _call = self.call().await;
         Ok(self
             .state()
             .bucket("GetBucketLocation", bucket)?
@@ -456,6 +550,7 @@ impl DestinationStore for FakeS3 {
     }
 
     async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         let source = &request.source;
         let s = state.pinned("CopyObject", source, request.source_if_match.as_deref())?;
@@ -479,6 +574,7 @@ impl DestinationStore for FakeS3 {
         body: Body,
         tags: &[(String, String)],
     ) -> Result<Written, S3Failure> {
+        let _call = self.call().await;
         let bytes = bytes_of(body).await?;
         let etag = md5_etag(&bytes);
         let size = bytes.len() as u64;
@@ -494,6 +590,7 @@ impl DestinationStore for FakeS3 {
         number: u32,
         body: Body,
     ) -> Result<UploadedPart, S3Failure> {
+        let _call = self.call().await;
         let bytes = bytes_of(body).await?;
         let part = UploadedPart {
             etag: md5_etag(&bytes),
@@ -514,6 +611,7 @@ impl DestinationStore for FakeS3 {
         target: &ReplicaSpec,
         tags: &[(String, String)],
     ) -> Result<String, S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         let id = format!("upload-{}", state.id());
         state
@@ -538,6 +636,7 @@ impl DestinationStore for FakeS3 {
         number: u32,
         (start, end): (u64, u64),
     ) -> Result<UploadedPart, S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         let source = &request.source;
         let s = state.pinned("UploadPartCopy", source, request.source_if_match.as_deref())?;
@@ -561,6 +660,7 @@ impl DestinationStore for FakeS3 {
         upload_id: &str,
         parts: &[(u32, UploadedPart)],
     ) -> Result<Written, S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         let upload = state
             .bucket("CompleteMultipartUpload", &target.bucket)?
@@ -591,6 +691,7 @@ impl DestinationStore for FakeS3 {
     }
 
     async fn list_uploads(&self, target: &ReplicaSpec) -> Result<Vec<String>, S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         let b = state.bucket("ListMultipartUploads", &target.bucket)?;
         Ok(b.uploads
@@ -605,6 +706,7 @@ impl DestinationStore for FakeS3 {
         target: &ReplicaSpec,
         upload_id: &str,
     ) -> Result<Vec<(u32, u64, UploadedPart)>, S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         let upload = state
             .bucket("ListParts", &target.bucket)?
@@ -623,6 +725,7 @@ impl DestinationStore for FakeS3 {
         target: &ReplicaSpec,
         upload_id: &str,
     ) -> Result<(), S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         state
             .bucket("AbortMultipartUpload", &target.bucket)?
@@ -633,16 +736,19 @@ impl DestinationStore for FakeS3 {
     }
 
     async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
+        let _call = self.call().await;
         self.state().current("HeadObject", &at.bucket, &at.key)
     }
 
     async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
+        let _call = self.call().await;
         self.state().bucket("DeleteObject", &at.bucket)?;
         self.delete(&at.bucket, &at.key);
         Ok(())
     }
 
     async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         list(state.bucket("ListObjectsV2", &at.bucket)?, &at.key)
     }
@@ -651,6 +757,7 @@ impl DestinationStore for FakeS3 {
         &self,
         at: &ReplicaLocation,
     ) -> Result<Vec<ListedVersion>, S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         let b = state.bucket("ListObjectVersions", &at.bucket)?;
         Ok(b.keys
@@ -670,6 +777,7 @@ impl DestinationStore for FakeS3 {
         at: &ReplicaLocation,
         version_id: &str,
     ) -> Result<Current, S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         Ok(
             match state.version("HeadObject", &at.bucket, &at.key, Some(version_id)) {
@@ -684,6 +792,7 @@ impl DestinationStore for FakeS3 {
         at: &ReplicaLocation,
         version_id: &str,
     ) -> Result<(), S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         if let Some(v) = state
             .bucket("DeleteObject", &at.bucket)?
@@ -701,6 +810,7 @@ impl DestinationStore for FakeS3 {
         version_id: &str,
         tags: &[(String, String)],
     ) -> Result<(), S3Failure> {
+        let _call = self.call().await;
         let mut state = self.state();
         let versions = state
             .bucket("PutObjectTagging", &at.bucket)?
@@ -726,6 +836,7 @@ impl DestinationStore for FakeS3 {
         _version_id: &str,
         _acl: &AclPlan,
     ) -> Result<(), S3Failure> {
+        let _call = self.call().await;
         Ok(())
     }
 }

@@ -204,3 +204,54 @@ async fn a_destination_not_found_fails_the_record_and_is_never_a_skip() {
     );
     assert_eq!(s3.version_count("dst", "big"), 0);
 }
+
+/// Round trips on the critical path, counted on the in-memory store where every call takes
+/// the same latency: calls sent together count once.
+#[tokio::test]
+async fn in_order_object_and_delete_marker_take_three_round_trips_each() {
+    let s3 = s3().with_latency(std::time::Duration::from_millis(25));
+    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+    // The destination's region is known once per warm instance: learnt by a first object.
+    let first = s3.put("src", "warm", b"w");
+    replicator
+        .replicate(&event(
+            EventKind::Created,
+            "warm",
+            &first.version_id.unwrap(),
+        ))
+        .await;
+
+    let v1 = s3.put("src", "k", b"one").version_id.unwrap();
+    s3.clear_calls();
+    let done = replicator
+        .replicate(&event(EventKind::Created, "k", &v1))
+        .await;
+    assert!(
+        matches!(done[0].result, Ok(Done::Replicated(_))),
+        "{done:?}"
+    );
+    // HEAD source current + GetObjectAcl + HEAD destination; CopyObject; HEAD source current.
+    assert_eq!((s3.round_trips(), s3.call_count()), (3, 5));
+
+    s3.clear_calls();
+    let again = replicator
+        .replicate(&event(EventKind::Created, "k", &v1))
+        .await;
+    assert!(again.iter().all(|o| o.result.is_ok()), "{again:?}");
+    assert_eq!(s3.version_count("dst", "k"), 1);
+    // A duplicate: the same three reads, at once, and nothing else.
+    assert_eq!((s3.round_trips(), s3.call_count()), (1, 3));
+
+    let marker = s3.delete("src", "k");
+    s3.clear_calls();
+    let done = replicator
+        .replicate(&event(EventKind::DeleteMarkerCreated, "k", &marker))
+        .await;
+    assert!(done.iter().all(|o| o.result.is_ok()), "{done:?}");
+    assert!(
+        s3.current_object("dst", "k").is_none(),
+        "the marker hides the replica"
+    );
+    // Source and destination current at once; the delete marker; both again to confirm.
+    assert_eq!((s3.round_trips(), s3.call_count()), (3, 5));
+}

@@ -24,7 +24,19 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             if pending.is_empty() {
                 break;
             }
-            let src = match self.source_current(region, event, run).await {
+            // Right after a copy, the source alone says whether it was the convergence. Otherwise
+            // both sides are read at once.
+            let src_only = round == 0 && just_written.is_some();
+            let read_destinations = join_all(pending.iter().map(|rule| async move {
+                if src_only {
+                    return None;
+                }
+                let at = self.location(rule, &event.key, run).await.ok()?;
+                self.replica_current(&at, run).await.ok()
+            }));
+            let (src, known) =
+                futures::join!(self.source_current(region, event, run), read_destinations);
+            let src = match src {
                 Ok(c) => c,
                 Err(err) => {
                     for rule in pending.drain(..) {
@@ -48,7 +60,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             let steps = join_all(
                 pending
                     .iter()
-                    .map(|rule| self.converge_step(rule, event, region, &src, run)),
+                    .zip(known)
+                    .map(|(rule, dst)| self.converge_step(rule, event, region, &src, dst, run)),
             )
             .await;
             let mut again = Vec::new();
@@ -93,9 +106,22 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         event: &ObjectEvent,
         region: &str,
         src: &Current,
+        known: Option<Current>,
         run: &Run,
     ) -> Result<bool, ReplicationError> {
         let at = self.location(rule, &event.key, run).await?;
+        // The destination's current object, unless it was read with the source's.
+        let mut known = known;
+        let dst_current = |known: &mut Option<Current>| {
+            let known = known.take();
+            let at = &at;
+            async move {
+                match known {
+                    Some(current) => Ok(current),
+                    None => self.replica_current(at, run).await,
+                }
+            }
+        };
         let newest;
         let s = match src {
             Current::Absent => return Ok(false),
@@ -111,7 +137,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 }
             }
             Current::DeleteMarker(_) => {
-                let dst = self.replica_current(&at, run).await?;
+                let dst = dst_current(&mut known).await?;
                 // Only replicas are hidden: an object written in the destination itself (two-way
                 // setups) is that side's to replicate.
                 if dst.replica_of().is_none() {
@@ -133,7 +159,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(false);
         }
-        let dst = self.replica_current(&at, run).await?;
+        let dst = dst_current(&mut known).await?;
         let current_marker = s.version_id.as_deref().unwrap_or("null");
         if dst.replica_of() == Some(current_marker)
             || matches!(&dst, Current::Object(_) if dst.replica_of().is_none())
