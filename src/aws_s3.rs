@@ -714,6 +714,24 @@ impl SourceStore for AwsS3 {
         }
     }
 
+    async fn acls_disabled(&self, region: &str, bucket: &str) -> Result<bool, S3Failure> {
+        let result = self
+            .client(region)
+            .get_bucket_ownership_controls()
+            .bucket(bucket)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.ownership_controls().is_some_and(|c| {
+                c.rules().iter().any(|r| {
+                    r.object_ownership() == &aws_sdk_s3::types::ObjectOwnership::BucketOwnerEnforced
+                })
+            })),
+            Err(e) if e.code() == Some("OwnershipControlsNotFoundError") => Ok(false),
+            Err(e) => Err(failure("GetBucketOwnershipControls", e)),
+        }
+    }
+
     async fn version_retention(
         &self,
         region: &str,

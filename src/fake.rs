@@ -439,6 +439,12 @@ impl SourceStore for FakeS3 {
         Ok(false)
     }
 
+    async fn acls_disabled(&self, _region: &str, bucket: &str) -> Result<bool, S3Failure> {
+        let _call = self.call().await;
+        self.state().bucket("GetBucketOwnershipControls", bucket)?;
+        Ok(false)
+    }
+
     async fn version_retention(
         &self,
         _region: &str,

@@ -463,6 +463,14 @@ pub trait SourceStore: Sync {
         bucket: &str,
     ) -> impl Future<Output = Result<bool, S3Failure>> + Send;
 
+    /// Whether the bucket's Object Ownership is `BucketOwnerEnforced` (GetBucketOwnershipControls):
+    /// ACLs are disabled, so every object's ACL is its owner's full control and need not be read.
+    fn acls_disabled(
+        &self,
+        region: &str,
+        bucket: &str,
+    ) -> impl Future<Output = Result<bool, S3Failure>> + Send;
+
     /// The version's retention: mode and retain-until date (GetObjectRetention); `None` when
     /// it has none.
     fn version_retention(

@@ -69,7 +69,19 @@ fn mocked() -> Client {
             SdkBody::from("<Error><Code>ObjectLockConfigurationNotFoundError</Code></Error>"),
         )
     });
-    mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&head, &acl, &copy, &lock])
+    let ownership = mock!(Client::get_bucket_ownership_controls).then_http_response(|| {
+        HttpResponse::new(
+            StatusCode::try_from(404).unwrap(),
+            SdkBody::from(
+                "<Error><Code>OwnershipControlsNotFoundError</Code><Message>none</Message></Error>",
+            ),
+        )
+    });
+    mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        &[&head, &acl, &copy, &lock, &ownership]
+    )
 }
 
 /// Strings of the kinds that broke things: control characters, signs after '%', huge lengths.

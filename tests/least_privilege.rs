@@ -300,6 +300,7 @@ const CALLS: &[(&str, Option<&str>, &str, &[&str])] = &[
     ("GetObjectRetention (and HeadObject's lock mode)",  None,                "src/*",  &["s3:GetObjectRetention"]),
     ("GetObjectLegalHold (and HeadObject's legal hold)", None,                "src/*",  &["s3:GetObjectLegalHold"]),
     ("GetObjectLockConfiguration",                       None,                "src",    &["s3:GetBucketObjectLockConfiguration"]),
+    ("GetBucketOwnershipControls",                       None,                "src",    &["s3:GetBucketOwnershipControls"]),
     ("HeadObject: 404, not 403, for a deleted version",  None,                "src",    &["s3:ListBucket"]),
     ("ListObjectVersions of a source key",               None,                "src",    &["s3:ListBucketVersions"]),
     ("CopyObject / multipart upload / PutObject",        None,                "dst/*",  &["s3:PutObject"]),

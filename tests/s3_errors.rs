@@ -31,6 +31,20 @@ fn no_lock() -> Rule {
     })
 }
 
+/// The source bucket's Object Ownership: ACLs enabled (no ownership controls) unless enforced.
+fn ownership(enforced: bool) -> Rule {
+    mock!(Client::get_bucket_ownership_controls).then_http_response(move || match enforced {
+        true => http(
+            200,
+            "<OwnershipControls><Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule></OwnershipControls>",
+        ),
+        false => http(
+            404,
+            "<Error><Code>OwnershipControlsNotFoundError</Code><Message>none</Message></Error>",
+        ),
+    })
+}
+
 /// The fingerprint part every multipart copy uploads (its ETag here is not the body's MD5, so
 /// the upload counts as not resumable).
 fn fingerprint_part() -> Rule {
@@ -42,10 +56,12 @@ fn fingerprint_part() -> Rule {
 }
 
 fn client(rules: &[&Rule]) -> Client {
-    let (lock, fingerprint) = (no_lock(), fingerprint_part());
+    let (lock, fingerprint, owner) = (no_lock(), fingerprint_part(), ownership(false));
     let mut all: Vec<&Rule> = rules.to_vec();
     all.push(&lock);
     all.push(&fingerprint);
+    // Last: a test's own ownership rule comes first and wins.
+    all.push(&owner);
     let rules = all.as_slice();
     mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| c.retry_config(
         RetryConfig::standard()
@@ -416,6 +432,26 @@ async fn in_order_replication_costs_five_requests() {
         (head.num_calls(), acl.num_calls(), copy.num_calls()),
         (3, 1, 1)
     );
+}
+
+#[tokio::test]
+async fn source_with_acls_disabled_costs_four_requests_and_no_acl_read() {
+    let (head, acl, copy, enforced) = (
+        heads(None),
+        acl(false),
+        mock!(Client::copy_object).then_output(copied),
+        ownership(true),
+    );
+    let summary = run(&[&enforced, &head, &acl, &copy], event(Some("v1")))
+        .await
+        .unwrap();
+    assert_eq!(summary.replicated, 1);
+    // BucketOwnerEnforced, learnt once per bucket and warm instance: no GetObjectAcl.
+    assert_eq!(
+        (head.num_calls(), acl.num_calls(), copy.num_calls()),
+        (3, 0, 1)
+    );
+    assert_eq!(enforced.num_calls(), 1);
 }
 
 #[tokio::test]

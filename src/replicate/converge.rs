@@ -184,7 +184,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(false);
         }
-        let grants = if rule.destination.owner_override || self.acl_disabled(&rule.destination) {
+        let grants = if rule.destination.owner_override
+            || self.acl_disabled(&rule.destination)
+            || self.source_acls_disabled(region, &event.bucket, run).await
+        {
             None
         } else {
             self.read_grants(region, &version, run).await?

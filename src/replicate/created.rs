@@ -61,7 +61,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
 
         let needs_acl = selected
             .iter()
-            .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination));
+            .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination))
+            && !self.source_acls_disabled(&region, &event.bucket, run).await;
         let prefetched_grants = prefetched.as_ref().and_then(|p| p.grants.clone());
         let grants = match (needs_acl, prefetched_grants) {
             (false, _) => None,
@@ -449,7 +450,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let candidates = rules::select_for_key(&self.config, &event.bucket, &event.key);
         let needs_acl = candidates
             .iter()
-            .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination));
+            .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination))
+            && !self.source_acls_disabled(region, &event.bucket, run).await;
         let current = self.source_current(region, event, run);
         let grants = async {
             match needs_acl {

@@ -159,6 +159,7 @@ pub struct Replicator<S, D> {
     regions: Mutex<HashMap<DestinationId, Arc<OnceCell<String>>>>,
     acl_disabled: Mutex<HashSet<DestinationId>>,
     lock_enabled: Mutex<HashMap<String, bool>>,
+    source_acls_disabled: Mutex<HashMap<String, bool>>,
 }
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -177,6 +178,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             regions: Mutex::new(HashMap::new()),
             acl_disabled: Mutex::new(HashSet::new()),
             lock_enabled: Mutex::new(HashMap::new()),
+            source_acls_disabled: Mutex::new(HashMap::new()),
         }
     }
 
@@ -520,6 +522,38 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .current(region, &event.bucket, &event.key)
             .await
             .map_err(src_err)
+    }
+
+    /// Whether a source bucket has ACLs disabled (Object Ownership `BucketOwnerEnforced`, the
+    /// default for new buckets since 2023): learnt once per bucket and warm instance. Then no
+    /// object ACL is read: it can only be the owner's full control. When the lookup fails (a
+    /// role without `s3:GetBucketOwnershipControls`, an endpoint without it), ACLs are read.
+    async fn source_acls_disabled(&self, region: &str, bucket: &str, run: &Run) -> bool {
+        let cached = self
+            .source_acls_disabled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(bucket)
+            .copied();
+        if let Some(disabled) = cached {
+            return disabled;
+        }
+        if run.start().is_err() {
+            return false;
+        }
+        match self.source.acls_disabled(region, bucket).await {
+            Ok(disabled) => {
+                self.source_acls_disabled
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(bucket.to_owned(), disabled);
+                disabled
+            }
+            Err(e) => {
+                debug!(bucket, error = %e.message, "Object Ownership unknown; object ACLs are read");
+                false
+            }
+        }
     }
 
     /// Remembers, for this warm instance, that a destination bucket has ACLs disabled.
