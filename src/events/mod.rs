@@ -76,6 +76,20 @@ pub(crate) struct Fields {
     pub region: &'static str,
 }
 
+/// Names a record that may be malformed, as well as it can be read (its key still encoded).
+pub(crate) fn describe_encoded(bucket: Option<&str>, key: Option<&str>) -> String {
+    match (bucket, key) {
+        (Some(b), Some(k)) => {
+            let cut = |s: &str| match s.char_indices().nth(200) {
+                Some((at, _)) => format!("{}...", &s[..at]),
+                None => s.to_owned(),
+            };
+            format!("s3://{}/{} (encoded key)", cut(b), cut(k))
+        }
+        _ => "unreadable record".to_owned(),
+    }
+}
+
 /// Checks a source's fields and makes the domain item: what the SDK would refuse, or panic on,
 /// is refused here, naming the field by its JSON path (`at`, then the field).
 pub(crate) fn object_event(
@@ -86,16 +100,7 @@ pub(crate) fn object_event(
     raw: &RawObject,
     fields: &Fields,
 ) -> Intake {
-    let object = match (raw.bucket, raw.key) {
-        (Some(b), Some(k)) => {
-            let cut = |s: &str| match s.char_indices().nth(200) {
-                Some((at, _)) => format!("{}...", &s[..at]),
-                None => s.to_owned(),
-            };
-            format!("s3://{}/{} (encoded key)", cut(b), cut(k))
-        }
-        _ => "unreadable record".to_owned(),
-    };
+    let object = describe_encoded(raw.bucket, raw.key);
     let invalid = |field: &str, message: String| {
         let path = match at {
             "" => field.to_owned(),

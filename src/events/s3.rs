@@ -3,7 +3,7 @@
 use aws_lambda_events::s3::S3EventRecord;
 use serde_json::Value;
 
-use super::{object_event, EventKind, Fields, Intake, RawObject};
+use super::{describe_encoded, object_event, EventKind, Fields, Intake, RawObject};
 use crate::error::InvocationError;
 
 /// Splits an invocation payload into records. Fails only when the payload as a whole is not an
@@ -92,18 +92,10 @@ pub(super) fn shorten(value: &str) -> String {
 
 /// Names a record that may be malformed, as well as it can be read.
 fn describe_raw(value: &Value) -> String {
-    let bucket = value.pointer("/s3/bucket/name").and_then(Value::as_str);
-    let key = value.pointer("/s3/object/key").and_then(Value::as_str);
-    match (bucket, key) {
-        (Some(b), Some(k)) => {
-            let cut = |s: &str| match s.char_indices().nth(200) {
-                Some((at, _)) => format!("{}...", &s[..at]),
-                None => s.to_owned(),
-            };
-            format!("s3://{}/{} (encoded key)", cut(b), cut(k))
-        }
-        _ => "unreadable record".to_owned(),
-    }
+    describe_encoded(
+        value.pointer("/s3/bucket/name").and_then(Value::as_str),
+        value.pointer("/s3/object/key").and_then(Value::as_str),
+    )
 }
 
 #[cfg(test)]

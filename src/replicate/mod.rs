@@ -20,9 +20,9 @@ use crate::rules;
 use crate::run::{Mode, Run};
 use crate::store::{
     Acl, AclPlan, CopyRequest, Current, DestinationStore, Encryption, GrantHeaders, Grantee,
-    ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan, TargetEncryption,
-    VersionRef, Written, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET,
-    REPLICA_WRITTEN_TO,
+    ListedVersion, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
+    TargetEncryption, VersionRef, Written, REPLICA_MARKER, REPLICA_ORIGIN_TIME,
+    REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
 };
 
 mod converge;
@@ -272,25 +272,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         marker: &str,
         run: &Run,
     ) -> Result<Vec<String>, ReplicationError> {
-        run.start()?;
-        let versions = self
-            .destination
-            .replica_versions(at)
-            .await
-            .map_err(dst_err)?;
-        let mut replicas = Vec::new();
-        for listed in versions {
-            run.start()?;
-            let v = self
-                .destination
-                .replica_version(at, &listed.version_id)
-                .await
-                .map_err(dst_err)?;
-            if v.replica_of() == Some(marker) {
-                replicas.push(listed.version_id);
-            }
-        }
-        Ok(replicas)
+        self.replicas_among(at, marker, |_| true, false, run).await
     }
 
     /// Whether a version in the destination's history is a replica of the source version
@@ -303,16 +285,33 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Result<bool, ReplicationError> {
         let marker = head.version_id.as_deref().unwrap_or("null");
+        let candidate =
+            |v: &ListedVersion| v.size == head.size && (!keeps_etag || v.etag == head.etag);
+        let found = self
+            .replicas_among(at, marker, candidate, true, run)
+            .await?;
+        Ok(!found.is_empty())
+    }
+
+    /// The destination versions of the key that are replicas of source version `marker`,
+    /// newest first, reading only the `candidate` versions of the listing (and stopping at the
+    /// first with `first_only`).
+    async fn replicas_among(
+        &self,
+        at: &ReplicaLocation,
+        marker: &str,
+        candidate: impl Fn(&ListedVersion) -> bool,
+        first_only: bool,
+        run: &Run,
+    ) -> Result<Vec<String>, ReplicationError> {
         run.start()?;
         let versions = self
             .destination
             .replica_versions(at)
             .await
             .map_err(dst_err)?;
-        for listed in versions
-            .iter()
-            .filter(|v| v.size == head.size && (!keeps_etag || v.etag == head.etag))
-        {
+        let mut replicas = Vec::new();
+        for listed in versions.into_iter().filter(|v| candidate(v)) {
             run.start()?;
             let v = self
                 .destination
@@ -320,10 +319,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .await
                 .map_err(dst_err)?;
             if v.replica_of() == Some(marker) {
-                return Ok(true);
+                replicas.push(listed.version_id);
+                if first_only {
+                    break;
+                }
             }
         }
-        Ok(false)
+        Ok(replicas)
     }
 
     async fn read_tags(
