@@ -8,6 +8,7 @@ if ! command -v rclone >/dev/null; then
   echo "bench: installing rclone (Debian package)" >&2
   apt-get update -qq && apt-get install -y -qq rclone >/dev/null
 fi
-cargo build --release --example bench_copy --bin s3-replicator
+cargo build --release --example bench_copy --example bench_metrics --bin s3-replicator
 .venv/bin/python scripts/bench_multipart.py
 .venv/bin/python scripts/bench_verify.py
+.venv/bin/python scripts/bench_metrics.py
