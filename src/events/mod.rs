@@ -1,7 +1,9 @@
 //! Intake: each source's payload becomes the same domain items, one per record, so nothing
 //! downstream knows which source it was. One module per source: [`s3`] for S3 event
-//! notifications, [`batch`] for S3 Batch Operations tasks. Records are read one by one, so a
-//! malformed record is reported without hiding the good ones beside it.
+//! notifications, [`sqs`] for SQS messages (each body an S3 notification, an SNS envelope of one,
+//! or an EventBridge event), [`eventbridge`] for S3 events through EventBridge, [`batch`] for S3
+//! Batch Operations tasks. Records are read one by one, so a malformed record is reported
+//! without hiding the good ones beside it.
 
 pub mod batch;
 pub mod eventbridge;
