@@ -13,7 +13,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::error::{ReplicationError, Side};
 use crate::events::{EventKind, ObjectEvent};
-use crate::replicate::{DestinationOutcome, Done, Replicator, SkipReason};
+use crate::replicate::{DestinationOutcome, Done, Replicator, Verdict};
 use crate::run::{Mode, Run};
 use crate::store::{Current, DestinationStore, SourceStore};
 
@@ -38,15 +38,10 @@ pub struct Tally {
 impl Tally {
     /// Counts one outcome.
     pub fn add(&mut self, result: &Result<Done, ReplicationError>) {
-        match result {
-            Ok(Done::Replicated(_)) => self.replicated += 1,
-            Ok(Done::Skipped(SkipReason::AlreadyReplicated | SkipReason::InHistory)) => {
-                self.in_sync += 1
-            }
-            // A write convergence or a delete marker made (the source changed meanwhile).
-            Ok(Done::Synced { writes }) if *writes > 0 => self.replicated += 1,
-            Ok(Done::Synced { .. }) => self.in_sync += 1,
-            Ok(Done::Skipped(_)) => self.skipped += 1,
+        match result.as_ref().map(Done::verdict) {
+            Ok(Verdict::Replicated) => self.replicated += 1,
+            Ok(Verdict::InSync) => self.in_sync += 1,
+            Ok(Verdict::Skipped(_)) => self.skipped += 1,
             Err(_) => self.failed += 1,
         }
     }

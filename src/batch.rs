@@ -11,7 +11,7 @@ use tracing::{info, warn};
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::events::batch::{BatchJob, BatchTask, Mode, TaskObject};
 use crate::events::{EventKind, ObjectEvent};
-use crate::replicate::{Done, Replicator, SkipReason};
+use crate::replicate::{Replicator, SkipReason, Verdict};
 use crate::store::{Current, DestinationStore, SourceStore};
 use crate::verify::{verify_object, Status};
 
@@ -171,14 +171,10 @@ async fn one<S: SourceStore, D: DestinationStore>(
             };
             let outcomes = replicator.replicate_until(&event, stop_at).await;
             combine(outcomes.into_iter().map(|o| {
-                let result = o.result.map(|done| match done {
-                    Done::Replicated(_) => "replicated".to_owned(),
-                    Done::Synced { writes } if writes > 0 => "replicated".to_owned(),
-                    Done::Synced { .. }
-                    | Done::Skipped(SkipReason::AlreadyReplicated | SkipReason::InHistory) => {
-                        "in sync".to_owned()
-                    }
-                    Done::Skipped(reason) => format!("skipped: {reason}"),
+                let result = o.result.map(|done| match done.verdict() {
+                    Verdict::Replicated => "replicated".to_owned(),
+                    Verdict::InSync => "in sync".to_owned(),
+                    Verdict::Skipped(reason) => format!("skipped: {reason}"),
                 });
                 (o.destination, result)
             }))

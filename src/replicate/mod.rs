@@ -150,6 +150,32 @@ pub enum Done {
     Skipped(SkipReason),
 }
 
+/// What an outcome means to someone bringing a bucket in line (backfill, Batch Operations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    /// Something was written: a replica, or a convergence write (the source changed meanwhile).
+    Replicated,
+    /// The destination already held it (current, or in its history).
+    InSync,
+    /// Deliberately not replicated, for this reason.
+    Skipped(&'a SkipReason),
+}
+
+impl Done {
+    /// What the outcome means to someone bringing a bucket in line.
+    pub fn verdict(&self) -> Verdict<'_> {
+        match self {
+            Done::Replicated(_) => Verdict::Replicated,
+            Done::Synced { writes } if *writes > 0 => Verdict::Replicated,
+            Done::Synced { .. }
+            | Done::Skipped(SkipReason::AlreadyReplicated | SkipReason::InHistory) => {
+                Verdict::InSync
+            }
+            Done::Skipped(reason) => Verdict::Skipped(reason),
+        }
+    }
+}
+
 /// Replicates object versions according to a configuration.
 pub struct Replicator<S, D> {
     config: Config,
