@@ -6,10 +6,10 @@ three times and records the median overhead. Appends a table, dated, to BENCHMAR
 import datetime
 import json
 import os
-import pathlib
 import subprocess
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from bench_common import ROOT, record
+
 OBJECTS, LATENCY_MS, RUNS = 300, 1, 3
 
 
@@ -36,10 +36,7 @@ def main():
         f"Overhead: {median['overhead_percent']:.1f} % (all runs: {every}); "
         "metrics add no S3 request.",
     ]
-    table = "\n".join(lines)
-    print(table)
-    with (ROOT / "BENCHMARKS.md").open("a") as f:
-        f.write("\n" + table + "\n")
+    record("\n".join(lines))
 
 
 if __name__ == "__main__":

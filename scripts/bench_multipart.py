@@ -9,37 +9,15 @@ Ratios, not absolute times, are what carry over: moto is far slower than S3 per 
 import datetime
 import json
 import os
-import pathlib
-import socket
 import subprocess
-import sys
 import time
 
-import boto3
+from bench_common import ROOT, bucket, rclone_env, record, start_moto
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
 PART = 16 * MIB  # a common uploader part size (aws cli: 8 MiB; many SDKs: 8-16 MiB)
 SIZE = 1024 * MIB + 5 * MIB + 123  # 1 GiB and an uneven last part
 KEY = "bench/one-gib.bin"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port, proc):
-    for _ in range(600):
-        if proc.poll() is not None:
-            sys.exit("moto server exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit("moto server did not start")
 
 
 def upload(s3, bucket):
@@ -60,12 +38,6 @@ def upload(s3, bucket):
     return done["VersionId"], done["ETag"]
 
 
-def bucket(s3, name):
-    s3.create_bucket(Bucket=name)
-    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return name
-
-
 def function_copy(endpoint, src, version, etag, dst, concurrency):
     binary = ROOT / "target/release/examples/bench_copy"
     out = subprocess.run(
@@ -75,14 +47,7 @@ def function_copy(endpoint, src, version, etag, dst, concurrency):
 
 
 def rclone_copy(endpoint, src, dst, s3):
-    env = dict(os.environ)
-    env.pop("AWS_CA_BUNDLE", None)
-    env.update({
-        "RCLONE_CONFIG_LOCAL_TYPE": "s3", "RCLONE_CONFIG_LOCAL_PROVIDER": "Other",
-        "RCLONE_CONFIG_LOCAL_ENDPOINT": endpoint, "RCLONE_CONFIG_LOCAL_ACCESS_KEY_ID": "test",
-        "RCLONE_CONFIG_LOCAL_SECRET_ACCESS_KEY": "test", "RCLONE_CONFIG_LOCAL_REGION": "us-east-1",
-        "RCLONE_CONFIG_LOCAL_FORCE_PATH_STYLE": "true",
-    })
+    env = rclone_env(endpoint)
     started = time.monotonic()
     subprocess.run(["rclone", "copyto", f"local:{src}/{KEY}", f"local:{dst}/{KEY}"],
                    check=True, env=env, capture_output=True)
@@ -92,16 +57,8 @@ def rclone_copy(endpoint, src, dst, s3):
 
 
 def main():
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    moto = subprocess.Popen([sys.executable, str(ROOT / "scripts/moto_server.py"), str(port),
-                             "--parent-pid", str(os.getpid())],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    moto, endpoint, s3 = start_moto()
     try:
-        wait_for(port, moto)
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test",
-                          config=boto3.session.Config(s3={"addressing_style": "path"}))
         src = bucket(s3, "bench-source")
         print(f"uploading {SIZE / MIB:.0f} MiB in {PART // MIB} MiB parts ...", flush=True)
         version, etag = upload(s3, src)
@@ -127,16 +84,7 @@ def main():
         rss = f"{r['peak_rss_kib'] / 1024:.0f} MiB" if r["peak_rss_kib"] else "n/a"
         lines.append(f"| {name} | {r['seconds']:.1f} | {r['seconds'] / base:.2f}x | "
                      f"{'yes' if r['etag'] == etag else 'no (' + r['etag'] + ')'} | {rss} |")
-    table = "\n".join(lines)
-    print()
-    print(table)
-    bench = ROOT / "BENCHMARKS.md"
-    if not bench.exists():
-        bench.write_text("# Benchmarks\n\nProduced by `make bench` (scripts/bench_multipart.py). "
-                         "Each table is one run; compare ratios within a table, not across "
-                         "machines.\n")
-    with bench.open("a") as f:
-        f.write("\n" + table + "\n")
+    record("\n".join(lines))
 
 
 if __name__ == "__main__":

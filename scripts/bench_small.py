@@ -11,29 +11,18 @@ Prints a table and appends it, dated, to BENCHMARKS.md.
 import datetime
 import json
 import os
-import pathlib
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
-import boto3
+from bench_common import (ROOT, bucket, free_port, rclone_env, record, served_requests,
+                          start_moto, wait_for)
 
-from bench_multipart import free_port, wait_for
-from bench_verify import rclone_env
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 OBJECTS = 300
 
 
-def count_requests(log):
-    time.sleep(0.3)
-    return sum(1 for line in log.read_text(errors="replace").splitlines() if '" 2' in line
-               or '" 3' in line or '" 4' in line)
-
-
-def record(bucket, key, put, n):
+def s3_record(bucket, key, put, n):
     return {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
             "eventTime": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "AWS:BENCH"},
@@ -45,28 +34,19 @@ def record(bucket, key, put, n):
 
 def main():
     aws = sys.argv[1]
-    port, fn_port = free_port(), free_port()
-    endpoint = f"http://127.0.0.1:{port}"
+    fn_port = free_port()
     log = ROOT / "target/bench-small-moto.log"
-    with log.open("w") as err:
-        moto = subprocess.Popen([sys.executable, str(ROOT / "scripts/moto_server.py"), str(port),
-                                 "--parent-pid", str(os.getpid())],
-                                stdout=subprocess.DEVNULL, stderr=err)
+    moto, endpoint, s3 = start_moto(log)
     procs = [moto]
     try:
-        wait_for(port, moto)
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test",
-                          config=boto3.session.Config(s3={"addressing_style": "path"}))
         for b in ("small-src", "small-fn", "small-rclone", "small-aws"):
-            s3.create_bucket(Bucket=b)
-            s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+            bucket(s3, b)
         events = []
         for n in range(OBJECTS):
             key = f"small/object-{n:04}.txt"
             put = s3.put_object(Bucket="small-src", Key=key, Body=os.urandom(1024),
                                 Metadata={"n": str(n), "team": "bench"})
-            events.append({"Records": [record("small-src", key, put, n)]})
+            events.append({"Records": [s3_record("small-src", key, put, n)]})
 
         env = dict(os.environ)
         env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
@@ -95,7 +75,7 @@ def main():
 
         # One warm-up invocation (the first object), not counted.
         invoke(events[0])
-        before = count_requests(log)
+        before = served_requests(log)
         latencies = []
         started = time.monotonic()
         for event in events[1:]:
@@ -104,24 +84,24 @@ def main():
             latencies.append(time.monotonic() - t)
             assert answer.get("replicated") == 1, answer
         fn_seconds = time.monotonic() - started
-        fn_requests = count_requests(log) - before
+        fn_requests = served_requests(log) - before
         objects = OBJECTS - 1
 
-        before = count_requests(log)
+        before = served_requests(log)
         started = time.monotonic()
         subprocess.run(["rclone", "copy", "local:small-src", "local:small-rclone"], check=True,
                        env=rclone_env(endpoint), capture_output=True)
         rclone_seconds = time.monotonic() - started
-        rclone_requests = count_requests(log) - before
+        rclone_requests = served_requests(log) - before
 
-        before = count_requests(log)
+        before = served_requests(log)
         aws_env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
                        AWS_DEFAULT_REGION="us-east-1")
         started = time.monotonic()
         subprocess.run([aws, "s3", "sync", "s3://small-src", "s3://small-aws", "--endpoint-url",
                         endpoint, "--only-show-errors"], check=True, env=aws_env)
         aws_seconds = time.monotonic() - started
-        aws_requests = count_requests(log) - before
+        aws_requests = served_requests(log) - before
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -147,10 +127,7 @@ def main():
                      f"{seconds / n / base:.2f}x |")
     lines += ["", f"Function latency per event (invoke to answer): p50 {pct(0.5):.0f} ms, "
               f"p99 {pct(0.99):.0f} ms, events sent one after another."]
-    table = "\n".join(lines)
-    print(table)
-    with (ROOT / "BENCHMARKS.md").open("a") as f:
-        f.write("\n" + table + "\n")
+    record("\n".join(lines))
 
 
 if __name__ == "__main__":

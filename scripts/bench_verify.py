@@ -12,31 +12,16 @@ Prints a table and appends it, dated, to BENCHMARKS.md. Run with `make bench`.
 
 import datetime
 import os
-import pathlib
 import subprocess
 import sys
 import time
 
-import boto3
 
-from bench_multipart import bucket, free_port, wait_for
+from bench_common import ROOT, bucket, rclone_env, record, served_requests, start_moto
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
 SMALL = 990
 MULTIPART = 10
-
-
-def rclone_env(endpoint):
-    env = dict(os.environ)
-    env.pop("AWS_CA_BUNDLE", None)
-    env.update({
-        "RCLONE_CONFIG_LOCAL_TYPE": "s3", "RCLONE_CONFIG_LOCAL_PROVIDER": "Other",
-        "RCLONE_CONFIG_LOCAL_ENDPOINT": endpoint, "RCLONE_CONFIG_LOCAL_ACCESS_KEY_ID": "test",
-        "RCLONE_CONFIG_LOCAL_SECRET_ACCESS_KEY": "test", "RCLONE_CONFIG_LOCAL_REGION": "us-east-1",
-        "RCLONE_CONFIG_LOCAL_FORCE_PATH_STYLE": "true",
-    })
-    return env
 
 
 def replicator_env(endpoint, dst):
@@ -50,16 +35,13 @@ def replicator_env(endpoint, dst):
 
 
 class Requests:
-    """Counts the requests the server logged (one line each) since the last call."""
+    """Counts the requests the server logged since the last call."""
 
     def __init__(self, log):
         self.log, self.seen = log, 0
 
     def since(self):
-        time.sleep(0.3)  # the log is written after the response
-        lines = sum(1 for line in self.log.read_text(errors="replace").splitlines()
-                    if '" 200 ' in line or '" 204 ' in line or '" 404 ' in line
-                    or '" 206 ' in line or '" 304 ' in line)
+        lines = served_requests(self.log)
         count, self.seen = lines - self.seen, lines
         return count
 
@@ -76,20 +58,10 @@ def multipart(s3, name, key):
 
 
 def main():
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
     log = ROOT / "target/bench-verify-moto.log"
-    log.parent.mkdir(exist_ok=True)
-    with log.open("w") as err:
-        moto = subprocess.Popen([sys.executable, str(ROOT / "scripts/moto_server.py"), str(port),
-                                 "--parent-pid", str(os.getpid())],
-                                stdout=subprocess.DEVNULL, stderr=err)
+    moto, endpoint, s3 = start_moto(log)
     binary = str(ROOT / "target/release/s3-replicator")
     try:
-        wait_for(port, moto)
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test",
-                          config=boto3.session.Config(s3={"addressing_style": "path"}))
         src, dst = bucket(s3, "verify-source"), bucket(s3, "verify-replica")
         print(f"writing {SMALL} small and {MULTIPART} multipart objects ...", flush=True)
         for n in range(SMALL):
@@ -152,11 +124,7 @@ def main():
             f" (missed: {', '.join(missed)})" if missed else "")
         lines.append(f"| {name} | {seconds:.1f} | {seconds / base:.2f}x | "
                      f"{count} ({count / objects:.3f}) | {verdict} |")
-    table = "\n".join(lines)
-    print()
-    print(table)
-    with (ROOT / "BENCHMARKS.md").open("a") as f:
-        f.write("\n" + table + "\n")
+    record("\n".join(lines))
 
 
 if __name__ == "__main__":

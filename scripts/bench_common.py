@@ -1,0 +1,93 @@
+"""What the benchmarks share: the local S3 (moto, its request log), the rclone remote over it,
+and recording a table in BENCHMARKS.md."""
+
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import boto3
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# One line per request in moto's (werkzeug's) log: ... "GET /bucket?list-type=2 HTTP/1.1" 200 -
+REQUEST_LINE = re.compile(r'"[A-Z]+ \S+ HTTP/[\d.]+" \d{3} ')
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port, proc):
+    for _ in range(600):
+        if proc.poll() is not None:
+            sys.exit("a server the benchmark started exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"nothing listens on port {port}")
+
+
+def start_moto(log=None):
+    """The local S3, its request log written to `log` if given: (process, endpoint, client)."""
+    port = free_port()
+    err = subprocess.DEVNULL
+    if log is not None:
+        log.parent.mkdir(exist_ok=True)
+        err = log.open("w")
+    moto = subprocess.Popen([sys.executable, str(ROOT / "scripts/moto_server.py"), str(port),
+                             "--parent-pid", str(os.getpid())],
+                            stdout=subprocess.DEVNULL, stderr=err)
+    if log is not None:
+        err.close()
+    wait_for(port, moto)
+    endpoint = f"http://127.0.0.1:{port}"
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test",
+                      config=boto3.session.Config(s3={"addressing_style": "path"}))
+    return moto, endpoint, s3
+
+
+def bucket(s3, name):
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def served_requests(log):
+    """The requests the server has logged so far (it logs each after answering)."""
+    time.sleep(0.3)
+    return sum(1 for line in log.read_text(errors="replace").splitlines()
+               if REQUEST_LINE.search(line))
+
+
+def rclone_env(endpoint):
+    """rclone's environment with a remote `local:` on the local S3."""
+    env = dict(os.environ)
+    env.pop("AWS_CA_BUNDLE", None)
+    env.update({
+        "RCLONE_CONFIG_LOCAL_TYPE": "s3", "RCLONE_CONFIG_LOCAL_PROVIDER": "Other",
+        "RCLONE_CONFIG_LOCAL_ENDPOINT": endpoint, "RCLONE_CONFIG_LOCAL_ACCESS_KEY_ID": "test",
+        "RCLONE_CONFIG_LOCAL_SECRET_ACCESS_KEY": "test", "RCLONE_CONFIG_LOCAL_REGION": "us-east-1",
+        "RCLONE_CONFIG_LOCAL_FORCE_PATH_STYLE": "true",
+    })
+    return env
+
+
+def record(table):
+    """Prints a benchmark's table and appends it to BENCHMARKS.md."""
+    print()
+    print(table)
+    bench = ROOT / "BENCHMARKS.md"
+    if not bench.exists():
+        bench.write_text("# Benchmarks\n\nProduced by `make bench` (scripts/bench_*.py). Each "
+                         "table is one run; compare ratios within a table, not across "
+                         "machines.\n")
+    with bench.open("a") as f:
+        f.write("\n" + table + "\n")
