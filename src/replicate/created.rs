@@ -91,9 +91,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         )
         .await;
 
-        // Ordering needs versions; an unversioned source is guarded by its ETag instead. A
-        // history copy is followed by its key's current version, which converges.
-        if version.version_id.is_some() && run.mode() != Mode::History {
+        // Ordering needs versions; an unversioned source is guarded by its ETag instead. (A
+        // run that defers convergence, a history copy included, converges nothing here.)
+        if version.version_id.is_some() {
             let landed: Vec<&Rule> = selected
                 .iter()
                 .zip(&outcomes)
