@@ -55,8 +55,9 @@ where
         return Ok(serde_json::to_value(response).unwrap_or_default());
     }
     if events::sqs::is_sqs(&payload) {
-        let batch = events::sqs::parse_sqs(&payload);
-        let (summary, failures) = run_items(replicator, batch.items.clone(), stop_at).await;
+        let mut batch = events::sqs::parse_sqs(&payload);
+        let items = std::mem::take(&mut batch.items);
+        let (summary, failures) = run_items(replicator, items, stop_at).await;
         for f in &failures {
             warn!(
                 record = f.index,
