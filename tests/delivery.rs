@@ -621,3 +621,43 @@ async fn replica_copied_back_into_the_source_is_replicated_again() {
     // Its replica is not sent on again: one more version in the destination, no loop.
     assert_eq!(version_count(&t.s3, &t.dst, "doc").await, 2);
 }
+
+/// The source's delete marker was permanently deleted, so an old version is current again,
+/// while the destination still shows the replicated marker. A redelivered event for that
+/// version finds its replica in the history and copies nothing, but must still bring the
+/// destination back to the source's current version.
+#[tokio::test]
+async fn redelivery_after_a_source_marker_is_removed_restores_the_current_version() {
+    let t = setup().await;
+    let cfg = config(&t.dst, true);
+    let v1 = put(&t.s3, &t.src, "k", b"one").await;
+    run(&cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    let marker =
+        t.s3.delete_object()
+            .bucket(&t.src)
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+    let marker_id = marker.version_id().unwrap().to_owned();
+    let deleted = record(
+        "ObjectRemoved:DeleteMarkerCreated",
+        &t.src,
+        "k",
+        Some(&marker_id),
+        None,
+        "02",
+    );
+    run(&cfg, &[], event_of(vec![deleted])).await;
+    assert_eq!(current_body(&t.s3, &t.dst, "k").await, None);
+    // Someone removes the source's marker: v1 is current there again.
+    t.s3.delete_object()
+        .bucket(&t.src)
+        .key("k")
+        .version_id(&marker_id)
+        .send()
+        .await
+        .unwrap();
+    run(&cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    assert_eq!(current_body(&t.s3, &t.dst, "k").await.unwrap(), b"one");
+}

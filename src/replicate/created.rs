@@ -117,10 +117,19 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                         Ok(Done::Replicated(_)) | Ok(Done::Skipped(SkipReason::InHistory))
                     )
                 });
+            // Only where each destination now holds this version as its current object may the
+            // source alone confirm it; a replica found in the history is not current there.
+            let found_in_history = outcomes
+                .iter()
+                .any(|o| matches!(o.result, Ok(Done::Skipped(SkipReason::InHistory))));
+            let just_written = match found_in_history {
+                true => None,
+                false => version.version_id.as_deref(),
+            };
             let converged = match settled {
                 true => Vec::new(),
                 false => {
-                    self.converge(event, &region, version.version_id.as_deref(), &landed, run)
+                    self.converge(event, &region, just_written, &landed, run)
                         .await
                 }
             };
