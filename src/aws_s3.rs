@@ -105,6 +105,9 @@ pub struct AwsS3 {
     clients: Mutex<HashMap<(Option<String>, String), Client>>,
     remotes: HashMap<String, Remote>,
     fixed: Option<Client>,
+    /// The function's own endpoint is AWS S3 (no `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3`;
+    /// a mocked client stands for AWS).
+    on_aws: bool,
 }
 
 /// How to reach an S3 endpoint other than the function's own.
@@ -121,12 +124,16 @@ pub struct Remote {
 impl AwsS3 {
     /// `force_path_style` is for local S3 servers (`S3_FORCE_PATH_STYLE=true`).
     pub fn new(base: aws_config::SdkConfig, force_path_style: bool) -> Self {
+        // S3 clients also take the service's own endpoint variable.
+        let on_aws =
+            base.endpoint_url().is_none() && std::env::var_os("AWS_ENDPOINT_URL_S3").is_none();
         Self {
             base,
             force_path_style,
             clients: Mutex::new(HashMap::new()),
             remotes: HashMap::new(),
             fixed: None,
+            on_aws,
         }
     }
 
@@ -144,6 +151,7 @@ impl AwsS3 {
             clients: Mutex::new(HashMap::new()),
             remotes: HashMap::new(),
             fixed: Some(client),
+            on_aws: true,
         }
     }
 
@@ -640,6 +648,10 @@ impl SourceStore for AwsS3 {
             owner_id: out.owner().and_then(|o| o.id()).map(str::to_owned),
             grants,
         })
+    }
+
+    fn omits_zero_tag_count(&self) -> bool {
+        self.on_aws
     }
 
     async fn part_sizes(

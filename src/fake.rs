@@ -407,7 +407,7 @@ impl SourceStore for FakeS3 {
         &self,
         _region: &str,
         version: &VersionRef,
-        _parts: u32,
+        parts: u32,
     ) -> Result<Vec<u64>, S3Failure> {
         let _call = self.call().await;
         let s = self.state().version(
@@ -416,7 +416,7 @@ impl SourceStore for FakeS3 {
             &version.key,
             version.version_id.as_deref(),
         )?;
-        Ok(s.parts)
+        Ok(s.parts.into_iter().take(parts as usize).collect())
     }
 
     async fn read(

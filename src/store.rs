@@ -438,7 +438,8 @@ pub trait SourceStore: Sync {
         version: &VersionRef,
     ) -> impl Future<Output = Result<Acl, S3Failure>> + Send;
 
-    /// The sizes of the version's parts, in order (HeadObject with `partNumber` for each).
+    /// The sizes of the version's first `parts` parts, in order (HeadObject with `partNumber`
+    /// for each).
     fn part_sizes(
         &self,
         region: &str,
@@ -511,6 +512,12 @@ pub trait SourceStore: Sync {
         bucket: &str,
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<ListedVersion>, S3Failure>> + Send;
+
+    /// Whether HeadObject here leaves `x-amz-tagging-count` out only for an object without tags
+    /// (AWS S3, to a caller who may read tags). Other endpoints may never send it.
+    fn omits_zero_tag_count(&self) -> bool {
+        false
+    }
 
     /// What the key currently is (HeadObject without a version id).
     fn current(

@@ -173,19 +173,20 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
     key: &str,
 ) -> Vec<KeyCheck> {
     let source = replicator.source();
-    let tags = if src.tag_count == Some(0) || !replicator.config().uses_tag_filters() {
-        Vec::new()
-    } else {
-        let version = VersionRef {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            version_id: src.version_id.clone(),
+    let tags =
+        if !replicator.config().uses_tag_filters() || replicator.tags_known_empty(src, bucket) {
+            Vec::new()
+        } else {
+            let version = VersionRef {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                version_id: src.version_id.clone(),
+            };
+            match source.version_tags(region, &version).await {
+                Ok(tags) => tags,
+                Err(f) => return vec![(None, Err(ReplicationError::classify(Side::Source, f)))],
+            }
         };
-        match source.version_tags(region, &version).await {
-            Ok(tags) => tags,
-            Err(f) => return vec![(None, Err(ReplicationError::classify(Side::Source, f)))],
-        }
-    };
     let selected = crate::rules::select(replicator.config(), bucket, key, &tags);
     let listed = |v: &SourceVersion| Listed {
         key: key.to_owned(),

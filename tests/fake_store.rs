@@ -255,3 +255,46 @@ async fn in_order_object_and_delete_marker_take_three_round_trips_each() {
     // Source and destination current at once; the delete marker; both again to confirm.
     assert_eq!((s3.round_trips(), s3.call_count()), (3, 5));
 }
+
+#[tokio::test]
+async fn endpoint_that_never_counts_tags_has_them_read_for_every_object() {
+    // The in-memory S3, like some S3-compatible servers, never sends x-amz-tagging-count: its
+    // silence after an untagged object must not be taken for "no tags" on the next.
+    use s3_replicator::store::{DestinationStore, ReplicaLocation};
+    let s3 = s3();
+    let filtered = Config::from_json(
+        r#"{"Rules":[{"ID":"keep","Priority":1,"Status":"Enabled",
+            "Filter":{"Tag":{"Key":"class","Value":"keep"}},
+            "DeleteMarkerReplication":{"Status":"Disabled"},
+            "Destination":{"Bucket":"dst","Region":"eu-west-1"}}]}"#,
+    )
+    .unwrap();
+    let replicator = Replicator::new(filtered, s3.clone(), s3.clone(), "us-east-1");
+    let plain = s3.put("src", "plain", b"no tags").version_id.unwrap();
+    let outcome = replicator
+        .replicate(&event(EventKind::Created, "plain", &plain))
+        .await;
+    assert!(outcome
+        .iter()
+        .all(|o| matches!(o.result, Ok(Done::Skipped(_)))));
+    let kept = s3.put("src", "kept", b"tagged").version_id.unwrap();
+    let at = ReplicaLocation {
+        bucket: "src".into(),
+        key: "kept".into(),
+        region: "us-east-1".into(),
+        expected_bucket_owner: None,
+        endpoint: None,
+    };
+    let tags = [("class".to_owned(), "keep".to_owned())];
+    s3.set_tags(&at, &kept, &tags).await.unwrap();
+    let outcome = replicator
+        .replicate(&event(EventKind::Created, "kept", &kept))
+        .await;
+    assert!(
+        outcome
+            .iter()
+            .any(|o| matches!(o.result, Ok(Done::Replicated(_)))),
+        "{outcome:?}"
+    );
+    assert_eq!(s3.current_object("dst", "kept").unwrap().0, b"tagged");
+}

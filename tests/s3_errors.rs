@@ -544,6 +544,19 @@ impl MultipartCopy {
     const PART: i64 = 5 * 1024 * 1024;
 
     fn new(replica_marker: &'static str) -> Self {
+        Self::build(replica_marker, true, None)
+    }
+
+    /// No other upload on the key; Complete answers `completed_etag` (default: the source's).
+    fn alone(completed_etag: Option<&'static str>) -> Self {
+        Self::build("v1", false, completed_etag)
+    }
+
+    fn build(
+        replica_marker: &'static str,
+        someone_elses_upload: bool,
+        completed_etag: Option<&'static str>,
+    ) -> Self {
         let part_etag = |n: i32| format!("\"{:032x}\"", n);
         let all: Vec<(u32, String)> = (1..=4).map(|n| (n, part_etag(n as i32))).collect();
         let source_etag = s3_replicator::copy::multipart::multipart_etag(&all).unwrap();
@@ -579,15 +592,20 @@ impl MultipartCopy {
                 .unwrap()
         });
         // Someone else's upload on the key, with parts that fit the layout.
-        let uploads = mock!(Client::list_multipart_uploads).then_output(|| {
-            aws_sdk_s3::operation::list_multipart_uploads::ListMultipartUploadsOutput::builder()
-                .uploads(
+        let uploads = mock!(Client::list_multipart_uploads).then_output(move || {
+            let out =
+                aws_sdk_s3::operation::list_multipart_uploads::ListMultipartUploadsOutput::builder(
+                );
+            match someone_elses_upload {
+                true => out.uploads(
                     aws_sdk_s3::types::MultipartUpload::builder()
                         .key("a b+c")
                         .upload_id("theirs")
                         .build(),
-                )
-                .build()
+                ),
+                false => out,
+            }
+            .build()
         });
         let listed = mock!(Client::list_parts).then_output(move || {
             let mut out = aws_sdk_s3::operation::list_parts::ListPartsOutput::builder();
@@ -622,7 +640,7 @@ impl MultipartCopy {
             .match_requests(|r| r.upload_id() == Some("new"))
             .then_output(move || {
                 aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput::builder()
-                    .e_tag(&source_etag)
+                    .e_tag(completed_etag.map_or(source_etag.clone(), str::to_owned))
                     .version_id("replica-1")
                     .build()
             });
@@ -630,6 +648,7 @@ impl MultipartCopy {
             aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput::builder()
                 .build()
         });
+        let fingerprint = fingerprint_part();
         Self {
             rules: vec![
                 head,
@@ -641,8 +660,14 @@ impl MultipartCopy {
                 part,
                 complete,
                 abort,
+                fingerprint,
             ],
         }
+    }
+
+    /// Requests made, all kinds together.
+    fn requests(&self) -> usize {
+        self.rules.iter().map(Rule::num_calls).sum()
     }
 
     async fn run(&self) -> Result<Summary, InvocationError> {
@@ -672,15 +697,42 @@ async fn upload_without_our_fingerprint_is_never_resumed_completed_or_aborted() 
 }
 
 #[tokio::test]
-async fn completed_replica_with_another_versions_marker_fails_the_record() {
-    // Complete succeeded, but the replica read back names another source version: loud failure.
-    let copy = MultipartCopy::new("v0");
+async fn multipart_source_of_n_parts_costs_two_n_plus_six_requests() {
+    // 4 parts: HEAD source current, GetObjectAcl, HEAD destination (at once); HEAD of parts 1-3
+    // (the last part is what they leave of the object); GetObjectTagging (the first tag read in
+    // this bucket); ListMultipartUploads; CreateMultipartUpload; 4 UploadPartCopy;
+    // CompleteMultipartUpload; HEAD source current (ordering). The parts made the source's ETag
+    // and Complete said so: no read-back, and no fingerprint part for a copy that finished.
+    let copy = MultipartCopy::alone(None);
+    let summary = copy.run().await.unwrap();
+    assert_eq!(summary.replicated, 1);
+    let (head, tags, listed, part, fingerprint) = (0, 2, 4, 6, 9);
+    // Source and destination current, parts 1-3, the ordering check.
+    assert_eq!(
+        copy.calls(head),
+        2 + 3 + 1,
+        "no HEAD of the last part, none of the replica"
+    );
+    assert_eq!(copy.calls(fingerprint), 0);
+    assert_eq!(copy.calls(listed), 0);
+    assert_eq!(copy.calls(part), 4);
+    assert_eq!(copy.calls(tags), 1);
+    assert_eq!(copy.requests() - copy.calls(tags), 2 * 4 + 6);
+}
+
+#[tokio::test]
+async fn completed_upload_that_is_not_the_sources_etag_is_read_back_and_fails_the_record() {
+    // Complete answers another ETag than the parts made: the replica is read back, and here it
+    // also names another source version. Loud failure either way.
+    let copy = MultipartCopy::build("v0", false, Some("\"0123-4\""));
     let err = copy.run().await.unwrap_err();
     assert!(
         err.to_string().contains("replica-source-version-id"),
         "{err}"
     );
     assert_eq!(failures(err), ["ReplicaMismatch"]);
+    // Source and destination current, parts 1-3, the replica.
+    assert_eq!(copy.calls(0), 2 + 3 + 1, "the replica was read back");
 }
 
 /// A source bucket with Object Lock enabled.
@@ -984,4 +1036,163 @@ async fn multipart_copy_keeps_the_sources_composite_checksum() {
     .unwrap();
     assert_eq!(summary.replicated, 1);
     assert_eq!((create.num_calls(), complete.num_calls()), (1, 1));
+}
+
+/// One rule for objects tagged `class=keep`.
+fn tag_filtered() -> Config {
+    Config::from_json(
+        r#"{"Rules":[{"ID":"keep","Priority":1,"Status":"Enabled",
+            "Filter":{"Tag":{"Key":"class","Value":"keep"}},
+            "DeleteMarkerReplication":{"Status":"Disabled"},
+            "Destination":{"Bucket":"dst","Region":"eu-west-1"}}]}"#,
+    )
+    .unwrap()
+}
+
+/// HeadObject answers as AWS S3 does: `x-amz-tagging-count` only when given (the source has
+/// tags); the destination holds nothing yet.
+fn heads_with_tag_count(count: Option<i32>) -> Rule {
+    mock!(Client::head_object).then_compute_output(move |req| {
+        let out = HeadObjectOutput::builder().e_tag(ETAG).content_length(1);
+        match req.bucket() {
+            Some("dst") => HeadObjectOutput::builder().build(),
+            _ => out.version_id("v1").set_tag_count(count).build(),
+        }
+    })
+}
+
+fn no_such_replica() -> Rule {
+    mock!(Client::head_object)
+        .match_requests(|r| r.bucket() == Some("dst"))
+        .then_http_response(|| http(404, ""))
+}
+
+fn tagging(tags: &'static [(&'static str, &'static str)]) -> Rule {
+    mock!(Client::get_object_tagging).then_output(move || {
+        let set = tags
+            .iter()
+            .map(|(k, v)| {
+                aws_sdk_s3::types::Tag::builder()
+                    .key(*k)
+                    .value(*v)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput::builder()
+            .set_tag_set(Some(set))
+            .build()
+            .unwrap()
+    })
+}
+
+#[tokio::test]
+async fn object_without_a_tag_count_on_aws_costs_one_tag_read_per_bucket_not_per_object() {
+    // AWS S3 leaves x-amz-tagging-count out when an object has no tags, and only then for a
+    // caller who may read tags: once a tag read in the bucket succeeded, silence means none.
+    let (missing, head, tags, copy) = (
+        no_such_replica(),
+        heads_with_tag_count(None),
+        tagging(&[]),
+        mock!(Client::copy_object).then_output(copied),
+    );
+    let s3 = client(&[&missing, &head, &acl(false), &tags, &copy]);
+    let replicator = Replicator::new(
+        tag_filtered(),
+        AwsS3::with_client(s3.clone()),
+        AwsS3::with_client(s3),
+        "us-east-1",
+    );
+    for _ in 0..3 {
+        let summary = handle(&replicator, event(Some("v1"))).await.unwrap();
+        assert_eq!(summary.skipped, 1, "no tags: the rule does not match");
+    }
+    assert_eq!(tags.num_calls(), 1);
+    assert_eq!(copy.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn tag_count_of_zero_costs_no_tag_read() {
+    let (missing, head, tags) = (
+        no_such_replica(),
+        heads_with_tag_count(Some(0)),
+        tagging(&[("class", "keep")]),
+    );
+    let s3 = client(&[&missing, &head, &acl(false), &tags]);
+    let replicator = Replicator::new(
+        tag_filtered(),
+        AwsS3::with_client(s3.clone()),
+        AwsS3::with_client(s3),
+        "us-east-1",
+    );
+    let summary = handle(&replicator, event(Some("v1"))).await.unwrap();
+    assert_eq!(summary.skipped, 1);
+    assert_eq!(tags.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn tagged_object_is_read_and_replicated_after_untagged_ones() {
+    // Silence was learnt to mean "no tags"; a HEAD that counts tags still has them read: they
+    // decide the rule and travel with the copy.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let tagged = Arc::new(AtomicBool::new(false));
+    let now = tagged.clone();
+    let head = mock!(Client::head_object).then_compute_output(move |req| {
+        let out = HeadObjectOutput::builder().e_tag(ETAG).content_length(1);
+        match (req.bucket(), now.load(Ordering::SeqCst)) {
+            (Some("dst"), _) => HeadObjectOutput::builder().build(),
+            (_, true) => out.version_id("v1").tag_count(1).build(),
+            (_, false) => out.version_id("v1").build(),
+        }
+    });
+    let now = tagged.clone();
+    let tags = mock!(Client::get_object_tagging).then_compute_output(move |_| {
+        let mut out = aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput::builder()
+            .set_tag_set(Some(Vec::new()));
+        if now.load(Ordering::SeqCst) {
+            out = out.tag_set(
+                aws_sdk_s3::types::Tag::builder()
+                    .key("class")
+                    .value("keep")
+                    .build()
+                    .unwrap(),
+            );
+        }
+        out.build().unwrap()
+    });
+    let (missing, copy) = (
+        no_such_replica(),
+        mock!(Client::copy_object).then_output(copied),
+    );
+    let s3 = client(&[&missing, &head, &acl(false), &tags, &copy]);
+    let replicator = Replicator::new(
+        tag_filtered(),
+        AwsS3::with_client(s3.clone()),
+        AwsS3::with_client(s3),
+        "us-east-1",
+    );
+    for _ in 0..2 {
+        let summary = handle(&replicator, event(Some("v1"))).await.unwrap();
+        assert_eq!(summary.skipped, 1);
+    }
+    tagged.store(true, Ordering::SeqCst);
+    let summary = handle(&replicator, event(Some("v1"))).await.unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert_eq!((tags.num_calls(), copy.num_calls()), (2, 1));
+}
+
+#[test]
+fn only_aws_own_endpoint_is_trusted_to_omit_a_zero_tag_count() {
+    use s3_replicator::store::SourceStore;
+    let sdk = |endpoint: Option<&str>| {
+        let mut sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"));
+        sdk.set_endpoint_url(endpoint.map(str::to_owned));
+        sdk.build()
+    };
+    assert!(AwsS3::new(sdk(None), false).omits_zero_tag_count());
+    let local = AwsS3::new(sdk(Some("http://127.0.0.1:9000")), true);
+    assert!(!local.omits_zero_tag_count(), "another endpoint may never send the count");
 }

@@ -125,24 +125,35 @@ pub fn uniform_layout(size: u64, part_size: u64) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// Byte ranges of the source's own parts; they must add up to the object's size.
-pub fn layout_from_sizes(sizes: &[u64], size: u64) -> Result<Vec<(u64, u64)>, ReplicationError> {
+/// Byte ranges of the source's own `parts` parts from the sizes of all but the last (the last is
+/// what remains of the object's `size`: one HeadObject fewer).
+pub fn source_layout(
+    leading: &[u64],
+    parts: u32,
+    size: u64,
+) -> Result<Vec<(u64, u64)>, ReplicationError> {
+    let before_last: u64 = leading.iter().sum();
+    let fits = leading.len() + 1 == parts as usize
+        && !leading.contains(&0)
+        && (before_last < size || (parts == 1 && size == 0))
+        && size - before_last <= MAX_PART;
+    if !fits {
+        return Err(ReplicationError::ReplicaMismatch(format!(
+            "the source's first {} parts hold {before_last} bytes: no {parts}-part layout of its \
+             {size} bytes",
+            leading.len()
+        )));
+    }
     let mut start = 0;
-    let layout: Vec<(u64, u64)> = sizes
+    Ok(leading
         .iter()
+        .chain([&(size - before_last)])
         .map(|len| {
             let range = (start, start + len);
             start += len;
             range
         })
-        .collect();
-    if start != size || sizes.contains(&0) {
-        return Err(ReplicationError::ReplicaMismatch(format!(
-            "the source's {} parts add up to {start} bytes, not its size {size}",
-            sizes.len()
-        )));
-    }
-    Ok(layout)
+        .collect())
 }
 
 #[cfg(test)]
@@ -249,13 +260,24 @@ mod tests {
     #[test]
     fn source_layout_must_add_up() {
         assert_eq!(
-            layout_from_sizes(&[5, 5, 2], 12).unwrap(),
+            source_layout(&[5, 5], 3, 12).unwrap(),
             vec![(0, 5), (5, 10), (10, 12)]
         );
-        assert_eq!(
-            layout_from_sizes(&[5, 5], 12).unwrap_err().code(),
-            "ReplicaMismatch"
-        );
+        assert_eq!(source_layout(&[], 1, 7).unwrap(), vec![(0, 7)]);
+        assert_eq!(source_layout(&[], 1, 0).unwrap(), vec![(0, 0)]);
+        for (leading, parts, size) in [
+            (&[5u64, 5][..], 3, 10), // nothing left for the last part
+            (&[5, 5], 3, 9),         // more than the object
+            (&[5, 0], 3, 12),        // an empty part before the last
+            (&[5], 3, 12),           // a part size missing
+            (&[5], 2, 5 + MAX_PART + 1),
+        ] {
+            assert_eq!(
+                source_layout(leading, parts, size).unwrap_err().code(),
+                "ReplicaMismatch",
+                "{leading:?} {parts} {size}"
+            );
+        }
     }
 
     #[test]

@@ -4,16 +4,21 @@
 //!
 //! An upload's metadata is fixed when it is created and cannot be read back, so an upload found
 //! on the key proves nothing by itself: it may be a user's own, or ours for another source
-//! version. Every upload this function creates therefore gets a fingerprint part: part 10,000, a
-//! few bytes derived from everything the replica must carry (source version, metadata, tags,
-//! ACL, encryption, lock, layout). Its ETag is their MD5, which ListParts shows. An upload is
-//! resumed, completed or aborted only when that part proves it ours for exactly this copy;
-//! anyone else's upload is never touched. (With SSE-KMS, part ETags are not MD5s: such uploads
-//! cannot be proven, so they are aborted when the copy stops, and the retry starts again.)
+//! version. An upload this function leaves for a retry therefore gets a fingerprint part first:
+//! part 10,000, a few bytes derived from everything the replica must carry (source version,
+//! metadata, tags, ACL, encryption, lock, layout). Its ETag is their MD5, which ListParts shows.
+//! An upload is resumed, completed or aborted only when that part proves it ours for exactly
+//! this copy; anyone else's upload is never touched. A copy that finishes never needs the proof,
+//! so the part is written only when the copy stops with a failure a retry can fix (its deadline
+//! included); a process killed outright leaves an upload nobody can prove, which the retry does
+//! not touch and the destination's lifecycle rule removes. (With SSE-KMS, part ETags are not
+//! MD5s: such uploads cannot be proven, so they are aborted when the copy stops, and the retry
+//! starts again.)
 //!
 //! When the layout is the source's own and part ETags are MD5s, the upload's ETag is computed from
-//! its parts before Complete and must equal the source's. After Complete the replica is read back
-//! (size, user metadata with the replica marker, content headers), so a wrong replica fails the
+//! its parts before Complete and must equal the source's, and Complete must answer with that
+//! ETag. Otherwise (KMS, a layout of our own) the replica is read back after Complete (size,
+//! user metadata with the replica marker, content headers). Either way a wrong replica fails the
 //! record loudly. A failure a retry can fix leaves a resumable upload for the retry; any other
 //! aborts it (the destination's lifecycle rule removes uploads nobody finishes).
 
@@ -68,10 +73,12 @@ impl<S> Clone for Transfer<'_, S> {
 
 impl<S> Copy for Transfer<'_, S> {}
 
-/// An upload of ours in progress: its id and whether a later invocation can prove it ours.
+/// An upload of ours in progress: its id, whether a later invocation can prove it ours, and
+/// the fingerprint that would prove it (while not yet written).
 struct Upload {
     id: String,
     resumable: bool,
+    fingerprint: Option<String>,
 }
 
 /// Copies `request`'s source into its target in the parts of `plan`.
@@ -99,6 +106,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             let upload = Upload {
                 id,
                 resumable: true,
+                fingerprint: None,
             };
             (upload, done)
         }
@@ -108,30 +116,11 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                 .create_multipart(target, plan.tags)
                 .await
                 .map_err(dst)?;
-            let mut upload = Upload {
+            let upload = Upload {
                 id,
                 resumable: false,
+                fingerprint: provable.then_some(fingerprint),
             };
-            if provable {
-                let marked = async {
-                    run.start()?;
-                    destination
-                        .upload_part(
-                            target,
-                            &upload.id,
-                            FINGERPRINT_PART,
-                            Body::from_bytes(fingerprint.as_bytes().to_vec()),
-                        )
-                        .await
-                        .map_err(dst)
-                }
-                .await;
-                match marked {
-                    // Equal only where part ETags are MD5s (not under a KMS bucket default).
-                    Ok(part) => upload.resumable = part.etag == part_etag(&fingerprint),
-                    Err(e) => return Err(stop(destination, request, &upload, e).await),
-                }
-            }
             (upload, Vec::new())
         }
     };
@@ -171,7 +160,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         .await;
     match copied {
         Ok(parts) => done.extend(parts.into_iter().flatten()),
-        Err(e) => return Err(stop(destination, request, &upload, e).await),
+        Err(e) => return Err(stop(destination, request, &upload, run, e).await),
     }
     if done.len() < plan.layout.len() {
         let interrupted = ReplicationError::CopyInterrupted {
@@ -179,7 +168,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             total: plan.layout.len(),
             resumable: upload.resumable,
         };
-        return Err(stop(destination, request, &upload, interrupted).await);
+        return Err(stop(destination, request, &upload, run, interrupted).await);
     }
     done.sort_by_key(|(n, _)| *n);
     if let Some(expected) = plan.expected_etag {
@@ -190,7 +179,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                 "the upload's parts make ETag {}, not the source's {expected}",
                 made.unwrap_or_else(|| "(unreadable part ETags)".to_owned())
             ));
-            return Err(stop(destination, request, &upload, mismatch).await);
+            return Err(stop(destination, request, &upload, run, mismatch).await);
         }
     }
     // Every part is there: completing is the in-flight work the margin is kept for, even when
@@ -198,9 +187,13 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     run.count();
     let written = match destination.complete_multipart(target, id, &done).await {
         Ok(written) => written,
-        Err(f) => return Err(stop(destination, request, &upload, dst(f)).await),
+        Err(f) => return Err(stop(destination, request, &upload, run, dst(f)).await),
     };
-    check_written(destination, request, &written, plan.layout, run).await?;
+    // The parts made the source's ETag and Complete says so: the bytes are the source's. Any
+    // other upload is read back.
+    if plan.expected_etag != Some(written.etag.as_str()) {
+        check_written(destination, request, &written, plan.layout, run).await?;
+    }
     Ok(written)
 }
 
@@ -252,6 +245,7 @@ async fn find_ours<D: DestinationStore>(
             let upload = Upload {
                 id: extra,
                 resumable: true,
+                fingerprint: None,
             };
             abort(destination, request, &upload).await;
         }
@@ -260,14 +254,16 @@ async fn find_ours<D: DestinationStore>(
 }
 
 /// Decides what becomes of our upload when the copy stops with `err`: kept for a retry that can
-/// resume it, aborted otherwise. Returns `err`.
+/// resume it (fingerprinted now, if it was not yet), aborted otherwise. Returns `err`.
 async fn stop<D: DestinationStore>(
     destination: &D,
     request: &CopyRequest,
     upload: &Upload,
+    run: &Run,
     err: ReplicationError,
 ) -> ReplicationError {
-    let keep = upload.resumable && err.disposition() == Disposition::Retry;
+    let retry = err.disposition() == Disposition::Retry;
+    let keep = retry && (upload.resumable || mark(destination, request, upload, run).await);
     if !keep {
         abort(destination, request, upload).await;
     }
@@ -280,6 +276,33 @@ async fn stop<D: DestinationStore>(
             }
         }
         other => other,
+    }
+}
+
+/// Writes the upload's fingerprint part; whether it now proves the upload ours. (Not where part
+/// ETags are no MD5s, e.g. under a KMS bucket default.) Made even inside the time margin: it is
+/// what lets the retry keep the parts copied so far.
+async fn mark<D: DestinationStore>(
+    destination: &D,
+    request: &CopyRequest,
+    upload: &Upload,
+    run: &Run,
+) -> bool {
+    let Some(fingerprint) = &upload.fingerprint else {
+        return false;
+    };
+    run.count();
+    let body = Body::from_bytes(fingerprint.as_bytes().to_vec());
+    match destination
+        .upload_part(&request.target, &upload.id, FINGERPRINT_PART, body)
+        .await
+    {
+        Ok(part) => part.etag == part_etag(fingerprint),
+        Err(e) => {
+            warn!(bucket = %request.target.bucket, key = %request.target.key, upload_id = %upload.id,
+                  error = %e, "could not mark the interrupted upload for the retry");
+            false
+        }
     }
 }
 

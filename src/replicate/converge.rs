@@ -171,7 +171,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             key: event.key.clone(),
             version_id: s.version_id.clone(),
         };
-        let tags = if s.tag_count == Some(0) {
+        let tags = if self.tags_known_empty(s, &event.bucket) {
             Some(Vec::new())
         } else if rule.filter.tags.is_empty() {
             None

@@ -38,7 +38,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return whole(skip_or_fail(e));
         }
 
-        let tags = if head.tag_count == Some(0) {
+        let tags = if self.tags_known_empty(&head, &event.bucket) {
             Some(Vec::new())
         } else if self.config.uses_tag_filters() {
             match self.read_tags(&region, &version, run).await {
@@ -268,7 +268,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let tags = match (&layout, src.tags) {
             (None, _) if !streamed => Vec::new(),
             (_, Some(tags)) => tags.to_vec(),
-            (_, None) if src.head.tag_count == Some(0) => Vec::new(),
+            (_, None) if self.tags_known_empty(src.head, &src.event.bucket) => Vec::new(),
             (_, None) => self.read_tags(src.region, src.version, run).await?,
         };
         let acl_disabled = self.acl_disabled(&rule.destination);
@@ -397,13 +397,19 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 self.config.copy.part_size,
             ));
         };
-        run.start_many(parts)?;
-        let sizes = self
-            .source
-            .part_sizes(src.region, src.version, parts)
-            .await
-            .map_err(src_err)?;
-        copy::layout_from_sizes(&sizes, src.head.size)
+        // The last part is what the others leave of the object.
+        let leading = parts.saturating_sub(1);
+        let sizes = match leading {
+            0 => Vec::new(),
+            _ => {
+                run.start_many(leading)?;
+                self.source
+                    .part_sizes(src.region, src.version, leading)
+                    .await
+                    .map_err(src_err)?
+            }
+        };
+        copy::source_layout(&sizes, parts, src.head.size)
     }
 
     /// Where the ETag cannot tell (a re-chunked or KMS copy), the replica's size must match.

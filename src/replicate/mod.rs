@@ -186,6 +186,7 @@ pub struct Replicator<S, D> {
     acl_disabled: Mutex<HashSet<DestinationId>>,
     lock_enabled: Mutex<HashMap<String, bool>>,
     source_acls_disabled: Mutex<HashMap<String, bool>>,
+    tags_readable: Mutex<HashSet<String>>,
 }
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -205,6 +206,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             acl_disabled: Mutex::new(HashSet::new()),
             lock_enabled: Mutex::new(HashMap::new()),
             source_acls_disabled: Mutex::new(HashMap::new()),
+            tags_readable: Mutex::new(HashSet::new()),
         }
     }
 
@@ -361,10 +363,35 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Result<Vec<(String, String)>, ReplicationError> {
         run.start()?;
-        self.source
+        let tags = self
+            .source
             .version_tags(region, version)
             .await
-            .map_err(src_err)
+            .map_err(src_err)?;
+        self.tags_readable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(version.bucket.clone());
+        Ok(tags)
+    }
+
+    /// Whether the source version is known to have no tags, so that none need be read. Its
+    /// HeadObject said `x-amz-tagging-count: 0`; or, on AWS S3, which sends that header only
+    /// for an object that has tags and only to a caller who may read them, it sent none and a
+    /// GetObjectTagging in this bucket has succeeded in this warm instance (the role may read
+    /// tags there). Another endpoint's silence proves nothing: some never send the header.
+    pub(crate) fn tags_known_empty(&self, head: &SourceVersion, bucket: &str) -> bool {
+        match head.tag_count {
+            Some(count) => count == 0,
+            None => {
+                self.source.omits_zero_tag_count()
+                    && self
+                        .tags_readable
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .contains(bucket)
+            }
+        }
     }
 
     /// The source version's ACL as grant headers; `None` for a private ACL.
