@@ -1194,5 +1194,8 @@ fn only_aws_own_endpoint_is_trusted_to_omit_a_zero_tag_count() {
     };
     assert!(AwsS3::new(sdk(None), false).omits_zero_tag_count());
     let local = AwsS3::new(sdk(Some("http://127.0.0.1:9000")), true);
-    assert!(!local.omits_zero_tag_count(), "another endpoint may never send the count");
+    assert!(
+        !local.omits_zero_tag_count(),
+        "another endpoint may never send the count"
+    );
 }
