@@ -19,6 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
+        .http_client(s3_replicator::sdk::https_client())
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "test", "test", None, None, "bench",
         )))

@@ -4,7 +4,10 @@ moto 5.2.x names the XML root of a few S3 responses `<OperationResponse>` instea
 S3 sends, which the Rust SDK rejects; this renames them before serialising. It also crashes on
 GetObjectAcl for keys completed by a multipart upload; those get the private ACL, as in S3.
 
-Usage: moto_server.py PORT [--parent-pid PID]
+With `--tls DIR` it serves HTTPS with a certificate for 127.0.0.1 signed by a CA made for the
+run, whose certificate it writes to DIR/ca.pem (for SSL_CERT_FILE).
+
+Usage: moto_server.py PORT [--parent-pid PID] [--tls DIR]
 """
 
 import argparse
@@ -58,11 +61,57 @@ def _exit_with(parent):
         time.sleep(0.5)
 
 
+def _certificates(folder):
+    """A CA and a leaf certificate for 127.0.0.1 it signs: (leaf cert path, leaf key path)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def cert(subject, issuer, key, signer, ca):
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = cert("s3-replicator test CA", "s3-replicator test CA", ca_key, ca_key, True)
+    leaf = cert("127.0.0.1", "s3-replicator test CA", leaf_key, ca_key, False)
+    pem = serialization.Encoding.PEM
+    paths = [os.path.join(folder, name) for name in ("ca.pem", "leaf.pem", "leaf.key")]
+    with open(paths[1], "wb") as f:
+        f.write(leaf.public_bytes(pem))
+    with open(paths[2], "wb") as f:
+        f.write(leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    # Written last: its presence says the server is about to start.
+    with open(paths[0], "wb") as f:
+        f.write(ca.public_bytes(pem))
+    return paths[1], paths[2]
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("port")
     parser.add_argument("--parent-pid", type=int)
+    parser.add_argument("--tls", metavar="DIR")
     args = parser.parse_args()
     if args.parent_pid:
         threading.Thread(target=_exit_with, args=(args.parent_pid,), daemon=True).start()
-    sys.exit(moto_main(["-H", "127.0.0.1", "-p", args.port]))
+    argv = ["-H", "127.0.0.1", "-p", args.port]
+    if args.tls:
+        cert, key = _certificates(args.tls)
+        argv += ["-c", cert, "-k", key]
+    sys.exit(moto_main(argv))

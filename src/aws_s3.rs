@@ -128,7 +128,7 @@ impl AwsS3 {
         let on_aws =
             base.endpoint_url().is_none() && std::env::var_os("AWS_ENDPOINT_URL_S3").is_none();
         Self {
-            base,
+            base: crate::sdk::with_https_client(base),
             force_path_style,
             clients: Mutex::new(HashMap::new()),
             remotes: HashMap::new(),

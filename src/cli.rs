@@ -107,7 +107,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         | (Some(_), "STORAGE_CLASS" | "REPLICA_KMS_KEY_ID") => None,
         _ => std::env::var(name).ok(),
     };
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = crate::sdk::load().await;
     let replicator = match crate::wiring::build(&sdk, var) {
         Ok(r) => r,
         Err(e) => {

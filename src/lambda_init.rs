@@ -52,3 +52,45 @@ pub async fn report_init_error(err: &ConfigError) {
         Err(e) => eprintln!("could not report the init error to the Runtime API: {e}"),
     }
 }
+
+/// The function's log filter from `RUST_LOG` (`info`, `info,s3_replicator=debug`, ...): one
+/// default level and levels per module. Unset, empty or unreadable, it is `info`.
+pub fn log_filter(spec: Option<&str>) -> tracing_subscriber::filter::Targets {
+    let info = || {
+        tracing_subscriber::filter::Targets::new()
+            .with_default(tracing_subscriber::filter::LevelFilter::INFO)
+    };
+    match spec.map(str::trim) {
+        None | Some("") => info(),
+        Some(spec) => spec.parse().unwrap_or_else(|_| info()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+    use tracing::Level;
+
+    #[test]
+    fn log_filter_defaults_to_info() {
+        for spec in [None, Some(""), Some("not a level=at all=")] {
+            let filter = log_filter(spec);
+            assert!(
+                filter.would_enable("s3_replicator", &Level::INFO),
+                "{spec:?}"
+            );
+            assert!(
+                !filter.would_enable("s3_replicator", &Level::DEBUG),
+                "{spec:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn log_filter_takes_levels_per_module() {
+        let filter = log_filter(Some("info,s3_replicator=debug"));
+        assert!(filter.would_enable("s3_replicator::handler", &Level::DEBUG));
+        assert!(!filter.would_enable("aws_smithy_runtime", &Level::DEBUG));
+        assert!(filter.would_enable("aws_smithy_runtime", &Level::INFO));
+    }
+}

@@ -21,6 +21,7 @@ pub mod names;
 pub mod replicate;
 pub mod rules;
 pub mod run;
+pub mod sdk;
 pub mod store;
 pub mod verify;
 pub mod wiring;

@@ -3,8 +3,11 @@
 use std::process::ExitCode;
 
 use lambda_runtime::{run, service_fn, LambdaEvent};
-use s3_replicator::lambda_init::{in_lambda, report_init_error, NOT_IN_LAMBDA};
+use s3_replicator::lambda_init::{in_lambda, log_filter, report_init_error, NOT_IN_LAMBDA};
 use serde_json::Value;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -15,16 +18,15 @@ async fn main() -> ExitCode {
         eprintln!("{NOT_IN_LAMBDA}");
         return ExitCode::from(2);
     }
-    tracing_subscriber::fmt()
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    let log = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
         .with_current_span(false)
-        .without_time()
+        .without_time();
+    tracing_subscriber::registry()
+        .with(log.with_filter(filter))
         .init();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = s3_replicator::sdk::load().await;
     let replicator = match s3_replicator::wiring::build(&sdk, |name| std::env::var(name).ok()) {
         Ok(replicator) => replicator,
         Err(err) => {

@@ -37,6 +37,16 @@ pub fn start_moto() -> Server {
 
 /// Starts a moto server of its own with extra environment (e.g. IAM enforcement).
 pub fn start_moto_with(env: &[(&str, &str)]) -> Server {
+    start_moto_serving(env, None)
+}
+
+/// Starts a moto server of its own on HTTPS, with a certificate signed by a CA made for it,
+/// whose certificate it writes to `dir/ca.pem`.
+pub fn start_moto_tls(dir: &std::path::Path) -> Server {
+    start_moto_serving(&[], Some(dir))
+}
+
+fn start_moto_serving(env: &[(&str, &str)], tls: Option<&std::path::Path>) -> Server {
     let python = repo_root().join(".venv/bin/python");
     assert!(
         python.exists(),
@@ -48,11 +58,16 @@ pub fn start_moto_with(env: &[(&str, &str)]) -> Server {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(python)
+    let mut command = Command::new(python);
+    command
         .arg(repo_root().join("scripts/moto_server.py"))
         .arg(port.to_string())
         .arg("--parent-pid")
-        .arg(std::process::id().to_string())
+        .arg(std::process::id().to_string());
+    if let Some(dir) = tls {
+        command.arg("--tls").arg(dir);
+    }
+    let child = command
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -66,8 +81,9 @@ pub fn start_moto_with(env: &[(&str, &str)]) -> Server {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     Server {
-        endpoint: format!("http://127.0.0.1:{port}"),
+        endpoint: format!("{scheme}://127.0.0.1:{port}"),
         _child: Some(child),
     }
 }
@@ -100,6 +116,7 @@ pub fn sdk_config_as(
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
+        .http_client(s3_replicator::sdk::https_client())
         .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
             Credentials::new(key.to_owned(), secret.to_owned(), None, None, "tests"),
         ))
