@@ -1,18 +1,29 @@
 //! The AWS SDK's configuration and HTTP client, shared by the function and the CLI.
 //!
 //! The SDK's own default HTTPS client links aws-lc-rs (about 2 MB of the binary); this one is the
-//! same hyper client on rustls with ring, trusting the system's root certificates (loaded on the
-//! first TLS connection, not at start).
+//! same hyper client on rustls with ring, trusting the system's root certificates. Reading those
+//! (a bundle and a directory of files) takes milliseconds, which the hyper client spends when an
+//! SDK client is configured with it: [`Deferred`] puts that off until the first request, so that
+//! cold start does not pay it before the function polls for its first event.
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_types::config_bag::ConfigBag;
 
 /// The HTTP(S) client every SDK client of the function uses.
 pub fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
+    let client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+        .build_https();
+    SharedHttpClient::new(Deferred(client))
 }
 
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`, ...).
@@ -29,4 +40,40 @@ pub fn with_https_client(sdk: SdkConfig) -> SdkConfig {
         return sdk;
     }
     sdk.into_builder().http_client(https_client()).build()
+}
+
+/// The hyper client, but for one thing: it loads the root certificates when its first connector
+/// is made (the first request), not when an SDK client is configured with it.
+#[derive(Debug)]
+struct Deferred(SharedHttpClient);
+
+impl HttpClient for Deferred {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    // The hyper client makes a connector here, on purpose, to load the certificates early.
+    fn validate_base_client_config(
+        &self,
+        _: &RuntimeComponentsBuilder,
+        _: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn validate_final_config(
+        &self,
+        components: &RuntimeComponents,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.validate_final_config(components, cfg)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
