@@ -12,8 +12,9 @@ if [ ! -x .venv-bench/bin/aws ]; then
   echo "bench: installing the AWS CLI (aws s3 sync, a peer) into .venv-bench" >&2
   python3 -m venv .venv-bench && .venv-bench/bin/pip install -q 'awscli==1.46.3'
 fi
-cargo build --release --example bench_copy --example bench_metrics --bin s3-replicator
+cargo build --release --example bench_copy --example bench_metrics --example hello_runtime --bin s3-replicator
 .venv/bin/python scripts/bench_multipart.py
 .venv/bin/python scripts/bench_verify.py
 .venv/bin/python scripts/bench_metrics.py
+.venv/bin/python scripts/bench_init.py
 .venv/bin/python scripts/bench_small.py .venv-bench/bin/aws
