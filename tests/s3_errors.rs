@@ -1049,6 +1049,16 @@ fn tag_filtered() -> Config {
     .unwrap()
 }
 
+/// A replicator with [`tag_filtered`] rules on a mocked client.
+fn tag_filtered_replicator(s3: Client) -> Replicator<AwsS3, AwsS3> {
+    Replicator::new(
+        tag_filtered(),
+        AwsS3::with_client(s3.clone()),
+        AwsS3::with_client(s3),
+        "us-east-1",
+    )
+}
+
 /// HeadObject answers as AWS S3 does: `x-amz-tagging-count` only when given (the source has
 /// tags); the destination holds nothing yet.
 fn heads_with_tag_count(count: Option<i32>) -> Rule {
@@ -1097,12 +1107,7 @@ async fn object_without_a_tag_count_on_aws_costs_one_tag_read_per_bucket_not_per
         mock!(Client::copy_object).then_output(copied),
     );
     let s3 = client(&[&missing, &head, &acl(false), &tags, &copy]);
-    let replicator = Replicator::new(
-        tag_filtered(),
-        AwsS3::with_client(s3.clone()),
-        AwsS3::with_client(s3),
-        "us-east-1",
-    );
+    let replicator = tag_filtered_replicator(s3);
     for _ in 0..3 {
         let summary = handle(&replicator, event(Some("v1"))).await.unwrap();
         assert_eq!(summary.skipped, 1, "no tags: the rule does not match");
@@ -1119,12 +1124,7 @@ async fn tag_count_of_zero_costs_no_tag_read() {
         tagging(&[("class", "keep")]),
     );
     let s3 = client(&[&missing, &head, &acl(false), &tags]);
-    let replicator = Replicator::new(
-        tag_filtered(),
-        AwsS3::with_client(s3.clone()),
-        AwsS3::with_client(s3),
-        "us-east-1",
-    );
+    let replicator = tag_filtered_replicator(s3);
     let summary = handle(&replicator, event(Some("v1"))).await.unwrap();
     assert_eq!(summary.skipped, 1);
     assert_eq!(tags.num_calls(), 0);
@@ -1166,12 +1166,7 @@ async fn tagged_object_is_read_and_replicated_after_untagged_ones() {
         mock!(Client::copy_object).then_output(copied),
     );
     let s3 = client(&[&missing, &head, &acl(false), &tags, &copy]);
-    let replicator = Replicator::new(
-        tag_filtered(),
-        AwsS3::with_client(s3.clone()),
-        AwsS3::with_client(s3),
-        "us-east-1",
-    );
+    let replicator = tag_filtered_replicator(s3);
     for _ in 0..2 {
         let summary = handle(&replicator, event(Some("v1"))).await.unwrap();
         assert_eq!(summary.skipped, 1);
