@@ -332,8 +332,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Ok(w) => w,
             Err(e) => return skip_or_fail(e),
         };
-        // A multipart copy read its replica back after Complete; a single request whose ETag
-        // cannot tell (KMS) has its size checked.
+        // A multipart copy is proven by its ETag here, or was read back after Complete; a
+        // single request whose ETag cannot tell (KMS) has its size checked.
         if !verify(src.head, &request.target, &written, method)? && layout.is_none() {
             self.verify_size(&request, &written, src.head.size, run)
                 .await?;
