@@ -2,7 +2,8 @@
 server: the function replicating them from their events (the release binary under `cargo lambda
 watch`'s Runtime API, invoked one event after another over its Invoke API), `rclone copy` and
 `aws s3 sync`. Seconds, objects/s, S3 requests per object (from the server's request log), the
-ratio to rclone, and the function's per-event latency p50/p99 (invoke to answer).
+ratio to rclone, and the function's per-event latency p50/p99 (invoke to answer): back to back,
+and for STEADY_EVENTS more objects whose events are sent at a steady STEADY_RATE per second.
 
 Usage: bench_small.py AWS_CLI   (make bench passes the aws command of its own venv)
 Prints a table and appends it, dated, to BENCHMARKS.md.
@@ -20,6 +21,8 @@ from bench_common import (ROOT, bucket, free_port, rclone_env, record, served_re
                           start_moto, wait_for)
 
 OBJECTS = 300
+STEADY_EVENTS = 100
+STEADY_RATE = 10  # events per second, well under what one function instance serves here
 
 
 def s3_record(bucket, key, put, n):
@@ -102,12 +105,32 @@ def main():
                         endpoint, "--only-show-errors"], check=True, env=aws_env)
         aws_seconds = time.monotonic() - started
         aws_requests = served_requests(log) - before
+
+        # Latency at a steady rate: each event is sent at its time (or when the one before it
+        # is answered, if that is later).
+        steady_events = []
+        for n in range(STEADY_EVENTS):
+            key = f"steady/object-{n:04}.txt"
+            put = s3.put_object(Bucket="small-src", Key=key, Body=os.urandom(1024),
+                                Metadata={"n": str(n), "team": "bench"})
+            steady_events.append({"Records": [s3_record("small-src", key, put, OBJECTS + n)]})
+        steady = []
+        started = time.monotonic()
+        for i, event in enumerate(steady_events):
+            wait = started + i / STEADY_RATE - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            t = time.monotonic()
+            answer = invoke(event)
+            steady.append(time.monotonic() - t)
+            assert answer.get("replicated") == 1, answer
     finally:
         for p in reversed(procs):
             p.terminate()
 
-    latencies.sort()
-    pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+    def pct(samples, q):
+        samples = sorted(samples)
+        return samples[min(len(samples) - 1, int(q * len(samples)))] * 1000
     rows = [
         ("s3-replicator, one event per invocation (release build, cargo lambda watch)",
          fn_seconds, fn_requests, objects),
@@ -125,8 +148,11 @@ def main():
     for name, seconds, requests, n in rows:
         lines.append(f"| {name} | {seconds:.1f} | {n / seconds:.0f} | {requests / n:.2f} | "
                      f"{seconds / n / base:.2f}x |")
-    lines += ["", f"Function latency per event (invoke to answer): p50 {pct(0.5):.0f} ms, "
-              f"p99 {pct(0.99):.0f} ms, events sent one after another."]
+    lines += ["", "Function latency per event (invoke to answer): "
+              f"at a steady {STEADY_RATE} events/s ({STEADY_EVENTS} events) "
+              f"p50 {pct(steady, 0.5):.0f} ms, p99 {pct(steady, 0.99):.0f} ms; "
+              f"sent one after another, p50 {pct(latencies, 0.5):.0f} ms, "
+              f"p99 {pct(latencies, 0.99):.0f} ms."]
     record("\n".join(lines))
 
 
