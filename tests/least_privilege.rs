@@ -195,13 +195,7 @@ fn from_template<T: serde::de::DeserializeOwned>(args: &[&str], params: &[(&str,
     for (k, v) in params {
         cmd.arg("--param").arg(format!("{k}={v}"));
     }
-    let out = cmd.output().expect("run iam_from_template.py");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_from(&mut cmd)
 }
 
 /// The function's environment as template.yaml builds it from these parameters.
@@ -571,17 +565,11 @@ fn boto3_as(endpoint: &str, keys: &Value, script: &str) -> Value {
         keys["access_key_id"].as_str().unwrap(),
         keys["secret_access_key"].as_str().unwrap()
     );
-    let out = Command::new(repo_root().join(".venv/bin/python"))
-        .arg("-c")
-        .arg(prelude + script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_from(
+        Command::new(repo_root().join(".venv/bin/python"))
+            .arg("-c")
+            .arg(prelude + script),
+    )
 }
 
 /// With the SQS trigger the role may read and delete from the event queue, and from nothing

@@ -277,20 +277,14 @@ async fn invocation_writes_emf_documents_for_replicas_failures_skips_and_request
 #[test]
 fn dashboard_is_json_and_shows_only_metrics_the_function_emits() {
     for trigger in ["S3Notification", "SQS"] {
-        let out = std::process::Command::new(repo_root().join(".venv/bin/python"))
-            .arg(repo_root().join("scripts/iam_from_template.py"))
-            .arg(repo_root().join("template.yaml"))
-            .args(["--dashboard", "--param", "SourceBucketName=src"])
-            .args(["--param", "DestinationBucketArns=arn:aws:s3:::dst"])
-            .args(["--param", &format!("Trigger={trigger}")])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let body: Value = json_from(
+            std::process::Command::new(repo_root().join(".venv/bin/python"))
+                .arg(repo_root().join("scripts/iam_from_template.py"))
+                .arg(repo_root().join("template.yaml"))
+                .args(["--dashboard", "--param", "SourceBucketName=src"])
+                .args(["--param", "DestinationBucketArns=arn:aws:s3:::dst"])
+                .args(["--param", &format!("Trigger={trigger}")]),
         );
-        let body: Value = serde_json::from_slice(&out.stdout).expect("the body is JSON");
         let mut shown: Vec<(String, String)> = Vec::new();
         for widget in body["widgets"].as_array().unwrap() {
             let mut namespace = String::new();

@@ -93,6 +93,12 @@ async fn backfill(
         .unwrap()
 }
 
+/// How many objects a bucket's listing holds (one page: the tests' buckets are small).
+async fn key_count(s3: &aws_sdk_s3::Client, bucket: &str) -> usize {
+    let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+    listed.key_count().unwrap_or(0) as usize
+}
+
 fn cli(config: &str) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"));
     command
@@ -469,16 +475,7 @@ async fn backfill_interrupted_by_ctrl_c_stops_cleanly_and_says_what_is_left() {
         .spawn()
         .unwrap();
     // Once the first replica exists, as a user would press Ctrl-C.
-    while s3
-        .list_objects_v2()
-        .bucket(&dst)
-        .send()
-        .await
-        .unwrap()
-        .key_count()
-        .unwrap_or(0)
-        == 0
-    {
+    while key_count(&s3, &dst).await == 0 {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let pid = child.id().to_string();
@@ -497,14 +494,7 @@ async fn backfill_interrupted_by_ctrl_c_stops_cleanly_and_says_what_is_left() {
         .and_then(|l| l.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{stdout}"));
-    let done = s3
-        .list_objects_v2()
-        .bucket(&dst)
-        .send()
-        .await
-        .unwrap()
-        .key_count()
-        .unwrap() as usize;
+    let done = key_count(&s3, &dst).await;
     assert!(left > 0 && done > 0, "{stdout}");
     assert_eq!(
         done + left,

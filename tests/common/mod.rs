@@ -514,3 +514,15 @@ pub async fn four_part_source(s3: &Client, bucket: &str, key: &str) -> (Put, Vec
         .collect();
     (multipart_source(s3, bucket, key, &parts).await, data)
 }
+
+/// Runs a helper command that must succeed (its stderr is the failure message) and reads the
+/// JSON it prints.
+pub fn json_from<T: serde::de::DeserializeOwned>(command: &mut Command) -> T {
+    let out = command.output().expect("run the helper");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the helper prints JSON")
+}
