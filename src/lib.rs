@@ -1,8 +1,9 @@
 //! s3-replicator: event-driven replication of S3 object versions, run as an AWS Lambda function.
 //!
 //! The binary wires these modules. The engine speaks to S3 through the [`store`] traits: on the
-//! SDK ([`aws_s3`], tested with aws-smithy-mocks and a local S3 server), in memory ([`fake`], for
-//! fast tests with no server), and wrapped by [`faults::Faulty`] to inject failures.
+//! SDK ([`aws_s3`], tested with aws-smithy-mocks and a local S3 server) and, behind the
+//! `test-util` feature that only tests, examples and benches enable, in memory (`fake`) and
+//! wrapped by `faults::Faulty` to inject failures.
 
 pub mod aws_s3;
 pub mod backfill;
@@ -12,7 +13,9 @@ pub mod config;
 pub mod copy;
 pub mod error;
 pub mod events;
+#[cfg(feature = "test-util")]
 pub mod fake;
+#[cfg(feature = "test-util")]
 pub mod faults;
 pub mod handler;
 pub mod lambda_init;

@@ -1,6 +1,7 @@
 //! The small role traits the replication logic needs, speaking domain types. `aws_s3` implements
-//! them on the AWS SDK, `fake` in memory (fast tests with no server), and `faults::Faulty` wraps a
-//! destination store of either kind to inject failures.
+//! them on the AWS SDK; behind the `test-util` feature, `fake` implements them in memory (fast
+//! tests with no server) and `faults::Faulty` wraps a destination store of either kind to inject
+//! failures. `tests/store_conformance.rs` holds both implementations to one behaviour.
 
 use std::collections::BTreeMap;
 use std::future::Future;
