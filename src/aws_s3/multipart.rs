@@ -1,0 +1,289 @@
+//! Multipart uploads of replicas: create, parts from bytes or by copy, complete, list, abort.
+
+use aws_sdk_s3::types::ChecksumType;
+
+use super::errors::{failure, missing, not_advancing};
+use super::writes::retryable;
+use super::{checksum_algorithm, copy_source, tagging_header, AwsS3};
+use crate::error::S3Failure;
+use crate::store::{Body, CopyRequest, ReplicaSpec, UploadedPart, Written};
+
+/// A part's checksum in the upload's algorithm, from an answer's checksums in the order CRC32,
+/// CRC32C, CRC64NVME, SHA1, SHA256.
+fn part_checksum(target: &ReplicaSpec, values: [Option<&str>; 5]) -> Option<String> {
+    let index = match target.checksum.as_ref()?.algorithm.as_str() {
+        "CRC32" => 0,
+        "CRC32C" => 1,
+        "CRC64NVME" => 2,
+        "SHA1" => 3,
+        "SHA256" => 4,
+        _ => return None,
+    };
+    values[index].map(str::to_owned)
+}
+
+/// CreateMultipartUpload with everything but the bytes.
+pub(super) async fn create(
+    s3: &AwsS3,
+    target: &ReplicaSpec,
+    tags: &[(String, String)],
+) -> Result<String, S3Failure> {
+    let mut create = s3
+        .client_at(&target.region, target.endpoint.as_deref())
+        .create_multipart_upload()
+        // A composite checksum needs the source's own layout, which multipart copies keep.
+        .set_checksum_type(target.checksum.as_ref().map(|c| {
+            if c.full_object {
+                ChecksumType::FullObject
+            } else {
+                ChecksumType::Composite
+            }
+        }));
+    create = apply_replica_spec!(create, target);
+    if !tags.is_empty() {
+        create = create.tagging(tagging_header(tags));
+    }
+    let out =
+        send_with_expires!(create, target).map_err(|e| failure("CreateMultipartUpload", e))?;
+    out.upload_id()
+        .map(str::to_owned)
+        .ok_or_else(|| missing("CreateMultipartUpload", "UploadId"))
+}
+
+/// UploadPart from bytes (streamed destinations).
+pub(super) async fn upload_part(
+    s3: &AwsS3,
+    target: &ReplicaSpec,
+    upload_id: &str,
+    number: u32,
+    body: Body,
+) -> Result<UploadedPart, S3Failure> {
+    let out = s3
+        .client_at(&target.region, target.endpoint.as_deref())
+        .upload_part()
+        .set_checksum_algorithm(checksum_algorithm(target))
+        .bucket(&target.bucket)
+        .key(&target.key)
+        .upload_id(upload_id)
+        .part_number(number as i32)
+        .content_length(body.length as i64)
+        .body(retryable(body).await?)
+        .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+        .send()
+        .await
+        .map_err(|e| failure("UploadPart", e))?;
+    Ok(UploadedPart {
+        etag: out
+            .e_tag()
+            .map(str::to_owned)
+            .ok_or_else(|| missing("UploadPart", "ETag"))?,
+        checksum: part_checksum(
+            target,
+            [
+                out.checksum_crc32(),
+                out.checksum_crc32_c(),
+                out.checksum_crc64_nvme(),
+                out.checksum_sha1(),
+                out.checksum_sha256(),
+            ],
+        ),
+    })
+}
+
+/// UploadPartCopy of one byte range of the source version.
+pub(super) async fn upload_part_copy(
+    s3: &AwsS3,
+    request: &CopyRequest,
+    upload_id: &str,
+    number: u32,
+    (start, end): (u64, u64),
+) -> Result<UploadedPart, S3Failure> {
+    let target = &request.target;
+    let out = s3
+        .client_at(&target.region, target.endpoint.as_deref())
+        .upload_part_copy()
+        .bucket(&target.bucket)
+        .key(&target.key)
+        .upload_id(upload_id)
+        .part_number(number as i32)
+        .copy_source(copy_source(&request.source))
+        .copy_source_range(format!("bytes={start}-{}", end - 1))
+        .set_copy_source_if_match(request.source_if_match.clone())
+        .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+        .send()
+        .await
+        .map_err(|e| failure("UploadPartCopy", e))?;
+    let result = out
+        .copy_part_result()
+        .ok_or_else(|| missing("UploadPartCopy", "CopyPartResult"))?;
+    Ok(UploadedPart {
+        etag: result
+            .e_tag()
+            .map(str::to_owned)
+            .ok_or_else(|| missing("UploadPartCopy", "CopyPartResult ETag"))?,
+        checksum: part_checksum(
+            target,
+            [
+                result.checksum_crc32(),
+                result.checksum_crc32_c(),
+                result.checksum_crc64_nvme(),
+                result.checksum_sha1(),
+                result.checksum_sha256(),
+            ],
+        ),
+    })
+}
+
+/// CompleteMultipartUpload, repeating each part's checksum in the upload's algorithm.
+pub(super) async fn complete(
+    s3: &AwsS3,
+    target: &ReplicaSpec,
+    upload_id: &str,
+    parts: &[(u32, UploadedPart)],
+) -> Result<Written, S3Failure> {
+    let algorithm = target.checksum.as_ref().map(|c| c.algorithm.as_str());
+    let completed = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .set_parts(Some(
+            parts
+                .iter()
+                .map(|(n, part)| {
+                    let done = aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(*n as i32)
+                        .e_tag(&part.etag);
+                    // Each part's checksum is repeated, in the upload's algorithm.
+                    let value = part.checksum.clone();
+                    match algorithm {
+                        Some("CRC32") => done.set_checksum_crc32(value),
+                        Some("CRC32C") => done.set_checksum_crc32_c(value),
+                        Some("CRC64NVME") => done.set_checksum_crc64_nvme(value),
+                        Some("SHA1") => done.set_checksum_sha1(value),
+                        Some("SHA256") => done.set_checksum_sha256(value),
+                        _ => done,
+                    }
+                    .build()
+                })
+                .collect(),
+        ))
+        .build();
+    let out = s3
+        .client_at(&target.region, target.endpoint.as_deref())
+        .complete_multipart_upload()
+        .bucket(&target.bucket)
+        .key(&target.key)
+        .upload_id(upload_id)
+        .multipart_upload(completed)
+        .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+        .send()
+        .await
+        .map_err(|e| failure("CompleteMultipartUpload", e))?;
+    let etag = out
+        .e_tag()
+        .ok_or_else(|| missing("CompleteMultipartUpload", "ETag"))?;
+    Ok(Written {
+        etag: etag.to_owned(),
+        version_id: out.version_id().map(str::to_owned),
+    })
+}
+
+/// The uploads in progress for exactly the target's key, every page.
+pub(super) async fn list_uploads(
+    s3: &AwsS3,
+    target: &ReplicaSpec,
+) -> Result<Vec<String>, S3Failure> {
+    let client = s3.client_at(&target.region, target.endpoint.as_deref());
+    let mut ids = Vec::new();
+    let (mut key_marker, mut id_marker) = (None, None);
+    loop {
+        let page = client
+            .list_multipart_uploads()
+            .bucket(&target.bucket)
+            .prefix(&target.key)
+            .set_key_marker(key_marker.take())
+            .set_upload_id_marker(id_marker.take())
+            .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|e| failure("ListMultipartUploads", e))?;
+        ids.extend(
+            page.uploads()
+                .iter()
+                .filter(|u| u.key() == Some(target.key.as_str()))
+                .filter_map(|u| u.upload_id().map(str::to_owned)),
+        );
+        if page.is_truncated() != Some(true) {
+            return Ok(ids);
+        }
+        key_marker = page.next_key_marker().map(str::to_owned);
+        id_marker = page.next_upload_id_marker().map(str::to_owned);
+        if key_marker.is_none() && id_marker.is_none() {
+            return Err(not_advancing("ListMultipartUploads"));
+        }
+    }
+}
+
+/// The parts an upload has, every page.
+pub(super) async fn list_parts(
+    s3: &AwsS3,
+    target: &ReplicaSpec,
+    upload_id: &str,
+) -> Result<Vec<(u32, u64, UploadedPart)>, S3Failure> {
+    let client = s3.client_at(&target.region, target.endpoint.as_deref());
+    let mut parts = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = client
+            .list_parts()
+            .bucket(&target.bucket)
+            .key(&target.key)
+            .upload_id(upload_id)
+            .set_part_number_marker(marker.take())
+            .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|e| failure("ListParts", e))?;
+        parts.extend(page.parts().iter().filter_map(|p| {
+            Some((
+                u32::try_from(p.part_number()?).ok()?,
+                u64::try_from(p.size()?).ok()?,
+                UploadedPart {
+                    etag: p.e_tag()?.to_owned(),
+                    checksum: part_checksum(
+                        target,
+                        [
+                            p.checksum_crc32(),
+                            p.checksum_crc32_c(),
+                            p.checksum_crc64_nvme(),
+                            p.checksum_sha1(),
+                            p.checksum_sha256(),
+                        ],
+                    ),
+                },
+            ))
+        }));
+        if page.is_truncated() != Some(true) {
+            return Ok(parts);
+        }
+        marker = page.next_part_number_marker().map(str::to_owned);
+        if marker.is_none() {
+            return Err(not_advancing("ListParts"));
+        }
+    }
+}
+
+/// AbortMultipartUpload.
+pub(super) async fn abort(
+    s3: &AwsS3,
+    target: &ReplicaSpec,
+    upload_id: &str,
+) -> Result<(), S3Failure> {
+    s3.client_at(&target.region, target.endpoint.as_deref())
+        .abort_multipart_upload()
+        .bucket(&target.bucket)
+        .key(&target.key)
+        .upload_id(upload_id)
+        .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+        .send()
+        .await
+        .map_err(|e| failure("AbortMultipartUpload", e))?;
+    Ok(())
+}

@@ -1,0 +1,397 @@
+//! The source side: HeadObject (an object, a delete marker or nothing), tags, ACL, part sizes,
+//! bytes, Object Lock and ownership settings, and the source's listings.
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::types::{
+    ChecksumMode, ChecksumType, ObjectLockEnabled, ObjectLockLegalHoldStatus, ServerSideEncryption,
+    StorageClass, Type,
+};
+use aws_sdk_s3::Client;
+use aws_smithy_types::DateTime;
+use futures::{StreamExt, TryStreamExt};
+
+use super::errors::{failure, missing, no_lock};
+use super::listings::{all_versions, key_versions, list_current};
+use super::AwsS3;
+use crate::error::S3Failure;
+use crate::store::{
+    Acl, Body, Checksum, ContentHeaders, Current, Encryption, Grant, Grantee, Listed,
+    ListedVersion, ObjectLock, SourceStore, SourceVersion, VersionRef,
+};
+
+/// Part-size HEADs in flight at once when reading a source's part layout.
+const PART_HEAD_CONCURRENCY: usize = 16;
+
+/// The additional checksum HeadObject reports (with `ChecksumMode: ENABLED`).
+fn checksum_of(out: &HeadObjectOutput) -> Option<Checksum> {
+    let (name, value) = [
+        ("CRC32", out.checksum_crc32()),
+        ("CRC32C", out.checksum_crc32_c()),
+        ("CRC64NVME", out.checksum_crc64_nvme()),
+        ("SHA1", out.checksum_sha1()),
+        ("SHA256", out.checksum_sha256()),
+    ]
+    .into_iter()
+    .find_map(|(name, value)| value.map(|v| (name, v)))?;
+    let full_object = match out.checksum_type() {
+        Some(t) => *t == ChecksumType::FullObject,
+        // Without a type: a composite checksum ends in -N (parts), a full one does not.
+        None => !value.contains('-'),
+    };
+    Some(Checksum {
+        algorithm: name.to_owned(),
+        full_object,
+    })
+}
+
+fn to_source_version(out: HeadObjectOutput) -> Result<SourceVersion, S3Failure> {
+    let etag = out
+        .e_tag()
+        .ok_or_else(|| missing("HeadObject", "ETag"))?
+        .to_owned();
+    let size = out
+        .content_length()
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| missing("HeadObject", "Content-Length"))?;
+    let storage_class = out.storage_class().map(|c| c.as_str().to_owned());
+    let archived = matches!(
+        out.storage_class(),
+        Some(StorageClass::Glacier | StorageClass::DeepArchive)
+    ) && out
+        .restore()
+        .is_none_or(|r| !r.contains("ongoing-request=\"false\""))
+        || out.archive_status().is_some();
+    let encryption = if out.sse_customer_algorithm().is_some() {
+        Encryption::Customer
+    } else {
+        match out.server_side_encryption() {
+            None => Encryption::None,
+            Some(ServerSideEncryption::Aes256) => Encryption::S3,
+            Some(other) => Encryption::Kms {
+                algorithm: other.as_str().to_owned(),
+                key_id: out.ssekms_key_id().map(str::to_owned),
+                bucket_key: out.bucket_key_enabled().unwrap_or(false),
+            },
+        }
+    };
+    let content = ContentHeaders {
+        content_type: out.content_type().map(str::to_owned),
+        cache_control: out.cache_control().map(str::to_owned),
+        content_disposition: out.content_disposition().map(str::to_owned),
+        content_encoding: out.content_encoding().map(str::to_owned),
+        content_language: out.content_language().map(str::to_owned),
+        expires: out.expires_string().map(str::to_owned),
+        website_redirect_location: out.website_redirect_location().map(str::to_owned),
+    };
+    Ok(SourceVersion {
+        size,
+        etag,
+        version_id: out.version_id().map(str::to_owned).filter(|v| v != "null"),
+        content,
+        metadata: out
+            .metadata()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        storage_class,
+        archived,
+        encryption,
+        object_lock: ObjectLock {
+            mode: out.object_lock_mode().map(|m| m.as_str().to_owned()),
+            retain_until: out.object_lock_retain_until_date().cloned(),
+            legal_hold: out
+                .object_lock_legal_hold_status()
+                .map(|s| *s == ObjectLockLegalHoldStatus::On),
+        },
+        tag_count: out.tag_count().and_then(|n| u32::try_from(n).ok()),
+        parts_count: out.parts_count().and_then(|n| u32::try_from(n).ok()),
+        checksum: checksum_of(&out),
+        last_modified: out.last_modified().cloned(),
+    })
+}
+
+/// HeadObject that tells an object, a delete marker (404 or 405 with `x-amz-delete-marker`) and
+/// nothing (404) apart.
+pub(super) async fn head_current(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    expected_bucket_owner: Option<&str>,
+) -> Result<Current, S3Failure> {
+    let result = client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version_id.map(str::to_owned))
+        .set_expected_bucket_owner(expected_bucket_owner.map(str::to_owned))
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(Current::Object(Box::new(to_source_version(out)?))),
+        Err(err) => {
+            if let Some(raw) = err.raw_response() {
+                let headers = raw.headers();
+                if headers.get("x-amz-delete-marker") == Some("true") {
+                    return Ok(Current::DeleteMarker(
+                        headers.get("x-amz-version-id").map(str::to_owned),
+                    ));
+                }
+                if raw.status().as_u16() == 404 {
+                    return Ok(Current::Absent);
+                }
+            }
+            Err(failure("HeadObject", err))
+        }
+    }
+}
+
+impl SourceStore for AwsS3 {
+    async fn head_version(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+    ) -> Result<SourceVersion, S3Failure> {
+        let out = self
+            .client(region)
+            .head_object()
+            .bucket(&version.bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .set_if_match(if_match.map(str::to_owned))
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .map_err(|e| failure("HeadObject", e))?;
+        to_source_version(out)
+    }
+
+    async fn version_tags(
+        &self,
+        region: &str,
+        version: &VersionRef,
+    ) -> Result<Vec<(String, String)>, S3Failure> {
+        let out = self
+            .client(region)
+            .get_object_tagging()
+            .bucket(&version.bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| failure("GetObjectTagging", e))?;
+        Ok(out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect())
+    }
+
+    async fn version_acl(&self, region: &str, version: &VersionRef) -> Result<Acl, S3Failure> {
+        let out = self
+            .client(region)
+            .get_object_acl()
+            .bucket(&version.bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| failure("GetObjectAcl", e))?;
+        let grants = out
+            .grants()
+            .iter()
+            .filter_map(|g| {
+                let grantee = g.grantee()?;
+                let grantee = match grantee.r#type() {
+                    Type::CanonicalUser => Grantee::Id(grantee.id()?.to_owned()),
+                    Type::Group => Grantee::Uri(grantee.uri()?.to_owned()),
+                    Type::AmazonCustomerByEmail => {
+                        Grantee::Email(grantee.email_address()?.to_owned())
+                    }
+                    _ => return None,
+                };
+                Some(Grant {
+                    grantee,
+                    permission: g.permission()?.as_str().to_owned(),
+                })
+            })
+            .collect();
+        Ok(Acl {
+            owner_id: out.owner().and_then(|o| o.id()).map(str::to_owned),
+            grants,
+        })
+    }
+
+    fn omits_zero_tag_count(&self) -> bool {
+        self.on_aws
+    }
+
+    async fn part_sizes(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        parts: u32,
+    ) -> Result<Vec<u64>, S3Failure> {
+        let client = self.client(region);
+        let heads = (1..=parts).map(|n| {
+            let req = client
+                .head_object()
+                .bucket(&version.bucket)
+                .key(&version.key)
+                .set_version_id(version.version_id.clone())
+                .part_number(n as i32);
+            async move {
+                let out = req.send().await.map_err(|e| failure("HeadObject", e))?;
+                out.content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or_else(|| missing("HeadObject", "Content-Length of a part"))
+            }
+        });
+        futures::stream::iter(heads)
+            .buffered(PART_HEAD_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    async fn read(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+        range: Option<(u64, u64)>,
+    ) -> Result<Body, S3Failure> {
+        let out = self
+            .client(region)
+            .get_object()
+            .bucket(&version.bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .set_if_match(if_match.map(str::to_owned))
+            .set_range(range.map(|(start, end)| format!("bytes={start}-{}", end - 1)))
+            .send()
+            .await
+            .map_err(|e| failure("GetObject", e))?;
+        let length = out
+            .content_length()
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| missing("GetObject", "Content-Length"))?;
+        Ok(Body {
+            stream: out.body,
+            length,
+        })
+    }
+
+    async fn lock_enabled(&self, region: &str, bucket: &str) -> Result<bool, S3Failure> {
+        let result = self
+            .client(region)
+            .get_object_lock_configuration()
+            .bucket(bucket)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out
+                .object_lock_configuration()
+                .and_then(|c| c.object_lock_enabled())
+                == Some(&ObjectLockEnabled::Enabled)),
+            Err(e) if e.code() == Some("ObjectLockConfigurationNotFoundError") => Ok(false),
+            Err(e) => Err(failure("GetObjectLockConfiguration", e)),
+        }
+    }
+
+    async fn acls_disabled(&self, region: &str, bucket: &str) -> Result<bool, S3Failure> {
+        let result = self
+            .client(region)
+            .get_bucket_ownership_controls()
+            .bucket(bucket)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.ownership_controls().is_some_and(|c| {
+                c.rules().iter().any(|r| {
+                    r.object_ownership() == &aws_sdk_s3::types::ObjectOwnership::BucketOwnerEnforced
+                })
+            })),
+            Err(e) if e.code() == Some("OwnershipControlsNotFoundError") => Ok(false),
+            Err(e) => Err(failure("GetBucketOwnershipControls", e)),
+        }
+    }
+
+    async fn version_retention(
+        &self,
+        region: &str,
+        version: &VersionRef,
+    ) -> Result<Option<(String, DateTime)>, S3Failure> {
+        let result = self
+            .client(region)
+            .get_object_retention()
+            .bucket(&version.bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out
+                .retention()
+                .and_then(|r| Some((r.mode()?.as_str().to_owned(), *r.retain_until_date()?)))),
+            Err(e) if no_lock(&e) => Ok(None),
+            Err(e) => Err(failure("GetObjectRetention", e)),
+        }
+    }
+
+    async fn version_legal_hold(
+        &self,
+        region: &str,
+        version: &VersionRef,
+    ) -> Result<bool, S3Failure> {
+        let result = self
+            .client(region)
+            .get_object_legal_hold()
+            .bucket(&version.bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                Ok(out.legal_hold().and_then(|h| h.status())
+                    == Some(&ObjectLockLegalHoldStatus::On))
+            }
+            Err(e) if no_lock(&e) => Ok(false),
+            Err(e) => Err(failure("GetObjectLegalHold", e)),
+        }
+    }
+
+    async fn newest_object_version(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<String>, S3Failure> {
+        let versions = key_versions(&self.client(region), bucket, key, None, true).await?;
+        Ok(versions.into_iter().next().map(|v| v.version_id))
+    }
+
+    async fn list_objects(
+        &self,
+        region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<Listed>, S3Failure> {
+        list_current(&self.client(region), bucket, prefix, None).await
+    }
+
+    async fn list_versions(
+        &self,
+        region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<ListedVersion>, S3Failure> {
+        all_versions(&self.client(region), bucket, prefix).await
+    }
+
+    async fn current(&self, region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
+        head_current(&self.client(region), bucket, key, None, None).await
+    }
+}
