@@ -1,0 +1,211 @@
+//! Configuration, parsed and validated once at init.
+//!
+//! The language is the AWS replication configuration JSON (what `aws s3api put-bucket-replication
+//! --replication-configuration` takes), given in `REPLICATION_CONFIG`, or a one-rule shorthand in
+//! `DESTINATION_BUCKET` / `DESTINATION_REGION` / `REPLICATE_PREFIXES` / `STORAGE_CLASS`.
+//!
+//! `raw` holds the JSON's serde shapes, `validate` turns them into the typed [`Config`] naming
+//! the field at fault, and `env` reads the environment (the JSON, the shorthand, the settings).
+
+use std::fmt;
+
+use crate::copy::CopySettings;
+
+mod env;
+mod raw;
+mod validate;
+
+use raw::RawConfig;
+
+pub(crate) use validate::{bucket_name, check_region, check_storage_class};
+
+/// A configuration error, naming the setting or JSON field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {field}: {message}")]
+pub struct ConfigError {
+    /// The environment variable or JSON path, e.g. `REPLICATION_CONFIG.Rules[0].Destination.Bucket`.
+    pub field: String,
+    /// What is wrong and, where it helps, what to write instead.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// All rules, enabled and disabled, in the order given.
+    pub rules: Vec<Rule>,
+    /// `REPLICATE_VERSION_DELETES=true`: a permanently deleted source version also deletes its
+    /// replica. Off by default, as in S3, so a malicious delete is not replicated.
+    pub replicate_version_deletes: bool,
+    /// Multipart copy settings.
+    pub copy: CopySettings,
+}
+
+/// One replication rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// The rule's `ID` (generated as `rule-N` when absent).
+    pub id: String,
+    /// Higher wins among rules for the same destination bucket.
+    pub priority: i64,
+    /// `Status: Enabled`.
+    pub enabled: bool,
+    /// Which objects the rule selects.
+    pub filter: Filter,
+    /// `DeleteMarkerReplication: Enabled` (always on for legacy prefix-only rules, as in AWS).
+    pub delete_marker_replication: bool,
+    /// `SourceSelectionCriteria.SseKmsEncryptedObjects: Enabled`: SSE-KMS objects are replicated.
+    pub replicate_sse_kms: bool,
+    /// Where matching objects go.
+    pub destination: Destination,
+}
+
+/// A rule's filter: an object matches when its key starts with `prefix` and it has all `tags`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Key prefix; empty matches every key.
+    pub prefix: String,
+    /// Tags (key, value) the object version must all carry.
+    pub tags: Vec<(String, String)>,
+}
+
+impl Filter {
+    /// Whether a key and its tags satisfy the filter.
+    pub fn matches(&self, key: &str, tags: &[(String, String)]) -> bool {
+        key.starts_with(&self.prefix) && self.tags.iter().all(|t| tags.contains(t))
+    }
+}
+
+/// A destination bucket and how replicas are written there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// Bucket name (an ARN in the configuration is reduced to its name).
+    pub bucket: String,
+    /// Region, when configured (extension); otherwise discovered once at run time.
+    pub region: Option<String>,
+    /// Storage class for replicas; `None` keeps the source's.
+    pub storage_class: Option<String>,
+    /// The destination bucket owner's account, sent as the expected bucket owner.
+    pub account: Option<String>,
+    /// `AccessControlTranslation.Owner: Destination`: replicas get `bucket-owner-full-control`.
+    pub owner_override: bool,
+    /// `EncryptionConfiguration.ReplicaKmsKeyID`.
+    pub replica_kms_key_id: Option<String>,
+    /// Extension: a destination on another S3 endpoint (another partition or provider), where
+    /// server-side copy is impossible and objects are streamed.
+    pub endpoint: Option<RemoteEndpoint>,
+}
+
+/// What identifies a destination: its bucket and the endpoint it is on (`None`: the function's
+/// own). Buckets of one name on two endpoints are two destinations.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DestinationId {
+    /// [`RemoteEndpoint::id`], or `None` for the function's own endpoint.
+    pub endpoint: Option<String>,
+    /// Bucket name.
+    pub bucket: String,
+}
+
+impl fmt::Display for DestinationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.endpoint {
+            None => write!(f, "{}", self.bucket),
+            Some(endpoint) => write!(f, "{} at {endpoint}", self.bucket),
+        }
+    }
+}
+
+impl Destination {
+    /// The destination's identity, for rules, caches and outcomes.
+    pub fn id(&self) -> DestinationId {
+        DestinationId {
+            endpoint: self.endpoint.as_ref().map(RemoteEndpoint::id),
+            bucket: self.bucket.clone(),
+        }
+    }
+}
+
+impl RemoteEndpoint {
+    /// The endpoint with the credentials used on it: two rules for one URL with different
+    /// credentials are two clients.
+    pub fn id(&self) -> String {
+        match &self.credentials {
+            None => self.url.clone(),
+            Some((key, _)) => format!("{} (credentials {key})", self.url),
+        }
+    }
+}
+
+/// An S3 endpoint other than the function's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteEndpoint {
+    /// The endpoint URL.
+    pub url: String,
+    /// Path-style addressing (most non-AWS servers need it).
+    pub force_path_style: bool,
+    /// Names of the environment variables holding the access key id and secret; `None` uses
+    /// the function's own credentials.
+    pub credentials: Option<(String, String)>,
+}
+
+/// Storage classes a replication destination accepts.
+pub const STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+];
+
+impl Config {
+    /// Parses and validates AWS replication-configuration JSON.
+    pub fn from_json(json: &str) -> Result<Self, ConfigError> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        let raw: RawConfig = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." || path == "?" {
+                "REPLICATION_CONFIG".to_owned()
+            } else {
+                format!("REPLICATION_CONFIG.{path}")
+            };
+            ConfigError::new(field, e.into_inner().to_string())
+        })?;
+        // Trailing text after the JSON document is a mistake, not something to ignore.
+        de.end().map_err(|e| {
+            ConfigError::new(
+                "REPLICATION_CONFIG",
+                format!("unexpected text after the JSON document: {e}"),
+            )
+        })?;
+        raw.validate()
+    }
+
+    /// Whether any enabled rule filters on tags (then the source's tags must be read to match).
+    pub fn uses_tag_filters(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.enabled && !r.filter.tags.is_empty())
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} -> {}", self.id, self.destination.bucket)
+    }
+}
+
+#[cfg(test)]
+mod tests;
