@@ -3,6 +3,10 @@
 moto 5.2.x names the XML root of a few S3 responses `<OperationResponse>` instead of the element
 S3 sends, which the Rust SDK rejects; this renames them before serialising. It also crashes on
 GetObjectAcl for keys completed by a multipart upload; those get the private ACL, as in S3.
+And it honours the conditions AWS S3 honours and moto 5.2 ignores: `x-amz-copy-source-if-match`
+on CopyObject and UploadPartCopy, and the write conditions `If-Match` / `If-None-Match: *` on
+CopyObject and CompleteMultipartUpload (412 PreconditionFailed), so conditional writes can be
+tested against a real server.
 
 With `--tls DIR` it serves HTTPS with a certificate for 127.0.0.1 signed by a CA made for the
 run, whose certificate it writes to DIR/ca.pem (for SSL_CERT_FILE).
@@ -16,7 +20,10 @@ import sys
 import threading
 import time
 
+from urllib.parse import parse_qs, unquote, urlparse
+
 from moto.core.serialize import S3Serializer
+from moto.s3 import exceptions as s3_exceptions
 from moto.s3 import models as s3_models
 from moto.s3.responses import S3Response
 from moto.server import main as moto_main
@@ -50,6 +57,81 @@ def _private_when_missing(acl):
 
 
 S3Response._acl_to_dict = staticmethod(_private_when_missing)
+
+
+def _etag_is(header, etag):
+    return header.replace('"', "") == etag.replace('"', "")
+
+
+def _source_of(response):
+    source = response.headers.get("x-amz-copy-source")
+    if isinstance(source, bytes):
+        source = source.decode("utf-8")
+    parsed = urlparse(source)
+    bucket, key = unquote(parsed.path).lstrip("/").split("/", 1)
+    version = parse_qs(parsed.query).get("versionId", [None])[0]
+    return response.backend.get_object(bucket, key, version_id=version)
+
+
+def _check_copy_source(response):
+    wanted = response.headers.get("x-amz-copy-source-if-match")
+    if wanted is None:
+        return
+    source = _source_of(response)
+    if source is not None and not _etag_is(wanted, source.etag):
+        raise s3_exceptions.PreconditionFailed("x-amz-copy-source-If-Match")
+
+
+def _check_write(response, key_name):
+    """If-Match / If-None-Match: * against the destination key's current object, as S3 does."""
+    if_match = response.headers.get("If-Match")
+    if_none_match = response.headers.get("If-None-Match")
+    if if_match is None and if_none_match != "*":
+        return
+    current = response.backend.get_object(response.bucket_name, key_name)
+    if if_match is not None:
+        if current is None:
+            raise s3_exceptions.MissingKey(key=key_name)
+        if not _etag_is(if_match, current.etag):
+            raise s3_exceptions.PreconditionFailed("If-Match")
+    if if_none_match == "*" and current is not None:
+        raise s3_exceptions.PreconditionFailed("If-None-Match")
+
+
+_copy_object = S3Response.copy_object
+
+
+def _conditional_copy(self):
+    _check_copy_source(self)
+    _check_write(self, self.parse_key_name())
+    return _copy_object(self)
+
+
+S3Response.copy_object = _conditional_copy
+
+_upload_part_copy = S3Response.upload_part_copy
+
+
+def _pinned_part_copy(self):
+    _check_copy_source(self)
+    return _upload_part_copy(self)
+
+
+S3Response.upload_part_copy = _pinned_part_copy
+
+_key_response_post = S3Response._key_response_post
+
+
+def _conditional_complete(self, request, body, bucket_name, query, key_name):
+    if query.get("uploadId"):
+        existing = self.backend.get_object(bucket_name, key_name)
+        done = existing is not None and existing.multipart and existing.multipart.id == query["uploadId"][0]
+        if not done:  # a repeated Complete of the same upload is answered as before
+            _check_write(self, key_name)
+    return _key_response_post(self, request, body, bucket_name, query, key_name)
+
+
+S3Response._key_response_post = _conditional_complete
 
 
 def _exit_with(parent):

@@ -69,6 +69,66 @@ struct Stored {
     head: SourceVersion,
     tags: Vec<(String, String)>,
     parts: Vec<u64>,
+    acl: Acl,
+}
+
+impl Stored {
+    /// HeadObject's answer: as S3, the tag count only when there are tags.
+    fn head(&self) -> SourceVersion {
+        let mut head = self.head.clone();
+        head.tag_count = (!self.tags.is_empty()).then_some(self.tags.len() as u32);
+        head
+    }
+}
+
+/// The canonical id of the fake's one account, owner of every object.
+const OWNER: &str = "owner";
+
+/// The ACL S3 stores for a write with this plan: grant headers name every grant (the owner's
+/// full control is not implied), anything else is the owner's full control.
+fn acl_of(plan: &AclPlan) -> Acl {
+    let mut grants = Vec::new();
+    if let AclPlan::Grants(g) = plan {
+        for (permission, list) in [
+            ("FULL_CONTROL", &g.full_control),
+            ("READ", &g.read),
+            ("READ_ACP", &g.read_acp),
+            ("WRITE_ACP", &g.write_acp),
+        ] {
+            for grantee in list.iter().flat_map(|l| l.split(',')) {
+                let Some((kind, value)) = grantee.trim().split_once('=') else {
+                    continue;
+                };
+                let value = value.trim_matches('"').to_owned();
+                let grantee = match kind {
+                    "id" => Grantee::Id(value),
+                    "uri" => Grantee::Uri(value),
+                    _ => Grantee::Email(value),
+                };
+                grants.push(Grant {
+                    grantee,
+                    permission: permission.to_owned(),
+                });
+            }
+        }
+    } else {
+        grants.push(Grant {
+            grantee: Grantee::Id(OWNER.to_owned()),
+            permission: "FULL_CONTROL".to_owned(),
+        });
+    }
+    Acl {
+        owner_id: Some(OWNER.to_owned()),
+        grants,
+    }
+}
+
+/// Now, to the second, as S3's Last-Modified header has it.
+fn now() -> aws_smithy_types::DateTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    aws_smithy_types::DateTime::from_secs(secs as i64)
 }
 
 struct Upload {
@@ -165,6 +225,7 @@ impl State {
         let id = self.id();
         stored.id = id.clone();
         stored.head.version_id = Some(id.clone());
+        stored.head.last_modified = Some(now());
         let etag = stored.head.etag.clone();
         self.bucket("PutObject", bucket)?
             .keys
@@ -187,7 +248,7 @@ impl State {
             {
                 None => Current::Absent,
                 Some(s) if s.marker => Current::DeleteMarker(Some(s.id.clone())),
-                Some(s) => Current::Object(Box::new(s.head.clone())),
+                Some(s) => Current::Object(Box::new(s.head())),
             },
         )
     }
@@ -208,13 +269,15 @@ fn object(body: Vec<u8>, etag: String, parts: Vec<u64>, spec: Option<&ReplicaSpe
             encryption: Encryption::None,
             object_lock: ObjectLock::default(),
             tag_count: None,
-            parts_count: (parts.len() > 1).then_some(parts.len() as u32),
+            // As S3: HeadObject names a part count only when asked about one part.
+            parts_count: None,
             checksum: None,
             last_modified: None,
         },
         body,
         tags: Vec::new(),
         parts,
+        acl: acl_of(spec.map_or(&AclPlan::Default, |s| &s.acl)),
     }
 }
 
@@ -374,7 +437,7 @@ impl SourceStore for FakeS3 {
     ) -> Result<SourceVersion, S3Failure> {
         let _call = self.call().await;
         let s = self.state().pinned("HeadObject", version, if_match)?;
-        Ok(s.head)
+        Ok(s.head())
     }
 
     async fn version_tags(
@@ -392,15 +455,15 @@ impl SourceStore for FakeS3 {
         Ok(s.tags)
     }
 
-    async fn version_acl(&self, _region: &str, _version: &VersionRef) -> Result<Acl, S3Failure> {
+    async fn version_acl(&self, _region: &str, version: &VersionRef) -> Result<Acl, S3Failure> {
         let _call = self.call().await;
-        Ok(Acl {
-            owner_id: Some("owner".to_owned()),
-            grants: vec![Grant {
-                grantee: Grantee::Id("owner".to_owned()),
-                permission: "FULL_CONTROL".to_owned(),
-            }],
-        })
+        let s = self.state().version(
+            "GetObjectAcl",
+            &version.bucket,
+            &version.key,
+            version.version_id.as_deref(),
+        )?;
+        Ok(s.acl)
     }
 
     async fn part_sizes(
@@ -787,7 +850,7 @@ impl DestinationStore for FakeS3 {
         let mut state = self.state();
         Ok(
             match state.version("HeadObject", &at.bucket, &at.key, Some(version_id)) {
-                Ok(s) => Current::Object(Box::new(s.head)),
+                Ok(s) => Current::Object(Box::new(s.head())),
                 Err(_) => Current::Absent,
             },
         )
@@ -838,11 +901,27 @@ impl DestinationStore for FakeS3 {
 
     async fn set_acl(
         &self,
-        _at: &ReplicaLocation,
-        _version_id: &str,
-        _acl: &AclPlan,
+        at: &ReplicaLocation,
+        version_id: &str,
+        acl: &AclPlan,
     ) -> Result<(), S3Failure> {
         let _call = self.call().await;
-        Ok(())
+        let mut state = self.state();
+        let versions = state
+            .bucket("PutObjectAcl", &at.bucket)?
+            .keys
+            .get_mut(&at.key);
+        match versions.and_then(|v| v.iter_mut().find(|s| s.id == version_id && !s.marker)) {
+            Some(s) => {
+                s.acl = acl_of(acl);
+                Ok(())
+            }
+            None => Err(fail(
+                "PutObjectAcl",
+                S3FailureKind::NotFound,
+                "NoSuchVersion",
+                404,
+            )),
+        }
     }
 }

@@ -1,0 +1,676 @@
+//! One behaviour for the store traits, run against every implementation (as object_store's
+//! `integration.rs` runs one set of functions against each backend): the in-memory `FakeS3` and
+//! `AwsS3` on the local S3 server. The engine's fast tests run on the fake, so wherever the fake
+//! and S3 part ways, a test here fails and the fake is what gets fixed.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use futures::StreamExt;
+use s3_replicator::aws_s3::AwsS3;
+use s3_replicator::error::S3FailureKind;
+use s3_replicator::fake::FakeS3;
+use s3_replicator::store::{
+    AclPlan, Body, ContentHeaders, CopyRequest, Current, DestinationStore, GrantHeaders, Grantee,
+    ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, TagsPlan, TargetEncryption, VersionRef,
+    Written,
+};
+
+const REGION: &str = "us-east-1";
+const MIB: usize = 1024 * 1024;
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+
+/// What the suite needs beyond the store traits: buckets and objects to work on, written the way
+/// a user writes them.
+trait Backend {
+    type Store: SourceStore + DestinationStore;
+    fn store(&self) -> &Self::Store;
+    /// A new versioned bucket in `REGION`.
+    async fn bucket(&self) -> String;
+    async fn put(&self, bucket: &str, key: &str, body: &[u8]) -> Written;
+    async fn put_parts(&self, bucket: &str, key: &str, parts: &[Vec<u8>]) -> Written;
+    /// Deletes the key without a version id; the delete marker's version id.
+    async fn delete(&self, bucket: &str, key: &str) -> String;
+}
+
+struct Fake(FakeS3);
+
+impl Backend for Fake {
+    type Store = FakeS3;
+    fn store(&self) -> &FakeS3 {
+        &self.0
+    }
+    async fn bucket(&self) -> String {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!("fake-{}", N.fetch_add(1, Ordering::Relaxed));
+        self.0.create_bucket(&name, REGION);
+        name
+    }
+    async fn put(&self, bucket: &str, key: &str, body: &[u8]) -> Written {
+        self.0.put(bucket, key, body)
+    }
+    async fn put_parts(&self, bucket: &str, key: &str, parts: &[Vec<u8>]) -> Written {
+        self.0.put_multipart(bucket, key, parts)
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> String {
+        self.0.delete(bucket, key)
+    }
+}
+
+struct Local {
+    client: aws_sdk_s3::Client,
+    store: AwsS3,
+}
+
+impl Backend for Local {
+    type Store = AwsS3;
+    fn store(&self) -> &AwsS3 {
+        &self.store
+    }
+    async fn bucket(&self) -> String {
+        common::versioned_bucket(&self.client, "conform", REGION).await
+    }
+    async fn put(&self, bucket: &str, key: &str, body: &[u8]) -> Written {
+        let put = common::put(&self.client, bucket, key, body).await;
+        Written {
+            etag: format!("\"{}\"", put.etag),
+            version_id: put.version_id,
+        }
+    }
+    async fn put_parts(&self, bucket: &str, key: &str, parts: &[Vec<u8>]) -> Written {
+        let put = common::multipart_source(&self.client, bucket, key, parts).await;
+        Written {
+            etag: format!("\"{}\"", put.etag),
+            version_id: put.version_id,
+        }
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> String {
+        let out = self
+            .client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(out.delete_marker(), Some(true));
+        out.version_id()
+            .expect("a delete marker's version")
+            .to_owned()
+    }
+}
+
+fn fake() -> Fake {
+    Fake(FakeS3::new())
+}
+
+fn local() -> Local {
+    let endpoint = &common::server().endpoint;
+    Local {
+        client: common::client_for(endpoint),
+        store: AwsS3::new(common::sdk_config(endpoint, REGION), true),
+    }
+}
+
+/// Runs each behaviour on the fake and on the local S3: `on_fake::name`, `on_local_s3::name`.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod on_fake {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(&super::fake()).await
+            })*
+        }
+        mod on_local_s3 {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(&super::local()).await
+            })*
+        }
+    };
+}
+
+conformance!(
+    current_tells_an_object_a_delete_marker_and_nothing_apart,
+    version_listings_are_oldest_first_and_leave_delete_markers_out,
+    listings_follow_every_page,
+    keys_with_special_characters_survive_every_call,
+    a_copy_takes_the_version_it_names_and_its_pin_holds,
+    a_copy_restates_headers_metadata_and_tags,
+    missing_keys_versions_and_buckets_are_not_found,
+    a_multipart_copy_of_the_same_layout_keeps_the_etag,
+    an_upload_from_bytes_has_a_multipart_etag,
+    an_aborted_upload_is_gone,
+    tags_belong_to_one_version,
+    an_acl_written_is_the_acl_read,
+    deleting_a_version_removes_only_that_version,
+    versions_carry_their_write_time,
+);
+
+fn at(bucket: &str, key: &str) -> ReplicaLocation {
+    ReplicaLocation {
+        bucket: bucket.into(),
+        key: key.into(),
+        region: REGION.into(),
+        expected_bucket_owner: None,
+        endpoint: None,
+    }
+}
+
+fn version(bucket: &str, key: &str, id: Option<&str>) -> VersionRef {
+    VersionRef {
+        bucket: bucket.into(),
+        key: key.into(),
+        version_id: id.map(str::to_owned),
+    }
+}
+
+fn spec(bucket: &str, key: &str) -> ReplicaSpec {
+    ReplicaSpec {
+        bucket: bucket.into(),
+        key: key.into(),
+        region: REGION.into(),
+        content: ContentHeaders::default(),
+        metadata: BTreeMap::new(),
+        tags: TagsPlan::FromSource,
+        acl: AclPlan::Default,
+        storage_class: "STANDARD".into(),
+        encryption: TargetEncryption::BucketDefault,
+        object_lock: ObjectLock::default(),
+        checksum: None,
+        expected_bucket_owner: None,
+        endpoint: None,
+    }
+}
+
+fn copy(source: VersionRef, target: ReplicaSpec) -> CopyRequest {
+    CopyRequest {
+        source,
+        source_region: REGION.into(),
+        source_if_match: None,
+        target,
+    }
+}
+
+async fn bytes<S: SourceStore>(store: &S, v: &VersionRef) -> Vec<u8> {
+    let body = store.read(REGION, v, None, None).await.expect("read");
+    body.stream.collect().await.expect("body").to_vec()
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+async fn current_tells_an_object_a_delete_marker_and_nothing_apart(b: &impl Backend) {
+    let s = b.store();
+    let bucket = b.bucket().await;
+    let written = b.put(&bucket, "k", b"one").await;
+    match s.current(REGION, &bucket, "k").await.unwrap() {
+        Current::Object(o) => {
+            assert_eq!(o.etag, written.etag);
+            assert_eq!(o.version_id, written.version_id);
+            assert_eq!(o.size, 3);
+        }
+        other => panic!("expected the object, got {other:?}"),
+    }
+    let marker = b.delete(&bucket, "k").await;
+    assert_eq!(
+        s.current(REGION, &bucket, "k").await.unwrap(),
+        Current::DeleteMarker(Some(marker.clone()))
+    );
+    assert_eq!(
+        s.replica_current(&at(&bucket, "k")).await.unwrap(),
+        Current::DeleteMarker(Some(marker))
+    );
+    assert_eq!(
+        s.current(REGION, &bucket, "never").await.unwrap(),
+        Current::Absent
+    );
+    // The version under the marker is still there, and still the newest object version.
+    assert_eq!(
+        s.newest_object_version(REGION, &bucket, "k").await.unwrap(),
+        written.version_id
+    );
+}
+
+async fn version_listings_are_oldest_first_and_leave_delete_markers_out(b: &impl Backend) {
+    let s = b.store();
+    let bucket = b.bucket().await;
+    let a1 = b.put(&bucket, "p/a", b"a1").await;
+    let a2 = b.put(&bucket, "p/a", b"a2").await;
+    b.delete(&bucket, "p/a").await;
+    let c1 = b.put(&bucket, "p/c", b"c1").await;
+    b.put(&bucket, "q/other", b"x").await;
+    let listed = s.list_versions(REGION, &bucket, "p/").await.unwrap();
+    let got: Vec<(&str, Option<&str>, &str)> = listed
+        .iter()
+        .map(|v| (v.key.as_str(), Some(v.version_id.as_str()), v.etag.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("p/a", a1.version_id.as_deref(), a1.etag.as_str()),
+            ("p/a", a2.version_id.as_deref(), a2.etag.as_str()),
+            ("p/c", c1.version_id.as_deref(), c1.etag.as_str()),
+        ]
+    );
+    // The destination's view of one key: newest first, markers left out, prefixes not mixed in.
+    let replica = s.replica_versions(&at(&bucket, "p/a")).await.unwrap();
+    let ids: Vec<Option<&str>> = replica
+        .iter()
+        .map(|v| Some(v.version_id.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![a2.version_id.as_deref(), a1.version_id.as_deref()]
+    );
+    // Current objects only: the deleted key is not listed.
+    let current = s.list_objects(REGION, &bucket, "p/").await.unwrap();
+    let keys: Vec<&str> = current.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, vec!["p/c"]);
+    assert_eq!(current[0].size, 2);
+    assert_eq!(current[0].etag, c1.etag);
+    assert_eq!(current[0].storage_class, "STANDARD");
+}
+
+async fn listings_follow_every_page(b: &impl Backend) {
+    // S3 answers at most 1,000 entries a page.
+    let s = b.store();
+    let bucket = b.bucket().await;
+    let keys: Vec<String> = (0..1003).map(|n| format!("page/{n:05}")).collect();
+    futures::stream::iter(keys.iter().map(|k| b.put(&bucket, k, b"x")))
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    let listed = s.list_objects(REGION, &bucket, "page/").await.unwrap();
+    assert_eq!(
+        listed.iter().map(|o| o.key.clone()).collect::<Vec<_>>(),
+        keys
+    );
+    let versions = s.list_versions(REGION, &bucket, "page/").await.unwrap();
+    assert_eq!(versions.len(), 1003);
+    assert!(versions.windows(2).all(|w| w[0].key < w[1].key));
+}
+
+async fn keys_with_special_characters_survive_every_call(b: &impl Backend) {
+    let s = b.store();
+    let src = b.bucket().await;
+    let dst = b.bucket().await;
+    for key in [
+        "a dir/x+y%z?.txt",
+        "ünï/çødé ☃.bin",
+        "q=1&r=2#frag",
+        "trailing space ",
+    ] {
+        let written = b.put(&src, key, key.as_bytes()).await;
+        let v = version(&src, key, written.version_id.as_deref());
+        let head = s.head_version(REGION, &v, None).await.unwrap();
+        assert_eq!(head.etag, written.etag, "{key:?}");
+        assert_eq!(bytes(s, &v).await, key.as_bytes(), "{key:?}");
+        let copied = s.copy_object(&copy(v, spec(&dst, key))).await.unwrap();
+        assert_eq!(copied.etag, written.etag, "{key:?}");
+        let listed = s.list_replicas(&at(&dst, key)).await.unwrap();
+        assert_eq!(listed.first().map(|o| o.key.as_str()), Some(key));
+    }
+    let listed = s.list_objects(REGION, &src, "").await.unwrap();
+    assert_eq!(listed.len(), 4);
+}
+
+async fn a_copy_takes_the_version_it_names_and_its_pin_holds(b: &impl Backend) {
+    let s = b.store();
+    let src = b.bucket().await;
+    let dst = b.bucket().await;
+    let v1 = b.put(&src, "k", b"first").await;
+    let v2 = b.put(&src, "k", b"second").await;
+    let old = version(&src, "k", v1.version_id.as_deref());
+    let written = s
+        .copy_object(&copy(old.clone(), spec(&dst, "k")))
+        .await
+        .unwrap();
+    assert_eq!(written.etag, v1.etag);
+    assert!(written.version_id.is_some());
+    assert_eq!(bytes(s, &version(&dst, "k", None)).await, b"first");
+    // Pinned to an ETag the source no longer has: refused, nothing written.
+    let mut pinned = copy(version(&src, "k", None), spec(&dst, "k"));
+    pinned.source_if_match = Some(v1.etag.clone());
+    let err = s.copy_object(&pinned).await.unwrap_err();
+    assert_eq!(err.kind, S3FailureKind::PreconditionFailed, "{err}");
+    assert_eq!(s.replica_versions(&at(&dst, "k")).await.unwrap().len(), 1);
+    pinned.source_if_match = Some(v2.etag.clone());
+    assert_eq!(s.copy_object(&pinned).await.unwrap().etag, v2.etag);
+    // HeadObject and GetObject honour If-Match the same way.
+    let err = s
+        .head_version(REGION, &version(&src, "k", None), Some(&v1.etag))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, S3FailureKind::PreconditionFailed);
+    let err = s
+        .read(REGION, &version(&src, "k", None), Some(&v1.etag), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, S3FailureKind::PreconditionFailed);
+}
+
+async fn a_copy_restates_headers_metadata_and_tags(b: &impl Backend) {
+    let s = b.store();
+    let src = b.bucket().await;
+    let dst = b.bucket().await;
+    let v1 = b.put(&src, "k", b"body").await;
+    let v = version(&src, "k", v1.version_id.as_deref());
+    s.set_tags(
+        &at(&src, "k"),
+        v1.version_id.as_deref().unwrap(),
+        &tags(&[("team", "a b"), ("x", "1")]),
+    )
+    .await
+    .unwrap();
+    let mut target = spec(&dst, "k");
+    target.metadata.insert("colour".into(), "blue".into());
+    target.content.content_type = Some("text/x-test".into());
+    target.content.cache_control = Some("max-age=5".into());
+    let written = s.copy_object(&copy(v.clone(), target)).await.unwrap();
+    let replica = version(&dst, "k", written.version_id.as_deref());
+    let head = s.head_version(REGION, &replica, None).await.unwrap();
+    assert_eq!(
+        head.metadata.get("colour").map(String::as_str),
+        Some("blue")
+    );
+    assert_eq!(head.content.content_type.as_deref(), Some("text/x-test"));
+    assert_eq!(head.content.cache_control.as_deref(), Some("max-age=5"));
+    assert_eq!(head.tag_count, Some(2));
+    let mut got = s.version_tags(REGION, &replica).await.unwrap();
+    got.sort();
+    assert_eq!(got, tags(&[("team", "a b"), ("x", "1")]));
+    // Tags set on the copy replace the source's.
+    let mut target = spec(&dst, "k");
+    target.tags = TagsPlan::Set(tags(&[("only", "this")]));
+    let written = s.copy_object(&copy(v, target)).await.unwrap();
+    let replica = version(&dst, "k", written.version_id.as_deref());
+    assert_eq!(
+        s.version_tags(REGION, &replica).await.unwrap(),
+        tags(&[("only", "this")])
+    );
+}
+
+async fn missing_keys_versions_and_buckets_are_not_found(b: &impl Backend) {
+    let s = b.store();
+    let bucket = b.bucket().await;
+    let other = b.put(&bucket, "other", b"x").await;
+    let err = s
+        .head_version(REGION, &version(&bucket, "nothing", None), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, S3FailureKind::NotFound, "{err}");
+    // A real version id, of another key.
+    let err = s
+        .read(
+            REGION,
+            &version(&bucket, "nothing", other.version_id.as_deref()),
+            None,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, S3FailureKind::NotFound, "{err}");
+    let err = s
+        .list_objects(REGION, "no-such-bucket-conform", "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, S3FailureKind::NoSuchBucket, "{err}");
+    let err = s
+        .copy_object(&copy(
+            version(&bucket, "nothing", None),
+            spec(&bucket, "copy"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, S3FailureKind::NotFound, "{err}");
+    assert_eq!(
+        s.replica_version(
+            &at(&bucket, "nothing"),
+            other.version_id.as_deref().unwrap()
+        )
+        .await
+        .unwrap(),
+        Current::Absent
+    );
+}
+
+async fn a_multipart_copy_of_the_same_layout_keeps_the_etag(b: &impl Backend) {
+    let s = b.store();
+    let src = b.bucket().await;
+    let dst = b.bucket().await;
+    let parts = vec![vec![1u8; 5 * MIB], vec![2u8; 1024]];
+    let source = b.put_parts(&src, "big", &parts).await;
+    let v = version(&src, "big", source.version_id.as_deref());
+    let head = s.head_version(REGION, &v, None).await.unwrap();
+    // As S3: HeadObject names a part count only when asked about one part.
+    assert_eq!(head.parts_count, None);
+    assert!(head.etag.ends_with("-2\""), "{}", head.etag);
+    assert_eq!(
+        s.part_sizes(REGION, &v, 1).await.unwrap(),
+        vec![5 * MIB as u64]
+    );
+    let target = spec(&dst, "big");
+    let request = copy(v, target.clone());
+    let id = s.create_multipart(&target, &[]).await.unwrap();
+    assert_eq!(s.list_uploads(&target).await.unwrap(), vec![id.clone()]);
+    let size = (5 * MIB + 1024) as u64;
+    let p1 = s
+        .upload_part_copy(&request, &id, 1, (0, 5 * MIB as u64))
+        .await
+        .unwrap();
+    let p2 = s
+        .upload_part_copy(&request, &id, 2, (5 * MIB as u64, size))
+        .await
+        .unwrap();
+    let listed = s.list_parts(&target, &id).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|(n, len, p)| (*n, *len, p.etag.clone()))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, 5 * MIB as u64, p1.etag.clone()),
+            (2, 1024, p2.etag.clone())
+        ]
+    );
+    let done = s
+        .complete_multipart(&target, &id, &[(1, p1), (2, p2)])
+        .await
+        .unwrap();
+    assert_eq!(done.etag, source.etag);
+    assert!(s.list_uploads(&target).await.unwrap().is_empty());
+    let replica = version(&dst, "big", done.version_id.as_deref());
+    assert_eq!(bytes(s, &replica).await, parts.concat());
+}
+
+async fn an_upload_from_bytes_has_a_multipart_etag(b: &impl Backend) {
+    let s = b.store();
+    let dst = b.bucket().await;
+    let target = spec(&dst, "streamed");
+    let whole = s
+        .put_object(
+            &target,
+            Body::from_bytes(b"small".to_vec()),
+            &tags(&[("t", "1")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(whole.etag, format!("\"{}\"", hex_md5(b"small")));
+    let v = version(&dst, "streamed", whole.version_id.as_deref());
+    assert_eq!(
+        s.version_tags(REGION, &v).await.unwrap(),
+        tags(&[("t", "1")])
+    );
+    let id = s.create_multipart(&target, &[]).await.unwrap();
+    let p1 = s
+        .upload_part(&target, &id, 1, Body::from_bytes(vec![7u8; 5 * MIB]))
+        .await
+        .unwrap();
+    let p2 = s
+        .upload_part(&target, &id, 2, Body::from_bytes(vec![8u8; 10]))
+        .await
+        .unwrap();
+    assert_eq!(p1.etag, format!("\"{}\"", hex_md5(&vec![7u8; 5 * MIB])));
+    let done = s
+        .complete_multipart(&target, &id, &[(1, p1), (2, p2)])
+        .await
+        .unwrap();
+    assert!(done.etag.ends_with("-2\""), "{}", done.etag);
+    let v = version(&dst, "streamed", done.version_id.as_deref());
+    assert_eq!(
+        s.head_version(REGION, &v, None).await.unwrap().size,
+        5 * MIB as u64 + 10
+    );
+}
+
+fn hex_md5(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    hex::encode(Md5::digest(bytes))
+}
+
+async fn an_aborted_upload_is_gone(b: &impl Backend) {
+    let s = b.store();
+    let dst = b.bucket().await;
+    let target = spec(&dst, "left");
+    let id = s.create_multipart(&target, &[]).await.unwrap();
+    // Someone else's upload of another key is not listed for this one.
+    let other = s
+        .create_multipart(&spec(&dst, "left-other"), &[])
+        .await
+        .unwrap();
+    s.upload_part(&target, &id, 1, Body::from_bytes(vec![1u8; 10]))
+        .await
+        .unwrap();
+    assert_eq!(s.list_uploads(&target).await.unwrap(), vec![id.clone()]);
+    s.abort_multipart(&target, &id).await.unwrap();
+    assert!(s.list_uploads(&target).await.unwrap().is_empty());
+    let err = s.list_parts(&target, &id).await.unwrap_err();
+    assert_eq!(err.kind, S3FailureKind::NotFound, "{err}");
+    s.abort_multipart(&spec(&dst, "left-other"), &other)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.current(REGION, &dst, "left").await.unwrap(),
+        Current::Absent
+    );
+}
+
+async fn tags_belong_to_one_version(b: &impl Backend) {
+    let s = b.store();
+    let bucket = b.bucket().await;
+    let v1 = b.put(&bucket, "k", b"1").await;
+    let v2 = b.put(&bucket, "k", b"2").await;
+    let id1 = v1.version_id.as_deref().unwrap();
+    s.set_tags(&at(&bucket, "k"), id1, &tags(&[("a", "1"), ("b", "2")]))
+        .await
+        .unwrap();
+    let first = version(&bucket, "k", Some(id1));
+    let second = version(&bucket, "k", v2.version_id.as_deref());
+    let mut got = s.version_tags(REGION, &first).await.unwrap();
+    got.sort();
+    assert_eq!(got, tags(&[("a", "1"), ("b", "2")]));
+    assert!(s.version_tags(REGION, &second).await.unwrap().is_empty());
+    assert_eq!(
+        s.head_version(REGION, &first, None)
+            .await
+            .unwrap()
+            .tag_count,
+        Some(2)
+    );
+    // S3 leaves the count out when there are none.
+    assert_eq!(
+        s.head_version(REGION, &second, None)
+            .await
+            .unwrap()
+            .tag_count,
+        None
+    );
+    s.set_tags(&at(&bucket, "k"), id1, &[]).await.unwrap();
+    assert!(s.version_tags(REGION, &first).await.unwrap().is_empty());
+}
+
+async fn an_acl_written_is_the_acl_read(b: &impl Backend) {
+    let s = b.store();
+    let bucket = b.bucket().await;
+    let v1 = b.put(&bucket, "k", b"1").await;
+    let id = v1.version_id.as_deref().unwrap();
+    let v = version(&bucket, "k", Some(id));
+    assert!(s.version_acl(REGION, &v).await.unwrap().is_private());
+    let grants = GrantHeaders {
+        read: Some(format!("uri=\"{ALL_USERS}\"")),
+        ..GrantHeaders::default()
+    };
+    s.set_acl(&at(&bucket, "k"), id, &AclPlan::Grants(grants))
+        .await
+        .unwrap();
+    let acl = s.version_acl(REGION, &v).await.unwrap();
+    assert!(
+        acl.grants
+            .iter()
+            .any(|g| g.grantee == Grantee::Uri(ALL_USERS.into()) && g.permission == "READ"),
+        "{acl:?}"
+    );
+    // Grant headers name every grant: the owner's full control is not implied.
+    assert!(!acl.is_private());
+    s.set_acl(&at(&bucket, "k"), id, &AclPlan::Default)
+        .await
+        .unwrap();
+    assert!(s.version_acl(REGION, &v).await.unwrap().is_private());
+}
+
+async fn deleting_a_version_removes_only_that_version(b: &impl Backend) {
+    let s = b.store();
+    let bucket = b.bucket().await;
+    let v1 = b.put(&bucket, "k", b"1").await;
+    let v2 = b.put(&bucket, "k", b"2").await;
+    s.delete_version(&at(&bucket, "k"), v2.version_id.as_deref().unwrap())
+        .await
+        .unwrap();
+    let left = s.replica_versions(&at(&bucket, "k")).await.unwrap();
+    assert_eq!(
+        left.iter()
+            .map(|v| Some(v.version_id.as_str()))
+            .collect::<Vec<_>>(),
+        vec![v1.version_id.as_deref()]
+    );
+    // The older version is current again (nothing hides it).
+    assert_eq!(bytes(s, &version(&bucket, "k", None)).await, b"1");
+    s.put_delete_marker(&at(&bucket, "k")).await.unwrap();
+    assert!(matches!(
+        s.current(REGION, &bucket, "k").await.unwrap(),
+        Current::DeleteMarker(Some(_))
+    ));
+}
+
+async fn versions_carry_their_write_time(b: &impl Backend) {
+    let s = b.store();
+    let bucket = b.bucket().await;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let v1 = b.put(&bucket, "k", b"1").await;
+    let v2 = b.put(&bucket, "k", b"2").await;
+    let head = |w: &Written| version(&bucket, "k", w.version_id.as_deref());
+    let t1 = s
+        .head_version(REGION, &head(&v1), None)
+        .await
+        .unwrap()
+        .last_modified;
+    let t2 = s
+        .head_version(REGION, &head(&v2), None)
+        .await
+        .unwrap()
+        .last_modified;
+    let (t1, t2) = (t1.expect("Last-Modified"), t2.expect("Last-Modified"));
+    // Second resolution, as S3's header has.
+    assert!(t1.secs() >= before - 1 && t1.subsec_nanos() == 0, "{t1:?}");
+    assert!(t2 >= t1);
+}
