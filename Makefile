@@ -19,11 +19,12 @@ bootstrap:
 
 lint:
 	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	bash scripts/with-heartbeat.sh "cargo clippy" cargo clippy --all-targets -- -D warnings
 
 # Unit tests and the integration tests, which start their own moto server on 127.0.0.1
 # (examples are built, not run).
 unit:
+	bash scripts/with-heartbeat.sh "compiling the tests" cargo test --no-run
 	cargo test
 
 # The demo end to end (cargo lambda watch + invoke), failing if any replica differs.

@@ -19,12 +19,8 @@ echo "== circular dependencies"
 .venv/bin/python scripts/check_template.py "${templates[@]}"
 echo "== sam build (x86_64): a release build of the function, several minutes on a first run"
 # sam build prints nothing while cargo compiles: a line every 30 s says it is still at work.
-(while sleep 30; do echo "   sam build: still building (${SECONDS}s)"; done) &
-ticker=$!
-trap 'kill $ticker 2>/dev/null || true' EXIT
-PATH="$PWD/.venv/bin:$PATH" .venv-sam/bin/sam build --beta-features \
-  --parameter-overrides Architecture=x86_64 --build-dir .aws-sam/build
-kill $ticker 2>/dev/null || true
+PATH="$PWD/.venv/bin:$PATH" bash scripts/with-heartbeat.sh "sam build" .venv-sam/bin/sam build \
+  --beta-features --parameter-overrides Architecture=x86_64 --build-dir .aws-sam/build
 bootstrap=.aws-sam/build/ReplicatorFunction/bootstrap
 test -x "$bootstrap" || { echo "sam build produced no $bootstrap" >&2; exit 1; }
 file "$bootstrap" 2>/dev/null || ls -l "$bootstrap"

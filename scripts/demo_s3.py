@@ -3,7 +3,16 @@ prints sources and replicas side by side.
 
   demo_s3.py setup ENDPOINT OUT_DIR   buckets, objects, and OUT_DIR/<fixture>.json events
   demo_s3.py show ENDPOINT [--check]  the side-by-side table; --check exits 1 on any difference
+  demo_s3.py stamp FILE               every event time in FILE set to now (latency is measured
+                                      from it), just before the event is sent
+  demo_s3.py verify-job ENDPOINT FILE a Batch Operations verify job (schema 2.0) with one task
+                                      per replica in the replica bucket
+  demo_s3.py job-summary EXPECTED     reads a Batch Operations answer on stdin and prints one
+                                      line per task within 120 columns; exits 1 unless every
+                                      task's resultString is EXPECTED
 """
+
+import datetime
 
 import json
 import pathlib
@@ -246,8 +255,74 @@ def show(endpoint, check):
             "version; delete markers replicated where the rule enables them.", width=120))
 
 
+def stamp(path):
+    """Sets every event time in the fixture (nested SQS and SNS bodies included) to now."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    event_time = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+    def walk(node):
+        if isinstance(node, dict):
+            for name, value in node.items():
+                if name == "eventTime" or (name == "time" and "detail-type" in node):
+                    node[name] = event_time if name == "eventTime" else event_time[:19] + "Z"
+                elif name in ("body", "Message") and isinstance(value, str) and value.startswith("{"):
+                    inner = json.loads(value)
+                    walk(inner)
+                    node[name] = json.dumps(inner)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    path = pathlib.Path(path)
+    event = json.loads(path.read_text())
+    walk(event)
+    path.write_text(json.dumps(event, indent=2, ensure_ascii=False))
+
+
+def verify_job(endpoint, path):
+    """A schema 2.0 verify job naming every replica's key (as S3 names keys: URL-encoded)."""
+    s3 = client(endpoint)
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=REPLICA)
+            for o in page.get("Contents", [])]
+    job = {
+        "invocationSchemaVersion": "2.0",
+        "invocationId": "ZGVtby12ZXJpZnktam9i",
+        "job": {"id": "demo-verify-job", "userArguments": {"Mode": "verify"}},
+        "tasks": [{"taskId": f"task-{n}", "s3Key": urllib.parse.quote_plus(key, safe="/"),
+                   "s3VersionId": None, "s3Bucket": SOURCE} for n, key in enumerate(keys, 1)],
+    }
+    pathlib.Path(path).write_text(json.dumps(job, indent=2))
+    return len(keys)
+
+
+def job_summary(expected, answer, keys_by_task):
+    """One line per task: key and resultString, within 120 columns; False if any is not EXPECTED."""
+    results = answer.get("results", [])
+    good = all(r.get("resultCode") == "Succeeded" and r.get("resultString") == expected
+               for r in results) and bool(results)
+    codes = {}
+    for r in results:
+        codes[r.get("resultCode")] = codes.get(r.get("resultCode"), 0) + 1
+    print(f"  {len(results)} tasks: " + ", ".join(f"{n} {c}" for c, n in sorted(codes.items())))
+    for r in results:
+        key = keys_by_task.get(r.get("taskId"), r.get("taskId"))
+        print(f"  {fit(key, 60)} {fit(r.get('resultString'), 57).rstrip()}")
+    return good
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "setup":
         setup(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "show":
         show(sys.argv[2], "--check" in sys.argv)
+    elif sys.argv[1] == "stamp":
+        stamp(sys.argv[2])
+    elif sys.argv[1] == "verify-job":
+        print(verify_job(sys.argv[2], sys.argv[3]))
+    elif sys.argv[1] == "job-summary":
+        # argv: EXPECTED JOB_FILE; the answer on stdin.
+        job = json.loads(pathlib.Path(sys.argv[3]).read_text())
+        keys = {t["taskId"]: urllib.parse.unquote_plus(t["s3Key"]) for t in job["tasks"]}
+        sys.exit(0 if job_summary(sys.argv[2], json.load(sys.stdin), keys) else 1)

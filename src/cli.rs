@@ -112,6 +112,9 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");
+            if cli.config.is_none() {
+                eprintln!("(read from the environment; --config FILE reads the configuration JSON from a file)");
+            }
             return ExitCode::from(2);
         }
     };
@@ -314,8 +317,17 @@ impl Bar {
             let bar = ProgressBar::new(0);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{prefix} {wide_bar} {pos}/{len} keys, {msg} {per_sec} ETA {eta}",
+                    "{prefix} {wide_bar} {pos}/{len} keys, {msg} {rate} ETA {eta}",
                 )
+                .map(|style| {
+                    // indicatif's own {per_sec} prints `14.0332/s`: whole keys, with the unit.
+                    style.with_key(
+                        "rate",
+                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.0} keys/s", state.per_sec());
+                        },
+                    )
+                })
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.set_prefix(verb);
@@ -359,7 +371,7 @@ impl backfill::Progress for Bar {
         if now - last >= LINE_EVERY {
             let secs = plain.started.map_or(0.0, |s| (now - s).as_secs_f64());
             println!(
-                "{}: {}/{} keys, {}, {:.1} keys/s",
+                "{}: {}/{} keys, {}, {:.0} keys/s",
                 self.verb,
                 plain.keys,
                 plain.total,

@@ -13,13 +13,17 @@ use crate::config::ConfigError;
 pub const INVALID_CONFIGURATION: &str = "InvalidConfiguration";
 
 /// What the binary prints when started outside Lambda.
-pub const NOT_IN_LAMBDA: &str =
-    "s3-replicator is an AWS Lambda function and runs where the Lambda \
-Runtime API is (AWS_LAMBDA_RUNTIME_API is not set here).\n\
-Deploy it with `sam deploy` (template.yaml), or run it locally with `make local`, which starts \
-the local S3 and `cargo lambda watch` and prints the `cargo lambda invoke` commands (README).\n\
-As a command-line tool: s3-replicator verify --bucket SOURCE [--prefix P] [--deep] [--report FILE] \
-(s3-replicator --help).";
+pub const NOT_IN_LAMBDA: &str = concat!(
+    "s3-replicator is an AWS Lambda function and runs where the Lambda Runtime API is ",
+    "(AWS_LAMBDA_RUNTIME_API is not set here).\n",
+    "Deploy it with `sam deploy` (template.yaml), or run it locally with `make local`, which starts ",
+    "the local S3 and `cargo lambda watch` and prints the `cargo lambda invoke` commands (README).\n",
+    "As a command-line tool, on the same configuration (or --config FILE):\n",
+    "  s3-replicator verify   --bucket SOURCE   prove every replica, from listings (--deep: fully)\n",
+    "  s3-replicator backfill --bucket SOURCE   replicate objects written before replication\n",
+    "  s3-replicator repair   --bucket SOURCE   replicate again what verify finds missing or different\n",
+    "(s3-replicator --help; s3-replicator COMMAND --help)."
+);
 
 /// Whether the process runs under a Lambda Runtime API (Lambda, or `cargo lambda watch`).
 pub fn in_lambda() -> bool {

@@ -121,4 +121,24 @@ async fn started_outside_lambda_it_says_what_it_is_and_exits_2() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("AWS Lambda function"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    for command in ["verify", "backfill", "repair"] {
+        assert!(
+            stderr.contains(&format!("s3-replicator {command} ")),
+            "{command} not named: {stderr}"
+        );
+    }
+    assert!(stderr.contains("--config FILE"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_command_without_configuration_points_at_the_config_flag() {
+    let out = binary()
+        .args(["verify", "--bucket", "b"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("REPLICATION_CONFIG"), "{stderr}");
+    assert!(stderr.contains("--config FILE"), "{stderr}");
 }
