@@ -1,0 +1,326 @@
+//! The in-memory S3 as the destination store: copies, puts, multipart uploads, deletes, tags and
+//! ACLs.
+
+use super::*;
+
+fn no_upload(op: &'static str) -> S3Failure {
+    fail(op, S3FailureKind::NotFound, "NoSuchUpload", 404)
+}
+
+impl DestinationStore for FakeS3 {
+    async fn bucket_region(&self, bucket: &str) -> Result<String, S3Failure> {
+        let _call = self.call().await;
+        Ok(self
+            .state()
+            .bucket("GetBucketLocation", bucket)?
+            .region
+            .clone())
+    }
+
+    async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let source = &request.source;
+        let s = state.pinned("CopyObject", source, request.source_if_match.as_deref())?;
+        let target = &request.target;
+        let mut copy = object(
+            s.body.clone(),
+            s.head.etag.clone(),
+            s.parts.clone(),
+            Some(target),
+        );
+        copy.tags = match &target.tags {
+            TagsPlan::FromSource => s.tags.clone(),
+            TagsPlan::Set(tags) => tags.clone(),
+        };
+        state.store(&target.bucket, &target.key, copy)
+    }
+
+    async fn put_object(
+        &self,
+        target: &ReplicaSpec,
+        body: Body,
+        tags: &[(String, String)],
+    ) -> Result<Written, S3Failure> {
+        let _call = self.call().await;
+        let bytes = bytes_of(body).await?;
+        let etag = md5_etag(&bytes);
+        let size = bytes.len() as u64;
+        let mut stored = object(bytes, etag, vec![size], Some(target));
+        stored.tags = tags.to_vec();
+        self.state().store(&target.bucket, &target.key, stored)
+    }
+
+    async fn upload_part(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+        number: u32,
+        body: Body,
+    ) -> Result<UploadedPart, S3Failure> {
+        let _call = self.call().await;
+        let bytes = bytes_of(body).await?;
+        let part = UploadedPart {
+            etag: md5_etag(&bytes),
+            checksum: None,
+        };
+        let mut state = self.state();
+        let upload = state
+            .bucket("UploadPart", &target.bucket)?
+            .uploads
+            .get_mut(upload_id)
+            .ok_or_else(|| no_upload("UploadPart"))?;
+        upload.parts.insert(number, (bytes, part.clone()));
+        Ok(part)
+    }
+
+    async fn create_multipart(
+        &self,
+        target: &ReplicaSpec,
+        tags: &[(String, String)],
+    ) -> Result<String, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let id = format!("upload-{}", state.id());
+        state
+            .bucket("CreateMultipartUpload", &target.bucket)?
+            .uploads
+            .insert(
+                id.clone(),
+                Upload {
+                    key: target.key.clone(),
+                    spec: target.clone(),
+                    tags: tags.to_vec(),
+                    parts: BTreeMap::new(),
+                },
+            );
+        Ok(id)
+    }
+
+    async fn upload_part_copy(
+        &self,
+        request: &CopyRequest,
+        upload_id: &str,
+        number: u32,
+        (start, end): (u64, u64),
+    ) -> Result<UploadedPart, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let source = &request.source;
+        let s = state.pinned("UploadPartCopy", source, request.source_if_match.as_deref())?;
+        let bytes = s.body[start as usize..end as usize].to_vec();
+        let part = UploadedPart {
+            etag: md5_etag(&bytes),
+            checksum: None,
+        };
+        let upload = state
+            .bucket("UploadPartCopy", &request.target.bucket)?
+            .uploads
+            .get_mut(upload_id)
+            .ok_or_else(|| no_upload("UploadPartCopy"))?;
+        upload.parts.insert(number, (bytes, part.clone()));
+        Ok(part)
+    }
+
+    async fn complete_multipart(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+        parts: &[(u32, UploadedPart)],
+    ) -> Result<Written, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let upload = state
+            .bucket("CompleteMultipartUpload", &target.bucket)?
+            .uploads
+            .remove(upload_id)
+            .ok_or_else(|| no_upload("CompleteMultipartUpload"))?;
+        let mut body = Vec::new();
+        let mut sizes = Vec::new();
+        for (n, part) in parts {
+            let Some((bytes, stored)) = upload.parts.get(n).filter(|(_, p)| p.etag == part.etag)
+            else {
+                return Err(fail(
+                    "CompleteMultipartUpload",
+                    S3FailureKind::InvalidRequest,
+                    "InvalidPart",
+                    400,
+                ));
+            };
+            debug_assert_eq!(stored.etag, part.etag);
+            body.extend_from_slice(bytes);
+            sizes.push(bytes.len() as u64);
+        }
+        let etags: Vec<(u32, String)> = parts.iter().map(|(n, p)| (*n, p.etag.clone())).collect();
+        let etag = multipart_etag(&etags).unwrap_or_default();
+        let mut stored = object(body, etag, sizes, Some(&upload.spec));
+        stored.tags = upload.tags;
+        state.store(&target.bucket, &upload.key, stored)
+    }
+
+    async fn list_uploads(&self, target: &ReplicaSpec) -> Result<Vec<String>, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let b = state.bucket("ListMultipartUploads", &target.bucket)?;
+        Ok(b.uploads
+            .iter()
+            .filter(|(_, u)| u.key == target.key)
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
+
+    async fn list_parts(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+    ) -> Result<Vec<(u32, u64, UploadedPart)>, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let upload = state
+            .bucket("ListParts", &target.bucket)?
+            .uploads
+            .get(upload_id)
+            .ok_or_else(|| no_upload("ListParts"))?;
+        Ok(upload
+            .parts
+            .iter()
+            .map(|(n, (bytes, part))| (*n, bytes.len() as u64, part.clone()))
+            .collect())
+    }
+
+    async fn abort_multipart(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+    ) -> Result<(), S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        state
+            .bucket("AbortMultipartUpload", &target.bucket)?
+            .uploads
+            .remove(upload_id)
+            .map(|_| ())
+            .ok_or_else(|| no_upload("AbortMultipartUpload"))
+    }
+
+    async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
+        let _call = self.call().await;
+        self.state().current("HeadObject", &at.bucket, &at.key)
+    }
+
+    async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
+        let _call = self.call().await;
+        self.state().bucket("DeleteObject", &at.bucket)?;
+        self.delete(&at.bucket, &at.key);
+        Ok(())
+    }
+
+    async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        list(state.bucket("ListObjectsV2", &at.bucket)?, &at.key)
+    }
+
+    async fn replica_versions(
+        &self,
+        at: &ReplicaLocation,
+    ) -> Result<Vec<ListedVersion>, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let b = state.bucket("ListObjectVersions", &at.bucket)?;
+        Ok(b.keys
+            .get(&at.key)
+            .map(|v| {
+                v.iter()
+                    .rev()
+                    .filter(|s| !s.marker)
+                    .map(|s| listed_version(&at.key, s))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn replica_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+    ) -> Result<Current, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        Ok(
+            match state.version("HeadObject", &at.bucket, &at.key, Some(version_id)) {
+                Ok(s) => Current::Object(Box::new(s.head())),
+                Err(_) => Current::Absent,
+            },
+        )
+    }
+
+    async fn delete_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+    ) -> Result<(), S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        if let Some(v) = state
+            .bucket("DeleteObject", &at.bucket)?
+            .keys
+            .get_mut(&at.key)
+        {
+            v.retain(|s| s.id != version_id);
+        }
+        Ok(())
+    }
+
+    async fn set_tags(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let versions = state
+            .bucket("PutObjectTagging", &at.bucket)?
+            .keys
+            .get_mut(&at.key);
+        match versions.and_then(|v| v.iter_mut().find(|s| s.id == version_id)) {
+            Some(s) => {
+                s.tags = tags.to_vec();
+                Ok(())
+            }
+            None => Err(fail(
+                "PutObjectTagging",
+                S3FailureKind::NotFound,
+                "NoSuchVersion",
+                404,
+            )),
+        }
+    }
+
+    async fn set_acl(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+        acl: &AclPlan,
+    ) -> Result<(), S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let versions = state
+            .bucket("PutObjectAcl", &at.bucket)?
+            .keys
+            .get_mut(&at.key);
+        match versions.and_then(|v| v.iter_mut().find(|s| s.id == version_id && !s.marker)) {
+            Some(s) => {
+                s.acl = acl_of(acl);
+                Ok(())
+            }
+            None => Err(fail(
+                "PutObjectAcl",
+                S3FailureKind::NotFound,
+                "NoSuchVersion",
+                404,
+            )),
+        }
+    }
+}

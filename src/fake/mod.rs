@@ -1,0 +1,462 @@
+//! An in-memory S3 of versioned buckets implementing both store traits, for fast tests of the
+//! engine with no server: convergence, resume and failure handling run against it in
+//! milliseconds, and `faults::Faulty` wraps it to inject failures. It models what the engine
+//! relies on (versions, delete markers, ETags, multipart uploads and their parts, tags, the
+//! copy's `If-Match`, ACL grants), not encryption. `tests/store_conformance.rs` holds it to S3.
+
+mod destination;
+mod source;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use md5::{Digest, Md5};
+
+use crate::copy::multipart::multipart_etag;
+use crate::error::{S3Failure, S3FailureKind};
+use crate::store::{
+    Acl, AclPlan, Body, CopyRequest, Current, DestinationStore, Encryption, Grant, Grantee, Listed,
+    ListedVersion, ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
+    UploadedPart, VersionRef, Written,
+};
+
+/// The in-memory S3. Clones share one state, so the same S3 can be the source store and (wrapped
+/// in `faults::Faulty`) the destination store.
+#[derive(Clone, Default)]
+pub struct FakeS3 {
+    state: Arc<Mutex<State>>,
+    calls: Arc<Mutex<CallLog>>,
+}
+
+/// Every call's start and end, when a latency is set ([`FakeS3::with_latency`]).
+#[derive(Default)]
+struct CallLog {
+    latency: Option<std::time::Duration>,
+    calls: Vec<(std::time::Instant, std::time::Instant)>,
+}
+
+/// Records one call's end when dropped.
+struct Call {
+    log: Arc<Mutex<CallLog>>,
+    start: std::time::Instant,
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let end = std::time::Instant::now();
+        if let Ok(mut log) = self.log.lock() {
+            log.calls.push((self.start, end));
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    buckets: HashMap<String, Bucket>,
+    next: u64,
+}
+
+#[derive(Default)]
+struct Bucket {
+    region: String,
+    /// Versions per key, oldest first.
+    keys: BTreeMap<String, Vec<Stored>>,
+    uploads: BTreeMap<String, Upload>,
+}
+
+#[derive(Clone)]
+struct Stored {
+    id: String,
+    marker: bool,
+    body: Vec<u8>,
+    head: SourceVersion,
+    tags: Vec<(String, String)>,
+    parts: Vec<u64>,
+    acl: Acl,
+}
+
+impl Stored {
+    /// HeadObject's answer: as S3, the tag count only when there are tags.
+    fn head(&self) -> SourceVersion {
+        let mut head = self.head.clone();
+        head.tag_count = (!self.tags.is_empty()).then_some(self.tags.len() as u32);
+        head
+    }
+}
+
+/// The canonical id of the fake's one account, owner of every object.
+const OWNER: &str = "owner";
+
+/// The ACL S3 stores for a write with this plan: grant headers name every grant (the owner's
+/// full control is not implied), anything else is the owner's full control.
+fn acl_of(plan: &AclPlan) -> Acl {
+    let mut grants = Vec::new();
+    if let AclPlan::Grants(g) = plan {
+        for (permission, list) in [
+            ("FULL_CONTROL", &g.full_control),
+            ("READ", &g.read),
+            ("READ_ACP", &g.read_acp),
+            ("WRITE_ACP", &g.write_acp),
+        ] {
+            for grantee in list.iter().flat_map(|l| l.split(',')) {
+                let Some((kind, value)) = grantee.trim().split_once('=') else {
+                    continue;
+                };
+                let value = value.trim_matches('"').to_owned();
+                let grantee = match kind {
+                    "id" => Grantee::Id(value),
+                    "uri" => Grantee::Uri(value),
+                    _ => Grantee::Email(value),
+                };
+                grants.push(Grant {
+                    grantee,
+                    permission: permission.to_owned(),
+                });
+            }
+        }
+    } else {
+        grants.push(Grant {
+            grantee: Grantee::Id(OWNER.to_owned()),
+            permission: "FULL_CONTROL".to_owned(),
+        });
+    }
+    Acl {
+        owner_id: Some(OWNER.to_owned()),
+        grants,
+    }
+}
+
+/// Now, to the second, as S3's Last-Modified header has it.
+fn now() -> aws_smithy_types::DateTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    aws_smithy_types::DateTime::from_secs(secs as i64)
+}
+
+struct Upload {
+    key: String,
+    spec: ReplicaSpec,
+    tags: Vec<(String, String)>,
+    parts: BTreeMap<u32, (Vec<u8>, UploadedPart)>,
+}
+
+fn fail(operation: &'static str, kind: S3FailureKind, code: &str, status: u16) -> S3Failure {
+    S3Failure {
+        operation,
+        kind,
+        code: Some(code.to_owned()),
+        status: Some(status),
+        message: "fake S3".to_owned(),
+    }
+}
+
+fn md5_etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(Md5::digest(bytes)))
+}
+
+async fn bytes_of(body: Body) -> Result<Vec<u8>, S3Failure> {
+    body.stream
+        .collect()
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| S3Failure {
+            operation: "GetObject",
+            kind: S3FailureKind::Other,
+            code: None,
+            status: None,
+            message: e.to_string(),
+        })
+}
+
+impl State {
+    fn bucket(&mut self, op: &'static str, name: &str) -> Result<&mut Bucket, S3Failure> {
+        self.buckets
+            .get_mut(name)
+            .ok_or_else(|| fail(op, S3FailureKind::NoSuchBucket, "NoSuchBucket", 404))
+    }
+
+    fn id(&mut self) -> String {
+        self.next += 1;
+        format!("v{:06}", self.next)
+    }
+
+    /// A version (`None`: the current one), which must be an object.
+    fn version(
+        &mut self,
+        op: &'static str,
+        bucket: &str,
+        key: &str,
+        id: Option<&str>,
+    ) -> Result<Stored, S3Failure> {
+        let versions = self.bucket(op, bucket)?.keys.get(key);
+        let found = match id {
+            Some(id) => versions.and_then(|v| v.iter().find(|s| s.id == id)),
+            None => versions.and_then(|v| v.last()),
+        };
+        match found {
+            Some(s) if !s.marker => Ok(s.clone()),
+            _ => Err(fail(op, S3FailureKind::NotFound, "NoSuchVersion", 404)),
+        }
+    }
+
+    /// A version, pinned to an ETag as `If-Match` / `x-amz-copy-source-if-match` pin it.
+    fn pinned(
+        &mut self,
+        op: &'static str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+    ) -> Result<Stored, S3Failure> {
+        let s = self.version(
+            op,
+            &version.bucket,
+            &version.key,
+            version.version_id.as_deref(),
+        )?;
+        if if_match.is_some_and(|m| m != s.head.etag) {
+            return Err(fail(
+                op,
+                S3FailureKind::PreconditionFailed,
+                "PreconditionFailed",
+                412,
+            ));
+        }
+        Ok(s)
+    }
+
+    fn store(&mut self, bucket: &str, key: &str, mut stored: Stored) -> Result<Written, S3Failure> {
+        let id = self.id();
+        stored.id = id.clone();
+        stored.head.version_id = Some(id.clone());
+        stored.head.last_modified = Some(now());
+        let etag = stored.head.etag.clone();
+        self.bucket("PutObject", bucket)?
+            .keys
+            .entry(key.to_owned())
+            .or_default()
+            .push(stored);
+        Ok(Written {
+            etag,
+            version_id: Some(id),
+        })
+    }
+
+    fn current(&mut self, op: &'static str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
+        Ok(
+            match self
+                .bucket(op, bucket)?
+                .keys
+                .get(key)
+                .and_then(|v| v.last())
+            {
+                None => Current::Absent,
+                Some(s) if s.marker => Current::DeleteMarker(Some(s.id.clone())),
+                Some(s) => Current::Object(Box::new(s.head())),
+            },
+        )
+    }
+}
+
+fn object(body: Vec<u8>, etag: String, parts: Vec<u64>, spec: Option<&ReplicaSpec>) -> Stored {
+    Stored {
+        id: String::new(),
+        marker: false,
+        head: SourceVersion {
+            size: body.len() as u64,
+            etag,
+            version_id: None,
+            content: spec.map(|s| s.content.clone()).unwrap_or_default(),
+            metadata: spec.map(|s| s.metadata.clone()).unwrap_or_default(),
+            storage_class: spec.map(|s| s.storage_class.clone()),
+            archived: false,
+            encryption: Encryption::None,
+            object_lock: ObjectLock::default(),
+            tag_count: None,
+            // As S3: HeadObject names a part count only when asked about one part.
+            parts_count: None,
+            checksum: None,
+            last_modified: None,
+        },
+        body,
+        tags: Vec::new(),
+        parts,
+        acl: acl_of(spec.map_or(&AclPlan::Default, |s| &s.acl)),
+    }
+}
+
+impl FakeS3 {
+    /// An empty S3.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every call takes `latency` (a round trip) and is logged, so that a test can tell which
+    /// calls went out together: see [`Self::round_trips`].
+    pub fn with_latency(self, latency: std::time::Duration) -> Self {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).latency = Some(latency);
+        self
+    }
+
+    /// The longest chain of calls each started after the previous one ended: the round trips
+    /// on the critical path since the last [`Self::clear_calls`]. Calls sent together count once.
+    pub fn round_trips(&self) -> usize {
+        let log = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let mut calls = log.calls.clone();
+        calls.sort();
+        let mut depth: Vec<usize> = Vec::with_capacity(calls.len());
+        for (i, (start, _)) in calls.iter().enumerate() {
+            let before = (0..i)
+                .filter(|&j| calls[j].1 <= *start)
+                .map(|j| depth[j])
+                .max()
+                .unwrap_or(0);
+            depth.push(before + 1);
+        }
+        depth.into_iter().max().unwrap_or(0)
+    }
+
+    /// The number of calls since the last [`Self::clear_calls`].
+    pub fn call_count(&self) -> usize {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .calls
+            .len()
+    }
+
+    /// Forgets the calls made so far.
+    pub fn clear_calls(&self) {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .calls
+            .clear();
+    }
+
+    /// One call: waits the latency, if one is set, and logs it.
+    async fn call(&self) -> Option<Call> {
+        let latency = self
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .latency?;
+        let start = std::time::Instant::now();
+        tokio::time::sleep(latency).await;
+        Some(Call {
+            log: self.calls.clone(),
+            start,
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates a versioned bucket.
+    pub fn create_bucket(&self, name: &str, region: &str) {
+        self.state().buckets.insert(
+            name.to_owned(),
+            Bucket {
+                region: region.to_owned(),
+                ..Bucket::default()
+            },
+        );
+    }
+
+    /// Writes an object; its version id and ETag.
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) -> Written {
+        let stored = object(body.to_vec(), md5_etag(body), vec![body.len() as u64], None);
+        self.state()
+            .store(bucket, key, stored)
+            .expect("the bucket exists")
+    }
+
+    /// Writes an object in parts (its ETag is a multipart ETag).
+    pub fn put_multipart(&self, bucket: &str, key: &str, parts: &[Vec<u8>]) -> Written {
+        let etags: Vec<(u32, String)> = (1..).zip(parts.iter().map(|p| md5_etag(p))).collect();
+        let etag = multipart_etag(&etags).expect("MD5 part ETags");
+        let sizes = parts.iter().map(|p| p.len() as u64).collect();
+        let stored = object(parts.concat(), etag, sizes, None);
+        self.state()
+            .store(bucket, key, stored)
+            .expect("the bucket exists")
+    }
+
+    /// Puts a delete marker; its version id.
+    pub fn delete(&self, bucket: &str, key: &str) -> String {
+        let mut state = self.state();
+        let id = state.id();
+        let mut marker = object(Vec::new(), String::new(), Vec::new(), None);
+        marker.marker = true;
+        marker.id = id.clone();
+        state
+            .bucket("DeleteObject", bucket)
+            .expect("the bucket exists")
+            .keys
+            .entry(key.to_owned())
+            .or_default()
+            .push(marker);
+        id
+    }
+
+    /// The current object's bytes and user metadata, if the key's current version is one.
+    pub fn current_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Option<(Vec<u8>, BTreeMap<String, String>)> {
+        let state = self.state();
+        let s = state.buckets.get(bucket)?.keys.get(key)?.last()?;
+        (!s.marker).then(|| (s.body.clone(), s.head.metadata.clone()))
+    }
+
+    /// The ids of the uploads in progress in a bucket.
+    pub fn uploads(&self, bucket: &str) -> Vec<String> {
+        let state = self.state();
+        state
+            .buckets
+            .get(bucket)
+            .map(|b| b.uploads.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many versions (not delete markers) a key has.
+    pub fn version_count(&self, bucket: &str, key: &str) -> usize {
+        let state = self.state();
+        state
+            .buckets
+            .get(bucket)
+            .and_then(|b| b.keys.get(key))
+            .map_or(0, |v| v.iter().filter(|s| !s.marker).count())
+    }
+}
+
+fn list(bucket: &Bucket, prefix: &str) -> Result<Vec<Listed>, S3Failure> {
+    Ok(bucket
+        .keys
+        .iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .filter_map(|(k, v)| {
+            let s = v.last().filter(|s| !s.marker)?;
+            Some(Listed {
+                key: k.clone(),
+                size: s.head.size,
+                etag: s.head.etag.clone(),
+                storage_class: s
+                    .head
+                    .storage_class
+                    .clone()
+                    .unwrap_or_else(|| "STANDARD".to_owned()),
+            })
+        })
+        .collect())
+}
+
+fn listed_version(key: &str, s: &Stored) -> ListedVersion {
+    ListedVersion {
+        key: key.to_owned(),
+        version_id: s.id.clone(),
+        size: s.head.size,
+        etag: s.head.etag.clone(),
+    }
+}

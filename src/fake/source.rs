@@ -1,0 +1,149 @@
+//! The in-memory S3 as the source store: HeadObject, tags, ACL, bytes, listings.
+
+use super::*;
+
+impl SourceStore for FakeS3 {
+    async fn head_version(
+        &self,
+        _region: &str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+    ) -> Result<SourceVersion, S3Failure> {
+        let _call = self.call().await;
+        let s = self.state().pinned("HeadObject", version, if_match)?;
+        Ok(s.head())
+    }
+
+    async fn version_tags(
+        &self,
+        _region: &str,
+        version: &VersionRef,
+    ) -> Result<Vec<(String, String)>, S3Failure> {
+        let _call = self.call().await;
+        let s = self.state().version(
+            "GetObjectTagging",
+            &version.bucket,
+            &version.key,
+            version.version_id.as_deref(),
+        )?;
+        Ok(s.tags)
+    }
+
+    async fn version_acl(&self, _region: &str, version: &VersionRef) -> Result<Acl, S3Failure> {
+        let _call = self.call().await;
+        let s = self.state().version(
+            "GetObjectAcl",
+            &version.bucket,
+            &version.key,
+            version.version_id.as_deref(),
+        )?;
+        Ok(s.acl)
+    }
+
+    async fn part_sizes(
+        &self,
+        _region: &str,
+        version: &VersionRef,
+        parts: u32,
+    ) -> Result<Vec<u64>, S3Failure> {
+        let _call = self.call().await;
+        let s = self.state().version(
+            "HeadObject",
+            &version.bucket,
+            &version.key,
+            version.version_id.as_deref(),
+        )?;
+        Ok(s.parts.into_iter().take(parts as usize).collect())
+    }
+
+    async fn read(
+        &self,
+        _region: &str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+        range: Option<(u64, u64)>,
+    ) -> Result<Body, S3Failure> {
+        let _call = self.call().await;
+        let s = self.state().pinned("GetObject", version, if_match)?;
+        let (start, end) = range.unwrap_or((0, s.body.len() as u64));
+        Ok(Body::from_bytes(
+            s.body[start as usize..end as usize].to_vec(),
+        ))
+    }
+
+    async fn lock_enabled(&self, _region: &str, _bucket: &str) -> Result<bool, S3Failure> {
+        let _call = self.call().await;
+        Ok(false)
+    }
+
+    async fn acls_disabled(&self, _region: &str, bucket: &str) -> Result<bool, S3Failure> {
+        let _call = self.call().await;
+        self.state().bucket("GetBucketOwnershipControls", bucket)?;
+        Ok(false)
+    }
+
+    async fn version_retention(
+        &self,
+        _region: &str,
+        _version: &VersionRef,
+    ) -> Result<Option<(String, aws_smithy_types::DateTime)>, S3Failure> {
+        let _call = self.call().await;
+        Ok(None)
+    }
+
+    async fn version_legal_hold(
+        &self,
+        _region: &str,
+        _version: &VersionRef,
+    ) -> Result<bool, S3Failure> {
+        let _call = self.call().await;
+        Ok(false)
+    }
+
+    async fn newest_object_version(
+        &self,
+        _region: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<String>, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let b = state.bucket("ListObjectVersions", bucket)?;
+        Ok(b.keys
+            .get(key)
+            .and_then(|v| v.iter().rev().find(|s| !s.marker))
+            .map(|s| s.id.clone()))
+    }
+
+    async fn list_objects(
+        &self,
+        _region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<Listed>, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        list(state.bucket("ListObjectsV2", bucket)?, prefix)
+    }
+
+    async fn list_versions(
+        &self,
+        _region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<ListedVersion>, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let b = state.bucket("ListObjectVersions", bucket)?;
+        Ok(b.keys
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .flat_map(|(k, v)| v.iter().filter(|s| !s.marker).map(|s| listed_version(k, s)))
+            .collect())
+    }
+
+    async fn current(&self, _region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
+        let _call = self.call().await;
+        self.state().current("HeadObject", bucket, key)
+    }
+}
