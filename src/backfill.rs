@@ -14,7 +14,7 @@ use futures::stream::{self, StreamExt};
 use crate::error::{ReplicationError, Side};
 use crate::events::{EventKind, ObjectEvent};
 use crate::replicate::{DestinationOutcome, Done, Replicator, Verdict};
-use crate::run::{Mode, Run};
+use crate::run::Run;
 use crate::store::{Current, DestinationStore, SourceStore};
 
 /// Keys replicated at once, unless the caller says otherwise.
@@ -278,7 +278,7 @@ async fn key<S: SourceStore, D: DestinationStore>(
     };
     let current_id = current.version_id().unwrap_or("null").to_owned();
     let mut outcomes = Vec::new();
-    let history = Run::with_mode(None, Mode::History);
+    let history = Run::history(None, matches!(current, Current::DeleteMarker(_)));
     for version in work.history.iter().filter(|v| **v != current_id) {
         let done = replicator
             .replicate_in(

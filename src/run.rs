@@ -30,6 +30,7 @@ pub struct Run {
     mode: Mode,
     rewrite: Vec<String>,
     defer_convergence: bool,
+    source_deleted: bool,
 }
 
 impl Run {
@@ -46,7 +47,23 @@ impl Run {
             mode,
             rewrite: Vec::new(),
             defer_convergence: false,
+            source_deleted: false,
         }
+    }
+
+    /// A [`Mode::History`] run for a key whose current state in the source is a delete marker
+    /// (`source_deleted`) or an object: history is appended under a destination's delete
+    /// marker only when the source's current state is one too (it is re-asserted after).
+    pub fn history(stop_at: Option<Instant>, source_deleted: bool) -> Self {
+        Self {
+            source_deleted,
+            ..Self::with_mode(stop_at, Mode::History)
+        }
+    }
+
+    /// Whether the key's current state in the source is a delete marker (history runs).
+    pub fn source_deleted(&self) -> bool {
+        self.source_deleted
     }
 
     /// An event run for a record followed by later records of the same key in this

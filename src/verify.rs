@@ -28,6 +28,10 @@ pub enum Status {
     Missing,
     /// The replica is not what the source is (the detail names the fields).
     Differs,
+    /// The destination holds a later write than the source's: an original written there (or
+    /// replicated there from elsewhere, two-way) after it, or a delete marker put above its
+    /// replica. Not damage: no tool replaces it.
+    NewerAtDestination,
     /// Only in the destination (expected where deletes are not replicated).
     Extra,
     /// The key could not be checked (the detail names the failure code).
@@ -40,6 +44,7 @@ impl fmt::Display for Status {
             Self::Same => "same",
             Self::Missing => "missing",
             Self::Differs => "differs",
+            Self::NewerAtDestination => "newer-at-destination",
             Self::Extra => "extra",
             Self::Error => "error",
         })
@@ -70,6 +75,8 @@ pub struct Tally {
     pub missing: usize,
     /// `differs`.
     pub differs: usize,
+    /// `newer-at-destination`.
+    pub newer_at_destination: usize,
     /// `extra`.
     pub extra: usize,
     /// `error`.
@@ -85,6 +92,7 @@ impl Tally {
                 Status::Same => tally.same += 1,
                 Status::Missing => tally.missing += 1,
                 Status::Differs => tally.differs += 1,
+                Status::NewerAtDestination => tally.newer_at_destination += 1,
                 Status::Extra => tally.extra += 1,
                 Status::Error => tally.errors += 1,
             }
@@ -102,8 +110,13 @@ impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "verify: {} same, {} missing, {} differs, {} extra, {} errors",
-            self.same, self.missing, self.differs, self.extra, self.errors
+            "verify: {} same, {} missing, {} differs, {} newer-at-destination, {} extra, {} errors",
+            self.same,
+            self.missing,
+            self.differs,
+            self.newer_at_destination,
+            self.extra,
+            self.errors
         )
     }
 }
@@ -305,14 +318,24 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                         Err(e) => return finding(Status::Error, e.code().to_owned(), None),
                     }
                 }
-                let status = if differs.is_empty() {
-                    Status::Same
-                } else {
-                    Status::Differs
-                };
-                finding(status, differs.join(" "), version)
+                if differs.is_empty() {
+                    return finding(Status::Same, String::new(), version);
+                }
+                match self.later_at_destination(rule, at, &key).await {
+                    Ok(true) => finding(Status::NewerAtDestination, differs.join(" "), version),
+                    Ok(false) => finding(Status::Differs, differs.join(" "), version),
+                    Err(e) => finding(Status::Error, e.code().to_owned(), None),
+                }
             }
-            (Some(_), None, Some(_)) => finding(Status::Missing, String::new(), None),
+            (Some(_), None, Some(rule)) => match self.later_at_destination(rule, at, &key).await {
+                Ok(true) => finding(
+                    Status::NewerAtDestination,
+                    "deleted at the destination".to_owned(),
+                    None,
+                ),
+                Ok(false) => finding(Status::Missing, String::new(), None),
+                Err(e) => finding(Status::Error, e.code().to_owned(), None),
+            },
             (None, Some(_), _) if in_scope => finding(Status::Extra, String::new(), None),
             // Not selected by any rule for this destination: nothing to say.
             _ => None,
@@ -344,6 +367,32 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             .into_iter()
             .filter(|r| r.filter.matches(key, &tags))
             .max_by_key(|r| r.priority))
+    }
+
+    /// Whether what differs (or is missing) at the destination is a later write there: read
+    /// only for keys that differ, so a clean bucket costs nothing more.
+    async fn later_at_destination(
+        &self,
+        rule: &Rule,
+        at: &ReplicaLocation,
+        key: &str,
+    ) -> Result<bool, ReplicationError> {
+        let src = self
+            .replicator
+            .source()
+            .current(self.region, &self.options.bucket, key)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+        let Current::Object(src) = src else {
+            return Ok(false);
+        };
+        let at = ReplicaLocation {
+            key: key.to_owned(),
+            ..at.clone()
+        };
+        self.replicator
+            .later_at_destination(rule, &self.options.bucket, &src, &at)
+            .await
     }
 
     fn current(&self, key: &str) -> VersionRef {

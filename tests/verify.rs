@@ -112,6 +112,37 @@ fn cli(config: &str) -> std::process::Command {
     command
 }
 
+/// Deletes every version of a key: the replica is gone for good (not hidden by a delete marker).
+async fn purge(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) {
+    for id in version_ids(s3, bucket, key).await {
+        s3.delete_object()
+            .bucket(bucket)
+            .key(key)
+            .version_id(id)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Writes other bytes over a replica, keeping its metadata: a damaged replica that still claims
+/// to be its source version's.
+async fn forge(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, bytes: &[u8]) {
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let metadata = head.metadata().cloned().unwrap_or_default();
+    put_with(s3, bucket, key, bytes, |b| {
+        b.set_metadata(Some(metadata))
+            .storage_class(aws_sdk_s3::types::StorageClass::StandardIa)
+    })
+    .await;
+}
+
 fn status_of(findings: &[s3_replicator::verify::Finding], key: &str) -> (Status, String) {
     let f = findings.iter().find(|f| f.key == key).unwrap();
     (f.status, f.detail.clone())
@@ -123,19 +154,29 @@ async fn verify_finds_exactly_the_damaged_replicas() {
     let clean = Tally::of(&run(&t, true).await);
     assert_eq!(
         clean.to_string(),
-        "verify: 8 same, 0 missing, 0 differs, 0 extra, 0 errors"
+        "verify: 8 same, 0 missing, 0 differs, 0 newer-at-destination, 0 extra, 0 errors"
     );
     assert!(clean.complete());
 
-    // Damage: a replica deleted, one overwritten with other bytes, one with other metadata
-    // (same bytes, so only --deep can tell), and an object only the destination has.
+    // Damage: a replica gone for good, one whose bytes are not its source's although it claims
+    // to be its replica, one with other metadata (same bytes, so only --deep can tell), and an
+    // object only the destination has. And later writes at the destination, which are not
+    // damage: an object written over a replica, and a replica deleted there.
+    purge(&t.s3, &t.dst, "a.txt").await;
+    forge(
+        &t.s3,
+        &t.dst,
+        "dir/50% off.txt",
+        b"bytes that are not the source's",
+    )
+    .await;
+    put(&t.s3, &t.dst, "dir/with space.txt", b"other bytes").await;
     t.s3.delete_object()
         .bucket(&t.dst)
-        .key("a.txt")
+        .key("dir/1+1=2.txt")
         .send()
         .await
         .unwrap();
-    put(&t.s3, &t.dst, "dir/with space.txt", b"other bytes").await;
     t.s3.copy_object()
         .bucket(&t.dst)
         .key("logs/x.log")
@@ -150,11 +191,22 @@ async fn verify_finds_exactly_the_damaged_replicas() {
 
     let listed = run(&t, false).await;
     assert_eq!(status_of(&listed, "a.txt").0, Status::Missing);
-    let (status, detail) = status_of(&listed, "dir/with space.txt");
+    let (status, detail) = status_of(&listed, "dir/50% off.txt");
     assert_eq!(status, Status::Differs);
+    assert!(
+        detail.contains("etag") && detail.contains("size"),
+        "{detail}"
+    );
+    let (status, detail) = status_of(&listed, "dir/with space.txt");
+    assert_eq!(status, Status::NewerAtDestination);
     assert!(
         detail.contains("etag") && detail.contains("storage-class"),
         "{detail}"
+    );
+    assert_eq!(
+        status_of(&listed, "dir/1+1=2.txt").0,
+        Status::NewerAtDestination,
+        "deleted at the destination after its replica arrived"
     );
     assert_eq!(status_of(&listed, "stray.txt").0, Status::Extra);
     assert_eq!(
@@ -164,19 +216,21 @@ async fn verify_finds_exactly_the_damaged_replicas() {
     );
     assert_eq!(
         Tally::of(&listed).to_string(),
-        "verify: 6 same, 1 missing, 1 differs, 1 extra, 0 errors"
+        "verify: 4 same, 1 missing, 1 differs, 2 newer-at-destination, 1 extra, 0 errors"
     );
 
     let deep = run(&t, true).await;
+    // Its metadata replaced without our entries: an original written there, later than the
+    // source's write.
     let (status, detail) = status_of(&deep, "logs/x.log");
-    assert_eq!(status, Status::Differs);
+    assert_eq!(status, Status::NewerAtDestination);
     assert!(
         detail.contains("user-metadata") && detail.contains("replica-marker"),
         "{detail}"
     );
     assert_eq!(
         Tally::of(&deep).to_string(),
-        "verify: 5 same, 1 missing, 2 differs, 1 extra, 0 errors"
+        "verify: 3 same, 1 missing, 1 differs, 3 newer-at-destination, 1 extra, 0 errors"
     );
     let same = deep
         .iter()
@@ -191,12 +245,7 @@ async fn verify_finds_exactly_the_damaged_replicas() {
 #[tokio::test]
 async fn verify_command_exits_1_with_a_report_and_its_closing_line() {
     let t = replicated().await;
-    t.s3.delete_object()
-        .bucket(&t.dst)
-        .key("a.txt")
-        .send()
-        .await
-        .unwrap();
+    purge(&t.s3, &t.dst, "a.txt").await;
     let report = std::env::temp_dir().join(format!("verify-{}.csv", t.src));
     let out = cli(&t.config)
         .args(["verify", "--bucket", &t.src, "--report"])
@@ -207,7 +256,7 @@ async fn verify_command_exits_1_with_a_report_and_its_closing_line() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert_eq!(
         stdout.lines().last(),
-        Some("verify: 7 same, 1 missing, 0 differs, 0 extra, 0 errors")
+        Some("verify: 7 same, 1 missing, 0 differs, 0 newer-at-destination, 0 extra, 0 errors")
     );
     let csv = std::fs::read_to_string(&report).unwrap();
     assert!(csv.starts_with("source_bucket,key,version_id,destination,status,detail\n"));
@@ -273,7 +322,7 @@ async fn backfill_replicates_existing_objects_once_and_verify_then_proves_them()
     let tally = Tally::of(&verify(&replicator, &options).await.unwrap());
     assert_eq!(
         tally.to_string(),
-        "verify: 8 same, 0 missing, 0 differs, 0 extra, 0 errors"
+        "verify: 8 same, 0 missing, 0 differs, 0 newer-at-destination, 0 extra, 0 errors"
     );
 }
 
@@ -379,17 +428,15 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
     };
     let (code, stdout) = verify_line(&["verify", "--bucket", &src, "--deep"]);
     assert_eq!(code, Some(0), "{stdout}");
-    assert!(stdout.ends_with("verify: 200 same, 0 missing, 0 differs, 0 extra, 0 errors\n"));
+    assert!(stdout.ends_with(
+        "verify: 200 same, 0 missing, 0 differs, 0 newer-at-destination, 0 extra, 0 errors\n"
+    ));
 
     // Damage. The metadata edit keeps the replica marker, so only a check of the metadata
-    // itself (not the marker) can tell, and only a forced rewrite can fix it.
+    // itself (not the marker) can tell, and only a forced rewrite can fix it. The overwrite is a
+    // later write at the destination: reported, and never replaced.
     let (deleted, overwritten, edited) = (&keys[10], &keys[21], &keys[33]);
-    s3.delete_object()
-        .bucket(&dst)
-        .key(deleted)
-        .send()
-        .await
-        .unwrap();
+    purge(&s3, &dst, deleted).await;
     put(&s3, &dst, overwritten, b"other bytes").await;
     let replica = s3
         .head_object()
@@ -424,7 +471,7 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
     assert_eq!(reported.len(), 4, "{stdout}");
     for (status, key) in [
         ("missing", deleted.as_str()),
-        ("differs", overwritten.as_str()),
+        ("newer-at-destination", overwritten.as_str()),
         ("differs", edited.as_str()),
         ("extra", "d1/stray.txt"),
     ] {
@@ -436,7 +483,9 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
         );
     }
     assert!(
-        stdout.ends_with("verify: 197 same, 1 missing, 2 differs, 1 extra, 0 errors\n"),
+        stdout.ends_with(
+            "verify: 197 same, 1 missing, 1 differs, 1 newer-at-destination, 1 extra, 0 errors\n"
+        ),
         "{stdout}"
     );
 
@@ -448,13 +497,20 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert_eq!(
         stdout.lines().last(),
-        Some("repair: 3 replicated, 0 already in sync, 0 skipped, 0 failed")
+        Some("repair: 2 replicated, 0 already in sync, 0 skipped, 0 failed")
     );
     let (code, stdout) = verify_line(&["verify", "--bucket", &src, "--deep"]);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(
-        stdout.ends_with("verify: 200 same, 0 missing, 0 differs, 1 extra, 0 errors\n"),
+        stdout.ends_with(
+            "verify: 199 same, 0 missing, 0 differs, 1 newer-at-destination, 1 extra, 0 errors\n"
+        ),
         "{stdout}"
+    );
+    assert_eq!(
+        body_of(&s3, &dst, overwritten, None).await,
+        b"other bytes",
+        "repair never replaces a later write"
     );
 }
 

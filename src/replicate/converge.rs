@@ -1,5 +1,6 @@
 //! Convergence: each destination's current version ends as the source's current version.
 
+use super::created::{keeps_etag, Check};
 use super::*;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -166,6 +167,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(false);
         }
+        // A delete marker above a replica of the source's current version was put there after
+        // it arrived (deleted at the destination, or on the other side of a two-way setup): a
+        // later write, never replaced.
+        if matches!(dst, Current::DeleteMarker(_))
+            && self
+                .replica_in_history(&at, s, keeps_etag(rule, s), run)
+                .await?
+        {
+            return Ok(false);
+        }
         let version = VersionRef {
             bucket: event.bucket.clone(),
             key: event.key.clone(),
@@ -204,7 +215,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             grants: grants.as_ref(),
             destinations: None,
         };
-        match self.copy_to(rule, &read, false, run).await? {
+        match self.copy_to(rule, &read, Check::None, run).await? {
             Done::Replicated(_) => {
                 info!(bucket = %event.bucket, key = %event.key, version_id = current_marker,
                       destination = %at.bucket, "re-asserted the source's current version");

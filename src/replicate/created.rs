@@ -147,12 +147,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let started = Instant::now();
         let bucket = rule.destination.id().to_string();
         let result = match run.mode() {
-            Mode::Event | Mode::Rewrite => {
-                self.copy_to(rule, src, !run.rewrites(&bucket), run).await
+            Mode::Rewrite if run.rewrites(&bucket) => {
+                self.copy_to(rule, src, Check::Rewrite, run).await
             }
+            Mode::Event | Mode::Rewrite => self.copy_to(rule, src, Check::Event, run).await,
             Mode::History => match self.in_history(rule, src, run).await {
                 Ok(true) => Ok(Done::Skipped(SkipReason::AlreadyReplicated)),
-                Ok(false) => self.copy_to(rule, src, false, run).await,
+                Ok(false) => self.copy_to(rule, src, Check::History, run).await,
                 Err(e) => Err(e),
             },
         };
@@ -187,6 +188,72 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
     }
 
+    /// What the destination holds may forbid the copy: a later original write (written there,
+    /// or replicated there from elsewhere) and a delete marker above a replica of this version
+    /// (deleted there after it arrived) are never replaced, whatever the caller; in event mode
+    /// the replica may also already be current, or in the history. `None`: copy.
+    async fn guard(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        at: &ReplicaLocation,
+        check: Check,
+        run: &Run,
+    ) -> Result<Option<Done>, ReplicationError> {
+        let version = src.version.version_id.as_deref().unwrap_or("null");
+        let known = src
+            .destinations
+            .and_then(|d| d.get(&rule.destination.id()))
+            .cloned();
+        let current = match known {
+            Some(current) => current,
+            None => self.replica_current(at, run).await?,
+        };
+        if check == Check::Event && current.replica_of() == Some(version) {
+            return Ok(Some(Done::Skipped(SkipReason::AlreadyReplicated)));
+        }
+        let ours = src.head.origin_in(&src.event.bucket);
+        let keeps = keeps_etag(rule, src.head);
+        let maybe_late = match &current {
+            Current::Object(theirs) => {
+                let theirs_at = theirs.origin_in(&rule.destination.bucket);
+                // Two-way: the other side's later original write stays current on both sides.
+                if theirs.not_replicated_from(&src.event.bucket) && theirs_at > ours {
+                    return Ok(Some(Done::Skipped(SkipReason::NewerInDestination)));
+                }
+                // A replica of a write no earlier than this one is current.
+                check == Check::Event
+                    && current.replica_of().is_some()
+                    && !theirs.not_replicated_from(&src.event.bucket)
+                    && theirs_at.millis >= ours.millis
+            }
+            Current::DeleteMarker(_) => {
+                let below = self.replica_in_history(at, src.head, keeps, run).await?;
+                return Ok(match (check, below) {
+                    // Deleted at the destination after this version's replica arrived.
+                    (Check::Rewrite | Check::History, true) => {
+                        Some(Done::Skipped(SkipReason::NewerInDestination))
+                    }
+                    // A late or redelivered event: its replica is in the history, and
+                    // convergence decides whether the delete marker stands.
+                    (_, true) => Some(Done::Skipped(SkipReason::InHistory)),
+                    // History is not put on top of a delete marker the source does not have.
+                    (Check::History, false) if !run.source_deleted() => {
+                        Some(Done::Skipped(SkipReason::NewerInDestination))
+                    }
+                    (_, false) => None,
+                });
+            }
+            Current::Absent => false,
+        };
+        // A late or redelivered event: its replica may already be in the history. (In order,
+        // the current replica is of an earlier write, and this costs nothing.)
+        if maybe_late && self.replica_in_history(at, src.head, keeps, run).await? {
+            return Ok(Some(Done::Skipped(SkipReason::InHistory)));
+        }
+        Ok(None)
+    }
+
     /// Whether any version in the destination's history is a replica of the source version.
     async fn in_history(
         &self,
@@ -199,13 +266,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .await
     }
 
-    /// Copies the version to one destination. With `check_current`, first reads the
-    /// destination's current version so that a repeated event copies nothing.
+    /// Copies the version to one destination, after `check` decides from what the destination
+    /// holds whether it may (every caller but convergence's re-assert reads it first).
     pub(super) async fn copy_to(
         &self,
         rule: &Rule,
         src: &SourceRead<'_>,
-        check_current: bool,
+        check: Check,
         run: &Run,
     ) -> Result<Done, ReplicationError> {
         if matches!(src.head.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms {
@@ -215,47 +282,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // Another endpoint cannot copy server-side: the bytes are streamed through the function.
         let streamed = rule.destination.endpoint.is_some();
         let method = copy::choose(src.head.size, &src.head.etag, &self.config.copy, streamed)?;
-        if check_current {
-            if let Some(version) = &src.version.version_id {
-                let at = location_for(rule, &src.event.key, region.clone());
-                let known = src
-                    .destinations
-                    .and_then(|d| d.get(&rule.destination.id()))
-                    .cloned();
-                let current = match known {
-                    Some(current) => current,
-                    None => self.replica_current(&at, run).await?,
-                };
-                if current.replica_of() == Some(version.as_str()) {
-                    return Ok(Done::Skipped(SkipReason::AlreadyReplicated));
-                }
-                let ours = src.head.origin_in(&src.event.bucket);
-                let maybe_late = match &current {
-                    Current::Object(theirs) => {
-                        let theirs_at = theirs.origin_in(&rule.destination.bucket);
-                        // Two-way: the other side's later original write stays current on both
-                        // sides.
-                        if theirs.not_replicated_from(&src.event.bucket) && theirs_at > ours {
-                            return Ok(Done::Skipped(SkipReason::NewerInDestination));
-                        }
-                        // A replica of a write no earlier than this one is current.
-                        current.replica_of().is_some()
-                            && !theirs.not_replicated_from(&src.event.bucket)
-                            && theirs_at.millis >= ours.millis
-                    }
-                    // A delete marker: this version may be from before it.
-                    Current::DeleteMarker(_) => true,
-                    Current::Absent => false,
-                };
-                // A late or redelivered event: its replica may already be in the history. (In
-                // order, the current replica is of an earlier write, and this costs nothing.)
-                if maybe_late
-                    && self
-                        .replica_in_history(&at, src.head, keeps_etag(rule, src.head), run)
-                        .await?
-                {
-                    return Ok(Done::Skipped(SkipReason::InHistory));
-                }
+        if check != Check::None && src.version.version_id.is_some() {
+            let at = location_for(rule, &src.event.key, region.clone());
+            if let Some(done) = self.guard(rule, src, &at, check, run).await? {
+                return Ok(done);
             }
         }
         let layout = match method {
@@ -435,7 +465,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
 
 /// Whether a replica of `head` written by `rule` has the source's ETag: not when either side is
 /// SSE-KMS (the ETag is then no MD5), nor when the bytes are streamed to another endpoint.
-fn keeps_etag(rule: &Rule, head: &SourceVersion) -> bool {
+pub(super) fn keeps_etag(rule: &Rule, head: &SourceVersion) -> bool {
     !matches!(head.encryption, Encryption::Kms { .. })
         && rule.destination.replica_kms_key_id.is_none()
         && rule.destination.endpoint.is_none()
@@ -492,4 +522,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             destinations: destinations.into_iter().flatten().collect(),
         }
     }
+}
+
+/// What a copy checks at the destination first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Check {
+    /// Nothing (convergence has just read the destination and decided).
+    None,
+    /// An event: the replica may already be current or in the history; later writes stand.
+    Event,
+    /// A repair: the replica is written again even where one claims to be current (it was
+    /// found damaged), but later writes and later deletes at the destination stand.
+    Rewrite,
+    /// A history copy (`backfill --all-versions`): later writes and deletes stand.
+    History,
 }

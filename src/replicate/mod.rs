@@ -229,6 +229,31 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         self.location(rule, key, &Run::new(None)).await
     }
 
+    /// Whether the destination holds a write later than the source's object `src` (of
+    /// `source_bucket`) at `at`, which no tool may replace: an original written there (or
+    /// replicated there from elsewhere) after it, or a delete marker put above its replica.
+    /// The same judgement the engine's copies make (see `created::Check`).
+    pub async fn later_at_destination(
+        &self,
+        rule: &Rule,
+        source_bucket: &str,
+        src: &SourceVersion,
+        at: &ReplicaLocation,
+    ) -> Result<bool, ReplicationError> {
+        let run = Run::new(None);
+        Ok(match self.replica_current(at, &run).await? {
+            Current::Object(theirs) => {
+                theirs.not_replicated_from(source_bucket)
+                    && theirs.origin_in(&rule.destination.bucket) > src.origin_in(source_bucket)
+            }
+            Current::DeleteMarker(_) => {
+                self.replica_in_history(at, src, created::keeps_etag(rule, src), &run)
+                    .await?
+            }
+            Current::Absent => false,
+        })
+    }
+
     /// The region of a bucket on the function's own endpoint (GetBucketLocation).
     pub async fn bucket_region(&self, bucket: &str) -> Result<String, ReplicationError> {
         self.destination
