@@ -278,7 +278,7 @@ async fn key<S: SourceStore, D: DestinationStore>(
     };
     let current_id = current.version_id().unwrap_or("null").to_owned();
     let mut outcomes = Vec::new();
-    let history = Run::history(None, matches!(current, Current::DeleteMarker(_)));
+    let history = Run::history(None, matches!(current, Current::DeleteMarker(_))).for_tool();
     for version in work.history.iter().filter(|v| **v != current_id) {
         let done = replicator
             .replicate_in(
@@ -294,9 +294,9 @@ async fn key<S: SourceStore, D: DestinationStore>(
         }
     }
     let run = if work.rewrite.is_empty() {
-        Run::new(None)
+        Run::new(None).for_tool()
     } else {
-        Run::rewriting(None, work.rewrite.clone())
+        Run::rewriting(None, work.rewrite.clone()).for_tool()
     };
     let last = match current {
         Current::Object(head) => event(

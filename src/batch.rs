@@ -169,7 +169,7 @@ async fn one<S: SourceStore, D: DestinationStore>(
                 event_time: None,
                 size: None,
             };
-            let outcomes = replicator.replicate_until(&event, stop_at).await;
+            let outcomes = replicator.replicate_for_tool(&event, stop_at).await;
             combine(outcomes.into_iter().map(|o| {
                 let result = o.result.map(|done| match done.verdict() {
                     Verdict::Replicated => "replicated".to_owned(),

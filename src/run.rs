@@ -31,6 +31,7 @@ pub struct Run {
     rewrite: Vec<String>,
     defer_convergence: bool,
     source_deleted: bool,
+    tool: bool,
 }
 
 impl Run {
@@ -48,7 +49,21 @@ impl Run {
             rewrite: Vec::new(),
             defer_convergence: false,
             source_deleted: false,
+            tool: false,
         }
+    }
+
+    /// The same run, made by a tool (backfill, repair, Batch Operations) rather than an event:
+    /// it brings no news of a change at the source, so a delete marker put above the source's
+    /// current replica at a destination stands (an event's redelivery after the source's own
+    /// delete marker was removed may restore the object; a tool may not).
+    pub fn for_tool(self) -> Self {
+        Self { tool: true, ..self }
+    }
+
+    /// Whether a tool made this run ([`Self::for_tool`]).
+    pub fn is_tool(&self) -> bool {
+        self.tool
     }
 
     /// A [`Mode::History`] run for a key whose current state in the source is a delete marker

@@ -169,8 +169,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
         // A delete marker above a replica of the source's current version was put there after
         // it arrived (deleted at the destination, or on the other side of a two-way setup): a
-        // later write, never replaced.
-        if matches!(dst, Current::DeleteMarker(_))
+        // tool, which brings no news of the source, never replaces it. (An event may: the
+        // source's own delete marker can have been removed since.)
+        if run.is_tool()
+            && matches!(dst, Current::DeleteMarker(_))
             && self
                 .replica_in_history(&at, s, keeps_etag(rule, s), run)
                 .await?

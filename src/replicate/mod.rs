@@ -286,6 +286,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         self.replicate_in(event, &Run::new(stop_at)).await
     }
 
+    /// As [`Self::replicate_until`], for a tool's task (Batch Operations): see [`Run::for_tool`].
+    pub async fn replicate_for_tool(
+        &self,
+        event: &ObjectEvent,
+        stop_at: Option<Instant>,
+    ) -> Vec<DestinationOutcome> {
+        self.replicate_in(event, &Run::new(stop_at).for_tool())
+            .await
+    }
+
     /// As [`Self::replicate`], within `run` (its deadline and [`Mode`]).
     pub async fn replicate_in(&self, event: &ObjectEvent, run: &Run) -> Vec<DestinationOutcome> {
         let started = Instant::now();
