@@ -146,13 +146,21 @@ async fn one<S: SourceStore, D: DestinationStore>(
             if checks.is_empty() {
                 return skipped(&SkipReason::NoMatchingRule);
             }
-            combine(checks.into_iter().map(|(destination, result)| {
+            // Damage fails the task, so a FailedTasksOnly completion report is the damage list.
+            let damaged = checks
+                .iter()
+                .any(|(_, r)| matches!(r, Ok((Status::Missing | Status::Differs, _))));
+            let (code, result) = combine(checks.into_iter().map(|(destination, result)| {
                 let result = result.map(|(status, detail)| match status {
                     Status::Differs => format!("differs: {detail}"),
                     other => other.to_string(),
                 });
                 (destination, result)
-            }))
+            }));
+            match code {
+                ResultCode::Succeeded if damaged => (ResultCode::PermanentFailure, result),
+                code => (code, result),
+            }
         }
         Mode::Replicate => {
             let event = ObjectEvent {

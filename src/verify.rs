@@ -219,17 +219,30 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                 .replica_current(&at)
                 .await
                 .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
-            let Current::Object(dst) = dst else {
-                return Ok((Status::Missing, String::new()));
+            let differs = match &dst {
+                Current::Object(dst) => {
+                    let mut differs = listed_differences(&listed(src), &listed(dst), rule);
+                    if differs.is_empty() {
+                        differs = head_differences(src, dst);
+                    }
+                    if differs.is_empty() {
+                        return Ok((Status::Same, String::new()));
+                    }
+                    differs.join(" ")
+                }
+                _ => String::new(),
             };
-            let mut differs = listed_differences(&listed(src), &listed(&dst), rule);
-            if differs.is_empty() {
-                differs = head_differences(src, &dst);
-            }
-            Ok(if differs.is_empty() {
-                (Status::Same, String::new())
-            } else {
-                (Status::Differs, differs.join(" "))
+            let later = replicator
+                .later_at_destination(rule, bucket, src, &at)
+                .await?;
+            Ok(match (later, &dst) {
+                (true, Current::Object(_)) => (Status::NewerAtDestination, differs),
+                (true, _) => (
+                    Status::NewerAtDestination,
+                    "deleted at the destination".to_owned(),
+                ),
+                (false, Current::Object(_)) => (Status::Differs, differs),
+                (false, _) => (Status::Missing, String::new()),
             })
         }
         .await;

@@ -110,8 +110,9 @@ async fn verify_job_gives_each_task_its_verdict() {
         .unwrap();
     let results = results(&response);
     assert_eq!(results[0], ("Succeeded".into(), "same".into()));
-    assert_eq!(results[1], ("Succeeded".into(), "missing".into()));
-    assert_eq!(results[2].0, "Succeeded");
+    // Damage fails its task: a FailedTasksOnly completion report is exactly the damage list.
+    assert_eq!(results[1], ("PermanentFailure".into(), "missing".into()));
+    assert_eq!(results[2].0, "PermanentFailure");
     assert!(results[2].1.starts_with("differs: "), "{:?}", results[2]);
     assert!(results[2].1.contains("etag"), "{:?}", results[2]);
     assert_eq!(results[3].0, "Succeeded");
@@ -207,4 +208,23 @@ async fn unknown_mode_fails_every_task_naming_the_argument() {
     let (code, text) = &results(&response)[0];
     assert_eq!(code, "PermanentFailure");
     assert!(text.contains("job.userArguments.Mode"), "{text}");
+}
+
+#[tokio::test]
+async fn a_misspelt_mode_argument_fails_every_task_and_writes_nothing() {
+    let w = world().await;
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &w.config)]);
+    let keys = [("missing 1+1.txt", None), ("differs.txt", None)];
+    for arguments in [json!({"mode": "verify"}), json!({"Mode ": "verify"})] {
+        let mut job = job("verify", &w.src, &keys);
+        job["job"]["userArguments"] = arguments.clone();
+        let response = s3_replicator::respond(&replicator, job, None)
+            .await
+            .unwrap();
+        for (code, text) in results(&response) {
+            assert_eq!(code, "PermanentFailure", "{arguments}");
+            assert!(text.contains("unknown key"), "{arguments}: {text}");
+        }
+    }
+    assert_eq!(version_count(&w.s3, &w.dst, "missing 1+1.txt").await, 0);
 }

@@ -118,8 +118,22 @@ pub fn parse_batch(payload: &Value) -> Result<BatchJob, InvocationError> {
     })
 }
 
+/// The only key `userArguments` may hold.
+const MODE: &str = "Mode";
+
 fn mode_of(arguments: Option<&BTreeMap<String, Value>>) -> Result<Mode, String> {
-    match arguments.and_then(|a| a.get("Mode")) {
+    // A misspelt key (`mode`, `"Mode "`) must not run the default, replicate, during what was
+    // meant as a read-only check: anything unknown fails every task.
+    if let Some(unknown) = arguments
+        .into_iter()
+        .flat_map(|a| a.keys())
+        .find(|k| k.as_str() != MODE)
+    {
+        return Err(format!(
+            "InvalidUserArguments: job.userArguments has the unknown key {unknown:?}; the only key is \"Mode\" (\"replicate\" or \"verify\")"
+        ));
+    }
+    match arguments.and_then(|a| a.get(MODE)) {
         None => Ok(Mode::Replicate),
         Some(Value::String(m)) if m.eq_ignore_ascii_case("replicate") => Ok(Mode::Replicate),
         Some(Value::String(m)) if m.eq_ignore_ascii_case("verify") => Ok(Mode::Verify),
@@ -230,6 +244,27 @@ mod tests {
             job(json!({})).tasks[0].object.as_ref().unwrap().version_id,
             None
         );
+    }
+
+    #[test]
+    fn a_misspelt_user_argument_fails_the_job_instead_of_replicating() {
+        let job = |args: Value| {
+            parse_batch(&json!({
+                "invocationSchemaVersion": "2.0", "invocationId": "i",
+                "job": {"id": "j", "userArguments": args},
+                "tasks": []
+            }))
+            .unwrap()
+        };
+        for args in [
+            json!({"mode": "verify"}),
+            json!({"MODE": "verify"}),
+            json!({"Mode ": "verify"}),
+            json!({"Mode": "verify", "DryRun": "true"}),
+        ] {
+            let err = job(args.clone()).mode.unwrap_err();
+            assert!(err.contains("unknown key"), "{args}: {err}");
+        }
     }
 
     #[test]
