@@ -141,13 +141,22 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             for f in &todo {
                 println!("would replicate {} -> {}", f.key, f.destination);
             }
+            for f in findings.iter().filter(|f| f.status == Status::Error) {
+                println!("failed   {} -> {}  {}", f.key, f.destination, f.detail);
+            }
             let tally = Tally::of(&findings);
+            // As a real run would: later writes at a destination are left alone.
             println!(
-                "backfill (dry run): {} to replicate, {} already in sync",
+                "backfill (dry run): {} to replicate, {} already in sync, {} skipped, {} failed",
                 todo.len(),
-                tally.same
+                tally.same,
+                tally.newer_at_destination,
+                tally.errors
             );
-            ExitCode::SUCCESS
+            match tally.errors {
+                0 => ExitCode::SUCCESS,
+                _ => ExitCode::FAILURE,
+            }
         }
         Command::Backfill {
             bucket,
@@ -196,7 +205,15 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             )
             .await;
             progress.finish();
-            closing("repair", done)
+            // A key its check could not read may be damaged: it counts as failed.
+            let unchecked = Tally::of(&findings).errors;
+            closing(
+                "repair",
+                done.map(|(mut tally, failures)| {
+                    tally.failed += unchecked;
+                    (tally, failures)
+                }),
+            )
         }
         Command::Verify {
             bucket,

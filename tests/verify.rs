@@ -559,3 +559,56 @@ async fn backfill_interrupted_by_ctrl_c_stops_cleanly_and_says_what_is_left() {
     );
     assert!(lines[lines.len() - 1].starts_with(&format!("backfill: {done} replicated")));
 }
+
+/// A key whose check fails (moto cannot read the tags of a GLACIER object, which a tag-filtered
+/// rule needs) is an error in every tool's exit status and closing line, never a quiet success.
+#[tokio::test]
+async fn repair_and_dry_run_exit_non_zero_when_a_key_could_not_be_checked() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "ex-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "ex-dst", "eu-west-1").await;
+    put(&s3, &src, "fine.txt", b"fine").await;
+    put_with(&s3, &src, "cold.txt", b"cold", |b| {
+        b.storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+    })
+    .await;
+    let config = json!({"Rules": [{"ID": "tagged", "Priority": 1, "Status": "Enabled",
+        "Filter": {"Tag": {"Key": "replicate", "Value": "yes"}},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": dst}}]})
+    .to_string();
+    let unreadable = s3
+        .get_object_tagging()
+        .bucket(&src)
+        .key("cold.txt")
+        .send()
+        .await;
+    assert!(
+        unreadable.is_err(),
+        "the local S3 reads a GLACIER object's tags now"
+    );
+
+    let out = cli(&config)
+        .args(["backfill", "--bucket", &src, "--dry-run"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with(", 1 failed"),
+        "the closing line counts it: {stdout}"
+    );
+    assert!(stdout.contains("failed   cold.txt -> "), "{stdout}");
+
+    let out = cli(&config)
+        .args(["repair", "--bucket", &src])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("repair: 0 replicated, 0 already in sync, 0 skipped, 1 failed"),
+        "{stdout}"
+    );
+}
