@@ -6,7 +6,8 @@ GetObjectAcl for keys completed by a multipart upload; those get the private ACL
 And it honours the conditions AWS S3 honours and moto 5.2 ignores: `x-amz-copy-source-if-match`
 on CopyObject and UploadPartCopy, and the write conditions `If-Match` / `If-None-Match: *` on
 CopyObject and CompleteMultipartUpload (412 PreconditionFailed), so conditional writes can be
-tested against a real server.
+tested against a real server. ListObjectVersions honours `encoding-type=url` (moto 5.2 ignores
+it, and a key with a control character then breaks the XML), as ListObjectsV2 already does.
 
 With `--tls DIR` it serves HTTPS with a certificate for 127.0.0.1 signed by a CA made for the
 run, whose certificate it writes to DIR/ca.pem (for SSL_CERT_FILE).
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from moto.core.serialize import S3Serializer
 from moto.s3 import exceptions as s3_exceptions
@@ -132,6 +133,26 @@ def _conditional_complete(self, request, body, bucket_name, query, key_name):
 
 
 S3Response._key_response_post = _conditional_complete
+
+
+_serialized = S3Response.serialized
+
+
+def _url_encoded_versions(self, action_result):
+    """ListObjectVersions with `encoding-type=url`: keys and key markers URL-encoded, as S3 does."""
+    result = action_result.result
+    if (self.data.get("Action") == "ListObjectVersions" and isinstance(result, dict)
+            and self.querystring.get("encoding-type", [None])[0] == "url"):
+        for entry in result.get("Versions", []) + result.get("DeleteMarkers", []):
+            entry["Key"] = quote(entry["Key"])
+        for name in ("KeyMarker", "NextKeyMarker", "Prefix"):
+            if result.get(name):
+                result[name] = quote(result[name])
+        result["EncodingType"] = "url"
+    return _serialized(self, action_result)
+
+
+S3Response.serialized = _url_encoded_versions
 
 
 def _exit_with(parent):

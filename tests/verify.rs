@@ -612,3 +612,35 @@ async fn repair_and_dry_run_exit_non_zero_when_a_key_could_not_be_checked() {
         "{stdout}"
     );
 }
+
+/// One odd key never stops a run: a key with a control character is listed, backfilled and
+/// verified like any other.
+#[tokio::test]
+async fn a_key_with_a_control_character_is_backfilled_and_verified() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "cc-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "cc-dst", "eu-west-1").await;
+    for key in ["plain.txt", "odd\u{1}key.txt", "tab\tkey.txt"] {
+        put(&s3, &src, key, key.as_bytes()).await;
+    }
+    let config = config(&dst);
+    let out = cli(&config)
+        .args(["backfill", "--bucket", &src])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("backfill: 3 replicated, 0 already in sync, 0 skipped, 0 failed")
+    );
+    let out = cli(&config)
+        .args(["verify", "--bucket", &src, "--deep"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.ends_with(
+        "verify: 3 same, 0 missing, 0 differs, 0 newer-at-destination, 0 extra, 0 errors\n"
+    ));
+}

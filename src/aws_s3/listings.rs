@@ -1,10 +1,33 @@
 //! Listings: a key's versions, a prefix's current objects and its version history, every page.
+//! Every listing asks for `EncodingType=url`: a key with a control character cannot be written
+//! in XML as it is, and would otherwise make the whole page, and the run, fail.
 
+use aws_sdk_s3::types::EncodingType;
 use aws_sdk_s3::Client;
 
 use super::errors::{failure, not_advancing};
-use crate::error::S3Failure;
+use crate::error::{S3Failure, S3FailureKind};
+use crate::events::decode_event_key;
 use crate::store::{Listed, ListedVersion};
+
+/// A key (or key marker) as a listing gave it: decoded where the answer says it is URL-encoded
+/// (as S3 event keys are; a server that ignores the request answers it as it is).
+pub(super) fn listed_key(
+    operation: &'static str,
+    encoding: Option<&EncodingType>,
+    raw: &str,
+) -> Result<String, S3Failure> {
+    match encoding {
+        Some(EncodingType::Url) => decode_event_key(raw).map_err(|e| S3Failure {
+            operation,
+            kind: S3FailureKind::Other,
+            code: None,
+            status: Some(200),
+            message: format!("the listing named a key that does not decode: {raw:?}: {e}"),
+        }),
+        _ => Ok(raw.to_owned()),
+    }
+}
 
 /// The object versions (not delete markers) of exactly `key`, newest first; with `first_only`,
 /// stops at the first one found.
@@ -22,6 +45,7 @@ pub(super) async fn key_versions(
             .list_object_versions()
             .bucket(bucket)
             .prefix(key)
+            .encoding_type(EncodingType::Url)
             .set_key_marker(key_marker.take())
             .set_version_id_marker(version_marker.take())
             .set_expected_bucket_owner(expected_bucket_owner.map(str::to_owned))
@@ -30,9 +54,9 @@ pub(super) async fn key_versions(
             .map_err(|e| failure("ListObjectVersions", e))?;
         let mut past_key = false;
         for v in page.versions() {
-            match v.key() {
-                Some(k) if k == key => versions.extend(listed_version(v)),
-                Some(k) if k > key => past_key = true,
+            match listed_version(page.encoding_type(), v)? {
+                Some(listed) if listed.key == key => versions.push(listed),
+                Some(listed) if listed.key.as_str() > key => past_key = true,
                 _ => {}
             }
         }
@@ -40,7 +64,7 @@ pub(super) async fn key_versions(
         if past_key || page.is_truncated() != Some(true) || (first_only && !versions.is_empty()) {
             return Ok(versions);
         }
-        key_marker = page.next_key_marker().map(str::to_owned);
+        key_marker = next_key_marker(&page)?;
         version_marker = page.next_version_id_marker().map(str::to_owned);
         if key_marker.is_none() && version_marker.is_none() {
             return Err(not_advancing("ListObjectVersions"));
@@ -48,14 +72,29 @@ pub(super) async fn key_versions(
     }
 }
 
+/// The key marker to go on from, decoded as the page's keys are.
+fn next_key_marker(
+    page: &aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput,
+) -> Result<Option<String>, S3Failure> {
+    page.next_key_marker()
+        .map(|m| listed_key("ListObjectVersions", page.encoding_type(), m))
+        .transpose()
+}
+
 /// A version as ListObjectVersions lists it.
-fn listed_version(v: &aws_sdk_s3::types::ObjectVersion) -> Option<ListedVersion> {
-    Some(ListedVersion {
-        key: v.key()?.to_owned(),
+fn listed_version(
+    encoding: Option<&EncodingType>,
+    v: &aws_sdk_s3::types::ObjectVersion,
+) -> Result<Option<ListedVersion>, S3Failure> {
+    let Some(key) = v.key() else {
+        return Ok(None);
+    };
+    Ok(Some(ListedVersion {
+        key: listed_key("ListObjectVersions", encoding, key)?,
         version_id: v.version_id().unwrap_or("null").to_owned(),
         size: u64::try_from(v.size().unwrap_or(0)).unwrap_or(0),
         etag: v.e_tag().unwrap_or_default().to_owned(),
-    })
+    }))
 }
 
 /// Puts each key's versions, listed newest first, oldest first (keys stay in order).
@@ -87,22 +126,26 @@ pub(super) async fn list_current(
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
+            .encoding_type(EncodingType::Url)
             .set_continuation_token(token.take())
             .set_expected_bucket_owner(expected_bucket_owner.map(str::to_owned))
             .send()
             .await
             .map_err(|e| failure("ListObjectsV2", e))?;
-        objects.extend(page.contents().iter().filter_map(|o| {
-            Some(Listed {
-                key: o.key()?.to_owned(),
-                size: u64::try_from(o.size()?).ok()?,
-                etag: o.e_tag()?.to_owned(),
+        for o in page.contents() {
+            let (Some(key), Some(size), Some(etag)) = (o.key(), o.size(), o.e_tag()) else {
+                continue;
+            };
+            objects.push(Listed {
+                key: listed_key("ListObjectsV2", page.encoding_type(), key)?,
+                size: u64::try_from(size).unwrap_or(0),
+                etag: etag.to_owned(),
                 storage_class: o
                     .storage_class()
                     .map_or("STANDARD", |c| c.as_str())
                     .to_owned(),
-            })
-        }));
+            });
+        }
         if page.is_truncated() != Some(true) {
             return Ok(objects);
         }
@@ -126,16 +169,19 @@ pub(super) async fn all_versions(
             .list_object_versions()
             .bucket(bucket)
             .prefix(prefix)
+            .encoding_type(EncodingType::Url)
             .set_key_marker(key_marker.take())
             .set_version_id_marker(version_marker.take())
             .send()
             .await
             .map_err(|e| failure("ListObjectVersions", e))?;
-        versions.extend(page.versions().iter().filter_map(listed_version));
+        for v in page.versions() {
+            versions.extend(listed_version(page.encoding_type(), v)?);
+        }
         if page.is_truncated() != Some(true) {
             break;
         }
-        key_marker = page.next_key_marker().map(str::to_owned);
+        key_marker = next_key_marker(&page)?;
         version_marker = page.next_version_id_marker().map(str::to_owned);
         if key_marker.is_none() && version_marker.is_none() {
             return Err(not_advancing("ListObjectVersions"));

@@ -3,6 +3,7 @@
 use aws_sdk_s3::types::ChecksumType;
 
 use super::errors::{failure, missing, not_advancing};
+use super::listings::listed_key;
 use super::writes::retryable;
 use super::{checksum_algorithm, copy_source, tagging_header, AwsS3};
 use crate::error::S3Failure;
@@ -198,22 +199,25 @@ pub(super) async fn list_uploads(
             .list_multipart_uploads()
             .bucket(&target.bucket)
             .prefix(&target.key)
+            .encoding_type(aws_sdk_s3::types::EncodingType::Url)
             .set_key_marker(key_marker.take())
             .set_upload_id_marker(id_marker.take())
             .set_expected_bucket_owner(target.expected_bucket_owner.clone())
             .send()
             .await
             .map_err(|e| failure("ListMultipartUploads", e))?;
-        ids.extend(
-            page.uploads()
-                .iter()
-                .filter(|u| u.key() == Some(target.key.as_str()))
-                .filter_map(|u| u.upload_id().map(str::to_owned)),
-        );
+        let key_of = |raw| listed_key("ListMultipartUploads", page.encoding_type(), raw);
+        for upload in page.uploads() {
+            if let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) {
+                if key_of(key)? == target.key {
+                    ids.push(id.to_owned());
+                }
+            }
+        }
         if page.is_truncated() != Some(true) {
             return Ok(ids);
         }
-        key_marker = page.next_key_marker().map(str::to_owned);
+        key_marker = page.next_key_marker().map(key_of).transpose()?;
         id_marker = page.next_upload_id_marker().map(str::to_owned);
         if key_marker.is_none() && id_marker.is_none() {
             return Err(not_advancing("ListMultipartUploads"));
