@@ -183,7 +183,7 @@ pub async fn repair<S: SourceStore, D: DestinationStore>(
     let mut by_key: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for f in findings
         .iter()
-        .filter(|f| matches!(f.status, Status::Missing | Status::Differs))
+        .filter(|f| matches!(f.status, Status::Missing | Status::Differs | Status::Stale))
     {
         by_key
             .entry(&f.key)
@@ -307,6 +307,36 @@ async fn key<S: SourceStore, D: DestinationStore>(
         // Replicated where the rules replicate delete markers; a named skip elsewhere.
         Current::DeleteMarker(_) if !work.history.is_empty() => {
             event(EventKind::DeleteMarkerCreated, None, None)
+        }
+        // A stale replica of a key deleted in the source: as the engine would leave it, a
+        // delete marker where the rule replicates them, else the newest object version.
+        Current::DeleteMarker(_) if !work.rewrite.is_empty() => {
+            let selecting = crate::rules::select(replicator.config(), bucket, &work.key, &[]);
+            let mut last = Vec::new();
+            if selecting.iter().any(|r| r.delete_marker_replication) {
+                last.push(event(EventKind::DeleteMarkerCreated, None, None));
+            }
+            if selecting.iter().any(|r| !r.delete_marker_replication) {
+                match replicator
+                    .source()
+                    .newest_object_version(region, bucket, &work.key)
+                    .await
+                {
+                    Ok(Some(newest)) => last.push(event(EventKind::Created, Some(newest), None)),
+                    Ok(None) => {}
+                    Err(f) => {
+                        outcomes.push(DestinationOutcome {
+                            destination: None,
+                            result: Err(ReplicationError::classify(Side::Source, f)),
+                        });
+                        return outcomes;
+                    }
+                }
+            }
+            for e in &last {
+                outcomes.extend(replicator.replicate_in(e, &run).await);
+            }
+            return outcomes;
         }
         // Deleted since the listing: nothing to replicate.
         Current::DeleteMarker(_) | Current::Absent => return outcomes,

@@ -28,6 +28,10 @@ pub enum Status {
     Missing,
     /// The replica is not what the source is (the detail names the fields).
     Differs,
+    /// The source's key is deleted (its current version is a delete marker), and the replica is
+    /// not what the rule says the destination should then hold: deleted too where the rule
+    /// replicates delete markers, else the source's newest object version. Damage.
+    Stale,
     /// The destination holds a later write than the source's: an original written there (or
     /// replicated there from elsewhere, two-way) after it, or a delete marker put above its
     /// replica. Not damage: no tool replaces it.
@@ -44,6 +48,7 @@ impl fmt::Display for Status {
             Self::Same => "same",
             Self::Missing => "missing",
             Self::Differs => "differs",
+            Self::Stale => "stale",
             Self::NewerAtDestination => "newer-at-destination",
             Self::Extra => "extra",
             Self::Error => "error",
@@ -75,6 +80,8 @@ pub struct Tally {
     pub missing: usize,
     /// `differs`.
     pub differs: usize,
+    /// `stale`.
+    pub stale: usize,
     /// `newer-at-destination`.
     pub newer_at_destination: usize,
     /// `extra`.
@@ -92,6 +99,7 @@ impl Tally {
                 Status::Same => tally.same += 1,
                 Status::Missing => tally.missing += 1,
                 Status::Differs => tally.differs += 1,
+                Status::Stale => tally.stale += 1,
                 Status::NewerAtDestination => tally.newer_at_destination += 1,
                 Status::Extra => tally.extra += 1,
                 Status::Error => tally.errors += 1,
@@ -102,7 +110,7 @@ impl Tally {
 
     /// Nothing missing, differing or failed (extra objects are allowed).
     pub fn complete(&self) -> bool {
-        self.missing == 0 && self.differs == 0 && self.errors == 0
+        self.missing == 0 && self.differs == 0 && self.stale == 0 && self.errors == 0
     }
 }
 
@@ -110,10 +118,11 @@ impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "verify: {} same, {} missing, {} differs, {} newer-at-destination, {} extra, {} errors",
+            "verify: {} same, {} missing, {} differs, {} stale, {} newer-at-destination, {} extra, {} errors",
             self.same,
             self.missing,
             self.differs,
+            self.stale,
             self.newer_at_destination,
             self.extra,
             self.errors
@@ -349,7 +358,10 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                 Ok(false) => finding(Status::Missing, String::new(), None),
                 Err(e) => finding(Status::Error, e.code().to_owned(), None),
             },
-            (None, Some(_), _) if in_scope => finding(Status::Extra, String::new(), None),
+            (None, Some(_), _) if in_scope => match self.deleted_in_source(rules, at, &key).await {
+                Ok((status, detail)) => finding(status, detail, None),
+                Err(e) => finding(Status::Error, e.code().to_owned(), None),
+            },
             // Not selected by any rule for this destination: nothing to say.
             _ => None,
         }
@@ -406,6 +418,67 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         self.replicator
             .later_at_destination(rule, &self.options.bucket, &src, &at)
             .await
+    }
+
+    /// A key only the destination lists: if the source deleted it and the replica is ours, what
+    /// the rule says the destination should hold decides between `stale` and `same`; anything
+    /// else (never in the source, someone else's object) is `extra`.
+    async fn deleted_in_source(
+        &self,
+        rules: &[&Rule],
+        at: &ReplicaLocation,
+        key: &str,
+    ) -> Result<(Status, String), ReplicationError> {
+        let extra = Ok((Status::Extra, String::new()));
+        let source = self.replicator.source();
+        let src_err = |f| ReplicationError::classify(Side::Source, f);
+        let src = source
+            .current(self.region, &self.options.bucket, key)
+            .await
+            .map_err(src_err)?;
+        if !matches!(src, Current::DeleteMarker(_)) {
+            return extra;
+        }
+        // A delete marker has no tags: only rules without tag filters can govern it.
+        let Some(rule) = rules
+            .iter()
+            .filter(|r| r.filter.tags.is_empty() && key.starts_with(&r.filter.prefix))
+            .max_by_key(|r| r.priority)
+        else {
+            return extra;
+        };
+        let at = ReplicaLocation {
+            key: key.to_owned(),
+            ..at.clone()
+        };
+        let dst = self
+            .replicator
+            .destination()
+            .replica_current(&at)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+        let Current::Object(dst) = dst else {
+            return extra;
+        };
+        if dst.not_replicated_from(&self.options.bucket) {
+            return extra;
+        }
+        if rule.delete_marker_replication {
+            return Ok((Status::Stale, "deleted in the source".to_owned()));
+        }
+        let newest = source
+            .newest_object_version(self.region, &self.options.bucket, key)
+            .await
+            .map_err(src_err)?;
+        let marker = dst.metadata.get(REPLICA_MARKER).map(String::as_str);
+        Ok(match newest {
+            Some(newest) if marker == Some(newest.as_str()) => (Status::Same, String::new()),
+            Some(newest) => (
+                Status::Stale,
+                format!("deleted in the source; its newest object version is {newest}"),
+            ),
+            None => (Status::Stale, "deleted in the source".to_owned()),
+        })
     }
 
     fn current(&self, key: &str) -> VersionRef {

@@ -154,7 +154,7 @@ async fn verify_finds_exactly_the_damaged_replicas() {
     let clean = Tally::of(&run(&t, true).await);
     assert_eq!(
         clean.to_string(),
-        "verify: 8 same, 0 missing, 0 differs, 0 newer-at-destination, 0 extra, 0 errors"
+        "verify: 8 same, 0 missing, 0 differs, 0 stale, 0 newer-at-destination, 0 extra, 0 errors"
     );
     assert!(clean.complete());
 
@@ -216,7 +216,7 @@ async fn verify_finds_exactly_the_damaged_replicas() {
     );
     assert_eq!(
         Tally::of(&listed).to_string(),
-        "verify: 4 same, 1 missing, 1 differs, 2 newer-at-destination, 1 extra, 0 errors"
+        "verify: 4 same, 1 missing, 1 differs, 0 stale, 2 newer-at-destination, 1 extra, 0 errors"
     );
 
     let deep = run(&t, true).await;
@@ -230,7 +230,7 @@ async fn verify_finds_exactly_the_damaged_replicas() {
     );
     assert_eq!(
         Tally::of(&deep).to_string(),
-        "verify: 3 same, 1 missing, 1 differs, 3 newer-at-destination, 1 extra, 0 errors"
+        "verify: 3 same, 1 missing, 1 differs, 0 stale, 3 newer-at-destination, 1 extra, 0 errors"
     );
     let same = deep
         .iter()
@@ -256,7 +256,7 @@ async fn verify_command_exits_1_with_a_report_and_its_closing_line() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert_eq!(
         stdout.lines().last(),
-        Some("verify: 7 same, 1 missing, 0 differs, 0 newer-at-destination, 0 extra, 0 errors")
+        Some("verify: 7 same, 1 missing, 0 differs, 0 stale, 0 newer-at-destination, 0 extra, 0 errors")
     );
     let csv = std::fs::read_to_string(&report).unwrap();
     assert!(csv.starts_with("source_bucket,key,version_id,destination,status,detail\n"));
@@ -322,7 +322,7 @@ async fn backfill_replicates_existing_objects_once_and_verify_then_proves_them()
     let tally = Tally::of(&verify(&replicator, &options).await.unwrap());
     assert_eq!(
         tally.to_string(),
-        "verify: 8 same, 0 missing, 0 differs, 0 newer-at-destination, 0 extra, 0 errors"
+        "verify: 8 same, 0 missing, 0 differs, 0 stale, 0 newer-at-destination, 0 extra, 0 errors"
     );
 }
 
@@ -429,7 +429,7 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
     let (code, stdout) = verify_line(&["verify", "--bucket", &src, "--deep"]);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.ends_with(
-        "verify: 200 same, 0 missing, 0 differs, 0 newer-at-destination, 0 extra, 0 errors\n"
+        "verify: 200 same, 0 missing, 0 differs, 0 stale, 0 newer-at-destination, 0 extra, 0 errors\n"
     ));
 
     // Damage. The metadata edit keeps the replica marker, so only a check of the metadata
@@ -484,7 +484,7 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
     }
     assert!(
         stdout.ends_with(
-            "verify: 197 same, 1 missing, 1 differs, 1 newer-at-destination, 1 extra, 0 errors\n"
+            "verify: 197 same, 1 missing, 1 differs, 0 stale, 1 newer-at-destination, 1 extra, 0 errors\n"
         ),
         "{stdout}"
     );
@@ -503,7 +503,7 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
     assert_eq!(code, Some(0), "{stdout}");
     assert!(
         stdout.ends_with(
-            "verify: 199 same, 0 missing, 0 differs, 1 newer-at-destination, 1 extra, 0 errors\n"
+            "verify: 199 same, 0 missing, 0 differs, 0 stale, 1 newer-at-destination, 1 extra, 0 errors\n"
         ),
         "{stdout}"
     );
@@ -641,6 +641,73 @@ async fn a_key_with_a_control_character_is_backfilled_and_verified() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.ends_with(
-        "verify: 3 same, 0 missing, 0 differs, 0 newer-at-destination, 0 extra, 0 errors\n"
+        "verify: 3 same, 0 missing, 0 differs, 0 stale, 0 newer-at-destination, 0 extra, 0 errors\n"
     ));
+}
+
+/// A key deleted in the source whose delete never reached the destination (its event was lost)
+/// is `stale`, not `extra`: damage, exit 1, and `repair` leaves what the engine would.
+#[tokio::test]
+async fn a_replica_of_a_key_deleted_in_the_source_is_stale_and_repair_settles_it() {
+    let s3 = client();
+    for delete_markers in ["Enabled", "Disabled"] {
+        let src = versioned_bucket(&s3, "st-src", "us-east-1").await;
+        let dst = versioned_bucket(&s3, "st-dst", "eu-west-1").await;
+        let config = json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled",
+            "Filter": {}, "DeleteMarkerReplication": {"Status": delete_markers},
+            "Destination": {"Bucket": dst}}]})
+        .to_string();
+        let v1 = put(&s3, &src, "k.txt", b"v1").await;
+        let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+        s3_replicator::handle(&replicator, created_event(&[v1]))
+            .await
+            .unwrap();
+        // v2's event and the delete's are lost.
+        let v2 = put(&s3, &src, "k.txt", b"v2").await;
+        s3.delete_object()
+            .bucket(&src)
+            .key("k.txt")
+            .send()
+            .await
+            .unwrap();
+
+        let out = cli(&config)
+            .args(["verify", "--bucket", &src])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{delete_markers}: {stdout}");
+        assert!(
+            stdout.ends_with(
+                "verify: 0 same, 0 missing, 0 differs, 1 stale, 0 newer-at-destination, 0 extra, 0 errors\n"
+            ),
+            "{delete_markers}: {stdout}"
+        );
+        let out = cli(&config)
+            .args(["repair", "--bucket", &src])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{delete_markers}: {stdout}");
+        let head = s3.head_object().bucket(&dst).key("k.txt").send().await;
+        match delete_markers {
+            // Deleted at the destination too.
+            "Enabled" => assert!(head.is_err(), "{stdout}"),
+            // The destination follows the source's newest object version.
+            _ => assert_eq!(
+                head.unwrap()
+                    .metadata()
+                    .and_then(|m| m.get("replica-source-version-id"))
+                    .cloned(),
+                v2.version_id.clone(),
+                "{stdout}"
+            ),
+        }
+        let out = cli(&config)
+            .args(["verify", "--bucket", &src])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{delete_markers}: {stdout}");
+    }
 }
