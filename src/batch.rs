@@ -153,6 +153,7 @@ async fn one<S: SourceStore, D: DestinationStore>(
             let (code, result) = combine(checks.into_iter().map(|(destination, result)| {
                 let result = result.map(|(status, detail)| match status {
                     Status::Differs => format!("differs: {detail}"),
+                    Status::Skipped => format!("skipped: {detail}"),
                     other => other.to_string(),
                 });
                 (destination, result)

@@ -28,6 +28,9 @@ pub enum Status {
     Missing,
     /// The replica is not what the source is (the detail names the fields).
     Differs,
+    /// The engine deliberately leaves the object unreplicated (archived, SSE-C, SSE-KMS the rule
+    /// does not select, a replica itself): the detail names the reason. Not damage.
+    Skipped,
     /// The source's key is deleted (its current version is a delete marker), and the replica is
     /// not what the rule says the destination should then hold: deleted too where the rule
     /// replicates delete markers, else the source's newest object version. Damage.
@@ -44,10 +47,12 @@ pub enum Status {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        // `pad`, so that `{:<8}` lines the report up.
+        f.pad(match self {
             Self::Same => "same",
             Self::Missing => "missing",
             Self::Differs => "differs",
+            Self::Skipped => "skipped",
             Self::Stale => "stale",
             Self::NewerAtDestination => "newer-at-destination",
             Self::Extra => "extra",
@@ -82,6 +87,8 @@ pub struct Tally {
     pub differs: usize,
     /// `stale`.
     pub stale: usize,
+    /// `skipped`.
+    pub skipped: usize,
     /// `newer-at-destination`.
     pub newer_at_destination: usize,
     /// `extra`.
@@ -100,6 +107,7 @@ impl Tally {
                 Status::Missing => tally.missing += 1,
                 Status::Differs => tally.differs += 1,
                 Status::Stale => tally.stale += 1,
+                Status::Skipped => tally.skipped += 1,
                 Status::NewerAtDestination => tally.newer_at_destination += 1,
                 Status::Extra => tally.extra += 1,
                 Status::Error => tally.errors += 1,
@@ -118,11 +126,12 @@ impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "verify: {} same, {} missing, {} differs, {} stale, {} newer-at-destination, {} extra, {} errors",
+            "verify: {} same, {} missing, {} differs, {} stale, {} skipped, {} newer-at-destination, {} extra, {} errors",
             self.same,
             self.missing,
             self.differs,
             self.stale,
+            self.skipped,
             self.newer_at_destination,
             self.extra,
             self.errors
@@ -228,6 +237,11 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                 .replica_current(&at)
                 .await
                 .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+            if matches!(dst, Current::DeleteMarker(_) | Current::Absent) {
+                if let Some(reason) = replicator.deliberate_skip(rule, src, bucket) {
+                    return Ok((Status::Skipped, reason.to_string()));
+                }
+            }
             let differs = match &dst {
                 Current::Object(dst) => {
                     let mut differs = listed_differences(&listed(src), &listed(dst), rule);
@@ -349,13 +363,8 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                     Err(e) => finding(Status::Error, e.code().to_owned(), None),
                 }
             }
-            (Some(_), None, Some(rule)) => match self.later_at_destination(rule, at, &key).await {
-                Ok(true) => finding(
-                    Status::NewerAtDestination,
-                    "deleted at the destination".to_owned(),
-                    None,
-                ),
-                Ok(false) => finding(Status::Missing, String::new(), None),
+            (Some(_), None, Some(rule)) => match self.absent(rule, at, &key).await {
+                Ok((status, detail)) => finding(status, detail, None),
                 Err(e) => finding(Status::Error, e.code().to_owned(), None),
             },
             (None, Some(_), _) if in_scope => match self.deleted_in_source(rules, at, &key).await {
@@ -392,6 +401,51 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             .into_iter()
             .filter(|r| r.filter.matches(key, &tags))
             .max_by_key(|r| r.priority))
+    }
+
+    /// A key the destination does not list: deliberately not replicated, deleted there after its
+    /// replica arrived, or missing.
+    async fn absent(
+        &self,
+        rule: &Rule,
+        at: &ReplicaLocation,
+        key: &str,
+    ) -> Result<(Status, String), ReplicationError> {
+        let src = self
+            .replicator
+            .source()
+            .current(self.region, &self.options.bucket, key)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+        let Current::Object(src) = src else {
+            return Ok((
+                Status::Skipped,
+                "deleted in the source since the listing".to_owned(),
+            ));
+        };
+        if let Some(reason) = self
+            .replicator
+            .deliberate_skip(rule, &src, &self.options.bucket)
+        {
+            return Ok((Status::Skipped, reason.to_string()));
+        }
+        let at = ReplicaLocation {
+            key: key.to_owned(),
+            ..at.clone()
+        };
+        Ok(
+            match self
+                .replicator
+                .later_at_destination(rule, &self.options.bucket, &src, &at)
+                .await?
+            {
+                true => (
+                    Status::NewerAtDestination,
+                    "deleted at the destination".to_owned(),
+                ),
+                false => (Status::Missing, String::new()),
+            },
+        )
     }
 
     /// Whether what differs (or is missing) at the destination is a later write there: read

@@ -154,7 +154,7 @@ async fn verify_finds_exactly_the_damaged_replicas() {
     let clean = Tally::of(&run(&t, true).await);
     assert_eq!(
         clean.to_string(),
-        "verify: 8 same, 0 missing, 0 differs, 0 stale, 0 newer-at-destination, 0 extra, 0 errors"
+        "verify: 8 same, 0 missing, 0 differs, 0 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors"
     );
     assert!(clean.complete());
 
@@ -216,7 +216,7 @@ async fn verify_finds_exactly_the_damaged_replicas() {
     );
     assert_eq!(
         Tally::of(&listed).to_string(),
-        "verify: 4 same, 1 missing, 1 differs, 0 stale, 2 newer-at-destination, 1 extra, 0 errors"
+        "verify: 4 same, 1 missing, 1 differs, 0 stale, 0 skipped, 2 newer-at-destination, 1 extra, 0 errors"
     );
 
     let deep = run(&t, true).await;
@@ -230,7 +230,7 @@ async fn verify_finds_exactly_the_damaged_replicas() {
     );
     assert_eq!(
         Tally::of(&deep).to_string(),
-        "verify: 3 same, 1 missing, 1 differs, 0 stale, 3 newer-at-destination, 1 extra, 0 errors"
+        "verify: 3 same, 1 missing, 1 differs, 0 stale, 0 skipped, 3 newer-at-destination, 1 extra, 0 errors"
     );
     let same = deep
         .iter()
@@ -256,7 +256,7 @@ async fn verify_command_exits_1_with_a_report_and_its_closing_line() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert_eq!(
         stdout.lines().last(),
-        Some("verify: 7 same, 1 missing, 0 differs, 0 stale, 0 newer-at-destination, 0 extra, 0 errors")
+        Some("verify: 7 same, 1 missing, 0 differs, 0 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors")
     );
     let csv = std::fs::read_to_string(&report).unwrap();
     assert!(csv.starts_with("source_bucket,key,version_id,destination,status,detail\n"));
@@ -322,7 +322,7 @@ async fn backfill_replicates_existing_objects_once_and_verify_then_proves_them()
     let tally = Tally::of(&verify(&replicator, &options).await.unwrap());
     assert_eq!(
         tally.to_string(),
-        "verify: 8 same, 0 missing, 0 differs, 0 stale, 0 newer-at-destination, 0 extra, 0 errors"
+        "verify: 8 same, 0 missing, 0 differs, 0 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors"
     );
 }
 
@@ -429,7 +429,7 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
     let (code, stdout) = verify_line(&["verify", "--bucket", &src, "--deep"]);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.ends_with(
-        "verify: 200 same, 0 missing, 0 differs, 0 stale, 0 newer-at-destination, 0 extra, 0 errors\n"
+        "verify: 200 same, 0 missing, 0 differs, 0 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
     ));
 
     // Damage. The metadata edit keeps the replica marker, so only a check of the metadata
@@ -484,7 +484,7 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
     }
     assert!(
         stdout.ends_with(
-            "verify: 197 same, 1 missing, 1 differs, 0 stale, 1 newer-at-destination, 1 extra, 0 errors\n"
+            "verify: 197 same, 1 missing, 1 differs, 0 stale, 0 skipped, 1 newer-at-destination, 1 extra, 0 errors\n"
         ),
         "{stdout}"
     );
@@ -503,7 +503,7 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
     assert_eq!(code, Some(0), "{stdout}");
     assert!(
         stdout.ends_with(
-            "verify: 199 same, 0 missing, 0 differs, 0 stale, 1 newer-at-destination, 1 extra, 0 errors\n"
+            "verify: 199 same, 0 missing, 0 differs, 0 stale, 0 skipped, 1 newer-at-destination, 1 extra, 0 errors\n"
         ),
         "{stdout}"
     );
@@ -641,7 +641,7 @@ async fn a_key_with_a_control_character_is_backfilled_and_verified() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.ends_with(
-        "verify: 3 same, 0 missing, 0 differs, 0 stale, 0 newer-at-destination, 0 extra, 0 errors\n"
+        "verify: 3 same, 0 missing, 0 differs, 0 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
     ));
 }
 
@@ -679,7 +679,7 @@ async fn a_replica_of_a_key_deleted_in_the_source_is_stale_and_repair_settles_it
         assert_eq!(out.status.code(), Some(1), "{delete_markers}: {stdout}");
         assert!(
             stdout.ends_with(
-                "verify: 0 same, 0 missing, 0 differs, 1 stale, 0 newer-at-destination, 0 extra, 0 errors\n"
+                "verify: 0 same, 0 missing, 0 differs, 1 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
             ),
             "{delete_markers}: {stdout}"
         );
@@ -710,4 +710,38 @@ async fn a_replica_of_a_key_deleted_in_the_source_is_stale_and_repair_settles_it
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{delete_markers}: {stdout}");
     }
+}
+
+/// What the engine deliberately leaves (an archived object) is `skipped` with its reason, as
+/// backfill says, not `missing`: not damage, and repair copies nothing.
+#[tokio::test]
+async fn an_object_the_engine_skips_is_skipped_not_missing() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "sk-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "sk-dst", "eu-west-1").await;
+    put_with(&s3, &src, "cold.txt", b"cold", |b| {
+        b.storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+    })
+    .await;
+    let config = config(&dst);
+    let out = cli(&config)
+        .args(["verify", "--bucket", &src])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("skipped  cold.txt -> ") && stdout.contains("GLACIER"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with(
+        "verify: 0 same, 0 missing, 0 differs, 0 stale, 1 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
+    ), "{stdout}");
+    let out = cli(&config)
+        .args(["repair", "--bucket", &src])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(version_count(&s3, &dst, "cold.txt").await, 0);
 }

@@ -254,6 +254,20 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         })
     }
 
+    /// Why the engine deliberately leaves the source object `head` of `bucket` unreplicated by
+    /// `rule` (a replica itself, archived, SSE-C, SSE-KMS the rule does not select), if it does.
+    pub fn deliberate_skip(
+        &self,
+        rule: &Rule,
+        head: &SourceVersion,
+        bucket: &str,
+    ) -> Option<SkipReason> {
+        skip_reason(head, bucket).or_else(|| {
+            (matches!(head.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms)
+                .then_some(SkipReason::KmsNotSelected)
+        })
+    }
+
     /// The region of a bucket on the function's own endpoint (GetBucketLocation).
     pub async fn bucket_region(&self, bucket: &str) -> Result<String, ReplicationError> {
         self.destination
