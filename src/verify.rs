@@ -13,7 +13,7 @@ use crate::error::{ReplicationError, Side};
 use crate::replicate::{grant_headers, Replicator};
 use crate::store::{
     Current, DestinationStore, Listed, ReplicaLocation, SourceStore, SourceVersion, VersionRef,
-    REPLICA_MARKER,
+    REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
 };
 
 /// Keys checked at once (each needs HEAD, and with --deep tags and ACL, on both sides).
@@ -245,8 +245,14 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
             let differs = match &dst {
                 Current::Object(dst) => {
                     let mut differs = listed_differences(&listed(src), &listed(dst), rule);
+                    // Two-way, from the side that received it: the original keeps its class.
+                    if src.is_replica_in(bucket)
+                        && src.metadata.get(REPLICA_SOURCE_BUCKET) == Some(&rule.destination.bucket)
+                    {
+                        differs.retain(|d| !d.starts_with("storage-class"));
+                    }
                     if differs.is_empty() {
-                        differs = head_differences(src, dst);
+                        differs = head_differences(src, dst, bucket, &rule.destination.bucket);
                     }
                     if differs.is_empty() {
                         return Ok((Status::Same, String::new()));
@@ -340,6 +346,15 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         match (src, dst, rule) {
             (Some(src), Some(dst), Some(rule)) => {
                 let mut differs = listed_differences(src, dst, rule);
+                // Two-way: where the source's object is the replica of the destination's, the
+                // destination holds the original, in the storage class its writer chose.
+                if differs.iter().all(|d| d.starts_with("storage-class")) && !differs.is_empty() {
+                    match self.mirrored(at, &key).await {
+                        Ok(true) => differs.clear(),
+                        Ok(false) => {}
+                        Err(e) => return finding(Status::Error, e.code().to_owned(), None),
+                    }
+                }
                 let mut version = None;
                 if differs.is_empty() && self.options.deep {
                     let at = ReplicaLocation {
@@ -401,6 +416,20 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             .into_iter()
             .filter(|r| r.filter.matches(key, &tags))
             .max_by_key(|r| r.priority))
+    }
+
+    /// Whether the source's current object is a replica written into the source bucket from
+    /// this destination (a two-way pair, seen from the side that received it).
+    async fn mirrored(&self, at: &ReplicaLocation, key: &str) -> Result<bool, ReplicationError> {
+        let src = self
+            .replicator
+            .source()
+            .current(self.region, &self.options.bucket, key)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+        Ok(matches!(src, Current::Object(src)
+            if src.is_replica_in(&self.options.bucket)
+                && src.metadata.get(REPLICA_SOURCE_BUCKET) == Some(&at.bucket)))
     }
 
     /// A key the destination does not list: deliberately not replicated, deleted there after its
@@ -564,7 +593,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         let (Current::Object(src), Current::Object(dst)) = (src, dst) else {
             return Ok((None, vec!["changed while verifying".to_owned()]));
         };
-        let mut differs = head_differences(&src, &dst);
+        let mut differs = head_differences(&src, &dst, &self.options.bucket, &at.bucket);
         // Tags and ACL are read with the function's own credentials and endpoint.
         if at.endpoint.is_none() {
             let replica = VersionRef {
@@ -625,23 +654,43 @@ fn listed_differences(src: &Listed, dst: &Listed, rule: &Rule) -> Vec<String> {
     differs
 }
 
-/// What HEAD says differs: content headers, user metadata, and the marker naming the version.
-fn head_differences(src: &SourceVersion, dst: &SourceVersion) -> Vec<String> {
+/// The user-metadata entries this function adds to every replica; only these may differ.
+const OUR_ENTRIES: [&str; 4] = [
+    REPLICA_MARKER,
+    REPLICA_SOURCE_BUCKET,
+    REPLICA_WRITTEN_TO,
+    REPLICA_ORIGIN_TIME,
+];
+
+/// What HEAD says differs between the source object (of `source_bucket`) and the destination's
+/// (in `dest_bucket`): content headers, user metadata, and the marker naming the version. Where
+/// the source's object is itself the replica of the destination's (two-way), the pair is in
+/// sync with no marker on the destination's side.
+fn head_differences(
+    src: &SourceVersion,
+    dst: &SourceVersion,
+    source_bucket: &str,
+    dest_bucket: &str,
+) -> Vec<String> {
     let mut differs = Vec::new();
     if src.content != dst.content {
         differs.push("content-headers".to_owned());
     }
     let own = |m: &BTreeMap<String, String>| -> BTreeMap<String, String> {
         m.iter()
-            .filter(|(k, _)| !k.starts_with("replica-"))
+            .filter(|(k, _)| !OUR_ENTRIES.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     };
     if own(&src.metadata) != own(&dst.metadata) {
         differs.push("user-metadata".to_owned());
     }
+    let mirrored = src.is_replica_in(source_bucket)
+        && src.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(dest_bucket)
+        && src.metadata.get(REPLICA_MARKER).map(String::as_str)
+            == Some(dst.version_id.as_deref().unwrap_or("null"));
     let version = src.version_id.as_deref().unwrap_or("null");
-    if dst.metadata.get(REPLICA_MARKER).map(String::as_str) != Some(version) {
+    if !mirrored && dst.metadata.get(REPLICA_MARKER).map(String::as_str) != Some(version) {
         differs.push("replica-marker".to_owned());
     }
     differs

@@ -745,3 +745,78 @@ async fn an_object_the_engine_skips_is_skipped_not_missing() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert_eq!(version_count(&s3, &dst, "cold.txt").await, 0);
 }
+
+/// Two-way: an object written on B and replicated to A is in sync from A's side (its replica
+/// in A names B's version; B's original carries no marker). And only our own four `replica-*`
+/// entries are ignored: a user's `replica-note` that differs is a difference.
+#[tokio::test]
+async fn two_way_pairs_are_same_and_only_our_metadata_entries_are_ignored() {
+    let s3 = client();
+    let a = versioned_bucket(&s3, "tw-a", "us-east-1").await;
+    let b = versioned_bucket(&s3, "tw-b", "eu-west-1").await;
+    let b1 = put_with(&s3, &b, "from-b.txt", b"written on B", |p| {
+        p.metadata("owner", "b")
+    })
+    .await;
+    let b_to_a = config(&a);
+    s3_replicator::handle(
+        &replicator(&server().endpoint, &[("REPLICATION_CONFIG", &b_to_a)]),
+        created_event(&[b1]),
+    )
+    .await
+    .unwrap();
+    let a1 = put_with(&s3, &a, "note.txt", b"written on A", |p| {
+        p.metadata("replica-note", "mine")
+    })
+    .await;
+    let a_to_b = json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled",
+        "Filter": {}, "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": b, "StorageClass": "STANDARD_IA"}}]})
+    .to_string();
+    s3_replicator::handle(
+        &replicator(&server().endpoint, &[("REPLICATION_CONFIG", &a_to_b)]),
+        created_event(&[a1]),
+    )
+    .await
+    .unwrap();
+    let out = cli(&a_to_b)
+        .args(["verify", "--bucket", &a, "--deep"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.ends_with(
+        "verify: 2 same, 0 missing, 0 differs, 0 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
+    ), "{stdout}");
+
+    // The user's own replica-* entry edited at B, ours kept: a difference.
+    let head = s3
+        .head_object()
+        .bucket(&b)
+        .key("note.txt")
+        .send()
+        .await
+        .unwrap();
+    let mut metadata = head.metadata().cloned().unwrap_or_default();
+    metadata.insert("replica-note".to_owned(), "edited".to_owned());
+    s3.copy_object()
+        .bucket(&b)
+        .key("note.txt")
+        .copy_source(format!("{b}/note.txt"))
+        .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+        .set_metadata(Some(metadata))
+        .storage_class(aws_sdk_s3::types::StorageClass::StandardIa)
+        .send()
+        .await
+        .unwrap();
+    let out = cli(&a_to_b)
+        .args(["verify", "--bucket", &a, "--deep"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("note.txt") && stdout.contains("user-metadata"),
+        "{stdout}"
+    );
+}
