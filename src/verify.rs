@@ -10,10 +10,11 @@ use futures::stream::{self, StreamExt};
 
 use crate::config::{DestinationId, Rule};
 use crate::error::{ReplicationError, Side};
-use crate::replicate::{grant_headers, Replicator};
+use crate::replicate::{grant_headers, target_encryption, Replicator};
 use crate::store::{
-    Current, DestinationStore, Listed, ReplicaLocation, SourceStore, SourceVersion, VersionRef,
-    REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
+    Current, DestinationStore, Encryption, Listed, ReplicaLocation, SourceStore, SourceVersion,
+    TargetEncryption, VersionRef, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET,
+    REPLICA_WRITTEN_TO,
 };
 
 /// Keys checked at once (each needs HEAD, and with --deep tags and ACL, on both sides).
@@ -253,6 +254,7 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                     }
                     if differs.is_empty() {
                         differs = head_differences(src, dst, bucket, &rule.destination.bucket);
+                        differs.extend(promised_differences(rule, src, dst));
                     }
                     if differs.is_empty() {
                         return Ok((Status::Same, String::new()));
@@ -594,6 +596,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             return Ok((None, vec!["changed while verifying".to_owned()]));
         };
         let mut differs = head_differences(&src, &dst, &self.options.bucket, &at.bucket);
+        differs.extend(promised_differences(rule, &src, &dst));
         // Tags and ACL are read with the function's own credentials and endpoint.
         if at.endpoint.is_none() {
             let replica = VersionRef {
@@ -602,6 +605,8 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                 version_id: None,
             };
             let read = |f| ReplicationError::classify(Side::Source, f);
+            // A denied read of the replica is the destination's failure.
+            let read_replica = |f| ReplicationError::classify(Side::Destination, f);
             let tags = source
                 .version_tags(self.region, &self.current(&at.key))
                 .await
@@ -610,7 +615,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                 != source
                     .version_tags(&at.region, &replica)
                     .await
-                    .map_err(read)?
+                    .map_err(read_replica)?
             {
                 differs.push("tags".to_owned());
             }
@@ -622,9 +627,10 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                 let got = source
                     .version_acl(&at.region, &replica)
                     .await
-                    .map_err(read)?;
+                    .map_err(read_replica)?;
+                // Every grant, not only READ: a lost FULL_CONTROL or WRITE_ACP grant is damage.
                 let grants =
-                    |acl: &crate::store::Acl| (!acl.is_private()).then(|| grant_headers(acl).read);
+                    |acl: &crate::store::Acl| (!acl.is_private()).then(|| grant_headers(acl));
                 if grants(&want) != grants(&got) {
                     differs.push("acl".to_owned());
                 }
@@ -632,6 +638,38 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         }
         Ok((src.version_id.clone(), differs))
     }
+}
+
+/// What else the engine promises a replica carries: the encryption the rule asks for, the
+/// source's additional checksum (algorithm and type) and its Object Lock settings (mode,
+/// retain-until date, legal hold).
+fn promised_differences(rule: &Rule, src: &SourceVersion, dst: &SourceVersion) -> Vec<String> {
+    let mut differs = Vec::new();
+    let same_key = |got: &str, want: &str| {
+        got == want || got.ends_with(&format!("/{want}")) || want.ends_with(&format!("/{got}"))
+    };
+    let encrypted_as_asked = match target_encryption(rule, src) {
+        TargetEncryption::BucketDefault => true,
+        TargetEncryption::S3 => dst.encryption == Encryption::S3,
+        TargetEncryption::Kms {
+            algorithm, key_id, ..
+        } => matches!(&dst.encryption, Encryption::Kms { algorithm: a, key_id: Some(k), .. }
+            if *a == algorithm && same_key(k, &key_id)),
+    };
+    if !encrypted_as_asked {
+        differs.push("encryption".to_owned());
+    }
+    if let Some(want) = &src.checksum {
+        if dst.checksum.as_ref().is_none_or(|got| {
+            got.algorithm != want.algorithm || got.full_object != want.full_object
+        }) {
+            differs.push("checksum".to_owned());
+        }
+    }
+    if src.object_lock != dst.object_lock {
+        differs.push("object-lock".to_owned());
+    }
+    differs
 }
 
 /// What the listings say differs: size, ETag, and the storage class the rule asks for.

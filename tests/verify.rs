@@ -820,3 +820,75 @@ async fn two_way_pairs_are_same_and_only_our_metadata_entries_are_ignored() {
         "{stdout}"
     );
 }
+
+/// `--deep` compares everything the engine promises to copy: every ACL grant (not only READ)
+/// and the source's additional checksum algorithm.
+#[tokio::test]
+async fn deep_verify_sees_a_lost_write_acp_grant_and_another_checksum() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "dp-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "dp-dst", "eu-west-1").await;
+    let other = "id=\"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be\"";
+    let grants = put_with(&s3, &src, "grants.txt", b"shared", |p| {
+        p.grant_read("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"")
+            .grant_write_acp(other)
+    })
+    .await;
+    let summed = put_with(&s3, &src, "summed.txt", b"checksummed", |p| {
+        p.checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+    })
+    .await;
+    let config = config(&dst);
+    s3_replicator::handle(
+        &replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]),
+        created_event(&[grants, summed]),
+    )
+    .await
+    .unwrap();
+    let deep = |expect: i32| {
+        let out = cli(&config)
+            .args(["verify", "--bucket", &src, "--deep"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(expect), "{stdout}");
+        stdout
+    };
+    deep(0);
+
+    // The WRITE_ACP grant lost at the destination; READ kept.
+    s3.put_object_acl()
+        .bucket(&dst)
+        .key("grants.txt")
+        .grant_read("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"")
+        .send()
+        .await
+        .unwrap();
+    // The replica rewritten in place (our metadata kept) with another checksum algorithm.
+    let head = s3
+        .head_object()
+        .bucket(&dst)
+        .key("summed.txt")
+        .send()
+        .await
+        .unwrap();
+    put_with(&s3, &dst, "summed.txt", b"checksummed", |p| {
+        p.set_metadata(head.metadata().cloned())
+            .storage_class(aws_sdk_s3::types::StorageClass::StandardIa)
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+    })
+    .await;
+    let stdout = deep(1);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("grants.txt") && l.contains("acl")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("summed.txt") && l.contains("checksum")),
+        "{stdout}"
+    );
+}

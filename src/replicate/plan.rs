@@ -35,22 +35,7 @@ pub fn plan_replica(
             _ => AclPlan::Default,
         }
     };
-    let encryption = match (&head.encryption, &rule.destination.replica_kms_key_id) {
-        (
-            Encryption::Kms {
-                algorithm,
-                bucket_key,
-                ..
-            },
-            Some(key),
-        ) => TargetEncryption::Kms {
-            algorithm: algorithm.clone(),
-            key_id: key.clone(),
-            bucket_key: *bucket_key,
-        },
-        (Encryption::S3, _) => TargetEncryption::S3,
-        _ => TargetEncryption::BucketDefault,
-    };
+    let encryption = target_encryption(rule, head);
     ReplicaSpec {
         bucket: rule.destination.bucket.clone(),
         key: event.key.clone(),
@@ -73,6 +58,27 @@ pub fn plan_replica(
         checksum: head.checksum.clone(),
         expected_bucket_owner: rule.destination.account.clone(),
         endpoint: rule.destination.endpoint.as_ref().map(RemoteEndpoint::id),
+    }
+}
+
+/// The encryption a rule asks for the replica of `head`: the rule's replica KMS key for an SSE-KMS
+/// source, SSE-S3 for an SSE-S3 source, else the destination bucket's default.
+pub fn target_encryption(rule: &Rule, head: &SourceVersion) -> TargetEncryption {
+    match (&head.encryption, &rule.destination.replica_kms_key_id) {
+        (
+            Encryption::Kms {
+                algorithm,
+                bucket_key,
+                ..
+            },
+            Some(key),
+        ) => TargetEncryption::Kms {
+            algorithm: algorithm.clone(),
+            key_id: key.clone(),
+            bucket_key: *bucket_key,
+        },
+        (Encryption::S3, _) => TargetEncryption::S3,
+        _ => TargetEncryption::BucketDefault,
     }
 }
 
