@@ -129,6 +129,8 @@ pub struct Checksum {
     pub algorithm: String,
     /// `FULL_OBJECT` (of the whole object) rather than `COMPOSITE` (of the parts' checksums).
     pub full_object: bool,
+    /// The value, as S3 gives it (base64; a composite one ends in `-N`).
+    pub value: String,
 }
 
 /// A part of an upload as S3 acknowledged it.

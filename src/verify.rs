@@ -29,6 +29,10 @@ pub enum Status {
     Missing,
     /// The replica is not what the source is (the detail names the fields).
     Differs,
+    /// The replica names the source's version and has its size, but its ETag cannot equal the
+    /// source's (SSE-KMS, a layout of its own, a streamed copy) and no full-object checksum
+    /// proves the bytes. Not damage, and nothing is repaired for it.
+    Unproven,
     /// The engine deliberately leaves the object unreplicated (archived, SSE-C, SSE-KMS the rule
     /// does not select, a replica itself): the detail names the reason. Not damage.
     Skipped,
@@ -53,6 +57,7 @@ impl fmt::Display for Status {
             Self::Same => "same",
             Self::Missing => "missing",
             Self::Differs => "differs",
+            Self::Unproven => "unproven",
             Self::Skipped => "skipped",
             Self::Stale => "stale",
             Self::NewerAtDestination => "newer-at-destination",
@@ -88,6 +93,8 @@ pub struct Tally {
     pub differs: usize,
     /// `stale`.
     pub stale: usize,
+    /// `unproven`.
+    pub unproven: usize,
     /// `skipped`.
     pub skipped: usize,
     /// `newer-at-destination`.
@@ -109,6 +116,7 @@ impl Tally {
                 Status::Differs => tally.differs += 1,
                 Status::Stale => tally.stale += 1,
                 Status::Skipped => tally.skipped += 1,
+                Status::Unproven => tally.unproven += 1,
                 Status::NewerAtDestination => tally.newer_at_destination += 1,
                 Status::Extra => tally.extra += 1,
                 Status::Error => tally.errors += 1,
@@ -127,11 +135,12 @@ impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "verify: {} same, {} missing, {} differs, {} stale, {} skipped, {} newer-at-destination, {} extra, {} errors",
+            "verify: {} same, {} missing, {} differs, {} stale, {} unproven, {} skipped, {} newer-at-destination, {} extra, {} errors",
             self.same,
             self.missing,
             self.differs,
             self.stale,
+            self.unproven,
             self.skipped,
             self.newer_at_destination,
             self.extra,
@@ -252,12 +261,26 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                     {
                         differs.retain(|d| !d.starts_with("storage-class"));
                     }
+                    let mut unproven = None;
+                    if differs == ["etag"] {
+                        match proof(replicator.etag_parity(rule, src), src, dst) {
+                            Proof::Bytes => differs.clear(),
+                            Proof::Unproven(why) => {
+                                differs.clear();
+                                unproven = Some(why);
+                            }
+                            Proof::Differs(what) => differs = vec![what],
+                        }
+                    }
                     if differs.is_empty() {
                         differs = head_differences(src, dst, bucket, &rule.destination.bucket);
                         differs.extend(promised_differences(rule, src, dst));
                     }
                     if differs.is_empty() {
-                        return Ok((Status::Same, String::new()));
+                        return Ok(match unproven {
+                            Some(why) => (Status::Unproven, why),
+                            None => (Status::Same, String::new()),
+                        });
                     }
                     differs.join(" ")
                 }
@@ -357,6 +380,19 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                         Err(e) => return finding(Status::Error, e.code().to_owned(), None),
                     }
                 }
+                // An ETag that cannot match is proven another way, or said to be unproven.
+                let mut unproven = None;
+                if differs == ["etag"] {
+                    match self.prove(rule, at, &key).await {
+                        Ok(Proof::Bytes) => differs.clear(),
+                        Ok(Proof::Unproven(why)) => {
+                            differs.clear();
+                            unproven = Some(why);
+                        }
+                        Ok(Proof::Differs(what)) => differs = vec![what],
+                        Err(e) => return finding(Status::Error, e.code().to_owned(), None),
+                    }
+                }
                 let mut version = None;
                 if differs.is_empty() && self.options.deep {
                     let at = ReplicaLocation {
@@ -372,7 +408,10 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                     }
                 }
                 if differs.is_empty() {
-                    return finding(Status::Same, String::new(), version);
+                    return match unproven {
+                        Some(why) => finding(Status::Unproven, why, version),
+                        None => finding(Status::Same, String::new(), version),
+                    };
                 }
                 match self.later_at_destination(rule, at, &key).await {
                     Ok(true) => finding(Status::NewerAtDestination, differs.join(" "), version),
@@ -418,6 +457,35 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             .into_iter()
             .filter(|r| r.filter.matches(key, &tags))
             .max_by_key(|r| r.priority))
+    }
+
+    /// Both sides read, for a replica whose listed ETag differs from its source's.
+    async fn prove(
+        &self,
+        rule: &Rule,
+        at: &ReplicaLocation,
+        key: &str,
+    ) -> Result<Proof, ReplicationError> {
+        let src = self
+            .replicator
+            .source()
+            .current(self.region, &self.options.bucket, key)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+        let at = ReplicaLocation {
+            key: key.to_owned(),
+            ..at.clone()
+        };
+        let dst = self
+            .replicator
+            .destination()
+            .replica_current(&at)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+        let (Current::Object(src), Current::Object(dst)) = (src, dst) else {
+            return Ok(Proof::Differs("changed while verifying".to_owned()));
+        };
+        Ok(proof(self.replicator.etag_parity(rule, &src), &src, &dst))
     }
 
     /// Whether the source's current object is a replica written into the source bucket from
@@ -640,6 +708,46 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     }
 }
 
+/// What a replica whose ETag differs from its source's proves.
+#[derive(Debug, PartialEq)]
+enum Proof {
+    /// Equal full-object checksums: the bytes are the source's.
+    Bytes,
+    /// Marker and size agree, the ETag cannot match, and nothing proves the bytes (why).
+    Unproven(String),
+    /// Damage: the field that differs.
+    Differs(String),
+}
+
+/// Decides [`Proof`] for a source object and the destination's (whose listed ETag differed).
+/// `parity`: the rule copies with the source's ETag.
+fn proof(parity: bool, src: &SourceVersion, dst: &SourceVersion) -> Proof {
+    let version = src.version_id.as_deref().unwrap_or("null");
+    if dst.metadata.get(REPLICA_MARKER).map(String::as_str) != Some(version) || src.size != dst.size
+    {
+        return Proof::Differs("etag".to_owned());
+    }
+    if let (Some(a), Some(b)) = (&src.checksum, &dst.checksum) {
+        if a.full_object && b.full_object && a.algorithm == b.algorithm {
+            return match a.value == b.value {
+                true => Proof::Bytes,
+                false => Proof::Differs("checksum".to_owned()),
+            };
+        }
+    }
+    let kms = |v: &SourceVersion| matches!(v.encryption, Encryption::Kms { .. });
+    // The same kind of layout (one part or several) without KMS gives the same ETag.
+    let same_kind = src.etag.contains('-') == dst.etag.contains('-');
+    if parity && same_kind && !kms(dst) {
+        return Proof::Differs("etag".to_owned());
+    }
+    Proof::Unproven(
+        "the ETag cannot match (SSE-KMS or another part layout) and no full-object checksum \
+         proves the bytes; marker and size agree"
+            .to_owned(),
+    )
+}
+
 /// What else the engine promises a replica carries: the encryption the rule asks for, the
 /// source's additional checksum (algorithm and type) and its Object Lock settings (mode,
 /// retain-until date, legal hold).
@@ -732,4 +840,84 @@ fn head_differences(
         differs.push("replica-marker".to_owned());
     }
     differs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Checksum, ContentHeaders, ObjectLock};
+
+    fn object(
+        etag: &str,
+        marker: Option<&str>,
+        checksum: Option<(&str, bool, &str)>,
+    ) -> SourceVersion {
+        SourceVersion {
+            size: 10,
+            etag: etag.into(),
+            version_id: Some("v1".into()),
+            content: ContentHeaders::default(),
+            metadata: marker
+                .map(|m| (REPLICA_MARKER.to_owned(), m.to_owned()))
+                .into_iter()
+                .collect(),
+            storage_class: None,
+            archived: false,
+            encryption: Encryption::None,
+            object_lock: ObjectLock::default(),
+            tag_count: None,
+            parts_count: None,
+            checksum: checksum.map(|(algorithm, full_object, value)| Checksum {
+                algorithm: algorithm.into(),
+                full_object,
+                value: value.into(),
+            }),
+            last_modified: None,
+        }
+    }
+
+    #[test]
+    fn equal_full_object_checksums_prove_bytes_whatever_the_etag() {
+        let src = object("\"a\"", None, Some(("CRC64NVME", true, "x")));
+        let dst = object("\"b-2\"", Some("v1"), Some(("CRC64NVME", true, "x")));
+        assert_eq!(proof(true, &src, &dst), Proof::Bytes);
+        let other = object("\"b-2\"", Some("v1"), Some(("CRC64NVME", true, "y")));
+        assert_eq!(proof(true, &src, &other), Proof::Differs("checksum".into()));
+    }
+
+    #[test]
+    fn an_etag_that_cannot_match_is_unproven_never_same() {
+        let src = object("\"a\"", None, None);
+        let mut kms = object("\"k\"", Some("v1"), None);
+        kms.encryption = Encryption::Kms {
+            algorithm: "aws:kms".into(),
+            key_id: Some("key".into()),
+            bucket_key: false,
+        };
+        assert!(matches!(proof(true, &src, &kms), Proof::Unproven(_)));
+        // Another layout of the same bytes.
+        let parts = object("\"m-3\"", Some("v1"), None);
+        assert!(matches!(proof(true, &src, &parts), Proof::Unproven(_)));
+        // A rule that cannot keep the ETag (a replica KMS key, another endpoint).
+        let plain = object("\"p\"", Some("v1"), None);
+        assert!(matches!(proof(false, &src, &plain), Proof::Unproven(_)));
+    }
+
+    #[test]
+    fn an_etag_that_should_match_and_does_not_is_damage() {
+        let src = object("\"a\"", None, None);
+        assert_eq!(
+            proof(true, &src, &object("\"b\"", Some("v1"), None)),
+            Proof::Differs("etag".into())
+        );
+        // Not our replica of this version: no proof is sought.
+        assert_eq!(
+            proof(false, &src, &object("\"b\"", Some("v0"), None)),
+            Proof::Differs("etag".into())
+        );
+        // Composite checksums prove nothing across layouts: unproven, not same.
+        let c = object("\"c-2\"", Some("v1"), Some(("CRC32", false, "z-2")));
+        let s = object("\"a\"", None, Some(("CRC32", true, "z")));
+        assert!(matches!(proof(true, &s, &c), Proof::Unproven(_)));
+    }
 }

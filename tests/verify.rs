@@ -154,7 +154,7 @@ async fn verify_finds_exactly_the_damaged_replicas() {
     let clean = Tally::of(&run(&t, true).await);
     assert_eq!(
         clean.to_string(),
-        "verify: 8 same, 0 missing, 0 differs, 0 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors"
+        "verify: 8 same, 0 missing, 0 differs, 0 stale, 0 unproven, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors"
     );
     assert!(clean.complete());
 
@@ -216,7 +216,7 @@ async fn verify_finds_exactly_the_damaged_replicas() {
     );
     assert_eq!(
         Tally::of(&listed).to_string(),
-        "verify: 4 same, 1 missing, 1 differs, 0 stale, 0 skipped, 2 newer-at-destination, 1 extra, 0 errors"
+        "verify: 4 same, 1 missing, 1 differs, 0 stale, 0 unproven, 0 skipped, 2 newer-at-destination, 1 extra, 0 errors"
     );
 
     let deep = run(&t, true).await;
@@ -230,7 +230,7 @@ async fn verify_finds_exactly_the_damaged_replicas() {
     );
     assert_eq!(
         Tally::of(&deep).to_string(),
-        "verify: 3 same, 1 missing, 1 differs, 0 stale, 0 skipped, 3 newer-at-destination, 1 extra, 0 errors"
+        "verify: 3 same, 1 missing, 1 differs, 0 stale, 0 unproven, 0 skipped, 3 newer-at-destination, 1 extra, 0 errors"
     );
     let same = deep
         .iter()
@@ -256,7 +256,7 @@ async fn verify_command_exits_1_with_a_report_and_its_closing_line() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert_eq!(
         stdout.lines().last(),
-        Some("verify: 7 same, 1 missing, 0 differs, 0 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors")
+        Some("verify: 7 same, 1 missing, 0 differs, 0 stale, 0 unproven, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors")
     );
     let csv = std::fs::read_to_string(&report).unwrap();
     assert!(csv.starts_with("source_bucket,key,version_id,destination,status,detail\n"));
@@ -322,7 +322,7 @@ async fn backfill_replicates_existing_objects_once_and_verify_then_proves_them()
     let tally = Tally::of(&verify(&replicator, &options).await.unwrap());
     assert_eq!(
         tally.to_string(),
-        "verify: 8 same, 0 missing, 0 differs, 0 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors"
+        "verify: 8 same, 0 missing, 0 differs, 0 stale, 0 unproven, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors"
     );
 }
 
@@ -429,7 +429,7 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
     let (code, stdout) = verify_line(&["verify", "--bucket", &src, "--deep"]);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.ends_with(
-        "verify: 200 same, 0 missing, 0 differs, 0 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
+        "verify: 200 same, 0 missing, 0 differs, 0 stale, 0 unproven, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
     ));
 
     // Damage. The metadata edit keeps the replica marker, so only a check of the metadata
@@ -484,7 +484,7 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
     }
     assert!(
         stdout.ends_with(
-            "verify: 197 same, 1 missing, 1 differs, 0 stale, 0 skipped, 1 newer-at-destination, 1 extra, 0 errors\n"
+            "verify: 197 same, 1 missing, 1 differs, 0 stale, 0 unproven, 0 skipped, 1 newer-at-destination, 1 extra, 0 errors\n"
         ),
         "{stdout}"
     );
@@ -503,7 +503,7 @@ async fn repair_fixes_exactly_what_verify_deep_finds_in_200_backfilled_objects()
     assert_eq!(code, Some(0), "{stdout}");
     assert!(
         stdout.ends_with(
-            "verify: 199 same, 0 missing, 0 differs, 0 stale, 0 skipped, 1 newer-at-destination, 1 extra, 0 errors\n"
+            "verify: 199 same, 0 missing, 0 differs, 0 stale, 0 unproven, 0 skipped, 1 newer-at-destination, 1 extra, 0 errors\n"
         ),
         "{stdout}"
     );
@@ -641,7 +641,7 @@ async fn a_key_with_a_control_character_is_backfilled_and_verified() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.ends_with(
-        "verify: 3 same, 0 missing, 0 differs, 0 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
+        "verify: 3 same, 0 missing, 0 differs, 0 stale, 0 unproven, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
     ));
 }
 
@@ -679,7 +679,7 @@ async fn a_replica_of_a_key_deleted_in_the_source_is_stale_and_repair_settles_it
         assert_eq!(out.status.code(), Some(1), "{delete_markers}: {stdout}");
         assert!(
             stdout.ends_with(
-                "verify: 0 same, 0 missing, 0 differs, 1 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
+                "verify: 0 same, 0 missing, 0 differs, 1 stale, 0 unproven, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
             ),
             "{delete_markers}: {stdout}"
         );
@@ -735,7 +735,7 @@ async fn an_object_the_engine_skips_is_skipped_not_missing() {
         "{stdout}"
     );
     assert!(stdout.ends_with(
-        "verify: 0 same, 0 missing, 0 differs, 0 stale, 1 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
+        "verify: 0 same, 0 missing, 0 differs, 0 stale, 0 unproven, 1 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
     ), "{stdout}");
     let out = cli(&config)
         .args(["repair", "--bucket", &src])
@@ -786,7 +786,7 @@ async fn two_way_pairs_are_same_and_only_our_metadata_entries_are_ignored() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.ends_with(
-        "verify: 2 same, 0 missing, 0 differs, 0 stale, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
+        "verify: 2 same, 0 missing, 0 differs, 0 stale, 0 unproven, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
     ), "{stdout}");
 
     // The user's own replica-* entry edited at B, ours kept: a difference.
@@ -890,5 +890,99 @@ async fn deep_verify_sees_a_lost_write_acp_grant_and_another_checksum() {
             .lines()
             .any(|l| l.contains("summed.txt") && l.contains("checksum")),
         "{stdout}"
+    );
+}
+
+/// A replica that names its source's version and has its size, but whose ETag cannot equal the
+/// source's (here: the same bytes in another part layout), is `unproven`: not `same`, not damage,
+/// and nothing is copied again for it.
+#[tokio::test]
+async fn a_replica_whose_etag_cannot_match_is_unproven_and_left_alone() {
+    // No additional checksums on either side (as objects written before S3 kept them): nothing
+    // but the ETag could prove the bytes.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_config(&server().endpoint, "us-east-1"))
+            .force_path_style(true)
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .build(),
+    );
+    let src = versioned_bucket(&s3, "up-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "up-dst", "eu-west-1").await;
+    let v1 = put(&s3, &src, "k.bin", b"the same bytes").await;
+    let config = config(&dst);
+    s3_replicator::handle(
+        &replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]),
+        created_event(&[v1]),
+    )
+    .await
+    .unwrap();
+    // The replica rewritten as a one-part upload of the same bytes, our metadata kept.
+    let head = s3
+        .head_object()
+        .bucket(&dst)
+        .key("k.bin")
+        .send()
+        .await
+        .unwrap();
+    let upload = s3
+        .create_multipart_upload()
+        .bucket(&dst)
+        .key("k.bin")
+        .set_metadata(head.metadata().cloned())
+        .set_content_type(head.content_type().map(str::to_owned))
+        .storage_class(aws_sdk_s3::types::StorageClass::StandardIa)
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let part = s3
+        .upload_part()
+        .bucket(&dst)
+        .key("k.bin")
+        .upload_id(id)
+        .part_number(1)
+        .body(b"the same bytes".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    s3.complete_multipart_upload()
+        .bucket(&dst)
+        .key("k.bin")
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let versions = version_count(&s3, &dst, "k.bin").await;
+    let out = cli(&config)
+        .args(["verify", "--bucket", &src])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.ends_with(
+        "verify: 0 same, 0 missing, 0 differs, 0 stale, 1 unproven, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
+    ), "{stdout}");
+    let out = cli(&config)
+        .args(["repair", "--bucket", &src])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        version_count(&s3, &dst, "k.bin").await,
+        versions,
+        "nothing copied: {stdout}"
     );
 }

@@ -42,6 +42,7 @@ fn checksum_of(out: &HeadObjectOutput) -> Option<Checksum> {
     Some(Checksum {
         algorithm: name.to_owned(),
         full_object,
+        value: value.to_owned(),
     })
 }
 

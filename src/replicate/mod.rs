@@ -254,6 +254,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         })
     }
 
+    /// Whether a replica of `head` written under `rule` has the source's ETag (no KMS on either
+    /// side, server-side on the same endpoint): then an equal ETag proves the bytes.
+    pub fn etag_parity(&self, rule: &Rule, head: &SourceVersion) -> bool {
+        created::keeps_etag(rule, head)
+    }
+
     /// Why the engine deliberately leaves the source object `head` of `bucket` unreplicated by
     /// `rule` (a replica itself, archived, SSE-C, SSE-KMS the rule does not select), if it does.
     pub fn deliberate_skip(
