@@ -125,20 +125,22 @@ pub async fn backfill<S: SourceStore, D: DestinationStore>(
     let source = replicator.source();
     let src_err = |f| ReplicationError::classify(Side::Source, f);
     let work: Vec<Work> = if options.all_versions {
-        let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut by_key: BTreeMap<String, (Vec<String>, u64)> = BTreeMap::new();
         for v in source
             .list_versions(&region, &options.bucket, &options.prefix)
             .await
             .map_err(src_err)?
         {
-            by_key.entry(v.key).or_default().push(v.version_id);
+            let (history, bytes) = by_key.entry(v.key).or_default();
+            history.push(v.version_id);
+            *bytes += v.size;
         }
         by_key
             .into_iter()
-            .map(|(key, history)| Work {
+            .map(|(key, (history, bytes))| Work {
                 key,
                 history,
-                bytes: 0,
+                bytes,
                 rewrite: Vec::new(),
             })
             .collect()
@@ -232,8 +234,22 @@ async fn run<S: SourceStore, D: DestinationStore>(
     let (mut tally, mut failures, mut started) = (Tally::default(), Vec::new(), 0);
     while let Some((work, outcomes)) = results.next().await {
         started += 1;
+        // One key at one destination counts once, by what matters most of what happened there
+        // (a failure, else a write, else in sync, else a skip); every failure is still listed.
+        let mut per_destination: BTreeMap<Option<String>, &Result<Done, ReplicationError>> =
+            BTreeMap::new();
+        for outcome in &outcomes {
+            let slot = per_destination
+                .entry(outcome.destination.clone())
+                .or_insert(&outcome.result);
+            if weight(&outcome.result) > weight(slot) {
+                *slot = &outcome.result;
+            }
+        }
+        for result in per_destination.values() {
+            tally.add(result);
+        }
         for outcome in outcomes {
-            tally.add(&outcome.result);
             if let Err(e) = outcome.result {
                 failures.push((work.key.clone(), outcome.destination, e));
             }
@@ -242,6 +258,16 @@ async fn run<S: SourceStore, D: DestinationStore>(
     }
     tally.not_started = total - started;
     Ok((tally, failures))
+}
+
+/// How much an outcome says about a key at one destination: a failure most, then a write.
+fn weight(result: &Result<Done, ReplicationError>) -> u8 {
+    match result.as_ref().map(Done::verdict) {
+        Err(_) => 3,
+        Ok(Verdict::Replicated) => 2,
+        Ok(Verdict::InSync) => 1,
+        Ok(Verdict::Skipped(_)) => 0,
+    }
 }
 
 /// One key: its history oldest first (history mode: copied only where missing, no

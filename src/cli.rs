@@ -145,12 +145,13 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 println!("failed   {} -> {}  {}", f.key, f.destination, f.detail);
             }
             let tally = Tally::of(&findings);
-            // As a real run would: later writes at a destination are left alone.
+            // What a real run would say: an unproven replica names the current version (in
+            // sync); a deliberate skip and a later write at a destination are skipped.
             println!(
                 "backfill (dry run): {} to replicate, {} already in sync, {} skipped, {} failed",
                 todo.len(),
-                tally.same,
-                tally.newer_at_destination,
+                tally.same + tally.unproven,
+                tally.skipped + tally.newer_at_destination,
                 tally.errors
             );
             match tally.errors {

@@ -354,8 +354,8 @@ async fn backfill_all_versions_copies_each_history_oldest_first_and_only_once() 
     assert!(failures.is_empty(), "{failures:?}");
     assert_eq!(
         first.to_string(),
-        "backfill: 8 replicated, 0 already in sync, 0 skipped, 0 failed",
-        "7 versions and 1 delete marker"
+        "backfill: 3 replicated, 0 already in sync, 0 skipped, 0 failed",
+        "3 keys (7 versions and 1 delete marker), each counted once at its destination"
     );
     for key in ["one.txt", "dir/two words.txt"] {
         let ids = version_ids(&s3, &dst, key).await;
@@ -380,7 +380,7 @@ async fn backfill_all_versions_copies_each_history_oldest_first_and_only_once() 
     assert!(failures.is_empty(), "{failures:?}");
     assert_eq!(
         again.to_string(),
-        "backfill: 0 replicated, 8 already in sync, 0 skipped, 0 failed"
+        "backfill: 0 replicated, 3 already in sync, 0 skipped, 0 failed"
     );
     assert_eq!(version_count(&s3, &dst, "one.txt").await, 3);
 }
@@ -984,5 +984,48 @@ async fn a_replica_whose_etag_cannot_match_is_unproven_and_left_alone() {
         version_count(&s3, &dst, "k.bin").await,
         versions,
         "nothing copied: {stdout}"
+    );
+}
+
+/// `backfill --dry-run` says what the real run then does, count for count: missing keys to
+/// replicate, replicas in sync, a later write at the destination and an archived object skipped.
+#[tokio::test]
+async fn backfill_dry_run_predicts_the_real_run() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "dr-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "dr-dst", "eu-west-1").await;
+    let synced = put(&s3, &src, "synced.txt", b"synced").await;
+    let config = config(&dst);
+    s3_replicator::handle(
+        &replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]),
+        created_event(&[synced]),
+    )
+    .await
+    .unwrap();
+    put(&s3, &src, "one.txt", b"one").await;
+    put(&s3, &src, "two words.txt", b"two").await;
+    put(&s3, &src, "theirs.txt", b"ours, older").await;
+    put_with(&s3, &src, "cold.txt", b"cold", |b| {
+        b.storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    put(&s3, &dst, "theirs.txt", b"written at the destination later").await;
+
+    let run = |args: &[&str]| {
+        let out = cli(&config).args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        stdout.lines().last().unwrap_or_default().to_owned()
+    };
+    let predicted = run(&["backfill", "--bucket", &src, "--dry-run"]);
+    assert_eq!(
+        predicted,
+        "backfill (dry run): 2 to replicate, 1 already in sync, 2 skipped, 0 failed"
+    );
+    let done = run(&["backfill", "--bucket", &src]);
+    assert_eq!(
+        done,
+        "backfill: 2 replicated, 1 already in sync, 2 skipped, 0 failed"
     );
 }
