@@ -687,15 +687,21 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             {
                 differs.push("tags".to_owned());
             }
-            if !rule.destination.owner_override {
+            let got = source
+                .version_acl(&at.region, &replica)
+                .await
+                .map_err(read_replica)?;
+            if rule.destination.owner_override {
+                // bucket-owner-full-control: the destination's owner holds the replica, and
+                // none of the source's grants follow it.
+                if !got.is_private() {
+                    differs.push("acl(owner-override)".to_owned());
+                }
+            } else {
                 let want = source
                     .version_acl(self.region, &self.current(&at.key))
                     .await
                     .map_err(read)?;
-                let got = source
-                    .version_acl(&at.region, &replica)
-                    .await
-                    .map_err(read_replica)?;
                 // Every grant, not only READ: a lost FULL_CONTROL or WRITE_ACP grant is damage.
                 let grants =
                     |acl: &crate::store::Acl| (!acl.is_private()).then(|| grant_headers(acl));

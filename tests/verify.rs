@@ -1029,3 +1029,49 @@ async fn backfill_dry_run_predicts_the_real_run() {
         "backfill: 2 replicated, 1 already in sync, 2 skipped, 0 failed"
     );
 }
+
+/// Under owner override the replica belongs to the destination's owner with none of the
+/// source's grants: `--deep` reports a replica that has any.
+#[tokio::test]
+async fn deep_verify_checks_the_acl_owner_override_promises() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "oo-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "oo-dst", "eu-west-1").await;
+    let v1 = put_with(&s3, &src, "shared.txt", b"shared", |p| {
+        p.acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+    })
+    .await;
+    let config = json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled",
+        "Filter": {}, "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": dst, "Account": "123456789012",
+            "AccessControlTranslation": {"Owner": "Destination"}}}]})
+    .to_string();
+    s3_replicator::handle(
+        &replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]),
+        created_event(&[v1]),
+    )
+    .await
+    .unwrap();
+    let deep = || {
+        let out = cli(&config)
+            .args(["verify", "--bucket", &src, "--deep"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = deep();
+    assert_eq!(code, Some(0), "the public grant does not follow: {stdout}");
+    s3.put_object_acl()
+        .bucket(&dst)
+        .key("shared.txt")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let (code, stdout) = deep();
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("acl(owner-override)"), "{stdout}");
+}
