@@ -6,6 +6,7 @@ no broader than it says.
   iam_from_template.py TEMPLATE [--param NAME=VALUE ...]           print the policy document
   iam_from_template.py TEMPLATE --endpoint URL [--param ...]       create users, print their keys
   ... --role BatchOperationsRole                                     another role's policy instead
+  ... --policy JSON                                                  this policy document instead
   iam_from_template.py TEMPLATE --function-env [--param ...]       print the function's environment
   iam_from_template.py TEMPLATE --bucket-events [--param ...]      print the subscribed S3 events
   iam_from_template.py TEMPLATE --dashboard [--param ...]          print the dashboard's body
@@ -228,6 +229,7 @@ if __name__ == "__main__":
     parser.add_argument("--bucket-events", action="store_true")
     parser.add_argument("--role", default="ReplicatorRole")
     parser.add_argument("--dashboard", action="store_true")
+    parser.add_argument("--policy", help="a policy document (JSON) instead of the role's")
     args = parser.parse_args()
     params = dict(p.split("=", 1) for p in args.param)
     if args.bucket_events:
@@ -239,7 +241,7 @@ if __name__ == "__main__":
     if args.function_env:
         print(json.dumps(function_env(args.template, params)))
         sys.exit(0)
-    policy = role_policy(args.template, params, args.role)
+    policy = json.loads(args.policy) if args.policy else role_policy(args.template, params, args.role)
     if args.endpoint:
         print(json.dumps({"policy": policy, "users": create_users(args.endpoint, policy)}))
     else:

@@ -33,6 +33,9 @@ trait Backend {
     async fn put_parts(&self, bucket: &str, key: &str, parts: &[Vec<u8>]) -> Written;
     /// Deletes the key without a version id; the delete marker's version id.
     async fn delete(&self, bucket: &str, key: &str) -> String;
+    /// A store for a caller allowed nothing on a bucket that holds the key `k`: the store, the
+    /// bucket, and what was written there.
+    async fn outsider(&self) -> (Self::Store, String, Written);
 }
 
 struct Fake(FakeS3);
@@ -56,6 +59,12 @@ impl Backend for Fake {
     }
     async fn delete(&self, bucket: &str, key: &str) -> String {
         self.0.delete(bucket, key)
+    }
+    async fn outsider(&self) -> (FakeS3, String, Written) {
+        let bucket = self.bucket().await;
+        let written = self.0.put(&bucket, "k", b"private");
+        self.0.deny(&bucket);
+        (self.0.clone(), bucket, written)
     }
 }
 
@@ -99,6 +108,46 @@ impl Backend for Local {
         out.version_id()
             .expect("a delete marker's version")
             .to_owned()
+    }
+    async fn outsider(&self) -> (AwsS3, String, Written) {
+        // A server of its own that enforces IAM once its users exist: an admin, and an
+        // outsider whose policy allows no S3 call on the bucket.
+        let server = common::start_moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "6")]);
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]});
+        let mut command = std::process::Command::new(common::repo_root().join(".venv/bin/python"));
+        command
+            .arg(common::repo_root().join("scripts/iam_from_template.py"))
+            .arg(common::repo_root().join("template.yaml"))
+            .args([
+                "--endpoint",
+                &server.endpoint,
+                "--policy",
+                &policy.to_string(),
+            ]);
+        let users: serde_json::Value = common::json_from(&mut command);
+        let sdk = |user: &str| {
+            common::sdk_config_as(
+                &server.endpoint,
+                REGION,
+                users["users"][user]["access_key_id"].as_str().unwrap(),
+                users["users"][user]["secret_access_key"].as_str().unwrap(),
+            )
+        };
+        let admin = common::client_from(&sdk("admin"));
+        let bucket = common::versioned_bucket(&admin, "conform-denied", REGION).await;
+        let put = common::put(&admin, &bucket, "k", b"private").await;
+        let store = AwsS3::new(sdk("replicator"), true);
+        // The server lives as long as this test process.
+        std::mem::forget(server);
+        (
+            store,
+            bucket,
+            Written {
+                etag: format!("\"{}\"", put.etag),
+                version_id: put.version_id,
+            },
+        )
     }
 }
 
@@ -147,6 +196,7 @@ conformance!(
     an_acl_written_is_the_acl_read,
     deleting_a_version_removes_only_that_version,
     versions_carry_their_write_time,
+    a_call_the_caller_may_not_make_is_access_denied_never_not_found,
 );
 
 fn at(bucket: &str, key: &str) -> ReplicaLocation {
@@ -682,4 +732,38 @@ async fn versions_carry_their_write_time(b: &impl Backend) {
     // Second resolution, as S3's header has.
     assert!(t1.secs() >= before - 1 && t1.subsec_nanos() == 0, "{t1:?}");
     assert!(t2 >= t1);
+}
+
+async fn a_call_the_caller_may_not_make_is_access_denied_never_not_found(b: &impl Backend) {
+    // A denial read as "not found" would make a present object look deleted, or absent.
+    let (s, bucket, written) = b.outsider().await;
+    let v = version(&bucket, "k", written.version_id.as_deref());
+    let denied = |what: &str, err: s3_replicator::error::S3Failure| {
+        assert_eq!(err.kind, S3FailureKind::AccessDenied, "{what}: {err}");
+    };
+    denied(
+        "HeadObject",
+        s.head_version(REGION, &v, None).await.unwrap_err(),
+    );
+    denied(
+        "current",
+        s.current(REGION, &bucket, "k").await.unwrap_err(),
+    );
+    denied(
+        "replica_current",
+        s.replica_current(&at(&bucket, "k")).await.unwrap_err(),
+    );
+    denied(
+        "GetObject",
+        s.read(REGION, &v, None, None).await.unwrap_err(),
+    );
+    denied("tags", s.version_tags(REGION, &v).await.unwrap_err());
+    denied(
+        "ListObjectsV2",
+        s.list_objects(REGION, &bucket, "").await.unwrap_err(),
+    );
+    denied(
+        "DeleteObject",
+        s.put_delete_marker(&at(&bucket, "k")).await.unwrap_err(),
+    );
 }

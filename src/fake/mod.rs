@@ -54,6 +54,8 @@ impl Drop for Call {
 struct State {
     buckets: HashMap<String, Bucket>,
     next: u64,
+    /// Buckets the caller may not touch: every call on them is AccessDenied.
+    denied: Vec<String>,
 }
 
 #[derive(Default)]
@@ -171,6 +173,9 @@ async fn bytes_of(body: Body) -> Result<Vec<u8>, S3Failure> {
 
 impl State {
     fn bucket(&mut self, op: &'static str, name: &str) -> Result<&mut Bucket, S3Failure> {
+        if self.denied.iter().any(|d| d == name) {
+            return Err(fail(op, S3FailureKind::AccessDenied, "AccessDenied", 403));
+        }
         self.buckets
             .get_mut(name)
             .ok_or_else(|| fail(op, S3FailureKind::NoSuchBucket, "NoSuchBucket", 404))
@@ -350,6 +355,12 @@ impl FakeS3 {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// From now on every call on `bucket` is AccessDenied, as for a caller no policy allows there
+    /// (set the bucket up first).
+    pub fn deny(&self, bucket: &str) {
+        self.state().denied.push(bucket.to_owned());
     }
 
     /// Creates a versioned bucket.
