@@ -339,6 +339,10 @@ impl S3Failure {
                     | "Throttling"
                     | "ThrottlingException"
                     | "RequestTimeTooSkewed"
+                    // 409s that say "try again": a conflicting operation in progress, and a
+                    // conditional write racing another (S3's own advice is to retry both).
+                    | "OperationAborted"
+                    | "ConditionalRequestConflict"
             )
         );
         let empty_200 = self.status == Some(200) && self.code.is_none();
@@ -432,6 +436,31 @@ mod tests {
         #[rustfmt::skip]
         type Row = (Side, &'static str, Option<&'static str>, u16, &'static str, Disposition);
         let table: &[Row] = &[
+            // 409s that ask for a retry: a Batch Operations TemporaryFailure, an upload kept.
+            (
+                Destination,
+                "CompleteMultipartUpload",
+                Some("ConditionalRequestConflict"),
+                409,
+                "DstPutObjectFailed",
+                Retry,
+            ),
+            (
+                Destination,
+                "CopyObject",
+                Some("OperationAborted"),
+                409,
+                "DstPutObjectFailed",
+                Retry,
+            ),
+            (
+                Destination,
+                "PutObject",
+                Some("BucketAlreadyOwnedByYou"),
+                409,
+                "DstPutObjectFailed",
+                Fail,
+            ),
             // A destination's NotFound is a retryable failure, never "source gone".
             (
                 Destination,
