@@ -10,7 +10,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::config::{DestinationId, Rule};
 use crate::error::{ReplicationError, Side};
-use crate::replicate::{grant_headers, target_encryption, Replicator};
+use crate::replicate::{grant_headers, lock_in_force, target_encryption, Replicator};
 use crate::store::{
     Current, DestinationStore, Encryption, Listed, ReplicaLocation, SourceStore, SourceVersion,
     TargetEncryption, VersionRef, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET,
@@ -780,7 +780,9 @@ fn promised_differences(rule: &Rule, src: &SourceVersion, dst: &SourceVersion) -
             differs.push("checksum".to_owned());
         }
     }
-    if src.object_lock != dst.object_lock {
+    // A retention whose date has passed binds neither side any more.
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+    if lock_in_force(&src.object_lock, now) != lock_in_force(&dst.object_lock, now) {
         differs.push("object-lock".to_owned());
     }
     differs

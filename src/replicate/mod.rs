@@ -31,7 +31,7 @@ mod deleted;
 mod metadata;
 mod plan;
 
-pub use plan::{grant_headers, plan_replica, target_encryption};
+pub use plan::{grant_headers, lock_in_force, plan_replica, target_encryption};
 
 /// Rounds of "read both current versions, write if they differ" before a record is failed (and
 /// retried by Lambda). Each round is needed only when another writer raced this one.

@@ -1,6 +1,9 @@
 //! The replica a rule asks for, and the checks of what was written: pure functions.
 
+use aws_smithy_types::DateTime;
+
 use super::*;
+use crate::store::ObjectLock;
 
 /// The replica one rule asks for.
 pub fn plan_replica(
@@ -54,10 +57,25 @@ pub fn plan_replica(
             .or_else(|| head.storage_class.clone())
             .unwrap_or_else(|| "STANDARD".to_owned()),
         encryption,
-        object_lock: head.object_lock.clone(),
+        object_lock: lock_in_force(
+            &head.object_lock,
+            DateTime::from(std::time::SystemTime::now()),
+        ),
         checksum: head.checksum.clone(),
         expected_bucket_owner: rule.destination.account.clone(),
         endpoint: rule.destination.endpoint.as_ref().map(RemoteEndpoint::id),
+    }
+}
+
+/// The Object Lock a replica can carry at `now`: a retention whose date has passed is no longer
+/// in force, and S3 refuses a retain-until date in the past, so only one still in force is
+/// restated; a legal hold always is.
+pub fn lock_in_force(lock: &ObjectLock, now: DateTime) -> ObjectLock {
+    let in_force = lock.retain_until.is_some_and(|until| until > now);
+    ObjectLock {
+        mode: lock.mode.clone().filter(|_| in_force),
+        retain_until: lock.retain_until.filter(|_| in_force),
+        legal_hold: lock.legal_hold,
     }
 }
 
@@ -347,6 +365,51 @@ mod tests {
         assert_eq!(
             skip_reason(&h, "src"),
             Some(SkipReason::Archived("DEEP_ARCHIVE".into()))
+        );
+    }
+
+    #[test]
+    fn an_expired_retention_is_not_restated_but_a_legal_hold_is() {
+        let now = DateTime::from(std::time::SystemTime::now());
+        let past = DateTime::from_secs(now.secs() - 86_400);
+        let future = DateTime::from_secs(now.secs() + 86_400);
+        let mut h = head();
+        h.object_lock = ObjectLock {
+            mode: Some("GOVERNANCE".into()),
+            retain_until: Some(past),
+            legal_hold: Some(true),
+        };
+        let spec = plan_replica(
+            &rule(r#"{"Bucket":"dst","EncryptionConfiguration":{"ReplicaKmsKeyID":"k"}}"#),
+            &event(),
+            &h,
+            None,
+            None,
+            false,
+            "eu-west-1".into(),
+        );
+        assert_eq!(
+            spec.object_lock,
+            ObjectLock {
+                mode: None,
+                retain_until: None,
+                legal_hold: Some(true)
+            },
+            "S3 refuses a retain-until date in the past"
+        );
+        h.object_lock.retain_until = Some(future);
+        let spec = plan_replica(
+            &rule(r#"{"Bucket":"dst","EncryptionConfiguration":{"ReplicaKmsKeyID":"k"}}"#),
+            &event(),
+            &h,
+            None,
+            None,
+            false,
+            "eu-west-1".into(),
+        );
+        assert_eq!(
+            spec.object_lock, h.object_lock,
+            "in force: restated as it is"
         );
     }
 }
