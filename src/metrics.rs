@@ -136,6 +136,7 @@ pub fn reason_name(reason: &SkipReason) -> &'static str {
         SkipReason::AclNotReplicated => "AclNotReplicated",
         SkipReason::LaterEventSettles => "LaterEventSettles",
         SkipReason::InHistory => "InHistory",
+        SkipReason::SourceVersionExists => "SourceVersionExists",
     }
 }
 

@@ -661,3 +661,37 @@ async fn redelivery_after_a_source_marker_is_removed_restores_the_current_versio
     run(&cfg, &[], event_of(vec![created(&v1, "01")])).await;
     assert_eq!(current_body(&t.s3, &t.dst, "k").await.unwrap(), b"one");
 }
+
+/// A version-delete event is no proof: while the source still has the version, its replicas
+/// stay, so a forged or mistaken event cannot erase the destination's history.
+#[tokio::test]
+async fn a_version_delete_event_for_a_version_the_source_still_has_deletes_nothing() {
+    let t = setup().await;
+    let cfg = config(&t.dst, true);
+    let v1 = put(&t.s3, &t.src, "k", b"one").await;
+    let v2 = put(&t.s3, &t.src, "k", b"two").await;
+    run(
+        &cfg,
+        &[],
+        event_of(vec![created(&v1, "01"), created(&v2, "02")]),
+    )
+    .await;
+    assert_eq!(version_count(&t.s3, &t.dst, "k").await, 2);
+    let forged = record(
+        "ObjectRemoved:Delete",
+        &t.src,
+        "k",
+        v1.version_id.as_deref(),
+        None,
+        "03",
+    );
+    let summary = run(
+        &cfg,
+        &[("REPLICATE_VERSION_DELETES", "true")],
+        event_of(vec![forged]),
+    )
+    .await;
+    assert_eq!(summary.synced, 0);
+    assert_eq!(summary.skipped, 1);
+    assert_eq!(version_count(&t.s3, &t.dst, "k").await, 2, "history kept");
+}

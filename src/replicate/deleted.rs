@@ -36,6 +36,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return Vec::new();
         };
         let region = self.source_region(event);
+        // The event alone is no proof: anyone who can send one must not be able to erase the
+        // destination's history. Replicas go only once the source says the version is gone.
+        match self.read_head(&region, &version, None, run).await {
+            Ok(_) => return whole(Ok(Done::Skipped(SkipReason::SourceVersionExists))),
+            Err(e) if e.disposition() == Disposition::SourceGone => {}
+            Err(e) => return whole(Err(e)),
+        }
         let selected = rules::select_for_key(&self.config, &event.bucket, &event.key);
         let mut outcomes = Vec::new();
         for rule in &selected {

@@ -74,6 +74,8 @@ pub enum SkipReason {
     /// A replica of this version is already in the destination's history (a redelivered or
     /// late event): copying it again would only add a duplicate.
     InHistory,
+    /// An event says a version was deleted, but the source still has it: its replicas stay.
+    SourceVersionExists,
 }
 
 impl fmt::Display for SkipReason {
@@ -116,6 +118,10 @@ impl fmt::Display for SkipReason {
             Self::InHistory => write!(
                 f,
                 "a replica of this version is already in the destination's history"
+            ),
+            Self::SourceVersionExists => write!(
+                f,
+                "the event says the version was deleted, but the source still has it: its replicas are kept"
             ),
             Self::AclNotReplicated => write!(
                 f,
