@@ -170,6 +170,9 @@ pub enum ReplicationError {
     /// A listing said it was truncated but gave no marker to continue from.
     #[error("{0} said the listing is truncated but gave no marker to continue from")]
     ListingNotAdvancing(&'static str),
+    /// The event names a bucket outside `SOURCE_BUCKETS`: this deployment does not replicate it.
+    #[error("bucket {0:?} is not one of this function's source buckets (SOURCE_BUCKETS); nothing was replicated")]
+    SourceBucketNotAllowed(String),
     /// Concurrent writers kept changing the key; the retry will converge it.
     #[error("not converged: {0}")]
     NotConverged(String),
@@ -200,6 +203,7 @@ impl ReplicationError {
             Self::DeadlineReached => "DeadlineReached",
             Self::NotConverged(_) => "NotConverged",
             Self::ListingNotAdvancing(_) => "ListingNotAdvancing",
+            Self::SourceBucketNotAllowed(_) => "SourceBucketNotAllowed",
         }
     }
 
@@ -258,7 +262,8 @@ impl ReplicationError {
             }
             Self::ObjectTooLarge { .. }
             | Self::ReplicaMismatch(_)
-            | Self::ListingNotAdvancing(_) => Disposition::Fail,
+            | Self::ListingNotAdvancing(_)
+            | Self::SourceBucketNotAllowed(_) => Disposition::Fail,
             Self::DstPutObjectFailed(f) | Self::DstReadFailed(f)
                 if f.kind == S3FailureKind::NotFound =>
             {

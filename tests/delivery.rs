@@ -695,3 +695,27 @@ async fn a_version_delete_event_for_a_version_the_source_still_has_deletes_nothi
     assert_eq!(summary.skipped, 1);
     assert_eq!(version_count(&t.s3, &t.dst, "k").await, 2, "history kept");
 }
+
+/// With SOURCE_BUCKETS set (as the template sets it), an event naming any other bucket fails its
+/// record, named, and replicates nothing; the deployment's own bucket replicates as before.
+#[tokio::test]
+async fn an_event_for_a_bucket_outside_source_buckets_fails_and_replicates_nothing() {
+    let t = setup().await;
+    let other = versioned_bucket(&t.s3, "other", "us-east-1").await;
+    let cfg = config(&t.dst, true);
+    let theirs = put(&t.s3, &other, "k", b"not ours to replicate").await;
+    let ours = put(&t.s3, &t.src, "k", b"ours").await;
+    let replicator = replicator(
+        &server().endpoint,
+        &[("REPLICATION_CONFIG", &cfg), ("SOURCE_BUCKETS", &t.src)],
+    );
+    let err = handle(&replicator, event_of(vec![created(&theirs, "01")]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("SourceBucketNotAllowed"), "{err}");
+    assert_eq!(version_count(&t.s3, &t.dst, "k").await, 0);
+    let summary = handle(&replicator, event_of(vec![created(&ours, "01")]))
+        .await
+        .unwrap();
+    assert_eq!(summary.replicated, 1);
+}

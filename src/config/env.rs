@@ -23,6 +23,13 @@ impl Config {
         let delete_markers = flag("REPLICATE_DELETE_MARKERS")?;
         let mut config = Self::rules_from_env(&set, delete_markers)?;
         config.replicate_version_deletes = replicate_version_deletes;
+        if let Some(list) = set("SOURCE_BUCKETS") {
+            for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                config
+                    .source_buckets
+                    .push(bucket_name(name, "SOURCE_BUCKETS")?);
+            }
+        }
         if let Some(key) = set("SOURCE_KMS_KEY_ARN") {
             // The source bucket encrypts every new object with this key: a configuration that
             // does not select SSE-KMS objects would skip every one of them, silently.
@@ -205,6 +212,7 @@ impl Config {
             rules,
             replicate_version_deletes: false,
             copy: CopySettings::default(),
+            source_buckets: Vec::new(),
         })
     }
 }

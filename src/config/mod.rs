@@ -48,6 +48,8 @@ pub struct Config {
     pub replicate_version_deletes: bool,
     /// Multipart copy settings.
     pub copy: CopySettings,
+    /// `SOURCE_BUCKETS`: the only buckets whose events are acted on (empty: any).
+    pub source_buckets: Vec<String>,
 }
 
 /// One replication rule.
@@ -191,6 +193,11 @@ impl Config {
             )
         })?;
         raw.validate()
+    }
+
+    /// Whether events of `bucket` may be acted on (`SOURCE_BUCKETS`).
+    pub fn allows_source(&self, bucket: &str) -> bool {
+        self.source_buckets.is_empty() || self.source_buckets.iter().any(|b| b == bucket)
     }
 
     /// Whether any enabled rule filters on tags (then the source's tags must be read to match).

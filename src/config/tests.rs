@@ -387,3 +387,22 @@ fn shorthand_rejects_bad_storage_class() {
     .unwrap_err();
     assert_eq!(e.field, "STORAGE_CLASS");
 }
+
+#[test]
+fn source_buckets_are_read_and_a_bad_name_fails_init_naming_the_variable() {
+    let config = Config::from_env(env(&[
+        ("DESTINATION_BUCKET", "dst"),
+        ("SOURCE_BUCKETS", "src-a, src-b"),
+    ]))
+    .unwrap();
+    assert!(config.allows_source("src-a") && config.allows_source("src-b"));
+    assert!(!config.allows_source("elsewhere"));
+    let err = Config::from_env(env(&[
+        ("DESTINATION_BUCKET", "dst"),
+        ("SOURCE_BUCKETS", "Not_A_Bucket"),
+    ]))
+    .unwrap_err();
+    assert_eq!(err.field, "SOURCE_BUCKETS");
+    let open = Config::from_env(env(&[("DESTINATION_BUCKET", "dst")])).unwrap();
+    assert!(open.allows_source("anything"), "unset: any bucket");
+}

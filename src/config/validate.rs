@@ -44,6 +44,7 @@ impl RawConfig {
             rules,
             replicate_version_deletes: false,
             copy: CopySettings::default(),
+            source_buckets: Vec::new(),
         })
     }
 }

@@ -326,6 +326,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     pub async fn replicate_in(&self, event: &ObjectEvent, run: &Run) -> Vec<DestinationOutcome> {
         let started = Instant::now();
         let outcomes = match event.kind {
+            // Whoever can send the function an event chooses its bucket: only the deployment's
+            // own source buckets are acted on.
+            _ if !self.config.allows_source(&event.bucket) => whole(Err(
+                ReplicationError::SourceBucketNotAllowed(event.bucket.clone()),
+            )),
             EventKind::Created => self.created(event, run).await,
             EventKind::DeleteMarkerCreated => self.delete_marker(event, run).await,
             EventKind::VersionDeleted => self.version_deleted(event, run).await,
