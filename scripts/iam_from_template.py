@@ -10,6 +10,7 @@ no broader than it says.
   iam_from_template.py TEMPLATE --function-env [--param ...]       print the function's environment
   iam_from_template.py TEMPLATE --bucket-events [--param ...]      print the subscribed S3 events
   iam_from_template.py TEMPLATE --dashboard [--param ...]          print the dashboard's body
+  iam_from_template.py TEMPLATE --resource NAME[.PROP] [--param ...] a resource's properties
 
 The user set-up makes exactly SETUP_CALLS requests, so the server can be started with
 INITIAL_NO_AUTH_ACTION_COUNT=SETUP_CALLS and enforce IAM for everything after.
@@ -181,6 +182,15 @@ def function_env(template_path, params):
     return resolver.resolve(function["Environment"]["Variables"])
 
 
+def resource(template_path, params, name):
+    """A resource's properties (NAME), or one of them (NAME.PROPERTY), resolved."""
+    with open(template_path) as f:
+        template = yaml.load(f, Loader=CfnLoader)
+    name, _, prop = name.partition(".")
+    node = template["Resources"][name]["Properties"]
+    return Resolver(template, params).resolve(node[prop] if prop else node)
+
+
 def bucket_events(template_path, params):
     with open(template_path) as f:
         template = yaml.load(f, Loader=CfnLoader)
@@ -230,10 +240,14 @@ if __name__ == "__main__":
     parser.add_argument("--role", default="ReplicatorRole")
     parser.add_argument("--dashboard", action="store_true")
     parser.add_argument("--policy", help="a policy document (JSON) instead of the role's")
+    parser.add_argument("--resource", help="print this resource's properties, resolved")
     args = parser.parse_args()
     params = dict(p.split("=", 1) for p in args.param)
     if args.bucket_events:
         print(json.dumps(bucket_events(args.template, params)))
+        sys.exit(0)
+    if args.resource:
+        print(json.dumps(resource(args.template, params, args.resource)))
         sys.exit(0)
     if args.dashboard:
         print(dashboard(args.template, params))

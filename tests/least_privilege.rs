@@ -633,3 +633,40 @@ fn only_the_sqs_trigger_grants_queue_reads_and_each_trigger_subscribes_once() {
         );
     }
 }
+
+/// The SQS mapping's concurrency is bounded below the function's reserved concurrency, so a
+/// burst is held in the queue rather than throttled into the dead-letter queue.
+#[test]
+fn sqs_mapping_concurrency_stays_below_reserved_concurrency() {
+    let params = [
+        ("SourceBucketName", "src-bucket"),
+        ("DestinationBucketArns", "arn:aws:s3:::replica-bucket"),
+        ("Trigger", "SQS"),
+    ];
+    let mapping: Value = from_template(&["--resource", "EventQueueMapping"], &params);
+    let reserved: Value = from_template(
+        &[
+            "--resource",
+            "ReplicatorFunction.ReservedConcurrentExecutions",
+        ],
+        &params,
+    );
+    let mapping_max = mapping["ScalingConfig"]["MaximumConcurrency"]
+        .as_str()
+        .and_then(|v| v.parse::<u32>().ok())
+        .or_else(|| {
+            mapping["ScalingConfig"]["MaximumConcurrency"]
+                .as_u64()
+                .map(|v| v as u32)
+        })
+        .expect("ScalingConfig.MaximumConcurrency");
+    let reserved = reserved
+        .as_str()
+        .and_then(|v| v.parse::<u32>().ok())
+        .or_else(|| reserved.as_u64().map(|v| v as u32))
+        .expect("ReservedConcurrentExecutions");
+    assert!(
+        (2..reserved).contains(&mapping_max),
+        "mapping {mapping_max}, reserved {reserved}"
+    );
+}
