@@ -251,6 +251,28 @@ impl ReplicationError {
         }
     }
 
+    /// The S3 answer behind this failure, when one is.
+    pub fn s3_failure(&self) -> Option<&S3Failure> {
+        match self {
+            Self::SrcVersionNotFound(f)
+            | Self::SrcObjectChanged(f)
+            | Self::DstAclNotSupported(f)
+            | Self::SrcHeadObjectNotPermitted(f)
+            | Self::SrcGetObjectTaggingNotPermitted(f)
+            | Self::SrcGetObjectAclNotPermitted(f)
+            | Self::SrcObjectLockNotPermitted(f)
+            | Self::SrcReadNotPermitted(f)
+            | Self::SrcReadFailed(f)
+            | Self::DstBucketNotFound(f)
+            | Self::DstBucketRegionUnknown(f)
+            | Self::DstPutObjectNotPermitted(f)
+            | Self::DstPutObjectFailed(f)
+            | Self::DstReadNotPermitted(f)
+            | Self::DstReadFailed(f) => Some(f),
+            _ => None,
+        }
+    }
+
     /// What the engine does about this failure.
     pub fn disposition(&self) -> Disposition {
         match self {

@@ -334,6 +334,16 @@ pub enum TargetEncryption {
     },
 }
 
+/// What the destination key must still hold for a write to land (S3 conditional writes): the
+/// state it was read in, so two writers racing on one key cannot both write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// `If-Match`: the current object still has this ETag.
+    IfMatch(String),
+    /// `If-None-Match: *`: there is still no current object (nothing, or a delete marker).
+    IfNoneMatch,
+}
+
 /// Everything a replica must carry, whatever the copy method.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaSpec {
@@ -363,6 +373,8 @@ pub struct ReplicaSpec {
     pub expected_bucket_owner: Option<String>,
     /// Another S3 endpoint's URL (objects are then streamed, not copied server-side).
     pub endpoint: Option<String>,
+    /// The state the destination key must still be in (CopyObject, PutObject, Complete).
+    pub condition: Option<WriteCondition>,
 }
 
 /// A server-side copy of one source version into one replica.

@@ -298,3 +298,36 @@ async fn endpoint_that_never_counts_tags_has_them_read_for_every_object() {
     );
     assert_eq!(s3.current_object("dst", "kept").unwrap().0, b"tagged");
 }
+
+/// Two deliveries of one event handled at the same moment (S3 delivers at least once, and can
+/// do so twice at once) both read an empty destination; the conditional write lets only one
+/// copy land, and the other, refused, reads again and finds the replica: one replica per version.
+#[tokio::test]
+async fn concurrent_deliveries_of_one_event_write_one_replica() {
+    for existing in [false, true] {
+        let s3 = s3().with_latency(std::time::Duration::from_millis(20));
+        let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+        if existing {
+            // The destination already holds a replica of an earlier version: If-Match this time.
+            let v0 = s3.put("src", "k", b"zero").version_id.unwrap();
+            replicator
+                .replicate(&event(EventKind::Created, "k", &v0))
+                .await;
+        }
+        let v1 = s3.put("src", "k", b"one").version_id.unwrap();
+        let e = event(EventKind::Created, "k", &v1);
+        let (a, b) = tokio::join!(replicator.replicate(&e), replicator.replicate(&e));
+        let written = a
+            .iter()
+            .chain(&b)
+            .filter(|o| matches!(o.result, Ok(Done::Replicated(_))))
+            .count();
+        assert!(a.iter().chain(&b).all(|o| o.result.is_ok()), "{a:?} {b:?}");
+        assert_eq!(written, 1, "{a:?} {b:?}");
+        assert_eq!(
+            s3.version_count("dst", "k"),
+            1 + usize::from(existing),
+            "one replica of v1"
+        );
+    }
+}

@@ -1194,3 +1194,30 @@ fn only_aws_own_endpoint_is_trusted_to_omit_a_zero_tag_count() {
         "another endpoint may never send the count"
     );
 }
+
+/// The copy carries the destination's state as it was read: `If-Match` with the ETag of the
+/// object there, `If-None-Match: *` where there is none, so that a concurrent writer's copy
+/// is refused (412) rather than added as a second replica.
+#[tokio::test]
+async fn copy_is_conditioned_on_the_destination_as_read() {
+    // The destination holds another object: If-Match its ETag.
+    let copy = mock!(Client::copy_object)
+        .match_requests(|r| r.if_match() == Some(ETAG) && r.if_none_match().is_none())
+        .then_output(copied);
+    let summary = run(&[&head(), &acl(false), &copy], event(Some("v1")))
+        .await
+        .unwrap();
+    assert_eq!((summary.replicated, copy.num_calls()), (1, 1));
+
+    // Nothing there: If-None-Match: *.
+    let empty = mock!(Client::head_object)
+        .match_requests(|r| r.bucket() == Some("dst"))
+        .then_http_response(|| http(404, ""));
+    let copy = mock!(Client::copy_object)
+        .match_requests(|r| r.if_none_match() == Some("*") && r.if_match().is_none())
+        .then_output(copied);
+    let summary = run(&[&empty, &head(), &acl(false), &copy], event(Some("v1")))
+        .await
+        .unwrap();
+    assert_eq!((summary.replicated, copy.num_calls()), (1, 1));
+}

@@ -15,7 +15,7 @@ use s3_replicator::fake::FakeS3;
 use s3_replicator::store::{
     AclPlan, Body, ContentHeaders, CopyRequest, Current, DestinationStore, GrantHeaders, Grantee,
     ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, TagsPlan, TargetEncryption, VersionRef,
-    Written,
+    WriteCondition, Written,
 };
 
 const REGION: &str = "us-east-1";
@@ -197,6 +197,7 @@ conformance!(
     deleting_a_version_removes_only_that_version,
     versions_carry_their_write_time,
     a_call_the_caller_may_not_make_is_access_denied_never_not_found,
+    a_write_whose_condition_no_longer_holds_writes_nothing,
 );
 
 fn at(bucket: &str, key: &str) -> ReplicaLocation {
@@ -232,6 +233,7 @@ fn spec(bucket: &str, key: &str) -> ReplicaSpec {
         checksum: None,
         expected_bucket_owner: None,
         endpoint: None,
+        condition: None,
     }
 }
 
@@ -766,4 +768,79 @@ async fn a_call_the_caller_may_not_make_is_access_denied_never_not_found(b: &imp
         "DeleteObject",
         s.put_delete_marker(&at(&bucket, "k")).await.unwrap_err(),
     );
+}
+
+async fn a_write_whose_condition_no_longer_holds_writes_nothing(b: &impl Backend) {
+    // Two writers racing on one key: each writes only if the key is as it read it.
+    let s = b.store();
+    let src = b.bucket().await;
+    let dst = b.bucket().await;
+    let v1 = b.put(&src, "k", b"first").await;
+    let v2 = b.put(&src, "k", b"second").await;
+    let first = version(&src, "k", v1.version_id.as_deref());
+    let second = version(&src, "k", v2.version_id.as_deref());
+    let with = |condition: Option<WriteCondition>| ReplicaSpec {
+        condition,
+        ..spec(&dst, "k")
+    };
+    // Nothing there yet: If-None-Match: * writes, once.
+    let written = s
+        .copy_object(&copy(
+            first.clone(),
+            with(Some(WriteCondition::IfNoneMatch)),
+        ))
+        .await
+        .unwrap();
+    let err = s
+        .copy_object(&copy(
+            first.clone(),
+            with(Some(WriteCondition::IfNoneMatch)),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, S3FailureKind::PreconditionFailed, "{err}");
+    // If-Match: only over the object as it was read.
+    let err = s
+        .copy_object(&copy(
+            second.clone(),
+            with(Some(WriteCondition::IfMatch(v2.etag.clone()))),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, S3FailureKind::PreconditionFailed, "{err}");
+    s.copy_object(&copy(
+        second.clone(),
+        with(Some(WriteCondition::IfMatch(written.etag.clone()))),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(s.replica_versions(&at(&dst, "k")).await.unwrap().len(), 2);
+    // PutObject and CompleteMultipartUpload hold the same conditions.
+    let err = s
+        .put_object(
+            &with(Some(WriteCondition::IfNoneMatch)),
+            Body::from_bytes(b"x".to_vec()),
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, S3FailureKind::PreconditionFailed, "{err}");
+    let target = with(Some(WriteCondition::IfMatch(v1.etag.clone())));
+    let id = s.create_multipart(&target, &[]).await.unwrap();
+    let part = s
+        .upload_part(&target, &id, 1, Body::from_bytes(b"x".to_vec()))
+        .await
+        .unwrap();
+    let err = s
+        .complete_multipart(&target, &id, &[(1, part)])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, S3FailureKind::PreconditionFailed, "{err}");
+    s.abort_multipart(&target, &id).await.unwrap();
+    assert_eq!(s.replica_versions(&at(&dst, "k")).await.unwrap().len(), 2);
+    // A delete marker is no object: If-None-Match: * writes over it.
+    s.put_delete_marker(&at(&dst, "k")).await.unwrap();
+    s.copy_object(&copy(second, with(Some(WriteCondition::IfNoneMatch))))
+        .await
+        .unwrap();
 }

@@ -80,6 +80,19 @@ macro_rules! apply_replica_spec {
     }};
 }
 
+/// Sets the write condition of a replica on a CopyObject, PutObject or CompleteMultipartUpload
+/// builder (same setters, different types).
+macro_rules! apply_condition {
+    ($builder:expr, $target:expr) => {{
+        let target: &$crate::store::ReplicaSpec = $target;
+        match &target.condition {
+            None => $builder,
+            Some($crate::store::WriteCondition::IfMatch(etag)) => $builder.if_match(etag),
+            Some($crate::store::WriteCondition::IfNoneMatch) => $builder.if_none_match("*"),
+        }
+    }};
+}
+
 /// Sends, restating `Expires` byte for byte: the SDK's typed Expires would re-format or drop it.
 macro_rules! send_with_expires {
     ($builder:expr, $target:expr) => {{

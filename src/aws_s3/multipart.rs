@@ -166,14 +166,15 @@ pub(super) async fn complete(
                 .collect(),
         ))
         .build();
-    let out = s3
+    let complete = s3
         .client_at(&target.region, target.endpoint.as_deref())
         .complete_multipart_upload()
         .bucket(&target.bucket)
         .key(&target.key)
         .upload_id(upload_id)
         .multipart_upload(completed)
-        .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+        .set_expected_bucket_owner(target.expected_bucket_owner.clone());
+    let out = apply_condition!(complete, target)
         .send()
         .await
         .map_err(|e| failure("CompleteMultipartUpload", e))?;

@@ -73,6 +73,7 @@ impl DestinationStore for AwsS3 {
             .set_copy_source_if_match(request.source_if_match.clone())
             .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace);
         copy = apply_replica_spec!(copy, target);
+        copy = apply_condition!(copy, target);
         copy = match &target.tags {
             TagsPlan::FromSource => copy.tagging_directive(TaggingDirective::Copy),
             TagsPlan::Set(tags) => copy
@@ -152,6 +153,7 @@ impl DestinationStore for AwsS3 {
             .content_length(body.length as i64)
             .body(retryable(body).await?);
         put = apply_replica_spec!(put, target);
+        put = apply_condition!(put, target);
         if !tags.is_empty() {
             put = put.tagging(tagging_header(tags));
         }

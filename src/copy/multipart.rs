@@ -30,7 +30,9 @@ use crate::copy::MAX_PARTS;
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::run::Run;
 use crate::store::UploadedPart;
-use crate::store::{Body, CopyRequest, DestinationStore, SourceStore, TargetEncryption, Written};
+use crate::store::{
+    Body, CopyRequest, DestinationStore, ReplicaSpec, SourceStore, TargetEncryption, Written,
+};
 
 /// The part number of the fingerprint part (never listed in Complete).
 pub const FINGERPRINT_PART: u32 = MAX_PARTS as u32;
@@ -369,10 +371,16 @@ async fn check_written<D: DestinationStore>(
 /// The fingerprint part's body: a digest of everything an upload is created with and copies.
 /// Debug output is stable within one build; a new build simply starts new uploads.
 fn fingerprint(request: &CopyRequest, plan: &Plan<'_>) -> String {
+    // What the upload holds, not the state the destination was read in: a retry reads it anew
+    // (its write condition differs) and must still resume the same upload.
+    let target = ReplicaSpec {
+        condition: None,
+        ..request.target.clone()
+    };
     let mut md5 = Md5::new();
     md5.update(format!(
         "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
-        request.source, request.source_if_match, request.target, plan.tags, plan.layout
+        request.source, request.source_if_match, target, plan.tags, plan.layout
     ));
     format!("s3-replicator upload {}", hex::encode(md5.finalize()))
 }

@@ -33,6 +33,12 @@ impl DestinationStore for FakeS3 {
             TagsPlan::FromSource => s.tags.clone(),
             TagsPlan::Set(tags) => tags.clone(),
         };
+        state.condition_holds(
+            "CopyObject",
+            &target.bucket,
+            &target.key,
+            target.condition.as_ref(),
+        )?;
         state.store(&target.bucket, &target.key, copy)
     }
 
@@ -48,7 +54,14 @@ impl DestinationStore for FakeS3 {
         let size = bytes.len() as u64;
         let mut stored = object(bytes, etag, vec![size], Some(target));
         stored.tags = tags.to_vec();
-        self.state().store(&target.bucket, &target.key, stored)
+        let mut state = self.state();
+        state.condition_holds(
+            "PutObject",
+            &target.bucket,
+            &target.key,
+            target.condition.as_ref(),
+        )?;
+        state.store(&target.bucket, &target.key, stored)
     }
 
     async fn upload_part(
@@ -130,6 +143,12 @@ impl DestinationStore for FakeS3 {
     ) -> Result<Written, S3Failure> {
         let _call = self.call().await;
         let mut state = self.state();
+        state.condition_holds(
+            "CompleteMultipartUpload",
+            &target.bucket,
+            &target.key,
+            target.condition.as_ref(),
+        )?;
         let upload = state
             .bucket("CompleteMultipartUpload", &target.bucket)?
             .uploads

@@ -17,7 +17,7 @@ use crate::error::{S3Failure, S3FailureKind};
 use crate::store::{
     Acl, AclPlan, Body, CopyRequest, Current, DestinationStore, Encryption, Grant, Grantee, Listed,
     ListedVersion, ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
-    UploadedPart, VersionRef, Written,
+    UploadedPart, VersionRef, WriteCondition, Written,
 };
 
 /// The in-memory S3. Clones share one state, so the same S3 can be the source store and (wrapped
@@ -244,6 +244,34 @@ impl State {
             etag,
             version_id: Some(id),
         })
+    }
+
+    /// A write's condition against the key's current state, as S3 checks it (412).
+    fn condition_holds(
+        &mut self,
+        op: &'static str,
+        bucket: &str,
+        key: &str,
+        condition: Option<&WriteCondition>,
+    ) -> Result<(), S3Failure> {
+        let Some(condition) = condition else {
+            return Ok(());
+        };
+        let holds = match (condition, self.current(op, bucket, key)?) {
+            (WriteCondition::IfMatch(etag), Current::Object(o)) => o.etag == *etag,
+            (WriteCondition::IfMatch(_), _) => false,
+            (WriteCondition::IfNoneMatch, Current::Object(_)) => false,
+            (WriteCondition::IfNoneMatch, _) => true,
+        };
+        match holds {
+            true => Ok(()),
+            false => Err(fail(
+                op,
+                S3FailureKind::PreconditionFailed,
+                "PreconditionFailed",
+                412,
+            )),
+        }
     }
 
     fn current(&mut self, op: &'static str, bucket: &str, key: &str) -> Result<Current, S3Failure> {

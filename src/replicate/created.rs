@@ -198,20 +198,31 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         src: &SourceRead<'_>,
         at: &ReplicaLocation,
         check: Check,
+        fresh: bool,
         run: &Run,
-    ) -> Result<Option<Done>, ReplicationError> {
+    ) -> Result<Guard, ReplicationError> {
         let version = src.version.version_id.as_deref().unwrap_or("null");
-        let known = src
-            .destinations
-            .and_then(|d| d.get(&rule.destination.id()))
-            .cloned();
+        // Read with the source's, unless a write since then made that stale.
+        let known = match fresh {
+            true => None,
+            false => src
+                .destinations
+                .and_then(|d| d.get(&rule.destination.id()))
+                .cloned(),
+        };
         let current = match known {
             Some(current) => current,
             None => self.replica_current(at, run).await?,
         };
         if check == Check::Event && current.replica_of() == Some(version) {
-            return Ok(Some(Done::Skipped(SkipReason::AlreadyReplicated)));
+            return Ok(Guard::Stop(Done::Skipped(SkipReason::AlreadyReplicated)));
         }
+        // The copy lands only while the key is as read here: two writers racing on it cannot
+        // both write (S3 conditional writes; another endpoint may not honour them).
+        let condition = rule.destination.endpoint.is_none().then(|| match &current {
+            Current::Object(o) => WriteCondition::IfMatch(o.etag.clone()),
+            _ => WriteCondition::IfNoneMatch,
+        });
         let ours = src.head.origin_in(&src.event.bucket);
         let keeps = keeps_etag(rule, src.head);
         let maybe_late = match &current {
@@ -219,7 +230,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 let theirs_at = theirs.origin_in(&rule.destination.bucket);
                 // Two-way: the other side's later original write stays current on both sides.
                 if theirs.not_replicated_from(&src.event.bucket) && theirs_at > ours {
-                    return Ok(Some(Done::Skipped(SkipReason::NewerInDestination)));
+                    return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
                 }
                 // A replica of a write no earlier than this one is current.
                 check == Check::Event
@@ -232,16 +243,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 return Ok(match (check, below) {
                     // Deleted at the destination after this version's replica arrived.
                     (Check::Rewrite | Check::History, true) => {
-                        Some(Done::Skipped(SkipReason::NewerInDestination))
+                        Guard::Stop(Done::Skipped(SkipReason::NewerInDestination))
                     }
                     // A late or redelivered event: its replica is in the history, and
                     // convergence decides whether the delete marker stands.
-                    (_, true) => Some(Done::Skipped(SkipReason::InHistory)),
+                    (_, true) => Guard::Stop(Done::Skipped(SkipReason::InHistory)),
                     // History is not put on top of a delete marker the source does not have.
                     (Check::History, false) if !run.source_deleted() => {
-                        Some(Done::Skipped(SkipReason::NewerInDestination))
+                        Guard::Stop(Done::Skipped(SkipReason::NewerInDestination))
                     }
-                    (_, false) => None,
+                    (_, false) => Guard::Write(condition),
                 });
             }
             Current::Absent => false,
@@ -249,9 +260,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // A late or redelivered event: its replica may already be in the history. (In order,
         // the current replica is of an earlier write, and this costs nothing.)
         if maybe_late && self.replica_in_history(at, src.head, keeps, run).await? {
-            return Ok(Some(Done::Skipped(SkipReason::InHistory)));
+            return Ok(Guard::Stop(Done::Skipped(SkipReason::InHistory)));
         }
-        Ok(None)
+        Ok(Guard::Write(condition))
     }
 
     /// Whether any version in the destination's history is a replica of the source version.
@@ -275,17 +286,42 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         check: Check,
         run: &Run,
     ) -> Result<Done, ReplicationError> {
+        // A write refused because someone else wrote the key since it was read (a concurrent
+        // delivery of the same event, most often) is decided anew from what is there now.
+        let mut fresh = false;
+        for _ in 0..RACE_ROUNDS {
+            match self.copy_once(rule, src, check, fresh, run).await? {
+                Attempt::Done(done) => return Ok(done),
+                Attempt::Raced => fresh = true,
+            }
+        }
+        Err(ReplicationError::NotConverged(format!(
+            "the destination key changed under {RACE_ROUNDS} conditional writes in a row"
+        )))
+    }
+
+    /// One attempt of [`Self::copy_to`].
+    async fn copy_once(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        check: Check,
+        fresh: bool,
+        run: &Run,
+    ) -> Result<Attempt, ReplicationError> {
         if matches!(src.head.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms {
-            return Ok(Done::Skipped(SkipReason::KmsNotSelected));
+            return Ok(Attempt::Done(Done::Skipped(SkipReason::KmsNotSelected)));
         }
         let region = self.destination_region(rule, run).await?;
         // Another endpoint cannot copy server-side: the bytes are streamed through the function.
         let streamed = rule.destination.endpoint.is_some();
         let method = copy::choose(src.head.size, &src.head.etag, &self.config.copy, streamed)?;
+        let at = location_for(rule, &src.event.key, region.clone());
+        let mut condition = None;
         if check != Check::None && src.version.version_id.is_some() {
-            let at = location_for(rule, &src.event.key, region.clone());
-            if let Some(done) = self.guard(rule, src, &at, check, run).await? {
-                return Ok(done);
+            match self.guard(rule, src, &at, check, fresh, run).await? {
+                Guard::Stop(done) => return Ok(Attempt::Done(done)),
+                Guard::Write(c) => condition = c,
             }
         }
         let layout = match method {
@@ -316,6 +352,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 region,
             ),
         };
+        request.target.condition = condition.clone();
         if layout.is_some() && src.if_match.is_none() {
             // Each part is pinned to the version, and to its ETag as well.
             request.source_if_match = Some(src.head.etag.clone());
@@ -360,7 +397,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         let written = match written {
             Ok(w) => w,
-            Err(e) => return skip_or_fail(e),
+            Err(e)
+                if e.s3_failure()
+                    .is_some_and(|f| f.kind == S3FailureKind::PreconditionFailed)
+                    && self.moved(&at, condition.as_ref(), run).await =>
+            {
+                return Ok(Attempt::Raced)
+            }
+            Err(e) => return skip_or_fail(e).map(Attempt::Done),
         };
         // A multipart copy is proven by its ETag here, or was read back after Complete; a
         // single request whose ETag cannot tell (KMS) has its size checked.
@@ -368,7 +412,28 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             self.verify_size(&request, &written, src.head.size, run)
                 .await?;
         }
-        Ok(Done::Replicated(written))
+        Ok(Attempt::Done(Done::Replicated(written)))
+    }
+
+    /// Whether the destination key no longer meets the condition a write carried: a 412 then
+    /// says someone else wrote it, not that the source changed (both answer 412).
+    async fn moved(
+        &self,
+        at: &ReplicaLocation,
+        condition: Option<&WriteCondition>,
+        run: &Run,
+    ) -> bool {
+        let Some(condition) = condition else {
+            return false;
+        };
+        match self.replica_current(at, run).await {
+            Ok(Current::Object(o)) => match condition {
+                WriteCondition::IfMatch(etag) => o.etag != *etag,
+                WriteCondition::IfNoneMatch => true,
+            },
+            Ok(_) => matches!(condition, WriteCondition::IfMatch(_)),
+            Err(_) => false,
+        }
     }
 
     /// One CopyObject, or a multipart copy in `layout`'s parts (checked against
@@ -536,4 +601,24 @@ pub(super) enum Check {
     Rewrite,
     /// A history copy (`backfill --all-versions`): later writes and deletes stand.
     History,
+}
+
+/// Conditional writes refused in a row (the key kept changing) before a record gives up and is
+/// retried whole.
+const RACE_ROUNDS: u32 = 3;
+
+/// What the destination check decided.
+enum Guard {
+    /// Nothing to write: the outcome.
+    Stop(Done),
+    /// Write, on this condition.
+    Write(Option<WriteCondition>),
+}
+
+/// One attempt of a copy.
+enum Attempt {
+    /// It ended: written, or nothing to write.
+    Done(Done),
+    /// Someone else wrote the key since it was read: read it again.
+    Raced,
 }

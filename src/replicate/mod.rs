@@ -14,14 +14,14 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Config, Destination, DestinationId, RemoteEndpoint, Rule};
 use crate::copy::{self, multipart, CopyMethod};
-use crate::error::{Disposition, ReplicationError, S3Failure, Side};
+use crate::error::{Disposition, ReplicationError, S3Failure, S3FailureKind, Side};
 use crate::events::{EventKind, ObjectEvent};
 use crate::rules;
 use crate::run::{Mode, Run};
 use crate::store::{
     Acl, AclPlan, CopyRequest, Current, DestinationStore, Encryption, GrantHeaders, Grantee,
     ListedVersion, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
-    TargetEncryption, VersionRef, Written, REPLICA_MARKER, REPLICA_ORIGIN_TIME,
+    TargetEncryption, VersionRef, WriteCondition, Written, REPLICA_MARKER, REPLICA_ORIGIN_TIME,
     REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
 };
 

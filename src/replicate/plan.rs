@@ -64,6 +64,7 @@ pub fn plan_replica(
         checksum: head.checksum.clone(),
         expected_bucket_owner: rule.destination.account.clone(),
         endpoint: rule.destination.endpoint.as_ref().map(RemoteEndpoint::id),
+        condition: None,
     }
 }
 
