@@ -395,10 +395,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                 }
                 let mut version = None;
                 if differs.is_empty() && self.options.deep {
-                    let at = ReplicaLocation {
-                        key: key.clone(),
-                        ..at.clone()
-                    };
+                    let at = at_key(at, &key);
                     match self.deep(rule, &at).await {
                         Ok((v, fields)) => {
                             version = v;
@@ -466,16 +463,8 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         at: &ReplicaLocation,
         key: &str,
     ) -> Result<Proof, ReplicationError> {
-        let src = self
-            .replicator
-            .source()
-            .current(self.region, &self.options.bucket, key)
-            .await
-            .map_err(|f| ReplicationError::classify(Side::Source, f))?;
-        let at = ReplicaLocation {
-            key: key.to_owned(),
-            ..at.clone()
-        };
+        let src = self.source_current(key).await?;
+        let at = at_key(at, key);
         let dst = self
             .replicator
             .destination()
@@ -491,12 +480,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     /// Whether the source's current object is a replica written into the source bucket from
     /// this destination (a two-way pair, seen from the side that received it).
     async fn mirrored(&self, at: &ReplicaLocation, key: &str) -> Result<bool, ReplicationError> {
-        let src = self
-            .replicator
-            .source()
-            .current(self.region, &self.options.bucket, key)
-            .await
-            .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+        let src = self.source_current(key).await?;
         Ok(matches!(src, Current::Object(src)
             if src.is_replica_in(&self.options.bucket)
                 && src.metadata.get(REPLICA_SOURCE_BUCKET) == Some(&at.bucket)))
@@ -510,12 +494,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         at: &ReplicaLocation,
         key: &str,
     ) -> Result<(Status, String), ReplicationError> {
-        let src = self
-            .replicator
-            .source()
-            .current(self.region, &self.options.bucket, key)
-            .await
-            .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+        let src = self.source_current(key).await?;
         let Current::Object(src) = src else {
             return Ok((
                 Status::Skipped,
@@ -528,10 +507,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         {
             return Ok((Status::Skipped, reason.to_string()));
         }
-        let at = ReplicaLocation {
-            key: key.to_owned(),
-            ..at.clone()
-        };
+        let at = at_key(at, key);
         Ok(
             match self
                 .replicator
@@ -555,19 +531,11 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         at: &ReplicaLocation,
         key: &str,
     ) -> Result<bool, ReplicationError> {
-        let src = self
-            .replicator
-            .source()
-            .current(self.region, &self.options.bucket, key)
-            .await
-            .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+        let src = self.source_current(key).await?;
         let Current::Object(src) = src else {
             return Ok(false);
         };
-        let at = ReplicaLocation {
-            key: key.to_owned(),
-            ..at.clone()
-        };
+        let at = at_key(at, key);
         self.replicator
             .later_at_destination(rule, &self.options.bucket, &src, &at)
             .await
@@ -585,11 +553,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         let extra = Ok((Status::Extra, String::new()));
         let source = self.replicator.source();
         let src_err = |f| ReplicationError::classify(Side::Source, f);
-        let src = source
-            .current(self.region, &self.options.bucket, key)
-            .await
-            .map_err(src_err)?;
-        if !matches!(src, Current::DeleteMarker(_)) {
+        if !matches!(self.source_current(key).await?, Current::DeleteMarker(_)) {
             return extra;
         }
         // A delete marker has no tags: only rules without tag filters can govern it.
@@ -600,10 +564,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         else {
             return extra;
         };
-        let at = ReplicaLocation {
-            key: key.to_owned(),
-            ..at.clone()
-        };
+        let at = at_key(at, key);
         let dst = self
             .replicator
             .destination()
@@ -634,6 +595,15 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         })
     }
 
+    /// What the source holds now under `key`.
+    async fn source_current(&self, key: &str) -> Result<Current, ReplicationError> {
+        self.replicator
+            .source()
+            .current(self.region, &self.options.bucket, key)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Source, f))
+    }
+
     fn current(&self, key: &str) -> VersionRef {
         VersionRef {
             bucket: self.options.bucket.clone(),
@@ -650,10 +620,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         at: &ReplicaLocation,
     ) -> Result<(Option<String>, Vec<String>), ReplicationError> {
         let source = self.replicator.source();
-        let src = source
-            .current(self.region, &self.options.bucket, &at.key)
-            .await
-            .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+        let src = self.source_current(&at.key).await?;
         let dst = self
             .replicator
             .destination()
@@ -711,6 +678,14 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             }
         }
         Ok((src.version_id.clone(), differs))
+    }
+}
+
+/// The destination location of `key` (the listing's location names the prefix).
+fn at_key(at: &ReplicaLocation, key: &str) -> ReplicaLocation {
+    ReplicaLocation {
+        key: key.to_owned(),
+        ..at.clone()
     }
 }
 

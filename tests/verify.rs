@@ -170,6 +170,8 @@ async fn verify_finds_exactly_the_damaged_replicas() {
         b"bytes that are not the source's",
     )
     .await;
+    // Later than the source's writes by S3's one-second clock (a tie is broken by ETag).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     put(&t.s3, &t.dst, "dir/with space.txt", b"other bytes").await;
     t.s3.delete_object()
         .bucket(&t.dst)
