@@ -777,10 +777,27 @@ fn listed_differences(src: &Listed, dst: &Listed, rule: &Rule) -> Vec<String> {
         .storage_class
         .as_deref()
         .unwrap_or(&src.storage_class);
-    if class != dst.storage_class {
+    if class != dst.storage_class && !transitioned(class, &dst.storage_class) {
         differs.push(format!("storage-class({class}!={})", dst.storage_class));
     }
     differs
+}
+
+/// Whether a replica written in class `from` can be in class `to` by an S3 Lifecycle transition
+/// at its destination: transitions only go down this order (the waterfall), and keep the
+/// ETag. A replica moved there is not damage, and copying it back would fight the rule.
+fn transitioned(from: &str, to: &str) -> bool {
+    const WATERFALL: [&str; 7] = [
+        "STANDARD",
+        "STANDARD_IA",
+        "INTELLIGENT_TIERING",
+        "ONEZONE_IA",
+        "GLACIER_IR",
+        "GLACIER",
+        "DEEP_ARCHIVE",
+    ];
+    let rank = |class: &str| WATERFALL.iter().position(|c| *c == class);
+    matches!((rank(from), rank(to)), (Some(a), Some(b)) if b > a)
 }
 
 /// The user-metadata entries this function adds to every replica; only these may differ.
@@ -884,6 +901,16 @@ mod tests {
         // A rule that cannot keep the ETag (a replica KMS key, another endpoint).
         let plain = object("\"p\"", Some("v1"), None);
         assert!(matches!(proof(false, &src, &plain), Proof::Unproven(_)));
+    }
+
+    #[test]
+    fn a_replica_moved_down_by_lifecycle_is_not_a_storage_class_difference() {
+        assert!(transitioned("STANDARD_IA", "GLACIER"));
+        assert!(transitioned("STANDARD", "DEEP_ARCHIVE"));
+        // Up the waterfall no lifecycle rule goes: written wrong, or rewritten by someone.
+        assert!(!transitioned("GLACIER", "STANDARD_IA"));
+        assert!(!transitioned("STANDARD_IA", "STANDARD"));
+        assert!(!transitioned("OUTPOSTS", "GLACIER"));
     }
 
     #[test]

@@ -1077,3 +1077,45 @@ async fn deep_verify_checks_the_acl_owner_override_promises() {
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("acl(owner-override)"), "{stdout}");
 }
+
+/// A lifecycle rule at the destination moves replicas down the storage classes, keeping their
+/// ETags: that is not damage, and repair does not fight the rule by copying them back.
+#[tokio::test]
+async fn a_replica_moved_down_by_a_destination_lifecycle_rule_is_same() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "lc-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "lc-dst", "eu-west-1").await;
+    let v1 = put(&s3, &src, "k.txt", b"kept cold").await;
+    let config = config(&dst);
+    s3_replicator::handle(
+        &replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]),
+        created_event(&[v1]),
+    )
+    .await
+    .unwrap();
+    // As a transition does it: the same object, another class, metadata kept.
+    s3.copy_object()
+        .bucket(&dst)
+        .key("k.txt")
+        .copy_source(format!("{dst}/k.txt"))
+        .storage_class(aws_sdk_s3::types::StorageClass::GlacierIr)
+        .send()
+        .await
+        .unwrap();
+    let versions = version_count(&s3, &dst, "k.txt").await;
+    for args in [
+        &["verify", "--bucket", &src][..],
+        &["verify", "--bucket", &src, "--deep"][..],
+    ] {
+        let out = cli(&config).args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stdout}");
+        assert!(stdout.contains("verify: 1 same,"), "{args:?}: {stdout}");
+    }
+    let out = cli(&config)
+        .args(["repair", "--bucket", &src])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(version_count(&s3, &dst, "k.txt").await, versions);
+}
