@@ -292,3 +292,29 @@ async fn sqs_and_eventbridge_fixtures_replicate() {
         serde_json::from_str(include_str!("../events/sqs-s3-test-event.json")).unwrap();
     assert!(failed_ids(&respond(&replicator, test, None).await.unwrap()).is_empty());
 }
+
+/// From a FIFO queue, the first failed message and every later one return to the queue, so each
+/// message group keeps its order; a later message that replicated is then delivered again and
+/// copies nothing.
+#[tokio::test]
+async fn fifo_batch_returns_the_failed_message_and_every_later_one() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "fifo-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "fifo-dst", "eu-west-1").await;
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config(&dst))]);
+    let (a, b) = (
+        put(&s3, &src, "ok/a.txt", b"a").await,
+        put(&s3, &src, "ok/b.txt", b"b").await,
+    );
+    let mut messages = vec![
+        message("first", &created_event(&[a])),
+        message("broken", &json!({})),
+        message("after", &created_event(&[b])),
+    ];
+    messages[1]["body"] = "{not json".into();
+    for m in &mut messages {
+        m["eventSourceARN"] = "arn:aws:sqs:us-east-1:123456789012:events.fifo".into();
+    }
+    let response = respond(&replicator, sqs(messages), None).await.unwrap();
+    assert_eq!(failed_ids(&response), ["broken", "after"]);
+}

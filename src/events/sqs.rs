@@ -28,6 +28,8 @@ pub struct SqsBatch {
     pub message_ids: Vec<String>,
     /// Messages that could not be read (reported as failed, never dropped).
     pub unreadable: Vec<usize>,
+    /// From a FIFO queue (its ARN ends in `.fifo`): messages must be processed in order.
+    pub fifo: bool,
 }
 
 impl SqsBatch {
@@ -41,6 +43,11 @@ impl SqsBatch {
             .collect();
         failed.sort_unstable();
         failed.dedup();
+        // FIFO: the first failed message and every later one return, so that the queue keeps
+        // the order for each message group (AWS's guidance for ordered processing).
+        if let (true, Some(&first)) = (self.fifo, failed.first()) {
+            failed = (first..self.message_ids.len()).collect();
+        }
         failed
             .into_iter()
             .map(|m| self.message_ids[m].clone())
@@ -56,6 +63,11 @@ pub fn parse_sqs(payload: &Value) -> SqsBatch {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
+    batch.fifo = records.iter().any(|r| {
+        r.get("eventSourceARN")
+            .and_then(Value::as_str)
+            .is_some_and(|arn| arn.ends_with(".fifo"))
+    });
     for (m, record) in records.iter().enumerate() {
         let id = record
             .get("messageId")
@@ -160,5 +172,33 @@ mod tests {
         assert_eq!(batch.unreadable, [3]);
         // An item of the first message failed: that message, and the unreadable one.
         assert_eq!(batch.failed_ids([1]), ["m-s3", "m-bad"]);
+    }
+
+    #[test]
+    fn a_fifo_batch_returns_the_first_failed_message_and_every_later_one() {
+        let batch = SqsBatch {
+            message_of: vec![0, 1, 2, 3],
+            message_ids: ["m0", "m1", "m2", "m3"].map(String::from).to_vec(),
+            fifo: true,
+            ..SqsBatch::default()
+        };
+        assert_eq!(batch.failed_ids([1]), ["m1", "m2", "m3"]);
+        assert_eq!(batch.failed_ids([3, 2]), ["m2", "m3"]);
+        assert!(batch.failed_ids([]).is_empty());
+        let standard = SqsBatch {
+            fifo: false,
+            ..batch
+        };
+        assert_eq!(standard.failed_ids([1]), ["m1"]);
+    }
+
+    #[test]
+    fn a_queue_whose_arn_ends_in_fifo_is_fifo() {
+        let event = |arn: &str| {
+            serde_json::json!({"Records": [{"eventSource": "aws:sqs", "messageId": "m0",
+                "eventSourceARN": arn, "body": "{\"Event\": \"s3:TestEvent\"}"}]})
+        };
+        assert!(parse_sqs(&event("arn:aws:sqs:us-east-1:123456789012:events.fifo")).fifo);
+        assert!(!parse_sqs(&event("arn:aws:sqs:us-east-1:123456789012:events")).fifo);
     }
 }
