@@ -212,6 +212,13 @@ impl SourceVersion {
                 .is_none_or(|to| to == bucket)
     }
 
+    /// Whether this is a replica written into `bucket` from `from` (two-way, seen from the side
+    /// that received it).
+    pub fn is_replica_from(&self, bucket: &str, from: &str) -> bool {
+        self.is_replica_in(bucket)
+            && self.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(from)
+    }
+
     /// Whether this destination object did not come from `source_bucket` through this function:
     /// written in the destination itself, or replicated there from another bucket (two-way).
     pub fn not_replicated_from(&self, source_bucket: &str) -> bool {

@@ -256,9 +256,7 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                 Current::Object(dst) => {
                     let mut differs = listed_differences(&listed(src), &listed(dst), rule);
                     // Two-way, from the side that received it: the original keeps its class.
-                    if src.is_replica_in(bucket)
-                        && src.metadata.get(REPLICA_SOURCE_BUCKET) == Some(&rule.destination.bucket)
-                    {
+                    if src.is_replica_from(bucket, &rule.destination.bucket) {
                         differs.retain(|d| !d.starts_with("storage-class"));
                     }
                     let mut unproven = None;
@@ -482,8 +480,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     async fn mirrored(&self, at: &ReplicaLocation, key: &str) -> Result<bool, ReplicationError> {
         let src = self.source_current(key).await?;
         Ok(matches!(src, Current::Object(src)
-            if src.is_replica_in(&self.options.bucket)
-                && src.metadata.get(REPLICA_SOURCE_BUCKET) == Some(&at.bucket)))
+            if src.is_replica_from(&self.options.bucket, &at.bucket)))
     }
 
     /// A key the destination does not list: deliberately not replicated, deleted there after its
@@ -831,8 +828,7 @@ fn head_differences(
     if own(&src.metadata) != own(&dst.metadata) {
         differs.push("user-metadata".to_owned());
     }
-    let mirrored = src.is_replica_in(source_bucket)
-        && src.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(dest_bucket)
+    let mirrored = src.is_replica_from(source_bucket, dest_bucket)
         && src.metadata.get(REPLICA_MARKER).map(String::as_str)
             == Some(dst.version_id.as_deref().unwrap_or("null"));
     let version = src.version_id.as_deref().unwrap_or("null");
