@@ -136,8 +136,9 @@ fn finish(
 }
 
 /// Carries out every item, whichever source it came from. The records of one key are applied
-/// in `sequencer` order, one after another, and the key is converged once, after the last: a
-/// burst of N writes delivered together becomes N destination versions in the source's order.
+/// in `sequencer` order, one after another, and the key is converged once, after the last
+/// (whatever its kind): a burst of N writes delivered together becomes N destination versions
+/// in the source's order, and the destination ends as the source is.
 async fn run_items<S, D>(
     replicator: &Replicator<S, D>,
     items: Vec<Intake>,
@@ -178,16 +179,24 @@ where
     let mut results = stream::iter(by_key.values())
         .map(|events| async move {
             let mut done = Vec::with_capacity(events.len());
-            for (i, event) in events.iter().enumerate() {
-                // Only the key's last event converges it: an earlier one's convergence would
-                // write the source's current version before the later events' versions.
-                let run = match i + 1 == events.len() {
+            // A key with one event converges with it. A key with several is applied event by
+            // event and converged once, after the last, whatever kind that is: an earlier
+            // convergence would write the source's current version before the later events'
+            // versions, and some kinds (ACL, tags, a skipped create) converge nothing.
+            let single = events.len() == 1;
+            for event in events {
+                let run = match single {
                     true => Run::new(stop_at),
                     false => Run::deferring_convergence(stop_at),
                 };
                 let outcomes = replicator.replicate_in(event, &run).await;
                 crate::metrics::requests(&event.bucket, run.requests());
                 done.push((event, outcomes));
+            }
+            if let (false, Some((last, outcomes))) = (single, done.last_mut()) {
+                let run = Run::new(stop_at);
+                outcomes.extend(replicator.converge_key(last, &run).await);
+                crate::metrics::requests(&last.bucket, run.requests());
             }
             done
         })

@@ -5,7 +5,7 @@
 //! rule whose destination is the object's own bucket is left out: S3 forbids replicating a bucket
 //! into itself, and copying an object onto itself would only add a version.
 
-use crate::config::{Config, Rule};
+use crate::config::{Config, DestinationId, Rule};
 
 /// The rules that replicate an object of `source_bucket` with this key and these tags: at most one
 /// per destination bucket, in configuration order.
@@ -22,6 +22,21 @@ pub fn select<'c>(
 /// decide (syncing a replica that exists): tag filters are not evaluated.
 pub fn select_for_key<'c>(config: &'c Config, source_bucket: &str, key: &str) -> Vec<&'c Rule> {
     best_per_destination(config, source_bucket, |r| key.starts_with(&r.filter.prefix))
+}
+
+/// The rule that governs `destination` for an object of `source_bucket` with this key and these
+/// tags (the highest-priority one that selects it), if any. A delete marker has no tags: pass
+/// none, and only rules without tag filters can select it (as in S3).
+pub fn governing<'c>(
+    config: &'c Config,
+    source_bucket: &str,
+    destination: &DestinationId,
+    key: &str,
+    tags: &[(String, String)],
+) -> Option<&'c Rule> {
+    select(config, source_bucket, key, tags)
+        .into_iter()
+        .find(|r| r.destination.id() == *destination)
 }
 
 /// A rule into the event's own bucket on the function's own endpoint (a bucket of that name on
@@ -130,6 +145,32 @@ mod tests {
         assert_eq!(ids(select(&cfg, "bucket-a", "k", &[])), ["local", "remote"]);
         // From bucket-b: bucket-a here and bucket-a there are two destinations.
         assert_eq!(ids(select(&cfg, "bucket-b", "k", &[])), ["remote", "own"]);
+    }
+
+    #[test]
+    fn a_delete_marker_is_governed_only_by_rules_without_tag_filters() {
+        let cfg = config(&format!(
+            r#"{{"Rules":[{},{}]}}"#,
+            rule(
+                "tagged",
+                9,
+                "Enabled",
+                r#"{"Tag":{"Key":"a","Value":"1"}}"#,
+                "dst-a"
+            ),
+            rule("all", 1, "Enabled", "{}", "dst-a"),
+        ));
+        let dst = cfg.rules[0].destination.id();
+        let tagged = [("a".to_owned(), "1".to_owned())];
+        let id = |r: Option<&Rule>| r.map(|r| r.id.clone());
+        assert_eq!(
+            id(governing(&cfg, "src", &dst, "k", &tagged)).as_deref(),
+            Some("tagged")
+        );
+        assert_eq!(
+            id(governing(&cfg, "src", &dst, "k", &[])).as_deref(),
+            Some("all")
+        );
     }
 
     #[test]

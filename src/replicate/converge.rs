@@ -4,6 +4,24 @@ use super::created::{keeps_etag, Check};
 use super::*;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    /// Brings every destination a rule for the event's key names in line with the source's
+    /// current state, whatever the event was: a batch's key after its last event (an ACL or
+    /// tag change, a skipped create, a version delete left alone converge nothing themselves).
+    /// Only writes and failures are returned.
+    pub async fn converge_key(&self, event: &ObjectEvent, run: &Run) -> Vec<DestinationOutcome> {
+        // A bucket outside the deployment's sources: its events have failed already.
+        if !self.config.allows_source(&event.bucket) {
+            return Vec::new();
+        }
+        let region = self.source_region(event);
+        let rules = rules::select_for_key(&self.config, &event.bucket, &event.key);
+        self.converge(event, &region, None, &rules, run)
+            .await
+            .into_iter()
+            .filter(made_a_difference)
+            .collect()
+    }
+
     /// Brings each rule's destination in line with the source's current version: one outcome per
     /// rule. `just_written` is the version this record copied: while it is still the source's
     /// current version, the copy itself was the convergence (one HEAD, no more).
@@ -123,41 +141,47 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 }
             }
         };
+        // Which rule governs the destination is decided from the source's current state, never
+        // from the rule that chose the event's version: a delete marker has no tags, so only
+        // rules without tag filters select it; an object is judged by its own tags.
+        let destination = rule.destination.id();
         let newest;
         let s = match src {
             Current::Absent => return Ok(false),
-            // Where delete markers are not replicated, the destination follows the source's
-            // newest object version, whatever order the events came in.
-            Current::DeleteMarker(_) if !rule.delete_marker_replication => {
-                match self.newest_object(region, event, run).await? {
-                    Some(v) => {
-                        newest = v;
-                        &newest
-                    }
-                    None => return Ok(false),
-                }
-            }
             Current::DeleteMarker(_) => {
-                let dst = dst_current(&mut known).await?;
-                // Only replicas are hidden: an object written in the destination itself (two-way
-                // setups) is that side's to replicate.
-                if dst.replica_of().is_none() {
-                    return Ok(false);
+                let governs =
+                    rules::governing(&self.config, &event.bucket, &destination, &event.key, &[]);
+                match governs {
+                    Some(marker_rule) if marker_rule.delete_marker_replication => {
+                        let dst = dst_current(&mut known).await?;
+                        // Only replicas are hidden: an object written in the destination
+                        // itself (two-way setups) is that side's to replicate.
+                        if dst.replica_of().is_none() {
+                            return Ok(false);
+                        }
+                        run.start()?;
+                        self.destination
+                            .put_delete_marker(&at)
+                            .await
+                            .map_err(dst_err)?;
+                        info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
+                              "delete marker replicated");
+                        return Ok(true);
+                    }
+                    // Where delete markers are not replicated, the destination follows the
+                    // source's newest object version, whatever order the events came in.
+                    _ => match self.newest_object(region, event, run).await? {
+                        Some(v) => {
+                            newest = v;
+                            &newest
+                        }
+                        None => return Ok(false),
+                    },
                 }
-                run.start()?;
-                self.destination
-                    .put_delete_marker(&at)
-                    .await
-                    .map_err(dst_err)?;
-                info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
-                      "delete marker replicated");
-                return Ok(true);
             }
             Current::Object(s) => s.as_ref(),
         };
-        if skip_reason(s, &event.bucket).is_some()
-            || (matches!(s.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms)
-        {
+        if skip_reason(s, &event.bucket).is_some() {
             return Ok(false);
         }
         let dst = dst_current(&mut known).await?;
@@ -165,6 +189,39 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if dst.replica_of() == Some(current_marker)
             || matches!(&dst, Current::Object(_) if dst.replica_of().is_none())
         {
+            return Ok(false);
+        }
+        let version = VersionRef {
+            bucket: event.bucket.clone(),
+            key: event.key.clone(),
+            version_id: s.version_id.clone(),
+        };
+        // Tags are read only where a rule for this destination filters on them.
+        let tag_filtered = self.config.rules.iter().any(|r| {
+            r.enabled
+                && r.destination.id() == destination
+                && !r.filter.tags.is_empty()
+                && event.key.starts_with(&r.filter.prefix)
+        });
+        let tags = if self.tags_known_empty(s, &event.bucket) {
+            Some(Vec::new())
+        } else if !tag_filtered {
+            None
+        } else {
+            Some(self.read_tags(region, &version, run).await?)
+        };
+        let Some(rule) = rules::governing(
+            &self.config,
+            &event.bucket,
+            &destination,
+            &event.key,
+            tags.as_deref().unwrap_or(&[]),
+        ) else {
+            // No rule selects the source's current version for this destination: it keeps
+            // what it has (as in S3).
+            return Ok(false);
+        };
+        if matches!(s.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms {
             return Ok(false);
         }
         // A delete marker above a replica of the source's current version was put there after
@@ -176,24 +233,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             && self
                 .replica_in_history(&at, s, keeps_etag(rule, s), run)
                 .await?
-        {
-            return Ok(false);
-        }
-        let version = VersionRef {
-            bucket: event.bucket.clone(),
-            key: event.key.clone(),
-            version_id: s.version_id.clone(),
-        };
-        let tags = if self.tags_known_empty(s, &event.bucket) {
-            Some(Vec::new())
-        } else if rule.filter.tags.is_empty() {
-            None
-        } else {
-            Some(self.read_tags(region, &version, run).await?)
-        };
-        if !rule
-            .filter
-            .matches(&event.key, tags.as_deref().unwrap_or(&[]))
         {
             return Ok(false);
         }
