@@ -8,6 +8,8 @@ on CopyObject and UploadPartCopy, and the write conditions `If-Match` / `If-None
 CopyObject and CompleteMultipartUpload (412 PreconditionFailed), so conditional writes can be
 tested against a real server. ListObjectVersions honours `encoding-type=url` (moto 5.2 ignores
 it, and a key with a control character then breaks the XML), as ListObjectsV2 already does.
+An object completed by a multipart upload reports the time its upload was initiated as its
+Last-Modified, as S3 does (moto reports completion).
 
 With `--tls DIR` it serves HTTPS with a certificate for 127.0.0.1 signed by a CA made for the
 run, whose certificate it writes to DIR/ca.pem (for SSL_CERT_FILE).
@@ -154,6 +156,42 @@ def _url_encoded_versions(self, action_result):
 
 S3Response.serialized = _url_encoded_versions
 
+
+# S3 stamps an object completed by a multipart upload with the time the upload was *initiated*,
+# while versions still stack in the order uploads complete; moto stamps completion. Objects
+# report their upload's initiation (moto keeps ordering its versions by completion).
+_multipart_init = s3_models.FakeMultipart.__init__
+
+
+def _stamped_init(self, *args, **kwargs):
+    _multipart_init(self, *args, **kwargs)
+    self.initiated = s3_models.utcnow()
+
+
+s3_models.FakeMultipart.__init__ = _stamped_init
+
+_complete_upload = s3_models.S3Backend.complete_multipart_upload
+
+
+def _complete_stamped(self, bucket_name, multipart_id, body):
+    multipart = self.get_bucket(bucket_name).multiparts.get(multipart_id)
+    key = _complete_upload(self, bucket_name, multipart_id, body)
+    if key is not None and multipart is not None:
+        key.reported_modified = multipart.initiated
+    return key
+
+
+s3_models.S3Backend.complete_multipart_upload = _complete_stamped
+
+
+def _reported_modified(key):
+    return getattr(key, "reported_modified", None) or key.last_modified
+
+
+s3_models.FakeKey.last_modified_ISO8601 = property(
+    lambda key: s3_models.iso_8601_datetime_without_milliseconds_s3(_reported_modified(key)))
+s3_models.FakeKey.last_modified_RFC1123 = property(
+    lambda key: s3_models.rfc_1123_datetime(_reported_modified(key)))
 
 def _exit_with(parent):
     while True:

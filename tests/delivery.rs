@@ -719,3 +719,242 @@ async fn an_event_for_a_bucket_outside_source_buckets_fails_and_replicates_nothi
         .unwrap();
     assert_eq!(summary.replicated, 1);
 }
+
+/// Two rules for one destination, as users write them: a tag-filtered rule (S3 requires its
+/// DeleteMarkerReplication disabled) above a catch-all that replicates delete markers.
+fn tag_rule_over_catch_all(dst: &str) -> String {
+    json!({"Rules": [
+        {"ID": "tagged", "Priority": 2, "Status": "Enabled",
+         "Filter": {"Tag": {"Key": "class", "Value": "gold"}},
+         "DeleteMarkerReplication": {"Status": "Disabled"},
+         "Destination": {"Bucket": dst, "StorageClass": "STANDARD_IA"}},
+        {"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {},
+         "DeleteMarkerReplication": {"Status": "Enabled"}, "Destination": {"Bucket": dst}}]})
+    .to_string()
+}
+
+/// Tags one version of `key` with a=b.
+async fn tag_version(s3: &Client, bucket: &str, key: &str, version: &str) {
+    let tagging = Tagging::builder()
+        .tag_set(Tag::builder().key("a").value("b").build().unwrap())
+        .build()
+        .unwrap();
+    s3.put_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .version_id(version)
+        .tagging(tagging)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn put_gold(s3: &Client, bucket: &str, key: &str, body: &[u8]) -> Put {
+    put_with(s3, bucket, key, body, |p| p.tagging("class=gold")).await
+}
+
+#[tokio::test]
+async fn late_event_of_a_tagged_version_leaves_the_untagged_current_version_current() {
+    let t = setup().await;
+    let cfg = tag_rule_over_catch_all(&t.dst);
+    let v1 = put_gold(&t.s3, &t.src, "k", b"gold one").await;
+    let v2 = put(&t.s3, &t.src, "k", b"plain two").await;
+    run(&cfg, &[], event_of(vec![created(&v2, "02")])).await;
+    // v1's event arrives late: it is copied (history), then v2 — chosen by the catch-all, not
+    // by the tag rule that chose v1 — is current again.
+    run(&cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    assert_eq!(marker_of(&t.s3, &t.dst, "k").await, v2.version_id);
+    assert_eq!(
+        current_body(&t.s3, &t.dst, "k").await.unwrap(),
+        b"plain two"
+    );
+}
+
+#[tokio::test]
+async fn redelivered_create_of_a_tagged_version_does_not_bring_back_a_deleted_key() {
+    let t = setup().await;
+    let cfg = tag_rule_over_catch_all(&t.dst);
+    let v1 = put_gold(&t.s3, &t.src, "k", b"gold one").await;
+    run(&cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    let marker = delete_marker(&t.s3, &t.src, "k", "02").await;
+    run(&cfg, &[], event_of(vec![marker])).await;
+    assert_eq!(
+        current_body(&t.s3, &t.dst, "k").await,
+        None,
+        "marker replicated"
+    );
+    // The catch-all governs the key's deleted state; the tag rule's "no delete markers" does not.
+    run(&cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    assert_eq!(current_body(&t.s3, &t.dst, "k").await, None);
+}
+
+#[tokio::test]
+async fn batch_ending_in_a_tag_change_still_hides_a_deleted_key() {
+    let t = setup().await;
+    let cfg = config(&t.dst, true);
+    let v1 = put(&t.s3, &t.src, "k", b"one").await;
+    run(&cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    let marker = delete_marker(&t.s3, &t.src, "k", "02").await;
+    tag_version(&t.s3, &t.src, "k", v1.version_id.as_deref().unwrap()).await;
+    // EventBridge tag events carry no sequencer and sort last.
+    let mut tagged = record(
+        "ObjectTagging:Put",
+        &t.src,
+        "k",
+        v1.version_id.as_deref(),
+        None,
+        "",
+    );
+    tagged["s3"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sequencer");
+    run(&cfg, &[], event_of(vec![marker, tagged])).await;
+    assert_eq!(current_body(&t.s3, &t.dst, "k").await, None);
+}
+
+#[tokio::test]
+async fn batch_of_a_redelivered_create_and_a_later_tag_change_ends_on_the_current_version() {
+    let t = setup().await;
+    let cfg = config(&t.dst, true);
+    let v1 = put(&t.s3, &t.src, "k", b"one").await;
+    run(&cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    let v2 = put(&t.s3, &t.src, "k", b"two").await;
+    // v2's own event is lost for now; v1's create comes again with a tag change of v2.
+    tag_version(&t.s3, &t.src, "k", v2.version_id.as_deref().unwrap()).await;
+    let tagged = record(
+        "ObjectTagging:Put",
+        &t.src,
+        "k",
+        v2.version_id.as_deref(),
+        None,
+        "03",
+    );
+    run(&cfg, &[], event_of(vec![created(&v1, "01"), tagged])).await;
+    assert_eq!(marker_of(&t.s3, &t.dst, "k").await, v2.version_id);
+}
+
+/// Waits for the start of a second, so that what follows (well under a second) shares it.
+async fn at_the_start_of_a_second() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let left = 1000 - now.subsec_millis() as u64;
+    tokio::time::sleep(std::time::Duration::from_millis(left + 20)).await;
+}
+
+#[tokio::test]
+async fn two_way_overwrite_in_the_same_second_wins_on_both_sides_whatever_its_etag() {
+    let s3 = client();
+    let a = versioned_bucket(&s3, "tie-a", "us-east-1").await;
+    let b = versioned_bucket(&s3, "tie-b", "us-east-1").await;
+    let cfg = two_way_config(&a, &b);
+    for redeliver_first in [false, true] {
+        let key = format!("k-{redeliver_first}");
+        at_the_start_of_a_second().await;
+        // a1's ETag (f3…) sorts above b1's (03…): the clock's tie-break favours a1.
+        let a1 = put(&s3, &a, &key, b"alpha write 27").await;
+        run(&cfg, &[], event_of(vec![created(&a1, "01")])).await;
+        // Within the same second, a user overwrites the replica in b: b1 is the later write.
+        let b1 = put(&s3, &b, &key, b"bravo write 26").await;
+        assert!(a1.etag > b1.etag);
+        let (again, b1_event) = (created(&a1, "01"), created(&b1, "02"));
+        let order = match redeliver_first {
+            true => [again, b1_event],
+            false => [b1_event, again],
+        };
+        for event in order {
+            run(&cfg, &[], event_of(vec![event])).await;
+        }
+        for bucket in [&a, &b] {
+            let body = current_body(&s3, bucket, &key).await.unwrap();
+            assert_eq!(
+                body, b"bravo write 26",
+                "{bucket}, redelivered first: {redeliver_first}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn multipart_source_completed_after_a_destination_write_is_the_later_write() {
+    let t = setup().await;
+    let cfg = config(&t.dst, true);
+    // The upload starts before a direct write in the destination and completes after it: S3
+    // stamps the object with its initiation, yet it is the later write.
+    let upload =
+        t.s3.create_multipart_upload()
+            .bucket(&t.src)
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+    let id = upload.upload_id().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    put(&t.s3, &t.dst, "k", b"written in the destination").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let part =
+        t.s3.upload_part()
+            .bucket(&t.src)
+            .key("k")
+            .upload_id(id)
+            .part_number(1)
+            .body(b"completed last".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    let done =
+        t.s3.complete_multipart_upload()
+            .bucket(&t.src)
+            .key("k")
+            .upload_id(id)
+            .multipart_upload(
+                aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .parts(
+                        aws_sdk_s3::types::CompletedPart::builder()
+                            .part_number(1)
+                            .e_tag(part.e_tag().unwrap())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    let stamped =
+        t.s3.head_object()
+            .bucket(&t.src)
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+    let direct =
+        t.s3.head_object()
+            .bucket(&t.dst)
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+    assert!(
+        stamped.last_modified() < direct.last_modified(),
+        "the local S3 stamps initiation"
+    );
+    let mut event = record(
+        "ObjectCreated:CompleteMultipartUpload",
+        &t.src,
+        "k",
+        done.version_id(),
+        done.e_tag(),
+        "01",
+    );
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+    event["eventTime"] = now
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap()
+        .into();
+    run(&cfg, &[], event_of(vec![event])).await;
+    assert_eq!(
+        current_body(&t.s3, &t.dst, "k").await.unwrap(),
+        b"completed last"
+    );
+}

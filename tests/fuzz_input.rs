@@ -77,10 +77,15 @@ fn mocked() -> Client {
             ),
         )
     });
+    // A destination object that is no replica of ours has its history read before it is
+    // replaced (a replica of this version below it would make it the later write).
+    let history = mock!(Client::list_object_versions).then_output(|| {
+        aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput::builder().build()
+    });
     mock_client!(
         aws_sdk_s3,
         RuleMode::MatchAny,
-        &[&head, &acl, &copy, &lock, &ownership]
+        &[&head, &acl, &copy, &lock, &ownership, &history]
     )
 }
 

@@ -103,13 +103,7 @@ fn event(version: Option<&str>) -> Value {
 }
 
 fn head() -> Rule {
-    mock!(Client::head_object).then_output(|| {
-        HeadObjectOutput::builder()
-            .e_tag(ETAG)
-            .content_length(1)
-            .version_id("v1")
-            .build()
-    })
+    heads(None)
 }
 
 fn acl(public: bool) -> Rule {
@@ -402,16 +396,20 @@ async fn copy_with_a_wrong_etag_is_reported_as_a_mismatch() {
 
 /// HeadObject answers: the destination's current version is `dst_marker`'s replica (if any); the
 /// source's current version is v1.
+/// HEAD answers: the source's current version is v1; the destination's current object is the
+/// replica of `dst_marker`, by default of v0, written before v1 (the in-order case).
 fn heads(dst_marker: Option<&'static str>) -> Rule {
     mock!(Client::head_object).then_compute_output(move |req| {
         let mut out = HeadObjectOutput::builder().e_tag(ETAG).content_length(1);
         if req.bucket() == Some("dst") {
-            out = out.version_id("replica-1");
-            if let Some(m) = dst_marker {
-                out = out.metadata("replica-source-version-id", m);
-            }
+            out = out
+                .version_id("replica-1")
+                .metadata("replica-source-version-id", dst_marker.unwrap_or("v0"))
+                .last_modified(aws_smithy_types::DateTime::from_secs(1_000));
         } else {
-            out = out.version_id("v1");
+            out = out
+                .version_id("v1")
+                .last_modified(aws_smithy_types::DateTime::from_secs(2_000));
         }
         out.build()
     })
@@ -476,9 +474,16 @@ async fn permanent_part_failure_aborts_the_upload() {
     const PART: i64 = 5 * 1024 * 1024;
     // A two-part source: copied part by part (ETag parity), so UploadPartCopy runs.
     let head = mock!(Client::head_object).then_compute_output(|req| {
-        let out = HeadObjectOutput::builder().version_id("v1");
+        let out = HeadObjectOutput::builder()
+            .version_id("v1")
+            .last_modified(aws_smithy_types::DateTime::from_secs(2_000));
         match (req.bucket(), req.part_number()) {
-            (Some("dst"), _) => out.e_tag(ETAG).content_length(1).version_id("r0"),
+            (Some("dst"), _) => out
+                .e_tag(ETAG)
+                .content_length(1)
+                .version_id("r0")
+                .metadata("replica-source-version-id", "v0")
+                .last_modified(aws_smithy_types::DateTime::from_secs(1_000)),
             (_, Some(_)) => out.e_tag("\"abc-2\"").content_length(PART),
             (_, None) => out.e_tag("\"abc-2\"").content_length(2 * PART),
         }
@@ -573,15 +578,23 @@ impl MultipartCopy {
                     .metadata("replica-source-bucket", "src")
                     .metadata("replica-written-to", "dst")
                     .metadata("replica-original-time", "0"),
-                (Some("dst"), _, _) => out.e_tag(ETAG).content_length(1).version_id("r0"),
+                // The replica of the previous version, written before v1.
+                (Some("dst"), _, _) => out
+                    .e_tag(ETAG)
+                    .content_length(1)
+                    .version_id("r0")
+                    .metadata("replica-source-version-id", "v0")
+                    .last_modified(aws_smithy_types::DateTime::from_secs(1_000)),
                 (_, _, Some(_)) => out
                     .e_tag(&src_etag)
                     .content_length(Self::PART)
-                    .version_id("v1"),
+                    .version_id("v1")
+                    .last_modified(aws_smithy_types::DateTime::from_secs(2_000)),
                 (_, _, None) => out
                     .e_tag(&src_etag)
                     .content_length(4 * Self::PART)
-                    .version_id("v1"),
+                    .version_id("v1")
+                    .last_modified(aws_smithy_types::DateTime::from_secs(2_000)),
             }
             .build()
         });
@@ -974,12 +987,18 @@ async fn multipart_copy_keeps_the_sources_composite_checksum() {
                 .metadata("replica-source-bucket", "src")
                 .metadata("replica-written-to", "dst")
                 .metadata("replica-original-time", "0"),
+            // The replica of the previous version, written before v1.
             (Some("dst"), _, _) => HeadObjectOutput::builder()
                 .e_tag(ETAG)
                 .content_length(1)
-                .version_id("r0"),
+                .version_id("r0")
+                .metadata("replica-source-version-id", "v0")
+                .last_modified(aws_smithy_types::DateTime::from_secs(1_000)),
             (_, _, Some(_)) => out.content_length(PART).version_id("v1"),
-            (_, _, None) => out.content_length(2 * PART).version_id("v1"),
+            (_, _, None) => out
+                .content_length(2 * PART)
+                .version_id("v1")
+                .last_modified(aws_smithy_types::DateTime::from_secs(2_000)),
         }
         .build()
     });

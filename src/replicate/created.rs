@@ -1,5 +1,6 @@
 //! A created version: read the source once, then copy and check it at every destination.
 
+use super::order;
 use super::plan::verify;
 use super::*;
 
@@ -223,13 +224,17 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Current::Object(o) => WriteCondition::IfMatch(o.etag.clone()),
             _ => WriteCondition::IfNoneMatch,
         });
-        let ours = src.head.origin_in(&src.event.bucket);
+        let ours = order::written_at(src.event, src.head);
         let keeps = keeps_etag(rule, src.head);
         let maybe_late = match &current {
             Current::Object(theirs) => {
                 let theirs_at = theirs.origin_in(&rule.destination.bucket);
                 // Two-way: the other side's later original write stays current on both sides.
-                if theirs.not_replicated_from(&src.event.bucket) && theirs_at > ours {
+                let bucket = &src.event.bucket;
+                if self
+                    .later_original(rule, src.region, bucket, src.head, &ours, theirs, at, run)
+                    .await?
+                {
                     return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
                 }
                 // A replica of a write no earlier than this one is current.

@@ -20,7 +20,7 @@ use crate::rules;
 use crate::run::{Mode, Run};
 use crate::store::{
     Acl, AclPlan, CopyRequest, Current, DestinationStore, Encryption, GrantHeaders, Grantee,
-    ListedVersion, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
+    ListedVersion, Origin, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
     TargetEncryption, VersionRef, WriteCondition, Written, REPLICA_MARKER, REPLICA_ORIGIN_TIME,
     REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
 };
@@ -29,6 +29,7 @@ mod converge;
 mod created;
 mod deleted;
 mod metadata;
+mod order;
 mod plan;
 
 pub use plan::{grant_headers, lock_in_force, plan_replica, target_encryption};
@@ -249,8 +250,19 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let run = Run::new(None);
         Ok(match self.replica_current(at, &run).await? {
             Current::Object(theirs) => {
-                theirs.not_replicated_from(source_bucket)
-                    && theirs.origin_in(&rule.destination.bucket) > src.origin_in(source_bucket)
+                let ours_at = src.origin_in(source_bucket);
+                let region = self.default_region.clone();
+                self.later_original(
+                    rule,
+                    &region,
+                    source_bucket,
+                    src,
+                    &ours_at,
+                    &theirs,
+                    at,
+                    &run,
+                )
+                .await?
             }
             Current::DeleteMarker(_) => {
                 self.replica_in_history(at, src, created::keeps_etag(rule, src), &run)

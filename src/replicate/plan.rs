@@ -25,10 +25,10 @@ pub fn plan_replica(
         REPLICA_WRITTEN_TO.to_owned(),
         rule.destination.bucket.clone(),
     );
-    // The source version is an original (replicas are not replicated): its own time.
+    // The source version is an original (replicas are not replicated): when it was written.
     metadata.insert(
         REPLICA_ORIGIN_TIME.to_owned(),
-        head.origin_in(&event.bucket).millis.to_string(),
+        super::order::written_at(event, head).millis.to_string(),
     );
     let acl = if rule.destination.owner_override {
         AclPlan::BucketOwnerFullControl
