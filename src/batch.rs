@@ -72,6 +72,8 @@ pub async fn run_job<S: SourceStore, D: DestinationStore>(
                 (Ok(mode), Ok(object)) => one(replicator, *mode, object, stop_at).await,
             };
             log(&job, task, result_code, &result_string);
+            let bucket = task.object.as_ref().map_or("none", |o| o.bucket.as_str());
+            crate::metrics::batch_task(bucket, &format!("{result_code:?}"));
             TaskResult {
                 task_id: task.task_id.clone(),
                 result_code,

@@ -409,6 +409,10 @@ pub enum InvocationError {
         /// Each failed record (a record may fail for several destinations).
         failures: Vec<RecordFailure>,
     },
+    /// The work was not done a moment before the invocation's deadline (a call hung past the
+    /// margin the engine keeps): the invocation fails, and Lambda retries it.
+    #[error("the invocation's work was not done {0:?} before its deadline; it is retried")]
+    DeadlineReached(std::time::Duration),
 }
 
 fn describe(failures: &[RecordFailure]) -> String {
@@ -434,6 +438,7 @@ impl From<InvocationError> for Diagnostic {
             InvocationError::NotAnS3Event(_) => "NotAnS3Event",
             InvocationError::InvalidBatchJob(_) => "InvalidBatchJob",
             InvocationError::RecordsFailed { .. } => "RecordsFailed",
+            InvocationError::DeadlineReached(_) => "DeadlineReached",
         };
         Diagnostic {
             error_type: error_type.to_owned(),

@@ -68,6 +68,9 @@ where
                 "record failed: its message returns to the queue"
             );
         }
+        for _ in &batch.unreadable {
+            crate::metrics::failure("none", "none", "UnreadableMessage");
+        }
         let failed = batch.failed_ids(failures.iter().map(|f| f.index));
         info!(
             messages = batch.message_ids.len(),
@@ -89,6 +92,38 @@ where
     };
     let summary = finish(run_items(replicator, items, stop_at).await)?;
     Ok(serde_json::to_value(summary).unwrap_or_default())
+}
+
+/// What is kept of an invocation's time to write its metrics out.
+pub const FLUSH_MARGIN: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// As [`respond`], ending with the metrics written out, also when the work is not done
+/// [`FLUSH_MARGIN`] before the deadline (a call hung past the engine's own margin): the
+/// invocation then fails and is retried, rather than being ended by Lambda with its metrics
+/// lost.
+pub async fn respond_and_flush<S, D>(
+    replicator: &Replicator<S, D>,
+    payload: Value,
+    deadline: Option<SystemTime>,
+) -> Result<Value, InvocationError>
+where
+    S: SourceStore,
+    D: DestinationStore,
+{
+    let work = respond(replicator, payload, deadline);
+    let left = deadline.map(|d| {
+        d.duration_since(SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(FLUSH_MARGIN)
+    });
+    let result = match left {
+        Some(left) => tokio::time::timeout(left, work)
+            .await
+            .unwrap_or_else(|_| Err(InvocationError::DeadlineReached(FLUSH_MARGIN))),
+        None => work.await,
+    };
+    crate::metrics::flush();
+    result
 }
 
 /// Handles one invocation payload of S3 event notifications, with no deadline.
@@ -164,7 +199,10 @@ where
                 info!(record = index, event_name = %event_name, "ignored: event type not replicated");
                 summary.ignored += 1;
             }
-            Intake::Invalid(failure) => failures.push(failure),
+            Intake::Invalid(failure) => {
+                crate::metrics::failure("none", "none", failure.code);
+                failures.push(failure);
+            }
         }
     }
     for events in by_key.values_mut() {
@@ -191,9 +229,11 @@ where
                 };
                 let outcomes = replicator.replicate_in(event, &run).await;
                 crate::metrics::requests(&event.bucket, run.requests());
-                done.push((event, outcomes));
+                // Latency runs to when this event's replicas were written, not to when the
+                // key's last event is done.
+                done.push((event, outcomes, SystemTime::now()));
             }
-            if let (false, Some((last, outcomes))) = (single, done.last_mut()) {
+            if let (false, Some((last, outcomes, _))) = (single, done.last_mut()) {
                 let run = Run::new(stop_at);
                 outcomes.extend(replicator.converge_key(last, &run).await);
                 crate::metrics::requests(&last.bucket, run.requests());
@@ -202,8 +242,7 @@ where
         })
         .buffer_unordered(KEY_CONCURRENCY);
     while let Some(done) = results.next().await {
-        for (event, outcomes) in done {
-            let now = SystemTime::now();
+        for (event, outcomes, now) in done {
             for outcome in outcomes {
                 crate::metrics::outcome(
                     event,

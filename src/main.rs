@@ -36,7 +36,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Metrics as CloudWatch Embedded Metric Format on stdout, flushed after every invocation.
+    // Metrics as CloudWatch Embedded Metric Format on stdout, flushed after every invocation
+    // (before its deadline) and whenever latency samples could overflow the writer.
     let namespace = std::env::var("METRICS_NAMESPACE")
         .ok()
         .filter(|n| !n.trim().is_empty())
@@ -46,16 +47,17 @@ async fn main() -> ExitCode {
         .init()
         .ok();
     s3_replicator::metrics::describe();
+    if let Some(metrics) = metrics {
+        s3_replicator::metrics::set_flush(move || {
+            let _ = metrics.flush(std::io::stdout().lock());
+        });
+    }
     let replicator = &replicator;
     let served = run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = Some(s3_replicator::handler::deadline_from_runtime(
             event.context.deadline,
         ));
-        let response = s3_replicator::respond(replicator, event.payload, deadline).await;
-        if let Some(metrics) = metrics {
-            let _ = metrics.flush(std::io::stdout().lock());
-        }
-        response
+        s3_replicator::handler::respond_and_flush(replicator, event.payload, deadline).await
     }))
     .await;
     match served {

@@ -6,6 +6,8 @@
 //! never a key or a version id. Without a recorder installed (tests, the command line), every
 //! call here is a no-op.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use metrics::{counter, describe_counter, describe_histogram, histogram, Unit};
@@ -29,15 +31,48 @@ pub const OPERATIONS_FAILED: &str = "OperationsFailedReplication";
 pub const OPERATIONS_SKIPPED: &str = "OperationsSkipped";
 /// S3 requests made for the records of a source bucket.
 pub const S3_REQUESTS: &str = "S3Requests";
+/// S3 Batch Operations tasks answered, per `ResultCode`.
+pub const BATCH_TASKS: &str = "BatchTasks";
+
+/// Latency samples between flushes: the EMF writer keeps at most 100 values of a histogram
+/// until it is flushed and drops the rest silently, so the function flushes before that.
+pub const SAMPLES_PER_FLUSH: usize = 90;
+
+static UNFLUSHED: AtomicUsize = AtomicUsize::new(0);
+static FLUSH: OnceLock<Box<dyn Fn() + Send + Sync>> = OnceLock::new();
+
+/// Sets how the recorded metrics are written out (the binary's EMF writer); called once.
+pub fn set_flush(flush: impl Fn() + Send + Sync + 'static) {
+    let _ = FLUSH.set(Box::new(flush));
+}
+
+/// Writes out what was recorded (at the end of an invocation, before its deadline, and
+/// whenever the samples could otherwise overflow).
+pub fn flush() {
+    UNFLUSHED.store(0, Ordering::SeqCst);
+    if let Some(flush) = FLUSH.get() {
+        flush();
+    }
+}
+
+fn latency_sample(labels: &[(&'static str, String); 2], ms: f64) {
+    histogram!(REPLICATION_LATENCY, labels).record(ms);
+    // Across destinations too: what the latency alarm watches.
+    histogram!(REPLICATION_LATENCY, "SourceBucket" => labels[0].1.clone()).record(ms);
+    if UNFLUSHED.fetch_add(1, Ordering::SeqCst) + 1 >= SAMPLES_PER_FLUSH {
+        flush();
+    }
+}
 
 /// Every metric the function emits, with its unit (the dashboard may reference only these).
-pub const ALL: [(&str, &str); 6] = [
+pub const ALL: [(&str, &str); 7] = [
     (REPLICATION_LATENCY, "Milliseconds"),
     (OPERATIONS_REPLICATED, "Count"),
     (BYTES_REPLICATED, "Bytes"),
     (OPERATIONS_FAILED, "Count"),
     (OPERATIONS_SKIPPED, "Count"),
     (S3_REQUESTS, "Count"),
+    (BATCH_TASKS, "Count"),
 ];
 
 /// Gives each metric its unit; called once after the recorder is installed.
@@ -52,6 +87,7 @@ pub fn describe() {
     describe_counter!(OPERATIONS_FAILED, Unit::Count, "failed records");
     describe_counter!(OPERATIONS_SKIPPED, Unit::Count, "records not replicated");
     describe_counter!(S3_REQUESTS, Unit::Count, "S3 requests");
+    describe_counter!(BATCH_TASKS, Unit::Count, "Batch Operations tasks answered");
 }
 
 /// Records one outcome of an event at a destination (`None`: the record as a whole).
@@ -72,9 +108,7 @@ pub fn outcome(
             counter!(OPERATIONS_REPLICATED, &labels).increment(1);
             counter!(BYTES_REPLICATED, &labels).increment(event.size.unwrap_or(0));
             if let Some(ms) = latency_ms(event.event_time.as_deref(), now) {
-                histogram!(REPLICATION_LATENCY, &labels).record(ms);
-                // Across destinations too: what the latency alarm watches.
-                histogram!(REPLICATION_LATENCY, "SourceBucket" => labels[0].1.clone()).record(ms);
+                latency_sample(&labels, ms);
             }
         }
         Ok(Done::Synced { .. }) => {}
@@ -86,19 +120,32 @@ pub fn outcome(
             ];
             counter!(OPERATIONS_SKIPPED, &labels).increment(1);
         }
-        Err(e) => {
-            let labels = [
-                ("SourceBucket", source.clone()),
-                ("DestinationBucket", destination.clone()),
-            ];
-            counter!(OPERATIONS_FAILED, &labels).increment(1);
-            let by_code = [
-                ("SourceBucket", source),
-                ("DestinationBucket", destination),
-                ("FailureCode", e.code().to_owned()),
-            ];
-            counter!(OPERATIONS_FAILED, &by_code).increment(1);
-        }
+        Err(e) => failure(&source, &destination, e.code()),
+    }
+}
+
+/// Records one failure: of a record at a destination, of a record that could not be read
+/// (`source` and `destination` "none"), of a Batch Operations task.
+pub fn failure(source: &str, destination: &str, code: &str) {
+    let labels = [
+        ("SourceBucket", source.to_owned()),
+        ("DestinationBucket", destination.to_owned()),
+    ];
+    counter!(OPERATIONS_FAILED, &labels).increment(1);
+    let by_code = [
+        ("SourceBucket", source.to_owned()),
+        ("DestinationBucket", destination.to_owned()),
+        ("FailureCode", code.to_owned()),
+    ];
+    counter!(OPERATIONS_FAILED, &by_code).increment(1);
+}
+
+/// Records one answered Batch Operations task; a failed one counts as a failure too.
+pub fn batch_task(source: &str, result_code: &str) {
+    counter!(BATCH_TASKS, "SourceBucket" => source.to_owned(), "ResultCode" => result_code.to_owned())
+        .increment(1);
+    if result_code != "Succeeded" {
+        failure(source, "none", &format!("Batch{result_code}"));
     }
 }
 

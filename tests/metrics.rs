@@ -18,7 +18,12 @@ use tokio::sync::Mutex;
 
 /// Serves the Runtime API: the first `next` gets `event`, later ones wait forever; the
 /// response (or error) posted is kept.
-async fn runtime_api(listener: TcpListener, event: Value, posted: Arc<Mutex<Option<String>>>) {
+async fn runtime_api(
+    listener: TcpListener,
+    event: Value,
+    posted: Arc<Mutex<Option<String>>>,
+    deadline_in_ms: u128,
+) {
     let served = Arc::new(Mutex::new(false));
     loop {
         let (stream, _) = listener.accept().await.unwrap();
@@ -55,7 +60,7 @@ async fn runtime_api(listener: TcpListener, event: Value, posted: Arc<Mutex<Opti
                         .duration_since(std::time::UNIX_EPOCH)
                         .unwrap()
                         .as_millis()
-                        + 60_000;
+                        + deadline_in_ms;
                     let answer = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
                          lambda-runtime-aws-request-id: req-1\r\n\
@@ -76,6 +81,136 @@ async fn runtime_api(listener: TcpListener, event: Value, posted: Arc<Mutex<Opti
             }
         });
     }
+}
+
+/// Runs the binary for one invocation of `event` (deadline `deadline_in_ms` from now) with
+/// this environment: what it posted back, and the EMF documents it wrote.
+async fn invoke(event: Value, env: &[(&str, &str)], deadline_in_ms: u128) -> (String, Vec<Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = listener.local_addr().unwrap().to_string();
+    let posted = Arc::new(Mutex::new(None));
+    tokio::spawn(runtime_api(listener, event, posted.clone(), deadline_in_ms));
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
+        .envs(function_env(env))
+        .env("AWS_ENDPOINT_URL", &server().endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "f")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Read as it is written: a full pipe would stop the function.
+    let mut out = child.stdout.take().unwrap();
+    let reader = tokio::spawn(async move {
+        let mut stdout = String::new();
+        out.read_to_string(&mut stdout).await.unwrap();
+        stdout
+    });
+    // The invocation is answered, then the output is read.
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while posted.lock().await.is_none() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the function answers");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.start_kill().unwrap();
+    let stdout = reader.await.unwrap();
+    let documents: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert!(!documents.is_empty(), "no EMF document in: {stdout}");
+    let posted = posted.lock().await.clone().unwrap();
+    (posted, documents)
+}
+
+/// The values of `name` in documents whose only dimension is the source bucket.
+fn source_level_values(documents: &[Value], name: &str) -> Vec<f64> {
+    documents
+        .iter()
+        .filter(|d| d.get("DestinationBucket").is_none() && d.get("FailureCode").is_none())
+        .filter_map(|d| d.get(name))
+        .flat_map(|v| match v {
+            Value::Array(values) => values.iter().filter_map(Value::as_f64).collect(),
+            other => other.as_f64().into_iter().collect::<Vec<_>>(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn no_latency_sample_is_dropped_and_unreadable_records_are_counted() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "emf-many-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "emf-many-dst", "eu-west-1").await;
+    let config = json!({"Rules": [
+        {"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {},
+         "DeleteMarkerReplication": {"Status": "Disabled"}, "Destination": {"Bucket": dst}}]})
+    .to_string();
+    // More replicas in one invocation than the EMF writer keeps values between flushes.
+    let mut puts = Vec::new();
+    for n in 0..150 {
+        puts.push(put(&s3, &src, &format!("k{n}"), b"x").await);
+    }
+    let mut event = created_event(&puts);
+    let mut unreadable = event["Records"][0].clone();
+    unreadable["s3"]["object"]["key"] = Value::Null;
+    event["Records"].as_array_mut().unwrap().push(unreadable);
+    let (posted, documents) = invoke(event, &[("REPLICATION_CONFIG", &config)], 60_000).await;
+    assert!(posted.contains("InvalidRecord"), "{posted}");
+    let samples = source_level_values(&documents, "ReplicationLatency");
+    assert_eq!(samples.len(), 150, "one latency sample per replica");
+    let by_code: Vec<&Value> = documents
+        .iter()
+        .filter(|d| d["FailureCode"] == "InvalidRecord")
+        .collect();
+    assert_eq!(by_code.len(), 1, "{documents:#?}");
+    assert_eq!(by_code[0]["OperationsFailedReplication"], 1);
+}
+
+#[tokio::test]
+async fn metrics_are_written_before_the_deadline_when_a_call_hangs() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "emf-hang-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "emf-hang-dst", "eu-west-1").await;
+    // An endpoint that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_at = format!("http://{}", silent.local_addr().unwrap());
+    let config = json!({"Rules": [
+        {"ID": "ok", "Priority": 2, "Status": "Enabled", "Filter": {"Prefix": "ok/"},
+         "DeleteMarkerReplication": {"Status": "Disabled"}, "Destination": {"Bucket": dst}},
+        {"ID": "hangs", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": "hang/"},
+         "DeleteMarkerReplication": {"Status": "Disabled"},
+         "Destination": {"Bucket": "far", "Region": "us-east-1", "Endpoint": silent_at,
+            "ForcePathStyle": true}}]})
+    .to_string();
+    let ok = put(&s3, &src, "ok/a", b"a").await;
+    let hangs = put(&s3, &src, "hang/b", b"b").await;
+    let (posted, documents) = invoke(
+        created_event(&[ok, hangs]),
+        &[
+            ("REPLICATION_CONFIG", &config),
+            ("MULTIPART_TIME_MARGIN_SECONDS", "1"),
+        ],
+        5_000,
+    )
+    .await;
+    assert!(posted.contains("DeadlineReached"), "{posted}");
+    assert_eq!(
+        source_level_values(&documents, "ReplicationLatency").len(),
+        1
+    );
+    drop(silent);
 }
 
 const UNITS: &[&str] = &[
@@ -174,58 +309,8 @@ async fn invocation_writes_emf_documents_for_replicas_failures_skips_and_request
     let other = put(&s3, &src, "elsewhere/c.txt", b"c").await;
     let event = created_event(&[ok, broken, other]);
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api = listener.local_addr().unwrap().to_string();
-    let posted = Arc::new(Mutex::new(None));
-    tokio::spawn(runtime_api(listener, event, posted.clone()));
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
-        .envs(function_env(&[("REPLICATION_CONFIG", &config)]))
-        .env("AWS_ENDPOINT_URL", &server().endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_LAMBDA_RUNTIME_API", &api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "f")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // The invocation is answered (it fails: one record failed), then the output is read.
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while posted.lock().await.is_none() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("the function answers");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    child.start_kill().unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .await
-        .unwrap();
-    assert!(posted
-        .lock()
-        .await
-        .as_deref()
-        .unwrap()
-        .contains("RecordsFailed"));
-
-    let documents: Vec<Value> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("_aws").is_some())
-        .collect();
-    assert!(!documents.is_empty(), "no EMF document in: {stdout}");
+    let (posted, documents) = invoke(event, &[("REPLICATION_CONFIG", &config)], 60_000).await;
+    assert!(posted.contains("RecordsFailed"));
     let declared: Vec<(String, Vec<String>, Value)> =
         documents.iter().flat_map(check_emf).collect();
     let find = |name: &str, dims: &[&str]| {
