@@ -670,3 +670,52 @@ fn sqs_mapping_concurrency_stays_below_reserved_concurrency() {
         "mapping {mapping_max}, reserved {reserved}"
     );
 }
+
+#[test]
+fn template_grants_every_replica_key_listed_and_refuses_a_rule_naming_another() {
+    let keys =
+        "arn:aws:kms:us-east-1:123456789012:key/one,arn:aws:kms:eu-west-1:123456789012:key/two";
+    let rule = |i: u32, key: &str| {
+        format!(
+            r#"{{"ID":"r{i}","Priority":{i},"Status":"Enabled","Filter":{{"Prefix":"p{i}/"}},"SourceSelectionCriteria":{{"SseKmsEncryptedObjects":{{"Status":"Enabled"}}}},"DeleteMarkerReplication":{{"Status":"Disabled"}},"Destination":{{"Bucket":"arn:aws:s3:::replica-bucket","EncryptionConfiguration":{{"ReplicaKmsKeyID":"{key}"}}}}}}"#
+        )
+    };
+    let two_keys = format!(
+        r#"{{"Rules":[{},{}]}}"#,
+        rule(1, "arn:aws:kms:us-east-1:123456789012:key/one"),
+        rule(2, "arn:aws:kms:eu-west-1:123456789012:key/two")
+    );
+    let mut params = vec![
+        ("SourceBucketName", "src-bucket"),
+        ("DestinationBucketArns", "arn:aws:s3:::replica-bucket"),
+        ("ReplicaKmsKeyArn", keys),
+        ("ReplicationConfig", two_keys.as_str()),
+    ];
+    let policy: Value = from_template(&[], &params);
+    let kms = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "EncryptReplicasKms")
+        .expect("replica keys are granted");
+    assert_eq!(
+        kms["Resource"],
+        serde_json::json!(keys.split(',').collect::<Vec<_>>())
+    );
+    let env = template_env(&params);
+    assert!(s3_replicator::Config::from_env(|k| env.get(k).cloned()).is_ok());
+
+    let stray = format!(
+        r#"{{"Rules":[{},{}]}}"#,
+        rule(1, "arn:aws:kms:us-east-1:123456789012:key/one"),
+        rule(2, "arn:aws:kms:eu-west-1:123456789012:key/three")
+    );
+    params[3] = ("ReplicationConfig", stray.as_str());
+    let env = template_env(&params);
+    let err = s3_replicator::Config::from_env(|k| env.get(k).cloned()).unwrap_err();
+    assert_eq!(
+        err.field,
+        "REPLICATION_CONFIG.Rules[1].Destination.EncryptionConfiguration.ReplicaKmsKeyID",
+        "{err}"
+    );
+}

@@ -117,6 +117,25 @@ impl Config {
                     ));
                 }
                 let config = Self::from_json(&json)?;
+                // The deployment grants these replica keys only: a rule naming another would
+                // fail on every SSE-KMS object.
+                if let Some(granted) = set("REPLICA_KMS_KEY_ARNS") {
+                    let granted: Vec<&str> = granted
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|k| !k.is_empty())
+                        .collect();
+                    let stray = config.rules.iter().enumerate().find_map(|(i, r)| {
+                        let key = r.destination.replica_kms_key_id.as_deref()?;
+                        (r.enabled && !granted.contains(&key)).then_some((i, key))
+                    });
+                    if let Some((i, key)) = stray {
+                        return Err(ConfigError::new(
+                            format!("REPLICATION_CONFIG.Rules[{i}].Destination.EncryptionConfiguration.ReplicaKmsKeyID"),
+                            format!("names {key}, but the deployment grants only the replica keys {granted:?} (REPLICA_KMS_KEY_ARNS): add its ARN to the template's ReplicaKmsKeyArn (comma-separated)"),
+                        ));
+                    }
+                }
                 // The deployment withholds s3:DeleteObject: a rule relying on it would fail.
                 if delete_markers == Some(false) {
                     if let Some(i) = config
