@@ -9,7 +9,9 @@ CopyObject and CompleteMultipartUpload (412 PreconditionFailed), so conditional 
 tested against a real server. ListObjectVersions honours `encoding-type=url` (moto 5.2 ignores
 it, and a key with a control character then breaks the XML), as ListObjectsV2 already does.
 An object completed by a multipart upload reports the time its upload was initiated as its
-Last-Modified, as S3 does (moto reports completion).
+Last-Modified, as S3 does (moto reports completion). CompleteMultipartUpload checks the
+full-object checksum it is given (CRC32, CRC32C, CRC64NVME) against the assembled bytes and
+answers BadDigest when they differ, as S3 does (moto ignores it).
 
 With `--tls DIR` it serves HTTPS with a certificate for 127.0.0.1 signed by a CA made for the
 run, whose certificate it writes to DIR/ca.pem (for SSL_CERT_FILE).
@@ -125,13 +127,33 @@ S3Response.upload_part_copy = _pinned_part_copy
 _key_response_post = S3Response._key_response_post
 
 
+class _BadDigest(s3_exceptions.S3ClientError):
+    code = "BadDigest"
+
+    def __init__(self):
+        super().__init__("The checksum you specified did not match the object's")
+
+
+# The full-object checksum a CompleteMultipartUpload names, checked against the assembled bytes
+# (S3 refuses the upload with BadDigest; moto 5.2 ignores the header). One request at a time.
+_expected_checksum = threading.local()
+
+
 def _conditional_complete(self, request, body, bucket_name, query, key_name):
+    _expected_checksum.value = None
     if query.get("uploadId"):
         existing = self.backend.get_object(bucket_name, key_name)
         done = existing is not None and existing.multipart and existing.multipart.id == query["uploadId"][0]
         if not done:  # a repeated Complete of the same upload is answered as before
             _check_write(self, key_name)
-    return _key_response_post(self, request, body, bucket_name, query, key_name)
+            for algorithm in ("crc32", "crc32c", "crc64nvme"):
+                value = self.headers.get(f"x-amz-checksum-{algorithm}")
+                if value:
+                    _expected_checksum.value = (algorithm.upper(), value)
+    try:
+        return _key_response_post(self, request, body, bucket_name, query, key_name)
+    finally:
+        _expected_checksum.value = None
 
 
 S3Response._key_response_post = _conditional_complete
@@ -182,6 +204,21 @@ def _complete_stamped(self, bucket_name, multipart_id, body):
 
 
 s3_models.S3Backend.complete_multipart_upload = _complete_stamped
+
+_complete_parts = s3_models.FakeMultipart.complete
+
+
+def _complete_checked(self, body):
+    value, etag, checksum = _complete_parts(self, body)
+    expected = getattr(_expected_checksum, "value", None)
+    if expected and checksum and checksum[0] == "FULL_OBJECT":
+        algorithm = self.metadata.get("x-amz-checksum-algorithm") or "CRC64NVME"
+        if algorithm.upper() == expected[0] and checksum[1] != expected[1]:
+            raise _BadDigest()
+    return value, etag, checksum
+
+
+s3_models.FakeMultipart.complete = _complete_checked
 
 
 def _reported_modified(key):

@@ -237,6 +237,17 @@ impl ReplicationError {
             (Side::Destination, K::PreconditionFailed) if copy_call => {
                 Self::SrcObjectChanged(failure)
             }
+            // The destination checked the bytes against the checksum sent with them.
+            (Side::Destination, _)
+                if matches!(
+                    failure.code.as_deref(),
+                    Some("BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch")
+                ) =>
+            {
+                Self::ReplicaMismatch(format!(
+                    "{failure}: the destination found the bytes are not the source's (checksum)"
+                ))
+            }
             (Side::Destination, K::NoSuchBucket) => Self::DstBucketNotFound(failure),
             (Side::Destination, _) if op == "GetBucketLocation" => {
                 Self::DstBucketRegionUnknown(failure)

@@ -26,6 +26,7 @@ pub struct Faulty<D> {
     inner: D,
     rule: Rule,
     injected: AtomicU32,
+    garble: Option<Box<dyn Fn(u32) -> bool + Send + Sync>>,
 }
 
 impl<D> Faulty<D> {
@@ -35,7 +36,15 @@ impl<D> Faulty<D> {
             inner,
             rule: Box::new(rule),
             injected: AtomicU32::new(0),
+            garble: None,
         }
+    }
+
+    /// Makes the parts `which` selects arrive as other bytes of the same length (what a
+    /// corrupting hop between the function and the destination would do).
+    pub fn garbling(mut self, which: impl Fn(u32) -> bool + Send + Sync + 'static) -> Self {
+        self.garble = Some(Box::new(which));
+        self
     }
 
     /// How many failures were injected.
@@ -94,6 +103,14 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         body: Body,
     ) -> Result<UploadedPart, S3Failure> {
         self.check("UploadPart", Some(number))?;
+        let body = match &self.garble {
+            Some(which) if which(number) => {
+                // Read as sent, then replaced: the function's own digest sees the real bytes.
+                let _ = body.stream.collect().await;
+                Body::from_bytes(vec![b'!'; body.length as usize])
+            }
+            _ => body,
+        };
         self.inner
             .upload_part(target, upload_id, number, body)
             .await

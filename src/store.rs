@@ -140,6 +140,8 @@ pub struct UploadedPart {
     pub etag: String,
     /// The part's checksum in the upload's algorithm, when it has one (Complete repeats it).
     pub checksum: Option<String>,
+    /// Stored under SSE-KMS, as its answer said (its ETag is then no MD5 of its bytes).
+    pub kms: bool,
 }
 
 /// One object of a listing (ListObjectsV2): what a byte-exact check needs, since a replica keeps

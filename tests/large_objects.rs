@@ -368,3 +368,47 @@ async fn upload_aborted_by_someone_else_fails_the_record_and_is_never_a_skip() {
     assert!(err.to_string().contains("DstPutObjectFailed"), "{err}");
     assert_eq!(version_count(&s3, &dst, "gone.bin").await, 0);
 }
+
+#[tokio::test]
+async fn resumed_upload_holding_other_bytes_is_refused_by_the_sources_checksum() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "cs-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "cs-dst", "eu-west-1").await;
+    // A single-part source with a full-object CRC32, copied in parts of our own layout: its
+    // ETag cannot be the source's, so only the checksum can prove the bytes.
+    let data = body(20 * MIB);
+    let p = put_with(&s3, &src, "big.bin", &data, |b| {
+        b.checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+    })
+    .await;
+    let env = [
+        ("DESTINATION_BUCKET", dst.as_str()),
+        ("MULTIPART_THRESHOLD", "5242880"),
+        ("MULTIPART_PART_SIZE", "5242880"),
+        ("MULTIPART_CONCURRENCY", "1"),
+    ];
+    let event = created_event(std::slice::from_ref(&p));
+    let first = faulty_replicator(&env, fail_parts(3..=4));
+    handle(&first, event.clone()).await.unwrap_err();
+    let kept = uploads(&s3, &dst).await;
+    assert_eq!(kept.len(), 1, "kept for the retry");
+    // Someone with write access swaps part 1 for other bytes of the same size.
+    s3.upload_part()
+        .bucket(&dst)
+        .key("big.bin")
+        .upload_id(&kept[0])
+        .part_number(1)
+        .body(vec![b'!'; 5 * MIB].into())
+        .send()
+        .await
+        .unwrap();
+    let err = handle(&replicator(&server().endpoint, &env), event)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ReplicaMismatch"), "{err}");
+    assert_eq!(
+        version_count(&s3, &dst, "big.bin").await,
+        0,
+        "no wrong replica"
+    );
+}

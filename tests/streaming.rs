@@ -35,26 +35,66 @@ async fn setup() -> Setup {
     }
 }
 
-async fn replicate(t: &Setup, p: &Put, extra: &[(&str, &str)]) -> Summary {
+/// The function's environment for a rule streaming into the other endpoint's `dst`.
+fn remote_env(dst: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let config = json!({"Rules": [{"ID": "elsewhere", "Priority": 1, "Status": "Enabled",
         "Filter": {}, "DeleteMarkerReplication": {"Status": "Disabled"},
-        "Destination": {"Bucket": t.dst, "Region": "us-east-1", "Endpoint": remote().endpoint,
+        "Destination": {"Bucket": dst, "Region": "us-east-1", "Endpoint": remote().endpoint,
             "ForcePathStyle": true,
             "Credentials": {"AccessKeyIdVariable": "REMOTE_KEY",
                             "SecretAccessKeyVariable": "REMOTE_SECRET"}}}]})
     .to_string();
     let mut env = vec![
-        ("REPLICATION_CONFIG", config.as_str()),
-        ("REMOTE_KEY", "remote-key"),
-        ("REMOTE_SECRET", "remote-secret"),
+        ("REPLICATION_CONFIG".to_owned(), config),
+        ("REMOTE_KEY".to_owned(), "remote-key".to_owned()),
+        ("REMOTE_SECRET".to_owned(), "remote-secret".to_owned()),
     ];
-    env.extend_from_slice(extra);
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+async fn replicate(t: &Setup, p: &Put, extra: &[(&str, &str)]) -> Summary {
+    let env = remote_env(&t.dst, extra);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     handle(
         &replicator(&server().endpoint, &env),
         created_event(std::slice::from_ref(p)),
     )
     .await
     .expect("replicates")
+}
+
+#[tokio::test]
+async fn streamed_part_stored_as_other_bytes_fails_the_record_and_leaves_no_upload() {
+    let t = setup().await;
+    let data = body(24 * MIB + 1);
+    let p = put(&t.local, &t.src, "garbled.bin", &data).await;
+    let part = (8 * MIB).to_string();
+    let vars: std::collections::HashMap<String, String> = function_env(&[])
+        .into_iter()
+        .chain(remote_env(&t.dst, &[("MULTIPART_PART_SIZE", &part)]))
+        .collect();
+    // Part 2 reaches the destination as other bytes of the same length.
+    let garbling = s3_replicator::wiring::build_with(
+        &sdk_config(&server().endpoint, "us-east-1"),
+        |name| vars.get(name).cloned(),
+        |d| s3_replicator::faults::Faulty::new(d, |_| None).garbling(|n| n == 2),
+    )
+    .expect("valid configuration");
+    let err = handle(&garbling, created_event(std::slice::from_ref(&p)))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ReplicaMismatch"), "{err}");
+    assert!(err.to_string().contains("part 2"), "{err}");
+    let uploads = t
+        .remote
+        .list_multipart_uploads()
+        .bucket(&t.dst)
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty(), "the upload is aborted");
+    assert_eq!(version_count(&t.remote, &t.dst, "garbled.bin").await, 0);
 }
 
 #[tokio::test]

@@ -88,6 +88,13 @@ pub(super) async fn upload_part(
                 out.checksum_sha256(),
             ],
         ),
+        kms: matches!(
+            out.server_side_encryption(),
+            Some(
+                aws_sdk_s3::types::ServerSideEncryption::AwsKms
+                    | aws_sdk_s3::types::ServerSideEncryption::AwsKmsDsse
+            )
+        ),
     })
 }
 
@@ -132,6 +139,7 @@ pub(super) async fn upload_part_copy(
                 result.checksum_sha256(),
             ],
         ),
+        kms: false,
     })
 }
 
@@ -166,7 +174,7 @@ pub(super) async fn complete(
                 .collect(),
         ))
         .build();
-    let complete = s3
+    let mut complete = s3
         .client_at(&target.region, target.endpoint.as_deref())
         .complete_multipart_upload()
         .bucket(&target.bucket)
@@ -174,6 +182,18 @@ pub(super) async fn complete(
         .upload_id(upload_id)
         .multipart_upload(completed)
         .set_expected_bucket_owner(target.expected_bucket_owner.clone());
+    // The source's full-object checksum goes with Complete: the destination checks the bytes
+    // it assembled against it and refuses the upload (BadDigest) if they are not the source's.
+    if let Some(c) = target.checksum.as_ref().filter(|c| c.full_object) {
+        let value = Some(c.value.clone());
+        complete = match c.algorithm.as_str() {
+            "CRC32" => complete.set_checksum_crc32(value),
+            "CRC32C" => complete.set_checksum_crc32_c(value),
+            "CRC64NVME" => complete.set_checksum_crc64_nvme(value),
+            _ => complete,
+        }
+        .checksum_type(ChecksumType::FullObject);
+    }
     let out = apply_condition!(complete, target)
         .send()
         .await
@@ -262,6 +282,7 @@ pub(super) async fn list_parts(
                             p.checksum_sha256(),
                         ],
                     ),
+                    kms: false,
                 },
             ))
         }));

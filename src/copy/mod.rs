@@ -2,7 +2,10 @@
 //! (UploadPartCopy in parallel) handles larger objects, and every multipart source, whose part
 //! layout it reproduces so that the replica's ETag equals the source's.
 
+mod digest;
 pub mod multipart;
+
+pub use digest::{tee, Md5Of};
 
 use crate::error::{ReplicationError, Side};
 use crate::run::Run;

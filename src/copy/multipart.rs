@@ -131,6 +131,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         .filter(|(n, _)| !done.iter().any(|(d, _)| d == n))
         .collect();
     let id = upload.id.as_str();
+    let md5_parts = !matches!(target.encryption, TargetEncryption::Kms { .. });
     let copied = stream::iter(missing)
         .map(|(number, range)| async move {
             if run.past_deadline() {
@@ -149,10 +150,21 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                         .read(region, &request.source, if_match, Some(range))
                         .await
                         .map_err(|f| ReplicationError::classify(Side::Source, f))?;
-                    destination
+                    let (bytes, read) = super::tee(bytes);
+                    let part = destination
                         .upload_part(&request.target, id, number, bytes)
                         .await
-                        .map_err(dst)?
+                        .map_err(dst)?;
+                    // The destination stored the bytes read from the source, or the part is
+                    // refused (a part ETag is their MD5 unless the replica is SSE-KMS).
+                    if md5_parts && !part.kms && part.etag != read.etag() {
+                        return Err(ReplicationError::ReplicaMismatch(format!(
+                            "part {number}: the destination stored ETag {}, the bytes read from the source make {}",
+                            part.etag,
+                            read.etag()
+                        )));
+                    }
+                    part
                 }
             };
             Ok(Some((number, etag)))

@@ -76,6 +76,7 @@ impl DestinationStore for FakeS3 {
         let part = UploadedPart {
             etag: md5_etag(&bytes),
             checksum: None,
+            kms: false,
         };
         let mut state = self.state();
         let upload = state
@@ -125,6 +126,7 @@ impl DestinationStore for FakeS3 {
         let part = UploadedPart {
             etag: md5_etag(&bytes),
             checksum: None,
+            kms: false,
         };
         let upload = state
             .bucket("UploadPartCopy", &request.target.bucket)?
