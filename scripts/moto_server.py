@@ -11,7 +11,9 @@ it, and a key with a control character then breaks the XML), as ListObjectsV2 al
 An object completed by a multipart upload reports the time its upload was initiated as its
 Last-Modified, as S3 does (moto reports completion). CompleteMultipartUpload checks the
 full-object checksum it is given (CRC32, CRC32C, CRC64NVME) against the assembled bytes and
-answers BadDigest when they differ, as S3 does (moto ignores it).
+answers BadDigest when they differ, as S3 does (moto ignores it). GetObjectRetention answers the
+version's retention (moto answers the object's bytes), and CopyObject with Object Lock headers
+needs no Content-MD5 (moto asks for one, as for an upload with a body).
 
 With `--tls DIR` it serves HTTPS with a certificate for 127.0.0.1 signed by a CA made for the
 run, whose certificate it writes to DIR/ca.pem (for SSL_CERT_FILE).
@@ -229,6 +231,46 @@ s3_models.FakeKey.last_modified_ISO8601 = property(
     lambda key: s3_models.iso_8601_datetime_without_milliseconds_s3(_reported_modified(key)))
 s3_models.FakeKey.last_modified_RFC1123 = property(
     lambda key: s3_models.rfc_1123_datetime(_reported_modified(key)))
+
+# GetObjectRetention: moto 5.2 answers the object itself. Answer the version's retention, or
+# NoSuchObjectLockConfiguration when it has none, as S3 does.
+_key_response_get = S3Response._key_response_get
+
+
+def _retention_get(self, query, key_name):
+    if "retention" not in query:
+        return _key_response_get(self, query, key_name)
+    key, _ = self._get_key()
+    headers = {"x-amz-version-id": key.version_id} if key.version_id != "null" else {}
+    if not key.lock_mode:
+        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchObjectLockConfiguration"
+                "</Code><Message>The specified object does not have a ObjectLock configuration"
+                "</Message></Error>")
+        return 404, headers, body
+    body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+            "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            f"<Mode>{key.lock_mode}</Mode><RetainUntilDate>{key.lock_until}</RetainUntilDate>"
+            "</Retention>")
+    return 200, headers, body
+
+
+S3Response._key_response_get = _retention_get
+
+# CopyObject carrying Object Lock headers: moto 5.2 demands Content-MD5 or a checksum header, as
+# S3 does for uploads with a body; a copy has no body and S3 asks for neither.
+_key_response_put = S3Response._key_response_put
+
+
+def _lock_copy_put(self, query, key_name):
+    subresource = any(q in query for q in ("uploadId", "retention", "legal-hold", "acl", "tagging"))
+    if "x-amz-copy-source" in self.headers and not subresource:
+        self._set_action("KEY", "PUT", query)
+        self._authenticate_and_authorize_s3_action(bucket_name=self.bucket_name, key_name=key_name)
+        return self.copy_object()
+    return _key_response_put(self, query, key_name)
+
+
+S3Response._key_response_put = _lock_copy_put
 
 def _exit_with(parent):
     while True:

@@ -1119,3 +1119,87 @@ async fn a_replica_moved_down_by_a_destination_lifecycle_rule_is_same() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(version_count(&s3, &dst, "k.txt").await, versions);
 }
+
+/// A bucket with Object Lock enabled (and so versioning), in us-east-1.
+async fn locked_bucket(s3: &aws_sdk_s3::Client, label: &str) -> String {
+    let name = unique_bucket(label);
+    s3.create_bucket()
+        .bucket(&name)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .expect("create bucket with Object Lock");
+    name
+}
+
+async fn legal_hold_of(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> bool {
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    head.object_lock_legal_hold_status() == Some(&aws_sdk_s3::types::ObjectLockLegalHoldStatus::On)
+}
+
+/// S3 raises no event when a legal hold is put on after the upload: deep verify reports the
+/// difference, and repair carries it over.
+#[tokio::test]
+async fn a_legal_hold_put_on_after_replication_is_reported_and_repaired() {
+    let s3 = client();
+    let src = locked_bucket(&s3, "lh-src").await;
+    let dst = locked_bucket(&s3, "lh-dst").await;
+    let p = put(&s3, &src, "held.txt", b"evidence").await;
+    let config = config(&dst);
+    s3_replicator::handle(
+        &replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]),
+        created_event(std::slice::from_ref(&p)),
+    )
+    .await
+    .unwrap();
+    assert!(!legal_hold_of(&s3, &dst, "held.txt").await);
+    s3.put_object_legal_hold()
+        .bucket(&src)
+        .key("held.txt")
+        .version_id(p.version_id.as_deref().unwrap())
+        .legal_hold(
+            aws_sdk_s3::types::ObjectLockLegalHold::builder()
+                .status(aws_sdk_s3::types::ObjectLockLegalHoldStatus::On)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let deep = || {
+        let out = cli(&config)
+            .args(["verify", "--bucket", &src, "--deep"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = deep();
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("held.txt") && l.contains("object-lock")),
+        "{stdout}"
+    );
+    let out = cli(&config)
+        .args(["repair", "--bucket", &src])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(legal_hold_of(&s3, &dst, "held.txt").await);
+    let (code, stdout) = deep();
+    assert_eq!(code, Some(0), "{stdout}");
+}
