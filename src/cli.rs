@@ -71,6 +71,36 @@ pub enum Command {
         #[arg(long, default_value_t = backfill::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
     },
+    /// Bring every key back to how it was at a time: its version of that time copied back as
+    /// the current one (from the bucket's own history, or a replica's). History is kept: keys
+    /// newer than that time are left, or hidden under a delete marker with --delete-newer.
+    /// Exit status 0 when nothing failed.
+    Restore {
+        /// The bucket to bring back (versioning must be Enabled).
+        #[arg(long)]
+        bucket: String,
+        /// The time, RFC 3339 (2026-11-01T10:00:00Z, offsets allowed).
+        #[arg(long, value_name = "TIME")]
+        as_of: String,
+        /// Only keys under this prefix.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Take the history from this replica bucket, each version at its original write time.
+        #[arg(long, value_name = "REPLICA_BUCKET")]
+        from: Option<String>,
+        /// Hide keys that did not exist at that time under a delete marker.
+        #[arg(long)]
+        delete_newer: bool,
+        /// Write nothing: say what would be done, the bytes to copy and the request cost.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write every key's outcome as CSV (key,action,version,reason).
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Keys restored at once.
+        #[arg(long, default_value_t = crate::restore::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+    },
     /// verify --deep, then replicate again what is missing or differs (to the destinations
     /// where it does). Extra objects are left. Exit status 0 when nothing failed.
     Repair {
@@ -119,6 +149,38 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     match cli.command {
+        Command::Restore {
+            bucket,
+            as_of,
+            prefix,
+            from,
+            delete_newer,
+            dry_run,
+            report,
+            concurrency,
+        } => {
+            let as_of = match chrono::DateTime::parse_from_rfc3339(&as_of) {
+                Ok(t) => t.timestamp_millis(),
+                Err(e) => {
+                    eprintln!("restore: --as-of {as_of:?} is not an RFC 3339 time (2026-11-01T10:00:00Z): {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let options = crate::restore::Options {
+                bucket,
+                prefix,
+                as_of,
+                from,
+                delete_newer,
+                dry_run,
+                concurrency,
+            };
+            let stop = stop_on_ctrl_c();
+            let progress = Bar::new("restore");
+            let done = crate::restore::restore(&replicator, &options, &progress, &stop).await;
+            progress.finish();
+            restored(done, &options, report.as_deref())
+        }
         Command::Backfill {
             bucket,
             prefix,
@@ -289,6 +351,69 @@ fn closing(
             eprintln!("{verb}: {}: {e}", e.code());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints a restore's rows worth reading, its report, closing line (and, for a dry run, bytes
+/// and cost); the exit status.
+fn restored(
+    done: Result<(crate::restore::Tally, Vec<crate::restore::Row>), crate::restore::RestoreError>,
+    options: &crate::restore::Options,
+    report: Option<&std::path::Path>,
+) -> ExitCode {
+    use crate::restore::{Action, RestoreError, GET_CLASS_PER_1000, PUT_CLASS_PER_1000};
+    let (tally, rows) = match done {
+        Ok(done) => done,
+        Err(e @ RestoreError::NotVersioned(_)) => {
+            eprintln!("restore: {e}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("restore: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(path) = report {
+        let written = (|| -> Result<(), csv::Error> {
+            let mut out = csv::Writer::from_path(path)?;
+            out.write_record(["key", "action", "version", "reason"])?;
+            for r in &rows {
+                let version = r.version.as_deref().unwrap_or("");
+                out.write_record([r.key.as_str(), &r.action.to_string(), version, &r.reason])?;
+            }
+            out.flush()?;
+            Ok(())
+        })();
+        if let Err(e) = written {
+            eprintln!("restore: writing {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    for r in rows.iter().filter(|r| r.action != Action::AlreadyAsOf) {
+        let verb = match (options.dry_run, r.action) {
+            (true, Action::Restored) => "would restore".to_owned(),
+            (true, Action::Deleted) => "would delete".to_owned(),
+            (_, action) => action.to_string(),
+        };
+        let version = r.version.as_deref().unwrap_or("-");
+        println!("{verb:<13} {}  {version}  {}", r.key, r.reason);
+    }
+    println!("{}", tally.summary(options.dry_run));
+    if options.dry_run {
+        println!(
+            "restore (dry run): {} to copy; about {} PUT/COPY/LIST and {} GET/HEAD requests, ${:.4} at ${PUT_CLASS_PER_1000} and ${GET_CLASS_PER_1000} per 1,000",
+            HumanBytes(tally.bytes),
+            tally.put_class,
+            tally.get_class,
+            tally.cost()
+        );
+    }
+    if tally.not_started > 0 {
+        ExitCode::from(130)
+    } else if tally.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -22,6 +22,7 @@ pub mod lambda_init;
 pub mod metrics;
 pub mod names;
 pub mod replicate;
+pub mod restore;
 pub mod rules;
 pub mod run;
 pub mod sdk;

@@ -171,6 +171,26 @@ pub struct ListedVersion {
     pub etag: String,
 }
 
+/// One entry of a key's history as ListObjectVersions lists it: an object version or a delete
+/// marker, with when it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Past {
+    /// The key.
+    pub key: String,
+    /// The version id (`null` for one written while versioning was off or suspended).
+    pub version_id: String,
+    /// Last-Modified, in milliseconds since the epoch.
+    pub last_modified: i64,
+    /// A delete marker rather than an object version.
+    pub delete_marker: bool,
+    /// The key's current entry.
+    pub latest: bool,
+    /// Size in bytes (0 for a delete marker).
+    pub size: u64,
+    /// ETag, with its quotes (empty for a delete marker).
+    pub etag: String,
+}
+
 /// What HeadObject tells about a source version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceVersion {
@@ -536,6 +556,23 @@ pub trait SourceStore: Sync {
         bucket: &str,
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<ListedVersion>, S3Failure>> + Send;
+
+    /// Every object version and delete marker under `prefix` (ListObjectVersions): in key
+    /// order, each key's newest first (the current one first).
+    fn history(
+        &self,
+        region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<Past>, S3Failure>> + Send;
+
+    /// Whether the bucket's versioning is Enabled (GetBucketVersioning): not when it was never
+    /// enabled, nor when it is suspended.
+    fn versioning_enabled(
+        &self,
+        region: &str,
+        bucket: &str,
+    ) -> impl Future<Output = Result<bool, S3Failure>> + Send;
 
     /// Whether HeadObject here leaves `x-amz-tagging-count` out only for an object without tags
     /// (AWS S3, to a caller who may read tags). Other endpoints may never send it.

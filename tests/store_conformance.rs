@@ -198,6 +198,7 @@ conformance!(
     versions_carry_their_write_time,
     a_call_the_caller_may_not_make_is_access_denied_never_not_found,
     a_write_whose_condition_no_longer_holds_writes_nothing,
+    history_lists_versions_and_delete_markers_newest_first,
 );
 
 fn at(bucket: &str, key: &str) -> ReplicaLocation {
@@ -328,6 +329,43 @@ async fn version_listings_are_oldest_first_and_leave_delete_markers_out(b: &impl
     assert_eq!(current[0].size, 2);
     assert_eq!(current[0].etag, c1.etag);
     assert_eq!(current[0].storage_class, "STANDARD");
+}
+
+async fn history_lists_versions_and_delete_markers_newest_first(b: &impl Backend) {
+    let s = b.store();
+    let bucket = b.bucket().await;
+    assert!(s.versioning_enabled(REGION, &bucket).await.unwrap());
+    let a1 = b.put(&bucket, "p/a", b"a1").await;
+    // One-second Last-Modified: each entry of the key is written in a second of its own.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let marker = b.delete(&bucket, "p/a").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let a2 = b.put(&bucket, "p/a", b"a2!").await;
+    b.put(&bucket, "q/other", b"x").await;
+    let listed = s.history(REGION, &bucket, "p/").await.unwrap();
+    let got: Vec<(&str, &str, bool, bool, u64)> = listed
+        .iter()
+        .map(|p| {
+            (
+                p.key.as_str(),
+                p.version_id.as_str(),
+                p.delete_marker,
+                p.latest,
+                p.size,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("p/a", a2.version_id.as_deref().unwrap(), false, true, 3),
+            ("p/a", marker.as_str(), true, false, 0),
+            ("p/a", a1.version_id.as_deref().unwrap(), false, false, 2),
+        ]
+    );
+    assert!(listed[0].last_modified > listed[1].last_modified);
+    assert!(listed[1].last_modified > listed[2].last_modified);
+    assert_eq!(listed[0].etag, a2.etag);
 }
 
 async fn listings_follow_every_page(b: &impl Backend) {

@@ -8,7 +8,7 @@ use aws_sdk_s3::Client;
 use super::errors::{failure, not_advancing};
 use crate::error::{S3Failure, S3FailureKind};
 use crate::events::decode_event_key;
-use crate::store::{Listed, ListedVersion};
+use crate::store::{Listed, ListedVersion, Past};
 
 /// A key (or key marker) as a listing gave it: decoded where the answer says it is URL-encoded
 /// (as S3 event keys are; a server that ignores the request answers it as it is).
@@ -190,4 +190,70 @@ pub(super) async fn all_versions(
     // S3 lists each key's versions newest first.
     oldest_first(&mut versions);
     Ok(versions)
+}
+
+/// Every object version and delete marker under `prefix`: in key order, each key's newest first
+/// (S3 lists versions and delete markers apart: they are merged by Last-Modified, the current
+/// entry first).
+pub(super) async fn history(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<Past>, S3Failure> {
+    let mut entries: Vec<Past> = Vec::new();
+    let (mut key_marker, mut version_marker) = (None, None);
+    let millis =
+        |t: Option<&aws_smithy_types::DateTime>| t.map_or(0, |t| t.to_millis().unwrap_or(0));
+    loop {
+        let page = client
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(prefix)
+            .encoding_type(EncodingType::Url)
+            .set_key_marker(key_marker.take())
+            .set_version_id_marker(version_marker.take())
+            .send()
+            .await
+            .map_err(|e| failure("ListObjectVersions", e))?;
+        for v in page.versions() {
+            let Some(key) = v.key() else { continue };
+            entries.push(Past {
+                key: listed_key("ListObjectVersions", page.encoding_type(), key)?,
+                version_id: v.version_id().unwrap_or("null").to_owned(),
+                last_modified: millis(v.last_modified()),
+                delete_marker: false,
+                latest: v.is_latest() == Some(true),
+                size: u64::try_from(v.size().unwrap_or(0)).unwrap_or(0),
+                etag: v.e_tag().unwrap_or_default().to_owned(),
+            });
+        }
+        for m in page.delete_markers() {
+            let Some(key) = m.key() else { continue };
+            entries.push(Past {
+                key: listed_key("ListObjectVersions", page.encoding_type(), key)?,
+                version_id: m.version_id().unwrap_or("null").to_owned(),
+                last_modified: millis(m.last_modified()),
+                delete_marker: true,
+                latest: m.is_latest() == Some(true),
+                size: 0,
+                etag: String::new(),
+            });
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = next_key_marker(&page)?;
+        version_marker = page.next_version_id_marker().map(str::to_owned);
+        if key_marker.is_none() && version_marker.is_none() {
+            return Err(not_advancing("ListObjectVersions"));
+        }
+    }
+    // Stable: entries of one page keep S3's order where Last-Modified ties.
+    entries.sort_by(|a, b| {
+        a.key
+            .cmp(&b.key)
+            .then(b.latest.cmp(&a.latest))
+            .then(b.last_modified.cmp(&a.last_modified))
+    });
+    Ok(entries)
 }

@@ -17,7 +17,7 @@ use super::AwsS3;
 use crate::error::S3Failure;
 use crate::store::{
     Acl, Body, Checksum, ContentHeaders, Current, Encryption, Grant, Grantee, Listed,
-    ListedVersion, ObjectLock, SourceStore, SourceVersion, VersionRef,
+    ListedVersion, ObjectLock, Past, SourceStore, SourceVersion, VersionRef,
 };
 
 /// Part-size HEADs in flight at once when reading a source's part layout.
@@ -394,5 +394,25 @@ impl SourceStore for AwsS3 {
 
     async fn current(&self, region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
         head_current(&self.client(region), bucket, key, None, None).await
+    }
+
+    async fn history(
+        &self,
+        region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<Past>, S3Failure> {
+        super::listings::history(&self.client(region), bucket, prefix).await
+    }
+
+    async fn versioning_enabled(&self, region: &str, bucket: &str) -> Result<bool, S3Failure> {
+        let out = self
+            .client(region)
+            .get_bucket_versioning()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| failure("GetBucketVersioning", e))?;
+        Ok(out.status() == Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled))
     }
 }

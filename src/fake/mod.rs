@@ -428,6 +428,8 @@ impl FakeS3 {
         let mut marker = object(Vec::new(), String::new(), Vec::new(), None);
         marker.marker = true;
         marker.id = id.clone();
+        // As S3, a delete marker has its write time.
+        marker.head.last_modified = Some(now());
         state
             .bucket("DeleteObject", bucket)
             .expect("the bucket exists")

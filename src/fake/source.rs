@@ -1,6 +1,7 @@
 //! The in-memory S3 as the source store: HeadObject, tags, ACL, bytes, listings.
 
 use super::*;
+use crate::store::Past;
 
 impl SourceStore for FakeS3 {
     async fn head_version(
@@ -140,6 +141,48 @@ impl SourceStore for FakeS3 {
             .filter(|(k, _)| k.starts_with(prefix))
             .flat_map(|(k, v)| v.iter().filter(|s| !s.marker).map(|s| listed_version(k, s)))
             .collect())
+    }
+
+    async fn history(
+        &self,
+        _region: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<Past>, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let b = state.bucket("ListObjectVersions", bucket)?;
+        Ok(b.keys
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .flat_map(|(k, versions)| {
+                let newest = versions.len().saturating_sub(1);
+                versions.iter().enumerate().rev().map(move |(i, s)| Past {
+                    key: k.clone(),
+                    version_id: s.id.clone(),
+                    last_modified: s
+                        .head
+                        .last_modified
+                        .map_or(0, |t| t.to_millis().unwrap_or(0)),
+                    delete_marker: s.marker,
+                    latest: i == newest,
+                    size: if s.marker { 0 } else { s.head.size },
+                    etag: if s.marker {
+                        String::new()
+                    } else {
+                        s.head.etag.clone()
+                    },
+                })
+            })
+            .collect())
+    }
+
+    async fn versioning_enabled(&self, _region: &str, bucket: &str) -> Result<bool, S3Failure> {
+        let _call = self.call().await;
+        // The fake's buckets are all versioned.
+        self.state()
+            .bucket("GetBucketVersioning", bucket)
+            .map(|_| true)
     }
 
     async fn current(&self, _region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {

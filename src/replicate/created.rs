@@ -443,7 +443,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
 
     /// One CopyObject, or a multipart copy in `layout`'s parts (checked against
     /// `expected_etag` before Complete, when given).
-    async fn write(
+    pub(super) async fn write(
         &self,
         request: &CopyRequest,
         layout: Option<&[(u64, u64)]>,
@@ -491,11 +491,21 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         source_parts: Option<u32>,
         run: &Run,
     ) -> Result<Vec<(u64, u64)>, ReplicationError> {
+        self.layout_of(src.region, src.version, src.head, source_parts, run)
+            .await
+    }
+
+    /// The part layout of a copy of `version` (read as `head`): its own, or a uniform one.
+    pub(super) async fn layout_of(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        head: &SourceVersion,
+        source_parts: Option<u32>,
+        run: &Run,
+    ) -> Result<Vec<(u64, u64)>, ReplicationError> {
         let Some(parts) = source_parts else {
-            return Ok(copy::uniform_layout(
-                src.head.size,
-                self.config.copy.part_size,
-            ));
+            return Ok(copy::uniform_layout(head.size, self.config.copy.part_size));
         };
         // The last part is what the others leave of the object.
         let leading = parts.saturating_sub(1);
@@ -504,16 +514,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             _ => {
                 run.start_many(leading)?;
                 self.source
-                    .part_sizes(src.region, src.version, leading)
+                    .part_sizes(region, version, leading)
                     .await
                     .map_err(src_err)?
             }
         };
-        copy::source_layout(&sizes, parts, src.head.size)
+        copy::source_layout(&sizes, parts, head.size)
     }
 
     /// Where the ETag cannot tell (a re-chunked or KMS copy), the replica's size must match.
-    async fn verify_size(
+    pub(super) async fn verify_size(
         &self,
         request: &CopyRequest,
         written: &Written,

@@ -31,8 +31,10 @@ mod deleted;
 mod metadata;
 mod order;
 mod plan;
+mod restore;
 
 pub use plan::{grant_headers, lock_in_force, plan_replica, target_encryption};
+pub use restore::CopiedBack;
 
 /// Rounds of "read both current versions, write if they differ" before a record is failed (and
 /// retried by Lambda). Each round is needed only when another writer raced this one.

@@ -1,0 +1,142 @@
+//! A past version copied back as a bucket's current version, with everything a replica carries:
+//! the engine's half of `restore` (the tool decides what to copy, this copies it).
+
+use super::plan::verify;
+use super::*;
+
+/// What became of a copy back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopiedBack {
+    /// Written, as this version.
+    Written(Written),
+    /// Not copied: why (archived, SSE-C).
+    Skipped(SkipReason),
+}
+
+impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    /// Copies `from` (in `from_region`) to `to` as its new current version, server-side: body,
+    /// content headers, user metadata without our own `replica-*` entries (the copy is an
+    /// original write, which replication then carries on), tags, ACL, storage class,
+    /// encryption, the Object Lock still in force and the additional checksum; in parts where
+    /// needed, in the version's own layout (same ETag). It lands only while `to` is in the
+    /// state `condition` names.
+    pub async fn copy_back(
+        &self,
+        from: &VersionRef,
+        from_region: &str,
+        to: &ReplicaLocation,
+        condition: Option<WriteCondition>,
+        run: &Run,
+    ) -> Result<CopiedBack, ReplicationError> {
+        let mut head = self.read_head(from_region, from, None, run).await?;
+        if head.archived || head.encryption == Encryption::Customer {
+            let reason = match head.archived {
+                true => SkipReason::Archived(head.storage_class.clone().unwrap_or_default()),
+                false => SkipReason::CustomerEncrypted,
+            };
+            return Ok(CopiedBack::Skipped(reason));
+        }
+        self.complete_lock(from_region, from, &mut head, run)
+            .await?;
+        let tags = match self.tags_known_empty(&head, &from.bucket) {
+            true => Vec::new(),
+            false => self.read_tags(from_region, from, run).await?,
+        };
+        let grants = match self
+            .source_acls_disabled(from_region, &from.bucket, run)
+            .await
+        {
+            true => None,
+            false => self.read_grants(from_region, from, run).await?,
+        };
+        let mut metadata = head.metadata.clone();
+        for ours in [
+            REPLICA_MARKER,
+            REPLICA_SOURCE_BUCKET,
+            REPLICA_WRITTEN_TO,
+            REPLICA_ORIGIN_TIME,
+        ] {
+            metadata.remove(ours);
+        }
+        let encryption = match &head.encryption {
+            Encryption::S3 => TargetEncryption::S3,
+            Encryption::Kms {
+                algorithm,
+                key_id: Some(key_id),
+                bucket_key,
+            } => TargetEncryption::Kms {
+                algorithm: algorithm.clone(),
+                key_id: key_id.clone(),
+                bucket_key: *bucket_key,
+            },
+            _ => TargetEncryption::BucketDefault,
+        };
+        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+        let mut request = CopyRequest {
+            source: from.clone(),
+            source_region: from_region.to_owned(),
+            source_if_match: None,
+            target: ReplicaSpec {
+                bucket: to.bucket.clone(),
+                key: to.key.clone(),
+                region: to.region.clone(),
+                content: head.content.clone(),
+                metadata,
+                tags: TagsPlan::Set(tags.clone()),
+                acl: match &grants {
+                    Some(g) => AclPlan::Grants(g.clone()),
+                    None => AclPlan::Default,
+                },
+                storage_class: head
+                    .storage_class
+                    .clone()
+                    .unwrap_or_else(|| "STANDARD".to_owned()),
+                encryption,
+                object_lock: lock_in_force(&head.object_lock, now),
+                checksum: head.checksum.clone(),
+                expected_bucket_owner: to.expected_bucket_owner.clone(),
+                endpoint: None,
+                condition,
+            },
+        };
+        let method = copy::choose(head.size, &head.etag, &self.config.copy, false)?;
+        let layout = match method {
+            CopyMethod::SingleRequest => None,
+            CopyMethod::Multipart { source_parts } => {
+                request.source_if_match = Some(head.etag.clone());
+                Some(
+                    self.layout_of(from_region, from, &head, source_parts, run)
+                        .await?,
+                )
+            }
+        };
+        let kms = |e: &TargetEncryption| matches!(e, TargetEncryption::Kms { .. });
+        let expected_etag = match method {
+            CopyMethod::Multipart {
+                source_parts: Some(_),
+            } if !matches!(head.encryption, Encryption::Kms { .. })
+                && !kms(&request.target.encryption) =>
+            {
+                Some(head.etag.clone())
+            }
+            _ => None,
+        };
+        let expected = expected_etag.as_deref();
+        let written = match self
+            .write(&request, layout.as_deref(), &tags, expected, run)
+            .await
+        {
+            // A bucket with ACLs disabled holds every object under its owner's control.
+            Err(e) if e.disposition() == Disposition::AclUnsupported => {
+                request.target.acl = AclPlan::Default;
+                self.write(&request, layout.as_deref(), &tags, expected, run)
+                    .await?
+            }
+            other => other?,
+        };
+        if !verify(&head, &request.target, &written, method)? && layout.is_none() {
+            self.verify_size(&request, &written, head.size, run).await?;
+        }
+        Ok(CopiedBack::Written(written))
+    }
+}

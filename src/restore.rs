@@ -1,0 +1,657 @@
+//! Point-in-time restore: each key of a bucket brought back to how it was at a time T, from the
+//! bucket's own version history or from a replica's (each replica taken at its original write
+//! time), copied back server-side with full fidelity as the key's new current version. History
+//! is never deleted: a key newer than T can be hidden under a delete marker, nothing more.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::stream::{self, StreamExt};
+
+use crate::backfill::Progress;
+use crate::error::{Disposition, ReplicationError, S3FailureKind, Side};
+use crate::replicate::{CopiedBack, Replicator};
+use crate::run::Run;
+use crate::store::{
+    Current, DestinationStore, Past, ReplicaLocation, SourceStore, SourceVersion, VersionRef,
+    WriteCondition, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
+};
+
+/// Keys restored at once unless `--concurrency` says otherwise.
+pub const CONCURRENCY: u16 = 16;
+
+/// What to restore.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The bucket to bring back.
+    pub bucket: String,
+    /// Only keys under this prefix.
+    pub prefix: String,
+    /// T, in milliseconds since the epoch.
+    pub as_of: i64,
+    /// Take the history from this replica bucket instead of the bucket's own.
+    pub from: Option<String>,
+    /// Hide keys that did not exist at T under a delete marker.
+    pub delete_newer: bool,
+    /// Write nothing; say what would be done.
+    pub dry_run: bool,
+    /// Keys worked on at once.
+    pub concurrency: u16,
+}
+
+/// What was done with one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Its version of T was copied back as the current one (or would be, in a dry run).
+    Restored,
+    /// It already was as of T.
+    AlreadyAsOf,
+    /// It did not exist at T and got a delete marker (`--delete-newer`).
+    Deleted,
+    /// It did not exist at T and was left alone.
+    Newer,
+    /// Deliberately not restored (the reason says why).
+    Skipped,
+    /// It could not be restored.
+    Failed,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Restored => "restored",
+            Action::AlreadyAsOf => "already",
+            Action::Deleted => "deleted",
+            Action::Newer => "newer",
+            Action::Skipped => "skipped",
+            Action::Failed => "failed",
+        })
+    }
+}
+
+/// One key's outcome (a row of `--report`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The key.
+    pub key: String,
+    /// What was done.
+    pub action: Action,
+    /// The version brought back (of the bucket the history came from).
+    pub version: Option<String>,
+    /// Why, in words.
+    pub reason: String,
+    /// Bytes copied (or to copy).
+    pub bytes: u64,
+}
+
+/// The counts of a run, and what it cost or would cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Keys restored.
+    pub restored: u64,
+    /// Keys already as of T.
+    pub already: u64,
+    /// Keys hidden under a delete marker.
+    pub deleted: u64,
+    /// Keys newer than T, left alone.
+    pub newer: u64,
+    /// Keys skipped.
+    pub skipped: u64,
+    /// Keys that failed.
+    pub failed: u64,
+    /// Keys not started (stopped by Ctrl-C).
+    pub not_started: u64,
+    /// Bytes copied (or to copy).
+    pub bytes: u64,
+    /// S3 requests of the PUT, COPY, POST and LIST class (or, in a dry run, to be made).
+    pub put_class: u64,
+    /// S3 requests of the GET class (GET, HEAD and the other reads).
+    pub get_class: u64,
+}
+
+/// US East (N. Virginia), S3 Standard, December 2026: PUT, COPY, POST and LIST requests per
+/// 1,000 (README states the prices assumed).
+pub const PUT_CLASS_PER_1000: f64 = 0.005;
+/// GET and all other requests per 1,000.
+pub const GET_CLASS_PER_1000: f64 = 0.0004;
+
+impl Tally {
+    fn add(&mut self, row: &Row) {
+        match row.action {
+            Action::Restored => self.restored += 1,
+            Action::AlreadyAsOf => self.already += 1,
+            Action::Deleted => self.deleted += 1,
+            Action::Newer => self.newer += 1,
+            Action::Skipped => self.skipped += 1,
+            Action::Failed => self.failed += 1,
+        }
+        self.bytes += row.bytes;
+    }
+
+    /// The closing line.
+    pub fn summary(&self, dry_run: bool) -> String {
+        let verb = match dry_run {
+            true => "restore (dry run)",
+            false => "restore",
+        };
+        let line = format!(
+            "{verb}: {} restored, {} already as of T, {} deleted, {} newer, {} skipped, {} failed",
+            self.restored, self.already, self.deleted, self.newer, self.skipped, self.failed
+        );
+        match self.not_started {
+            0 => line,
+            n => format!("{line}, {n} not started (stopped)"),
+        }
+    }
+
+    /// The estimated request cost, in US dollars, at the prices above.
+    pub fn cost(&self) -> f64 {
+        self.put_class as f64 * PUT_CLASS_PER_1000 / 1000.0
+            + self.get_class as f64 * GET_CLASS_PER_1000 / 1000.0
+    }
+}
+
+/// Why a restore could not start.
+#[derive(Debug)]
+pub enum RestoreError {
+    /// The bucket's versioning is not Enabled: it has no history to restore from, and a copy
+    /// would overwrite the only version.
+    NotVersioned(String),
+    /// Reading what is needed failed.
+    Failed(ReplicationError),
+}
+
+impl fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RestoreError::NotVersioned(bucket) => write!(
+                f,
+                "versioning is required: bucket {bucket} does not have versioning Enabled, so it keeps no history to restore from and a copy would overwrite its only version"
+            ),
+            RestoreError::Failed(e) => write!(f, "{}: {e}", e.code()),
+        }
+    }
+}
+
+impl From<ReplicationError> for RestoreError {
+    fn from(e: ReplicationError) -> Self {
+        RestoreError::Failed(e)
+    }
+}
+
+/// A key's state: an object version (its id in the history's bucket, its ETag and size), or
+/// nothing (absent, or a delete marker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct State {
+    version_id: String,
+    etag: String,
+    size: u64,
+}
+
+/// Where the history comes from.
+struct History<'a> {
+    bucket: &'a str,
+    region: String,
+    /// A replica bucket: entries are taken at their original write time.
+    replica: bool,
+}
+
+/// Brings every key under the prefix back to how it was at T; the counts and one row per key.
+pub async fn restore<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    options: &Options,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<(Tally, Vec<Row>), RestoreError> {
+    let src = |f| ReplicationError::classify(Side::Source, f);
+    let region = replicator.bucket_region(&options.bucket).await?;
+    let source = replicator.source();
+    if !source
+        .versioning_enabled(&region, &options.bucket)
+        .await
+        .map_err(src)?
+    {
+        return Err(RestoreError::NotVersioned(options.bucket.clone()));
+    }
+    let own = by_key(
+        source
+            .history(&region, &options.bucket, &options.prefix)
+            .await
+            .map_err(src)?,
+    );
+    let mut tally = Tally {
+        get_class: 2,
+        put_class: 1,
+        ..Tally::default()
+    };
+    let (history, theirs) = match &options.from {
+        None => (
+            History {
+                bucket: &options.bucket,
+                region: region.clone(),
+                replica: false,
+            },
+            None,
+        ),
+        Some(from) => {
+            let from_region = replicator.bucket_region(from).await?;
+            let listed = source
+                .history(&from_region, from, &options.prefix)
+                .await
+                .map_err(src)?;
+            tally.get_class += 1;
+            tally.put_class += 1;
+            (
+                History {
+                    bucket: from,
+                    region: from_region,
+                    replica: true,
+                },
+                Some(by_key(listed)),
+            )
+        }
+    };
+    let history_of = theirs.as_ref().unwrap_or(&own);
+    let mut keys: Vec<&String> = own.keys().chain(history_of.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let empty = Vec::new();
+    progress.planned(keys.len() as u64, 0);
+    let runs = stream::iter(keys)
+        .map(|key| {
+            let now = own.get(key).unwrap_or(&empty);
+            let past = history_of.get(key).unwrap_or(&empty);
+            let (history, region) = (&history, &region);
+            async move {
+                if stop.load(Ordering::SeqCst) {
+                    return None;
+                }
+                let mut requests = Requests::default();
+                let row = one_key(
+                    replicator,
+                    options,
+                    region,
+                    history,
+                    key,
+                    now,
+                    past,
+                    &mut requests,
+                )
+                .await;
+                progress.done(row.bytes);
+                Some((row, requests))
+            }
+        })
+        .buffer_unordered(usize::from(options.concurrency.max(1)))
+        .collect::<Vec<_>>()
+        .await;
+    let mut rows: Vec<Row> = Vec::new();
+    tally.not_started = runs.iter().filter(|r| r.is_none()).count() as u64;
+    for (row, requests) in runs.into_iter().flatten() {
+        tally.add(&row);
+        tally.put_class += requests.put;
+        tally.get_class += requests.get;
+        rows.push(row);
+    }
+    // A listing page holds up to 1,000 entries.
+    let entries: usize = own.values().map(Vec::len).sum::<usize>()
+        + theirs
+            .as_ref()
+            .map_or(0, |t| t.values().map(Vec::len).sum::<usize>());
+    tally.put_class += (entries / 1000) as u64;
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok((tally, rows))
+}
+
+/// Requests one key made (or would make).
+#[derive(Default)]
+struct Requests {
+    put: u64,
+    get: u64,
+}
+
+/// Each key's history, newest first.
+fn by_key(entries: Vec<Past>) -> BTreeMap<String, Vec<Past>> {
+    let mut keys: BTreeMap<String, Vec<Past>> = BTreeMap::new();
+    for e in entries {
+        keys.entry(e.key.clone()).or_default().push(e);
+    }
+    keys
+}
+
+/// The key's state now: its current entry.
+fn current(now: &[Past]) -> Option<State> {
+    let latest = now.iter().find(|p| p.latest)?;
+    (!latest.delete_marker).then(|| State {
+        version_id: latest.version_id.clone(),
+        etag: latest.etag.clone(),
+        size: latest.size,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn one_key<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    options: &Options,
+    region: &str,
+    history: &History<'_>,
+    key: &str,
+    now: &[Past],
+    past: &[Past],
+    requests: &mut Requests,
+) -> Row {
+    let row = |action, version: Option<&str>, reason: String, bytes| Row {
+        key: key.to_owned(),
+        action,
+        version: version.map(str::to_owned),
+        reason,
+        bytes,
+    };
+    let fail = |e: ReplicationError| row(Action::Failed, None, format!("{}: {e}", e.code()), 0);
+    let then = match as_of(
+        replicator,
+        history,
+        &options.bucket,
+        key,
+        past,
+        options.as_of,
+        requests,
+    )
+    .await
+    {
+        Ok(then) => then,
+        Err(e) => return fail(e),
+    };
+    let current = current(now);
+    let at = ReplicaLocation {
+        bucket: options.bucket.clone(),
+        key: key.to_owned(),
+        region: region.to_owned(),
+        expected_bucket_owner: None,
+        endpoint: None,
+    };
+    let Some(then) = then else {
+        return match (current, options.delete_newer) {
+            (None, _) => row(Action::AlreadyAsOf, None, "absent at T and now".into(), 0),
+            (Some(_), false) => row(
+                Action::Newer,
+                None,
+                "did not exist at T; left alone (--delete-newer hides it)".into(),
+                0,
+            ),
+            (Some(c), true) => {
+                requests.put += 1;
+                if options.dry_run {
+                    return row(Action::Deleted, None, "did not exist at T".into(), 0);
+                }
+                // Only the object read: a write since the run began is never hidden.
+                match still(replicator, &at, &c).await {
+                    Ok(true) => {}
+                    Ok(false) => return changed(key),
+                    Err(e) => return fail(e),
+                }
+                match replicator.destination().put_delete_marker(&at).await {
+                    Ok(_) => row(
+                        Action::Deleted,
+                        None,
+                        "did not exist at T: hidden under a delete marker".into(),
+                        0,
+                    ),
+                    Err(f) => fail(ReplicationError::classify(Side::Destination, f)),
+                }
+            }
+        };
+    };
+    let version = Some(then.version_id.as_str());
+    if let Some(c) = &current {
+        let same_version = !history.replica && c.version_id == then.version_id;
+        let same = same_version
+            || (c.etag == then.etag
+                && c.size == then.size
+                && match same_object(
+                    replicator,
+                    history,
+                    region,
+                    &options.bucket,
+                    key,
+                    &then,
+                    requests,
+                )
+                .await
+                {
+                    Ok(same) => same,
+                    Err(e) => return fail(e),
+                });
+        if same {
+            return row(Action::AlreadyAsOf, version, "as of T".into(), 0);
+        }
+    }
+    // Copy: HEAD, tags, ACL of the version; one CopyObject (or an upload in parts).
+    requests.get += 3;
+    requests.put += match then.size > replicator.config().copy.threshold {
+        true => {
+            2 + then
+                .size
+                .div_ceil(replicator.config().copy.part_size.max(1))
+        }
+        false => 1,
+    };
+    let reason = match &current {
+        None => "deleted since T",
+        Some(_) => "changed since T",
+    };
+    if options.dry_run {
+        return row(Action::Restored, version, reason.into(), then.size);
+    }
+    let condition = match &current {
+        Some(c) => WriteCondition::IfMatch(c.etag.clone()),
+        None => WriteCondition::IfNoneMatch,
+    };
+    let from = VersionRef {
+        bucket: history.bucket.to_owned(),
+        key: key.to_owned(),
+        version_id: Some(then.version_id.clone()),
+    };
+    let run = Run::new(None).for_tool();
+    match replicator
+        .copy_back(&from, &history.region, &at, Some(condition), &run)
+        .await
+    {
+        Ok(CopiedBack::Written(_)) => row(Action::Restored, version, reason.into(), then.size),
+        Ok(CopiedBack::Skipped(why)) => row(Action::Skipped, version, why.to_string(), 0),
+        Err(e)
+            if e.s3_failure()
+                .is_some_and(|f| f.kind == S3FailureKind::PreconditionFailed) =>
+        {
+            changed(key)
+        }
+        Err(e) if e.disposition() == Disposition::SourceGone => row(
+            Action::Skipped,
+            version,
+            "the version of T was deleted during the run".into(),
+            0,
+        ),
+        Err(e) => fail(e),
+    }
+}
+
+/// A key written since the run began: never replaced.
+fn changed(key: &str) -> Row {
+    Row {
+        key: key.to_owned(),
+        action: Action::Skipped,
+        version: None,
+        reason: "written since the run began; left as it is".into(),
+        bytes: 0,
+    }
+}
+
+/// Whether the key still is the object `c` read at the start.
+async fn still<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    at: &ReplicaLocation,
+    c: &State,
+) -> Result<bool, ReplicationError> {
+    let now = replicator
+        .destination()
+        .replica_current(at)
+        .await
+        .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+    Ok(matches!(now, Current::Object(o) if o.version_id.as_deref() == Some(c.version_id.as_str())))
+}
+
+/// The key's state at T in the history: its newest entry written at or before T (for a
+/// replica, at its original write time), if that is an object version.
+async fn as_of<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    history: &History<'_>,
+    bucket: &str,
+    key: &str,
+    past: &[Past],
+    t: i64,
+    requests: &mut Requests,
+) -> Result<Option<State>, ReplicationError> {
+    let state = |p: &Past| {
+        (!p.delete_marker).then(|| State {
+            version_id: p.version_id.clone(),
+            etag: p.etag.clone(),
+            size: p.size,
+        })
+    };
+    if !history.replica {
+        // Newest first: the first written at or before T (ties keep S3's listing order).
+        let then = past.iter().find(|p| p.last_modified <= t);
+        return Ok(then.and_then(state));
+    }
+    // A replica is written after its original, so its own time bounds the original's: read
+    // newest first, and stop once no older entry can have been written later than the best.
+    let mut best: Option<(i64, &Past)> = None;
+    let mut entries: Vec<&Past> = past.iter().collect();
+    entries.sort_by_key(|p| std::cmp::Reverse(p.last_modified));
+    for p in entries {
+        if best.is_some_and(|(at, _)| p.last_modified < at) {
+            break;
+        }
+        let written = match p.delete_marker {
+            true => Some(p.last_modified),
+            false => {
+                requests.get += 1;
+                original_time(replicator, history, bucket, key, p).await?
+            }
+        };
+        let Some(written) = written else { continue };
+        if written <= t && best.is_none_or(|(at, _)| written > at) {
+            best = Some((written, p));
+        }
+    }
+    Ok(best.and_then(|(_, p)| state(p)))
+}
+
+/// When the replica version `p` was originally written: its `replica-original-time`, or its own
+/// time for an object written there; `None` for a replica of another bucket's object.
+async fn original_time<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    history: &History<'_>,
+    bucket: &str,
+    key: &str,
+    p: &Past,
+) -> Result<Option<i64>, ReplicationError> {
+    let head = head_of(replicator, history, key, &p.version_id).await?;
+    let Some(head) = head else { return Ok(None) };
+    if !head.metadata.contains_key(REPLICA_MARKER) {
+        return Ok(Some(p.last_modified));
+    }
+    if head
+        .metadata
+        .get(REPLICA_SOURCE_BUCKET)
+        .is_some_and(|from| from != bucket)
+    {
+        return Ok(None);
+    }
+    Ok(Some(
+        head.metadata
+            .get(REPLICA_ORIGIN_TIME)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(p.last_modified),
+    ))
+}
+
+async fn head_of<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    history: &History<'_>,
+    key: &str,
+    version_id: &str,
+) -> Result<Option<SourceVersion>, ReplicationError> {
+    let version = VersionRef {
+        bucket: history.bucket.to_owned(),
+        key: key.to_owned(),
+        version_id: Some(version_id.to_owned()),
+    };
+    match replicator
+        .source()
+        .head_version(&history.region, &version, None)
+        .await
+    {
+        Ok(head) => Ok(Some(head)),
+        Err(f) => {
+            let e = ReplicationError::classify(Side::Source, f);
+            match e.disposition() {
+                Disposition::SourceGone => Ok(None),
+                _ => Err(e),
+            }
+        }
+    }
+}
+
+/// Whether the key's current object already is the version of T in everything a restore
+/// would write: bytes (ETag and size, checked by the caller), content headers, user metadata
+/// (our own entries aside) and tags.
+async fn same_object<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    history: &History<'_>,
+    region: &str,
+    bucket: &str,
+    key: &str,
+    then: &State,
+    requests: &mut Requests,
+) -> Result<bool, ReplicationError> {
+    let src = |f| ReplicationError::classify(Side::Source, f);
+    requests.get += 4;
+    let now = VersionRef {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        version_id: None,
+    };
+    let then_ref = VersionRef {
+        bucket: history.bucket.to_owned(),
+        key: key.to_owned(),
+        version_id: Some(then.version_id.clone()),
+    };
+    let source = replicator.source();
+    let (a, b) = futures::join!(
+        source.head_version(region, &now, None),
+        source.head_version(&history.region, &then_ref, None)
+    );
+    let (a, b) = (a.map_err(src)?, b.map_err(src)?);
+    let ours = |v: &SourceVersion| {
+        let mut m = v.metadata.clone();
+        for k in [
+            REPLICA_MARKER,
+            REPLICA_SOURCE_BUCKET,
+            REPLICA_WRITTEN_TO,
+            REPLICA_ORIGIN_TIME,
+        ] {
+            m.remove(k);
+        }
+        m
+    };
+    if a.content != b.content || ours(&a) != ours(&b) {
+        return Ok(false);
+    }
+    let (ta, tb) = futures::join!(
+        source.version_tags(region, &now),
+        source.version_tags(&history.region, &then_ref)
+    );
+    Ok(ta.map_err(src)? == tb.map_err(src)?)
+}
