@@ -7,6 +7,8 @@ prints sources and replicas side by side.
                                       from it), just before the event is sent
   demo_s3.py verify-job ENDPOINT FILE a Batch Operations verify job (schema 2.0) with one task
                                       per replica in the replica bucket
+  demo_s3.py bad-deploy ENDPOINT PREFIX  overwrites every current object under PREFIX in the
+                                      source with other bytes, metadata and tags (no events)
   demo_s3.py job-summary EXPECTED     reads a Batch Operations answer on stdin and prints one
                                       line per task within 120 columns; exits 1 unless every
                                       task's resultString is EXPECTED
@@ -297,6 +299,18 @@ def verify_job(endpoint, path):
     return len(keys)
 
 
+def bad_deploy(endpoint, prefix):
+    """A faulty deploy: every current object under PREFIX overwritten; how many."""
+    s3 = client(endpoint)
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=SOURCE, Prefix=prefix) for o in page.get("Contents", [])]
+    for key in keys:
+        s3.put_object(Bucket=SOURCE, Key=key, Body=b"encrypted by ransomware\n",
+                      ContentType="application/octet-stream", Metadata={"department": "nobody"},
+                      Tagging="state=lost")
+    return len(keys)
+
+
 def job_summary(expected, answer, keys_by_task):
     """One line per task: key and resultString, within 120 columns; False if any is not EXPECTED."""
     results = answer.get("results", [])
@@ -321,6 +335,8 @@ if __name__ == "__main__":
         stamp(sys.argv[2])
     elif sys.argv[1] == "verify-job":
         print(verify_job(sys.argv[2], sys.argv[3]))
+    elif sys.argv[1] == "bad-deploy":
+        print(bad_deploy(sys.argv[2], sys.argv[3]))
     elif sys.argv[1] == "job-summary":
         # argv: EXPECTED JOB_FILE; the answer on stdin.
         job = json.loads(pathlib.Path(sys.argv[3]).read_text())
