@@ -216,6 +216,22 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 tally.skipped + tally.newer_at_destination,
                 tally.errors
             );
+            // Each copy: HEAD of the source, its ACL and the destination's current object, then
+            // the copy itself; the listings of both sides, a page per 1,000 keys.
+            let settings = &replicator.config().copy;
+            let bytes: u64 = todo.iter().map(|f| f.size).sum();
+            let copies: u64 = todo
+                .iter()
+                .map(|f| crate::restore::copy_requests(f.size, settings))
+                .sum();
+            let listings = 2 * (findings.len() as u64 / 1000 + 1);
+            let line = crate::restore::cost_line(
+                "backfill",
+                bytes,
+                copies + listings,
+                3 * todo.len() as u64,
+            );
+            println!("{line}");
             match tally.errors {
                 0 => ExitCode::SUCCESS,
                 _ => ExitCode::FAILURE,
@@ -361,7 +377,7 @@ fn restored(
     options: &crate::restore::Options,
     report: Option<&std::path::Path>,
 ) -> ExitCode {
-    use crate::restore::{Action, RestoreError, GET_CLASS_PER_1000, PUT_CLASS_PER_1000};
+    use crate::restore::{Action, RestoreError};
     let (tally, rows) = match done {
         Ok(done) => done,
         Err(e @ RestoreError::NotVersioned(_)) => {
@@ -400,13 +416,9 @@ fn restored(
     }
     println!("{}", tally.summary(options.dry_run));
     if options.dry_run {
-        println!(
-            "restore (dry run): {} to copy; about {} PUT/COPY/LIST and {} GET/HEAD requests, ${:.4} at ${PUT_CLASS_PER_1000} and ${GET_CLASS_PER_1000} per 1,000",
-            HumanBytes(tally.bytes),
-            tally.put_class,
-            tally.get_class,
-            tally.cost()
-        );
+        let line =
+            crate::restore::cost_line("restore", tally.bytes, tally.put_class, tally.get_class);
+        println!("{line}");
     }
     if tally.not_started > 0 {
         ExitCode::from(130)

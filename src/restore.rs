@@ -116,6 +116,25 @@ pub const PUT_CLASS_PER_1000: f64 = 0.005;
 /// GET and all other requests per 1,000.
 pub const GET_CLASS_PER_1000: f64 = 0.0004;
 
+/// The PUT-class requests a server-side copy of `size` bytes makes: one CopyObject, or an
+/// upload in parts (create, the parts, complete).
+pub fn copy_requests(size: u64, settings: &crate::copy::CopySettings) -> u64 {
+    match size > settings.threshold {
+        true => 2 + size.div_ceil(settings.part_size.max(1)),
+        false => 1,
+    }
+}
+
+/// A dry run's second line: the bytes to copy and the estimated request cost.
+pub fn cost_line(verb: &str, bytes: u64, put_class: u64, get_class: u64) -> String {
+    let cost = put_class as f64 * PUT_CLASS_PER_1000 / 1000.0
+        + get_class as f64 * GET_CLASS_PER_1000 / 1000.0;
+    format!(
+        "{verb} (dry run): {} to copy; about {put_class} PUT/COPY/LIST and {get_class} GET/HEAD requests, ${cost:.4} at ${PUT_CLASS_PER_1000} and ${GET_CLASS_PER_1000} per 1,000",
+        indicatif::HumanBytes(bytes)
+    )
+}
+
 impl Tally {
     fn add(&mut self, row: &Row) {
         match row.action {
@@ -143,12 +162,6 @@ impl Tally {
             0 => line,
             n => format!("{line}, {n} not started (stopped)"),
         }
-    }
-
-    /// The estimated request cost, in US dollars, at the prices above.
-    pub fn cost(&self) -> f64 {
-        self.put_class as f64 * PUT_CLASS_PER_1000 / 1000.0
-            + self.get_class as f64 * GET_CLASS_PER_1000 / 1000.0
     }
 }
 
@@ -429,14 +442,7 @@ async fn one_key<S: SourceStore, D: DestinationStore>(
     }
     // Copy: HEAD, tags, ACL of the version; one CopyObject (or an upload in parts).
     requests.get += 3;
-    requests.put += match then.size > replicator.config().copy.threshold {
-        true => {
-            2 + then
-                .size
-                .div_ceil(replicator.config().copy.part_size.max(1))
-        }
-        false => 1,
-    };
+    requests.put += copy_requests(then.size, &replicator.config().copy);
     let reason = match &current {
         None => "deleted since T",
         Some(_) => "changed since T",

@@ -80,6 +80,8 @@ pub struct Finding {
     pub status: Status,
     /// The fields that differ, or the failure.
     pub detail: String,
+    /// The source object's size as listed (0 where the source has none).
+    pub size: u64,
 }
 
 /// The counts of a run, printed as its last line.
@@ -356,6 +358,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                 destination: id.to_string(),
                 status,
                 detail,
+                size: src.map_or(0, |o| o.size),
             })
         };
         let in_scope = rules.iter().any(|r| key.starts_with(&r.filter.prefix));

@@ -1018,16 +1018,23 @@ async fn backfill_dry_run_predicts_the_real_run() {
         let out = cli(&config).args(args).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert_eq!(out.status.code(), Some(0), "{stdout}");
-        stdout.lines().last().unwrap_or_default().to_owned()
+        stdout
     };
     let predicted = run(&["backfill", "--bucket", &src, "--dry-run"]);
-    assert_eq!(
-        predicted,
-        "backfill (dry run): 2 to replicate, 1 already in sync, 2 skipped, 0 failed"
+    assert!(
+        predicted.contains(
+            "backfill (dry run): 2 to replicate, 1 already in sync, 2 skipped, 0 failed\n"
+        ),
+        "{predicted}"
+    );
+    // one.txt and "two words.txt": 6 bytes, two CopyObjects and two listings, three reads each.
+    assert!(
+        predicted.contains("backfill (dry run): 6 B to copy; about 4 PUT/COPY/LIST and 6 GET/HEAD requests, $0.0000"),
+        "{predicted}"
     );
     let done = run(&["backfill", "--bucket", &src]);
     assert_eq!(
-        done,
+        done.lines().last().unwrap_or_default(),
         "backfill: 2 replicated, 1 already in sync, 2 skipped, 0 failed"
     );
 }
