@@ -114,6 +114,9 @@ async fn one<S: SourceStore, D: DestinationStore>(
     if stop_at.is_some_and(|stop| Instant::now() >= stop) {
         return failed(&ReplicationError::DeadlineReached);
     }
+    if mode == Mode::Restore {
+        return restore(replicator, object, stop_at).await;
+    }
     let region = replicator.default_region();
     let head = match replicator
         .source()
@@ -165,6 +168,7 @@ async fn one<S: SourceStore, D: DestinationStore>(
                 code => (code, result),
             }
         }
+        Mode::Restore => unreachable!("restore tasks are answered above"),
         Mode::Replicate => {
             let event = ObjectEvent {
                 kind: EventKind::Created,
@@ -190,6 +194,30 @@ async fn one<S: SourceStore, D: DestinationStore>(
                 (o.destination, result)
             }))
         }
+    }
+}
+
+/// A restore task: the version it names copied back as its key's current one.
+async fn restore<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    object: &TaskObject,
+    stop_at: Option<Instant>,
+) -> (ResultCode, String) {
+    use crate::restore::TaskOutcome;
+    let Some(version) = object.version_id.as_deref() else {
+        return (
+            ResultCode::PermanentFailure,
+            "InvalidTask: a restore task names the version to bring back (the manifest's third column, as restore --manifest-out writes it)".to_owned(),
+        );
+    };
+    let run = crate::run::Run::new(stop_at).for_tool();
+    match crate::restore::restore_task(replicator, &object.bucket, &object.key, version, &run).await
+    {
+        Ok(TaskOutcome::Restored) => (ResultCode::Succeeded, "restored".to_owned()),
+        Ok(TaskOutcome::AlreadyAsOf) => (ResultCode::Succeeded, "already as of T".to_owned()),
+        Ok(TaskOutcome::Skipped(why)) => (ResultCode::Succeeded, format!("skipped: {why}")),
+        Ok(TaskOutcome::Refused(why)) => (ResultCode::PermanentFailure, why),
+        Err(e) => failed(&e),
     }
 }
 

@@ -97,6 +97,10 @@ pub enum Command {
         /// Write every key's outcome as CSV (key,action,version,reason).
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
+        /// Write nothing; write the versions to bring back as an S3 Batch Operations CSV
+        /// manifest (bucket,key,version), for a job with userArguments Mode "restore".
+        #[arg(long, value_name = "FILE")]
+        manifest_out: Option<PathBuf>,
         /// Keys restored at once.
         #[arg(long, default_value_t = crate::restore::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
@@ -157,6 +161,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             delete_newer,
             dry_run,
             report,
+            manifest_out,
             concurrency,
         } => {
             let as_of = match chrono::DateTime::parse_from_rfc3339(&as_of) {
@@ -172,13 +177,21 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 as_of,
                 from,
                 delete_newer,
-                dry_run,
+                // A manifest is a plan for a job to carry out: nothing is written here.
+                dry_run: dry_run || manifest_out.is_some(),
                 concurrency,
             };
             let stop = stop_on_ctrl_c();
             let progress = Bar::new("restore");
             let done = crate::restore::restore(&replicator, &options, &progress, &stop).await;
             progress.finish();
+            if let (Some(path), Ok((_, rows))) = (&manifest_out, &done) {
+                let bucket = options.from.as_deref().unwrap_or(&options.bucket);
+                if let Err(e) = crate::restore::write_manifest(path, bucket, rows) {
+                    eprintln!("restore: writing {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
             restored(done, &options, report.as_deref())
         }
         Command::Backfill {

@@ -622,7 +622,6 @@ async fn same_object<S: SourceStore, D: DestinationStore>(
     then: &State,
     requests: &mut Requests,
 ) -> Result<bool, ReplicationError> {
-    let src = |f| ReplicationError::classify(Side::Source, f);
     requests.get += 4;
     let now = VersionRef {
         bucket: bucket.to_owned(),
@@ -634,30 +633,176 @@ async fn same_object<S: SourceStore, D: DestinationStore>(
         key: key.to_owned(),
         version_id: Some(then.version_id.clone()),
     };
+    same_as(replicator, (region, &now), (&history.region, &then_ref)).await
+}
+
+/// Whether two versions (each with its region) hold the same content headers, user metadata
+/// (our own entries aside) and tags.
+async fn same_as<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    (region_a, a): (&str, &VersionRef),
+    (region_b, b): (&str, &VersionRef),
+) -> Result<bool, ReplicationError> {
+    let src = |f| ReplicationError::classify(Side::Source, f);
     let source = replicator.source();
-    let (a, b) = futures::join!(
-        source.head_version(region, &now, None),
-        source.head_version(&history.region, &then_ref, None)
+    let (head_a, head_b) = futures::join!(
+        source.head_version(region_a, a, None),
+        source.head_version(region_b, b, None)
     );
-    let (a, b) = (a.map_err(src)?, b.map_err(src)?);
-    let ours = |v: &SourceVersion| {
-        let mut m = v.metadata.clone();
-        for k in [
-            REPLICA_MARKER,
-            REPLICA_SOURCE_BUCKET,
-            REPLICA_WRITTEN_TO,
-            REPLICA_ORIGIN_TIME,
-        ] {
-            m.remove(k);
-        }
-        m
-    };
-    if a.content != b.content || ours(&a) != ours(&b) {
+    let (head_a, head_b) = (head_a.map_err(src)?, head_b.map_err(src)?);
+    if head_a.content != head_b.content || without_ours(&head_a) != without_ours(&head_b) {
         return Ok(false);
     }
-    let (ta, tb) = futures::join!(
-        source.version_tags(region, &now),
-        source.version_tags(&history.region, &then_ref)
+    let (tags_a, tags_b) = futures::join!(
+        source.version_tags(region_a, a),
+        source.version_tags(region_b, b)
     );
-    Ok(ta.map_err(src)? == tb.map_err(src)?)
+    Ok(tags_a.map_err(src)? == tags_b.map_err(src)?)
+}
+
+/// A version's user metadata without our own `replica-*` entries.
+fn without_ours(v: &SourceVersion) -> BTreeMap<String, String> {
+    let mut m = v.metadata.clone();
+    for k in [
+        REPLICA_MARKER,
+        REPLICA_SOURCE_BUCKET,
+        REPLICA_WRITTEN_TO,
+        REPLICA_ORIGIN_TIME,
+    ] {
+        m.remove(k);
+    }
+    m
+}
+
+/// The versions a plan brings back, as an S3 Batch Operations CSV manifest: bucket (of the
+/// history), URL-encoded key, version id; one row per key to restore.
+pub fn write_manifest(
+    path: &std::path::Path,
+    bucket: &str,
+    rows: &[Row],
+) -> Result<(), csv::Error> {
+    let mut out = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_path(path)?;
+    for r in rows.iter().filter(|r| r.action == Action::Restored) {
+        let Some(version) = &r.version else { continue };
+        let key: String =
+            percent_encoding::utf8_percent_encode(&r.key, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        out.write_record([bucket, key.as_str(), version.as_str()])?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// What a Batch Operations restore task did with the version it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskOutcome {
+    /// Copied back as its key's current version.
+    Restored,
+    /// The key already holds it.
+    AlreadyAsOf,
+    /// Deliberately not copied: why.
+    Skipped(String),
+    /// It cannot be done: why (the task fails for good).
+    Refused(String),
+}
+
+/// One task of a restore job: the version `version_id` of `key` in `bucket` (the bucket itself,
+/// or a replica of it) copied back as the key's current version in the bucket it belongs to
+/// (a replica's names it), unless that key already holds it; conditional on the key as read.
+pub async fn restore_task<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+    run: &Run,
+) -> Result<TaskOutcome, ReplicationError> {
+    let src = |f| ReplicationError::classify(Side::Source, f);
+    let from = VersionRef {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        version_id: Some(version_id.to_owned()),
+    };
+    let from_region = replicator.bucket_region(bucket).await?;
+    let head = match replicator
+        .source()
+        .head_version(&from_region, &from, None)
+        .await
+        .map_err(src)
+    {
+        Ok(head) => head,
+        Err(e) if e.disposition() == Disposition::SourceGone => {
+            return Ok(TaskOutcome::Refused(format!(
+                "version {version_id} no longer exists"
+            )))
+        }
+        Err(e) => return Err(e),
+    };
+    let target = match head.metadata.contains_key(REPLICA_MARKER) {
+        true => head
+            .metadata
+            .get(REPLICA_SOURCE_BUCKET)
+            .cloned()
+            .unwrap_or_else(|| bucket.to_owned()),
+        false => bucket.to_owned(),
+    };
+    let region = replicator.bucket_region(&target).await?;
+    if !replicator
+        .source()
+        .versioning_enabled(&region, &target)
+        .await
+        .map_err(src)?
+    {
+        return Ok(TaskOutcome::Refused(
+            RestoreError::NotVersioned(target).to_string(),
+        ));
+    }
+    let current = replicator
+        .source()
+        .current(&region, &target, key)
+        .await
+        .map_err(src)?;
+    let now = VersionRef {
+        bucket: target.clone(),
+        key: key.to_owned(),
+        version_id: None,
+    };
+    let condition = match &current {
+        Current::Object(c) => {
+            let same_version = target == bucket && c.version_id.as_deref() == Some(version_id);
+            if same_version
+                || (c.etag == head.etag
+                    && c.size == head.size
+                    && same_as(replicator, (&region, &now), (&from_region, &from)).await?)
+            {
+                return Ok(TaskOutcome::AlreadyAsOf);
+            }
+            WriteCondition::IfMatch(c.etag.clone())
+        }
+        _ => WriteCondition::IfNoneMatch,
+    };
+    let at = ReplicaLocation {
+        bucket: target,
+        key: key.to_owned(),
+        region,
+        expected_bucket_owner: None,
+        endpoint: None,
+    };
+    match replicator
+        .copy_back(&from, &from_region, &at, Some(condition), run)
+        .await
+    {
+        Ok(CopiedBack::Written(_)) => Ok(TaskOutcome::Restored),
+        Ok(CopiedBack::Skipped(why)) => Ok(TaskOutcome::Skipped(why.to_string())),
+        Err(e)
+            if e.s3_failure()
+                .is_some_and(|f| f.kind == S3FailureKind::PreconditionFailed) =>
+        {
+            Ok(TaskOutcome::Skipped(
+                "the key was written while the task ran; left as it is".into(),
+            ))
+        }
+        Err(e) => Err(e),
+    }
 }

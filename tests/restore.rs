@@ -400,3 +400,102 @@ fn rfc3339_in_utc_plus_one(ms: i64) -> String {
         .unwrap();
     t.replace('Z', "+01:00")
 }
+
+/// The function's command line on the local S3, with this configuration in the environment.
+fn cli(config: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"));
+    command
+        .env("AWS_ENDPOINT_URL", &server().endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("S3_FORCE_PATH_STYLE", "true")
+        .env("REPLICATION_CONFIG", config);
+    command
+}
+
+/// A Batch Operations job (schema 2.0, Mode restore) with a task per manifest row.
+fn restore_job(manifest: &str) -> serde_json::Value {
+    let tasks: Vec<serde_json::Value> = manifest
+        .lines()
+        .enumerate()
+        .map(|(i, row)| {
+            let cols: Vec<&str> = row.split(',').collect();
+            json!({"taskId": format!("task-{i}"), "s3Bucket": cols[0], "s3Key": cols[1],
+                   "s3VersionId": cols[2]})
+        })
+        .collect();
+    json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-1",
+           "job": {"id": "job-1", "userArguments": {"Mode": "restore"}}, "tasks": tasks})
+}
+
+fn task_results(answer: &serde_json::Value) -> Vec<(String, String)> {
+    answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["resultCode"].as_str().unwrap().to_owned(),
+                r["resultString"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_manifest_of_the_plan_runs_as_a_batch_operations_restore_job() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "pit-job-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "pit-job-dst", "eu-west-1").await;
+    let config = config(&dst);
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    let mut puts = Vec::new();
+    for key in KEYS {
+        puts.push(put_as(&s3, &src, key, format!("good {key}").as_bytes(), "good").await);
+    }
+    s3_replicator::handle(&replicator, created_event(&puts)).await.unwrap();
+    let before = seen(&s3, &src, KEYS[2]).await.unwrap();
+    pause().await;
+    let t = rfc3339_in_utc_plus_one(now_ms());
+    pause().await;
+    for key in KEYS {
+        put_as(&s3, &src, key, b"ransomed", "attacker").await;
+    }
+
+    // The plan, from the replica's history: a manifest, and nothing written.
+    let manifest = std::env::temp_dir().join(format!("{src}.manifest.csv"));
+    let out = cli(&config)
+        .args(["restore", "--bucket", &src, "--as-of", &t, "--from", &dst])
+        .arg("--manifest-out")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(body_of(&s3, &src, KEYS[2], None).await, b"ransomed", "a plan writes nothing");
+    let rows = std::fs::read_to_string(&manifest).unwrap();
+    assert_eq!(rows.lines().count(), KEYS.len(), "{rows}");
+    assert!(rows.lines().all(|l| l.starts_with(&format!("{dst},"))), "{rows}");
+
+    // The job's tasks bring each key back into the bucket the replicas came from.
+    let answer = s3_replicator::respond(&replicator, restore_job(&rows), None)
+        .await
+        .unwrap();
+    let results = task_results(&answer);
+    assert!(
+        results.iter().all(|(code, text)| code == "Succeeded" && text == "restored"),
+        "{results:?}"
+    );
+    assert_eq!(seen(&s3, &src, KEYS[2]).await.unwrap(), before);
+    // A retried or repeated job copies nothing again.
+    let again = s3_replicator::respond(&replicator, restore_job(&rows), None)
+        .await
+        .unwrap();
+    let results = task_results(&again);
+    assert!(
+        results.iter().all(|(_, text)| text == "already as of T"),
+        "{results:?}"
+    );
+}

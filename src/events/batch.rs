@@ -25,6 +25,8 @@ pub enum Mode {
     Replicate,
     /// Check the replica of the object's current version at each destination.
     Verify,
+    /// Copy the named version back as its key's current one (a `restore --manifest-out` plan).
+    Restore,
 }
 
 /// A Batch Operations invocation, read.
@@ -130,15 +132,16 @@ fn mode_of(arguments: Option<&BTreeMap<String, Value>>) -> Result<Mode, String> 
         .find(|k| k.as_str() != MODE)
     {
         return Err(format!(
-            "InvalidUserArguments: job.userArguments has the unknown key {unknown:?}; the only key is \"Mode\" (\"replicate\" or \"verify\")"
+            "InvalidUserArguments: job.userArguments has the unknown key {unknown:?}; the only key is \"Mode\" (\"replicate\", \"verify\" or \"restore\")"
         ));
     }
     match arguments.and_then(|a| a.get(MODE)) {
         None => Ok(Mode::Replicate),
         Some(Value::String(m)) if m.eq_ignore_ascii_case("replicate") => Ok(Mode::Replicate),
         Some(Value::String(m)) if m.eq_ignore_ascii_case("verify") => Ok(Mode::Verify),
+        Some(Value::String(m)) if m.eq_ignore_ascii_case("restore") => Ok(Mode::Restore),
         Some(other) => Err(format!(
-            "InvalidUserArguments: job.userArguments.Mode is {other}, expected \"replicate\" or \"verify\""
+            "InvalidUserArguments: job.userArguments.Mode is {other}, expected \"replicate\", \"verify\" or \"restore\""
         )),
     }
 }
