@@ -145,18 +145,7 @@ pub async fn backfill<S: SourceStore, D: DestinationStore>(
             })
             .collect()
     } else {
-        source
-            .list_objects(&region, &options.bucket, &options.prefix)
-            .await
-            .map_err(src_err)?
-            .into_iter()
-            .map(|o| Work {
-                key: o.key,
-                history: Vec::new(),
-                bytes: o.size,
-                rewrite: Vec::new(),
-            })
-            .collect()
+        return at_listing_speed(replicator, options, &region, progress, stop).await;
     };
     run(
         replicator,
@@ -168,6 +157,76 @@ pub async fn backfill<S: SourceStore, D: DestinationStore>(
         stop,
     )
     .await
+}
+
+/// Current versions: both sides' listings are merged first (verify's check), and only the keys
+/// they do not prove in sync at every destination go through the engine. A replica the
+/// listings prove (its source's size, ETag and storage class) costs no request of its own.
+async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    options: &Options,
+    region: &str,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<(Tally, Vec<Failure>), ReplicationError> {
+    use crate::verify::Status;
+    let check = crate::verify::Options {
+        bucket: options.bucket.clone(),
+        prefix: options.prefix.clone(),
+        deep: false,
+    };
+    let findings = crate::verify::verify(replicator, &check).await?;
+    let mut by_key: BTreeMap<&str, Vec<&crate::verify::Finding>> = BTreeMap::new();
+    for f in &findings {
+        by_key.entry(&f.key).or_default().push(f);
+    }
+    let mut settled = Tally::default();
+    let mut work = Vec::new();
+    for (key, found) in by_key {
+        // Missing, differing, or not readable somewhere: the engine decides at every
+        // destination, as an event for the key would.
+        let engine = found
+            .iter()
+            .any(|f| matches!(f.status, Status::Missing | Status::Differs | Status::Error));
+        if engine {
+            work.push(Work {
+                key: key.to_owned(),
+                history: Vec::new(),
+                bytes: found.iter().map(|f| f.size).max().unwrap_or(0),
+                rewrite: Vec::new(),
+            });
+            continue;
+        }
+        for f in found {
+            match f.status {
+                Status::Same | Status::Unproven => settled.in_sync += 1,
+                Status::Skipped | Status::NewerAtDestination => settled.skipped += 1,
+                // A destination's replica of a key the source no longer has, an object only
+                // the destination holds: not a backfill's to touch.
+                _ => {}
+            }
+        }
+    }
+    let (tally, failures) = run(
+        replicator,
+        &options.bucket,
+        region,
+        work,
+        options.concurrency,
+        progress,
+        stop,
+    )
+    .await?;
+    Ok((
+        Tally {
+            replicated: tally.replicated,
+            in_sync: tally.in_sync + settled.in_sync,
+            skipped: tally.skipped + settled.skipped,
+            failed: tally.failed,
+            not_started: tally.not_started,
+        },
+        failures,
+    ))
 }
 
 /// Replicates again each key a check found missing or differing, to the destinations where it

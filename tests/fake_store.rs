@@ -331,3 +331,51 @@ async fn concurrent_deliveries_of_one_event_write_one_replica() {
         );
     }
 }
+
+async fn backfill_of(replicator: &Replicator<FakeS3, FakeS3>) -> s3_replicator::backfill::Tally {
+    let options = s3_replicator::backfill::Options {
+        bucket: "src".into(),
+        prefix: String::new(),
+        all_versions: false,
+        concurrency: 8,
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (tally, failures) = s3_replicator::backfill::backfill(
+        replicator,
+        &options,
+        &s3_replicator::backfill::Quiet,
+        &stop,
+    )
+    .await
+    .unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    tally
+}
+
+#[tokio::test]
+async fn backfill_of_an_in_sync_bucket_costs_its_listings_and_nothing_per_key() {
+    let s3 = s3().with_latency(std::time::Duration::ZERO);
+    for n in 0..200 {
+        s3.put("src", &format!("k{n:03}"), format!("object {n}").as_bytes());
+    }
+    let replicator = Replicator::new(config(false), s3.clone(), s3.clone(), "us-east-1");
+    let first = backfill_of(&replicator).await;
+    assert_eq!((first.replicated, first.in_sync), (200, 0));
+    // One object changed and one added since: only those two are read and copied.
+    s3.put("src", "k007", b"changed");
+    s3.put("src", "new", b"added");
+    s3.clear_calls();
+    let second = backfill_of(&replicator).await;
+    assert_eq!((second.replicated, second.in_sync), (2, 199));
+    let per_key = s3.call_count();
+    s3.clear_calls();
+    let third = backfill_of(&replicator).await;
+    assert_eq!((third.replicated, third.in_sync), (0, 201));
+    // The listings of both sides, and nothing per key: at most 0.02 requests per object.
+    assert!(
+        s3.call_count() <= 4,
+        "{} requests for 201 objects",
+        s3.call_count()
+    );
+    assert!(per_key < 4 + 2 * 10, "the two keys cost {per_key} requests");
+}

@@ -455,7 +455,9 @@ async fn a_manifest_of_the_plan_runs_as_a_batch_operations_restore_job() {
     for key in KEYS {
         puts.push(put_as(&s3, &src, key, format!("good {key}").as_bytes(), "good").await);
     }
-    s3_replicator::handle(&replicator, created_event(&puts)).await.unwrap();
+    s3_replicator::handle(&replicator, created_event(&puts))
+        .await
+        .unwrap();
     let before = seen(&s3, &src, KEYS[2]).await.unwrap();
     pause().await;
     let t = rfc3339_in_utc_plus_one(now_ms());
@@ -474,10 +476,17 @@ async fn a_manifest_of_the_plan_runs_as_a_batch_operations_restore_job() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert_eq!(body_of(&s3, &src, KEYS[2], None).await, b"ransomed", "a plan writes nothing");
+    assert_eq!(
+        body_of(&s3, &src, KEYS[2], None).await,
+        b"ransomed",
+        "a plan writes nothing"
+    );
     let rows = std::fs::read_to_string(&manifest).unwrap();
     assert_eq!(rows.lines().count(), KEYS.len(), "{rows}");
-    assert!(rows.lines().all(|l| l.starts_with(&format!("{dst},"))), "{rows}");
+    assert!(
+        rows.lines().all(|l| l.starts_with(&format!("{dst},"))),
+        "{rows}"
+    );
 
     // The job's tasks bring each key back into the bucket the replicas came from.
     let answer = s3_replicator::respond(&replicator, restore_job(&rows), None)
@@ -485,7 +494,9 @@ async fn a_manifest_of_the_plan_runs_as_a_batch_operations_restore_job() {
         .unwrap();
     let results = task_results(&answer);
     assert!(
-        results.iter().all(|(code, text)| code == "Succeeded" && text == "restored"),
+        results
+            .iter()
+            .all(|(code, text)| code == "Succeeded" && text == "restored"),
         "{results:?}"
     );
     assert_eq!(seen(&s3, &src, KEYS[2]).await.unwrap(), before);
