@@ -61,9 +61,14 @@ pub async fn run_job<S: SourceStore, D: DestinationStore>(
     job: BatchJob,
     stop_at: Option<Instant>,
 ) -> BatchResponse {
-    let results = stream::iter(&job.tasks)
-        .map(|task| async {
-            let (result_code, result_string) = match (&job.mode, &task.object) {
+    // Owned tasks (not borrowed from the job): the invocation's future must be Send for an
+    // environment that serves several invocations at once.
+    let mut job = job;
+    let tasks = std::mem::take(&mut job.tasks);
+    let the_job = &job;
+    let results = stream::iter(tasks)
+        .map(|task| async move {
+            let (result_code, result_string) = match (&the_job.mode, &task.object) {
                 (Err(message), _) => (ResultCode::PermanentFailure, message.clone()),
                 (_, Err(message)) => (
                     ResultCode::PermanentFailure,
@@ -71,7 +76,7 @@ pub async fn run_job<S: SourceStore, D: DestinationStore>(
                 ),
                 (Ok(mode), Ok(object)) => one(replicator, *mode, object, stop_at).await,
             };
-            log(&job, task, result_code, &result_string);
+            log(the_job, &task, result_code, &result_string);
             let bucket = task.object.as_ref().map_or("none", |o| o.bucket.as_str());
             crate::metrics::batch_task(bucket, &format!("{result_code:?}"));
             TaskResult {

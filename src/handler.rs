@@ -15,9 +15,6 @@ use crate::replicate::{Done, Replicator};
 use crate::run::Run;
 use crate::store::{DestinationStore, SourceStore};
 
-/// Keys worked on at once within one invocation (records of one key go one after another).
-pub const KEY_CONCURRENCY: usize = 8;
-
 /// What an invocation did (the function's response).
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -214,7 +211,9 @@ where
             (None, None) => std::cmp::Ordering::Equal,
         });
     }
-    let mut results = stream::iter(by_key.values())
+    // Owned per key (not borrowed from the map): the invocation's future must be Send for an
+    // environment that serves several invocations at once.
+    let mut results = stream::iter(by_key.into_values())
         .map(|events| async move {
             let mut done = Vec::with_capacity(events.len());
             // A key with one event converges with it. A key with several is applied event by
@@ -227,7 +226,7 @@ where
                     true => Run::new(stop_at),
                     false => Run::deferring_convergence(stop_at),
                 };
-                let outcomes = replicator.replicate_in(event, &run).await;
+                let outcomes = replicator.replicate_in(&event, &run).await;
                 crate::metrics::requests(&event.bucket, run.requests());
                 // Latency runs to when this event's replicas were written, not to when the
                 // key's last event is done.
@@ -240,12 +239,13 @@ where
             }
             done
         })
-        .buffer_unordered(KEY_CONCURRENCY);
+        // Keys at once (RECORD_CONCURRENCY); the records of one key go one after another.
+        .buffer_unordered(replicator.config().record_concurrency.max(1));
     while let Some(done) = results.next().await {
         for (event, outcomes, now) in done {
             for outcome in outcomes {
                 crate::metrics::outcome(
-                    event,
+                    &event,
                     outcome.destination.as_deref(),
                     &outcome.result,
                     now,

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use lambda_runtime::{run, service_fn, LambdaEvent};
+use lambda_runtime::{run_concurrent, service_fn, LambdaEvent};
 use s3_replicator::lambda_init::{in_lambda, log_filter, report_init_error, NOT_IN_LAMBDA};
 use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
@@ -52,8 +52,10 @@ async fn main() -> ExitCode {
             let _ = metrics.flush(std::io::stdout().lock());
         });
     }
-    let replicator = &replicator;
-    let served = run(service_fn(move |event: LambdaEvent<Value>| async move {
+    // Lives as long as the process: one environment may serve several invocations at once
+    // (AWS_LAMBDA_MAX_CONCURRENCY, Lambda Managed Instances); unset or 1, one at a time.
+    let replicator: &'static _ = Box::leak(Box::new(replicator));
+    let served = run_concurrent(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = Some(s3_replicator::handler::deadline_from_runtime(
             event.context.deadline,
         ));

@@ -16,19 +16,21 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
-/// Serves the Runtime API: the first `next` gets `event`, later ones wait forever; the
-/// response (or error) posted is kept.
+/// Serves the Runtime API: each `next` gets the next of `events` (as `req-N`, with the
+/// deadline `deadline_in_ms` from then), later ones wait forever; each response (or error)
+/// posted is kept with its request id and when it came.
 async fn runtime_api(
     listener: TcpListener,
-    event: Value,
-    posted: Arc<Mutex<Option<String>>>,
+    events: Vec<Value>,
+    posted: Arc<Mutex<Vec<(String, String, std::time::Instant)>>>,
     deadline_in_ms: u128,
 ) {
-    let served = Arc::new(Mutex::new(false));
+    let served = Arc::new(Mutex::new(0usize));
+    let events = Arc::new(events);
     loop {
         let (stream, _) = listener.accept().await.unwrap();
         stream.set_nodelay(true).unwrap();
-        let (event, posted, served) = (event.clone(), posted.clone(), served.clone());
+        let (events, posted, served) = (events.clone(), posted.clone(), served.clone());
         tokio::spawn(async move {
             let mut reader = BufReader::new(stream);
             loop {
@@ -51,10 +53,15 @@ async fn runtime_api(
                 let mut body = vec![0; length];
                 reader.read_exact(&mut body).await.unwrap();
                 if request_line.contains("/invocation/next") {
-                    let first = !std::mem::replace(&mut *served.lock().await, true);
-                    if !first {
+                    let n = {
+                        let mut served = served.lock().await;
+                        *served += 1;
+                        *served - 1
+                    };
+                    let Some(event) = events.get(n) else {
                         std::future::pending::<()>().await;
-                    }
+                        return;
+                    };
                     let body = event.to_string();
                     let deadline = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
@@ -63,7 +70,7 @@ async fn runtime_api(
                         + deadline_in_ms;
                     let answer = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                         lambda-runtime-aws-request-id: req-1\r\n\
+                         lambda-runtime-aws-request-id: req-{n}\r\n\
                          lambda-runtime-deadline-ms: {deadline}\r\n\
                          lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:f\r\n\
                          content-length: {}\r\n\r\n{body}",
@@ -71,7 +78,17 @@ async fn runtime_api(
                     );
                     reader.get_mut().write_all(answer.as_bytes()).await.unwrap();
                 } else {
-                    *posted.lock().await = Some(String::from_utf8(body).unwrap());
+                    let id = request_line
+                        .split('/')
+                        .skip_while(|part| *part != "invocation")
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_owned();
+                    let text = String::from_utf8(body).unwrap();
+                    posted
+                        .lock()
+                        .await
+                        .push((id, text, std::time::Instant::now()));
                     reader
                         .get_mut()
                         .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
@@ -86,12 +103,32 @@ async fn runtime_api(
 /// Runs the binary for one invocation of `event` (deadline `deadline_in_ms` from now) with
 /// this environment: what it posted back, and the EMF documents it wrote.
 async fn invoke(event: Value, env: &[(&str, &str)], deadline_in_ms: u128) -> (String, Vec<Value>) {
+    let (posted, documents) = invoke_all(vec![event], env, deadline_in_ms, &[]).await;
+    (posted[0].1.clone(), documents)
+}
+
+/// Runs the binary until it has answered every one of `events`, with this environment and
+/// these extra variables: the answers (request id, body, when) in the order they came, and the
+/// EMF documents written.
+async fn invoke_all(
+    events: Vec<Value>,
+    env: &[(&str, &str)],
+    deadline_in_ms: u128,
+    extra: &[(&str, &str)],
+) -> (Vec<(String, String, std::time::Instant)>, Vec<Value>) {
+    let count = events.len();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = listener.local_addr().unwrap().to_string();
-    let posted = Arc::new(Mutex::new(None));
-    tokio::spawn(runtime_api(listener, event, posted.clone(), deadline_in_ms));
+    let posted = Arc::new(Mutex::new(Vec::new()));
+    tokio::spawn(runtime_api(
+        listener,
+        events,
+        posted.clone(),
+        deadline_in_ms,
+    ));
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
         .envs(function_env(env))
+        .envs(extra.iter().copied())
         .env("AWS_ENDPOINT_URL", &server().endpoint)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -114,9 +151,8 @@ async fn invoke(event: Value, env: &[(&str, &str)], deadline_in_ms: u128) -> (St
         out.read_to_string(&mut stdout).await.unwrap();
         stdout
     });
-    // The invocation is answered, then the output is read.
     tokio::time::timeout(Duration::from_secs(60), async {
-        while posted.lock().await.is_none() {
+        while posted.lock().await.len() < count {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
@@ -131,7 +167,7 @@ async fn invoke(event: Value, env: &[(&str, &str)], deadline_in_ms: u128) -> (St
         .filter(|v| v.get("_aws").is_some())
         .collect();
     assert!(!documents.is_empty(), "no EMF document in: {stdout}");
-    let posted = posted.lock().await.clone().unwrap();
+    let posted = posted.lock().await.clone();
     (posted, documents)
 }
 
@@ -432,4 +468,39 @@ fn dashboard_is_json_and_shows_only_metrics_the_function_emits() {
             "the queue backlog is shown with the SQS trigger"
         );
     }
+}
+
+#[tokio::test]
+async fn one_environment_serves_several_invocations_at_once_when_lambda_allows_it() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "conc-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "conc-dst", "eu-west-1").await;
+    // The first invocation's copy goes to an endpoint that never answers, until its deadline.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_at = format!("http://{}", silent.local_addr().unwrap());
+    let config = json!({"Rules": [
+        {"ID": "ok", "Priority": 2, "Status": "Enabled", "Filter": {"Prefix": "ok/"},
+         "DeleteMarkerReplication": {"Status": "Disabled"}, "Destination": {"Bucket": dst}},
+        {"ID": "hangs", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": "hang/"},
+         "DeleteMarkerReplication": {"Status": "Disabled"},
+         "Destination": {"Bucket": "far", "Region": "us-east-1", "Endpoint": silent_at,
+            "ForcePathStyle": true}}]})
+    .to_string();
+    let hangs = put(&s3, &src, "hang/a", b"a").await;
+    let ok = put(&s3, &src, "ok/b", b"b").await;
+    let events = vec![
+        created_event(std::slice::from_ref(&hangs)),
+        created_event(std::slice::from_ref(&ok)),
+    ];
+    let env = [
+        ("REPLICATION_CONFIG", config.as_str()),
+        ("MULTIPART_TIME_MARGIN_SECONDS", "1"),
+    ];
+    let (posted, _) = invoke_all(events, &env, 6_000, &[("AWS_LAMBDA_MAX_CONCURRENCY", "2")]).await;
+    // The second invocation was taken and answered while the first still waited.
+    let order: Vec<&str> = posted.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(order, ["req-1", "req-0"], "{posted:?}");
+    assert!(posted[1].1.contains("DeadlineReached"), "{}", posted[1].1);
+    assert_eq!(body_of(&s3, &dst, "ok/b", None).await, b"b");
+    drop(silent);
 }

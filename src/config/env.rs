@@ -81,6 +81,12 @@ impl Config {
                 600,
             )?),
         };
+        config.record_concurrency = number(
+            "RECORD_CONCURRENCY",
+            super::RECORD_CONCURRENCY as u64,
+            1,
+            1000,
+        )? as usize;
         if let Some(timeout) = timeout {
             // At least half of every invocation must be usable, or large copies never finish.
             let margin = config.copy.time_margin.as_secs();
@@ -232,6 +238,7 @@ impl Config {
             replicate_version_deletes: false,
             copy: CopySettings::default(),
             source_buckets: Vec::new(),
+            record_concurrency: super::RECORD_CONCURRENCY,
         })
     }
 }

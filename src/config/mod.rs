@@ -50,7 +50,12 @@ pub struct Config {
     pub copy: CopySettings,
     /// `SOURCE_BUCKETS`: the only buckets whose events are acted on (empty: any).
     pub source_buckets: Vec<String>,
+    /// `RECORD_CONCURRENCY`: keys of one invocation worked on at once.
+    pub record_concurrency: usize,
 }
+
+/// Keys of one invocation worked on at once unless `RECORD_CONCURRENCY` says otherwise.
+pub const RECORD_CONCURRENCY: usize = 8;
 
 /// One replication rule.
 #[derive(Debug, Clone, PartialEq, Eq)]

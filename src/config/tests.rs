@@ -361,16 +361,20 @@ fn multipart_settings_are_read_and_checked() {
         ("DESTINATION_BUCKET", "dst-b"),
         ("MULTIPART_THRESHOLD", "8388608"),
         ("MULTIPART_CONCURRENCY", "4"),
+        ("RECORD_CONCURRENCY", "64"),
     ]))
     .unwrap();
     assert_eq!(cfg.copy.threshold, 8 * 1024 * 1024);
     assert_eq!(cfg.copy.concurrency, 4);
+    assert_eq!(cfg.record_concurrency, 64);
     assert_eq!(cfg.copy.part_size, CopySettings::default().part_size);
     for (name, value) in [
         ("MULTIPART_THRESHOLD", "6GiB"),
         ("MULTIPART_THRESHOLD", "6442450944"),
         ("MULTIPART_PART_SIZE", "1024"),
         ("MULTIPART_CONCURRENCY", "0"),
+        ("RECORD_CONCURRENCY", "0"),
+        ("RECORD_CONCURRENCY", "many"),
     ] {
         let e =
             Config::from_env(env(&[("DESTINATION_BUCKET", "dst-b"), (name, value)])).unwrap_err();

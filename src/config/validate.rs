@@ -45,6 +45,7 @@ impl RawConfig {
             replicate_version_deletes: false,
             copy: CopySettings::default(),
             source_buckets: Vec::new(),
+            record_concurrency: super::RECORD_CONCURRENCY,
         })
     }
 }
