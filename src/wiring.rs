@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_s3::config::Credentials;
 
 use crate::aws_s3::{AwsS3, Remote};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, CredentialSource};
 use crate::replicate::Replicator;
 
 /// The replicator on real S3.
@@ -20,10 +20,88 @@ pub fn build(
     build_with(sdk, var, |destination| destination)
 }
 
+/// As [`build`], first reading from AWS Secrets Manager the credentials a rule names by
+/// `Credentials.SecretArn` (only that secret: a secret that cannot be read fails init, naming
+/// the rule). The Lambda binary and the command line start this way.
+pub async fn load(
+    sdk: &aws_config::SdkConfig,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<LiveReplicator, ConfigError> {
+    let config = Config::from_env(&var)?;
+    let mut secrets = HashMap::new();
+    for (i, rule) in config.rules.iter().enumerate() {
+        let Some(CredentialSource::Secret(arn)) = rule
+            .destination
+            .endpoint
+            .as_ref()
+            .and_then(|e| e.credentials.as_ref())
+        else {
+            continue;
+        };
+        if secrets.contains_key(arn) {
+            continue;
+        }
+        let field = format!("REPLICATION_CONFIG.Rules[{i}].Destination.Credentials.SecretArn");
+        secrets.insert(
+            arn.clone(),
+            read_secret(sdk, arn)
+                .await
+                .map_err(|message| ConfigError { field, message })?,
+        );
+    }
+    build_resolved(sdk, var, &secrets, |destination| destination)
+}
+
+/// An access key from a Secrets Manager secret whose JSON holds `AccessKeyId` and
+/// `SecretAccessKey`.
+async fn read_secret(sdk: &aws_config::SdkConfig, arn: &str) -> Result<(String, String), String> {
+    // arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME: read in the secret's own region.
+    let region = arn.split(':').nth(3).unwrap_or_default().to_owned();
+    let conf = aws_sdk_secretsmanager::config::Builder::from(sdk)
+        .region(aws_sdk_secretsmanager::config::Region::new(region))
+        .build();
+    let out = aws_sdk_secretsmanager::Client::from_conf(conf)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "{arn} could not be read: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            )
+        })?;
+    let text = out
+        .secret_string()
+        .ok_or_else(|| format!("{arn} holds no SecretString"))?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|_| format!("{arn} is not JSON with AccessKeyId and SecretAccessKey"))?;
+    let field = |name: &str| {
+        value[name]
+            .as_str()
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{arn} has no {name}"))
+    };
+    Ok((field("AccessKeyId")?, field("SecretAccessKey")?))
+}
+
 /// As [`build`], with the destination store wrapped by `wrap` (tests inject faults with it).
 pub fn build_with<D: crate::store::DestinationStore>(
     sdk: &aws_config::SdkConfig,
     var: impl Fn(&str) -> Option<String>,
+    wrap: impl FnOnce(AwsS3) -> D,
+) -> Result<Replicator<AwsS3, D>, ConfigError> {
+    build_resolved(sdk, var, &HashMap::new(), wrap)
+}
+
+/// The access keys read from Secrets Manager, by secret ARN.
+type Secrets = HashMap<String, (String, String)>;
+
+fn build_resolved<D: crate::store::DestinationStore>(
+    sdk: &aws_config::SdkConfig,
+    var: impl Fn(&str) -> Option<String>,
+    secrets: &Secrets,
     wrap: impl FnOnce(AwsS3) -> D,
 ) -> Result<Replicator<AwsS3, D>, ConfigError> {
     let config = Config::from_env(&var)?;
@@ -41,7 +119,7 @@ pub fn build_with<D: crate::store::DestinationStore>(
         .region()
         .map(|r| r.as_ref().to_owned())
         .unwrap_or_else(|| "us-east-1".to_owned());
-    let remotes = remotes(&config, &var)?;
+    let remotes = remotes(&config, &var, secrets)?;
     let s3 = AwsS3::new(sdk.clone(), force_path_style);
     let dst = AwsS3::new(sdk.clone(), force_path_style).with_remotes(remotes);
     Ok(Replicator::new(config, s3, wrap(dst), default_region))
@@ -52,15 +130,30 @@ pub fn build_with<D: crate::store::DestinationStore>(
 fn remotes(
     config: &Config,
     var: &impl Fn(&str) -> Option<String>,
+    secrets: &Secrets,
 ) -> Result<HashMap<String, Remote>, ConfigError> {
     let mut remotes = HashMap::new();
-    for rule in &config.rules {
+    for (i, rule) in config.rules.iter().enumerate() {
         let Some(endpoint) = &rule.destination.endpoint else {
             continue;
         };
         let credentials = match &endpoint.credentials {
             None => None,
-            Some((key_var, secret_var)) => {
+            Some(CredentialSource::Secret(arn)) => {
+                let Some((key, secret)) = secrets.get(arn) else {
+                    return Err(ConfigError {
+                        field: format!(
+                            "REPLICATION_CONFIG.Rules[{i}].Destination.Credentials.SecretArn"
+                        ),
+                        message: format!("{arn} is read at init by wiring::load, not here"),
+                    });
+                };
+                Some(Credentials::new(key, secret, None, None, "secrets-manager"))
+            }
+            Some(CredentialSource::Variables {
+                access_key_id: key_var,
+                secret_access_key: secret_var,
+            }) => {
                 let read = |name: &str| {
                     var(name)
                         .filter(|v| !v.is_empty())
@@ -118,7 +211,12 @@ mod tests {
             ("KEY_B", "id-b"),
             ("KEY_B_SECRET", "secret-b"),
         ]);
-        let remotes = remotes(&config, &|name| vars.get(name).map(|v| v.to_string())).unwrap();
+        let remotes = remotes(
+            &config,
+            &|name| vars.get(name).map(|v| v.to_string()),
+            &HashMap::new(),
+        )
+        .unwrap();
         assert_eq!(remotes.len(), 2);
         for rule in &config.rules {
             let id = rule.destination.endpoint.as_ref().unwrap().id();

@@ -316,6 +316,7 @@ const CALLS: &[(&str, Option<&str>, &str, &[&str])] = &[
     ("reading an SSE-KMS source",                        Some("source-key"),  "src-key", &["kms:Decrypt"]),
     ("CopyObject into SSE-KMS",                          Some("replica-key"), "replica-key", &["kms:GenerateDataKey"]),
     ("multipart upload into SSE-KMS",                    Some("replica-key"), "replica-key", &["kms:GenerateDataKey", "kms:Decrypt"]),
+    ("GetSecretValue of a remote endpoint's credentials", Some("secrets"),    "secret", &["secretsmanager:GetSecretValue"]),
     ("logging",                                          None,                "logs",   &["logs:CreateLogStream", "logs:PutLogEvents"]),
     ("the failure destination",                          None,                "queue",  &["sqs:SendMessage"]),
 ];
@@ -330,6 +331,7 @@ fn template_role_grants_exactly_what_the_calls_need() {
         "dst" => "arn:aws:s3:::replica-bucket".to_owned(),
         "src-key" => "arn:aws:kms:us-east-1:123456789012:key/source".to_owned(),
         "replica-key" => "arn:aws:kms:us-east-1:123456789012:key/replica".to_owned(),
+        "secret" => "arn:aws:secretsmanager:us-east-1:123456789012:secret:remote-AbCdEf".to_owned(),
         "logs" => {
             "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/s3-replicator-replicator:*"
                 .to_owned()
@@ -358,6 +360,13 @@ fn template_role_grants_exactly_what_the_calls_need() {
                     "arn:aws:kms:us-east-1:123456789012:key/replica",
                 ),
             ],
+        ),
+        (
+            &["secrets"],
+            &[(
+                "RemoteCredentialsSecretArns",
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:remote-AbCdEf",
+            )],
         ),
     ];
     for (on, extra) in options {

@@ -249,3 +249,63 @@ async fn streamed_replica_keeps_the_sources_checksum_algorithm() {
     replicate(&t, &p, &[]).await;
     assert_eq!(sha256_of(&t.remote, &t.dst, "summed.txt").await, source);
 }
+
+#[tokio::test]
+async fn credentials_for_another_endpoint_are_read_from_secrets_manager_at_init() {
+    let t = setup().await;
+    let sdk = sdk_config(&server().endpoint, "us-east-1");
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = unique_bucket("remote-credentials");
+    let arn = secrets
+        .create_secret()
+        .name(&name)
+        .secret_string(r#"{"AccessKeyId":"remote-key","SecretAccessKey":"remote-secret"}"#)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let config = |arn: &str| {
+        json!({"Rules": [{"ID": "elsewhere", "Priority": 1, "Status": "Enabled", "Filter": {},
+            "DeleteMarkerReplication": {"Status": "Disabled"},
+            "Destination": {"Bucket": t.dst, "Region": "us-east-1", "Endpoint": remote().endpoint,
+                "ForcePathStyle": true, "Credentials": {"SecretArn": arn}}}]})
+        .to_string()
+    };
+    let load = |config: String| {
+        let vars = function_env(&[("REPLICATION_CONFIG", &config)]);
+        let sdk = sdk.clone();
+        async move { s3_replicator::wiring::load(&sdk, |name| vars.get(name).cloned()).await }
+    };
+    let replicator = load(config(&arn))
+        .await
+        .expect("the secret is read at init");
+    let p = put(&t.local, &t.src, "via secret.txt", b"from the secret").await;
+    let summary = handle(&replicator, created_event(std::slice::from_ref(&p)))
+        .await
+        .unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert_eq!(
+        body_of(&t.remote, &t.dst, "via secret.txt", None).await,
+        b"from the secret"
+    );
+    // A secret that cannot be read fails init, naming the rule's field.
+    let missing = arn.replace(&name, &format!("{name}-gone"));
+    let err = load(config(&missing)).await.err().expect("init fails");
+    assert_eq!(
+        err.field, "REPLICATION_CONFIG.Rules[0].Destination.Credentials.SecretArn",
+        "{err}"
+    );
+    // The variables form stays for local use; a half of each is refused.
+    let half = json!({"Rules": [{"ID": "x", "Priority": 1, "Status": "Enabled", "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": "remote-bucket", "Region": "r1", "Endpoint": "https://s3.example",
+            "Credentials": {"SecretArn": arn, "AccessKeyIdVariable": "K"}}}]})
+    .to_string();
+    let err = s3_replicator::Config::from_json(&half).unwrap_err();
+    assert_eq!(
+        err.field, "REPLICATION_CONFIG.Rules[0].Destination.Credentials",
+        "{err}"
+    );
+}

@@ -147,7 +147,10 @@ impl RemoteEndpoint {
     pub fn id(&self) -> String {
         match &self.credentials {
             None => self.url.clone(),
-            Some((key, _)) => format!("{} (credentials {key})", self.url),
+            Some(CredentialSource::Variables { access_key_id, .. }) => {
+                format!("{} (credentials {access_key_id})", self.url)
+            }
+            Some(CredentialSource::Secret(arn)) => format!("{} (credentials {arn})", self.url),
         }
     }
 }
@@ -159,9 +162,24 @@ pub struct RemoteEndpoint {
     pub url: String,
     /// Path-style addressing (most non-AWS servers need it).
     pub force_path_style: bool,
-    /// Names of the environment variables holding the access key id and secret; `None` uses
-    /// the function's own credentials.
-    pub credentials: Option<(String, String)>,
+    /// Where the access key for that endpoint comes from; `None` uses the function's own
+    /// credentials.
+    pub credentials: Option<CredentialSource>,
+}
+
+/// Where a remote endpoint's access key is read from, at init.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// Two environment variables, by name (local use).
+    Variables {
+        /// The variable holding the access key id.
+        access_key_id: String,
+        /// The variable holding the secret access key.
+        secret_access_key: String,
+    },
+    /// An AWS Secrets Manager secret, by ARN, whose JSON holds `AccessKeyId` and
+    /// `SecretAccessKey`.
+    Secret(String),
 }
 
 /// Storage classes a replication destination accepts.

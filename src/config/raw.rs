@@ -89,8 +89,9 @@ pub(super) struct RawDestination {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct RawCredentials {
-    pub(super) access_key_id_variable: String,
-    pub(super) secret_access_key_variable: String,
+    pub(super) access_key_id_variable: Option<String>,
+    pub(super) secret_access_key_variable: Option<String>,
+    pub(super) secret_arn: Option<String>,
 }
 
 #[derive(Deserialize)]

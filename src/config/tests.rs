@@ -193,7 +193,10 @@ fn remote_endpoint_destination_is_understood_and_checked() {
     assert!(remote.force_path_style);
     assert_eq!(
         remote.credentials,
-        Some(("R2_KEY".into(), "R2_SECRET".into()))
+        Some(super::CredentialSource::Variables {
+            access_key_id: "R2_KEY".into(),
+            secret_access_key: "R2_SECRET".into()
+        })
     );
     for (destination, field) in [
         (

@@ -3,7 +3,10 @@
 use std::collections::HashSet;
 
 use super::raw::*;
-use super::{Config, ConfigError, Destination, Filter, RemoteEndpoint, Rule, STORAGE_CLASSES};
+use super::{
+    Config, ConfigError, CredentialSource, Destination, Filter, RemoteEndpoint, Rule,
+    STORAGE_CLASSES,
+};
 use crate::copy::CopySettings;
 
 impl RawConfig {
@@ -321,12 +324,36 @@ impl RawDestination {
                         "is required with Endpoint (the bucket's region on that endpoint)",
                     ));
                 }
+                let credentials = match self.credentials {
+                    None => None,
+                    Some(c) => Some(match (c.access_key_id_variable, c.secret_access_key_variable, c.secret_arn) {
+                        (Some(access_key_id), Some(secret_access_key), None) => {
+                            CredentialSource::Variables {
+                                access_key_id,
+                                secret_access_key,
+                            }
+                        }
+                        (None, None, Some(arn)) if arn.starts_with("arn:") && arn.contains(":secretsmanager:") => {
+                            CredentialSource::Secret(arn)
+                        }
+                        (None, None, Some(arn)) => {
+                            return Err(ConfigError::new(
+                                format!("{at}.Credentials.SecretArn"),
+                                format!("{arn:?} is not the ARN of an AWS Secrets Manager secret"),
+                            ))
+                        }
+                        _ => {
+                            return Err(ConfigError::new(
+                                format!("{at}.Credentials"),
+                                "takes SecretArn alone, or AccessKeyIdVariable and SecretAccessKeyVariable together",
+                            ))
+                        }
+                    }),
+                };
                 Some(RemoteEndpoint {
                     url,
                     force_path_style: self.force_path_style.unwrap_or(false),
-                    credentials: self
-                        .credentials
-                        .map(|c| (c.access_key_id_variable, c.secret_access_key_variable)),
+                    credentials,
                 })
             }
         };

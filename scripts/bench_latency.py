@@ -1,0 +1,313 @@
+"""Benchmark with real round trips: 200 objects of 1 KiB copied by each contender at the same
+concurrency (8), through a small proxy in front of the local S3 that holds every request for a
+round trip: 10 ms to the source bucket (same region), 70 ms to any other bucket (cross-region).
+On the local S3 alone a request costs a millisecond, which measures the server, not the round
+trips that decide speed on AWS.
+
+Contenders: s5cmd cp (8 workers), aws s3 sync (8 concurrent requests), rclone copy (8
+transfers), the function under a small Runtime API emulator with 8 environments (one event per
+object, each environment taking the next event as soon as it is free), and backfill
+(--concurrency 8), then backfill again over the bucket it just filled (in sync).
+
+Reports seconds, time against s5cmd, S3 requests per object by operation (counted at the
+proxy), the function's event latency p50/p99 (from the emulator handing an event over to the
+answer) against the floor of one cross-region round trip and against s5cmd's time per object per
+worker (one blind CopyObject), and the function's cost per million objects from the measured
+requests and durations.
+
+Usage: bench_latency.py AWS_CLI S5CMD   (make bench passes its venv's commands)
+Prints a table and appends it, dated, to BENCHMARKS.md.
+"""
+
+import collections
+import datetime
+import http.client
+import http.server
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+from bench_common import ROOT, bucket, free_port, rclone_env, record, start_moto, wait_for
+
+OBJECTS = 200
+CONCURRENCY = 8
+SOURCE = "lat-src"
+SOURCE_TRIP = 0.010
+REMOTE_TRIP = 0.070
+# US East (N. Virginia), December 2026.
+PUT_CLASS = 0.005 / 1000
+GET_CLASS = 0.0004 / 1000
+LAMBDA_REQUEST = 0.20 / 1_000_000
+LAMBDA_GB_SECOND_ARM = 0.0000133334
+NATIVE_REPLICATION_PUT = 0.005 / 1000  # the replica PUT native replication charges
+CROSS_REGION_GB = 0.02
+
+
+def operation(method, path, query, headers):
+    """The S3 operation of a request, from its method, query and headers."""
+    q = urllib.parse.parse_qs(query, keep_blank_values=True)
+    keyed = path.strip("/").count("/") >= 1
+    for sub, name in (("versions", "ListObjectVersions"), ("acl", "ObjectAcl"),
+                      ("tagging", "ObjectTagging"), ("location", "GetBucketLocation"),
+                      ("uploads", "MultipartUpload"), ("versioning", "BucketVersioning"),
+                      ("ownershipControls", "OwnershipControls"),
+                      ("object-lock", "ObjectLockConfiguration")):
+        if sub in q:
+            return f"{method} {name}"
+    if method == "GET" and not keyed:
+        return "ListObjects"
+    if method == "PUT" and "x-amz-copy-source" in headers:
+        return "CopyObject"
+    return {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject",
+            "DELETE": "DeleteObject", "POST": "POST"}.get(method, method)
+
+
+class Proxy(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, upstream):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.upstream = upstream
+        self.counts = collections.Counter()
+        self.lock = threading.Lock()
+
+    def take(self):
+        with self.lock:
+            counts, self.counts = self.counts, collections.Counter()
+        return counts
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def relay(self):
+        url = urllib.parse.urlsplit(self.path)
+        first = url.path.strip("/").split("/", 1)[0]
+        time.sleep(SOURCE_TRIP if first == SOURCE else REMOTE_TRIP)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("connection", "expect", "keep-alive")}
+        with self.server.lock:
+            lowered = {k.lower() for k in headers}
+            self.server.counts[operation(self.command, url.path, url.query, lowered)] += 1
+        conn = http.client.HTTPConnection(*self.server.upstream, timeout=120)
+        conn.request(self.command, self.path, body=body, headers=headers)
+        answer = conn.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        for k, v in answer.getheaders():
+            if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = relay
+
+
+class RuntimeApi(http.server.ThreadingHTTPServer):
+    """The Lambda Runtime API for several environments: each `next` takes the next event."""
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), RuntimeHandler)
+        self.events = queue.Queue()
+        self.handed = {}
+        self.answered = {}
+        self.lock = threading.Lock()
+
+
+class RuntimeHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        request_id, event = self.server.events.get()
+        with self.server.lock:
+            self.server.handed[request_id] = time.monotonic()
+        body = json.dumps(event).encode()
+        deadline = int(time.time() * 1000) + 300_000
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+        self.send_header("Lambda-Runtime-Deadline-Ms", str(deadline))
+        self.send_header("Lambda-Runtime-Invoked-Function-Arn",
+                         "arn:aws:lambda:us-east-1:123456789012:function:bench")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        answer = self.rfile.read(length)
+        request_id = self.path.split("/invocation/")[1].split("/")[0]
+        with self.server.lock:
+            self.server.answered[request_id] = (time.monotonic(), answer)
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def serve(server):
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"127.0.0.1:{server.server_address[1]}"
+
+
+def s3_record(key, put, n):
+    return {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "eventName": "ObjectCreated:Put",
+            "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": SOURCE},
+                   "object": {"key": key, "size": 1024, "eTag": put["ETag"].strip('"'),
+                              "versionId": put["VersionId"], "sequencer": f"{n:016X}"}}}
+
+
+def timed(command, env):
+    start = time.monotonic()
+    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        sys.exit(f"bench: {command[0]} failed: {done.stderr.decode(errors='replace')[-400:]}")
+    return time.monotonic() - start
+
+
+def main():
+    aws, s5cmd = sys.argv[1], sys.argv[2]
+    moto, endpoint, s3 = start_moto()
+    proxy = Proxy(("127.0.0.1", int(endpoint.rsplit(":", 1)[1])))
+    proxied = "http://" + serve(proxy)
+    procs = [moto]
+    rows, notes = [], []
+    try:
+        for b in (SOURCE, "lat-s5", "lat-aws", "lat-rc", "lat-fn", "lat-bf"):
+            bucket(s3, b)
+        puts = []
+        for n in range(OBJECTS):
+            key = f"small/object-{n:04}.txt"
+            puts.append((key, s3.put_object(Bucket=SOURCE, Key=key, Body=os.urandom(1024),
+                                            Metadata={"n": str(n)})))
+        creds = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                 "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+                 "AWS_EC2_METADATA_DISABLED": "true"}
+        env = dict(os.environ, **creds)
+        results = {}
+
+        def measure(name, run):
+            proxy.take()
+            seconds = run()
+            results[name] = (seconds, proxy.take())
+
+        measure("s5cmd cp (8 workers)", lambda: timed(
+            [s5cmd, "--endpoint-url", proxied, "--numworkers", str(CONCURRENCY), "cp",
+             f"s3://{SOURCE}/*", "s3://lat-s5/"], env))
+        with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as cfg:
+            cfg.write(f"[default]\nregion = us-east-1\ns3 =\n  max_concurrent_requests = {CONCURRENCY}\n"
+                      "  addressing_style = path\n")
+        measure("aws s3 sync (8 requests)", lambda: timed(
+            [aws, "s3", "sync", f"s3://{SOURCE}", "s3://lat-aws", "--endpoint-url", proxied,
+             "--only-show-errors"], dict(env, AWS_CONFIG_FILE=cfg.name)))
+        rclone = subprocess.run(["which", "rclone"], capture_output=True, text=True).stdout.strip()
+        if rclone:
+            measure("rclone copy (8 transfers)", lambda: timed(
+                [rclone, "copy", f"local:{SOURCE}", "local:lat-rc", "--transfers",
+                 str(CONCURRENCY), "--checkers", str(CONCURRENCY)], rclone_env(proxied)))
+
+        # The function: 8 environments on one emulated Runtime API, one event per object.
+        api = RuntimeApi()
+        api_at = serve(api)
+        fn_env = dict(env, AWS_ENDPOINT_URL=proxied, S3_FORCE_PATH_STYLE="true",
+                      DESTINATION_BUCKET="lat-fn", DESTINATION_REGION="us-east-1",
+                      REPLICATE_PREFIXES="small/",
+                      RUST_LOG="warn", AWS_LAMBDA_FUNCTION_NAME="bench",
+                      AWS_LAMBDA_FUNCTION_VERSION="1", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128",
+                      AWS_LAMBDA_RUNTIME_API=api_at)
+        binary = str(ROOT / "target/release/s3-replicator")
+        for _ in range(CONCURRENCY):
+            procs.append(subprocess.Popen([binary], env=fn_env, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        # One warm-up event per environment, not counted: an object no rule selects (the rules
+        # replicate small/), read once, so each environment has started and connected.
+        for i in range(CONCURRENCY):
+            key = f"warm/{i}"
+            put = s3.put_object(Bucket=SOURCE, Key=key, Body=b"warm")
+            api.events.put((f"warm-{i}", {"Records": [s3_record(key, put, i)]}))
+        while len(api.answered) < CONCURRENCY:
+            time.sleep(0.05)
+
+        def function():
+            start = time.monotonic()
+            for n, (key, put) in enumerate(puts):
+                api.events.put((f"req-{n}", {"Records": [s3_record(key, put, n)]}))
+            while sum(1 for k in api.answered if k.startswith("req-")) < OBJECTS:
+                time.sleep(0.01)
+            return time.monotonic() - start
+        measure("the function, 8 environments", function)
+        latencies = sorted((api.answered[k][0] - api.handed[k]) * 1000
+                           for k in api.answered if k.startswith("req-"))
+        failed = [k for k, (_, a) in api.answered.items() if b"errorType" in a]
+        if failed:
+            sys.exit(f"bench: invocations failed: {failed[:3]}")
+
+        bf_env = dict(fn_env, DESTINATION_BUCKET="lat-bf")
+        bf_env.pop("AWS_LAMBDA_RUNTIME_API")
+        backfill = [binary, "backfill", "--bucket", SOURCE, "--concurrency", str(CONCURRENCY)]
+        measure("backfill --concurrency 8 (empty destination)", lambda: timed(backfill, bf_env))
+        measure("backfill --concurrency 8 (in sync)", lambda: timed(backfill, bf_env))
+    finally:
+        for p in procs:
+            p.kill()
+
+    s5_seconds = results["s5cmd cp (8 workers)"][0]
+    trip = s5_seconds * CONCURRENCY / OBJECTS  # a blind CopyObject, per worker
+    header = "| contender | seconds | time vs s5cmd | requests/object | by operation (per object) |"
+    lines = [header, "|---|---|---|---|---|"]
+    for name, (seconds, counts) in results.items():
+        total = sum(counts.values())
+        ops = ", ".join(f"{op} {n / OBJECTS:.2f}" for op, n in counts.most_common())
+        lines.append(f"| {name} | {seconds:.2f} | {seconds / s5_seconds:.2f}x | "
+                     f"{total / OBJECTS:.2f} | {ops} |")
+    p50 = statistics.median(latencies)
+    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+    fn_counts = results["the function, 8 environments"][1]
+    put_class = sum(n for op, n in fn_counts.items()
+                    if op in ("CopyObject", "PutObject", "ListObjects", "POST")
+                    or op.startswith(("PUT ", "POST ")) or "ListObjectVersions" in op)
+    get_class = sum(fn_counts.values()) - put_class
+    mean_s = statistics.mean(latencies) / 1000
+    per_million = 1_000_000 / OBJECTS
+    s3_cost = (put_class * PUT_CLASS + get_class * GET_CLASS) * per_million
+    lambda_cost = 1_000_000 * (LAMBDA_REQUEST + mean_s * 0.125 * LAMBDA_GB_SECOND_ARM)
+    native = 1_000_000 * NATIVE_REPLICATION_PUT + CROSS_REGION_GB * 1_000_000 * 1024 / 2**30
+    notes.append(f"- Event latency (the function, handed the event to its answer): p50 "
+                 f"{p50:.0f} ms, p99 {p99:.0f} ms; that is {p50 / (REMOTE_TRIP * 1000):.2f} and "
+                 f"{p99 / (REMOTE_TRIP * 1000):.2f} cross-region round trips of 70 ms (the floor), "
+                 f"and {p50 / (trip * 1000):.2f} times s5cmd's time per object per worker "
+                 f"({trip * 1000:.0f} ms, one blind CopyObject).")
+    notes.append(f"- Cost per million 1 KiB objects, from this run's requests and durations: S3 "
+                 f"requests ${s3_cost:.2f} ({put_class / OBJECTS:.2f} PUT-class and "
+                 f"{get_class / OBJECTS:.2f} GET-class per object), Lambda ${lambda_cost:.2f} "
+                 f"(arm64, 128 MB, {mean_s * 1000:.0f} ms mean), ${s3_cost + lambda_cost:.2f} in "
+                 f"all; native S3 Replication ${native:.2f} (the replica PUT and cross-region "
+                 f"transfer). Data transfer between regions is charged alike for both.")
+    title = (f"{datetime.date.today()}: {OBJECTS} objects of 1 KiB, {CONCURRENCY} at once, "
+             f"through a proxy holding each request {SOURCE_TRIP * 1000:.0f} ms (source) or "
+             f"{REMOTE_TRIP * 1000:.0f} ms (destination), moto on 127.0.0.1")
+    record(f"### {title}\n\n" + "\n".join(lines + [""] + notes))
+
+
+if __name__ == "__main__":
+    main()
