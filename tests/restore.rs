@@ -96,6 +96,37 @@ async fn run(
         .unwrap()
 }
 
+/// A source whose every key in KEYS was written ("good") and replicated.
+struct Replicated {
+    s3: Client,
+    src: String,
+    dst: String,
+    config: String,
+    replicator: s3_replicator::wiring::LiveReplicator,
+}
+
+async fn replicated(label: &str) -> Replicated {
+    let s3 = client();
+    let src = versioned_bucket(&s3, &format!("{label}-src"), "us-east-1").await;
+    let dst = versioned_bucket(&s3, &format!("{label}-dst"), "eu-west-1").await;
+    let config = config(&dst);
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    let mut puts = Vec::new();
+    for key in KEYS {
+        puts.push(put_as(&s3, &src, key, format!("good {key}").as_bytes(), "good").await);
+    }
+    s3_replicator::handle(&replicator, created_event(&puts))
+        .await
+        .unwrap();
+    Replicated {
+        s3,
+        src,
+        dst,
+        config,
+        replicator,
+    }
+}
+
 fn config(dst: &str) -> String {
     json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {},
         "DeleteMarkerReplication": {"Status": "Enabled"}, "Destination": {"Bucket": dst}}]})
@@ -195,18 +226,13 @@ async fn restore_brings_every_key_back_as_of_t_and_a_second_run_writes_nothing()
 
 #[tokio::test]
 async fn restore_from_the_replica_brings_back_a_key_whose_whole_history_was_deleted() {
-    let s3 = client();
-    let src = versioned_bucket(&s3, "pit-src", "us-east-1").await;
-    let dst = versioned_bucket(&s3, "pit-dst", "eu-west-1").await;
-    let config = config(&dst);
-    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
-    let mut puts = Vec::new();
-    for key in KEYS {
-        puts.push(put_as(&s3, &src, key, format!("good {key}").as_bytes(), "good").await);
-    }
-    s3_replicator::handle(&replicator, created_event(&puts))
-        .await
-        .unwrap();
+    let Replicated {
+        s3,
+        src,
+        dst,
+        replicator,
+        ..
+    } = replicated("pit").await;
     let before = seen(&s3, &src, KEYS[3]).await.unwrap();
     pause().await;
     let t = now_ms();
@@ -446,18 +472,13 @@ fn task_results(answer: &serde_json::Value) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_manifest_of_the_plan_runs_as_a_batch_operations_restore_job() {
-    let s3 = client();
-    let src = versioned_bucket(&s3, "pit-job-src", "us-east-1").await;
-    let dst = versioned_bucket(&s3, "pit-job-dst", "eu-west-1").await;
-    let config = config(&dst);
-    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
-    let mut puts = Vec::new();
-    for key in KEYS {
-        puts.push(put_as(&s3, &src, key, format!("good {key}").as_bytes(), "good").await);
-    }
-    s3_replicator::handle(&replicator, created_event(&puts))
-        .await
-        .unwrap();
+    let Replicated {
+        s3,
+        src,
+        dst,
+        config,
+        replicator,
+    } = replicated("pit-job").await;
     let before = seen(&s3, &src, KEYS[2]).await.unwrap();
     pause().await;
     let t = rfc3339_in_utc_plus_one(now_ms());
