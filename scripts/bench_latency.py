@@ -109,7 +109,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for k, v in answer.getheaders():
             if k.lower() not in ("connection", "transfer-encoding", "content-length"):
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        # A HEAD answer says the object's length, with no body.
+        length = answer.getheader("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length or str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -171,7 +173,8 @@ def serve(server):
 def s3_record(key, put, n):
     return {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
             "eventTime": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "eventName": "ObjectCreated:Put",
+            "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "AWS:BENCH"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"}, "responseElements": {},
             "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": SOURCE},
                    "object": {"key": key, "size": 1024, "eTag": put["ETag"].strip('"'),
                               "versionId": put["VersionId"], "sequencer": f"{n:016X}"}}}
@@ -260,7 +263,7 @@ def main():
                            for k in api.answered if k.startswith("req-"))
         failed = [k for k, (_, a) in api.answered.items() if b"errorType" in a]
         if failed:
-            sys.exit(f"bench: invocations failed: {failed[:3]}")
+            sys.exit(f"bench: invocations failed: {[(k, api.answered[k][1][:300]) for k in failed[:2]]}")
 
         bf_env = dict(fn_env, DESTINATION_BUCKET="lat-bf")
         bf_env.pop("AWS_LAMBDA_RUNTIME_API")
