@@ -174,6 +174,7 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
         bucket: options.bucket.clone(),
         prefix: options.prefix.clone(),
         deep: false,
+        explain_missing: false,
     };
     let findings = crate::verify::verify(replicator, &check).await?;
     let mut by_key: BTreeMap<&str, Vec<&crate::verify::Finding>> = BTreeMap::new();

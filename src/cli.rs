@@ -204,6 +204,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 bucket,
                 prefix,
                 deep: false,
+                explain_missing: true,
             };
             let Some(findings) = checked("backfill", verify::verify(&replicator, &options).await)
             else {
@@ -278,6 +279,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 bucket: bucket.clone(),
                 prefix,
                 deep: true,
+                explain_missing: true,
             };
             let Some(findings) = checked("repair", verify::verify(&replicator, &options).await)
             else {
@@ -317,6 +319,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 bucket,
                 prefix,
                 deep,
+                explain_missing: true,
             };
             let Some(findings) = checked("verify", verify::verify(&replicator, &options).await)
             else {

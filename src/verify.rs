@@ -160,6 +160,10 @@ pub struct Options {
     pub prefix: String,
     /// Also HEAD both sides and compare headers, user metadata, the replica marker, tags, ACL.
     pub deep: bool,
+    /// Read what tells a key absent at a destination apart: missing, a deliberate skip, or
+    /// deleted at the destination after it arrived. Without it such a key is `missing` at no
+    /// cost, for a caller (backfill) whose engine decides that itself.
+    pub explain_missing: bool,
 }
 
 /// Verifies every destination the configuration's enabled rules name for the source bucket.
@@ -416,6 +420,9 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                     Ok(false) => finding(Status::Differs, differs.join(" "), version),
                     Err(e) => finding(Status::Error, e.code().to_owned(), None),
                 }
+            }
+            (Some(_), None, Some(_)) if !self.options.explain_missing => {
+                finding(Status::Missing, String::new(), None)
             }
             (Some(_), None, Some(rule)) => match self.absent(rule, at, &key).await {
                 Ok((status, detail)) => finding(status, detail, None),

@@ -69,6 +69,7 @@ async fn run(t: &Replicated, deep: bool) -> Vec<s3_replicator::verify::Finding> 
         bucket: t.src.clone(),
         prefix: String::new(),
         deep,
+        explain_missing: true,
     };
     verify(&replicator, &options).await.unwrap()
 }
@@ -320,6 +321,7 @@ async fn backfill_replicates_existing_objects_once_and_verify_then_proves_them()
         bucket: src.clone(),
         prefix: String::new(),
         deep: true,
+        explain_missing: true,
     };
     let tally = Tally::of(&verify(&replicator, &options).await.unwrap());
     assert_eq!(
