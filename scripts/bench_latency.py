@@ -38,6 +38,8 @@ from bench_common import ROOT, bucket, free_port, rclone_env, record, start_moto
 
 OBJECTS = 200
 CONCURRENCY = 8
+BATCH = 1000
+RECORD_CONCURRENCY = 64
 SOURCE = "lat-src"
 SOURCE_TRIP = 0.010
 REMOTE_TRIP = 0.070
@@ -196,7 +198,8 @@ def main():
     procs = [moto]
     rows, notes = [], []
     try:
-        for b in (SOURCE, "lat-s5", "lat-aws", "lat-rc", "lat-fn", "lat-bf"):
+        batch_puts = []
+        for b in (SOURCE, "lat-s5", "lat-aws", "lat-rc", "lat-fn", "lat-bf", "lat-batch"):
             bucket(s3, b)
         puts = []
         for n in range(OBJECTS):
@@ -265,6 +268,30 @@ def main():
         if failed:
             sys.exit(f"bench: invocations failed: {[(k, api.answered[k][1][:300]) for k in failed[:2]]}")
 
+        # One invocation of BATCH records (an SQS batch can hold 10,000), RECORD_CONCURRENCY
+        # keys at once, in a ninth environment of its own.
+        for n in range(BATCH):
+            key = f"batch/object-{n:04}.txt"
+            batch_puts.append((key, s3.put_object(Bucket=SOURCE, Key=key, Body=os.urandom(1024))))
+        batch_api = RuntimeApi()
+        batch_env = dict(fn_env, DESTINATION_BUCKET="lat-batch", REPLICATE_PREFIXES="batch/",
+                         RECORD_CONCURRENCY=str(RECORD_CONCURRENCY),
+                         AWS_LAMBDA_RUNTIME_API=serve(batch_api))
+        procs.append(subprocess.Popen([binary], env=batch_env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+
+        def batch():
+            start = time.monotonic()
+            records = [s3_record(key, put, n) for n, (key, put) in enumerate(batch_puts)]
+            batch_api.events.put(("batch", {"Records": records}))
+            while "batch" not in batch_api.answered:
+                time.sleep(0.05)
+            return time.monotonic() - start
+        measure(f"the function, one invocation of {BATCH} records ({RECORD_CONCURRENCY} keys at once)",
+                batch)
+        if b"errorType" in batch_api.answered["batch"][1]:
+            sys.exit(f"bench: the batch failed: {batch_api.answered['batch'][1][:300]}")
+
         bf_env = dict(fn_env, DESTINATION_BUCKET="lat-bf")
         bf_env.pop("AWS_LAMBDA_RUNTIME_API")
         backfill = [binary, "backfill", "--bucket", SOURCE, "--concurrency", str(CONCURRENCY)]
@@ -279,10 +306,11 @@ def main():
     header = "| contender | seconds | time vs s5cmd | requests/object | by operation (per object) |"
     lines = [header, "|---|---|---|---|---|"]
     for name, (seconds, counts) in results.items():
+        objects = BATCH if "records" in name else OBJECTS
         total = sum(counts.values())
-        ops = ", ".join(f"{op} {n / OBJECTS:.2f}" for op, n in counts.most_common())
+        ops = ", ".join(f"{op} {n / objects:.2f}" for op, n in counts.most_common())
         lines.append(f"| {name} | {seconds:.2f} | {seconds / s5_seconds:.2f}x | "
-                     f"{total / OBJECTS:.2f} | {ops} |")
+                     f"{total / objects:.2f} | {ops} |")
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
     fn_counts = results["the function, 8 environments"][1]
@@ -300,6 +328,12 @@ def main():
                  f"{p99 / (REMOTE_TRIP * 1000):.2f} cross-region round trips of 70 ms (the floor), "
                  f"and {p50 / (trip * 1000):.2f} times s5cmd's time per object per worker "
                  f"({trip * 1000:.0f} ms, one blind CopyObject).")
+    batch_seconds = results[next(n for n in results if "records" in n)][0]
+    ideal = -(-BATCH // RECORD_CONCURRENCY) * p50 / 1000
+    notes.append(f"- One invocation of {BATCH} records, {RECORD_CONCURRENCY} keys at once: "
+                 f"{batch_seconds:.2f} s, {batch_seconds / ideal:.2f}x the ideal for its "
+                 f"concurrency ({BATCH}/{RECORD_CONCURRENCY} rounds of one event's p50, "
+                 f"{ideal:.2f} s).")
     notes.append(f"- Cost per million 1 KiB objects, from this run's requests and durations: S3 "
                  f"requests ${s3_cost:.2f} ({put_class / OBJECTS:.2f} PUT-class and "
                  f"{get_class / OBJECTS:.2f} GET-class per object), Lambda ${lambda_cost:.2f} "
