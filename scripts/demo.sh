@@ -224,9 +224,9 @@ sleep 1.1
 echo "   $(python scripts/demo_s3.py bad-deploy "$endpoint" reports/) objects overwritten after $as_of"
 cli restore --bucket demo-source --prefix reports/ --as-of "$as_of" || status=1
 echo
-echo "== s3-replicator backfill --bucket demo-source: the restored versions replicated, as the events"
-echo "   S3 sends for them would"
-cli backfill --bucket demo-source || status=1
+echo "== s3-replicator repair --bucket demo-source: the restored versions replicated, as the events"
+echo "   S3 sends for them would (the replicas hold the same bytes, but name the versions overwritten)"
+cli repair --bucket demo-source || status=1
 echo
 echo "== s3-replicator verify --bucket demo-source --deep: every replica proven"
 cli verify --bucket demo-source --deep || status=1
