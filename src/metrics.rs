@@ -156,11 +156,7 @@ pub fn requests(source_bucket: &str, n: u32) {
 
 /// Milliseconds from an event's `eventTime` to `now` (never negative).
 pub fn latency_ms(event_time: Option<&str>, now: SystemTime) -> Option<f64> {
-    let at = aws_smithy_types::DateTime::from_str(
-        event_time?,
-        aws_smithy_types::date_time::Format::DateTime,
-    )
-    .ok()?;
+    let at = crate::events::parse_event_time(event_time?)?;
     let at = SystemTime::try_from(at).ok()?;
     Some(now.duration_since(at).unwrap_or_default().as_secs_f64() * 1000.0)
 }

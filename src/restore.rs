@@ -14,8 +14,9 @@ use crate::error::{Disposition, ReplicationError, S3FailureKind, Side};
 use crate::replicate::{CopiedBack, Replicator};
 use crate::run::Run;
 use crate::store::{
-    Current, DestinationStore, Past, ReplicaLocation, SourceStore, SourceVersion, VersionRef,
-    WriteCondition, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
+    without_replica_entries, Current, DestinationStore, Past, ReplicaLocation, SourceStore,
+    SourceVersion, VersionRef, WriteCondition, REPLICA_MARKER, REPLICA_ORIGIN_TIME,
+    REPLICA_SOURCE_BUCKET,
 };
 
 /// Keys restored at once unless `--concurrency` says otherwise.
@@ -650,7 +651,9 @@ async fn same_as<S: SourceStore, D: DestinationStore>(
         source.head_version(region_b, b, None)
     );
     let (head_a, head_b) = (head_a.map_err(src)?, head_b.map_err(src)?);
-    if head_a.content != head_b.content || without_ours(&head_a) != without_ours(&head_b) {
+    if head_a.content != head_b.content
+        || without_replica_entries(&head_a.metadata) != without_replica_entries(&head_b.metadata)
+    {
         return Ok(false);
     }
     let (tags_a, tags_b) = futures::join!(
@@ -658,20 +661,6 @@ async fn same_as<S: SourceStore, D: DestinationStore>(
         source.version_tags(region_b, b)
     );
     Ok(tags_a.map_err(src)? == tags_b.map_err(src)?)
-}
-
-/// A version's user metadata without our own `replica-*` entries.
-fn without_ours(v: &SourceVersion) -> BTreeMap<String, String> {
-    let mut m = v.metadata.clone();
-    for k in [
-        REPLICA_MARKER,
-        REPLICA_SOURCE_BUCKET,
-        REPLICA_WRITTEN_TO,
-        REPLICA_ORIGIN_TIME,
-    ] {
-        m.remove(k);
-    }
-    m
 }
 
 /// The versions a plan brings back, as an S3 Batch Operations CSV manifest: bucket (of the

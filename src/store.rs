@@ -26,6 +26,23 @@ pub const REPLICA_WRITTEN_TO: &str = "replica-written-to";
 /// since the epoch). Two-way setups keep the later original write on both sides.
 pub const REPLICA_ORIGIN_TIME: &str = "replica-original-time";
 
+/// Every user-metadata entry this function adds to a replica.
+pub const REPLICA_ENTRIES: [&str; 4] = [
+    REPLICA_MARKER,
+    REPLICA_SOURCE_BUCKET,
+    REPLICA_WRITTEN_TO,
+    REPLICA_ORIGIN_TIME,
+];
+
+/// User metadata without the entries this function adds ([`REPLICA_ENTRIES`]).
+pub fn without_replica_entries(metadata: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    metadata
+        .iter()
+        .filter(|(k, _)| !REPLICA_ENTRIES.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// When an object's original write happened, and its ETag: the later original wins a two-way
 /// race (the ETag breaks ties within S3's one-second resolution), the same on both sides.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -12,9 +12,8 @@ use crate::config::{DestinationId, Rule};
 use crate::error::{ReplicationError, Side};
 use crate::replicate::{grant_headers, lock_in_force, target_encryption, Replicator};
 use crate::store::{
-    Current, DestinationStore, Encryption, Listed, ReplicaLocation, SourceStore, SourceVersion,
-    TargetEncryption, VersionRef, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET,
-    REPLICA_WRITTEN_TO,
+    without_replica_entries, Current, DestinationStore, Encryption, Listed, ReplicaLocation,
+    SourceStore, SourceVersion, TargetEncryption, VersionRef, REPLICA_MARKER,
 };
 
 /// Keys checked at once (each needs HEAD, and with --deep tags and ACL, on both sides).
@@ -807,14 +806,6 @@ fn transitioned(from: &str, to: &str) -> bool {
     matches!((rank(from), rank(to)), (Some(a), Some(b)) if b > a)
 }
 
-/// The user-metadata entries this function adds to every replica; only these may differ.
-const OUR_ENTRIES: [&str; 4] = [
-    REPLICA_MARKER,
-    REPLICA_SOURCE_BUCKET,
-    REPLICA_WRITTEN_TO,
-    REPLICA_ORIGIN_TIME,
-];
-
 /// What HEAD says differs between the source object (of `source_bucket`) and the destination's
 /// (in `dest_bucket`): content headers, user metadata, and the marker naming the version. Where
 /// the source's object is itself the replica of the destination's (two-way), the pair is in
@@ -829,13 +820,8 @@ fn head_differences(
     if src.content != dst.content {
         differs.push("content-headers".to_owned());
     }
-    let own = |m: &BTreeMap<String, String>| -> BTreeMap<String, String> {
-        m.iter()
-            .filter(|(k, _)| !OUR_ENTRIES.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    };
-    if own(&src.metadata) != own(&dst.metadata) {
+    // Only the entries this function adds may differ.
+    if without_replica_entries(&src.metadata) != without_replica_entries(&dst.metadata) {
         differs.push("user-metadata".to_owned());
     }
     let mirrored = src.is_replica_from(source_bucket, dest_bucket)

@@ -49,7 +49,7 @@ pub async fn load(
                 .map_err(|message| ConfigError { field, message })?,
         );
     }
-    build_resolved(sdk, var, &secrets, |destination| destination)
+    build_resolved(sdk, config, var, &secrets, |destination| destination)
 }
 
 /// An access key from a Secrets Manager secret whose JSON holds `AccessKeyId` and
@@ -92,19 +92,20 @@ pub fn build_with<D: crate::store::DestinationStore>(
     var: impl Fn(&str) -> Option<String>,
     wrap: impl FnOnce(AwsS3) -> D,
 ) -> Result<Replicator<AwsS3, D>, ConfigError> {
-    build_resolved(sdk, var, &HashMap::new(), wrap)
+    build_resolved(sdk, Config::from_env(&var)?, var, &HashMap::new(), wrap)
 }
 
 /// The access keys read from Secrets Manager, by secret ARN.
 type Secrets = HashMap<String, (String, String)>;
 
+/// The replicator for `config` (read from `var`), with the secrets it names already read.
 fn build_resolved<D: crate::store::DestinationStore>(
     sdk: &aws_config::SdkConfig,
+    config: Config,
     var: impl Fn(&str) -> Option<String>,
     secrets: &Secrets,
     wrap: impl FnOnce(AwsS3) -> D,
 ) -> Result<Replicator<AwsS3, D>, ConfigError> {
-    let config = Config::from_env(&var)?;
     let force_path_style = match var("S3_FORCE_PATH_STYLE").as_deref().map(str::trim) {
         None | Some("") | Some("false") => false,
         Some("true") => true,

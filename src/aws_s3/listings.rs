@@ -2,6 +2,7 @@
 //! Every listing asks for `EncodingType=url`: a key with a control character cannot be written
 //! in XML as it is, and would otherwise make the whole page, and the run, fail.
 
+use aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
 use aws_sdk_s3::types::EncodingType;
 use aws_sdk_s3::Client;
 
@@ -73,9 +74,7 @@ pub(super) async fn key_versions(
 }
 
 /// The key marker to go on from, decoded as the page's keys are.
-fn next_key_marker(
-    page: &aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput,
-) -> Result<Option<String>, S3Failure> {
+fn next_key_marker(page: &ListObjectVersionsOutput) -> Result<Option<String>, S3Failure> {
     page.next_key_marker()
         .map(|m| listed_key("ListObjectVersions", page.encoding_type(), m))
         .transpose()
@@ -156,13 +155,13 @@ pub(super) async fn list_current(
     }
 }
 
-/// The object versions under `prefix` (ListObjectVersions): in key order, each key's oldest first.
-pub(super) async fn all_versions(
+/// Every page of ListObjectVersions under `prefix`, each handed to `each` in order.
+async fn version_pages(
     client: &Client,
     bucket: &str,
     prefix: &str,
-) -> Result<Vec<ListedVersion>, S3Failure> {
-    let mut versions: Vec<ListedVersion> = Vec::new();
+    mut each: impl FnMut(&ListObjectVersionsOutput) -> Result<(), S3Failure>,
+) -> Result<(), S3Failure> {
     let (mut key_marker, mut version_marker) = (None, None);
     loop {
         let page = client
@@ -175,11 +174,9 @@ pub(super) async fn all_versions(
             .send()
             .await
             .map_err(|e| failure("ListObjectVersions", e))?;
-        for v in page.versions() {
-            versions.extend(listed_version(page.encoding_type(), v)?);
-        }
+        each(&page)?;
         if page.is_truncated() != Some(true) {
-            break;
+            return Ok(());
         }
         key_marker = next_key_marker(&page)?;
         version_marker = page.next_version_id_marker().map(str::to_owned);
@@ -187,6 +184,22 @@ pub(super) async fn all_versions(
             return Err(not_advancing("ListObjectVersions"));
         }
     }
+}
+
+/// The object versions under `prefix` (ListObjectVersions): in key order, each key's oldest first.
+pub(super) async fn all_versions(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<ListedVersion>, S3Failure> {
+    let mut versions: Vec<ListedVersion> = Vec::new();
+    version_pages(client, bucket, prefix, |page| {
+        for v in page.versions() {
+            versions.extend(listed_version(page.encoding_type(), v)?);
+        }
+        Ok(())
+    })
+    .await?;
     // S3 lists each key's versions newest first.
     oldest_first(&mut versions);
     Ok(versions)
@@ -201,20 +214,9 @@ pub(super) async fn history(
     prefix: &str,
 ) -> Result<Vec<Past>, S3Failure> {
     let mut entries: Vec<Past> = Vec::new();
-    let (mut key_marker, mut version_marker) = (None, None);
     let millis =
         |t: Option<&aws_smithy_types::DateTime>| t.map_or(0, |t| t.to_millis().unwrap_or(0));
-    loop {
-        let page = client
-            .list_object_versions()
-            .bucket(bucket)
-            .prefix(prefix)
-            .encoding_type(EncodingType::Url)
-            .set_key_marker(key_marker.take())
-            .set_version_id_marker(version_marker.take())
-            .send()
-            .await
-            .map_err(|e| failure("ListObjectVersions", e))?;
+    version_pages(client, bucket, prefix, |page| {
         for v in page.versions() {
             let Some(key) = v.key() else { continue };
             entries.push(Past {
@@ -239,15 +241,9 @@ pub(super) async fn history(
                 etag: String::new(),
             });
         }
-        if page.is_truncated() != Some(true) {
-            break;
-        }
-        key_marker = next_key_marker(&page)?;
-        version_marker = page.next_version_id_marker().map(str::to_owned);
-        if key_marker.is_none() && version_marker.is_none() {
-            return Err(not_advancing("ListObjectVersions"));
-        }
-    }
+        Ok(())
+    })
+    .await?;
     // Stable: entries of one page keep S3's order where Last-Modified ties.
     entries.sort_by(|a, b| {
         a.key

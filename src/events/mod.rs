@@ -274,3 +274,8 @@ impl ObjectEvent {
         }
     }
 }
+
+/// An event's `eventTime` (ISO 8601, as S3 and EventBridge write it), read.
+pub fn parse_event_time(text: &str) -> Option<aws_smithy_types::DateTime> {
+    aws_smithy_types::DateTime::from_str(text, aws_smithy_types::date_time::Format::DateTime).ok()
+}

@@ -331,9 +331,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
         let layout = match method {
             CopyMethod::SingleRequest => None,
-            CopyMethod::Multipart { source_parts } => {
-                Some(self.part_layout(src, source_parts, run).await?)
-            }
+            CopyMethod::Multipart { source_parts } => Some(
+                self.layout_of(src.region, src.version, src.head, source_parts, run)
+                    .await?,
+            ),
         };
         // Only CopyObject copies tags server-side; an upload or a PUT is given them.
         let tags = match (&layout, src.tags) {
@@ -363,16 +364,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             request.source_if_match = Some(src.head.etag.clone());
         }
         // With the source's own layout and MD5 part ETags, the upload is checked before Complete.
-        let expected_etag = match method {
-            CopyMethod::Multipart {
-                source_parts: Some(_),
-            } if !matches!(src.head.encryption, Encryption::Kms { .. })
-                && !matches!(request.target.encryption, TargetEncryption::Kms { .. }) =>
-            {
-                Some(src.head.etag.clone())
-            }
-            _ => None,
-        };
+        let expected_etag = expected_etag(method, src.head, &request.target);
         let written = match self
             .write(
                 &request,
@@ -484,18 +476,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         multipart::copy(&self.destination, transfer, request, plan, run).await
     }
 
-    /// The source's own part layout (for ETag parity), or a uniform one.
-    async fn part_layout(
-        &self,
-        src: &SourceRead<'_>,
-        source_parts: Option<u32>,
-        run: &Run,
-    ) -> Result<Vec<(u64, u64)>, ReplicationError> {
-        self.layout_of(src.region, src.version, src.head, source_parts, run)
-            .await
-    }
-
-    /// The part layout of a copy of `version` (read as `head`): its own, or a uniform one.
+    /// The part layout of a copy of `version` (read as `head`): its own (for ETag parity), or
+    /// a uniform one.
     pub(super) async fn layout_of(
         &self,
         region: &str,
@@ -540,6 +522,25 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 "the replica just written is not there".to_owned(),
             )),
         }
+    }
+}
+
+/// The ETag a multipart copy in the source's own layout must make before it is completed: the
+/// source's, where part ETags are MD5s (no KMS on either side); `None` otherwise.
+pub(super) fn expected_etag(
+    method: CopyMethod,
+    head: &SourceVersion,
+    target: &ReplicaSpec,
+) -> Option<String> {
+    match method {
+        CopyMethod::Multipart {
+            source_parts: Some(_),
+        } if !matches!(head.encryption, Encryption::Kms { .. })
+            && !matches!(target.encryption, TargetEncryption::Kms { .. }) =>
+        {
+            Some(head.etag.clone())
+        }
+        _ => None,
     }
 }
 

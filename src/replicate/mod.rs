@@ -294,12 +294,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         })
     }
 
-    /// The region of a bucket on the function's own endpoint (GetBucketLocation).
+    /// The region of a bucket on the function's own endpoint (GetBucketLocation, once per
+    /// bucket and warm instance).
     pub async fn bucket_region(&self, bucket: &str) -> Result<String, ReplicationError> {
-        self.destination
-            .bucket_region(bucket)
-            .await
-            .map_err(dst_err)
+        let id = DestinationId {
+            endpoint: None,
+            bucket: bucket.to_owned(),
+        };
+        self.region_of(id, &Run::new(None)).await
     }
 
     /// The region assumed for source buckets when nothing names theirs (the function's own).
@@ -504,20 +506,24 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if let Some(region) = &rule.destination.region {
             return Ok(region.clone());
         }
-        // One lookup per destination and warm instance, however many records ask at once:
-        // the others wait for the first.
+        self.region_of(rule.destination.id(), run).await
+    }
+
+    /// The region of the bucket `id` names: one lookup per bucket and warm instance, however
+    /// many records ask at once (the others wait for the first).
+    async fn region_of(&self, id: DestinationId, run: &Run) -> Result<String, ReplicationError> {
         let cell = self
             .regions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .entry(rule.destination.id())
+            .entry(id.clone())
             .or_default()
             .clone();
         let region = cell
             .get_or_try_init(|| async {
                 run.start()?;
                 self.destination
-                    .bucket_region(&rule.destination.bucket)
+                    .bucket_region(&id.bucket)
                     .await
                     .map_err(dst_err)
             })

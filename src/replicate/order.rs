@@ -17,18 +17,15 @@ pub(crate) fn written_at(event: &ObjectEvent, head: &SourceVersion) -> Origin {
     let own_event = event.kind == EventKind::Created
         && (event.version_id.is_none() || event.version_id == head.version_id);
     if own_event {
-        if let Some(done) = event.event_time.as_deref().and_then(epoch_millis) {
+        let done = event
+            .event_time
+            .as_deref()
+            .and_then(crate::events::parse_event_time);
+        if let Some(done) = done.and_then(|t| t.to_millis().ok()) {
             origin.millis = origin.millis.max(done);
         }
     }
     origin
-}
-
-fn epoch_millis(time: &str) -> Option<i64> {
-    aws_smithy_types::DateTime::from_str(time, aws_smithy_types::date_time::Format::DateTime)
-        .ok()?
-        .to_millis()
-        .ok()
 }
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {

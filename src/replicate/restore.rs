@@ -49,15 +49,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             true => None,
             false => self.read_grants(from_region, from, run).await?,
         };
-        let mut metadata = head.metadata.clone();
-        for ours in [
-            REPLICA_MARKER,
-            REPLICA_SOURCE_BUCKET,
-            REPLICA_WRITTEN_TO,
-            REPLICA_ORIGIN_TIME,
-        ] {
-            metadata.remove(ours);
-        }
+        let metadata = crate::store::without_replica_entries(&head.metadata);
         let encryption = match &head.encryption {
             Encryption::S3 => TargetEncryption::S3,
             Encryption::Kms {
@@ -110,17 +102,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 )
             }
         };
-        let kms = |e: &TargetEncryption| matches!(e, TargetEncryption::Kms { .. });
-        let expected_etag = match method {
-            CopyMethod::Multipart {
-                source_parts: Some(_),
-            } if !matches!(head.encryption, Encryption::Kms { .. })
-                && !kms(&request.target.encryption) =>
-            {
-                Some(head.etag.clone())
-            }
-            _ => None,
-        };
+        let expected_etag = super::created::expected_etag(method, &head, &request.target);
         let expected = expected_etag.as_deref();
         let written = match self
             .write(&request, layout.as_deref(), &tags, expected, run)
