@@ -175,6 +175,80 @@ async fn a_copy_stopped_by_a_transient_failure_resumes_only_its_missing_parts() 
     assert_eq!(meta.get(REPLICA_MARKER), Some(&v));
 }
 
+/// A source of exactly 10,000 one-byte parts (S3's most), and its version.
+fn ten_thousand_part_source(s3: &FakeS3) -> (Vec<Vec<u8>>, String) {
+    let parts: Vec<Vec<u8>> = (0..10_000u32).map(|n| vec![(n % 251) as u8]).collect();
+    let v = s3.put_multipart("src", "many", &parts).version_id.unwrap();
+    (parts, v)
+}
+
+fn replicator_failing(
+    s3: &FakeS3,
+    rule: impl Fn(Call) -> Option<S3Failure> + Send + Sync + 'static,
+) -> Replicator<FakeS3, Faulty<FakeS3>> {
+    Replicator::new(
+        config(false),
+        s3.clone(),
+        Faulty::new(s3.clone(), rule),
+        "us-east-1",
+    )
+}
+
+#[tokio::test]
+async fn source_of_ten_thousand_parts_resumes_each_time_its_copy_stops() {
+    // No part number is left free for the fingerprint: it takes the place of a part not yet
+    // copied, or of the last part once all are.
+    let s3 = s3();
+    let (parts, v) = ten_thousand_part_source(&s3);
+    let e = event(EventKind::Created, "many", &v);
+
+    let first = replicator_failing(&s3, fail_parts(9_001..=10_000));
+    let outcomes = first.replicate(&e).await;
+    assert_eq!(
+        outcomes[0].result.as_ref().unwrap_err().code(),
+        "DstPutObjectFailed"
+    );
+    assert_eq!(s3.uploads("dst").len(), 1, "kept for the retry");
+
+    // The resumed copy copies over the fingerprint, then Complete fails: it must prove the
+    // upload anew, and may not copy the first 9,000 parts again.
+    let early_parts = fail_parts(1..=9_000);
+    let second = replicator_failing(&s3, move |call: Call| match call.operation {
+        "CompleteMultipartUpload" => Some(slow_down("CompleteMultipartUpload")),
+        _ => early_parts(call),
+    });
+    assert!(second.replicate(&e).await[0].result.is_err());
+    assert_eq!(second.destination().injected(), 1, "only Complete failed");
+    assert_eq!(s3.uploads("dst").len(), 1, "kept for the next retry");
+
+    // The last retry copies the one part the fingerprint stood in for, and only it.
+    let retry = replicator_failing(&s3, fail_parts(1..=9_999));
+    let outcomes = retry.replicate(&e).await;
+    assert!(
+        matches!(outcomes[0].result, Ok(Done::Replicated(_))),
+        "{outcomes:?}"
+    );
+    assert_eq!(retry.destination().injected(), 0);
+    assert!(s3.uploads("dst").is_empty());
+    let (body, meta) = s3.current_object("dst", "many").unwrap();
+    assert_eq!(body, parts.concat());
+    assert_eq!(meta.get(REPLICA_MARKER), Some(&v));
+    let etag = |bucket: &'static str| {
+        let s3 = s3.clone();
+        async move {
+            match s3.current("us-east-1", bucket, "many").await.unwrap() {
+                Current::Object(o) => o.etag,
+                other => panic!("{bucket}: {other:?}"),
+            }
+        }
+    };
+    assert_eq!(
+        etag("dst").await,
+        etag("src").await,
+        "the replica keeps the source's ETag"
+    );
+}
+
 #[tokio::test]
 async fn a_destination_not_found_fails_the_record_and_is_never_a_skip() {
     let s3 = s3();

@@ -5,10 +5,12 @@
 //! An upload's metadata is fixed when it is created and cannot be read back, so an upload found
 //! on the key proves nothing by itself: it may be a user's own, or ours for another source
 //! version. An upload this function leaves for a retry therefore gets a fingerprint part first:
-//! part 10,000, a few bytes derived from everything the replica must carry (source version,
-//! metadata, tags, ACL, encryption, lock, layout). Its ETag is their MD5, which ListParts shows.
-//! An upload is resumed, completed or aborted only when that part proves it ours for exactly
-//! this copy; anyone else's upload is never touched. A copy that finishes never needs the proof,
+//! a few bytes derived from everything the replica must carry (source version, metadata, tags,
+//! ACL, encryption, lock, layout). Its ETag is their MD5, which ListParts shows. It is part
+//! 10,000, never listed in Complete; a layout of exactly 10,000 parts has no such free number, so
+//! there it takes the place of a part not yet copied (or, when every part is, of the last one),
+//! which the retry copies again over it. An upload is resumed, completed or aborted only when that
+//! part proves it ours for exactly this copy; anyone else's upload is never touched. A copy that finishes never needs the proof,
 //! so the part is written only when the copy stops with a failure a retry can fix (its deadline
 //! included); a process killed outright leaves an upload nobody can prove, which the retry does
 //! not touch and the destination's lifecycle rule removes. (With SSE-KMS, part ETags are not
@@ -34,7 +36,8 @@ use crate::store::{
     Body, CopyRequest, DestinationStore, ReplicaSpec, SourceStore, TargetEncryption, Written,
 };
 
-/// The part number of the fingerprint part (never listed in Complete).
+/// The part number of the fingerprint part where the layout leaves it free (never listed in
+/// Complete).
 pub const FINGERPRINT_PART: u32 = MAX_PARTS as u32;
 
 /// How one multipart copy is made.
@@ -75,8 +78,8 @@ impl<S> Clone for Transfer<'_, S> {
 
 impl<S> Copy for Transfer<'_, S> {}
 
-/// An upload of ours in progress: its id, whether a later invocation can prove it ours, and
-/// the fingerprint that would prove it (while not yet written).
+/// An upload of ours in progress: its id, whether a later invocation can still prove it ours,
+/// and the fingerprint that would prove it (while not written where it stays).
 struct Upload {
     id: String,
     resumable: bool,
@@ -95,8 +98,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     let dst = |f| ReplicationError::classify(Side::Destination, f);
     let fingerprint = fingerprint(request, &plan);
     // Part ETags under SSE-KMS are not MD5s: such an upload cannot be proven ours later.
-    let provable = plan.layout.len() < MAX_PARTS as usize
-        && !matches!(target.encryption, TargetEncryption::Kms { .. });
+    let provable = !matches!(target.encryption, TargetEncryption::Kms { .. });
     let found = match provable {
         true => find_ours(destination, request, plan.layout, &fingerprint, run).await?,
         false => None,
@@ -105,10 +107,13 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         Some((id, done)) => {
             info!(bucket = %target.bucket, key = %target.key, upload_id = %id, parts = done.len(),
                   total = plan.layout.len(), "resuming an interrupted multipart copy of ours");
+            // A fingerprint in the place of a part is copied over: the proof must be made again
+            // should this copy stop too.
+            let kept = plan.layout.len() < MAX_PARTS as usize;
             let upload = Upload {
                 id,
-                resumable: true,
-                fingerprint: None,
+                resumable: kept,
+                fingerprint: (!kept).then_some(fingerprint),
             };
             (upload, done)
         }
@@ -174,7 +179,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         .await;
     match copied {
         Ok(parts) => done.extend(parts.into_iter().flatten()),
-        Err(e) => return Err(stop(destination, request, &upload, run, e).await),
+        Err(e) => return Err(stop(destination, request, &upload, (&plan, &done), run, e).await),
     }
     if done.len() < plan.layout.len() {
         let interrupted = ReplicationError::CopyInterrupted {
@@ -182,7 +187,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             total: plan.layout.len(),
             resumable: upload.resumable,
         };
-        return Err(stop(destination, request, &upload, run, interrupted).await);
+        return Err(stop(destination, request, &upload, (&plan, &done), run, interrupted).await);
     }
     done.sort_by_key(|(n, _)| *n);
     if let Some(expected) = plan.expected_etag {
@@ -193,7 +198,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                 "the upload's parts make ETag {}, not the source's {expected}",
                 made.unwrap_or_else(|| "(unreadable part ETags)".to_owned())
             ));
-            return Err(stop(destination, request, &upload, run, mismatch).await);
+            return Err(stop(destination, request, &upload, (&plan, &done), run, mismatch).await);
         }
     }
     // Every part is there: completing is the in-flight work the margin is kept for, even when
@@ -201,7 +206,9 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     run.count();
     let written = match destination.complete_multipart(target, id, &done).await {
         Ok(written) => written,
-        Err(f) => return Err(stop(destination, request, &upload, run, dst(f)).await),
+        Err(f) => {
+            return Err(stop(destination, request, &upload, (&plan, &done), run, dst(f)).await)
+        }
     };
     // The parts made the source's ETag and Complete says so: the bytes are the source's. Any
     // other upload is read back.
@@ -234,18 +241,20 @@ async fn find_ours<D: DestinationStore>(
             .list_parts(&request.target, &id)
             .await
             .map_err(dst)?;
-        let proven = parts
-            .iter()
-            .any(|(n, _, part)| *n == FINGERPRINT_PART && part.etag == ours);
+        // The fingerprint is part 10,000, or in a layout of 10,000 parts, in a part's place.
+        let proven = parts.iter().any(|(n, _, part)| {
+            (*n == FINGERPRINT_PART || layout.len() == MAX_PARTS as usize) && part.etag == ours
+        });
         if !proven {
             continue;
         }
         let fitting: Vec<(u32, UploadedPart)> = parts
             .into_iter()
-            .filter(|(n, size, _)| {
-                layout
-                    .get((*n as usize).wrapping_sub(1))
-                    .is_some_and(|(start, end)| end - start == *size)
+            .filter(|(n, size, part)| {
+                part.etag != ours
+                    && layout
+                        .get((*n as usize).wrapping_sub(1))
+                        .is_some_and(|(start, end)| end - start == *size)
             })
             .map(|(n, _, part)| (n, part))
             .collect();
@@ -273,11 +282,21 @@ async fn stop<D: DestinationStore>(
     destination: &D,
     request: &CopyRequest,
     upload: &Upload,
+    (plan, done): (&Plan<'_>, &[(u32, UploadedPart)]),
     run: &Run,
     err: ReplicationError,
 ) -> ReplicationError {
     let retry = err.disposition() == Disposition::Retry;
-    let keep = retry && (upload.resumable || mark(destination, request, upload, run).await);
+    let keep = retry
+        && (upload.resumable
+            || mark(
+                destination,
+                request,
+                upload,
+                fingerprint_place(plan.layout.len(), done),
+                run,
+            )
+            .await);
     if !keep {
         abort(destination, request, upload).await;
     }
@@ -300,6 +319,7 @@ async fn mark<D: DestinationStore>(
     destination: &D,
     request: &CopyRequest,
     upload: &Upload,
+    number: u32,
     run: &Run,
 ) -> bool {
     let Some(fingerprint) = &upload.fingerprint else {
@@ -308,7 +328,7 @@ async fn mark<D: DestinationStore>(
     run.count();
     let body = Body::from_bytes(fingerprint.as_bytes().to_vec());
     match destination
-        .upload_part(&request.target, &upload.id, FINGERPRINT_PART, body)
+        .upload_part(&request.target, &upload.id, number, body)
         .await
     {
         Ok(part) => part.etag == part_etag(fingerprint),
@@ -318,6 +338,21 @@ async fn mark<D: DestinationStore>(
             false
         }
     }
+}
+
+/// Where the fingerprint goes in an upload of `parts` parts of which `done` are known copied:
+/// part 10,000 when the layout leaves it free; otherwise the highest part not known copied (the
+/// last to be started, so the least likely to be landing still), or when every part is copied,
+/// the last one (which Complete then refuses by its ETag, should the two cross).
+fn fingerprint_place(parts: usize, done: &[(u32, UploadedPart)]) -> u32 {
+    let parts = parts as u32;
+    if parts < FINGERPRINT_PART {
+        return FINGERPRINT_PART;
+    }
+    (1..=parts)
+        .rev()
+        .find(|n| !done.iter().any(|(d, _)| d == n))
+        .unwrap_or(parts)
 }
 
 /// After Complete: the replica must carry the size, user metadata (with the marker) and content
@@ -426,6 +461,24 @@ async fn abort<D: DestinationStore>(destination: &D, request: &CopyRequest, uplo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn copied(numbers: &[u32]) -> Vec<(u32, UploadedPart)> {
+        let part = UploadedPart {
+            etag: "\"e\"".to_owned(),
+            checksum: None,
+            kms: false,
+        };
+        numbers.iter().map(|n| (*n, part.clone())).collect()
+    }
+
+    #[test]
+    fn fingerprint_takes_a_part_not_yet_copied_only_when_the_layout_has_no_free_number() {
+        assert_eq!(fingerprint_place(9_999, &copied(&[1, 2])), FINGERPRINT_PART);
+        assert_eq!(fingerprint_place(10_000, &copied(&[1, 2])), 10_000);
+        assert_eq!(fingerprint_place(10_000, &copied(&[9_999, 10_000])), 9_998);
+        let all: Vec<u32> = (1..=10_000).collect();
+        assert_eq!(fingerprint_place(10_000, &copied(&all)), 10_000);
+    }
 
     #[test]
     fn multipart_etag_matches_s3s_formula() {
