@@ -4,7 +4,7 @@
 //! oldest first before its current version, so a destination that held none of the key keeps
 //! the source's order. `repair` rewrites what a check found missing or damaged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -111,6 +111,8 @@ struct Work {
     bytes: u64,
     /// Destinations a check found missing or damaged (repair only).
     rewrite: Vec<String>,
+    /// Destinations whose listing of versions shows the key never written there.
+    never_written_at: Vec<String>,
 }
 
 /// Replicates every object under the prefix. Keys not yet started when `stop` is set are left
@@ -142,6 +144,7 @@ pub async fn backfill<S: SourceStore, D: DestinationStore>(
                 history,
                 bytes,
                 rewrite: Vec::new(),
+                never_written_at: Vec::new(),
             })
             .collect()
     } else {
@@ -177,6 +180,7 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
         explain_missing: false,
     };
     let findings = crate::verify::verify(replicator, &check).await?;
+    let never_written = never_written(replicator, &options.prefix, &findings).await?;
     let mut by_key: BTreeMap<&str, Vec<&crate::verify::Finding>> = BTreeMap::new();
     for f in &findings {
         by_key.entry(&f.key).or_default().push(f);
@@ -190,11 +194,17 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
             .iter()
             .any(|f| matches!(f.status, Status::Missing | Status::Differs | Status::Error));
         if engine {
+            let never_written_at = never_written
+                .iter()
+                .filter(|(_, keys)| keys.contains(key))
+                .map(|(destination, _)| destination.clone())
+                .collect();
             work.push(Work {
                 key: key.to_owned(),
                 history: Vec::new(),
                 bytes: found.iter().map(|f| f.size).max().unwrap_or(0),
                 rewrite: Vec::new(),
+                never_written_at,
             });
             continue;
         }
@@ -230,6 +240,55 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
     ))
 }
 
+/// Per destination on the functions's own endpoint, the keys missing there that were never
+/// written there (no version, no delete marker): their copies need no read of the destination
+/// first, only the condition that the key still holds nothing. The destination's versions are
+/// listed only where its missing keys outnumber the pages of its listing, so that the listing
+/// costs less than the reads it saves.
+async fn never_written<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    prefix: &str,
+    findings: &[crate::verify::Finding],
+) -> Result<BTreeMap<String, BTreeSet<String>>, ReplicationError> {
+    use crate::verify::Status;
+    let mut found: BTreeMap<&str, (BTreeSet<&str>, usize)> = BTreeMap::new();
+    for f in findings {
+        let (missing, listed) = found.entry(&f.destination).or_default();
+        match f.status {
+            Status::Missing => drop(missing.insert(&f.key)),
+            _ => *listed += 1,
+        }
+    }
+    let mut never = BTreeMap::new();
+    for (destination, (missing, listed)) in found {
+        if missing.is_empty() || missing.len() * LISTING_PAGE <= listed {
+            continue;
+        }
+        let rule = replicator.config().rules.iter().find(|r| {
+            r.enabled
+                && r.destination.endpoint.is_none()
+                && r.destination.id().to_string() == destination
+        });
+        let Some(rule) = rule else { continue };
+        let at = replicator.locate(rule, prefix).await?;
+        let written = replicator
+            .destination()
+            .keys_with_history(&at)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+        let keys = missing
+            .into_iter()
+            .filter(|k| !written.contains(*k))
+            .map(str::to_owned)
+            .collect();
+        never.insert(destination.to_owned(), keys);
+    }
+    Ok(never)
+}
+
+/// Entries of one listing page.
+const LISTING_PAGE: usize = 1000;
+
 /// Replicates again each key a check found missing or differing, to the destinations where it
 /// did (a replica that claims to be the source's version but is not is written anew).
 pub async fn repair<S: SourceStore, D: DestinationStore>(
@@ -259,6 +318,7 @@ pub async fn repair<S: SourceStore, D: DestinationStore>(
             history: Vec::new(),
             bytes: 0,
             rewrite,
+            never_written_at: Vec::new(),
         })
         .collect();
     run(
@@ -380,7 +440,9 @@ async fn key<S: SourceStore, D: DestinationStore>(
         }
     }
     let run = if work.rewrite.is_empty() {
-        Run::new(None).for_tool()
+        Run::new(None)
+            .for_tool()
+            .never_written_at(work.never_written_at.clone())
     } else {
         Run::rewriting(None, work.rewrite.clone()).for_tool()
     };

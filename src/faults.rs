@@ -188,6 +188,14 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         self.inner.list_replicas(at).await
     }
 
+    async fn keys_with_history(
+        &self,
+        at: &ReplicaLocation,
+    ) -> Result<std::collections::BTreeSet<String>, S3Failure> {
+        self.check("ListObjectVersions", None)?;
+        self.inner.keys_with_history(at).await
+    }
+
     async fn replica_versions(
         &self,
         at: &ReplicaLocation,

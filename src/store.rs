@@ -3,7 +3,7 @@
 //! tests with no server) and `faults::Faulty` wraps a destination store of either kind to inject
 //! failures. `tests/store_conformance.rs` holds both implementations to one behaviour.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use aws_smithy_types::DateTime;
@@ -291,7 +291,7 @@ impl SourceVersion {
 }
 
 /// Who an ACL grant is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Grantee {
     /// A canonical user id.
     Id(String),
@@ -302,7 +302,7 @@ pub enum Grantee {
 }
 
 /// One ACL grant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Grant {
     /// The grantee.
     pub grantee: Grantee,
@@ -724,6 +724,14 @@ pub trait DestinationStore: Sync {
         &self,
         at: &ReplicaLocation,
     ) -> impl Future<Output = Result<Vec<Listed>, S3Failure>> + Send;
+
+    /// Every key whose name starts with `at.key` that holds any version or delete marker at the
+    /// destination (ListObjectVersions): a key not among them was never written there, or has
+    /// had every trace of it deleted.
+    fn keys_with_history(
+        &self,
+        at: &ReplicaLocation,
+    ) -> impl Future<Output = Result<BTreeSet<String>, S3Failure>> + Send;
 
     /// The destination versions of the key, newest first (delete markers excluded).
     fn replica_versions(

@@ -406,7 +406,9 @@ async fn concurrent_deliveries_of_one_event_write_one_replica() {
     }
 }
 
-async fn backfill_of(replicator: &Replicator<FakeS3, FakeS3>) -> s3_replicator::backfill::Tally {
+async fn backfill_of<D: s3_replicator::store::DestinationStore>(
+    replicator: &Replicator<FakeS3, D>,
+) -> s3_replicator::backfill::Tally {
     let options = s3_replicator::backfill::Options {
         bucket: "src".into(),
         prefix: String::new(),
@@ -452,4 +454,69 @@ async fn backfill_of_an_in_sync_bucket_costs_its_listings_and_nothing_per_key() 
         s3.call_count()
     );
     assert!(per_key < 4 + 2 * 10, "the two keys cost {per_key} requests");
+}
+
+/// A destination that counts its HeadObject calls (reads of a key's current object).
+fn counting_heads(
+    s3: &FakeS3,
+) -> (
+    Faulty<FakeS3>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let heads = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = heads.clone();
+    let destination = Faulty::new(s3.clone(), move |call: Call| {
+        if call.operation == "HeadObject" {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+        None
+    });
+    (destination, heads)
+}
+
+#[tokio::test]
+async fn backfill_into_an_empty_destination_reads_no_destination_key_first() {
+    use std::sync::atomic::Ordering;
+    let s3 = s3();
+    for n in 0..50 {
+        s3.put("src", &format!("k{n:02}"), format!("object {n}").as_bytes());
+    }
+    // A key whose replica was deleted at the destination is read first, as for an event.
+    s3.put("dst", "k07", b"a replica someone deleted");
+    s3.delete("dst", "k07");
+    let (destination, heads) = counting_heads(&s3);
+    let replicator = Replicator::new(config(false), s3.clone(), destination, "us-east-1");
+    let tally = backfill_of(&replicator).await;
+    assert_eq!(tally.replicated, 50);
+    assert_eq!(heads.load(Ordering::SeqCst), 1, "only k07 is read first");
+    for n in 0..50 {
+        let (body, _) = s3.current_object("dst", &format!("k{n:02}")).unwrap();
+        assert_eq!(body, format!("object {n}").as_bytes());
+    }
+}
+
+#[tokio::test]
+async fn backfill_never_overwrites_a_write_made_at_the_destination_after_its_listing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s3 = s3();
+    s3.put("src", "k", b"source");
+    // The destination's own write lands later by S3's clock (whole seconds here).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let theirs = s3.clone();
+    let written = AtomicBool::new(false);
+    // Someone writes the key at the destination after backfill listed it empty, just before
+    // the copy: the copy's condition must refuse, and the key be decided anew.
+    let destination = Faulty::new(s3.clone(), move |call: Call| {
+        if call.operation == "CopyObject" && !written.swap(true, Ordering::SeqCst) {
+            theirs.put("dst", "k", b"written at the destination");
+        }
+        None
+    });
+    let replicator = Replicator::new(config(false), s3.clone(), destination, "us-east-1");
+    let tally = backfill_of(&replicator).await;
+    assert_eq!((tally.replicated, tally.skipped), (0, 1), "{tally:?}");
+    let (body, meta) = s3.current_object("dst", "k").unwrap();
+    assert_eq!(body, b"written at the destination");
+    assert_eq!(meta.get(REPLICA_MARKER), None);
 }

@@ -2,6 +2,8 @@
 //! Every listing asks for `EncodingType=url`: a key with a control character cannot be written
 //! in XML as it is, and would otherwise make the whole page, and the run, fail.
 
+use std::collections::BTreeSet;
+
 use aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
 use aws_sdk_s3::types::EncodingType;
 use aws_sdk_s3::Client;
@@ -158,7 +160,7 @@ pub(super) async fn list_current(
 /// Every page of ListObjectVersions under `prefix`, each handed to `each` in order.
 async fn version_pages(
     client: &Client,
-    bucket: &str,
+    (bucket, owner): (&str, Option<&str>),
     prefix: &str,
     mut each: impl FnMut(&ListObjectVersionsOutput) -> Result<(), S3Failure>,
 ) -> Result<(), S3Failure> {
@@ -167,6 +169,7 @@ async fn version_pages(
         let page = client
             .list_object_versions()
             .bucket(bucket)
+            .set_expected_bucket_owner(owner.map(str::to_owned))
             .prefix(prefix)
             .encoding_type(EncodingType::Url)
             .set_key_marker(key_marker.take())
@@ -193,7 +196,7 @@ pub(super) async fn all_versions(
     prefix: &str,
 ) -> Result<Vec<ListedVersion>, S3Failure> {
     let mut versions: Vec<ListedVersion> = Vec::new();
-    version_pages(client, bucket, prefix, |page| {
+    version_pages(client, (bucket, None), prefix, |page| {
         for v in page.versions() {
             versions.extend(listed_version(page.encoding_type(), v)?);
         }
@@ -216,7 +219,7 @@ pub(super) async fn history(
     let mut entries: Vec<Past> = Vec::new();
     let millis =
         |t: Option<&aws_smithy_types::DateTime>| t.map_or(0, |t| t.to_millis().unwrap_or(0));
-    version_pages(client, bucket, prefix, |page| {
+    version_pages(client, (bucket, None), prefix, |page| {
         for v in page.versions() {
             let Some(key) = v.key() else { continue };
             entries.push(Past {
@@ -252,4 +255,23 @@ pub(super) async fn history(
             .then(b.last_modified.cmp(&a.last_modified))
     });
     Ok(entries)
+}
+
+/// Every key under `prefix` holding any version or delete marker (ListObjectVersions).
+pub(super) async fn keys_with_history(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    owner: Option<&str>,
+) -> Result<BTreeSet<String>, S3Failure> {
+    let mut keys = BTreeSet::new();
+    version_pages(client, (bucket, owner), prefix, |page| {
+        let versions = page.versions().iter().filter_map(|v| v.key());
+        for key in versions.chain(page.delete_markers().iter().filter_map(|m| m.key())) {
+            keys.insert(listed_key("ListObjectVersions", page.encoding_type(), key)?);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(keys)
 }

@@ -4,7 +4,7 @@
 use aws_sdk_s3::types::{ObjectCannedAcl, TaggingDirective};
 
 use super::errors::{failure, invalid_tags, missing};
-use super::listings::{key_versions, list_current};
+use super::listings::{key_versions, keys_with_history, list_current};
 use super::reads::head_current;
 use super::{copy_source, multipart, tagging_header, AwsS3};
 use crate::error::{S3Failure, S3FailureKind};
@@ -118,6 +118,20 @@ impl DestinationStore for AwsS3 {
     async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {
         let client = self.client_at(&at.region, at.endpoint.as_deref());
         list_current(
+            &client,
+            &at.bucket,
+            &at.key,
+            at.expected_bucket_owner.as_deref(),
+        )
+        .await
+    }
+
+    async fn keys_with_history(
+        &self,
+        at: &ReplicaLocation,
+    ) -> Result<std::collections::BTreeSet<String>, S3Failure> {
+        let client = self.client_at(&at.region, at.endpoint.as_deref());
+        keys_with_history(
             &client,
             &at.bucket,
             &at.key,

@@ -242,6 +242,20 @@ impl DestinationStore for FakeS3 {
         list(state.bucket("ListObjectsV2", &at.bucket)?, &at.key)
     }
 
+    async fn keys_with_history(
+        &self,
+        at: &ReplicaLocation,
+    ) -> Result<std::collections::BTreeSet<String>, S3Failure> {
+        let _call = self.call().await;
+        let mut state = self.state();
+        let b = state.bucket("ListObjectVersions", &at.bucket)?;
+        Ok(b.keys
+            .iter()
+            .filter(|(key, versions)| key.starts_with(&at.key) && !versions.is_empty())
+            .map(|(key, _)| key.clone())
+            .collect())
+    }
+
     async fn replica_versions(
         &self,
         at: &ReplicaLocation,

@@ -586,6 +586,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             }
         };
         let destinations = join_all(candidates.iter().map(|rule| async move {
+            // Known to hold nothing: the copy's `If-None-Match: *` stands in for the read.
+            let conditional = rule.destination.endpoint.is_none();
+            if conditional && run.never_written(&rule.destination.id().to_string()) {
+                return Some((rule.destination.id(), Current::Absent));
+            }
             let at = self.location(rule, &event.key, run).await.ok()?;
             let current = self.replica_current(&at, run).await.ok()?;
             Some((rule.destination.id(), current))
