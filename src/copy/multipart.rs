@@ -187,7 +187,15 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             total: plan.layout.len(),
             resumable: upload.resumable,
         };
-        return Err(stop(destination, request, &upload, (&plan, &done), run, interrupted).await);
+        return Err(stop(
+            destination,
+            request,
+            &upload,
+            (&plan, &done),
+            run,
+            interrupted,
+        )
+        .await);
     }
     done.sort_by_key(|(n, _)| *n);
     if let Some(expected) = plan.expected_etag {
