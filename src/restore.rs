@@ -451,28 +451,17 @@ async fn one_key<S: SourceStore, D: DestinationStore>(
     if options.dry_run {
         return row(Action::Restored, version, reason.into(), then.size);
     }
-    let condition = match &current {
-        Some(c) => WriteCondition::IfMatch(c.etag.clone()),
-        None => WriteCondition::IfNoneMatch,
-    };
     let from = VersionRef {
         bucket: history.bucket.to_owned(),
         key: key.to_owned(),
         version_id: Some(then.version_id.clone()),
     };
     let run = Run::new(None).for_tool();
-    match replicator
-        .copy_back(&from, &history.region, &at, Some(condition), &run)
-        .await
-    {
-        Ok(CopiedBack::Written(_)) => row(Action::Restored, version, reason.into(), then.size),
-        Ok(CopiedBack::Skipped(why)) => row(Action::Skipped, version, why.to_string(), 0),
-        Err(e)
-            if e.s3_failure()
-                .is_some_and(|f| f.kind == S3FailureKind::PreconditionFailed) =>
-        {
-            changed(key)
-        }
+    let as_read = current.as_ref().map(|c| c.etag.as_str());
+    match copy_back_onto(replicator, (&from, &history.region), &at, as_read, &run).await {
+        Ok(Back::Written) => row(Action::Restored, version, reason.into(), then.size),
+        Ok(Back::Skipped(why)) => row(Action::Skipped, version, why, 0),
+        Ok(Back::Changed) => changed(key),
         Err(e) if e.disposition() == Disposition::SourceGone => row(
             Action::Skipped,
             version,
@@ -480,6 +469,45 @@ async fn one_key<S: SourceStore, D: DestinationStore>(
             0,
         ),
         Err(e) => fail(e),
+    }
+}
+
+/// What copying a version back onto its key came to.
+enum Back {
+    /// Written, as the key's current version.
+    Written,
+    /// Deliberately not copied: why (archived, SSE-C).
+    Skipped(String),
+    /// The key was written since it was read: left as it is.
+    Changed,
+}
+
+/// Copies `from` back as the key's current version at `at`, only while the key is as read
+/// (its current object's ETag, or nothing there): a write made since is never replaced.
+async fn copy_back_onto<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    (from, from_region): (&VersionRef, &str),
+    at: &ReplicaLocation,
+    as_read: Option<&str>,
+    run: &Run,
+) -> Result<Back, ReplicationError> {
+    let condition = match as_read {
+        Some(etag) => WriteCondition::IfMatch(etag.to_owned()),
+        None => WriteCondition::IfNoneMatch,
+    };
+    match replicator
+        .copy_back(from, from_region, at, Some(condition), run)
+        .await
+    {
+        Ok(CopiedBack::Written(_)) => Ok(Back::Written),
+        Ok(CopiedBack::Skipped(why)) => Ok(Back::Skipped(why.to_string())),
+        Err(e)
+            if e.s3_failure()
+                .is_some_and(|f| f.kind == S3FailureKind::PreconditionFailed) =>
+        {
+            Ok(Back::Changed)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -623,7 +651,7 @@ async fn same_object<S: SourceStore, D: DestinationStore>(
     then: &State,
     requests: &mut Requests,
 ) -> Result<bool, ReplicationError> {
-    requests.get += 4;
+    requests.get += 6;
     let now = VersionRef {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
@@ -638,7 +666,7 @@ async fn same_object<S: SourceStore, D: DestinationStore>(
 }
 
 /// Whether two versions (each with its region) hold the same content headers, user metadata
-/// (our own entries aside) and tags.
+/// (our own entries aside), storage class, tags and ACL grants: what a copy back would write.
 async fn same_as<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     (region_a, a): (&str, &VersionRef),
@@ -651,16 +679,30 @@ async fn same_as<S: SourceStore, D: DestinationStore>(
         source.head_version(region_b, b, None)
     );
     let (head_a, head_b) = (head_a.map_err(src)?, head_b.map_err(src)?);
+    let class = |h: &crate::store::SourceVersion| {
+        h.storage_class
+            .clone()
+            .unwrap_or_else(|| "STANDARD".to_owned())
+    };
     if head_a.content != head_b.content
         || without_replica_entries(&head_a.metadata) != without_replica_entries(&head_b.metadata)
+        || class(&head_a) != class(&head_b)
     {
         return Ok(false);
     }
-    let (tags_a, tags_b) = futures::join!(
+    let (tags_a, tags_b, acl_a, acl_b) = futures::join!(
         source.version_tags(region_a, a),
-        source.version_tags(region_b, b)
+        source.version_tags(region_b, b),
+        source.version_acl(region_a, a),
+        source.version_acl(region_b, b)
     );
-    Ok(tags_a.map_err(src)? == tags_b.map_err(src)?)
+    let grants = |acl: crate::store::Acl| {
+        let mut grants = acl.grants;
+        grants.sort();
+        grants
+    };
+    Ok(tags_a.map_err(src)? == tags_b.map_err(src)?
+        && grants(acl_a.map_err(src)?) == grants(acl_b.map_err(src)?))
 }
 
 /// The versions a plan brings back, as an S3 Batch Operations CSV manifest: bucket (of the
@@ -757,7 +799,7 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
         key: key.to_owned(),
         version_id: None,
     };
-    let condition = match &current {
+    let as_read = match &current {
         Current::Object(c) => {
             let same_version = target == bucket && c.version_id.as_deref() == Some(version_id);
             if same_version
@@ -767,9 +809,9 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
             {
                 return Ok(TaskOutcome::AlreadyAsOf);
             }
-            WriteCondition::IfMatch(c.etag.clone())
+            Some(c.etag.as_str())
         }
-        _ => WriteCondition::IfNoneMatch,
+        _ => None,
     };
     let at = ReplicaLocation {
         bucket: target,
@@ -778,20 +820,13 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
         expected_bucket_owner: None,
         endpoint: None,
     };
-    match replicator
-        .copy_back(&from, &from_region, &at, Some(condition), run)
-        .await
-    {
-        Ok(CopiedBack::Written(_)) => Ok(TaskOutcome::Restored),
-        Ok(CopiedBack::Skipped(why)) => Ok(TaskOutcome::Skipped(why.to_string())),
-        Err(e)
-            if e.s3_failure()
-                .is_some_and(|f| f.kind == S3FailureKind::PreconditionFailed) =>
-        {
-            Ok(TaskOutcome::Skipped(
-                "the key was written while the task ran; left as it is".into(),
-            ))
-        }
-        Err(e) => Err(e),
-    }
+    Ok(
+        match copy_back_onto(replicator, (&from, &from_region), &at, as_read, run).await? {
+            Back::Written => TaskOutcome::Restored,
+            Back::Skipped(why) => TaskOutcome::Skipped(why),
+            Back::Changed => {
+                TaskOutcome::Skipped("the key was written while the task ran; left as it is".into())
+            }
+        },
+    )
 }

@@ -225,6 +225,63 @@ async fn restore_brings_every_key_back_as_of_t_and_a_second_run_writes_nothing()
 }
 
 #[tokio::test]
+async fn restore_brings_back_an_acl_or_storage_class_changed_with_the_same_bytes() {
+    use aws_sdk_s3::types::{ObjectCannedAcl, StorageClass};
+    let s3 = client();
+    let bucket = versioned_bucket(&s3, "pit-acl", "us-east-1").await;
+    put(&s3, &bucket, "acl.txt", b"same bytes").await;
+    put(&s3, &bucket, "class.txt", b"same bytes").await;
+    pause().await;
+    let t = now_ms();
+    pause().await;
+    // After T: the same bytes written again, made public; the same bytes in another class.
+    put_with(&s3, &bucket, "acl.txt", b"same bytes", |b| {
+        b.acl(ObjectCannedAcl::PublicRead)
+    })
+    .await;
+    put_with(&s3, &bucket, "class.txt", b"same bytes", |b| {
+        b.storage_class(StorageClass::StandardIa)
+    })
+    .await;
+
+    let replicator = replicator(
+        &server().endpoint,
+        &[("REPLICATION_CONFIG", &config("unused"))],
+    );
+    let (tally, rows) = run(&replicator, &bucket, t, None, false).await;
+    assert_eq!((tally.restored, tally.already), (2, 0), "{rows:#?}");
+    let acl = s3
+        .get_object_acl()
+        .bucket(&bucket)
+        .key("acl.txt")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        acl.grants().iter().all(|g| g
+            .grantee()
+            .and_then(|g| g.uri())
+            .is_none_or(|uri| !uri.contains("AllUsers"))),
+        "no longer public: {acl:?}"
+    );
+    let head = s3
+        .head_object()
+        .bucket(&bucket)
+        .key("class.txt")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        head.storage_class()
+            .is_none_or(|c| *c == StorageClass::Standard),
+        "{:?}",
+        head.storage_class()
+    );
+    let (tally, _) = run(&replicator, &bucket, t, None, false).await;
+    assert_eq!((tally.restored, tally.already), (0, 2));
+}
+
+#[tokio::test]
 async fn restore_from_the_replica_brings_back_a_key_whose_whole_history_was_deleted() {
     let Replicated {
         s3,
