@@ -240,7 +240,7 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
     ))
 }
 
-/// Per destination on the functions's own endpoint, the keys missing there that were never
+/// Per destination on the function's own endpoint, the keys missing there that were never
 /// written there (no version, no delete marker): their copies need no read of the destination
 /// first, only the condition that the key still holds nothing. The destination's versions are
 /// listed only where its missing keys outnumber the pages of its listing, so that the listing

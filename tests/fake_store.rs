@@ -157,22 +157,28 @@ async fn a_copy_stopped_by_a_transient_failure_resumes_only_its_missing_parts() 
     assert_eq!(s3.uploads("dst").len(), 1, "kept for the retry");
 
     // The retry may not copy parts 1 and 2 again.
-    let retry = Replicator::new(
-        config(false),
-        s3.clone(),
-        Faulty::new(s3.clone(), fail_parts(1..=2)),
-        "us-east-1",
-    );
-    let outcomes = retry.replicate(&e).await;
+    let retry = replicator_failing(&s3, fail_parts(1..=2));
+    finishes_without_a_failed_call(&s3, &retry, &e, &parts).await;
+}
+
+/// `retry` (whose rule fails the calls it must not make) replicates `e` whole: the upload is
+/// gone, and the replica holds `parts` and names the event's version.
+async fn finishes_without_a_failed_call(
+    s3: &FakeS3,
+    retry: &Replicator<FakeS3, Faulty<FakeS3>>,
+    e: &ObjectEvent,
+    parts: &[Vec<u8>],
+) {
+    let outcomes = retry.replicate(e).await;
     assert!(
         matches!(outcomes[0].result, Ok(Done::Replicated(_))),
         "{outcomes:?}"
     );
     assert_eq!(retry.destination().injected(), 0);
     assert!(s3.uploads("dst").is_empty());
-    let (body, meta) = s3.current_object("dst", "big").unwrap();
+    let (body, meta) = s3.current_object("dst", &e.key).unwrap();
     assert_eq!(body, parts.concat());
-    assert_eq!(meta.get(REPLICA_MARKER), Some(&v));
+    assert_eq!(meta.get(REPLICA_MARKER), e.version_id.as_ref());
 }
 
 /// A source of exactly 10,000 one-byte parts (S3's most), and its version.
@@ -223,16 +229,7 @@ async fn source_of_ten_thousand_parts_resumes_each_time_its_copy_stops() {
 
     // The last retry copies the one part the fingerprint stood in for, and only it.
     let retry = replicator_failing(&s3, fail_parts(1..=9_999));
-    let outcomes = retry.replicate(&e).await;
-    assert!(
-        matches!(outcomes[0].result, Ok(Done::Replicated(_))),
-        "{outcomes:?}"
-    );
-    assert_eq!(retry.destination().injected(), 0);
-    assert!(s3.uploads("dst").is_empty());
-    let (body, meta) = s3.current_object("dst", "many").unwrap();
-    assert_eq!(body, parts.concat());
-    assert_eq!(meta.get(REPLICA_MARKER), Some(&v));
+    finishes_without_a_failed_call(&s3, &retry, &e, &parts).await;
     let etag = |bucket: &'static str| {
         let s3 = s3.clone();
         async move {
