@@ -26,6 +26,7 @@ import http.server
 import json
 import os
 import queue
+import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +39,9 @@ from bench_common import ROOT, bucket, free_port, rclone_env, record, start_moto
 
 OBJECTS = 200
 CONCURRENCY = 8
+# The one-at-a-time pair: the first 100 objects (small/object-0000 to -0099).
+ONE_AT_A_TIME = 100
+ONE_PREFIX = "small/object-00"
 BATCH = 1000
 RECORD_CONCURRENCY = 64
 SOURCE = "lat-src"
@@ -86,11 +90,22 @@ class Proxy(http.server.ThreadingHTTPServer):
         return counts
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class NoDelay(http.server.BaseHTTPRequestHandler):
+    """A handler whose answers go out at once. Headers and body leave in two writes: without
+    TCP_NODELAY, Nagle's algorithm and the client's delayed ACK hold the body up to 40 ms, a
+    delay neither S3 nor the Lambda Runtime API adds."""
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, *args):
         pass
+
+
+class Handler(NoDelay):
+    """Relays each request to the local S3 after its bucket's round trip."""
 
     def relay(self):
         url = urllib.parse.urlsplit(self.path)
@@ -134,11 +149,8 @@ class RuntimeApi(http.server.ThreadingHTTPServer):
         self.lock = threading.Lock()
 
 
-class RuntimeHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
+class RuntimeHandler(NoDelay):
+    """`next` hands out the next event; a response or error records the answer."""
 
     def do_GET(self):
         request_id, event = self.server.events.get()
@@ -199,7 +211,8 @@ def main():
     rows, notes = [], []
     try:
         batch_puts = []
-        for b in (SOURCE, "lat-s5", "lat-aws", "lat-rc", "lat-fn", "lat-bf", "lat-batch"):
+        for b in (SOURCE, "lat-s5", "lat-aws", "lat-rc", "lat-fn", "lat-bf", "lat-batch",
+                  "lat-s5-one", "lat-bf-one"):
             bucket(s3, b)
         puts = []
         for n in range(OBJECTS):
@@ -210,12 +223,13 @@ def main():
                  "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
                  "AWS_EC2_METADATA_DISABLED": "true"}
         env = dict(os.environ, **creds)
-        results = {}
+        results, objects_of, peer_of = {}, {}, {}
 
-        def measure(name, run):
+        def measure(name, run, objects=OBJECTS, peer="s5cmd cp (8 workers)"):
             proxy.take()
             seconds = run()
             results[name] = (seconds, proxy.take())
+            objects_of[name], peer_of[name] = objects, peer
 
         measure("s5cmd cp (8 workers)", lambda: timed(
             [s5cmd, "--endpoint-url", proxied, "--numworkers", str(CONCURRENCY), "cp",
@@ -297,19 +311,39 @@ def main():
         backfill = [binary, "backfill", "--bucket", SOURCE, "--concurrency", str(CONCURRENCY)]
         measure("backfill --concurrency 8 (empty destination)", lambda: timed(backfill, bf_env))
         measure("backfill --concurrency 8 (in sync)", lambda: timed(backfill, bf_env))
+
+        # One at a time: round trips alone decide (at 8 at once, moto answering one request at
+        # a time adds a queue that grows with each contender's requests per object).
+        # The peer is `aws s3 sync` with one request at a time: s5cmd's `--numworkers 1` still
+        # overlaps copies (its time per object comes out below one round trip).
+        with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as cfg_one:
+            cfg_one.write("[default]\nregion = us-east-1\ns3 =\n  max_concurrent_requests = 1\n"
+                          "  addressing_style = path\n")
+        one = f"aws s3 sync (1 request at a time, {ONE_AT_A_TIME} objects)"
+        measure(one, lambda: timed(
+            [aws, "s3", "sync", f"s3://{SOURCE}", "s3://lat-s5-one", "--endpoint-url", proxied,
+             "--exclude", "*", "--include", f"{ONE_PREFIX}*", "--only-show-errors"],
+            dict(env, AWS_CONFIG_FILE=cfg_one.name)),
+            objects=ONE_AT_A_TIME, peer=None)
+        measure(f"backfill --concurrency 1 (empty destination, {ONE_AT_A_TIME} objects)",
+                lambda: timed([binary, "backfill", "--bucket", SOURCE, "--prefix", ONE_PREFIX,
+                               "--concurrency", "1"], dict(bf_env, DESTINATION_BUCKET="lat-bf-one")),
+                objects=ONE_AT_A_TIME, peer=one)
     finally:
         for p in procs:
             p.kill()
 
     s5_seconds = results["s5cmd cp (8 workers)"][0]
     trip = s5_seconds * CONCURRENCY / OBJECTS  # a blind CopyObject, per worker
-    header = "| contender | seconds | time vs s5cmd | requests/object | by operation (per object) |"
+    header = ("| contender | seconds | time vs the peer at the same concurrency | requests/object "
+              "| by operation (per object) |")
     lines = [header, "|---|---|---|---|---|"]
     for name, (seconds, counts) in results.items():
-        objects = BATCH if "records" in name else OBJECTS
+        objects = BATCH if "records" in name else objects_of[name]
         total = sum(counts.values())
         ops = ", ".join(f"{op} {n / objects:.2f}" for op, n in counts.most_common())
-        lines.append(f"| {name} | {seconds:.2f} | {seconds / s5_seconds:.2f}x | "
+        peer = results[peer_of[name]][0] if peer_of[name] else seconds
+        lines.append(f"| {name} | {seconds:.2f} | {seconds / peer:.2f}x | "
                      f"{total / objects:.2f} | {ops} |")
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
