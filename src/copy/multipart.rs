@@ -14,8 +14,9 @@
 //! so the part is written only when the copy stops with a failure a retry can fix (its deadline
 //! included); a process killed outright leaves an upload nobody can prove, which the retry does
 //! not touch and the destination's lifecycle rule removes. (With SSE-KMS, part ETags are not
-//! MD5s: such uploads cannot be proven, so they are aborted when the copy stops, and the retry
-//! starts again.)
+//! MD5s: there the fingerprint part is proven by its checksum in the upload's algorithm, which
+//! ListParts shows too; an SSE-KMS upload without a checksum algorithm cannot be proven, so it is
+//! aborted when the copy stops, and the retry starts again.)
 //!
 //! When the layout is the source's own and part ETags are MD5s, the upload's ETag is computed from
 //! its parts before Complete and must equal the source's, and Complete must answer with that
@@ -97,8 +98,12 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     let target = &request.target;
     let dst = |f| ReplicationError::classify(Side::Destination, f);
     let fingerprint = fingerprint(request, &plan);
-    // Part ETags under SSE-KMS are not MD5s: such an upload cannot be proven ours later.
-    let provable = !matches!(target.encryption, TargetEncryption::Kms { .. });
+    // Part ETags under SSE-KMS are not MD5s: such an upload is proven by a part checksum, or not.
+    let provable = !matches!(target.encryption, TargetEncryption::Kms { .. })
+        || target
+            .checksum
+            .as_ref()
+            .is_some_and(|c| checksum_of(&c.algorithm, b"").is_some());
     let found = match provable {
         true => find_ours(destination, request, plan.layout, &fingerprint, run).await?,
         false => None,
@@ -236,7 +241,7 @@ async fn find_ours<D: DestinationStore>(
     run: &Run,
 ) -> Result<Option<(String, Vec<(u32, UploadedPart)>)>, ReplicationError> {
     let dst = |f| ReplicationError::classify(Side::Destination, f);
-    let ours = part_etag(fingerprint);
+    let ours = |part: &UploadedPart| proves(&request.target, fingerprint, part);
     run.start()?;
     let mut best: Option<(String, Vec<(u32, UploadedPart)>)> = None;
     for id in destination
@@ -251,7 +256,7 @@ async fn find_ours<D: DestinationStore>(
             .map_err(dst)?;
         // The fingerprint is part 10,000, or in a layout of 10,000 parts, in a part's place.
         let proven = parts.iter().any(|(n, _, part)| {
-            (*n == FINGERPRINT_PART || layout.len() == MAX_PARTS as usize) && part.etag == ours
+            (*n == FINGERPRINT_PART || layout.len() == MAX_PARTS as usize) && ours(part)
         });
         if !proven {
             continue;
@@ -259,7 +264,7 @@ async fn find_ours<D: DestinationStore>(
         let fitting: Vec<(u32, UploadedPart)> = parts
             .into_iter()
             .filter(|(n, size, part)| {
-                part.etag != ours
+                !ours(part)
                     && layout
                         .get((*n as usize).wrapping_sub(1))
                         .is_some_and(|(start, end)| end - start == *size)
@@ -339,7 +344,7 @@ async fn mark<D: DestinationStore>(
         .upload_part(&request.target, &upload.id, number, body)
         .await
     {
-        Ok(part) => part.etag == part_etag(fingerprint),
+        Ok(part) => proves(&request.target, fingerprint, &part),
         Err(e) => {
             warn!(bucket = %request.target.bucket, key = %request.target.key, upload_id = %upload.id,
                   error = %e, "could not mark the interrupted upload for the retry");
@@ -445,6 +450,28 @@ fn part_etag(body: &str) -> String {
     format!("\"{}\"", hex::encode(Md5::digest(body.as_bytes())))
 }
 
+/// Whether `part` is the fingerprint `body` for an upload to `target`: its ETag, the MD5 of the
+/// bytes, except under SSE-KMS, where its checksum in the upload's algorithm.
+fn proves(target: &ReplicaSpec, body: &str, part: &UploadedPart) -> bool {
+    match (&target.encryption, &target.checksum) {
+        (TargetEncryption::Kms { .. }, Some(c)) => {
+            part.checksum.is_some() && part.checksum == checksum_of(&c.algorithm, body.as_bytes())
+        }
+        (TargetEncryption::Kms { .. }, None) => false,
+        _ => part.etag == part_etag(body),
+    }
+}
+
+/// The checksum S3 gives these bytes in `algorithm` (`CRC32`, `CRC32C`, `CRC64NVME`, `SHA1`,
+/// `SHA256`), base64 as S3 writes it; `None` for another algorithm.
+pub fn checksum_of(algorithm: &str, bytes: &[u8]) -> Option<String> {
+    let algorithm: aws_smithy_checksums::ChecksumAlgorithm =
+        algorithm.to_ascii_lowercase().parse().ok()?;
+    let mut checksum = algorithm.into_impl();
+    checksum.update(bytes);
+    checksum.header_value().to_str().ok().map(str::to_owned)
+}
+
 /// The ETag S3 gives a multipart upload: MD5 of the parts' binary MD5s, then `-N`.
 pub fn multipart_etag(parts: &[(u32, String)]) -> Option<String> {
     let mut md5 = Md5::new();
@@ -486,6 +513,15 @@ mod tests {
         assert_eq!(fingerprint_place(10_000, &copied(&[9_999, 10_000])), 9_998);
         let all: Vec<u32> = (1..=10_000).collect();
         assert_eq!(fingerprint_place(10_000, &copied(&all)), 10_000);
+    }
+
+    #[test]
+    fn checksums_are_s3s_base64_values() {
+        // CRC32 of "abc" is 0x352441c2.
+        assert_eq!(checksum_of("CRC32", b"abc").as_deref(), Some("NSRBwg=="));
+        assert_eq!(checksum_of("CRC32", b"").as_deref(), Some("AAAAAA=="));
+        assert!(checksum_of("CRC64NVME", b"abc").is_some());
+        assert_eq!(checksum_of("MD4", b"abc"), None);
     }
 
     #[test]

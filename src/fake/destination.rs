@@ -2,6 +2,25 @@
 //! ACLs.
 
 use super::*;
+use crate::store::TargetEncryption;
+
+/// A part as S3 acknowledges it for an upload created with `spec`: under SSE-KMS its ETag is no
+/// MD5 of its bytes; with a checksum algorithm, its checksum in that algorithm.
+fn part_of(spec: &ReplicaSpec, bytes: &[u8]) -> UploadedPart {
+    let kms = matches!(spec.encryption, TargetEncryption::Kms { .. });
+    let etag = match kms {
+        true => md5_etag(&[b"sse-kms ".as_slice(), bytes].concat()),
+        false => md5_etag(bytes),
+    };
+    UploadedPart {
+        etag,
+        checksum: spec
+            .checksum
+            .as_ref()
+            .and_then(|c| crate::copy::multipart::checksum_of(&c.algorithm, bytes)),
+        kms,
+    }
+}
 
 fn no_upload(op: &'static str) -> S3Failure {
     fail(op, S3FailureKind::NotFound, "NoSuchUpload", 404)
@@ -73,17 +92,13 @@ impl DestinationStore for FakeS3 {
     ) -> Result<UploadedPart, S3Failure> {
         let _call = self.call().await;
         let bytes = bytes_of(body).await?;
-        let part = UploadedPart {
-            etag: md5_etag(&bytes),
-            checksum: None,
-            kms: false,
-        };
         let mut state = self.state();
         let upload = state
             .bucket("UploadPart", &target.bucket)?
             .uploads
             .get_mut(upload_id)
             .ok_or_else(|| no_upload("UploadPart"))?;
+        let part = part_of(&upload.spec, &bytes);
         upload.parts.insert(number, (bytes, part.clone()));
         Ok(part)
     }
@@ -123,16 +138,12 @@ impl DestinationStore for FakeS3 {
         let source = &request.source;
         let s = state.pinned("UploadPartCopy", source, request.source_if_match.as_deref())?;
         let bytes = s.body[start as usize..end as usize].to_vec();
-        let part = UploadedPart {
-            etag: md5_etag(&bytes),
-            checksum: None,
-            kms: false,
-        };
         let upload = state
             .bucket("UploadPartCopy", &request.target.bucket)?
             .uploads
             .get_mut(upload_id)
             .ok_or_else(|| no_upload("UploadPartCopy"))?;
+        let part = part_of(&upload.spec, &bytes);
         upload.parts.insert(number, (bytes, part.clone()));
         Ok(part)
     }

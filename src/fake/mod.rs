@@ -421,6 +421,20 @@ impl FakeS3 {
             .expect("the bucket exists")
     }
 
+    /// Changes what HeadObject says of the key's current version (encryption, checksum, ...), as
+    /// if it had been written so.
+    pub fn edit_head(&self, bucket: &str, key: &str, edit: impl FnOnce(&mut SourceVersion)) {
+        let mut state = self.state();
+        let stored = state
+            .bucket("HeadObject", bucket)
+            .expect("the bucket exists")
+            .keys
+            .get_mut(key)
+            .and_then(|versions| versions.last_mut())
+            .expect("the key exists");
+        edit(&mut stored.head);
+    }
+
     /// Puts a delete marker; its version id.
     pub fn delete(&self, bucket: &str, key: &str) -> String {
         let mut state = self.state();
