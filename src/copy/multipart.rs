@@ -9,10 +9,10 @@
 //! ACL, encryption, lock, layout). Its ETag is their MD5, which ListParts shows. It is part
 //! 10,000, never listed in Complete; a layout of exactly 10,000 parts has no such free number, so
 //! there it takes the place of a part not yet copied (or, when every part is, of the last one),
-//! which the retry copies again over it. An upload is resumed, completed or aborted only when that
-//! part proves it ours for exactly this copy; anyone else's upload is never touched. A copy that finishes never needs the proof,
-//! so the part is written only when the copy stops with a failure a retry can fix (its deadline
-//! included); a process killed outright leaves an upload nobody can prove, which the retry does
+//! which the retry copies again over it. An upload is resumed, completed or aborted only when
+//! that part proves it ours for exactly this copy; anyone else's upload is never touched. A copy
+//! that finishes never needs the proof, so the part is written only when the copy stops with a
+//! failure a retry can fix (its deadline included); a process killed outright leaves an upload nobody can prove, which the retry does
 //! not touch and the destination's lifecycle rule removes. (With SSE-KMS, part ETags are not
 //! MD5s: there the fingerprint part is proven by its checksum in the upload's algorithm, which
 //! ListParts shows too; an SSE-KMS upload without a checksum algorithm cannot be proven, so it is
@@ -141,6 +141,11 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         .filter(|(n, _)| !done.iter().any(|(d, _)| d == n))
         .collect();
     let id = upload.id.as_str();
+    // Where the copy stops, with the parts known copied so far.
+    let stopping = |done: &[(u32, UploadedPart)], err| {
+        let place = fingerprint_place(plan.layout.len(), done);
+        stop(destination, request, &upload, place, run, err)
+    };
     let md5_parts = !matches!(target.encryption, TargetEncryption::Kms { .. });
     let copied = stream::iter(missing)
         .map(|(number, range)| async move {
@@ -184,7 +189,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         .await;
     match copied {
         Ok(parts) => done.extend(parts.into_iter().flatten()),
-        Err(e) => return Err(stop(destination, request, &upload, (&plan, &done), run, e).await),
+        Err(e) => return Err(stopping(&done, e).await),
     }
     if done.len() < plan.layout.len() {
         let interrupted = ReplicationError::CopyInterrupted {
@@ -192,15 +197,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             total: plan.layout.len(),
             resumable: upload.resumable,
         };
-        return Err(stop(
-            destination,
-            request,
-            &upload,
-            (&plan, &done),
-            run,
-            interrupted,
-        )
-        .await);
+        return Err(stopping(&done, interrupted).await);
     }
     done.sort_by_key(|(n, _)| *n);
     if let Some(expected) = plan.expected_etag {
@@ -211,7 +208,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                 "the upload's parts make ETag {}, not the source's {expected}",
                 made.unwrap_or_else(|| "(unreadable part ETags)".to_owned())
             ));
-            return Err(stop(destination, request, &upload, (&plan, &done), run, mismatch).await);
+            return Err(stopping(&done, mismatch).await);
         }
     }
     // Every part is there: completing is the in-flight work the margin is kept for, even when
@@ -219,9 +216,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     run.count();
     let written = match destination.complete_multipart(target, id, &done).await {
         Ok(written) => written,
-        Err(f) => {
-            return Err(stop(destination, request, &upload, (&plan, &done), run, dst(f)).await)
-        }
+        Err(f) => return Err(stopping(&done, dst(f)).await),
     };
     // The parts made the source's ETag and Complete says so: the bytes are the source's. Any
     // other upload is read back.
@@ -290,26 +285,18 @@ async fn find_ours<D: DestinationStore>(
 }
 
 /// Decides what becomes of our upload when the copy stops with `err`: kept for a retry that can
-/// resume it (fingerprinted now, if it was not yet), aborted otherwise. Returns `err`.
+/// resume it (fingerprinted now at part `place`, if it was not yet), aborted otherwise. Returns
+/// `err`.
 async fn stop<D: DestinationStore>(
     destination: &D,
     request: &CopyRequest,
     upload: &Upload,
-    (plan, done): (&Plan<'_>, &[(u32, UploadedPart)]),
+    place: u32,
     run: &Run,
     err: ReplicationError,
 ) -> ReplicationError {
     let retry = err.disposition() == Disposition::Retry;
-    let keep = retry
-        && (upload.resumable
-            || mark(
-                destination,
-                request,
-                upload,
-                fingerprint_place(plan.layout.len(), done),
-                run,
-            )
-            .await);
+    let keep = retry && (upload.resumable || mark(destination, request, upload, place, run).await);
     if !keep {
         abort(destination, request, upload).await;
     }
@@ -362,9 +349,10 @@ fn fingerprint_place(parts: usize, done: &[(u32, UploadedPart)]) -> u32 {
     if parts < FINGERPRINT_PART {
         return FINGERPRINT_PART;
     }
+    let done: std::collections::BTreeSet<u32> = done.iter().map(|(n, _)| *n).collect();
     (1..=parts)
         .rev()
-        .find(|n| !done.iter().any(|(d, _)| d == n))
+        .find(|n| !done.contains(n))
         .unwrap_or(parts)
 }
 
