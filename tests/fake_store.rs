@@ -131,9 +131,8 @@ fn fail_parts(
     }
 }
 
-#[tokio::test]
-async fn a_copy_stopped_by_a_transient_failure_resumes_only_its_missing_parts() {
-    let s3 = s3();
+/// A source "big" of three 5 MiB parts and a 10-byte last part, and its version.
+fn four_part_source(s3: &FakeS3) -> (Vec<Vec<u8>>, String) {
     let parts = vec![
         vec![1u8; 5 * MIB],
         vec![2u8; 5 * MIB],
@@ -141,14 +140,16 @@ async fn a_copy_stopped_by_a_transient_failure_resumes_only_its_missing_parts() 
         vec![4u8; 10],
     ];
     let v = s3.put_multipart("src", "big", &parts).version_id.unwrap();
+    (parts, v)
+}
+
+#[tokio::test]
+async fn a_copy_stopped_by_a_transient_failure_resumes_only_its_missing_parts() {
+    let s3 = s3();
+    let (parts, v) = four_part_source(&s3);
     let e = event(EventKind::Created, "big", &v);
 
-    let first = Replicator::new(
-        config(false),
-        s3.clone(),
-        Faulty::new(s3.clone(), fail_parts(3..=4)),
-        "us-east-1",
-    );
+    let first = replicator_failing(&s3, fail_parts(3..=4));
     let outcomes = first.replicate(&e).await;
     assert_eq!(
         outcomes[0].result.as_ref().unwrap_err().code(),
@@ -197,13 +198,7 @@ fn kms_config() -> Config {
 async fn kms_copy_stopped_by_a_transient_failure_resumes_by_its_fingerprints_checksum() {
     // Part ETags under SSE-KMS are no MD5s: the fingerprint is proven by its CRC32 instead.
     let s3 = s3();
-    let parts = vec![
-        vec![1u8; 5 * MIB],
-        vec![2u8; 5 * MIB],
-        vec![3u8; 5 * MIB],
-        vec![4u8; 10],
-    ];
-    let v = s3.put_multipart("src", "big", &parts).version_id.unwrap();
+    let (parts, v) = four_part_source(&s3);
     s3.edit_head("src", "big", |head| {
         head.encryption = s3_replicator::store::Encryption::Kms {
             algorithm: "aws:kms".into(),

@@ -214,12 +214,21 @@ async fn no_latency_sample_is_dropped_and_unreadable_records_are_counted() {
     assert_eq!(by_code[0]["OperationsFailedReplication"], 1);
 }
 
-#[tokio::test]
-async fn metrics_are_written_before_the_deadline_when_a_call_hangs() {
+/// A source and destination, and a configuration whose rule for `ok/` replicates there and whose
+/// rule for `hang/` replicates to an endpoint that accepts connections and never answers (while
+/// `silent` lives).
+struct Hanging {
+    s3: aws_sdk_s3::Client,
+    src: String,
+    dst: String,
+    config: String,
+    silent: std::net::TcpListener,
+}
+
+async fn one_rule_hangs(label: &str) -> Hanging {
     let s3 = client();
-    let src = versioned_bucket(&s3, "emf-hang-src", "us-east-1").await;
-    let dst = versioned_bucket(&s3, "emf-hang-dst", "eu-west-1").await;
-    // An endpoint that accepts connections and never answers.
+    let src = versioned_bucket(&s3, &format!("{label}-src"), "us-east-1").await;
+    let dst = versioned_bucket(&s3, &format!("{label}-dst"), "eu-west-1").await;
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_at = format!("http://{}", silent.local_addr().unwrap());
     let config = json!({"Rules": [
@@ -230,6 +239,24 @@ async fn metrics_are_written_before_the_deadline_when_a_call_hangs() {
          "Destination": {"Bucket": "far", "Region": "us-east-1", "Endpoint": silent_at,
             "ForcePathStyle": true}}]})
     .to_string();
+    Hanging {
+        s3,
+        src,
+        dst,
+        config,
+        silent,
+    }
+}
+
+#[tokio::test]
+async fn metrics_are_written_before_the_deadline_when_a_call_hangs() {
+    let Hanging {
+        s3,
+        src,
+        dst: _,
+        config,
+        silent,
+    } = one_rule_hangs("emf-hang").await;
     let ok = put(&s3, &src, "ok/a", b"a").await;
     let hangs = put(&s3, &src, "hang/b", b"b").await;
     let (posted, documents) = invoke(
@@ -472,20 +499,14 @@ fn dashboard_is_json_and_shows_only_metrics_the_function_emits() {
 
 #[tokio::test]
 async fn one_environment_serves_several_invocations_at_once_when_lambda_allows_it() {
-    let s3 = client();
-    let src = versioned_bucket(&s3, "conc-src", "us-east-1").await;
-    let dst = versioned_bucket(&s3, "conc-dst", "eu-west-1").await;
     // The first invocation's copy goes to an endpoint that never answers, until its deadline.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let silent_at = format!("http://{}", silent.local_addr().unwrap());
-    let config = json!({"Rules": [
-        {"ID": "ok", "Priority": 2, "Status": "Enabled", "Filter": {"Prefix": "ok/"},
-         "DeleteMarkerReplication": {"Status": "Disabled"}, "Destination": {"Bucket": dst}},
-        {"ID": "hangs", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": "hang/"},
-         "DeleteMarkerReplication": {"Status": "Disabled"},
-         "Destination": {"Bucket": "far", "Region": "us-east-1", "Endpoint": silent_at,
-            "ForcePathStyle": true}}]})
-    .to_string();
+    let Hanging {
+        s3,
+        src,
+        dst,
+        config,
+        silent,
+    } = one_rule_hangs("conc").await;
     let hangs = put(&s3, &src, "hang/a", b"a").await;
     let ok = put(&s3, &src, "ok/b", b"b").await;
     let events = vec![
