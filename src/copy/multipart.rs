@@ -84,7 +84,34 @@ impl<S> Copy for Transfer<'_, S> {}
 struct Upload {
     id: String,
     resumable: bool,
-    fingerprint: Option<String>,
+    fingerprint: Option<Fingerprint>,
+}
+
+/// The fingerprint part of an upload for one copy: its bytes, and what of it ListParts shows
+/// that proves a part to be it.
+#[derive(Debug, Clone)]
+struct Fingerprint {
+    body: String,
+    proof: Proof,
+}
+
+/// What proves a part to be the fingerprint.
+#[derive(Debug, Clone)]
+enum Proof {
+    /// Its ETag, the MD5 of its bytes.
+    Etag(String),
+    /// Its checksum in the upload's algorithm (under SSE-KMS, where part ETags are no MD5s).
+    Checksum(String),
+}
+
+impl Fingerprint {
+    /// Whether `part` is this fingerprint.
+    fn proves(&self, part: &UploadedPart) -> bool {
+        match &self.proof {
+            Proof::Etag(etag) => part.etag == *etag,
+            Proof::Checksum(checksum) => part.checksum.as_ref() == Some(checksum),
+        }
+    }
 }
 
 /// Copies `request`'s source into its target in the parts of `plan`.
@@ -98,15 +125,9 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     let target = &request.target;
     let dst = |f| ReplicationError::classify(Side::Destination, f);
     let fingerprint = fingerprint(request, &plan);
-    // Part ETags under SSE-KMS are not MD5s: such an upload is proven by a part checksum, or not.
-    let provable = !matches!(target.encryption, TargetEncryption::Kms { .. })
-        || target
-            .checksum
-            .as_ref()
-            .is_some_and(|c| checksum_of(&c.algorithm, b"").is_some());
-    let found = match provable {
-        true => find_ours(destination, request, plan.layout, &fingerprint, run).await?,
-        false => None,
+    let found = match &fingerprint {
+        Some(f) => find_ours(destination, request, plan.layout, f, run).await?,
+        None => None,
     };
     let (upload, mut done) = match found {
         Some((id, done)) => {
@@ -118,7 +139,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             let upload = Upload {
                 id,
                 resumable: kept,
-                fingerprint: (!kept).then_some(fingerprint),
+                fingerprint: fingerprint.filter(|_| !kept),
             };
             (upload, done)
         }
@@ -131,7 +152,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             let upload = Upload {
                 id,
                 resumable: false,
-                fingerprint: provable.then_some(fingerprint),
+                fingerprint,
             };
             (upload, Vec::new())
         }
@@ -232,11 +253,11 @@ async fn find_ours<D: DestinationStore>(
     destination: &D,
     request: &CopyRequest,
     layout: &[(u64, u64)],
-    fingerprint: &str,
+    fingerprint: &Fingerprint,
     run: &Run,
 ) -> Result<Option<(String, Vec<(u32, UploadedPart)>)>, ReplicationError> {
     let dst = |f| ReplicationError::classify(Side::Destination, f);
-    let ours = |part: &UploadedPart| proves(&request.target, fingerprint, part);
+    let ours = |part: &UploadedPart| fingerprint.proves(part);
     run.start()?;
     let mut best: Option<(String, Vec<(u32, UploadedPart)>)> = None;
     for id in destination
@@ -312,9 +333,9 @@ async fn stop<D: DestinationStore>(
     }
 }
 
-/// Writes the upload's fingerprint part; whether it now proves the upload ours. (Not where part
-/// ETags are no MD5s, e.g. under a KMS bucket default.) Made even inside the time margin: it is
-/// what lets the retry keep the parts copied so far.
+/// Writes the upload's fingerprint part; whether it now proves the upload ours (not where the
+/// answer shows no proof, e.g. a part ETag that is no MD5 under a KMS bucket default). Made even
+/// inside the time margin: it is what lets the retry keep the parts copied so far.
 async fn mark<D: DestinationStore>(
     destination: &D,
     request: &CopyRequest,
@@ -326,12 +347,12 @@ async fn mark<D: DestinationStore>(
         return false;
     };
     run.count();
-    let body = Body::from_bytes(fingerprint.as_bytes().to_vec());
+    let body = Body::from_bytes(fingerprint.body.as_bytes().to_vec());
     match destination
         .upload_part(&request.target, &upload.id, number, body)
         .await
     {
-        Ok(part) => proves(&request.target, fingerprint, &part),
+        Ok(part) => fingerprint.proves(&part),
         Err(e) => {
             warn!(bucket = %request.target.bucket, key = %request.target.key, upload_id = %upload.id,
                   error = %e, "could not mark the interrupted upload for the retry");
@@ -416,9 +437,24 @@ async fn check_written<D: DestinationStore>(
     )))
 }
 
+/// The fingerprint of an upload for this copy; `None` where nothing ListParts shows can prove it
+/// (SSE-KMS, whose part ETags are no MD5s, without a checksum algorithm to prove it by).
+fn fingerprint(request: &CopyRequest, plan: &Plan<'_>) -> Option<Fingerprint> {
+    let body = fingerprint_body(request, plan);
+    let target = &request.target;
+    let proof = match (&target.encryption, &target.checksum) {
+        (TargetEncryption::Kms { .. }, Some(c)) => {
+            Proof::Checksum(checksum_of(&c.algorithm, body.as_bytes())?)
+        }
+        (TargetEncryption::Kms { .. }, None) => return None,
+        _ => Proof::Etag(part_etag(&body)),
+    };
+    Some(Fingerprint { body, proof })
+}
+
 /// The fingerprint part's body: a digest of everything an upload is created with and copies.
 /// Debug output is stable within one build; a new build simply starts new uploads.
-fn fingerprint(request: &CopyRequest, plan: &Plan<'_>) -> String {
+fn fingerprint_body(request: &CopyRequest, plan: &Plan<'_>) -> String {
     // What the upload holds, not the state the destination was read in: a retry reads it anew
     // (its write condition differs) and must still resume the same upload.
     let target = ReplicaSpec {
@@ -436,18 +472,6 @@ fn fingerprint(request: &CopyRequest, plan: &Plan<'_>) -> String {
 /// The ETag S3 gives a part with these bytes (where part ETags are MD5s).
 fn part_etag(body: &str) -> String {
     format!("\"{}\"", hex::encode(Md5::digest(body.as_bytes())))
-}
-
-/// Whether `part` is the fingerprint `body` for an upload to `target`: its ETag, the MD5 of the
-/// bytes, except under SSE-KMS, where its checksum in the upload's algorithm.
-fn proves(target: &ReplicaSpec, body: &str, part: &UploadedPart) -> bool {
-    match (&target.encryption, &target.checksum) {
-        (TargetEncryption::Kms { .. }, Some(c)) => {
-            part.checksum.is_some() && part.checksum == checksum_of(&c.algorithm, body.as_bytes())
-        }
-        (TargetEncryption::Kms { .. }, None) => false,
-        _ => part.etag == part_etag(body),
-    }
 }
 
 /// The checksum S3 gives these bytes in `algorithm` (`CRC32`, `CRC32C`, `CRC64NVME`, `SHA1`,
