@@ -157,10 +157,12 @@ pub(super) async fn list_current(
     }
 }
 
-/// Every page of ListObjectVersions under `prefix`, each handed to `each` in order.
+/// Every page of ListObjectVersions under `prefix` (of a bucket `owner` owns, where given), each
+/// handed to `each` in order.
 async fn version_pages(
     client: &Client,
-    (bucket, owner): (&str, Option<&str>),
+    bucket: &str,
+    owner: Option<&str>,
     prefix: &str,
     mut each: impl FnMut(&ListObjectVersionsOutput) -> Result<(), S3Failure>,
 ) -> Result<(), S3Failure> {
@@ -196,7 +198,7 @@ pub(super) async fn all_versions(
     prefix: &str,
 ) -> Result<Vec<ListedVersion>, S3Failure> {
     let mut versions: Vec<ListedVersion> = Vec::new();
-    version_pages(client, (bucket, None), prefix, |page| {
+    version_pages(client, bucket, None, prefix, |page| {
         for v in page.versions() {
             versions.extend(listed_version(page.encoding_type(), v)?);
         }
@@ -219,7 +221,7 @@ pub(super) async fn history(
     let mut entries: Vec<Past> = Vec::new();
     let millis =
         |t: Option<&aws_smithy_types::DateTime>| t.map_or(0, |t| t.to_millis().unwrap_or(0));
-    version_pages(client, (bucket, None), prefix, |page| {
+    version_pages(client, bucket, None, prefix, |page| {
         for v in page.versions() {
             let Some(key) = v.key() else { continue };
             entries.push(Past {
@@ -265,7 +267,7 @@ pub(super) async fn keys_with_history(
     owner: Option<&str>,
 ) -> Result<BTreeSet<String>, S3Failure> {
     let mut keys = BTreeSet::new();
-    version_pages(client, (bucket, owner), prefix, |page| {
+    version_pages(client, bucket, owner, prefix, |page| {
         let versions = page.versions().iter().filter_map(|v| v.key());
         for key in versions.chain(page.delete_markers().iter().filter_map(|m| m.key())) {
             keys.insert(listed_key("ListObjectVersions", page.encoding_type(), key)?);
