@@ -1,6 +1,7 @@
 """What the benchmarks share: the local S3 (moto, its request log), the rclone remote over it,
-and recording a table in BENCHMARKS.md."""
+an S3 event record, and recording a table in BENCHMARKS.md."""
 
+import datetime
 import os
 import pathlib
 import re
@@ -91,3 +92,14 @@ def record(table):
                          "machines.\n")
     with bench.open("a") as f:
         f.write("\n" + table + "\n")
+
+
+def s3_record(bucket, key, put, n):
+    """The S3 event record of the PutObject answer `put` for `key`, n-th in sequence."""
+    return {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "AWS:BENCH"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"}, "responseElements": {},
+            "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket},
+                   "object": {"key": key, "size": 1024, "eTag": put["ETag"].strip('"'),
+                              "versionId": put["VersionId"], "sequencer": f"{n:016X}"}}}

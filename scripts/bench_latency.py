@@ -35,7 +35,8 @@ import threading
 import time
 import urllib.parse
 
-from bench_common import ROOT, bucket, free_port, rclone_env, record, start_moto, wait_for
+from bench_common import (ROOT, bucket, free_port, rclone_env, record, s3_record, start_moto,
+                          wait_for)
 
 OBJECTS = 200
 CONCURRENCY = 8
@@ -184,16 +185,6 @@ def serve(server):
     return f"127.0.0.1:{server.server_address[1]}"
 
 
-def s3_record(key, put, n):
-    return {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-            "eventTime": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "AWS:BENCH"},
-            "requestParameters": {"sourceIPAddress": "127.0.0.1"}, "responseElements": {},
-            "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": SOURCE},
-                   "object": {"key": key, "size": 1024, "eTag": put["ETag"].strip('"'),
-                              "versionId": put["VersionId"], "sequencer": f"{n:016X}"}}}
-
-
 def timed(command, env):
     start = time.monotonic()
     done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -264,14 +255,14 @@ def main():
         for i in range(CONCURRENCY):
             key = f"warm/{i}"
             put = s3.put_object(Bucket=SOURCE, Key=key, Body=b"warm")
-            api.events.put((f"warm-{i}", {"Records": [s3_record(key, put, i)]}))
+            api.events.put((f"warm-{i}", {"Records": [s3_record(SOURCE, key, put, i)]}))
         while len(api.answered) < CONCURRENCY:
             time.sleep(0.05)
 
         def function():
             start = time.monotonic()
             for n, (key, put) in enumerate(puts):
-                api.events.put((f"req-{n}", {"Records": [s3_record(key, put, n)]}))
+                api.events.put((f"req-{n}", {"Records": [s3_record(SOURCE, key, put, n)]}))
             while sum(1 for k in api.answered if k.startswith("req-")) < OBJECTS:
                 time.sleep(0.01)
             return time.monotonic() - start
@@ -296,7 +287,7 @@ def main():
 
         def batch():
             start = time.monotonic()
-            records = [s3_record(key, put, n) for n, (key, put) in enumerate(batch_puts)]
+            records = [s3_record(SOURCE, key, put, n) for n, (key, put) in enumerate(batch_puts)]
             batch_api.events.put(("batch", {"Records": records}))
             while "batch" not in batch_api.answered:
                 time.sleep(0.05)

@@ -17,22 +17,12 @@ import sys
 import time
 import urllib.request
 
-from bench_common import (ROOT, bucket, free_port, rclone_env, record, served_requests,
-                          start_moto, wait_for)
+from bench_common import (ROOT, bucket, free_port, rclone_env, record, s3_record,
+                          served_requests, start_moto, wait_for)
 
 OBJECTS = 300
 STEADY_EVENTS = 100
 STEADY_RATE = 10  # events per second, well under what one function instance serves here
-
-
-def s3_record(bucket, key, put, n):
-    return {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-            "eventTime": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "AWS:BENCH"},
-            "requestParameters": {"sourceIPAddress": "127.0.0.1"}, "responseElements": {},
-            "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket},
-                   "object": {"key": key, "size": 1024, "eTag": put["ETag"].strip('"'),
-                              "versionId": put["VersionId"], "sequencer": f"{n:016X}"}}}
 
 
 def main():
