@@ -377,6 +377,146 @@ async fn in_order_object_and_delete_marker_take_three_round_trips_each() {
 }
 
 #[tokio::test]
+async fn new_key_is_copied_before_the_destinations_read_comes_back() {
+    let s3 = s3();
+    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+    let v1 = s3.put("src", "k", b"one").version_id.unwrap();
+    s3.slow_current_reads("dst", std::time::Duration::from_secs(600));
+    let done = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        replicator.replicate(&event(EventKind::Created, "k", &v1)),
+    )
+    .await
+    .expect("the copy waited for the destination's read");
+    assert!(
+        matches!(done[0].result, Ok(Done::Replicated(_))),
+        "{done:?}"
+    );
+    let (body, metadata) = s3.current_object("dst", "k").unwrap();
+    assert_eq!(
+        (body, metadata.get(REPLICA_MARKER)),
+        (b"one".to_vec(), Some(&v1))
+    );
+}
+
+#[tokio::test]
+async fn overwrite_refused_on_an_assumed_empty_key_is_decided_by_the_destinations_read() {
+    let s3 = s3();
+    s3.slow_current_reads("dst", SLOW_READ);
+    let (destination, copies) = counting(&s3, "CopyObject");
+    let replicator = Replicator::new(config(true), s3.clone(), destination, "us-east-1");
+    let v1 = s3.put("src", "k", b"one").version_id.unwrap();
+    replicator
+        .replicate(&event(EventKind::Created, "k", &v1))
+        .await;
+    let v2 = s3.put("src", "k", b"two").version_id.unwrap();
+    let done = replicator
+        .replicate(&event(EventKind::Created, "k", &v2))
+        .await;
+    assert!(
+        matches!(done[0].result, Ok(Done::Replicated(_))),
+        "{done:?}"
+    );
+    let (body, metadata) = s3.current_object("dst", "k").unwrap();
+    assert_eq!(
+        (body, metadata.get(REPLICA_MARKER)),
+        (b"two".to_vec(), Some(&v2))
+    );
+    assert_eq!(s3.version_count("dst", "k"), 2, "one replica per version");
+    // v1's copy, v2's refused on `If-None-Match: *`, then v2's on the replica's ETag.
+    assert_eq!(copies.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+    // A duplicate: its copy sent ahead is refused too, and nothing is written.
+    let again = replicator
+        .replicate(&event(EventKind::Created, "k", &v2))
+        .await;
+    assert!(again.iter().all(|o| o.result.is_ok()), "{again:?}");
+    assert_eq!(s3.version_count("dst", "k"), 2);
+    assert_eq!(copies.load(std::sync::atomic::Ordering::SeqCst), 4);
+}
+
+/// A destination read that takes this much longer than the source's: still under way when
+/// the copy is planned.
+const SLOW_READ: std::time::Duration = std::time::Duration::from_millis(20);
+
+#[tokio::test]
+async fn object_written_in_the_destination_refuses_the_assumed_copy_and_stands() {
+    let s3 = s3();
+    s3.slow_current_reads("dst", SLOW_READ);
+    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+    let v1 = s3.put("src", "k", b"source").version_id.unwrap();
+    // Written in the destination itself, after the source's version: a later original write.
+    s3.put("dst", "k", b"theirs");
+    let done = replicator
+        .replicate(&event(EventKind::Created, "k", &v1))
+        .await;
+    assert!(done.iter().all(|o| o.result.is_ok()), "{done:?}");
+    let (body, metadata) = s3.current_object("dst", "k").unwrap();
+    assert_eq!(
+        (body, metadata.get(REPLICA_MARKER)),
+        (b"theirs".to_vec(), None)
+    );
+    assert_eq!(s3.version_count("dst", "k"), 1);
+}
+
+/// The copy that assumes an empty key lands on a delete marker too: what an event's reads
+/// decide there as well (its convergence puts the source's current version back on top).
+#[tokio::test]
+async fn redelivered_event_puts_the_current_version_back_over_a_destination_delete() {
+    let s3 = s3();
+    s3.slow_current_reads("dst", SLOW_READ);
+    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+    let v1 = s3.put("src", "k", b"one").version_id.unwrap();
+    replicator
+        .replicate(&event(EventKind::Created, "k", &v1))
+        .await;
+    s3.delete("dst", "k");
+    let done = replicator
+        .replicate(&event(EventKind::Created, "k", &v1))
+        .await;
+    assert!(done.iter().all(|o| o.result.is_ok()), "{done:?}");
+    let (body, metadata) = s3.current_object("dst", "k").unwrap();
+    assert_eq!(
+        (body, metadata.get(REPLICA_MARKER)),
+        (b"one".to_vec(), Some(&v1))
+    );
+    assert_eq!(
+        s3.version_count("dst", "k"),
+        2,
+        "a second replica, over the marker"
+    );
+}
+
+#[tokio::test]
+async fn where_most_events_overwrite_no_copy_goes_out_before_the_destinations_read() {
+    use std::sync::atomic::Ordering;
+    let s3 = s3();
+    s3.slow_current_reads("dst", SLOW_READ);
+    let (destination, copies) = counting(&s3, "CopyObject");
+    let replicator = Replicator::new(config(true), s3.clone(), destination, "us-east-1");
+    let mut refused = Vec::new();
+    for n in 0..6 {
+        let v = s3
+            .put("src", "k", format!("v{n}").as_bytes())
+            .version_id
+            .unwrap();
+        copies.store(0, Ordering::SeqCst);
+        let done = replicator
+            .replicate(&event(EventKind::Created, "k", &v))
+            .await;
+        assert!(
+            matches!(done[0].result, Ok(Done::Replicated(_))),
+            "{done:?}"
+        );
+        refused.push(copies.load(Ordering::SeqCst) - 1);
+    }
+    // The first write finds the key empty; the next overwrites are refused once each, until
+    // the reads have shown that this destination's keys hold objects.
+    assert_eq!(refused, [0, 1, 1, 1, 0, 0]);
+    assert_eq!(s3.version_count("dst", "k"), 6);
+}
+
+#[tokio::test]
 async fn endpoint_that_never_counts_tags_has_them_read_for_every_object() {
     // The in-memory S3, like some S3-compatible servers, never sends x-amz-tagging-count: its
     // silence after an untagged object must not be taken for "no tags" on the next.
@@ -502,23 +642,25 @@ async fn backfill_of_an_in_sync_bucket_costs_its_listings_and_nothing_per_key() 
     assert!(per_key < 4 + 2 * 10, "the two keys cost {per_key} requests");
 }
 
-/// A destination that counts its HeadObject calls (reads of a key's current object).
-fn counting_heads(
+/// A destination that counts its calls of one operation (`HeadObject`: reads of a key's current
+/// object).
+fn counting(
     s3: &FakeS3,
+    operation: &'static str,
 ) -> (
     Faulty<FakeS3>,
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let heads = std::sync::Arc::new(AtomicUsize::new(0));
-    let counted = heads.clone();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
     let destination = Faulty::new(s3.clone(), move |call: Call| {
-        if call.operation == "HeadObject" {
+        if call.operation == operation {
             counted.fetch_add(1, Ordering::SeqCst);
         }
         None
     });
-    (destination, heads)
+    (destination, count)
 }
 
 #[tokio::test]
@@ -531,7 +673,7 @@ async fn backfill_into_an_empty_destination_reads_no_destination_key_first() {
     // A key whose replica was deleted at the destination is read first, as for an event.
     s3.put("dst", "k07", b"a replica someone deleted");
     s3.delete("dst", "k07");
-    let (destination, heads) = counting_heads(&s3);
+    let (destination, heads) = counting(&s3, "HeadObject");
     let replicator = Replicator::new(config(false), s3.clone(), destination, "us-east-1");
     let tally = backfill_of(&replicator).await;
     assert_eq!(tally.replicated, 50);

@@ -236,6 +236,7 @@ impl DestinationStore for FakeS3 {
     }
 
     async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
+        self.slow_read(&at.bucket).await;
         let _call = self.call().await;
         self.state().current("HeadObject", &at.bucket, &at.key)
     }

@@ -56,6 +56,8 @@ struct State {
     next: u64,
     /// Buckets the caller may not touch: every call on them is AccessDenied.
     denied: Vec<String>,
+    /// Buckets whose current-object reads take longer, and how much longer.
+    slow_reads: HashMap<String, std::time::Duration>,
 }
 
 #[derive(Default)]
@@ -389,6 +391,20 @@ impl FakeS3 {
     /// (set the bucket up first).
     pub fn deny(&self, bucket: &str) {
         self.state().denied.push(bucket.to_owned());
+    }
+
+    /// Every read of `bucket`'s current objects (HeadObject) takes `extra` longer: a
+    /// destination whose answers are slow to come back.
+    pub fn slow_current_reads(&self, bucket: &str, extra: std::time::Duration) {
+        self.state().slow_reads.insert(bucket.to_owned(), extra);
+    }
+
+    /// Waits what [`Self::slow_current_reads`] set for `bucket`.
+    async fn slow_read(&self, bucket: &str) {
+        let extra = self.state().slow_reads.get(bucket).copied();
+        if let Some(extra) = extra {
+            tokio::time::sleep(extra).await;
+        }
     }
 
     /// Creates a versioned bucket.

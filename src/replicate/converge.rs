@@ -255,6 +255,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             tags: tags.as_deref(),
             grants: grants.as_ref(),
             destinations: None,
+            is_current: false,
         };
         match self.copy_to(rule, &read, Check::None, run).await? {
             Done::Replicated(_) => {

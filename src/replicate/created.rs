@@ -1,11 +1,41 @@
 //! A created version: read the source once, then copy and check it at every destination.
 
+use std::pin::pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use futures::future::{select, BoxFuture, Either, Shared};
+use futures::FutureExt;
+
 use super::order;
 use super::plan::verify;
 use super::*;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     pub(super) async fn created(&self, event: &ObjectEvent, run: &Run) -> Vec<DestinationOutcome> {
+        let in_order =
+            event.version_ref().version_id.is_some() && matches!(run.mode(), Mode::Event);
+        // An in-order event reads each destination's current object while it reads the source.
+        // The reads go on beside the record, which awaits one only where it needs it, and end
+        // with it.
+        let reads = match in_order {
+            true => self.destination_reads(event, run),
+            false => HashMap::new(),
+        };
+        let record = pin!(self.created_with(event, run, in_order.then_some(&reads)));
+        // The reads are polled first: one that has come back is seen as back.
+        let drive = pin!(join_all(reads.values().cloned()));
+        match select(drive, record).await {
+            Either::Left((_, record)) => record.await,
+            Either::Right((outcomes, _)) => outcomes,
+        }
+    }
+
+    async fn created_with(
+        &self,
+        event: &ObjectEvent,
+        run: &Run,
+        reads: Option<&Reads<'_>>,
+    ) -> Vec<DestinationOutcome> {
         let region = self.source_region(event);
         let version = event.version_ref();
         // Without a version id, only the object the event announced may be copied.
@@ -15,8 +45,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
 
         // An event in order names the source's current version: the reads it needs (the
-        // source's current object, the version's ACL, each destination's current object) are
-        // independent, so they go out at once. Anything else reads step by step.
+        // source's current object, the version's ACL, and each destination's current object,
+        // already under way) are independent, so they go out at once. Anything else reads step
+        // by step.
         let prefetched = match (&version.version_id, run.mode()) {
             (Some(id), Mode::Event) => Some(self.prefetch(event, &region, &version, id, run).await),
             _ => None,
@@ -83,7 +114,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             head: &head,
             tags: tags.as_deref(),
             grants: grants.as_ref(),
-            destinations: prefetched.as_ref().map(|p| &p.destinations),
+            destinations: reads.map(|r| r as &dyn DestinationReads),
+            is_current: prefetched.as_ref().is_some_and(|p| p.head.is_some()),
         };
         let mut outcomes = join_all(
             selected
@@ -204,12 +236,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     ) -> Result<Guard, ReplicationError> {
         let version = src.version.version_id.as_deref().unwrap_or("null");
         // Read with the source's, unless a write since then made that stale.
-        let known = match fresh {
-            true => None,
-            false => src
-                .destinations
-                .and_then(|d| d.get(&rule.destination.id()))
-                .cloned(),
+        let known = match (fresh, src.destinations) {
+            (false, Some(reads)) => reads.read(&rule.destination.id()).await,
+            _ => None,
         };
         let current = match known {
             Some(current) => current,
@@ -294,10 +323,17 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // A write refused because someone else wrote the key since it was read (a concurrent
         // delivery of the same event, most often) is decided anew from what is there now.
         let mut fresh = false;
-        for _ in 0..RACE_ROUNDS {
-            match self.copy_once(rule, src, check, fresh, run).await? {
+        let mut assume = self.may_assume_no_object(rule, src, check, run);
+        let mut races = 0;
+        while races < RACE_ROUNDS {
+            match self.copy_once(rule, src, check, fresh, assume, run).await? {
                 Attempt::Done(done) => return Ok(done),
-                Attempt::Raced => fresh = true,
+                // The key held an object after all: the destination's read decides.
+                Attempt::Refused => assume = false,
+                Attempt::Raced => {
+                    races += 1;
+                    fresh = true;
+                }
             }
         }
         Err(ReplicationError::NotConverged(format!(
@@ -305,13 +341,36 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         )))
     }
 
-    /// One attempt of [`Self::copy_to`].
+    /// Whether an in-order event's copy may go out before the destination's read comes back,
+    /// on `If-None-Match: *`, assuming the key holds no object. Where it holds none, the read
+    /// would have let the copy through on that same condition: over nothing, and over a delete
+    /// marker too, since this version is the source's current one (an event's convergence puts
+    /// its replica back on top of one). Where it holds an object, S3 refuses the copy and the
+    /// read decides. Only for events (a tool leaves a delete marker over a replica alone), on
+    /// the function's own endpoint (which honours write conditions), and while few recent
+    /// reads found an object: each refusal costs a request.
+    fn may_assume_no_object(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        check: Check,
+        run: &Run,
+    ) -> bool {
+        check == Check::Event
+            && src.is_current
+            && !run.is_tool()
+            && rule.destination.endpoint.is_none()
+            && self.occupancy.low()
+    }
+
+    /// One attempt of [`Self::copy_to`]; `assume`: see [`Self::may_assume_no_object`].
     async fn copy_once(
         &self,
         rule: &Rule,
         src: &SourceRead<'_>,
         check: Check,
         fresh: bool,
+        assume: bool,
         run: &Run,
     ) -> Result<Attempt, ReplicationError> {
         if matches!(src.head.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms {
@@ -323,7 +382,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let method = copy::choose(src.head.size, &src.head.etag, &self.config.copy, streamed)?;
         let at = location_for(rule, &src.event.key, region.clone());
         let mut condition = None;
-        if check != Check::None && src.version.version_id.is_some() {
+        // Only a single request: a refused multipart copy would have copied every part.
+        let assumed = assume
+            && matches!(method, CopyMethod::SingleRequest)
+            && src
+                .destinations
+                .is_some_and(|reads| reads.pending(&rule.destination.id()));
+        if assumed {
+            condition = Some(WriteCondition::IfNoneMatch);
+        } else if check != Check::None && src.version.version_id.is_some() {
             match self.guard(rule, src, &at, check, fresh, run).await? {
                 Guard::Stop(done) => return Ok(Attempt::Done(done)),
                 Guard::Write(c) => condition = c,
@@ -394,10 +461,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         let written = match written {
             Ok(w) => w,
+            Err(e) if assumed && is_precondition_failed(&e) => return Ok(Attempt::Refused),
             Err(e)
-                if e.s3_failure()
-                    .is_some_and(|f| f.kind == S3FailureKind::PreconditionFailed)
-                    && self.moved(&at, condition.as_ref(), run).await =>
+                if is_precondition_failed(&e) && self.moved(&at, condition.as_ref(), run).await =>
             {
                 return Ok(Attempt::Raced)
             }
@@ -525,6 +591,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     }
 }
 
+/// A write refused on its condition (or the copy's source condition).
+fn is_precondition_failed(e: &ReplicationError) -> bool {
+    e.s3_failure()
+        .is_some_and(|f| f.kind == S3FailureKind::PreconditionFailed)
+}
+
 /// The ETag a multipart copy in the source's own layout must make before it is completed: the
 /// source's, where part ETags are MD5s (no KMS on either side); `None` otherwise.
 pub(super) fn expected_etag(
@@ -552,19 +624,17 @@ pub(super) fn keeps_etag(rule: &Rule, head: &SourceVersion) -> bool {
         && rule.destination.endpoint.is_none()
 }
 
-/// What an in-order event's first, parallel reads found.
+/// What an in-order event's first, parallel reads of the source found.
 pub(super) struct Prefetched {
     /// The source's current object, when it is the event's version (else it is read by id).
     head: Option<SourceVersion>,
     /// The version's ACL as grants, when a candidate rule needs it.
     grants: Option<Result<Option<GrantHeaders>, ReplicationError>>,
-    /// Each candidate destination's current object (those that could be read).
-    destinations: HashMap<DestinationId, Current>,
 }
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
-    /// Reads at once the source's current object, the version's ACL (where a rule for the key
-    /// may carry it) and the current object of each destination a rule for the key names.
+    /// Reads at once the source's current object and the version's ACL (where a rule for the
+    /// key may carry it).
     async fn prefetch(
         &self,
         event: &ObjectEvent,
@@ -585,28 +655,38 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 false => None,
             }
         };
-        let destinations = join_all(candidates.iter().map(|rule| async move {
-            // Known to hold nothing: the copy's `If-None-Match: *` stands in for the read.
-            let conditional = rule.destination.endpoint.is_none();
-            if conditional && run.never_written(&rule.destination.id().to_string()) {
-                return Some((rule.destination.id(), Current::Absent));
-            }
-            let at = self.location(rule, &event.key, run).await.ok()?;
-            let current = self.replica_current(&at, run).await.ok()?;
-            Some((rule.destination.id(), current))
-        }));
-        let (current, grants, destinations) = futures::join!(current, grants, destinations);
+        let (current, grants) = futures::join!(current, grants);
         let head = match current {
             Ok(Current::Object(head)) if head.version_id.as_deref() == Some(version_id) => {
                 Some(*head)
             }
             _ => None,
         };
-        Prefetched {
-            head,
-            grants,
-            destinations: destinations.into_iter().flatten().collect(),
-        }
+        Prefetched { head, grants }
+    }
+
+    /// The reads of the current object of each destination a rule for the event's key names,
+    /// not yet started. Each feeds [`Occupancy`].
+    fn destination_reads<'a>(&'a self, event: &'a ObjectEvent, run: &'a Run) -> Reads<'a> {
+        let candidates = rules::select_for_key(&self.config, &event.bucket, &event.key);
+        candidates
+            .into_iter()
+            .map(|rule| {
+                let read = async move {
+                    // Known to hold nothing: the copy's `If-None-Match: *` stands in for the read.
+                    let conditional = rule.destination.endpoint.is_none();
+                    if conditional && run.never_written(&rule.destination.id().to_string()) {
+                        return Some(Current::Absent);
+                    }
+                    let at = self.location(rule, &event.key, run).await.ok()?;
+                    let current = self.replica_current(&at, run).await.ok()?;
+                    self.occupancy
+                        .observe(matches!(current, Current::Object(_)));
+                    Some(current)
+                };
+                (rule.destination.id(), read.boxed().shared())
+            })
+            .collect()
     }
 }
 
@@ -642,4 +722,53 @@ enum Attempt {
     Done(Done),
     /// Someone else wrote the key since it was read: read it again.
     Raced,
+    /// The key assumed to hold no object held one.
+    Refused,
+}
+
+/// Each candidate destination's current object, being read beside an in-order event's record
+/// (`None` inside: no read, or it failed).
+type Reads<'a> = HashMap<DestinationId, Shared<BoxFuture<'a, Option<Current>>>>;
+
+/// The destinations' reads as a copy sees them.
+pub(super) trait DestinationReads: Sync {
+    /// What the read of `id`'s current object found, once it comes back (`None`: read anew).
+    fn read<'s>(&'s self, id: &DestinationId) -> BoxFuture<'s, Option<Current>>;
+    /// Whether the read of `id`'s current object is still under way.
+    fn pending(&self, id: &DestinationId) -> bool;
+}
+
+impl DestinationReads for Reads<'_> {
+    fn read<'s>(&'s self, id: &DestinationId) -> BoxFuture<'s, Option<Current>> {
+        match self.get(id) {
+            Some(read) => read.clone().boxed(),
+            None => futures::future::ready(None).boxed(),
+        }
+    }
+
+    fn pending(&self, id: &DestinationId) -> bool {
+        self.get(id).is_some_and(|read| read.peek().is_none())
+    }
+}
+
+/// The recent share of in-order events whose destination key already held an object (an
+/// overwrite, a redelivery), in thousandths: each read weighs an eighth, the earlier ones
+/// the rest. A copy assumes an empty key only while the share is under a quarter, so that
+/// refused copies stay few where most events overwrite.
+#[derive(Default)]
+pub(super) struct Occupancy(AtomicU32);
+
+impl Occupancy {
+    fn observe(&self, held_object: bool) {
+        let weight = if held_object { 125 } else { 0 };
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |share| {
+                Some(share - share / 8 + weight)
+            });
+    }
+
+    fn low(&self) -> bool {
+        self.0.load(Ordering::Relaxed) < 250
+    }
 }

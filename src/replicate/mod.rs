@@ -196,6 +196,7 @@ pub struct Replicator<S, D> {
     lock_enabled: Mutex<HashMap<String, bool>>,
     source_acls_disabled: Mutex<HashMap<String, bool>>,
     tags_readable: Mutex<HashSet<String>>,
+    occupancy: created::Occupancy,
 }
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -216,6 +217,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             lock_enabled: Mutex::new(HashMap::new()),
             source_acls_disabled: Mutex::new(HashMap::new()),
             tags_readable: Mutex::new(HashSet::new()),
+            occupancy: created::Occupancy::default(),
         }
     }
 
@@ -727,8 +729,10 @@ struct SourceRead<'a> {
     head: &'a SourceVersion,
     tags: Option<&'a [(String, String)]>,
     grants: Option<&'a GrantHeaders>,
-    /// Destinations' current objects, read beforehand (an in-order event's parallel reads).
-    destinations: Option<&'a HashMap<DestinationId, Current>>,
+    /// Destinations' current objects, read beside the record (an in-order event's reads).
+    destinations: Option<&'a dyn created::DestinationReads>,
+    /// Whether the version is the source's current one, read so just now.
+    is_current: bool,
 }
 
 /// A failed call to a destination (or a copy call), classified.
