@@ -262,6 +262,12 @@ impl ReplicationError {
         }
     }
 
+    /// Whether S3 refused the request on one of its conditions (412).
+    pub fn is_precondition_failed(&self) -> bool {
+        self.s3_failure()
+            .is_some_and(|f| f.kind == S3FailureKind::PreconditionFailed)
+    }
+
     /// The S3 answer behind this failure, when one is.
     pub fn s3_failure(&self) -> Option<&S3Failure> {
         match self {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::stream::{self, StreamExt};
 
 use crate::backfill::Progress;
-use crate::error::{Disposition, ReplicationError, S3FailureKind, Side};
+use crate::error::{Disposition, ReplicationError, Side};
 use crate::replicate::{CopiedBack, Replicator};
 use crate::run::Run;
 use crate::store::{
@@ -501,12 +501,7 @@ async fn copy_back_onto<S: SourceStore, D: DestinationStore>(
     {
         Ok(CopiedBack::Written(_)) => Ok(Back::Written),
         Ok(CopiedBack::Skipped(why)) => Ok(Back::Skipped(why.to_string())),
-        Err(e)
-            if e.s3_failure()
-                .is_some_and(|f| f.kind == S3FailureKind::PreconditionFailed) =>
-        {
-            Ok(Back::Changed)
-        }
+        Err(e) if e.is_precondition_failed() => Ok(Back::Changed),
         Err(e) => Err(e),
     }
 }

@@ -461,9 +461,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         let written = match written {
             Ok(w) => w,
-            Err(e) if assumed && is_precondition_failed(&e) => return Ok(Attempt::Refused),
+            Err(e) if assumed && e.is_precondition_failed() => return Ok(Attempt::Refused),
             Err(e)
-                if is_precondition_failed(&e) && self.moved(&at, condition.as_ref(), run).await =>
+                if e.is_precondition_failed() && self.moved(&at, condition.as_ref(), run).await =>
             {
                 return Ok(Attempt::Raced)
             }
@@ -589,12 +589,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             )),
         }
     }
-}
-
-/// A write refused on its condition (or the copy's source condition).
-fn is_precondition_failed(e: &ReplicationError) -> bool {
-    e.s3_failure()
-        .is_some_and(|f| f.kind == S3FailureKind::PreconditionFailed)
 }
 
 /// The ETag a multipart copy in the source's own layout must make before it is completed: the

@@ -14,7 +14,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Config, Destination, DestinationId, RemoteEndpoint, Rule};
 use crate::copy::{self, multipart, CopyMethod};
-use crate::error::{Disposition, ReplicationError, S3Failure, S3FailureKind, Side};
+use crate::error::{Disposition, ReplicationError, S3Failure, Side};
 use crate::events::{EventKind, ObjectEvent};
 use crate::rules;
 use crate::run::{Mode, Run};
