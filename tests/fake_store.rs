@@ -392,11 +392,7 @@ async fn new_key_is_copied_before_the_destinations_read_comes_back() {
         matches!(done[0].result, Ok(Done::Replicated(_))),
         "{done:?}"
     );
-    let (body, metadata) = s3.current_object("dst", "k").unwrap();
-    assert_eq!(
-        (body, metadata.get(REPLICA_MARKER)),
-        (b"one".to_vec(), Some(&v1))
-    );
+    assert_replica_current(&s3, "k", b"one", &v1);
 }
 
 #[tokio::test]
@@ -417,11 +413,7 @@ async fn overwrite_refused_on_an_assumed_empty_key_is_decided_by_the_destination
         matches!(done[0].result, Ok(Done::Replicated(_))),
         "{done:?}"
     );
-    let (body, metadata) = s3.current_object("dst", "k").unwrap();
-    assert_eq!(
-        (body, metadata.get(REPLICA_MARKER)),
-        (b"two".to_vec(), Some(&v2))
-    );
+    assert_replica_current(&s3, "k", b"two", &v2);
     assert_eq!(s3.version_count("dst", "k"), 2, "one replica per version");
     // v1's copy, v2's refused on `If-None-Match: *`, then v2's on the replica's ETag.
     assert_eq!(copies.load(std::sync::atomic::Ordering::SeqCst), 3);
@@ -433,6 +425,18 @@ async fn overwrite_refused_on_an_assumed_empty_key_is_decided_by_the_destination
     assert!(again.iter().all(|o| o.result.is_ok()), "{again:?}");
     assert_eq!(s3.version_count("dst", "k"), 2);
     assert_eq!(copies.load(std::sync::atomic::Ordering::SeqCst), 4);
+}
+
+/// The destination's current object for `key` is the replica of `version`, holding `body`.
+fn assert_replica_current(s3: &FakeS3, key: &str, body: &[u8], version: &str) {
+    let (current, metadata) = s3.current_object("dst", key).unwrap();
+    assert_eq!(
+        (
+            current.as_slice(),
+            metadata.get(REPLICA_MARKER).map(String::as_str)
+        ),
+        (body, Some(version))
+    );
 }
 
 /// A destination read that takes this much longer than the source's: still under way when
@@ -475,11 +479,7 @@ async fn redelivered_event_puts_the_current_version_back_over_a_destination_dele
         .replicate(&event(EventKind::Created, "k", &v1))
         .await;
     assert!(done.iter().all(|o| o.result.is_ok()), "{done:?}");
-    let (body, metadata) = s3.current_object("dst", "k").unwrap();
-    assert_eq!(
-        (body, metadata.get(REPLICA_MARKER)),
-        (b"one".to_vec(), Some(&v1))
-    );
+    assert_replica_current(&s3, "k", b"one", &v1);
     assert_eq!(
         s3.version_count("dst", "k"),
         2,
