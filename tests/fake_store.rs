@@ -444,6 +444,25 @@ fn assert_replica_current(s3: &FakeS3, key: &str, body: &[u8], version: &str) {
 const SLOW_READ: std::time::Duration = std::time::Duration::from_millis(20);
 
 #[tokio::test]
+async fn two_deliveries_at_once_of_a_new_key_write_one_replica() {
+    let s3 = s3();
+    s3.slow_current_reads("dst", SLOW_READ);
+    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+    let v1 = s3.put("src", "k", b"one").version_id.unwrap();
+    let once = event(EventKind::Created, "k", &v1);
+    // Both copies go out ahead of their reads, on `If-None-Match: *`: one lands.
+    let (a, b) = tokio::join!(replicator.replicate(&once), replicator.replicate(&once));
+    assert!(a.iter().chain(&b).all(|o| o.result.is_ok()), "{a:?} {b:?}");
+    let written = [&a, &b]
+        .iter()
+        .filter(|o| matches!(o[0].result, Ok(Done::Replicated(_))))
+        .count();
+    assert_eq!(written, 1);
+    assert_eq!(s3.version_count("dst", "k"), 1);
+    assert_replica_current(&s3, "k", b"one", &v1);
+}
+
+#[tokio::test]
 async fn object_written_in_the_destination_refuses_the_assumed_copy_and_stands() {
     let s3 = s3();
     s3.slow_current_reads("dst", SLOW_READ);
