@@ -197,6 +197,13 @@ def timed(command, env):
     return time.monotonic() - start
 
 
+def cpu_seconds(pid):
+    """The CPU time (user and system) a process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     aws, s5cmd = sys.argv[1], sys.argv[2]
     moto, endpoint, s3 = start_moto()
@@ -205,7 +212,7 @@ def main():
     procs = [moto]
     rows, notes = [], []
     try:
-        batch_puts, one_latencies, blind_trips = [], [], []
+        batch_puts, one_latencies, blind_trips, batch_cpu = [], [], [], []
         for b in (SOURCE, "lat-s5", "lat-aws", "lat-rc", "lat-fn", "lat-bf", "lat-batch",
                   "lat-s5-one", "lat-bf-one", "lat-trip"):
             bucket(s3, b)
@@ -286,15 +293,18 @@ def main():
         batch_env = dict(fn_env, DESTINATION_BUCKET="lat-batch", REPLICATE_PREFIXES="batch/",
                          RECORD_CONCURRENCY=str(RECORD_CONCURRENCY),
                          AWS_LAMBDA_RUNTIME_API=serve(batch_api))
-        procs.append(subprocess.Popen([binary], env=batch_env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
+        batch_env_proc = subprocess.Popen([binary], env=batch_env, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)
+        procs.append(batch_env_proc)
 
         def batch():
             start = time.monotonic()
             records = [s3_record(SOURCE, key, put, n) for n, (key, put) in enumerate(batch_puts)]
+            cpu_before = cpu_seconds(batch_env_proc.pid)
             batch_api.events.put(("batch", {"Records": records}))
             while "batch" not in batch_api.answered:
                 time.sleep(0.05)
+            batch_cpu.append(cpu_seconds(batch_env_proc.pid) - cpu_before)
             return time.monotonic() - start
         measure(f"the function, one invocation of {BATCH} records ({RECORD_CONCURRENCY} keys at once)",
                 batch)
@@ -390,12 +400,17 @@ def main():
                  f"{p50 / (trip * 1000):.2f} times s5cmd's time per object per worker "
                  f"({trip * 1000:.0f} ms, one blind CopyObject at 8 at once). Both include "
                  f"moto's queue, which grows with requests per object.")
-    batch_seconds = results[next(n for n in results if "records" in n)][0]
+    batch_seconds, batch_counts = results[next(n for n in results if "records" in n)]
+    batch_requests = sum(batch_counts.values())
     ideal = -(-BATCH // RECORD_CONCURRENCY) * one_p50 / 1000
     notes.append(f"- One invocation of {BATCH} records, {RECORD_CONCURRENCY} keys at once: "
                  f"{batch_seconds:.2f} s, {batch_seconds / ideal:.2f}x the ideal for its "
                  f"concurrency ({BATCH}/{RECORD_CONCURRENCY} rounds of one event's p50 alone, "
-                 f"{ideal:.2f} s).")
+                 f"{ideal:.2f} s). The ideal asks the harness for "
+                 f"{batch_requests / ideal:.0f} requests/s; it gave {batch_requests / batch_seconds:.0f}. "
+                 f"The function's own CPU for the batch: {batch_cpu[0]:.2f} s "
+                 f"({batch_cpu[0] * 1000 / BATCH:.2f} ms per record), "
+                 f"{batch_cpu[0] / ideal:.2f} of one core over the ideal's time.")
     notes.append(f"- Cost per million 1 KiB objects, from this run's requests and durations: S3 "
                  f"requests ${s3_cost:.2f} ({put_class / OBJECTS:.2f} PUT-class and "
                  f"{get_class / OBJECTS:.2f} GET-class per object), Lambda ${lambda_cost:.2f} "
