@@ -443,6 +443,29 @@ fn assert_replica_current(s3: &FakeS3, key: &str, body: &[u8], version: &str) {
 /// the copy is planned.
 const SLOW_READ: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// On a paused clock: every call takes 10 ms, and the destination's reads 15 ms more. Each
+/// read comes back after the copy sent ahead of it landed, and finds that copy.
+#[tokio::test(start_paused = true)]
+async fn new_keys_in_a_row_keep_their_copies_ahead_of_the_destinations_read() {
+    let s3 = s3().with_latency(std::time::Duration::from_millis(10));
+    s3.slow_current_reads("dst", std::time::Duration::from_millis(15));
+    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+    let mut took = Vec::new();
+    for n in 0..8 {
+        let key = format!("k{n}");
+        let v = s3.put("src", &key, b"new").version_id.unwrap();
+        let start = tokio::time::Instant::now();
+        let done = replicator
+            .replicate(&event(EventKind::Created, &key, &v))
+            .await;
+        assert!(done.iter().all(|o| o.result.is_ok()), "{done:?}");
+        took.push(start.elapsed().as_millis());
+    }
+    // After the first (which learns the source bucket's settings): the source's reads, the
+    // copy, the source's check. Waiting for the destination's read would make it 45 ms.
+    assert!(took[1..].iter().all(|&ms| ms == 30), "{took:?}");
+}
+
 #[tokio::test]
 async fn two_deliveries_at_once_of_a_new_key_write_one_replica() {
     let s3 = s3();

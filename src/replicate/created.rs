@@ -674,8 +674,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     }
                     let at = self.location(rule, &event.key, run).await.ok()?;
                     let current = self.replica_current(&at, run).await.ok()?;
-                    self.occupancy
-                        .observe(matches!(current, Current::Object(_)));
+                    // A replica of this very version is no overwrite: this event's own copy,
+                    // sent ahead and landed before the read was answered (or a duplicate's).
+                    let overwrite = matches!(current, Current::Object(_))
+                        && current.replica_of() != event.version_id.as_deref();
+                    self.occupancy.observe(overwrite);
                     Some(current)
                 };
                 (rule.destination.id(), read.boxed().shared())
@@ -745,8 +748,8 @@ impl DestinationReads for Reads<'_> {
     }
 }
 
-/// The recent share of in-order events whose destination key already held an object (an
-/// overwrite, a redelivery), in thousandths: each read weighs an eighth, the earlier ones
+/// The recent share of in-order events whose destination key already held another object (an
+/// overwrite), in thousandths: each read weighs an eighth, the earlier ones
 /// the rest. A copy assumes an empty key only while the share is under a quarter, so that
 /// refused copies stay few where most events overwrite.
 #[derive(Default)]
