@@ -12,16 +12,20 @@ use super::*;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     pub(super) async fn created(&self, event: &ObjectEvent, run: &Run) -> Vec<DestinationOutcome> {
-        let in_order =
-            event.version_ref().version_id.is_some() && matches!(run.mode(), Mode::Event);
         // An in-order event reads each destination's current object while it reads the source.
         // The reads go on beside the record, which awaits one only where it needs it, and end
         // with it.
-        let reads = match in_order {
-            true => self.destination_reads(event, run),
-            false => HashMap::new(),
+        let in_order = event.version_id.is_some() && matches!(run.mode(), Mode::Event);
+        let candidates = match in_order {
+            true => rules::select_for_key(&self.config, &event.bucket, &event.key),
+            false => Vec::new(),
         };
-        let record = pin!(self.created_with(event, run, in_order.then_some(&reads)));
+        let reads = self.destination_reads(&candidates, event, run);
+        let in_order = in_order.then_some(InOrder {
+            candidates: &candidates,
+            reads: &reads,
+        });
+        let record = pin!(self.created_with(event, run, in_order));
         // The reads are polled first: one that has come back is seen as back.
         let drive = pin!(join_all(reads.values().cloned()));
         match select(drive, record).await {
@@ -34,7 +38,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         &self,
         event: &ObjectEvent,
         run: &Run,
-        reads: Option<&Reads<'_>>,
+        in_order: Option<InOrder<'_, '_>>,
     ) -> Vec<DestinationOutcome> {
         let region = self.source_region(event);
         let version = event.version_ref();
@@ -48,10 +52,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // source's current object, the version's ACL, and each destination's current object,
         // already under way) are independent, so they go out at once. Anything else reads step
         // by step.
-        let prefetched = match (&version.version_id, run.mode()) {
-            (Some(id), Mode::Event) => Some(self.prefetch(event, &region, &version, id, run).await),
+        let prefetched = match (&version.version_id, in_order) {
+            (Some(id), Some(o)) => Some(
+                self.prefetch(event, &region, &version, id, o.candidates, run)
+                    .await,
+            ),
             _ => None,
         };
+        // The version is the source's current one, read so just now.
+        let is_current = prefetched.as_ref().is_some_and(|p| p.head.is_some());
         let known_head = prefetched.as_ref().and_then(|p| p.head.clone());
         let mut head = match known_head {
             Some(head) => head,
@@ -114,8 +123,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             head: &head,
             tags: tags.as_deref(),
             grants: grants.as_ref(),
-            destinations: reads.map(|r| r as &dyn DestinationReads),
-            is_current: prefetched.as_ref().is_some_and(|p| p.head.is_some()),
+            destinations: in_order.map(|o| o.reads as &dyn DestinationReads),
+            is_current,
         };
         let mut outcomes = join_all(
             selected
@@ -143,7 +152,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .collect();
             // Nothing written, the source's current version was read as this one, and each
             // destination's current object already is its replica: nothing to converge.
-            let settled = prefetched.as_ref().is_some_and(|p| p.head.is_some())
+            let settled = is_current
                 && outcomes.iter().all(|o| {
                     !matches!(
                         o.result,
@@ -635,9 +644,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         region: &str,
         version: &VersionRef,
         version_id: &str,
+        candidates: &[&Rule],
         run: &Run,
     ) -> Prefetched {
-        let candidates = rules::select_for_key(&self.config, &event.bucket, &event.key);
         let needs_acl = candidates
             .iter()
             .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination))
@@ -659,13 +668,17 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         Prefetched { head, grants }
     }
 
-    /// The reads of the current object of each destination a rule for the event's key names,
-    /// not yet started. Each feeds [`Occupancy`].
-    fn destination_reads<'a>(&'a self, event: &'a ObjectEvent, run: &'a Run) -> Reads<'a> {
-        let candidates = rules::select_for_key(&self.config, &event.bucket, &event.key);
+    /// The reads of the current object of each destination the `candidates` (the rules for the
+    /// event's key) name, not yet started. Each feeds [`Occupancy`].
+    fn destination_reads<'a>(
+        &'a self,
+        candidates: &[&'a Rule],
+        event: &'a ObjectEvent,
+        run: &'a Run,
+    ) -> Reads<'a> {
         candidates
-            .into_iter()
-            .map(|rule| {
+            .iter()
+            .map(|&rule| {
                 let read = async move {
                     // Known to hold nothing: the copy's `If-None-Match: *` stands in for the read.
                     let conditional = rule.destination.endpoint.is_none();
@@ -721,6 +734,14 @@ enum Attempt {
     Raced,
     /// The key assumed to hold no object held one.
     Refused,
+}
+
+/// What an in-order event knows before its record starts: the rules for its key, and their
+/// destinations' reads, under way.
+#[derive(Clone, Copy)]
+struct InOrder<'r, 'a> {
+    candidates: &'r [&'a Rule],
+    reads: &'r Reads<'a>,
 }
 
 /// Each candidate destination's current object, being read beside an in-order event's record
