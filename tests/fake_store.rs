@@ -529,6 +529,23 @@ async fn redelivered_event_puts_the_current_version_back_over_a_destination_dele
     );
 }
 
+/// A tool brings no news of the source: it never sends a copy ahead, which would land on a
+/// delete marker someone put over the replica at the destination.
+#[tokio::test]
+async fn backfill_leaves_a_destination_delete_standing_however_slow_the_read() {
+    let s3 = s3();
+    s3.slow_current_reads("dst", SLOW_READ);
+    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+    let v1 = s3.put("src", "k", b"one").version_id.unwrap();
+    replicator
+        .replicate(&event(EventKind::Created, "k", &v1))
+        .await;
+    s3.delete("dst", "k");
+    backfill_of(&replicator).await;
+    assert!(s3.current_object("dst", "k").is_none(), "the delete stands");
+    assert_eq!(s3.version_count("dst", "k"), 1);
+}
+
 #[tokio::test]
 async fn where_most_events_overwrite_no_copy_goes_out_before_the_destinations_read() {
     use std::sync::atomic::Ordering;
