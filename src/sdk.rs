@@ -6,7 +6,14 @@
 //! SDK client is configured with it: [`Deferred`] puts that off until the first request, so that
 //! cold start does not pay it before the function polls for its first event.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
+use aws_config::meta::credentials::CredentialsProviderChain;
+use aws_config::meta::region::ProvideRegion;
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -17,6 +24,7 @@ use aws_smithy_runtime_api::client::runtime_components::{
     RuntimeComponents, RuntimeComponentsBuilder,
 };
 use aws_smithy_types::config_bag::ConfigBag;
+use tokio::sync::OnceCell;
 
 /// The HTTP(S) client every SDK client of the function uses.
 pub fn https_client() -> SharedHttpClient {
@@ -27,11 +35,68 @@ pub fn https_client() -> SharedHttpClient {
 }
 
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`, ...).
+///
+/// Region and credentials come from the SDK's default chains, which look at the environment
+/// variables first. Lambda sets those, so the rest of each chain (profile files, SSO, web
+/// identity through STS, the container and instance metadata endpoints) is only built when the
+/// environment has no answer: building it took about a tenth of the function's cold start.
 pub async fn load() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
+    let region = match EnvironmentVariableRegionProvider::new().region().await {
+        Some(region) => Some(region),
+        None => defaults().no_credentials().load().await.region().cloned(),
+    };
+    let credentials = CredentialsProviderChain::first_try(
+        "Environment",
+        EnvironmentVariableCredentialsProvider::new(),
+    )
+    .or_else(
+        "DefaultChain",
+        DefaultChainWhenAsked {
+            region: region.clone(),
+            chain: OnceCell::new(),
+        },
+    );
+    defaults()
+        .region(region)
+        .credentials_provider(credentials)
         .load()
         .await
+}
+
+/// The SDK's own loader, with this module's HTTP client.
+fn defaults() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
+}
+
+/// The SDK's default credential chain, exactly as its loader builds it for `region`, built on
+/// the first request for credentials.
+#[derive(Debug)]
+struct DefaultChainWhenAsked {
+    region: Option<Region>,
+    chain: OnceCell<Option<SharedCredentialsProvider>>,
+}
+
+impl ProvideCredentials for DefaultChainWhenAsked {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let chain = self
+                .chain
+                .get_or_init(|| async {
+                    let sdk = defaults().region(self.region.clone()).load().await;
+                    sdk.credentials_provider()
+                })
+                .await;
+            match chain {
+                Some(chain) => chain.provide_credentials().await,
+                None => Err(CredentialsError::not_loaded(
+                    "the SDK's default credential chain is unset",
+                )),
+            }
+        })
+    }
 }
 
 /// `sdk` with [`https_client`] when it has no HTTP client of its own.
