@@ -52,6 +52,11 @@ RECORD_CONCURRENCY = 64
 SOURCE = "lat-src"
 SOURCE_TRIP = 0.010
 REMOTE_TRIP = 0.070
+# The batch again with every round trip DILATION times longer: the ideal then asks the local S3
+# for DILATION times fewer requests per second, within what moto serves on 2 cores, so the
+# ratio measures the function's own concurrency, not the harness's ceiling.
+DILATION = 30
+DILATED_EVENTS = 9
 # US East (N. Virginia), December 2026.
 PUT_CLASS = 0.005 / 1000
 GET_CLASS = 0.0004 / 1000
@@ -83,9 +88,10 @@ def operation(method, path, query, headers):
 class Proxy(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream):
+    def __init__(self, upstream, dilation=1):
         super().__init__(("127.0.0.1", 0), Handler)
         self.upstream = upstream
+        self.dilation = dilation
         self.counts = collections.Counter()
         self.lock = threading.Lock()
 
@@ -115,7 +121,7 @@ class Handler(NoDelay):
     def relay(self):
         url = urllib.parse.urlsplit(self.path)
         first = url.path.strip("/").split("/", 1)[0]
-        time.sleep(SOURCE_TRIP if first == SOURCE else REMOTE_TRIP)
+        time.sleep((SOURCE_TRIP if first == SOURCE else REMOTE_TRIP) * self.server.dilation)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items()
@@ -219,8 +225,9 @@ def main():
     rows, notes = [], []
     try:
         batch_puts, one_latencies, blind_trips, batch_cpu = [], [], [], []
+        dilated_latencies = []
         for b in (SOURCE, "lat-s5", "lat-aws", "lat-rc", "lat-fn", "lat-bf", "lat-batch",
-                  "lat-s5-one", "lat-bf-one", "lat-trip"):
+                  "lat-s5-one", "lat-bf-one", "lat-trip", "lat-dilated"):
             bucket(s3, b)
         puts = []
         for n in range(OBJECTS):
@@ -303,19 +310,42 @@ def main():
                                           stderr=subprocess.DEVNULL)
         procs.append(batch_env_proc)
 
-        def batch():
+        def batch(runtime=batch_api, environment=batch_env_proc):
             start = time.monotonic()
             records = [s3_record(SOURCE, key, put, n) for n, (key, put) in enumerate(batch_puts)]
-            cpu_before = cpu_seconds(batch_env_proc.pid)
-            batch_api.events.put(("batch", {"Records": records}))
-            while "batch" not in batch_api.answered:
+            cpu_before = cpu_seconds(environment.pid)
+            runtime.events.put(("batch", {"Records": records}))
+            while "batch" not in runtime.answered:
                 time.sleep(0.05)
-            batch_cpu.append(cpu_seconds(batch_env_proc.pid) - cpu_before)
+            batch_cpu.append(cpu_seconds(environment.pid) - cpu_before)
+            if b"errorType" in runtime.answered["batch"][1]:
+                sys.exit(f"bench: the batch failed: {runtime.answered['batch'][1][:300]}")
             return time.monotonic() - start
         measure(f"the function, one invocation of {BATCH} records ({RECORD_CONCURRENCY} keys at once)",
                 batch)
-        if b"errorType" in batch_api.answered["batch"][1]:
-            sys.exit(f"bench: the batch failed: {batch_api.answered['batch'][1][:300]}")
+
+        # The same batch, every round trip DILATION times longer, into a bucket of its own; its
+        # ideal from single events through the same proxy (the first one connects, not counted).
+        dilated = Proxy(proxy.upstream, DILATION)
+        dilated_api = RuntimeApi()
+        dilated_proc = subprocess.Popen(
+            [binary], env=dict(batch_env, AWS_ENDPOINT_URL="http://" + serve(dilated),
+                               DESTINATION_BUCKET="lat-dilated", REPLICATE_PREFIXES="",
+                               AWS_LAMBDA_RUNTIME_API=serve(dilated_api)),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(dilated_proc)
+        for n in range(DILATED_EVENTS + 1):
+            key = f"dilated/one-{n:04}.txt"
+            put = s3.put_object(Bucket=SOURCE, Key=key, Body=os.urandom(1024))
+            name = f"dilated-{n}"
+            dilated_api.events.put((name, {"Records": [s3_record(SOURCE, key, put, n)]}))
+            while name not in dilated_api.answered:
+                time.sleep(0.01)
+            if n:
+                dilated_latencies.append(dilated_api.answered[name][0] - dilated_api.handed[name])
+        dilated.take()
+        dilated_seconds = batch(dilated_api, dilated_proc)
+        dilated_requests = sum(dilated.take().values())
 
         bf_env = dict(fn_env, DESTINATION_BUCKET="lat-bf")
         bf_env.pop("AWS_LAMBDA_RUNTIME_API")
@@ -417,6 +447,13 @@ def main():
                  f"The function's own CPU for the batch: {batch_cpu[0]:.2f} s "
                  f"({batch_cpu[0] * 1000 / BATCH:.2f} ms per record), "
                  f"{batch_cpu[0] / ideal:.2f} of one core over the ideal's time.")
+    dilated_ideal = -(-BATCH // RECORD_CONCURRENCY) * statistics.median(dilated_latencies)
+    notes.append(f"- The same {BATCH} records with every round trip {DILATION} times longer "
+                 f"({SOURCE_TRIP * DILATION * 1000:.0f} ms and {REMOTE_TRIP * DILATION * 1000:.0f} ms): "
+                 f"{dilated_seconds:.1f} s, {dilated_seconds / dilated_ideal:.2f}x the ideal "
+                 f"({dilated_ideal:.1f} s from a single event's p50 of {DILATED_EVENTS} through "
+                 f"the same proxy), asking the harness for {dilated_requests / dilated_ideal:.0f} "
+                 f"requests/s; the function's CPU {batch_cpu[1]:.2f} s.")
     notes.append(f"- Cost per million 1 KiB objects, from this run's requests and durations: S3 "
                  f"requests ${s3_cost:.2f} ({put_class / OBJECTS:.2f} PUT-class and "
                  f"{get_class / OBJECTS:.2f} GET-class per object), Lambda ${lambda_cost:.2f} "
