@@ -227,7 +227,7 @@ def main():
         batch_puts, one_latencies, blind_trips, batch_cpu = [], [], [], []
         dilated_latencies = []
         for b in (SOURCE, "lat-s5", "lat-aws", "lat-rc", "lat-fn", "lat-bf", "lat-batch",
-                  "lat-s5-one", "lat-bf-one", "lat-trip", "lat-dilated"):
+                  "lat-s5-one", "lat-bf-one", "lat-trip", "lat-dilated", "lat-s5-dil", "lat-bf-dil"):
             bucket(s3, b)
         puts = []
         for n in range(OBJECTS):
@@ -346,6 +346,16 @@ def main():
         dilated.take()
         dilated_seconds = batch(dilated_api, dilated_proc)
         dilated_requests = sum(dilated.take().values())
+        # Backfill into an empty destination against s5cmd, 8 at once each, through the
+        # dilated proxy: moto's queue, which grows with requests per object, drops out.
+        dilated_at = "http://" + dilated.server_address[0] + f":{dilated.server_address[1]}"
+        s5_dilated = timed([s5cmd, "--endpoint-url", dilated_at, "--numworkers", str(CONCURRENCY),
+                            "cp", f"s3://{SOURCE}/{ONE_PREFIX}*", "s3://lat-s5-dil/"], env)
+        bf_dilated = timed([binary, "backfill", "--bucket", SOURCE, "--prefix", ONE_PREFIX,
+                            "--concurrency", str(CONCURRENCY)],
+                           {k: v for k, v in dict(fn_env, AWS_ENDPOINT_URL=dilated_at,
+                                                  DESTINATION_BUCKET="lat-bf-dil").items()
+                            if k != "AWS_LAMBDA_RUNTIME_API"})
 
         bf_env = dict(fn_env, DESTINATION_BUCKET="lat-bf")
         bf_env.pop("AWS_LAMBDA_RUNTIME_API")
@@ -454,6 +464,10 @@ def main():
                  f"({dilated_ideal:.1f} s from a single event's p50 of {DILATED_EVENTS} through "
                  f"the same proxy), asking the harness for {dilated_requests / dilated_ideal:.0f} "
                  f"requests/s; the function's CPU {batch_cpu[1]:.2f} s.")
+    notes.append(f"- Backfill into an empty destination, {CONCURRENCY} at once, {ONE_AT_A_TIME} "
+                 f"objects, with the same {DILATION} times longer round trips: {bf_dilated:.1f} s, "
+                 f"{bf_dilated / s5_dilated:.2f}x s5cmd cp ({CONCURRENCY} workers, "
+                 f"{s5_dilated:.1f} s) over the same objects and proxy.")
     notes.append(f"- Cost per million 1 KiB objects, from this run's requests and durations: S3 "
                  f"requests ${s3_cost:.2f} ({put_class / OBJECTS:.2f} PUT-class and "
                  f"{get_class / OBJECTS:.2f} GET-class per object), Lambda ${lambda_cost:.2f} "
