@@ -327,9 +327,10 @@ def main():
         # The same batch, every round trip DILATION times longer, into a bucket of its own; its
         # ideal from single events through the same proxy (the first one connects, not counted).
         dilated = Proxy(proxy.upstream, DILATION)
+        dilated_at = "http://" + serve(dilated)
         dilated_api = RuntimeApi()
         dilated_proc = subprocess.Popen(
-            [binary], env=dict(batch_env, AWS_ENDPOINT_URL="http://" + serve(dilated),
+            [binary], env=dict(batch_env, AWS_ENDPOINT_URL=dilated_at,
                                DESTINATION_BUCKET="lat-dilated", REPLICATE_PREFIXES="",
                                AWS_LAMBDA_RUNTIME_API=serve(dilated_api)),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -348,17 +349,13 @@ def main():
         dilated_requests = sum(dilated.take().values())
         # Backfill into an empty destination against s5cmd, 8 at once each, through the
         # dilated proxy: moto's queue, which grows with requests per object, drops out.
-        dilated_at = "http://" + dilated.server_address[0] + f":{dilated.server_address[1]}"
         s5_dilated = timed([s5cmd, "--endpoint-url", dilated_at, "--numworkers", str(CONCURRENCY),
                             "cp", f"s3://{SOURCE}/{ONE_PREFIX}*", "s3://lat-s5-dil/"], env)
-        bf_dilated = timed([binary, "backfill", "--bucket", SOURCE, "--prefix", ONE_PREFIX,
-                            "--concurrency", str(CONCURRENCY)],
-                           {k: v for k, v in dict(fn_env, AWS_ENDPOINT_URL=dilated_at,
-                                                  DESTINATION_BUCKET="lat-bf-dil").items()
-                            if k != "AWS_LAMBDA_RUNTIME_API"})
-
         bf_env = dict(fn_env, DESTINATION_BUCKET="lat-bf")
         bf_env.pop("AWS_LAMBDA_RUNTIME_API")
+        bf_dilated = timed([binary, "backfill", "--bucket", SOURCE, "--prefix", ONE_PREFIX,
+                            "--concurrency", str(CONCURRENCY)],
+                           dict(bf_env, AWS_ENDPOINT_URL=dilated_at, DESTINATION_BUCKET="lat-bf-dil"))
         backfill = [binary, "backfill", "--bucket", SOURCE, "--concurrency", str(CONCURRENCY)]
         measure("backfill --concurrency 8 (empty destination)", lambda: timed(backfill, bf_env))
         measure("backfill --concurrency 8 (in sync)", lambda: timed(backfill, bf_env))
