@@ -40,10 +40,10 @@ pub fn https_client() -> SharedHttpClient {
 /// variables first. Lambda sets those, so the rest of each chain (profile files, SSO, web
 /// identity through STS, the container and instance metadata endpoints) is only built when the
 /// environment has no answer: building it took about a tenth of the function's cold start.
+/// Without a region in the environment (an operator's machine), the SDK loads as it would.
 pub async fn load() -> SdkConfig {
-    let region = match EnvironmentVariableRegionProvider::new().region().await {
-        Some(region) => Some(region),
-        None => defaults().no_credentials().load().await.region().cloned(),
+    let Some(region) = EnvironmentVariableRegionProvider::new().region().await else {
+        return defaults().load().await;
     };
     let credentials = CredentialsProviderChain::first_try(
         "Environment",
@@ -72,7 +72,7 @@ fn defaults() -> ConfigLoader {
 /// the first request for credentials.
 #[derive(Debug)]
 struct DefaultChainWhenAsked {
-    region: Option<Region>,
+    region: Region,
     chain: OnceCell<Option<SharedCredentialsProvider>>,
 }
 
