@@ -505,11 +505,11 @@ async fn object_written_in_the_destination_refuses_the_assumed_copy_and_stands()
     assert_eq!(s3.version_count("dst", "k"), 1);
 }
 
-/// The copy that assumes an empty key lands on a delete marker too: what an event's reads
-/// decide there as well (its convergence puts the source's current version back on top).
-#[tokio::test]
-async fn redelivered_event_puts_the_current_version_back_over_a_destination_delete() {
-    let s3 = s3();
+/// Key `k` ("one") replicated, then deleted at the destination (a delete marker over its
+/// replica), whose reads are slow: its replicator and the source's version.
+async fn replicated_then_deleted_at_the_destination(
+    s3: &FakeS3,
+) -> (Replicator<FakeS3, FakeS3>, String) {
     s3.slow_current_reads("dst", SLOW_READ);
     let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
     let v1 = s3.put("src", "k", b"one").version_id.unwrap();
@@ -517,6 +517,15 @@ async fn redelivered_event_puts_the_current_version_back_over_a_destination_dele
         .replicate(&event(EventKind::Created, "k", &v1))
         .await;
     s3.delete("dst", "k");
+    (replicator, v1)
+}
+
+/// The copy that assumes an empty key lands on a delete marker too: what an event's reads
+/// decide there as well (its convergence puts the source's current version back on top).
+#[tokio::test]
+async fn redelivered_event_puts_the_current_version_back_over_a_destination_delete() {
+    let s3 = s3();
+    let (replicator, v1) = replicated_then_deleted_at_the_destination(&s3).await;
     let done = replicator
         .replicate(&event(EventKind::Created, "k", &v1))
         .await;
@@ -534,13 +543,7 @@ async fn redelivered_event_puts_the_current_version_back_over_a_destination_dele
 #[tokio::test]
 async fn backfill_leaves_a_destination_delete_standing_however_slow_the_read() {
     let s3 = s3();
-    s3.slow_current_reads("dst", SLOW_READ);
-    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
-    let v1 = s3.put("src", "k", b"one").version_id.unwrap();
-    replicator
-        .replicate(&event(EventKind::Created, "k", &v1))
-        .await;
-    s3.delete("dst", "k");
+    let (replicator, _) = replicated_then_deleted_at_the_destination(&s3).await;
     backfill_of(&replicator).await;
     assert!(s3.current_object("dst", "k").is_none(), "the delete stands");
     assert_eq!(s3.version_count("dst", "k"), 1);
