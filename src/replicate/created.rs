@@ -770,9 +770,9 @@ impl DestinationReads for Reads<'_> {
 }
 
 /// The recent share of in-order events whose destination key already held another object (an
-/// overwrite), in thousandths: each read weighs an eighth, the earlier ones
-/// the rest. A copy assumes an empty key only while the share is under a quarter, so that
-/// refused copies stay few where most events overwrite.
+/// overwrite), in thousandths: each read weighs an eighth, the earlier ones the rest. A copy
+/// assumes an empty key only while the share is under a quarter, so that refused copies stay
+/// few where most events overwrite.
 #[derive(Default)]
 pub(super) struct Occupancy(AtomicU32);
 
