@@ -190,6 +190,16 @@ class RuntimeHandler(NoDelay):
         self.end_headers()
 
 
+def one_event(api, s3, key, name, n):
+    """Puts `key` in the source, hands its event alone to `api`'s environment and waits for the
+    answer: seconds from handing the event over to the answer."""
+    put = s3.put_object(Bucket=SOURCE, Key=key, Body=os.urandom(1024))
+    api.events.put((name, {"Records": [s3_record(SOURCE, key, put, n)]}))
+    while name not in api.answered:
+        time.sleep(0.001)
+    return api.answered[name][0] - api.handed[name]
+
+
 def serve(server):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"127.0.0.1:{server.server_address[1]}"
@@ -336,14 +346,9 @@ def main():
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(dilated_proc)
         for n in range(DILATED_EVENTS + 1):
-            key = f"dilated/one-{n:04}.txt"
-            put = s3.put_object(Bucket=SOURCE, Key=key, Body=os.urandom(1024))
-            name = f"dilated-{n}"
-            dilated_api.events.put((name, {"Records": [s3_record(SOURCE, key, put, n)]}))
-            while name not in dilated_api.answered:
-                time.sleep(0.01)
+            took = one_event(dilated_api, s3, f"dilated/one-{n:04}.txt", f"dilated-{n}", n)
             if n:
-                dilated_latencies.append(dilated_api.answered[name][0] - dilated_api.handed[name])
+                dilated_latencies.append(took)
         dilated.take()
         dilated_seconds = batch(dilated_api, dilated_proc)
         dilated_requests = sum(dilated.take().values())
@@ -384,13 +389,8 @@ def main():
         # for s5cmd's one. Its unit: one blind CopyObject through the proxy, timed by the
         # harness one at a time.
         for n in range(ONE_EVENT_AT_A_TIME):
-            key = f"small/one-{n:04}.txt"
-            put = s3.put_object(Bucket=SOURCE, Key=key, Body=os.urandom(1024))
-            name = f"one-{n}"
-            api.events.put((name, {"Records": [s3_record(SOURCE, key, put, OBJECTS + n)]}))
-            while name not in api.answered:
-                time.sleep(0.001)
-            one_latencies.append((api.answered[name][0] - api.handed[name]) * 1000)
+            one_latencies.append(
+                one_event(api, s3, f"small/one-{n:04}.txt", f"one-{n}", OBJECTS + n) * 1000)
         via_proxy = boto3.client("s3", endpoint_url=proxied, region_name="us-east-1",
                                  aws_access_key_id="test", aws_secret_access_key="test",
                                  config=boto3.session.Config(s3={"addressing_style": "path"}))
