@@ -325,6 +325,30 @@ async fn a_destination_not_found_fails_the_record_and_is_never_a_skip() {
     assert_eq!(s3.version_count("dst", "big"), 0);
 }
 
+/// A cold environment's first records, at once (a batch, a backfill), learn each bucket fact
+/// (here the destination's region and the source's Object Ownership) with one request between
+/// them, not one each.
+#[tokio::test]
+async fn first_records_at_once_share_each_bucket_lookup() {
+    let s3 = s3().with_latency(std::time::Duration::from_millis(5));
+    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+    let mut requests = Vec::new();
+    for round in ["cold", "warm"] {
+        let events: Vec<ObjectEvent> = (0..8)
+            .map(|n| {
+                let key = format!("{round}/{n}");
+                let version = s3.put("src", &key, b"x").version_id.unwrap();
+                event(EventKind::Created, &key, &version)
+            })
+            .collect();
+        s3.clear_calls();
+        let done = futures::future::join_all(events.iter().map(|e| replicator.replicate(e))).await;
+        assert!(done.iter().flatten().all(|o| o.result.is_ok()), "{done:?}");
+        requests.push(s3.call_count());
+    }
+    assert_eq!(requests[0] - requests[1], 2, "cold and warm: {requests:?}");
+}
+
 /// Round trips on the critical path, counted on the in-memory store where every call takes
 /// the same latency: calls sent together count once.
 #[tokio::test]

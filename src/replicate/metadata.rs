@@ -1,6 +1,7 @@
 //! ACL and tag changes carried onto the replica of that version.
 
 use super::*;
+use tokio::sync::OnceCell;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     pub(super) async fn metadata_changed(

@@ -5,11 +5,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use futures::future::join_all;
-use tokio::sync::OnceCell;
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, Destination, DestinationId, RemoteEndpoint, Rule};
@@ -28,10 +27,13 @@ use crate::store::{
 mod converge;
 mod created;
 mod deleted;
+mod learnt;
 mod metadata;
 mod order;
 mod plan;
 mod restore;
+
+use learnt::Learnt;
 
 pub use plan::{grant_headers, lock_in_force, plan_replica, target_encryption};
 pub use restore::CopiedBack;
@@ -191,10 +193,10 @@ pub struct Replicator<S, D> {
     source: S,
     destination: D,
     default_region: String,
-    regions: Mutex<HashMap<DestinationId, Arc<OnceCell<String>>>>,
+    regions: Learnt<DestinationId, String>,
     acl_disabled: Mutex<HashSet<DestinationId>>,
-    lock_enabled: Mutex<HashMap<String, bool>>,
-    source_acls_disabled: Mutex<HashMap<String, bool>>,
+    lock_enabled: Learnt<String, bool>,
+    source_acls_disabled: Learnt<String, bool>,
     tags_readable: Mutex<HashSet<String>>,
     occupancy: created::Occupancy,
 }
@@ -212,10 +214,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             source,
             destination,
             default_region: default_region.into(),
-            regions: Mutex::new(HashMap::new()),
+            regions: Learnt::default(),
             acl_disabled: Mutex::new(HashSet::new()),
-            lock_enabled: Mutex::new(HashMap::new()),
-            source_acls_disabled: Mutex::new(HashMap::new()),
+            lock_enabled: Learnt::default(),
+            source_acls_disabled: Learnt::default(),
             tags_readable: Mutex::new(HashSet::new()),
             occupancy: created::Occupancy::default(),
         }
@@ -514,23 +516,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// The region of the bucket `id` names: one lookup per bucket and warm instance, however
     /// many records ask at once (the others wait for the first).
     async fn region_of(&self, id: DestinationId, run: &Run) -> Result<String, ReplicationError> {
-        let cell = self
-            .regions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(id.clone())
-            .or_default()
-            .clone();
-        let region = cell
-            .get_or_try_init(|| async {
+        self.regions
+            .get(&id, || async {
                 run.start()?;
                 self.destination
                     .bucket_region(&id.bucket)
                     .await
                     .map_err(dst_err)
             })
-            .await?;
-        Ok(region.clone())
+            .await
     }
 
     /// HeadObject on the source version the event names.
@@ -564,28 +558,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if lock.mode.is_some() && lock.legal_hold.is_some() {
             return Ok(());
         }
-        let cached = self
+        let enabled = self
             .lock_enabled
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&version.bucket)
-            .copied();
-        let enabled = match cached {
-            Some(enabled) => enabled,
-            None => {
+            .get(&version.bucket, || async {
                 run.start()?;
-                let enabled = self
-                    .source
+                self.source
                     .lock_enabled(region, &version.bucket)
                     .await
-                    .map_err(src_err)?;
-                self.lock_enabled
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(version.bucket.clone(), enabled);
-                enabled
-            }
-        };
+                    .map_err(src_err)
+            })
+            .await?;
         if !enabled {
             return Ok(());
         }
@@ -672,28 +654,21 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// object ACL is read: it can only be the owner's full control. When the lookup fails (a
     /// role without `s3:GetBucketOwnershipControls`, an endpoint without it), ACLs are read.
     async fn source_acls_disabled(&self, region: &str, bucket: &str, run: &Run) -> bool {
-        let cached = self
+        let lookup = || async {
+            run.start()?;
+            self.source
+                .acls_disabled(region, bucket)
+                .await
+                .map_err(src_err)
+        };
+        match self
             .source_acls_disabled
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(bucket)
-            .copied();
-        if let Some(disabled) = cached {
-            return disabled;
-        }
-        if run.start().is_err() {
-            return false;
-        }
-        match self.source.acls_disabled(region, bucket).await {
-            Ok(disabled) => {
-                self.source_acls_disabled
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(bucket.to_owned(), disabled);
-                disabled
-            }
+            .get(&bucket.to_owned(), lookup)
+            .await
+        {
+            Ok(disabled) => disabled,
             Err(e) => {
-                debug!(bucket, error = %e.message, "Object Ownership unknown; object ACLs are read");
+                debug!(bucket, error = %e, "Object Ownership unknown; object ACLs are read");
                 false
             }
         }
