@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use futures::future::ready;
+use futures::future::{ready, try_join_all};
 use futures::stream::{self, StreamExt};
 
 use crate::config::{DestinationId, Rule};
@@ -170,12 +170,6 @@ pub async fn verify<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     options: &Options,
 ) -> Result<Vec<Finding>, ReplicationError> {
-    let region = replicator.bucket_region(&options.bucket).await?;
-    let source = replicator
-        .source()
-        .list_objects(&region, &options.bucket, &options.prefix)
-        .await
-        .map_err(|f| ReplicationError::classify(Side::Source, f))?;
     let mut destinations: BTreeMap<DestinationId, Vec<&Rule>> = BTreeMap::new();
     for rule in replicator.config().rules.iter().filter(|r| r.enabled) {
         let own = rule.destination.endpoint.is_none() && rule.destination.bucket == options.bucket;
@@ -186,19 +180,33 @@ pub async fn verify<S: SourceStore, D: DestinationStore>(
                 .push(rule);
         }
     }
-    let check = Check {
-        replicator,
-        options,
-        region: &region,
+    // Both sides are listed at once: the source (after its region), and every destination.
+    let source = async {
+        let region = replicator.bucket_region(&options.bucket).await?;
+        let listed = replicator
+            .source()
+            .list_objects(&region, &options.bucket, &options.prefix)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+        Ok::<_, ReplicationError>((region, listed))
     };
-    let mut findings = Vec::new();
-    for (id, rules) in &destinations {
+    let replicas = try_join_all(destinations.iter().map(|(id, rules)| async move {
         let at = replicator.locate(rules[0], &options.prefix).await?;
         let replicas = replicator
             .destination()
             .list_replicas(&at)
             .await
             .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+        Ok::<_, ReplicationError>((id, rules, at, replicas))
+    }));
+    let ((region, source), replicas) = futures::try_join!(source, replicas)?;
+    let check = Check {
+        replicator,
+        options,
+        region: &region,
+    };
+    let mut findings = Vec::new();
+    for (id, rules, at, replicas) in replicas {
         findings.extend(check.destination(id, rules, &at, &source, &replicas).await);
     }
     Ok(findings)

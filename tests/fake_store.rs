@@ -728,6 +728,43 @@ async fn backfill_of_an_in_sync_bucket_costs_its_listings_and_nothing_per_key() 
     assert!(per_key < 4 + 2 * 10, "the two keys cost {per_key} requests");
 }
 
+/// `verify` (and so backfill, which starts with its check) lists the source and every
+/// destination at once: a listing of the destination, across regions, is the longest trip.
+#[tokio::test]
+async fn verify_lists_both_sides_at_once() {
+    let s3 = s3().with_latency(std::time::Duration::from_millis(20));
+    for n in 0..3 {
+        s3.put("src", &format!("k{n}"), b"object");
+    }
+    backfill_of(&Replicator::new(
+        config(false),
+        s3.clone(),
+        s3.clone(),
+        "us-east-1",
+    ))
+    .await;
+    let replicator = Replicator::new(config(false), s3.clone(), s3.clone(), "us-east-1");
+    s3.clear_calls();
+    let options = s3_replicator::verify::Options {
+        bucket: "src".into(),
+        prefix: String::new(),
+        deep: false,
+        explain_missing: true,
+    };
+    let findings = s3_replicator::verify::verify(&replicator, &options)
+        .await
+        .unwrap();
+    assert_eq!(findings.len(), 3);
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.status == s3_replicator::verify::Status::Same),
+        "{findings:?}"
+    );
+    // The source's region, then its listing, beside the destination's listing.
+    assert_eq!((s3.round_trips(), s3.call_count()), (2, 3));
+}
+
 /// A destination that counts its calls of one operation (`HeadObject`: reads of a key's current
 /// object).
 fn counting(
