@@ -13,7 +13,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::error::{ReplicationError, Side};
 use crate::events::{EventKind, ObjectEvent};
-use crate::replicate::{DestinationOutcome, Done, Replicator, Verdict};
+use crate::replicate::{DestinationOutcome, Done, Replicator, SkipReason, Verdict};
 use crate::run::Run;
 use crate::store::{Current, DestinationStore, SourceStore};
 
@@ -113,6 +113,9 @@ struct Work {
     rewrite: Vec<String>,
     /// Destinations whose listing of versions shows the key never written there.
     never_written_at: Vec<String>,
+    /// The source's current version as its listing of versions showed it (id, ETag): the
+    /// engine then reads whether it is still current beside its ACL, not before.
+    listed: Option<(String, String)>,
 }
 
 /// Replicates every object under the prefix. Keys not yet started when `stop` is set are left
@@ -145,6 +148,7 @@ pub async fn backfill<S: SourceStore, D: DestinationStore>(
                 bytes,
                 rewrite: Vec::new(),
                 never_written_at: Vec::new(),
+                listed: None,
             })
             .collect()
     } else {
@@ -180,7 +184,10 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
         explain_missing: false,
     };
     let findings = crate::verify::verify(replicator, &check).await?;
-    let never_written = never_written(replicator, &options.prefix, &findings).await?;
+    let (never_written, listed) = futures::try_join!(
+        never_written(replicator, &options.prefix, &findings),
+        current_versions(replicator, options, region, &findings),
+    )?;
     let mut by_key: BTreeMap<&str, Vec<&crate::verify::Finding>> = BTreeMap::new();
     for f in &findings {
         by_key.entry(&f.key).or_default().push(f);
@@ -205,6 +212,7 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
                 bytes: found.iter().map(|f| f.size).max().unwrap_or(0),
                 rewrite: Vec::new(),
                 never_written_at,
+                listed: listed.get(key).cloned(),
             });
             continue;
         }
@@ -289,6 +297,41 @@ async fn never_written<S: SourceStore, D: DestinationStore>(
 /// Entries of one listing page.
 const LISTING_PAGE: usize = 1000;
 
+/// The source's current object versions (id and ETag by key), listed where the keys the check
+/// leaves to the engine outnumber the pages of the source's listing: each such key's copy then
+/// starts without a read of the source's current version first, a round trip per key for one
+/// per thousand keys. Listed beside the destinations' versions, so it adds no trip of its own.
+/// Keys whose current version is a delete marker, or `null` (written while versioning was off),
+/// are left out: those are read as before.
+async fn current_versions<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    options: &Options,
+    region: &str,
+    findings: &[crate::verify::Finding],
+) -> Result<BTreeMap<String, (String, String)>, ReplicationError> {
+    use crate::verify::Status;
+    let keys: BTreeSet<&str> = findings.iter().map(|f| f.key.as_str()).collect();
+    let engine: BTreeSet<&str> = findings
+        .iter()
+        .filter(|f| matches!(f.status, Status::Missing | Status::Differs | Status::Error))
+        .map(|f| f.key.as_str())
+        .collect();
+    if engine.is_empty() || engine.len() * LISTING_PAGE <= keys.len() {
+        return Ok(BTreeMap::new());
+    }
+    let history = replicator
+        .source()
+        .history(region, &options.bucket, &options.prefix)
+        .await
+        .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+    Ok(history
+        .into_iter()
+        .filter(|p| p.latest && !p.delete_marker && p.version_id != "null")
+        .filter(|p| engine.contains(p.key.as_str()))
+        .map(|p| (p.key, (p.version_id, p.etag.trim_matches('"').to_owned())))
+        .collect())
+}
+
 /// Replicates again each key a check found missing or differing, to the destinations where it
 /// did (a replica that claims to be the source's version but is not is written anew).
 pub async fn repair<S: SourceStore, D: DestinationStore>(
@@ -319,6 +362,7 @@ pub async fn repair<S: SourceStore, D: DestinationStore>(
             bytes: 0,
             rewrite,
             never_written_at: Vec::new(),
+            listed: None,
         })
         .collect();
     run(
@@ -412,6 +456,28 @@ async fn key<S: SourceStore, D: DestinationStore>(
         event_time: None,
         size: None,
     };
+    let run = || match work.rewrite.is_empty() {
+        true => Run::new(None)
+            .for_tool()
+            .never_written_at(work.never_written_at.clone()),
+        false => Run::rewriting(None, work.rewrite.clone()).for_tool(),
+    };
+    // Listed as current: the engine reads whether it still is beside the rest. A version
+    // deleted since the listing leaves the key to be read as below.
+    if let Some((version, etag)) = &work.listed {
+        let listed = event(
+            EventKind::Created,
+            Some(version.clone()),
+            Some(etag.clone()),
+        );
+        let outcomes = replicator.replicate_in(&listed, &run()).await;
+        let gone = outcomes
+            .iter()
+            .any(|o| matches!(o.result, Ok(Done::Skipped(SkipReason::VersionGone))));
+        if !gone {
+            return outcomes;
+        }
+    }
     // The listing may be stale: what is current is read now.
     let current = match replicator.source().current(region, bucket, &work.key).await {
         Ok(current) => current,
@@ -439,13 +505,7 @@ async fn key<S: SourceStore, D: DestinationStore>(
             return outcomes;
         }
     }
-    let run = if work.rewrite.is_empty() {
-        Run::new(None)
-            .for_tool()
-            .never_written_at(work.never_written_at.clone())
-    } else {
-        Run::rewriting(None, work.rewrite.clone()).for_tool()
-    };
+    let run = run();
     let last = match current {
         Current::Object(head) => event(
             EventKind::Created,

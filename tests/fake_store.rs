@@ -326,7 +326,7 @@ async fn a_destination_not_found_fails_the_record_and_is_never_a_skip() {
 }
 
 /// A cold environment's first records, at once (a batch, a backfill), learn each bucket fact
-/// (here the destination's region and the source's Object Ownership) with one request between
+/// (here the source's Object Ownership and Object Lock configuration) with one request between
 /// them, not one each.
 #[tokio::test]
 async fn first_records_at_once_share_each_bucket_lookup() {
@@ -681,11 +681,19 @@ async fn concurrent_deliveries_of_one_event_write_one_replica() {
 async fn backfill_of<D: s3_replicator::store::DestinationStore>(
     replicator: &Replicator<FakeS3, D>,
 ) -> s3_replicator::backfill::Tally {
+    backfill_at(replicator, 8).await
+}
+
+/// As [`backfill_of`], `concurrency` keys at once.
+async fn backfill_at<D: s3_replicator::store::DestinationStore>(
+    replicator: &Replicator<FakeS3, D>,
+    concurrency: u16,
+) -> s3_replicator::backfill::Tally {
     let options = s3_replicator::backfill::Options {
         bucket: "src".into(),
         prefix: String::new(),
         all_versions: false,
-        concurrency: 8,
+        concurrency,
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (tally, failures) = s3_replicator::backfill::backfill(
@@ -726,6 +734,67 @@ async fn backfill_of_an_in_sync_bucket_costs_its_listings_and_nothing_per_key() 
         s3.call_count()
     );
     assert!(per_key < 4 + 2 * 10, "the two keys cost {per_key} requests");
+}
+
+/// Into an empty destination, each key's copy starts from the source's listing of versions:
+/// whether the listed version is still current is read beside its ACL, not before them.
+#[tokio::test]
+async fn backfill_into_an_empty_destination_reads_the_source_once_before_each_copy() {
+    let s3 = s3().with_latency(std::time::Duration::from_millis(2));
+    for n in 0..50 {
+        s3.put("src", &format!("k{n:02}"), b"object");
+    }
+    let replicator = Replicator::new(config(false), s3.clone(), s3.clone(), "us-east-1");
+    s3.clear_calls();
+    let tally = backfill_of(&replicator).await;
+    assert_eq!(tally.replicated, 50);
+    // Per key: the source's current version beside its ACL, CopyObject, and the source's
+    // current version again (convergence). Besides: the source's region, Object Ownership,
+    // Object Lock configuration, listing and listing of versions, and the destination's
+    // listing and listing of versions.
+    assert_eq!(s3.call_count(), 4 * 50 + 7);
+}
+
+/// Between the source's listing and a key's copy, the key may be overwritten, deleted, or its
+/// listed version deleted for good: the destination still ends as the source is then.
+#[tokio::test]
+async fn backfill_copies_what_is_current_when_the_listing_went_stale() {
+    let s3 = s3();
+    let listed: Vec<String> = (0..4)
+        .map(|n| {
+            s3.put("src", &format!("k{n}"), b"listed")
+                .version_id
+                .unwrap()
+        })
+        .collect();
+    let changed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (at_first_copy, flag) = (s3.clone(), changed.clone());
+    let listed_k3 = listed[3].clone();
+    // Keys go one at a time, in key order: k0's copy comes after every listing.
+    let destination = Faulty::new(s3.clone(), move |call: Call| {
+        if call.operation == "CopyObject" && !flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            at_first_copy.put("src", "k1", b"overwritten");
+            at_first_copy.delete("src", "k2");
+            at_first_copy.put("src", "k3", b"written after");
+            at_first_copy.purge("src", "k3", &listed_k3);
+        }
+        None
+    });
+    let replicator = Replicator::new(config(true), s3.clone(), destination, "us-east-1");
+    backfill_at(&replicator, 1).await;
+    assert!(changed.load(std::sync::atomic::Ordering::SeqCst));
+    assert_replica_current(&s3, "k0", b"listed", &listed[0]);
+    let k1 = match s3.current("us-east-1", "src", "k1").await.unwrap() {
+        Current::Object(head) => head.version_id.unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_replica_current(&s3, "k1", b"overwritten", &k1);
+    assert!(s3.current_object("dst", "k2").is_none());
+    let k3 = match s3.current("us-east-1", "src", "k3").await.unwrap() {
+        Current::Object(head) => head.version_id.unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_replica_current(&s3, "k3", b"written after", &k3);
 }
 
 /// `verify` (and so backfill, which starts with its check) lists the source and every

@@ -470,6 +470,17 @@ impl FakeS3 {
         id
     }
 
+    /// Deletes one version for good (DeleteObject with its version id), as its owner may.
+    pub fn purge(&self, bucket: &str, key: &str, version_id: &str) {
+        let mut state = self.state();
+        let b = state
+            .bucket("DeleteObject", bucket)
+            .expect("the bucket exists");
+        if let Some(versions) = b.keys.get_mut(key) {
+            versions.retain(|v| v.id != version_id);
+        }
+    }
+
     /// The current object's bytes and user metadata, if the key's current version is one.
     pub fn current_object(
         &self,
