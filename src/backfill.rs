@@ -184,9 +184,16 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
         explain_missing: false,
     };
     let findings = crate::verify::verify(replicator, &check).await?;
-    let (never_written, listed) = futures::try_join!(
+    let learn = async {
+        if findings.iter().any(for_the_engine) {
+            replicator.learn_source(region, &options.bucket).await;
+        }
+        Ok(())
+    };
+    let (never_written, listed, ()) = futures::try_join!(
         never_written(replicator, &options.prefix, &findings),
         current_versions(replicator, options, region, &findings),
+        learn,
     )?;
     let mut by_key: BTreeMap<&str, Vec<&crate::verify::Finding>> = BTreeMap::new();
     for f in &findings {
@@ -197,10 +204,7 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
     for (key, found) in by_key {
         // Missing, differing, or not readable somewhere: the engine decides at every
         // destination, as an event for the key would.
-        let engine = found
-            .iter()
-            .any(|f| matches!(f.status, Status::Missing | Status::Differs | Status::Error));
-        if engine {
+        if found.iter().any(|f| for_the_engine(f)) {
             let never_written_at = never_written
                 .iter()
                 .filter(|(_, keys)| keys.contains(key))
@@ -246,6 +250,13 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
         },
         failures,
     ))
+}
+
+/// Whether the check leaves a key at a destination to the engine: missing, differing, or not
+/// readable there.
+fn for_the_engine(f: &crate::verify::Finding) -> bool {
+    use crate::verify::Status;
+    matches!(f.status, Status::Missing | Status::Differs | Status::Error)
 }
 
 /// Per destination on the function's own endpoint, the keys missing there that were never
@@ -309,11 +320,10 @@ async fn current_versions<S: SourceStore, D: DestinationStore>(
     region: &str,
     findings: &[crate::verify::Finding],
 ) -> Result<BTreeMap<String, (String, String)>, ReplicationError> {
-    use crate::verify::Status;
     let keys: BTreeSet<&str> = findings.iter().map(|f| f.key.as_str()).collect();
     let engine: BTreeSet<&str> = findings
         .iter()
-        .filter(|f| matches!(f.status, Status::Missing | Status::Differs | Status::Error))
+        .filter(|f| for_the_engine(f))
         .map(|f| f.key.as_str())
         .collect();
     if engine.is_empty() || engine.len() * LISTING_PAGE <= keys.len() {

@@ -755,6 +755,23 @@ async fn backfill_into_an_empty_destination_reads_the_source_once_before_each_co
     assert_eq!(s3.call_count(), 4 * 50 + 7);
 }
 
+/// What every copy from the source bucket asks first (its Object Ownership, its Object Lock)
+/// is learnt while backfill lists, so that the first copies do not wait for it: eight keys at
+/// once take the round trips of one.
+#[tokio::test]
+async fn backfill_learns_the_source_buckets_facts_while_it_lists() {
+    let s3 = s3().with_latency(std::time::Duration::from_millis(20));
+    for n in 0..8 {
+        s3.put("src", &format!("k{n}"), b"object");
+    }
+    let replicator = Replicator::new(config(false), s3.clone(), s3.clone(), "us-east-1");
+    s3.clear_calls();
+    assert_eq!(backfill_of(&replicator).await.replicated, 8);
+    // The source's region; both listings; both listings of versions (and the facts); the
+    // source's current version beside its ACL; CopyObject; the source's current version.
+    assert_eq!(s3.round_trips(), 6);
+}
+
 /// Between the source's listing and a key's copy, the key may be overwritten, deleted, or its
 /// listed version deleted for good: the destination still ends as the source is then.
 #[tokio::test]

@@ -558,17 +558,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if lock.mode.is_some() && lock.legal_hold.is_some() {
             return Ok(());
         }
-        let enabled = self
-            .lock_enabled
-            .get(&version.bucket, || async {
-                run.start()?;
-                self.source
-                    .lock_enabled(region, &version.bucket)
-                    .await
-                    .map_err(src_err)
-            })
-            .await?;
-        if !enabled {
+        if !self.lock_enabled(region, &version.bucket, run).await? {
             return Ok(());
         }
         if lock.mode.is_none() {
@@ -647,6 +637,40 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .current(region, &event.bucket, &event.key)
             .await
             .map_err(src_err)
+    }
+
+    /// Whether a source bucket has Object Lock enabled: learnt once per bucket and warm instance.
+    async fn lock_enabled(
+        &self,
+        region: &str,
+        bucket: &str,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        self.lock_enabled
+            .get(&bucket.to_owned(), || async {
+                run.start()?;
+                self.source
+                    .lock_enabled(region, bucket)
+                    .await
+                    .map_err(src_err)
+            })
+            .await
+    }
+
+    /// Learns ahead what every copy from the source bucket asks first (its Object Ownership,
+    /// where a rule carries ACLs, and its Object Lock), so that a tool's first copies do not
+    /// wait for it: a backfill, while it lists. A lookup that fails is left to the copies.
+    pub async fn learn_source(&self, region: &str, bucket: &str) {
+        let run = Run::new(None);
+        let carries_acls = self.config.rules.iter().any(|r| {
+            r.enabled && !r.destination.owner_override && !self.acl_disabled(&r.destination)
+        });
+        let ownership = async {
+            if carries_acls {
+                self.source_acls_disabled(region, bucket, &run).await;
+            }
+        };
+        let _ = futures::join!(ownership, self.lock_enabled(region, bucket, &run));
     }
 
     /// Whether a source bucket has ACLs disabled (Object Ownership `BucketOwnerEnforced`, the
