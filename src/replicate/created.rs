@@ -100,9 +100,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return whole(Ok(Done::Skipped(SkipReason::NoMatchingRule)));
         }
 
-        let needs_acl = selected
-            .iter()
-            .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination))
+        let needs_acl = selected.iter().any(|r| self.carries_acl(r))
             && !self.source_acls_disabled(&region, &event.bucket, run).await;
         let prefetched_grants = prefetched.as_ref().and_then(|p| p.grants.clone());
         let grants = match (needs_acl, prefetched_grants) {
@@ -647,9 +645,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         candidates: &[&Rule],
         run: &Run,
     ) -> Prefetched {
-        let needs_acl = candidates
-            .iter()
-            .any(|r| !r.destination.owner_override && !self.acl_disabled(&r.destination))
+        let needs_acl = candidates.iter().any(|r| self.carries_acl(r))
             && !self.source_acls_disabled(region, &event.bucket, run).await;
         let current = self.source_current(region, event, run);
         let grants = async {

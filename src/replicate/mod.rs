@@ -662,9 +662,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// wait for it: a backfill, while it lists. A lookup that fails is left to the copies.
     pub async fn learn_source(&self, region: &str, bucket: &str) {
         let run = Run::new(None);
-        let carries_acls = self.config.rules.iter().any(|r| {
-            r.enabled && !r.destination.owner_override && !self.acl_disabled(&r.destination)
-        });
+        let carries_acls = self
+            .config
+            .rules
+            .iter()
+            .any(|r| r.enabled && self.carries_acl(r));
         let ownership = async {
             if carries_acls {
                 self.source_acls_disabled(region, bucket, &run).await;
@@ -709,6 +711,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id);
+    }
+
+    /// Whether a rule's replicas carry the source's ACL: not where the rule makes the
+    /// destination's owner own them, nor where the destination has ACLs disabled.
+    fn carries_acl(&self, rule: &Rule) -> bool {
+        !rule.destination.owner_override && !self.acl_disabled(&rule.destination)
     }
 
     fn acl_disabled(&self, destination: &Destination) -> bool {
