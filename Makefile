@@ -1,5 +1,5 @@
 # The two set-up commands of README: `make demo` (the local demo) and `make test` (all CI runs).
-.PHONY: demo local test checks bootstrap lint unit demo-check templates bench
+.PHONY: demo local test checks bootstrap lint unit demo-check templates bench deploy
 
 demo: bootstrap
 	bash scripts/demo.sh
@@ -38,3 +38,8 @@ templates:
 # Not part of test: the multipart benchmark (prints a table, appends it to BENCHMARKS.md).
 bench:
 	bash scripts/bench.sh
+
+# Not part of test: build and deploy into the AWS account of your credentials (sam build, then
+# sam deploy --guided); ARCHITECTURE=x86_64 where the aarch64 Rust target is missing.
+deploy:
+	bash scripts/deploy.sh
