@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 arch=${ARCHITECTURE:-arm64}
-config_env=default profile=
+config_env=default profile= region=
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[i]}" in
@@ -24,6 +24,8 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   --config-env=*) config_env=${args[i]#*=} ;;
   --profile) profile=${args[i + 1]:-} ;;
   --profile=*) profile=${args[i]#*=} ;;
+  --region) region=${args[i + 1]:-} ;;
+  --region=*) region=${args[i]#*=} ;;
   esac
 done
 
@@ -52,13 +54,13 @@ TEXT
 fi
 
 # Credentials as the SAM CLI (boto3) finds them: environment, profile files, SSO, a role.
-if ! who=$(AWS_PROFILE=${profile:-${AWS_PROFILE:-}} .venv/bin/python - 2>&1 <<'PY'
+if ! who=$(AWS_PROFILE=${profile:-${AWS_PROFILE:-}} .venv/bin/python - "$region" 2>&1 <<'PY'
 import os, sys
 import boto3
 if not os.environ.get("AWS_PROFILE"):
     os.environ.pop("AWS_PROFILE", None)
 try:
-    session = boto3.Session()
+    session = boto3.Session(region_name=sys.argv[1] or None)
     credentials = session.get_credentials()
     if credentials is None or credentials.get_frozen_credentials().access_key is None:
         sys.exit("no AWS credentials found")
