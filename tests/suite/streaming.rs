@@ -1,11 +1,9 @@
 //! Destinations on another S3 endpoint, where no server-side copy is possible: two separate local
 //! S3 servers, the bytes streamed through the function with full fidelity.
 
-mod common;
-
+use crate::common::*;
 use aws_sdk_s3::types::ObjectCannedAcl;
 use aws_sdk_s3::Client;
-use common::*;
 use s3_replicator::{handle, Summary};
 use serde_json::json;
 

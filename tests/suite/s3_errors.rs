@@ -88,7 +88,7 @@ async fn run(rules: &[&Rule], event: Value) -> Result<Summary, InvocationError> 
 /// The fixture event for key `a b+c` (encoded `a+b%2Bc`), optionally without a version id.
 fn event(version: Option<&str>) -> Value {
     let mut event: Value =
-        serde_json::from_str(include_str!("../events/object-created-put.json")).unwrap();
+        serde_json::from_str(include_str!("../../events/object-created-put.json")).unwrap();
     let object = &mut event["Records"][0]["s3"]["object"];
     object["key"] = "a+b%2Bc".into();
     object["eTag"] = ETAG.trim_matches('"').into();

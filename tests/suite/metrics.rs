@@ -3,14 +3,12 @@
 //! specification, and together they carry what the invocation did: a replica (operations, bytes,
 //! latency), a failure with its code, a skip with its reason, and the S3 requests made.
 
-mod common;
-
 use std::collections::HashSet;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;

@@ -2,10 +2,8 @@
 //! objects take the multipart path: byte-identical replicas, ETag parity with a multipart source
 //! (uneven last part), and full metadata on a multipart replica.
 
-mod common;
-
+use crate::common::*;
 use aws_sdk_s3::Client;
-use common::*;
 use s3_replicator::handle;
 
 /// Env forcing 64 MiB objects through the multipart path, in 16 MiB parts.

@@ -1,9 +1,7 @@
 //! S3 Batch Operations jobs against the local S3: each task gets the right result code and
 //! string in replicate and in verify mode, and the response echoes the invocation.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use s3_replicator::error::{S3Failure, S3FailureKind};
 use s3_replicator::faults::slow_down;
 use serde_json::{json, Value};

@@ -1,11 +1,9 @@
 //! Correct under real delivery (local S3): duplicates, late and reordered events, delete markers,
 //! version deletes, ACL and tag changes, two-way replication.
 
-mod common;
-
+use crate::common::*;
 use aws_sdk_s3::types::{ObjectCannedAcl, Tag, Tagging};
 use aws_sdk_s3::Client;
-use common::*;
 use s3_replicator::{handle, Summary};
 use serde_json::{json, Value};
 

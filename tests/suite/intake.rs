@@ -2,9 +2,7 @@
 //! envelope, an EventBridge event, the test event) with partial batch failures, EventBridge
 //! directly, each fixture in events/; and a burst of writes to one key delivered together.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use s3_replicator::events::decode_event_key;
 use s3_replicator::respond;
 use serde_json::{json, Value};
@@ -23,7 +21,7 @@ fn config(dst: &str) -> String {
 /// An SQS message around `body`, as the event source mapping delivers it.
 fn message(id: &str, body: &Value) -> Value {
     let template: Value =
-        serde_json::from_str(include_str!("../events/sqs-s3-notification.json")).unwrap();
+        serde_json::from_str(include_str!("../../events/sqs-s3-notification.json")).unwrap();
     let mut m = template["Records"][0].clone();
     m["messageId"] = id.into();
     m["body"] = body.to_string().into();
@@ -45,7 +43,7 @@ fn failed_ids(response: &Value) -> Vec<String> {
 
 fn eventbridge(p: &Put, sequencer: &str) -> Value {
     let mut e: Value =
-        serde_json::from_str(include_str!("../events/eventbridge-object-created.json")).unwrap();
+        serde_json::from_str(include_str!("../../events/eventbridge-object-created.json")).unwrap();
     e["detail"]["bucket"]["name"] = p.bucket.clone().into();
     let encoded: String = form_urlencoded::byte_serialize(p.key.as_bytes()).collect();
     e["detail"]["object"]["key"] = encoded.into();
@@ -109,7 +107,7 @@ async fn unreadable_message_is_returned_and_the_test_event_acknowledged() {
     let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config(&dst))]);
     let p = put(&s3, &src, "ok/a.txt", b"a").await;
     let test: Value =
-        serde_json::from_str(include_str!("../events/sqs-s3-test-event.json")).unwrap();
+        serde_json::from_str(include_str!("../../events/sqs-s3-test-event.json")).unwrap();
     let mut messages = vec![
         message("good", &created_event(&[p])),
         message("garbage", &json!({"hello": "world"})),
@@ -129,7 +127,7 @@ async fn eventbridge_event_direct_replicates_with_its_key_decoded() {
     let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config(&dst))]);
     // The fixture's key: `shared/1%2B1%3D2+copy.txt`, form-URL-encoded as S3 notifications are.
     let fixture: Value =
-        serde_json::from_str(include_str!("../events/eventbridge-object-created.json")).unwrap();
+        serde_json::from_str(include_str!("../../events/eventbridge-object-created.json")).unwrap();
     let key = decode_event_key(fixture["detail"]["object"]["key"].as_str().unwrap()).unwrap();
     assert_eq!(key, "shared/1+1=2 copy.txt");
     let p = put(&s3, &src, &format!("ok/{key}"), b"eb").await;
@@ -148,7 +146,7 @@ async fn eventbridge_event_direct_replicates_with_its_key_decoded() {
         .await
         .unwrap();
     let mut deleted: Value =
-        serde_json::from_str(include_str!("../events/eventbridge-object-deleted.json")).unwrap();
+        serde_json::from_str(include_str!("../../events/eventbridge-object-deleted.json")).unwrap();
     deleted["detail"]["bucket"]["name"] = src.clone().into();
     deleted["detail"]["object"]["key"] = form_urlencoded::byte_serialize(p.key.as_bytes())
         .collect::<String>()
@@ -229,20 +227,21 @@ async fn sqs_and_eventbridge_fixtures_replicate() {
     let s3 = client();
     let src = versioned_bucket(&s3, "fx-src", "us-east-1").await;
     let dst = versioned_bucket(&s3, "fx-dst", "eu-west-1").await;
-    let cfg = include_str!("../scripts/demo-replication-config.json").replace("demo-replica", &dst);
+    let cfg =
+        include_str!("../../scripts/demo-replication-config.json").replace("demo-replica", &dst);
     let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &cfg)]);
     for (fixture, text) in [
         (
             "sqs-s3-notification.json",
-            include_str!("../events/sqs-s3-notification.json"),
+            include_str!("../../events/sqs-s3-notification.json"),
         ),
         (
             "sqs-sns-s3-notification.json",
-            include_str!("../events/sqs-sns-s3-notification.json"),
+            include_str!("../../events/sqs-sns-s3-notification.json"),
         ),
         (
             "sqs-eventbridge-object-created.json",
-            include_str!("../events/sqs-eventbridge-object-created.json"),
+            include_str!("../../events/sqs-eventbridge-object-created.json"),
         ),
     ] {
         let mut event: Value = serde_json::from_str(text).unwrap();
@@ -289,7 +288,7 @@ async fn sqs_and_eventbridge_fixtures_replicate() {
         );
     }
     let test: Value =
-        serde_json::from_str(include_str!("../events/sqs-s3-test-event.json")).unwrap();
+        serde_json::from_str(include_str!("../../events/sqs-s3-test-event.json")).unwrap();
     assert!(failed_ids(&respond(&replicator, test, None).await.unwrap()).is_empty());
 }
 

@@ -2,10 +2,8 @@
 //! replicates over TLS from an endpoint whose certificate a trusted CA signed, and refuses one
 //! it cannot trust. Against moto serving HTTPS with a CA made for the run.
 
-mod common;
-
+use crate::common::*;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
-use common::*;
 
 /// A client for setting up buckets that trusts the run's CA and nothing else.
 fn trusting(endpoint: &str, ca: &[u8]) -> aws_sdk_s3::Client {

@@ -2,9 +2,7 @@
 //! `repair`, `backfill` and `backfill --all-versions`, run through the binary against the local
 //! S3, never replace a later write or a later delete at the destination, two-way setups included.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 fn one_way(dst: &str) -> String {

@@ -1,13 +1,11 @@
 //! Point-in-time restore against the local S3: a bucket's history, a bad pass after T, and the
 //! bucket brought back as of T from its own history or from its replica.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::common::*;
 use aws_sdk_s3::Client;
-use common::*;
 use s3_replicator::restore::{restore, Action, Options, Tally};
 use serde_json::json;
 

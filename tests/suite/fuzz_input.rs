@@ -1,7 +1,7 @@
 //! No input reaches a panic: mutated event records go through intake *and* the real SDK request
 //! path (the SDK panics on some values, e.g. a region with a newline or a key too long for a
 //! URI), and arbitrary text goes through the configuration parser. CI runs the default number
-//! of cases; run longer by hand with `PROPTEST_CASES=20000 cargo test --test fuzz_input`.
+//! of cases; run longer by hand with `PROPTEST_CASES=20000 cargo test --test suite fuzz_input::`.
 
 use aws_sdk_s3::operation::copy_object::CopyObjectOutput;
 use aws_sdk_s3::operation::get_object_acl::GetObjectAclOutput;
@@ -20,7 +20,7 @@ use s3_replicator::error::InvocationError;
 use s3_replicator::{handle, Config, Replicator};
 
 fn fixture() -> Value {
-    serde_json::from_str(include_str!("../events/object-created-put.json")).unwrap()
+    serde_json::from_str(include_str!("../../events/object-created-put.json")).unwrap()
 }
 
 /// The real store (a client per region: real endpoint resolution, signing and URI building) on

@@ -1,14 +1,12 @@
 //! Every file in `events/` (the ones `cargo lambda invoke` uses) drives the real handler against
 //! the local S3 server, with the demo's replication configuration.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use s3_replicator::events::decode_event_key;
 use s3_replicator::{handle, Summary};
 use serde_json::Value;
 
-const CONFIG: &str = include_str!("../scripts/demo-replication-config.json");
+const CONFIG: &str = include_str!("../../scripts/demo-replication-config.json");
 
 /// Creates the objects a fixture names (body = key), aims the fixture at them, runs it.
 async fn run_fixture(fixture: &str) -> (Summary, String, Vec<String>) {
@@ -50,15 +48,18 @@ async fn assert_replicated(dst: &str, keys: &[String]) {
 
 #[tokio::test]
 async fn fixture_object_created_put_replicates() {
-    let (summary, dst, keys) = run_fixture(include_str!("../events/object-created-put.json")).await;
+    let (summary, dst, keys) =
+        run_fixture(include_str!("../../events/object-created-put.json")).await;
     assert_eq!(summary.replicated, 1);
     assert_replicated(&dst, &keys).await;
 }
 
 #[tokio::test]
 async fn fixture_keys_with_special_characters_replicate_to_the_same_keys() {
-    let (summary, dst, keys) =
-        run_fixture(include_str!("../events/key-with-special-characters.json")).await;
+    let (summary, dst, keys) = run_fixture(include_str!(
+        "../../events/key-with-special-characters.json"
+    ))
+    .await;
     assert_eq!(
         keys,
         [
@@ -74,14 +75,15 @@ async fn fixture_keys_with_special_characters_replicate_to_the_same_keys() {
 
 #[tokio::test]
 async fn fixture_several_records_all_replicate() {
-    let (summary, dst, keys) = run_fixture(include_str!("../events/several-records.json")).await;
+    let (summary, dst, keys) = run_fixture(include_str!("../../events/several-records.json")).await;
     assert_eq!(summary.replicated, 3);
     assert_replicated(&dst, &keys).await;
 }
 
 #[tokio::test]
 async fn fixture_non_matching_prefix_is_skipped() {
-    let (summary, dst, _) = run_fixture(include_str!("../events/non-matching-prefix.json")).await;
+    let (summary, dst, _) =
+        run_fixture(include_str!("../../events/non-matching-prefix.json")).await;
     assert_eq!((summary.replicated, summary.skipped), (0, 1));
     assert_eq!(version_count(&client(), &dst, "tmp/scratch.bin").await, 0);
 }
@@ -89,7 +91,7 @@ async fn fixture_non_matching_prefix_is_skipped() {
 #[tokio::test]
 async fn fixture_other_event_type_is_ignored() {
     let (summary, _, _) =
-        run_fixture(include_str!("../events/object-restore-completed.json")).await;
+        run_fixture(include_str!("../../events/object-restore-completed.json")).await;
     assert_eq!((summary.records, summary.ignored), (1, 1));
 }
 
@@ -100,8 +102,10 @@ async fn fixture_delete_marker_hides_the_replica() {
     let dst = versioned_bucket(&s3, "demo-replica", "eu-west-1").await;
     let config = CONFIG.replace("demo-replica", &dst);
     let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
-    let mut event: Value =
-        serde_json::from_str(include_str!("../events/object-removed-delete-marker.json")).unwrap();
+    let mut event: Value = serde_json::from_str(include_str!(
+        "../../events/object-removed-delete-marker.json"
+    ))
+    .unwrap();
     let record = &mut event["Records"][0];
     let key = decode_event_key(record["s3"]["object"]["key"].as_str().unwrap()).unwrap();
     let created = put(&s3, &src, &key, b"soon deleted").await;
@@ -137,7 +141,7 @@ async fn fixture_delete_marker_hides_the_replica() {
 
 #[tokio::test]
 async fn fixture_s3_test_event_is_accepted() {
-    let (summary, _, _) = run_fixture(include_str!("../events/s3-test-event.json")).await;
+    let (summary, _, _) = run_fixture(include_str!("../../events/s3-test-event.json")).await;
     assert_eq!(summary, Summary::default());
 }
 
@@ -161,8 +165,10 @@ async fn fixture_batch_operations_replicate_then_verify() {
         }
         job
     };
-    let replicate = aimed(include_str!("../events/batch-operations-1.0.json"));
-    let verify = aimed(include_str!("../events/batch-operations-2.0-verify.json"));
+    let replicate = aimed(include_str!("../../events/batch-operations-1.0.json"));
+    let verify = aimed(include_str!(
+        "../../events/batch-operations-2.0-verify.json"
+    ));
     for task in verify["tasks"].as_array().unwrap() {
         let key = decode_event_key(task["s3Key"].as_str().unwrap()).unwrap();
         put(&s3, &src, &key, key.as_bytes()).await;

@@ -2,9 +2,7 @@
 //! destination is found with the right status (listings see bytes, --deep also metadata), and
 //! the binary's exit status and closing line say so.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use s3_replicator::verify::{verify, Options, Status, Tally};
 use serde_json::json;
 

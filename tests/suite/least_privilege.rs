@@ -2,12 +2,10 @@
 //! runs against moto with IAM enforced, as a user whose policy is exactly the role's statements,
 //! read from template.yaml with the parameters substituted.
 
-mod common;
-
 use std::process::Command;
 
+use crate::common::*;
 use aws_sdk_s3::types::ObjectCannedAcl;
-use common::*;
 use s3_replicator::error::InvocationError;
 use s3_replicator::handle;
 use serde_json::{json, Value};

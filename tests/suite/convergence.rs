@@ -4,12 +4,10 @@
 //! current version equal to the source's, and no replica of a replica may exist. In order,
 //! no version may be copied twice.
 
-mod common;
-
 use std::collections::HashMap;
 
+use crate::common::*;
 use aws_sdk_s3::Client;
-use common::*;
 use s3_replicator::handle;
 use serde_json::{json, Value};
 

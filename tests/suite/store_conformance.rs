@@ -3,7 +3,7 @@
 //! `AwsS3` on the local S3 server. The engine's fast tests run on the fake, so wherever the fake
 //! and S3 part ways, a test here fails and the fake is what gets fixed.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};

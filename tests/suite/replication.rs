@@ -1,12 +1,10 @@
 //! Replication against a real local S3 server (moto): fidelity, rules, keys, failures.
 
-mod common;
-
+use crate::common::*;
 use aws_sdk_s3::types::{
     ObjectCannedAcl, Permission, ServerSideEncryption, StorageClass, Tag, Type,
 };
 use aws_sdk_s3::Client;
-use common::*;
 use s3_replicator::error::InvocationError;
 use s3_replicator::{handle, Summary};
 use serde_json::json;

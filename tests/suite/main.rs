@@ -1,0 +1,33 @@
+//! The integration tests, as one test binary: each file here is a module of one crate, so the SDK
+//! and the library are compiled and linked once for all of them rather than once per file (as
+//! cargo's own `tests/testsuite/main.rs` does). Run one file's tests with
+//! `cargo test --test suite replication::`.
+//!
+//! Two tests keep a process of their own, as separate binaries beside this directory:
+//! `tests/streaming_memory.rs` measures the process's peak memory, which other tests running at
+//! the same time would inflate, and `tests/sdk_config.rs` sets the process's environment, which
+//! other tests read. Shared helpers live in `tests/common/`, used by all three binaries.
+//! Proptest keeps failing cases in `tests/proptest-regressions/<module>.txt`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod batch_operations;
+mod convergence;
+mod delivery;
+mod fake_store;
+mod fixtures;
+mod fuzz_input;
+mod init_error;
+mod intake;
+mod large_objects;
+mod least_privilege;
+mod metrics;
+mod replication;
+mod restore;
+mod s3_errors;
+mod store_conformance;
+mod streaming;
+mod tls;
+mod tools_keep_later_writes;
+mod verify;
