@@ -112,6 +112,7 @@ macro_rules! send_with_expires {
     }};
 }
 
+mod body;
 mod errors;
 mod listings;
 mod multipart;
@@ -119,7 +120,7 @@ mod reads;
 mod writes;
 
 pub use errors::failure;
-pub use writes::BUFFERED_BODY;
+pub use body::BUFFERED_BODY;
 
 /// S3 through the AWS SDK, with a client per region built lazily from one `SdkConfig`.
 pub struct AwsS3 {

@@ -2,9 +2,9 @@
 
 use aws_sdk_s3::types::ChecksumType;
 
+use super::body::retryable;
 use super::errors::{failure, missing, not_advancing};
 use super::listings::listed_key;
-use super::writes::retryable;
 use super::{checksum_algorithm, copy_source, tagging_header, AwsS3};
 use crate::error::S3Failure;
 use crate::store::{Body, CopyRequest, ReplicaSpec, UploadedPart, Written};

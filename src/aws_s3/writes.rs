@@ -3,34 +3,16 @@
 
 use aws_sdk_s3::types::{ObjectCannedAcl, TaggingDirective};
 
+use super::body::retryable;
 use super::errors::{failure, invalid_tags, missing};
 use super::listings::{key_versions, keys_with_history, list_current};
 use super::reads::head_current;
 use super::{copy_source, multipart, tagging_header, AwsS3};
-use crate::error::{S3Failure, S3FailureKind};
+use crate::error::S3Failure;
 use crate::store::{
     AclPlan, Body, CopyRequest, Current, DestinationStore, Listed, ListedVersion, ReplicaLocation,
     ReplicaSpec, TagsPlan, UploadedPart, Written,
 };
-
-/// Bodies up to this size are read into memory before they are sent, so the SDK can retry the
-/// request; larger ones stream through (a failure then fails the part, and the retry resumes).
-pub const BUFFERED_BODY: u64 = 8 * 1024 * 1024;
-
-/// A body the SDK can send: small ones buffered (retryable), large ones streamed.
-pub(super) async fn retryable(body: Body) -> Result<aws_sdk_s3::primitives::ByteStream, S3Failure> {
-    if body.length > BUFFERED_BODY {
-        return Ok(body.stream);
-    }
-    let bytes = body.stream.collect().await.map_err(|e| S3Failure {
-        operation: "GetObject",
-        kind: S3FailureKind::Other,
-        code: None,
-        status: None,
-        message: format!("reading the body failed: {e}"),
-    })?;
-    Ok(bytes.into_bytes().into())
-}
 
 fn acl_request(
     req: aws_sdk_s3::operation::put_object_acl::builders::PutObjectAclFluentBuilder,
