@@ -1,5 +1,5 @@
 # The two set-up commands of README: `make demo` (the local demo) and `make test` (all CI runs).
-.PHONY: demo local test checks bootstrap lint unit demo-check templates bench deploy
+.PHONY: demo local test checks bootstrap lint test-build unit demo-check templates bench deploy
 
 demo: bootstrap
 	bash scripts/demo.sh
@@ -21,14 +21,17 @@ lint:
 	cargo fmt --check
 	bash scripts/with-heartbeat.sh "cargo clippy" cargo clippy --all-targets -- -D warnings
 
-# Unit tests and the integration tests, which start their own moto server on 127.0.0.1
-# (examples are built, not run).
-unit:
+# Compiling the tests and examples (no venv needed; `make test` runs it while pip installs).
+test-build:
 	bash scripts/with-heartbeat.sh "compiling the tests" cargo test --no-run
-	cargo test
+
+# Unit tests and the integration tests, which start their own moto server on 127.0.0.1
+# (examples are built, not run). No fail-fast: a failing test binary leaves the others to run.
+unit: bootstrap test-build
+	cargo test --no-fail-fast
 
 # The demo end to end (cargo lambda watch + invoke), failing if any replica differs.
-demo-check:
+demo-check: bootstrap
 	bash scripts/demo.sh --check
 
 # Deployment templates: cfn-lint, sam validate --lint, checkov, cycle check, sam build.

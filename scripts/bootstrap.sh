@@ -14,11 +14,14 @@ ensure() { # VENV REQUIREMENTS
     return 0
   fi
   echo "bootstrap: installing $req into $venv (first run only, about a minute)" >&2
+  local start=$SECONDS
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip >/dev/null
-  # pip's own lines (one or two per package), so a first run is never silent.
-  "$venv/bin/pip" install --progress-bar off -r "$req"
+  # One short line per package, so a first run is never silent; pip's own closing lines list
+  # every package on one line of a thousand columns. Its errors go to stderr, untouched.
+  "$venv/bin/pip" install --progress-bar off -r "$req" | sed -un 's/^Collecting \([^ ]*\).*/  \1/p'
   echo "$want" >"$stamp"
+  echo "bootstrap: $venv ready in $((SECONDS - start)) s" >&2
 }
 
 ensure .venv scripts/requirements.txt

@@ -1,11 +1,66 @@
 #!/usr/bin/env bash
-# `make test`: every check CI runs (make checks), then one closing line with the number of tests
-# run, added up from cargo's `test result:` lines: `tests: N passed, M failed`.
+# `make test`: every check CI runs, stage by stage, each closing with its time (`== lint: 1 m 52 s`),
+# then the stages' times together and one closing line with the number of tests run, added up from
+# cargo's `test result:` lines: `tests: N passed, M failed`. The first failing stage ends the run
+# (as `make checks` would), still with the closing line.
+#
+# The venvs install in the background while clippy and the test build compile: pip waits on the
+# network and the disk, cargo on the CPU. The stages that need a venv wait for it first.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-make --no-print-directory checks 2>&1 | tee "$log"
+venvs_log=$(mktemp)
+trap 'rm -f "$log" "$venvs_log"' EXIT
+
+duration() { printf '%d m %02d s' $(($1 / 60)) $(($1 % 60)); }
+times=()
+status=0
+
+# stage NAME COMMAND...: runs COMMAND under an `== NAME` header and closes it with its time.
+stage() {
+  local name=$1 start=$SECONDS rc
+  shift
+  echo "== $name"
+  "$@"
+  rc=$?
+  local took=$((SECONDS - start))
+  times+=("$(printf '%-12s %s' "$name" "$(duration "$took")")$([ "$rc" -eq 0 ] || echo '  FAILED')")
+  if [ "$rc" -eq 0 ]; then
+    echo "== $name: $(duration "$took")"
+  else
+    echo "== $name: FAILED after $(duration "$took") (exit $rc)"
+    status=$rc
+  fi
+  return "$rc"
+}
+
+# Waits for the background venv installs and shows what they printed.
+venvs() {
+  local rc=0
+  wait "$venvs_pid" || rc=$?
+  venvs_pid=""
+  cat "$venvs_log"
+  return "$rc"
+}
+
+main() {
+  local start=$SECONDS
+  bash scripts/bootstrap.sh --deploy-tools >"$venvs_log" 2>&1 &
+  venvs_pid=$!
+  stage lint make --no-print-directory lint &&
+    stage "test build" make --no-print-directory test-build &&
+    stage venvs venvs &&
+    stage tests make --no-print-directory unit &&
+    stage demo-check make --no-print-directory demo-check &&
+    stage templates make --no-print-directory templates
+  # A stage failed before the venvs were needed: let pip finish (a venv cut short is reinstalled).
+  [ -z "$venvs_pid" ] || wait "$venvs_pid"
+  echo "== stage times (venvs: installed beside lint and the test build; this is the wait for them)"
+  printf '   %s\n' "${times[@]}"
+  echo "   total        $(duration $((SECONDS - start)))"
+  return "$status"
+}
+main 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
