@@ -1,0 +1,29 @@
+//! The small role traits the replication logic needs, speaking domain types. `aws_s3` implements
+//! them on the AWS SDK; behind the `test-util` feature, `fake` implements them in memory (fast
+//! tests with no server) and `faults::Faulty` wraps a destination store of either kind to inject
+//! failures. `tests/store_conformance.rs` holds both implementations to one behaviour.
+//!
+//! The traits ([`SourceStore`], [`DestinationStore`]) are in `source` and `destination`; the
+//! domain types they speak in `object` (what S3 holds), `replica` (what a write asks for) and
+//! `replica_metadata` (the entries that mark a replica).
+
+mod destination;
+mod object;
+mod replica;
+mod replica_metadata;
+mod source;
+
+pub use destination::DestinationStore;
+pub use object::{
+    Acl, Body, Checksum, ContentHeaders, Current, Encryption, Grant, Grantee, Listed,
+    ListedVersion, ObjectLock, Origin, Past, SourceVersion, UploadedPart, VersionRef,
+};
+pub use replica::{
+    AclPlan, CopyRequest, GrantHeaders, ReplicaLocation, ReplicaSpec, TagsPlan, TargetEncryption,
+    WriteCondition, Written,
+};
+pub use replica_metadata::{
+    without_replica_entries, REPLICA_ENTRIES, REPLICA_MARKER, REPLICA_ORIGIN_TIME,
+    REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
+};
+pub use source::SourceStore;

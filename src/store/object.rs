@@ -1,0 +1,422 @@
+//! What S3 holds, as the engine reads it: object versions and their headers, bodies, listings,
+//! ACLs, and what a key currently is.
+
+use std::collections::BTreeMap;
+
+use aws_smithy_types::DateTime;
+
+use super::replica_metadata::{
+    REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
+};
+
+/// When an object's original write happened, and its ETag: the later original wins a two-way
+/// race (the ETag breaks ties within S3's one-second resolution), the same on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Origin {
+    /// Milliseconds since the epoch.
+    pub millis: i64,
+    /// The ETag.
+    pub etag: String,
+}
+
+/// A key in a bucket, at one version (`None`: the current object of an unversioned bucket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRef {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key, decoded.
+    pub key: String,
+    /// Version id.
+    pub version_id: Option<String>,
+}
+
+/// System metadata that a metadata-replacing copy must restate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContentHeaders {
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Cache-Control`.
+    pub cache_control: Option<String>,
+    /// `Content-Disposition`.
+    pub content_disposition: Option<String>,
+    /// `Content-Encoding`.
+    pub content_encoding: Option<String>,
+    /// `Content-Language`.
+    pub content_language: Option<String>,
+    /// `Expires`, exactly as stored (not re-formatted).
+    pub expires: Option<String>,
+    /// `x-amz-website-redirect-location`.
+    pub website_redirect_location: Option<String>,
+}
+
+/// How an object version is encrypted at rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    /// No server-side encryption reported.
+    None,
+    /// SSE-S3 (`AES256`).
+    S3,
+    /// SSE-KMS or DSSE-KMS.
+    Kms {
+        /// `aws:kms` or `aws:kms:dsse`.
+        algorithm: String,
+        /// The key the source used.
+        key_id: Option<String>,
+        /// Whether an S3 Bucket Key was used.
+        bucket_key: bool,
+    },
+    /// SSE-C: unreadable without the customer's key.
+    Customer,
+}
+
+/// Object Lock settings of a version.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObjectLock {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    pub mode: Option<String>,
+    /// Retention end.
+    pub retain_until: Option<DateTime>,
+    /// Legal hold on.
+    pub legal_hold: Option<bool>,
+}
+
+/// Bytes on their way from the source to a destination on another endpoint: a stream read as
+/// it is sent, so a part of any size never sits in memory whole.
+pub struct Body {
+    /// The bytes.
+    pub stream: aws_sdk_s3::primitives::ByteStream,
+    /// How many there are (Content-Length).
+    pub length: u64,
+}
+
+impl Body {
+    /// A body of bytes already in memory.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self {
+            length: bytes.len() as u64,
+            stream: bytes.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Body({} bytes)", self.length)
+    }
+}
+
+/// An additional checksum S3 keeps for an object (HeadObject with `ChecksumMode: ENABLED`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksum {
+    /// `CRC32`, `CRC32C`, `CRC64NVME`, `SHA1` or `SHA256`.
+    pub algorithm: String,
+    /// `FULL_OBJECT` (of the whole object) rather than `COMPOSITE` (of the parts' checksums).
+    pub full_object: bool,
+    /// The value, as S3 gives it (base64; a composite one ends in `-N`).
+    pub value: String,
+}
+
+/// A part of an upload as S3 acknowledged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    /// The part's ETag, with quotes.
+    pub etag: String,
+    /// The part's checksum in the upload's algorithm, when it has one (Complete repeats it).
+    pub checksum: Option<String>,
+    /// Stored under SSE-KMS, as its answer said (its ETag is then no MD5 of its bytes).
+    pub kms: bool,
+}
+
+/// One object of a listing (ListObjectsV2): what a byte-exact check needs, since a replica keeps
+/// its source's ETag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag, with its quotes.
+    pub etag: String,
+    /// Storage class (`STANDARD` when the listing names none).
+    pub storage_class: String,
+}
+
+/// One object version in a listing of a bucket's versions (delete markers are not listed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedVersion {
+    /// The key.
+    pub key: String,
+    /// The version id (`null` for an object written while versioning was off or suspended).
+    pub version_id: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag, with its quotes.
+    pub etag: String,
+}
+
+/// One entry of a key's history as ListObjectVersions lists it: an object version or a delete
+/// marker, with when it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Past {
+    /// The key.
+    pub key: String,
+    /// The version id (`null` for one written while versioning was off or suspended).
+    pub version_id: String,
+    /// Last-Modified, in milliseconds since the epoch.
+    pub last_modified: i64,
+    /// A delete marker rather than an object version.
+    pub delete_marker: bool,
+    /// The key's current entry.
+    pub latest: bool,
+    /// Size in bytes (0 for a delete marker).
+    pub size: u64,
+    /// ETag, with its quotes (empty for a delete marker).
+    pub etag: String,
+}
+
+/// What HeadObject tells about a source version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceVersion {
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag, with its quotes.
+    pub etag: String,
+    /// Version id (`None` when unversioned).
+    pub version_id: Option<String>,
+    /// Content headers.
+    pub content: ContentHeaders,
+    /// User metadata (`x-amz-meta-*`, without the prefix).
+    pub metadata: BTreeMap<String, String>,
+    /// Storage class (`None` is STANDARD).
+    pub storage_class: Option<String>,
+    /// Whether the bytes are in an archive tier that needs a restore before reading.
+    pub archived: bool,
+    /// Encryption at rest.
+    pub encryption: Encryption,
+    /// Object Lock settings.
+    pub object_lock: ObjectLock,
+    /// Number of tags, when the server reports it.
+    pub tag_count: Option<u32>,
+    /// Number of parts, for multipart uploads.
+    pub parts_count: Option<u32>,
+    /// The additional checksum S3 keeps, if any.
+    pub checksum: Option<Checksum>,
+    /// `Last-Modified`.
+    pub last_modified: Option<DateTime>,
+}
+
+impl SourceVersion {
+    /// Whether this object is a replica this function wrote into `bucket`. A copy of one made
+    /// into another bucket is not: it is a new object there. (Replicas written before the
+    /// bucket was recorded count as replicas.)
+    pub fn is_replica_in(&self, bucket: &str) -> bool {
+        self.metadata.contains_key(REPLICA_MARKER)
+            && self
+                .metadata
+                .get(REPLICA_WRITTEN_TO)
+                .is_none_or(|to| to == bucket)
+    }
+
+    /// Whether this is a replica written into `bucket` from `from` (two-way, seen from the side
+    /// that received it).
+    pub fn is_replica_from(&self, bucket: &str, from: &str) -> bool {
+        self.is_replica_in(bucket)
+            && self.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(from)
+    }
+
+    /// Whether this destination object did not come from `source_bucket` through this function:
+    /// written in the destination itself, or replicated there from another bucket (two-way).
+    pub fn not_replicated_from(&self, source_bucket: &str) -> bool {
+        match self.metadata.get(REPLICA_MARKER) {
+            None => true,
+            Some(_) => self
+                .metadata
+                .get(REPLICA_SOURCE_BUCKET)
+                .is_some_and(|from| from != source_bucket),
+        }
+    }
+
+    /// When and as what the object in `bucket` was originally written: a replica written there
+    /// carries its original's time; anything else (a copy of a replica included) is an original
+    /// write of its own.
+    pub fn origin_in(&self, bucket: &str) -> Origin {
+        let own = self.last_modified.map_or(0, |t| t.to_millis().unwrap_or(0));
+        let millis = match self.is_replica_in(bucket) {
+            true => self
+                .metadata
+                .get(REPLICA_ORIGIN_TIME)
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(own),
+            false => own,
+        };
+        Origin {
+            millis,
+            etag: self.etag.clone(),
+        }
+    }
+}
+
+/// Who an ACL grant is for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Grantee {
+    /// A canonical user id.
+    Id(String),
+    /// A predefined group, by URI.
+    Uri(String),
+    /// An account by e-mail address (older regions only).
+    Email(String),
+}
+
+/// One ACL grant.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Grant {
+    /// The grantee.
+    pub grantee: Grantee,
+    /// `FULL_CONTROL`, `READ`, `READ_ACP`, `WRITE_ACP` (or `WRITE`, meaningless on objects).
+    pub permission: String,
+}
+
+/// An object ACL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acl {
+    /// The object owner's canonical id.
+    pub owner_id: Option<String>,
+    /// Its grants.
+    pub grants: Vec<Grant>,
+}
+
+impl Acl {
+    /// True when the ACL grants nothing beyond the owner's own full control (the `private` ACL).
+    pub fn is_private(&self) -> bool {
+        self.grants.iter().all(|g| {
+            g.permission == "FULL_CONTROL"
+                && matches!((&g.grantee, &self.owner_id), (Grantee::Id(id), Some(owner)) if id == owner)
+        })
+    }
+}
+
+/// What a key currently is in a versioned bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Current {
+    /// An object version.
+    Object(Box<SourceVersion>),
+    /// A delete marker, with its version id.
+    DeleteMarker(Option<String>),
+    /// Nothing: the key never existed, or every version was deleted.
+    Absent,
+}
+
+impl Current {
+    /// The version id of the current object or delete marker.
+    pub fn version_id(&self) -> Option<&str> {
+        match self {
+            Current::Object(o) => o.version_id.as_deref(),
+            Current::DeleteMarker(v) => v.as_deref(),
+            Current::Absent => None,
+        }
+    }
+
+    /// The source version this is a replica of, if it is a replica.
+    pub fn replica_of(&self) -> Option<&str> {
+        match self {
+            Current::Object(o) => o.metadata.get(REPLICA_MARKER).map(String::as_str),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(grantee: Grantee, permission: &str) -> Grant {
+        Grant {
+            grantee,
+            permission: permission.into(),
+        }
+    }
+
+    fn object(metadata: &[(&str, &str)], modified_secs: i64, etag: &str) -> SourceVersion {
+        SourceVersion {
+            size: 1,
+            etag: etag.into(),
+            version_id: Some("v".into()),
+            content: ContentHeaders::default(),
+            metadata: metadata
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            storage_class: None,
+            archived: false,
+            encryption: Encryption::None,
+            object_lock: ObjectLock::default(),
+            tag_count: None,
+            parts_count: None,
+            checksum: None,
+            last_modified: Some(DateTime::from_secs(modified_secs)),
+        }
+    }
+
+    #[test]
+    fn a_replica_carries_its_originals_time_and_the_etag_breaks_ties() {
+        let original = object(&[], 100, "\"b\"");
+        let replica = object(
+            &[(REPLICA_MARKER, "v1"), (REPLICA_ORIGIN_TIME, "50000")],
+            900,
+            "\"a\"",
+        );
+        assert_eq!(replica.origin_in("b").millis, 50_000);
+        assert!(original.origin_in("a") > replica.origin_in("b"));
+        // The same second on both sides: the ETag decides, identically everywhere.
+        let other = object(&[], 100, "\"a\"");
+        assert!(original.origin_in("a") > other.origin_in("b"));
+        // A replica written into "b" and copied into "a" is a write of its own there.
+        let mut copied = replica.clone();
+        copied
+            .metadata
+            .insert(REPLICA_WRITTEN_TO.into(), "b".into());
+        assert_eq!(copied.origin_in("a").millis, 900_000);
+    }
+
+    #[test]
+    fn only_replicas_written_into_a_bucket_are_replicas_there() {
+        let replica = object(
+            &[
+                (REPLICA_MARKER, "v1"),
+                (REPLICA_WRITTEN_TO, "dst"),
+                (REPLICA_SOURCE_BUCKET, "src"),
+            ],
+            0,
+            "\"e\"",
+        );
+        assert!(replica.is_replica_in("dst"));
+        assert!(!replica.is_replica_in("src"), "copied back: a new object");
+        assert!(!replica.not_replicated_from("src"));
+        assert!(replica.not_replicated_from("third"));
+        assert!(object(&[], 0, "\"e\"").not_replicated_from("src"));
+    }
+
+    #[test]
+    fn owner_only_acl_is_private() {
+        let acl = Acl {
+            owner_id: Some("o".into()),
+            grants: vec![grant(Grantee::Id("o".into()), "FULL_CONTROL")],
+        };
+        assert!(acl.is_private());
+    }
+
+    #[test]
+    fn public_read_acl_is_not_private() {
+        let acl = Acl {
+            owner_id: Some("o".into()),
+            grants: vec![
+                grant(Grantee::Id("o".into()), "FULL_CONTROL"),
+                grant(
+                    Grantee::Uri("http://acs.amazonaws.com/groups/global/AllUsers".into()),
+                    "READ",
+                ),
+            ],
+        };
+        assert!(!acl.is_private());
+    }
+}
