@@ -6,7 +6,8 @@ GetObjectAcl for keys completed by a multipart upload; those get the private ACL
 And it honours the conditions AWS S3 honours and moto 5.2 ignores: `x-amz-copy-source-if-match`
 on CopyObject and UploadPartCopy, and the write conditions `If-Match` / `If-None-Match: *` on
 CopyObject and CompleteMultipartUpload (412 PreconditionFailed), so conditional writes can be
-tested against a real server. ListObjectVersions honours `encoding-type=url` (moto 5.2 ignores
+tested against a real server; DeleteObject's `If-Match: *` (any current object) is honoured too
+(moto 5.2 compares `*` as an ETag). ListObjectVersions honours `encoding-type=url` (moto 5.2 ignores
 it, and a key with a control character then breaks the XML), as ListObjectsV2 already does.
 An object completed by a multipart upload reports the time its upload was initiated as its
 Last-Modified, as S3 does (moto reports completion). CompleteMultipartUpload checks the
@@ -125,6 +126,25 @@ def _pinned_part_copy(self):
 
 
 S3Response.upload_part_copy = _pinned_part_copy
+
+_delete_object = S3Response.delete_object
+
+
+def _delete_if_any(self):
+    """DeleteObject with `If-Match: *`: delete when the key has a current object (a delete
+    marker is none), as S3 does; moto 5.2 compares `*` as an ETag and always refuses."""
+    if self.headers.get("If-Match") == "*" and not self._get_param("versionId"):
+        from werkzeug.datastructures import Headers
+
+        if self.backend.get_object(self.bucket_name, self.parse_key_name()) is None:
+            raise s3_exceptions.MissingKey(key=self.parse_key_name())
+        headers = Headers(list(self.headers.items()))
+        headers.remove("If-Match")
+        self.headers = headers
+    return _delete_object(self)
+
+
+S3Response.delete_object = _delete_if_any
 
 _key_response_post = S3Response._key_response_post
 

@@ -40,6 +40,7 @@ impl DestinationStore for FakeS3 {
         let _call = self.call().await;
         let mut state = self.state();
         let source = &request.source;
+        state.injected("CopyObject")?;
         let s = state.pinned("CopyObject", source, request.source_if_match.as_deref())?;
         let target = &request.target;
         let mut copy = object(
@@ -58,7 +59,7 @@ impl DestinationStore for FakeS3 {
             &target.key,
             target.condition.as_ref(),
         )?;
-        state.store(&target.bucket, &target.key, copy)
+        state.store("ObjectCreated:Copy", &target.bucket, &target.key, copy)
     }
 
     async fn put_object(
@@ -74,13 +75,14 @@ impl DestinationStore for FakeS3 {
         let mut stored = object(bytes, etag, vec![size], Some(target));
         stored.tags = tags.to_vec();
         let mut state = self.state();
+        state.injected("PutObject")?;
         state.condition_holds(
             "PutObject",
             &target.bucket,
             &target.key,
             target.condition.as_ref(),
         )?;
-        state.store(&target.bucket, &target.key, stored)
+        state.store("ObjectCreated:Put", &target.bucket, &target.key, stored)
     }
 
     async fn upload_part(
@@ -93,6 +95,7 @@ impl DestinationStore for FakeS3 {
         let _call = self.call().await;
         let bytes = bytes_of(body).await?;
         let mut state = self.state();
+        state.injected("UploadPart")?;
         let upload = state
             .bucket("UploadPart", &target.bucket)?
             .uploads
@@ -111,6 +114,7 @@ impl DestinationStore for FakeS3 {
         let _call = self.call().await;
         let mut state = self.state();
         let id = format!("upload-{}", state.id());
+        let initiated = state.now_millis();
         state
             .bucket("CreateMultipartUpload", &target.bucket)?
             .uploads
@@ -118,6 +122,7 @@ impl DestinationStore for FakeS3 {
                 id.clone(),
                 Upload {
                     key: target.key.clone(),
+                    initiated,
                     spec: target.clone(),
                     tags: tags.to_vec(),
                     parts: BTreeMap::new(),
@@ -136,6 +141,7 @@ impl DestinationStore for FakeS3 {
         let _call = self.call().await;
         let mut state = self.state();
         let source = &request.source;
+        state.injected("UploadPartCopy")?;
         let s = state.pinned("UploadPartCopy", source, request.source_if_match.as_deref())?;
         let bytes = s.body[start as usize..end as usize].to_vec();
         let upload = state
@@ -156,6 +162,7 @@ impl DestinationStore for FakeS3 {
     ) -> Result<Written, S3Failure> {
         let _call = self.call().await;
         let mut state = self.state();
+        state.injected("CompleteMultipartUpload")?;
         state.condition_holds(
             "CompleteMultipartUpload",
             &target.bucket,
@@ -187,7 +194,14 @@ impl DestinationStore for FakeS3 {
         let etag = multipart_etag(&etags).unwrap_or_default();
         let mut stored = object(body, etag, sizes, Some(&upload.spec));
         stored.tags = upload.tags;
-        state.store(&target.bucket, &upload.key, stored)
+        // As S3: stamped with the upload's initiation, stacked where it completes.
+        state.store_stamped(
+            "ObjectCreated:CompleteMultipartUpload",
+            &target.bucket,
+            &upload.key,
+            stored,
+            upload.initiated,
+        )
     }
 
     async fn list_uploads(&self, target: &ReplicaSpec) -> Result<Vec<String>, S3Failure> {
@@ -243,9 +257,7 @@ impl DestinationStore for FakeS3 {
 
     async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
         let _call = self.call().await;
-        self.state().bucket("DeleteObject", &at.bucket)?;
-        self.delete(&at.bucket, &at.key);
-        Ok(())
+        self.delete_object(&at.bucket, &at.key, None).map(|_| ())
     }
 
     async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {
@@ -316,6 +328,8 @@ impl DestinationStore for FakeS3 {
         {
             v.retain(|s| s.id != version_id);
         }
+        let id = Some(version_id.to_owned());
+        state.notify(&at.bucket, &at.key, "ObjectRemoved:Delete", id, None);
         Ok(())
     }
 
@@ -334,6 +348,8 @@ impl DestinationStore for FakeS3 {
         match versions.and_then(|v| v.iter_mut().find(|s| s.id == version_id)) {
             Some(s) => {
                 s.tags = tags.to_vec();
+                let id = Some(version_id.to_owned());
+                state.notify(&at.bucket, &at.key, "ObjectTagging:Put", id, None);
                 Ok(())
             }
             None => Err(fail(
@@ -360,6 +376,8 @@ impl DestinationStore for FakeS3 {
         match versions.and_then(|v| v.iter_mut().find(|s| s.id == version_id && !s.marker)) {
             Some(s) => {
                 s.acl = acl_of(acl);
+                let id = Some(version_id.to_owned());
+                state.notify(&at.bucket, &at.key, "ObjectAcl:Put", id, None);
                 Ok(())
             }
             None => Err(fail(

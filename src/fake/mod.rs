@@ -2,10 +2,21 @@
 //! engine with no server: convergence, resume and failure handling run against it in
 //! milliseconds, and `faults::Faulty` wraps it to inject failures. It models what the engine
 //! relies on (versions, delete markers, ETags, multipart uploads and their parts, tags, the
-//! copy's `If-Match`, ACL grants), not encryption. `tests/store_conformance.rs` holds it to S3.
+//! copy's `If-Match`, ACL grants), not encryption. `tests/suite/store_conformance.rs` holds it to S3.
+//!
+//! Time is S3's: `Last-Modified` in whole seconds, a multipart object stamped with its upload's
+//! initiation but stacked where it completed. The clock is the wall clock unless a caller sets
+//! one ([`FakeS3::set_clock`]): the simulation then moves it, and the fake never reads the
+//! wall clock again. Buckets may start unversioned ([`FakeS3::create_unversioned_bucket`]):
+//! their objects have the version id `null`, which a later unversioned-era write replaces.
 
 mod destination;
+mod observe;
 mod source;
+mod user;
+
+pub use observe::Notice;
+pub use user::{Entry, UserWrite};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -58,11 +69,31 @@ struct State {
     denied: Vec<String>,
     /// Buckets whose current-object reads take longer, and how much longer.
     slow_reads: HashMap<String, std::time::Duration>,
+    /// The clock, in milliseconds since the epoch, once a caller set one: the wall clock is
+    /// then never read.
+    clock: Option<i64>,
+    hooks: observe::Hooks,
 }
+
+/// A bucket's versioning state, as GetBucketVersioning tells it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Versioning {
+    /// Never enabled: every write replaces the `null` version, a delete removes it.
+    Unversioned,
+    /// Enabled: every write is a new version.
+    #[default]
+    Enabled,
+    /// Suspended: writes replace the `null` version, a delete puts a `null` delete marker.
+    Suspended,
+}
+
+/// The version id S3 gives objects written while versioning was off or suspended.
+pub const NULL_VERSION: &str = "null";
 
 #[derive(Default)]
 struct Bucket {
     region: String,
+    versioning: Versioning,
     /// Versions per key, oldest first.
     keys: BTreeMap<String, Vec<Stored>>,
     uploads: BTreeMap<String, Upload>,
@@ -130,16 +161,15 @@ fn acl_of(plan: &AclPlan) -> Acl {
     }
 }
 
-/// Now, to the second, as S3's Last-Modified header has it.
-fn now() -> aws_smithy_types::DateTime {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    aws_smithy_types::DateTime::from_secs(secs as i64)
+/// A time in milliseconds to the second, as S3's Last-Modified header has it.
+fn to_second(millis: i64) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_secs(millis.div_euclid(1000))
 }
 
 struct Upload {
     key: String,
+    /// When CreateMultipartUpload ran (ms): the completed object's Last-Modified.
+    initiated: i64,
     spec: ReplicaSpec,
     tags: Vec<(String, String)>,
     parts: BTreeMap<u32, (Vec<u8>, UploadedPart)>,
@@ -231,21 +261,64 @@ impl State {
         Ok(s)
     }
 
-    fn store(&mut self, bucket: &str, key: &str, mut stored: Stored) -> Result<Written, S3Failure> {
-        let id = self.id();
+    /// Now, in milliseconds: the caller's clock, or the wall clock when none was set.
+    fn now_millis(&self) -> i64 {
+        self.clock.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64)
+        })
+    }
+
+    fn store(
+        &mut self,
+        event: &'static str,
+        bucket: &str,
+        key: &str,
+        stored: Stored,
+    ) -> Result<Written, S3Failure> {
+        let stamp = self.now_millis();
+        self.store_stamped(event, bucket, key, stored, stamp)
+    }
+
+    /// Stacks a write on top of the key's versions, with `stamp` (ms) as its Last-Modified (to
+    /// the second): a new version, or, where versioning is not enabled, the `null` version
+    /// replaced.
+    fn store_stamped(
+        &mut self,
+        event: &'static str,
+        bucket: &str,
+        key: &str,
+        mut stored: Stored,
+        stamp: i64,
+    ) -> Result<Written, S3Failure> {
+        let versioning = self.bucket("PutObject", bucket)?.versioning;
+        let id = match versioning {
+            Versioning::Enabled => self.id(),
+            _ => NULL_VERSION.to_owned(),
+        };
         stored.id = id.clone();
-        stored.head.version_id = Some(id.clone());
-        stored.head.last_modified = Some(now());
+        stored.head.version_id = (versioning != Versioning::Unversioned).then(|| id.clone());
+        stored.head.last_modified = Some(to_second(stamp));
         let etag = stored.head.etag.clone();
-        self.bucket("PutObject", bucket)?
+        let versions = self
+            .bucket("PutObject", bucket)?
             .keys
             .entry(key.to_owned())
-            .or_default()
-            .push(stored);
-        Ok(Written {
-            etag,
-            version_id: Some(id),
-        })
+            .or_default();
+        if versioning != Versioning::Enabled {
+            versions.retain(|v| v.id != NULL_VERSION);
+        }
+        let size = stored.head.size;
+        let replica = stored
+            .head
+            .metadata
+            .contains_key(crate::store::REPLICA_MARKER);
+        versions.push(stored);
+        self.hooks.replica_writes += u64::from(replica);
+        let version_id = stored_version(versioning, id);
+        self.notify(bucket, key, event, version_id.clone(), Some((&etag, size)));
+        Ok(Written { etag, version_id })
     }
 
     /// A write's condition against the key's current state, as S3 checks it (412).
@@ -290,6 +363,11 @@ impl State {
             },
         )
     }
+}
+
+/// The version id a write answers with: none in a bucket that never had versioning.
+fn stored_version(versioning: Versioning, id: String) -> Option<String> {
+    (versioning != Versioning::Unversioned).then_some(id)
 }
 
 fn object(body: Vec<u8>, etag: String, parts: Vec<u64>, spec: Option<&ReplicaSpec>) -> Stored {
@@ -370,6 +448,7 @@ impl FakeS3 {
 
     /// One call: waits the latency, if one is set, and logs it.
     async fn call(&self) -> Option<Call> {
+        self.maybe_yield().await;
         let latency = self
             .calls
             .lock()
@@ -405,111 +484,6 @@ impl FakeS3 {
         if let Some(extra) = extra {
             tokio::time::sleep(extra).await;
         }
-    }
-
-    /// Creates a versioned bucket.
-    pub fn create_bucket(&self, name: &str, region: &str) {
-        self.state().buckets.insert(
-            name.to_owned(),
-            Bucket {
-                region: region.to_owned(),
-                ..Bucket::default()
-            },
-        );
-    }
-
-    /// Writes an object; its version id and ETag.
-    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) -> Written {
-        let stored = object(body.to_vec(), md5_etag(body), vec![body.len() as u64], None);
-        self.state()
-            .store(bucket, key, stored)
-            .expect("the bucket exists")
-    }
-
-    /// Writes an object in parts (its ETag is a multipart ETag).
-    pub fn put_multipart(&self, bucket: &str, key: &str, parts: &[Vec<u8>]) -> Written {
-        let etags: Vec<(u32, String)> = (1..).zip(parts.iter().map(|p| md5_etag(p))).collect();
-        let etag = multipart_etag(&etags).expect("MD5 part ETags");
-        let sizes = parts.iter().map(|p| p.len() as u64).collect();
-        let stored = object(parts.concat(), etag, sizes, None);
-        self.state()
-            .store(bucket, key, stored)
-            .expect("the bucket exists")
-    }
-
-    /// Changes what HeadObject says of the key's current version (encryption, checksum, ...), as
-    /// if it had been written so.
-    pub fn edit_head(&self, bucket: &str, key: &str, edit: impl FnOnce(&mut SourceVersion)) {
-        let mut state = self.state();
-        let stored = state
-            .bucket("HeadObject", bucket)
-            .expect("the bucket exists")
-            .keys
-            .get_mut(key)
-            .and_then(|versions| versions.last_mut())
-            .expect("the key exists");
-        edit(&mut stored.head);
-    }
-
-    /// Puts a delete marker; its version id.
-    pub fn delete(&self, bucket: &str, key: &str) -> String {
-        let mut state = self.state();
-        let id = state.id();
-        let mut marker = object(Vec::new(), String::new(), Vec::new(), None);
-        marker.marker = true;
-        marker.id = id.clone();
-        // As S3, a delete marker has its write time.
-        marker.head.last_modified = Some(now());
-        state
-            .bucket("DeleteObject", bucket)
-            .expect("the bucket exists")
-            .keys
-            .entry(key.to_owned())
-            .or_default()
-            .push(marker);
-        id
-    }
-
-    /// Deletes one version for good (DeleteObject with its version id), as its owner may.
-    pub fn purge(&self, bucket: &str, key: &str, version_id: &str) {
-        let mut state = self.state();
-        let b = state
-            .bucket("DeleteObject", bucket)
-            .expect("the bucket exists");
-        if let Some(versions) = b.keys.get_mut(key) {
-            versions.retain(|v| v.id != version_id);
-        }
-    }
-
-    /// The current object's bytes and user metadata, if the key's current version is one.
-    pub fn current_object(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Option<(Vec<u8>, BTreeMap<String, String>)> {
-        let state = self.state();
-        let s = state.buckets.get(bucket)?.keys.get(key)?.last()?;
-        (!s.marker).then(|| (s.body.clone(), s.head.metadata.clone()))
-    }
-
-    /// The ids of the uploads in progress in a bucket.
-    pub fn uploads(&self, bucket: &str) -> Vec<String> {
-        let state = self.state();
-        state
-            .buckets
-            .get(bucket)
-            .map(|b| b.uploads.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// How many versions (not delete markers) a key has.
-    pub fn version_count(&self, bucket: &str, key: &str) -> usize {
-        let state = self.state();
-        state
-            .buckets
-            .get(bucket)
-            .and_then(|b| b.keys.get(key))
-            .map_or(0, |v| v.iter().filter(|s| !s.marker).count())
     }
 }
 

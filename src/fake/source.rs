@@ -179,10 +179,9 @@ impl SourceStore for FakeS3 {
 
     async fn versioning_enabled(&self, _region: &str, bucket: &str) -> Result<bool, S3Failure> {
         let _call = self.call().await;
-        // The fake's buckets are all versioned.
         self.state()
             .bucket("GetBucketVersioning", bucket)
-            .map(|_| true)
+            .map(|b| b.versioning == Versioning::Enabled)
     }
 
     async fn current(&self, _region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
