@@ -1,7 +1,9 @@
 """The demo's S3 side: creates the buckets and sample objects, writes the events for them, and
 prints sources and replicas side by side.
 
-  demo_s3.py setup ENDPOINT OUT_DIR   buckets, objects, and OUT_DIR/<fixture>.json events
+  demo_s3.py setup ENDPOINT OUT_DIR   buckets, objects, and OUT_DIR/<fixture>.json events (their
+                                      times the time of the write they report; the verify job
+                                      naming every object a rule selects)
   demo_s3.py show ENDPOINT [--check]  the side-by-side table; --check exits 1 on any difference
   demo_s3.py stamp FILE               every event time in FILE set to now (latency is measured
                                       from it), just before the event is sent
@@ -9,6 +11,10 @@ prints sources and replicas side by side.
                                       per replica in the replica bucket
   demo_s3.py bad-deploy ENDPOINT PREFIX  overwrites every current object under PREFIX in the
                                       source with other bytes, metadata and tags (no events)
+  demo_s3.py metrics LOG [--check]    sums the CloudWatch EMF documents in the function's LOG;
+                                      --check exits 1 on a line that is not JSON (a damaged log)
+                                      a latency sample counted more than once or over an hour
+  demo_s3.py selftest                 checks this script's own counting and wording
   demo_s3.py job-summary EXPECTED     reads a Batch Operations answer on stdin and prints one
                                       line per task within 120 columns; exits 1 unless every
                                       task's resultString is EXPECTED
@@ -85,10 +91,20 @@ def setup(endpoint, out_dir):
         event = json.loads((ROOT / "events" / name).read_text())
         aim(s3, event)
         (out / name).write_text(json.dumps(event, indent=2, ensure_ascii=False))
+        # As S3 stamps them: when the object was written (the demo stamps again as it sends).
+        stamp(out / name)
     # Objects that existed before replication: no event names them; the backfill step copies them.
     for key in EXISTING:
         s3.put_object(Bucket=SOURCE, Key=key, Body=f"written before replication: {key}\n".encode(),
                       **sample(key))
+    # The fixture's verify job re-aimed at every object the walkthrough replicates: once the
+    # events, the Batch Operations task and the backfill have run, each task answers `same`.
+    selected = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=SOURCE)
+                for o in page.get("Contents", []) if rule_for(o["Key"]) is not None]
+    job = json.loads((out / "batch-operations-2.0-verify.json").read_text())
+    job["tasks"] = [{"taskId": f"verify-task-{n}", "s3Key": urllib.parse.quote_plus(key, safe="/"),
+                     "s3VersionId": None, "s3Bucket": SOURCE} for n, key in enumerate(selected, 1)]
+    (out / "batch-operations-2.0-verify.json").write_text(json.dumps(job, indent=2))
 
 
 def aim(s3, event):
@@ -319,11 +335,92 @@ def job_summary(expected, answer, keys_by_task):
     codes = {}
     for r in results:
         codes[r.get("resultCode")] = codes.get(r.get("resultCode"), 0) + 1
-    print(f"  {len(results)} tasks: " + ", ".join(f"{n} {c}" for c, n in sorted(codes.items())))
+    print(f"  {len(results)} task{'' if len(results) == 1 else 's'}: " + ", ".join(f"{n} {c}" for c, n in sorted(codes.items())))
     for r in results:
         key = keys_by_task.get(r.get("taskId"), r.get("taskId"))
         print(f"  {fit(key, 60)} {fit(r.get('resultString'), 57).rstrip()}")
     return good
+
+
+def metrics(path, check):
+    """The function's EMF documents summed: counts per metric and the latency percentiles."""
+    totals, latencies, documents, problems = {}, [], 0, []
+    for n, line in enumerate(open(path, errors="replace"), 1):
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            problems.append(f"{path}:{n} is not a JSON line: {line.strip()[:80]!r}")
+            continue
+        if not isinstance(doc, dict) or "_aws" not in doc:
+            continue
+        documents += 1
+        for directive in doc["_aws"]["CloudWatchMetrics"]:
+            dims = directive["Dimensions"][0]
+            for metric in directive["Metrics"]:
+                name, value = metric["Name"], doc[metric["Name"]]
+                values = value if isinstance(value, list) else [value]
+                if name == "ReplicationLatency":
+                    # Each sample is written twice: by source (what the alarm watches) and by
+                    # source and destination. The second names each replica once.
+                    if "DestinationBucket" in dims:
+                        latencies.extend(values)
+                    continue
+                label = name + "".join(f" {d}={doc[d]}" for d in dims if d != "SourceBucket")
+                totals[label] = totals.get(label, 0) + sum(values)
+    if not documents:
+        sys.exit("demo: the function wrote no EMF document")
+    print(f"{documents} documents (namespace S3Replicator); summed over the demo's invocations:")
+    for label, total in sorted(totals.items()):
+        print(f"  {label}: {total:g}")
+    replicated = sum(t for label, t in totals.items() if label.startswith("OperationsReplicated"))
+    if latencies:
+        latencies.sort()
+        pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+        print(f"  ReplicationLatency (event time to replica written): p50 {pick(0.5):.0f} ms, "
+              f"p99 {pick(0.99):.0f} ms over {len(latencies)} "
+              f"replica{'' if len(latencies) == 1 else 's'}")
+    if len(latencies) > replicated:
+        problems.append(f"{len(latencies)} latency samples for {replicated:g} replicas written")
+    if latencies and latencies[-1] > 3600_000:
+        problems.append(f"a latency of {latencies[-1] / 3600_000:.0f} hours: events not stamped")
+    if problems and check:
+        sys.exit("demo: " + "\n  ".join(problems))
+    return len(latencies)
+
+
+def selftest():
+    """The counting and wording above, on made-up input."""
+    import contextlib
+    import io
+    import tempfile
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        job_summary("same", {"results": [{"taskId": "t", "resultCode": "Succeeded",
+                                          "resultString": "same"}]}, {"t": "k"})
+    assert "  1 task: 1 Succeeded" in out.getvalue(), out.getvalue()
+
+    def emf(dims, **values):
+        return json.dumps({"_aws": {"Timestamp": 0, "CloudWatchMetrics": [{
+            "Namespace": "S3Replicator", "Dimensions": [dims],
+            "Metrics": [{"Name": n} for n in values]}]},
+            "SourceBucket": "s", "DestinationBucket": "d", **values})
+    with tempfile.NamedTemporaryFile("w", suffix=".log") as log:
+        log.write(emf(["SourceBucket", "DestinationBucket"], OperationsReplicated=2,
+                      ReplicationLatency=[5.0, 7.0]) + "\n")
+        log.write(emf(["SourceBucket"], ReplicationLatency=[5.0, 7.0]) + "\n")
+        log.flush()
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            assert metrics(log.name, True) == 2
+        assert "over 2 replicas" in printed.getvalue(), printed.getvalue()
+        log.write('cargo-lambda overwrote this{"level":"INFO"}\n')
+        log.flush()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                metrics(log.name, True)
+            raise AssertionError("a damaged log line passed")
+        except SystemExit:
+            pass
+    print("demo_s3.py selftest: ok")
 
 
 if __name__ == "__main__":
@@ -337,6 +434,10 @@ if __name__ == "__main__":
         print(verify_job(sys.argv[2], sys.argv[3]))
     elif sys.argv[1] == "bad-deploy":
         print(bad_deploy(sys.argv[2], sys.argv[3]))
+    elif sys.argv[1] == "metrics":
+        metrics(sys.argv[2], "--check" in sys.argv)
+    elif sys.argv[1] == "selftest":
+        selftest()
     elif sys.argv[1] == "job-summary":
         # argv: EXPECTED JOB_FILE; the answer on stdin.
         job = json.loads(pathlib.Path(sys.argv[3]).read_text())
