@@ -1,6 +1,6 @@
 //! Convergence: each destination's current version ends as the source's current version.
 
-use super::created::{keeps_etag, Check};
+use super::guard::{keeps_etag, Check};
 use super::*;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {

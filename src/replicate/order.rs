@@ -56,7 +56,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .await?;
             return Ok(!above);
         }
-        self.replica_in_history(at, ours, created::keeps_etag(rule, ours), run)
+        self.replica_in_history(at, ours, guard::keeps_etag(rule, ours), run)
             .await
     }
 

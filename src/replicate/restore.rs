@@ -102,7 +102,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 )
             }
         };
-        let expected_etag = super::created::expected_etag(method, &head, &request.target);
+        let expected_etag = super::write::expected_etag(method, &head, &request.target);
         let expected = expected_etag.as_deref();
         let written = match self
             .write(&request, layout.as_deref(), &tags, expected, run)

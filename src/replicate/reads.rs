@@ -1,0 +1,219 @@
+//! The engine's reads, classified into failure codes: the source version (head, lock, tags,
+//! ACL), the source's and a destination's current object, and the replicas in a destination's
+//! history.
+
+use super::*;
+
+impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    /// Every destination version that is a replica of source version `marker`, newest first.
+    /// Late events write duplicate replicas of a version by design, so a version delete or an
+    /// ACL change must reach all of them, not only the newest.
+    pub(super) async fn find_replicas(
+        &self,
+        at: &ReplicaLocation,
+        marker: &str,
+        run: &Run,
+    ) -> Result<Vec<String>, ReplicationError> {
+        self.replicas_among(at, marker, |_| true, false, run).await
+    }
+
+    /// Whether a version in the destination's history is a replica of the source version
+    /// `head`: only versions of its size (and ETag, where the replica keeps it) are read.
+    pub(super) async fn replica_in_history(
+        &self,
+        at: &ReplicaLocation,
+        head: &SourceVersion,
+        keeps_etag: bool,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let marker = head.version_id.as_deref().unwrap_or("null");
+        let candidate =
+            |v: &ListedVersion| v.size == head.size && (!keeps_etag || v.etag == head.etag);
+        let found = self
+            .replicas_among(at, marker, candidate, true, run)
+            .await?;
+        Ok(!found.is_empty())
+    }
+
+    /// The destination versions of the key that are replicas of source version `marker`,
+    /// newest first, reading only the `candidate` versions of the listing (and stopping at the
+    /// first with `first_only`).
+    pub(super) async fn replicas_among(
+        &self,
+        at: &ReplicaLocation,
+        marker: &str,
+        candidate: impl Fn(&ListedVersion) -> bool,
+        first_only: bool,
+        run: &Run,
+    ) -> Result<Vec<String>, ReplicationError> {
+        run.start()?;
+        let versions = self
+            .destination
+            .replica_versions(at)
+            .await
+            .map_err(dst_err)?;
+        let mut replicas = Vec::new();
+        for listed in versions.into_iter().filter(|v| candidate(v)) {
+            run.start()?;
+            let v = self
+                .destination
+                .replica_version(at, &listed.version_id)
+                .await
+                .map_err(dst_err)?;
+            if v.replica_of() == Some(marker) {
+                replicas.push(listed.version_id);
+                if first_only {
+                    break;
+                }
+            }
+        }
+        Ok(replicas)
+    }
+
+    pub(super) async fn read_tags(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        run: &Run,
+    ) -> Result<Vec<(String, String)>, ReplicationError> {
+        run.start()?;
+        let tags = self
+            .source
+            .version_tags(region, version)
+            .await
+            .map_err(src_err)?;
+        self.tags_readable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(version.bucket.clone());
+        Ok(tags)
+    }
+
+    /// The source version's ACL as grant headers; `None` for a private ACL.
+    pub(super) async fn read_grants(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        run: &Run,
+    ) -> Result<Option<GrantHeaders>, ReplicationError> {
+        run.start()?;
+        let acl = self
+            .source
+            .version_acl(region, version)
+            .await
+            .map_err(src_err)?;
+        Ok((!acl.is_private()).then(|| grant_headers(&acl)))
+    }
+
+    /// HeadObject on the source version the event names.
+    pub(super) async fn read_head(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        if_match: Option<&str>,
+        run: &Run,
+    ) -> Result<SourceVersion, ReplicationError> {
+        run.start()?;
+        self.source
+            .head_version(region, version, if_match)
+            .await
+            .map_err(src_err)
+    }
+
+    /// Completes what HeadObject said of the version's Object Lock. HeadObject shows the lock
+    /// only to a caller allowed `s3:GetObjectRetention` / `s3:GetObjectLegalHold`, and says
+    /// nothing when it hides it; so in a bucket with Object Lock enabled, whatever HEAD left out
+    /// is read explicitly, and a denial fails the record: a locked object is never replicated
+    /// unlocked.
+    pub(super) async fn complete_lock(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        head: &mut SourceVersion,
+        run: &Run,
+    ) -> Result<(), ReplicationError> {
+        let lock = &mut head.object_lock;
+        if lock.mode.is_some() && lock.legal_hold.is_some() {
+            return Ok(());
+        }
+        if !self.lock_enabled(region, &version.bucket, run).await? {
+            return Ok(());
+        }
+        if lock.mode.is_none() {
+            run.start()?;
+            if let Some((mode, until)) = self
+                .source
+                .version_retention(region, version)
+                .await
+                .map_err(src_err)?
+            {
+                lock.mode = Some(mode);
+                lock.retain_until = Some(until);
+            }
+        }
+        if lock.legal_hold.is_none() {
+            run.start()?;
+            let on = self
+                .source
+                .version_legal_hold(region, version)
+                .await
+                .map_err(src_err)?;
+            // Off is what a replica has without the header.
+            lock.legal_hold = on.then_some(true);
+        }
+        Ok(())
+    }
+
+    /// The source key's newest version that is an object (not a delete marker), read.
+    pub(super) async fn newest_object(
+        &self,
+        region: &str,
+        event: &ObjectEvent,
+        run: &Run,
+    ) -> Result<Option<SourceVersion>, ReplicationError> {
+        run.start()?;
+        let newest = self
+            .source
+            .newest_object_version(region, &event.bucket, &event.key)
+            .await
+            .map_err(src_err)?;
+        let Some(id) = newest else {
+            return Ok(None);
+        };
+        let version = VersionRef {
+            bucket: event.bucket.clone(),
+            key: event.key.clone(),
+            version_id: Some(id),
+        };
+        match self.read_head(region, &version, None, run).await {
+            Ok(head) => Ok(Some(head)),
+            // Deleted in the meantime: its own event converges again.
+            Err(e) if e.disposition() == Disposition::SourceGone => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What the key currently is in a destination.
+    pub(super) async fn replica_current(
+        &self,
+        at: &ReplicaLocation,
+        run: &Run,
+    ) -> Result<Current, ReplicationError> {
+        run.start()?;
+        self.destination.replica_current(at).await.map_err(dst_err)
+    }
+
+    /// What the source key currently is.
+    pub(super) async fn source_current(
+        &self,
+        region: &str,
+        event: &ObjectEvent,
+        run: &Run,
+    ) -> Result<Current, ReplicationError> {
+        run.start()?;
+        self.source
+            .current(region, &event.bucket, &event.key)
+            .await
+            .map_err(src_err)
+    }
+}

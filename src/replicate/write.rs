@@ -1,0 +1,299 @@
+//! The copy of one version to one destination: written on the condition the destination was
+//! read in (decided anew when another writer raced it), in one request or in parts, then checked.
+
+use super::guard::{Check, Guard};
+use super::plan::verify;
+use super::*;
+
+impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    /// Copies the version to one destination, after `check` decides from what the destination
+    /// holds whether it may (every caller but convergence's re-assert reads it first).
+    pub(super) async fn copy_to(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        check: Check,
+        run: &Run,
+    ) -> Result<Done, ReplicationError> {
+        // A write refused because someone else wrote the key since it was read (a concurrent
+        // delivery of the same event, most often) is decided anew from what is there now.
+        let mut fresh = false;
+        let mut assume = self.may_assume_no_object(rule, src, check, run);
+        let mut races = 0;
+        while races < RACE_ROUNDS {
+            match self.copy_once(rule, src, check, fresh, assume, run).await? {
+                Attempt::Done(done) => return Ok(done),
+                // The key held an object after all: the destination's read decides.
+                Attempt::Refused => assume = false,
+                Attempt::Raced => {
+                    races += 1;
+                    fresh = true;
+                }
+            }
+        }
+        Err(ReplicationError::NotConverged(format!(
+            "the destination key changed under {RACE_ROUNDS} conditional writes in a row"
+        )))
+    }
+
+    /// Whether an in-order event's copy may go out before the destination's read comes back,
+    /// on `If-None-Match: *`, assuming the key holds no object. Where it holds none, the read
+    /// would have let the copy through on that same condition: over nothing, and over a delete
+    /// marker too, since this version is the source's current one (an event's convergence puts
+    /// its replica back on top of one). Where it holds an object, S3 refuses the copy and the
+    /// read decides. Only for events (a tool leaves a delete marker over a replica alone), on
+    /// the function's own endpoint (which honours write conditions), and while few recent
+    /// reads found an object: each refusal costs a request.
+    fn may_assume_no_object(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        check: Check,
+        run: &Run,
+    ) -> bool {
+        check == Check::Event
+            && src.is_current
+            && !run.is_tool()
+            && rule.destination.endpoint.is_none()
+            && self.occupancy.low()
+    }
+
+    /// One attempt of [`Self::copy_to`]; `assume`: see [`Self::may_assume_no_object`].
+    async fn copy_once(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        check: Check,
+        fresh: bool,
+        assume: bool,
+        run: &Run,
+    ) -> Result<Attempt, ReplicationError> {
+        if matches!(src.head.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms {
+            return Ok(Attempt::Done(Done::Skipped(SkipReason::KmsNotSelected)));
+        }
+        let region = self.destination_region(rule, run).await?;
+        // Another endpoint cannot copy server-side: the bytes are streamed through the function.
+        let streamed = rule.destination.endpoint.is_some();
+        let method = copy::choose(src.head.size, &src.head.etag, &self.config.copy, streamed)?;
+        let at = location_for(rule, &src.event.key, region.clone());
+        let mut condition = None;
+        // Only a single request: a refused multipart copy would have copied every part.
+        let assumed = assume
+            && matches!(method, CopyMethod::SingleRequest)
+            && src
+                .destinations
+                .is_some_and(|reads| reads.pending(&rule.destination.id()));
+        if assumed {
+            condition = Some(WriteCondition::IfNoneMatch);
+        } else if check != Check::None && src.version.version_id.is_some() {
+            match self.guard(rule, src, &at, check, fresh, run).await? {
+                Guard::Stop(done) => return Ok(Attempt::Done(done)),
+                Guard::Write(c) => condition = c,
+            }
+        }
+        let layout = match method {
+            CopyMethod::SingleRequest => None,
+            CopyMethod::Multipart { source_parts } => Some(
+                self.layout_of(src.region, src.version, src.head, source_parts, run)
+                    .await?,
+            ),
+        };
+        // Only CopyObject copies tags server-side; an upload or a PUT is given them.
+        let tags = match (&layout, src.tags) {
+            (None, _) if !streamed => Vec::new(),
+            (_, Some(tags)) => tags.to_vec(),
+            (_, None) if self.tags_known_empty(src.head, &src.event.bucket) => Vec::new(),
+            (_, None) => self.read_tags(src.region, src.version, run).await?,
+        };
+        let acl_disabled = self.acl_disabled(&rule.destination);
+        let mut request = CopyRequest {
+            source: src.version.clone(),
+            source_region: src.region.to_owned(),
+            source_if_match: src.if_match.map(str::to_owned),
+            target: plan_replica(
+                rule,
+                src.event,
+                src.head,
+                src.tags,
+                src.grants,
+                acl_disabled,
+                region,
+            ),
+        };
+        request.target.condition = condition.clone();
+        if layout.is_some() && src.if_match.is_none() {
+            // Each part is pinned to the version, and to its ETag as well.
+            request.source_if_match = Some(src.head.etag.clone());
+        }
+        // With the source's own layout and MD5 part ETags, the upload is checked before Complete.
+        let expected_etag = expected_etag(method, src.head, &request.target);
+        let written = match self
+            .write(
+                &request,
+                layout.as_deref(),
+                &tags,
+                expected_etag.as_deref(),
+                run,
+            )
+            .await
+        {
+            Err(e)
+                if e.disposition() == Disposition::AclUnsupported
+                    && matches!(request.target.acl, AclPlan::Grants(_)) =>
+            {
+                self.learn_acl_disabled(&rule.destination);
+                request.target.acl = AclPlan::Default;
+                self.write(
+                    &request,
+                    layout.as_deref(),
+                    &tags,
+                    expected_etag.as_deref(),
+                    run,
+                )
+                .await
+            }
+            other => other,
+        };
+        let written = match written {
+            Ok(w) => w,
+            Err(e) if assumed && e.is_precondition_failed() => return Ok(Attempt::Refused),
+            Err(e)
+                if e.is_precondition_failed() && self.moved(&at, condition.as_ref(), run).await =>
+            {
+                return Ok(Attempt::Raced)
+            }
+            Err(e) => return skip_or_fail(e).map(Attempt::Done),
+        };
+        // A multipart copy is proven by its ETag here, or was read back after Complete; a
+        // single request whose ETag cannot tell (KMS) has its size checked.
+        if !verify(src.head, &request.target, &written, method)? && layout.is_none() {
+            self.verify_size(&request, &written, src.head.size, run)
+                .await?;
+        }
+        Ok(Attempt::Done(Done::Replicated(written)))
+    }
+
+    /// One CopyObject, or a multipart copy in `layout`'s parts (checked against
+    /// `expected_etag` before Complete, when given).
+    pub(super) async fn write(
+        &self,
+        request: &CopyRequest,
+        layout: Option<&[(u64, u64)]>,
+        tags: &[(String, String)],
+        expected_etag: Option<&str>,
+        run: &Run,
+    ) -> Result<Written, ReplicationError> {
+        let transfer = match request.target.endpoint {
+            Some(_) => multipart::Transfer::Streamed {
+                source: &self.source,
+                region: &request.source_region,
+            },
+            None => multipart::Transfer::ServerSide,
+        };
+        let Some(layout) = layout else {
+            run.start()?;
+            let multipart::Transfer::Streamed { source, region } = transfer else {
+                return self.destination.copy_object(request).await.map_err(dst_err);
+            };
+            run.start()?;
+            let if_match = request.source_if_match.as_deref();
+            let body = source
+                .read(region, &request.source, if_match, None)
+                .await
+                .map_err(src_err)?;
+            return self
+                .destination
+                .put_object(&request.target, body, tags)
+                .await
+                .map_err(dst_err);
+        };
+        let plan = multipart::Plan {
+            layout,
+            tags,
+            concurrency: self.config.copy.concurrency,
+            expected_etag,
+        };
+        multipart::copy(&self.destination, transfer, request, plan, run).await
+    }
+
+    /// The part layout of a copy of `version` (read as `head`): its own (for ETag parity), or
+    /// a uniform one.
+    pub(super) async fn layout_of(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        head: &SourceVersion,
+        source_parts: Option<u32>,
+        run: &Run,
+    ) -> Result<Vec<(u64, u64)>, ReplicationError> {
+        let Some(parts) = source_parts else {
+            return Ok(copy::uniform_layout(head.size, self.config.copy.part_size));
+        };
+        // The last part is what the others leave of the object.
+        let leading = parts.saturating_sub(1);
+        let sizes = match leading {
+            0 => Vec::new(),
+            _ => {
+                run.start_many(leading)?;
+                self.source
+                    .part_sizes(region, version, leading)
+                    .await
+                    .map_err(src_err)?
+            }
+        };
+        copy::source_layout(&sizes, parts, head.size)
+    }
+
+    /// Where the ETag cannot tell (a re-chunked or KMS copy), the replica's size must match.
+    pub(super) async fn verify_size(
+        &self,
+        request: &CopyRequest,
+        written: &Written,
+        size: u64,
+        run: &Run,
+    ) -> Result<(), ReplicationError> {
+        match copy::read_back(&self.destination, &request.target, written, run).await? {
+            Some(o) if o.size == size => Ok(()),
+            Some(o) => Err(ReplicationError::ReplicaMismatch(format!(
+                "replica has {} bytes, the source {size}",
+                o.size
+            ))),
+            None => Err(ReplicationError::ReplicaMismatch(
+                "the replica just written is not there".to_owned(),
+            )),
+        }
+    }
+}
+
+/// The ETag a multipart copy in the source's own layout must make before it is completed: the
+/// source's, where part ETags are MD5s (no KMS on either side); `None` otherwise.
+pub(super) fn expected_etag(
+    method: CopyMethod,
+    head: &SourceVersion,
+    target: &ReplicaSpec,
+) -> Option<String> {
+    match method {
+        CopyMethod::Multipart {
+            source_parts: Some(_),
+        } if !matches!(head.encryption, Encryption::Kms { .. })
+            && !matches!(target.encryption, TargetEncryption::Kms { .. }) =>
+        {
+            Some(head.etag.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Conditional writes refused in a row (the key kept changing) before a record gives up and is
+/// retried whole.
+const RACE_ROUNDS: u32 = 3;
+
+/// One attempt of a copy.
+enum Attempt {
+    /// It ended: written, or nothing to write.
+    Done(Done),
+    /// Someone else wrote the key since it was read: read it again.
+    Raced,
+    /// The key assumed to hold no object held one.
+    Refused,
+}
