@@ -1,0 +1,148 @@
+//! The `--deep` comparison: HEAD of both sides (content headers, user metadata, the replica
+//! marker, and what the engine promises a replica carries: encryption, checksum, Object Lock),
+//! and on the function's own endpoint tags and ACL.
+
+use super::Check;
+use crate::config::Rule;
+use crate::error::{ReplicationError, Side};
+use crate::replicate::{grant_headers, lock_in_force, target_encryption};
+use crate::store::{
+    without_replica_entries, Current, DestinationStore, Encryption, ReplicaLocation, SourceStore,
+    SourceVersion, TargetEncryption, VersionRef, REPLICA_MARKER,
+};
+
+impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
+    /// HEAD of both sides (and, on the function's own endpoint, tags and ACL): the source's
+    /// version and the fields that differ.
+    pub(super) async fn deep(
+        &self,
+        rule: &Rule,
+        at: &ReplicaLocation,
+    ) -> Result<(Option<String>, Vec<String>), ReplicationError> {
+        let source = self.replicator.source();
+        let src = self.source_current(&at.key).await?;
+        let dst = self
+            .replicator
+            .destination()
+            .replica_current(at)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+        let (Current::Object(src), Current::Object(dst)) = (src, dst) else {
+            return Ok((None, vec!["changed while verifying".to_owned()]));
+        };
+        let mut differs = head_differences(&src, &dst, &self.options.bucket, &at.bucket);
+        differs.extend(promised_differences(rule, &src, &dst));
+        // Tags and ACL are read with the function's own credentials and endpoint.
+        if at.endpoint.is_none() {
+            let replica = VersionRef {
+                bucket: at.bucket.clone(),
+                key: at.key.clone(),
+                version_id: None,
+            };
+            let read = |f| ReplicationError::classify(Side::Source, f);
+            // A denied read of the replica is the destination's failure.
+            let read_replica = |f| ReplicationError::classify(Side::Destination, f);
+            let tags = source
+                .version_tags(self.region, &self.current(&at.key))
+                .await
+                .map_err(read)?;
+            if tags
+                != source
+                    .version_tags(&at.region, &replica)
+                    .await
+                    .map_err(read_replica)?
+            {
+                differs.push("tags".to_owned());
+            }
+            let got = source
+                .version_acl(&at.region, &replica)
+                .await
+                .map_err(read_replica)?;
+            if rule.destination.owner_override {
+                // bucket-owner-full-control: the destination's owner holds the replica, and
+                // none of the source's grants follow it.
+                if !got.is_private() {
+                    differs.push("acl(owner-override)".to_owned());
+                }
+            } else {
+                let want = source
+                    .version_acl(self.region, &self.current(&at.key))
+                    .await
+                    .map_err(read)?;
+                // Every grant, not only READ: a lost FULL_CONTROL or WRITE_ACP grant is damage.
+                let grants =
+                    |acl: &crate::store::Acl| (!acl.is_private()).then(|| grant_headers(acl));
+                if grants(&want) != grants(&got) {
+                    differs.push("acl".to_owned());
+                }
+            }
+        }
+        Ok((src.version_id.clone(), differs))
+    }
+}
+
+/// What else the engine promises a replica carries: the encryption the rule asks for, the
+/// source's additional checksum (algorithm and type) and its Object Lock settings (mode,
+/// retain-until date, legal hold).
+pub(super) fn promised_differences(
+    rule: &Rule,
+    src: &SourceVersion,
+    dst: &SourceVersion,
+) -> Vec<String> {
+    let mut differs = Vec::new();
+    let same_key = |got: &str, want: &str| {
+        got == want || got.ends_with(&format!("/{want}")) || want.ends_with(&format!("/{got}"))
+    };
+    let encrypted_as_asked = match target_encryption(rule, src) {
+        TargetEncryption::BucketDefault => true,
+        TargetEncryption::S3 => dst.encryption == Encryption::S3,
+        TargetEncryption::Kms {
+            algorithm, key_id, ..
+        } => matches!(&dst.encryption, Encryption::Kms { algorithm: a, key_id: Some(k), .. }
+            if *a == algorithm && same_key(k, &key_id)),
+    };
+    if !encrypted_as_asked {
+        differs.push("encryption".to_owned());
+    }
+    if let Some(want) = &src.checksum {
+        if dst.checksum.as_ref().is_none_or(|got| {
+            got.algorithm != want.algorithm || got.full_object != want.full_object
+        }) {
+            differs.push("checksum".to_owned());
+        }
+    }
+    // A retention whose date has passed binds neither side any more.
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+    if lock_in_force(&src.object_lock, now) != lock_in_force(&dst.object_lock, now) {
+        differs.push("object-lock".to_owned());
+    }
+    differs
+}
+
+/// What HEAD says differs between the source object (of `source_bucket`) and the destination's
+/// (in `dest_bucket`): content headers, user metadata, and the marker naming the version. Where
+/// the source's object is itself the replica of the destination's (two-way), the pair is in
+/// sync with no marker on the destination's side.
+pub(super) fn head_differences(
+    src: &SourceVersion,
+    dst: &SourceVersion,
+    source_bucket: &str,
+    dest_bucket: &str,
+) -> Vec<String> {
+    let mut differs = Vec::new();
+    if src.content != dst.content {
+        differs.push("content-headers".to_owned());
+    }
+    // Only the entries this function adds may differ.
+    if without_replica_entries(&src.metadata) != without_replica_entries(&dst.metadata) {
+        differs.push("user-metadata".to_owned());
+    }
+    let mirrored = src.is_replica_from(source_bucket, dest_bucket)
+        && src.metadata.get(REPLICA_MARKER).map(String::as_str)
+            == Some(dst.version_id.as_deref().unwrap_or("null"));
+    let version = src.version_id.as_deref().unwrap_or("null");
+    if !mirrored && dst.metadata.get(REPLICA_MARKER).map(String::as_str) != Some(version) {
+        differs.push("replica-marker".to_owned());
+    }
+    differs
+}

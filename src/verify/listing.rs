@@ -1,0 +1,379 @@
+//! The listing comparison: both sides' listings merge-joined, each pair judged from size, ETag
+//! and storage class; only a key that differs, or is absent on one side, is read further (to
+//! tell damage from a deliberate skip, a later write at the destination, a deletion).
+
+use futures::future::ready;
+use futures::stream::{self, StreamExt};
+
+use super::proof::{proof, Proof};
+use super::{Check, Finding, Status, CONCURRENCY};
+use crate::config::{DestinationId, Rule};
+use crate::error::{ReplicationError, Side};
+use crate::store::{
+    Current, DestinationStore, Listed, ReplicaLocation, SourceStore, VersionRef, REPLICA_MARKER,
+};
+
+impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
+    /// Merge-joins the two listings (both in key order) for one destination, then judges the
+    /// pairs, [`CONCURRENCY`] at once, keeping key order.
+    pub(super) async fn destination(
+        &self,
+        id: &DestinationId,
+        rules: &[&Rule],
+        at: &ReplicaLocation,
+        source: &[Listed],
+        replicas: &[Listed],
+    ) -> Vec<Finding> {
+        let mut pairs = Vec::new();
+        let (mut s, mut d) = (source.iter().peekable(), replicas.iter().peekable());
+        loop {
+            pairs.push(match (s.peek(), d.peek()) {
+                (None, None) => break,
+                (Some(a), Some(b)) if a.key == b.key => (s.next(), d.next()),
+                (Some(a), Some(b)) if a.key < b.key => (s.next(), None),
+                (Some(_), None) => (s.next(), None),
+                _ => (None, d.next()),
+            });
+        }
+        stream::iter(pairs)
+            .map(|(src, dst)| self.judge(id, rules, at, src, dst))
+            .buffered(CONCURRENCY)
+            .filter_map(ready)
+            .collect()
+            .await
+    }
+
+    /// One key at one destination: `None` when no rule for it selects the key.
+    async fn judge(
+        &self,
+        id: &DestinationId,
+        rules: &[&Rule],
+        at: &ReplicaLocation,
+        src: Option<&Listed>,
+        dst: Option<&Listed>,
+    ) -> Option<Finding> {
+        let key = src.or(dst).map(|o| o.key.clone()).unwrap_or_default();
+        let finding = |status, detail: String, version_id: Option<String>| {
+            Some(Finding {
+                key: key.clone(),
+                version_id,
+                destination: id.to_string(),
+                status,
+                detail,
+                size: src.map_or(0, |o| o.size),
+            })
+        };
+        let in_scope = rules.iter().any(|r| key.starts_with(&r.filter.prefix));
+        let rule = match src {
+            Some(_) => match self.selecting_rule(rules, &key).await {
+                Ok(rule) => rule,
+                Err(e) => return finding(Status::Error, e.code().to_owned(), None),
+            },
+            None => None,
+        };
+        match (src, dst, rule) {
+            (Some(src), Some(dst), Some(rule)) => {
+                let mut differs = listed_differences(src, dst, rule);
+                // Two-way: where the source's object is the replica of the destination's, the
+                // destination holds the original, in the storage class its writer chose.
+                if differs.iter().all(|d| d.starts_with("storage-class")) && !differs.is_empty() {
+                    match self.mirrored(at, &key).await {
+                        Ok(true) => differs.clear(),
+                        Ok(false) => {}
+                        Err(e) => return finding(Status::Error, e.code().to_owned(), None),
+                    }
+                }
+                // An ETag that cannot match is proven another way, or said to be unproven.
+                let mut unproven = None;
+                if differs == ["etag"] {
+                    match self.prove(rule, at, &key).await {
+                        Ok(Proof::Bytes) => differs.clear(),
+                        Ok(Proof::Unproven(why)) => {
+                            differs.clear();
+                            unproven = Some(why);
+                        }
+                        Ok(Proof::Differs(what)) => differs = vec![what],
+                        Err(e) => return finding(Status::Error, e.code().to_owned(), None),
+                    }
+                }
+                let mut version = None;
+                if differs.is_empty() && self.options.deep {
+                    let at = at_key(at, &key);
+                    match self.deep(rule, &at).await {
+                        Ok((v, fields)) => {
+                            version = v;
+                            differs = fields;
+                        }
+                        Err(e) => return finding(Status::Error, e.code().to_owned(), None),
+                    }
+                }
+                if differs.is_empty() {
+                    return match unproven {
+                        Some(why) => finding(Status::Unproven, why, version),
+                        None => finding(Status::Same, String::new(), version),
+                    };
+                }
+                match self.later_at_destination(rule, at, &key).await {
+                    Ok(true) => finding(Status::NewerAtDestination, differs.join(" "), version),
+                    Ok(false) => finding(Status::Differs, differs.join(" "), version),
+                    Err(e) => finding(Status::Error, e.code().to_owned(), None),
+                }
+            }
+            (Some(_), None, Some(_)) if !self.options.explain_missing => {
+                finding(Status::Missing, String::new(), None)
+            }
+            (Some(_), None, Some(rule)) => match self.absent(rule, at, &key).await {
+                Ok((status, detail)) => finding(status, detail, None),
+                Err(e) => finding(Status::Error, e.code().to_owned(), None),
+            },
+            (None, Some(_), _) if in_scope => match self.deleted_in_source(rules, at, &key).await {
+                Ok((status, detail)) => finding(status, detail, None),
+                Err(e) => finding(Status::Error, e.code().to_owned(), None),
+            },
+            // Not selected by any rule for this destination: nothing to say.
+            _ => None,
+        }
+    }
+
+    /// The highest-priority rule for this destination that selects the source's current object
+    /// (its tags are read only when a rule filters on them).
+    async fn selecting_rule<'r>(
+        &self,
+        rules: &[&'r Rule],
+        key: &str,
+    ) -> Result<Option<&'r Rule>, ReplicationError> {
+        let candidates: Vec<&Rule> = rules
+            .iter()
+            .copied()
+            .filter(|r| key.starts_with(&r.filter.prefix))
+            .collect();
+        let tags = if candidates.iter().any(|r| !r.filter.tags.is_empty()) {
+            self.replicator
+                .source()
+                .version_tags(self.region, &self.current(key))
+                .await
+                .map_err(|f| ReplicationError::classify(Side::Source, f))?
+        } else {
+            Vec::new()
+        };
+        Ok(candidates
+            .into_iter()
+            .filter(|r| r.filter.matches(key, &tags))
+            .max_by_key(|r| r.priority))
+    }
+
+    /// Both sides read, for a replica whose listed ETag differs from its source's.
+    async fn prove(
+        &self,
+        rule: &Rule,
+        at: &ReplicaLocation,
+        key: &str,
+    ) -> Result<Proof, ReplicationError> {
+        let src = self.source_current(key).await?;
+        let at = at_key(at, key);
+        let dst = self
+            .replicator
+            .destination()
+            .replica_current(&at)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+        let (Current::Object(src), Current::Object(dst)) = (src, dst) else {
+            return Ok(Proof::Differs("changed while verifying".to_owned()));
+        };
+        Ok(proof(self.replicator.etag_parity(rule, &src), &src, &dst))
+    }
+
+    /// Whether the source's current object is a replica written into the source bucket from
+    /// this destination (a two-way pair, seen from the side that received it).
+    async fn mirrored(&self, at: &ReplicaLocation, key: &str) -> Result<bool, ReplicationError> {
+        let src = self.source_current(key).await?;
+        Ok(matches!(src, Current::Object(src)
+            if src.is_replica_from(&self.options.bucket, &at.bucket)))
+    }
+
+    /// A key the destination does not list: deliberately not replicated, deleted there after its
+    /// replica arrived, or missing.
+    async fn absent(
+        &self,
+        rule: &Rule,
+        at: &ReplicaLocation,
+        key: &str,
+    ) -> Result<(Status, String), ReplicationError> {
+        let src = self.source_current(key).await?;
+        let Current::Object(src) = src else {
+            return Ok((
+                Status::Skipped,
+                "deleted in the source since the listing".to_owned(),
+            ));
+        };
+        if let Some(reason) = self
+            .replicator
+            .deliberate_skip(rule, &src, &self.options.bucket)
+        {
+            return Ok((Status::Skipped, reason.to_string()));
+        }
+        let at = at_key(at, key);
+        Ok(
+            match self
+                .replicator
+                .later_at_destination(rule, &self.options.bucket, &src, &at)
+                .await?
+            {
+                true => (
+                    Status::NewerAtDestination,
+                    "deleted at the destination".to_owned(),
+                ),
+                false => (Status::Missing, String::new()),
+            },
+        )
+    }
+
+    /// Whether what differs (or is missing) at the destination is a later write there: read
+    /// only for keys that differ, so a clean bucket costs nothing more.
+    async fn later_at_destination(
+        &self,
+        rule: &Rule,
+        at: &ReplicaLocation,
+        key: &str,
+    ) -> Result<bool, ReplicationError> {
+        let src = self.source_current(key).await?;
+        let Current::Object(src) = src else {
+            return Ok(false);
+        };
+        let at = at_key(at, key);
+        self.replicator
+            .later_at_destination(rule, &self.options.bucket, &src, &at)
+            .await
+    }
+
+    /// A key only the destination lists: if the source deleted it and the replica is ours, what
+    /// the rule says the destination should hold decides between `stale` and `same`; anything
+    /// else (never in the source, someone else's object) is `extra`.
+    async fn deleted_in_source(
+        &self,
+        rules: &[&Rule],
+        at: &ReplicaLocation,
+        key: &str,
+    ) -> Result<(Status, String), ReplicationError> {
+        let extra = Ok((Status::Extra, String::new()));
+        let source = self.replicator.source();
+        let src_err = |f| ReplicationError::classify(Side::Source, f);
+        if !matches!(self.source_current(key).await?, Current::DeleteMarker(_)) {
+            return extra;
+        }
+        // A delete marker has no tags: only rules without tag filters can govern it.
+        let Some(rule) = rules
+            .iter()
+            .filter(|r| r.filter.tags.is_empty() && key.starts_with(&r.filter.prefix))
+            .max_by_key(|r| r.priority)
+        else {
+            return extra;
+        };
+        let at = at_key(at, key);
+        let dst = self
+            .replicator
+            .destination()
+            .replica_current(&at)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+        let Current::Object(dst) = dst else {
+            return extra;
+        };
+        if dst.not_replicated_from(&self.options.bucket) {
+            return extra;
+        }
+        if rule.delete_marker_replication {
+            return Ok((Status::Stale, "deleted in the source".to_owned()));
+        }
+        let newest = source
+            .newest_object_version(self.region, &self.options.bucket, key)
+            .await
+            .map_err(src_err)?;
+        let marker = dst.metadata.get(REPLICA_MARKER).map(String::as_str);
+        Ok(match newest {
+            Some(newest) if marker == Some(newest.as_str()) => (Status::Same, String::new()),
+            Some(newest) => (
+                Status::Stale,
+                format!("deleted in the source; its newest object version is {newest}"),
+            ),
+            None => (Status::Stale, "deleted in the source".to_owned()),
+        })
+    }
+
+    /// What the source holds now under `key`.
+    pub(super) async fn source_current(&self, key: &str) -> Result<Current, ReplicationError> {
+        self.replicator
+            .source()
+            .current(self.region, &self.options.bucket, key)
+            .await
+            .map_err(|f| ReplicationError::classify(Side::Source, f))
+    }
+
+    pub(super) fn current(&self, key: &str) -> VersionRef {
+        VersionRef {
+            bucket: self.options.bucket.clone(),
+            key: key.to_owned(),
+            version_id: None,
+        }
+    }
+}
+
+/// The destination location of `key` (the listing's location names the prefix).
+pub(super) fn at_key(at: &ReplicaLocation, key: &str) -> ReplicaLocation {
+    ReplicaLocation {
+        key: key.to_owned(),
+        ..at.clone()
+    }
+}
+
+/// What the listings say differs: size, ETag, and the storage class the rule asks for.
+pub(super) fn listed_differences(src: &Listed, dst: &Listed, rule: &Rule) -> Vec<String> {
+    let mut differs = Vec::new();
+    if src.size != dst.size {
+        differs.push(format!("size({}!={})", src.size, dst.size));
+    }
+    if src.etag != dst.etag {
+        differs.push("etag".to_owned());
+    }
+    let class = rule
+        .destination
+        .storage_class
+        .as_deref()
+        .unwrap_or(&src.storage_class);
+    if class != dst.storage_class && !transitioned(class, &dst.storage_class) {
+        differs.push(format!("storage-class({class}!={})", dst.storage_class));
+    }
+    differs
+}
+
+/// Whether a replica written in class `from` can be in class `to` by an S3 Lifecycle transition
+/// at its destination: transitions only go down this order (the waterfall), and keep the
+/// ETag. A replica moved there is not damage, and copying it back would fight the rule.
+fn transitioned(from: &str, to: &str) -> bool {
+    const WATERFALL: [&str; 7] = [
+        "STANDARD",
+        "STANDARD_IA",
+        "INTELLIGENT_TIERING",
+        "ONEZONE_IA",
+        "GLACIER_IR",
+        "GLACIER",
+        "DEEP_ARCHIVE",
+    ];
+    let rank = |class: &str| WATERFALL.iter().position(|c| *c == class);
+    matches!((rank(from), rank(to)), (Some(a), Some(b)) if b > a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_moved_down_by_lifecycle_is_not_a_storage_class_difference() {
+        assert!(transitioned("STANDARD_IA", "GLACIER"));
+        assert!(transitioned("STANDARD", "DEEP_ARCHIVE"));
+        // Up the waterfall no lifecycle rule goes: written wrong, or rewritten by someone.
+        assert!(!transitioned("GLACIER", "STANDARD_IA"));
+        assert!(!transitioned("STANDARD_IA", "STANDARD"));
+        assert!(!transitioned("OUTPOSTS", "GLACIER"));
+    }
+}

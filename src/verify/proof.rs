@@ -1,0 +1,124 @@
+//! What a replica whose ETag differs from its source's proves: the same bytes (equal full-object
+//! checksums), damage, or nothing either way (unproven: the ETag cannot match).
+
+use crate::store::{Encryption, SourceVersion, REPLICA_MARKER};
+
+/// What a replica whose ETag differs from its source's proves.
+#[derive(Debug, PartialEq)]
+pub(super) enum Proof {
+    /// Equal full-object checksums: the bytes are the source's.
+    Bytes,
+    /// Marker and size agree, the ETag cannot match, and nothing proves the bytes (why).
+    Unproven(String),
+    /// Damage: the field that differs.
+    Differs(String),
+}
+
+/// Decides [`Proof`] for a source object and the destination's (whose listed ETag differed).
+/// `parity`: the rule copies with the source's ETag.
+pub(super) fn proof(parity: bool, src: &SourceVersion, dst: &SourceVersion) -> Proof {
+    let version = src.version_id.as_deref().unwrap_or("null");
+    if dst.metadata.get(REPLICA_MARKER).map(String::as_str) != Some(version) || src.size != dst.size
+    {
+        return Proof::Differs("etag".to_owned());
+    }
+    if let (Some(a), Some(b)) = (&src.checksum, &dst.checksum) {
+        if a.full_object && b.full_object && a.algorithm == b.algorithm {
+            return match a.value == b.value {
+                true => Proof::Bytes,
+                false => Proof::Differs("checksum".to_owned()),
+            };
+        }
+    }
+    let kms = |v: &SourceVersion| matches!(v.encryption, Encryption::Kms { .. });
+    // The same kind of layout (one part or several) without KMS gives the same ETag.
+    let same_kind = src.etag.contains('-') == dst.etag.contains('-');
+    if parity && same_kind && !kms(dst) {
+        return Proof::Differs("etag".to_owned());
+    }
+    Proof::Unproven(
+        "the ETag cannot match (SSE-KMS or another part layout) and no full-object checksum \
+         proves the bytes; marker and size agree"
+            .to_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Checksum, ContentHeaders, ObjectLock};
+
+    fn object(
+        etag: &str,
+        marker: Option<&str>,
+        checksum: Option<(&str, bool, &str)>,
+    ) -> SourceVersion {
+        SourceVersion {
+            size: 10,
+            etag: etag.into(),
+            version_id: Some("v1".into()),
+            content: ContentHeaders::default(),
+            metadata: marker
+                .map(|m| (REPLICA_MARKER.to_owned(), m.to_owned()))
+                .into_iter()
+                .collect(),
+            storage_class: None,
+            archived: false,
+            encryption: Encryption::None,
+            object_lock: ObjectLock::default(),
+            tag_count: None,
+            parts_count: None,
+            checksum: checksum.map(|(algorithm, full_object, value)| Checksum {
+                algorithm: algorithm.into(),
+                full_object,
+                value: value.into(),
+            }),
+            last_modified: None,
+        }
+    }
+
+    #[test]
+    fn equal_full_object_checksums_prove_bytes_whatever_the_etag() {
+        let src = object("\"a\"", None, Some(("CRC64NVME", true, "x")));
+        let dst = object("\"b-2\"", Some("v1"), Some(("CRC64NVME", true, "x")));
+        assert_eq!(proof(true, &src, &dst), Proof::Bytes);
+        let other = object("\"b-2\"", Some("v1"), Some(("CRC64NVME", true, "y")));
+        assert_eq!(proof(true, &src, &other), Proof::Differs("checksum".into()));
+    }
+
+    #[test]
+    fn an_etag_that_cannot_match_is_unproven_never_same() {
+        let src = object("\"a\"", None, None);
+        let mut kms = object("\"k\"", Some("v1"), None);
+        kms.encryption = Encryption::Kms {
+            algorithm: "aws:kms".into(),
+            key_id: Some("key".into()),
+            bucket_key: false,
+        };
+        assert!(matches!(proof(true, &src, &kms), Proof::Unproven(_)));
+        // Another layout of the same bytes.
+        let parts = object("\"m-3\"", Some("v1"), None);
+        assert!(matches!(proof(true, &src, &parts), Proof::Unproven(_)));
+        // A rule that cannot keep the ETag (a replica KMS key, another endpoint).
+        let plain = object("\"p\"", Some("v1"), None);
+        assert!(matches!(proof(false, &src, &plain), Proof::Unproven(_)));
+    }
+
+    #[test]
+    fn an_etag_that_should_match_and_does_not_is_damage() {
+        let src = object("\"a\"", None, None);
+        assert_eq!(
+            proof(true, &src, &object("\"b\"", Some("v1"), None)),
+            Proof::Differs("etag".into())
+        );
+        // Not our replica of this version: no proof is sought.
+        assert_eq!(
+            proof(false, &src, &object("\"b\"", Some("v0"), None)),
+            Proof::Differs("etag".into())
+        );
+        // Composite checksums prove nothing across layouts: unproven, not same.
+        let c = object("\"c-2\"", Some("v1"), Some(("CRC32", false, "z-2")));
+        let s = object("\"a\"", None, Some(("CRC32", true, "z")));
+        assert!(matches!(proof(true, &s, &c), Proof::Unproven(_)));
+    }
+}
