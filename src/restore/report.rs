@@ -1,0 +1,157 @@
+//! What a restore reports: each key's action and row, the counts and closing line, the requests
+//! a run makes (or would make) and what they cost, and the manifest a Batch Operations job reads.
+
+use std::fmt;
+
+/// What was done with one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Its version of T was copied back as the current one (or would be, in a dry run).
+    Restored,
+    /// It already was as of T.
+    AlreadyAsOf,
+    /// It did not exist at T and got a delete marker (`--delete-newer`).
+    Deleted,
+    /// It did not exist at T and was left alone.
+    Newer,
+    /// Deliberately not restored (the reason says why).
+    Skipped,
+    /// It could not be restored.
+    Failed,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Restored => "restored",
+            Action::AlreadyAsOf => "already",
+            Action::Deleted => "deleted",
+            Action::Newer => "newer",
+            Action::Skipped => "skipped",
+            Action::Failed => "failed",
+        })
+    }
+}
+
+/// One key's outcome (a row of `--report`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The key.
+    pub key: String,
+    /// What was done.
+    pub action: Action,
+    /// The version brought back (of the bucket the history came from).
+    pub version: Option<String>,
+    /// Why, in words.
+    pub reason: String,
+    /// Bytes copied (or to copy).
+    pub bytes: u64,
+}
+
+/// The counts of a run, and what it cost or would cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Keys restored.
+    pub restored: u64,
+    /// Keys already as of T.
+    pub already: u64,
+    /// Keys hidden under a delete marker.
+    pub deleted: u64,
+    /// Keys newer than T, left alone.
+    pub newer: u64,
+    /// Keys skipped.
+    pub skipped: u64,
+    /// Keys that failed.
+    pub failed: u64,
+    /// Keys not started (stopped by Ctrl-C).
+    pub not_started: u64,
+    /// Bytes copied (or to copy).
+    pub bytes: u64,
+    /// S3 requests of the PUT, COPY, POST and LIST class (or, in a dry run, to be made).
+    pub put_class: u64,
+    /// S3 requests of the GET class (GET, HEAD and the other reads).
+    pub get_class: u64,
+}
+
+/// US East (N. Virginia), S3 Standard, December 2026: PUT, COPY, POST and LIST requests per
+/// 1,000 (README states the prices assumed).
+pub const PUT_CLASS_PER_1000: f64 = 0.005;
+/// GET and all other requests per 1,000.
+pub const GET_CLASS_PER_1000: f64 = 0.0004;
+
+/// The PUT-class requests a server-side copy of `size` bytes makes: one CopyObject, or an
+/// upload in parts (create, the parts, complete).
+pub fn copy_requests(size: u64, settings: &crate::copy::CopySettings) -> u64 {
+    match size > settings.threshold {
+        true => 2 + size.div_ceil(settings.part_size.max(1)),
+        false => 1,
+    }
+}
+
+/// A dry run's second line: the bytes to copy and the estimated request cost.
+pub fn cost_line(verb: &str, bytes: u64, put_class: u64, get_class: u64) -> String {
+    let cost = put_class as f64 * PUT_CLASS_PER_1000 / 1000.0
+        + get_class as f64 * GET_CLASS_PER_1000 / 1000.0;
+    format!(
+        "{verb} (dry run): {} to copy; about {put_class} PUT/COPY/LIST and {get_class} GET/HEAD requests, ${cost:.4} at ${PUT_CLASS_PER_1000} and ${GET_CLASS_PER_1000} per 1,000",
+        indicatif::HumanBytes(bytes)
+    )
+}
+
+impl Tally {
+    pub(super) fn add(&mut self, row: &Row) {
+        match row.action {
+            Action::Restored => self.restored += 1,
+            Action::AlreadyAsOf => self.already += 1,
+            Action::Deleted => self.deleted += 1,
+            Action::Newer => self.newer += 1,
+            Action::Skipped => self.skipped += 1,
+            Action::Failed => self.failed += 1,
+        }
+        self.bytes += row.bytes;
+    }
+
+    /// The closing line.
+    pub fn summary(&self, dry_run: bool) -> String {
+        let verb = match dry_run {
+            true => "restore (dry run)",
+            false => "restore",
+        };
+        let line = format!(
+            "{verb}: {} restored, {} already as of T, {} deleted, {} newer, {} skipped, {} failed",
+            self.restored, self.already, self.deleted, self.newer, self.skipped, self.failed
+        );
+        match self.not_started {
+            0 => line,
+            n => format!("{line}, {n} not started (stopped)"),
+        }
+    }
+}
+
+/// Requests one key made (or would make).
+#[derive(Default)]
+pub(super) struct Requests {
+    pub(super) put: u64,
+    pub(super) get: u64,
+}
+
+/// The versions a plan brings back, as an S3 Batch Operations CSV manifest: bucket (of the
+/// history), URL-encoded key, version id; one row per key to restore.
+pub fn write_manifest(
+    path: &std::path::Path,
+    bucket: &str,
+    rows: &[Row],
+) -> Result<(), csv::Error> {
+    let mut out = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_path(path)?;
+    for r in rows.iter().filter(|r| r.action == Action::Restored) {
+        let Some(version) = &r.version else { continue };
+        let key: String =
+            percent_encoding::utf8_percent_encode(&r.key, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        out.write_record([bucket, key.as_str(), version.as_str()])?;
+    }
+    out.flush()?;
+    Ok(())
+}
