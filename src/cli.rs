@@ -1,21 +1,15 @@
-//! The command-line mode of the same binary: argument parsing and output, wiring only. The
-//! configuration is the function's (`REPLICATION_CONFIG` and the shorthand variables, or
-//! `--config FILE`), the credentials and endpoint the caller's usual SDK ones.
+//! The command-line mode of the same binary: argument parsing and wiring only (each command is
+//! run by its tool under `tools/`). The configuration is the function's (`REPLICATION_CONFIG` and
+//! the shorthand variables, or `--config FILE`), the credentials and endpoint the caller's usual
+//! SDK ones.
 
 use std::ffi::OsString;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
-use crate::backfill;
-use crate::error::ReplicationError;
-use crate::verify::{self, Finding, Options, Status, Tally};
+use crate::tools::{backfill, compare, repair, restore, verify};
 
 /// s3-replicator: run by Lambda without arguments; with a subcommand, a command-line tool that
 /// uses the same configuration and replication code.
@@ -102,7 +96,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         manifest_out: Option<PathBuf>,
         /// Keys restored at once.
-        #[arg(long, default_value_t = crate::restore::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
+        #[arg(long, default_value_t = restore::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
     },
     /// verify --deep, then replicate again what is missing or differs (to the destinations
@@ -171,7 +165,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let options = crate::restore::Options {
+            let options = restore::Options {
                 bucket,
                 prefix,
                 as_of,
@@ -181,76 +175,14 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 dry_run: dry_run || manifest_out.is_some(),
                 concurrency,
             };
-            let stop = stop_on_ctrl_c();
-            let progress = Bar::new("restore");
-            let done = crate::restore::restore(&replicator, &options, &progress, &stop).await;
-            progress.finish();
-            if let (Some(path), Ok((_, rows))) = (&manifest_out, &done) {
-                let bucket = options.from.as_deref().unwrap_or(&options.bucket);
-                if let Err(e) = crate::restore::write_manifest(path, bucket, rows) {
-                    eprintln!("restore: writing {}: {e}", path.display());
-                    return ExitCode::FAILURE;
-                }
-            }
-            restored(done, &options, report.as_deref())
+            restore::command(&replicator, &options, report, manifest_out).await
         }
         Command::Backfill {
             bucket,
             prefix,
             dry_run: true,
             ..
-        } => {
-            let options = Options {
-                bucket,
-                prefix,
-                deep: false,
-                explain_missing: true,
-            };
-            let Some(findings) = checked("backfill", verify::verify(&replicator, &options).await)
-            else {
-                return ExitCode::FAILURE;
-            };
-            let todo: Vec<&Finding> = findings
-                .iter()
-                .filter(|f| matches!(f.status, Status::Missing | Status::Differs))
-                .collect();
-            for f in &todo {
-                println!("would replicate {} -> {}", f.key, f.destination);
-            }
-            for f in findings.iter().filter(|f| f.status == Status::Error) {
-                println!("failed   {} -> {}  {}", f.key, f.destination, f.detail);
-            }
-            let tally = Tally::of(&findings);
-            // What a real run would say: an unproven replica names the current version (in
-            // sync); a deliberate skip and a later write at a destination are skipped.
-            println!(
-                "backfill (dry run): {} to replicate, {} already in sync, {} skipped, {} failed",
-                todo.len(),
-                tally.same + tally.unproven,
-                tally.skipped + tally.newer_at_destination,
-                tally.errors
-            );
-            // Each copy: HEAD of the source, its ACL and the destination's current object, then
-            // the copy itself; the listings of both sides, a page per 1,000 keys.
-            let settings = &replicator.config().copy;
-            let bytes: u64 = todo.iter().map(|f| f.size).sum();
-            let copies: u64 = todo
-                .iter()
-                .map(|f| crate::restore::copy_requests(f.size, settings))
-                .sum();
-            let listings = 2 * (findings.len() as u64 / 1000 + 1);
-            let line = crate::restore::cost_line(
-                "backfill",
-                bytes,
-                copies + listings,
-                3 * todo.len() as u64,
-            );
-            println!("{line}");
-            match tally.errors {
-                0 => ExitCode::SUCCESS,
-                _ => ExitCode::FAILURE,
-            }
-        }
+        } => backfill::dry_run(&replicator, bucket, prefix).await,
         Command::Backfill {
             bucket,
             prefix,
@@ -264,321 +196,26 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 all_versions,
                 concurrency,
             };
-            let stop = stop_on_ctrl_c();
-            let progress = Bar::new("backfill");
-            let done = backfill::backfill(&replicator, &options, &progress, &stop).await;
-            progress.finish();
-            closing("backfill", done)
+            backfill::command(&replicator, &options).await
         }
         Command::Repair {
             bucket,
             prefix,
             concurrency,
-        } => {
-            let options = Options {
-                bucket: bucket.clone(),
-                prefix,
-                deep: true,
-                explain_missing: true,
-            };
-            let Some(findings) = checked("repair", verify::verify(&replicator, &options).await)
-            else {
-                return ExitCode::FAILURE;
-            };
-            print_findings(&findings);
-            println!("{}", Tally::of(&findings));
-            let stop = stop_on_ctrl_c();
-            let progress = Bar::new("repair");
-            let done = backfill::repair(
-                &replicator,
-                &bucket,
-                &findings,
-                concurrency,
-                &progress,
-                &stop,
-            )
-            .await;
-            progress.finish();
-            // A key its check could not read may be damaged: it counts as failed.
-            let unchecked = Tally::of(&findings).errors;
-            closing(
-                "repair",
-                done.map(|(mut tally, failures)| {
-                    tally.failed += unchecked;
-                    (tally, failures)
-                }),
-            )
-        }
+        } => repair::command(&replicator, bucket, prefix, concurrency).await,
         Command::Verify {
             bucket,
             prefix,
             deep,
             report,
         } => {
-            let options = Options {
+            let options = compare::Options {
                 bucket,
                 prefix,
                 deep,
                 explain_missing: true,
             };
-            let Some(findings) = checked("verify", verify::verify(&replicator, &options).await)
-            else {
-                return ExitCode::FAILURE;
-            };
-            if let Some(path) = report {
-                if let Err(e) = write_report(&path, &options.bucket, &findings) {
-                    eprintln!("verify: writing {}: {e}", path.display());
-                    return ExitCode::FAILURE;
-                }
-            }
-            print_findings(&findings);
-            let tally = Tally::of(&findings);
-            println!("{tally}");
-            if tally.complete() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            verify::command(&replicator, &options, report).await
         }
     }
-}
-
-/// The findings, or `None` after printing why there are none.
-fn checked(verb: &str, findings: Result<Vec<Finding>, ReplicationError>) -> Option<Vec<Finding>> {
-    findings
-        .map_err(|e| eprintln!("{verb}: {}: {e}", e.code()))
-        .ok()
-}
-
-fn print_findings(findings: &[Finding]) {
-    for f in findings.iter().filter(|f| f.status != Status::Same) {
-        println!(
-            "{:<8} {} -> {}  {}",
-            f.status, f.key, f.destination, f.detail
-        );
-    }
-}
-
-/// Prints a backfill's or repair's failures and closing line; the exit status.
-fn closing(
-    verb: &str,
-    done: Result<(backfill::Tally, Vec<backfill::Failure>), ReplicationError>,
-) -> ExitCode {
-    match done {
-        Ok((tally, failures)) => {
-            for (key, destination, e) in &failures {
-                let to = destination.as_deref().unwrap_or("-");
-                println!("failed   {key} -> {to}  {}: {e}", e.code());
-            }
-            println!("{}", tally.summary(verb));
-            if tally.not_started > 0 {
-                ExitCode::from(130)
-            } else if tally.failed == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(e) => {
-            eprintln!("{verb}: {}: {e}", e.code());
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Prints a restore's rows worth reading, its report, closing line (and, for a dry run, bytes
-/// and cost); the exit status.
-fn restored(
-    done: Result<(crate::restore::Tally, Vec<crate::restore::Row>), crate::restore::RestoreError>,
-    options: &crate::restore::Options,
-    report: Option<&std::path::Path>,
-) -> ExitCode {
-    use crate::restore::{Action, RestoreError};
-    let (tally, rows) = match done {
-        Ok(done) => done,
-        Err(e @ RestoreError::NotVersioned(_)) => {
-            eprintln!("restore: {e}");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("restore: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Some(path) = report {
-        let written = (|| -> Result<(), csv::Error> {
-            let mut out = csv::Writer::from_path(path)?;
-            out.write_record(["key", "action", "version", "reason"])?;
-            for r in &rows {
-                let version = r.version.as_deref().unwrap_or("");
-                out.write_record([r.key.as_str(), &r.action.to_string(), version, &r.reason])?;
-            }
-            out.flush()?;
-            Ok(())
-        })();
-        if let Err(e) = written {
-            eprintln!("restore: writing {}: {e}", path.display());
-            return ExitCode::FAILURE;
-        }
-    }
-    for r in rows.iter().filter(|r| r.action != Action::AlreadyAsOf) {
-        let verb = match (options.dry_run, r.action) {
-            (true, Action::Restored) => "would restore".to_owned(),
-            (true, Action::Deleted) => "would delete".to_owned(),
-            (_, action) => action.to_string(),
-        };
-        let version = r.version.as_deref().unwrap_or("-");
-        println!("{verb:<13} {}  {version}  {}", r.key, r.reason);
-    }
-    println!("{}", tally.summary(options.dry_run));
-    if options.dry_run {
-        let line =
-            crate::restore::cost_line("restore", tally.bytes, tally.put_class, tally.get_class);
-        println!("{line}");
-    }
-    if tally.not_started > 0 {
-        ExitCode::from(130)
-    } else if tally.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-/// Set by the first Ctrl-C: no new key is started, and those in hand finish (a multipart copy
-/// left by a second Ctrl-C, which quits at once, is resumed by the next run).
-fn stop_on_ctrl_c() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-            eprintln!("stopping: finishing the keys in hand (Ctrl-C again to quit now)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
-    stop
-}
-
-/// Progress on a terminal as a bar (keys, bytes, rate, ETA); otherwise a plain line every
-/// [`LINE_EVERY`].
-struct Bar {
-    verb: &'static str,
-    bar: Option<ProgressBar>,
-    plain: Mutex<Plain>,
-}
-
-/// How often progress is printed when stdout is not a terminal.
-const LINE_EVERY: Duration = Duration::from_secs(10);
-
-#[derive(Default)]
-struct Plain {
-    keys: u64,
-    total: u64,
-    bytes: u64,
-    started: Option<Instant>,
-    printed: Option<Instant>,
-}
-
-impl Bar {
-    fn new(verb: &'static str) -> Self {
-        let bar = std::io::stdout().is_terminal().then(|| {
-            let bar = ProgressBar::new(0);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} {wide_bar} {pos}/{len} keys, {msg} {rate} ETA {eta}",
-                )
-                .map(|style| {
-                    // indicatif's own {per_sec} prints `14.0332/s`: whole keys, with the unit.
-                    style.with_key(
-                        "rate",
-                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                            let _ = write!(w, "{:.0} keys/s", state.per_sec());
-                        },
-                    )
-                })
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            bar.set_prefix(verb);
-            bar
-        });
-        Self {
-            verb,
-            bar,
-            plain: Mutex::new(Plain::default()),
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-impl backfill::Progress for Bar {
-    fn planned(&self, keys: u64, _bytes: u64) {
-        let mut plain = self.plain.lock().unwrap_or_else(|p| p.into_inner());
-        plain.total = keys;
-        plain.started = Some(Instant::now());
-        if let Some(bar) = &self.bar {
-            bar.set_length(keys);
-        }
-    }
-
-    fn done(&self, bytes: u64) {
-        let mut plain = self.plain.lock().unwrap_or_else(|p| p.into_inner());
-        plain.keys += 1;
-        plain.bytes += bytes;
-        if let Some(bar) = &self.bar {
-            bar.set_message(HumanBytes(plain.bytes).to_string());
-            bar.inc(1);
-            return;
-        }
-        let now = Instant::now();
-        let last = plain.printed.or(plain.started).unwrap_or(now);
-        if now - last >= LINE_EVERY {
-            let secs = plain.started.map_or(0.0, |s| (now - s).as_secs_f64());
-            println!(
-                "{}: {}/{} keys, {}, {:.0} keys/s",
-                self.verb,
-                plain.keys,
-                plain.total,
-                HumanBytes(plain.bytes),
-                plain.keys as f64 / secs.max(0.001)
-            );
-            plain.printed = Some(now);
-        }
-    }
-}
-
-/// The findings as CSV, one row per key and destination.
-pub fn write_report(
-    path: &std::path::Path,
-    bucket: &str,
-    findings: &[Finding],
-) -> Result<(), csv::Error> {
-    let mut out = csv::Writer::from_path(path)?;
-    out.write_record([
-        "source_bucket",
-        "key",
-        "version_id",
-        "destination",
-        "status",
-        "detail",
-    ])?;
-    for f in findings {
-        out.write_record([
-            bucket,
-            &f.key,
-            f.version_id.as_deref().unwrap_or(""),
-            &f.destination,
-            &f.status.to_string(),
-            &f.detail,
-        ])?;
-    }
-    out.flush()?;
-    Ok(())
 }

@@ -48,7 +48,7 @@ where
     let stop_at = deadline.map(|deadline| stop_at(deadline, replicator.config().copy.time_margin));
     if events::batch::is_batch(&payload) {
         let job = events::batch::parse_batch(&payload)?;
-        let response = crate::batch::run_job(replicator, job, stop_at).await;
+        let response = crate::tools::batch::run_job(replicator, job, stop_at).await;
         return Ok(serde_json::to_value(response).unwrap_or_default());
     }
     if events::sqs::is_sqs(&payload) {

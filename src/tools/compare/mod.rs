@@ -18,7 +18,7 @@ mod proof;
 mod status;
 
 pub use object::{verify_object, KeyCheck};
-pub use status::{Finding, Status, Tally};
+pub use status::{print_findings, Finding, Status, Tally};
 
 /// Keys checked at once (each needs HEAD, and with --deep tags and ACL, on both sides).
 pub const CONCURRENCY: usize = 16;

@@ -133,3 +133,13 @@ impl fmt::Display for Tally {
         )
     }
 }
+
+/// Prints every finding but `same`, one line each, in columns.
+pub fn print_findings(findings: &[Finding]) {
+    for f in findings.iter().filter(|f| f.status != Status::Same) {
+        println!(
+            "{:<8} {} -> {}  {}",
+            f.status, f.key, f.destination, f.detail
+        );
+    }
+}

@@ -8,12 +8,12 @@ use serde::Serialize;
 use std::time::Instant;
 use tracing::{info, warn};
 
+use super::compare::{verify_object, Status};
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::events::batch::{BatchJob, BatchTask, Mode, TaskObject};
 use crate::events::{EventKind, ObjectEvent};
 use crate::replicate::{Replicator, SkipReason, Verdict};
 use crate::store::{Current, DestinationStore, SourceStore};
-use crate::verify::{verify_object, Status};
 
 /// Tasks worked on at once (S3 sends one per invocation today).
 pub const TASK_CONCURRENCY: usize = 8;
@@ -208,7 +208,7 @@ async fn restore<S: SourceStore, D: DestinationStore>(
     object: &TaskObject,
     stop_at: Option<Instant>,
 ) -> (ResultCode, String) {
-    use crate::restore::TaskOutcome;
+    use super::restore::TaskOutcome;
     let Some(version) = object.version_id.as_deref() else {
         return (
             ResultCode::PermanentFailure,
@@ -216,7 +216,7 @@ async fn restore<S: SourceStore, D: DestinationStore>(
         );
     };
     let run = crate::run::Run::new(stop_at).for_tool();
-    match crate::restore::restore_task(replicator, &object.bucket, &object.key, version, &run).await
+    match super::restore::restore_task(replicator, &object.bucket, &object.key, version, &run).await
     {
         Ok(TaskOutcome::Restored) => (ResultCode::Succeeded, "restored".to_owned()),
         Ok(TaskOutcome::AlreadyAsOf) => (ResultCode::Succeeded, "already as of T".to_owned()),

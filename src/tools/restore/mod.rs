@@ -4,15 +4,17 @@
 //! is never deleted: a key newer than T can be hidden under a delete marker, nothing more.
 //!
 //! A run plans each key (`plan`: its state at T, and whether it already is that) and applies
-//! what the plan says (`apply`); `report` holds the rows, counts and costs, `task` a Batch
+//! what the plan says (`apply`); `report` holds the rows and counts, `task` a Batch
 //! Operations restore task.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 
-use futures::stream::{self, StreamExt};
-
-use crate::backfill::Progress;
+use super::cost::cost_line;
+use super::progress::{Bar, Progress};
+use super::runner::{self, Runner};
 use crate::error::{ReplicationError, Side};
 use crate::replicate::Replicator;
 use crate::store::{DestinationStore, SourceStore};
@@ -25,10 +27,7 @@ mod task;
 use apply::one_key;
 use plan::{by_key, History};
 use report::Requests;
-pub use report::{
-    copy_requests, cost_line, write_manifest, Action, Row, Tally, GET_CLASS_PER_1000,
-    PUT_CLASS_PER_1000,
-};
+pub use report::{write_manifest, Action, Row, Tally};
 pub use task::{restore_task, TaskOutcome};
 
 /// Keys restored at once unless `--concurrency` says otherwise.
@@ -141,38 +140,41 @@ pub async fn restore<S: SourceStore, D: DestinationStore>(
     keys.sort();
     keys.dedup();
     let empty = Vec::new();
-    progress.planned(keys.len() as u64, 0);
-    let runs = stream::iter(keys)
-        .map(|key| {
-            let now = own.get(key).unwrap_or(&empty);
-            let past = history_of.get(key).unwrap_or(&empty);
-            let (history, region) = (&history, &region);
-            async move {
-                if stop.load(Ordering::SeqCst) {
-                    return None;
+    let runner = Runner {
+        concurrency: options.concurrency,
+        progress,
+        stop,
+    };
+    let (history, region) = (&history, &region);
+    let ran = runner
+        .run(
+            keys,
+            |_| 0,
+            |key| {
+                let now = own.get(key).unwrap_or(&empty);
+                let past = history_of.get(key).unwrap_or(&empty);
+                async move {
+                    let mut requests = Requests::default();
+                    let row = one_key(
+                        replicator,
+                        options,
+                        region,
+                        history,
+                        key,
+                        now,
+                        past,
+                        &mut requests,
+                    )
+                    .await;
+                    let bytes = row.bytes;
+                    ((row, requests), bytes)
                 }
-                let mut requests = Requests::default();
-                let row = one_key(
-                    replicator,
-                    options,
-                    region,
-                    history,
-                    key,
-                    now,
-                    past,
-                    &mut requests,
-                )
-                .await;
-                progress.done(row.bytes);
-                Some((row, requests))
-            }
-        })
-        .buffer_unordered(usize::from(options.concurrency.max(1)))
-        .collect::<Vec<_>>()
+            },
+        )
         .await;
     let mut rows: Vec<Row> = Vec::new();
-    tally.not_started = runs.iter().filter(|r| r.is_none()).count() as u64;
-    for (row, requests) in runs.into_iter().flatten() {
+    tally.not_started = ran.not_started as u64;
+    for (row, requests) in ran.outcomes {
         tally.add(&row);
         tally.put_class += requests.put;
         tally.get_class += requests.get;
@@ -186,4 +188,78 @@ pub async fn restore<S: SourceStore, D: DestinationStore>(
     tally.put_class += (entries / 1000) as u64;
     rows.sort_by(|a, b| a.key.cmp(&b.key));
     Ok((tally, rows))
+}
+
+/// `restore`: the run with a progress bar and Ctrl-C, the manifest (`--manifest-out`), the
+/// report, each key worth reading, the closing line (and for a dry run the cost); the exit
+/// status.
+pub async fn command<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    options: &Options,
+    report: Option<PathBuf>,
+    manifest_out: Option<PathBuf>,
+) -> ExitCode {
+    let stop = runner::stop_on_ctrl_c();
+    let progress = Bar::new("restore");
+    let done = restore(replicator, options, &progress, &stop).await;
+    progress.finish();
+    if let (Some(path), Ok((_, rows))) = (&manifest_out, &done) {
+        let bucket = options.from.as_deref().unwrap_or(&options.bucket);
+        if let Err(e) = write_manifest(path, bucket, rows) {
+            eprintln!("restore: writing {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    restored(done, options, report.as_deref())
+}
+
+/// Prints a restore's rows worth reading, its report, closing line (and, for a dry run, bytes
+/// and cost); the exit status.
+fn restored(
+    done: Result<(Tally, Vec<Row>), RestoreError>,
+    options: &Options,
+    report: Option<&Path>,
+) -> ExitCode {
+    let (tally, rows) = match done {
+        Ok(done) => done,
+        Err(e @ RestoreError::NotVersioned(_)) => {
+            eprintln!("restore: {e}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("restore: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(path) = report {
+        let header = ["key", "action", "version", "reason"];
+        let lines = rows.iter().map(|r| {
+            let version = r.version.clone().unwrap_or_default();
+            vec![
+                r.key.clone(),
+                r.action.to_string(),
+                version,
+                r.reason.clone(),
+            ]
+        });
+        if let Err(e) = runner::write_report(path, &header, lines) {
+            eprintln!("restore: writing {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    for r in rows.iter().filter(|r| r.action != Action::AlreadyAsOf) {
+        let verb = match (options.dry_run, r.action) {
+            (true, Action::Restored) => "would restore".to_owned(),
+            (true, Action::Deleted) => "would delete".to_owned(),
+            (_, action) => action.to_string(),
+        };
+        let version = r.version.as_deref().unwrap_or("-");
+        println!("{verb:<13} {}  {version}  {}", r.key, r.reason);
+    }
+    let mut closing = tally.summary(options.dry_run);
+    if options.dry_run {
+        closing += "\n";
+        closing += &cost_line("restore", tally.bytes, tally.put_class, tally.get_class);
+    }
+    runner::close(&closing, tally.not_started as usize, tally.failed as usize)
 }

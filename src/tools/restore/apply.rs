@@ -3,7 +3,7 @@
 //! made since the run began is never replaced.
 
 use super::plan::{as_of, current, same_object, History, State};
-use super::report::{copy_requests, Action, Requests, Row};
+use super::report::{Action, Requests, Row};
 use super::Options;
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::replicate::{CopiedBack, Replicator};
@@ -11,6 +11,7 @@ use crate::run::Run;
 use crate::store::{
     Current, DestinationStore, Past, ReplicaLocation, SourceStore, VersionRef, WriteCondition,
 };
+use crate::tools::cost::copy_requests;
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(

@@ -1,0 +1,97 @@
+//! Repair: a deep check, then each key it found missing, differing or stale replicated again
+//! through the engine, to the destinations where it was (a replica that claims to be the
+//! source's version but is not is written anew). Extra objects are left.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use super::compare::{self, Finding, Status, Tally};
+use super::engine::{self, closing, replicate_keys, Work};
+use super::progress::{Bar, Progress};
+use super::runner::{self, Runner};
+use crate::error::ReplicationError;
+use crate::replicate::Replicator;
+use crate::store::{DestinationStore, SourceStore};
+
+/// Replicates again each key a check found missing or differing, to the destinations where it
+/// did (a replica that claims to be the source's version but is not is written anew).
+pub async fn repair<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    bucket: &str,
+    findings: &[Finding],
+    concurrency: u16,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<(engine::Tally, Vec<engine::Failure>), ReplicationError> {
+    let region = replicator.bucket_region(bucket).await?;
+    let mut by_key: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for f in findings
+        .iter()
+        .filter(|f| matches!(f.status, Status::Missing | Status::Differs | Status::Stale))
+    {
+        by_key
+            .entry(&f.key)
+            .or_default()
+            .push(f.destination.clone());
+    }
+    let work = by_key
+        .into_iter()
+        .map(|(key, rewrite)| Work {
+            key: key.to_owned(),
+            history: Vec::new(),
+            bytes: 0,
+            rewrite,
+            never_written_at: Vec::new(),
+            listed: None,
+        })
+        .collect();
+    let runner = Runner {
+        concurrency,
+        progress,
+        stop,
+    };
+    Ok(replicate_keys(replicator, bucket, &region, work, &runner).await)
+}
+/// `repair`: `verify --deep` (its findings and counts printed), then the repair with a progress
+/// bar and Ctrl-C, its failures and closing line; the exit status.
+pub async fn command<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    bucket: String,
+    prefix: String,
+    concurrency: u16,
+) -> ExitCode {
+    let options = compare::Options {
+        bucket: bucket.clone(),
+        prefix,
+        deep: true,
+        explain_missing: true,
+    };
+    let findings = match compare::verify(replicator, &options).await {
+        Ok(findings) => findings,
+        Err(e) => return runner::cannot_run("repair", &e),
+    };
+    compare::print_findings(&findings);
+    println!("{}", Tally::of(&findings));
+    let stop = runner::stop_on_ctrl_c();
+    let progress = Bar::new("repair");
+    let done = repair(
+        replicator,
+        &bucket,
+        &findings,
+        concurrency,
+        &progress,
+        &stop,
+    )
+    .await;
+    progress.finish();
+    // A key its check could not read may be damaged: it counts as failed.
+    let unchecked = Tally::of(&findings).errors;
+    closing(
+        "repair",
+        done.map(|(mut tally, failures)| {
+            tally.failed += unchecked;
+            (tally, failures)
+        }),
+    )
+}

@@ -1,0 +1,118 @@
+//! What every tool's run shares: keys worked on so many at once, progress as they end, the
+//! first Ctrl-C stopping new keys (those in hand finish), the `--report` CSV, and the closing
+//! line with the exit status it implies. A tool brings the plan (its keys) and the decision for
+//! one key.
+
+use std::future::Future;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use futures::future::ready;
+use futures::stream::{self, StreamExt};
+
+use super::progress::Progress;
+use crate::error::ReplicationError;
+
+/// How a tool's keys are run: so many at once, their progress heard, stopped by `stop`.
+pub struct Runner<'a> {
+    /// Keys worked on at once.
+    pub concurrency: u16,
+    /// Hears each key planned and done.
+    pub progress: &'a dyn Progress,
+    /// Once set (the first Ctrl-C), no new key is started.
+    pub stop: &'a AtomicBool,
+}
+
+/// What a run of keys came to.
+pub struct Ran<O> {
+    /// Each started key's outcome, in the order the keys ended.
+    pub outcomes: Vec<O>,
+    /// Keys not started because the run was stopped.
+    pub not_started: usize,
+}
+
+impl Runner<'_> {
+    /// Runs `decide` on each key of `plan` ([`Self::concurrency`] at once), until `stop` is
+    /// set. `planned_bytes` is what a key weighs before it starts; `decide` answers the key's
+    /// outcome and the bytes it moved, for the progress.
+    pub async fn run<K, O, F, Fut>(
+        &self,
+        plan: Vec<K>,
+        planned_bytes: impl Fn(&K) -> u64,
+        decide: F,
+    ) -> Ran<O>
+    where
+        F: Fn(K) -> Fut,
+        Fut: Future<Output = (O, u64)>,
+    {
+        self.progress
+            .planned(plan.len() as u64, plan.iter().map(planned_bytes).sum());
+        let total = plan.len();
+        let mut results = stream::iter(plan)
+            .take_while(|_| ready(!self.stop.load(Ordering::SeqCst)))
+            .map(decide)
+            .buffer_unordered(usize::from(self.concurrency.max(1)));
+        let mut outcomes = Vec::new();
+        while let Some((outcome, bytes)) = results.next().await {
+            outcomes.push(outcome);
+            self.progress.done(bytes);
+        }
+        Ran {
+            not_started: total - outcomes.len(),
+            outcomes,
+        }
+    }
+}
+
+/// Set by the first Ctrl-C: no new key is started, and those in hand finish (a multipart copy
+/// left by a second Ctrl-C, which quits at once, is resumed by the next run).
+pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+            eprintln!("stopping: finishing the keys in hand (Ctrl-C again to quit now)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    stop
+}
+
+/// Writes a `--report` CSV: the header, then one row per key.
+pub fn write_report<R, F>(path: &Path, header: &[&str], rows: R) -> Result<(), csv::Error>
+where
+    R: IntoIterator<Item = Vec<F>>,
+    F: AsRef<[u8]>,
+{
+    let mut out = csv::Writer::from_path(path)?;
+    out.write_record(header)?;
+    for row in rows {
+        out.write_record(row)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Prints the closing line; the exit status: 130 when keys were left unstarted (run again to
+/// carry on), 0 when nothing failed, 1 otherwise.
+pub fn close(line: &str, not_started: usize, failed: usize) -> ExitCode {
+    println!("{line}");
+    if not_started > 0 {
+        ExitCode::from(130)
+    } else if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Prints why a run could not start (or finish); the exit status.
+pub fn cannot_run(verb: &str, e: &ReplicationError) -> ExitCode {
+    eprintln!("{verb}: {}: {e}", e.code());
+    ExitCode::FAILURE
+}
