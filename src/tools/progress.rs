@@ -24,7 +24,7 @@ impl Progress for Quiet {
 }
 
 /// Progress on a terminal as a bar (keys, bytes, rate, ETA); otherwise a plain line every
-/// [`LINE_EVERY`].
+/// `LINE_EVERY`.
 pub struct Bar {
     verb: &'static str,
     bar: Option<ProgressBar>,
