@@ -119,8 +119,8 @@ mod multipart;
 mod reads;
 mod writes;
 
-pub use errors::failure;
 pub use body::BUFFERED_BODY;
+pub use errors::failure;
 
 /// S3 through the AWS SDK, with a client per region built lazily from one `SdkConfig`.
 pub struct AwsS3 {
