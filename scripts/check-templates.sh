@@ -41,6 +41,9 @@ release) unset SAM_BUILD_MODE ;;
 *) echo "TEMPLATES_BUILD must be debug or release, not $mode" >&2 && exit 2 ;;
 esac
 out=target/sam-check/$mode
+# A cargo target directory of its own: `make test` runs these checks while the tests run, and
+# cargo's lock on target/debug (where a --target build puts its build scripts) would hold them.
+export CARGO_TARGET_DIR=$PWD/$out/cargo
 echo "== sam build (x86_64, $mode): the function built as the template says, a few minutes on a first run"
 # sam build prints nothing while cargo compiles: a line every 30 s says it is still at work.
 PATH="$PWD/.venv/bin:$PATH" bash scripts/with-heartbeat.sh "sam build" .venv-sam/bin/sam build \

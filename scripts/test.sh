@@ -4,13 +4,17 @@
 # cargo's `test result:` lines: `tests: N passed, M failed`. The first failing stage ends the run
 # (as `make checks` would), still with the closing line.
 #
-# The venvs install in the background while clippy and the test build compile: pip waits on the
-# network and the disk, cargo on the CPU. The stages that need a venv wait for it first.
+# Two things run beside others, because one waits where the other computes: the venvs install in
+# the background while clippy and the test build compile (pip waits on the network and the disk),
+# and the template checks (whose sam build compiles the function) run while the tests run (the
+# tests wait on the local S3 server: about a core's worth of work on two). A stage that needs
+# what runs beside it waits for it first; its output is shown then, in one piece.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 venvs_log=$(mktemp)
-trap 'rm -f "$log" "$venvs_log"' EXIT
+templates_log=$(mktemp)
+trap 'rm -f "$log" "$venvs_log" "$templates_log"' EXIT
 
 duration() { printf '%d m %02d s' $(($1 / 60)) $(($1 % 60)); }
 times=()
@@ -43,19 +47,44 @@ venvs() {
   return "$rc"
 }
 
+# Starts the template checks in the background, their output kept for the templates stage.
+templates_beside() {
+  (
+    started=$SECONDS
+    make --no-print-directory templates
+    rc=$?
+    echo "   (the template checks took $(duration $((SECONDS - started))) beside the tests)"
+    exit "$rc"
+  ) >"$templates_log" 2>&1 &
+  templates_pid=$!
+}
+
+# Waits for the template checks and shows what they printed.
+templates() {
+  local rc=0
+  wait "$templates_pid" || rc=$?
+  templates_pid=""
+  cat "$templates_log"
+  return "$rc"
+}
+
 main() {
   local start=$SECONDS
   bash scripts/bootstrap.sh --deploy-tools >"$venvs_log" 2>&1 &
   venvs_pid=$!
+  templates_pid=""
   stage lint make --no-print-directory lint &&
     stage "test build" make --no-print-directory test-build &&
     stage venvs venvs &&
+    templates_beside &&
     stage tests make --no-print-directory unit &&
     stage demo-check make --no-print-directory demo-check &&
-    stage templates make --no-print-directory templates
-  # A stage failed before the venvs were needed: let pip finish (a venv cut short is reinstalled).
+    stage templates templates
+  # A stage failed before what runs beside it was needed: let it finish (a venv cut short would
+  # be reinstalled next time; a sam build cut short leaves cargo's lock to the next run).
   [ -z "$venvs_pid" ] || wait "$venvs_pid"
-  echo "== stage times (venvs: installed beside lint and the test build; this is the wait for them)"
+  [ -z "$templates_pid" ] || wait "$templates_pid"
+  echo "== stage times (venvs and templates ran beside other stages: their times are the waits)"
   printf '   %s\n' "${times[@]}"
   echo "   total        $(duration $((SECONDS - start)))"
   return "$status"
