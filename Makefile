@@ -48,3 +48,10 @@ bench:
 # sam deploy --guided); ARCHITECTURE=x86_64 where the aarch64 Rust target is missing.
 deploy:
 	bash scripts/deploy.sh
+
+# Not part of test: seeded simulation histories (docs/simulation.md), release build.
+# `make soak HISTORIES=100000` runs that many; `make soak SEED=123` replays one and prints it.
+.PHONY: soak
+HISTORIES ?= 10000
+soak:
+	cargo run --release --example soak -- $(if $(SEED),--seed $(SEED),$(HISTORIES)) $(SOAK_ARGS)

@@ -33,10 +33,13 @@ pub mod handler;
 pub mod lambda_init;
 pub mod metrics;
 pub mod names;
+pub mod order;
 pub mod replicate;
 pub mod rules;
 pub mod run;
 pub mod sdk;
+#[cfg(feature = "test-util")]
+pub mod sim;
 pub mod store;
 pub mod tools;
 pub mod wiring;

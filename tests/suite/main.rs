@@ -26,6 +26,7 @@ mod metrics;
 mod replication;
 mod restore;
 mod s3_errors;
+mod simulation;
 mod store_conformance;
 mod streaming;
 mod tls;

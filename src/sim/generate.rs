@@ -1,0 +1,249 @@
+//! The users' side of a history: writes at the sources and directly at the destinations, each
+//! chosen by the generator from what the buckets hold now, with the clock moving in steps it
+//! picks (same-second writes common).
+
+use std::collections::BTreeMap;
+
+use crate::fake::{UserWrite, Versioning};
+use crate::store::{VersionRef, WriteCondition};
+
+use super::world::{short, World};
+
+/// The keys a history writes: a prefix the rule mixes filter on, and one that needs encoding.
+pub const KEYS: [&str; 5] = ["k0", "k1", "p/k2", "p/k3", "a b+c"];
+
+/// Bodies repeat, so that two writes often share an ETag (single-part, no encryption).
+const BODIES: [&[u8]; 3] = [b"same bytes", b"other bytes", b"third bytes"];
+
+impl World {
+    /// Moves the clock as the generator picks: not at all, within the second, or seconds on.
+    pub fn step_clock(&mut self) {
+        let ms = match self.rng.below(10) {
+            0..=2 => 0,
+            3..=6 => self.rng.below(400) as i64,
+            7..=8 => 1000 + self.rng.below(600) as i64,
+            _ => 3000 + self.rng.below(5000) as i64,
+        };
+        self.s3.advance_clock(ms);
+    }
+
+    fn bucket_for_write(&mut self) -> String {
+        let sources: Vec<String> = self
+            .topology
+            .functions
+            .iter()
+            .flat_map(|f| f.sources.clone())
+            .collect();
+        // Mostly at a source; now and then directly at any bucket (a destination included).
+        match self.rng.chance(5) && self.destination_writes {
+            true => self.rng.pick(&self.topology.buckets).clone(),
+            false => self.rng.pick(&sources).clone(),
+        }
+    }
+
+    /// The current version of a key, if it is an object: (version id, ETag).
+    fn current(&self, bucket: &str, key: &str) -> Option<(String, String)> {
+        let stack = self.s3.stack(bucket, key);
+        let top = stack.last().filter(|e| !e.delete_marker)?;
+        Some((top.version_id.clone(), top.etag.clone()))
+    }
+
+    /// One user operation, logged.
+    pub fn user_step(&mut self) {
+        let bucket = self.bucket_for_write();
+        let key = self.rng.pick(&KEYS).to_string();
+        let t = self.now();
+        let line = match self.rng.below(100) {
+            0..=39 => self.put(&bucket, &key),
+            40..=49 => self.begin_multipart(&bucket, &key),
+            50..=59 => self.complete_multipart(),
+            60..=66 => self.copy_to_new_key(&bucket, &key),
+            67..=76 => self.delete(&bucket, &key),
+            77..=81 => self.delete_version(&bucket, &key),
+            82..=87 => self.tag(&bucket, &key),
+            88..=92 => self.acl(&bucket, &key),
+            _ => self.enable_versioning(),
+        };
+        if let Some(line) = line {
+            self.log.push(format!("t={t:>6} {line}"));
+        }
+        self.collect_notices();
+    }
+
+    fn write_spec(&mut self) -> (usize, UserWrite) {
+        self.writes += 1;
+        let n = self.writes;
+        let mut tags = vec![("class".to_owned(), self.rng.pick(&["a", "b"]).to_string())];
+        if self.rng.chance(3) {
+            tags.clear();
+        }
+        let metadata = BTreeMap::from([("w".to_owned(), n.to_string())]);
+        (
+            n,
+            UserWrite {
+                metadata,
+                tags,
+                condition: None,
+            },
+        )
+    }
+
+    fn put(&mut self, bucket: &str, key: &str) -> Option<String> {
+        let (n, mut write) = self.write_spec();
+        let body: Vec<u8> = match self.rng.chance(3) {
+            true => format!("unique bytes of write {n}").into_bytes(),
+            false => self.rng.pick(&BODIES).to_vec(),
+        };
+        let mut how = "put";
+        if self.rng.chance(6) {
+            write.condition = Some(match self.current(bucket, key) {
+                Some((_, etag)) if self.rng.chance(2) => {
+                    how = "put If-Match";
+                    WriteCondition::IfMatch(etag)
+                }
+                _ => {
+                    how = "put If-None-Match:*";
+                    WriteCondition::IfNoneMatch
+                }
+            });
+        }
+        Some(match self.s3.write(bucket, key, &body, &write) {
+            Ok(w) => {
+                self.made(bucket, key, w.version_id.as_deref());
+                format!(
+                    "{how} {bucket}/{key} w{n} -> v={} etag={}",
+                    w.version_id.as_deref().unwrap_or("-"),
+                    short(&w.etag)
+                )
+            }
+            Err(e) => format!(
+                "{how} {bucket}/{key} w{n} refused: {}",
+                e.code.unwrap_or_default()
+            ),
+        })
+    }
+
+    fn begin_multipart(&mut self, bucket: &str, key: &str) -> Option<String> {
+        let (n, write) = self.write_spec();
+        let id = self.s3.begin_upload(bucket, key, &write);
+        self.uploads.push(super::world::OpenUpload {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            id,
+            n,
+        });
+        Some(format!("begin multipart {bucket}/{key} w{n}"))
+    }
+
+    fn complete_multipart(&mut self) -> Option<String> {
+        if self.uploads.is_empty() {
+            return None;
+        }
+        let i = self.rng.below(self.uploads.len());
+        let upload = self.uploads.remove(i);
+        let parts = vec![
+            format!("part one of write {}", upload.n).into_bytes(),
+            b"tail".to_vec(),
+        ];
+        let (b, k, n) = (&upload.bucket, &upload.key, upload.n);
+        Some(match self.s3.complete_upload(b, &upload.id, &parts, None) {
+            Ok(w) => {
+                self.made(b, k, w.version_id.as_deref());
+                format!(
+                    "complete multipart {b}/{k} w{n} -> v={} etag={}",
+                    w.version_id.as_deref().unwrap_or("-"),
+                    short(&w.etag)
+                )
+            }
+            Err(e) => format!("complete multipart {b}/{k} w{n} failed: {e}"),
+        })
+    }
+
+    fn copy_to_new_key(&mut self, bucket: &str, key: &str) -> Option<String> {
+        let (version, _) = self.current(bucket, key)?;
+        let to = self.rng.pick(&KEYS).to_string();
+        if to == key {
+            return None;
+        }
+        let from = VersionRef {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: Some(version.clone()),
+        };
+        let w = self.s3.copy(&from, bucket, &to, None).ok()?;
+        self.made(bucket, &to, w.version_id.as_deref());
+        Some(format!(
+            "copy {bucket}/{key}@{version} -> {bucket}/{to} v={}",
+            w.version_id.as_deref().unwrap_or("-")
+        ))
+    }
+
+    fn delete(&mut self, bucket: &str, key: &str) -> Option<String> {
+        let if_match = match self.rng.chance(4) {
+            true => Some("*"),
+            false => None,
+        };
+        let how = if_match.map_or("delete", |_| "delete If-Match:*");
+        Some(match self.s3.delete_object(bucket, key, if_match) {
+            Ok(Some(marker)) => {
+                self.made(bucket, key, Some(&marker));
+                format!("{how} {bucket}/{key} -> marker {marker}")
+            }
+            Ok(None) => format!("{how} {bucket}/{key} (unversioned: removed)"),
+            Err(e) => format!(
+                "{how} {bucket}/{key} refused: {}",
+                e.code.unwrap_or_default()
+            ),
+        })
+    }
+
+    fn delete_version(&mut self, bucket: &str, key: &str) -> Option<String> {
+        let stack = self.s3.stack(bucket, key);
+        if stack.is_empty() {
+            return None;
+        }
+        let entry = self.rng.pick(&stack).clone();
+        self.s3.purge(bucket, key, &entry.version_id);
+        let what = if entry.delete_marker {
+            "marker"
+        } else {
+            "version"
+        };
+        Some(format!("delete {what} {bucket}/{key}@{}", entry.version_id))
+    }
+
+    fn tag(&mut self, bucket: &str, key: &str) -> Option<String> {
+        let (version, _) = self.current(bucket, key)?;
+        // The class tag stays as written: a rule's selection of a version does not change.
+        let mut tags = self
+            .s3
+            .stack(bucket, key)
+            .last()
+            .map(|e| e.tags.clone())
+            .unwrap_or_default();
+        tags.retain(|(k, _)| k == "class");
+        let note = format!("n{}", self.rng.below(3));
+        tags.push(("note".to_owned(), note.clone()));
+        self.s3.tag(bucket, key, &version, &tags).ok()?;
+        Some(format!("tag {bucket}/{key}@{version} note={note}"))
+    }
+
+    fn acl(&mut self, bucket: &str, key: &str) -> Option<String> {
+        let (version, _) = self.current(bucket, key)?;
+        let public = self.rng.chance(2);
+        self.s3.set_public(bucket, key, &version, public).ok()?;
+        let acl = if public { "public-read" } else { "private" };
+        Some(format!("acl {bucket}/{key}@{version} {acl}"))
+    }
+
+    fn enable_versioning(&mut self) -> Option<String> {
+        let bucket = self
+            .topology
+            .unversioned
+            .iter()
+            .find(|b| !self.versioned(b))?
+            .clone();
+        self.s3.set_versioning(&bucket, Versioning::Enabled);
+        Some(format!("enable versioning on {bucket}"))
+    }
+}

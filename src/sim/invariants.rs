@@ -1,0 +1,218 @@
+//! The invariants checked once every event was delivered and a final redelivery round ran.
+//! Each violation names its invariant (the numbers of issue 34) and a class, so that failing
+//! seeds group by cause.
+
+use std::collections::BTreeMap;
+
+use crate::fake::Entry;
+use crate::store::{REPLICA_MARKER, REPLICA_SOURCE_BUCKET};
+
+use super::generate::KEYS;
+use super::oracle::{governing, w_of, Candidate};
+use super::world::{short, World};
+
+/// One invariant that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The invariant's number in issue 34 (1–6), 0 for a delivery that never succeeded.
+    pub invariant: u8,
+    /// A short class for grouping failing seeds, e.g. `two-way-diverged`.
+    pub class: &'static str,
+    /// What was seen.
+    pub detail: String,
+}
+
+fn describe(e: Option<&Entry>) -> String {
+    match e {
+        None => "nothing".to_owned(),
+        Some(e) if e.delete_marker => format!("delete marker {}", e.version_id),
+        Some(e) => {
+            let of = match e.metadata.get(REPLICA_MARKER) {
+                Some(v) => format!(
+                    " replica of {}@{v}",
+                    e.metadata
+                        .get(REPLICA_SOURCE_BUCKET)
+                        .map_or("?", String::as_str)
+                ),
+                None => String::new(),
+            };
+            format!(
+                "{} ({}{of}, etag {})",
+                e.version_id,
+                w_of(e),
+                short(&e.etag)
+            )
+        }
+    }
+}
+
+impl World {
+    /// Every key a check looks at.
+    fn all_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = KEYS.iter().map(|k| k.to_string()).collect();
+        for b in &self.topology.buckets {
+            keys.extend(self.s3.keys(b));
+        }
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// Invariants 1–4 (the states), in key order.
+    pub fn check_states(&self) -> Vec<Violation> {
+        let mut out = Vec::new();
+        for destination in self.destinations() {
+            for key in self.all_keys() {
+                out.extend(self.check_current(&destination, &key));
+            }
+            out.extend(self.check_replicas(&destination));
+        }
+        if self.topology.kind == super::topology::Kind::TwoWay {
+            let (left, right) = (&self.topology.buckets[0], &self.topology.buckets[1]);
+            for key in self.all_keys() {
+                let a = self.s3.stack(left, &key).pop().filter(|e| !e.delete_marker);
+                let b = self
+                    .s3
+                    .stack(right, &key)
+                    .pop()
+                    .filter(|e| !e.delete_marker);
+                let same = match (&a, &b) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => {
+                        a.etag == b.etag && a.metadata.get("w") == b.metadata.get("w")
+                    }
+                    _ => false,
+                };
+                if !same {
+                    out.push(Violation {
+                        invariant: 2,
+                        class: "two-way-diverged",
+                        detail: format!(
+                            "{key}: {left} holds {}, {right} holds {}",
+                            describe(a.as_ref()),
+                            describe(b.as_ref())
+                        ),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Invariant 1 (and 4): the destination's current entry is the oracle's.
+    fn check_current(&self, destination: &str, key: &str) -> Option<Violation> {
+        let expected = self.expected(destination, key)?;
+        let stack = self.s3.stack(destination, key);
+        let top = stack.last();
+        let wrong = |class: &'static str| {
+            Some(Violation {
+                invariant: 1,
+                class,
+                detail: format!(
+                    "{destination}/{key}: expected {}, found {}",
+                    expected.describe(),
+                    describe(top)
+                ),
+            })
+        };
+        match &expected {
+            Candidate::Own(e) if e.delete_marker => match top {
+                Some(t) if !t.delete_marker => wrong("own-delete-hidden"),
+                _ => None,
+            },
+            Candidate::Own(e) => match top {
+                Some(t) if t.version_id == e.version_id => None,
+                _ => wrong("later-destination-write-hidden"),
+            },
+            Candidate::Marker { .. } => match top {
+                Some(t)
+                    if !t.delete_marker && self.is_user_made(destination, key, &t.version_id) =>
+                {
+                    wrong("delete-not-replicated-over-older-destination-write")
+                }
+                Some(t) if !t.delete_marker => wrong("delete-not-replicated"),
+                _ => None,
+            },
+            Candidate::Replica {
+                from,
+                entry,
+                storage_class,
+            } => {
+                let Some(t) = top.filter(|t| !t.delete_marker) else {
+                    return wrong("replica-missing");
+                };
+                let is_it = t.metadata.get(REPLICA_MARKER) == Some(&entry.version_id)
+                    && t.metadata.get(REPLICA_SOURCE_BUCKET) == Some(from)
+                    && !self.is_user_made(destination, key, &t.version_id);
+                if !is_it {
+                    return match self.is_user_made(destination, key, &t.version_id) {
+                        true => wrong("later-source-write-lost-to-destination-write"),
+                        false => wrong("wrong-replica-current"),
+                    };
+                }
+                let class = |c: &Option<String>| c.clone().unwrap_or_else(|| "STANDARD".into());
+                let wanted_class = storage_class.clone().or(entry.storage_class.clone());
+                if t.etag != entry.etag || t.metadata.get("w") != entry.metadata.get("w") {
+                    wrong("replica-content-differs")
+                } else if class(&t.storage_class) != class(&wanted_class) {
+                    wrong("replica-storage-class-differs")
+                } else if t.tags != entry.tags {
+                    wrong("replica-tags-differ")
+                } else if t.public != entry.public {
+                    wrong("replica-acl-differs")
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Invariant 3: at most one replica per source version here, each of a source's original
+    /// version that an enabled rule selects for this destination.
+    fn check_replicas(&self, destination: &str) -> Vec<Violation> {
+        let mut out = Vec::new();
+        for key in self.all_keys() {
+            let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+            for e in self.s3.stack(destination, &key) {
+                if e.delete_marker || self.is_user_made(destination, &key, &e.version_id) {
+                    continue;
+                }
+                let (Some(of), Some(from)) = (
+                    e.metadata.get(REPLICA_MARKER),
+                    e.metadata.get(REPLICA_SOURCE_BUCKET),
+                ) else {
+                    continue;
+                };
+                *seen.entry((from.clone(), of.clone())).or_default() += 1;
+                let selected = self.topology.functions.iter().any(|f| {
+                    f.sources.contains(from)
+                        && governing(&f.config.rules, destination, &key, Some(&e.tags)).is_some()
+                });
+                if !self.is_user_made(from, &key, of) {
+                    out.push(Violation {
+                        invariant: 3,
+                        class: "replica-of-a-replica",
+                        detail: format!(
+                            "{destination}/{key}: {} copies no original of {from}",
+                            describe(Some(&e))
+                        ),
+                    });
+                } else if !selected {
+                    out.push(Violation {
+                        invariant: 3,
+                        class: "replica-no-rule-selects",
+                        detail: format!("{destination}/{key}: {}", describe(Some(&e))),
+                    });
+                }
+            }
+            for ((from, of), n) in seen.into_iter().filter(|(_, n)| *n > 1) {
+                out.push(Violation {
+                    invariant: 3,
+                    class: "replicated-twice",
+                    detail: format!("{destination}/{key}: {n} replicas of {from}@{of}"),
+                });
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,187 @@
+//! The reference model: what each destination's current object per key must be once every
+//! event was delivered, decided by the one order of writes (`crate::order`) over the latest
+//! original write of the key in each bucket that reaches the destination.
+
+use std::cmp::Ordering;
+
+use crate::config::Rule;
+use crate::fake::Entry;
+use crate::order::{write_order, Write};
+
+use super::world::World;
+
+/// A write that may end current at a destination.
+#[derive(Debug, Clone)]
+pub enum Candidate {
+    /// The destination's own latest original write: an object or a delete marker.
+    Own(Entry),
+    /// The replica of a source's object version, under a rule's storage class.
+    Replica {
+        /// The source bucket.
+        from: String,
+        /// The source's version.
+        entry: Entry,
+        /// The storage class the governing rule gives it (`None`: the source's).
+        storage_class: Option<String>,
+    },
+    /// A source's delete marker, which the governing rule replicates.
+    Marker {
+        /// The source bucket.
+        from: String,
+        /// The marker.
+        entry: Entry,
+    },
+}
+
+impl Candidate {
+    /// Its place in the one order of writes.
+    pub fn write(&self, destination: &str) -> Write {
+        let (entry, bucket) = match self {
+            Candidate::Own(e) => (e, destination),
+            Candidate::Replica { from, entry, .. } | Candidate::Marker { from, entry } => {
+                (entry, from.as_str())
+            }
+        };
+        Write {
+            secs: entry.last_modified,
+            etag: entry.etag.clone(),
+            bucket: bucket.to_owned(),
+        }
+    }
+
+    /// For the history's closing lines.
+    pub fn describe(&self) -> String {
+        match self {
+            Candidate::Own(e) if e.delete_marker => format!("own delete marker {}", e.version_id),
+            Candidate::Own(e) => format!("own write {} ({})", e.version_id, w_of(e)),
+            Candidate::Replica { from, entry, .. } => {
+                format!("replica of {from}@{} ({})", entry.version_id, w_of(entry))
+            }
+            Candidate::Marker { from, entry } => {
+                format!("delete marker of {from}@{}", entry.version_id)
+            }
+        }
+    }
+}
+
+/// The write number an entry carries (`w` metadata), for logs.
+pub fn w_of(e: &Entry) -> String {
+    match (e.delete_marker, e.metadata.get("w")) {
+        (true, _) => "marker".to_owned(),
+        (false, Some(w)) => format!("w{w}"),
+        (false, None) => "no w".to_owned(),
+    }
+}
+
+/// The rule that governs an object (or, with `tags: None`, a delete marker) of `key` for
+/// `destination`: the enabled rule of the highest priority whose filter selects it. A rule
+/// filtering on tags never selects a delete marker.
+pub fn governing<'c>(
+    rules: &'c [Rule],
+    destination: &str,
+    key: &str,
+    tags: Option<&[(String, String)]>,
+) -> Option<&'c Rule> {
+    rules
+        .iter()
+        .filter(|r| r.enabled && r.destination.bucket == destination)
+        .filter(|r| key.starts_with(&r.filter.prefix))
+        .filter(|r| match tags {
+            Some(tags) => r.filter.tags.iter().all(|t| tags.contains(t)),
+            None => r.filter.tags.is_empty(),
+        })
+        .max_by_key(|r| r.priority)
+}
+
+impl World {
+    /// The latest entry of a key in a bucket that a user wrote there (not a replica).
+    pub fn latest_original(&self, bucket: &str, key: &str) -> Option<Entry> {
+        self.s3
+            .stack(bucket, key)
+            .into_iter()
+            .rev()
+            .find(|e| self.is_user_made(bucket, key, &e.version_id))
+    }
+
+    /// Every bucket some enabled rule replicates into.
+    pub fn destinations(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .topology
+            .functions
+            .iter()
+            .flat_map(|f| f.config.rules.iter().filter(|r| r.enabled))
+            .map(|r| r.destination.bucket.clone())
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// What may end current at `destination` for `key`.
+    pub fn candidates(&self, destination: &str, key: &str) -> Vec<Candidate> {
+        let mut out: Vec<Candidate> = self
+            .latest_original(destination, key)
+            .map(Candidate::Own)
+            .into_iter()
+            .collect();
+        for f in &self.topology.functions {
+            for source in f.sources.iter().filter(|s| *s != destination) {
+                let Some(latest) = self.latest_original(source, key) else {
+                    continue;
+                };
+                let rules = &f.config.rules;
+                if !latest.delete_marker {
+                    if let Some(rule) = governing(rules, destination, key, Some(&latest.tags)) {
+                        out.push(Candidate::Replica {
+                            from: source.clone(),
+                            entry: latest,
+                            storage_class: rule.destination.storage_class.clone(),
+                        });
+                    }
+                    continue;
+                }
+                let Some(rule) = governing(rules, destination, key, None) else {
+                    continue;
+                };
+                if rule.delete_marker_replication {
+                    out.push(Candidate::Marker {
+                        from: source.clone(),
+                        entry: latest,
+                    });
+                    continue;
+                }
+                // Delete markers not replicated: the destination follows the source's newest
+                // original object version.
+                let newest = self
+                    .s3
+                    .stack(source, key)
+                    .into_iter()
+                    .rev()
+                    .filter(|e| !e.delete_marker)
+                    .find(|e| self.is_user_made(source, key, &e.version_id));
+                if let Some(entry) = newest {
+                    if let Some(rule) = governing(rules, destination, key, Some(&entry.tags)) {
+                        out.push(Candidate::Replica {
+                            from: source.clone(),
+                            entry,
+                            storage_class: rule.destination.storage_class.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The candidate the one order of writes makes the latest.
+    pub fn expected(&self, destination: &str, key: &str) -> Option<Candidate> {
+        let mut candidates = self.candidates(destination, key);
+        candidates.sort_by(|a, b| {
+            match write_order(&a.write(destination), &b.write(destination)) {
+                Ordering::Equal => Ordering::Equal,
+                other => other,
+            }
+        });
+        candidates.pop()
+    }
+}

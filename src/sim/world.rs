@@ -1,0 +1,174 @@
+//! The world a history runs in: the in-memory S3, the functions over it, the events waiting
+//! for delivery, what users wrote (as opposed to the engine), and the history's log.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use crate::fake::{FakeS3, Notice, Versioning};
+use crate::replicate::Replicator;
+
+use super::topology::Topology;
+use super::Rng;
+
+/// An event waiting to be delivered (again).
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Its number in the history (`e12`).
+    pub id: usize,
+    /// What S3 said.
+    pub notice: Notice,
+    /// Failed deliveries in a row.
+    pub failures: u32,
+}
+
+/// A multipart upload a user began and has not completed.
+#[derive(Debug, Clone)]
+pub struct OpenUpload {
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// The upload's id.
+    pub id: String,
+    /// The write's number (its bytes and metadata say it).
+    pub n: usize,
+}
+
+/// Everything a history acts on.
+pub struct World {
+    /// The in-memory S3.
+    pub s3: FakeS3,
+    /// The topology.
+    pub topology: Topology,
+    /// One replicator per function, in the topology's order.
+    pub replicators: Vec<Replicator<FakeS3, FakeS3>>,
+    /// Events not yet delivered, or to be delivered again.
+    pub pending: Vec<Pending>,
+    /// Every event S3 sent, for the final redelivery round.
+    pub sent: Vec<Pending>,
+    /// Entries users made (bucket, key, version id): originals, not replicas.
+    pub user_made: BTreeSet<(String, String, String)>,
+    /// Uploads begun and not completed.
+    pub uploads: Vec<OpenUpload>,
+    /// Replicas the function said it wrote (direct invocations' summaries).
+    pub counted: RefCell<u64>,
+    /// Lines logged by invocations running at once, moved to the log after them.
+    pub notes: RefCell<Vec<String>>,
+    /// The history, one line per step.
+    pub log: Vec<String>,
+    /// The generator.
+    pub rng: Rng,
+    /// Writes so far (each write's bytes and metadata carry its number).
+    pub writes: usize,
+    /// Problems found during the run (records that keep failing, tool errors).
+    pub problems: Vec<String>,
+    /// Whether users also write directly at the destinations.
+    pub destination_writes: bool,
+    /// Whether two invocations sometimes run at once on the same events.
+    pub twins: bool,
+}
+
+/// The simulated epoch: 2026-11-22T10:00:00Z.
+pub const EPOCH_MS: i64 = 1_795_860_000_000;
+
+impl World {
+    /// A world for `topology`, its clock at the epoch.
+    pub fn new(topology: Topology, mut rng: Rng) -> Self {
+        let s3 = FakeS3::new();
+        s3.set_clock(EPOCH_MS + rng.below(1000) as i64);
+        s3.record_notices();
+        s3.interleave(rng.next_u64());
+        for b in &topology.buckets {
+            match topology.unversioned.contains(b) {
+                true => s3.create_unversioned_bucket(b, "us-east-1"),
+                false => s3.create_bucket(b, "us-east-1"),
+            }
+        }
+        let replicators = topology
+            .functions
+            .iter()
+            .map(|f| Replicator::new(f.config.clone(), s3.clone(), s3.clone(), "us-east-1"))
+            .collect();
+        Self {
+            s3,
+            topology,
+            replicators,
+            pending: Vec::new(),
+            sent: Vec::new(),
+            user_made: BTreeSet::new(),
+            uploads: Vec::new(),
+            counted: RefCell::new(0),
+            notes: RefCell::new(Vec::new()),
+            log: Vec::new(),
+            rng,
+            writes: 0,
+            problems: Vec::new(),
+            destination_writes: true,
+            twins: true,
+        }
+    }
+
+    /// The function that receives `bucket`'s events, if any.
+    pub fn function_of(&self, bucket: &str) -> Option<usize> {
+        self.topology
+            .functions
+            .iter()
+            .position(|f| f.sources.iter().any(|s| s == bucket))
+    }
+
+    /// Turns what S3 sent since the last call into pending events (only buckets a function
+    /// hears from), logging each.
+    pub fn collect_notices(&mut self) {
+        for notice in self.s3.take_notices() {
+            if self.function_of(&notice.bucket).is_none() {
+                continue;
+            }
+            let id = self.sent.len();
+            self.log.push(format!(
+                "      event e{id}: {} {}/{} v={} etag={} t={}",
+                notice.event_name,
+                notice.bucket,
+                notice.key,
+                notice.version_id.as_deref().unwrap_or("-"),
+                notice.etag.as_deref().map_or("-", short),
+                notice.time_ms - EPOCH_MS,
+            ));
+            let pending = Pending {
+                id,
+                notice,
+                failures: 0,
+            };
+            self.sent.push(pending.clone());
+            self.pending.push(pending);
+        }
+    }
+
+    /// Marks an entry as a user's own write.
+    pub fn made(&mut self, bucket: &str, key: &str, version_id: Option<&str>) {
+        let id = version_id.unwrap_or(crate::fake::NULL_VERSION);
+        self.user_made
+            .insert((bucket.to_owned(), key.to_owned(), id.to_owned()));
+    }
+
+    /// Whether an entry is a user's own write.
+    pub fn is_user_made(&self, bucket: &str, key: &str, version_id: &str) -> bool {
+        self.user_made
+            .contains(&(bucket.to_owned(), key.to_owned(), version_id.to_owned()))
+    }
+
+    /// Whether `bucket` versions its writes now.
+    pub fn versioned(&self, bucket: &str) -> bool {
+        self.s3.versioning(bucket) == Some(Versioning::Enabled)
+    }
+
+    /// The clock, relative to the epoch, for the log.
+    pub fn now(&self) -> i64 {
+        self.s3.clock() - EPOCH_MS
+    }
+}
+
+/// The first characters of an ETag, for the log.
+pub fn short(etag: &str) -> &str {
+    let e = etag.trim_matches('"');
+    e.get(..6).unwrap_or(e)
+}
