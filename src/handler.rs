@@ -253,16 +253,14 @@ where
                 match outcome.result {
                     Ok(Done::Replicated(_)) => summary.replicated += 1,
                     Ok(Done::Synced { writes }) if writes > 0 => summary.synced += 1,
-                    Ok(Done::Synced { .. }) => summary.skipped += 1,
+                    Ok(Done::Synced { .. }) => {
+                        // A delete marker, a deleted version, ACL or tags the destination
+                        // already had: counted as skipped, so the log says why.
+                        log_skipped(&event, outcome.destination.as_deref(), &ALREADY_IN_SYNC);
+                        summary.skipped += 1;
+                    }
                     Ok(Done::Skipped(reason)) => {
-                        info!(
-                            bucket = %event.bucket,
-                            key = %event.key,
-                            version_id = event.version_id.as_deref().unwrap_or("null"),
-                            destination = outcome.destination.as_deref().unwrap_or("-"),
-                            reason = %reason,
-                            "skipped"
-                        );
+                        log_skipped(&event, outcome.destination.as_deref(), &reason);
                         summary.skipped += 1;
                     }
                     Err(err) => failures.push(RecordFailure {
@@ -277,6 +275,21 @@ where
         }
     }
     (summary, failures)
+}
+
+/// The reason logged for a destination that already was as the source is.
+const ALREADY_IN_SYNC: &str = "the destination already is as the source: nothing to write";
+
+/// The one line that says why a record was not replicated to a destination.
+fn log_skipped(event: &ObjectEvent, destination: Option<&str>, reason: &dyn std::fmt::Display) {
+    info!(
+        bucket = %event.bucket,
+        key = %event.key,
+        version_id = event.version_id.as_deref().unwrap_or("null"),
+        destination = destination.unwrap_or("-"),
+        reason = %reason,
+        "skipped"
+    );
 }
 
 /// The deadline the Runtime API gives (`Lambda-Runtime-Deadline-Ms`): milliseconds since the epoch
@@ -336,5 +349,85 @@ mod tests {
         // A deadline already past stops everything.
         let past = stop_at(SystemTime::now(), Duration::from_secs(30));
         assert!(past <= Instant::now());
+    }
+
+    /// The function's log lines while `work` runs (JSON, as on Lambda).
+    #[cfg(feature = "test-util")]
+    async fn logged<T>(work: impl std::future::Future<Output = T>) -> (T, Vec<Value>) {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        // The test runtime is single-threaded: every record is handled on this thread.
+        let guard = tracing::subscriber::set_default(subscriber);
+        let out = work.await;
+        drop(guard);
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let logged = text.lines().map(|l| serde_json::from_str(l).unwrap());
+        (out, logged.collect())
+    }
+
+    #[cfg(feature = "test-util")]
+    #[tokio::test]
+    async fn a_delete_marker_the_destination_already_has_is_skipped_with_a_logged_reason() {
+        use crate::fake::FakeS3;
+        let s3 = FakeS3::new();
+        s3.create_bucket("src", "us-east-1");
+        s3.create_bucket("dst", "eu-west-1");
+        let config = crate::Config::from_json(
+            r#"{"Rules":[{"ID":"all","Priority":1,"Status":"Enabled","Filter":{},
+                "DeleteMarkerReplication":{"Status":"Enabled"},
+                "Destination":{"Bucket":"dst","Region":"eu-west-1"}}]}"#,
+        )
+        .unwrap();
+        let replicator = Replicator::new(config, s3.clone(), s3.clone(), "us-east-1");
+        // The events/ fixtures, aimed at this bucket's key and versions.
+        let record = |fixture: &str, version: &str, sequencer: &str| {
+            let mut event: Value = serde_json::from_str(fixture).unwrap();
+            let s3 = &mut event["Records"][0]["s3"];
+            s3["bucket"]["name"] = "src".into();
+            s3["object"]["key"] = "k".into();
+            s3["object"]["versionId"] = version.into();
+            s3["object"]["sequencer"] = sequencer.into();
+            event
+        };
+        let put = include_str!("../events/object-created-put.json");
+        let delete_marker = include_str!("../events/object-removed-delete-marker.json");
+        let written = s3.put("src", "k", b"body");
+        let created = record(put, &written.version_id.unwrap(), "01");
+        assert_eq!(handle(&replicator, created).await.unwrap().replicated, 1);
+        let marker = s3.delete("src", "k");
+        let removed = record(delete_marker, &marker, "02");
+        assert_eq!(
+            handle(&replicator, removed.clone()).await.unwrap().synced,
+            1
+        );
+
+        // Delivered again: nothing to write, and the log says so.
+        let (summary, lines) = logged(handle(&replicator, removed)).await;
+        assert_eq!(summary.unwrap().skipped, 1);
+        let skipped: Vec<_> = lines
+            .iter()
+            .filter(|l| l["fields"]["message"] == "skipped")
+            .collect();
+        assert_eq!(skipped.len(), 1, "{lines:?}");
+        let fields = &skipped[0]["fields"];
+        assert_eq!(fields["key"], "k");
+        assert_eq!(fields["version_id"], marker.as_str());
+        assert_eq!(fields["reason"], ALREADY_IN_SYNC, "{fields}");
     }
 }
