@@ -14,7 +14,8 @@ use crate::tools::{backfill, compare, repair, restore, verify};
 /// s3-replicator: run by Lambda without arguments; with a subcommand, a command-line tool that
 /// uses the same configuration and replication code.
 #[derive(Debug, Parser)]
-#[command(name = "s3-replicator", version, about)]
+// Help wrapped at the terminal's width, at most 100 columns (the doc comments are paragraphs).
+#[command(name = "s3-replicator", version, about, max_term_width = 100)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -136,6 +137,10 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         _ => std::env::var(name).ok(),
     };
     let sdk = crate::sdk::load().await;
+    if let Some(problem) = crate::sdk::credentials_problem(&sdk).await {
+        eprintln!("s3-replicator: {problem}");
+        return ExitCode::from(2);
+    }
     let replicator = match crate::wiring::load(&sdk, var).await {
         Ok(r) => r,
         Err(e) => {
@@ -216,6 +221,33 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 explain_missing: true,
             };
             verify::command(&replicator, &options, report).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn help_fits_100_columns() {
+        let mut cli = Cli::command();
+        // Built as when parsing, so that subcommands take the parent's settings.
+        cli.build();
+        let mut helps = vec![cli.render_long_help().to_string()];
+        for sub in cli.get_subcommands_mut() {
+            helps.push(sub.render_long_help().to_string());
+        }
+        for help in helps {
+            for line in help.lines() {
+                assert!(
+                    line.chars().count() <= 100,
+                    "{} columns: {line}",
+                    line.len()
+                );
+            }
         }
     }
 }

@@ -12,16 +12,17 @@ use crate::config::ConfigError;
 /// The `errorType` of an init failure caused by the configuration.
 pub const INVALID_CONFIGURATION: &str = "InvalidConfiguration";
 
-/// What the binary prints when started outside Lambda.
+/// What the binary prints when started outside Lambda (lines of at most 100 columns).
 pub const NOT_IN_LAMBDA: &str = concat!(
-    "s3-replicator is an AWS Lambda function and runs where the Lambda Runtime API is ",
-    "(AWS_LAMBDA_RUNTIME_API is not set here).\n",
-    "Deploy it with `sam deploy` (template.yaml), or run it locally with `make local`, which starts ",
-    "the local S3 and `cargo lambda watch` and prints the `cargo lambda invoke` commands (README).\n",
+    "s3-replicator is an AWS Lambda function and runs where the Lambda Runtime API is\n",
+    "(AWS_LAMBDA_RUNTIME_API is not set here). Deploy it with `sam deploy` (template.yaml), or run\n",
+    "it locally with `make local`, which starts the local S3 and `cargo lambda watch` and prints\n",
+    "the `cargo lambda invoke` commands (README).\n",
     "As a command-line tool, on the same configuration (or --config FILE):\n",
     "  s3-replicator verify   --bucket SOURCE   prove every replica, from listings (--deep: fully)\n",
     "  s3-replicator backfill --bucket SOURCE   replicate objects written before replication\n",
     "  s3-replicator repair   --bucket SOURCE   replicate again what verify finds missing or different\n",
+    "  s3-replicator restore  --bucket BUCKET   bring every key back to its version at --as-of TIME\n",
     "(s3-replicator --help; s3-replicator COMMAND --help)."
 );
 
@@ -87,6 +88,18 @@ mod tests {
                 !filter.would_enable("s3_replicator", &Level::DEBUG),
                 "{spec:?}"
             );
+        }
+    }
+
+    #[test]
+    fn started_outside_lambda_it_names_every_subcommand() {
+        use clap::CommandFactory;
+        for sub in crate::cli::Cli::command().get_subcommands() {
+            let line = format!("  s3-replicator {} ", sub.get_name());
+            assert!(super::NOT_IN_LAMBDA.contains(&line), "{line:?} not named");
+        }
+        for line in super::NOT_IN_LAMBDA.lines() {
+            assert!(line.chars().count() <= 100, "over 100 columns: {line}");
         }
     }
 

@@ -99,6 +99,42 @@ impl ProvideCredentials for DefaultChainWhenAsked {
     }
 }
 
+/// What a command says when no credential source has any: the cause first, in one line.
+pub const NO_CREDENTIALS: &str = "no AWS credentials: none in the environment \
+(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), a profile (AWS_PROFILE, ~/.aws: keys, SSO, a role), \
+web identity, or container or instance metadata";
+
+/// Why `sdk` cannot sign a request, in one line, or `None` when it has credentials. Asked before
+/// the first request, so a command without credentials says so instead of failing at whatever
+/// it tried first (a bucket's region) with the credential chain's whole story.
+pub async fn credentials_problem(sdk: &SdkConfig) -> Option<String> {
+    let Some(provider) = sdk.credentials_provider() else {
+        return Some(NO_CREDENTIALS.to_owned());
+    };
+    match provider.provide_credentials().await {
+        Ok(_) => None,
+        Err(CredentialsError::CredentialsNotLoaded(_)) => Some(NO_CREDENTIALS.to_owned()),
+        Err(e) => {
+            // A source that is set up but failed (an expired SSO token, a role that cannot be
+            // assumed, instance metadata refusing): its causes on one line, without the
+            // generic "an error occurred while loading credentials" above them.
+            let mut causes = Vec::new();
+            let mut next: Option<&dyn std::error::Error> = Some(&e);
+            while let Some(cause) = next {
+                causes.push(cause.to_string().replace('\n', " "));
+                next = cause.source();
+            }
+            if causes.len() > 1 {
+                causes.remove(0);
+            }
+            Some(format!(
+                "could not load AWS credentials: {}",
+                causes.join(": ")
+            ))
+        }
+    }
+}
+
 /// `sdk` with [`https_client`] when it has no HTTP client of its own.
 pub fn with_https_client(sdk: SdkConfig) -> SdkConfig {
     if sdk.http_client().is_some() {
@@ -140,5 +176,70 @@ impl HttpClient for Deferred {
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
         self.0.connector_metadata()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_credential_types::Credentials;
+
+    fn sdk_with(provider: Option<SharedCredentialsProvider>) -> SdkConfig {
+        let mut sdk = SdkConfig::builder().behavior_version(BehaviorVersion::latest());
+        sdk.set_credentials_provider(provider);
+        sdk.build()
+    }
+
+    #[derive(Debug)]
+    struct Failing(fn() -> CredentialsError);
+
+    impl ProvideCredentials for Failing {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            future::ProvideCredentials::ready(Err((self.0)()))
+        }
+    }
+
+    #[tokio::test]
+    async fn no_credentials_is_one_line_naming_the_cause() {
+        let none = sdk_with(None);
+        let not_loaded = sdk_with(Some(SharedCredentialsProvider::new(Failing(|| {
+            CredentialsError::not_loaded("no providers in chain provided credentials")
+        }))));
+        for sdk in [none, not_loaded] {
+            let line = credentials_problem(&sdk).await.unwrap();
+            assert_eq!(line, NO_CREDENTIALS);
+            assert!(line.starts_with("no AWS credentials: "), "{line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_that_fails_names_its_causes_on_one_line() {
+        let sdk = sdk_with(Some(SharedCredentialsProvider::new(Failing(|| {
+            CredentialsError::provider_error("the SSO session\nhas expired")
+        }))));
+        let line = credentials_problem(&sdk).await.unwrap();
+        assert!(
+            line.starts_with("could not load AWS credentials: "),
+            "{line}"
+        );
+        assert_eq!(
+            line,
+            "could not load AWS credentials: the SSO session has expired"
+        );
+        assert!(
+            !line.contains("ProviderError"),
+            "not the Debug form: {line}"
+        );
+    }
+
+    #[tokio::test]
+    async fn credentials_are_no_problem() {
+        let keys = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+        let sdk = sdk_with(Some(SharedCredentialsProvider::new(keys)));
+        assert_eq!(credentials_problem(&sdk).await, None);
     }
 }

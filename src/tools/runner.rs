@@ -98,6 +98,34 @@ where
     Ok(())
 }
 
+/// Lines of cells in columns: each column but the last padded to its widest cell, as a terminal
+/// shows it (a wide character takes two columns), two spaces apart.
+pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(row.len().saturating_sub(1)) {
+            match widths.get_mut(i) {
+                Some(w) => *w = (*w).max(cell.width()),
+                None => widths.push(cell.width()),
+            }
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                line.push_str(cell);
+                if i + 1 < row.len() {
+                    let pad = widths[i] - cell.width() + 2;
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+            line
+        })
+        .collect()
+}
+
 /// Prints the closing line; the exit status: 130 when keys were left unstarted (run again to
 /// carry on), 0 when nothing failed, 1 otherwise.
 pub fn close(line: &str, not_started: usize, failed: usize) -> ExitCode {
@@ -115,4 +143,39 @@ pub fn close(line: &str, not_started: usize, failed: usize) -> ExitCode {
 pub fn cannot_run(verb: &str, e: &ReplicationError) -> ExitCode {
     eprintln!("{verb}: {}: {e}", e.code());
     ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::columns;
+
+    #[test]
+    fn cells_line_up_in_columns_as_a_terminal_shows_them() {
+        let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        let lines = columns(&[
+            row(&[
+                "restored",
+                "reports/2025/annual.csv",
+                "v1",
+                "changed since T",
+            ]),
+            row(&[
+                "restored",
+                "reports/2026/via sns and sqs.txt",
+                "v2",
+                "changed",
+            ]),
+            row(&["would delete", "日本.txt", "-", "newer than T"]),
+        ]);
+        assert_eq!(
+            lines,
+            [
+                "restored      reports/2025/annual.csv           v1  changed since T",
+                "restored      reports/2026/via sns and sqs.txt  v2  changed",
+                // Each of 日本 takes two columns.
+                "would delete  日本.txt                          -   newer than T",
+            ]
+        );
+        assert!(columns(&[]).is_empty());
+    }
 }

@@ -121,7 +121,7 @@ async fn started_outside_lambda_it_says_what_it_is_and_exits_2() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("AWS Lambda function"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    for command in ["verify", "backfill", "repair"] {
+    for command in ["verify", "backfill", "repair", "restore"] {
         assert!(
             stderr.contains(&format!("s3-replicator {command} ")),
             "{command} not named: {stderr}"
@@ -141,4 +141,29 @@ async fn a_command_without_configuration_points_at_the_config_flag() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("REPLICATION_CONFIG"), "{stderr}");
     assert!(stderr.contains("--config FILE"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_command_without_credentials_says_so_in_one_line() {
+    let config = r#"{"Rules":[{"ID":"r","Priority":1,"Status":"Enabled","Filter":{},
+        "DeleteMarkerReplication":{"Status":"Disabled"},
+        "Destination":{"Bucket":"arn:aws:s3:::dst"}}]}"#;
+    let out = binary()
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        // No profile files either: an empty home.
+        .env("HOME", std::env::temp_dir().join("s3-replicator-no-home"))
+        .env("REPLICATION_CONFIG", config)
+        .args(["verify", "--bucket", "src"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("s3-replicator: no AWS credentials: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("DstBucketRegionUnknown"), "{stderr}");
 }

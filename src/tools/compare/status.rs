@@ -136,10 +136,15 @@ impl fmt::Display for Tally {
 
 /// Prints every finding but `same`, one line each, in columns.
 pub fn print_findings(findings: &[Finding]) {
-    for f in findings.iter().filter(|f| f.status != Status::Same) {
-        println!(
-            "{:<8} {} -> {}  {}",
-            f.status, f.key, f.destination, f.detail
-        );
+    let rows: Vec<Vec<String>> = findings
+        .iter()
+        .filter(|f| f.status != Status::Same)
+        .map(|f| {
+            let to = format!("-> {}", f.destination);
+            vec![f.status.to_string(), f.key.clone(), to, f.detail.clone()]
+        })
+        .collect();
+    for line in crate::tools::runner::columns(&rows) {
+        println!("{line}");
     }
 }

@@ -247,14 +247,21 @@ fn restored(
             return ExitCode::FAILURE;
         }
     }
-    for r in rows.iter().filter(|r| r.action != Action::AlreadyAsOf) {
-        let verb = match (options.dry_run, r.action) {
-            (true, Action::Restored) => "would restore".to_owned(),
-            (true, Action::Deleted) => "would delete".to_owned(),
-            (_, action) => action.to_string(),
-        };
-        let version = r.version.as_deref().unwrap_or("-");
-        println!("{verb:<13} {}  {version}  {}", r.key, r.reason);
+    let lines: Vec<Vec<String>> = rows
+        .iter()
+        .filter(|r| r.action != Action::AlreadyAsOf)
+        .map(|r| {
+            let verb = match (options.dry_run, r.action) {
+                (true, Action::Restored) => "would restore".to_owned(),
+                (true, Action::Deleted) => "would delete".to_owned(),
+                (_, action) => action.to_string(),
+            };
+            let version = r.version.clone().unwrap_or_else(|| "-".to_owned());
+            vec![verb, r.key.clone(), version, r.reason.clone()]
+        })
+        .collect();
+    for line in runner::columns(&lines) {
+        println!("{line}");
     }
     let mut closing = tally.summary(options.dry_run);
     if options.dry_run {
