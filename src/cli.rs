@@ -136,6 +136,14 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         | (Some(_), "STORAGE_CLASS" | "REPLICA_KMS_KEY_ID") => None,
         _ => std::env::var(name).ok(),
     };
+    // A configuration error is told first: it needs no credentials to find.
+    if let Err(e) = crate::Config::from_env(var) {
+        eprintln!("{e}");
+        if cli.config.is_none() {
+            eprintln!("(read from the environment; --config FILE reads the configuration JSON from a file)");
+        }
+        return ExitCode::from(2);
+    }
     let sdk = crate::sdk::load().await;
     if let Some(problem) = crate::sdk::credentials_problem(&sdk).await {
         eprintln!("s3-replicator: {problem}");

@@ -180,6 +180,8 @@ pub fn reason_name(reason: &SkipReason) -> &'static str {
         SkipReason::LaterEventSettles => "LaterEventSettles",
         SkipReason::InHistory => "InHistory",
         SkipReason::SourceVersionExists => "SourceVersionExists",
+        SkipReason::DestinationChanged => "DestinationChanged",
+        SkipReason::Superseded => "Superseded",
     }
 }
 

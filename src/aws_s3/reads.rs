@@ -135,8 +135,12 @@ pub(super) async fn head_current(
             if let Some(raw) = err.raw_response() {
                 let headers = raw.headers();
                 if headers.get("x-amz-delete-marker") == Some("true") {
+                    let put = headers.get("last-modified").and_then(|t| {
+                        DateTime::from_str(t, aws_smithy_types::date_time::Format::HttpDate).ok()
+                    });
                     return Ok(Current::DeleteMarker(
                         headers.get("x-amz-version-id").map(str::to_owned),
+                        put,
                     ));
                 }
                 if raw.status().as_u16() == 404 {

@@ -358,7 +358,9 @@ impl State {
                 .and_then(|v| v.last())
             {
                 None => Current::Absent,
-                Some(s) if s.marker => Current::DeleteMarker(Some(s.id.clone())),
+                Some(s) if s.marker => {
+                    Current::DeleteMarker(Some(s.id.clone()), s.head.last_modified)
+                }
                 Some(s) => Current::Object(Box::new(s.head())),
             },
         )

@@ -1,7 +1,9 @@
 //! Convergence: each destination's current version ends as the source's current version.
 
-use super::guard::{keeps_etag, Check};
+use super::guard::{condition_on, keeps_etag, Check};
+use super::order;
 use super::*;
+use crate::order::write_of;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Brings every destination a rule for the event's key names in line with the source's
@@ -89,16 +91,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 let bucket = rule.id.as_str();
                 let label = rule.destination.id().to_string();
                 match step {
-                    Ok(false) => outcomes.push(DestinationOutcome {
+                    Ok(Step::Settled) => outcomes.push(DestinationOutcome {
                         destination: Some(label),
                         result: Ok(Done::Synced {
                             writes: writes.get(bucket).copied().unwrap_or(0),
                         }),
                     }),
-                    Ok(true) => {
+                    Ok(Step::Wrote) => {
                         *writes.entry(bucket).or_default() += 1;
                         again.push(rule);
                     }
+                    // Raced by another writer: both sides are read again.
+                    Ok(Step::Raced) => again.push(rule),
                     Err(e) => outcomes.push(DestinationOutcome {
                         destination: Some(label),
                         result: Err(e),
@@ -127,7 +131,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         src: &Current,
         known: Option<Current>,
         run: &Run,
-    ) -> Result<bool, ReplicationError> {
+    ) -> Result<Step, ReplicationError> {
         let at = self.location(rule, &event.key, run).await?;
         // The destination's current object, unless it was read with the source's.
         let mut known = known;
@@ -147,17 +151,30 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let destination = rule.destination.id();
         let newest;
         let s = match src {
-            Current::Absent => return Ok(false),
-            Current::DeleteMarker(_) => {
+            Current::Absent => return Ok(Step::Settled),
+            Current::DeleteMarker(_, put) => {
                 let governs =
                     rules::governing(&self.config, &event.bucket, &destination, &event.key, &[]);
                 match governs {
                     Some(marker_rule) if marker_rule.delete_marker_replication => {
                         let dst = dst_current(&mut known).await?;
-                        // Only replicas are hidden: an object written in the destination
-                        // itself (two-way setups) is that side's to replicate.
-                        if dst.replica_of().is_none() {
-                            return Ok(false);
+                        // This source's replica is hidden. Another write (made in the
+                        // destination itself, or replicated there from another source: two-way,
+                        // fan-in) is hidden only where the source's delete marker is later in
+                        // the one order of writes.
+                        let hides = match &dst {
+                            Current::Object(theirs) => {
+                                let from_source = theirs
+                                    .replica_record(&at.bucket, &at.key)
+                                    .is_some_and(|r| r.from(&event.bucket));
+                                let deleted = order::marker_write(put.as_ref(), &event.bucket);
+                                let theirs = write_of(theirs, &at.bucket, &at.key);
+                                from_source || deleted.is_some_and(|d| order::later(&d, &theirs))
+                            }
+                            _ => false,
+                        };
+                        if !hides {
+                            return Ok(Step::Settled);
                         }
                         run.start()?;
                         self.destination
@@ -166,7 +183,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                             .map_err(dst_err)?;
                         info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
                               "delete marker replicated");
-                        return Ok(true);
+                        return Ok(Step::Wrote);
                     }
                     // Where delete markers are not replicated, the destination follows the
                     // source's newest object version, whatever order the events came in.
@@ -175,21 +192,26 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                             newest = v;
                             &newest
                         }
-                        None => return Ok(false),
+                        None => return Ok(Step::Settled),
                     },
                 }
             }
             Current::Object(s) => s.as_ref(),
         };
-        if skip_reason(s, &event.bucket).is_some() {
-            return Ok(false);
+        if skip_reason(s, &event.bucket, &event.key).is_some() {
+            return Ok(Step::Settled);
         }
         let dst = dst_current(&mut known).await?;
         let current_marker = s.version_id.as_deref().unwrap_or("null");
-        if dst.replica_of() == Some(current_marker)
-            || matches!(&dst, Current::Object(_) if dst.replica_of().is_none())
-        {
-            return Ok(false);
+        let in_sync = dst
+            .replica_record(&at.bucket, &at.key)
+            .is_some_and(|r| r.of(&event.bucket, current_marker));
+        // Another bucket's later original write (written there, two-way, fan-in) stays: the
+        // one order of writes decides, as every copy's guard does.
+        let later = matches!(&dst, Current::Object(theirs)
+            if order::later_original(&event.bucket, s, theirs, &at));
+        if in_sync || later {
+            return Ok(Step::Settled);
         }
         let version = VersionRef {
             bucket: event.bucket.clone(),
@@ -219,22 +241,26 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         ) else {
             // No rule selects the source's current version for this destination: it keeps
             // what it has (as in S3).
-            return Ok(false);
+            return Ok(Step::Settled);
         };
         if matches!(s.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms {
-            return Ok(false);
+            return Ok(Step::Settled);
         }
-        // A delete marker above a replica of the source's current version was put there after
-        // it arrived (deleted at the destination, or on the other side of a two-way setup): a
-        // tool, which brings no news of the source, never replaces it. (An event may: the
-        // source's own delete marker can have been removed since.)
-        if run.is_tool()
-            && matches!(dst, Current::DeleteMarker(_))
-            && self
-                .replica_in_history(&at, s, keeps_etag(rule, s), run)
-                .await?
-        {
-            return Ok(false);
+        // A delete marker at the destination is a write too, whoever put it: later in the one
+        // order of writes than the source's current version, it stands (for events and tools
+        // alike). Where the server does not say when it was put, one above a replica of that
+        // version was put after it arrived, and stands.
+        if let Current::DeleteMarker(_, put) = &dst {
+            let stands = match order::marker_write(put.as_ref(), &at.bucket) {
+                Some(deleted) => order::later(&deleted, &write_of(s, &event.bucket, &event.key)),
+                None => {
+                    self.replica_in_history(&at, &event.bucket, s, keeps_etag(rule, s), run)
+                        .await?
+                }
+            };
+            if stands {
+                return Ok(Step::Settled);
+            }
         }
         let grants = if rule.destination.owner_override
             || self.acl_disabled(&rule.destination)
@@ -256,14 +282,26 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             grants: grants.as_ref(),
             destinations: None,
             is_current: false,
+            converge_on: Some(condition_on(&dst)),
         };
-        match self.copy_to(rule, &read, Check::None, run).await? {
+        match self.copy_to(rule, &read, Check::Converge, run).await? {
             Done::Replicated(_) => {
                 info!(bucket = %event.bucket, key = %event.key, version_id = current_marker,
                       destination = %at.bucket, "re-asserted the source's current version");
-                Ok(true)
+                Ok(Step::Wrote)
             }
-            _ => Ok(false),
+            Done::Skipped(SkipReason::DestinationChanged) => Ok(Step::Raced),
+            _ => Ok(Step::Settled),
         }
     }
+}
+
+/// What one round of convergence did at one destination.
+enum Step {
+    /// Nothing to write: the destination is as it should be.
+    Settled,
+    /// Wrote, and must look again.
+    Wrote,
+    /// Another writer changed the destination under the copy: look again.
+    Raced,
 }

@@ -70,7 +70,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 Err(e) => return whole(skip_or_fail(e)),
             },
         };
-        if let Some(reason) = skip_reason(&head, &event.bucket) {
+        if let Some(reason) = skip_reason(&head, &event.bucket, &event.key) {
             return whole(Ok(Done::Skipped(reason)));
         }
         if let Err(e) = self.complete_lock(&region, &version, &mut head, run).await {
@@ -121,6 +121,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             grants: grants.as_ref(),
             destinations: in_order.map(|o| o.reads as &dyn DestinationReads),
             is_current,
+            converge_on: None,
         };
         let mut outcomes = join_all(
             selected
@@ -140,7 +141,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                         o.result,
                         Ok(Done::Replicated(_))
                             | Ok(Done::Skipped(
-                                SkipReason::AlreadyReplicated | SkipReason::InHistory
+                                SkipReason::AlreadyReplicated
+                                    | SkipReason::InHistory
+                                    | SkipReason::Superseded
                             ))
                     )
                 })

@@ -48,7 +48,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         for rule in &selected {
             let result = async {
                 let at = self.location(rule, &event.key, run).await?;
-                let replicas = self.find_replicas(&at, deleted, run).await?;
+                let replicas = self.find_replicas(&at, &event.bucket, deleted, run).await?;
                 if replicas.is_empty() {
                     return Ok(Done::Skipped(SkipReason::NoReplica));
                 }

@@ -4,6 +4,7 @@
 
 use super::order;
 use super::*;
+use crate::order::write_of;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// What the destination holds may forbid the copy: a later original write (written there,
@@ -29,36 +30,59 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Some(current) => current,
             None => self.replica_current(at, run).await?,
         };
-        if check == Check::Event && current.replica_of() == Some(version) {
+        let source = src.event.bucket.as_str();
+        let record = current.replica_record(&at.bucket, &at.key);
+        if check == Check::Event && record.is_some_and(|r| r.of(source, version)) {
             return Ok(Guard::Stop(Done::Skipped(SkipReason::AlreadyReplicated)));
         }
         // The copy lands only while the key is as read here: two writers racing on it cannot
         // both write (S3 conditional writes; another endpoint may not honour them).
-        let condition = rule.destination.endpoint.is_none().then(|| match &current {
-            Current::Object(o) => WriteCondition::IfMatch(o.etag.clone()),
-            _ => WriteCondition::IfNoneMatch,
-        });
-        let ours = order::written_at(src.event, src.head);
+        let condition = rule
+            .destination
+            .endpoint
+            .is_none()
+            .then(|| condition_on(&current));
         let keeps = keeps_etag(rule, src.head);
         let maybe_late = match &current {
             Current::Object(theirs) => {
-                let theirs_at = theirs.origin_in(&rule.destination.bucket);
-                // Two-way: the other side's later original write stays current on both sides.
-                let bucket = &src.event.bucket;
-                if self
-                    .later_original(rule, src.region, bucket, src.head, &ours, theirs, at, run)
-                    .await?
+                // Another bucket's later original write (written there, two-way, fan-in) stays
+                // current, on every side alike: the one order of writes decides.
+                if order::later_original(source, src.head, theirs, at) {
+                    return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
+                }
+                // The replica of a version above this one in the source's stack is current: this
+                // version would land on top of it, and only a second copy of that version could
+                // put it back. S3 keeps one replica a version (an API client cannot insert one
+                // below the current), so a late version is left out.
+                let above = match record {
+                    Some(r) if r.from(source) && r.version != version && !src.is_current => {
+                        self.stands_above(src.region, src.version, r.version, run)
+                            .await?
+                    }
+                    _ => false,
+                };
+                if above && matches!(check, Check::Event | Check::History) {
+                    return Ok(Guard::Stop(Done::Skipped(SkipReason::Superseded)));
+                }
+                // A replica of another version of this source is current: if its original is
+                // no earlier than this one, this event may be late and its replica below.
+                check == Check::Event
+                    && record.is_some_and(|r| r.from(source))
+                    && write_of(theirs, &at.bucket, &at.key).secs
+                        >= order::source_write(src.event, src.head).secs
+            }
+            Current::DeleteMarker(_, put) => {
+                // A delete marker is a write too, whoever put it: later in the one order of
+                // writes than this version, it stands.
+                let ours = order::source_write(src.event, src.head);
+                if order::marker_write(put.as_ref(), &at.bucket)
+                    .is_some_and(|deleted| order::later(&deleted, &ours))
                 {
                     return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
                 }
-                // A replica of a write no earlier than this one is current.
-                check == Check::Event
-                    && current.replica_of().is_some()
-                    && !theirs.not_replicated_from(&src.event.bucket)
-                    && theirs_at.millis >= ours.millis
-            }
-            Current::DeleteMarker(_) => {
-                let below = self.replica_in_history(at, src.head, keeps, run).await?;
+                let below = self
+                    .replica_in_history(at, source, src.head, keeps, run)
+                    .await?;
                 return Ok(match (check, below) {
                     // Deleted at the destination after this version's replica arrived.
                     (Check::Rewrite | Check::History, true) => {
@@ -78,10 +102,39 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         // A late or redelivered event: its replica may already be in the history. (In order,
         // the current replica is of an earlier write, and this costs nothing.)
-        if maybe_late && self.replica_in_history(at, src.head, keeps, run).await? {
+        if maybe_late
+            && self
+                .replica_in_history(at, source, src.head, keeps, run)
+                .await?
+        {
             return Ok(Guard::Stop(Done::Skipped(SkipReason::InHistory)));
         }
         Ok(Guard::Write(condition))
+    }
+
+    /// Whether the source's version `other` stands above `version` in the key's stack (S3's
+    /// order of the bucket's own versions: by completion, whatever `Last-Modified` says).
+    async fn stands_above(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        other: &str,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let ours = version.version_id.as_deref().unwrap_or("null");
+        run.start()?;
+        let listed = self
+            .source
+            .list_versions(region, &version.bucket, &version.key)
+            .await
+            .map_err(src_err)?;
+        // Oldest first: `other` is above when it is listed after ours.
+        let place = |id: &str| {
+            listed
+                .iter()
+                .position(|v| v.key == version.key && v.version_id == id)
+        };
+        Ok(matches!((place(ours), place(other)), (Some(a), Some(b)) if b > a))
     }
 
     /// Whether any version in the destination's history is a replica of the source version.
@@ -92,29 +145,52 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Result<bool, ReplicationError> {
         let at = self.location(rule, &src.event.key, run).await?;
-        self.replica_in_history(&at, src.head, keeps_etag(rule, src.head), run)
-            .await
+        self.replica_in_history(
+            &at,
+            &src.event.bucket,
+            src.head,
+            keeps_etag(rule, src.head),
+            run,
+        )
+        .await
     }
 
-    /// Whether the destination key no longer meets the condition a write carried: a 412 then
-    /// says someone else wrote it, not that the source changed (both answer 412).
-    pub(super) async fn moved(
+    /// Whether a 412 answered a write carrying the destination `condition` was the
+    /// destination's: both the destination's condition and the source's pin (`x-amz-copy-source-
+    /// if-match`) answer 412, and S3 does not say which. It was the source's only if the source
+    /// version no longer has the ETag the copy was pinned to; otherwise someone wrote the
+    /// destination key since it was read (whatever it holds now: a write then a delete there
+    /// leaves a delete marker that meets `If-None-Match: *` again).
+    pub(super) async fn destination_refused(
         &self,
-        at: &ReplicaLocation,
+        request: &CopyRequest,
         condition: Option<&WriteCondition>,
         run: &Run,
-    ) -> bool {
-        let Some(condition) = condition else {
-            return false;
-        };
-        match self.replica_current(at, run).await {
-            Ok(Current::Object(o)) => match condition {
-                WriteCondition::IfMatch(etag) => o.etag != *etag,
-                WriteCondition::IfNoneMatch => true,
-            },
-            Ok(_) => matches!(condition, WriteCondition::IfMatch(_)),
-            Err(_) => false,
+    ) -> Result<bool, ReplicationError> {
+        if condition.is_none() {
+            return Ok(false);
         }
+        let Some(pinned) = &request.source_if_match else {
+            return Ok(true);
+        };
+        match self
+            .read_head(&request.source_region, &request.source, None, run)
+            .await
+        {
+            Ok(head) => Ok(head.etag == *pinned),
+            Err(e) if e.disposition() == Disposition::SourceGone => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The write condition that holds a copy to the destination's current state as read: its
+/// object's ETag, or no object at all (nothing, or a delete marker, for which S3's
+/// `If-None-Match: *` holds too).
+pub(super) fn condition_on(current: &Current) -> WriteCondition {
+    match current {
+        Current::Object(o) => WriteCondition::IfMatch(o.etag.clone()),
+        _ => WriteCondition::IfNoneMatch,
     }
 }
 
@@ -129,8 +205,9 @@ pub(super) fn keeps_etag(rule: &Rule, head: &SourceVersion) -> bool {
 /// What a copy checks at the destination first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Check {
-    /// Nothing (convergence has just read the destination and decided).
-    None,
+    /// Convergence has just read the destination and decided: the copy lands only while the
+    /// destination is as read (`SourceRead::converge_on`), else convergence reads it again.
+    Converge,
     /// An event: the replica may already be current or in the history; later writes stand.
     Event,
     /// A repair: the replica is written again even where one claims to be current (it was

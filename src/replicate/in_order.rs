@@ -69,7 +69,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     // A replica of this very version is no overwrite: this event's own copy,
                     // sent ahead and landed before the read was answered (or a duplicate's).
                     let overwrite = matches!(current, Current::Object(_))
-                        && current.replica_of() != event.version_id.as_deref();
+                        && !current
+                            .replica_record(&at.bucket, &at.key)
+                            .is_some_and(|r| {
+                                Some(r.version) == event.version_id.as_deref()
+                                    && r.from(&event.bucket)
+                            });
                     self.occupancy.observe(overwrite);
                     Some(current)
                 };

@@ -26,7 +26,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if event.kind == EventKind::AclChanged && acl_fixed {
                     return Ok(Done::Skipped(SkipReason::AclNotReplicated));
                 }
-                let replicas = self.find_replicas(&at, &marker, run).await?;
+                let replicas = self.find_replicas(&at, &event.bucket, &marker, run).await?;
                 if replicas.is_empty() {
                     return Ok(Done::Skipped(SkipReason::NoReplica));
                 }

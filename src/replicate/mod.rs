@@ -18,9 +18,9 @@ use crate::rules;
 use crate::run::{Mode, Run};
 use crate::store::{
     Acl, AclPlan, CopyRequest, Current, DestinationStore, Encryption, GrantHeaders, Grantee,
-    ListedVersion, Origin, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
-    TargetEncryption, VersionRef, WriteCondition, Written, REPLICA_MARKER, REPLICA_ORIGIN_TIME,
-    REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
+    ListedVersion, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
+    TargetEncryption, VersionRef, WriteCondition, Written, REPLICA_KEY, REPLICA_MARKER,
+    REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
 };
 
 mod bucket_facts;
@@ -118,23 +118,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     ) -> Result<bool, ReplicationError> {
         let run = Run::new(None);
         Ok(match self.replica_current(at, &run).await? {
-            Current::Object(theirs) => {
-                let ours_at = src.origin_in(source_bucket);
-                let region = self.default_region.clone();
-                self.later_original(
-                    rule,
-                    &region,
-                    source_bucket,
-                    src,
-                    &ours_at,
-                    &theirs,
-                    at,
-                    &run,
-                )
-                .await?
-            }
-            Current::DeleteMarker(_) => {
-                self.replica_in_history(at, src, guard::keeps_etag(rule, src), &run)
+            Current::Object(theirs) => order::later_original(source_bucket, src, &theirs, at),
+            Current::DeleteMarker(..) => {
+                let keeps = guard::keeps_etag(rule, src);
+                self.replica_in_history(at, source_bucket, src, keeps, &run)
                     .await?
             }
             Current::Absent => false,
@@ -154,8 +141,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         rule: &Rule,
         head: &SourceVersion,
         bucket: &str,
+        key: &str,
     ) -> Option<SkipReason> {
-        skip_reason(head, bucket).or_else(|| {
+        skip_reason(head, bucket, key).or_else(|| {
             (matches!(head.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms)
                 .then_some(SkipReason::KmsNotSelected)
         })
@@ -254,6 +242,8 @@ struct SourceRead<'a> {
     destinations: Option<&'a dyn in_order::DestinationReads>,
     /// Whether the version is the source's current one, read so just now.
     is_current: bool,
+    /// Convergence's copy: the condition on the destination's state it decided from.
+    converge_on: Option<WriteCondition>,
 }
 
 /// A failed call to a destination (or a copy call), classified.

@@ -45,6 +45,13 @@ pub enum SkipReason {
     InHistory,
     /// An event says a version was deleted, but the source still has it: its replicas stay.
     SourceVersionExists,
+    /// Someone else wrote the destination key while convergence copied: it decides again from
+    /// what both sides hold now.
+    DestinationChanged,
+    /// The replica of a later version of the source (above this one in its stack) is current
+    /// at the destination: a late event's version is not put on top of it, since only a second
+    /// copy of that later version could restore it (one replica a version).
+    Superseded,
 }
 
 impl fmt::Display for SkipReason {
@@ -91,6 +98,14 @@ impl fmt::Display for SkipReason {
             Self::SourceVersionExists => write!(
                 f,
                 "the event says the version was deleted, but the source still has it: its replicas are kept"
+            ),
+            Self::Superseded => write!(
+                f,
+                "a later version's replica is current at the destination (a late event); copying this one would need a second copy of that version"
+            ),
+            Self::DestinationChanged => write!(
+                f,
+                "the destination key changed while it was being brought in line; decided again"
             ),
             Self::AclNotReplicated => write!(
                 f,
@@ -174,8 +189,8 @@ pub(super) fn skip_or_fail(err: ReplicationError) -> Result<Done, ReplicationErr
     }
 }
 
-pub(super) fn skip_reason(head: &SourceVersion, bucket: &str) -> Option<SkipReason> {
-    if head.is_replica_in(bucket) {
+pub(super) fn skip_reason(head: &SourceVersion, bucket: &str, key: &str) -> Option<SkipReason> {
+    if head.is_replica_in(bucket, key) {
         return Some(SkipReason::IsReplica);
     }
     if head.archived {

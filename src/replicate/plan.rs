@@ -3,7 +3,7 @@
 use aws_smithy_types::DateTime;
 
 use super::*;
-use crate::store::ObjectLock;
+use crate::store::{key_digest, ObjectLock};
 
 /// The replica one rule asks for.
 pub fn plan_replica(
@@ -25,10 +25,13 @@ pub fn plan_replica(
         REPLICA_WRITTEN_TO.to_owned(),
         rule.destination.bucket.clone(),
     );
-    // The source version is an original (replicas are not replicated): when it was written.
+    metadata.insert(REPLICA_KEY.to_owned(), key_digest(&event.key));
+    // The source version is an original (replicas are not replicated): its place in the one
+    // order of writes, in whole seconds as S3 records them (kept in milliseconds, as before).
+    let written = super::order::source_write(event, head);
     metadata.insert(
         REPLICA_ORIGIN_TIME.to_owned(),
-        super::order::written_at(event, head).millis.to_string(),
+        (written.secs * 1000).to_string(),
     );
     let acl = if rule.destination.owner_override {
         AclPlan::BucketOwnerFullControl
@@ -219,11 +222,12 @@ mod tests {
             false,
             "eu-west-1".into(),
         );
-        assert_eq!(spec.metadata.len(), 5);
+        assert_eq!(spec.metadata.len(), 6);
         assert_eq!(spec.metadata["owner"], "me");
         assert_eq!(spec.metadata[REPLICA_MARKER], "v1");
         assert_eq!(spec.metadata[REPLICA_SOURCE_BUCKET], "src");
         assert_eq!(spec.metadata[REPLICA_WRITTEN_TO], "dst");
+        assert_eq!(spec.metadata[REPLICA_KEY], key_digest(&event().key));
         assert_eq!(spec.metadata[REPLICA_ORIGIN_TIME], "0");
         assert_eq!(spec.storage_class, "STANDARD");
         assert_eq!(spec.encryption, TargetEncryption::S3);
@@ -355,16 +359,20 @@ mod tests {
     fn replicas_and_archived_objects_are_skipped() {
         let mut h = head();
         h.metadata.insert(REPLICA_MARKER.into(), "v0".into());
-        assert_eq!(skip_reason(&h, "src"), Some(SkipReason::IsReplica));
+        assert_eq!(skip_reason(&h, "src", "k"), Some(SkipReason::IsReplica));
         // A replica written into "dst" and copied back into "src" is a new object in "src".
         h.metadata.insert(REPLICA_WRITTEN_TO.into(), "dst".into());
-        assert_eq!(skip_reason(&h, "src"), None);
-        assert_eq!(skip_reason(&h, "dst"), Some(SkipReason::IsReplica));
+        assert_eq!(skip_reason(&h, "src", "k"), None);
+        assert_eq!(skip_reason(&h, "dst", "k"), Some(SkipReason::IsReplica));
+        // A replica of "k" copied to "k2" (`aws s3 cp` keeps user metadata) is a new object.
+        h.metadata.insert(REPLICA_KEY.into(), key_digest("k"));
+        assert_eq!(skip_reason(&h, "dst", "k"), Some(SkipReason::IsReplica));
+        assert_eq!(skip_reason(&h, "dst", "k2"), None);
         let mut h = head();
         h.archived = true;
         h.storage_class = Some("DEEP_ARCHIVE".into());
         assert_eq!(
-            skip_reason(&h, "src"),
+            skip_reason(&h, "src", "k"),
             Some(SkipReason::Archived("DEEP_ARCHIVE".into()))
         );
     }

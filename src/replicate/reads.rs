@@ -11,10 +11,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     pub(super) async fn find_replicas(
         &self,
         at: &ReplicaLocation,
+        source: &str,
         marker: &str,
         run: &Run,
     ) -> Result<Vec<String>, ReplicationError> {
-        self.replicas_among(at, marker, |_| true, false, run).await
+        self.replicas_among(at, source, marker, |_| true, false, run)
+            .await
     }
 
     /// Whether a version in the destination's history is a replica of the source version
@@ -22,6 +24,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     pub(super) async fn replica_in_history(
         &self,
         at: &ReplicaLocation,
+        source: &str,
         head: &SourceVersion,
         keeps_etag: bool,
         run: &Run,
@@ -30,7 +33,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let candidate =
             |v: &ListedVersion| v.size == head.size && (!keeps_etag || v.etag == head.etag);
         let found = self
-            .replicas_among(at, marker, candidate, true, run)
+            .replicas_among(at, source, marker, candidate, true, run)
             .await?;
         Ok(!found.is_empty())
     }
@@ -41,6 +44,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     pub(super) async fn replicas_among(
         &self,
         at: &ReplicaLocation,
+        source: &str,
         marker: &str,
         candidate: impl Fn(&ListedVersion) -> bool,
         first_only: bool,
@@ -60,7 +64,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .replica_version(at, &listed.version_id)
                 .await
                 .map_err(dst_err)?;
-            if v.replica_of() == Some(marker) {
+            if v.replica_record(&at.bucket, &at.key)
+                .is_some_and(|r| r.of(source, marker))
+            {
                 replicas.push(listed.version_id);
                 if first_only {
                     break;

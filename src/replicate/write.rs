@@ -25,6 +25,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 Attempt::Done(done) => return Ok(done),
                 // The key held an object after all: the destination's read decides.
                 Attempt::Refused => assume = false,
+                // Convergence decides anew from both sides' current state.
+                Attempt::Raced if check == Check::Converge => {
+                    return Ok(Done::Skipped(SkipReason::DestinationChanged))
+                }
                 Attempt::Raced => {
                     races += 1;
                     fresh = true;
@@ -85,7 +89,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .is_some_and(|reads| reads.pending(&rule.destination.id()));
         if assumed {
             condition = Some(WriteCondition::IfNoneMatch);
-        } else if check != Check::None && src.version.version_id.is_some() {
+        } else if check == Check::Converge {
+            condition = src.converge_on.clone().filter(|_| !streamed);
+        } else if src.version.version_id.is_some() {
             match self.guard(rule, src, &at, check, fresh, run).await? {
                 Guard::Stop(done) => return Ok(Attempt::Done(done)),
                 Guard::Write(c) => condition = c,
@@ -158,7 +164,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Ok(w) => w,
             Err(e) if assumed && e.is_precondition_failed() => return Ok(Attempt::Refused),
             Err(e)
-                if e.is_precondition_failed() && self.moved(&at, condition.as_ref(), run).await =>
+                if e.is_precondition_failed()
+                    && self
+                        .destination_refused(&request, condition.as_ref(), run)
+                        .await? =>
             {
                 return Ok(Attempt::Raced)
             }

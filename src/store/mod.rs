@@ -16,14 +16,14 @@ mod source;
 pub use destination::DestinationStore;
 pub use object::{
     Acl, Body, Checksum, ContentHeaders, Current, Encryption, Grant, Grantee, Listed,
-    ListedVersion, ObjectLock, Origin, Past, SourceVersion, UploadedPart, VersionRef,
+    ListedVersion, ObjectLock, Past, SourceVersion, UploadedPart, VersionRef,
 };
 pub use replica::{
     AclPlan, CopyRequest, GrantHeaders, ReplicaLocation, ReplicaSpec, TagsPlan, TargetEncryption,
     WriteCondition, Written,
 };
 pub use replica_metadata::{
-    without_replica_entries, REPLICA_ENTRIES, REPLICA_MARKER, REPLICA_ORIGIN_TIME,
-    REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
+    key_digest, without_replica_entries, ReplicaRecord, REPLICA_ENTRIES, REPLICA_KEY,
+    REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
 };
 pub use source::SourceStore;

@@ -5,19 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_smithy_types::DateTime;
 
-use super::replica_metadata::{
-    REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
-};
-
-/// When an object's original write happened, and its ETag: the later original wins a two-way
-/// race (the ETag breaks ties within S3's one-second resolution), the same on both sides.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Origin {
-    /// Milliseconds since the epoch.
-    pub millis: i64,
-    /// The ETag.
-    pub etag: String,
-}
+use super::replica_metadata::ReplicaRecord;
 
 /// A key in a bucket, at one version (`None`: the current object of an unversioned bucket).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,57 +193,6 @@ pub struct SourceVersion {
     pub last_modified: Option<DateTime>,
 }
 
-impl SourceVersion {
-    /// Whether this object is a replica this function wrote into `bucket`. A copy of one made
-    /// into another bucket is not: it is a new object there. (Replicas written before the
-    /// bucket was recorded count as replicas.)
-    pub fn is_replica_in(&self, bucket: &str) -> bool {
-        self.metadata.contains_key(REPLICA_MARKER)
-            && self
-                .metadata
-                .get(REPLICA_WRITTEN_TO)
-                .is_none_or(|to| to == bucket)
-    }
-
-    /// Whether this is a replica written into `bucket` from `from` (two-way, seen from the side
-    /// that received it).
-    pub fn is_replica_from(&self, bucket: &str, from: &str) -> bool {
-        self.is_replica_in(bucket)
-            && self.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(from)
-    }
-
-    /// Whether this destination object did not come from `source_bucket` through this function:
-    /// written in the destination itself, or replicated there from another bucket (two-way).
-    pub fn not_replicated_from(&self, source_bucket: &str) -> bool {
-        match self.metadata.get(REPLICA_MARKER) {
-            None => true,
-            Some(_) => self
-                .metadata
-                .get(REPLICA_SOURCE_BUCKET)
-                .is_some_and(|from| from != source_bucket),
-        }
-    }
-
-    /// When and as what the object in `bucket` was originally written: a replica written there
-    /// carries its original's time; anything else (a copy of a replica included) is an original
-    /// write of its own.
-    pub fn origin_in(&self, bucket: &str) -> Origin {
-        let own = self.last_modified.map_or(0, |t| t.to_millis().unwrap_or(0));
-        let millis = match self.is_replica_in(bucket) {
-            true => self
-                .metadata
-                .get(REPLICA_ORIGIN_TIME)
-                .and_then(|m| m.parse().ok())
-                .unwrap_or(own),
-            false => own,
-        };
-        Origin {
-            millis,
-            etag: self.etag.clone(),
-        }
-    }
-}
-
 /// Who an ACL grant is for.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Grantee {
@@ -300,8 +237,9 @@ impl Acl {
 pub enum Current {
     /// An object version.
     Object(Box<SourceVersion>),
-    /// A delete marker, with its version id.
-    DeleteMarker(Option<String>),
+    /// A delete marker, with its version id and when it was put (HeadObject answers a delete
+    /// marker's `Last-Modified` since 2023; `None` where a server does not).
+    DeleteMarker(Option<String>, Option<DateTime>),
     /// Nothing: the key never existed, or every version was deleted.
     Absent,
 }
@@ -311,15 +249,15 @@ impl Current {
     pub fn version_id(&self) -> Option<&str> {
         match self {
             Current::Object(o) => o.version_id.as_deref(),
-            Current::DeleteMarker(v) => v.as_deref(),
+            Current::DeleteMarker(v, _) => v.as_deref(),
             Current::Absent => None,
         }
     }
 
-    /// The source version this is a replica of, if it is a replica.
-    pub fn replica_of(&self) -> Option<&str> {
+    /// The record of the current object, where it is a replica written at `bucket`/`key`.
+    pub fn replica_record(&self, bucket: &str, key: &str) -> Option<ReplicaRecord<'_>> {
         match self {
-            Current::Object(o) => o.metadata.get(REPLICA_MARKER).map(String::as_str),
+            Current::Object(o) => o.replica_record(bucket, key),
             _ => None,
         }
     }
@@ -334,66 +272,6 @@ mod tests {
             grantee,
             permission: permission.into(),
         }
-    }
-
-    fn object(metadata: &[(&str, &str)], modified_secs: i64, etag: &str) -> SourceVersion {
-        SourceVersion {
-            size: 1,
-            etag: etag.into(),
-            version_id: Some("v".into()),
-            content: ContentHeaders::default(),
-            metadata: metadata
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            storage_class: None,
-            archived: false,
-            encryption: Encryption::None,
-            object_lock: ObjectLock::default(),
-            tag_count: None,
-            parts_count: None,
-            checksum: None,
-            last_modified: Some(DateTime::from_secs(modified_secs)),
-        }
-    }
-
-    #[test]
-    fn a_replica_carries_its_originals_time_and_the_etag_breaks_ties() {
-        let original = object(&[], 100, "\"b\"");
-        let replica = object(
-            &[(REPLICA_MARKER, "v1"), (REPLICA_ORIGIN_TIME, "50000")],
-            900,
-            "\"a\"",
-        );
-        assert_eq!(replica.origin_in("b").millis, 50_000);
-        assert!(original.origin_in("a") > replica.origin_in("b"));
-        // The same second on both sides: the ETag decides, identically everywhere.
-        let other = object(&[], 100, "\"a\"");
-        assert!(original.origin_in("a") > other.origin_in("b"));
-        // A replica written into "b" and copied into "a" is a write of its own there.
-        let mut copied = replica.clone();
-        copied
-            .metadata
-            .insert(REPLICA_WRITTEN_TO.into(), "b".into());
-        assert_eq!(copied.origin_in("a").millis, 900_000);
-    }
-
-    #[test]
-    fn only_replicas_written_into_a_bucket_are_replicas_there() {
-        let replica = object(
-            &[
-                (REPLICA_MARKER, "v1"),
-                (REPLICA_WRITTEN_TO, "dst"),
-                (REPLICA_SOURCE_BUCKET, "src"),
-            ],
-            0,
-            "\"e\"",
-        );
-        assert!(replica.is_replica_in("dst"));
-        assert!(!replica.is_replica_in("src"), "copied back: a new object");
-        assert!(!replica.not_replicated_from("src"));
-        assert!(replica.not_replicated_from("third"));
-        assert!(object(&[], 0, "\"e\"").not_replicated_from("src"));
     }
 
     #[test]

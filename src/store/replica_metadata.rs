@@ -1,7 +1,11 @@
-//! The user-metadata entries every replica carries: what makes an object a replica, where it came
-//! from and when its original was written.
+//! The user-metadata entries every replica carries (what makes an object a replica, where it came
+//! from and when its original was written), and the one place they are read: [`ReplicaRecord`].
 
 use std::collections::BTreeMap;
+
+use md5::{Digest, Md5};
+
+use super::SourceVersion;
 
 /// User-metadata entry added to every replica: the source version id (`null` when unversioned).
 /// Replicas carrying it are never replicated again, so two-way setups do not loop.
@@ -19,13 +23,91 @@ pub const REPLICA_WRITTEN_TO: &str = "replica-written-to";
 /// since the epoch). Two-way setups keep the later original write on both sides.
 pub const REPLICA_ORIGIN_TIME: &str = "replica-original-time";
 
+/// User-metadata entry added to every replica: the MD5 (hex) of the key it was written to. A
+/// copy of a replica made to another key (`aws s3 cp s3://b/k s3://b/k2` copies user metadata)
+/// is a new object there and is replicated. A digest, not the key: user metadata is ASCII and
+/// at most 2 KB, a key up to 1,024 bytes of UTF-8.
+pub const REPLICA_KEY: &str = "replica-written-key-md5";
+
 /// Every user-metadata entry this function adds to a replica.
-pub const REPLICA_ENTRIES: [&str; 4] = [
+pub const REPLICA_ENTRIES: [&str; 5] = [
     REPLICA_MARKER,
     REPLICA_SOURCE_BUCKET,
     REPLICA_WRITTEN_TO,
+    REPLICA_KEY,
     REPLICA_ORIGIN_TIME,
 ];
+
+/// The value of [`REPLICA_KEY`] for `key`.
+pub fn key_digest(key: &str) -> String {
+    hex::encode(Md5::digest(key.as_bytes()))
+}
+
+/// What a replica's entries say, read where the object sits: only an object this function wrote
+/// at that very bucket and key has one. Replicas written before an entry was recorded (no
+/// bucket, no key digest) are taken at their word for what is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaRecord<'a> {
+    /// The source version id (`null` when unversioned).
+    pub version: &'a str,
+    /// The source bucket (`None`: written before it was recorded).
+    pub source_bucket: Option<&'a str>,
+    /// When the original was written, in milliseconds since the epoch, as recorded.
+    pub original_millis: Option<i64>,
+}
+
+impl ReplicaRecord<'_> {
+    /// Whether the record names `source` as its source bucket (a record without one does).
+    pub fn from(&self, source: &str) -> bool {
+        self.source_bucket.is_none_or(|b| b == source)
+    }
+
+    /// Whether this is the replica of version `version` of `source`.
+    pub fn of(&self, source: &str, version: &str) -> bool {
+        self.from(source) && self.version == version
+    }
+}
+
+impl SourceVersion {
+    /// The record of a replica this function wrote at `bucket`/`key`; `None` for anything else,
+    /// a copy of a replica made to another bucket or key included (a new object there).
+    pub fn replica_record(&self, bucket: &str, key: &str) -> Option<ReplicaRecord<'_>> {
+        let version = self.metadata.get(REPLICA_MARKER)?;
+        let here = |entry: &str, value: &str| self.metadata.get(entry).is_none_or(|v| v == value);
+        if !here(REPLICA_WRITTEN_TO, bucket) || !here(REPLICA_KEY, &key_digest(key)) {
+            return None;
+        }
+        Some(ReplicaRecord {
+            version,
+            source_bucket: self.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str),
+            original_millis: self
+                .metadata
+                .get(REPLICA_ORIGIN_TIME)
+                .and_then(|m| m.parse().ok()),
+        })
+    }
+
+    /// Whether this object is a replica this function wrote at `bucket`/`key`.
+    pub fn is_replica_in(&self, bucket: &str, key: &str) -> bool {
+        self.replica_record(bucket, key).is_some()
+    }
+
+    /// Whether this is a replica written at `bucket`/`key` from `from` (two-way, seen from the
+    /// side that received it): the record must name `from`.
+    pub fn is_replica_from(&self, bucket: &str, key: &str, from: &str) -> bool {
+        self.replica_record(bucket, key)
+            .is_some_and(|r| r.source_bucket == Some(from))
+    }
+
+    /// Whether this object at `bucket`/`key` did not come from `source_bucket` through this
+    /// function: written there itself, replicated there from another bucket (two-way, fan-in),
+    /// or a copy of a replica.
+    pub fn not_replicated_from(&self, bucket: &str, key: &str, source_bucket: &str) -> bool {
+        !self
+            .replica_record(bucket, key)
+            .is_some_and(|r| r.from(source_bucket))
+    }
+}
 
 /// User metadata without the entries this function adds ([`REPLICA_ENTRIES`]).
 pub fn without_replica_entries(metadata: &BTreeMap<String, String>) -> BTreeMap<String, String> {
@@ -34,4 +116,62 @@ pub fn without_replica_entries(metadata: &BTreeMap<String, String>) -> BTreeMap<
         .filter(|(k, _)| !REPLICA_ENTRIES.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(metadata: &[(&str, &str)]) -> SourceVersion {
+        SourceVersion {
+            size: 1,
+            etag: "\"e\"".into(),
+            version_id: Some("v".into()),
+            content: Default::default(),
+            metadata: metadata
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            storage_class: None,
+            archived: false,
+            encryption: super::super::Encryption::None,
+            object_lock: Default::default(),
+            tag_count: None,
+            parts_count: None,
+            checksum: None,
+            last_modified: None,
+        }
+    }
+
+    #[test]
+    fn only_replicas_written_at_a_bucket_and_key_are_replicas_there() {
+        let digest = key_digest("k");
+        let replica = object(&[
+            (REPLICA_MARKER, "v1"),
+            (REPLICA_WRITTEN_TO, "dst"),
+            (REPLICA_KEY, &digest),
+            (REPLICA_SOURCE_BUCKET, "src"),
+        ]);
+        assert!(replica.is_replica_in("dst", "k"));
+        assert!(replica.is_replica_from("dst", "k", "src"));
+        assert!(
+            !replica.is_replica_in("src", "k"),
+            "copied back: a new object"
+        );
+        assert!(!replica.is_replica_in("dst", "k2"), "copied to a new key");
+        assert!(replica.not_replicated_from("dst", "k2", "src"));
+        assert!(!replica.not_replicated_from("dst", "k", "src"));
+        assert!(replica.not_replicated_from("dst", "k", "third"));
+        assert!(object(&[]).not_replicated_from("dst", "k", "src"));
+        let record = replica.replica_record("dst", "k").unwrap();
+        assert!(record.of("src", "v1") && !record.of("other", "v1") && !record.of("src", "v2"));
+    }
+
+    #[test]
+    fn records_older_than_an_entry_are_taken_at_their_word() {
+        let legacy = object(&[(REPLICA_MARKER, "v1")]);
+        assert!(legacy.is_replica_in("dst", "any"));
+        assert!(legacy.replica_record("dst", "any").unwrap().from("src"));
+        assert!(!legacy.is_replica_from("dst", "any", "src"));
+    }
 }

@@ -209,7 +209,7 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
     };
     let current_id = current.version_id().unwrap_or("null").to_owned();
     let mut outcomes = Vec::new();
-    let history = Run::history(None, matches!(current, Current::DeleteMarker(_))).for_tool();
+    let history = Run::history(None, matches!(current, Current::DeleteMarker(..))).for_tool();
     for version in work.history.iter().filter(|v| **v != current_id) {
         let done = replicator
             .replicate_in(
@@ -232,12 +232,12 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
             Some(head.etag.trim_matches('"').to_owned()),
         ),
         // Replicated where the rules replicate delete markers; a named skip elsewhere.
-        Current::DeleteMarker(_) if !work.history.is_empty() => {
+        Current::DeleteMarker(..) if !work.history.is_empty() => {
             event(EventKind::DeleteMarkerCreated, None, None)
         }
         // A stale replica of a key deleted in the source: as the engine would leave it, a
         // delete marker where the rule replicates them, else the newest object version.
-        Current::DeleteMarker(_) if !work.rewrite.is_empty() => {
+        Current::DeleteMarker(..) if !work.rewrite.is_empty() => {
             let selecting = crate::rules::select(replicator.config(), bucket, &work.key, &[]);
             let mut last = Vec::new();
             if selecting.iter().any(|r| r.delete_marker_replication) {
@@ -266,7 +266,7 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
             return outcomes;
         }
         // Deleted since the listing: nothing to replicate.
-        Current::DeleteMarker(_) | Current::Absent => return outcomes,
+        Current::DeleteMarker(..) | Current::Absent => return outcomes,
     };
     outcomes.extend(replicator.replicate_in(&last, &run).await);
     outcomes

@@ -110,7 +110,7 @@ async fn shuffled_duplicated_events_converge_to_the_sources_current_version() {
                     );
                     assert_eq!(body.len() as u64, v.size);
                 }
-                Current::DeleteMarker(_) | Current::Absent => {
+                Current::DeleteMarker(..) | Current::Absent => {
                     assert!(
                         replica.is_none(),
                         "seed {seed} {key}: the replica is still current"
@@ -515,7 +515,9 @@ async fn object_written_in_the_destination_refuses_the_assumed_copy_and_stands()
     s3.slow_current_reads("dst", SLOW_READ);
     let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
     let v1 = s3.put("src", "k", b"source").version_id.unwrap();
-    // Written in the destination itself, after the source's version: a later original write.
+    // Written in the destination itself a second after the source's version: a later original
+    // write in the one order of writes.
+    s3.advance_clock(1000);
     s3.put("dst", "k", b"theirs");
     let done = replicator
         .replicate(&event(EventKind::Created, "k", &v1))

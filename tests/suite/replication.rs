@@ -100,6 +100,10 @@ async fn replica_keeps_body_and_all_metadata() {
     assert_eq!(meta.get(MARKER), put.version_id.as_ref());
     assert_eq!(meta.get("replica-source-bucket"), Some(&p.src));
     assert_eq!(meta.get("replica-written-to"), Some(&p.dst));
+    assert_eq!(
+        meta.get("replica-written-key-md5").map(String::as_str),
+        Some(s3_replicator::store::key_digest("docs/readme.txt").as_str())
+    );
     let original = src
         .last_modified()
         .unwrap()
@@ -109,8 +113,8 @@ async fn replica_keeps_body_and_all_metadata() {
     assert_eq!(meta.get("replica-original-time"), Some(&original));
     assert_eq!(
         meta.len(),
-        6,
-        "exactly the four replica entries added: {meta:?}"
+        7,
+        "exactly the five replica entries added: {meta:?}"
     );
 }
 

@@ -429,14 +429,8 @@ async fn current_tells_an_object_a_delete_marker_and_nothing_apart(b: &impl Back
         other => panic!("expected the object, got {other:?}"),
     }
     let marker = b.delete(&bucket, "k").await;
-    assert_eq!(
-        s.current(REGION, &bucket, "k").await.unwrap(),
-        Current::DeleteMarker(Some(marker.clone()))
-    );
-    assert_eq!(
-        s.replica_current(&at(&bucket, "k")).await.unwrap(),
-        Current::DeleteMarker(Some(marker))
-    );
+    is_marker(s.current(REGION, &bucket, "k").await.unwrap(), &marker);
+    is_marker(s.replica_current(&at(&bucket, "k")).await.unwrap(), &marker);
     assert_eq!(
         s.current(REGION, &bucket, "never").await.unwrap(),
         Current::Absent
@@ -920,7 +914,7 @@ async fn deleting_a_version_removes_only_that_version(b: &impl Backend) {
     s.put_delete_marker(&at(&bucket, "k")).await.unwrap();
     assert!(matches!(
         s.current(REGION, &bucket, "k").await.unwrap(),
-        Current::DeleteMarker(Some(_))
+        Current::DeleteMarker(Some(_), Some(_))
     ));
 }
 
@@ -1138,18 +1132,12 @@ async fn a_conditional_delete_deletes_only_the_object_it_names(b: &impl Backend)
     let second = b.put(&bucket, "k", b"second").await;
     assert_eq!(b.delete_if(&bucket, "k", &first.etag).await, Err(412));
     let marker = b.delete_if(&bucket, "k", &second.etag).await.unwrap();
-    assert_eq!(
-        s.current(REGION, &bucket, "k").await.unwrap(),
-        Current::DeleteMarker(Some(marker))
-    );
+    is_marker(s.current(REGION, &bucket, "k").await.unwrap(), &marker);
     // A delete marker is no object: `*` finds nothing to delete.
     assert_eq!(b.delete_if(&bucket, "k", "*").await, Err(404));
     b.put(&bucket, "k", b"third").await;
     let marker = b.delete_if(&bucket, "k", "*").await.unwrap();
-    assert_eq!(
-        s.current(REGION, &bucket, "k").await.unwrap(),
-        Current::DeleteMarker(Some(marker))
-    );
+    is_marker(s.current(REGION, &bucket, "k").await.unwrap(), &marker);
 }
 
 async fn a_delete_marker_is_no_object_for_any_write_condition(b: &impl Backend) {
@@ -1190,4 +1178,13 @@ async fn a_delete_marker_is_no_object_for_any_write_condition(b: &impl Backend) 
         s.current(REGION, &bucket, "k").await.unwrap(),
         Current::Object(_)
     ));
+}
+
+/// A current delete marker with this version id, and its Last-Modified: S3 answers it on HEAD
+/// (since 2023), and the one order of writes places a delete marker by it.
+fn is_marker(current: Current, id: &str) {
+    match current {
+        Current::DeleteMarker(Some(v), Some(_)) if v == id => {}
+        other => panic!("expected delete marker {id} with its Last-Modified, got {other:?}"),
+    }
 }

@@ -8,7 +8,7 @@ use crate::error::{ReplicationError, Side};
 use crate::replicate::{grant_headers, lock_in_force, target_encryption};
 use crate::store::{
     without_replica_entries, Current, DestinationStore, Encryption, ReplicaLocation, SourceStore,
-    SourceVersion, TargetEncryption, VersionRef, REPLICA_MARKER,
+    SourceVersion, TargetEncryption, VersionRef,
 };
 
 impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
@@ -30,7 +30,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         let (Current::Object(src), Current::Object(dst)) = (src, dst) else {
             return Ok((None, vec!["changed while verifying".to_owned()]));
         };
-        let mut differs = head_differences(&src, &dst, &self.options.bucket, &at.bucket);
+        let mut differs = head_differences(&src, &dst, at, &self.options.bucket);
         differs.extend(promised_differences(rule, &src, &dst));
         // Tags and ACL are read with the function's own credentials and endpoint.
         if at.endpoint.is_none() {
@@ -126,8 +126,8 @@ pub(super) fn promised_differences(
 pub(super) fn head_differences(
     src: &SourceVersion,
     dst: &SourceVersion,
+    at: &ReplicaLocation,
     source_bucket: &str,
-    dest_bucket: &str,
 ) -> Vec<String> {
     let mut differs = Vec::new();
     if src.content != dst.content {
@@ -137,11 +137,15 @@ pub(super) fn head_differences(
     if without_replica_entries(&src.metadata) != without_replica_entries(&dst.metadata) {
         differs.push("user-metadata".to_owned());
     }
-    let mirrored = src.is_replica_from(source_bucket, dest_bucket)
-        && src.metadata.get(REPLICA_MARKER).map(String::as_str)
-            == Some(dst.version_id.as_deref().unwrap_or("null"));
+    let dst_version = dst.version_id.as_deref().unwrap_or("null");
+    let mirrored = src
+        .replica_record(source_bucket, &at.key)
+        .is_some_and(|r| r.source_bucket == Some(&at.bucket) && r.version == dst_version);
     let version = src.version_id.as_deref().unwrap_or("null");
-    if !mirrored && dst.metadata.get(REPLICA_MARKER).map(String::as_str) != Some(version) {
+    let replica_of_it = dst
+        .replica_record(&at.bucket, &at.key)
+        .is_some_and(|r| r.of(source_bucket, version));
+    if !mirrored && !replica_of_it {
         differs.push("replica-marker".to_owned());
     }
     differs

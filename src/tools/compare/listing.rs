@@ -9,9 +9,7 @@ use super::proof::{proof, Proof};
 use super::{Check, Finding, Status, CONCURRENCY};
 use crate::config::{DestinationId, Rule};
 use crate::error::{ReplicationError, Side};
-use crate::store::{
-    Current, DestinationStore, Listed, ReplicaLocation, SourceStore, VersionRef, REPLICA_MARKER,
-};
+use crate::store::{Current, DestinationStore, Listed, ReplicaLocation, SourceStore, VersionRef};
 
 impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     /// Merge-joins the two listings (both in key order) for one destination, then judges the
@@ -188,7 +186,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     async fn mirrored(&self, at: &ReplicaLocation, key: &str) -> Result<bool, ReplicationError> {
         let src = self.source_current(key).await?;
         Ok(matches!(src, Current::Object(src)
-            if src.is_replica_from(&self.options.bucket, &at.bucket)))
+            if src.is_replica_from(&self.options.bucket, key, &at.bucket)))
     }
 
     /// A key the destination does not list: deliberately not replicated, deleted there after its
@@ -208,7 +206,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         };
         if let Some(reason) = self
             .replicator
-            .deliberate_skip(rule, &src, &self.options.bucket)
+            .deliberate_skip(rule, &src, &self.options.bucket, key)
         {
             return Ok((Status::Skipped, reason.to_string()));
         }
@@ -258,7 +256,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         let extra = Ok((Status::Extra, String::new()));
         let source = self.replicator.source();
         let src_err = |f| ReplicationError::classify(Side::Source, f);
-        if !matches!(self.source_current(key).await?, Current::DeleteMarker(_)) {
+        if !matches!(self.source_current(key).await?, Current::DeleteMarker(..)) {
             return extra;
         }
         // A delete marker has no tags: only rules without tag filters can govern it.
@@ -279,7 +277,10 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         let Current::Object(dst) = dst else {
             return extra;
         };
-        if dst.not_replicated_from(&self.options.bucket) {
+        let Some(record) = dst.replica_record(&at.bucket, key) else {
+            return extra;
+        };
+        if !record.from(&self.options.bucket) {
             return extra;
         }
         if rule.delete_marker_replication {
@@ -289,7 +290,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             .newest_object_version(self.region, &self.options.bucket, key)
             .await
             .map_err(src_err)?;
-        let marker = dst.metadata.get(REPLICA_MARKER).map(String::as_str);
+        let marker = Some(record.version);
         Ok(match newest {
             Some(newest) if marker == Some(newest.as_str()) => (Status::Same, String::new()),
             Some(newest) => (

@@ -57,8 +57,8 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                 .replica_current(&at)
                 .await
                 .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
-            if matches!(dst, Current::DeleteMarker(_) | Current::Absent) {
-                if let Some(reason) = replicator.deliberate_skip(rule, src, bucket) {
+            if matches!(dst, Current::DeleteMarker(..) | Current::Absent) {
+                if let Some(reason) = replicator.deliberate_skip(rule, src, bucket, key) {
                     return Ok((Status::Skipped, reason.to_string()));
                 }
             }
@@ -66,7 +66,7 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                 Current::Object(dst) => {
                     let mut differs = listed_differences(&listed(src), &listed(dst), rule);
                     // Two-way, from the side that received it: the original keeps its class.
-                    if src.is_replica_from(bucket, &rule.destination.bucket) {
+                    if src.is_replica_from(bucket, key, &rule.destination.bucket) {
                         differs.retain(|d| !d.starts_with("storage-class"));
                     }
                     let mut unproven = None;
@@ -81,7 +81,7 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                         }
                     }
                     if differs.is_empty() {
-                        differs = head_differences(src, dst, bucket, &rule.destination.bucket);
+                        differs = head_differences(src, dst, &at, bucket);
                         differs.extend(promised_differences(rule, src, dst));
                     }
                     if differs.is_empty() {
