@@ -47,21 +47,3 @@ pub mod wiring;
 pub use config::Config;
 pub use handler::{handle, handle_until, respond, Summary};
 pub use replicate::Replicator;
-
-// The tools' paths from before they moved under `tools/`: tests and the simulation still name them.
-pub use tools::{batch, restore};
-
-/// The comparison `verify` makes, at its path from before `tools/` ([`tools::compare`]).
-pub mod verify {
-    pub use crate::tools::compare::{
-        verify, verify_object, Finding, KeyCheck, Options, Status, Tally, CONCURRENCY,
-    };
-}
-
-/// Backfill and repair at their path from before `tools/` ([`tools::backfill`],
-/// [`tools::repair`]), with the progress they report to.
-pub mod backfill {
-    pub use crate::tools::backfill::*;
-    pub use crate::tools::progress::{Progress, Quiet};
-    pub use crate::tools::repair::repair;
-}

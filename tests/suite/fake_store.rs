@@ -682,7 +682,7 @@ async fn concurrent_deliveries_of_one_event_write_one_replica() {
 
 async fn backfill_of<D: s3_replicator::store::DestinationStore>(
     replicator: &Replicator<FakeS3, D>,
-) -> s3_replicator::backfill::Tally {
+) -> s3_replicator::tools::backfill::Tally {
     backfill_at(replicator, 8).await
 }
 
@@ -690,18 +690,18 @@ async fn backfill_of<D: s3_replicator::store::DestinationStore>(
 async fn backfill_at<D: s3_replicator::store::DestinationStore>(
     replicator: &Replicator<FakeS3, D>,
     concurrency: u16,
-) -> s3_replicator::backfill::Tally {
-    let options = s3_replicator::backfill::Options {
+) -> s3_replicator::tools::backfill::Tally {
+    let options = s3_replicator::tools::backfill::Options {
         bucket: "src".into(),
         prefix: String::new(),
         all_versions: false,
         concurrency,
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let (tally, failures) = s3_replicator::backfill::backfill(
+    let (tally, failures) = s3_replicator::tools::backfill::backfill(
         replicator,
         &options,
-        &s3_replicator::backfill::Quiet,
+        &s3_replicator::tools::progress::Quiet,
         &stop,
     )
     .await
@@ -821,20 +821,20 @@ async fn verify_lists_both_sides_at_once() {
     .await;
     let replicator = Replicator::new(config(false), s3.clone(), s3.clone(), "us-east-1");
     s3.clear_calls();
-    let options = s3_replicator::verify::Options {
+    let options = s3_replicator::tools::compare::Options {
         bucket: "src".into(),
         prefix: String::new(),
         deep: false,
         explain_missing: true,
     };
-    let findings = s3_replicator::verify::verify(&replicator, &options)
+    let findings = s3_replicator::tools::compare::verify(&replicator, &options)
         .await
         .unwrap();
     assert_eq!(findings.len(), 3);
     assert!(
         findings
             .iter()
-            .all(|f| f.status == s3_replicator::verify::Status::Same),
+            .all(|f| f.status == s3_replicator::tools::compare::Status::Same),
         "{findings:?}"
     );
     // The source's region, then its listing, beside the destination's listing.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use aws_sdk_s3::Client;
-use s3_replicator::restore::{restore, Action, Options, Tally};
+use s3_replicator::tools::restore::{restore, Action, Options, Tally};
 use serde_json::json;
 
 /// Keys a restore must handle as any other: a space, a plus, a percent sign, unicode.
@@ -78,7 +78,7 @@ async fn run(
     as_of: i64,
     from: Option<&str>,
     delete_newer: bool,
-) -> (Tally, Vec<s3_replicator::restore::Row>) {
+) -> (Tally, Vec<s3_replicator::tools::restore::Row>) {
     let options = Options {
         bucket: bucket.to_owned(),
         prefix: String::new(),
@@ -89,9 +89,14 @@ async fn run(
         concurrency: 4,
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
-    restore(replicator, &options, &s3_replicator::backfill::Quiet, &stop)
-        .await
-        .unwrap()
+    restore(
+        replicator,
+        &options,
+        &s3_replicator::tools::progress::Quiet,
+        &stop,
+    )
+    .await
+    .unwrap()
 }
 
 /// A source whose every key in KEYS was written ("good") and replicated.
@@ -333,7 +338,7 @@ struct WritesWhenPlanned {
     bucket: String,
 }
 
-impl s3_replicator::backfill::Progress for WritesWhenPlanned {
+impl s3_replicator::tools::progress::Progress for WritesWhenPlanned {
     fn planned(&self, _keys: u64, _bytes: u64) {
         let bucket = self.bucket.clone();
         std::thread::spawn(move || {

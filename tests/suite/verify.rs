@@ -3,7 +3,7 @@
 //! the binary's exit status and closing line say so.
 
 use crate::common::*;
-use s3_replicator::verify::{verify, Options, Status, Tally};
+use s3_replicator::tools::compare::{verify, Options, Status, Tally};
 use serde_json::json;
 
 const KEYS: &[&str] = &[
@@ -61,7 +61,7 @@ async fn replicated() -> Replicated {
     }
 }
 
-async fn run(t: &Replicated, deep: bool) -> Vec<s3_replicator::verify::Finding> {
+async fn run(t: &Replicated, deep: bool) -> Vec<s3_replicator::tools::compare::Finding> {
     let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &t.config)]);
     let options = Options {
         bucket: t.src.clone(),
@@ -77,19 +77,24 @@ async fn backfill(
     bucket: &str,
     all_versions: bool,
 ) -> (
-    s3_replicator::backfill::Tally,
-    Vec<s3_replicator::backfill::Failure>,
+    s3_replicator::tools::backfill::Tally,
+    Vec<s3_replicator::tools::backfill::Failure>,
 ) {
-    let options = s3_replicator::backfill::Options {
+    let options = s3_replicator::tools::backfill::Options {
         bucket: bucket.to_owned(),
         prefix: String::new(),
         all_versions,
         concurrency: 8,
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
-    s3_replicator::backfill::backfill(replicator, &options, &s3_replicator::backfill::Quiet, &stop)
-        .await
-        .unwrap()
+    s3_replicator::tools::backfill::backfill(
+        replicator,
+        &options,
+        &s3_replicator::tools::progress::Quiet,
+        &stop,
+    )
+    .await
+    .unwrap()
 }
 
 /// How many objects a bucket's listing holds (one page: the tests' buckets are small).
@@ -142,7 +147,7 @@ async fn forge(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, bytes: &[u8]) {
     .await;
 }
 
-fn status_of(findings: &[s3_replicator::verify::Finding], key: &str) -> (Status, String) {
+fn status_of(findings: &[s3_replicator::tools::compare::Finding], key: &str) -> (Status, String) {
     let f = findings.iter().find(|f| f.key == key).unwrap();
     (f.status, f.detail.clone())
 }
