@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::error::{InvocationError, RecordFailure};
+use crate::error::{InvocationError, RecordFailure, DEADLINE_EXCEEDED};
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 
@@ -36,6 +36,11 @@ pub struct Summary {
 ///   could not be read (with `ReportBatchItemFailures`, only those return to the queue);
 /// - S3 event notifications and EventBridge events get the [`Summary`], or fail the invocation
 ///   so that Lambda retries it and then sends it to the on-failure destination.
+///
+/// With a deadline, it answers [`FLUSH_MARGIN`] before it, in the trigger's own terms: a record
+/// (or task) still in work then is named in the log, in the answer and in the failure metric
+/// with the code [`DEADLINE_EXCEEDED`], and is the only one retried: a failed task, a message
+/// in `batchItemFailures`, a record in the invocation's error.
 pub async fn respond<S, D>(
     replicator: &Replicator<S, D>,
     payload: Value,
@@ -46,15 +51,16 @@ where
     D: DestinationStore,
 {
     let stop_at = deadline.map(|deadline| stop_at(deadline, replicator.config().copy.time_margin));
+    let give_up = deadline.map(|deadline| stop_at_before(deadline, FLUSH_MARGIN));
     if events::batch::is_batch(&payload) {
         let job = events::batch::parse_batch(&payload)?;
-        let response = crate::tools::batch::run_job(replicator, job, stop_at).await;
+        let response = crate::tools::batch::run_job(replicator, job, stop_at, give_up).await;
         return Ok(serde_json::to_value(response).unwrap_or_default());
     }
     if events::sqs::is_sqs(&payload) {
         let mut batch = events::sqs::parse_sqs(&payload);
         let items = std::mem::take(&mut batch.items);
-        let (summary, failures) = run_items(replicator, items, stop_at).await;
+        let (summary, failures) = run_items(replicator, items, stop_at, give_up).await;
         for f in &failures {
             warn!(
                 record = f.index,
@@ -87,17 +93,16 @@ where
     } else {
         parse_payload(&payload)?
     };
-    let summary = finish(run_items(replicator, items, stop_at).await)?;
+    let summary = finish(run_items(replicator, items, stop_at, give_up).await)?;
     Ok(serde_json::to_value(summary).unwrap_or_default())
 }
 
-/// What is kept of an invocation's time to write its metrics out.
+/// What is kept of an invocation's time to answer and write its metrics out.
 pub const FLUSH_MARGIN: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// As [`respond`], ending with the metrics written out, also when the work is not done
-/// [`FLUSH_MARGIN`] before the deadline (a call hung past the engine's own margin): the
-/// invocation then fails and is retried, rather than being ended by Lambda with its metrics
-/// lost.
+/// As [`respond`], ending with the metrics written out. [`respond`] answers [`FLUSH_MARGIN`]
+/// before the deadline; should it not (it always should), the invocation fails at half that
+/// margin, rather than being ended by Lambda with its metrics lost.
 pub async fn respond_and_flush<S, D>(
     replicator: &Replicator<S, D>,
     payload: Value,
@@ -108,15 +113,20 @@ where
     D: DestinationStore,
 {
     let work = respond(replicator, payload, deadline);
+    let backstop = FLUSH_MARGIN / 2;
     let left = deadline.map(|d| {
         d.duration_since(SystemTime::now())
             .unwrap_or_default()
-            .saturating_sub(FLUSH_MARGIN)
+            .saturating_sub(backstop)
     });
     let result = match left {
-        Some(left) => tokio::time::timeout(left, work)
-            .await
-            .unwrap_or_else(|_| Err(InvocationError::DeadlineReached(FLUSH_MARGIN))),
+        Some(left) => tokio::time::timeout(left, work).await.unwrap_or_else(|_| {
+            Err(InvocationError::DeadlineReached {
+                margin: backstop,
+                total: 0,
+                failures: Vec::new(),
+            })
+        }),
         None => work.await,
     };
     crate::metrics::flush();
@@ -149,8 +159,9 @@ where
     D: DestinationStore,
 {
     let stop_at = deadline.map(|deadline| stop_at(deadline, replicator.config().copy.time_margin));
+    let give_up = deadline.map(|deadline| stop_at_before(deadline, FLUSH_MARGIN));
     let items = parse_payload(&payload)?;
-    finish(run_items(replicator, items, stop_at).await)
+    finish(run_items(replicator, items, stop_at, give_up).await)
 }
 
 /// The summary, or the invocation's failure listing every failed record.
@@ -161,6 +172,13 @@ fn finish(
         return Ok(summary);
     }
     failures.sort_by_key(|f| f.index);
+    if failures.iter().any(|f| f.code == DEADLINE_EXCEEDED) {
+        return Err(InvocationError::DeadlineReached {
+            margin: FLUSH_MARGIN,
+            total: summary.records,
+            failures,
+        });
+    }
     Err(InvocationError::RecordsFailed {
         total: summary.records,
         failures,
@@ -170,11 +188,13 @@ fn finish(
 /// Carries out every item, whichever source it came from. The records of one key are applied
 /// in `sequencer` order, one after another, and the key is converged once, after the last
 /// (whatever its kind): a burst of N writes delivered together becomes N destination versions
-/// in the source's order, and the destination ends as the source is.
+/// in the source's order, and the destination ends as the source is. At `give_up` the records
+/// still in work are named as not done ([`DEADLINE_EXCEEDED`]), so the answer can be given.
 async fn run_items<S, D>(
     replicator: &Replicator<S, D>,
     items: Vec<Intake>,
     stop_at: Option<Instant>,
+    give_up: Option<Instant>,
 ) -> (Summary, Vec<RecordFailure>)
 where
     S: SourceStore,
@@ -215,33 +235,64 @@ where
     // environment that serves several invocations at once.
     let mut results = stream::iter(by_key.into_values())
         .map(|events| async move {
-            let mut done = Vec::with_capacity(events.len());
-            // A key with one event converges with it. A key with several is applied event by
-            // event and converged once, after the last, whatever kind that is: an earlier
-            // convergence would write the source's current version before the later events'
-            // versions, and some kinds (ACL, tags, a skipped create) converge nothing.
-            let single = events.len() == 1;
-            for event in events {
-                let run = match single {
-                    true => Run::new(stop_at),
-                    false => Run::deferring_convergence(stop_at),
-                };
-                let outcomes = replicator.replicate_in(&event, &run).await;
-                crate::metrics::requests(&event.bucket, run.requests());
-                // Latency runs to when this event's replicas were written, not to when the
-                // key's last event is done.
-                done.push((event, outcomes, SystemTime::now()));
+            // The events of the key done so far, in order: what the key's work leaves when it
+            // is cut off at `give_up`.
+            let finished = std::sync::Mutex::new(Vec::with_capacity(events.len()));
+            let named = events.clone();
+            let work = async {
+                // A key with one event converges with it. A key with several is applied event
+                // by event and converged once, after the last, whatever kind that is: an
+                // earlier convergence would write the source's current version before the
+                // later events' versions, and some kinds (ACL, tags, a skipped create)
+                // converge nothing. The last is done only once converged.
+                let single = events.len() == 1;
+                let mut last = None;
+                let count = events.len();
+                for (n, event) in events.into_iter().enumerate() {
+                    let run = match single {
+                        true => Run::new(stop_at),
+                        false => Run::deferring_convergence(stop_at),
+                    };
+                    let outcomes = replicator.replicate_in(&event, &run).await;
+                    crate::metrics::requests(&event.bucket, run.requests());
+                    // Latency runs to when this event's replicas were written, not to when the
+                    // key's last event is done.
+                    let done = (event, outcomes, SystemTime::now());
+                    match !single && n + 1 == count {
+                        true => last = Some(done),
+                        false => finished
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(done),
+                    }
+                }
+                if let Some((last, mut outcomes, now)) = last {
+                    let run = Run::new(stop_at);
+                    outcomes.extend(replicator.converge_key(&last, &run).await);
+                    crate::metrics::requests(&last.bucket, run.requests());
+                    let done = (last, outcomes, now);
+                    finished
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(done);
+                }
+            };
+            match give_up {
+                Some(at) => {
+                    let _ = tokio::time::timeout_at(at.into(), work).await;
+                }
+                None => work.await,
             }
-            if let (false, Some((last, outcomes, _))) = (single, done.last_mut()) {
-                let run = Run::new(stop_at);
-                outcomes.extend(replicator.converge_key(last, &run).await);
-                crate::metrics::requests(&last.bucket, run.requests());
-            }
-            done
+            let finished = finished.into_inner().unwrap_or_else(|e| e.into_inner());
+            let not_done = named[finished.len()..].to_vec();
+            (finished, not_done)
         })
         // Keys at once (RECORD_CONCURRENCY); the records of one key go one after another.
         .buffer_unordered(replicator.config().record_concurrency.max(1));
-    while let Some(done) = results.next().await {
+    while let Some((done, not_done)) = results.next().await {
+        for event in not_done {
+            failures.extend(not_done_by_deadline(replicator, &event));
+        }
         for (event, outcomes, now) in done {
             for outcome in outcomes {
                 crate::metrics::outcome(
@@ -252,6 +303,12 @@ where
                 );
                 match outcome.result {
                     Ok(Done::Replicated(_)) => summary.replicated += 1,
+                    Ok(Done::Converged { writes, copies }) => {
+                        summary.replicated += copies.len();
+                        if writes as usize > copies.len() {
+                            summary.synced += 1;
+                        }
+                    }
                     Ok(Done::Synced { writes }) if writes > 0 => summary.synced += 1,
                     Ok(Done::Synced { .. }) => {
                         // A delete marker, a deleted version, ACL or tags the destination
@@ -275,6 +332,60 @@ where
         }
     }
     (summary, failures)
+}
+
+/// A record still in work when the invocation had to answer: named at each destination its
+/// rules select (which of them it reached is not known), in the log and the failure metric;
+/// the failures returned name it in the answer.
+pub fn not_done_by_deadline<S, D>(
+    replicator: &Replicator<S, D>,
+    event: &ObjectEvent,
+) -> Vec<RecordFailure>
+where
+    S: SourceStore,
+    D: DestinationStore,
+{
+    let rules = crate::rules::select_for_key(replicator.config(), &event.bucket, &event.key);
+    let mut destinations: Vec<Option<String>> = rules
+        .iter()
+        .map(|r| Some(r.destination.id().to_string()))
+        .collect();
+    if destinations.is_empty() {
+        destinations.push(None);
+    }
+    let message = format!(
+        "still in work {FLUSH_MARGIN:?} before the invocation's deadline (a call hung past the engine's margin); retried"
+    );
+    destinations
+        .into_iter()
+        .map(|destination| {
+            let shown = destination.as_deref().unwrap_or("none");
+            warn!(
+                bucket = %event.bucket,
+                key = %event.key,
+                version_id = event.version_id.as_deref().unwrap_or("null"),
+                destination = shown,
+                code = DEADLINE_EXCEEDED,
+                "not done by the deadline"
+            );
+            crate::metrics::failure(&event.bucket, shown, DEADLINE_EXCEEDED);
+            RecordFailure {
+                index: event.index,
+                object: event.describe(),
+                destination,
+                code: DEADLINE_EXCEEDED,
+                message: message.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The instant `margin` before `deadline` (now, if that has passed).
+pub fn stop_at_before(deadline: SystemTime, margin: std::time::Duration) -> Instant {
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    Instant::now() + left.saturating_sub(margin)
 }
 
 /// The reason logged for a destination that already was as the source is.

@@ -90,7 +90,12 @@ pub fn describe() {
     describe_counter!(BATCH_TASKS, Unit::Count, "Batch Operations tasks answered");
 }
 
-/// Records one outcome of an event at a destination (`None`: the record as a whole).
+/// Records one outcome of an event at a destination (`None`: the record as a whole): the one
+/// place a replica or a failure is counted, whatever wrote it (the event's copy, convergence's,
+/// a Batch Operations task's) and whatever the trigger. A latency sample runs from the
+/// event's time (for convergence's copy, from its source version's write) and is taken only
+/// for events: a tool's task has no event time, and the age of the objects a backfill copies
+/// is no replication lag.
 pub fn outcome(
     event: &ObjectEvent,
     destination: Option<&str>,
@@ -99,28 +104,46 @@ pub fn outcome(
 ) {
     let source = event.bucket.clone();
     let destination = destination.unwrap_or("none").to_owned();
+    let labels = [
+        ("SourceBucket", source.clone()),
+        ("DestinationBucket", destination.clone()),
+    ];
     match result {
         Ok(Done::Replicated(_)) => {
-            let labels = [
-                ("SourceBucket", source.clone()),
-                ("DestinationBucket", destination.clone()),
-            ];
-            counter!(OPERATIONS_REPLICATED, &labels).increment(1);
-            counter!(BYTES_REPLICATED, &labels).increment(event.size.unwrap_or(0));
-            if let Some(ms) = latency_ms(event.event_time.as_deref(), now) {
-                latency_sample(&labels, ms);
+            let latency = latency_ms(event.event_time.as_deref(), now);
+            replica(&labels, event.size.unwrap_or(0), latency);
+        }
+        Ok(Done::Converged { copies, .. }) => {
+            for copy in copies {
+                let written_at = copy
+                    .source_modified
+                    .and_then(|at| SystemTime::try_from(at).ok())
+                    .filter(|_| event.event_time.is_some());
+                let latency = written_at
+                    .map(|at| now.duration_since(at).unwrap_or_default().as_secs_f64() * 1000.0);
+                replica(&labels, copy.bytes, latency);
             }
         }
         Ok(Done::Synced { .. }) => {}
         Ok(Done::Skipped(reason)) => {
+            let [source, destination] = labels;
             let labels = [
-                ("SourceBucket", source),
-                ("DestinationBucket", destination),
+                source,
+                destination,
                 ("Reason", reason_name(reason).to_owned()),
             ];
             counter!(OPERATIONS_SKIPPED, &labels).increment(1);
         }
         Err(e) => failure(&source, &destination, e.code()),
+    }
+}
+
+/// One replica written: counted, its bytes, and its latency sample when it has one.
+fn replica(labels: &[(&'static str, String); 2], bytes: u64, latency_ms: Option<f64>) {
+    counter!(OPERATIONS_REPLICATED, labels).increment(1);
+    counter!(BYTES_REPLICATED, labels).increment(bytes);
+    if let Some(ms) = latency_ms {
+        latency_sample(labels, ms);
     }
 }
 
@@ -140,13 +163,11 @@ pub fn failure(source: &str, destination: &str, code: &str) {
     counter!(OPERATIONS_FAILED, &by_code).increment(1);
 }
 
-/// Records one answered Batch Operations task; a failed one counts as a failure too.
+/// Records one answered Batch Operations task (its replicas and failures are counted as
+/// every outcome is, by [`outcome`] and [`failure`]).
 pub fn batch_task(source: &str, result_code: &str) {
     counter!(BATCH_TASKS, "SourceBucket" => source.to_owned(), "ResultCode" => result_code.to_owned())
         .increment(1);
-    if result_code != "Succeeded" {
-        failure(source, "none", &format!("Batch{result_code}"));
-    }
 }
 
 /// Records the S3 requests one record's work made.

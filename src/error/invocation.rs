@@ -36,10 +36,22 @@ pub enum InvocationError {
         failures: Vec<RecordFailure>,
     },
     /// The work was not done a moment before the invocation's deadline (a call hung past the
-    /// margin the engine keeps): the invocation fails, and Lambda retries it.
-    #[error("the invocation's work was not done {0:?} before its deadline; it is retried")]
-    DeadlineReached(std::time::Duration),
+    /// margin the engine keeps): the invocation fails, naming each record not done (code
+    /// [`DEADLINE_EXCEEDED`]) beside any that failed, and Lambda retries it.
+    #[error("the invocation's work was not done {margin:?} before its deadline; it is retried: {} of {total} records failed: {}", failures.len(), describe(failures))]
+    DeadlineReached {
+        /// How long before the deadline the invocation answered.
+        margin: std::time::Duration,
+        /// The number of records in the event.
+        total: usize,
+        /// Each record not done or failed.
+        failures: Vec<RecordFailure>,
+    },
 }
+
+/// The failure code of a record (at a destination) still in work when the invocation had to
+/// answer: a call hung past the engine's own margin.
+pub const DEADLINE_EXCEEDED: &str = "DeadlineExceeded";
 
 fn describe(failures: &[RecordFailure]) -> String {
     failures
@@ -64,7 +76,7 @@ impl From<InvocationError> for Diagnostic {
             InvocationError::NotAnS3Event(_) => "NotAnS3Event",
             InvocationError::InvalidBatchJob(_) => "InvalidBatchJob",
             InvocationError::RecordsFailed { .. } => "RecordsFailed",
-            InvocationError::DeadlineReached(_) => "DeadlineReached",
+            InvocationError::DeadlineReached { .. } => "DeadlineReached",
         };
         Diagnostic {
             error_type: error_type.to_owned(),

@@ -6,7 +6,7 @@
 mod invocation;
 mod s3;
 
-pub use invocation::{InvocationError, RecordFailure};
+pub use invocation::{InvocationError, RecordFailure, DEADLINE_EXCEEDED};
 pub use s3::{S3Failure, S3FailureKind};
 
 /// Why one object version could not be replicated to one destination. Each variant has a stable code.

@@ -2,6 +2,7 @@
 
 use super::guard::{condition_on, keeps_etag, Check};
 use super::order;
+use super::outcome::Copied;
 use super::*;
 use crate::order::write_of;
 
@@ -38,7 +39,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if run.defers_convergence() {
             return Vec::new();
         }
-        let mut writes: HashMap<&str, u32> = HashMap::new();
+        let mut writes: HashMap<&str, (u32, Vec<Copied>)> = HashMap::new();
         let mut outcomes = Vec::new();
         let mut pending: Vec<&Rule> = rules.to_vec();
         for round in 0..CONVERGE_ROUNDS {
@@ -91,14 +92,21 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 let bucket = rule.id.as_str();
                 let label = rule.destination.id().to_string();
                 match step {
-                    Ok(Step::Settled) => outcomes.push(DestinationOutcome {
-                        destination: Some(label),
-                        result: Ok(Done::Synced {
-                            writes: writes.get(bucket).copied().unwrap_or(0),
-                        }),
-                    }),
-                    Ok(Step::Wrote) => {
-                        *writes.entry(bucket).or_default() += 1;
+                    Ok(Step::Settled) => {
+                        let (writes, copies) = writes.remove(bucket).unwrap_or_default();
+                        let result = match copies.is_empty() {
+                            true => Done::Synced { writes },
+                            false => Done::Converged { writes, copies },
+                        };
+                        outcomes.push(DestinationOutcome {
+                            destination: Some(label),
+                            result: Ok(result),
+                        })
+                    }
+                    Ok(Step::Wrote(copied)) => {
+                        let made = writes.entry(bucket).or_default();
+                        made.0 += 1;
+                        made.1.extend(copied);
                         again.push(rule);
                     }
                     // Raced by another writer: both sides are read again.
@@ -183,7 +191,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                             .map_err(dst_err)?;
                         info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
                               "delete marker replicated");
-                        return Ok(Step::Wrote);
+                        return Ok(Step::Wrote(None));
                     }
                     // Where delete markers are not replicated, the destination follows the
                     // source's newest object version, whatever order the events came in.
@@ -285,10 +293,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             converge_on: Some(condition_on(&dst)),
         };
         match self.copy_to(rule, &read, Check::Converge, run).await? {
-            Done::Replicated(_) => {
+            Done::Replicated(written) => {
                 info!(bucket = %event.bucket, key = %event.key, version_id = current_marker,
                       destination = %at.bucket, "re-asserted the source's current version");
-                Ok(Step::Wrote)
+                Ok(Step::Wrote(Some(Copied {
+                    written,
+                    bytes: head.size,
+                    source_modified: head.last_modified,
+                })))
             }
             Done::Skipped(SkipReason::DestinationChanged) => Ok(Step::Raced),
             _ => Ok(Step::Settled),
@@ -300,8 +312,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
 enum Step {
     /// Nothing to write: the destination is as it should be.
     Settled,
-    /// Wrote, and must look again.
-    Wrote,
+    /// Wrote (a replica, when it copied), and must look again.
+    Wrote(Option<Copied>),
     /// Another writer changed the destination under the copy: look again.
     Raced,
 }

@@ -136,8 +136,27 @@ pub enum Done {
         /// Writes made.
         writes: u32,
     },
+    /// Convergence brought the destination in line by copying the source's current version
+    /// (not the event's): `writes` made in all, `copies` the replicas among them.
+    Converged {
+        /// Writes made (the copies included).
+        writes: u32,
+        /// Each replica written.
+        copies: Vec<Copied>,
+    },
     /// Deliberately not replicated.
     Skipped(SkipReason),
+}
+
+/// A replica convergence wrote: what metrics count for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    /// The replica.
+    pub written: Written,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// The source version's `Last-Modified` (when its write happened).
+    pub source_modified: Option<aws_smithy_types::DateTime>,
 }
 
 /// What an outcome means to someone bringing a bucket in line (backfill, Batch Operations).
@@ -155,7 +174,7 @@ impl Done {
     /// What the outcome means to someone bringing a bucket in line.
     pub fn verdict(&self) -> Verdict<'_> {
         match self {
-            Done::Replicated(_) => Verdict::Replicated,
+            Done::Replicated(_) | Done::Converged { .. } => Verdict::Replicated,
             Done::Synced { writes } if *writes > 0 => Verdict::Replicated,
             Done::Synced { .. }
             | Done::Skipped(SkipReason::AlreadyReplicated | SkipReason::InHistory) => {

@@ -55,11 +55,14 @@ pub enum ResultCode {
     PermanentFailure,
 }
 
-/// Runs every task of a job; no call is started at or after `stop_at`.
+/// Runs every task of a job; no call is started at or after `stop_at`, and a task still in work
+/// at `give_up` is answered as a temporary failure (`DeadlineExceeded`), so the job's answer is
+/// given in time and S3 retries only that task.
 pub async fn run_job<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     job: BatchJob,
     stop_at: Option<Instant>,
+    give_up: Option<Instant>,
 ) -> BatchResponse {
     // Owned tasks (not borrowed from the job): the invocation's future must be Send for an
     // environment that serves several invocations at once.
@@ -68,17 +71,35 @@ pub async fn run_job<S: SourceStore, D: DestinationStore>(
     let the_job = &job;
     let results = stream::iter(tasks)
         .map(|task| async move {
+            // Whether the task's failures were counted at their destinations already.
+            let mut counted = false;
             let (result_code, result_string) = match (&the_job.mode, &task.object) {
                 (Err(message), _) => (ResultCode::PermanentFailure, message.clone()),
                 (_, Err(message)) => (
                     ResultCode::PermanentFailure,
                     format!("InvalidTask: {message}"),
                 ),
-                (Ok(mode), Ok(object)) => one(replicator, *mode, object, stop_at).await,
+                (Ok(mode), Ok(object)) => {
+                    let work = one(replicator, *mode, object, stop_at, &mut counted);
+                    let in_time = match give_up {
+                        Some(at) => tokio::time::timeout_at(at.into(), work).await.ok(),
+                        None => Some(work.await),
+                    };
+                    match in_time {
+                        Some(result) => result,
+                        None => {
+                            counted = true;
+                            not_done(replicator, object)
+                        }
+                    }
+                }
             };
             log(the_job, &task, result_code, &result_string);
             let bucket = task.object.as_ref().map_or("none", |o| o.bucket.as_str());
             crate::metrics::batch_task(bucket, &format!("{result_code:?}"));
+            if result_code != ResultCode::Succeeded && !counted {
+                crate::metrics::failure(bucket, "none", &format!("Batch{result_code:?}"));
+            }
             TaskResult {
                 task_id: task.task_id.clone(),
                 result_code,
@@ -109,12 +130,51 @@ fn log(job: &BatchJob, task: &BatchTask, code: ResultCode, result: &str) {
     }
 }
 
+/// A task still in work when the invocation had to answer: a temporary failure, named in the
+/// log and the failure metric at each destination as an event's record is.
+fn not_done<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    object: &TaskObject,
+) -> (ResultCode, String) {
+    let event = task_event(object, object.version_id.clone(), None);
+    let failures = crate::handler::not_done_by_deadline(replicator, &event);
+    let text = failures
+        .iter()
+        .map(|f| match &f.destination {
+            Some(d) => format!("{d}: {}: {}", f.code, f.message),
+            None => format!("{}: {}", f.code, f.message),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    (ResultCode::TemporaryFailure, text)
+}
+
+/// The event a task's object stands for (no event time: a task is no event).
+fn task_event(object: &TaskObject, version_id: Option<String>, size: Option<u64>) -> ObjectEvent {
+    ObjectEvent {
+        kind: EventKind::Created,
+        index: 0,
+        event_name: "BatchOperations".to_owned(),
+        region: None,
+        bucket: object.bucket.clone(),
+        key: object.key.clone(),
+        version_id,
+        null_version: false,
+        etag: None,
+        sequencer: None,
+        event_time: None,
+        size,
+    }
+}
+
 /// One task: what the source holds now decides; only its current version is acted on.
+/// `counted` says whether its outcomes were counted in the metrics (replicate mode).
 async fn one<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     mode: Mode,
     object: &TaskObject,
     stop_at: Option<Instant>,
+    counted: &mut bool,
 ) -> (ResultCode, String) {
     if stop_at.is_some_and(|stop| Instant::now() >= stop) {
         return failed(&ReplicationError::DeadlineReached);
@@ -123,6 +183,8 @@ async fn one<S: SourceStore, D: DestinationStore>(
         return restore(replicator, object, stop_at).await;
     }
     let region = replicator.default_region();
+    // The HEAD below, counted with the run's requests.
+    let read_head = 1;
     let head = match replicator
         .source()
         .current(region, &object.bucket, &object.key)
@@ -175,21 +237,17 @@ async fn one<S: SourceStore, D: DestinationStore>(
         }
         Mode::Restore => unreachable!("restore tasks are answered above"),
         Mode::Replicate => {
-            let event = ObjectEvent {
-                kind: EventKind::Created,
-                index: 0,
-                event_name: "BatchOperations".to_owned(),
-                region: None,
-                bucket: object.bucket.clone(),
-                key: object.key.clone(),
-                version_id: head.version_id.clone(),
-                null_version: false,
-                etag: Some(head.etag.trim_matches('"').to_owned()),
-                sequencer: None,
-                event_time: None,
-                size: None,
-            };
-            let outcomes = replicator.replicate_for_tool(&event, stop_at).await;
+            let mut event = task_event(object, head.version_id.clone(), Some(head.size));
+            event.etag = Some(head.etag.trim_matches('"').to_owned());
+            let run = crate::run::Run::new(stop_at).for_tool();
+            let outcomes = replicator.replicate_in(&event, &run).await;
+            // Counted as every outcome is, whatever wrote the replica.
+            let now = std::time::SystemTime::now();
+            crate::metrics::requests(&event.bucket, read_head + run.requests());
+            for o in &outcomes {
+                crate::metrics::outcome(&event, o.destination.as_deref(), &o.result, now);
+            }
+            *counted = true;
             combine(outcomes.into_iter().map(|o| {
                 let result = o.result.map(|done| match done.verdict() {
                     Verdict::Replicated => "replicated".to_owned(),

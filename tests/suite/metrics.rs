@@ -114,6 +114,21 @@ async fn invoke_all(
     deadline_in_ms: u128,
     extra: &[(&str, &str)],
 ) -> (Vec<(String, String, std::time::Instant)>, Vec<Value>) {
+    let (posted, documents, _) = invoke_logged(events, env, deadline_in_ms, extra).await;
+    (posted, documents)
+}
+
+/// As [`invoke_all`], with the function's log lines too.
+async fn invoke_logged(
+    events: Vec<Value>,
+    env: &[(&str, &str)],
+    deadline_in_ms: u128,
+    extra: &[(&str, &str)],
+) -> (
+    Vec<(String, String, std::time::Instant)>,
+    Vec<Value>,
+    Vec<Value>,
+) {
     let count = events.len();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = listener.local_addr().unwrap().to_string();
@@ -159,14 +174,13 @@ async fn invoke_all(
     tokio::time::sleep(Duration::from_millis(300)).await;
     child.start_kill().unwrap();
     let stdout = reader.await.unwrap();
-    let documents: Vec<Value> = stdout
+    let (documents, logs): (Vec<Value>, Vec<Value>) = stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("_aws").is_some())
-        .collect();
+        .partition(|v| v.get("_aws").is_some());
     assert!(!documents.is_empty(), "no EMF document in: {stdout}");
     let posted = posted.lock().await.clone();
-    (posted, documents)
+    (posted, documents, logs)
 }
 
 /// The values of `name` in documents whose only dimension is the source bucket.
@@ -257,20 +271,37 @@ async fn metrics_are_written_before_the_deadline_when_a_call_hangs() {
     } = one_rule_hangs("emf-hang").await;
     let ok = put(&s3, &src, "ok/a", b"a").await;
     let hangs = put(&s3, &src, "hang/b", b"b").await;
-    let (posted, documents) = invoke(
-        created_event(&[ok, hangs]),
+    let (posted, documents, logs) = invoke_logged(
+        vec![created_event(&[ok, hangs.clone()])],
         &[
             ("REPLICATION_CONFIG", &config),
             ("MULTIPART_TIME_MARGIN_SECONDS", "1"),
         ],
         5_000,
+        &[],
     )
     .await;
-    assert!(posted.contains("DeadlineReached"), "{posted}");
+    // The invocation fails (Lambda retries it), naming the record not done: its object, its
+    // destination and its code, in the failure destination's payload.
+    let error: Value = serde_json::from_str(&posted[0].1).unwrap();
+    assert_eq!(error["errorType"], "DeadlineReached", "{error}");
+    let message = error["errorMessage"].as_str().unwrap();
+    let object = format!(
+        "s3://{}/hang/b?versionId={}",
+        hangs.bucket,
+        hangs.version_id.as_deref().unwrap()
+    );
+    assert!(
+        message.contains(&format!("[record 1 {object} -> far at http://"))
+            && message.contains("DeadlineExceeded"),
+        "{message}"
+    );
+    assert!(!message.contains("ok/a"), "{message}");
     assert_eq!(
         source_level_values(&documents, "ReplicationLatency").len(),
         1
     );
+    named_not_done(&documents, &logs, &hangs);
     drop(silent);
 }
 
@@ -521,5 +552,149 @@ async fn one_environment_serves_several_invocations_at_once_when_lambda_allows_i
     assert_eq!(order, ["req-1", "req-0"], "{posted:?}");
     assert!(posted[1].1.contains("DeadlineReached"), "{}", posted[1].1);
     assert_eq!(body_of(&s3, &dst, "ok/b", None).await, b"b");
+    drop(silent);
+}
+
+/// The values of `name` in documents by source and destination bucket (no code, no reason).
+fn pair_values(documents: &[Value], name: &str) -> Vec<f64> {
+    documents
+        .iter()
+        .filter(|d| d.get("DestinationBucket").is_some())
+        .filter(|d| d.get("FailureCode").is_none() && d.get("Reason").is_none())
+        .filter_map(|d| d.get(name))
+        .flat_map(|v| match v {
+            Value::Array(values) => values.iter().filter_map(Value::as_f64).collect(),
+            other => other.as_f64().into_iter().collect::<Vec<_>>(),
+        })
+        .collect()
+}
+
+fn one_rule(dst: &str) -> String {
+    json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Disabled"}, "Destination": {"Bucket": dst}}]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_replica_written_by_convergence_is_counted_once_with_its_bytes_and_latency() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "emf-conv-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "emf-conv-dst", "eu-west-1").await;
+    let config = one_rule(&dst);
+    let v2 = put(&s3, &src, "k", b"second").await;
+    let v3 = put(&s3, &src, "k", b"third version").await;
+    // v2's event while v3 exists: v2 is copied, then convergence copies v3; v3's own event
+    // finds its replica written.
+    let events = vec![
+        created_event(std::slice::from_ref(&v2)),
+        created_event(std::slice::from_ref(&v3)),
+    ];
+    let (posted, documents) =
+        invoke_all(events, &[("REPLICATION_CONFIG", &config)], 60_000, &[]).await;
+    assert_eq!(version_ids(&s3, &dst, "k").await.len(), 2, "two replicas");
+    let first: Value = serde_json::from_str(&posted[0].1).unwrap();
+    assert_eq!(first["replicated"], 2, "{first}");
+    let sum = |name| pair_values(&documents, name).iter().sum::<f64>();
+    assert_eq!(sum("OperationsReplicated"), 2.0, "{documents:#?}");
+    assert_eq!(sum("BytesReplicated"), 19.0, "{documents:#?}");
+    assert_eq!(pair_values(&documents, "ReplicationLatency").len(), 2);
+    assert_eq!(
+        source_level_values(&documents, "ReplicationLatency").len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn batch_operations_replicas_are_counted_with_their_bytes_and_requests() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "emf-batch-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "emf-batch-dst", "eu-west-1").await;
+    let config = one_rule(&dst);
+    put(&s3, &src, "a b.txt", b"twelve bytes").await;
+    let job = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-1",
+        "job": {"id": "job-1", "userArguments": {"Mode": "replicate"}},
+        "tasks": [{"taskId": "t0", "s3Key": "a+b.txt", "s3VersionId": null, "s3Bucket": src}]});
+    let (posted, documents) = invoke(job, &[("REPLICATION_CONFIG", &config)], 60_000).await;
+    assert!(posted.contains("\"Succeeded\""), "{posted}");
+    assert_eq!(body_of(&s3, &dst, "a b.txt", None).await, b"twelve bytes");
+    let sum = |name| pair_values(&documents, name).iter().sum::<f64>();
+    assert_eq!(sum("OperationsReplicated"), 1.0, "{documents:#?}");
+    assert_eq!(sum("BytesReplicated"), 12.0, "{documents:#?}");
+    assert!(
+        source_level_values(&documents, "S3Requests")
+            .iter()
+            .sum::<f64>()
+            >= 2.0,
+        "{documents:#?}"
+    );
+    // A task has no event time: no latency sample (a backfill of old objects is no lag).
+    assert!(source_level_values(&documents, "ReplicationLatency").is_empty());
+}
+
+/// An SQS message around `body`, as the event source mapping delivers it.
+fn sqs_message(id: &str, body: &Value) -> Value {
+    let template: Value =
+        serde_json::from_str(include_str!("../../events/sqs-s3-notification.json")).unwrap();
+    let mut m = template["Records"][0].clone();
+    m["messageId"] = id.into();
+    m["body"] = body.to_string().into();
+    m
+}
+
+/// Where a record not done at the deadline is named: in `documents` (by code, with its
+/// destination) and in a warning of `logs` naming bucket, key, version and destination.
+fn named_not_done(documents: &[Value], logs: &[Value], hangs: &Put) {
+    let by_code: Vec<&Value> = documents
+        .iter()
+        .filter(|d| d["FailureCode"] == "DeadlineExceeded")
+        .collect();
+    assert_eq!(by_code.len(), 1, "{documents:#?}");
+    // The destination as outcomes name it: its bucket, and its endpoint when not ours.
+    let destination = by_code[0]["DestinationBucket"].as_str().unwrap();
+    assert!(
+        destination.starts_with("far at http://127.0.0.1:"),
+        "{destination}"
+    );
+    assert_eq!(by_code[0]["SourceBucket"], hangs.bucket.as_str());
+    assert_eq!(by_code[0]["OperationsFailedReplication"], 1);
+    let named = logs.iter().any(|l| {
+        let f = &l["fields"];
+        f["code"] == "DeadlineExceeded"
+            && f["bucket"] == hangs.bucket.as_str()
+            && f["key"] == hangs.key.as_str()
+            && f["version_id"] == hangs.version_id.as_deref().unwrap()
+            && f["destination"] == destination
+    });
+    assert!(named, "{logs:#?}");
+}
+
+#[tokio::test]
+async fn under_sqs_only_the_message_still_running_at_the_deadline_returns() {
+    let Hanging {
+        s3,
+        src,
+        dst,
+        config,
+        silent,
+    } = one_rule_hangs("emf-sqs-hang").await;
+    let ok = put(&s3, &src, "ok/a", b"a").await;
+    let hangs = put(&s3, &src, "hang/b", b"b").await;
+    let batch = json!({"Records": [
+        sqs_message("m-ok", &created_event(std::slice::from_ref(&ok))),
+        sqs_message("m-hangs", &created_event(std::slice::from_ref(&hangs))),
+    ]});
+    let env = [
+        ("REPLICATION_CONFIG", config.as_str()),
+        ("MULTIPART_TIME_MARGIN_SECONDS", "1"),
+    ];
+    let (posted, documents, logs) = invoke_logged(vec![batch], &env, 5_000, &[]).await;
+    // An answer, not an invocation error: only the message not done returns.
+    let answer: Value = serde_json::from_str(&posted[0].1).expect(&posted[0].1);
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-hangs"}]})
+    );
+    assert_eq!(body_of(&s3, &dst, "ok/a", None).await, b"a");
+    named_not_done(&documents, &logs, &hangs);
     drop(silent);
 }
