@@ -12,8 +12,10 @@ prints sources and replicas side by side.
   demo_s3.py bad-deploy ENDPOINT PREFIX  overwrites every current object under PREFIX in the
                                       source with other bytes, metadata and tags (no events)
   demo_s3.py metrics LOG [--check]    sums the CloudWatch EMF documents in the function's LOG;
-                                      --check exits 1 on a line that is not JSON (a damaged log)
-                                      a latency sample counted more than once or over an hour
+                                      --check exits 1 on a line that is not JSON (a damaged log),
+                                      a latency sample counted more than once or over an hour, or
+                                      OperationsReplicated other than the replicas the log says
+                                      the function wrote
   demo_s3.py selftest                 checks this script's own counting and wording
   demo_s3.py job-summary EXPECTED     reads a Batch Operations answer on stdin and prints one
                                       line per task within 120 columns; exits 1 unless every
@@ -345,12 +347,18 @@ def job_summary(expected, answer, keys_by_task):
 def metrics(path, check):
     """The function's EMF documents summed: counts per metric and the latency percentiles."""
     totals, latencies, documents, problems = {}, [], 0, []
+    # The replicas the function's log says it wrote: one line for each copy of an event's (or a
+    # Batch task's) version, one for each copy convergence made of the source's current one.
+    written = 0
     for n, line in enumerate(open(path, errors="replace"), 1):
         try:
             doc = json.loads(line)
         except ValueError:
             problems.append(f"{path}:{n} is not a JSON line: {line.strip()[:80]!r}")
             continue
+        if isinstance(doc, dict) and "_aws" not in doc:
+            message = (doc.get("fields") or {}).get("message")
+            written += message in ("replicated", "re-asserted the source's current version")
         if not isinstance(doc, dict) or "_aws" not in doc:
             continue
         documents += 1
@@ -379,6 +387,10 @@ def metrics(path, check):
         print(f"  ReplicationLatency (event time to replica written): p50 {pick(0.5):.0f} ms, "
               f"p99 {pick(0.99):.0f} ms over {len(latencies)} "
               f"replica{'' if len(latencies) == 1 else 's'}")
+    print(f"  replicas the log says were written: {written}")
+    if replicated != written:
+        problems.append(f"OperationsReplicated {replicated:g}, but the log says {written} "
+                        "replicas were written")
     if len(latencies) > replicated:
         problems.append(f"{len(latencies)} latency samples for {replicated:g} replicas written")
     if latencies and latencies[-1] > 3600_000:
@@ -408,6 +420,16 @@ def selftest():
         log.write(emf(["SourceBucket", "DestinationBucket"], OperationsReplicated=2,
                       ReplicationLatency=[5.0, 7.0]) + "\n")
         log.write(emf(["SourceBucket"], ReplicationLatency=[5.0, 7.0]) + "\n")
+        log.write(json.dumps({"fields": {"message": "replicated"}}) + "\n")
+        log.flush()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                metrics(log.name, True)
+            raise AssertionError("a replica written and not counted passed")
+        except SystemExit:
+            pass
+        log.write(json.dumps({"fields": {"message": "re-asserted the source's current version"}})
+                  + "\n")
         log.flush()
         with contextlib.redirect_stdout(io.StringIO()) as printed:
             assert metrics(log.name, True) == 2

@@ -10,6 +10,7 @@ no broader than it says.
   iam_from_template.py TEMPLATE --function-env [--param ...]       print the function's environment
   iam_from_template.py TEMPLATE --bucket-events [--param ...]      print the subscribed S3 events
   iam_from_template.py TEMPLATE --dashboard [--param ...]          print the dashboard's body
+  iam_from_template.py TEMPLATE --alarms [--param ...]             print the alarms created, resolved
   iam_from_template.py TEMPLATE --resource NAME[.PROP] [--param ...] a resource's properties
 
 The user set-up makes exactly SETUP_CALLS requests, so the server can be started with
@@ -209,6 +210,21 @@ def dashboard(template_path, params):
     return resolver.resolve(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
 
 
+def alarms(template_path, params):
+    """Every CloudWatch alarm the stack creates with these parameters: name -> properties."""
+    with open(template_path) as f:
+        template = yaml.load(f, Loader=CfnLoader)
+    resolver = Resolver(template, params)
+    out = {}
+    for name, res in template["Resources"].items():
+        if res["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        if "Condition" in res and not resolver.condition(res["Condition"]):
+            continue
+        out[name] = resolver.resolve(res["Properties"])
+    return out
+
+
 def create_users(endpoint, policy):
     import boto3
 
@@ -239,6 +255,7 @@ if __name__ == "__main__":
     parser.add_argument("--bucket-events", action="store_true")
     parser.add_argument("--role", default="ReplicatorRole")
     parser.add_argument("--dashboard", action="store_true")
+    parser.add_argument("--alarms", action="store_true")
     parser.add_argument("--policy", help="a policy document (JSON) instead of the role's")
     parser.add_argument("--resource", help="print this resource's properties, resolved")
     args = parser.parse_args()
@@ -251,6 +268,9 @@ if __name__ == "__main__":
         sys.exit(0)
     if args.dashboard:
         print(dashboard(args.template, params))
+        sys.exit(0)
+    if args.alarms:
+        print(json.dumps(alarms(args.template, params)))
         sys.exit(0)
     if args.function_env:
         print(json.dumps(function_env(args.template, params)))

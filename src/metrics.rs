@@ -75,6 +75,32 @@ pub const ALL: [(&str, &str); 7] = [
     (BATCH_TASKS, "Count"),
 ];
 
+const PAIR: &[&str] = &["SourceBucket", "DestinationBucket"];
+
+/// Every metric with each dimension set the function emits it with: all that an alarm, a widget
+/// or a query may name (the template's alarms are checked against this list, and this list
+/// against what the code records).
+pub const DIMENSION_SETS: &[(&str, &[&str])] = &[
+    (REPLICATION_LATENCY, PAIR),
+    // Across destinations: what the latency alarm watches.
+    (REPLICATION_LATENCY, &["SourceBucket"]),
+    (OPERATIONS_REPLICATED, PAIR),
+    (BYTES_REPLICATED, PAIR),
+    // Across destinations and codes: what the failure alarm watches.
+    (OPERATIONS_FAILED, &["SourceBucket"]),
+    (OPERATIONS_FAILED, PAIR),
+    (
+        OPERATIONS_FAILED,
+        &["SourceBucket", "DestinationBucket", "FailureCode"],
+    ),
+    (
+        OPERATIONS_SKIPPED,
+        &["SourceBucket", "DestinationBucket", "Reason"],
+    ),
+    (S3_REQUESTS, &["SourceBucket"]),
+    (BATCH_TASKS, &["SourceBucket", "ResultCode"]),
+];
+
 /// Gives each metric its unit; called once after the recorder is installed.
 pub fn describe() {
     describe_histogram!(
@@ -150,6 +176,7 @@ fn replica(labels: &[(&'static str, String); 2], bytes: u64, latency_ms: Option<
 /// Records one failure: of a record at a destination, of a record that could not be read
 /// (`source` and `destination` "none"), of a Batch Operations task.
 pub fn failure(source: &str, destination: &str, code: &str) {
+    counter!(OPERATIONS_FAILED, "SourceBucket" => source.to_owned()).increment(1);
     let labels = [
         ("SourceBucket", source.to_owned()),
         ("DestinationBucket", destination.to_owned()),
@@ -209,7 +236,107 @@ pub fn reason_name(reason: &SkipReason) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
+
+    /// A metric's name and label names.
+    type Registered = BTreeSet<(String, Vec<String>)>;
+
+    /// Keeps the name and label names of every metric registered.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Registered>>);
+
+    impl Seen {
+        fn keep(&self, key: &metrics::Key) {
+            let labels = key.labels().map(|l| l.key().to_owned()).collect();
+            let name = key.name().to_owned();
+            self.0.lock().unwrap().insert((name, labels));
+        }
+    }
+
+    impl metrics::Recorder for Seen {
+        fn describe_counter(&self, _: metrics::KeyName, _: Option<Unit>, _: metrics::SharedString) {
+        }
+        fn describe_gauge(&self, _: metrics::KeyName, _: Option<Unit>, _: metrics::SharedString) {}
+        fn describe_histogram(
+            &self,
+            _: metrics::KeyName,
+            _: Option<Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn register_counter(
+            &self,
+            key: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Counter {
+            self.keep(key);
+            metrics::Counter::noop()
+        }
+        fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            self.keep(key);
+            metrics::Gauge::noop()
+        }
+        fn register_histogram(
+            &self,
+            key: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Histogram {
+            self.keep(key);
+            metrics::Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn dimension_sets_are_exactly_what_the_function_records() {
+        let seen = Seen::default();
+        let event = ObjectEvent {
+            kind: crate::events::EventKind::Created,
+            index: 0,
+            event_name: "ObjectCreated:Put".to_owned(),
+            region: None,
+            bucket: "src".to_owned(),
+            key: "k".to_owned(),
+            version_id: Some("v".to_owned()),
+            null_version: false,
+            etag: None,
+            sequencer: None,
+            event_time: Some("2026-11-30T00:00:00.000Z".to_owned()),
+            size: Some(1),
+        };
+        let written = crate::store::Written {
+            etag: "\"e\"".to_owned(),
+            version_id: None,
+        };
+        let now = SystemTime::now();
+        metrics::with_local_recorder(&seen, || {
+            for result in [
+                Ok(Done::Replicated(written.clone())),
+                Ok(Done::Synced { writes: 1 }),
+                Ok(Done::Skipped(SkipReason::NoMatchingRule)),
+                Err(ReplicationError::DeadlineReached),
+            ] {
+                outcome(&event, Some("dst"), &result, now);
+            }
+            failure("none", "none", "InvalidRecord");
+            batch_task("src", "Succeeded");
+            requests("src", 3);
+        });
+        let recorded = seen.0.lock().unwrap().clone();
+        let listed: Registered = DIMENSION_SETS
+            .iter()
+            .map(|(name, dims)| {
+                (
+                    name.to_string(),
+                    dims.iter().map(|d| d.to_string()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(recorded, listed);
+        let named: BTreeSet<&str> = DIMENSION_SETS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(named, ALL.iter().map(|(n, _)| *n).collect());
+    }
 
     #[test]
     fn latency_runs_from_the_event_time() {

@@ -526,6 +526,91 @@ fn dashboard_is_json_and_shows_only_metrics_the_function_emits() {
     }
 }
 
+#[test]
+fn every_alarm_watches_a_metric_the_function_emits_as_it_emits_it() {
+    use s3_replicator::metrics::{ALL, DIMENSION_SETS, NAMESPACE, OPERATIONS_FAILED};
+    for trigger in ["S3Notification", "SQS", "EventBridge"] {
+        let alarms: Value = json_from(
+            std::process::Command::new(repo_root().join(".venv/bin/python"))
+                .arg(repo_root().join("scripts/iam_from_template.py"))
+                .arg(repo_root().join("template.yaml"))
+                .args(["--alarms", "--param", "SourceBucketName=src"])
+                .args(["--param", "DestinationBucketArns=arn:aws:s3:::dst"])
+                .args(["--param", &format!("Trigger={trigger}")]),
+        );
+        let alarms = alarms.as_object().unwrap();
+        for (name, alarm) in alarms {
+            let namespace = alarm["Namespace"].as_str().unwrap();
+            let metric = alarm["MetricName"].as_str().unwrap();
+            let mut dims: Vec<&str> = alarm["Dimensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["Name"].as_str().unwrap())
+                .collect();
+            dims.sort_unstable();
+            let statistic = alarm["Statistic"]
+                .as_str()
+                .or(alarm["ExtendedStatistic"].as_str())
+                .unwrap_or_else(|| panic!("{name}: a statistic"));
+            let seen = format!("{trigger} {name}: {namespace} {metric} {dims:?} {statistic}");
+            match namespace {
+                "AWS/Lambda" => {
+                    assert_eq!(
+                        (metric, &dims[..]),
+                        ("Errors", &["FunctionName"][..]),
+                        "{seen}"
+                    )
+                }
+                "AWS/SQS" => assert!(
+                    [
+                        "ApproximateNumberOfMessagesVisible",
+                        "ApproximateAgeOfOldestMessage"
+                    ]
+                    .contains(&metric)
+                        && dims == ["QueueName"],
+                    "{seen}"
+                ),
+                _ => {
+                    assert_eq!(namespace, NAMESPACE, "{seen}");
+                    let emitted = DIMENSION_SETS.iter().any(|(m, set)| {
+                        let mut set = set.to_vec();
+                        set.sort_unstable();
+                        *m == metric && set == dims
+                    });
+                    assert!(emitted, "not emitted so: {seen}");
+                    let unit = ALL.iter().find(|(m, _)| *m == metric).unwrap().1;
+                    // Counters are summed; only the latency histogram has a distribution.
+                    let fits = match unit {
+                        "Milliseconds" => {
+                            statistic.starts_with('p')
+                                || ["Average", "Minimum", "Maximum", "SampleCount"]
+                                    .contains(&statistic)
+                        }
+                        _ => statistic == "Sum",
+                    };
+                    assert!(fits, "{seen}");
+                    if let Some(u) = alarm.get("Unit") {
+                        assert_eq!(u, unit, "{seen}");
+                    }
+                    for d in alarm["Dimensions"].as_array().unwrap() {
+                        assert_eq!(d["Name"], "SourceBucket", "{seen}");
+                        assert_eq!(d["Value"], "src", "{seen}");
+                    }
+                }
+            }
+        }
+        // Failures alarm whatever the trigger: an SQS partial batch response or a failed Batch
+        // task is a successful invocation.
+        assert!(
+            alarms
+                .values()
+                .any(|a| a["MetricName"] == OPERATIONS_FAILED && a["Statistic"] == "Sum"),
+            "{trigger}: no alarm on {OPERATIONS_FAILED}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn one_environment_serves_several_invocations_at_once_when_lambda_allows_it() {
     // The first invocation's copy goes to an endpoint that never answers, until its deadline.
