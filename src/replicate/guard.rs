@@ -32,7 +32,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         let source = src.event.bucket.as_str();
         let record = current.replica_record(&at.bucket, &at.key);
-        if check == Check::Event && record.is_some_and(|r| r.of(source, version)) {
+        let theirs = match &current {
+            Current::Object(o) => Some(o.as_ref()),
+            _ => None,
+        };
+        if check == Check::Event
+            && theirs.is_some_and(|o| o.is_replica_of(&at.bucket, &at.key, source, src.head))
+        {
             return Ok(Guard::Stop(Done::Skipped(SkipReason::AlreadyReplicated)));
         }
         // The copy lands only while the key is as read here: two writers racing on it cannot
@@ -55,7 +61,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 // put it back. S3 keeps one replica a version (an API client cannot insert one
                 // below the current), so a late version is left out.
                 let above = match record {
-                    Some(r) if r.from(source) && r.version != version && !src.is_current => {
+                    // A `null` version has no place in a stack apart from its write.
+                    Some(r)
+                        if r.from(source)
+                            && r.version != version
+                            && version != "null"
+                            && !src.is_current =>
+                    {
                         self.stands_above(src.region, src.version, r.version, run)
                             .await?
                     }

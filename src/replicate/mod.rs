@@ -119,11 +119,20 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let run = Run::new(None);
         Ok(match self.replica_current(at, &run).await? {
             Current::Object(theirs) => order::later_original(source_bucket, src, &theirs, at),
-            Current::DeleteMarker(..) => {
-                let keeps = guard::keeps_etag(rule, src);
-                self.replica_in_history(at, source_bucket, src, keeps, &run)
-                    .await?
-            }
+            // A delete marker is a write at its own Last-Modified, whoever put it, as
+            // convergence judges it; where the server does not say when, one above a replica
+            // of this version was put after it arrived.
+            Current::DeleteMarker(_, put) => match order::marker_write(put.as_ref(), &at.bucket) {
+                Some(deleted) => order::later(
+                    &deleted,
+                    &order::source_write_of(src, source_bucket, &at.key),
+                ),
+                None => {
+                    let keeps = guard::keeps_etag(rule, src);
+                    self.replica_in_history(at, source_bucket, src, keeps, &run)
+                        .await?
+                }
+            },
             Current::Absent => false,
         })
     }

@@ -179,7 +179,67 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             self.verify_size(&request, &written, src.head.size, run)
                 .await?;
         }
+        // A repair rewrites a damaged replica of the version on purpose.
+        if check != Check::Rewrite
+            && self
+                .duplicate_of_a_racer(src, &at, condition.as_ref(), &written, run)
+                .await?
+        {
+            return Ok(Attempt::Done(Done::Skipped(SkipReason::AlreadyReplicated)));
+        }
         Ok(Attempt::Done(Done::Replicated(written)))
+    }
+
+    /// Write conditions compare ETags only: a copy on `If-Match` with the ETag it writes itself
+    /// also lands over another writer's replica of the same version, written since the read
+    /// (two deliveries of one event at once). Where that may have happened, the version just
+    /// below the one written is read; if it is that replica, ours is a second copy of the
+    /// version and is deleted again (one replica a version). The answer: whether it was.
+    async fn duplicate_of_a_racer(
+        &self,
+        src: &SourceRead<'_>,
+        at: &ReplicaLocation,
+        condition: Option<&WriteCondition>,
+        written: &Written,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let (Some(WriteCondition::IfMatch(read)), Some(ours)) = (condition, &written.version_id)
+        else {
+            return Ok(false);
+        };
+        if *read != written.etag {
+            return Ok(false);
+        }
+        run.start()?;
+        let versions = self
+            .destination
+            .replica_versions(at)
+            .await
+            .map_err(dst_err)?;
+        let below = versions.iter().skip_while(|v| v.version_id != *ours).nth(1);
+        let Some(below) = below else {
+            return Ok(false);
+        };
+        run.start()?;
+        let below = self
+            .destination
+            .replica_version(at, &below.version_id)
+            .await
+            .map_err(dst_err)?;
+        let version = src.version.version_id.as_deref().unwrap_or("null");
+        if !matches!(&below, Current::Object(o)
+            if o.is_replica_of(&at.bucket, &at.key, &src.event.bucket, src.head))
+        {
+            return Ok(false);
+        }
+        run.start()?;
+        self.destination
+            .delete_version(at, ours)
+            .await
+            .map_err(dst_err)?;
+        info!(bucket = %src.event.bucket, key = %src.event.key, version_id = version,
+              destination = %at.bucket, "a concurrent copy wrote this version first: ours deleted");
+        Ok(true)
     }
 
     /// One CopyObject, or a multipart copy in `layout`'s parts (checked against

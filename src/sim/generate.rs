@@ -203,7 +203,25 @@ impl World {
             return None;
         }
         let entry = self.rng.pick(&stack).clone();
+        let newest_object = |stack: &[crate::fake::Entry]| {
+            stack
+                .iter()
+                .rposition(|e| !e.delete_marker)
+                .map(|i| stack[i].version_id.clone())
+        };
+        let exposes = stack.last().map(|e| &e.version_id) == Some(&entry.version_id)
+            || newest_object(&stack).as_ref() == Some(&entry.version_id);
         self.s3.purge(bucket, key, &entry.version_id);
+        // A version the source's current (or newest object) becomes again: convergence
+        // re-asserts it, and a second replica of it is legitimate.
+        if exposes {
+            if let Some(again) = newest_object(&self.s3.stack(bucket, key)) {
+                *self
+                    .current_again
+                    .entry((bucket.to_owned(), key.to_owned(), again))
+                    .or_default() += 1;
+            }
+        }
         let what = if entry.delete_marker {
             "marker"
         } else {
@@ -214,6 +232,11 @@ impl World {
 
     fn tag(&mut self, bucket: &str, key: &str) -> Option<String> {
         let (version, _) = self.current(bucket, key)?;
+        // Metadata changes go to originals: one made directly on a replica is not carried back
+        // to its original, and the policy says nothing of it (docs/simulation.md).
+        if !self.is_user_made(bucket, key, &version) {
+            return None;
+        }
         // The class tag stays as written: a rule's selection of a version does not change.
         let mut tags = self
             .s3
@@ -230,6 +253,11 @@ impl World {
 
     fn acl(&mut self, bucket: &str, key: &str) -> Option<String> {
         let (version, _) = self.current(bucket, key)?;
+        // Metadata changes go to originals: one made directly on a replica is not carried back
+        // to its original, and the policy says nothing of it (docs/simulation.md).
+        if !self.is_user_made(bucket, key, &version) {
+            return None;
+        }
         let public = self.rng.chance(2);
         self.s3.set_public(bucket, key, &version, public).ok()?;
         let acl = if public { "public-read" } else { "private" };

@@ -172,7 +172,9 @@ impl World {
     fn check_replicas(&self, destination: &str) -> Vec<Violation> {
         let mut out = Vec::new();
         for key in self.all_keys() {
-            let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+            // One replica a write: keyed by the source version and the write (a `null` version
+            // id names a new write each time an unversioned source overwrites it).
+            let mut seen: BTreeMap<(String, String, String), usize> = BTreeMap::new();
             for e in self.s3.stack(destination, &key) {
                 if e.delete_marker || self.is_user_made(destination, &key, &e.version_id) {
                     continue;
@@ -183,7 +185,8 @@ impl World {
                 ) else {
                     continue;
                 };
-                *seen.entry((from.clone(), of.clone())).or_default() += 1;
+                let w = e.metadata.get("w").cloned().unwrap_or_default();
+                *seen.entry((from.clone(), of.clone(), w)).or_default() += 1;
                 let selected = self.topology.functions.iter().any(|f| {
                     f.sources.contains(from)
                         && governing(&f.config.rules, destination, &key, Some(&e.tags)).is_some()
@@ -205,7 +208,16 @@ impl World {
                     });
                 }
             }
-            for ((from, of), n) in seen.into_iter().filter(|(_, n)| *n > 1) {
+            // Exception: a version that became the source's current again (what stood above it
+            // deleted, and not replicated) is re-asserted once each time.
+            let allowed = |from: &String, of: &String| {
+                let again = (from.clone(), key.clone(), of.clone());
+                1 + self.current_again.get(&again).copied().unwrap_or(0)
+            };
+            for ((from, of, _), n) in seen
+                .into_iter()
+                .filter(|((from, of, _), n)| *n > allowed(from, of))
+            {
                 out.push(Violation {
                     invariant: 3,
                     class: "replicated-twice",

@@ -2,18 +2,19 @@
 //! event was delivered, decided by the one order of writes (`crate::order`) over the latest
 //! original write of the key in each bucket that reaches the destination.
 
-use std::cmp::Ordering;
-
 use crate::config::Rule;
 use crate::fake::Entry;
 use crate::order::{write_order, Write};
+use crate::store::{REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET};
 
 use super::world::World;
 
 /// A write that may end current at a destination.
 #[derive(Debug, Clone)]
 pub enum Candidate {
-    /// The destination's own latest original write: an object or a delete marker.
+    /// The destination's own standing write: its latest original object, or its latest
+    /// delete marker whoever put it (a user, or this function replicating a source's marker),
+    /// a write at its own `Last-Modified`.
     Own(Entry),
     /// The replica of a source's object version, under a rule's storage class.
     Replica {
@@ -94,6 +95,46 @@ pub fn governing<'c>(
 }
 
 impl World {
+    /// The write an entry of `bucket`/`key` stands for in the one order of writes: a replica
+    /// the function wrote stands for its original (the recorded time, capped by the replica's
+    /// own `Last-Modified`); anything else (a user's write, a user's copy of a replica, a
+    /// delete marker whoever put it) is a write of `bucket` at its own `Last-Modified`.
+    pub fn entry_write(&self, bucket: &str, key: &str, e: &Entry) -> Write {
+        let replica_of = (!e.delete_marker && !self.is_user_made(bucket, key, &e.version_id))
+            .then(|| e.metadata.get(REPLICA_SOURCE_BUCKET))
+            .flatten();
+        match replica_of {
+            Some(from) => Write {
+                secs: e
+                    .metadata
+                    .get(REPLICA_ORIGIN_TIME)
+                    .and_then(|m| m.parse::<i64>().ok())
+                    .map_or(e.last_modified, |m| m.div_euclid(1000).min(e.last_modified)),
+                etag: e.etag.clone(),
+                bucket: from.clone(),
+            },
+            None => Write {
+                secs: e.last_modified,
+                etag: e.etag.clone(),
+                bucket: bucket.to_owned(),
+            },
+        }
+    }
+
+    /// The topmost entry of a key's stack in `bucket` that `counts`, unless a write the
+    /// function put above it (a replica, or a delete marker it replicated) is later in the one
+    /// order: then it was legitimately replaced and no longer competes.
+    fn standing(&self, bucket: &str, key: &str, counts: impl Fn(&Entry) -> bool) -> Option<Entry> {
+        let stack = self.s3.stack(bucket, key);
+        let at = stack.iter().rposition(&counts)?;
+        let mine = self.entry_write(bucket, key, &stack[at]);
+        let covered = stack[at + 1..].iter().any(|e| {
+            !self.is_user_made(bucket, key, &e.version_id)
+                && write_order(&self.entry_write(bucket, key, e), &mine).is_gt()
+        });
+        (!covered).then(|| stack[at].clone())
+    }
+
     /// The latest entry of a key in a bucket that a user wrote there (not a replica).
     pub fn latest_original(&self, bucket: &str, key: &str) -> Option<Entry> {
         self.s3
@@ -117,16 +158,23 @@ impl World {
         all
     }
 
-    /// What may end current at `destination` for `key`.
+    /// What may end current at `destination` for `key`: the destination's own standing write
+    /// (its latest original object, or its latest delete marker whoever put it, whichever is
+    /// higher in its stack), and from each source its standing original: the replica of its
+    /// object version that the governing rule selects, or its delete marker where the rule
+    /// replicates them (its newest object version where it does not).
     pub fn candidates(&self, destination: &str, key: &str) -> Vec<Candidate> {
         let mut out: Vec<Candidate> = self
-            .latest_original(destination, key)
+            .standing(destination, key, |e| {
+                e.delete_marker || self.is_user_made(destination, key, &e.version_id)
+            })
             .map(Candidate::Own)
             .into_iter()
             .collect();
         for f in &self.topology.functions {
             for source in f.sources.iter().filter(|s| *s != destination) {
-                let Some(latest) = self.latest_original(source, key) else {
+                let original = |e: &Entry| self.is_user_made(source, key, &e.version_id);
+                let Some(latest) = self.standing(source, key, original) else {
                     continue;
                 };
                 let rules = &f.config.rules;
@@ -152,13 +200,7 @@ impl World {
                 }
                 // Delete markers not replicated: the destination follows the source's newest
                 // original object version.
-                let newest = self
-                    .s3
-                    .stack(source, key)
-                    .into_iter()
-                    .rev()
-                    .filter(|e| !e.delete_marker)
-                    .find(|e| self.is_user_made(source, key, &e.version_id));
+                let newest = self.standing(source, key, |e| !e.delete_marker && original(e));
                 if let Some(entry) = newest {
                     if let Some(rule) = governing(rules, destination, key, Some(&entry.tags)) {
                         out.push(Candidate::Replica {
@@ -176,12 +218,7 @@ impl World {
     /// The candidate the one order of writes makes the latest.
     pub fn expected(&self, destination: &str, key: &str) -> Option<Candidate> {
         let mut candidates = self.candidates(destination, key);
-        candidates.sort_by(|a, b| {
-            match write_order(&a.write(destination), &b.write(destination)) {
-                Ordering::Equal => Ordering::Equal,
-                other => other,
-            }
-        });
+        candidates.sort_by(|a, b| write_order(&a.write(destination), &b.write(destination)));
         candidates.pop()
     }
 }

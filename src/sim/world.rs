@@ -2,7 +2,7 @@
 //! for delivery, what users wrote (as opposed to the engine), and the history's log.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fake::{FakeS3, Notice, Versioning};
 use crate::replicate::Replicator;
@@ -48,6 +48,9 @@ pub struct World {
     pub sent: Vec<Pending>,
     /// Entries users made (bucket, key, version id): originals, not replicas.
     pub user_made: BTreeSet<(String, String, String)>,
+    /// Versions (bucket, key, version id) that became current (or the newest object) again
+    /// because what stood above them was deleted, and how often.
+    pub current_again: BTreeMap<(String, String, String), usize>,
     /// Uploads begun and not completed.
     pub uploads: Vec<OpenUpload>,
     /// Replicas the function said it wrote (direct invocations' summaries).
@@ -96,6 +99,7 @@ impl World {
             pending: Vec::new(),
             sent: Vec::new(),
             user_made: BTreeSet::new(),
+            current_again: BTreeMap::new(),
             uploads: Vec::new(),
             counted: RefCell::new(0),
             notes: RefCell::new(Vec::new()),

@@ -87,6 +87,30 @@ impl SourceVersion {
         })
     }
 
+    /// Whether this object at `bucket`/`key` is the replica of the source's version `head` of
+    /// `source`: the version id it records, and for a `null` version (every overwrite of an
+    /// unversioned key reuses that id) the same write too: the original's recorded second and
+    /// its size.
+    pub fn is_replica_of(
+        &self,
+        bucket: &str,
+        key: &str,
+        source: &str,
+        head: &SourceVersion,
+    ) -> bool {
+        let version = head.version_id.as_deref().unwrap_or("null");
+        let Some(record) = self.replica_record(bucket, key) else {
+            return false;
+        };
+        if !record.of(source, version) {
+            return false;
+        }
+        version != "null"
+            || (self.size == head.size
+                && record.original_millis.map(|m| m.div_euclid(1000))
+                    == Some(crate::order::write_of(head, source, key).secs))
+    }
+
     /// Whether this object is a replica this function wrote at `bucket`/`key`.
     pub fn is_replica_in(&self, bucket: &str, key: &str) -> bool {
         self.replica_record(bucket, key).is_some()

@@ -542,6 +542,8 @@ async fn replicated_then_deleted_at_the_destination(
     replicator
         .replicate(&event(EventKind::Created, "k", &v1))
         .await;
+    // A second later: the delete is later than the version in the one order of writes.
+    s3.advance_clock(1000);
     s3.delete("dst", "k");
     (replicator, v1)
 }

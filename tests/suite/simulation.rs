@@ -13,28 +13,24 @@ const BUDGET: u64 = 1500;
 
 /// Failure classes the engine shows today, with a seed each (`make soak SEED=N`).
 const KNOWN_FAILING: &[(&str, u64)] = &[
-    // A late event of an older version is copied as history, then the current version is
-    // copied a second time over it (also two invocations at once with same-ETag writes).
-    ("replicated-twice", 1),
-    // Two-way: the sides end with different objects (same-second writes, multipart).
-    ("two-way-diverged", 7),
-    // A destination (or two-way side) write later by the one order is replaced or hidden.
-    ("later-destination-write-hidden", 16),
-    ("later-source-write-lost-to-destination-write", 22),
-    ("wrong-replica-current", 4),
-    ("replica-missing", 31),
-    // A delete marker a user put directly at a destination is covered by a replica.
-    ("own-delete-hidden", 27),
+    // An unversioned source's `null` version is copied again on every redelivery (its copy
+    // reads no destination first); also a late version under a re-asserted current one.
+    ("replicated-twice", 5),
+    // Two-way: the sides end with different objects.
+    ("two-way-diverged", 34),
+    // A destination write later by the one order is replaced or hidden.
+    ("later-destination-write-hidden", 46),
+    ("wrong-replica-current", 504),
+    ("replica-missing", 3552),
+    // A copy sent ahead of the destination's read lands over a later delete marker there
+    // (`If-None-Match: *` holds over a marker).
+    ("own-delete-hidden", 37),
     // A source's delete marker, later than the destination's object, is not replicated.
-    ("delete-not-replicated", 31),
-    ("delete-not-replicated-over-older-destination-write", 45),
-    // A tag or ACL change is not carried to the replica that ends current.
-    ("replica-tags-differ", 50),
-    ("replica-acl-differs", 176),
+    ("delete-not-replicated", 2736),
     // verify / repair disagree with the states.
-    ("verify-clean-over-broken-state", 3),
-    ("verify-not-clean-after-repair", 12),
-    ("verify-reports-damage-on-a-converged-state", 12),
+    ("verify-clean-over-broken-state", 37),
+    ("verify-not-clean-after-repair", 52),
+    ("verify-reports-damage-on-a-converged-state", 52),
 ];
 
 fn strict() -> bool {

@@ -141,10 +141,7 @@ pub(super) fn head_differences(
     let mirrored = src
         .replica_record(source_bucket, &at.key)
         .is_some_and(|r| r.source_bucket == Some(&at.bucket) && r.version == dst_version);
-    let version = src.version_id.as_deref().unwrap_or("null");
-    let replica_of_it = dst
-        .replica_record(&at.bucket, &at.key)
-        .is_some_and(|r| r.of(source_bucket, version));
+    let replica_of_it = dst.is_replica_of(&at.bucket, &at.key, source_bucket, src);
     if !mirrored && !replica_of_it {
         differs.push("replica-marker".to_owned());
     }

@@ -111,9 +111,12 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                         None => finding(Status::Same, String::new(), version),
                     };
                 }
-                match self.later_at_destination(rule, at, &key).await {
-                    Ok(true) => finding(Status::NewerAtDestination, differs.join(" "), version),
-                    Ok(false) => finding(Status::Differs, differs.join(" "), version),
+                match self.differing(rule, at, &key).await {
+                    Ok(Some((status, why))) if status == Status::Skipped => {
+                        finding(status, why, version)
+                    }
+                    Ok(Some((status, _))) => finding(status, differs.join(" "), version),
+                    Ok(None) => finding(Status::Differs, differs.join(" "), version),
                     Err(e) => finding(Status::Error, e.code().to_owned(), None),
                 }
             }
@@ -226,22 +229,32 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         )
     }
 
-    /// Whether what differs (or is missing) at the destination is a later write there: read
-    /// only for keys that differ, so a clean bucket costs nothing more.
-    async fn later_at_destination(
+    /// Why a destination object that differs is no damage, as the engine judges it: the
+    /// source's current object is one the engine never sends on (a replica written into this
+    /// bucket: a chain's middle, a two-way side), or the destination's is a later write there.
+    /// Read only for keys that differ, so a clean bucket costs nothing more.
+    async fn differing(
         &self,
         rule: &Rule,
         at: &ReplicaLocation,
         key: &str,
-    ) -> Result<bool, ReplicationError> {
+    ) -> Result<Option<(Status, String)>, ReplicationError> {
         let src = self.source_current(key).await?;
         let Current::Object(src) = src else {
-            return Ok(false);
+            return Ok(None);
         };
+        if let Some(reason) = self
+            .replicator
+            .deliberate_skip(rule, &src, &self.options.bucket, key)
+        {
+            return Ok(Some((Status::Skipped, reason.to_string())));
+        }
         let at = at_key(at, key);
-        self.replicator
+        Ok(self
+            .replicator
             .later_at_destination(rule, &self.options.bucket, &src, &at)
-            .await
+            .await?
+            .then(|| (Status::NewerAtDestination, String::new())))
     }
 
     /// A key only the destination lists: if the source deleted it and the replica is ours, what
