@@ -14,7 +14,8 @@ Last-Modified, as S3 does (moto reports completion). CompleteMultipartUpload che
 full-object checksum it is given (CRC32, CRC32C, CRC64NVME) against the assembled bytes and
 answers BadDigest when they differ, as S3 does (moto ignores it). GetObjectRetention answers the
 version's retention (moto answers the object's bytes), and CopyObject with Object Lock headers
-needs no Content-MD5 (moto asks for one, as for an upload with a body).
+needs no Content-MD5 (moto asks for one, as for an upload with a body). HeadObject on a delete
+marker answers its Last-Modified, as S3 does since 2023 (moto leaves it out).
 
 With `--tls DIR` it serves HTTPS with a certificate for 127.0.0.1 signed by a CA made for the
 run, whose certificate it writes to DIR/ca.pem (for SSL_CERT_FILE).
@@ -251,6 +252,26 @@ s3_models.FakeKey.last_modified_ISO8601 = property(
     lambda key: s3_models.iso_8601_datetime_without_milliseconds_s3(_reported_modified(key)))
 s3_models.FakeKey.last_modified_RFC1123 = property(
     lambda key: s3_models.rfc_1123_datetime(_reported_modified(key)))
+
+# HeadObject on a delete marker: S3 answers its Last-Modified (since September 2023) beside
+# `x-amz-delete-marker`, on the 404 for a current delete marker and the 405 for one named by
+# version; moto 5.2 leaves it out. The one order of writes places a delete marker by it.
+_head_object = S3Response.head_object
+
+
+def _head_with_marker_time(self, bucket_name, query, key_name, headers):
+    status, response_headers, body = _head_object(self, bucket_name, query, key_name, headers)
+    if response_headers.get("x-amz-delete-marker") == "true":
+        wanted = response_headers.get("x-amz-version-id")
+        bucket = self.backend.get_bucket(bucket_name)
+        for version in bucket.keys.getlist(key_name, []):
+            if isinstance(version, s3_models.FakeDeleteMarker) and version.version_id == wanted:
+                response_headers["last-modified"] = s3_models.rfc_1123_datetime(
+                    version.last_modified)
+    return status, response_headers, body
+
+
+S3Response.head_object = _head_with_marker_time
 
 # GetObjectRetention: moto 5.2 answers the object itself. Answer the version's retention, or
 # NoSuchObjectLockConfiguration when it has none, as S3 does.
