@@ -14,6 +14,7 @@ mod common;
 
 mod batch_operations;
 mod convergence;
+mod convergence_symptoms;
 mod delivery;
 mod fake_store;
 mod fixtures;

@@ -1,0 +1,596 @@
+//! Issue 34's six symptoms ("Why"), one test each: every one failed on the engine before the one
+//! order of writes (9058a10, 75a13a7) and passes now. They run the real engine, through the
+//! handler as S3 and SQS invoke it, on the in-memory S3 (`fake::FakeS3`): its clock is set, so
+//! Last-Modified is whole seconds and `eventTime` milliseconds, as on S3, a multipart object is
+//! stamped with its upload's initiation, and write conditions hold. What each must end with is
+//! docs/semantics.md's: "The order of writes", "Two-way replication", "Delete markers".
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use serde_json::{json, Value};
+
+use s3_replicator::error::S3Failure;
+use s3_replicator::fake::{FakeS3, Notice, UserWrite};
+use s3_replicator::store::{
+    AclPlan, Body, CopyRequest, Current, DestinationStore, Listed, ListedVersion, ReplicaLocation,
+    ReplicaSpec, UploadedPart, VersionRef, WriteCondition, Written, REPLICA_MARKER,
+    REPLICA_SOURCE_BUCKET,
+};
+use s3_replicator::{handle, respond, Config, Replicator};
+
+/// 2026-11-22T10:00:00Z: every history starts here, 100 ms into the second.
+const T0: i64 = 1_795_860_000_000;
+
+const A: &str = "bucket-a";
+const B: &str = "bucket-b";
+const C: &str = "bucket-c";
+const SRC: &str = "bucket-src";
+const DST: &str = "bucket-dst";
+
+fn rule(id: &str, priority: u32, to: &str) -> String {
+    format!(
+        r#"{{"ID":"{id}","Priority":{priority},"Status":"Enabled","Filter":{{}},
+        "DeleteMarkerReplication":{{"Status":"Enabled"}},
+        "Destination":{{"Bucket":"{to}","Region":"us-east-1"}}}}"#
+    )
+}
+
+fn config(rules: &[String]) -> Config {
+    Config::from_json(&format!(r#"{{"Rules":[{}]}}"#, rules.join(","))).unwrap()
+}
+
+/// An S3 with these versioned buckets, recording the events it would send, its clock at `T0`
+/// plus 100 ms.
+fn s3_with(buckets: &[&str]) -> FakeS3 {
+    let s3 = FakeS3::new();
+    s3.set_clock(T0 + 100);
+    s3.record_notices();
+    for b in buckets {
+        s3.create_bucket(b, "us-east-1");
+    }
+    s3
+}
+
+/// A ↔ B, one function hearing both buckets (README's two-way configuration).
+fn two_way() -> (FakeS3, Replicator<FakeS3, FakeS3>) {
+    let s3 = s3_with(&[A, B]);
+    let cfg = config(&[rule("a-to-b", 1, B), rule("b-to-a", 2, A)]);
+    let r = Replicator::new(cfg, s3.clone(), s3.clone(), "us-east-1");
+    (s3, r)
+}
+
+fn one_way() -> Config {
+    config(&[rule("all", 1, DST)])
+}
+
+const TEMPLATE: &str = include_str!("../../events/object-created-put.json");
+
+/// The S3 notification record S3 sends for a notice: `eventTime` in milliseconds, the key's
+/// sequencer.
+fn record(n: &Notice) -> Value {
+    let template: Value = serde_json::from_str(TEMPLATE).unwrap();
+    let mut r = template["Records"][0].clone();
+    r["eventName"] = n.event_name.into();
+    r["eventTime"] = aws_smithy_types::DateTime::from_millis(n.time_ms)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap()
+        .into();
+    r["s3"]["bucket"]["name"] = n.bucket.as_str().into();
+    r["s3"]["bucket"]["arn"] = format!("arn:aws:s3:::{}", n.bucket).into();
+    let key: String = form_urlencoded::byte_serialize(n.key.as_bytes()).collect();
+    let mut object = json!({"key": key, "sequencer": n.sequencer});
+    if n.event_name.starts_with("ObjectCreated:") {
+        object["size"] = n.size.into();
+        if let Some(etag) = &n.etag {
+            object["eTag"] = etag.as_str().into();
+        }
+    }
+    if let Some(v) = &n.version_id {
+        object["versionId"] = v.as_str().into();
+    }
+    r["s3"]["object"] = object;
+    r
+}
+
+/// One invocation by S3 notifications carrying `events`; it must not fail.
+async fn deliver<D: DestinationStore>(r: &Replicator<FakeS3, D>, events: &[Notice]) {
+    let payload = json!({ "Records": events.iter().map(record).collect::<Vec<_>>() });
+    if let Err(e) = handle(r, payload).await {
+        panic!("the invocation failed: {e}\n{events:#?}");
+    }
+}
+
+/// One invocation by an SQS batch of one message per event; no message may come back.
+async fn deliver_sqs<D: DestinationStore>(r: &Replicator<FakeS3, D>, events: &[Notice]) {
+    let records: Vec<Value> = events
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            json!({
+                "messageId": format!("m{i}"),
+                "receiptHandle": "AQEB",
+                "body": json!({"Records": [record(n)]}).to_string(),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:s3-replicator-events",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    let answer = respond(r, json!({ "Records": records }), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["batchItemFailures"],
+        json!([]),
+        "messages back to the queue"
+    );
+}
+
+/// Delivers every event S3 sends from now on for the `sources` (the replicas' own events
+/// included), one invocation each in the order sent, until none comes.
+async fn settle<D: DestinationStore>(s3: &FakeS3, r: &Replicator<FakeS3, D>, sources: &[&str]) {
+    for _ in 0..20 {
+        let events: Vec<Notice> = s3
+            .take_notices()
+            .into_iter()
+            .filter(|n| sources.contains(&n.bucket.as_str()))
+            .collect();
+        if events.is_empty() {
+            return;
+        }
+        for e in &events {
+            deliver(r, std::slice::from_ref(e)).await;
+        }
+    }
+    panic!("the events never stop: a replication loop");
+}
+
+/// The current object's bytes, as text (`None`: no object is current).
+fn current(s3: &FakeS3, bucket: &str, key: &str) -> Option<String> {
+    s3.current_object(bucket, key)
+        .map(|(body, _)| String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A key's stack, oldest first, one short line per entry, for failure messages.
+fn stack(s3: &FakeS3, bucket: &str, key: &str) -> Vec<String> {
+    s3.stack(bucket, key)
+        .into_iter()
+        .map(|e| match e.delete_marker {
+            true => format!("{} delete marker at {}", e.version_id, e.last_modified),
+            false => format!(
+                "{} {:?} at {}, replica of {:?}",
+                e.version_id,
+                String::from_utf8_lossy(&e.body),
+                e.last_modified,
+                e.metadata.get(REPLICA_MARKER)
+            ),
+        })
+        .collect()
+}
+
+/// The one notice of `bucket` among `notices`.
+fn of(notices: &[Notice], bucket: &str) -> Notice {
+    let mine: Vec<&Notice> = notices.iter().filter(|n| n.bucket == bucket).collect();
+    assert_eq!(mine.len(), 1, "{notices:#?}");
+    mine[0].clone()
+}
+
+/// Symptom 1. The same key written on both sides 300 ms apart, in one second: each side used to
+/// judge its own write by `eventTime` (ms) and the other's by Last-Modified (s), so both copies
+/// went through and the sides swapped objects. In the one order of writes the same second is
+/// decided by bucket name, the same on both sides: B's write, whichever event comes first.
+#[tokio::test]
+async fn two_way_writes_in_one_second_end_as_one_object_on_both_sides() {
+    for a_first in [true, false] {
+        let (s3, r) = two_way();
+        s3.put(A, "k", b"written in a");
+        s3.advance_clock(300);
+        s3.put(B, "k", b"written in b");
+        let sent = s3.take_notices();
+        let (ea, eb) = (of(&sent, A), of(&sent, B));
+        let order = match a_first {
+            true => [ea, eb],
+            false => [eb, ea],
+        };
+        for e in &order {
+            deliver(&r, std::slice::from_ref(e)).await;
+        }
+        settle(&s3, &r, &[A, B]).await;
+        // At least once: both again, and whatever they cause.
+        for e in &order {
+            deliver(&r, std::slice::from_ref(e)).await;
+        }
+        settle(&s3, &r, &[A, B]).await;
+        let (in_a, in_b) = (current(&s3, A, "k"), current(&s3, B, "k"));
+        assert_eq!(in_a, in_b, "the sides differ; a's event first: {a_first}");
+        assert_eq!(
+            in_b.as_deref(),
+            Some("written in b"),
+            "one second, so the bucket name decides; a's event first: {a_first}"
+        );
+    }
+}
+
+/// Symptom 2. A multipart upload in A is initiated before B's write and completed after it: one
+/// side used to time it by its completion (the event) and the other by its initiation
+/// (Last-Modified, what S3 stamps it with), so both copies went through. In the one order it is
+/// the earlier write on both sides: B's stands everywhere, whichever event comes first.
+#[tokio::test]
+async fn two_way_multipart_write_across_the_other_sides_write_ends_as_one_object() {
+    let parts = vec![
+        b"a's multipart write, part 1; ".to_vec(),
+        b"part 2".to_vec(),
+    ];
+    for a_first in [true, false] {
+        let (s3, r) = two_way();
+        let upload = s3.begin_upload(A, "k", &UserWrite::default());
+        s3.advance_clock(1100);
+        s3.put(B, "k", b"written in b while a's upload was open");
+        s3.advance_clock(1100);
+        s3.complete_upload(A, &upload, &parts, None).unwrap();
+        let sent = s3.take_notices();
+        let (ea, eb) = (of(&sent, A), of(&sent, B));
+        let order = match a_first {
+            true => [ea, eb],
+            false => [eb, ea],
+        };
+        for e in &order {
+            deliver(&r, std::slice::from_ref(e)).await;
+        }
+        settle(&s3, &r, &[A, B]).await;
+        for e in &order {
+            deliver(&r, std::slice::from_ref(e)).await;
+        }
+        settle(&s3, &r, &[A, B]).await;
+        let (in_a, in_b) = (current(&s3, A, "k"), current(&s3, B, "k"));
+        assert_eq!(in_a, in_b, "the sides differ; a's event first: {a_first}");
+        assert_eq!(
+            in_b.as_deref(),
+            Some("written in b while a's upload was open"),
+            "a's upload began first, so it is the earlier write; a's event first: {a_first}"
+        );
+    }
+}
+
+/// Symptom 3. Fan-in, A → C ← B: B's write, a second after A's, is current in C. A's record
+/// delivered twice in one SQS batch used to make the key's convergence copy A's (older) version
+/// over B's replica, and B's own redelivery then refused to repair it (its replica was in C's
+/// history). B's write must stay current through both.
+#[tokio::test]
+async fn fan_in_duplicate_in_a_batch_leaves_the_later_sources_write_current() {
+    let s3 = s3_with(&[A, B, C]);
+    let r = Replicator::new(
+        config(&[rule("to-c", 1, C)]),
+        s3.clone(),
+        s3.clone(),
+        "us-east-1",
+    );
+    s3.put(A, "k", b"from a");
+    s3.advance_clock(1000);
+    s3.put(B, "k", b"from b, a second later");
+    let sent = s3.take_notices();
+    let (ea, eb) = (of(&sent, A), of(&sent, B));
+    deliver(&r, std::slice::from_ref(&ea)).await;
+    deliver(&r, std::slice::from_ref(&eb)).await;
+    settle(&s3, &r, &[A, B]).await;
+    assert_eq!(
+        current(&s3, C, "k").as_deref(),
+        Some("from b, a second later")
+    );
+
+    deliver_sqs(&r, &[ea.clone(), ea.clone()]).await;
+    settle(&s3, &r, &[A, B]).await;
+    assert_eq!(
+        current(&s3, C, "k").as_deref(),
+        Some("from b, a second later"),
+        "convergence copied the older source's version over the later write"
+    );
+
+    deliver(&r, std::slice::from_ref(&eb)).await;
+    settle(&s3, &r, &[A, B]).await;
+    assert_eq!(
+        current(&s3, C, "k").as_deref(),
+        Some("from b, a second later"),
+        "the later write's redelivery left it hidden"
+    );
+}
+
+type Hook = Box<dyn Fn(&FakeS3) + Send + Sync>;
+
+/// The in-memory S3 as the destination store, with someone else acting on it once, around the
+/// first CopyObject that `when` picks: `before` it reaches S3, `after` S3 answered it.
+struct Meddled {
+    s3: FakeS3,
+    when: Box<dyn Fn(&CopyRequest) -> bool + Send + Sync>,
+    before: Hook,
+    after: Hook,
+    fired: AtomicBool,
+}
+
+impl Meddled {
+    fn new(
+        s3: &FakeS3,
+        when: impl Fn(&CopyRequest) -> bool + Send + Sync + 'static,
+        before: impl Fn(&FakeS3) + Send + Sync + 'static,
+        after: impl Fn(&FakeS3) + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            s3: s3.clone(),
+            when: Box::new(when),
+            before: Box::new(before),
+            after: Box::new(after),
+            fired: AtomicBool::new(false),
+        }
+    }
+
+    fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
+}
+
+impl DestinationStore for Meddled {
+    async fn bucket_region(&self, bucket: &str) -> Result<String, S3Failure> {
+        self.s3.bucket_region(bucket).await
+    }
+
+    async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
+        if self.fired() || !(self.when)(request) {
+            return self.s3.copy_object(request).await;
+        }
+        self.fired.store(true, Ordering::SeqCst);
+        (self.before)(&self.s3);
+        let answer = self.s3.copy_object(request).await;
+        (self.after)(&self.s3);
+        answer
+    }
+
+    async fn put_object(
+        &self,
+        target: &ReplicaSpec,
+        body: Body,
+        tags: &[(String, String)],
+    ) -> Result<Written, S3Failure> {
+        self.s3.put_object(target, body, tags).await
+    }
+
+    async fn upload_part(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+        number: u32,
+        body: Body,
+    ) -> Result<UploadedPart, S3Failure> {
+        self.s3.upload_part(target, upload_id, number, body).await
+    }
+
+    async fn create_multipart(
+        &self,
+        target: &ReplicaSpec,
+        tags: &[(String, String)],
+    ) -> Result<String, S3Failure> {
+        self.s3.create_multipart(target, tags).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        request: &CopyRequest,
+        upload_id: &str,
+        number: u32,
+        range: (u64, u64),
+    ) -> Result<UploadedPart, S3Failure> {
+        self.s3
+            .upload_part_copy(request, upload_id, number, range)
+            .await
+    }
+
+    async fn complete_multipart(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+        parts: &[(u32, UploadedPart)],
+    ) -> Result<Written, S3Failure> {
+        self.s3.complete_multipart(target, upload_id, parts).await
+    }
+
+    async fn list_uploads(&self, target: &ReplicaSpec) -> Result<Vec<String>, S3Failure> {
+        self.s3.list_uploads(target).await
+    }
+
+    async fn list_parts(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+    ) -> Result<Vec<(u32, u64, UploadedPart)>, S3Failure> {
+        self.s3.list_parts(target, upload_id).await
+    }
+
+    async fn abort_multipart(
+        &self,
+        target: &ReplicaSpec,
+        upload_id: &str,
+    ) -> Result<(), S3Failure> {
+        self.s3.abort_multipart(target, upload_id).await
+    }
+
+    async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
+        self.s3.replica_current(at).await
+    }
+
+    async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
+        self.s3.put_delete_marker(at).await
+    }
+
+    async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {
+        self.s3.list_replicas(at).await
+    }
+
+    async fn keys_with_history(
+        &self,
+        at: &ReplicaLocation,
+    ) -> Result<std::collections::BTreeSet<String>, S3Failure> {
+        self.s3.keys_with_history(at).await
+    }
+
+    async fn replica_versions(
+        &self,
+        at: &ReplicaLocation,
+    ) -> Result<Vec<ListedVersion>, S3Failure> {
+        self.s3.replica_versions(at).await
+    }
+
+    async fn replica_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+    ) -> Result<Current, S3Failure> {
+        self.s3.replica_version(at, version_id).await
+    }
+
+    async fn delete_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+    ) -> Result<(), S3Failure> {
+        self.s3.delete_version(at, version_id).await
+    }
+
+    async fn set_tags(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), S3Failure> {
+        self.s3.set_tags(at, version_id, tags).await
+    }
+
+    async fn set_acl(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+        acl: &AclPlan,
+    ) -> Result<(), S3Failure> {
+        self.s3.set_acl(at, version_id, acl).await
+    }
+}
+
+/// Symptom 4. v1's event comes late, after v2 was written: its record copies v1, then
+/// convergence reads the destination (v1's replica) and copies v2. Between that read and that
+/// copy someone writes the key in the destination itself, a second after v2: a later original
+/// write. Convergence's copy used to carry no write condition and hid it; on the condition of
+/// what it read, it is refused, and the destination's own write stands.
+#[tokio::test]
+async fn convergence_copy_does_not_hide_a_destination_write_made_after_its_read() {
+    let s3 = s3_with(&[SRC, DST]);
+    s3.put(SRC, "k", b"v1");
+    s3.advance_clock(1000);
+    let v2 = s3.put(SRC, "k", b"v2").version_id;
+    let sent = s3.take_notices();
+    let meddled = Meddled::new(
+        &s3,
+        move |copy| copy.source.version_id == v2,
+        |s3| {
+            s3.advance_clock(1000);
+            s3.put(DST, "k", b"written in the destination");
+        },
+        |_| {},
+    );
+    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    deliver(&r, &sent[..1]).await;
+    assert!(r.destination().fired(), "v2 was never copied");
+    // v1's record copied v1 (nothing later was current there), so v2's copy was convergence's.
+    let first = s3.stack(DST, "k").remove(0);
+    assert_eq!(
+        first.metadata.get(REPLICA_MARKER),
+        sent[0].version_id.as_ref()
+    );
+    // v2's own event, at least once, after it.
+    deliver(&r, &sent[1..]).await;
+    deliver(&r, &sent[1..]).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("written in the destination"),
+        "the destination's own later write was hidden: {:#?}",
+        stack(&s3, DST, "k")
+    );
+}
+
+/// Symptom 5. The destination holds v1's replica; v2's copy goes out on `If-Match` with its
+/// ETag. Someone writes the destination key just before the copy (S3 refuses it: 412) and
+/// deletes that write (its version) just after, so the key is as read again. The 412 used to be
+/// taken for "the source changed" (both answer 412) and v2 was never replicated; the source
+/// still has v2 with its ETag, so the refusal is the destination's, and v2 must end replicated.
+#[tokio::test]
+async fn refusal_by_a_destination_write_then_delete_still_replicates_the_sources_version() {
+    let s3 = s3_with(&[SRC, DST]);
+    let plain = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(SRC, "k", b"v1");
+    settle(&s3, &plain, &[SRC]).await;
+    assert_eq!(current(&s3, DST, "k").as_deref(), Some("v1"));
+
+    s3.advance_clock(1000);
+    let v2 = s3.put(SRC, "k", b"v2").version_id;
+    let sent = s3.take_notices();
+    let written = std::sync::Arc::new(Mutex::new(None::<String>));
+    let (put, purge) = (written.clone(), written);
+    let meddled = Meddled::new(
+        &s3,
+        move |copy| {
+            copy.source.version_id == v2
+                && matches!(copy.target.condition, Some(WriteCondition::IfMatch(_)))
+        },
+        move |s3| {
+            let w = s3.put(DST, "k", b"written in the destination, then deleted");
+            *put.lock().unwrap() = w.version_id;
+        },
+        move |s3| {
+            let id = purge.lock().unwrap().clone().unwrap();
+            s3.purge(DST, "k", &id);
+        },
+    );
+    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    deliver(&r, &sent).await;
+    assert!(r.destination().fired(), "v2 was never copied on If-Match");
+    let (body, meta) = s3.current_object(DST, "k").unwrap();
+    assert_eq!(
+        (String::from_utf8_lossy(&body), meta.get(REPLICA_MARKER)),
+        ("v2".into(), sent[0].version_id.as_ref()),
+        "v2 is not replicated: {:#?}",
+        stack(&s3, DST, "k")
+    );
+}
+
+/// Symptom 6. Two-way: A's write is replicated to B; in B someone copies that replica to a new
+/// key, as `aws s3 cp s3://b/k s3://b/k2` does (user metadata, our entries included, copied
+/// along). That is a write of its own in B, and is replicated to A, once.
+#[tokio::test]
+async fn two_way_copy_of_a_replica_to_a_new_key_is_replicated() {
+    let (s3, r) = two_way();
+    s3.put(A, "k", b"written in a");
+    settle(&s3, &r, &[A, B]).await;
+    let replica = s3.stack(B, "k").pop().unwrap();
+    assert!(replica.metadata.contains_key(REPLICA_MARKER));
+
+    s3.advance_clock(1000);
+    let from = VersionRef {
+        bucket: B.into(),
+        key: "k".into(),
+        version_id: Some(replica.version_id),
+    };
+    let copied = s3.copy(&from, B, "k2", None).unwrap();
+    settle(&s3, &r, &[A, B]).await;
+    let (body, meta) = s3
+        .current_object(A, "k2")
+        .expect("the copy in b was not replicated to a");
+    assert_eq!(body, b"written in a");
+    assert_eq!(meta.get(REPLICA_MARKER), copied.version_id.as_ref());
+    assert_eq!(meta.get(REPLICA_SOURCE_BUCKET).map(String::as_str), Some(B));
+    // And not back again: one version on each side.
+    assert_eq!(
+        (s3.version_count(A, "k2"), s3.version_count(B, "k2")),
+        (1, 1)
+    );
+}
