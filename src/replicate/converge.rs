@@ -212,7 +212,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let dst = dst_current(&mut known).await?;
         let current_marker = s.version_id.as_deref().unwrap_or("null");
         let in_sync = matches!(&dst, Current::Object(o)
-            if o.is_replica_of(&at.bucket, &at.key, &event.bucket, s));
+            if o.is_replica_of(&at.bucket, &at.key, &event.bucket, s, keeps_etag(rule, s)));
         // Another bucket's later original write (written there, two-way, fan-in) stays: the
         // one order of writes decides, as every copy's guard does.
         let later = matches!(&dst, Current::Object(theirs)

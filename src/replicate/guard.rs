@@ -37,7 +37,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             _ => None,
         };
         if check == Check::Event
-            && theirs.is_some_and(|o| o.is_replica_of(&at.bucket, &at.key, source, src.head))
+            && theirs.is_some_and(|o| {
+                o.is_replica_of(
+                    &at.bucket,
+                    &at.key,
+                    source,
+                    src.head,
+                    keeps_etag(rule, src.head),
+                )
+            })
         {
             return Ok(Guard::Stop(Done::Skipped(SkipReason::AlreadyReplicated)));
         }

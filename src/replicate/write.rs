@@ -1,7 +1,8 @@
 //! The copy of one version to one destination: written on the condition the destination was
 //! read in (decided anew when another writer raced it), in one request or in parts, then checked.
 
-use super::guard::{Check, Guard};
+use super::guard::{keeps_etag, Check, Guard};
+use super::order;
 use super::plan::verify;
 use super::*;
 
@@ -80,23 +81,24 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let streamed = rule.destination.endpoint.is_some();
         let method = copy::choose(src.head.size, &src.head.etag, &self.config.copy, streamed)?;
         let at = location_for(rule, &src.event.key, region.clone());
-        let mut condition = None;
         // Only a single request: a refused multipart copy would have copied every part.
         let assumed = assume
             && matches!(method, CopyMethod::SingleRequest)
             && src
                 .destinations
                 .is_some_and(|reads| reads.pending(&rule.destination.id()));
-        if assumed {
-            condition = Some(WriteCondition::IfNoneMatch);
+        let condition = if assumed {
+            Some(WriteCondition::IfNoneMatch)
         } else if check == Check::Converge {
-            condition = src.converge_on.clone().filter(|_| !streamed);
-        } else if src.version.version_id.is_some() {
+            src.converge_on.clone().filter(|_| !streamed)
+        } else {
+            // Unversioned sources too: every overwrite reuses the `null` id, and the guard tells
+            // a replica of this very write from an older one by the write itself.
             match self.guard(rule, src, &at, check, fresh, run).await? {
                 Guard::Stop(done) => return Ok(Attempt::Done(done)),
-                Guard::Write(c) => condition = c,
+                Guard::Write(c) => c,
             }
-        }
+        };
         let layout = match method {
             CopyMethod::SingleRequest => None,
             CopyMethod::Multipart { source_parts } => Some(
@@ -179,15 +181,86 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             self.verify_size(&request, &written, src.head.size, run)
                 .await?;
         }
+        if assumed
+            && self
+                .landed_on_a_later_delete(rule, src, &at, &written, run)
+                .await?
+        {
+            return Ok(Attempt::Done(Done::Skipped(SkipReason::NewerInDestination)));
+        }
         // A repair rewrites a damaged replica of the version on purpose.
         if check != Check::Rewrite
             && self
-                .duplicate_of_a_racer(src, &at, condition.as_ref(), &written, run)
+                .duplicate_of_a_racer(rule, src, &at, condition.as_ref(), &written, run)
                 .await?
         {
             return Ok(Attempt::Done(Done::Skipped(SkipReason::AlreadyReplicated)));
         }
         Ok(Attempt::Done(Done::Replicated(written)))
+    }
+
+    /// A copy sent ahead of the destination's read, on `If-None-Match: *`, also lands on a delete
+    /// marker: S3 counts one as no object. Whether it landed on one later than this version in
+    /// the one order of writes, which the read would have let stand: then our version is deleted
+    /// again (it is ours, just written) and the delete stands. The read sent beside the copy
+    /// tells what was there where it is already back (as it mostly is: a HEAD is quicker than a
+    /// copy); where it is still under way, answered after the copy landed, or failed, the key's
+    /// history tells what lies below ours. The copy never waits for the read.
+    async fn landed_on_a_later_delete(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        at: &ReplicaLocation,
+        written: &Written,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let Some(ours) = &written.version_id else {
+            return Ok(false);
+        };
+        let id = rule.destination.id();
+        let seen = match src.destinations {
+            Some(reads) if !reads.pending(&id) => reads.read(&id).await,
+            _ => None,
+        };
+        let put = match seen {
+            Some(Current::DeleteMarker(_, put)) => put,
+            Some(Current::Absent) => return Ok(false),
+            Some(Current::Object(o)) if o.version_id.as_ref() != Some(ours) => return Ok(false),
+            _ => {
+                run.start()?;
+                let history = self
+                    .source
+                    .history(&at.region, &at.bucket, &at.key)
+                    .await
+                    .map_err(dst_err)?;
+                let below = history
+                    .iter()
+                    .filter(|p| p.key == at.key)
+                    .skip_while(|p| p.version_id != *ours)
+                    .nth(1);
+                match below {
+                    Some(p) if p.delete_marker => {
+                        Some(aws_smithy_types::DateTime::from_millis(p.last_modified))
+                    }
+                    _ => return Ok(false),
+                }
+            }
+        };
+        let ours_at = order::source_write(src.event, src.head);
+        let later = order::marker_write(put.as_ref(), &at.bucket)
+            .is_some_and(|deleted| order::later(&deleted, &ours_at));
+        if !later {
+            return Ok(false);
+        }
+        run.start()?;
+        self.destination
+            .delete_version(at, ours)
+            .await
+            .map_err(dst_err)?;
+        info!(bucket = %src.event.bucket, key = %src.event.key, destination = %at.bucket,
+              replica_version_id = %ours,
+              "the copy sent ahead landed on a later delete marker: ours deleted, the delete stands");
+        Ok(true)
     }
 
     /// Write conditions compare ETags only: a copy on `If-Match` with the ETag it writes itself
@@ -197,6 +270,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// version and is deleted again (one replica a version). The answer: whether it was.
     async fn duplicate_of_a_racer(
         &self,
+        rule: &Rule,
         src: &SourceRead<'_>,
         at: &ReplicaLocation,
         condition: Option<&WriteCondition>,
@@ -228,7 +302,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .map_err(dst_err)?;
         let version = src.version.version_id.as_deref().unwrap_or("null");
         if !matches!(&below, Current::Object(o)
-            if o.is_replica_of(&at.bucket, &at.key, &src.event.bucket, src.head))
+            if o.is_replica_of(&at.bucket, &at.key, &src.event.bucket, src.head,
+                keeps_etag(rule, src.head)))
         {
             return Ok(false);
         }

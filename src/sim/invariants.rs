@@ -70,12 +70,18 @@ impl World {
         if self.topology.kind == super::topology::Kind::TwoWay {
             let (left, right) = (&self.topology.buckets[0], &self.topology.buckets[1]);
             for key in self.all_keys() {
-                let a = self.s3.stack(left, &key).pop().filter(|e| !e.delete_marker);
-                let b = self
-                    .s3
-                    .stack(right, &key)
-                    .pop()
-                    .filter(|e| !e.delete_marker);
+                let (a, b) = (
+                    self.s3.stack(left, &key).pop(),
+                    self.s3.stack(right, &key).pop(),
+                );
+                // Where delete markers are not replicated, a delete on one side stays there
+                // (as in S3): the sides differ by design.
+                let deleted = |e: &Option<Entry>| e.as_ref().is_some_and(|e| e.delete_marker);
+                if !self.topology.delete_markers && (deleted(&a) || deleted(&b)) {
+                    continue;
+                }
+                let a = a.filter(|e| !e.delete_marker);
+                let b = b.filter(|e| !e.delete_marker);
                 let same = match (&a, &b) {
                     (None, None) => true,
                     (Some(a), Some(b)) => {

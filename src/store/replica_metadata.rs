@@ -89,14 +89,15 @@ impl SourceVersion {
 
     /// Whether this object at `bucket`/`key` is the replica of the source's version `head` of
     /// `source`: the version id it records, and for a `null` version (every overwrite of an
-    /// unversioned key reuses that id) the same write too: the original's recorded second and
-    /// its size.
+    /// unversioned key reuses that id) the same write too: the original's recorded second, its
+    /// size and, where the replica keeps its source's ETag (`keeps_etag`), its ETag.
     pub fn is_replica_of(
         &self,
         bucket: &str,
         key: &str,
         source: &str,
         head: &SourceVersion,
+        keeps_etag: bool,
     ) -> bool {
         let version = head.version_id.as_deref().unwrap_or("null");
         let Some(record) = self.replica_record(bucket, key) else {
@@ -107,6 +108,7 @@ impl SourceVersion {
         }
         version != "null"
             || (self.size == head.size
+                && (!keeps_etag || self.etag == head.etag)
                 && record.original_millis.map(|m| m.div_euclid(1000))
                     == Some(crate::order::write_of(head, source, key).secs))
     }

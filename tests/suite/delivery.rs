@@ -638,6 +638,9 @@ async fn redelivery_after_a_source_marker_is_removed_leaves_the_replicated_delet
     let cfg = config(&t.dst, true);
     let v1 = put(&t.s3, &t.src, "k", b"one").await;
     run(&cfg, &[], event_of(vec![created(&v1, "01")])).await;
+    // A second later: the replicated delete marker is later than v1 in the one order of writes
+    // (within one second, the bucket names would decide).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let marker =
         t.s3.delete_object()
             .bucket(&t.src)

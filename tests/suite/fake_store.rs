@@ -486,8 +486,11 @@ async fn new_keys_in_a_row_keep_their_copies_ahead_of_the_destinations_read() {
         took.push(start.elapsed().as_millis());
     }
     // After the first (which learns the source bucket's settings): the source's reads, the
-    // copy, the source's check. Waiting for the destination's read would make it 45 ms.
-    assert!(took[1..].iter().all(|&ms| ms == 30), "{took:?}");
+    // copy, then, the destination's read being still under way, the key's listing (what the
+    // copy landed on: a later delete marker would stand), then the source's check. Waiting for
+    // the destination's read would make it 55 ms. (On S3 a HEAD is mostly back before a copy
+    // lands, and the listing is not needed.)
+    assert!(took[1..].iter().all(|&ms| ms == 40), "{took:?}");
 }
 
 #[tokio::test]
@@ -548,22 +551,21 @@ async fn replicated_then_deleted_at_the_destination(
     (replicator, v1)
 }
 
-/// The copy that assumes an empty key lands on a delete marker too: what an event's reads
-/// decide there as well (its convergence puts the source's current version back on top).
+/// The copy that assumes an empty key lands on a delete marker too (S3 counts one as no
+/// object): what it landed on is proven afterwards, and a later delete stands.
 #[tokio::test]
-async fn redelivered_event_puts_the_current_version_back_over_a_destination_delete() {
+async fn redelivered_event_leaves_a_later_destination_delete_standing() {
     let s3 = s3();
     let (replicator, v1) = replicated_then_deleted_at_the_destination(&s3).await;
+    // The delete marker is a write a second after v1 (the one order of writes): whoever put
+    // it, a redelivered event of v1 (whose copy goes out ahead of the destination's read, on
+    // `If-None-Match: *`, which a delete marker meets) leaves it standing.
     let done = replicator
         .replicate(&event(EventKind::Created, "k", &v1))
         .await;
     assert!(done.iter().all(|o| o.result.is_ok()), "{done:?}");
-    assert_replica_current(&s3, "k", b"one", &v1);
-    assert_eq!(
-        s3.version_count("dst", "k"),
-        2,
-        "a second replica, over the marker"
-    );
+    assert!(s3.current_object("dst", "k").is_none(), "the delete stands");
+    assert_eq!(s3.version_count("dst", "k"), 1, "no second replica");
 }
 
 /// A tool brings no news of the source: it never sends a copy ahead, which would land on a

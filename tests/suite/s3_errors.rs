@@ -324,23 +324,35 @@ async fn copy_request_encodes_the_source_and_pins_the_version() {
 #[tokio::test]
 async fn unversioned_copy_is_guarded_by_the_events_etag() {
     let head = mock!(Client::head_object)
-        .match_requests(|r| r.if_match() == Some(ETAG) && r.version_id().is_none())
+        .match_requests(|r| {
+            r.bucket() == Some("src") && r.if_match() == Some(ETAG) && r.version_id().is_none()
+        })
         .then_output(|| {
             HeadObjectOutput::builder()
                 .e_tag(ETAG)
                 .content_length(1)
+                .last_modified(aws_smithy_types::DateTime::from_secs(2_000))
                 .build()
         });
     let copy = mock!(Client::copy_object)
         .match_requests(|r| {
-            r.copy_source() == Some("src/a%20b%2Bc") && r.copy_source_if_match() == Some(ETAG)
+            r.copy_source() == Some("src/a%20b%2Bc")
+                && r.copy_source_if_match() == Some(ETAG)
+                && r.if_match() == Some("\"e0\"")
         })
         .then_output(copied);
-    let summary = run(&[&head, &acl(false), &copy], event(None))
+    // The destination is read too (every overwrite of an unversioned key reuses the `null` id:
+    // only the destination tells a replica of this write from one of an older write), and the
+    // copy is conditional on what it holds.
+    let dst = older_replica_at_destination();
+    let summary = run(&[&head, &dst, &acl(false), &copy], event(None))
         .await
         .unwrap();
     assert_eq!(summary.replicated, 1);
-    assert_eq!((head.num_calls(), copy.num_calls()), (1, 1));
+    assert_eq!(
+        (head.num_calls(), dst.num_calls(), copy.num_calls()),
+        (1, 1, 1)
+    );
 }
 
 #[tokio::test]
@@ -348,10 +360,49 @@ async fn copy_precondition_failure_skips_an_overwritten_unversioned_object() {
     let copy = mock!(Client::copy_object).then_http_response(|| {
         http(412, "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>")
     });
-    let summary = run(&[&head(), &acl(false), &copy], event(None))
+    // The event's object, read on its ETag; then, after the 412, the source again: overwritten
+    // since, so the 412 was the source's pin (`x-amz-copy-source-if-match`), not the
+    // destination's condition.
+    let src = mock!(Client::head_object)
+        .match_requests(|r| r.bucket() == Some("src") && r.if_match() == Some(ETAG))
+        .then_output(|| {
+            HeadObjectOutput::builder()
+                .e_tag(ETAG)
+                .content_length(1)
+                .last_modified(aws_smithy_types::DateTime::from_secs(2_000))
+                .build()
+        });
+    let overwritten = mock!(Client::head_object)
+        .match_requests(|r| r.bucket() == Some("src") && r.if_match().is_none())
+        .then_output(|| {
+            HeadObjectOutput::builder()
+                .e_tag("\"overwritten\"")
+                .content_length(2)
+                .build()
+        });
+    let dst = older_replica_at_destination();
+    let summary = run(&[&src, &overwritten, &dst, &acl(false), &copy], event(None))
         .await
         .unwrap();
     assert_eq!((summary.replicated, summary.skipped), (0, 1));
+    assert_eq!(overwritten.num_calls(), 1);
+}
+
+/// The destination's current object: the replica of an older write of the unversioned key.
+fn older_replica_at_destination() -> Rule {
+    mock!(Client::head_object)
+        .match_requests(|r| r.bucket() == Some("dst"))
+        .then_output(|| {
+            HeadObjectOutput::builder()
+                .e_tag("\"e0\"")
+                .content_length(1)
+                .version_id("replica-1")
+                .metadata("replica-source-version-id", "null")
+                .metadata("replica-source-bucket", "src")
+                .metadata("replica-original-time", "1000000")
+                .last_modified(aws_smithy_types::DateTime::from_secs(1_000))
+                .build()
+        })
 }
 
 #[tokio::test]

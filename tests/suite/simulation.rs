@@ -13,22 +13,18 @@ const BUDGET: u64 = 1500;
 
 /// Failure classes the engine shows today, with a seed each (`make soak SEED=N`).
 const KNOWN_FAILING: &[(&str, u64)] = &[
-    // An unversioned source's `null` version is copied again on every redelivery (its copy
-    // reads no destination first); also a late version under a re-asserted current one.
-    ("replicated-twice", 5),
+    // A version copied a second time (mostly two invocations at once, or a late version).
+    ("replicated-twice", 48),
     // Two-way: the sides end with different objects.
-    ("two-way-diverged", 34),
+    ("two-way-diverged", 61),
     // A destination write later by the one order is replaced or hidden.
-    ("later-destination-write-hidden", 46),
+    ("later-destination-write-hidden", 4315),
     ("wrong-replica-current", 504),
     ("replica-missing", 3552),
-    // A copy sent ahead of the destination's read lands over a later delete marker there
-    // (`If-None-Match: *` holds over a marker).
-    ("own-delete-hidden", 37),
     // A source's delete marker, later than the destination's object, is not replicated.
     ("delete-not-replicated", 2736),
     // verify / repair disagree with the states.
-    ("verify-clean-over-broken-state", 37),
+    ("verify-clean-over-broken-state", 3552),
     ("verify-not-clean-after-repair", 52),
     ("verify-reports-damage-on-a-converged-state", 52),
 ];

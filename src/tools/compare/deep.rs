@@ -30,7 +30,8 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         let (Current::Object(src), Current::Object(dst)) = (src, dst) else {
             return Ok((None, vec!["changed while verifying".to_owned()]));
         };
-        let mut differs = head_differences(&src, &dst, at, &self.options.bucket);
+        let keeps = self.replicator.etag_parity(rule, &src);
+        let mut differs = head_differences(&src, &dst, at, &self.options.bucket, keeps);
         differs.extend(promised_differences(rule, &src, &dst));
         // Tags and ACL are read with the function's own credentials and endpoint.
         if at.endpoint.is_none() {
@@ -128,6 +129,7 @@ pub(super) fn head_differences(
     dst: &SourceVersion,
     at: &ReplicaLocation,
     source_bucket: &str,
+    keeps_etag: bool,
 ) -> Vec<String> {
     let mut differs = Vec::new();
     if src.content != dst.content {
@@ -141,7 +143,7 @@ pub(super) fn head_differences(
     let mirrored = src
         .replica_record(source_bucket, &at.key)
         .is_some_and(|r| r.source_bucket == Some(&at.bucket) && r.version == dst_version);
-    let replica_of_it = dst.is_replica_of(&at.bucket, &at.key, source_bucket, src);
+    let replica_of_it = dst.is_replica_of(&at.bucket, &at.key, source_bucket, src, keeps_etag);
     if !mirrored && !replica_of_it {
         differs.push("replica-marker".to_owned());
     }

@@ -2,47 +2,31 @@
 //! and storage class; only a key that differs, or is absent on one side, is read further (to
 //! tell damage from a deliberate skip, a later write at the destination, a deletion).
 
-use futures::future::ready;
-use futures::stream::{self, StreamExt};
-
 use super::proof::{proof, Proof};
-use super::{Check, Finding, Status, CONCURRENCY};
+use super::{Check, Finding, Pair, Status};
 use crate::config::{DestinationId, Rule};
 use crate::error::{ReplicationError, Side};
 use crate::store::{Current, DestinationStore, Listed, ReplicaLocation, SourceStore, VersionRef};
 
-impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
-    /// Merge-joins the two listings (both in key order) for one destination, then judges the
-    /// pairs, [`CONCURRENCY`] at once, keeping key order.
-    pub(super) async fn destination(
-        &self,
-        id: &DestinationId,
-        rules: &[&Rule],
-        at: &ReplicaLocation,
-        source: &[Listed],
-        replicas: &[Listed],
-    ) -> Vec<Finding> {
-        let mut pairs = Vec::new();
-        let (mut s, mut d) = (source.iter().peekable(), replicas.iter().peekable());
-        loop {
-            pairs.push(match (s.peek(), d.peek()) {
-                (None, None) => break,
-                (Some(a), Some(b)) if a.key == b.key => (s.next(), d.next()),
-                (Some(a), Some(b)) if a.key < b.key => (s.next(), None),
-                (Some(_), None) => (s.next(), None),
-                _ => (None, d.next()),
-            });
-        }
-        stream::iter(pairs)
-            .map(|(src, dst)| self.judge(id, rules, at, src, dst))
-            .buffered(CONCURRENCY)
-            .filter_map(ready)
-            .collect()
-            .await
+/// The two listings (both in key order) merge-joined: each key with its object on either side.
+pub(super) fn pairs<'l>(source: &'l [Listed], replicas: &'l [Listed]) -> Vec<Pair<'l>> {
+    let mut pairs = Vec::new();
+    let (mut s, mut d) = (source.iter().peekable(), replicas.iter().peekable());
+    loop {
+        pairs.push(match (s.peek(), d.peek()) {
+            (None, None) => break,
+            (Some(a), Some(b)) if a.key == b.key => (s.next(), d.next()),
+            (Some(a), Some(b)) if a.key < b.key => (s.next(), None),
+            (Some(_), None) => (s.next(), None),
+            _ => (None, d.next()),
+        });
     }
+    pairs
+}
 
+impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     /// One key at one destination: `None` when no rule for it selects the key.
-    async fn judge(
+    pub(super) async fn judge(
         &self,
         id: &DestinationId,
         rules: &[&Rule],

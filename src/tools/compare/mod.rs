@@ -3,13 +3,16 @@
 //! means the same bytes), and with `deep` also HEAD, tags and ACL of both sides.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 
 use futures::future::try_join_all;
 
+use super::progress::Quiet;
+use super::runner::Runner;
 use crate::config::{DestinationId, Rule};
 use crate::error::{ReplicationError, Side};
 use crate::replicate::Replicator;
-use crate::store::{DestinationStore, SourceStore};
+use crate::store::{DestinationStore, Listed, SourceStore};
 
 mod deep;
 mod listing;
@@ -20,8 +23,9 @@ mod status;
 pub use object::{verify_object, KeyCheck};
 pub use status::{print_findings, Finding, Status, Tally};
 
-/// Keys checked at once (each needs HEAD, and with --deep tags and ACL, on both sides).
-pub const CONCURRENCY: usize = 16;
+/// Keys checked at once unless `--concurrency` says otherwise (each needs HEAD, and with
+/// --deep tags and ACL, on both sides).
+pub const CONCURRENCY: u16 = 16;
 
 /// What to verify.
 #[derive(Debug, Clone, Default)]
@@ -38,11 +42,37 @@ pub struct Options {
     pub explain_missing: bool,
 }
 
-/// Verifies every destination the configuration's enabled rules name for the source bucket.
+/// What a check came to.
+pub struct Checked {
+    /// Destination by destination, each in key order.
+    pub findings: Vec<Finding>,
+    /// Keys not checked because the run was stopped.
+    pub not_started: usize,
+}
+
+/// Verifies every destination the configuration's enabled rules name for the source bucket,
+/// [`CONCURRENCY`] keys at once, to the end (no progress, no Ctrl-C).
 pub async fn verify<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     options: &Options,
 ) -> Result<Vec<Finding>, ReplicationError> {
+    let stop = AtomicBool::new(false);
+    let runner = Runner {
+        concurrency: CONCURRENCY,
+        progress: &Quiet,
+        stop: &stop,
+    };
+    Ok(check(replicator, options, &runner).await?.findings)
+}
+
+/// Verifies every destination the configuration's enabled rules name for the source bucket, on
+/// `runner`: one key (at every destination) per decision, so a stopped check says which keys it
+/// left.
+pub async fn check<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    options: &Options,
+    runner: &Runner<'_>,
+) -> Result<Checked, ReplicationError> {
     let mut destinations: BTreeMap<DestinationId, Vec<&Rule>> = BTreeMap::new();
     for rule in replicator.config().rules.iter().filter(|r| r.enabled) {
         let own = rule.destination.endpoint.is_none() && rule.destination.bucket == options.bucket;
@@ -78,12 +108,41 @@ pub async fn verify<S: SourceStore, D: DestinationStore>(
         options,
         region: &region,
     };
-    let mut findings = Vec::new();
-    for (id, rules, at, replicas) in replicas {
-        findings.extend(check.destination(id, rules, &at, &source, &replicas).await);
+    // Each key with its pair of listed objects at each destination (by index).
+    let mut keys: BTreeMap<&str, Vec<(usize, Pair<'_>)>> = BTreeMap::new();
+    for (i, (_, _, _, listed)) in replicas.iter().enumerate() {
+        for (src, dst) in listing::pairs(&source, listed) {
+            let key = src.or(dst).map_or("", |o| o.key.as_str());
+            keys.entry(key).or_default().push((i, (src, dst)));
+        }
     }
-    Ok(findings)
+    let (check, replicas) = (&check, &replicas);
+    let ran = runner
+        .run(
+            keys.into_values().collect(),
+            |_| 0,
+            |pairs| async move {
+                let mut found = Vec::new();
+                for (i, (src, dst)) in pairs {
+                    let (id, rules, at, _) = &replicas[i];
+                    if let Some(f) = check.judge(id, rules, at, src, dst).await {
+                        found.push((i, f));
+                    }
+                }
+                (found, 0)
+            },
+        )
+        .await;
+    let mut findings: Vec<(usize, Finding)> = ran.outcomes.into_iter().flatten().collect();
+    findings.sort_by(|(a, f), (b, g)| (a, &f.key).cmp(&(b, &g.key)));
+    Ok(Checked {
+        findings: findings.into_iter().map(|(_, f)| f).collect(),
+        not_started: ran.not_started,
+    })
 }
+
+/// A key's listed object in the source and at a destination (either may be absent).
+type Pair<'l> = (Option<&'l Listed>, Option<&'l Listed>);
 
 struct Check<'a, S, D> {
     replicator: &'a Replicator<S, D>,

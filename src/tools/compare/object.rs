@@ -85,7 +85,8 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                         }
                     }
                     if differs.is_empty() {
-                        differs = head_differences(src, dst, &at, bucket);
+                        let keeps = replicator.etag_parity(rule, src);
+                        differs = head_differences(src, dst, &at, bucket, keeps);
                         differs.extend(promised_differences(rule, src, dst));
                     }
                     if differs.is_empty() {
