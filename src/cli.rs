@@ -45,6 +45,9 @@ pub enum Command {
         /// (source_bucket,key,version_id,destination,status,detail).
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
+        /// Keys checked at once.
+        #[arg(long, default_value_t = compare::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
     },
     /// Replicate every existing object the rules select, with the same engine as events (a
     /// replica already in sync copies nothing). Exit status 0 when nothing failed.
@@ -221,6 +224,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             prefix,
             deep,
             report,
+            concurrency,
         } => {
             let options = compare::Options {
                 bucket,
@@ -228,7 +232,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 deep,
                 explain_missing: true,
             };
-            verify::command(&replicator, &options, report).await
+            verify::command(&replicator, &options, report, concurrency).await
         }
     }
 }

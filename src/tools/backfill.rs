@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use super::compare::{self, Finding, Status};
 use super::cost;
 use super::engine::{closing, replicate_keys, Work};
-use super::progress::{Bar, Progress};
+use super::progress::{Bar, Progress, Quiet};
 use super::runner::{self, Runner};
 use crate::error::{ReplicationError, Side};
 use crate::replicate::Replicator;
@@ -95,7 +95,14 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
         deep: false,
         explain_missing: false,
     };
-    let findings = compare::verify(replicator, &check).await?;
+    // The listing comparison costs no request per key in sync: verify's pace, the same stop.
+    let runner = Runner {
+        concurrency: compare::CONCURRENCY,
+        progress: &Quiet,
+        stop,
+    };
+    let checked = compare::check(replicator, &check, &runner).await?;
+    let findings = checked.findings;
     let learn = async {
         if findings.iter().any(for_the_engine) {
             replicator.learn_source(region, &options.bucket).await;
@@ -155,7 +162,7 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
             in_sync: tally.in_sync + settled.in_sync,
             skipped: tally.skipped + settled.skipped,
             failed: tally.failed,
-            not_started: tally.not_started,
+            not_started: tally.not_started + checked.not_started,
         },
         failures,
     ))
@@ -263,8 +270,17 @@ pub async fn dry_run<S: SourceStore, D: DestinationStore>(
         deep: false,
         explain_missing: true,
     };
-    let findings = match compare::verify(replicator, &options).await {
-        Ok(findings) => findings,
+    let stop = runner::stop_on_ctrl_c();
+    let progress = Bar::new("backfill (dry run)");
+    let run = Runner {
+        concurrency: compare::CONCURRENCY,
+        progress: &progress,
+        stop: &stop,
+    };
+    let checked = compare::check(replicator, &options, &run).await;
+    progress.finish();
+    let (findings, not_started) = match checked {
+        Ok(checked) => (checked.findings, checked.not_started),
         Err(e) => return runner::cannot_run("backfill", &e),
     };
     let todo: Vec<&Finding> = findings
@@ -280,7 +296,7 @@ pub async fn dry_run<S: SourceStore, D: DestinationStore>(
     let tally = compare::Tally::of(&findings);
     // What a real run would say: an unproven replica names the current version (in
     // sync); a deliberate skip and a later write at a destination are skipped.
-    println!(
+    let summary = format!(
         "backfill (dry run): {} to replicate, {} already in sync, {} skipped, {} failed",
         todo.len(),
         tally.same + tally.unproven,
@@ -297,11 +313,7 @@ pub async fn dry_run<S: SourceStore, D: DestinationStore>(
         .sum();
     let listings = 2 * (findings.len() as u64 / 1000 + 1);
     let line = cost::cost_line("backfill", bytes, copies + listings, 3 * todo.len() as u64);
-    println!("{line}");
-    match tally.errors {
-        0 => ExitCode::SUCCESS,
-        _ => ExitCode::FAILURE,
-    }
+    runner::close(&format!("{summary}\n{line}"), not_started, tally.errors)
 }
 
 /// `backfill`: the run with a progress bar and Ctrl-C, its failures and closing line; the exit

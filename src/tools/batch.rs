@@ -3,12 +3,14 @@
 //! what a retry can fix (throttling, 5xx, the deadline); `PermanentFailure` carries the failure
 //! code. The job's completion report is then a replication (or verification) report.
 
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use tracing::{info, warn};
 
 use super::compare::{verify_object, Status};
+use super::progress::Quiet;
+use super::runner::Runner;
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::events::batch::{BatchJob, BatchTask, Mode, TaskObject};
 use crate::events::{EventKind, ObjectEvent};
@@ -16,7 +18,7 @@ use crate::replicate::{Replicator, SkipReason, Verdict};
 use crate::store::{Current, DestinationStore, SourceStore};
 
 /// Tasks worked on at once (S3 sends one per invocation today).
-pub const TASK_CONCURRENCY: usize = 8;
+pub const TASK_CONCURRENCY: u16 = 8;
 
 /// The response S3 Batch Operations reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,46 +71,63 @@ pub async fn run_job<S: SourceStore, D: DestinationStore>(
     let mut job = job;
     let tasks = std::mem::take(&mut job.tasks);
     let the_job = &job;
-    let results = stream::iter(tasks)
-        .map(|task| async move {
-            // Whether the task's failures were counted at their destinations already.
-            let mut counted = false;
-            let (result_code, result_string) = match (&the_job.mode, &task.object) {
-                (Err(message), _) => (ResultCode::PermanentFailure, message.clone()),
-                (_, Err(message)) => (
-                    ResultCode::PermanentFailure,
-                    format!("InvalidTask: {message}"),
-                ),
-                (Ok(mode), Ok(object)) => {
-                    let work = one(replicator, *mode, object, stop_at, &mut counted);
-                    let in_time = match give_up {
-                        Some(at) => tokio::time::timeout_at(at.into(), work).await.ok(),
-                        None => Some(work.await),
-                    };
-                    match in_time {
-                        Some(result) => result,
-                        None => {
-                            counted = true;
-                            not_done(replicator, object)
+    // On the tools' runner, as the command-line tools are, but driven by Lambda: concurrency
+    // is per invocation (S3 fans the job out over invocations), no one watches a progress bar,
+    // and there is no Ctrl-C: the invocation's deadline (`stop_at`, `give_up`) is what stops a
+    // task, and every task gets its result.
+    let never = AtomicBool::new(false);
+    let runner = Runner {
+        concurrency: TASK_CONCURRENCY,
+        progress: &Quiet,
+        stop: &never,
+    };
+    let ran = runner
+        .run(
+            tasks.into_iter().enumerate().collect(),
+            |_| 0,
+            |(i, task)| async move {
+                // Whether the task's failures were counted at their destinations already.
+                let mut counted = false;
+                let (result_code, result_string) = match (&the_job.mode, &task.object) {
+                    (Err(message), _) => (ResultCode::PermanentFailure, message.clone()),
+                    (_, Err(message)) => (
+                        ResultCode::PermanentFailure,
+                        format!("InvalidTask: {message}"),
+                    ),
+                    (Ok(mode), Ok(object)) => {
+                        let work = one(replicator, *mode, object, stop_at, &mut counted);
+                        let in_time = match give_up {
+                            Some(at) => tokio::time::timeout_at(at.into(), work).await.ok(),
+                            None => Some(work.await),
+                        };
+                        match in_time {
+                            Some(result) => result,
+                            None => {
+                                counted = true;
+                                not_done(replicator, object)
+                            }
                         }
                     }
+                };
+                log(the_job, &task, result_code, &result_string);
+                let bucket = task.object.as_ref().map_or("none", |o| o.bucket.as_str());
+                crate::metrics::batch_task(bucket, &format!("{result_code:?}"));
+                if result_code != ResultCode::Succeeded && !counted {
+                    crate::metrics::failure(bucket, "none", &format!("Batch{result_code:?}"));
                 }
-            };
-            log(the_job, &task, result_code, &result_string);
-            let bucket = task.object.as_ref().map_or("none", |o| o.bucket.as_str());
-            crate::metrics::batch_task(bucket, &format!("{result_code:?}"));
-            if result_code != ResultCode::Succeeded && !counted {
-                crate::metrics::failure(bucket, "none", &format!("Batch{result_code:?}"));
-            }
-            TaskResult {
-                task_id: task.task_id.clone(),
-                result_code,
-                result_string,
-            }
-        })
-        .buffered(TASK_CONCURRENCY)
-        .collect()
+                let result = TaskResult {
+                    task_id: task.task_id.clone(),
+                    result_code,
+                    result_string,
+                };
+                ((i, result), 0)
+            },
+        )
         .await;
+    // In the tasks' order, as they came.
+    let mut results = ran.outcomes;
+    results.sort_by_key(|(i, _)| *i);
+    let results = results.into_iter().map(|(_, r)| r).collect();
     BatchResponse {
         invocation_schema_version: job.schema,
         treat_missing_keys_as: ResultCode::PermanentFailure,

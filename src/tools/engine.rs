@@ -41,21 +41,13 @@ impl Tally {
 }
 
 impl Tally {
-    /// The closing line of `verb` (`backfill`, `repair`), after a line saying what an
-    /// interruption left.
+    /// The closing line of `verb` (`backfill`, `repair`); what an interruption left is the
+    /// runner's line above it.
     pub fn summary(&self, verb: &str) -> String {
-        let mut out = String::new();
-        if self.not_started > 0 {
-            out += &format!(
-                "interrupted: {} keys not started (run again to carry on)\n",
-                self.not_started
-            );
-        }
-        out += &format!(
+        format!(
             "{verb}: {} replicated, {} already in sync, {} skipped, {} failed",
             self.replicated, self.in_sync, self.skipped, self.failed
-        );
-        out
+        )
     }
 }
 

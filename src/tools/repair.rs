@@ -54,7 +54,9 @@ pub async fn repair<S: SourceStore, D: DestinationStore>(
     Ok(replicate_keys(replicator, bucket, &region, work, &runner).await)
 }
 /// `repair`: `verify --deep` (its findings and counts printed), then the repair with a progress
-/// bar and Ctrl-C, its failures and closing line; the exit status.
+/// bar, its failures and closing line; the exit status. Both run on the runner under one
+/// Ctrl-C: stopped during the check, nothing is repaired and the closing line counts the keys
+/// left.
 pub async fn command<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     bucket: String,
@@ -67,13 +69,23 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
         deep: true,
         explain_missing: true,
     };
-    let findings = match compare::verify(replicator, &options).await {
-        Ok(findings) => findings,
+    let stop = runner::stop_on_ctrl_c();
+    let progress = Bar::new("verify");
+    // The check reads (HEAD, tags, ACL of both sides) at verify's pace, not the copies'.
+    let check = Runner {
+        concurrency: compare::CONCURRENCY,
+        progress: &progress,
+        stop: &stop,
+    };
+    let checked = compare::check(replicator, &options, &check).await;
+    progress.finish();
+    let checked = match checked {
+        Ok(checked) => checked,
         Err(e) => return runner::cannot_run("repair", &e),
     };
+    let findings = checked.findings;
     compare::print_findings(&findings);
     println!("{}", Tally::of(&findings));
-    let stop = runner::stop_on_ctrl_c();
     let progress = Bar::new("repair");
     let done = repair(
         replicator,
@@ -85,12 +97,14 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
     )
     .await;
     progress.finish();
-    // A key its check could not read may be damaged: it counts as failed.
+    // A key its check could not read may be damaged: it counts as failed; one it did not
+    // reach is left, as a key the repair did not start.
     let unchecked = Tally::of(&findings).errors;
     closing(
         "repair",
         done.map(|(mut tally, failures)| {
             tally.failed += unchecked;
+            tally.not_started += checked.not_started;
             (tally, failures)
         }),
     )

@@ -126,9 +126,13 @@ pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
         .collect()
 }
 
-/// Prints the closing line; the exit status: 130 when keys were left unstarted (run again to
-/// carry on), 0 when nothing failed, 1 otherwise.
+/// Prints the closing line, after a line saying what an interruption left (the same words for
+/// every tool); the exit status: 130 when keys were left unstarted (run again to carry on), 0
+/// when nothing failed, 1 otherwise.
 pub fn close(line: &str, not_started: usize, failed: usize) -> ExitCode {
+    if let Some(left) = interrupted(not_started) {
+        println!("{left}");
+    }
     println!("{line}");
     if not_started > 0 {
         ExitCode::from(130)
@@ -139,6 +143,13 @@ pub fn close(line: &str, not_started: usize, failed: usize) -> ExitCode {
     }
 }
 
+/// The line saying what an interruption left, if it left anything.
+pub fn interrupted(not_started: usize) -> Option<String> {
+    let keys = if not_started == 1 { "key" } else { "keys" };
+    (not_started > 0)
+        .then(|| format!("interrupted: {not_started} {keys} not started (run again to carry on)"))
+}
+
 /// Prints why a run could not start (or finish); the exit status.
 pub fn cannot_run(verb: &str, e: &ReplicationError) -> ExitCode {
     eprintln!("{verb}: {}: {e}", e.code());
@@ -147,7 +158,20 @@ pub fn cannot_run(verb: &str, e: &ReplicationError) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::columns;
+    use super::{columns, interrupted};
+
+    #[test]
+    fn every_tool_says_what_an_interruption_left_in_the_same_words() {
+        assert_eq!(interrupted(0), None);
+        assert_eq!(
+            interrupted(1).as_deref(),
+            Some("interrupted: 1 key not started (run again to carry on)")
+        );
+        assert_eq!(
+            interrupted(7).as_deref(),
+            Some("interrupted: 7 keys not started (run again to carry on)")
+        );
+    }
 
     #[test]
     fn cells_line_up_in_columns_as_a_terminal_shows_them() {

@@ -5,31 +5,43 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::compare::{self, print_findings, Finding, Options, Tally};
-use super::runner;
+use super::progress::Bar;
+use super::runner::{self, Runner};
 use crate::replicate::Replicator;
 use crate::store::{DestinationStore, SourceStore};
 
-/// `verify`: the findings, the report, the counts; the exit status (0 when nothing is missing,
-/// differs, is stale or failed).
+/// `verify`: the check on the runner (`concurrency` keys at once, a progress bar, Ctrl-C), the
+/// findings, the report, the counts; the exit status (0 when nothing is missing, differs, is
+/// stale or failed; 130 when stopped, with what was checked so far).
 pub async fn command<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     options: &Options,
     report: Option<PathBuf>,
+    concurrency: u16,
 ) -> ExitCode {
-    let findings = match compare::verify(replicator, options).await {
-        Ok(findings) => findings,
+    let stop = runner::stop_on_ctrl_c();
+    let progress = Bar::new("verify");
+    let run = Runner {
+        concurrency,
+        progress: &progress,
+        stop: &stop,
+    };
+    let checked = compare::check(replicator, options, &run).await;
+    progress.finish();
+    let checked = match checked {
+        Ok(checked) => checked,
         Err(e) => return runner::cannot_run("verify", &e),
     };
     if let Some(path) = report {
-        if let Err(e) = write_report(&path, &options.bucket, &findings) {
+        if let Err(e) = write_report(&path, &options.bucket, &checked.findings) {
             eprintln!("verify: writing {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
     }
-    print_findings(&findings);
-    let tally = Tally::of(&findings);
+    print_findings(&checked.findings);
+    let tally = Tally::of(&checked.findings);
     let failed = usize::from(!tally.complete());
-    runner::close(&tally.to_string(), 0, failed)
+    runner::close(&tally.to_string(), checked.not_started, failed)
 }
 
 /// The findings as CSV, one row per key and destination.

@@ -567,6 +567,82 @@ async fn backfill_interrupted_by_ctrl_c_stops_cleanly_and_says_what_is_left() {
     assert!(lines[lines.len() - 1].starts_with(&format!("backfill: {done} replicated")));
 }
 
+/// Once the process catches SIGINT (its Ctrl-C handler is in place), as Linux shows it.
+async fn catches_sigint(pid: u32) {
+    for _ in 0..500 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .unwrap_or(0);
+        // SIGINT is signal 2: bit 1 of the mask.
+        if caught & (1 << 1) != 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the process never caught SIGINT");
+}
+
+/// verify is on the tools' runner: Ctrl-C checks no new key, and the lines, the report and the
+/// closing line hold the keys checked so far, with what was left (exit 130), as backfill does.
+#[tokio::test]
+async fn verify_interrupted_by_ctrl_c_reports_what_it_checked_and_what_is_left() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "vint-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "vint-dst", "eu-west-1").await;
+    const N: usize = 150;
+    for n in 0..N {
+        put(&s3, &src, &format!("k{n:03}"), b"x").await;
+    }
+    let report = std::env::temp_dir().join(format!("{src}-report.csv"));
+    let child = cli(&config(&dst))
+        .args(["verify", "--bucket", &src, "--deep", "--concurrency", "1"])
+        .arg("--report")
+        .arg(&report)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    catches_sigint(child.id()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopping"));
+    let lines: Vec<&str> = stdout.lines().collect();
+    let left: usize = lines[lines.len() - 2]
+        .strip_prefix("interrupted: ")
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let missing: usize = lines[lines.len() - 1]
+        .strip_prefix("verify: 0 same, ")
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(left > 0, "{stdout}");
+    assert_eq!(
+        missing + left,
+        N,
+        "every key is either checked or reported as left"
+    );
+    let rows = std::fs::read_to_string(&report).unwrap().lines().count();
+    assert_eq!(
+        rows,
+        1 + missing,
+        "the report holds the keys checked so far"
+    );
+    std::fs::remove_file(&report).ok();
+}
+
 /// A key whose check fails (moto cannot read the tags of a GLACIER object, which a tag-filtered
 /// rule needs) is an error in every tool's exit status and closing line, never a quiet success.
 #[tokio::test]

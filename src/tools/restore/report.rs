@@ -86,20 +86,17 @@ impl Tally {
         self.bytes += row.bytes;
     }
 
-    /// The closing line.
+    /// The closing line (without what an interruption left: the runner says that).
     pub fn summary(&self, dry_run: bool) -> String {
         let verb = match dry_run {
             true => "restore (dry run)",
             false => "restore",
         };
-        let line = format!(
+        // What an interruption left is the runner's line above it, as for every tool.
+        format!(
             "{verb}: {} restored, {} already as of T, {} deleted, {} newer, {} skipped, {} failed",
             self.restored, self.already, self.deleted, self.newer, self.skipped, self.failed
-        );
-        match self.not_started {
-            0 => line,
-            n => format!("{line}, {n} not started (stopped)"),
-        }
+        )
     }
 }
 
