@@ -259,7 +259,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // version was put after it arrived, and stands.
         if let Current::DeleteMarker(_, put) = &dst {
             let stands = match order::marker_write(put.as_ref(), &at.bucket) {
-                Some(deleted) => order::later(&deleted, &write_of(s, &event.bucket, &event.key)),
+                Some(deleted) => {
+                    order::later(&deleted, &write_of(s, &event.bucket, &event.key))
+                        && !self
+                            .deleted_below(region, &event.bucket, &event.key, s, run)
+                            .await?
+                }
                 None => {
                     self.replica_in_history(&at, &event.bucket, s, keeps_etag(rule, s), run)
                         .await?

@@ -19,6 +19,35 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .await
     }
 
+    /// Whether the source's own history has a delete marker below its version `head`. A delete
+    /// marker the function replicated is stamped when it landed at the destination, after the
+    /// source's own (seconds later, under load): against a version the source wrote after that
+    /// delete, the destination's marker is that delete replicated, not a later write of the
+    /// destination's, and the version supersedes it.
+    pub(super) async fn deleted_below(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+        head: &SourceVersion,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let version = head.version_id.as_deref().unwrap_or("null");
+        run.start()?;
+        let history = self
+            .source
+            .history(region, bucket, key)
+            .await
+            .map_err(src_err)?;
+        // Newest first: the entries below the version are those listed after it.
+        Ok(history
+            .iter()
+            .filter(|p| p.key == key)
+            .skip_while(|p| p.version_id != version || p.delete_marker)
+            .skip(1)
+            .any(|p| p.delete_marker))
+    }
+
     /// Whether a version in the destination's history is a replica of the source version
     /// `head`: only versions of its size (and ETag, where the replica keeps it) are read.
     pub(super) async fn replica_in_history(

@@ -249,7 +249,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let ours_at = order::source_write(src.event, src.head);
         let later = order::marker_write(put.as_ref(), &at.bucket)
             .is_some_and(|deleted| order::later(&deleted, &ours_at));
-        if !later {
+        if !later
+            || self
+                .deleted_below(src.region, &src.event.bucket, &src.event.key, src.head, run)
+                .await?
+        {
             return Ok(false);
         }
         run.start()?;

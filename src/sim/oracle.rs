@@ -218,6 +218,22 @@ impl World {
     /// The candidate the one order of writes makes the latest.
     pub fn expected(&self, destination: &str, key: &str) -> Option<Candidate> {
         let mut candidates = self.candidates(destination, key);
+        // A delete marker at the destination does not stand against a source's version written
+        // after a delete of that source's own (below it in its stack): the marker may be that
+        // delete replicated, stamped when it landed.
+        let superseded = candidates.iter().any(|c| match c {
+            Candidate::Replica { from, entry, .. } => {
+                let stack = self.s3.stack(from, key);
+                stack
+                    .iter()
+                    .position(|e| e.version_id == entry.version_id && !e.delete_marker)
+                    .is_some_and(|at| stack[..at].iter().any(|e| e.delete_marker))
+            }
+            _ => false,
+        });
+        if superseded {
+            candidates.retain(|c| !matches!(c, Candidate::Own(e) if e.delete_marker));
+        }
         candidates.sort_by(|a, b| write_order(&a.write(destination), &b.write(destination)));
         candidates.pop()
     }

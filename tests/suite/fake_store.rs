@@ -911,3 +911,32 @@ async fn backfill_never_overwrites_a_write_made_at_the_destination_after_its_lis
     assert_eq!(body, b"written at the destination");
     assert_eq!(meta.get(REPLICA_MARKER), None);
 }
+
+/// A delete the function replicated is stamped when it landed at the destination, seconds after
+/// the source's own: a version the source wrote after its delete, before that replica landed,
+/// still supersedes it (the destination's marker is that delete, not a later write of its own).
+#[tokio::test]
+async fn a_write_after_a_source_delete_is_replicated_over_that_delete_landing_later() {
+    let s3 = s3();
+    s3.set_clock(1_800_000_000_000);
+    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+    let v1 = s3.put("src", "k", b"one").version_id.unwrap();
+    replicator
+        .replicate(&event(EventKind::Created, "k", &v1))
+        .await;
+    s3.advance_clock(1000);
+    let marker = s3.delete("src", "k");
+    let v2 = s3.put("src", "k", b"two").version_id.unwrap();
+    // The delete's event is handled two seconds later, after v2 was written (its convergence
+    // sees v2 as the source's current version) ...
+    s3.advance_clock(2000);
+    let marker_event = event(EventKind::DeleteMarkerCreated, "k", &marker);
+    // ... as a late delivery would be, once the destination holds the replicated delete.
+    s3.delete("dst", "k");
+    replicator.replicate(&marker_event).await;
+    let done = replicator
+        .replicate(&event(EventKind::Created, "k", &v2))
+        .await;
+    assert!(done.iter().all(|o| o.result.is_ok()), "{done:?}");
+    assert_replica_current(&s3, "k", b"two", &v2);
+}

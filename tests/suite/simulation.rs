@@ -22,9 +22,14 @@ const KNOWN_FAILING: &[(&str, u64)] = &[
     ("wrong-replica-current", 504),
     ("replica-missing", 3552),
     // A source's delete marker, later than the destination's object, is not replicated.
-    ("delete-not-replicated", 2736),
+    ("delete-not-replicated", 31),
+    ("delete-not-replicated-over-older-destination-write", 1293),
+    // A delete made directly at a destination covered by a source's version (the engine takes
+    // a destination marker for the source's own delete replicated wherever the source has a
+    // delete below that version; the oracle models it, not yet exactly).
+    ("own-delete-hidden", 934),
     // verify / repair disagree with the states.
-    ("verify-clean-over-broken-state", 3552),
+    ("verify-clean-over-broken-state", 934),
     ("verify-not-clean-after-repair", 52),
     ("verify-reports-damage-on-a-converged-state", 52),
 ];
