@@ -22,16 +22,23 @@ esac
 check=""
 [ "$mode" = "--check" ] && check="--check"
 config_file="${DEMO_CONFIG:-scripts/demo-replication-config.json}"
+if [ ! -f "$config_file" ] || [ ! -r "$config_file" ]; then
+  echo "demo: DEMO_CONFIG=$config_file: no such readable file" >&2
+  exit 2
+fi
 
 bash scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 if [ "$mode" = "--check" ]; then python scripts/demo_s3.py selftest; fi
+# A folder per mode: `make demo` (or its --check) beside a running `make local` leaves it alone.
 work=.local/demo
 [ "$mode" = "--walkthrough" ] && work=.local/walk
+[ "$mode" = "--local" ] && work=.local/local
 rm -rf "$work" && mkdir -p "$work"
 # The function's own log (JSON lines: its log and its EMF metrics) apart from cargo-lambda's:
 # two writers of one file overwrite each other's lines.
 fn_log="$work/function.log"
+watch_log="$work/watch.log"
 # What a fresh shell has: no venv, no cargo (commands shown are run this way).
 fresh_shell() { env -i HOME="$HOME" PATH=/usr/local/bin:/usr/bin:/bin bash -c "$1"; }
 
@@ -66,15 +73,18 @@ AWS_EC2_METADATA_DISABLED=true
 S3_FORCE_PATH_STYLE=true
 RUST_LOG=info
 ENV
-# On one line when it parses; as written when it does not (the function names the error).
+# Read by bash (`. function.env`) and by `cargo lambda watch --env-file` (dotenv): one line in
+# single quotes, which both take literally, so an apostrophe in the JSON is written \u0027 (the
+# same JSON). A configuration that does not parse is written as it is, for bash only: the
+# function's init check below stops the demo with its error before cargo-lambda reads the file.
 python3 - "$config_file" >>"$work/function.env" <<'PY'
 import json, shlex, sys
 text = open(sys.argv[1]).read()
 try:
-    text = json.dumps(json.loads(text))
+    text = json.dumps(json.loads(text)).replace("'", "\\u0027")
+    print("REPLICATION_CONFIG='" + text + "'")
 except ValueError:
-    pass
-print("REPLICATION_CONFIG=" + shlex.quote(text))
+    print("REPLICATION_CONFIG=" + shlex.quote(text))
 PY
 
 binary=target/debug/s3-replicator
@@ -102,21 +112,25 @@ init_error=$(
 if [ -n "$init_error" ]; then
   echo "demo: the function cannot start with $config_file:" >&2
   echo "  $init_error" >&2
-  echo "demo: fix the configuration (README, Configuration reference) and run the demo again" >&2
+  echo "demo: fix the configuration (docs/configuration.md) and run the demo again" >&2
   exit 1
 fi
 
 fn_port=$(free_port)
 fn_pid=""
 if [ "$mode" = "--local" ]; then
-  # cargo lambda builds the function, runs it and rebuilds it when src/ changes: one writer of
-  # the log, the function's lines and cargo-lambda's.
-  setsid cargo lambda watch -A 127.0.0.1 -P "$fn_port" --env-file "$work/function.env" >"$fn_log" 2>&1 &
+  # cargo lambda builds the function, runs it and rebuilds it when src/ changes. The function's
+  # lines (JSON: it writes nothing else once started) go to its log, cargo-lambda's and the
+  # compiler's text to watch.log.
+  setsid bash -c 'cargo lambda watch -A 127.0.0.1 -P "$1" --env-file "$2" 2>&1 |
+    python -u scripts/demo_s3.py split-log "$3" "$4"' _ "$fn_port" "$work/function.env" "$fn_log" "$watch_log" &
   groups+=($!)
   wait_port "$fn_port" $!
 else
-  # cargo lambda serves the Runtime API; the function is that binary, run here.
-  setsid cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$fn_port" >"$work/watch.log" 2>&1 &
+  # cargo lambda serves the Runtime API; the function is that binary, run here with the same
+  # environment. The file is handed to cargo-lambda too, as `make local` does: it reads it
+  # at start, so a form it cannot parse fails here, not only in `make local`.
+  setsid cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$fn_port" --env-file "$work/function.env" >"$watch_log" 2>&1 &
   groups+=($!)
   wait_port "$fn_port" $!
   (
@@ -194,6 +208,7 @@ if [ "$mode" = "--local" ]; then
 == running until Ctrl-C
 local S3:  $endpoint  (buckets demo-source and demo-replica; test/test credentials, path style)
 function:  cargo lambda watch on 127.0.0.1:$fn_port, rebuilt when src/ changes; log: $fn_log
+           (cargo-lambda's own lines and the builds: $watch_log)
 
 In another shell at $PWD, paste these one by one (or all at once). The events name the objects
 just uploaded (each replicates, or is skipped or ignored for the reason its name says); their
@@ -230,6 +245,8 @@ if [ "$mode" = "--walkthrough" ]; then
 fi
 
 status=0
+echo "(each == command runs as shown while this demo runs; \`make local\` keeps its S3 and function up to try them)"
+echo
 for fixture in "${events[@]}"; do
   echo "== $(invoke_cmd "$work/events/$fixture")"
   case "$fixture" in
@@ -253,7 +270,7 @@ echo "   the command-line tool (the same binary) backfills the other objects wri
 cli backfill --bucket demo-source || status=1
 
 python scripts/demo_s3.py show "$endpoint" $check || status=1
-echo "(the function's log: $fn_log; cargo-lambda's: $work/watch.log)"
+echo "(the function's log: $fn_log; cargo-lambda's: $watch_log)"
 
 echo
 echo "== metrics: CloudWatch Embedded Metric Format documents in the function's log"
@@ -290,7 +307,12 @@ echo "   every replica proven: bytes, metadata, tags, ACL and the version it nam
 cli verify --bucket demo-source --deep || status=1
 if [ "$mode" = "--check" ]; then
   echo
-  bash scripts/demo.sh --walkthrough || status=1
+  # With an apostrophe in the configuration (a rule ID here; prefixes may hold one too): the
+  # environment file must stay readable by both bash and cargo-lambda.
+  python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["Rules"][0]["ID"] += " (it'"'"'s the demo'"'"'s)"
+json.dump(c, open(sys.argv[2], "w"))' "$config_file" "$work/walk-config.json"
+  echo "== DEMO_CONFIG=$work/walk-config.json scripts/demo.sh --walkthrough (a rule ID with an apostrophe)"
+  DEMO_CONFIG="$work/walk-config.json" bash scripts/demo.sh --walkthrough || status=1
   # A configuration the function rejects stops the demo at once, its whole message shown.
   python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["Rules"][0]["Destination"]["StorageClass"] = "FAST"
 json.dump(c, open(sys.argv[2], "w"))' "$config_file" "$work/broken-config.json"

@@ -16,6 +16,9 @@ prints sources and replicas side by side.
                                       a latency sample counted more than once or over an hour, or
                                       OperationsReplicated other than the replicas the log says
                                       the function wrote
+  demo_s3.py split-log FN OTHER       copies stdin line by line as it comes: the function's JSON
+                                      lines to FN, every other line (cargo-lambda's, the
+                                      compiler's) to OTHER
   demo_s3.py selftest                 checks this script's own counting and wording
   demo_s3.py job-summary EXPECTED     reads a Batch Operations answer on stdin and prints one
                                       line per task within 120 columns; exits 1 unless every
@@ -442,7 +445,23 @@ def selftest():
             raise AssertionError("a damaged log line passed")
         except SystemExit:
             pass
+    with tempfile.TemporaryDirectory() as d:
+        fn, other = f"{d}/function.log", f"{d}/watch.log"
+        split_log(io.StringIO(' INFO starting Runtime server\n{"level":"INFO"}\n   Compiling x\n'),
+                  fn, other)
+        assert open(fn).read() == '{"level":"INFO"}\n', open(fn).read()
+        assert open(other).read().count("\n") == 2
     print("demo_s3.py selftest: ok")
+
+
+def split_log(lines, fn_path, other_path):
+    """Each line as it comes: a JSON line (the function's log and metrics) to fn_path, any other
+    (cargo-lambda's own, the compiler's) to other_path."""
+    with open(fn_path, "a") as fn, open(other_path, "a") as other:
+        for line in iter(lines.readline, ""):
+            out = fn if line.startswith("{") else other
+            out.write(line)
+            out.flush()
 
 
 if __name__ == "__main__":
@@ -458,6 +477,8 @@ if __name__ == "__main__":
         print(bad_deploy(sys.argv[2], sys.argv[3]))
     elif sys.argv[1] == "metrics":
         metrics(sys.argv[2], "--check" in sys.argv)
+    elif sys.argv[1] == "split-log":
+        split_log(sys.stdin, sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "selftest":
         selftest()
     elif sys.argv[1] == "job-summary":
