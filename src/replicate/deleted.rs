@@ -29,7 +29,21 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Vec<DestinationOutcome> {
         if !self.config.replicate_version_deletes {
-            return whole(Ok(Done::Skipped(SkipReason::VersionDeletesOff)));
+            // The deleted version's replicas stay, but what is current may have changed (the
+            // version below is current again): the key is brought in line with the source's
+            // current state, as after any event. Nothing is taken from the event's word.
+            let region = self.source_region(event);
+            let selected = rules::select_for_key(&self.config, &event.bucket, &event.key);
+            let converged: Vec<_> = self
+                .converge(event, &region, None, &selected, run)
+                .await
+                .into_iter()
+                .filter(made_a_difference)
+                .collect();
+            if converged.is_empty() {
+                return whole(Ok(Done::Skipped(SkipReason::VersionDeletesOff)));
+            }
+            return converged;
         }
         let version = event.named_version();
         let Some(deleted) = version.version_id.as_deref() else {

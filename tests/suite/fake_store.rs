@@ -940,3 +940,31 @@ async fn a_write_after_a_source_delete_is_replicated_over_that_delete_landing_la
     assert!(done.iter().all(|o| o.result.is_ok()), "{done:?}");
     assert_replica_current(&s3, "k", b"two", &v2);
 }
+
+/// Version deletes not replicated: deleting the source's current version makes the one below
+/// current again, and the destination follows (a second replica of that version: nothing else
+/// makes it current there), while the deleted version's replica stays in the history.
+#[tokio::test]
+async fn a_version_current_again_after_a_version_delete_is_current_at_the_destination() {
+    let s3 = s3();
+    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+    let v1 = s3.put("src", "k", b"one").version_id.unwrap();
+    replicator
+        .replicate(&event(EventKind::Created, "k", &v1))
+        .await;
+    let v2 = s3.put("src", "k", b"two").version_id.unwrap();
+    replicator
+        .replicate(&event(EventKind::Created, "k", &v2))
+        .await;
+    s3.purge("src", "k", &v2);
+    let done = replicator
+        .replicate(&event(EventKind::VersionDeleted, "k", &v2))
+        .await;
+    assert!(done.iter().all(|o| o.result.is_ok()), "{done:?}");
+    assert_replica_current(&s3, "k", b"one", &v1);
+    assert_eq!(
+        s3.version_count("dst", "k"),
+        3,
+        "v2's replica stays in the history"
+    );
+}
