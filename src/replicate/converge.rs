@@ -296,10 +296,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             is_current: false,
             converge_on: Some(condition_on(&dst)),
         };
+        let started = Instant::now();
         match self.copy_to(rule, &read, Check::Converge, run).await? {
             Done::Replicated(written) => {
+                // One `replicated` line a replica, whoever wrote it (as an event's copy logs).
                 info!(bucket = %event.bucket, key = %event.key, version_id = current_marker,
-                      destination = %at.bucket, "re-asserted the source's current version");
+                      destination = %at.bucket, rule = %rule.id, bytes = head.size,
+                      ms = started.elapsed().as_millis() as u64,
+                      replica_version_id = written.version_id.as_deref().unwrap_or("null"),
+                      by = "convergence", "replicated");
                 Ok(Step::Wrote(Some(Copied {
                     written,
                     bytes: head.size,
