@@ -14,7 +14,7 @@ where
     let code = err.code().map(str::to_owned);
     let message = match err.message() {
         Some(m) => m.to_owned(),
-        None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+        None => causes(&err),
     };
     let kind = S3FailureKind::of(code.as_deref(), status);
     S3Failure {
@@ -24,6 +24,19 @@ where
         status,
         message,
     }
+}
+
+/// An error with no service message (no connection, a timeout): each cause's own words on one
+/// line, `dispatch failure: io error: ... Connection refused`, without the Debug form that the
+/// SDK's `DisplayErrorContext` appends.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut causes: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(cause) = next {
+        causes.push(cause.to_string().replace('\n', " "));
+        next = cause.source();
+    }
+    causes.join(": ")
 }
 
 /// A truncated page without a marker to continue from.

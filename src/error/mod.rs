@@ -34,6 +34,9 @@ pub enum ReplicationError {
     /// Another failure while reading the source.
     #[error("reading the source failed: {0}")]
     SrcReadFailed(S3Failure),
+    /// The source bucket does not exist (a tool's `--bucket`, a task's bucket).
+    #[error("source bucket not found: {0}")]
+    SrcBucketNotFound(S3Failure),
     /// The source changed between the event and the copy (unversioned bucket overwritten).
     #[error("the source object changed since the event: {0}")]
     SrcObjectChanged(S3Failure),
@@ -108,6 +111,7 @@ impl ReplicationError {
             Self::SrcReadNotPermitted(_) => "SrcReadNotPermitted",
             Self::SrcReadFailed(_) => "SrcReadFailed",
             Self::SrcObjectChanged(_) => "SrcObjectChanged",
+            Self::SrcBucketNotFound(_) => "SrcBucketNotFound",
             Self::DstBucketNotFound(_) => "DstBucketNotFound",
             Self::DstBucketRegionUnknown(_) => "DstBucketRegionUnknown",
             Self::DstPutObjectNotPermitted(_) => "DstPutObjectNotPermitted",
@@ -138,6 +142,7 @@ impl ReplicationError {
         match (side, failure.kind) {
             (_, K::ListingNotAdvancing) => Self::ListingNotAdvancing(op),
             (Side::Source, K::NotFound) => Self::SrcVersionNotFound(failure),
+            (Side::Source, K::NoSuchBucket) => Self::SrcBucketNotFound(failure),
             (Side::Source, K::PreconditionFailed) => Self::SrcObjectChanged(failure),
             (Side::Source, K::AccessDenied) => match op {
                 "HeadObject" => Self::SrcHeadObjectNotPermitted(failure),
@@ -180,6 +185,15 @@ impl ReplicationError {
         }
     }
 
+    /// The same S3 failure classified as the source's: a call made the way a destination's is
+    /// (a bucket's region, looked up and cached alike) for a bucket that is read.
+    pub fn as_source(self) -> Self {
+        match self.s3_failure() {
+            Some(f) => Self::classify(Side::Source, f.clone()),
+            None => self,
+        }
+    }
+
     /// Whether S3 refused the request on one of its conditions (412).
     pub fn is_precondition_failed(&self) -> bool {
         self.s3_failure()
@@ -198,6 +212,7 @@ impl ReplicationError {
             | Self::SrcObjectLockNotPermitted(f)
             | Self::SrcReadNotPermitted(f)
             | Self::SrcReadFailed(f)
+            | Self::SrcBucketNotFound(f)
             | Self::DstBucketNotFound(f)
             | Self::DstBucketRegionUnknown(f)
             | Self::DstPutObjectNotPermitted(f)
@@ -233,6 +248,7 @@ impl ReplicationError {
             | Self::SrcObjectLockNotPermitted(f)
             | Self::SrcReadNotPermitted(f)
             | Self::SrcReadFailed(f)
+            | Self::SrcBucketNotFound(f)
             | Self::DstBucketNotFound(f)
             | Self::DstBucketRegionUnknown(f)
             | Self::DstPutObjectNotPermitted(f)

@@ -233,6 +233,15 @@ fn failure_classification_table() {
             "SrcReadFailed",
             Retry,
         ),
+        // A tool's --bucket mistyped: the source's bucket, not a destination's.
+        (
+            Source,
+            "GetBucketLocation",
+            Some("NoSuchBucket"),
+            404,
+            "SrcBucketNotFound",
+            Fail,
+        ),
     ];
     for (side, op, code, status, want_code, want) in table {
         let err = ReplicationError::classify(*side, failure(op, *code, *status));

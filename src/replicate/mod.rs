@@ -163,13 +163,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     }
 
     /// The region of a bucket on the function's own endpoint (GetBucketLocation, once per
-    /// bucket and warm instance).
+    /// bucket and warm instance), a bucket the caller reads: its failure is the source's.
     pub async fn bucket_region(&self, bucket: &str) -> Result<String, ReplicationError> {
         let id = DestinationId {
             endpoint: None,
             bucket: bucket.to_owned(),
         };
-        self.region_of(id, &Run::new(None)).await
+        self.region_of(id, &Run::new(None))
+            .await
+            .map_err(ReplicationError::as_source)
     }
 
     /// The region assumed for source buckets when nothing names theirs (the function's own).

@@ -167,3 +167,27 @@ async fn a_command_without_credentials_says_so_in_one_line() {
     );
     assert!(!stderr.contains("DstBucketRegionUnknown"), "{stderr}");
 }
+
+/// An S3 endpoint that does not answer: one line naming the cause, not the SDK's Debug form.
+#[tokio::test]
+async fn an_endpoint_that_does_not_answer_is_one_line() {
+    let config = r#"{"Rules":[{"ID":"r","Priority":1,"Status":"Enabled","Filter":{},
+        "DeleteMarkerReplication":{"Status":"Disabled"},
+        "Destination":{"Bucket":"arn:aws:s3:::dst"}}]}"#;
+    let out = binary()
+        // Nothing listens on the discard port.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("S3_FORCE_PATH_STYLE", "true")
+        .env("REPLICATION_CONFIG", config)
+        .args(["verify", "--bucket", "src"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("verify: "), "{stderr}");
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(!stderr.contains("DispatchFailure"), "{stderr}");
+    assert!(!stderr.contains("{"), "not the Debug form: {stderr}");
+}

@@ -567,6 +567,24 @@ async fn backfill_interrupted_by_ctrl_c_stops_cleanly_and_says_what_is_left() {
     assert!(lines[lines.len() - 1].starts_with(&format!("backfill: {done} replicated")));
 }
 
+/// A mistyped --bucket is the source's bucket missing, not a destination's.
+#[tokio::test]
+async fn a_mistyped_source_bucket_is_named_as_the_source() {
+    let s3 = client();
+    let dst = versioned_bucket(&s3, "typo-dst", "eu-west-1").await;
+    let out = cli(&config(&dst))
+        .args(["verify", "--bucket", "no-such-source-bucket-typo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("verify: SrcBucketNotFound: source bucket not found: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("destination"), "{stderr}");
+}
+
 /// Once the process catches SIGINT (its Ctrl-C handler is in place), as Linux shows it.
 async fn catches_sigint(pid: u32) {
     for _ in 0..500 {
