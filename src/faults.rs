@@ -178,9 +178,13 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         self.inner.replica_current(at).await
     }
 
-    async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
+    async fn put_delete_marker(
+        &self,
+        at: &ReplicaLocation,
+        if_match: Option<&str>,
+    ) -> Result<(), S3Failure> {
         self.check("DeleteObject", None)?;
-        self.inner.put_delete_marker(at).await
+        self.inner.put_delete_marker(at, if_match).await
     }
 
     async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {

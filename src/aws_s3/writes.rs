@@ -85,11 +85,16 @@ impl DestinationStore for AwsS3 {
         .await
     }
 
-    async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
+    async fn put_delete_marker(
+        &self,
+        at: &ReplicaLocation,
+        if_match: Option<&str>,
+    ) -> Result<(), S3Failure> {
         self.client_at(&at.region, at.endpoint.as_deref())
             .delete_object()
             .bucket(&at.bucket)
             .key(&at.key)
+            .set_if_match(if_match.map(str::to_owned))
             .set_expected_bucket_owner(at.expected_bucket_owner.clone())
             .send()
             .await

@@ -255,9 +255,14 @@ impl DestinationStore for FakeS3 {
         self.state().current("HeadObject", &at.bucket, &at.key)
     }
 
-    async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
+    async fn put_delete_marker(
+        &self,
+        at: &ReplicaLocation,
+        if_match: Option<&str>,
+    ) -> Result<(), S3Failure> {
         let _call = self.call().await;
-        self.delete_object(&at.bucket, &at.key, None).map(|_| ())
+        self.delete_object(&at.bucket, &at.key, if_match)
+            .map(|_| ())
     }
 
     async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {

@@ -184,11 +184,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                         if !hides {
                             return Ok(Step::Settled);
                         }
+                        // Only while the object read is current: a write made at the destination
+                        // since is never hidden (S3's conditional delete).
+                        let read = match &dst {
+                            Current::Object(o) => Some(o.etag.as_str()),
+                            _ => None,
+                        };
                         run.start()?;
-                        self.destination
-                            .put_delete_marker(&at)
-                            .await
-                            .map_err(dst_err)?;
+                        match self.destination.put_delete_marker(&at, read).await {
+                            Ok(()) => {}
+                            Err(f) if f.status == Some(412) => return Ok(Step::Raced),
+                            Err(f) => return Err(dst_err(f)),
+                        }
                         info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
                               "delete marker replicated");
                         return Ok(Step::Wrote(None));

@@ -86,10 +86,13 @@ pub trait DestinationStore: Sync {
         at: &ReplicaLocation,
     ) -> impl Future<Output = Result<Current, S3Failure>> + Send;
 
-    /// Deletes the key without a version id: a delete marker becomes current.
+    /// Deletes the key without a version id: a delete marker becomes current. With `if_match`
+    /// (an ETag, or `*`), only while the current object matches it (S3's conditional delete;
+    /// 412 otherwise), so a write made since the caller's read is never hidden.
     fn put_delete_marker(
         &self,
         at: &ReplicaLocation,
+        if_match: Option<&str>,
     ) -> impl Future<Output = Result<(), S3Failure>> + Send;
 
     /// The destination's current objects whose keys start with `at.key`, in key order.

@@ -309,6 +309,8 @@ struct Meddled {
     before: Hook,
     after: Hook,
     fired: AtomicBool,
+    /// Run once, before the first DeleteObject reaches S3.
+    on_delete: Mutex<Option<Hook>>,
 }
 
 impl Meddled {
@@ -324,6 +326,7 @@ impl Meddled {
             before: Box::new(before),
             after: Box::new(after),
             fired: AtomicBool::new(false),
+            on_delete: Mutex::new(None),
         }
     }
 
@@ -420,8 +423,16 @@ impl DestinationStore for Meddled {
         self.s3.replica_current(at).await
     }
 
-    async fn put_delete_marker(&self, at: &ReplicaLocation) -> Result<(), S3Failure> {
-        self.s3.put_delete_marker(at).await
+    async fn put_delete_marker(
+        &self,
+        at: &ReplicaLocation,
+        if_match: Option<&str>,
+    ) -> Result<(), S3Failure> {
+        let hook = self.on_delete.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook(&self.s3);
+        }
+        self.s3.put_delete_marker(at, if_match).await
     }
 
     async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {
@@ -592,5 +603,32 @@ async fn two_way_copy_of_a_replica_to_a_new_key_is_replicated() {
     assert_eq!(
         (s3.version_count(A, "k2"), s3.version_count(B, "k2")),
         (1, 1)
+    );
+}
+
+/// The same window for a delete: a write made directly in the destination between
+/// convergence's read and its DeleteObject (the source's delete replicated) is never hidden,
+/// since the delete is conditional on the object read (S3's conditional delete).
+#[tokio::test]
+async fn a_replicated_delete_does_not_hide_a_destination_write_made_after_its_read() {
+    let s3 = s3_with(&[SRC, DST]);
+    let plain = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(SRC, "k", b"v1");
+    settle(&s3, &plain, &[SRC]).await;
+    s3.advance_clock(1000);
+    s3.delete(SRC, "k");
+    let sent = s3.take_notices();
+    let meddled = Meddled::new(&s3, |_| false, |_| {}, |_| {});
+    *meddled.on_delete.lock().unwrap() = Some(Box::new(|s3: &FakeS3| {
+        s3.advance_clock(1000);
+        s3.put(DST, "k", b"written in the destination");
+    }));
+    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    deliver(&r, &sent).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("written in the destination"),
+        "{:#?}",
+        stack(&s3, DST, "k")
     );
 }

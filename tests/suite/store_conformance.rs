@@ -911,7 +911,7 @@ async fn deleting_a_version_removes_only_that_version(b: &impl Backend) {
     );
     // The older version is current again (nothing hides it).
     assert_eq!(bytes(s, &version(&bucket, "k", None)).await, b"1");
-    s.put_delete_marker(&at(&bucket, "k")).await.unwrap();
+    s.put_delete_marker(&at(&bucket, "k"), None).await.unwrap();
     assert!(matches!(
         s.current(REGION, &bucket, "k").await.unwrap(),
         Current::DeleteMarker(Some(_), Some(_))
@@ -974,7 +974,9 @@ async fn a_call_the_caller_may_not_make_is_access_denied_never_not_found(b: &imp
     );
     denied(
         "DeleteObject",
-        s.put_delete_marker(&at(&bucket, "k")).await.unwrap_err(),
+        s.put_delete_marker(&at(&bucket, "k"), None)
+            .await
+            .unwrap_err(),
     );
 }
 
@@ -1047,7 +1049,7 @@ async fn a_write_whose_condition_no_longer_holds_writes_nothing(b: &impl Backend
     s.abort_multipart(&target, &id).await.unwrap();
     assert_eq!(s.replica_versions(&at(&dst, "k")).await.unwrap().len(), 2);
     // A delete marker is no object: If-None-Match: * writes over it.
-    s.put_delete_marker(&at(&dst, "k")).await.unwrap();
+    s.put_delete_marker(&at(&dst, "k"), None).await.unwrap();
     s.copy_object(&copy(second, with(Some(WriteCondition::IfNoneMatch))))
         .await
         .unwrap();
@@ -1138,6 +1140,21 @@ async fn a_conditional_delete_deletes_only_the_object_it_names(b: &impl Backend)
     b.put(&bucket, "k", b"third").await;
     let marker = b.delete_if(&bucket, "k", "*").await.unwrap();
     is_marker(s.current(REGION, &bucket, "k").await.unwrap(), &marker);
+    // The engine's own delete marker, on the ETag it read: refused once another write landed.
+    let read = b.put(&bucket, "k", b"fourth").await;
+    b.put(&bucket, "k", b"fifth").await;
+    let refused = s
+        .put_delete_marker(&at(&bucket, "k"), Some(&read.etag))
+        .await;
+    assert_eq!(refused.map_err(|f| f.status), Err(Some(412)));
+    let now = b.put(&bucket, "k", b"sixth").await;
+    s.put_delete_marker(&at(&bucket, "k"), Some(&now.etag))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.current(REGION, &bucket, "k").await.unwrap(),
+        Current::DeleteMarker(..)
+    ));
 }
 
 async fn a_delete_marker_is_no_object_for_any_write_condition(b: &impl Backend) {

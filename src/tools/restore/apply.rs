@@ -74,7 +74,8 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
                     Ok(false) => return changed(key),
                     Err(e) => return fail(e),
                 }
-                match replicator.destination().put_delete_marker(&at).await {
+                let read = Some(c.etag.as_str()).filter(|e| !e.is_empty());
+                match replicator.destination().put_delete_marker(&at, read).await {
                     Ok(_) => row(
                         Action::Deleted,
                         None,
