@@ -141,7 +141,10 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     // A configuration error is told first: it needs no credentials to find.
     if let Err(e) = crate::Config::from_env(var) {
-        eprintln!("{e}");
+        eprintln!(
+            "{}",
+            configuration_error(&e.to_string(), cli.config.as_deref())
+        );
         if cli.config.is_none() {
             eprintln!("(read from the environment; --config FILE reads the configuration JSON from a file)");
         }
@@ -155,7 +158,10 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let replicator = match crate::wiring::load(&sdk, var).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!(
+                "{}",
+                configuration_error(&e.to_string(), cli.config.as_deref())
+            );
             if cli.config.is_none() {
                 eprintln!("(read from the environment; --config FILE reads the configuration JSON from a file)");
             }
@@ -237,11 +243,49 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
 }
 
+/// A configuration error as the user gave the configuration: read from `--config FILE`, it
+/// names the file where the function's message names its variable (and never asks for a
+/// variable to be set, which the file replaces).
+fn configuration_error(message: &str, file: Option<&std::path::Path>) -> String {
+    let Some(file) = file else {
+        return message.to_owned();
+    };
+    let file = format!("--config {}", file.display());
+    if message.contains("no replication configured") {
+        return format!("invalid configuration: {file}: the file holds no configuration");
+    }
+    message
+        .replace("REPLICATION_CONFIG.", &format!("{file}: "))
+        .replace("REPLICATION_CONFIG", &file)
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
 
-    use super::Cli;
+    use super::{configuration_error, Cli};
+
+    #[test]
+    fn a_configuration_file_is_named_not_the_variable() {
+        let file = Some(std::path::Path::new("c.json"));
+        assert_eq!(
+            configuration_error(
+                "invalid configuration: REPLICATION_CONFIG: no replication configured: set \
+                 REPLICATION_CONFIG (AWS replication configuration JSON) or DESTINATION_BUCKET",
+                file
+            ),
+            "invalid configuration: --config c.json: the file holds no configuration"
+        );
+        assert_eq!(
+            configuration_error(
+                "invalid configuration: REPLICATION_CONFIG.Rules[0].ID: must be 1 to 255 characters",
+                file
+            ),
+            "invalid configuration: --config c.json: Rules[0].ID: must be 1 to 255 characters"
+        );
+        let env = "invalid configuration: REPLICATION_CONFIG: missing field `Rules`";
+        assert_eq!(configuration_error(env, None), env);
+    }
 
     #[test]
     fn help_fits_100_columns() {

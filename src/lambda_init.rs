@@ -15,9 +15,9 @@ pub const INVALID_CONFIGURATION: &str = "InvalidConfiguration";
 /// What the binary prints when started outside Lambda (lines of at most 100 columns).
 pub const NOT_IN_LAMBDA: &str = concat!(
     "s3-replicator is an AWS Lambda function and runs where the Lambda Runtime API is\n",
-    "(AWS_LAMBDA_RUNTIME_API is not set here). Deploy it with `sam deploy` (template.yaml), or run\n",
-    "it locally with `make local`, which starts the local S3 and `cargo lambda watch` and prints\n",
-    "the `cargo lambda invoke` commands (README).\n",
+    "(AWS_LAMBDA_RUNTIME_API is not set here). Deploy it with `make deploy` (docs/operations.md),\n",
+    "or run it locally with `make local`, which starts the local S3 and `cargo lambda watch` and\n",
+    "prints the `cargo lambda invoke` commands (docs/development.md).\n",
     "As a command-line tool, on the same configuration (or --config FILE):\n",
     "  s3-replicator verify   --bucket SOURCE   prove every replica, from listings (--deep: fully)\n",
     "  s3-replicator backfill --bucket SOURCE   replicate objects written before replication\n",

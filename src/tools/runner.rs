@@ -121,6 +121,8 @@ pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
             }
+            // An empty last cell (a `missing` line has no detail) leaves no padding behind.
+            line.truncate(line.trim_end().len());
             line
         })
         .collect()
@@ -201,5 +203,10 @@ mod tests {
             ]
         );
         assert!(columns(&[]).is_empty());
+        let missing = columns(&[
+            row(&["missing", "a", "-> b", ""]),
+            row(&["differs", "ab", "-> b", "etag"]),
+        ]);
+        assert_eq!(missing, ["missing  a   -> b", "differs  ab  -> b  etag"]);
     }
 }
