@@ -112,7 +112,12 @@ pub async fn run_job<S: SourceStore, D: DestinationStore>(
                 log(the_job, &task, result_code, &result_string);
                 let bucket = task.object.as_ref().map_or("none", |o| o.bucket.as_str());
                 crate::metrics::batch_task(bucket, &format!("{result_code:?}"));
-                if result_code != ResultCode::Succeeded && !counted {
+                // A replicate task that failed before reaching a destination (or a task that
+                // could not be read) is a failed replication; a verify or restore task's
+                // finding is not (it is the job's report, and counting it would trip the
+                // failed-replication alarm on every verify job that finds damage).
+                let replicating = !matches!(the_job.mode, Ok(Mode::Verify | Mode::Restore));
+                if result_code != ResultCode::Succeeded && !counted && replicating {
                     crate::metrics::failure(bucket, "none", &format!("Batch{result_code:?}"));
                 }
                 let result = TaskResult {

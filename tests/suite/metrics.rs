@@ -783,3 +783,29 @@ async fn under_sqs_only_the_message_still_running_at_the_deadline_returns() {
     named_not_done(&documents, &logs, &hangs);
     drop(silent);
 }
+
+/// A Batch verify task that finds a replica missing reports it in the job's answer; it is no
+/// failed replication (that would trip the failed-replication alarm on every verify job that
+/// finds damage).
+#[tokio::test]
+async fn a_batch_verify_finding_is_not_counted_as_a_failed_replication() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "emf-bv-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "emf-bv-dst", "eu-west-1").await;
+    let config = one_rule(&dst);
+    put(&s3, &src, "never-replicated.txt", b"data").await;
+    let job = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-2",
+        "job": {"id": "job-2", "userArguments": {"Mode": "verify"}},
+        "tasks": [{"taskId": "t0", "s3Key": "never-replicated.txt", "s3VersionId": null,
+                   "s3Bucket": src}]});
+    let (posted, documents) = invoke(job, &[("REPLICATION_CONFIG", &config)], 60_000).await;
+    assert!(posted.contains("\"PermanentFailure\""), "{posted}");
+    let failed: f64 = pair_values(&documents, "OperationsFailedReplication")
+        .iter()
+        .chain(&source_level_values(
+            &documents,
+            "OperationsFailedReplication",
+        ))
+        .sum();
+    assert_eq!(failed, 0.0, "{documents:#?}");
+}
