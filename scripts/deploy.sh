@@ -29,8 +29,6 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   esac
 done
 
-bash scripts/bootstrap.sh # .venv: cargo-lambda, zig, and boto3 (for the credentials check)
-
 problems=0
 case "$arch" in
 arm64) target=aarch64-unknown-linux-gnu ;;
@@ -52,6 +50,24 @@ deploy: the architecture $arch needs the Rust target $target, which this toolcha
 TEXT
   problems=1
 fi
+
+# Nowhere a credential could come from: said before anything is installed.
+if [ -z "${AWS_ACCESS_KEY_ID:-}${AWS_PROFILE:-}$profile${AWS_WEB_IDENTITY_TOKEN_FILE:-}" ] \
+  && [ -z "${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI:-}${AWS_CONTAINER_CREDENTIALS_FULL_URI:-}" ] \
+  && [ ! -e "${AWS_SHARED_CREDENTIALS_FILE:-$HOME/.aws/credentials}" ] \
+  && [ ! -e "${AWS_CONFIG_FILE:-$HOME/.aws/config}" ]; then
+  cat >&2 <<TEXT
+deploy: no AWS credentials found.
+        The SAM CLI looks for them where the AWS CLI does: AWS_ACCESS_KEY_ID and
+        AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), AWS_PROFILE or --profile with
+        ~/.aws/credentials and ~/.aws/config (SSO included), or a container role. (On an EC2
+        instance with a role, name it in ~/.aws/config: credential_source = Ec2InstanceMetadata.)
+TEXT
+  problems=1
+fi
+[ "$problems" -eq 0 ] || exit 1
+
+bash scripts/bootstrap.sh # .venv: cargo-lambda, zig, and boto3 (for the credentials check)
 
 # Credentials as the SAM CLI (boto3) finds them: environment, profile files, SSO, a role.
 if ! who=$(AWS_PROFILE=${profile:-${AWS_PROFILE:-}} .venv/bin/python - "$region" 2>&1 <<'PY'
