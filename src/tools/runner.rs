@@ -83,6 +83,20 @@ pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     stop
 }
 
+/// Whether the `--report` CSV can be written, tried before the run (which may write to S3)
+/// rather than found out after it: `None` when it can (the file is created), else the exit
+/// status after one line naming the path and why.
+pub fn report_writable(tool: &str, path: Option<&Path>) -> Option<ExitCode> {
+    let path = path?;
+    match std::fs::File::create(path) {
+        Ok(_) => None,
+        Err(e) => {
+            eprintln!("{tool}: --report {}: {e}", path.display());
+            Some(ExitCode::from(2))
+        }
+    }
+}
+
 /// Writes a `--report` CSV: the header, then one row per key.
 pub fn write_report<R, F>(path: &Path, header: &[&str], rows: R) -> Result<(), csv::Error>
 where

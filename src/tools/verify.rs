@@ -19,6 +19,9 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
     report: Option<PathBuf>,
     concurrency: u16,
 ) -> ExitCode {
+    if let Some(status) = runner::report_writable("verify", report.as_deref()) {
+        return status;
+    }
     let stop = runner::stop_on_ctrl_c();
     let progress = Bar::new("verify");
     let run = Runner {

@@ -591,3 +591,31 @@ async fn a_manifest_of_the_plan_runs_as_a_batch_operations_restore_job() {
         "{results:?}"
     );
 }
+
+/// A `--report` that cannot be written is found before anything is restored: exit 2, one line
+/// naming it, and the bucket as it was (no run whose record is lost at its end).
+#[tokio::test]
+async fn restore_with_a_report_it_cannot_write_restores_nothing() {
+    let s3 = client();
+    let bucket = versioned_bucket(&s3, "pit-report", "us-east-1").await;
+    put(&s3, &bucket, "k", b"good").await;
+    pause().await;
+    let t = rfc3339_in_utc_plus_one(now_ms());
+    pause().await;
+    put(&s3, &bucket, "k", b"bad!").await;
+    let out = cli(r#"{"Rules":[]}"#)
+        .env_remove("REPLICATION_CONFIG")
+        .env("DESTINATION_BUCKET", "unused")
+        .args(["restore", "--bucket", &bucket, "--as-of", &t])
+        .args(["--report", "/nonexistent-dir/report.csv"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--report /nonexistent-dir/report.csv"),
+        "{stderr}"
+    );
+    assert_eq!(body_of(&s3, &bucket, "k", None).await, b"bad!");
+    assert_eq!(version_count(&s3, &bucket, "k").await, 2, "nothing written");
+}

@@ -199,6 +199,9 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
     report: Option<PathBuf>,
     manifest_out: Option<PathBuf>,
 ) -> ExitCode {
+    if let Some(status) = runner::report_writable("restore", report.as_deref()) {
+        return status;
+    }
     let stop = runner::stop_on_ctrl_c();
     let progress = Bar::new("restore");
     let done = restore(replicator, options, &progress, &stop).await;
