@@ -287,11 +287,25 @@ pub async fn dry_run<S: SourceStore, D: DestinationStore>(
         .iter()
         .filter(|f| matches!(f.status, Status::Missing | Status::Differs))
         .collect();
-    for f in &todo {
-        println!("would replicate {} -> {}", f.key, f.destination);
-    }
-    for f in findings.iter().filter(|f| f.status == Status::Error) {
-        println!("failed   {} -> {}  {}", f.key, f.destination, f.detail);
+    // In columns, as every tool prints its lines.
+    let would = todo.iter().map(|f| {
+        let to = format!("-> {}", f.destination);
+        vec![
+            "would replicate".to_owned(),
+            f.key.clone(),
+            to,
+            String::new(),
+        ]
+    });
+    let failed = findings
+        .iter()
+        .filter(|f| f.status == Status::Error)
+        .map(|f| {
+            let to = format!("-> {}", f.destination);
+            vec!["failed".to_owned(), f.key.clone(), to, f.detail.clone()]
+        });
+    for line in runner::columns(&would.chain(failed).collect::<Vec<_>>()) {
+        println!("{line}");
     }
     let tally = compare::Tally::of(&findings);
     // What a real run would say: an unproven replica names the current version (in

@@ -125,9 +125,20 @@ pub(super) async fn replicate_keys<S: SourceStore, D: DestinationStore>(
 pub fn closing(verb: &str, done: Result<(Tally, Vec<Failure>), ReplicationError>) -> ExitCode {
     match done {
         Ok((tally, failures)) => {
-            for (key, destination, e) in &failures {
-                let to = destination.as_deref().unwrap_or("-");
-                println!("failed   {key} -> {to}  {}: {e}", e.code());
+            let rows: Vec<Vec<String>> = failures
+                .iter()
+                .map(|(key, destination, e)| {
+                    let to = format!("-> {}", destination.as_deref().unwrap_or("-"));
+                    vec![
+                        "failed".to_owned(),
+                        key.clone(),
+                        to,
+                        format!("{}: {e}", e.code()),
+                    ]
+                })
+                .collect();
+            for line in runner::columns(&rows) {
+                println!("{line}");
             }
             runner::close(&tally.summary(verb), tally.not_started, tally.failed)
         }
