@@ -139,8 +139,8 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         | (Some(_), "STORAGE_CLASS" | "REPLICA_KMS_KEY_ID") => None,
         _ => std::env::var(name).ok(),
     };
-    // A configuration error is told first: it needs no credentials to find.
-    if let Err(e) = crate::Config::from_env(var) {
+    // A configuration error: one line naming it (and where it was read from); exit 2.
+    let invalid = |e: &dyn std::fmt::Display| {
         eprintln!(
             "{}",
             configuration_error(&e.to_string(), cli.config.as_deref())
@@ -148,7 +148,11 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         if cli.config.is_none() {
             eprintln!("(read from the environment; --config FILE reads the configuration JSON from a file)");
         }
-        return ExitCode::from(2);
+        ExitCode::from(2)
+    };
+    // It is told first: it needs no credentials to find.
+    if let Err(e) = crate::Config::from_env(var) {
+        return invalid(&e);
     }
     let sdk = crate::sdk::load().await;
     if let Some(problem) = crate::sdk::credentials_problem(&sdk).await {
@@ -157,16 +161,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
     let replicator = match crate::wiring::load(&sdk, var).await {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!(
-                "{}",
-                configuration_error(&e.to_string(), cli.config.as_deref())
-            );
-            if cli.config.is_none() {
-                eprintln!("(read from the environment; --config FILE reads the configuration JSON from a file)");
-            }
-            return ExitCode::from(2);
-        }
+        Err(e) => return invalid(&e),
     };
     match cli.command {
         Command::Restore {
