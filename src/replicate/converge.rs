@@ -62,6 +62,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 Ok(c) => c,
                 Err(err) => {
                     for rule in pending.drain(..) {
+                        copies_made(&mut writes, rule, &mut outcomes);
                         outcomes.push(DestinationOutcome {
                             destination: Some(rule.destination.id().to_string()),
                             result: Err(err.clone()),
@@ -111,15 +112,19 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     }
                     // Raced by another writer: both sides are read again.
                     Ok(Step::Raced) => again.push(rule),
-                    Err(e) => outcomes.push(DestinationOutcome {
-                        destination: Some(label),
-                        result: Err(e),
-                    }),
+                    Err(e) => {
+                        copies_made(&mut writes, rule, &mut outcomes);
+                        outcomes.push(DestinationOutcome {
+                            destination: Some(label),
+                            result: Err(e),
+                        })
+                    }
                 }
             }
             pending = again;
         }
         for rule in pending {
+            copies_made(&mut writes, rule, &mut outcomes);
             outcomes.push(DestinationOutcome {
                 destination: Some(rule.destination.id().to_string()),
                 result: Err(ReplicationError::NotConverged(format!(
@@ -321,6 +326,24 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Done::Skipped(SkipReason::DestinationChanged) => Ok(Step::Raced),
             _ => Ok(Step::Settled),
         }
+    }
+}
+
+/// The replicas convergence wrote at `rule`'s destination before it failed there: an outcome
+/// of their own beside the failure, so that each is counted (the record still fails).
+fn copies_made<'r>(
+    writes: &mut HashMap<&'r str, (u32, Vec<Copied>)>,
+    rule: &'r Rule,
+    outcomes: &mut Vec<DestinationOutcome>,
+) {
+    let Some((writes, copies)) = writes.remove(rule.id.as_str()) else {
+        return;
+    };
+    if !copies.is_empty() {
+        outcomes.push(DestinationOutcome {
+            destination: Some(rule.destination.id().to_string()),
+            result: Ok(Done::Converged { writes, copies }),
+        });
     }
 }
 

@@ -311,6 +311,8 @@ struct Meddled {
     fired: AtomicBool,
     /// Run once, before the first DeleteObject reaches S3.
     on_delete: Mutex<Option<Hook>>,
+    /// Meddle around every CopyObject `when` picks, not only the first.
+    every: bool,
 }
 
 impl Meddled {
@@ -327,6 +329,7 @@ impl Meddled {
             after: Box::new(after),
             fired: AtomicBool::new(false),
             on_delete: Mutex::new(None),
+            every: false,
         }
     }
 
@@ -341,7 +344,7 @@ impl DestinationStore for Meddled {
     }
 
     async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
-        if self.fired() || !(self.when)(request) {
+        if (self.fired() && !self.every) || !(self.when)(request) {
             return self.s3.copy_object(request).await;
         }
         self.fired.store(true, Ordering::SeqCst);
@@ -631,4 +634,60 @@ async fn a_replicated_delete_does_not_hide_a_destination_write_made_after_its_re
         "{:#?}",
         stack(&s3, DST, "k")
     );
+}
+
+/// Issue 39: a hot key, another writer putting a new source version during every copy:
+/// convergence gives up (`NotConverged`, the record fails and is retried), and every replica it
+/// wrote on the way is still an outcome of its own, so each is counted.
+#[tokio::test]
+async fn replicas_convergence_wrote_before_it_gave_up_are_outcomes() {
+    use s3_replicator::replicate::Done;
+    let s3 = s3_with(&[SRC, DST]);
+    let plain = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(SRC, "k", b"v0");
+    settle(&s3, &plain, &[SRC]).await;
+    s3.advance_clock(1000);
+    let first = s3.put(SRC, "k", b"v1").version_id.unwrap();
+    s3.advance_clock(1000);
+    s3.put(SRC, "k", b"v2");
+    s3.take_notices();
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(3));
+    let mut meddled = Meddled::new(
+        &s3,
+        |_| true,
+        |_| {},
+        move |s3| {
+            let k = n.fetch_add(1, Ordering::SeqCst);
+            s3.put(SRC, "k", format!("v{k}").as_bytes());
+        },
+    );
+    meddled.every = true;
+    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    let outcomes = r
+        .replicate(&s3_replicator::events::ObjectEvent {
+            kind: s3_replicator::events::EventKind::Created,
+            index: 0,
+            event_name: "ObjectCreated:Put".into(),
+            region: Some("us-east-1".into()),
+            bucket: SRC.into(),
+            key: "k".into(),
+            version_id: Some(first),
+            null_version: false,
+            etag: None,
+            sequencer: None,
+            event_time: None,
+            size: None,
+        })
+        .await;
+    assert!(outcomes.iter().any(|o| o.result.is_err()), "{outcomes:#?}");
+    let copied: usize = outcomes
+        .iter()
+        .map(|o| match &o.result {
+            Ok(Done::Converged { copies, .. }) => copies.len(),
+            _ => 0,
+        })
+        .sum();
+    // v1's own copy is its outcome (Replicated); convergence's copies are each counted.
+    let replicas = stack(&s3, DST, "k").len() - 1;
+    assert_eq!(copied + 1, replicas, "{outcomes:#?}");
 }
