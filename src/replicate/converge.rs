@@ -270,13 +270,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // alike). Where the server does not say when it was put, one above a replica of that
         // version was put after it arrived, and stands.
         if let Current::DeleteMarker(_, put) = &dst {
-            let stands = match order::marker_write(put.as_ref(), &at.bucket) {
-                Some(deleted) => {
-                    order::later(&deleted, &write_of(s, &event.bucket, &event.key))
-                        && !self
-                            .deleted_below(region, &event.bucket, &event.key, s, run)
-                            .await?
-                }
+            let stands = self
+                .delete_stands(region, &event.bucket, s, &at, put.as_ref(), run)
+                .await?;
+            let stands = match stands {
+                Some(stands) => stands,
                 None => {
                     self.replica_in_history(&at, &event.bucket, s, keeps_etag(rule, s), run)
                         .await?

@@ -94,13 +94,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Current::DeleteMarker(_, put) => {
                 // A delete marker is a write too: later in the one order of writes than this
                 // version, it stands, unless it is a delete of the source's own replicated.
-                let ours = order::source_write(src.event, src.head);
-                if order::marker_write(put.as_ref(), &at.bucket)
-                    .is_some_and(|deleted| order::later(&deleted, &ours))
-                    && !self
-                        .deleted_below(src.region, source, &src.event.key, src.head, run)
-                        .await?
-                {
+                let stands = self
+                    .delete_stands(src.region, source, src.head, at, put.as_ref(), run)
+                    .await?;
+                if stands == Some(true) {
                     return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
                 }
                 let below = self

@@ -122,15 +122,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             // A delete marker is a write at its own Last-Modified, whoever put it, as
             // convergence judges it; where the server does not say when, one above a replica
             // of this version was put after it arrived.
-            Current::DeleteMarker(_, put) => match order::marker_write(put.as_ref(), &at.bucket) {
-                Some(deleted) => {
-                    order::later(
-                        &deleted,
-                        &order::source_write_of(src, source_bucket, &at.key),
-                    ) && !self
-                        .deleted_below(&self.default_region, source_bucket, &at.key, src, &run)
-                        .await?
-                }
+            Current::DeleteMarker(_, put) => match self
+                .delete_stands(
+                    &self.default_region,
+                    source_bucket,
+                    src,
+                    at,
+                    put.as_ref(),
+                    &run,
+                )
+                .await?
+            {
+                Some(stands) => stands,
                 None => {
                     let keeps = guard::keeps_etag(rule, src);
                     self.replica_in_history(at, source_bucket, src, keeps, &run)

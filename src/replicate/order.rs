@@ -12,11 +12,6 @@ pub(crate) fn source_write(event: &ObjectEvent, head: &SourceVersion) -> Write {
     write_of(head, &event.bucket, &event.key)
 }
 
-/// The write the source's version `head` of `bucket`/`key` stands for in the one order.
-pub(crate) fn source_write_of(head: &SourceVersion, bucket: &str, key: &str) -> Write {
-    write_of(head, bucket, key)
-}
-
 /// The write a delete marker put in `bucket` at `put` stands for; `None` where the server did not
 /// say when (then the bucket's history decides, as before the one order).
 pub(crate) fn marker_write(put: Option<&DateTime>, bucket: &str) -> Option<Write> {

@@ -2,7 +2,11 @@
 //! ACL), the source's and a destination's current object, and the replicas in a destination's
 //! history.
 
+use aws_smithy_types::DateTime;
+
+use super::order;
 use super::*;
+use crate::order::write_of;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Every destination version that is a replica of source version `marker`, newest first.
@@ -19,12 +23,37 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .await
     }
 
+    /// Whether a delete marker put at `at` at `put` stands against the source's version `head`
+    /// (of `source`, read in `region`): later in the one order of writes, and not a delete of
+    /// the source's own replicated (see [`Self::deleted_below`]). `None` where the server did
+    /// not say when it was put (then the caller asks the destination's history).
+    pub(super) async fn delete_stands(
+        &self,
+        region: &str,
+        source: &str,
+        head: &SourceVersion,
+        at: &ReplicaLocation,
+        put: Option<&DateTime>,
+        run: &Run,
+    ) -> Result<Option<bool>, ReplicationError> {
+        let Some(deleted) = order::marker_write(put, &at.bucket) else {
+            return Ok(None);
+        };
+        if !order::later(&deleted, &write_of(head, source, &at.key)) {
+            return Ok(Some(false));
+        }
+        let replicated = self
+            .deleted_below(region, source, &at.key, head, run)
+            .await?;
+        Ok(Some(!replicated))
+    }
+
     /// Whether the source's own history has a delete marker below its version `head`. A delete
     /// marker the function replicated is stamped when it landed at the destination, after the
     /// source's own (seconds later, under load): against a version the source wrote after that
     /// delete, the destination's marker is that delete replicated, not a later write of the
     /// destination's, and the version supersedes it.
-    pub(super) async fn deleted_below(
+    async fn deleted_below(
         &self,
         region: &str,
         bucket: &str,

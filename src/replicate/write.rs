@@ -2,7 +2,6 @@
 //! read in (decided anew when another writer raced it), in one request or in parts, then checked.
 
 use super::guard::{keeps_etag, Check, Guard};
-use super::order;
 use super::plan::verify;
 use super::*;
 
@@ -246,14 +245,17 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 }
             }
         };
-        let ours_at = order::source_write(src.event, src.head);
-        let later = order::marker_write(put.as_ref(), &at.bucket)
-            .is_some_and(|deleted| order::later(&deleted, &ours_at));
-        if !later
-            || self
-                .deleted_below(src.region, &src.event.bucket, &src.event.key, src.head, run)
-                .await?
-        {
+        let stands = self
+            .delete_stands(
+                src.region,
+                &src.event.bucket,
+                src.head,
+                at,
+                put.as_ref(),
+                run,
+            )
+            .await?;
+        if stands != Some(true) {
             return Ok(false);
         }
         run.start()?;
