@@ -93,8 +93,11 @@ pub(super) struct InOrder<'r, 'a> {
 }
 
 /// Each candidate destination's current object, being read beside an in-order event's record
-/// (`None` inside: no read, or it failed).
-pub(super) type Reads<'a> = HashMap<DestinationId, Shared<BoxFuture<'a, Option<Current>>>>;
+/// (`None` inside: no read, or it failed). Ordered by destination, so the reads are polled in
+/// the same order in every process (a hash map's order is per process: a replayed seed of the
+/// simulation would not replay).
+pub(super) type Reads<'a> =
+    std::collections::BTreeMap<DestinationId, Shared<BoxFuture<'a, Option<Current>>>>;
 
 /// The destinations' reads as a copy sees them.
 pub(super) trait DestinationReads: Sync {
