@@ -1,10 +1,9 @@
 //! Convergence: each destination's current version ends as the source's current version.
 
-use super::guard::{condition_on, keeps_etag, Check};
-use super::order;
+use super::decide::Decision;
+use super::guard::{condition_on, Check};
 use super::outcome::Copied;
 use super::*;
-use crate::order::write_of;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Brings every destination a rule for the event's key names in line with the source's
@@ -147,143 +146,39 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     ) -> Result<Step, ReplicationError> {
         let at = self.location(rule, &event.key, run).await?;
         // The destination's current object, unless it was read with the source's.
-        let mut known = known;
-        let dst_current = |known: &mut Option<Current>| {
-            let known = known.take();
-            let at = &at;
-            async move {
-                match known {
-                    Some(current) => Ok(current),
-                    None => self.replica_current(at, run).await,
-                }
-            }
+        let dst = match known {
+            Some(current) => current,
+            None => self.replica_current(&at, run).await?,
         };
-        // Which rule governs the destination is decided from the source's current state, never
-        // from the rule that chose the event's version: a delete marker has no tags, so only
-        // rules without tag filters select it; an object is judged by its own tags.
-        let destination = rule.destination.id();
-        let newest;
-        let s = match src {
-            Current::Absent => return Ok(Step::Settled),
-            Current::DeleteMarker(_, put) => {
-                let governs =
-                    rules::governing(&self.config, &event.bucket, &destination, &event.key, &[]);
-                match governs {
-                    Some(marker_rule) if marker_rule.delete_marker_replication => {
-                        let dst = dst_current(&mut known).await?;
-                        // This source's replica is hidden. Another write (made in the
-                        // destination itself, or replicated there from another source: two-way,
-                        // fan-in) is hidden only where the source's delete marker is later in
-                        // the one order of writes.
-                        let hides = match &dst {
-                            Current::Object(theirs) => {
-                                let from_source = theirs
-                                    .replica_record(&at.bucket, &at.key)
-                                    .is_some_and(|r| r.from(&event.bucket));
-                                let deleted = order::marker_write(put.as_ref(), &event.bucket);
-                                let theirs = write_of(theirs, &at.bucket, &at.key);
-                                from_source || deleted.is_some_and(|d| order::later(&d, &theirs))
-                            }
-                            _ => false,
-                        };
-                        if !hides {
-                            return Ok(Step::Settled);
-                        }
-                        // Only while the object read is current: a write made at the destination
-                        // since is never hidden (S3's conditional delete).
-                        let read = match &dst {
-                            Current::Object(o) => Some(o.etag.as_str()),
-                            _ => None,
-                        };
-                        run.start()?;
-                        match self.destination.put_delete_marker(&at, read).await {
-                            Ok(()) => {}
-                            Err(f) if f.status == Some(412) => return Ok(Step::Raced),
-                            Err(f) => return Err(dst_err(f)),
-                        }
-                        info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
-                              "delete marker replicated");
-                        return Ok(Step::Wrote(None));
-                    }
-                    // Where delete markers are not replicated, the destination follows the
-                    // source's newest object version, whatever order the events came in.
-                    _ => match self.newest_object(region, event, run).await? {
-                        Some(v) => {
-                            newest = v;
-                            &newest
-                        }
-                        None => return Ok(Step::Settled),
-                    },
+        let (rule, s, tags) = match self
+            .decide(rule, event, region, src, &dst, &at, run)
+            .await?
+        {
+            Decision::Settled(_) => return Ok(Step::Settled),
+            Decision::Hide(read) => {
+                run.start()?;
+                match self
+                    .destination
+                    .put_delete_marker(&at, read.as_deref())
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(f) if f.status == Some(412) => return Ok(Step::Raced),
+                    Err(f) => return Err(dst_err(f)),
                 }
+                info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
+                      "delete marker replicated");
+                return Ok(Step::Wrote(None));
             }
-            Current::Object(s) => s.as_ref(),
+            Decision::Copy { rule, head, tags } => (rule, head, tags),
         };
-        if skip_reason(s, &event.bucket, &event.key).is_some() {
-            return Ok(Step::Settled);
-        }
-        let dst = dst_current(&mut known).await?;
+        let s = &s;
         let current_marker = s.version_id.as_deref().unwrap_or("null");
-        let in_sync = matches!(&dst, Current::Object(o)
-            if o.is_replica_of(&at.bucket, &at.key, &event.bucket, s, keeps_etag(rule, s)));
-        // Another bucket's later original write (written there, two-way, fan-in) stays: the
-        // one order of writes decides, as every copy's guard does.
-        let later = matches!(&dst, Current::Object(theirs)
-            if order::later_original(&event.bucket, s, theirs, &at));
-        if in_sync || later {
-            return Ok(Step::Settled);
-        }
         let version = VersionRef {
             bucket: event.bucket.clone(),
             key: event.key.clone(),
             version_id: s.version_id.clone(),
         };
-        // Tags are read only where a rule for this destination filters on them.
-        let tag_filtered = self.config.rules.iter().any(|r| {
-            r.enabled
-                && r.destination.id() == destination
-                && !r.filter.tags.is_empty()
-                && event.key.starts_with(&r.filter.prefix)
-        });
-        let tags = if self.tags_known_empty(s, &event.bucket) {
-            Some(Vec::new())
-        } else if !tag_filtered {
-            None
-        } else {
-            Some(self.read_tags(region, &version, run).await?)
-        };
-        let Some(rule) = rules::governing(
-            &self.config,
-            &event.bucket,
-            &destination,
-            &event.key,
-            tags.as_deref().unwrap_or(&[]),
-        ) else {
-            // No rule selects the source's current version for this destination: it keeps
-            // what it has (as in S3).
-            return Ok(Step::Settled);
-        };
-        if matches!(s.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms {
-            return Ok(Step::Settled);
-        }
-        // A delete marker at the destination is a write too, whoever put it: later in the one
-        // order of writes than the source's current version, it stands (for events and tools
-        // alike). Where the server does not say when it was put, one above a replica of that
-        // version was put after it arrived, and stands.
-        if let Current::DeleteMarker(_, put) = &dst {
-            let stands = self
-                .delete_stands(region, &event.bucket, s, &at, put.as_ref(), run)
-                .await?;
-            let stands = match stands {
-                Some(stands) => stands,
-                None => {
-                    self.replica_in_history(&at, &event.bucket, s, keeps_etag(rule, s), run)
-                        .await?
-                }
-            };
-            if stands {
-                return Ok(Step::Settled);
-            }
-        }
         let grants = if rule.destination.owner_override
             || self.acl_disabled(&rule.destination)
             || self.source_acls_disabled(region, &event.bucket, run).await

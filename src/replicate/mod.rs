@@ -26,6 +26,7 @@ use crate::store::{
 mod bucket_facts;
 mod converge;
 mod created;
+mod decide;
 mod deleted;
 mod guard;
 mod in_order;
@@ -40,6 +41,7 @@ mod write;
 
 use learnt::Learnt;
 
+pub use decide::{Decision, Settled};
 pub use plan::{grant_headers, lock_in_force, plan_replica, target_encryption};
 pub use restore::CopiedBack;
 
