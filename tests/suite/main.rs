@@ -24,6 +24,7 @@ mod intake;
 mod large_objects;
 mod least_privilege;
 mod metrics;
+mod one_judgement;
 mod replication;
 mod restore;
 mod s3_errors;

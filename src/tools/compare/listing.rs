@@ -6,6 +6,7 @@ use super::proof::{proof, Proof};
 use super::{Check, Finding, Pair, Status};
 use crate::config::{DestinationId, Rule};
 use crate::error::{ReplicationError, Side};
+use crate::replicate::{Decision, Settled};
 use crate::store::{Current, DestinationStore, Listed, ReplicaLocation, SourceStore, VersionRef};
 
 /// The two listings (both in key order) merge-joined: each key with its object on either side.
@@ -95,7 +96,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                         None => finding(Status::Same, String::new(), version),
                     };
                 }
-                match self.differing(rule, at, &key).await {
+                match self.differing(rule, &key).await {
                     Ok(Some((status, why))) if status == Status::Skipped => {
                         finding(status, why, version)
                     }
@@ -107,7 +108,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             (Some(_), None, Some(_)) if !self.options.explain_missing => {
                 finding(Status::Missing, String::new(), None)
             }
-            (Some(_), None, Some(rule)) => match self.absent(rule, at, &key).await {
+            (Some(_), None, Some(rule)) => match self.absent(rule, &key).await {
                 Ok((status, detail)) => finding(status, detail, None),
                 Err(e) => finding(Status::Error, e.code().to_owned(), None),
             },
@@ -177,13 +178,8 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     }
 
     /// A key the destination does not list: deliberately not replicated, deleted there after its
-    /// replica arrived, or missing.
-    async fn absent(
-        &self,
-        rule: &Rule,
-        at: &ReplicaLocation,
-        key: &str,
-    ) -> Result<(Status, String), ReplicationError> {
+    /// replica arrived, or missing, as convergence judges it.
+    async fn absent(&self, rule: &Rule, key: &str) -> Result<(Status, String), ReplicationError> {
         let src = self.source_current(key).await?;
         let Current::Object(src) = src else {
             return Ok((
@@ -197,20 +193,15 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         {
             return Ok((Status::Skipped, reason.to_string()));
         }
-        let at = at_key(at, key);
-        Ok(
-            match self
-                .replicator
-                .later_at_destination(rule, &self.options.bucket, &src, &at)
-                .await?
-            {
-                true => (
-                    Status::NewerAtDestination,
-                    "deleted at the destination".to_owned(),
-                ),
-                false => (Status::Missing, String::new()),
-            },
-        )
+        Ok(match self.judged(rule, key).await? {
+            Decision::Settled(Settled::Later) => (
+                Status::NewerAtDestination,
+                "deleted at the destination".to_owned(),
+            ),
+            Decision::Settled(Settled::Skipped(reason)) => (Status::Skipped, reason.to_string()),
+            Decision::Settled(Settled::InSync) => (Status::Same, String::new()),
+            Decision::Copy { .. } | Decision::Hide(_) => (Status::Missing, String::new()),
+        })
     }
 
     /// Why a destination object that differs is no damage, as the engine judges it: the
@@ -220,7 +211,6 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     async fn differing(
         &self,
         rule: &Rule,
-        at: &ReplicaLocation,
         key: &str,
     ) -> Result<Option<(Status, String)>, ReplicationError> {
         let src = self.source_current(key).await?;
@@ -233,12 +223,20 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         {
             return Ok(Some((Status::Skipped, reason.to_string())));
         }
-        let at = at_key(at, key);
-        Ok(self
-            .replicator
-            .later_at_destination(rule, &self.options.bucket, &src, &at)
-            .await?
-            .then(|| (Status::NewerAtDestination, String::new())))
+        Ok(match self.judged(rule, key).await? {
+            Decision::Settled(Settled::Later) => Some((Status::NewerAtDestination, String::new())),
+            Decision::Settled(Settled::Skipped(reason)) => {
+                Some((Status::Skipped, reason.to_string()))
+            }
+            _ => None,
+        })
+    }
+
+    /// What convergence would do for `key` at `rule`'s destination now: the engine's judgement.
+    async fn judged(&self, rule: &Rule, key: &str) -> Result<Decision<'_>, ReplicationError> {
+        self.replicator
+            .judge(rule, self.region, &self.options.bucket, key)
+            .await
     }
 
     /// A key only the destination lists: if the source deleted it and the replica is ours, what
@@ -251,8 +249,6 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         key: &str,
     ) -> Result<(Status, String), ReplicationError> {
         let extra = Ok((Status::Extra, String::new()));
-        let source = self.replicator.source();
-        let src_err = |f| ReplicationError::classify(Side::Source, f);
         if !matches!(self.source_current(key).await?, Current::DeleteMarker(..)) {
             return extra;
         }
@@ -280,21 +276,22 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         if !record.from(&self.options.bucket) {
             return extra;
         }
-        if rule.delete_marker_replication {
-            return Ok((Status::Stale, "deleted in the source".to_owned()));
-        }
-        let newest = source
-            .newest_object_version(self.region, &self.options.bucket, key)
-            .await
-            .map_err(src_err)?;
-        let marker = Some(record.version);
-        Ok(match newest {
-            Some(newest) if marker == Some(newest.as_str()) => (Status::Same, String::new()),
-            Some(newest) => (
+        // What convergence would leave there: where it writes (hides the replica, or copies
+        // the source's newest object version over it), the replica is stale; where it writes
+        // nothing, the replica is what S3's replication leaves (a version deleted in the source
+        // without version-delete replication keeps its replica).
+        Ok(match self.judged(rule, key).await? {
+            Decision::Hide(_) => (Status::Stale, "deleted in the source".to_owned()),
+            Decision::Copy { head, .. } => (
                 Status::Stale,
-                format!("deleted in the source; its newest object version is {newest}"),
+                format!(
+                    "deleted in the source; its newest object version is {}",
+                    head.version_id.as_deref().unwrap_or("null")
+                ),
             ),
-            None => (Status::Stale, "deleted in the source".to_owned()),
+            Decision::Settled(Settled::Later) => (Status::NewerAtDestination, String::new()),
+            Decision::Settled(Settled::Skipped(reason)) => (Status::Skipped, reason.to_string()),
+            Decision::Settled(Settled::InSync) => (Status::Same, String::new()),
         })
     }
 

@@ -1,0 +1,90 @@
+//! One judgement for every tool (issue 35): `verify` calls a key damaged exactly where the
+//! engine's convergence would write, so no report stays that no run can clear. Each test runs
+//! the engine and the binary's tools against the local S3 and checks they agree.
+
+use crate::common::*;
+use serde_json::json;
+
+fn cli(config: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
+        .env("AWS_ENDPOINT_URL", &server().endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("S3_FORCE_PATH_STYLE", "true")
+        .env("REPLICATION_CONFIG", config)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// A key deleted in the source (a rule without delete-marker replication) whose object version
+/// was then deleted for good keeps its replica, as S3's own replication keeps it and as the
+/// engine leaves it: `verify` says `same` and exits 0, where it said `stale` and exited 1 while
+/// `repair` did nothing.
+#[tokio::test]
+async fn a_kept_replica_of_a_version_deleted_in_the_source_is_same() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "oj-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "oj-dst", "eu-west-1").await;
+    let config = json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled",
+        "Filter": {}, "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": dst}}]})
+    .to_string();
+    let v1 = put(&s3, &src, "k.txt", b"v1").await;
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    s3_replicator::handle(&replicator, created_event(std::slice::from_ref(&v1)))
+        .await
+        .unwrap();
+    s3.delete_object()
+        .bucket(&src)
+        .key("k.txt")
+        .send()
+        .await
+        .unwrap();
+    s3.delete_object()
+        .bucket(&src)
+        .key("k.txt")
+        .version_id(v1.version_id.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // The engine, given both events, leaves the replica.
+    let events = event_of(vec![
+        record(
+            "ObjectRemoved:DeleteMarkerCreated",
+            &src,
+            "k.txt",
+            None,
+            None,
+            "02",
+        ),
+        record(
+            "ObjectRemoved:Delete",
+            &src,
+            "k.txt",
+            v1.version_id.as_deref(),
+            None,
+            "03",
+        ),
+    ]);
+    s3_replicator::handle(&replicator, events).await.unwrap();
+    assert_eq!(version_count(&s3, &dst, "k.txt").await, 1);
+
+    let (code, stdout) = cli(&config, &["verify", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "verify: 1 same, 0 missing, 0 differs, 0 stale, 0 unproven, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
+        ),
+        "{stdout}"
+    );
+    let (code, stdout) = cli(&config, &["repair", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(version_count(&s3, &dst, "k.txt").await, 1);
+}
