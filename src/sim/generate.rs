@@ -212,6 +212,10 @@ impl World {
         let exposes = stack.last().map(|e| &e.version_id) == Some(&entry.version_id)
             || newest_object(&stack).as_ref() == Some(&entry.version_id);
         self.s3.purge(bucket, key, &entry.version_id);
+        if !entry.delete_marker {
+            self.version_deleted
+                .insert((bucket.to_owned(), key.to_owned()));
+        }
         // A version the source's current (or newest object) becomes again: convergence
         // re-asserts it, and a second replica of it is legitimate.
         if exposes {

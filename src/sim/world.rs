@@ -51,6 +51,8 @@ pub struct World {
     /// Versions (bucket, key, version id) that became current (or the newest object) again
     /// because what stood above them was deleted, and how often.
     pub current_again: BTreeMap<(String, String, String), usize>,
+    /// Keys (bucket, key) whose object versions a user deleted for good, one at least.
+    pub version_deleted: BTreeSet<(String, String)>,
     /// Uploads begun and not completed.
     pub uploads: Vec<OpenUpload>,
     /// Replicas the function said it wrote (direct invocations' summaries).
@@ -100,6 +102,7 @@ impl World {
             sent: Vec::new(),
             user_made: BTreeSet::new(),
             current_again: BTreeMap::new(),
+            version_deleted: BTreeSet::new(),
             uploads: Vec::new(),
             counted: RefCell::new(0),
             notes: RefCell::new(Vec::new()),
