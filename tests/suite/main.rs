@@ -23,6 +23,7 @@ mod init_error;
 mod intake;
 mod large_objects;
 mod least_privilege;
+mod meddled;
 mod metrics;
 mod one_judgement;
 mod replication;
