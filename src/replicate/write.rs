@@ -180,9 +180,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             self.verify_size(&request, &written, src.head.size, run)
                 .await?;
         }
-        if assumed
+        // Written on `If-None-Match: *` without a read at all (a tool's listing found the key
+        // never written, maybe long ago): what lies below ours is read, as for a copy sent ahead.
+        let blind = !assumed
+            && matches!(condition, Some(WriteCondition::IfNoneMatch))
+            && rule.destination.endpoint.is_none()
+            && run.never_written(&rule.destination.id().to_string());
+        if (assumed || blind)
             && self
-                .landed_on_a_later_delete(rule, src, &at, &written, run)
+                .landed_on_a_later_delete(rule, src, &at, &written, !blind, run)
                 .await?
         {
             return Ok(Attempt::Done(Done::Skipped(SkipReason::NewerInDestination)));
@@ -203,14 +209,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// the one order of writes, which the read would have let stand: then our version is deleted
     /// again (it is ours, just written) and the delete stands. The read sent beside the copy
     /// tells what was there where it is already back (as it mostly is: a HEAD is quicker than a
-    /// copy); where it is still under way, answered after the copy landed, or failed, the key's
-    /// history tells what lies below ours. The copy never waits for the read.
+    /// copy); where it is still under way, answered after the copy landed, or failed (or there
+    /// was none: `trust_read` false), the key's history tells what lies below ours. The copy
+    /// never waits for the read.
     async fn landed_on_a_later_delete(
         &self,
         rule: &Rule,
         src: &SourceRead<'_>,
         at: &ReplicaLocation,
         written: &Written,
+        trust_read: bool,
         run: &Run,
     ) -> Result<bool, ReplicationError> {
         let Some(ours) = &written.version_id else {
@@ -218,7 +226,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         let id = rule.destination.id();
         let seen = match src.destinations {
-            Some(reads) if !reads.pending(&id) => reads.read(&id).await,
+            Some(reads) if trust_read && !reads.pending(&id) => reads.read(&id).await,
             _ => None,
         };
         let put = match seen {

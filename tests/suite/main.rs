@@ -34,4 +34,5 @@ mod store_conformance;
 mod streaming;
 mod tls;
 mod tools_keep_later_writes;
+mod tools_races;
 mod verify;
