@@ -226,3 +226,57 @@ async fn a_misspelt_mode_argument_fails_every_task_and_writes_nothing() {
     }
     assert_eq!(version_count(&w.s3, &w.dst, "missing 1+1.txt").await, 0);
 }
+
+/// A bucket that turned versioning on late holds `null` versions (written while it was off).
+/// A replicate task treats one as the version it is: the first job copies it, a rerun finds it
+/// in sync and copies nothing, and a later write made at the destination stays (as `verify`
+/// calls it newer-at-destination), where the task took the unversioned path and overwrote it.
+#[tokio::test]
+async fn a_null_version_is_replicated_once_and_never_over_a_later_destination_write() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let s3 = client();
+    let src = unique_bucket("bo-null");
+    s3.create_bucket().bucket(&src).send().await.unwrap();
+    put(&s3, &src, "old.txt", b"written before versioning").await;
+    s3.put_bucket_versioning()
+        .bucket(&src)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let dst = versioned_bucket(&s3, "bo-null-dst", "eu-west-1").await;
+    let config = config(&dst);
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    let keys = [("old.txt", None)];
+    let first = s3_replicator::respond(&replicator, job("replicate", &src, &keys), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        results(&first)[0],
+        ("Succeeded".into(), "replicated".into())
+    );
+    let again = s3_replicator::respond(&replicator, job("replicate", &src, &keys), None)
+        .await
+        .unwrap();
+    assert_eq!(results(&again)[0], ("Succeeded".into(), "in sync".into()));
+    assert_eq!(version_count(&s3, &dst, "old.txt").await, 1);
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    put(&s3, &dst, "old.txt", b"a later write at the destination").await;
+    let third = s3_replicator::respond(&replicator, job("replicate", &src, &keys), None)
+        .await
+        .unwrap();
+    let third = results(&third);
+    assert_eq!(third[0].0, "Succeeded", "{:?}", third[0]);
+    assert_eq!(
+        body_of(&s3, &dst, "old.txt", None).await,
+        b"a later write at the destination",
+        "{:?}",
+        third[0]
+    );
+    assert_eq!(version_count(&s3, &dst, "old.txt").await, 2);
+}
