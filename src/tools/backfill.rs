@@ -66,6 +66,7 @@ pub async fn backfill<S: SourceStore, D: DestinationStore>(
                 rewrite: Vec::new(),
                 never_written_at: Vec::new(),
                 listed: None,
+                metadata: Vec::new(),
             })
             .collect()
     } else {
@@ -136,6 +137,7 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
                 rewrite: Vec::new(),
                 never_written_at,
                 listed: listed.get(key).cloned(),
+                metadata: Vec::new(),
             });
             continue;
         }

@@ -72,6 +72,10 @@ pub(super) struct Work {
     /// The source's current version as its listing of versions showed it (id, ETag): the
     /// engine then reads whether it is still current beside its ACL, not before.
     pub(super) listed: Option<(String, String)>,
+    /// Only the current version's tags or ACL differ (repair): they are synced onto its
+    /// replicas as a tag or ACL change's event would, the version `String` being the one the
+    /// check read; nothing is copied again (one replica a version).
+    pub(super) metadata: Vec<(EventKind, String)>,
 }
 
 /// Runs each key's work through the engine on `runner`: the counts (one per key and
@@ -178,6 +182,15 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
         event_time: None,
         size: None,
     };
+    if !work.metadata.is_empty() {
+        let run = Run::new(None).for_tool();
+        let mut outcomes = Vec::new();
+        for (kind, version) in &work.metadata {
+            let change = event(*kind, Some(version.clone()), None);
+            outcomes.extend(replicator.replicate_in(&change, &run).await);
+        }
+        return outcomes;
+    }
     let run = || match work.rewrite.is_empty() {
         true => Run::new(None)
             .for_tool()

@@ -11,6 +11,7 @@ use super::engine::{self, closing, replicate_keys, Work};
 use super::progress::{Bar, Progress};
 use super::runner::{self, Runner};
 use crate::error::ReplicationError;
+use crate::events::EventKind;
 use crate::replicate::Replicator;
 use crate::store::{DestinationStore, SourceStore};
 
@@ -25,25 +26,32 @@ pub async fn repair<S: SourceStore, D: DestinationStore>(
     stop: &AtomicBool,
 ) -> Result<(engine::Tally, Vec<engine::Failure>), ReplicationError> {
     let region = replicator.bucket_region(bucket).await?;
-    let mut by_key: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut by_key: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in findings
         .iter()
         .filter(|f| matches!(f.status, Status::Missing | Status::Differs | Status::Stale))
     {
-        by_key
-            .entry(&f.key)
-            .or_default()
-            .push(f.destination.clone());
+        by_key.entry(&f.key).or_default().push(f);
     }
     let work = by_key
         .into_iter()
-        .map(|(key, rewrite)| Work {
-            key: key.to_owned(),
-            history: Vec::new(),
-            bytes: 0,
-            rewrite,
-            never_written_at: Vec::new(),
-            listed: None,
+        .map(|(key, found)| {
+            let work = Work {
+                key: key.to_owned(),
+                history: Vec::new(),
+                bytes: 0,
+                rewrite: Vec::new(),
+                never_written_at: Vec::new(),
+                listed: None,
+                metadata: Vec::new(),
+            };
+            match metadata_only(&found) {
+                Some(metadata) => Work { metadata, ..work },
+                None => Work {
+                    rewrite: found.iter().map(|f| f.destination.clone()).collect(),
+                    ..work
+                },
+            }
         })
         .collect();
     let runner = Runner {
@@ -108,4 +116,28 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
             (tally, failures)
         }),
     )
+}
+
+/// Where every finding of a key says only its tags or ACL differ (the replica's bytes and
+/// record are the version's), the changes to sync in place, as the events for them would;
+/// `None` where anything else needs the replica written again.
+fn metadata_only(found: &[&Finding]) -> Option<Vec<(EventKind, String)>> {
+    let mut kinds = Vec::new();
+    for f in found {
+        let version = f
+            .version_id
+            .clone()
+            .filter(|_| f.status == Status::Differs)?;
+        for field in f.detail.split(' ') {
+            let kind = match field {
+                "tags" => EventKind::TagsChanged,
+                "acl" => EventKind::AclChanged,
+                _ => return None,
+            };
+            if !kinds.contains(&(kind, version.clone())) {
+                kinds.push((kind, version.clone()));
+            }
+        }
+    }
+    Some(kinds)
 }

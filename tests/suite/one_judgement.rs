@@ -88,3 +88,64 @@ async fn a_kept_replica_of_a_version_deleted_in_the_source_is_same() {
     assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(version_count(&s3, &dst, "k.txt").await, 1);
 }
+
+/// A replica whose tags or ACL fell behind its source version's (the change's event was lost)
+/// is brought in line in place, as the change's own event would: `repair` copied the whole
+/// version again, leaving two replicas of one version.
+#[tokio::test]
+async fn repair_syncs_tags_and_acl_in_place_without_a_second_replica() {
+    use aws_sdk_s3::types::{ObjectCannedAcl, Tag, Tagging};
+    let s3 = client();
+    let src = versioned_bucket(&s3, "oj-tag-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "oj-tag-dst", "eu-west-1").await;
+    let config = json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled",
+        "Filter": {}, "DeleteMarkerReplication": {"Status": "Enabled"},
+        "Destination": {"Bucket": dst}}]})
+    .to_string();
+    let v1 = put(&s3, &src, "k.txt", b"v1").await;
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    s3_replicator::handle(&replicator, created_event(std::slice::from_ref(&v1)))
+        .await
+        .unwrap();
+    // Both changes' events are lost.
+    s3.put_object_tagging()
+        .bucket(&src)
+        .key("k.txt")
+        .version_id(v1.version_id.clone().unwrap())
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("team").value("blue").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.put_object_acl()
+        .bucket(&src)
+        .key("k.txt")
+        .version_id(v1.version_id.clone().unwrap())
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+
+    let (code, stdout) = cli(&config, &["repair", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(
+        version_count(&s3, &dst, "k.txt").await,
+        1,
+        "the version was copied again: {stdout}"
+    );
+    let tags = s3
+        .get_object_tagging()
+        .bucket(&dst)
+        .key("k.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tag_set().len(), 1, "{stdout}");
+    assert!(grants_read(&s3, &dst, "k.txt").await, "{stdout}");
+    let (code, stdout) = cli(&config, &["verify", "--bucket", &src, "--deep"]);
+    assert_eq!(code, Some(0), "{stdout}");
+}
