@@ -141,6 +141,10 @@ impl World {
                 Some(t) if t.version_id == e.version_id => None,
                 _ => wrong("later-destination-write-hidden"),
             },
+            Candidate::Kept(e) => match top {
+                Some(t) if t.version_id == e.version_id => None,
+                _ => wrong("kept-replica-replaced"),
+            },
             Candidate::Marker { .. } => match top {
                 Some(t)
                     if !t.delete_marker && self.is_user_made(destination, key, &t.version_id) =>

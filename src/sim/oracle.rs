@@ -25,6 +25,9 @@ pub enum Candidate {
         /// The storage class the governing rule gives it (`None`: the source's).
         storage_class: Option<String>,
     },
+    /// A replica at the destination of a source version since deleted for good, which stays
+    /// where version deletes are not replicated: the write it stands for (its record's).
+    Kept(Entry),
     /// A source's delete marker, which the governing rule replicates.
     Marker {
         /// The source bucket.
@@ -38,6 +41,18 @@ impl Candidate {
     /// Its place in the one order of writes.
     pub fn write(&self, destination: &str) -> Write {
         let (entry, bucket) = match self {
+            Candidate::Kept(e) => {
+                let from = e.metadata.get(REPLICA_SOURCE_BUCKET).cloned();
+                return Write {
+                    secs: e
+                        .metadata
+                        .get(REPLICA_ORIGIN_TIME)
+                        .and_then(|m| m.parse::<i64>().ok())
+                        .map_or(e.last_modified, |m| m.div_euclid(1000).min(e.last_modified)),
+                    etag: e.etag.clone(),
+                    bucket: from.unwrap_or_else(|| destination.to_owned()),
+                };
+            }
             Candidate::Own(e) => (e, destination),
             Candidate::Replica { from, entry, .. } | Candidate::Marker { from, entry } => {
                 (entry, from.as_str())
@@ -55,6 +70,7 @@ impl Candidate {
         match self {
             Candidate::Own(e) if e.delete_marker => format!("own delete marker {}", e.version_id),
             Candidate::Own(e) => format!("own write {} ({})", e.version_id, w_of(e)),
+            Candidate::Kept(e) => format!("kept replica {} ({})", e.version_id, w_of(e)),
             Candidate::Replica { from, entry, .. } => {
                 format!("replica of {from}@{} ({})", entry.version_id, w_of(entry))
             }
@@ -175,6 +191,21 @@ impl World {
             for source in f.sources.iter().filter(|s| *s != destination) {
                 let original = |e: &Entry| self.is_user_made(source, key, &e.version_id);
                 let Some(latest) = self.standing(source, key, original) else {
+                    // Every original version deleted for good, and version deletes not
+                    // replicated: the last replica of the source stays (as in S3) and competes
+                    // as the write it stands for.
+                    if !self.topology.version_deletes
+                        && self
+                            .version_deleted
+                            .contains(&(source.clone(), key.to_owned()))
+                    {
+                        let kept = self.s3.stack(destination, key).into_iter().rev().find(|e| {
+                            !e.delete_marker
+                                && !self.is_user_made(destination, key, &e.version_id)
+                                && e.metadata.get(REPLICA_SOURCE_BUCKET) == Some(source)
+                        });
+                        out.extend(kept.map(Candidate::Kept));
+                    }
                     continue;
                 };
                 let rules = &f.config.rules;
