@@ -115,7 +115,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     (Check::History, false) if !run.source_deleted() => {
                         Guard::Stop(Done::Skipped(SkipReason::NewerInDestination))
                     }
-                    (_, false) => Guard::Write(condition),
+                    (_, false) => Guard::WriteOverMarker(condition),
                 });
             }
             Current::Absent => false,
@@ -243,4 +243,7 @@ pub(super) enum Guard {
     Stop(Done),
     /// Write, on this condition.
     Write(Option<WriteCondition>),
+    /// Write over the delete marker read, on this condition (`If-None-Match: *`, which S3 lets
+    /// through over any delete marker: one put since the read too).
+    WriteOverMarker(Option<WriteCondition>),
 }

@@ -86,6 +86,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             && src
                 .destinations
                 .is_some_and(|reads| reads.pending(&rule.destination.id()));
+        let mut over_marker = false;
         let condition = if assumed {
             Some(WriteCondition::IfNoneMatch)
         } else if check == Check::Converge {
@@ -96,6 +97,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             match self.guard(rule, src, &at, check, fresh, run).await? {
                 Guard::Stop(done) => return Ok(Attempt::Done(done)),
                 Guard::Write(c) => c,
+                Guard::WriteOverMarker(c) => {
+                    over_marker = true;
+                    c
+                }
             }
         };
         let layout = match method {
@@ -192,6 +197,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .await?
         {
             return Ok(Attempt::Done(Done::Skipped(SkipReason::NewerInDestination)));
+        }
+        if over_marker
+            && matches!(check, Check::Event | Check::History)
+            && self.second_replica(rule, src, &at, &written, run).await?
+        {
+            return Ok(Attempt::Done(Done::Skipped(SkipReason::AlreadyReplicated)));
         }
         // A repair rewrites a damaged replica of the version on purpose.
         if check != Check::Rewrite
@@ -328,6 +339,64 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .map_err(dst_err)?;
         info!(bucket = %src.event.bucket, key = %src.event.key, version_id = version,
               destination = %at.bucket, "a concurrent copy wrote this version first: ours deleted");
+        Ok(true)
+    }
+
+    /// A copy over a delete marker, on `If-None-Match: *`, lands whatever happened to the key
+    /// since it was read (S3 counts any delete marker as no object): a concurrent delivery of
+    /// the same event may have written this version's replica meanwhile, and a convergence put
+    /// a delete marker over it. The history held no replica of the version when it was read, so
+    /// one there now besides ours is that racer's: ours is deleted again (one replica a
+    /// version), and convergence decides what is current. The answer: whether it was.
+    async fn second_replica(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        at: &ReplicaLocation,
+        written: &Written,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let Some(ours) = &written.version_id else {
+            return Ok(false);
+        };
+        let version = src.version.version_id.as_deref().unwrap_or("null");
+        let keeps = keeps_etag(rule, src.head);
+        run.start()?;
+        let versions = self
+            .destination
+            .replica_versions(at)
+            .await
+            .map_err(dst_err)?;
+        let mut found = false;
+        for listed in versions.iter().filter(|v| {
+            v.version_id != *ours && v.size == src.head.size && (!keeps || v.etag == src.head.etag)
+        }) {
+            run.start()?;
+            let other = self
+                .destination
+                .replica_version(at, &listed.version_id)
+                .await
+                .map_err(dst_err)?;
+            // The write itself, not only the version id: a `null` version names a new write
+            // each time an unversioned source overwrites it.
+            if matches!(&other, Current::Object(o)
+                if o.is_replica_of(&at.bucket, &at.key, &src.event.bucket, src.head, keeps))
+            {
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            return Ok(false);
+        }
+        run.start()?;
+        self.destination
+            .delete_version(at, ours)
+            .await
+            .map_err(dst_err)?;
+        info!(bucket = %src.event.bucket, key = %src.event.key, version_id = version,
+              destination = %at.bucket,
+              "a concurrent copy wrote this version over the delete marker first: ours deleted");
         Ok(true)
     }
 

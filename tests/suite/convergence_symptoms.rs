@@ -498,3 +498,46 @@ async fn replicas_convergence_wrote_before_it_gave_up_are_outcomes() {
     let replicas = stack(&s3, DST, "k").len() - 1;
     assert_eq!(copied + 1, replicas, "{outcomes:#?}");
 }
+
+/// Two deliveries of one late event at once, the destination key deleted: both read the delete
+/// marker and copy on `If-None-Match: *`, which S3 lets through over any delete marker, so the
+/// second lands even after the first's copy and its convergence's marker above it: two
+/// replicas of one version. The second sees the first's replica in the history and withdraws.
+#[tokio::test]
+async fn a_racer_over_a_delete_marker_leaves_one_replica_of_the_version() {
+    let s3 = s3_with(&[SRC, DST]);
+    s3.put(SRC, "k", b"the version");
+    let sent = s3.take_notices();
+    // The racer's replica, as the engine writes it: made once here, then taken away again.
+    let plain = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    deliver(&plain, &sent).await;
+    let racer = s3.stack(DST, "k").pop().expect("a replica");
+    s3.purge(DST, "k", &racer.version_id);
+    // The source's key is deleted; the destination's too, by its user, in the same second
+    // (earlier than the source's version in the one order: the copy goes over it).
+    s3.delete(SRC, "k");
+    s3.delete(DST, "k");
+    s3.take_notices();
+    let meddled = Meddled::new(
+        &s3,
+        |_| true,
+        move |s3| {
+            let write = UserWrite {
+                metadata: racer.metadata.clone(),
+                ..UserWrite::default()
+            };
+            s3.write(DST, "k", &racer.body, &write).unwrap();
+            s3.delete(DST, "k");
+        },
+        |_| {},
+    );
+    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    deliver(&r, &sent).await;
+    assert!(r.destination().fired(), "nothing was copied");
+    let replicas = s3
+        .stack(DST, "k")
+        .iter()
+        .filter(|e| !e.delete_marker)
+        .count();
+    assert_eq!(replicas, 1, "{:#?}", stack(&s3, DST, "k"));
+}

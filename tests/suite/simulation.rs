@@ -62,7 +62,7 @@ fn seeded_histories_fail_only_by_known_classes() {
 }
 
 #[test]
-fn kept_seeds_fail_only_by_known_classes() {
+fn kept_seeds_hold_every_invariant() {
     let kept = include_str!("../simulation-seeds.txt");
     let seeds = kept
         .lines()
@@ -70,8 +70,17 @@ fn kept_seeds_fail_only_by_known_classes() {
         .filter(|l| !l.is_empty())
         .map(|l| l.parse::<u64>().expect("a seed per line"));
     for seed in seeds {
-        if let Some(history) = check(seed) {
-            panic!("kept seed {seed} failed in a new way:\n{history}");
+        // A seed that shows a known bug may fail by its classes only; every other kept seed
+        // was fixed and must stay so.
+        let failed = match KNOWN_FAILING.iter().any(|(_, s)| *s == seed) {
+            true => check(seed),
+            false => {
+                let outcome = sim::run(seed, &Options::default());
+                (!outcome.classes().is_empty()).then(|| outcome.render())
+            }
+        };
+        if let Some(history) = failed {
+            panic!("kept seed {seed} failed:\n{history}");
         }
     }
 }
