@@ -182,7 +182,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         &self,
         at: &ReplicaLocation,
         if_match: Option<&str>,
-    ) -> Result<(), S3Failure> {
+    ) -> Result<Option<String>, S3Failure> {
         self.check("DeleteObject", None)?;
         self.inner.put_delete_marker(at, if_match).await
     }

@@ -89,8 +89,9 @@ impl DestinationStore for AwsS3 {
         &self,
         at: &ReplicaLocation,
         if_match: Option<&str>,
-    ) -> Result<(), S3Failure> {
-        self.client_at(&at.region, at.endpoint.as_deref())
+    ) -> Result<Option<String>, S3Failure> {
+        let put = self
+            .client_at(&at.region, at.endpoint.as_deref())
             .delete_object()
             .bucket(&at.bucket)
             .key(&at.key)
@@ -99,7 +100,7 @@ impl DestinationStore for AwsS3 {
             .send()
             .await
             .map_err(|e| failure("DeleteObject", e))?;
-        Ok(())
+        Ok(put.version_id().map(str::to_owned))
     }
 
     async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {

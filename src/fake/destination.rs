@@ -259,10 +259,9 @@ impl DestinationStore for FakeS3 {
         &self,
         at: &ReplicaLocation,
         if_match: Option<&str>,
-    ) -> Result<(), S3Failure> {
+    ) -> Result<Option<String>, S3Failure> {
         let _call = self.call().await;
         self.delete_object(&at.bucket, &at.key, if_match)
-            .map(|_| ())
     }
 
     async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {

@@ -157,14 +157,20 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Decision::Settled(_) => return Ok(Step::Settled),
             Decision::Hide(read) => {
                 run.start()?;
-                match self
+                let marker = match self
                     .destination
                     .put_delete_marker(&at, read.as_deref())
                     .await
                 {
-                    Ok(()) => {}
+                    Ok(marker) => marker,
                     Err(f) if f.status == Some(412) => return Ok(Step::Raced),
                     Err(f) => return Err(dst_err(f)),
+                };
+                if self
+                    .withdrawn(region, event, &at, marker.as_deref(), run)
+                    .await?
+                {
+                    return Ok(Step::Raced);
                 }
                 info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
                       "delete marker replicated");
@@ -219,6 +225,41 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Done::Skipped(SkipReason::DestinationChanged) => Ok(Step::Raced),
             _ => Ok(Step::Settled),
         }
+    }
+}
+
+impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    /// A delete marker just put for the source's delete stands, in the one order of writes,
+    /// at the second it was put: later than a version the source wrote between convergence's
+    /// read and the put, which it would then hide. So the source is read again: where its key
+    /// is no longer deleted, the marker (ours, just put, by its version id) is deleted again and
+    /// convergence reads both sides anew. Only a marker that survives this check can be the
+    /// source's delete replicated, which lets [`Self::delete_stands`] judge any other by time.
+    async fn withdrawn(
+        &self,
+        region: &str,
+        event: &ObjectEvent,
+        at: &ReplicaLocation,
+        marker: Option<&str>,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let Some(marker) = marker else {
+            return Ok(false);
+        };
+        if matches!(
+            self.source_current(region, event, run).await?,
+            Current::DeleteMarker(..)
+        ) {
+            return Ok(false);
+        }
+        run.start()?;
+        self.destination
+            .delete_version(at, marker)
+            .await
+            .map_err(dst_err)?;
+        info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
+              "the source wrote the key while its delete was replicated: the marker withdrawn");
+        Ok(true)
     }
 }
 

@@ -25,7 +25,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
 
     /// Whether a delete marker put at `at` at `put` stands against the source's version `head`
     /// (of `source`, read in `region`): later in the one order of writes, and not a delete of
-    /// the source's own replicated (see [`Self::deleted_below`]). `None` where the server did
+    /// the source's own replicated (see [`Self::deleted_below`]), which can only be one put in
+    /// the version's second (or a multipart version's: its time is its initiation's). `None` where the server did
     /// not say when it was put (then the caller asks the destination's history).
     pub(super) async fn delete_stands(
         &self,
@@ -39,8 +40,19 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let Some(deleted) = order::marker_write(put, &at.bucket) else {
             return Ok(None);
         };
-        if !order::later(&deleted, &write_of(head, source, &at.key)) {
+        let version = write_of(head, source, &at.key);
+        if !order::later(&deleted, &version) {
             return Ok(Some(false));
+        }
+        // The source's own delete, replicated, survives only where the source was still deleted
+        // after it was put (convergence withdraws it otherwise): the version then came later,
+        // in the same second at the latest. A marker put in a later second than a single-part
+        // version is another's write (a user's delete, another source's in fan-in). A multipart
+        // version counts from its initiation, long before it landed above the delete: there
+        // the second cannot tell.
+        let multipart = head.etag.contains('-');
+        if deleted.secs > version.secs && !multipart {
+            return Ok(Some(true));
         }
         let replicated = self
             .deleted_below(region, source, &at.key, head, run)

@@ -250,21 +250,30 @@ impl World {
     pub fn expected(&self, destination: &str, key: &str) -> Option<Candidate> {
         let mut candidates = self.candidates(destination, key);
         // A delete marker at the destination does not stand against a source's version written
-        // after a delete of that source's own (below it in its stack): the marker may be that
-        // delete replicated, stamped when it landed.
-        let superseded = candidates.iter().any(|c| match c {
-            Candidate::Replica { from, entry, .. } => {
-                let stack = self.s3.stack(from, key);
-                stack
-                    .iter()
-                    .position(|e| e.version_id == entry.version_id && !e.delete_marker)
-                    .is_some_and(|at| stack[..at].iter().any(|e| e.delete_marker))
-            }
-            _ => false,
-        });
-        if superseded {
-            candidates.retain(|c| !matches!(c, Candidate::Own(e) if e.delete_marker));
-        }
+        // after a delete of that source's own (below it in its stack) where it may be that
+        // delete replicated: put in the version's second (a replicated delete is withdrawn
+        // where the source wrote before it landed), or at any time over a multipart version
+        // (its time is its initiation's).
+        let superseded = |marker: &Entry| {
+            candidates.iter().any(|c| match c {
+                Candidate::Replica { from, entry, .. } => {
+                    let stack = self.s3.stack(from, key);
+                    let deleted_below = stack
+                        .iter()
+                        .position(|e| e.version_id == entry.version_id && !e.delete_marker)
+                        .is_some_and(|at| stack[..at].iter().any(|e| e.delete_marker));
+                    let multipart = entry.etag.contains('-');
+                    deleted_below && (multipart || marker.last_modified <= entry.last_modified)
+                }
+                _ => false,
+            })
+        };
+        let dropped: Vec<bool> = candidates
+            .iter()
+            .map(|c| matches!(c, Candidate::Own(e) if e.delete_marker && superseded(e)))
+            .collect();
+        let mut dropped = dropped.into_iter();
+        candidates.retain(|_| !dropped.next().unwrap_or(false));
         candidates.sort_by(|a, b| write_order(&a.write(destination), &b.write(destination)));
         candidates.pop()
     }

@@ -93,7 +93,7 @@ pub trait DestinationStore: Sync {
         &self,
         at: &ReplicaLocation,
         if_match: Option<&str>,
-    ) -> impl Future<Output = Result<(), S3Failure>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, S3Failure>> + Send;
 
     /// The destination's current objects whose keys start with `at.key`, in key order.
     fn list_replicas(

@@ -541,3 +541,67 @@ async fn a_racer_over_a_delete_marker_leaves_one_replica_of_the_version() {
         .count();
     assert_eq!(replicas, 1, "{:#?}", stack(&s3, DST, "k"));
 }
+
+/// A delete replicated while the source writes the key again: convergence read the source's
+/// delete marker, the source wrote a new version, then the marker was put, a second later
+/// than that version. Such a marker is withdrawn (the source is read again after the put), so
+/// the version is replicated, and no marker put in a later second needs to be taken for the
+/// source's own delete.
+#[tokio::test]
+async fn a_delete_marker_put_after_the_source_wrote_again_is_withdrawn() {
+    let s3 = s3_with(&[SRC, DST]);
+    s3.put(SRC, "k", b"v1");
+    let plain = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    settle(&s3, &plain, &[SRC]).await;
+    s3.advance_clock(1000);
+    s3.delete(SRC, "k");
+    let sent = s3.take_notices();
+    let meddled = Meddled::new(&s3, |_| false, |_| {}, |_| {});
+    *meddled.on_delete.lock().unwrap() = Some(Box::new(|s3: &FakeS3| {
+        s3.advance_clock(1000);
+        s3.put(SRC, "k", b"v2, written while the delete was replicated");
+        s3.advance_clock(1000);
+    }));
+    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    deliver(&r, &sent).await;
+    settle(&s3, &r, &[SRC]).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("v2, written while the delete was replicated"),
+        "{:#?}",
+        stack(&s3, DST, "k")
+    );
+}
+
+/// A key deleted and written again in the source, then deleted at the destination by its own
+/// user, seconds later: that delete is a later write and stands. The engine took any
+/// destination marker above the version for the source's earlier delete replicated, so a
+/// redelivery brought the version back over the user's delete (and, in fan-in, over another
+/// source's later delete).
+#[tokio::test]
+async fn a_destination_delete_after_a_rewritten_key_stands_against_its_redelivery() {
+    let s3 = s3_with(&[SRC, DST]);
+    s3.put(SRC, "k", b"v1");
+    let r = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    settle(&s3, &r, &[SRC]).await;
+    s3.advance_clock(1000);
+    s3.delete(SRC, "k");
+    s3.advance_clock(1000);
+    s3.put(SRC, "k", b"v2");
+    let sent = s3.take_notices();
+    for e in &sent {
+        deliver(&r, std::slice::from_ref(e)).await;
+    }
+    assert_eq!(current(&s3, DST, "k").as_deref(), Some("v2"));
+    s3.advance_clock(3000);
+    s3.delete(DST, "k");
+    s3.take_notices();
+    // Every event again.
+    deliver(&r, &sent).await;
+    assert_eq!(
+        current(&s3, DST, "k"),
+        None,
+        "the destination's delete was undone: {:#?}",
+        stack(&s3, DST, "k")
+    );
+}

@@ -143,7 +143,7 @@ impl DestinationStore for Meddled {
         &self,
         at: &ReplicaLocation,
         if_match: Option<&str>,
-    ) -> Result<(), S3Failure> {
+    ) -> Result<Option<String>, S3Failure> {
         let hook = self.on_delete.lock().unwrap().take();
         if let Some(hook) = hook {
             hook(&self.s3);
