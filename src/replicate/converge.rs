@@ -39,6 +39,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return Vec::new();
         }
         let mut writes: HashMap<&str, (u32, Vec<Copied>)> = HashMap::new();
+        // The delete marker each destination was given in the round before, by version id.
+        let mut markers: HashMap<&str, String> = HashMap::new();
         let mut outcomes = Vec::new();
         let mut pending: Vec<&Rule> = rules.to_vec();
         for round in 0..CONVERGE_ROUNDS {
@@ -79,14 +81,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 }
                 break;
             }
-            let steps = join_all(
-                pending
-                    .iter()
-                    .zip(known)
-                    .map(|(rule, dst)| self.converge_step(rule, event, region, &src, dst, run)),
-            )
+            let steps = join_all(pending.iter().zip(known).map(|(rule, dst)| {
+                let just_put = markers.get(rule.id.as_str()).map(String::as_str);
+                self.converge_step(rule, event, region, (&src, dst), just_put, run)
+            }))
             .await;
             let mut again = Vec::new();
+            markers.clear();
             for (rule, step) in pending.into_iter().zip(steps) {
                 // Keyed by rule: each rule is one destination (DestinationId) here.
                 let bucket = rule.id.as_str();
@@ -107,6 +108,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                         let made = writes.entry(bucket).or_default();
                         made.0 += 1;
                         made.1.extend(copied);
+                        again.push(rule);
+                    }
+                    Ok(Step::Hid(marker)) => {
+                        writes.entry(bucket).or_default().0 += 1;
+                        if let Some(marker) = marker {
+                            markers.insert(bucket, marker);
+                        }
                         again.push(rule);
                     }
                     // Raced by another writer: both sides are read again.
@@ -134,24 +142,29 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         outcomes
     }
 
-    /// One round for one destination: returns whether it wrote (and so must look again).
+    /// One round for one destination, from the source's current state and the destination's
+    /// current object where it was read with it: returns whether it wrote (and so must look
+    /// again).
     async fn converge_step(
         &self,
         rule: &Rule,
         event: &ObjectEvent,
         region: &str,
-        src: &Current,
-        known: Option<Current>,
+        (src, known): (&Current, Option<Current>),
+        just_put: Option<&str>,
         run: &Run,
     ) -> Result<Step, ReplicationError> {
         let at = self.location(rule, &event.key, run).await?;
+        if self.withdrawn(event, src, &at, just_put, run).await? {
+            return Ok(Step::Raced);
+        }
         // The destination's current object, unless it was read with the source's.
         let dst = match known {
             Some(current) => current,
             None => self.replica_current(&at, run).await?,
         };
         let (rule, s, tags) = match self
-            .decide(rule, event, region, src, &dst, &at, run)
+            .decide(rule, event, region, (src, &dst), &at, run)
             .await?
         {
             Decision::Settled(_) => return Ok(Step::Settled),
@@ -166,15 +179,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     Err(f) if f.status == Some(412) => return Ok(Step::Raced),
                     Err(f) => return Err(dst_err(f)),
                 };
-                if self
-                    .withdrawn(region, event, &at, marker.as_deref(), run)
-                    .await?
-                {
-                    return Ok(Step::Raced);
-                }
                 info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
                       "delete marker replicated");
-                return Ok(Step::Wrote(None));
+                return Ok(Step::Hid(marker));
             }
             Decision::Copy { rule, head, tags } => (rule, head, tags),
         };
@@ -231,14 +238,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// A delete marker just put for the source's delete stands, in the one order of writes,
     /// at the second it was put: later than a version the source wrote between convergence's
-    /// read and the put, which it would then hide. So the source is read again: where its key
-    /// is no longer deleted, the marker (ours, just put, by its version id) is deleted again and
-    /// convergence reads both sides anew. Only a marker that survives this check can be the
+    /// read and the put, which it would then hide. So the next round's read of the source
+    /// (`src`) decides: where its key is no longer deleted, the marker (ours, put in the round
+    /// before, by its version id) is deleted again and convergence reads both sides anew. Only a marker that survives this check can be the
     /// source's delete replicated, which lets [`Self::delete_stands`] judge any other by time.
     async fn withdrawn(
         &self,
-        region: &str,
         event: &ObjectEvent,
+        src: &Current,
         at: &ReplicaLocation,
         marker: Option<&str>,
         run: &Run,
@@ -246,10 +253,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let Some(marker) = marker else {
             return Ok(false);
         };
-        if matches!(
-            self.source_current(region, event, run).await?,
-            Current::DeleteMarker(..)
-        ) {
+        if matches!(src, Current::DeleteMarker(..)) {
             return Ok(false);
         }
         run.start()?;
@@ -287,6 +291,9 @@ enum Step {
     Settled,
     /// Wrote (a replica, when it copied), and must look again.
     Wrote(Option<Copied>),
+    /// Put a delete marker (its version id, where the server answered one), and must look
+    /// again: at the source first, whether the marker may stay.
+    Hid(Option<String>),
     /// Another writer changed the destination under the copy: look again.
     Raced,
 }

@@ -20,7 +20,7 @@ pub enum Decision<'r> {
     /// them).
     Copy {
         rule: &'r Rule,
-        head: SourceVersion,
+        head: Box<SourceVersion>,
         tags: Option<Vec<(String, String)>>,
     },
 }
@@ -40,15 +40,14 @@ pub enum Settled {
 }
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
-    /// The one judgement: what the destination of `rule` must become, given the source's
-    /// current state `src` and the destination's current object `dst` (both read by the caller).
+    /// The one judgement: what the destination of `rule` (at `at`) must become, given the
+    /// source's current state and the destination's current object (both read by the caller).
     pub(super) async fn decide<'c>(
         &'c self,
         rule: &Rule,
         event: &ObjectEvent,
         region: &str,
-        src: &Current,
-        dst: &Current,
+        (src, dst): (&Current, &Current),
         at: &ReplicaLocation,
         run: &Run,
     ) -> Result<Decision<'c>, ReplicationError> {
@@ -169,7 +168,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
         Ok(Decision::Copy {
             rule,
-            head: s.clone(),
+            head: Box::new(s.clone()),
             tags,
         })
     }
@@ -203,7 +202,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             self.source_current(region, &event, &run),
             self.replica_current(&at, &run)
         );
-        self.decide(rule, &event, region, &src?, &dst?, &at, &run)
+        self.decide(rule, &event, region, (&src?, &dst?), &at, &run)
             .await
     }
 }

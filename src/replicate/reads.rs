@@ -25,8 +25,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
 
     /// Whether a delete marker put at `at` at `put` stands against the source's version `head`
     /// (of `source`, read in `region`): later in the one order of writes, and not a delete of
-    /// the source's own replicated (see [`Self::deleted_below`]), which can only be one put in
-    /// the version's second (or a multipart version's: its time is its initiation's). `None` where the server did
+    /// the source's own replicated (see [`Self::own_delete_until`]). `None` where the server did
     /// not say when it was put (then the caller asks the destination's history).
     pub(super) async fn delete_stands(
         &self,
@@ -44,35 +43,38 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if !order::later(&deleted, &version) {
             return Ok(Some(false));
         }
-        // The source's own delete, replicated, survives only where the source was still deleted
-        // after it was put (convergence withdraws it otherwise): the version then came later,
-        // in the same second at the latest. A marker put in a later second than a single-part
-        // version is another's write (a user's delete, another source's in fan-in). A multipart
-        // version counts from its initiation, long before it landed above the delete: there
-        // the second cannot tell.
+        // A single-part version directly above the source's delete bounds that delete's
+        // replica by its own second: the list is read only where the marker could be it.
         let multipart = head.etag.contains('-');
         if deleted.secs > version.secs && !multipart {
             return Ok(Some(true));
         }
-        let replicated = self
-            .deleted_below(region, source, &at.key, head, run)
+        let own = self
+            .own_delete_until(region, source, &at.key, head, run)
             .await?;
-        Ok(Some(!replicated))
+        Ok(Some(match own {
+            OwnDelete::None => true,
+            OwnDelete::Until(secs) => deleted.secs > secs,
+            OwnDelete::Unbounded => false,
+        }))
     }
 
-    /// Whether the source's own history has a delete marker below its version `head`. A delete
-    /// marker the function replicated is stamped when it landed at the destination, after the
-    /// source's own (seconds later, under load): against a version the source wrote after that
-    /// delete, the destination's marker is that delete replicated, not a later write of the
-    /// destination's, and the version supersedes it.
-    async fn deleted_below(
+    /// Whether a destination marker may be the source's own delete below its version `head`,
+    /// replicated: a replicated delete marker is stamped when it landed at the destination,
+    /// after the source's own (seconds later, under load), so against a version the source
+    /// wrote after that delete it is no later write of the destination's, and the version
+    /// supersedes it. But it survives only where the source was still deleted after it was put
+    /// (convergence withdraws it otherwise): so no later than the second the entry just above
+    /// the delete in the source's stack landed, which a single-part write's `Last-Modified`
+    /// says. A multipart one counts from its initiation, before it landed: unbounded.
+    async fn own_delete_until(
         &self,
         region: &str,
         bucket: &str,
         key: &str,
         head: &SourceVersion,
         run: &Run,
-    ) -> Result<bool, ReplicationError> {
+    ) -> Result<OwnDelete, ReplicationError> {
         let version = head.version_id.as_deref().unwrap_or("null");
         run.start()?;
         let history = self
@@ -80,13 +82,25 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .history(region, bucket, key)
             .await
             .map_err(src_err)?;
-        // Newest first: the entries below the version are those listed after it.
-        Ok(history
+        // Newest first: from the version down to the first delete marker below it.
+        let mut above = None;
+        for p in history
             .iter()
             .filter(|p| p.key == key)
             .skip_while(|p| p.version_id != version || p.delete_marker)
-            .skip(1)
-            .any(|p| p.delete_marker))
+        {
+            if p.delete_marker {
+                return Ok(match above {
+                    Some(x) => x,
+                    None => OwnDelete::None,
+                });
+            }
+            above = Some(match p.etag.contains('-') {
+                true => OwnDelete::Unbounded,
+                false => OwnDelete::Until(p.last_modified.div_euclid(1000)),
+            });
+        }
+        Ok(OwnDelete::None)
     }
 
     /// Whether a version in the destination's history is a replica of the source version
@@ -292,4 +306,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .await
             .map_err(src_err)
     }
+}
+
+/// Until when a destination marker may be the source's own delete, replicated.
+enum OwnDelete {
+    /// The source has no delete below the version.
+    None,
+    /// Put no later than this second.
+    Until(i64),
+    /// At any time (a multipart upload landed above the delete).
+    Unbounded,
 }

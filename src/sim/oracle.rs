@@ -251,19 +251,26 @@ impl World {
         let mut candidates = self.candidates(destination, key);
         // A delete marker at the destination does not stand against a source's version written
         // after a delete of that source's own (below it in its stack) where it may be that
-        // delete replicated: put in the version's second (a replicated delete is withdrawn
-        // where the source wrote before it landed), or at any time over a multipart version
-        // (its time is its initiation's).
+        // delete replicated: put no later than the second the entry just above the delete
+        // landed (a replicated delete is withdrawn where the source wrote before it landed), or
+        // at any time where that entry is a multipart upload (its time is its initiation's).
         let superseded = |marker: &Entry| {
             candidates.iter().any(|c| match c {
                 Candidate::Replica { from, entry, .. } => {
+                    // Oldest first: from the version down to the first delete marker below it;
+                    // the entry just above that delete bounds when its replica could land.
                     let stack = self.s3.stack(from, key);
-                    let deleted_below = stack
+                    let Some(at) = stack
                         .iter()
                         .position(|e| e.version_id == entry.version_id && !e.delete_marker)
-                        .is_some_and(|at| stack[..at].iter().any(|e| e.delete_marker));
-                    let multipart = entry.etag.contains('-');
-                    deleted_below && (multipart || marker.last_modified <= entry.last_modified)
+                    else {
+                        return false;
+                    };
+                    let Some(d) = stack[..at].iter().rposition(|e| e.delete_marker) else {
+                        return false;
+                    };
+                    let above = &stack[d + 1];
+                    above.etag.contains('-') || marker.last_modified <= above.last_modified
                 }
                 _ => false,
             })

@@ -756,14 +756,16 @@ async fn backfill_into_an_empty_destination_reads_the_source_once_before_each_co
     let replicator = Replicator::new(config(false), s3.clone(), s3.clone(), "us-east-1");
     s3.clear_calls();
     assert_eq!(backfill_of(&replicator).await.replicated, 8);
-    // Per key: the source's current version beside its ACL, CopyObject, and the source's
-    // current version again (convergence). Besides: the source's region, Object Ownership,
-    // Object Lock configuration, listing and listing of versions, and the destination's
-    // listing and listing of versions.
-    assert_eq!(s3.call_count(), 4 * 8 + 7);
+    // Per key: the source's current version beside its ACL, CopyObject, the key's history at
+    // the destination (what the copy on `If-None-Match: *` landed on: a delete since the
+    // listing stands), then the source's current version again (convergence). Besides: the
+    // source's region, Object Ownership, Object Lock configuration, listing and listing of
+    // versions, and the destination's listing and listing of versions.
+    assert_eq!(s3.call_count(), 5 * 8 + 7);
     // The source's region; both listings; both listings of versions (and the facts); the
-    // source's current version beside its ACL; CopyObject; the source's current version.
-    assert_eq!(s3.round_trips(), 6);
+    // source's current version beside its ACL; CopyObject; the destination's history; the
+    // source's current version.
+    assert_eq!(s3.round_trips(), 7);
 }
 
 /// Between the source's listing and a key's copy, the key may be overwritten, deleted, or its
@@ -912,9 +914,11 @@ async fn backfill_never_overwrites_a_write_made_at_the_destination_after_its_lis
     assert_eq!(meta.get(REPLICA_MARKER), None);
 }
 
-/// A delete the function replicated is stamped when it landed at the destination, seconds after
-/// the source's own: a version the source wrote after its delete, before that replica landed,
-/// still supersedes it (the destination's marker is that delete, not a later write of its own).
+/// A delete the function replicated is stamped when it landed at the destination, after the
+/// source's own: a version the source wrote after its delete, in the second that replica
+/// landed, still supersedes it (the destination's marker is that delete, not a later write of
+/// its own). One landing in a later second was withdrawn by the convergence that put it
+/// (`convergence_symptoms::a_delete_marker_put_after_the_source_wrote_again_is_withdrawn`).
 #[tokio::test]
 async fn a_write_after_a_source_delete_is_replicated_over_that_delete_landing_later() {
     let s3 = s3();
@@ -927,9 +931,9 @@ async fn a_write_after_a_source_delete_is_replicated_over_that_delete_landing_la
     s3.advance_clock(1000);
     let marker = s3.delete("src", "k");
     let v2 = s3.put("src", "k", b"two").version_id.unwrap();
-    // The delete's event is handled two seconds later, after v2 was written (its convergence
-    // sees v2 as the source's current version) ...
-    s3.advance_clock(2000);
+    // The delete's event is handled later in the same second, after v2 was written (its
+    // convergence sees v2 as the source's current version) ...
+    s3.advance_clock(500);
     let marker_event = event(EventKind::DeleteMarkerCreated, "k", &marker);
     // ... as a late delivery would be, once the destination holds the replicated delete.
     s3.delete("dst", "k");
