@@ -28,6 +28,7 @@ mod one_judgement;
 mod replication;
 mod restore;
 mod s3_errors;
+mod security;
 mod simulation;
 mod store_conformance;
 mod streaming;

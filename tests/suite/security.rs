@@ -1,0 +1,201 @@
+//! What anyone who can write a manifest, an event, a key or a configuration cannot make the
+//! function do (docs/security.md): act on a bucket outside `SOURCE_BUCKETS` in any Batch
+//! Operations mode or tool, send a remote endpoint its objects and signed requests over plain
+//! HTTP unasked, put a formula into a `--report` CSV, or mint metric dimensions.
+
+use std::process::Command;
+
+use crate::common::*;
+use serde_json::{json, Value};
+
+fn config(dst: &str) -> String {
+    json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": dst}}]})
+    .to_string()
+}
+
+/// A schema 2.0 job in `mode` with a task per (bucket, key, version).
+fn job(mode: &str, tasks: &[(&str, &str, Option<&str>)]) -> Value {
+    let tasks: Vec<Value> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, (bucket, key, version))| {
+            json!({"taskId": format!("task-{i}"), "s3Bucket": bucket,
+                   "s3Key": form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>(),
+                   "s3VersionId": version})
+        })
+        .collect();
+    json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-1",
+           "job": {"id": "job-1", "userArguments": {"Mode": mode}}, "tasks": tasks})
+}
+
+fn results(response: &Value) -> Vec<(String, String)> {
+    response["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["resultCode"].as_str().unwrap().to_owned(),
+                r["resultString"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A source the deployment allows, a bucket it does not, and a destination.
+struct World {
+    s3: aws_sdk_s3::Client,
+    src: String,
+    other: String,
+    dst: String,
+}
+
+async fn world(label: &str) -> World {
+    let s3 = client();
+    World {
+        src: versioned_bucket(&s3, &format!("{label}-src"), "us-east-1").await,
+        other: versioned_bucket(&s3, &format!("{label}-other"), "us-east-1").await,
+        dst: versioned_bucket(&s3, &format!("{label}-dst"), "eu-west-1").await,
+        s3,
+    }
+}
+
+#[tokio::test]
+async fn batch_tasks_of_every_mode_act_only_on_source_buckets() {
+    let w = world("acl-batch").await;
+    let replicator = replicator(
+        &server().endpoint,
+        &[
+            ("REPLICATION_CONFIG", &config(&w.dst)),
+            ("SOURCE_BUCKETS", &w.src),
+        ],
+    );
+    // A bucket outside the allow-list, rolled forward by someone: its good version is v1.
+    let good = put(&w.s3, &w.other, "k", b"good").await;
+    put(&w.s3, &w.other, "k", b"ransomed").await;
+    let v1 = good.version_id.clone().unwrap();
+    for mode in ["restore", "verify", "replicate"] {
+        let answer = s3_replicator::respond(
+            &replicator,
+            job(mode, &[(w.other.as_str(), "k", Some(v1.as_str()))]),
+            None,
+        )
+        .await
+        .unwrap();
+        let (code, text) = &results(&answer)[0];
+        assert_eq!(code, "PermanentFailure", "{mode}: {text}");
+        assert!(
+            text.starts_with("SourceBucketNotAllowed") && text.contains(&w.other),
+            "{mode}: {text}"
+        );
+    }
+    assert_eq!(version_count(&w.s3, &w.other, "k").await, 2, "untouched");
+    assert_eq!(body_of(&w.s3, &w.other, "k", None).await, b"ransomed");
+    assert_eq!(version_count(&w.s3, &w.dst, "k").await, 0);
+
+    // A replica that names a bucket outside the allow-list as its source: a restore from the
+    // destination's history writes nowhere else.
+    let planted = put_with(&w.s3, &w.dst, "planted", b"attacker's", |b| {
+        b.metadata("replica-source-version-id", "v-none")
+            .metadata("replica-source-bucket", &w.other)
+    })
+    .await;
+    let answer = s3_replicator::respond(
+        &replicator,
+        job(
+            "restore",
+            &[(w.dst.as_str(), "planted", planted.version_id.as_deref())],
+        ),
+        None,
+    )
+    .await
+    .unwrap();
+    let (code, text) = &results(&answer)[0];
+    assert_eq!(code, "PermanentFailure", "{text}");
+    assert!(
+        text.starts_with("SourceBucketNotAllowed") && text.contains(&w.other),
+        "{text}"
+    );
+    assert_eq!(version_count(&w.s3, &w.other, "planted").await, 0);
+
+    // The deployment's own source is restored as before.
+    let mine = put(&w.s3, &w.src, "k", b"good").await;
+    put(&w.s3, &w.src, "k", b"ransomed").await;
+    let answer = s3_replicator::respond(
+        &replicator,
+        job(
+            "restore",
+            &[(w.src.as_str(), "k", mine.version_id.as_deref())],
+        ),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        results(&answer)[0],
+        ("Succeeded".to_owned(), "restored".to_owned())
+    );
+    assert_eq!(body_of(&w.s3, &w.src, "k", None).await, b"good");
+}
+
+/// The binary as an operator runs it, against the local S3.
+fn cli(env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_s3-replicator"));
+    command
+        .env("AWS_ENDPOINT_URL", &server().endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("S3_FORCE_PATH_STYLE", "true")
+        .envs(env.iter().copied());
+    command
+}
+
+#[tokio::test]
+async fn tools_refuse_a_bucket_outside_source_buckets() {
+    let w = world("acl-cli").await;
+    put(&w.s3, &w.other, "k", b"good").await;
+    put(&w.s3, &w.other, "k", b"ransomed").await;
+    let env = [
+        ("DESTINATION_BUCKET", w.dst.as_str()),
+        ("SOURCE_BUCKETS", &w.src),
+    ];
+    let commands: [&[&str]; 4] = [
+        &["verify", "--bucket", &w.other],
+        &["backfill", "--bucket", &w.other],
+        &["repair", "--bucket", &w.other],
+        &[
+            "restore",
+            "--bucket",
+            &w.other,
+            "--as-of",
+            "2020-01-01T00:00:00Z",
+        ],
+    ];
+    for args in commands {
+        let out = cli(&env).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "--bucket {:?} is not one of this function's source buckets",
+                w.other
+            )) && stderr.contains(&w.src),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert_eq!(version_count(&w.s3, &w.other, "k").await, 2);
+    assert_eq!(version_count(&w.s3, &w.dst, "k").await, 0);
+    // Its own source: verify runs (and finds the replica missing).
+    put(&w.s3, &w.src, "k", b"mine").await;
+    let out = cli(&env)
+        .args(["verify", "--bucket", &w.src])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("1 missing"), "{stdout}");
+}
