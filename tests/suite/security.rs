@@ -199,3 +199,54 @@ async fn tools_refuse_a_bucket_outside_source_buckets() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("1 missing"), "{stdout}");
 }
+
+#[tokio::test]
+async fn a_plain_http_endpoint_is_refused_at_init_unless_allowed_by_name() {
+    let remote = |url: &str| {
+        json!({"Rules": [{"ID": "far", "Priority": 1, "Status": "Enabled", "Filter": {},
+            "DeleteMarkerReplication": {"Status": "Disabled"},
+            "Destination": {"Bucket": "far-bucket", "Region": "us-east-1", "Endpoint": url,
+                "ForcePathStyle": true,
+                "Credentials": {"AccessKeyIdVariable": "REMOTE_KEY",
+                                "SecretAccessKeyVariable": "REMOTE_SECRET"}}}]})
+        .to_string()
+    };
+    let plain = remote("http://127.0.0.1:9");
+    let env = |config: &str, allow: Option<&str>| {
+        let mut env = vec![
+            ("REPLICATION_CONFIG".to_owned(), config.to_owned()),
+            ("REMOTE_KEY".to_owned(), "k".to_owned()),
+            ("REMOTE_SECRET".to_owned(), "s".to_owned()),
+        ];
+        if let Some(allow) = allow {
+            env.push(("ALLOW_PLAIN_HTTP_ENDPOINTS".to_owned(), allow.to_owned()));
+        }
+        env
+    };
+    // Through the binary's init (the command line reads the configuration first).
+    let out = cli(&[])
+        .envs(env(&plain, None))
+        .args(["verify", "--bucket", "any-bucket"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for named in [
+        "REPLICATION_CONFIG.Rules[0].Destination.Endpoint",
+        "\"far-bucket\"",
+        "http://127.0.0.1:9",
+        "ALLOW_PLAIN_HTTP_ENDPOINTS=true",
+    ] {
+        assert!(stderr.contains(named), "{named}: {stderr}");
+    }
+    let from_env = |env: Vec<(String, String)>| {
+        s3_replicator::Config::from_env(|k| {
+            env.iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+        })
+    };
+    assert!(from_env(env(&plain, Some("false"))).is_err());
+    assert!(from_env(env(&plain, Some("true"))).is_ok());
+    assert!(from_env(env(&remote("https://s3.example"), None)).is_ok());
+}
