@@ -250,3 +250,40 @@ async fn a_plain_http_endpoint_is_refused_at_init_unless_allowed_by_name() {
     assert!(from_env(env(&plain, Some("true"))).is_ok());
     assert!(from_env(env(&remote("https://s3.example"), None)).is_ok());
 }
+
+#[tokio::test]
+async fn report_csv_cells_never_start_a_formula() {
+    let w = world("csv").await;
+    let keys = [
+        "=HYPERLINK(\"http://attacker.example\",\"click\")",
+        "+1+1",
+        "-2+3",
+        "@SUM(A1)",
+        "plain=key.txt",
+    ];
+    for key in keys {
+        put(&w.s3, &w.src, key, b"x").await;
+    }
+    let report = std::env::temp_dir().join(format!("{}.csv", w.src));
+    let out = cli(&[("DESTINATION_BUCKET", &w.dst)])
+        .args(["verify", "--bucket", &w.src, "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut reader = csv::Reader::from_path(&report).unwrap();
+    let written: Vec<String> = reader.records().map(|r| r.unwrap()[1].to_owned()).collect();
+    let _ = std::fs::remove_file(&report);
+    for key in keys {
+        let expected = match key.chars().next() {
+            Some('=' | '+' | '-' | '@') => format!("'{key}"),
+            _ => key.to_owned(),
+        };
+        assert!(written.contains(&expected), "{expected:?} in {written:?}");
+    }
+}
