@@ -100,7 +100,11 @@ async fn runtime_api(
 
 /// Runs the binary for one invocation of `event` (deadline `deadline_in_ms` from now) with
 /// this environment: what it posted back, and the EMF documents it wrote.
-async fn invoke(event: Value, env: &[(&str, &str)], deadline_in_ms: u128) -> (String, Vec<Value>) {
+pub(crate) async fn invoke(
+    event: Value,
+    env: &[(&str, &str)],
+    deadline_in_ms: u128,
+) -> (String, Vec<Value>) {
     let (posted, documents) = invoke_all(vec![event], env, deadline_in_ms, &[]).await;
     (posted[0].1.clone(), documents)
 }

@@ -287,3 +287,27 @@ async fn report_csv_cells_never_start_a_formula() {
         assert!(written.contains(&expected), "{expected:?} in {written:?}");
     }
 }
+
+#[tokio::test]
+async fn metric_dimensions_name_only_configured_source_buckets() {
+    let w = world("dims").await;
+    let forged = put(&w.s3, &w.other, "k", b"not ours").await;
+    let (_, documents) = crate::metrics::invoke(
+        created_event(std::slice::from_ref(&forged)),
+        &[
+            ("REPLICATION_CONFIG", &config(&w.dst)),
+            ("SOURCE_BUCKETS", &w.src),
+        ],
+        60_000,
+    )
+    .await;
+    let sources: Vec<&str> = documents
+        .iter()
+        .filter_map(|d| d.get("SourceBucket").and_then(Value::as_str))
+        .collect();
+    assert!(!sources.is_empty(), "{documents:#?}");
+    assert!(
+        sources.iter().all(|s| *s == "other"),
+        "{sources:?} in {documents:#?}"
+    );
+}
