@@ -32,6 +32,7 @@ mod security;
 mod simulation;
 mod store_conformance;
 mod streaming;
+mod template_hardening;
 mod tls;
 mod tools_keep_later_writes;
 mod verify;
