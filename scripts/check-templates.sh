@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment templates: cfn-lint, sam validate --lint, checkov (zero failed
-# checks; every skip carries a justification in the template), a circular-dependency check, and
+# checks; every skip carries a justification in the template), a circular-dependency check (and no
+# parameter that could put a wildcard where a policy names a resource or principal), and
 # sam build producing the bootstrap (x86_64 here: arm64 needs a target this machine cannot fetch).
 # Each check closes with its time.
 set -euo pipefail
@@ -23,7 +24,7 @@ echo "== checkov"
 .venv-checkov/bin/checkov --framework cloudformation --compact --quiet --skip-download \
   $(printf -- '-f %s ' "${templates[@]}")
 done_in
-echo "== circular dependencies"
+echo "== circular dependencies, wildcards where a name belongs"
 .venv/bin/python scripts/check_template.py "${templates[@]}"
 done_in
 

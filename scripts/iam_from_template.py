@@ -13,12 +13,15 @@ no broader than it says.
   iam_from_template.py TEMPLATE --alarms [--param ...]             print the alarms created, resolved
   iam_from_template.py TEMPLATE --resource NAME[.PROP] [--param ...] a resource's properties
 
+Parameters are checked against their AllowedPattern, as CloudFormation checks them.
+
 The user set-up makes exactly SETUP_CALLS requests, so the server can be started with
 INITIAL_NO_AUTH_ACTION_COUNT=SETUP_CALLS and enforce IAM for everything after.
 """
 
 import argparse
 import json
+import re
 import sys
 
 import yaml
@@ -64,6 +67,12 @@ class Resolver:
                 sys.exit(f"parameter {name} has no default: pass --param {name}=...")
             if spec["Type"] == "CommaDelimitedList":
                 value = [v.strip() for v in value.split(",")] if value else []
+            # As CloudFormation does: a value its AllowedPattern refuses fails the deployment
+            # (each element of a list).
+            pattern = spec.get("AllowedPattern")
+            for v in (value if isinstance(value, list) else [value]):
+                if pattern is not None and not re.fullmatch(pattern, v):
+                    sys.exit(f"parameter {name}: {v!r} does not match its AllowedPattern {pattern}")
             self.params[name] = value
         self.pseudo = {
             "AWS::Partition": "aws",

@@ -151,8 +151,14 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         ExitCode::from(2)
     };
     // It is told first: it needs no credentials to find.
-    if let Err(e) = crate::Config::from_env(var) {
-        return invalid(&e);
+    let config = match crate::Config::from_env(var) {
+        Ok(config) => config,
+        Err(e) => return invalid(&e),
+    };
+    // The tools act where the function may: only on its own source buckets.
+    if let Some(refused) = outside_sources(&cli.command, &config) {
+        eprintln!("{refused}");
+        return ExitCode::from(2);
     }
     let sdk = crate::sdk::load().await;
     if let Some(problem) = crate::sdk::credentials_problem(&sdk).await {
@@ -236,6 +242,23 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             verify::command(&replicator, &options, report, concurrency).await
         }
     }
+}
+
+/// Why `command` may not run: its `--bucket` is outside a non-empty `SOURCE_BUCKETS`.
+fn outside_sources(command: &Command, config: &crate::Config) -> Option<String> {
+    let (tool, bucket) = match command {
+        Command::Verify { bucket, .. } => ("verify", bucket),
+        Command::Backfill { bucket, .. } => ("backfill", bucket),
+        Command::Restore { bucket, .. } => ("restore", bucket),
+        Command::Repair { bucket, .. } => ("repair", bucket),
+    };
+    (!config.allows_source(bucket)).then(|| {
+        format!(
+            "{tool}: --bucket {bucket:?} is not one of this function's source buckets \
+             (SOURCE_BUCKETS: {}); nothing was done",
+            config.source_buckets.join(", ")
+        )
+    })
 }
 
 /// A configuration error as the user gave the configuration: read from `--config FILE`, it

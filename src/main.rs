@@ -48,6 +48,7 @@ async fn main() -> ExitCode {
         .init()
         .ok();
     s3_replicator::metrics::describe();
+    s3_replicator::metrics::set_sources(&replicator.config().source_buckets);
     if let Some(metrics) = metrics {
         s3_replicator::metrics::set_flush(move || {
             let _ = metrics.flush(std::io::stdout().lock());

@@ -3,8 +3,9 @@
 //! Lambda's log pipeline turns them into CloudWatch metrics without an API call.
 //!
 //! Dimensions are bounded: source and destination bucket, and a failure code or skip reason,
-//! never a key or a version id. Without a recorder installed (tests, the command line), every
-//! call here is a no-op.
+//! never a key or a version id. Bucket values come from the configuration, not from payloads:
+//! a source outside `SOURCE_BUCKETS` is counted as [`OTHER`] (destinations are the rules' own).
+//! Without a recorder installed (tests, the command line), every call here is a no-op.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -37,6 +38,31 @@ pub const BATCH_TASKS: &str = "BatchTasks";
 /// Latency samples between flushes: the EMF writer keeps at most 100 values of a histogram
 /// until it is flushed and drops the rest silently, so the function flushes before that.
 pub const SAMPLES_PER_FLUSH: usize = 90;
+
+/// The `SourceBucket` of a bucket outside `SOURCE_BUCKETS` (a forged event's, a manifest's).
+pub const OTHER: &str = "other";
+
+static SOURCES: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Sets the source buckets a `SourceBucket` value may name (`SOURCE_BUCKETS`); called once.
+/// Empty: any bucket is a source, and its name is the value.
+pub fn set_sources(buckets: &[String]) {
+    let _ = SOURCES.set(buckets.to_vec());
+}
+
+/// The `SourceBucket` value of `bucket`: whoever sends an event or writes a manifest names any
+/// bucket they like, and each new value would be a new custom metric.
+fn source_value(bucket: &str) -> String {
+    match SOURCES.get() {
+        Some(allowed) if bucket != "none" && !allowed.is_empty() => {
+            match allowed.iter().any(|b| b == bucket) {
+                true => bucket.to_owned(),
+                false => OTHER.to_owned(),
+            }
+        }
+        _ => bucket.to_owned(),
+    }
+}
 
 static UNFLUSHED: AtomicUsize = AtomicUsize::new(0);
 static FLUSH: OnceLock<Box<dyn Fn() + Send + Sync>> = OnceLock::new();
@@ -128,7 +154,7 @@ pub fn outcome(
     result: &Result<Done, ReplicationError>,
     now: SystemTime,
 ) {
-    let source = event.bucket.clone();
+    let source = source_value(&event.bucket);
     let destination = destination.unwrap_or("none").to_owned();
     let labels = [
         ("SourceBucket", source.clone()),
@@ -176,6 +202,7 @@ fn replica(labels: &[(&'static str, String); 2], bytes: u64, latency_ms: Option<
 /// Records one failure: of a record at a destination, of a record that could not be read
 /// (`source` and `destination` "none"), of a Batch Operations task.
 pub fn failure(source: &str, destination: &str, code: &str) {
+    let source = &source_value(source);
     counter!(OPERATIONS_FAILED, "SourceBucket" => source.to_owned()).increment(1);
     let labels = [
         ("SourceBucket", source.to_owned()),
@@ -193,13 +220,13 @@ pub fn failure(source: &str, destination: &str, code: &str) {
 /// Records one answered Batch Operations task (its replicas and failures are counted as
 /// every outcome is, by [`outcome`] and [`failure`]).
 pub fn batch_task(source: &str, result_code: &str) {
-    counter!(BATCH_TASKS, "SourceBucket" => source.to_owned(), "ResultCode" => result_code.to_owned())
+    counter!(BATCH_TASKS, "SourceBucket" => source_value(source), "ResultCode" => result_code.to_owned())
         .increment(1);
 }
 
 /// Records the S3 requests one record's work made.
 pub fn requests(source_bucket: &str, n: u32) {
-    counter!(S3_REQUESTS, "SourceBucket" => source_bucket.to_owned()).increment(u64::from(n));
+    counter!(S3_REQUESTS, "SourceBucket" => source_value(source_bucket)).increment(u64::from(n));
 }
 
 /// Milliseconds from an event's `eventTime` to `now` (never negative).

@@ -55,6 +55,8 @@ async fn streamed_copy_memory_is_bounded_whatever_the_part_size() {
         &server().endpoint,
         &[
             ("REPLICATION_CONFIG", &config),
+            // The other endpoint is a local server, on plain http.
+            ("ALLOW_PLAIN_HTTP_ENDPOINTS", "true"),
             ("MULTIPART_PART_SIZE", &part),
             ("MULTIPART_CONCURRENCY", "2"),
         ],

@@ -6,6 +6,9 @@ use super::{
 };
 use crate::copy::{CopySettings, COPY_OBJECT_LIMIT, MAX_PART, MIN_PART};
 
+/// The setting that allows a remote endpoint over plain `http://` (local tests).
+pub const ALLOW_PLAIN_HTTP_ENDPOINTS: &str = "ALLOW_PLAIN_HTTP_ENDPOINTS";
+
 impl Config {
     /// Reads the configuration from environment variables through `var` (testable without env).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -28,6 +31,20 @@ impl Config {
                 config
                     .source_buckets
                     .push(bucket_name(name, "SOURCE_BUCKETS")?);
+            }
+        }
+        // Every request to another endpoint is signed, with its named credentials or the
+        // function's own, and carries the object: in the clear only when the user says so.
+        if flag(ALLOW_PLAIN_HTTP_ENDPOINTS)? != Some(true) {
+            for (i, rule) in config.rules.iter().enumerate() {
+                if let Some(endpoint) = &rule.destination.endpoint {
+                    if endpoint.url.starts_with("http://") {
+                        return Err(ConfigError::new(
+                            format!("REPLICATION_CONFIG.Rules[{i}].Destination.Endpoint"),
+                            format!("rule {:?} sends destination {:?} its objects and signed requests over plain HTTP ({}); use an https:// endpoint, or set {ALLOW_PLAIN_HTTP_ENDPOINTS}=true to allow it (local tests only)", rule.id, rule.destination.bucket, endpoint.url),
+                        ));
+                    }
+                }
             }
         }
         if let Some(key) = set("SOURCE_KMS_KEY_ARN") {

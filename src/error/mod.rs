@@ -91,8 +91,9 @@ pub enum ReplicationError {
     /// A listing said it was truncated but gave no marker to continue from.
     #[error("{0} said the listing is truncated but gave no marker to continue from")]
     ListingNotAdvancing(&'static str),
-    /// The event names a bucket outside `SOURCE_BUCKETS`: this deployment does not replicate it.
-    #[error("bucket {0:?} is not one of this function's source buckets (SOURCE_BUCKETS); nothing was replicated")]
+    /// The event, task or command names a bucket outside `SOURCE_BUCKETS`: this deployment does
+    /// not act on it.
+    #[error("bucket {0:?} is not one of this function's source buckets (SOURCE_BUCKETS); nothing was done")]
     SourceBucketNotAllowed(String),
     /// Concurrent writers kept changing the key; the retry will converge it.
     #[error("not converged: {0}")]

@@ -200,6 +200,9 @@ async fn one<S: SourceStore, D: DestinationStore>(
     stop_at: Option<Instant>,
     counted: &mut bool,
 ) -> (ResultCode, String) {
+    if let Some(refused) = not_allowed(replicator, mode, &object.bucket) {
+        return failed(&refused);
+    }
     if stop_at.is_some_and(|stop| Instant::now() >= stop) {
         return failed(&ReplicationError::DeadlineReached);
     }
@@ -282,6 +285,25 @@ async fn one<S: SourceStore, D: DestinationStore>(
             }))
         }
     }
+}
+
+/// Whoever writes a manifest chooses its buckets, as an event's sender does: every mode acts
+/// only on the deployment's own sources (`SOURCE_BUCKETS`, checked before any call). A restore
+/// may also read the history of a configured destination on the function's endpoint (a
+/// replica); the bucket it writes back into is checked where it is chosen.
+fn not_allowed<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    mode: Mode,
+    bucket: &str,
+) -> Option<ReplicationError> {
+    let config = replicator.config();
+    let a_replica = mode == Mode::Restore
+        && config
+            .rules
+            .iter()
+            .any(|r| r.destination.endpoint.is_none() && r.destination.bucket == bucket);
+    (!config.allows_source(bucket) && !a_replica)
+        .then(|| ReplicationError::SourceBucketNotAllowed(bucket.to_owned()))
 }
 
 /// A restore task: the version it names copied back as its key's current one.

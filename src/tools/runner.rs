@@ -97,7 +97,8 @@ pub fn report_writable(tool: &str, path: Option<&Path>) -> Option<ExitCode> {
     }
 }
 
-/// Writes a `--report` CSV: the header, then one row per key.
+/// Writes a `--report` CSV: the header, then one row per key, each cell made inert for a
+/// spreadsheet ([`inert`]).
 pub fn write_report<R, F>(path: &Path, header: &[&str], rows: R) -> Result<(), csv::Error>
 where
     R: IntoIterator<Item = Vec<F>>,
@@ -106,10 +107,25 @@ where
     let mut out = csv::Writer::from_path(path)?;
     out.write_record(header)?;
     for row in rows {
-        out.write_record(row)?;
+        out.write_record(row.iter().map(|cell| inert(cell.as_ref())))?;
     }
     out.flush()?;
     Ok(())
+}
+
+/// A cell a spreadsheet shows as text: anyone who can write a key chooses its first character,
+/// and a cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage return is read as a formula
+/// (OWASP, CSV injection), so such a cell gets a leading `'`.
+pub fn inert(cell: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match cell.first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => {
+            let mut quoted = Vec::with_capacity(cell.len() + 1);
+            quoted.push(b'\'');
+            quoted.extend_from_slice(cell);
+            quoted.into()
+        }
+        _ => cell.into(),
+    }
 }
 
 /// Lines of cells in columns: each column but the last padded to its widest cell, as a terminal
@@ -174,7 +190,20 @@ pub fn cannot_run(verb: &str, e: &ReplicationError) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::{columns, interrupted};
+    use super::{columns, inert, interrupted};
+
+    #[test]
+    fn a_cell_a_spreadsheet_would_read_as_a_formula_is_quoted() {
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(
+                &*inert(formula.as_bytes()),
+                format!("'{formula}").as_bytes()
+            );
+        }
+        for text in ["", "a=b", "key.txt", "'already"] {
+            assert_eq!(&*inert(text.as_bytes()), text.as_bytes());
+        }
+    }
 
     #[test]
     fn every_tool_says_what_an_interruption_left_in_the_same_words() {

@@ -319,6 +319,45 @@ const CALLS: &[(&str, Option<&str>, &str, &[&str])] = &[
     ("the failure destination",                          None,                "queue",  &["sqs:SendMessage"]),
 ];
 
+/// The conditions a grant for a class of resource must carry (`Null`: none). KMS keys are used only
+/// by S3 on the function's behalf (`kms:ViaService`, "Condition keys for AWS KMS") and only for
+/// objects of the named buckets: S3's encryption context `aws:s3:arn` is the object's ARN, or the
+/// bucket's with S3 Bucket Keys ("Using SSE-KMS", Encryption context). A key is regional and S3
+/// uses a key of its bucket's region: the source key's region is the key ARN's; replica keys may
+/// sit in several regions, which a template cannot map one by one.
+fn conditions(class: &str) -> Value {
+    match class {
+        "src-key" => json!({
+            "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn":
+                ["arn:aws:s3:::src-bucket", "arn:aws:s3:::src-bucket/*"]}}),
+        "replica-key" => json!({
+            "StringLike": {"kms:ViaService": "s3.*.amazonaws.com",
+                "kms:EncryptionContext:aws:s3:arn":
+                    ["arn:aws:s3:::replica-bucket", "arn:aws:s3:::replica-bucket/*"]}}),
+        _ => Value::Null,
+    }
+}
+
+/// A condition block as one comparable string: keys and lists in order.
+fn canonical(v: &Value) -> String {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, String)> =
+                map.iter().map(|(k, v)| (k.clone(), canonical(v))).collect();
+            entries.sort();
+            let inner: Vec<String> = entries.iter().map(|(k, v)| format!("{k:?}:{v}")).collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(items) => {
+            let mut inner: Vec<String> = items.iter().map(canonical).collect();
+            inner.sort();
+            format!("[{}]", inner.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
 #[test]
 fn template_role_grants_exactly_what_the_calls_need() {
     use std::collections::BTreeSet;
@@ -373,11 +412,18 @@ fn template_role_grants_exactly_what_the_calls_need() {
             ("DestinationBucketArns", "arn:aws:s3:::replica-bucket"),
         ];
         params.extend_from_slice(extra);
-        let needed: BTreeSet<(String, String)> = CALLS
+        // Each grant: resource, action, and the conditions it is granted under.
+        let needed: BTreeSet<(String, String, String)> = CALLS
             .iter()
             .filter(|(_, when, _, _)| when.is_none_or(|w| on.contains(&w)))
             .flat_map(|(_, _, class, actions)| {
-                actions.iter().map(|a| (resource(class), a.to_string()))
+                actions.iter().map(|a| {
+                    (
+                        resource(class),
+                        a.to_string(),
+                        canonical(&conditions(class)),
+                    )
+                })
             })
             .collect();
         let policy: Value = from_template(&[], &params);
@@ -391,9 +437,10 @@ fn template_role_grants_exactly_what_the_calls_need() {
         let mut granted = BTreeSet::new();
         for statement in policy["Statement"].as_array().unwrap() {
             assert_eq!(statement["Effect"], "Allow");
+            let condition = canonical(statement.get("Condition").unwrap_or(&Value::Null));
             for r in as_list(&statement["Resource"]) {
                 for a in as_list(&statement["Action"]) {
-                    granted.insert((r.clone(), a));
+                    granted.insert((r.clone(), a, condition.clone()));
                 }
             }
         }

@@ -100,7 +100,11 @@ async fn runtime_api(
 
 /// Runs the binary for one invocation of `event` (deadline `deadline_in_ms` from now) with
 /// this environment: what it posted back, and the EMF documents it wrote.
-async fn invoke(event: Value, env: &[(&str, &str)], deadline_in_ms: u128) -> (String, Vec<Value>) {
+pub(crate) async fn invoke(
+    event: Value,
+    env: &[(&str, &str)],
+    deadline_in_ms: u128,
+) -> (String, Vec<Value>) {
     let (posted, documents) = invoke_all(vec![event], env, deadline_in_ms, &[]).await;
     (posted[0].1.clone(), documents)
 }
@@ -237,6 +241,8 @@ struct Hanging {
     silent: std::net::TcpListener,
 }
 
+/// A rule whose destination is a local endpoint that never answers: plain http, so the function
+/// runs with `ALLOW_PLAIN_HTTP_ENDPOINTS=true`.
 async fn one_rule_hangs(label: &str) -> Hanging {
     let s3 = client();
     let src = versioned_bucket(&s3, &format!("{label}-src"), "us-east-1").await;
@@ -276,6 +282,7 @@ async fn metrics_are_written_before_the_deadline_when_a_call_hangs() {
         &[
             ("REPLICATION_CONFIG", &config),
             ("MULTIPART_TIME_MARGIN_SECONDS", "1"),
+            ("ALLOW_PLAIN_HTTP_ENDPOINTS", "true"),
         ],
         5_000,
         &[],
@@ -630,6 +637,7 @@ async fn one_environment_serves_several_invocations_at_once_when_lambda_allows_i
     let env = [
         ("REPLICATION_CONFIG", config.as_str()),
         ("MULTIPART_TIME_MARGIN_SECONDS", "1"),
+        ("ALLOW_PLAIN_HTTP_ENDPOINTS", "true"),
     ];
     let (posted, _) = invoke_all(events, &env, 6_000, &[("AWS_LAMBDA_MAX_CONCURRENCY", "2")]).await;
     // The second invocation was taken and answered while the first still waited.
@@ -771,6 +779,7 @@ async fn under_sqs_only_the_message_still_running_at_the_deadline_returns() {
     let env = [
         ("REPLICATION_CONFIG", config.as_str()),
         ("MULTIPART_TIME_MARGIN_SECONDS", "1"),
+        ("ALLOW_PLAIN_HTTP_ENDPOINTS", "true"),
     ];
     let (posted, documents, logs) = invoke_logged(vec![batch], &env, 5_000, &[]).await;
     // An answer, not an invocation error: only the message not done returns.

@@ -44,6 +44,8 @@ fn remote_env(dst: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     .to_string();
     let mut env = vec![
         ("REPLICATION_CONFIG".to_owned(), config),
+        // The other endpoint is a local server, on plain http.
+        ("ALLOW_PLAIN_HTTP_ENDPOINTS".to_owned(), "true".to_owned()),
         ("REMOTE_KEY".to_owned(), "remote-key".to_owned()),
         ("REMOTE_SECRET".to_owned(), "remote-secret".to_owned()),
     ];
@@ -272,7 +274,10 @@ async fn credentials_for_another_endpoint_are_read_from_secrets_manager_at_init(
         .to_string()
     };
     let load = |config: String| {
-        let vars = function_env(&[("REPLICATION_CONFIG", &config)]);
+        let vars = function_env(&[
+            ("REPLICATION_CONFIG", &config),
+            ("ALLOW_PLAIN_HTTP_ENDPOINTS", "true"),
+        ]);
         let sdk = sdk.clone();
         async move { s3_replicator::wiring::load(&sdk, |name| vars.get(name).cloned()).await }
     };

@@ -64,6 +64,10 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
             .unwrap_or_else(|| bucket.to_owned()),
         false => bucket.to_owned(),
     };
+    // The bucket written into is an allowed source, wherever its name was read.
+    if !replicator.config().allows_source(&target) {
+        return Err(ReplicationError::SourceBucketNotAllowed(target));
+    }
     let region = replicator.bucket_region(&target).await?;
     if !replicator
         .source()
