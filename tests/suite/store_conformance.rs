@@ -13,9 +13,9 @@ use s3_replicator::aws_s3::AwsS3;
 use s3_replicator::error::S3FailureKind;
 use s3_replicator::fake::{FakeS3, UserWrite, Versioning};
 use s3_replicator::store::{
-    AclPlan, Body, ContentHeaders, CopyRequest, Current, DestinationStore, GrantHeaders, Grantee,
-    ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, TagsPlan, TargetEncryption, VersionRef,
-    WriteCondition, Written,
+    AclPlan, Body, Checksum, ContentHeaders, CopyRequest, Current, DestinationStore, GrantHeaders,
+    Grantee, ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, TagsPlan, TargetEncryption,
+    VersionRef, WriteCondition, Written,
 };
 
 const REGION: &str = "us-east-1";
@@ -356,6 +356,7 @@ conformance!(
     a_bucket_versioned_late_keeps_its_null_version,
     a_conditional_delete_deletes_only_the_object_it_names,
     a_delete_marker_is_no_object_for_any_write_condition,
+    an_upload_keeps_a_full_object_checksum_only_in_a_crc,
 );
 
 fn at(bucket: &str, key: &str) -> ReplicaLocation {
@@ -414,6 +415,50 @@ fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// As S3: a multipart upload's full-object checksum is a CRC's (CRC32, CRC32C, CRC64NVME);
+/// SHA-1 and SHA-256 are composite only, and an upload asking for them as `FULL_OBJECT` is
+/// refused (400 InvalidRequest).
+async fn an_upload_keeps_a_full_object_checksum_only_in_a_crc(b: &impl Backend) {
+    let s = b.store();
+    let dst = b.bucket().await;
+    let with = |algorithm: &str, full_object: bool| ReplicaSpec {
+        checksum: Some(Checksum {
+            algorithm: algorithm.into(),
+            full_object,
+            value: String::new(),
+        }),
+        ..spec(&dst, "summed")
+    };
+    for algorithm in ["SHA1", "SHA256"] {
+        let err = s
+            .create_multipart(&with(algorithm, true), &[])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.kind, err.status),
+            (S3FailureKind::InvalidRequest, Some(400)),
+            "{algorithm}: {err}"
+        );
+    }
+    for (algorithm, full_object) in [
+        ("SHA1", false),
+        ("SHA256", false),
+        ("CRC32", false),
+        ("CRC32", true),
+        ("CRC32C", true),
+        ("CRC64NVME", true),
+    ] {
+        let target = with(algorithm, full_object);
+        let id = s.create_multipart(&target, &[]).await.unwrap();
+        s.abort_multipart(&target, &id).await.unwrap();
+    }
+    assert!(s
+        .list_uploads(&with("CRC32", true))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn current_tells_an_object_a_delete_marker_and_nothing_apart(b: &impl Backend) {
