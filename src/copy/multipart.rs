@@ -122,6 +122,9 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     plan: Plan<'_>,
     run: &Run,
 ) -> Result<Written, ReplicationError> {
+    // What S3 lets an upload carry: a full-object SHA-1 / SHA-256 becomes composite.
+    let request = super::for_upload(request);
+    let request = request.as_ref();
     let target = &request.target;
     let dst = |f| ReplicationError::classify(Side::Destination, f);
     let fingerprint = fingerprint(request, &plan);

@@ -25,6 +25,7 @@ mod large_objects;
 mod least_privilege;
 mod metrics;
 mod one_judgement;
+mod own_layouts;
 mod replication;
 mod restore;
 mod s3_errors;
