@@ -1,7 +1,8 @@
 //! Single-part sources copied in parts of our own layout (above a lowered `MULTIPART_THRESHOLD`):
 //! the replica's ETag is `…-N` and its checksum cannot be the source's full-object one. Every
 //! checksum algorithm still replicates (SHA-1 and SHA-256 as composite checksums, which is all S3
-//! allows for an upload), and verify says `unproven` rather than `same`.
+//! allows for an upload), verify says `unproven` rather than `same`, and a redelivered event
+//! recognises the replica it already wrote.
 
 use crate::common::*;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ChecksumType};
@@ -76,4 +77,25 @@ async fn sha_objects_copied_in_parts_of_our_own_replicate_with_a_composite_check
     for f in &findings {
         assert_eq!(f.status, Status::Unproven, "{}: {}", f.key, f.detail);
     }
+}
+
+#[tokio::test]
+async fn a_redelivered_event_of_an_unversioned_source_finds_its_replica_in_our_parts() {
+    let s3 = client();
+    let src = unique_bucket("ru-src");
+    s3.create_bucket().bucket(&src).send().await.unwrap();
+    let dst = versioned_bucket(&s3, "ru-dst", "eu-west-1").await;
+    let data = body(11 * MIB);
+    let p = put(&s3, &src, "k.bin", &data).await;
+    assert_eq!(p.version_id, None);
+    let replicator = own_layout(&dst);
+    let event = created_event(std::slice::from_ref(&p));
+    assert_eq!(
+        handle(&replicator, event.clone()).await.unwrap().replicated,
+        1
+    );
+    // The `null` version's replica is told by its write (second, size, ETag): its ETag is ours.
+    let again = handle(&replicator, event).await.unwrap();
+    assert_eq!((again.replicated, again.skipped), (0, 1));
+    assert_eq!(version_count(&s3, &dst, "k.bin").await, 1);
 }
