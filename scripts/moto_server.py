@@ -18,7 +18,8 @@ needs no Content-MD5 (moto asks for one, as for an upload with a body). HeadObje
 marker answers its Last-Modified, as S3 does since 2023 (moto leaves it out). CreateMultipartUpload
 refuses a full-object SHA-1 / SHA-256 checksum (400 InvalidRequest: S3 keeps full-object checksums
 of uploads only for the CRCs), and HeadObject with ChecksumMode answers the checksum's type and a
-composite value's `-N`, as S3 does (moto accepts the one and leaves out the other).
+composite value's `-N`, as S3 does (moto accepts the one and leaves out the other); UploadPartCopy
+into an upload with a checksum algorithm answers the part's checksum, as S3 does (moto: none).
 
 With `--tls DIR` it serves HTTPS with a certificate for 127.0.0.1 signed by a CA made for the
 run, whose certificate it writes to DIR/ca.pem (for SSL_CERT_FILE).
@@ -34,10 +35,12 @@ import time
 
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
+from moto.core.compat import HAS_CRT
 from moto.core.serialize import S3Serializer
 from moto.s3 import exceptions as s3_exceptions
 from moto.s3 import models as s3_models
 from moto.s3.responses import S3Response
+from moto.s3.utils import compute_checksum
 from moto.server import main as moto_main
 
 ROOTS = {
@@ -130,6 +133,28 @@ def _pinned_part_copy(self):
 
 
 S3Response.upload_part_copy = _pinned_part_copy
+
+# UploadPartCopy into an upload created with a checksum algorithm: S3 answers the part's checksum
+# in that algorithm (CopyPartResult), which CompleteMultipartUpload repeats; moto 5.2 answers
+# none. CRC64NVME only where moto computes it (with awscrt; else it falls back to CRC32).
+_part_checksums = {"CRC32", "CRC32C", "SHA1", "SHA256"} | ({"CRC64NVME"} if HAS_CRT else set())
+
+
+def _part_copy_with_checksum(self):
+    status, headers, body = _pinned_part_copy(self)
+    multipart = self.backend.get_bucket(self.bucket_name).multiparts.get(self._get_param("uploadId"))
+    algorithm = (multipart.metadata.get("x-amz-checksum-algorithm") or "").upper() if multipart else ""
+    part = multipart.parts.get(self._get_int_param("partNumber")) if multipart else None
+    if status == 200 and part is not None and algorithm in _part_checksums:
+        value = compute_checksum(part.value, algorithm).decode()
+        text = body.decode() if isinstance(body, bytes) else body
+        body = text.replace("</CopyPartResult>",
+                            f"<Checksum{algorithm}>{value}</Checksum{algorithm}></CopyPartResult>")
+        headers["content-length"] = str(len(body.encode()))
+    return status, headers, body
+
+
+S3Response.upload_part_copy = _part_copy_with_checksum
 
 _delete_object = S3Response.delete_object
 

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use futures::StreamExt;
 use s3_replicator::aws_s3::AwsS3;
+use s3_replicator::copy::multipart::checksum_of;
 use s3_replicator::error::S3FailureKind;
 use s3_replicator::fake::{FakeS3, UserWrite, Versioning};
 use s3_replicator::store::{
@@ -357,6 +358,7 @@ conformance!(
     a_conditional_delete_deletes_only_the_object_it_names,
     a_delete_marker_is_no_object_for_any_write_condition,
     an_upload_keeps_a_full_object_checksum_only_in_a_crc,
+    a_part_copied_into_an_upload_with_a_checksum_answers_its_checksum,
 );
 
 fn at(bucket: &str, key: &str) -> ReplicaLocation {
@@ -459,6 +461,45 @@ async fn an_upload_keeps_a_full_object_checksum_only_in_a_crc(b: &impl Backend) 
         .await
         .unwrap()
         .is_empty());
+}
+
+/// As S3: UploadPartCopy into an upload created with a checksum algorithm answers the part's
+/// checksum in it, which Complete repeats (a composite upload needs every part's).
+async fn a_part_copied_into_an_upload_with_a_checksum_answers_its_checksum(b: &impl Backend) {
+    let s = b.store();
+    let src = b.bucket().await;
+    let dst = b.bucket().await;
+    let data: Vec<u8> = (0..5 * MIB + 10).map(|i| (i % 251) as u8).collect();
+    let source = b.put(&src, "whole", &data).await;
+    let v = version(&src, "whole", source.version_id.as_deref());
+    let target = ReplicaSpec {
+        checksum: Some(Checksum {
+            algorithm: "SHA256".into(),
+            full_object: false,
+            value: String::new(),
+        }),
+        ..spec(&dst, "parts")
+    };
+    let request = copy(v, target.clone());
+    let id = s.create_multipart(&target, &[]).await.unwrap();
+    let split = 5 * MIB;
+    let mut parts = Vec::new();
+    for (n, (start, end)) in [(1, (0, split)), (2, (split, data.len()))] {
+        let part = s
+            .upload_part_copy(&request, &id, n, (start as u64, end as u64))
+            .await
+            .unwrap();
+        assert_eq!(
+            part.checksum,
+            checksum_of("SHA256", &data[start..end]),
+            "part {n}"
+        );
+        parts.push((n, part));
+    }
+    let done = s.complete_multipart(&target, &id, &parts).await.unwrap();
+    assert!(done.etag.ends_with("-2\""), "{}", done.etag);
+    let replica = version(&dst, "parts", done.version_id.as_deref());
+    assert_eq!(bytes(s, &replica).await, data);
 }
 
 async fn current_tells_an_object_a_delete_marker_and_nothing_apart(b: &impl Backend) {
