@@ -15,7 +15,11 @@ full-object checksum it is given (CRC32, CRC32C, CRC64NVME) against the assemble
 answers BadDigest when they differ, as S3 does (moto ignores it). GetObjectRetention answers the
 version's retention (moto answers the object's bytes), and CopyObject with Object Lock headers
 needs no Content-MD5 (moto asks for one, as for an upload with a body). HeadObject on a delete
-marker answers its Last-Modified, as S3 does since 2023 (moto leaves it out).
+marker answers its Last-Modified, as S3 does since 2023 (moto leaves it out). CreateMultipartUpload
+refuses a full-object SHA-1 / SHA-256 checksum (400 InvalidRequest: S3 keeps full-object checksums
+of uploads only for the CRCs), and HeadObject with ChecksumMode answers the checksum's type and a
+composite value's `-N`, as S3 does (moto accepts the one and leaves out the other); UploadPartCopy
+into an upload with a checksum algorithm answers the part's checksum, as S3 does (moto: none).
 
 With `--tls DIR` it serves HTTPS with a certificate for 127.0.0.1 signed by a CA made for the
 run, whose certificate it writes to DIR/ca.pem (for SSL_CERT_FILE).
@@ -31,10 +35,12 @@ import time
 
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
+from moto.core.compat import HAS_CRT
 from moto.core.serialize import S3Serializer
 from moto.s3 import exceptions as s3_exceptions
 from moto.s3 import models as s3_models
 from moto.s3.responses import S3Response
+from moto.s3.utils import compute_checksum
 from moto.server import main as moto_main
 
 ROOTS = {
@@ -128,6 +134,28 @@ def _pinned_part_copy(self):
 
 S3Response.upload_part_copy = _pinned_part_copy
 
+# UploadPartCopy into an upload created with a checksum algorithm: S3 answers the part's checksum
+# in that algorithm (CopyPartResult), which CompleteMultipartUpload repeats; moto 5.2 answers
+# none. CRC64NVME only where moto computes it (with awscrt; else it falls back to CRC32).
+_part_checksums = {"CRC32", "CRC32C", "SHA1", "SHA256"} | ({"CRC64NVME"} if HAS_CRT else set())
+
+
+def _part_copy_with_checksum(self):
+    status, headers, body = _pinned_part_copy(self)
+    multipart = self.backend.get_bucket(self.bucket_name).multiparts.get(self._get_param("uploadId"))
+    algorithm = (multipart.metadata.get("x-amz-checksum-algorithm") or "").upper() if multipart else ""
+    part = multipart.parts.get(self._get_int_param("partNumber")) if multipart else None
+    if status == 200 and part is not None and algorithm in _part_checksums:
+        value = compute_checksum(part.value, algorithm).decode()
+        text = body.decode() if isinstance(body, bytes) else body
+        body = text.replace("</CopyPartResult>",
+                            f"<Checksum{algorithm}>{value}</Checksum{algorithm}></CopyPartResult>")
+        headers["content-length"] = str(len(body.encode()))
+    return status, headers, body
+
+
+S3Response.upload_part_copy = _part_copy_with_checksum
+
 _delete_object = S3Response.delete_object
 
 
@@ -162,8 +190,28 @@ class _BadDigest(s3_exceptions.S3ClientError):
 _expected_checksum = threading.local()
 
 
+class _InvalidRequest(s3_exceptions.S3ClientError):
+    code = "InvalidRequest"
+
+    def __init__(self, message):
+        super().__init__("InvalidRequest", message)
+
+
+def _check_checksum_type(headers):
+    """CreateMultipartUpload: a full-object checksum of a multipart upload is a CRC's only;
+    S3 refuses SHA-1 and SHA-256 as FULL_OBJECT (400 InvalidRequest), moto 5.2 accepts them."""
+    algorithm = (headers.get("x-amz-checksum-algorithm") or "").upper()
+    if (headers.get("x-amz-checksum-type") or "").upper() == "FULL_OBJECT" and algorithm in (
+            "SHA1", "SHA256"):
+        raise _InvalidRequest(
+            f"The FULL_OBJECT checksum type cannot be used with the {algorithm.lower()} "
+            "checksum algorithm.")
+
+
 def _conditional_complete(self, request, body, bucket_name, query, key_name):
     _expected_checksum.value = None
+    if "uploads" in query:
+        _check_checksum_type(self.headers)
     if query.get("uploadId"):
         existing = self.backend.get_object(bucket_name, key_name)
         done = existing is not None and existing.multipart and existing.multipart.id == query["uploadId"][0]
@@ -261,6 +309,8 @@ _head_object = S3Response.head_object
 
 def _head_with_marker_time(self, bucket_name, query, key_name, headers):
     status, response_headers, body = _head_object(self, bucket_name, query, key_name, headers)
+    if status == 200 and headers.get("x-amz-checksum-mode") == "ENABLED":
+        _checksum_as_s3_heads_it(self, bucket_name, query, key_name, response_headers)
     if response_headers.get("x-amz-delete-marker") == "true":
         wanted = response_headers.get("x-amz-version-id")
         bucket = self.backend.get_bucket(bucket_name)
@@ -272,6 +322,23 @@ def _head_with_marker_time(self, bucket_name, query, key_name, headers):
 
 
 S3Response.head_object = _head_with_marker_time
+
+
+def _checksum_as_s3_heads_it(self, bucket_name, query, key_name, response_headers):
+    """HeadObject with ChecksumMode: S3 answers the checksum's type, and a composite value with
+    its part count (`-N`), as GetObject does; moto 5.2's HEAD leaves out both, so a composite
+    checksum reads there as a full-object one."""
+    if query.get("partNumber"):
+        return
+    version_id = query.get("versionId", [None])[0]
+    key = self.backend.head_object(bucket_name, key_name, version_id=version_id)
+    if key is None or not key.checksum_algorithm or not key.checksum_type:
+        return
+    value = key.checksum_value
+    if key.checksum_type == "COMPOSITE":
+        value = f"{value}-{key.checksum_parts}"
+    response_headers[f"x-amz-checksum-{key.checksum_algorithm.lower()}"] = value
+    response_headers["x-amz-checksum-type"] = key.checksum_type
 
 # GetObjectRetention: moto 5.2 answers the object itself. Answer the version's retention, or
 # NoSuchObjectLockConfiguration when it has none, as S3 does.

@@ -27,7 +27,10 @@ pub struct Faulty<D> {
     rule: Rule,
     injected: AtomicU32,
     garble: Option<Box<dyn Fn(u32) -> bool + Send + Sync>>,
+    delay: Option<Delay>,
 }
+
+type Delay = Box<dyn Fn(Call) -> Option<std::time::Duration> + Send + Sync>;
 
 impl<D> Faulty<D> {
     /// Wraps `inner`; `rule` decides which calls fail.
@@ -37,6 +40,7 @@ impl<D> Faulty<D> {
             rule: Box::new(rule),
             injected: AtomicU32::new(0),
             garble: None,
+            delay: None,
         }
     }
 
@@ -45,6 +49,25 @@ impl<D> Faulty<D> {
     pub fn garbling(mut self, which: impl Fn(u32) -> bool + Send + Sync + 'static) -> Self {
         self.garble = Some(Box::new(which));
         self
+    }
+
+    /// Makes the calls `how_long` names take that much longer, before they reach the store (a
+    /// slow part copy, a delaying hop). It sees every call, so it can count them too.
+    pub fn delaying(
+        mut self,
+        how_long: impl Fn(Call) -> Option<std::time::Duration> + Send + Sync + 'static,
+    ) -> Self {
+        self.delay = Some(Box::new(how_long));
+        self
+    }
+
+    /// As [`Self::check`], after the call's delay.
+    async fn enter(&self, operation: &'static str, part: Option<u32>) -> Result<(), S3Failure> {
+        let call = Call { operation, part };
+        if let Some(took) = self.delay.as_ref().and_then(|d| d(call)) {
+            tokio::time::sleep(took).await;
+        }
+        self.check(operation, part)
     }
 
     /// How many failures were injected.
@@ -76,12 +99,12 @@ pub fn slow_down(operation: &'static str) -> S3Failure {
 
 impl<D: DestinationStore> DestinationStore for Faulty<D> {
     async fn bucket_region(&self, bucket: &str) -> Result<String, S3Failure> {
-        self.check("GetBucketLocation", None)?;
+        self.enter("GetBucketLocation", None).await?;
         self.inner.bucket_region(bucket).await
     }
 
     async fn copy_object(&self, request: &CopyRequest) -> Result<Written, S3Failure> {
-        self.check("CopyObject", None)?;
+        self.enter("CopyObject", None).await?;
         self.inner.copy_object(request).await
     }
 
@@ -91,7 +114,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         body: Body,
         tags: &[(String, String)],
     ) -> Result<Written, S3Failure> {
-        self.check("PutObject", None)?;
+        self.enter("PutObject", None).await?;
         self.inner.put_object(target, body, tags).await
     }
 
@@ -102,7 +125,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         number: u32,
         body: Body,
     ) -> Result<UploadedPart, S3Failure> {
-        self.check("UploadPart", Some(number))?;
+        self.enter("UploadPart", Some(number)).await?;
         let body = match &self.garble {
             Some(which) if which(number) => {
                 // Read as sent, then replaced: the function's own digest sees the real bytes.
@@ -121,7 +144,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         target: &ReplicaSpec,
         tags: &[(String, String)],
     ) -> Result<String, S3Failure> {
-        self.check("CreateMultipartUpload", None)?;
+        self.enter("CreateMultipartUpload", None).await?;
         self.inner.create_multipart(target, tags).await
     }
 
@@ -132,7 +155,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         number: u32,
         range: (u64, u64),
     ) -> Result<UploadedPart, S3Failure> {
-        self.check("UploadPartCopy", Some(number))?;
+        self.enter("UploadPartCopy", Some(number)).await?;
         self.inner
             .upload_part_copy(request, upload_id, number, range)
             .await
@@ -144,14 +167,14 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         upload_id: &str,
         parts: &[(u32, UploadedPart)],
     ) -> Result<Written, S3Failure> {
-        self.check("CompleteMultipartUpload", None)?;
+        self.enter("CompleteMultipartUpload", None).await?;
         self.inner
             .complete_multipart(target, upload_id, parts)
             .await
     }
 
     async fn list_uploads(&self, target: &ReplicaSpec) -> Result<Vec<String>, S3Failure> {
-        self.check("ListMultipartUploads", None)?;
+        self.enter("ListMultipartUploads", None).await?;
         self.inner.list_uploads(target).await
     }
 
@@ -160,7 +183,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         target: &ReplicaSpec,
         upload_id: &str,
     ) -> Result<Vec<(u32, u64, UploadedPart)>, S3Failure> {
-        self.check("ListParts", None)?;
+        self.enter("ListParts", None).await?;
         self.inner.list_parts(target, upload_id).await
     }
 
@@ -169,12 +192,12 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         target: &ReplicaSpec,
         upload_id: &str,
     ) -> Result<(), S3Failure> {
-        self.check("AbortMultipartUpload", None)?;
+        self.enter("AbortMultipartUpload", None).await?;
         self.inner.abort_multipart(target, upload_id).await
     }
 
     async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
-        self.check("HeadObject", None)?;
+        self.enter("HeadObject", None).await?;
         self.inner.replica_current(at).await
     }
 
@@ -183,12 +206,12 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         at: &ReplicaLocation,
         if_match: Option<&str>,
     ) -> Result<Option<String>, S3Failure> {
-        self.check("DeleteObject", None)?;
+        self.enter("DeleteObject", None).await?;
         self.inner.put_delete_marker(at, if_match).await
     }
 
     async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {
-        self.check("ListObjectsV2", None)?;
+        self.enter("ListObjectsV2", None).await?;
         self.inner.list_replicas(at).await
     }
 
@@ -196,7 +219,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         &self,
         at: &ReplicaLocation,
     ) -> Result<std::collections::BTreeSet<String>, S3Failure> {
-        self.check("ListObjectVersions", None)?;
+        self.enter("ListObjectVersions", None).await?;
         self.inner.keys_with_history(at).await
     }
 
@@ -204,7 +227,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         &self,
         at: &ReplicaLocation,
     ) -> Result<Vec<ListedVersion>, S3Failure> {
-        self.check("ListObjectVersions", None)?;
+        self.enter("ListObjectVersions", None).await?;
         self.inner.replica_versions(at).await
     }
 
@@ -213,7 +236,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         at: &ReplicaLocation,
         version_id: &str,
     ) -> Result<Current, S3Failure> {
-        self.check("HeadObject", None)?;
+        self.enter("HeadObject", None).await?;
         self.inner.replica_version(at, version_id).await
     }
 
@@ -222,7 +245,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         at: &ReplicaLocation,
         version_id: &str,
     ) -> Result<(), S3Failure> {
-        self.check("DeleteObject", None)?;
+        self.enter("DeleteObject", None).await?;
         self.inner.delete_version(at, version_id).await
     }
 
@@ -232,7 +255,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         version_id: &str,
         tags: &[(String, String)],
     ) -> Result<(), S3Failure> {
-        self.check("PutObjectTagging", None)?;
+        self.enter("PutObjectTagging", None).await?;
         self.inner.set_tags(at, version_id, tags).await
     }
 
@@ -242,7 +265,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         version_id: &str,
         acl: &AclPlan,
     ) -> Result<(), S3Failure> {
-        self.check("PutObjectAcl", None)?;
+        self.enter("PutObjectAcl", None).await?;
         self.inner.set_acl(at, version_id, acl).await
     }
 }

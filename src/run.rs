@@ -160,6 +160,11 @@ impl Run {
         self.stop_at.is_some_and(|stop| Instant::now() >= stop)
     }
 
+    /// Whether work taking `took` started now would end before the time margin begins.
+    pub fn fits(&self, took: std::time::Duration) -> bool {
+        self.stop_at.is_none_or(|stop| Instant::now() + took < stop)
+    }
+
     /// Requests started so far.
     pub fn requests(&self) -> u32 {
         self.requests.load(Ordering::Relaxed)

@@ -10,7 +10,8 @@ pub use digest::{tee, Md5Of};
 use crate::error::{ReplicationError, Side};
 use crate::run::Run;
 use crate::store::{
-    Current, DestinationStore, ReplicaLocation, ReplicaSpec, SourceVersion, Written,
+    Checksum, CopyRequest, Current, DestinationStore, ReplicaLocation, ReplicaSpec, SourceVersion,
+    Written,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -111,6 +112,35 @@ pub async fn read_back<D: DestinationStore>(
         Current::Object(o) => Some(*o),
         _ => None,
     })
+}
+
+/// The checksum a multipart upload can be created with for a source's `checksum`. S3 keeps a
+/// full-object checksum of a multipart upload only in a CRC algorithm (CRC32, CRC32C,
+/// CRC64NVME) and refuses SHA-1 and SHA-256 as `FULL_OBJECT` (400 InvalidRequest); those are
+/// composite there, a checksum of our parts' checksums. A full-object SHA is a single-part
+/// source's, so its layout in parts is ours: the replica's composite value cannot equal the
+/// source's, and nothing compares the two as equal (only like types prove bytes).
+pub fn upload_checksum(checksum: &Checksum) -> Checksum {
+    let crc = matches!(
+        checksum.algorithm.as_str(),
+        "CRC32" | "CRC32C" | "CRC64NVME"
+    );
+    Checksum {
+        full_object: checksum.full_object && crc,
+        ..checksum.clone()
+    }
+}
+
+/// `request` as a multipart upload can carry it: see [`upload_checksum`].
+pub fn for_upload(request: &CopyRequest) -> std::borrow::Cow<'_, CopyRequest> {
+    match &request.target.checksum {
+        Some(c) if upload_checksum(c) != *c => {
+            let mut request = request.clone();
+            request.target.checksum = Some(upload_checksum(c));
+            std::borrow::Cow::Owned(request)
+        }
+        _ => std::borrow::Cow::Borrowed(request),
+    }
 }
 
 /// The part count of a multipart upload's ETag (`"<md5 of part md5s>-N"`).

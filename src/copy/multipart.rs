@@ -10,10 +10,11 @@
 //! 10,000, never listed in Complete; a layout of exactly 10,000 parts has no such free number, so
 //! there it takes the place of a part not yet copied (or, when every part is, of the last one),
 //! which the retry copies again over it. An upload is resumed, completed or aborted only when
-//! that part proves it ours for exactly this copy; anyone else's upload is never touched. A copy
-//! that finishes never needs the proof, so the part is written only when the copy stops with a
-//! failure a retry can fix (its deadline included); a process killed outright leaves an upload nobody can prove, which the retry does
-//! not touch and the destination's lifecycle rule removes. (With SSE-KMS, part ETags are not
+//! that part proves it ours for exactly this copy; anyone else's upload is never touched. The
+//! part is written right after the upload is created, so a process cut off at any moment leaves
+//! an upload its retry resumes; in a layout of 10,000 parts, only when the copy stops with a
+//! failure a retry can fix. No part is started that would not finish, at the pace of the
+//! slowest part so far, before the time margin. (With SSE-KMS, part ETags are not
 //! MD5s: there the fingerprint part is proven by its checksum in the upload's algorithm, which
 //! ListParts shows too; an SSE-KMS upload without a checksum algorithm cannot be proven, so it is
 //! aborted when the copy stops, and the retry starts again.)
@@ -95,6 +96,22 @@ struct Fingerprint {
     proof: Proof,
 }
 
+/// The longest a part of this copy has taken so far (none yet: zero).
+#[derive(Default)]
+struct PartTimes(std::sync::atomic::AtomicU64);
+
+impl PartTimes {
+    fn record(&self, took: std::time::Duration) {
+        let millis = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        self.0
+            .fetch_max(millis, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn longest(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 /// What proves a part to be the fingerprint.
 #[derive(Debug, Clone)]
 enum Proof {
@@ -122,6 +139,9 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     plan: Plan<'_>,
     run: &Run,
 ) -> Result<Written, ReplicationError> {
+    // What S3 lets an upload carry: a full-object SHA-1 / SHA-256 becomes composite.
+    let request = super::for_upload(request);
+    let request = request.as_ref();
     let target = &request.target;
     let dst = |f| ReplicationError::classify(Side::Destination, f);
     let fingerprint = fingerprint(request, &plan);
@@ -149,11 +169,19 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                 .create_multipart(target, plan.tags)
                 .await
                 .map_err(dst)?;
-            let upload = Upload {
+            let mut upload = Upload {
                 id,
                 resumable: false,
                 fingerprint,
             };
+            // The proof goes first, while its part number is free: a cut at any later moment
+            // (the function's own deadline, or Lambda's) leaves an upload the retry can resume.
+            if plan.layout.len() < MAX_PARTS as usize
+                && mark(destination, request, &upload, FINGERPRINT_PART, run).await
+            {
+                upload.resumable = true;
+                upload.fingerprint = None;
+            }
             (upload, Vec::new())
         }
     };
@@ -168,12 +196,17 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         stop(destination, request, &upload, place, run, err)
     };
     let md5_parts = !matches!(target.encryption, TargetEncryption::Kms { .. });
+    // The slowest part so far: a part that could not finish before the time margin is not
+    // started (it would be cut off, and its time lost).
+    let slowest = PartTimes::default();
+    let slowest = &slowest;
     let copied = stream::iter(missing)
         .map(|(number, range)| async move {
-            if run.past_deadline() {
+            if !run.fits(slowest.longest()) {
                 return Ok(None);
             }
             run.start()?;
+            let started = std::time::Instant::now();
             let etag = match transfer {
                 Transfer::ServerSide => destination
                     .upload_part_copy(request, id, number, range)
@@ -203,6 +236,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                     part
                 }
             };
+            slowest.record(started.elapsed());
             Ok(Some((number, etag)))
         })
         .buffer_unordered(plan.concurrency.max(1))

@@ -113,6 +113,19 @@ impl DestinationStore for FakeS3 {
     ) -> Result<String, S3Failure> {
         let _call = self.call().await;
         let mut state = self.state();
+        // As S3: a full-object checksum of a multipart upload is a CRC's only.
+        if target
+            .checksum
+            .as_ref()
+            .is_some_and(|c| c.full_object && matches!(c.algorithm.as_str(), "SHA1" | "SHA256"))
+        {
+            return Err(fail(
+                "CreateMultipartUpload",
+                S3FailureKind::InvalidRequest,
+                "InvalidRequest",
+                400,
+            ));
+        }
         let id = format!("upload-{}", state.id());
         let initiated = state.now_millis();
         state

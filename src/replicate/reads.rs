@@ -7,6 +7,7 @@ use aws_smithy_types::DateTime;
 use super::order;
 use super::*;
 use crate::order::write_of;
+use crate::store::may_be_replica;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Every destination version that is a replica of source version `marker`, newest first.
@@ -104,7 +105,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     }
 
     /// Whether a version in the destination's history is a replica of the source version
-    /// `head`: only versions of its size (and ETag, where the replica keeps it) are read.
+    /// `head`: only versions of a size and ETag its replica can have are read
+    /// ([`may_be_replica`]: in any layout the copy took).
     pub(super) async fn replica_in_history(
         &self,
         at: &ReplicaLocation,
@@ -114,8 +116,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Result<bool, ReplicationError> {
         let marker = head.version_id.as_deref().unwrap_or("null");
-        let candidate =
-            |v: &ListedVersion| v.size == head.size && (!keeps_etag || v.etag == head.etag);
+        let candidate = |v: &ListedVersion| may_be_replica(v.size, &v.etag, head, keeps_etag);
         let found = self
             .replicas_among(at, source, marker, candidate, true, run)
             .await?;

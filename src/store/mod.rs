@@ -23,7 +23,7 @@ pub use replica::{
     WriteCondition, Written,
 };
 pub use replica_metadata::{
-    key_digest, without_replica_entries, ReplicaRecord, REPLICA_ENTRIES, REPLICA_KEY,
-    REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
+    key_digest, may_be_replica, without_replica_entries, ReplicaRecord, REPLICA_ENTRIES,
+    REPLICA_KEY, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
 };
 pub use source::SourceStore;

@@ -43,6 +43,16 @@ pub fn key_digest(key: &str) -> String {
     hex::encode(Md5::digest(key.as_bytes()))
 }
 
+/// Whether an object of `size` bytes with ETag `etag` can be a replica this function wrote of
+/// `head`, whatever layout the copy took: the source's size, and where the rule keeps ETags
+/// (`keeps_etag`), the source's ETag, or a multipart ETag where the source is one part (copied
+/// in parts of our own above `MULTIPART_THRESHOLD`; a multipart source keeps its own layout).
+/// Only the replica record says whose replica it is: this rules out what cannot be.
+pub fn may_be_replica(size: u64, etag: &str, head: &SourceVersion, keeps_etag: bool) -> bool {
+    let parts = |etag: &str| etag.trim_matches('"').contains('-');
+    size == head.size && (!keeps_etag || etag == head.etag || (!parts(&head.etag) && parts(etag)))
+}
+
 /// What a replica's entries say, read where the object sits: only an object this function wrote
 /// at that very bucket and key has one. Replicas written before an entry was recorded (no
 /// bucket, no key digest) are taken at their word for what is missing.
@@ -89,8 +99,8 @@ impl SourceVersion {
 
     /// Whether this object at `bucket`/`key` is the replica of the source's version `head` of
     /// `source`: the version id it records, and for a `null` version (every overwrite of an
-    /// unversioned key reuses that id) the same write too: the original's recorded second, its
-    /// size and, where the replica keeps its source's ETag (`keeps_etag`), its ETag.
+    /// unversioned key reuses that id) the same write too: the original's recorded second, and
+    /// a size and ETag it can have ([`may_be_replica`]).
     pub fn is_replica_of(
         &self,
         bucket: &str,
@@ -107,8 +117,7 @@ impl SourceVersion {
             return false;
         }
         version != "null"
-            || (self.size == head.size
-                && (!keeps_etag || self.etag == head.etag)
+            || (may_be_replica(self.size, &self.etag, head, keeps_etag)
                 && record.original_millis.map(|m| m.div_euclid(1000))
                     == Some(crate::order::write_of(head, source, key).secs))
     }
@@ -167,6 +176,26 @@ mod tests {
             checksum: None,
             last_modified: None,
         }
+    }
+
+    #[test]
+    fn a_replica_may_have_any_layout_the_engine_writes_and_nothing_else() {
+        let single = object(&[]);
+        let parts = SourceVersion {
+            etag: "\"m-3\"".into(),
+            ..object(&[])
+        };
+        // The source's own layout: its ETag.
+        assert!(may_be_replica(1, "\"e\"", &single, true));
+        assert!(may_be_replica(1, "\"m-3\"", &parts, true));
+        // Parts of our own for a single-part source.
+        assert!(may_be_replica(1, "\"o-2\"", &single, true));
+        // Streamed or KMS: any ETag.
+        assert!(may_be_replica(1, "\"x\"", &single, false));
+        // Never another size, another single-part ETag, or another layout of a multipart source.
+        assert!(!may_be_replica(2, "\"e\"", &single, true));
+        assert!(!may_be_replica(1, "\"x\"", &single, true));
+        assert!(!may_be_replica(1, "\"o-2\"", &parts, true));
     }
 
     #[test]

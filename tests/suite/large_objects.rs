@@ -411,3 +411,63 @@ async fn resumed_upload_holding_other_bytes_is_refused_by_the_sources_checksum()
         "no wrong replica"
     );
 }
+
+/// Issue 38, scaled down: 6 parts copied 2 at once, each part copy taking 3 s, an invocation of
+/// 5 s with a 1 s margin, cut off at its deadline as Lambda does (the future is dropped: no code
+/// of ours runs at the cut). The upload is proven ours from its start, and no part is started
+/// that would not finish before the margin, so the retry resumes it: one upload, 6 part copies.
+#[tokio::test]
+async fn a_copy_cut_off_at_its_deadline_is_resumed_by_the_retry_with_no_part_copied_twice() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+    let s3 = client();
+    let src = versioned_bucket(&s3, "cut-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "cut-dst", "eu-west-1").await;
+    let data = body(30 * MIB);
+    let p = put(&s3, &src, "slow.bin", &data).await;
+    let part = (5 * MIB).to_string();
+    let vars = function_env(&[
+        ("DESTINATION_BUCKET", dst.as_str()),
+        ("MULTIPART_THRESHOLD", part.as_str()),
+        ("MULTIPART_PART_SIZE", part.as_str()),
+        ("MULTIPART_CONCURRENCY", "2"),
+        ("MULTIPART_TIME_MARGIN_SECONDS", "1"),
+    ]);
+    let (creates, copies) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let (c, k) = (creates.clone(), copies.clone());
+    let slow = s3_replicator::wiring::build_with(
+        &sdk_config(&server().endpoint, "us-east-1"),
+        |name| vars.get(name).cloned(),
+        move |d| {
+            s3_replicator::faults::Faulty::new(d, |_| None).delaying(move |call| {
+                match call.operation {
+                    "CreateMultipartUpload" => c.fetch_add(1, Ordering::Relaxed),
+                    "UploadPartCopy" => k.fetch_add(1, Ordering::Relaxed),
+                    _ => return None,
+                };
+                (call.operation == "UploadPartCopy").then_some(Duration::from_secs(3))
+            })
+        },
+    )
+    .expect("valid configuration");
+    let event = created_event(std::slice::from_ref(&p));
+    let deadline = SystemTime::now() + Duration::from_secs(5);
+    let first = tokio::time::timeout(
+        Duration::from_secs(5),
+        s3_replicator::handle_until(&slow, event.clone(), Some(deadline)),
+    )
+    .await;
+    assert!(
+        !matches!(first, Ok(Ok(_))),
+        "the first invocation cannot finish"
+    );
+    assert_eq!(version_count(&s3, &dst, "slow.bin").await, 0);
+    // Lambda's retry, with time.
+    let summary = handle(&slow, event).await.unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert_eq!(body_of(&s3, &dst, "slow.bin", None).await, data);
+    assert_eq!(creates.load(Ordering::Relaxed), 1, "one upload");
+    assert_eq!(copies.load(Ordering::Relaxed), 6, "no part copied twice");
+    no_uploads_left(&s3, &dst).await;
+}

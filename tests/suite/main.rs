@@ -26,6 +26,7 @@ mod least_privilege;
 mod meddled;
 mod metrics;
 mod one_judgement;
+mod own_layouts;
 mod replication;
 mod restore;
 mod s3_errors;

@@ -10,12 +10,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use futures::StreamExt;
 use s3_replicator::aws_s3::AwsS3;
+use s3_replicator::copy::multipart::checksum_of;
 use s3_replicator::error::S3FailureKind;
 use s3_replicator::fake::{FakeS3, UserWrite, Versioning};
 use s3_replicator::store::{
-    AclPlan, Body, ContentHeaders, CopyRequest, Current, DestinationStore, GrantHeaders, Grantee,
-    ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, TagsPlan, TargetEncryption, VersionRef,
-    WriteCondition, Written,
+    AclPlan, Body, Checksum, ContentHeaders, CopyRequest, Current, DestinationStore, GrantHeaders,
+    Grantee, ObjectLock, ReplicaLocation, ReplicaSpec, SourceStore, TagsPlan, TargetEncryption,
+    VersionRef, WriteCondition, Written,
 };
 
 const REGION: &str = "us-east-1";
@@ -356,6 +357,8 @@ conformance!(
     a_bucket_versioned_late_keeps_its_null_version,
     a_conditional_delete_deletes_only_the_object_it_names,
     a_delete_marker_is_no_object_for_any_write_condition,
+    an_upload_keeps_a_full_object_checksum_only_in_a_crc,
+    a_part_copied_into_an_upload_with_a_checksum_answers_its_checksum,
 );
 
 fn at(bucket: &str, key: &str) -> ReplicaLocation {
@@ -414,6 +417,89 @@ fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// As S3: a multipart upload's full-object checksum is a CRC's (CRC32, CRC32C, CRC64NVME);
+/// SHA-1 and SHA-256 are composite only, and an upload asking for them as `FULL_OBJECT` is
+/// refused (400 InvalidRequest).
+async fn an_upload_keeps_a_full_object_checksum_only_in_a_crc(b: &impl Backend) {
+    let s = b.store();
+    let dst = b.bucket().await;
+    let with = |algorithm: &str, full_object: bool| ReplicaSpec {
+        checksum: Some(Checksum {
+            algorithm: algorithm.into(),
+            full_object,
+            value: String::new(),
+        }),
+        ..spec(&dst, "summed")
+    };
+    for algorithm in ["SHA1", "SHA256"] {
+        let err = s
+            .create_multipart(&with(algorithm, true), &[])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.kind, err.status),
+            (S3FailureKind::InvalidRequest, Some(400)),
+            "{algorithm}: {err}"
+        );
+    }
+    for (algorithm, full_object) in [
+        ("SHA1", false),
+        ("SHA256", false),
+        ("CRC32", false),
+        ("CRC32", true),
+        ("CRC32C", true),
+        ("CRC64NVME", true),
+    ] {
+        let target = with(algorithm, full_object);
+        let id = s.create_multipart(&target, &[]).await.unwrap();
+        s.abort_multipart(&target, &id).await.unwrap();
+    }
+    assert!(s
+        .list_uploads(&with("CRC32", true))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// As S3: UploadPartCopy into an upload created with a checksum algorithm answers the part's
+/// checksum in it, which Complete repeats (a composite upload needs every part's).
+async fn a_part_copied_into_an_upload_with_a_checksum_answers_its_checksum(b: &impl Backend) {
+    let s = b.store();
+    let src = b.bucket().await;
+    let dst = b.bucket().await;
+    let data: Vec<u8> = (0..5 * MIB + 10).map(|i| (i % 251) as u8).collect();
+    let source = b.put(&src, "whole", &data).await;
+    let v = version(&src, "whole", source.version_id.as_deref());
+    let target = ReplicaSpec {
+        checksum: Some(Checksum {
+            algorithm: "SHA256".into(),
+            full_object: false,
+            value: String::new(),
+        }),
+        ..spec(&dst, "parts")
+    };
+    let request = copy(v, target.clone());
+    let id = s.create_multipart(&target, &[]).await.unwrap();
+    let split = 5 * MIB;
+    let mut parts = Vec::new();
+    for (n, (start, end)) in [(1, (0, split)), (2, (split, data.len()))] {
+        let part = s
+            .upload_part_copy(&request, &id, n, (start as u64, end as u64))
+            .await
+            .unwrap();
+        assert_eq!(
+            part.checksum,
+            checksum_of("SHA256", &data[start..end]),
+            "part {n}"
+        );
+        parts.push((n, part));
+    }
+    let done = s.complete_multipart(&target, &id, &parts).await.unwrap();
+    assert!(done.etag.ends_with("-2\""), "{}", done.etag);
+    let replica = version(&dst, "parts", done.version_id.as_deref());
+    assert_eq!(bytes(s, &replica).await, data);
 }
 
 async fn current_tells_an_object_a_delete_marker_and_nothing_apart(b: &impl Backend) {

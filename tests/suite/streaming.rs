@@ -251,6 +251,44 @@ async fn streamed_replica_keeps_the_sources_checksum_algorithm() {
 }
 
 #[tokio::test]
+async fn sha_objects_streamed_in_parts_replicate_with_a_composite_checksum() {
+    let t = setup().await;
+    let data = body(11 * MIB);
+    let p = put_with(&t.local, &t.src, "summed.bin", &data, |b| {
+        b.checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+    })
+    .await;
+    // Above the part size a streamed copy goes in parts of our own; S3 refuses a SHA upload as
+    // FULL_OBJECT, so the replica's SHA-256 is composite, of those parts.
+    let part = (5 * MIB).to_string();
+    assert_eq!(
+        replicate(&t, &p, &[("MULTIPART_PART_SIZE", &part)])
+            .await
+            .replicated,
+        1
+    );
+    assert_eq!(body_of(&t.remote, &t.dst, "summed.bin", None).await, data);
+    let head = t
+        .remote
+        .head_object()
+        .bucket(&t.dst)
+        .key("summed.bin")
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.checksum_type(),
+        Some(&aws_sdk_s3::types::ChecksumType::Composite)
+    );
+    assert!(
+        head.checksum_sha256().is_some_and(|v| v.ends_with("-3")),
+        "{:?}",
+        head.checksum_sha256()
+    );
+}
+
+#[tokio::test]
 async fn credentials_for_another_endpoint_are_read_from_secrets_manager_at_init() {
     let t = setup().await;
     let sdk = sdk_config(&server().endpoint, "us-east-1");
