@@ -64,6 +64,17 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if order::later_original(source, src.head, theirs, at) {
                     return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
                 }
+                // A late event's version over another bucket's original write: where the
+                // source's current version (above this one) is earlier than that write, this
+                // version would only land to be replaced by the current one, which would then
+                // hide the later write (fan-in, two-way: the sides would take turns).
+                if check == Check::Event
+                    && !src.is_current
+                    && theirs.not_replicated_from(&at.bucket, &at.key, source)
+                    && self.current_is_earlier(src, theirs, at, run).await?
+                {
+                    return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
+                }
                 // The replica of a version above this one in the source's stack is current: this
                 // version would land on top of it, and only a second copy of that version could
                 // put it back. S3 keeps one replica a version (an API client cannot insert one
@@ -130,6 +141,21 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return Ok(Guard::Stop(Done::Skipped(SkipReason::InHistory)));
         }
         Ok(Guard::Write(condition))
+    }
+
+    /// Whether the source's current version is another object than the event's, earlier in
+    /// the one order of writes than the destination's current original `theirs`.
+    async fn current_is_earlier(
+        &self,
+        src: &SourceRead<'_>,
+        theirs: &SourceVersion,
+        at: &ReplicaLocation,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let current = self.source_current(src.region, src.event, run).await?;
+        Ok(matches!(&current, Current::Object(c)
+            if c.version_id != src.head.version_id
+                && order::later_original(&src.event.bucket, c, theirs, at)))
     }
 
     /// Whether the source's version `other` stands above `version` in the key's stack (S3's

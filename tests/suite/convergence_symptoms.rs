@@ -605,3 +605,41 @@ async fn a_destination_delete_after_a_rewritten_key_stands_against_its_redeliver
         stack(&s3, DST, "k")
     );
 }
+
+/// Fan-in, a multipart upload in A initiated before B's write and completed after A's own next
+/// write: A's current version (the upload, timed by its initiation) is earlier than B's write,
+/// A's overwritten version later. A late event of that overwritten version landed over B's
+/// write, convergence put A's current version over it (A's own stack decides between A's
+/// versions), and B's convergence put B's write back: each redelivery went round again, the
+/// destination ending on whichever came last.
+#[tokio::test]
+async fn fan_in_late_version_of_a_source_whose_current_is_earlier_leaves_the_later_write() {
+    let s3 = s3_with(&[A, B, C]);
+    let r = Replicator::new(
+        config(&[rule("to-c", 1, C)]),
+        s3.clone(),
+        s3.clone(),
+        "us-east-1",
+    );
+    let upload = s3.begin_upload(A, "k", &UserWrite::default());
+    s3.advance_clock(2000);
+    s3.put(B, "k", b"from b");
+    s3.advance_clock(2000);
+    s3.put(A, "k", b"from a, overwritten by its upload");
+    s3.advance_clock(2000);
+    let parts = vec![b"a's upload, ".to_vec(), b"initiated first".to_vec()];
+    s3.complete_upload(A, &upload, &parts, None).unwrap();
+    let sent = s3.take_notices();
+    for round in 0..3 {
+        for e in &sent {
+            deliver(&r, std::slice::from_ref(e)).await;
+        }
+        settle(&s3, &r, &[A, B]).await;
+        assert_eq!(
+            current(&s3, C, "k").as_deref(),
+            Some("from b"),
+            "round {round}: {:#?}",
+            stack(&s3, C, "k")
+        );
+    }
+}
