@@ -75,7 +75,7 @@ pub(super) struct Work {
     /// Only the current version's tags or ACL differ (repair): they are synced onto its
     /// replicas as a tag or ACL change's event would, the version `String` being the one the
     /// check read; nothing is copied again (one replica a version).
-    pub(super) metadata: Vec<(EventKind, String)>,
+    pub(super) metadata: Vec<(EventKind, Option<String>)>,
 }
 
 /// Runs each key's work through the engine on `runner`: the counts (one per key and
@@ -186,7 +186,10 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
         let run = Run::new(None).for_tool();
         let mut outcomes = Vec::new();
         for (kind, version) in &work.metadata {
-            let change = event(*kind, Some(version.clone()), None);
+            // The `null` version (an unversioned source's, or one written before versioning)
+            // is named as such, as its change's event names it.
+            let mut change = event(*kind, version.clone().filter(|v| v != "null"), None);
+            change.null_version = version.as_deref().is_none_or(|v| v == "null");
             outcomes.extend(replicator.replicate_in(&change, &run).await);
         }
         return outcomes;

@@ -121,13 +121,14 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
 /// Where every finding of a key says only its tags or ACL differ (the replica's bytes and
 /// record are the version's), the changes to sync in place, as the events for them would;
 /// `None` where anything else needs the replica written again.
-fn metadata_only(found: &[&Finding]) -> Option<Vec<(EventKind, String)>> {
+fn metadata_only(found: &[&Finding]) -> Option<Vec<(EventKind, Option<String>)>> {
     let mut kinds = Vec::new();
     for f in found {
-        let version = f
-            .version_id
-            .clone()
-            .filter(|_| f.status == Status::Differs)?;
+        if f.status != Status::Differs {
+            return None;
+        }
+        // `None`: an unversioned source's object, whose version is `null`.
+        let version = f.version_id.clone();
         for field in f.detail.split(' ') {
             let kind = match field {
                 "tags" => EventKind::TagsChanged,

@@ -149,3 +149,50 @@ async fn repair_syncs_tags_and_acl_in_place_without_a_second_replica() {
     let (code, stdout) = cli(&config, &["verify", "--bucket", &src, "--deep"]);
     assert_eq!(code, Some(0), "{stdout}");
 }
+
+/// The same for an unversioned source, whose objects all have the version `null`: the tags are
+/// synced onto the replica of that write, not copied again.
+#[tokio::test]
+async fn repair_syncs_an_unversioned_sources_tags_in_place() {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let s3 = client();
+    let src = unique_bucket("oj-null-src");
+    s3.create_bucket().bucket(&src).send().await.unwrap();
+    let dst = versioned_bucket(&s3, "oj-null-dst", "eu-west-1").await;
+    let config = json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled",
+        "Filter": {}, "DeleteMarkerReplication": {"Status": "Enabled"},
+        "Destination": {"Bucket": dst}}]})
+    .to_string();
+    let v = put(&s3, &src, "k.txt", b"unversioned").await;
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    s3_replicator::handle(&replicator, created_event(std::slice::from_ref(&v)))
+        .await
+        .unwrap();
+    s3.put_object_tagging()
+        .bucket(&src)
+        .key("k.txt")
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("team").value("red").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (code, stdout) = cli(&config, &["repair", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(
+        version_count(&s3, &dst, "k.txt").await,
+        1,
+        "the write was copied again: {stdout}"
+    );
+    let tags = s3
+        .get_object_tagging()
+        .bucket(&dst)
+        .key("k.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tag_set().len(), 1, "{stdout}");
+}
