@@ -212,9 +212,19 @@ impl World {
         let exposes = stack.last().map(|e| &e.version_id) == Some(&entry.version_id)
             || newest_object(&stack).as_ref() == Some(&entry.version_id);
         self.s3.purge(bucket, key, &entry.version_id);
-        if !entry.delete_marker {
-            self.version_deleted
-                .insert((bucket.to_owned(), key.to_owned()));
+        let at = (bucket.to_owned(), key.to_owned());
+        match entry.delete_marker {
+            false => drop(self.version_deleted.insert(at)),
+            true => {
+                // Oldest first: the versions above the marker were written after that delete.
+                let above = stack
+                    .iter()
+                    .skip_while(|e| e.version_id != entry.version_id)
+                    .skip(1)
+                    .filter(|e| !e.delete_marker)
+                    .map(|e| e.version_id.clone());
+                self.undeleted.entry(at).or_default().extend(above);
+            }
         }
         // A version the source's current (or newest object) becomes again: convergence
         // re-asserts it, and a second replica of it is legitimate.

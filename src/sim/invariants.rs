@@ -145,7 +145,7 @@ impl World {
                 Some(t) if t.version_id == e.version_id => None,
                 _ => wrong("kept-replica-replaced"),
             },
-            Candidate::Marker { .. } => match top {
+            Candidate::Marker { .. } | Candidate::Replicated { .. } => match top {
                 Some(t)
                     if !t.delete_marker && self.is_user_made(destination, key, &t.version_id) =>
                 {

@@ -28,6 +28,14 @@ pub enum Candidate {
     /// A replica at the destination of a source version since deleted for good, which stays
     /// where version deletes are not replicated: the write it stands for (its record's).
     Kept(Entry),
+    /// A delete marker at the destination that the function put, where one source alone
+    /// replicates there: that source's delete, replicated, at the marker's own time.
+    Replicated {
+        /// The source bucket.
+        from: String,
+        /// The destination's marker.
+        entry: Entry,
+    },
     /// A source's delete marker, which the governing rule replicates.
     Marker {
         /// The source bucket.
@@ -54,9 +62,9 @@ impl Candidate {
                 };
             }
             Candidate::Own(e) => (e, destination),
-            Candidate::Replica { from, entry, .. } | Candidate::Marker { from, entry } => {
-                (entry, from.as_str())
-            }
+            Candidate::Replica { from, entry, .. }
+            | Candidate::Marker { from, entry }
+            | Candidate::Replicated { from, entry } => (entry, from.as_str()),
         };
         Write {
             secs: entry.last_modified,
@@ -76,6 +84,9 @@ impl Candidate {
             }
             Candidate::Marker { from, entry } => {
                 format!("delete marker of {from}@{}", entry.version_id)
+            }
+            Candidate::Replicated { from, entry } => {
+                format!("{from}'s delete replicated as {}", entry.version_id)
             }
         }
     }
@@ -180,11 +191,39 @@ impl World {
     /// object version that the governing rule selects, or its delete marker where the rule
     /// replicates them (its newest object version where it does not).
     pub fn candidates(&self, destination: &str, key: &str) -> Vec<Candidate> {
+        // A delete marker the function put where one source alone replicates here is that
+        // source's delete replicated: it stands for that write (a user's undelete at the
+        // source, deleting its marker, is not replicated, as in S3).
+        let feeding: Vec<&String> = self
+            .topology
+            .functions
+            .iter()
+            .flat_map(|f| f.sources.iter().filter(|s| *s != destination))
+            .filter(|s| {
+                self.topology.functions.iter().any(|f| {
+                    f.sources.contains(s)
+                        && f.config
+                            .rules
+                            .iter()
+                            .any(|r| r.enabled && r.destination.bucket == destination)
+                })
+            })
+            .collect();
         let mut out: Vec<Candidate> = self
             .standing(destination, key, |e| {
                 e.delete_marker || self.is_user_made(destination, key, &e.version_id)
             })
-            .map(Candidate::Own)
+            .map(|e| match feeding.as_slice() {
+                [from]
+                    if e.delete_marker && !self.is_user_made(destination, key, &e.version_id) =>
+                {
+                    Candidate::Replicated {
+                        from: (*from).clone(),
+                        entry: e,
+                    }
+                }
+                _ => Candidate::Own(e),
+            })
             .into_iter()
             .collect();
         for f in &self.topology.functions {
@@ -277,7 +316,20 @@ impl World {
         };
         let dropped: Vec<bool> = candidates
             .iter()
-            .map(|c| matches!(c, Candidate::Own(e) if e.delete_marker && superseded(e)))
+            .map(|c| match c {
+                Candidate::Own(e) => e.delete_marker && superseded(e),
+                // The source's delete it replicated since deleted there (an undelete, which
+                // is not replicated): a version written after that delete still supersedes it.
+                Candidate::Replicated { from, entry } => {
+                    let after = self.undeleted.get(&(from.clone(), key.to_owned()));
+                    superseded(entry)
+                        || candidates.iter().any(|c| {
+                            matches!(c, Candidate::Replica { from: f, entry: v, .. }
+                                if f == from && after.is_some_and(|a| a.contains(&v.version_id)))
+                        })
+                }
+                _ => false,
+            })
             .collect();
         let mut dropped = dropped.into_iter();
         candidates.retain(|_| !dropped.next().unwrap_or(false));

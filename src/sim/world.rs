@@ -53,6 +53,9 @@ pub struct World {
     pub current_again: BTreeMap<(String, String, String), usize>,
     /// Keys (bucket, key) whose object versions a user deleted for good, one at least.
     pub version_deleted: BTreeSet<(String, String)>,
+    /// Per key (bucket, key) whose delete markers a user deleted (an undelete): the versions
+    /// that stood above such a marker then, written after that delete.
+    pub undeleted: BTreeMap<(String, String), BTreeSet<String>>,
     /// Uploads begun and not completed.
     pub uploads: Vec<OpenUpload>,
     /// Replicas the function said it wrote (direct invocations' summaries).
@@ -103,6 +106,7 @@ impl World {
             user_made: BTreeSet::new(),
             current_again: BTreeMap::new(),
             version_deleted: BTreeSet::new(),
+            undeleted: BTreeMap::new(),
             uploads: Vec::new(),
             counted: RefCell::new(0),
             notes: RefCell::new(Vec::new()),

@@ -13,28 +13,29 @@ const BUDGET: u64 = 1500;
 
 /// Failure classes the engine shows today, with a seed each (`make soak SEED=N`).
 const KNOWN_FAILING: &[(&str, u64)] = &[
-    // A version copied a second time (mostly two invocations at once, or a late version).
-    ("replicated-twice", 48),
-    // Two-way: the sides end with different objects.
+    // A version copied a second time (0.2 % of histories).
+    ("replicated-twice", 2199),
+    // Two-way: the sides end with different objects, where a multipart upload initiated before
+    // the other side's write completes after a write of its own side: its stack and the one
+    // order of writes disagree (0.2 %).
     ("two-way-diverged", 61),
     // A destination write later by the one order is replaced or hidden.
     ("later-destination-write-hidden", 4315),
-    ("wrong-replica-current", 504),
+    ("wrong-replica-current", 4778),
     ("replica-missing", 3552),
+    ("replica-content-differs", 3940),
+    ("record-keeps-failing", 4778),
     // Fan-in: a replica kept after its source version was deleted for good (version deletes
     // off) replaced by a multipart upload completed over a delete marker.
     ("kept-replica-replaced", 3664),
     // A source's delete marker, later than the destination's object, is not replicated.
-    ("delete-not-replicated", 31),
+    ("delete-not-replicated", 2429),
     ("delete-not-replicated-over-older-destination-write", 1293),
-    // A delete made directly at a destination covered by a source's version (the engine takes
-    // a destination marker for the source's own delete replicated wherever the source has a
-    // delete below that version; the oracle models it, not yet exactly).
-    ("own-delete-hidden", 934),
-    // verify / repair disagree with the states.
-    ("verify-clean-over-broken-state", 934),
-    ("verify-not-clean-after-repair", 52),
-    ("verify-reports-damage-on-a-converged-state", 52),
+    // A delete made directly at a destination covered by a source's version (where a multipart
+    // upload above the source's own delete leaves the marker's origin open).
+    ("own-delete-hidden", 12175),
+    // verify clean over one of the states above.
+    ("verify-clean-over-broken-state", 2429),
 ];
 
 fn strict() -> bool {
