@@ -310,7 +310,7 @@ const CALLS: &[(&str, Option<&str>, &str, &[&str])] = &[
     ("ListObjectVersions",                               None,                "dst",    &["s3:ListBucketVersions"]),
     ("ListMultipartUploads",                             None,                "dst",    &["s3:ListBucketMultipartUploads"]),
     ("DeleteObject without a version (delete marker)",   Some("markers"),     "dst/*",  &["s3:DeleteObject"]),
-    ("DeleteObject of a version",                        Some("versions"),    "dst/*",  &["s3:DeleteObjectVersion"]),
+    ("DeleteObject of a version (own writes withdrawn)", None,                "dst/*",  &["s3:DeleteObjectVersion"]),
     ("reading an SSE-KMS source",                        Some("source-key"),  "src-key", &["kms:Decrypt"]),
     ("CopyObject into SSE-KMS",                          Some("replica-key"), "replica-key", &["kms:GenerateDataKey"]),
     ("multipart upload into SSE-KMS",                    Some("replica-key"), "replica-key", &["kms:GenerateDataKey", "kms:Decrypt"]),
