@@ -50,6 +50,17 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if deleted.secs > version.secs && !multipart {
             return Ok(Some(true));
         }
+        // Where no rule for this destination replicates delete markers, none there is the
+        // source's delete replicated: every marker is another's write.
+        let destination = DestinationId {
+            endpoint: at.endpoint.clone(),
+            bucket: at.bucket.clone(),
+        };
+        let replicated = rules::governing(&self.config, source, &destination, &at.key, &[])
+            .is_some_and(|r| r.delete_marker_replication);
+        if !replicated {
+            return Ok(Some(true));
+        }
         let own = self
             .own_delete_until(region, source, &at.key, head, run)
             .await?;

@@ -296,6 +296,15 @@ impl World {
         let superseded = |marker: &Entry| {
             candidates.iter().any(|c| match c {
                 Candidate::Replica { from, entry, .. } => {
+                    // Only where a rule replicates the source's delete markers here.
+                    let replicated = self.topology.functions.iter().any(|f| {
+                        f.sources.contains(from)
+                            && governing(&f.config.rules, destination, key, None)
+                                .is_some_and(|r| r.delete_marker_replication)
+                    });
+                    if !replicated {
+                        return false;
+                    }
                     // Oldest first: from the version down to the first delete marker below it;
                     // the entry just above that delete bounds when its replica could land.
                     let stack = self.s3.stack(from, key);

@@ -643,3 +643,44 @@ async fn fan_in_late_version_of_a_source_whose_current_is_earlier_leaves_the_lat
         );
     }
 }
+
+/// A multipart upload initiated before a source delete completes after it, and meanwhile the
+/// destination's user deleted the key there. Where the rule does not replicate delete markers,
+/// no marker at the destination can be the source's delete replicated: the user's delete is a
+/// later write and stands (the engine took it for the source's own delete and copied the
+/// upload over it).
+#[tokio::test]
+async fn without_delete_marker_replication_a_destination_delete_is_never_the_sources() {
+    let s3 = s3_with(&[SRC, DST]);
+    let cfg = Config::from_json(&format!(
+        r#"{{"Rules":[{{"ID":"all","Priority":1,"Status":"Enabled","Filter":{{}},
+        "DeleteMarkerReplication":{{"Status":"Disabled"}},
+        "Destination":{{"Bucket":"{DST}","Region":"us-east-1"}}}}]}}"#
+    ))
+    .unwrap();
+    let r = Replicator::new(cfg, s3.clone(), s3.clone(), "us-east-1");
+    s3.put(SRC, "k", b"v1");
+    settle(&s3, &r, &[SRC]).await;
+    let upload = s3.begin_upload(SRC, "k", &UserWrite::default());
+    s3.advance_clock(2000);
+    s3.delete(SRC, "k");
+    s3.advance_clock(2000);
+    s3.delete(DST, "k");
+    s3.advance_clock(2000);
+    let parts = vec![
+        b"the upload, ".to_vec(),
+        b"initiated before both deletes".to_vec(),
+    ];
+    s3.complete_upload(SRC, &upload, &parts, None).unwrap();
+    let sent = s3.take_notices();
+    for _ in 0..2 {
+        deliver(&r, &sent).await;
+        settle(&s3, &r, &[SRC]).await;
+    }
+    assert_eq!(
+        current(&s3, DST, "k"),
+        None,
+        "the destination's delete was undone: {:#?}",
+        stack(&s3, DST, "k")
+    );
+}
