@@ -14,7 +14,7 @@ use super::runner::Runner;
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::events::batch::{BatchJob, BatchTask, Mode, TaskObject};
 use crate::events::{EventKind, ObjectEvent};
-use crate::replicate::{Replicator, SkipReason, Verdict};
+use crate::replicate::{Decision, Replicator, Settled, SkipReason, Verdict};
 use crate::store::{Current, DestinationStore, SourceStore};
 
 /// Tasks worked on at once (S3 sends one per invocation today).
@@ -218,6 +218,11 @@ async fn one<S: SourceStore, D: DestinationStore>(
         .await
     {
         Ok(Current::Object(head)) => head,
+        // Deleted in the source: verify judges each destination as `verify` does (a replica
+        // still served where the rule replicates the delete is damage).
+        Ok(Current::DeleteMarker(..)) if mode == Mode::Verify => {
+            return verify_deleted(replicator, region, object).await
+        }
         Ok(_) => {
             return (
                 ResultCode::Succeeded,
@@ -327,6 +332,51 @@ async fn restore<S: SourceStore, D: DestinationStore>(
         Ok(TaskOutcome::Skipped(why)) => (ResultCode::Succeeded, format!("skipped: {why}")),
         Ok(TaskOutcome::Refused(why)) => (ResultCode::PermanentFailure, why),
         Err(e) => failed(&e),
+    }
+}
+
+/// A verify task for a key whose source's current version is a delete marker: at each
+/// destination a rule for the key names, what the engine's convergence would do there now.
+/// Where it would write (hide the replica, or put the source's newest object version back), the
+/// replica is stale: damage, so the task fails and a FailedTasksOnly report lists it.
+async fn verify_deleted<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    region: &str,
+    object: &TaskObject,
+) -> (ResultCode, String) {
+    let rules = crate::rules::select_for_key(replicator.config(), &object.bucket, &object.key);
+    if rules.is_empty() {
+        return skipped(&SkipReason::NoMatchingRule);
+    }
+    let mut damaged = false;
+    let mut checks = Vec::new();
+    for rule in rules {
+        let judged = replicator
+            .judge(rule, region, &object.bucket, &object.key)
+            .await
+            .map(|decision| match decision {
+                Decision::Hide(_) => {
+                    damaged = true;
+                    "stale: deleted in the source".to_owned()
+                }
+                // Delete markers not replicated here: the destination lacks the source's newest
+                // object version.
+                Decision::Copy { head, .. } => {
+                    damaged = true;
+                    format!(
+                        "missing: deleted in the source, whose newest object version {} is not the destination's",
+                        head.version_id.as_deref().unwrap_or("null")
+                    )
+                }
+                Decision::Settled(Settled::InSync) => Status::Same.to_string(),
+                Decision::Settled(Settled::Later) => Status::NewerAtDestination.to_string(),
+                Decision::Settled(Settled::Skipped(reason)) => format!("skipped: {reason}"),
+            });
+        checks.push((Some(rule.destination.id().to_string()), judged));
+    }
+    match combine(checks.into_iter()) {
+        (ResultCode::Succeeded, result) if damaged => (ResultCode::PermanentFailure, result),
+        other => other,
     }
 }
 

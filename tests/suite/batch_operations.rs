@@ -113,8 +113,10 @@ async fn verify_job_gives_each_task_its_verdict() {
     assert_eq!(results[2].0, "PermanentFailure");
     assert!(results[2].1.starts_with("differs: "), "{:?}", results[2]);
     assert!(results[2].1.contains("etag"), "{:?}", results[2]);
-    assert_eq!(results[3].0, "Succeeded");
-    assert!(results[3].1.starts_with("skipped: "), "{:?}", results[3]);
+    // Deleted in the source, whose newest object version never reached the destination (its
+    // event lost; delete markers are not replicated here): as the engine would copy it.
+    assert_eq!(results[3].0, "PermanentFailure", "{:?}", results[3]);
+    assert!(results[3].1.starts_with("missing: "), "{:?}", results[3]);
     assert!(
         results[4].1.starts_with("skipped: version") && results[4].1.contains("not the current"),
         "{:?}",
@@ -279,4 +281,42 @@ async fn a_null_version_is_replicated_once_and_never_over_a_later_destination_wr
         third[0]
     );
     assert_eq!(version_count(&s3, &dst, "old.txt").await, 2);
+}
+
+/// A key deleted in the source whose delete never reached the destination (its event lost),
+/// where the rule replicates delete markers: the replica still served is damage. The CLI's
+/// verify says `stale` and exits 1; a Batch verify task answered `Succeeded` ("deleted since
+/// the manifest was made"), so a FailedTasksOnly report missed it.
+#[tokio::test]
+async fn a_batch_verify_task_fails_on_a_replica_its_source_deleted() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "bo-stale-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "bo-stale-dst", "eu-west-1").await;
+    let config = json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled",
+        "Filter": {}, "DeleteMarkerReplication": {"Status": "Enabled"},
+        "Destination": {"Bucket": dst}}]})
+    .to_string();
+    let v1 = put(&s3, &src, "gone.txt", b"deleted at the source").await;
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    s3_replicator::handle(&replicator, created_event(&[v1]))
+        .await
+        .unwrap();
+    s3.delete_object()
+        .bucket(&src)
+        .key("gone.txt")
+        .send()
+        .await
+        .unwrap();
+    let response = s3_replicator::respond(
+        &replicator,
+        job("verify", &src, &[("gone.txt", None)]),
+        None,
+    )
+    .await
+    .unwrap();
+    let results = results(&response);
+    assert_eq!(results[0].0, "PermanentFailure", "{:?}", results[0]);
+    assert!(results[0].1.contains("stale"), "{:?}", results[0]);
+    // Verifying writes nothing.
+    assert_eq!(version_count(&s3, &dst, "gone.txt").await, 1);
 }
