@@ -26,11 +26,19 @@ impl Config {
         let delete_markers = flag("REPLICATE_DELETE_MARKERS")?;
         let mut config = Self::rules_from_env(&set, delete_markers)?;
         config.replicate_version_deletes = replicate_version_deletes;
-        if let Some(list) = set("SOURCE_BUCKETS") {
+        // Unset or empty: any bucket. Set to something that names no bucket (`,`, blanks): a
+        // mistake, never "any".
+        if let Some(list) = var("SOURCE_BUCKETS").filter(|v| !v.is_empty()) {
             for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
                 config
                     .source_buckets
                     .push(bucket_name(name, "SOURCE_BUCKETS")?);
+            }
+            if config.source_buckets.is_empty() {
+                return Err(ConfigError::new(
+                    "SOURCE_BUCKETS",
+                    format!("{list:?} names no bucket; leave it unset or empty to act on every bucket's events"),
+                ));
             }
         }
         // Every request to another endpoint is signed, with its named credentials or the

@@ -412,4 +412,21 @@ fn source_buckets_are_read_and_a_bad_name_fails_init_naming_the_variable() {
     assert_eq!(err.field, "SOURCE_BUCKETS");
     let open = Config::from_env(env(&[("DESTINATION_BUCKET", "dst")])).unwrap();
     assert!(open.allows_source("anything"), "unset: any bucket");
+    let empty = Config::from_env(env(&[
+        ("DESTINATION_BUCKET", "dst"),
+        ("SOURCE_BUCKETS", ""),
+    ]));
+    assert!(
+        empty.unwrap().allows_source("anything"),
+        "empty: any bucket"
+    );
+    // A list that names no bucket is a mistake, never "any bucket".
+    for nothing in [",", " ", " , "] {
+        let err = Config::from_env(env(&[
+            ("DESTINATION_BUCKET", "dst"),
+            ("SOURCE_BUCKETS", nothing),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.field, "SOURCE_BUCKETS", "{nothing:?}");
+    }
 }
