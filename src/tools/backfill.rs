@@ -130,11 +130,19 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
                 .filter(|(_, keys)| keys.contains(key))
                 .map(|(destination, _)| destination.clone())
                 .collect();
+            // A replica that differs (its bytes, or the storage class a rule now asks for) and
+            // is no later write is written again, as `repair` does and the dry run says; later
+            // writes still stand (the engine's rewrite keeps every guard but "already there").
+            let rewrite = found
+                .iter()
+                .filter(|f| f.status == Status::Differs)
+                .map(|f| f.destination.clone())
+                .collect();
             work.push(Work {
                 key: key.to_owned(),
                 history: Vec::new(),
                 bytes: found.iter().map(|f| f.size).max().unwrap_or(0),
-                rewrite: Vec::new(),
+                rewrite,
                 never_written_at,
                 listed: listed.get(key).cloned(),
                 metadata: Vec::new(),

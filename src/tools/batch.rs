@@ -271,7 +271,23 @@ async fn one<S: SourceStore, D: DestinationStore>(
         Mode::Replicate => {
             let mut event = task_event(object, head.version_id.clone(), Some(head.size));
             event.etag = Some(head.etag.trim_matches('"').to_owned());
-            let run = crate::run::Run::new(stop_at).for_tool();
+            // What a verify task would call damage (bytes, the storage class a rule now asks
+            // for, metadata) is written again, as `repair` and `backfill` do: a replicate job
+            // then leaves nothing its verify job reports. Later writes still stand.
+            let differs: Vec<String> =
+                verify_object(replicator, region, &object.bucket, &head, &object.key)
+                    .await
+                    .into_iter()
+                    .filter_map(|(destination, check)| match check {
+                        Ok((Status::Differs, _)) => destination,
+                        _ => None,
+                    })
+                    .collect();
+            let run = match differs.is_empty() {
+                true => crate::run::Run::new(stop_at),
+                false => crate::run::Run::rewriting(stop_at, differs),
+            }
+            .for_tool();
             let outcomes = replicator.replicate_in(&event, &run).await;
             // Counted as every outcome is, whatever wrote the replica.
             let now = std::time::SystemTime::now();

@@ -196,3 +196,71 @@ async fn repair_syncs_an_unversioned_sources_tags_in_place() {
         .unwrap();
     assert_eq!(tags.tag_set().len(), 1, "{stdout}");
 }
+
+fn with_class(dst: &str, class: Option<&str>) -> String {
+    let mut destination = json!({ "Bucket": dst });
+    if let Some(class) = class {
+        destination["StorageClass"] = class.into();
+    }
+    json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Enabled"}, "Destination": destination}]})
+    .to_string()
+}
+
+/// After a rule's `StorageClass` changes, `verify` calls the existing replicas `differs`; the
+/// dry run said it would replicate them while the real backfill said "already in sync", and a
+/// Batch replicate job said "in sync" while its verify job kept reporting the difference. Now
+/// backfill and a Batch replicate task write them again in the rule's class, as `repair` does.
+#[tokio::test]
+async fn a_rules_new_storage_class_is_applied_by_backfill_and_batch_replicate_alike() {
+    let s3 = client();
+    for batch in [false, true] {
+        let src = versioned_bucket(&s3, "oj-class-src", "us-east-1").await;
+        let dst = versioned_bucket(&s3, "oj-class-dst", "eu-west-1").await;
+        let v1 = put(&s3, &src, "a.txt", b"replicated in STANDARD").await;
+        let before = with_class(&dst, None);
+        let replicator_before = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &before)]);
+        s3_replicator::handle(&replicator_before, created_event(&[v1]))
+            .await
+            .unwrap();
+        let after = with_class(&dst, Some("STANDARD_IA"));
+        let (code, stdout) = cli(&after, &["verify", "--bucket", &src]);
+        assert_eq!(code, Some(1), "{stdout}");
+        match batch {
+            false => {
+                let (code, stdout) = cli(&after, &["backfill", "--bucket", &src, "--dry-run"]);
+                assert!(stdout.contains("a.txt"), "{stdout}");
+                assert_eq!(code, Some(0), "{stdout}");
+                let (code, stdout) = cli(&after, &["backfill", "--bucket", &src]);
+                assert_eq!(code, Some(0), "{stdout}");
+                assert!(stdout.contains("1 replicated"), "{stdout}");
+            }
+            true => {
+                let r = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &after)]);
+                let task = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-1",
+                    "job": {"id": "job-1", "userArguments": {"Mode": "replicate"}},
+                    "tasks": [{"taskId": "t", "s3Key": "a.txt", "s3VersionId": null,
+                               "s3Bucket": src}]});
+                let response = s3_replicator::respond(&r, task, None).await.unwrap();
+                assert_eq!(
+                    response["results"][0]["resultString"], "replicated",
+                    "{response}"
+                );
+            }
+        }
+        let head = s3
+            .head_object()
+            .bucket(&dst)
+            .key("a.txt")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            head.storage_class().map(|c| c.as_str()),
+            Some("STANDARD_IA"),
+            "batch {batch}"
+        );
+        let (code, stdout) = cli(&after, &["verify", "--bucket", &src]);
+        assert_eq!(code, Some(0), "batch {batch}: {stdout}");
+    }
+}
