@@ -358,3 +358,41 @@ async fn a_batch_restore_task_never_takes_its_target_from_a_forged_record() {
     assert_eq!(body_of(&w.s3, &w.src, "k", None).await, b"good");
     assert_eq!(version_count(&w.s3, &w.src, "k").await, 1);
 }
+
+/// Replicas written before the key was configured (or under another key, after a rotation)
+/// carry no record the key proves: listings still prove their bytes, `verify --deep` reports
+/// their record, and the source's next write of the key replaces them with a sealed replica.
+#[tokio::test]
+async fn records_written_without_the_key_stop_counting_until_the_next_write() {
+    let w = World::new("rec-rotate").await;
+    let unkeyed: Vec<(&str, &str)> = w
+        .env()
+        .into_iter()
+        .filter(|(k, _)| *k != "REPLICA_RECORD_KEY_SECRET_ARN")
+        .collect();
+    let v1 = put(&w.s3, &w.src, "k", b"first").await;
+    let (answer, _) =
+        crate::metrics::invoke(created_event(std::slice::from_ref(&v1)), &unkeyed, 60_000).await;
+    assert!(answer.contains("\"replicated\":1"), "{answer}");
+    assert!(!w
+        .metadata(&w.dst, "k")
+        .await
+        .contains_key("replica-record-mac"));
+    let (code, out) = w.cli(&["verify", "--bucket", &w.src]);
+    assert_eq!(code, Some(0), "the bytes are the source's: {out}");
+    let (code, out) = w.cli(&["verify", "--bucket", &w.src, "--deep"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("replica-marker") && out.contains("1 differs"),
+        "{out}"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let v2 = put(&w.s3, &w.src, "k", b"second").await;
+    assert_eq!(replicated(&w.invoke(std::slice::from_ref(&v2)).await), 1);
+    assert!(w
+        .metadata(&w.dst, "k")
+        .await
+        .contains_key("replica-record-mac"));
+    let (code, out) = w.cli(&["verify", "--bucket", &w.src, "--deep"]);
+    assert_eq!(code, Some(0), "{out}");
+}
