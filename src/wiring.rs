@@ -28,6 +28,7 @@ pub async fn load(
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<LiveReplicator, ConfigError> {
     let config = Config::from_env(&var)?;
+    install_record_key(sdk, &var).await?;
     let mut secrets = HashMap::new();
     for (i, rule) in config.rules.iter().enumerate() {
         let Some(CredentialSource::Secret(arn)) = rule
@@ -52,15 +53,44 @@ pub async fn load(
     build_resolved(sdk, config, var, &secrets, |destination| destination)
 }
 
-/// An access key from a Secrets Manager secret whose JSON holds `AccessKeyId` and
-/// `SecretAccessKey`.
-async fn read_secret(sdk: &aws_config::SdkConfig, arn: &str) -> Result<(String, String), String> {
+/// Reads the replica record key from the secret `REPLICA_RECORD_KEY_SECRET_ARN` names and
+/// installs it for the process (`crate::store::record_mac`); unset, nothing is installed. A
+/// secret that cannot be read, or holds too short a key, fails init naming the setting.
+async fn install_record_key(
+    sdk: &aws_config::SdkConfig,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    use crate::config::REPLICA_RECORD_KEY_SECRET_ARN as SETTING;
+    use crate::store::record_mac::{install, RecordKey};
+    let Some(arn) = crate::config::record_key_secret_arn(var)? else {
+        return Ok(());
+    };
+    let fail = |message: String| ConfigError {
+        field: SETTING.to_owned(),
+        message,
+    };
+    let out = get_secret(sdk, &arn).await.map_err(fail)?;
+    // The secret's text as it is (a generated password, say), or its binary value.
+    let bytes = match (out.secret_string(), out.secret_binary()) {
+        (Some(text), _) => text.as_bytes().to_vec(),
+        (None, Some(blob)) => blob.as_ref().to_vec(),
+        (None, None) => return Err(fail(format!("{arn} holds no value"))),
+    };
+    let key = RecordKey::new(bytes).map_err(|e| fail(format!("{arn}: {e}")))?;
+    install(key).map_err(fail)
+}
+
+/// A Secrets Manager secret's value, read in the secret's own region.
+async fn get_secret(
+    sdk: &aws_config::SdkConfig,
+    arn: &str,
+) -> Result<aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput, String> {
     // arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME: read in the secret's own region.
     let region = arn.split(':').nth(3).unwrap_or_default().to_owned();
     let conf = aws_sdk_secretsmanager::config::Builder::from(sdk)
         .region(aws_sdk_secretsmanager::config::Region::new(region))
         .build();
-    let out = aws_sdk_secretsmanager::Client::from_conf(conf)
+    aws_sdk_secretsmanager::Client::from_conf(conf)
         .get_secret_value()
         .secret_id(arn)
         .send()
@@ -70,7 +100,13 @@ async fn read_secret(sdk: &aws_config::SdkConfig, arn: &str) -> Result<(String, 
                 "{arn} could not be read: {}",
                 aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
             )
-        })?;
+        })
+}
+
+/// An access key from a Secrets Manager secret whose JSON holds `AccessKeyId` and
+/// `SecretAccessKey`.
+async fn read_secret(sdk: &aws_config::SdkConfig, arn: &str) -> Result<(String, String), String> {
+    let out = get_secret(sdk, arn).await?;
     let text = out
         .secret_string()
         .ok_or_else(|| format!("{arn} holds no SecretString"))?;

@@ -9,6 +9,44 @@ use crate::copy::{CopySettings, COPY_OBJECT_LIMIT, MAX_PART, MIN_PART};
 /// The setting that allows a remote endpoint over plain `http://` (local tests).
 pub const ALLOW_PLAIN_HTTP_ENDPOINTS: &str = "ALLOW_PLAIN_HTTP_ENDPOINTS";
 
+/// The setting naming the Secrets Manager secret that holds the replica record key
+/// (`crate::store::record_mac`): an ARN, read once at init. Unset: records are not sealed.
+pub const REPLICA_RECORD_KEY_SECRET_ARN: &str = "REPLICA_RECORD_KEY_SECRET_ARN";
+
+/// The secret [`REPLICA_RECORD_KEY_SECRET_ARN`] names, if it is set: the full ARN of a Secrets
+/// Manager secret (never a wildcard or a partial name, which the role could not be granted).
+pub fn record_key_secret_arn(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    let Some(arn) = var(REPLICA_RECORD_KEY_SECRET_ARN)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
+    };
+    match parts.as_slice() {
+        ["arn", partition, "secretsmanager", region, account, "secret", name]
+            if partition.starts_with("aws")
+                && !region.is_empty()
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && name_ok(name) =>
+        {
+            Ok(Some(arn))
+        }
+        _ => Err(ConfigError::new(
+            REPLICA_RECORD_KEY_SECRET_ARN,
+            format!("{arn:?} is not the full ARN of an AWS Secrets Manager secret"),
+        )),
+    }
+}
+
 impl Config {
     /// Reads the configuration from environment variables through `var` (testable without env).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {

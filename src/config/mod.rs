@@ -17,6 +17,7 @@ mod validate;
 
 use raw::RawConfig;
 
+pub use env::{record_key_secret_arn, REPLICA_RECORD_KEY_SECRET_ARN};
 pub(crate) use validate::{bucket_name, check_region, check_storage_class};
 
 /// A configuration error, naming the setting or JSON field at fault.

@@ -430,3 +430,25 @@ fn source_buckets_are_read_and_a_bad_name_fails_init_naming_the_variable() {
         assert_eq!(err.field, "SOURCE_BUCKETS", "{nothing:?}");
     }
 }
+
+#[test]
+fn the_record_key_secret_is_a_full_secrets_manager_arn_or_unset() {
+    use super::{record_key_secret_arn, REPLICA_RECORD_KEY_SECRET_ARN as SETTING};
+    let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:record-key-AbCdEf";
+    assert_eq!(
+        record_key_secret_arn(env(&[(SETTING, arn)])).unwrap(),
+        Some(arn.to_owned())
+    );
+    assert_eq!(record_key_secret_arn(env(&[(SETTING, " ")])).unwrap(), None);
+    assert_eq!(record_key_secret_arn(env(&[])).unwrap(), None);
+    for bad in [
+        "record-key",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:*",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:a,b",
+        "arn:aws:kms:eu-west-1:123456789012:key/k",
+        "arn:aws:secretsmanager:eu-west-1:*:secret:record-key",
+    ] {
+        let err = record_key_secret_arn(env(&[(SETTING, bad)])).unwrap_err();
+        assert_eq!(err.field, SETTING, "{bad}");
+    }
+}

@@ -3,7 +3,7 @@
 use aws_smithy_types::DateTime;
 
 use super::*;
-use crate::store::{key_digest, ObjectLock};
+use crate::store::{key_digest, record_mac, ObjectLock};
 
 /// The replica one rule asks for.
 pub fn plan_replica(
@@ -33,6 +33,9 @@ pub fn plan_replica(
         REPLICA_ORIGIN_TIME.to_owned(),
         (written.secs * 1000).to_string(),
     );
+    // Proof that this function wrote the record, where a record key is configured (the replica
+    // has the source's size on every path, so the MAC can cover it).
+    record_mac::seal(&mut metadata, head.size, record_mac::installed());
     let acl = if rule.destination.owner_override {
         AclPlan::BucketOwnerFullControl
     } else {

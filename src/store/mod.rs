@@ -9,6 +9,7 @@
 
 mod destination;
 mod object;
+pub mod record_mac;
 mod replica;
 mod replica_metadata;
 mod source;
@@ -18,6 +19,7 @@ pub use object::{
     Acl, Body, Checksum, ContentHeaders, Current, Encryption, Grant, Grantee, Listed,
     ListedVersion, ObjectLock, Past, SourceVersion, UploadedPart, VersionRef,
 };
+pub use record_mac::REPLICA_RECORD_MAC;
 pub use replica::{
     AclPlan, CopyRequest, GrantHeaders, ReplicaLocation, ReplicaSpec, TagsPlan, TargetEncryption,
     WriteCondition, Written,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use md5::{Digest, Md5};
 
+use super::record_mac::{self, RecordKey, REPLICA_RECORD_MAC};
 use super::SourceVersion;
 
 /// User-metadata entry added to every replica: the source version id (`null` when unversioned).
@@ -29,13 +30,15 @@ pub const REPLICA_ORIGIN_TIME: &str = "replica-original-time";
 /// at most 2 KB, a key up to 1,024 bytes of UTF-8.
 pub const REPLICA_KEY: &str = "replica-written-key-md5";
 
-/// Every user-metadata entry this function adds to a replica.
-pub const REPLICA_ENTRIES: [&str; 5] = [
+/// Every user-metadata entry this function adds to a replica (the MAC only where a record key
+/// is configured).
+pub const REPLICA_ENTRIES: [&str; 6] = [
     REPLICA_MARKER,
     REPLICA_SOURCE_BUCKET,
     REPLICA_WRITTEN_TO,
     REPLICA_KEY,
     REPLICA_ORIGIN_TIME,
+    REPLICA_RECORD_MAC,
 ];
 
 /// The value of [`REPLICA_KEY`] for `key`.
@@ -54,8 +57,10 @@ pub fn may_be_replica(size: u64, etag: &str, head: &SourceVersion, keeps_etag: b
 }
 
 /// What a replica's entries say, read where the object sits: only an object this function wrote
-/// at that very bucket and key has one. Replicas written before an entry was recorded (no
-/// bucket, no key digest) are taken at their word for what is missing.
+/// at that very bucket and key has one. Where a record key is configured, only a record whose
+/// MAC that key proves ([`record_mac`]) is one: anything else is an object written by someone
+/// else. Without a key, replicas written before an entry was recorded (no bucket, no key digest)
+/// are taken at their word for what is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplicaRecord<'a> {
     /// The source version id (`null` when unversioned).
@@ -82,9 +87,24 @@ impl SourceVersion {
     /// The record of a replica this function wrote at `bucket`/`key`; `None` for anything else,
     /// a copy of a replica made to another bucket or key included (a new object there).
     pub fn replica_record(&self, bucket: &str, key: &str) -> Option<ReplicaRecord<'_>> {
+        self.replica_record_under(bucket, key, record_mac::installed())
+    }
+
+    /// As [`Self::replica_record`], proven with `mac_key` (none: believed as it is).
+    pub(crate) fn replica_record_under(
+        &self,
+        bucket: &str,
+        key: &str,
+        mac_key: Option<&RecordKey>,
+    ) -> Option<ReplicaRecord<'_>> {
         let version = self.metadata.get(REPLICA_MARKER)?;
         let here = |entry: &str, value: &str| self.metadata.get(entry).is_none_or(|v| v == value);
         if !here(REPLICA_WRITTEN_TO, bucket) || !here(REPLICA_KEY, &key_digest(key)) {
+            return None;
+        }
+        // The MAC covers every entry (a missing one fails it), so with a key the record is
+        // complete and names this very bucket and key.
+        if mac_key.is_some_and(|k| !record_mac::proven(&self.metadata, self.size, k)) {
             return None;
         }
         Some(ReplicaRecord {
@@ -220,6 +240,48 @@ mod tests {
         assert!(object(&[]).not_replicated_from("dst", "k", "src"));
         let record = replica.replica_record("dst", "k").unwrap();
         assert!(record.of("src", "v1") && !record.of("other", "v1") && !record.of("src", "v2"));
+    }
+
+    #[test]
+    fn with_a_record_key_only_a_sealed_record_is_one() {
+        let key = RecordKey::new(vec![3; 32]).unwrap();
+        let digest = key_digest("k");
+        let entries = [
+            (REPLICA_MARKER, "v1"),
+            (REPLICA_WRITTEN_TO, "dst"),
+            (REPLICA_KEY, digest.as_str()),
+            (REPLICA_SOURCE_BUCKET, "src"),
+            (REPLICA_ORIGIN_TIME, "1000"),
+        ];
+        let forged = object(&entries);
+        assert!(forged.replica_record_under("dst", "k", None).is_some());
+        assert!(forged
+            .replica_record_under("dst", "k", Some(&key))
+            .is_none());
+        let mut sealed = forged.clone();
+        record_mac::seal(&mut sealed.metadata, sealed.size, Some(&key));
+        let record = sealed.replica_record_under("dst", "k", Some(&key)).unwrap();
+        assert!(record.of("src", "v1"));
+        assert!(sealed
+            .replica_record_under("dst", "k2", Some(&key))
+            .is_none());
+        // A record dated otherwise, or another object's bytes under a sealed record.
+        let mut redated = sealed.clone();
+        redated
+            .metadata
+            .insert(REPLICA_ORIGIN_TIME.into(), "9999999999999".into());
+        assert!(redated
+            .replica_record_under("dst", "k", Some(&key))
+            .is_none());
+        let resized = SourceVersion { size: 2, ..sealed };
+        assert!(resized
+            .replica_record_under("dst", "k", Some(&key))
+            .is_none());
+        // Records written before an entry existed have no MAC: not records under a key.
+        let legacy = object(&[(REPLICA_MARKER, "v1")]);
+        assert!(legacy
+            .replica_record_under("dst", "k", Some(&key))
+            .is_none());
     }
 
     #[test]

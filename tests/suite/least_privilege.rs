@@ -315,6 +315,7 @@ const CALLS: &[(&str, Option<&str>, &str, &[&str])] = &[
     ("CopyObject into SSE-KMS",                          Some("replica-key"), "replica-key", &["kms:GenerateDataKey"]),
     ("multipart upload into SSE-KMS",                    Some("replica-key"), "replica-key", &["kms:GenerateDataKey", "kms:Decrypt"]),
     ("GetSecretValue of a remote endpoint's credentials", Some("secrets"),    "secret", &["secretsmanager:GetSecretValue"]),
+    ("GetSecretValue of the replica record key",         Some("record-key"), "record-key", &["secretsmanager:GetSecretValue"]),
     ("logging",                                          None,                "logs",   &["logs:CreateLogStream", "logs:PutLogEvents"]),
     ("the failure destination",                          None,                "queue",  &["sqs:SendMessage"]),
 ];
@@ -369,6 +370,9 @@ fn template_role_grants_exactly_what_the_calls_need() {
         "src-key" => "arn:aws:kms:us-east-1:123456789012:key/source".to_owned(),
         "replica-key" => "arn:aws:kms:us-east-1:123456789012:key/replica".to_owned(),
         "secret" => "arn:aws:secretsmanager:us-east-1:123456789012:secret:remote-AbCdEf".to_owned(),
+        "record-key" => {
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:record-key-AbCdEf".to_owned()
+        }
         "logs" => {
             "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/s3-replicator-replicator:*"
                 .to_owned()
@@ -403,6 +407,13 @@ fn template_role_grants_exactly_what_the_calls_need() {
             &[(
                 "RemoteCredentialsSecretArns",
                 "arn:aws:secretsmanager:us-east-1:123456789012:secret:remote-AbCdEf",
+            )],
+        ),
+        (
+            &["record-key"],
+            &[(
+                "ReplicaRecordKeySecretArn",
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:record-key-AbCdEf",
             )],
         ),
     ];

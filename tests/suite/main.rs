@@ -12,6 +12,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod authentic_records;
 mod batch_operations;
 mod convergence;
 mod convergence_symptoms;

@@ -66,6 +66,14 @@ fn template_refuses_a_wildcard_where_a_name_belongs() {
             "RemoteCredentialsSecretArns",
             "arn:aws:secretsmanager:us-east-1:123456789012:secret:*",
         ),
+        (
+            "ReplicaRecordKeySecretArn",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:*",
+        ),
+        (
+            "ReplicaRecordKeySecretArn",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:a,arn:aws:secretsmanager:us-east-1:123456789012:secret:b",
+        ),
         ("BatchManifestPrefix", ""),
         ("BatchManifestPrefix", "manifests"),
         ("BatchReportPrefix", ""),

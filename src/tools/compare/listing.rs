@@ -166,7 +166,13 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         let (Current::Object(src), Current::Object(dst)) = (src, dst) else {
             return Ok(Proof::Differs("changed while verifying".to_owned()));
         };
-        Ok(proof(self.replicator.etag_parity(rule, &src), &src, &dst))
+        Ok(proof(
+            self.replicator.etag_parity(rule, &src),
+            &src,
+            &dst,
+            &at,
+            &self.options.bucket,
+        ))
     }
 
     /// Whether the source's current object is a replica written into the source bucket from

@@ -75,7 +75,7 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                     }
                     let mut unproven = None;
                     if differs == ["etag"] {
-                        match proof(replicator.etag_parity(rule, src), src, dst) {
+                        match proof(replicator.etag_parity(rule, src), src, dst, &at, bucket) {
                             Proof::Bytes => differs.clear(),
                             Proof::Unproven(why) => {
                                 differs.clear();

@@ -1,7 +1,7 @@
 //! What a replica whose ETag differs from its source's proves: the same bytes (equal full-object
 //! checksums), damage, or nothing either way (unproven: the ETag cannot match).
 
-use crate::store::{Encryption, SourceVersion, REPLICA_MARKER};
+use crate::store::{Encryption, ReplicaLocation, SourceVersion};
 
 /// What a replica whose ETag differs from its source's proves.
 #[derive(Debug, PartialEq)]
@@ -14,12 +14,22 @@ pub(super) enum Proof {
     Differs(String),
 }
 
-/// Decides [`Proof`] for a source object and the destination's (whose listed ETag differed).
-/// `parity`: the rule copies with the source's ETag.
-pub(super) fn proof(parity: bool, src: &SourceVersion, dst: &SourceVersion) -> Proof {
+/// Decides [`Proof`] for a source object of bucket `source` and the destination's at `at`
+/// (whose listed ETag differed). `parity`: the rule copies with the source's ETag. Only a
+/// record of this function's at `at` (proven, where a record key is configured) naming the
+/// source's version makes a replica whose bytes are worth proving.
+pub(super) fn proof(
+    parity: bool,
+    src: &SourceVersion,
+    dst: &SourceVersion,
+    at: &ReplicaLocation,
+    source: &str,
+) -> Proof {
     let version = src.version_id.as_deref().unwrap_or("null");
-    if dst.metadata.get(REPLICA_MARKER).map(String::as_str) != Some(version) || src.size != dst.size
-    {
+    let names_it = dst
+        .replica_record(&at.bucket, &at.key)
+        .is_some_and(|r| r.of(source, version));
+    if !names_it || src.size != dst.size {
         return Proof::Differs("etag".to_owned());
     }
     if let (Some(a), Some(b)) = (&src.checksum, &dst.checksum) {
@@ -46,7 +56,18 @@ pub(super) fn proof(parity: bool, src: &SourceVersion, dst: &SourceVersion) -> P
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Checksum, ContentHeaders, ObjectLock};
+    use crate::store::{Checksum, ContentHeaders, ObjectLock, REPLICA_MARKER};
+
+    fn proof(parity: bool, src: &SourceVersion, dst: &SourceVersion) -> Proof {
+        let at = ReplicaLocation {
+            bucket: "dst".into(),
+            key: "k".into(),
+            region: "us-east-1".into(),
+            expected_bucket_owner: None,
+            endpoint: None,
+        };
+        super::proof(parity, src, dst, &at, "src")
+    }
 
     fn object(
         etag: &str,

@@ -9,7 +9,7 @@ use crate::error::{Disposition, ReplicationError, Side};
 use crate::replicate::Replicator;
 use crate::store::{
     without_replica_entries, DestinationStore, Past, SourceStore, SourceVersion, VersionRef,
-    REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET,
+    REPLICA_MARKER,
 };
 
 /// A key's state: an object version (its id in the history's bucket, its ETag and size), or
@@ -95,8 +95,11 @@ pub(super) async fn as_of<S: SourceStore, D: DestinationStore>(
     Ok(best.and_then(|(_, p)| state(p)))
 }
 
-/// When the replica version `p` was originally written: its `replica-original-time`, or its own
-/// time for an object written there; `None` for a replica of another bucket's object.
+/// When the replica version `p` was originally written: its `replica-original-time` (never
+/// later than its own time), or its own time for an object written there; `None` for a replica
+/// of another bucket's object, and for an object that claims to be a replica without a record
+/// of this function's at this bucket and key (forged, where a record key is configured and its
+/// MAC fails; or copied from elsewhere): never a source for the restore.
 async fn original_time<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     history: &History<'_>,
@@ -109,18 +112,16 @@ async fn original_time<S: SourceStore, D: DestinationStore>(
     if !head.metadata.contains_key(REPLICA_MARKER) {
         return Ok(Some(p.last_modified));
     }
-    if head
-        .metadata
-        .get(REPLICA_SOURCE_BUCKET)
-        .is_some_and(|from| from != bucket)
-    {
+    let Some(record) = head.replica_record(history.bucket, key) else {
+        return Ok(None);
+    };
+    if !record.from(bucket) {
         return Ok(None);
     }
     Ok(Some(
-        head.metadata
-            .get(REPLICA_ORIGIN_TIME)
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(p.last_modified),
+        record
+            .original_millis
+            .map_or(p.last_modified, |t| t.min(p.last_modified)),
     ))
 }
 

@@ -7,10 +7,7 @@ use super::RestoreError;
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::replicate::Replicator;
 use crate::run::Run;
-use crate::store::{
-    Current, DestinationStore, ReplicaLocation, SourceStore, VersionRef, REPLICA_MARKER,
-    REPLICA_SOURCE_BUCKET,
-};
+use crate::store::{Current, DestinationStore, ReplicaLocation, SourceStore, VersionRef};
 
 /// What a Batch Operations restore task did with the version it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,14 +53,14 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
         }
         Err(e) => return Err(e),
     };
-    let target = match head.metadata.contains_key(REPLICA_MARKER) {
-        true => head
-            .metadata
-            .get(REPLICA_SOURCE_BUCKET)
-            .cloned()
-            .unwrap_or_else(|| bucket.to_owned()),
-        false => bucket.to_owned(),
-    };
+    // A replica's own bucket is the one its record names, where the record is one this
+    // function wrote at this bucket and key (proven, where a record key is configured);
+    // anything else is an object of `bucket` itself.
+    let target = head
+        .replica_record(bucket, key)
+        .and_then(|r| r.source_bucket)
+        .unwrap_or(bucket)
+        .to_owned();
     // The bucket written into is an allowed source, wherever its name was read.
     if !replicator.config().allows_source(&target) {
         return Err(ReplicationError::SourceBucketNotAllowed(target));
