@@ -20,7 +20,7 @@ use crate::store::{
     Acl, AclPlan, CopyRequest, Current, DestinationStore, Encryption, GrantHeaders, Grantee,
     ListedVersion, ReplicaLocation, ReplicaSpec, SourceStore, SourceVersion, TagsPlan,
     TargetEncryption, VersionRef, WriteCondition, Written, REPLICA_KEY, REPLICA_MARKER,
-    REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
+    REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG, REPLICA_WRITTEN_TO,
 };
 
 mod bucket_facts;

@@ -26,6 +26,10 @@ pub fn plan_replica(
         rule.destination.bucket.clone(),
     );
     metadata.insert(REPLICA_KEY.to_owned(), key_digest(&event.key));
+    metadata.insert(
+        REPLICA_SOURCE_ETAG.to_owned(),
+        head.etag.trim_matches('"').to_owned(),
+    );
     // The source version is an original (replicas are not replicated): its place in the one
     // order of writes, in whole seconds as S3 records them (kept in milliseconds, as before).
     let written = super::order::source_write(event, head);
@@ -225,7 +229,11 @@ mod tests {
             false,
             "eu-west-1".into(),
         );
-        assert_eq!(spec.metadata.len(), 6);
+        assert_eq!(spec.metadata.len(), 7);
+        assert_eq!(
+            spec.metadata[REPLICA_SOURCE_ETAG],
+            head().etag.trim_matches('"')
+        );
         assert_eq!(spec.metadata["owner"], "me");
         assert_eq!(spec.metadata[REPLICA_MARKER], "v1");
         assert_eq!(spec.metadata[REPLICA_SOURCE_BUCKET], "src");

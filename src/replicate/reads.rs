@@ -20,8 +20,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         marker: &str,
         run: &Run,
     ) -> Result<Vec<String>, ReplicationError> {
-        self.replicas_among(at, source, marker, |_| true, false, run)
-            .await
+        let replica = |v: &SourceVersion| {
+            v.replica_record(&at.bucket, &at.key)
+                .is_some_and(|r| r.of(source, marker))
+        };
+        self.replicas_among(at, |_| true, replica, false, run).await
     }
 
     /// Whether a delete marker put at `at` at `put` stands against the source's version `head`
@@ -126,23 +129,25 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         keeps_etag: bool,
         run: &Run,
     ) -> Result<bool, ReplicationError> {
-        let marker = head.version_id.as_deref().unwrap_or("null");
         let candidate = |v: &ListedVersion| may_be_replica(v.size, &v.etag, head, keeps_etag);
+        // The write itself, not only its version id: a `null` version names a new write each
+        // time an unversioned source overwrites its key.
+        let same_write =
+            |v: &SourceVersion| v.is_replica_of(&at.bucket, &at.key, source, head, keeps_etag);
         let found = self
-            .replicas_among(at, source, marker, candidate, true, run)
+            .replicas_among(at, candidate, same_write, true, run)
             .await?;
         Ok(!found.is_empty())
     }
 
-    /// The destination versions of the key that are replicas of source version `marker`,
-    /// newest first, reading only the `candidate` versions of the listing (and stopping at the
-    /// first with `first_only`).
+    /// The destination versions of the key that are `replica`s (of a source version, or of one
+    /// write), newest first, reading only the `candidate` versions of the listing (and stopping
+    /// at the first with `first_only`).
     pub(super) async fn replicas_among(
         &self,
         at: &ReplicaLocation,
-        source: &str,
-        marker: &str,
         candidate: impl Fn(&ListedVersion) -> bool,
+        replica: impl Fn(&SourceVersion) -> bool,
         first_only: bool,
         run: &Run,
     ) -> Result<Vec<String>, ReplicationError> {
@@ -160,9 +165,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .replica_version(at, &listed.version_id)
                 .await
                 .map_err(dst_err)?;
-            if v.replica_record(&at.bucket, &at.key)
-                .is_some_and(|r| r.of(source, marker))
-            {
+            if matches!(&v, Current::Object(o) if replica(o)) {
                 replicas.push(listed.version_id);
                 if first_only {
                     break;

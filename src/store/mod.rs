@@ -26,6 +26,7 @@ pub use replica::{
 };
 pub use replica_metadata::{
     key_digest, may_be_replica, without_replica_entries, ReplicaRecord, REPLICA_ENTRIES,
-    REPLICA_KEY, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
+    REPLICA_KEY, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG,
+    REPLICA_WRITTEN_TO,
 };
 pub use source::SourceStore;

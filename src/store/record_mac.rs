@@ -16,7 +16,8 @@ use std::sync::OnceLock;
 use hmac::{KeyInit, Mac};
 
 use super::replica_metadata::{
-    REPLICA_KEY, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_TO,
+    REPLICA_KEY, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG,
+    REPLICA_WRITTEN_TO,
 };
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -29,7 +30,7 @@ pub const MIN_KEY_BYTES: usize = 32;
 
 /// What the MAC is computed over, before the fields: a format version, so that a later format
 /// can never be confused with this one.
-const DOMAIN: &[u8] = b"s3-replicator replica-record v1";
+const DOMAIN: &[u8] = b"s3-replicator replica-record v2";
 
 /// The secret that seals and proves replica records. Its bytes never appear in `Debug`.
 #[derive(Clone)]
@@ -87,6 +88,7 @@ fn message(metadata: &BTreeMap<String, String>, size: u64) -> Option<Vec<u8>> {
         metadata.get(REPLICA_WRITTEN_TO)?.as_str(),
         metadata.get(REPLICA_KEY)?.as_str(),
         metadata.get(REPLICA_ORIGIN_TIME)?.as_str(),
+        metadata.get(REPLICA_SOURCE_ETAG)?.as_str(),
         size.as_str(),
     ];
     for field in fields {
@@ -142,6 +144,7 @@ mod tests {
             (REPLICA_WRITTEN_TO, "dst"),
             (REPLICA_KEY, "d41d8cd98f00b204e9800998ecf8427e"),
             (REPLICA_ORIGIN_TIME, "1000"),
+            (REPLICA_SOURCE_ETAG, "d41d8cd98f00b204e9800998ecf8427e"),
             ("owner", "me"),
         ]
         .into_iter()
@@ -170,6 +173,7 @@ mod tests {
             REPLICA_WRITTEN_TO,
             REPLICA_KEY,
             REPLICA_ORIGIN_TIME,
+            REPLICA_SOURCE_ETAG,
         ] {
             let mut changed = sealed.clone();
             changed.insert(entry.to_owned(), "9999999999999".to_owned());

@@ -30,10 +30,17 @@ pub const REPLICA_ORIGIN_TIME: &str = "replica-original-time";
 /// at most 2 KB, a key up to 1,024 bytes of UTF-8.
 pub const REPLICA_KEY: &str = "replica-written-key-md5";
 
+/// User-metadata entry added to every replica: the source version's ETag (unquoted). A `null`
+/// version id names a new write each time an unversioned source overwrites its key, and a
+/// replica in parts of our own (or under SSE-KMS, or streamed) has an ETag of its own: this
+/// tells which write it copies, in the same second too.
+pub const REPLICA_SOURCE_ETAG: &str = "replica-source-etag";
+
 /// Every user-metadata entry this function adds to a replica (the MAC only where a record key
 /// is configured).
-pub const REPLICA_ENTRIES: [&str; 6] = [
+pub const REPLICA_ENTRIES: [&str; 7] = [
     REPLICA_MARKER,
+    REPLICA_SOURCE_ETAG,
     REPLICA_SOURCE_BUCKET,
     REPLICA_WRITTEN_TO,
     REPLICA_KEY,
@@ -69,6 +76,8 @@ pub struct ReplicaRecord<'a> {
     pub source_bucket: Option<&'a str>,
     /// When the original was written, in milliseconds since the epoch, as recorded.
     pub original_millis: Option<i64>,
+    /// The source version's ETag, unquoted (`None`: written before it was recorded).
+    pub source_etag: Option<&'a str>,
 }
 
 impl ReplicaRecord<'_> {
@@ -114,13 +123,16 @@ impl SourceVersion {
                 .metadata
                 .get(REPLICA_ORIGIN_TIME)
                 .and_then(|m| m.parse().ok()),
+            source_etag: self.metadata.get(REPLICA_SOURCE_ETAG).map(String::as_str),
         })
     }
 
     /// Whether this object at `bucket`/`key` is the replica of the source's version `head` of
     /// `source`: the version id it records, and for a `null` version (every overwrite of an
-    /// unversioned key reuses that id) the same write too: the original's recorded second, and
-    /// a size and ETag it can have ([`may_be_replica`]).
+    /// unversioned key reuses that id) the same write too: the original's recorded second, a
+    /// size and ETag it can have ([`may_be_replica`]), the source ETag it records, and the
+    /// source's user metadata (a rewrite of the same bytes with other metadata is another
+    /// write).
     pub fn is_replica_of(
         &self,
         bucket: &str,
@@ -139,7 +151,12 @@ impl SourceVersion {
         version != "null"
             || (may_be_replica(self.size, &self.etag, head, keeps_etag)
                 && record.original_millis.map(|m| m.div_euclid(1000))
-                    == Some(crate::order::write_of(head, source, key).secs))
+                    == Some(crate::order::write_of(head, source, key).secs)
+                && record
+                    .source_etag
+                    .is_none_or(|e| e == head.etag.trim_matches('"'))
+                && without_replica_entries(&self.metadata)
+                    == without_replica_entries(&head.metadata))
     }
 
     /// Whether this object is a replica this function wrote at `bucket`/`key`.
@@ -252,6 +269,7 @@ mod tests {
             (REPLICA_KEY, digest.as_str()),
             (REPLICA_SOURCE_BUCKET, "src"),
             (REPLICA_ORIGIN_TIME, "1000"),
+            (REPLICA_SOURCE_ETAG, "etag"),
         ];
         let forged = object(&entries);
         assert!(forged.replica_record_under("dst", "k", None).is_some());

@@ -112,9 +112,13 @@ async fn replica_keeps_body_and_all_metadata() {
         .to_string();
     assert_eq!(meta.get("replica-original-time"), Some(&original));
     assert_eq!(
+        meta.get("replica-source-etag").map(String::as_str),
+        src.e_tag().map(|e| e.trim_matches('"'))
+    );
+    assert_eq!(
         meta.len(),
-        7,
-        "exactly the five replica entries added: {meta:?}"
+        8,
+        "exactly the six replica entries added: {meta:?}"
     );
 }
 
