@@ -128,10 +128,31 @@ pub fn inert(cell: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
+/// `cell` with every control character escaped (`\u{1b}` for ESC, `\r`, ...).
+fn printable(cell: &str) -> String {
+    match cell.chars().any(char::is_control) {
+        false => cell.to_owned(),
+        true => cell
+            .chars()
+            .map(|c| match c.is_control() {
+                true => c.escape_default().to_string(),
+                false => c.to_string(),
+            })
+            .collect(),
+    }
+}
+
 /// Lines of cells in columns: each column but the last padded to its widest cell, as a terminal
 /// shows it (a wide character takes two columns), two spaces apart.
 pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
     use unicode_width::UnicodeWidthStr;
+    // A key may hold control characters (ESC, CR, BS): written raw, a bucket's writer could
+    // rewrite or erase the lines around it on the operator's terminal. They are shown escaped.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| printable(cell)).collect())
+        .collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = Vec::new();
     for row in rows {
         for (i, cell) in row.iter().enumerate().take(row.len().saturating_sub(1)) {
@@ -246,6 +267,9 @@ mod tests {
             ]
         );
         assert!(columns(&[]).is_empty());
+        // A key's control characters never reach the terminal raw.
+        let escaped = columns(&[vec!["missing".into(), "a\u{1b}[2K\rb".into()]]);
+        assert_eq!(escaped, ["missing  a\\u{1b}[2K\\rb"]);
         let missing = columns(&[
             row(&["missing", "a", "-> b", ""]),
             row(&["differs", "ab", "-> b", "etag"]),
