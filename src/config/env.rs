@@ -173,6 +173,7 @@ impl Config {
             "REPLICATE_PREFIXES",
             "STORAGE_CLASS",
             "REPLICA_KMS_KEY_ID",
+            "DESTINATION_ACCOUNT",
         ]
         .into_iter()
         .filter(|name| set(name).is_some())
@@ -235,7 +236,19 @@ impl Config {
                     set("STORAGE_CLASS"),
                 )?;
                 let replica_key = set("REPLICA_KMS_KEY_ID").map(|k| k.trim().to_owned());
+                // Sent as the expected bucket owner: a bucket of that name in another account
+                // (deleted and taken by someone else) refuses every write.
+                let account = set("DESTINATION_ACCOUNT").map(|a| a.trim().to_owned());
+                if let Some(a) = &account {
+                    if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(ConfigError::new(
+                            "DESTINATION_ACCOUNT",
+                            format!("{a:?} is not a 12-digit AWS account ID"),
+                        ));
+                    }
+                }
                 for rule in &mut config.rules {
+                    rule.destination.account = account.clone();
                     rule.delete_marker_replication = delete_markers.unwrap_or(false);
                     // A replica key given selects SSE-KMS objects, as a full configuration
                     // with SseKmsEncryptedObjects Enabled and that ReplicaKmsKeyID would.

@@ -452,3 +452,31 @@ fn the_record_key_secret_is_a_full_secrets_manager_arn_or_unset() {
         assert_eq!(err.field, SETTING, "{bad}");
     }
 }
+
+#[test]
+fn the_shorthand_destination_account_is_the_expected_bucket_owner() {
+    let config = Config::from_env(env(&[
+        ("DESTINATION_BUCKET", "dst"),
+        ("DESTINATION_ACCOUNT", "123456789012"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        config.rules[0].destination.account.as_deref(),
+        Some("123456789012")
+    );
+    let err = Config::from_env(env(&[
+        ("DESTINATION_BUCKET", "dst"),
+        ("DESTINATION_ACCOUNT", "12345"),
+    ]))
+    .unwrap_err();
+    assert_eq!(err.field, "DESTINATION_ACCOUNT");
+    let err = Config::from_env(env(&[
+        ("REPLICATION_CONFIG", r#"{"Rules":[]}"#),
+        ("DESTINATION_ACCOUNT", "123456789012"),
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        err.field, "DESTINATION_ACCOUNT",
+        "not with the full configuration"
+    );
+}

@@ -196,6 +196,9 @@ fn from_template<T: serde::de::DeserializeOwned>(args: &[&str], params: &[(&str,
     json_from(&mut cmd)
 }
 
+/// The account `scripts/iam_from_template.py` deploys into (`AWS::AccountId`).
+const ACCOUNT_ID: &str = "123456789012";
+
 /// The function's environment as template.yaml builds it from these parameters.
 fn template_env(params: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
     from_template(&["--function-env"], params)
@@ -258,6 +261,18 @@ fn template_shorthand_parameters_make_a_valid_configuration() {
     assert_eq!(dst.bucket, "replica-bucket");
     assert_eq!(dst.region.as_deref(), Some("eu-west-1"));
     assert_eq!(dst.storage_class.as_deref(), Some("STANDARD_IA"));
+    // The shorthand sends an expected bucket owner: this stack's account unless one is named.
+    assert_eq!(dst.account.as_deref(), Some(ACCOUNT_ID));
+    let named = template_env(&[
+        ("SourceBucketName", "src-bucket"),
+        ("DestinationBucketArns", "arn:aws:s3:::replica-bucket"),
+        ("DestinationAccount", "210987654321"),
+    ]);
+    let config = s3_replicator::Config::from_env(|k| named.get(k).cloned()).unwrap();
+    assert_eq!(
+        config.rules[0].destination.account.as_deref(),
+        Some("210987654321")
+    );
 }
 
 #[test]
