@@ -19,6 +19,7 @@ mod convergence_symptoms;
 mod delivery;
 mod fake_store;
 mod fixtures;
+mod forged_events;
 mod fuzz_input;
 mod init_error;
 mod intake;
