@@ -23,7 +23,7 @@ const KNOWN_FAILING: &[(&str, u64)] = &[
     ("later-destination-write-hidden", 4315),
     ("wrong-replica-current", 4778),
     ("replica-missing", 3552),
-    ("replica-content-differs", 3940),
+    ("replica-content-differs", 13108),
     ("record-keeps-failing", 4778),
     // Fan-in: a replica kept after its source version was deleted for good (version deletes
     // off) replaced by a multipart upload completed over a delete marker.
