@@ -187,11 +187,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         let s = &s;
         let current_marker = s.version_id.as_deref().unwrap_or("null");
-        let version = VersionRef {
-            bucket: event.bucket.clone(),
-            key: event.key.clone(),
-            version_id: s.version_id.clone(),
-        };
+        let version = super::decide::version_read(event, s, src);
         let grants = if rule.destination.owner_override
             || self.acl_disabled(&rule.destination)
             || self.source_acls_disabled(region, &event.bucket, run).await

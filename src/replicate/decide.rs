@@ -110,11 +110,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(Decision::Settled(Settled::Later));
         }
-        let version = VersionRef {
-            bucket: event.bucket.clone(),
-            key: event.key.clone(),
-            version_id: s.version_id.clone(),
-        };
+        let version = version_read(event, s, src);
         // Tags are read only where a rule for this destination filters on them.
         let tag_filtered = self.config.rules.iter().any(|r| {
             r.enabled
@@ -204,5 +200,20 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         );
         self.decide(rule, &event, region, (&src?, &dst?), &at, &run)
             .await
+    }
+}
+
+/// The source version `s` as its reads must name it: under a delete marker (the newest object
+/// version, where delete markers are not replicated) a `null` version is named `null`, or the
+/// read would reach the current version, the delete marker.
+pub(super) fn version_read(event: &ObjectEvent, s: &SourceVersion, src: &Current) -> VersionRef {
+    let hidden = matches!(src, Current::DeleteMarker(..));
+    VersionRef {
+        bucket: event.bucket.clone(),
+        key: event.key.clone(),
+        version_id: s
+            .version_id
+            .clone()
+            .or_else(|| hidden.then(|| "null".to_owned())),
     }
 }

@@ -21,10 +21,8 @@ const KNOWN_FAILING: &[(&str, u64)] = &[
     ("two-way-diverged", 61),
     // A destination write later by the one order is replaced or hidden.
     ("later-destination-write-hidden", 4315),
-    ("wrong-replica-current", 4778),
-    ("replica-missing", 3552),
-    ("replica-content-differs", 13108),
-    ("record-keeps-failing", 4778),
+    ("wrong-replica-current", 7757),
+    ("replica-missing", 8624),
     // Fan-in: a replica kept after its source version was deleted for good (version deletes
     // off) replaced by a multipart upload completed over a delete marker.
     ("kept-replica-replaced", 3664),
