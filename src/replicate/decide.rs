@@ -99,7 +99,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return Ok(Decision::Settled(Settled::Skipped(reason)));
         }
         let in_sync = matches!(dst, Current::Object(o)
-            if o.is_replica_of(&at.bucket, &at.key, &event.bucket, s, keeps_etag(rule, s)));
+            if o.is_replica_of(&at.bucket, &at.key, &event.bucket, s, keeps_etag(rule, s, &self.config.copy)));
         if in_sync {
             return Ok(Decision::Settled(Settled::InSync));
         }
@@ -154,8 +154,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             let stands = match stands {
                 Some(stands) => stands,
                 None => {
-                    self.replica_in_history(at, &event.bucket, s, keeps_etag(rule, s), run)
-                        .await?
+                    self.replica_in_history(
+                        at,
+                        &event.bucket,
+                        s,
+                        keeps_etag(rule, s, &self.config.copy),
+                        run,
+                    )
+                    .await?
                 }
             };
             if stands {

@@ -43,7 +43,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     &at.key,
                     source,
                     src.head,
-                    keeps_etag(rule, src.head),
+                    keeps_etag(rule, src.head, &self.config.copy),
                 )
             })
         {
@@ -56,7 +56,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .endpoint
             .is_none()
             .then(|| condition_on(&current));
-        let keeps = keeps_etag(rule, src.head);
+        let keeps = keeps_etag(rule, src.head, &self.config.copy);
         let maybe_late = match &current {
             Current::Object(theirs) => {
                 // Another bucket's later original write (written there, two-way, fan-in) stays
@@ -195,7 +195,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             &at,
             &src.event.bucket,
             src.head,
-            keeps_etag(rule, src.head),
+            keeps_etag(rule, src.head, &self.config.copy),
             run,
         )
         .await
@@ -241,11 +241,17 @@ pub(super) fn condition_on(current: &Current) -> WriteCondition {
 }
 
 /// Whether a replica of `head` written by `rule` has the source's ETag: not when either side is
-/// SSE-KMS (the ETag is then no MD5), nor when the bytes are streamed to another endpoint.
-pub(super) fn keeps_etag(rule: &Rule, head: &SourceVersion) -> bool {
+/// SSE-KMS (the ETag is then no MD5), when the bytes are streamed to another endpoint, or when a
+/// single-part source is copied in parts of our own (above the multipart threshold). Everywhere
+/// else a replica's ETag must be the source's exactly: one of another layout there is no
+/// replica's.
+pub(super) fn keeps_etag(rule: &Rule, head: &SourceVersion, copy: &copy::CopySettings) -> bool {
+    let rechunked = copy::multipart_parts(&head.etag).is_none()
+        && head.size > copy.threshold.min(copy::COPY_OBJECT_LIMIT);
     !matches!(head.encryption, Encryption::Kms { .. })
         && rule.destination.replica_kms_key_id.is_none()
         && rule.destination.endpoint.is_none()
+        && !rechunked
 }
 
 /// What a copy checks at the destination first.

@@ -137,7 +137,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             {
                 Some(stands) => stands,
                 None => {
-                    let keeps = guard::keeps_etag(rule, src);
+                    let keeps = guard::keeps_etag(rule, src, &self.config.copy);
                     self.replica_in_history(at, source_bucket, src, keeps, &run)
                         .await?
                 }
@@ -149,7 +149,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Whether a replica of `head` written under `rule` has the source's ETag (no KMS on either
     /// side, server-side on the same endpoint): then an equal ETag proves the bytes.
     pub fn etag_parity(&self, rule: &Rule, head: &SourceVersion) -> bool {
-        guard::keeps_etag(rule, head)
+        guard::keeps_etag(rule, head, &self.config.copy)
     }
 
     /// Why the engine deliberately leaves the source object `head` of `bucket` unreplicated by

@@ -4,6 +4,7 @@
 use super::guard::{keeps_etag, Check, Guard};
 use super::plan::verify;
 use super::*;
+use crate::store::may_be_replica;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Copies the version to one destination, after `check` decides from what the destination
@@ -328,7 +329,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let version = src.version.version_id.as_deref().unwrap_or("null");
         if !matches!(&below, Current::Object(o)
             if o.is_replica_of(&at.bucket, &at.key, &src.event.bucket, src.head,
-                keeps_etag(rule, src.head)))
+                keeps_etag(rule, src.head, &self.config.copy)))
         {
             return Ok(false);
         }
@@ -360,33 +361,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return Ok(false);
         };
         let version = src.version.version_id.as_deref().unwrap_or("null");
-        let keeps = keeps_etag(rule, src.head);
-        run.start()?;
-        let versions = self
-            .destination
-            .replica_versions(at)
-            .await
-            .map_err(dst_err)?;
-        let mut found = false;
-        for listed in versions.iter().filter(|v| {
-            v.version_id != *ours && v.size == src.head.size && (!keeps || v.etag == src.head.etag)
-        }) {
-            run.start()?;
-            let other = self
-                .destination
-                .replica_version(at, &listed.version_id)
-                .await
-                .map_err(dst_err)?;
-            // The write itself, not only the version id: a `null` version names a new write
-            // each time an unversioned source overwrites it.
-            if matches!(&other, Current::Object(o)
-                if o.is_replica_of(&at.bucket, &at.key, &src.event.bucket, src.head, keeps))
-            {
-                found = true;
-                break;
-            }
-        }
-        if !found {
+        let keeps = keeps_etag(rule, src.head, &self.config.copy);
+        let candidate = |v: &ListedVersion| {
+            v.version_id != *ours && may_be_replica(v.size, &v.etag, src.head, keeps)
+        };
+        // The write itself, not only the version id (a `null` version names many writes).
+        let same_write = |v: &SourceVersion| {
+            v.is_replica_of(&at.bucket, &at.key, &src.event.bucket, src.head, keeps)
+        };
+        let others = self
+            .replicas_among(at, candidate, same_write, true, run)
+            .await?;
+        if others.is_empty() {
             return Ok(false);
         }
         run.start()?;

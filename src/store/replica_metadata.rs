@@ -59,8 +59,7 @@ pub fn key_digest(key: &str) -> String {
 /// in parts of our own above `MULTIPART_THRESHOLD`; a multipart source keeps its own layout).
 /// Only the replica record says whose replica it is: this rules out what cannot be.
 pub fn may_be_replica(size: u64, etag: &str, head: &SourceVersion, keeps_etag: bool) -> bool {
-    let parts = |etag: &str| etag.trim_matches('"').contains('-');
-    size == head.size && (!keeps_etag || etag == head.etag || (!parts(&head.etag) && parts(etag)))
+    size == head.size && (!keeps_etag || etag == head.etag)
 }
 
 /// What a replica's entries say, read where the object sits: only an object this function wrote
@@ -225,8 +224,10 @@ mod tests {
         // The source's own layout: its ETag.
         assert!(may_be_replica(1, "\"e\"", &single, true));
         assert!(may_be_replica(1, "\"m-3\"", &parts, true));
-        // Parts of our own for a single-part source.
-        assert!(may_be_replica(1, "\"o-2\"", &single, true));
+        // Parts of our own for a single-part source above the threshold: the rule keeps no ETag
+        // then. Below it, one request keeps it: another layout there is no replica's.
+        assert!(may_be_replica(1, "\"o-2\"", &single, false));
+        assert!(!may_be_replica(1, "\"o-2\"", &single, true));
         // Streamed or KMS: any ETag.
         assert!(may_be_replica(1, "\"x\"", &single, false));
         // Never another size, another single-part ETag, or another layout of a multipart source.

@@ -327,3 +327,86 @@ async fn an_unversioned_rewrite_in_the_same_second_is_replicated() {
         assert!(replicated, "{case}");
     }
 }
+
+/// A replica whose ETag the rule keeps (one CopyObject, no KMS) is the source's bytes exactly
+/// when its ETag is the source's. Other bytes of the same size uploaded there in parts, under a
+/// copy of the genuine replica's metadata, have a multipart ETag: that layout was taken for "our
+/// own parts" and verify called it `unproven` (exit 0), and a redelivery skipped it. It is
+/// damage: `differs`, and repair puts the source's bytes back.
+#[tokio::test]
+async fn bytes_replayed_in_parts_under_a_replicas_metadata_are_damage() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let s3 = client();
+    let src = versioned_bucket(&s3, "oj-replay-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "oj-replay-dst", "eu-west-1").await;
+    let config = with_class(&dst, None);
+    let data = body(6 * 1024 * 1024);
+    let v1 = put(&s3, &src, "k.bin", &data).await;
+    let r = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    s3_replicator::handle(&r, created_event(std::slice::from_ref(&v1)))
+        .await
+        .unwrap();
+    // A writer of the destination: other bytes, the replica's own metadata, in two parts.
+    let genuine = s3
+        .head_object()
+        .bucket(&dst)
+        .key("k.bin")
+        .send()
+        .await
+        .unwrap();
+    let mut forged = data.clone();
+    forged[0] ^= 0xff;
+    let upload = s3
+        .create_multipart_upload()
+        .bucket(&dst)
+        .key("k.bin")
+        .set_metadata(genuine.metadata().cloned())
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (n, chunk) in forged.chunks(5 * 1024 * 1024).enumerate() {
+        let n = n as i32 + 1;
+        let part = s3
+            .upload_part()
+            .bucket(&dst)
+            .key("k.bin")
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(part.e_tag().unwrap())
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket(&dst)
+        .key("k.bin")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let (code, stdout) = cli(&config, &["verify", "--bucket", &src]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("differs"), "{stdout}");
+    // A redelivery does not take it for the replica either.
+    s3_replicator::handle(&r, created_event(std::slice::from_ref(&v1)))
+        .await
+        .unwrap();
+    let (code, stdout) = cli(&config, &["repair", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(body_of(&s3, &dst, "k.bin", None).await, data);
+}

@@ -41,9 +41,9 @@ pub(super) fn proof(
         }
     }
     let kms = |v: &SourceVersion| matches!(v.encryption, Encryption::Kms { .. });
-    // The same kind of layout (one part or several) without KMS gives the same ETag.
-    let same_kind = src.etag.contains('-') == dst.etag.contains('-');
-    if parity && same_kind && !kms(dst) {
+    // Where the rule copies with the source's ETag (no KMS, the source's own layout or one
+    // request), another ETag is other bytes, whatever its layout.
+    if parity && !kms(dst) {
         return Proof::Differs("etag".to_owned());
     }
     Proof::Unproven(
@@ -117,9 +117,11 @@ mod tests {
             bucket_key: false,
         };
         assert!(matches!(proof(true, &src, &kms), Proof::Unproven(_)));
-        // Another layout of the same bytes.
+        // Another layout of the same bytes, where the copy takes one (parts of our own).
         let parts = object("\"m-3\"", Some("v1"), None);
-        assert!(matches!(proof(true, &src, &parts), Proof::Unproven(_)));
+        assert!(matches!(proof(false, &src, &parts), Proof::Unproven(_)));
+        // Where it takes none (one request), another layout is other bytes.
+        assert_eq!(proof(true, &src, &parts), Proof::Differs("etag".into()));
         // A rule that cannot keep the ETag (a replica KMS key, another endpoint).
         let plain = object("\"p\"", Some("v1"), None);
         assert!(matches!(proof(false, &src, &plain), Proof::Unproven(_)));
@@ -140,6 +142,6 @@ mod tests {
         // Composite checksums prove nothing across layouts: unproven, not same.
         let c = object("\"c-2\"", Some("v1"), Some(("CRC32", false, "z-2")));
         let s = object("\"a\"", None, Some(("CRC32", true, "z")));
-        assert!(matches!(proof(true, &s, &c), Proof::Unproven(_)));
+        assert!(matches!(proof(false, &s, &c), Proof::Unproven(_)));
     }
 }
