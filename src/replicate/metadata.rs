@@ -1,6 +1,7 @@
 //! ACL and tag changes carried onto the replica of that version.
 
 use super::*;
+use crate::store::may_be_replica;
 use tokio::sync::OnceCell;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -26,7 +27,22 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if event.kind == EventKind::AclChanged && acl_fixed {
                     return Ok(Done::Skipped(SkipReason::AclNotReplicated));
                 }
-                let replicas = self.find_replicas(&at, &event.bucket, &marker, run).await?;
+                let replicas = match marker.as_str() {
+                    // A `null` version names every write of an unversioned key: only the
+                    // replicas of the write the source holds now take its tags and ACL.
+                    "null" => {
+                        let head = self.null_head(&region, &version, run).await?;
+                        let keeps = guard::keeps_etag(rule, &head, &self.config.copy);
+                        let candidate =
+                            |v: &ListedVersion| may_be_replica(v.size, &v.etag, &head, keeps);
+                        let same_write = |v: &SourceVersion| {
+                            v.is_replica_of(&at.bucket, &at.key, &event.bucket, &head, keeps)
+                        };
+                        self.replicas_among(&at, candidate, same_write, false, run)
+                            .await?
+                    }
+                    _ => self.find_replicas(&at, &event.bucket, &marker, run).await?,
+                };
                 if replicas.is_empty() {
                     return Ok(Done::Skipped(SkipReason::NoReplica));
                 }
@@ -73,5 +89,29 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return whole(Ok(Done::Skipped(SkipReason::NoMatchingRule)));
         }
         outcomes
+    }
+
+    /// The source's `null` version: the current object where it is that one (an unversioned
+    /// bucket answers no version id, and refuses `versionId=null` on some servers), else read
+    /// by its id `null` (versioned since, the null version below the current one).
+    async fn null_head(
+        &self,
+        region: &str,
+        version: &VersionRef,
+        run: &Run,
+    ) -> Result<SourceVersion, ReplicationError> {
+        let current = VersionRef {
+            version_id: None,
+            ..version.clone()
+        };
+        match self.read_head(region, &current, None, run).await {
+            Ok(head) if matches!(head.version_id.as_deref(), None | Some("null")) => Ok(head),
+            // Another version, or a delete marker, is current.
+            Ok(_) => self.read_head(region, version, None, run).await,
+            Err(e) if e.disposition() == Disposition::SourceGone => {
+                self.read_head(region, version, None, run).await
+            }
+            Err(e) => Err(e),
+        }
     }
 }

@@ -130,8 +130,8 @@ impl SourceVersion {
     /// `source`: the version id it records, and for a `null` version (every overwrite of an
     /// unversioned key reuses that id) the same write too: the original's recorded second, a
     /// size and ETag it can have ([`may_be_replica`]), the source ETag it records, and the
-    /// source's user metadata (a rewrite of the same bytes with other metadata is another
-    /// write).
+    /// source's user metadata and content headers (a rewrite of the same bytes with other
+    /// metadata or another Content-Type is another write).
     pub fn is_replica_of(
         &self,
         bucket: &str,
@@ -155,7 +155,8 @@ impl SourceVersion {
                     .source_etag
                     .is_none_or(|e| e == head.etag.trim_matches('"'))
                 && without_replica_entries(&self.metadata)
-                    == without_replica_entries(&head.metadata))
+                    == without_replica_entries(&head.metadata)
+                && self.content == head.content)
     }
 
     /// Whether this object is a replica this function wrote at `bucket`/`key`.

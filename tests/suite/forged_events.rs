@@ -114,3 +114,75 @@ async fn a_null_versions_tag_change_stays_with_its_own_sources_replica() {
         tags.tag_set()
     );
 }
+
+/// An unversioned source overwritten: the destination keeps the first write's replica below the
+/// second's. A tag change of the object the source holds now reaches the second write's replica
+/// only: the first write's replica (another `null` write) keeps its own tags.
+#[tokio::test]
+async fn a_null_versions_tag_change_leaves_the_replicas_of_earlier_writes_alone() {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let s3 = client();
+    let a = unique_bucket("fe-ow");
+    s3.create_bucket().bucket(&a).send().await.unwrap();
+    let c = versioned_bucket(&s3, "fe-owc", "eu-west-1").await;
+    let config = fan_in(&c);
+    let r = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    let first = put_with(&s3, &a, "k", b"draft", |b| b.tagging("class=secret")).await;
+    s3_replicator::handle(&r, created_event(std::slice::from_ref(&first)))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let second = put(&s3, &a, "k", b"final text").await;
+    s3_replicator::handle(&r, created_event(std::slice::from_ref(&second)))
+        .await
+        .unwrap();
+    s3.put_object_tagging()
+        .bucket(&a)
+        .key("k")
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("class").value("public").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let change = event_of(vec![record(
+        "ObjectTagging:Put",
+        &a,
+        "k",
+        Some("null"),
+        None,
+        "0C",
+    )]);
+    s3_replicator::handle(&r, change).await.unwrap();
+    let versions = version_ids(&s3, &c, "k").await;
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    let tags_of = |v: String| {
+        let s3 = s3.clone();
+        let c = c.clone();
+        async move {
+            s3.get_object_tagging()
+                .bucket(&c)
+                .key("k")
+                .version_id(v)
+                .send()
+                .await
+                .unwrap()
+                .tag_set()
+                .iter()
+                .map(|t| format!("{}={}", t.key(), t.value()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut all = Vec::new();
+    for v in versions {
+        all.push(tags_of(v).await);
+    }
+    assert!(
+        all.contains(&vec!["class=secret".to_owned()]),
+        "the first write's replica took the current write's tags: {all:?}"
+    );
+    assert!(all.contains(&vec!["class=public".to_owned()]), "{all:?}");
+}
