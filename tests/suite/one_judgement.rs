@@ -273,7 +273,11 @@ async fn a_rules_new_storage_class_is_applied_by_backfill_and_batch_replicate_al
 #[tokio::test]
 async fn an_unversioned_rewrite_in_the_same_second_is_replicated() {
     let s3 = client();
-    for case in ["other bytes under KMS", "same bytes, other metadata"] {
+    for case in [
+        "other bytes under KMS",
+        "same bytes, other metadata",
+        "same bytes, other Content-Type",
+    ] {
         let mut replicated = false;
         // Both writes must fall in one second: a few tries at most.
         for _ in 0..5 {
@@ -300,12 +304,26 @@ async fn an_unversioned_rewrite_in_the_same_second_is_replicated() {
             };
             let r = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
             let before = second_now();
-            let p1 = put_with(&s3, &src, "k", first, |b| b.metadata("n", "1")).await;
+            let types = match case.contains("Content-Type") {
+                true => ("text/plain", "text/csv"),
+                false => ("text/plain", "text/plain"),
+            };
+            let n2 = match case.contains("Content-Type") {
+                true => "1",
+                false => "2",
+            };
+            let p1 = put_with(&s3, &src, "k", first, |b| {
+                b.metadata("n", "1").content_type(types.0)
+            })
+            .await;
             // The first write's replica, made before the second write lands.
             s3_replicator::handle(&r, created_event(std::slice::from_ref(&p1)))
                 .await
                 .unwrap();
-            let p2 = put_with(&s3, &src, "k", second, |b| b.metadata("n", "2")).await;
+            let p2 = put_with(&s3, &src, "k", second, |b| {
+                b.metadata("n", n2).content_type(types.1)
+            })
+            .await;
             if second_now() != before {
                 continue;
             }
@@ -316,9 +334,14 @@ async fn an_unversioned_rewrite_in_the_same_second_is_replicated() {
             assert_eq!(
                 (
                     body_of(&s3, &dst, "k", None).await,
-                    meta.metadata().and_then(|m| m.get("n")).cloned()
+                    meta.metadata().and_then(|m| m.get("n")).cloned(),
+                    meta.content_type().map(str::to_owned)
                 ),
-                (second.to_vec(), Some("2".to_owned())),
+                (
+                    second.to_vec(),
+                    Some(n2.to_owned()),
+                    Some(types.1.to_owned())
+                ),
                 "{case}"
             );
             replicated = true;
