@@ -944,7 +944,51 @@ async fn acl_change_on_a_destination_with_acls_disabled_is_a_named_skip_and_reme
 
 #[tokio::test]
 async fn tag_change_of_the_null_version_reads_that_version_not_the_current_one() {
-    let [listed, head] = one_replica("null");
+    // A null version names every write of an unversioned key: the replica of the write the
+    // source holds is found by the write itself (its record, size and ETag), read from the
+    // source's current object, which here is that null version.
+    let listed = mock!(Client::list_object_versions).then_output(|| {
+        aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput::builder()
+            .versions(
+                aws_sdk_s3::types::ObjectVersion::builder()
+                    .key("a b+c")
+                    .version_id("r1")
+                    .size(1)
+                    .e_tag(ETAG)
+                    .build(),
+            )
+            .build()
+    });
+    let written = aws_smithy_types::DateTime::from_secs(1_800_000_000);
+    let source = mock!(Client::head_object)
+        .match_requests(|r| r.bucket() == Some("src") && r.version_id().is_none())
+        .then_output(move || {
+            HeadObjectOutput::builder()
+                .e_tag(ETAG)
+                .content_length(1)
+                .version_id("null")
+                .last_modified(written)
+                .build()
+        });
+    let head = mock!(Client::head_object)
+        .match_requests(|r| r.bucket() == Some("dst"))
+        .then_output(move || {
+            HeadObjectOutput::builder()
+                .e_tag(ETAG)
+                .content_length(1)
+                .version_id("r1")
+                .last_modified(written)
+                .metadata("replica-source-version-id", "null")
+                .metadata("replica-source-bucket", "src")
+                .metadata("replica-written-to", "dst")
+                .metadata(
+                    "replica-written-key-md5",
+                    s3_replicator::store::key_digest("a b+c"),
+                )
+                .metadata("replica-original-time", "1800000000000")
+                .metadata("replica-source-etag", ETAG.trim_matches('"'))
+                .build()
+        });
     let tags = mock!(Client::get_object_tagging)
         .match_requests(|r| r.version_id() == Some("null"))
         .then_output(|| {
@@ -960,7 +1004,7 @@ async fn tag_change_of_the_null_version_reads_that_version_not_the_current_one()
                 .build()
         });
     let summary = run(
-        &[&listed, &head, &tags, &cleared],
+        &[&listed, &source, &head, &tags, &cleared],
         change_event("ObjectTagging:Delete", "null"),
     )
     .await
