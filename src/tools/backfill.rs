@@ -327,16 +327,21 @@ pub async fn dry_run<S: SourceStore, D: DestinationStore>(
         tally.skipped + tally.newer_at_destination,
         tally.errors
     );
-    // Each copy: HEAD of the source, its ACL and the destination's current object, then
-    // the copy itself; the listings of both sides, a page per 1,000 keys.
+    // Each copy: HEAD of the source, its ACL and the destination's current object, the copy
+    // itself (one request, or a multipart copy's), then the ordering check (HEAD of the
+    // source's current version); the listings of both sides, a page per 1,000 keys.
     let settings = &replicator.config().copy;
     let bytes: u64 = todo.iter().map(|f| f.size).sum();
-    let copies: u64 = todo
+    let copies = todo
         .iter()
-        .map(|f| cost::copy_requests(f.size, settings))
-        .sum();
+        .map(|f| cost::copy_requests(f.size, &f.etag, settings))
+        .fold(cost::Requests::default(), |sum, r| cost::Requests {
+            put: sum.put + r.put,
+            get: sum.get + r.get,
+        });
     let listings = 2 * (findings.len() as u64 / 1000 + 1);
-    let line = cost::cost_line("backfill", bytes, copies + listings, 3 * todo.len() as u64);
+    let reads = 4 * todo.len() as u64 + copies.get;
+    let line = cost::cost_line("backfill", bytes, copies.put + listings, reads);
     runner::close(&format!("{summary}\n{line}"), not_started, tally.errors)
 }
 

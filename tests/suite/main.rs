@@ -34,6 +34,7 @@ mod restore;
 mod s3_errors;
 mod security;
 mod simulation;
+mod stalled_parts;
 mod store_conformance;
 mod streaming;
 mod template_hardening;

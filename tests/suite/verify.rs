@@ -1138,15 +1138,43 @@ async fn backfill_dry_run_predicts_the_real_run() {
         ),
         "{predicted}"
     );
-    // one.txt and "two words.txt": 6 bytes, two CopyObjects and two listings, three reads each.
+    // one.txt and "two words.txt": 6 bytes, two CopyObjects and two listings; three reads
+    // each before the copy and the ordering check after.
     assert!(
-        predicted.contains("backfill (dry run): 6 B to copy; about 4 PUT/COPY/LIST and 6 GET/HEAD requests, $0.0000"),
+        predicted.contains("backfill (dry run): 6 B to copy; about 4 PUT/COPY/LIST and 8 GET/HEAD requests, $0.0000"),
         "{predicted}"
     );
     let done = run(&["backfill", "--bucket", &src]);
     assert_eq!(
         done.lines().last().unwrap_or_default(),
         "backfill: 2 replicated, 1 already in sync, 2 skipped, 0 failed"
+    );
+}
+
+/// `backfill --dry-run` counts a small multipart source as the engine copies it, in its own
+/// three parts (2N + 7 = 13 requests), not as one CopyObject as its size alone would suggest.
+#[tokio::test]
+async fn backfill_dry_run_counts_a_multipart_copy_as_the_engine_makes_it() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "drm-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "drm-dst", "eu-west-1").await;
+    let parts = vec![body(5 * MIB), body(5 * MIB), b"tail".to_vec()];
+    multipart_source(&s3, &src, "parts.bin", &parts).await;
+    let config = config(&dst);
+    let out = cli(&config)
+        .args(["backfill", "--bucket", &src, "--dry-run"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    // PUT class: ListMultipartUploads, Create, the fingerprint part, 3 UploadPartCopy,
+    // Complete, and the two listings. GET class: three reads, 2 part-size HEADs, the ordering
+    // check. 7 + 6 = 2N + 7 for N = 3.
+    assert!(
+        stdout.contains(
+            "backfill (dry run): 10.00 MiB to copy; about 9 PUT/COPY/LIST and 6 GET/HEAD requests"
+        ),
+        "{stdout}"
     );
 }
 

@@ -44,6 +44,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                 status,
                 detail,
                 size: src.map_or(0, |o| o.size),
+                etag: src.map_or_else(String::new, |o| o.etag.clone()),
             })
         };
         let in_scope = rules.iter().any(|r| key.starts_with(&r.filter.prefix));

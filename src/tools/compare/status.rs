@@ -65,6 +65,9 @@ pub struct Finding {
     pub detail: String,
     /// The source object's size as listed (0 where the source has none).
     pub size: u64,
+    /// The source object's ETag as listed (empty where the source has none): a multipart
+    /// source is copied in its own parts, whatever its size.
+    pub etag: String,
 }
 
 /// The counts of a run, printed as its last line.

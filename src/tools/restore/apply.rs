@@ -112,8 +112,9 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
         }
     }
     // Copy: HEAD, tags, ACL of the version; one CopyObject (or an upload in parts).
-    requests.get += 3;
-    requests.put += copy_requests(then.size, &replicator.config().copy);
+    let copy = copy_requests(then.size, &then.etag, &replicator.config().copy);
+    requests.get += 3 + copy.get;
+    requests.put += copy.put;
     let reason = match &current {
         None => "deleted since T",
         Some(_) => "changed since T",
