@@ -360,8 +360,9 @@ async fn a_batch_restore_task_never_takes_its_target_from_a_forged_record() {
 }
 
 /// Replicas written before the key was configured (or under another key, after a rotation)
-/// carry no record the key proves: listings still prove their bytes, `verify --deep` reports
-/// their record, and the source's next write of the key replaces them with a sealed replica.
+/// carry no record the key proves: listings still prove their bytes, `verify --deep` no longer
+/// calls them the replica, and the source's next write of the key replaces them with a sealed
+/// replica.
 #[tokio::test]
 async fn records_written_without_the_key_stop_counting_until_the_next_write() {
     let w = World::new("rec-rotate").await;
@@ -380,10 +381,13 @@ async fn records_written_without_the_key_stop_counting_until_the_next_write() {
         .contains_key("replica-record-mac"));
     let (code, out) = w.cli(&["verify", "--bucket", &w.src]);
     assert_eq!(code, Some(0), "the bytes are the source's: {out}");
-    let (code, out) = w.cli(&["verify", "--bucket", &w.src, "--deep"]);
-    assert_eq!(code, Some(1), "{out}");
+    // Not the replica any more: an object written there at its own time. Landed in the source
+    // version's second, the tie goes by bucket name and its record differs (`replica-marker`);
+    // in a later second it is a later write there (docs/security.md, turning the key on).
+    let (_, out) = w.cli(&["verify", "--bucket", &w.src, "--deep"]);
     assert!(
-        out.contains("replica-marker") && out.contains("1 differs"),
+        (out.contains("replica-marker") && out.contains("1 differs"))
+            || out.contains("1 newer-at-destination"),
         "{out}"
     );
     tokio::time::sleep(Duration::from_millis(1100)).await;
