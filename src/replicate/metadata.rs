@@ -1,7 +1,6 @@
 //! ACL and tag changes carried onto the replica of that version.
 
 use super::*;
-use crate::store::may_be_replica;
 use tokio::sync::OnceCell;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -33,12 +32,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     "null" => {
                         let head = self.null_head(&region, &version, run).await?;
                         let keeps = guard::keeps_etag(rule, &head, &self.config.copy);
-                        let candidate =
-                            |v: &ListedVersion| may_be_replica(v.size, &v.etag, &head, keeps);
-                        let same_write = |v: &SourceVersion| {
-                            v.is_replica_of(&at.bucket, &at.key, &event.bucket, &head, keeps)
-                        };
-                        self.replicas_among(&at, candidate, same_write, false, run)
+                        self.replicas_of_write(&at, &event.bucket, &head, keeps, None, false, run)
                             .await?
                     }
                     _ => self.find_replicas(&at, &event.bucket, &marker, run).await?,

@@ -129,15 +129,35 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         keeps_etag: bool,
         run: &Run,
     ) -> Result<bool, ReplicationError> {
-        let candidate = |v: &ListedVersion| may_be_replica(v.size, &v.etag, head, keeps_etag);
-        // The write itself, not only its version id: a `null` version names a new write each
-        // time an unversioned source overwrites its key.
-        let same_write =
-            |v: &SourceVersion| v.is_replica_of(&at.bucket, &at.key, source, head, keeps_etag);
         let found = self
-            .replicas_among(at, candidate, same_write, true, run)
+            .replicas_of_write(at, source, head, keeps_etag, None, true, run)
             .await?;
         Ok(!found.is_empty())
+    }
+
+    /// The destination versions of the key (but `except`) that are replicas of the source's
+    /// write `head`: the write itself, not only its version id, since a `null` version names a
+    /// new write each time an unversioned source overwrites its key. Only versions of a size and
+    /// ETag its replica can have are read ([`may_be_replica`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn replicas_of_write(
+        &self,
+        at: &ReplicaLocation,
+        source: &str,
+        head: &SourceVersion,
+        keeps_etag: bool,
+        except: Option<&str>,
+        first_only: bool,
+        run: &Run,
+    ) -> Result<Vec<String>, ReplicationError> {
+        let candidate = |v: &ListedVersion| {
+            Some(v.version_id.as_str()) != except
+                && may_be_replica(v.size, &v.etag, head, keeps_etag)
+        };
+        let same_write =
+            |v: &SourceVersion| v.is_replica_of(&at.bucket, &at.key, source, head, keeps_etag);
+        self.replicas_among(at, candidate, same_write, first_only, run)
+            .await
     }
 
     /// The destination versions of the key that are `replica`s (of a source version, or of one

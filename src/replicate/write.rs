@@ -4,7 +4,6 @@
 use super::guard::{keeps_etag, Check, Guard};
 use super::plan::verify;
 use super::*;
-use crate::store::may_be_replica;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Copies the version to one destination, after `check` decides from what the destination
@@ -362,15 +361,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         let version = src.version.version_id.as_deref().unwrap_or("null");
         let keeps = keeps_etag(rule, src.head, &self.config.copy);
-        let candidate = |v: &ListedVersion| {
-            v.version_id != *ours && may_be_replica(v.size, &v.etag, src.head, keeps)
-        };
-        // The write itself, not only the version id (a `null` version names many writes).
-        let same_write = |v: &SourceVersion| {
-            v.is_replica_of(&at.bucket, &at.key, &src.event.bucket, src.head, keeps)
-        };
         let others = self
-            .replicas_among(at, candidate, same_write, true, run)
+            .replicas_of_write(
+                at,
+                &src.event.bucket,
+                src.head,
+                keeps,
+                Some(ours),
+                true,
+                run,
+            )
             .await?;
         if others.is_empty() {
             return Ok(false);
