@@ -176,13 +176,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     }
 
     /// The one judgement for a tool: what convergence would do now for `key` of `bucket` at the
-    /// destination of `rule`, from both sides read afresh (nothing is written).
+    /// destination of `rule`, given what the source holds (`src`, just read by the tool) and the
+    /// destination's current object, read here (nothing is written).
     pub async fn judge(
         &self,
         rule: &Rule,
         region: &str,
         bucket: &str,
         key: &str,
+        src: &Current,
     ) -> Result<Decision<'_>, ReplicationError> {
         let run = Run::new(None);
         let event = ObjectEvent {
@@ -200,11 +202,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             size: None,
         };
         let at = self.location(rule, key, &run).await?;
-        let (src, dst) = futures::join!(
-            self.source_current(region, &event, &run),
-            self.replica_current(&at, &run)
-        );
-        self.decide(rule, &event, region, (&src?, &dst?), &at, &run)
+        let dst = self.replica_current(&at, &run).await?;
+        self.decide(rule, &event, region, (src, &dst), &at, &run)
             .await
     }
 }

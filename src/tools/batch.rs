@@ -220,8 +220,8 @@ async fn one<S: SourceStore, D: DestinationStore>(
         Ok(Current::Object(head)) => head,
         // Deleted in the source: verify judges each destination as `verify` does (a replica
         // still served where the rule replicates the delete is damage).
-        Ok(Current::DeleteMarker(..)) if mode == Mode::Verify => {
-            return verify_deleted(replicator, region, object).await
+        Ok(current @ Current::DeleteMarker(..)) if mode == Mode::Verify => {
+            return verify_deleted(replicator, region, object, &current).await
         }
         Ok(_) => {
             return (
@@ -359,6 +359,7 @@ async fn verify_deleted<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     region: &str,
     object: &TaskObject,
+    current: &Current,
 ) -> (ResultCode, String) {
     let rules = crate::rules::select_for_key(replicator.config(), &object.bucket, &object.key);
     if rules.is_empty() {
@@ -368,7 +369,7 @@ async fn verify_deleted<S: SourceStore, D: DestinationStore>(
     let mut checks = Vec::new();
     for rule in rules {
         let judged = replicator
-            .judge(rule, region, &object.bucket, &object.key)
+            .judge(rule, region, &object.bucket, &object.key, current)
             .await
             .map(|decision| match decision {
                 Decision::Hide(_) => {

@@ -187,8 +187,8 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     /// A key the destination does not list: deliberately not replicated, deleted there after its
     /// replica arrived, or missing, as convergence judges it.
     async fn absent(&self, rule: &Rule, key: &str) -> Result<(Status, String), ReplicationError> {
-        let src = self.source_current(key).await?;
-        let Current::Object(src) = src else {
+        let current = self.source_current(key).await?;
+        let Current::Object(src) = &current else {
             return Ok((
                 Status::Skipped,
                 "deleted in the source since the listing".to_owned(),
@@ -196,11 +196,11 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         };
         if let Some(reason) = self
             .replicator
-            .deliberate_skip(rule, &src, &self.options.bucket, key)
+            .deliberate_skip(rule, src, &self.options.bucket, key)
         {
             return Ok((Status::Skipped, reason.to_string()));
         }
-        Ok(match self.judged(rule, key).await? {
+        Ok(match self.judged(rule, key, &current).await? {
             Decision::Settled(Settled::Later) => (
                 Status::NewerAtDestination,
                 "deleted at the destination".to_owned(),
@@ -220,17 +220,17 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         rule: &Rule,
         key: &str,
     ) -> Result<Option<(Status, String)>, ReplicationError> {
-        let src = self.source_current(key).await?;
-        let Current::Object(src) = src else {
+        let current = self.source_current(key).await?;
+        let Current::Object(src) = &current else {
             return Ok(None);
         };
         if let Some(reason) = self
             .replicator
-            .deliberate_skip(rule, &src, &self.options.bucket, key)
+            .deliberate_skip(rule, src, &self.options.bucket, key)
         {
             return Ok(Some((Status::Skipped, reason.to_string())));
         }
-        Ok(match self.judged(rule, key).await? {
+        Ok(match self.judged(rule, key, &current).await? {
             Decision::Settled(Settled::Later) => Some((Status::NewerAtDestination, String::new())),
             Decision::Settled(Settled::Skipped(reason)) => {
                 Some((Status::Skipped, reason.to_string()))
@@ -240,9 +240,14 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     }
 
     /// What convergence would do for `key` at `rule`'s destination now: the engine's judgement.
-    async fn judged(&self, rule: &Rule, key: &str) -> Result<Decision<'_>, ReplicationError> {
+    async fn judged(
+        &self,
+        rule: &Rule,
+        key: &str,
+        src: &Current,
+    ) -> Result<Decision<'_>, ReplicationError> {
         self.replicator
-            .judge(rule, self.region, &self.options.bucket, key)
+            .judge(rule, self.region, &self.options.bucket, key, src)
             .await
     }
 
@@ -256,7 +261,8 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         key: &str,
     ) -> Result<(Status, String), ReplicationError> {
         let extra = Ok((Status::Extra, String::new()));
-        if !matches!(self.source_current(key).await?, Current::DeleteMarker(..)) {
+        let current = self.source_current(key).await?;
+        if !matches!(current, Current::DeleteMarker(..)) {
             return extra;
         }
         // A delete marker has no tags: only rules without tag filters can govern it.
@@ -287,7 +293,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         // the source's newest object version over it), the replica is stale; where it writes
         // nothing, the replica is what S3's replication leaves (a version deleted in the source
         // without version-delete replication keeps its replica).
-        Ok(match self.judged(rule, key).await? {
+        Ok(match self.judged(rule, key, &current).await? {
             Decision::Hide(_) => (Status::Stale, "deleted in the source".to_owned()),
             Decision::Copy { head, .. } => (
                 Status::Stale,
