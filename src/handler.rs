@@ -12,8 +12,9 @@ use std::time::{Instant, SystemTime};
 
 use crate::events::{self, compare_sequencers, parse_payload, Intake, ObjectEvent};
 use crate::replicate::{Done, Replicator};
-use crate::run::Run;
+use crate::run::{Landed, Ledger, Run};
 use crate::store::{DestinationStore, SourceStore};
+use std::sync::Arc;
 
 /// What an invocation did (the function's response).
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -236,8 +237,10 @@ where
     let mut results = stream::iter(by_key.into_values())
         .map(|events| async move {
             // The events of the key done so far, in order: what the key's work leaves when it
-            // is cut off at `give_up`.
+            // is cut off at `give_up`. Each event's runs note what landed in its ledger, kept
+            // out here, so a cut still counts the replicas written before it.
             let finished = std::sync::Mutex::new(Vec::with_capacity(events.len()));
+            let ledgers: Vec<Arc<Ledger>> = events.iter().map(|_| Ledger::shared()).collect();
             let named = events.clone();
             let work = async {
                 // A key with one event converges with it. A key with several is applied event
@@ -252,9 +255,9 @@ where
                     let run = match single {
                         true => Run::new(stop_at),
                         false => Run::deferring_convergence(stop_at),
-                    };
+                    }
+                    .with_ledger(ledgers[n].clone());
                     let outcomes = replicator.replicate_in(&event, &run).await;
-                    crate::metrics::requests(&event.bucket, run.requests());
                     // Latency runs to when this event's replicas were written, not to when the
                     // key's last event is done.
                     let done = (event, outcomes, SystemTime::now());
@@ -267,9 +270,8 @@ where
                     }
                 }
                 if let Some((last, mut outcomes, now)) = last {
-                    let run = Run::new(stop_at);
+                    let run = Run::new(stop_at).with_ledger(ledgers[count - 1].clone());
                     outcomes.extend(replicator.converge_key(&last, &run).await);
-                    crate::metrics::requests(&last.bucket, run.requests());
                     let done = (last, outcomes, now);
                     finished
                         .lock()
@@ -283,15 +285,27 @@ where
                 }
                 None => work.await,
             }
+            for (event, ledger) in named.iter().zip(&ledgers) {
+                crate::metrics::requests(&event.bucket, ledger.requests());
+            }
             let finished = finished.into_inner().unwrap_or_else(|e| e.into_inner());
-            let not_done = named[finished.len()..].to_vec();
+            let cut = finished.len();
+            let not_done: Vec<(ObjectEvent, Vec<Landed>)> = named[cut..]
+                .iter()
+                .cloned()
+                .zip(ledgers[cut..].iter().map(|l| l.landed()))
+                .collect();
             (finished, not_done)
         })
         // Keys at once (RECORD_CONCURRENCY); the records of one key go one after another.
         .buffer_unordered(replicator.config().record_concurrency.max(1));
     while let Some((done, not_done)) = results.next().await {
-        for event in not_done {
-            failures.extend(not_done_by_deadline(replicator, &event));
+        let now = SystemTime::now();
+        for (event, landed) in not_done {
+            for replica in &landed {
+                crate::metrics::landed(&event, replica, now);
+            }
+            failures.extend(not_done_by_deadline(replicator, &event, &landed));
         }
         for (event, outcomes, now) in done {
             for outcome in outcomes {
@@ -335,24 +349,34 @@ where
 }
 
 /// A record still in work when the invocation had to answer: named at each destination its
-/// rules select (which of them it reached is not known), in the log and the failure metric;
-/// the failures returned name it in the answer.
+/// rules select where no replica of it had `landed` (at all of them, when one had landed at
+/// each: the key's convergence was what was cut), in the log and the failure metric; the
+/// failures returned name it in the answer.
 pub fn not_done_by_deadline<S, D>(
     replicator: &Replicator<S, D>,
     event: &ObjectEvent,
+    landed: &[Landed],
 ) -> Vec<RecordFailure>
 where
     S: SourceStore,
     D: DestinationStore,
 {
     let rules = crate::rules::select_for_key(replicator.config(), &event.bucket, &event.key);
-    let mut destinations: Vec<Option<String>> = rules
+    let selected: Vec<String> = rules
         .iter()
-        .map(|r| Some(r.destination.id().to_string()))
+        .map(|r| r.destination.id().to_string())
         .collect();
-    if destinations.is_empty() {
-        destinations.push(None);
-    }
+    let unreached: Vec<Option<String>> = selected
+        .iter()
+        .filter(|d| !landed.iter().any(|l| &l.destination == *d))
+        .cloned()
+        .map(Some)
+        .collect();
+    let destinations = match (unreached.is_empty(), selected.is_empty()) {
+        (false, _) => unreached,
+        (true, false) => selected.into_iter().map(Some).collect(),
+        (true, true) => vec![None],
+    };
     let message = format!(
         "still in work {FLUSH_MARGIN:?} before the invocation's deadline (a call hung past the engine's margin); retried"
     );
@@ -363,7 +387,7 @@ where
             warn!(
                 bucket = %event.bucket,
                 key = %event.key,
-                version_id = event.version_id.as_deref().unwrap_or("null"),
+                version_id = event.version_shown(),
                 destination = shown,
                 code = DEADLINE_EXCEEDED,
                 "not done by the deadline"
@@ -396,7 +420,7 @@ fn log_skipped(event: &ObjectEvent, destination: Option<&str>, reason: &dyn std:
     info!(
         bucket = %event.bucket,
         key = %event.key,
-        version_id = event.version_id.as_deref().unwrap_or("null"),
+        version_id = event.version_shown(),
         destination = destination.unwrap_or("-"),
         reason = %reason,
         "skipped"

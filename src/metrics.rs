@@ -167,12 +167,7 @@ pub fn outcome(
         }
         Ok(Done::Converged { copies, .. }) => {
             for copy in copies {
-                let written_at = copy
-                    .source_modified
-                    .and_then(|at| SystemTime::try_from(at).ok())
-                    .filter(|_| event.event_time.is_some());
-                let latency = written_at
-                    .map(|at| now.duration_since(at).unwrap_or_default().as_secs_f64() * 1000.0);
+                let latency = converged_latency(event, copy.source_modified, now);
                 replica(&labels, copy.bytes, latency);
             }
         }
@@ -188,6 +183,37 @@ pub fn outcome(
         }
         Err(e) => failure(&source, &destination, e.code()),
     }
+}
+
+/// A replica that landed in work the deadline cut short (its outcome never came back): counted
+/// as [`outcome`] counts a replica, once.
+pub fn landed(event: &ObjectEvent, landed: &crate::run::Landed, now: SystemTime) {
+    let labels = [
+        ("SourceBucket", source_value(&event.bucket)),
+        ("DestinationBucket", landed.destination.clone()),
+    ];
+    let latency = match landed.by_convergence {
+        true => converged_latency(event, landed.source_modified, now),
+        false => latency_ms(event.event_time.as_deref(), now),
+    };
+    replica(&labels, landed.bytes, latency);
+}
+
+/// The latency of convergence's copy: from its source version's write, for events only.
+fn converged_latency(
+    event: &ObjectEvent,
+    source_modified: Option<aws_smithy_types::DateTime>,
+    now: SystemTime,
+) -> Option<f64> {
+    let written_at = source_modified
+        .and_then(|at| SystemTime::try_from(at).ok())
+        .filter(|_| event.event_time.is_some())?;
+    Some(
+        now.duration_since(written_at)
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1000.0,
+    )
 }
 
 /// One replica written: counted, its bytes, and its latency sample when it has one.

@@ -2,6 +2,7 @@
 //! S3 call is started (the time margin before the function's deadline).
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::error::ReplicationError;
@@ -33,6 +34,72 @@ pub struct Run {
     source_deleted: bool,
     tool: bool,
     never_written_at: Vec<String>,
+    ledger: Option<Arc<Ledger>>,
+}
+
+/// A replica that landed, as the work went on: what the metrics count for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landed {
+    /// The destination (as [`crate::config::DestinationId`] prints it).
+    pub destination: String,
+    /// The replica's size in bytes.
+    pub bytes: u64,
+    /// Convergence's copy of the source's current version (its latency runs from that
+    /// version's write), not the event's own version (its latency runs from the event).
+    pub by_convergence: bool,
+    /// The source version's `Last-Modified`.
+    pub source_modified: Option<aws_smithy_types::DateTime>,
+}
+
+/// What a record's work leaves as it goes, kept outside the work itself: where the invocation
+/// must answer before the work is done (its deadline), the replicas that already landed are
+/// still counted, once, and the version a task read is still named.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    landed: Mutex<Vec<Landed>>,
+    version: Mutex<Option<String>>,
+    requests: AtomicU32,
+}
+
+impl Ledger {
+    /// A new, empty ledger to share with the runs of one record.
+    pub fn shared() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Notes a replica that landed.
+    pub fn land(&self, landed: Landed) {
+        self.landed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(landed);
+    }
+
+    /// The replicas that landed so far.
+    pub fn landed(&self) -> Vec<Landed> {
+        self.landed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The S3 requests the runs sharing this ledger started.
+    pub fn requests(&self) -> u32 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Notes the source version the work acts on, once it read it.
+    pub fn read_version(&self, version_id: &str) {
+        *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(version_id.to_owned());
+    }
+
+    /// The source version the work read, if it got that far.
+    pub fn version(&self) -> Option<String> {
+        self.version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 impl Run {
@@ -52,6 +119,22 @@ impl Run {
             source_deleted: false,
             tool: false,
             never_written_at: Vec::new(),
+            ledger: None,
+        }
+    }
+
+    /// The same run, noting what lands in `ledger` as it goes ([`Ledger`]).
+    pub fn with_ledger(self, ledger: Arc<Ledger>) -> Self {
+        Self {
+            ledger: Some(ledger),
+            ..self
+        }
+    }
+
+    /// Notes a replica that landed in the run's ledger, if it has one.
+    pub fn landed(&self, landed: Landed) {
+        if let Some(ledger) = &self.ledger {
+            ledger.land(landed);
         }
     }
 
@@ -146,6 +229,9 @@ impl Run {
             return Err(ReplicationError::DeadlineReached);
         }
         self.requests.fetch_add(n, Ordering::Relaxed);
+        if let Some(ledger) = &self.ledger {
+            ledger.requests.fetch_add(n, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -153,6 +239,9 @@ impl Run {
     /// just written, so that it is judged).
     pub fn count(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(ledger) = &self.ledger {
+            ledger.requests.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Whether the time margin before the deadline has begun.

@@ -78,6 +78,9 @@ pub(crate) struct Fields {
     pub region: &'static str,
 }
 
+/// The event name of the item a Batch Operations task stands for (a task is no S3 event).
+pub const BATCH_TASK_EVENT: &str = "BatchOperations";
+
 /// Names a record that may be malformed, as well as it can be read (its key still encoded).
 pub(crate) fn describe_encoded(bucket: Option<&str>, key: Option<&str>) -> String {
     match (bucket, key) {
@@ -264,6 +267,17 @@ impl ObjectEvent {
             version.version_id = Some("null".to_owned());
         }
         version
+    }
+
+    /// The version as logs name it: its id; `null` for the version an unversioned bucket's or
+    /// a pre-versioning write has; `current` for a Batch Operations task that named none (it
+    /// acts on whichever version is current when it runs).
+    pub fn version_shown(&self) -> &str {
+        match (&self.version_id, self.event_name == BATCH_TASK_EVENT) {
+            (Some(v), _) => v,
+            (None, true) if !self.null_version => "current",
+            (None, _) => "null",
+        }
     }
 
     /// `s3://bucket/key?versionId=...`, for logs and error lists.

@@ -232,7 +232,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         debug!(
             bucket = %event.bucket,
             key = %event.key,
-            version_id = event.version_id.as_deref().unwrap_or("null"),
+            version_id = event.version_shown(),
             event_name = %event.event_name,
             run = run.requests(),
             ms = started.elapsed().as_millis() as u64,

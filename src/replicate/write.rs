@@ -22,7 +22,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let mut races = 0;
         while races < RACE_ROUNDS {
             match self.copy_once(rule, src, check, fresh, assume, run).await? {
-                Attempt::Done(done) => return Ok(done),
+                Attempt::Done(done) => {
+                    if let Done::Replicated(_) = done {
+                        // Noted as it lands: a cut at the deadline still counts it.
+                        run.landed(crate::run::Landed {
+                            destination: rule.destination.id().to_string(),
+                            bytes: src.head.size,
+                            by_convergence: check == Check::Converge,
+                            source_modified: src.head.last_modified,
+                        });
+                    }
+                    return Ok(done);
+                }
                 // The key held an object after all: the destination's read decides.
                 Attempt::Refused => assume = false,
                 // Convergence decides anew from both sides' current state.

@@ -95,7 +95,9 @@ pub async fn run_job<S: SourceStore, D: DestinationStore>(
                         format!("InvalidTask: {message}"),
                     ),
                     (Ok(mode), Ok(object)) => {
-                        let work = one(replicator, *mode, object, stop_at, &mut counted);
+                        // What lands is noted as it goes: a cut still counts it.
+                        let ledger = crate::run::Ledger::shared();
+                        let work = one(replicator, *mode, object, stop_at, &ledger, &mut counted);
                         let in_time = match give_up {
                             Some(at) => tokio::time::timeout_at(at.into(), work).await.ok(),
                             None => Some(work.await),
@@ -104,7 +106,7 @@ pub async fn run_job<S: SourceStore, D: DestinationStore>(
                             Some(result) => result,
                             None => {
                                 counted = true;
-                                not_done(replicator, object)
+                                not_done(replicator, object, &ledger)
                             }
                         }
                     }
@@ -155,13 +157,24 @@ fn log(job: &BatchJob, task: &BatchTask, code: ResultCode, result: &str) {
 }
 
 /// A task still in work when the invocation had to answer: a temporary failure, named in the
-/// log and the failure metric at each destination as an event's record is.
+/// log and the failure metric at each destination as an event's record is (by the version it
+/// read, once it read one); the replicas it wrote before the cut are counted.
 fn not_done<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     object: &TaskObject,
+    ledger: &crate::run::Ledger,
 ) -> (ResultCode, String) {
-    let event = task_event(object, object.version_id.clone(), None);
-    let failures = crate::handler::not_done_by_deadline(replicator, &event);
+    let version = ledger.version().or_else(|| object.version_id.clone());
+    let event = task_event(object, version, None);
+    // The source's HEAD, once it was read, and the run's requests.
+    let head = u32::from(ledger.version().is_some());
+    crate::metrics::requests(&event.bucket, head + ledger.requests());
+    let landed = ledger.landed();
+    let now = std::time::SystemTime::now();
+    for replica in &landed {
+        crate::metrics::landed(&event, replica, now);
+    }
+    let failures = crate::handler::not_done_by_deadline(replicator, &event, &landed);
     let text = failures
         .iter()
         .map(|f| match &f.destination {
@@ -178,7 +191,7 @@ fn task_event(object: &TaskObject, version_id: Option<String>, size: Option<u64>
     ObjectEvent {
         kind: EventKind::Created,
         index: 0,
-        event_name: "BatchOperations".to_owned(),
+        event_name: crate::events::BATCH_TASK_EVENT.to_owned(),
         region: None,
         bucket: object.bucket.clone(),
         key: object.key.clone(),
@@ -198,6 +211,7 @@ async fn one<S: SourceStore, D: DestinationStore>(
     mode: Mode,
     object: &TaskObject,
     stop_at: Option<Instant>,
+    ledger: &std::sync::Arc<crate::run::Ledger>,
     counted: &mut bool,
 ) -> (ResultCode, String) {
     if let Some(refused) = not_allowed(replicator, mode, &object.bucket) {
@@ -232,6 +246,7 @@ async fn one<S: SourceStore, D: DestinationStore>(
         Err(f) => return failed(&ReplicationError::classify(Side::Source, f)),
     };
     let current = head.version_id.as_deref().unwrap_or("null");
+    ledger.read_version(current);
     if let Some(named) = object.version_id.as_deref() {
         if named != current {
             // Tasks run in no order: copying history here would scramble the destination's.
@@ -287,7 +302,8 @@ async fn one<S: SourceStore, D: DestinationStore>(
                 true => crate::run::Run::new(stop_at),
                 false => crate::run::Run::rewriting(stop_at, differs),
             }
-            .for_tool();
+            .for_tool()
+            .with_ledger(ledger.clone());
             let outcomes = replicator.replicate_in(&event, &run).await;
             // Counted as every outcome is, whatever wrote the replica.
             let now = std::time::SystemTime::now();

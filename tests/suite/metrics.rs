@@ -123,7 +123,7 @@ async fn invoke_all(
 }
 
 /// As [`invoke_all`], with the function's log lines too.
-async fn invoke_logged(
+pub(crate) async fn invoke_logged(
     events: Vec<Value>,
     env: &[(&str, &str)],
     deadline_in_ms: u128,
@@ -188,7 +188,7 @@ async fn invoke_logged(
 }
 
 /// The values of `name` in documents whose only dimension is the source bucket.
-fn source_level_values(documents: &[Value], name: &str) -> Vec<f64> {
+pub(crate) fn source_level_values(documents: &[Value], name: &str) -> Vec<f64> {
     documents
         .iter()
         .filter(|d| d.get("DestinationBucket").is_none() && d.get("FailureCode").is_none())
@@ -658,7 +658,7 @@ async fn one_environment_serves_several_invocations_at_once_when_lambda_allows_i
 }
 
 /// The values of `name` in documents by source and destination bucket (no code, no reason).
-fn pair_values(documents: &[Value], name: &str) -> Vec<f64> {
+pub(crate) fn pair_values(documents: &[Value], name: &str) -> Vec<f64> {
     documents
         .iter()
         .filter(|d| d.get("DestinationBucket").is_some())
@@ -734,7 +734,7 @@ async fn batch_operations_replicas_are_counted_with_their_bytes_and_requests() {
 }
 
 /// An SQS message around `body`, as the event source mapping delivers it.
-fn sqs_message(id: &str, body: &Value) -> Value {
+pub(crate) fn sqs_message(id: &str, body: &Value) -> Value {
     let template: Value =
         serde_json::from_str(include_str!("../../events/sqs-s3-notification.json")).unwrap();
     let mut m = template["Records"][0].clone();
