@@ -47,6 +47,29 @@ pub fn record_key_secret_arn(
     }
 }
 
+/// Whether `url` is plain `http://` to a host other than this machine's loopback.
+fn plain_http_off_host(url: &str) -> bool {
+    let url = url.trim();
+    let Some(rest) = url
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        .map(|_| &url[7..])
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
 impl Config {
     /// Reads the configuration from environment variables through `var` (testable without env).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -90,6 +113,18 @@ impl Config {
                             format!("rule {:?} sends destination {:?} its objects and signed requests over plain HTTP ({}); use an https:// endpoint, or set {ALLOW_PLAIN_HTTP_ENDPOINTS}=true to allow it (local tests only)", rule.id, rule.destination.bucket, endpoint.url),
                         ));
                     }
+                }
+            }
+        }
+        // The function's own endpoint (the SDK's override): the same, but for a server on this
+        // machine's loopback (local tests and the demo), which no request leaves the host for.
+        if flag(ALLOW_PLAIN_HTTP_ENDPOINTS)? != Some(true) {
+            for name in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"] {
+                if let Some(url) = set(name).filter(|u| plain_http_off_host(u)) {
+                    return Err(ConfigError::new(
+                        name,
+                        format!("sends every S3 request, signed with the function's credentials, and every object over plain HTTP to another host ({url}); use an https:// endpoint, or set {ALLOW_PLAIN_HTTP_ENDPOINTS}=true to allow it (local tests only)"),
+                    ));
                 }
             }
         }

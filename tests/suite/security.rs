@@ -251,6 +251,60 @@ async fn a_plain_http_endpoint_is_refused_at_init_unless_allowed_by_name() {
     assert!(from_env(env(&remote("https://s3.example"), None)).is_ok());
 }
 
+/// The function's own endpoint (the SDK's `AWS_ENDPOINT_URL`) carries every request signed
+/// with its credentials: plain HTTP to another host is refused as a remote endpoint's is; a
+/// server on the loopback (local tests, the demo) is no network hop.
+#[tokio::test]
+async fn a_plain_http_own_endpoint_off_this_host_is_refused_unless_allowed() {
+    let config = json!({"Rules": [{"ID": "r", "Priority": 1, "Status": "Enabled", "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": "dst-bucket"}}]})
+    .to_string();
+    for name in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"] {
+        let out = cli(&[])
+            .env("REPLICATION_CONFIG", &config)
+            .env(name, "http://192.0.2.7:9000")
+            .args(["verify", "--bucket", "any-bucket"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        for named in [
+            name,
+            "http://192.0.2.7:9000",
+            "ALLOW_PLAIN_HTTP_ENDPOINTS=true",
+        ] {
+            assert!(stderr.contains(named), "{named}: {stderr}");
+        }
+    }
+    let from_env = |url: &str, allow: Option<&str>| {
+        s3_replicator::Config::from_env(|k| match k {
+            "REPLICATION_CONFIG" => Some(config.clone()),
+            "AWS_ENDPOINT_URL" => Some(url.to_owned()),
+            "ALLOW_PLAIN_HTTP_ENDPOINTS" => allow.map(str::to_owned),
+            _ => None,
+        })
+    };
+    for off_host in [
+        "http://192.0.2.7",
+        "HTTP://s3.internal.example:80/",
+        "http://127.0.0.1.attacker.example",
+        "http://localhost@192.0.2.7",
+    ] {
+        assert!(from_env(off_host, None).is_err(), "{off_host}");
+        assert!(from_env(off_host, Some("false")).is_err(), "{off_host}");
+        assert!(from_env(off_host, Some("true")).is_ok(), "{off_host}");
+    }
+    for fine in [
+        "http://127.0.0.1:5000",
+        "http://localhost:4566/",
+        "http://[::1]:9000",
+        "https://s3.internal.example",
+    ] {
+        assert!(from_env(fine, None).is_ok(), "{fine}");
+    }
+}
+
 #[tokio::test]
 async fn report_csv_cells_never_start_a_formula() {
     let w = world("csv").await;
