@@ -11,8 +11,31 @@ use std::time::Instant;
 
 use s3_replicator::sim::{self, Kind, Options};
 
+/// What `--help` prints: the usage of the module's comment.
+const USAGE: &str = "usage: soak [HISTORIES] [--start N] [--topologies a,b] [--no-destination-writes] [--no-twins] [--no-tools] [--seed S]
+  HISTORIES        seeds to run from --start (default 1000), with a progress line and a closing count
+  --seed S         replay one history and print it (operations, events, deliveries, final states)
+  --topologies a,b only these topologies
+  --no-destination-writes, --no-twins, --no-tools
+                   leave out users' writes at destinations, concurrent twin deliveries, tools mid-history";
+
+/// Exits 2 with the usage and what was wrong.
+fn usage(wrong: &str) -> ! {
+    eprintln!("soak: {wrong}\n{USAGE}");
+    std::process::exit(2)
+}
+
+fn number(text: &str, what: &str) -> u64 {
+    text.parse()
+        .unwrap_or_else(|_| usage(&format!("{what} must be a whole number, not {text:?}")))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
     let mut histories: u64 = 1000;
     let mut start: u64 = 0;
     let mut seed: Option<u64> = None;
@@ -21,8 +44,8 @@ fn main() {
     while i < args.len() {
         let value = || args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
-            "--start" => start = value().parse().expect("--start N"),
-            "--seed" => seed = Some(value().parse().expect("--seed N")),
+            "--start" => start = number(&value(), "--start"),
+            "--seed" => seed = Some(number(&value(), "--seed")),
             "--topologies" => options.kinds = kinds(&value()),
             "--no-destination-writes" => {
                 options.destination_writes = false;
@@ -39,8 +62,9 @@ fn main() {
                 i += 1;
                 continue;
             }
+            n if n.starts_with('-') => usage(&format!("unknown option {n:?}")),
             n => {
-                histories = n.parse().expect("HISTORIES is a number");
+                histories = number(n, "HISTORIES");
                 i += 1;
                 continue;
             }
@@ -88,7 +112,13 @@ fn kinds(names: &str) -> Vec<Kind> {
             *Kind::ALL
                 .iter()
                 .find(|k| k.name() == n.trim())
-                .unwrap_or_else(|| panic!("no topology {n}"))
+                .unwrap_or_else(|| {
+                    let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+                    usage(&format!(
+                        "no topology {n:?}; there are {}",
+                        known.join(", ")
+                    ))
+                })
         })
         .collect()
 }
