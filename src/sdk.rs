@@ -63,6 +63,59 @@ pub async fn load() -> SdkConfig {
         .await
 }
 
+/// The services the function and the tools call with the SDK's own endpoint settings, by the
+/// service id the SDK's endpoint settings name them with (`AWS_ENDPOINT_URL_<ID>`, a profile's
+/// `[services]` section), and how this module names them.
+const SERVICES: [(&str, &str); 3] = [
+    ("S3", "S3"),
+    ("Secrets Manager", "Secrets Manager"),
+    ("STS", "STS"),
+];
+
+/// The endpoint the SDK's clients of `service_id` will send their requests to, resolved as they
+/// resolve it: a service's own setting (`AWS_ENDPOINT_URL_<ID>`, or `endpoint_url` in a
+/// profile's `[services]` section), else the global one (`AWS_ENDPOINT_URL`, `endpoint_url` in
+/// the profile, from the config file `AWS_CONFIG_FILE` or `~/.aws/config` names). `None`: AWS's.
+pub fn endpoint_of(sdk: &SdkConfig, service_id: &str) -> Option<String> {
+    if sdk.get_origin("endpoint_url").is_client_config() {
+        return sdk.endpoint_url().map(str::to_owned);
+    }
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id(service_id)
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()?;
+    sdk.service_config()
+        .and_then(|c| c.load_config(key))
+        .or_else(|| sdk.endpoint_url().map(str::to_owned))
+}
+
+/// Refuses an SDK endpoint, wherever it was set, on plain `http://` to another host: every
+/// request to it is signed with the function's credentials and carries objects or secrets.
+/// `allowed`: the user said so by name ([`crate::config::ALLOW_PLAIN_HTTP_ENDPOINTS`]).
+pub fn refuse_plain_http(sdk: &SdkConfig, allowed: bool) -> Result<(), crate::config::ConfigError> {
+    if allowed {
+        return Ok(());
+    }
+    for (service_id, name) in SERVICES {
+        let Some(url) = endpoint_of(sdk, service_id) else {
+            continue;
+        };
+        if crate::config::plain_http_off_host(&url) {
+            let env = format!(
+                "AWS_ENDPOINT_URL_{}",
+                service_id.to_uppercase().replace(' ', "_")
+            );
+            return Err(crate::config::ConfigError::new(
+                format!("the {name} endpoint"),
+                format!("the SDK would send every {name} request, signed with the function's credentials, over plain HTTP to another host ({url}; set by {env}, AWS_ENDPOINT_URL, or endpoint_url in the AWS config file's profile or [services] section); use an https:// endpoint, or set {}=true to allow it (local tests only)", crate::config::ALLOW_PLAIN_HTTP_ENDPOINTS),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The SDK's own loader, with this module's HTTP client.
 fn defaults() -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())

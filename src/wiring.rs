@@ -28,6 +28,9 @@ pub async fn load(
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<LiveReplicator, ConfigError> {
     let config = Config::from_env(&var)?;
+    let allowed =
+        var(crate::config::ALLOW_PLAIN_HTTP_ENDPOINTS).is_some_and(|v| v.trim() == "true");
+    crate::sdk::refuse_plain_http(sdk, allowed)?;
     install_record_key(sdk, &var).await?;
     let mut secrets = HashMap::new();
     for (i, rule) in config.rules.iter().enumerate() {

@@ -48,7 +48,7 @@ pub fn record_key_secret_arn(
 }
 
 /// Whether `url` is plain `http://` to a host other than this machine's loopback.
-fn plain_http_off_host(url: &str) -> bool {
+pub(crate) fn plain_http_off_host(url: &str) -> bool {
     let url = url.trim();
     let Some(rest) = url
         .get(..7)

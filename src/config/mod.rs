@@ -17,7 +17,8 @@ mod validate;
 
 use raw::RawConfig;
 
-pub use env::{record_key_secret_arn, REPLICA_RECORD_KEY_SECRET_ARN};
+pub(crate) use env::plain_http_off_host;
+pub use env::{record_key_secret_arn, ALLOW_PLAIN_HTTP_ENDPOINTS, REPLICA_RECORD_KEY_SECRET_ARN};
 pub(crate) use validate::{bucket_name, check_region, check_storage_class};
 
 /// A configuration error, naming the setting or JSON field at fault.
@@ -31,7 +32,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),

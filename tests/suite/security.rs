@@ -277,6 +277,51 @@ async fn a_plain_http_own_endpoint_off_this_host_is_refused_unless_allowed() {
             assert!(stderr.contains(named), "{named}: {stderr}");
         }
     }
+    // Wherever else the SDK takes an endpoint from: a profile's endpoint_url, a [services]
+    // section for S3, another service's own variable (the record key's Secrets Manager).
+    let dir = std::env::temp_dir().join(format!("plain-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("profile");
+    std::fs::write(
+        &profile,
+        "[default]\nendpoint_url = http://192.0.2.7:9000\n",
+    )
+    .unwrap();
+    let services = dir.join("services");
+    std::fs::write(
+        &services,
+        "[default]\nservices = far\n[services far]\ns3 =\n  endpoint_url = http://192.0.2.7:9000\n",
+    )
+    .unwrap();
+    let (profile, services) = (profile.to_str().unwrap(), services.to_str().unwrap());
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (&[("AWS_CONFIG_FILE", profile)], "S3"),
+        (&[("AWS_CONFIG_FILE", services)], "S3"),
+        (
+            &[("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://192.0.2.7:9000")],
+            "Secrets Manager",
+        ),
+    ];
+    for (env, service) in cases {
+        let mut command = cli(env);
+        if env[0].0 == "AWS_CONFIG_FILE" {
+            command.env_remove("AWS_ENDPOINT_URL");
+        }
+        let out = command
+            .env("REPLICATION_CONFIG", &config)
+            .args(["verify", "--bucket", "any-bucket"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{env:?}: {stderr}");
+        for named in [
+            format!("the {service} endpoint"),
+            "http://192.0.2.7:9000".to_owned(),
+            "ALLOW_PLAIN_HTTP_ENDPOINTS=true".to_owned(),
+        ] {
+            assert!(stderr.contains(&named), "{env:?} {named}: {stderr}");
+        }
+    }
     let from_env = |url: &str, allow: Option<&str>| {
         s3_replicator::Config::from_env(|k| match k {
             "REPLICATION_CONFIG" => Some(config.clone()),
