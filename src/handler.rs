@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::events::{self, compare_sequencers, parse_payload, Intake, ObjectEvent};
 use crate::replicate::{Done, Replicator};
-use crate::run::{Landed, Ledger, Run};
+use crate::run::{Ledger, Run};
 use crate::store::{DestinationStore, SourceStore};
 use std::sync::Arc;
 
@@ -258,9 +258,7 @@ where
                     }
                     .with_ledger(ledgers[n].clone());
                     let outcomes = replicator.replicate_in(&event, &run).await;
-                    // Latency runs to when this event's replicas were written, not to when the
-                    // key's last event is done.
-                    let done = (event, outcomes, SystemTime::now());
+                    let done = (event, outcomes);
                     match !single && n + 1 == count {
                         true => last = Some(done),
                         false => finished
@@ -269,10 +267,10 @@ where
                             .push(done),
                     }
                 }
-                if let Some((last, mut outcomes, now)) = last {
+                if let Some((last, mut outcomes)) = last {
                     let run = Run::new(stop_at).with_ledger(ledgers[count - 1].clone());
                     outcomes.extend(replicator.converge_key(&last, &run).await);
-                    let done = (last, outcomes, now);
+                    let done = (last, outcomes);
                     finished
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -285,36 +283,32 @@ where
                 }
                 None => work.await,
             }
+            // Every replica that landed is counted here, once, whether the work finished, failed
+            // after the write, or was cut: the ledgers noted each as it landed.
             for (event, ledger) in named.iter().zip(&ledgers) {
                 crate::metrics::requests(&event.bucket, ledger.requests());
+                for replica in ledger.landed() {
+                    crate::metrics::landed(event, &replica);
+                }
             }
             let finished = finished.into_inner().unwrap_or_else(|e| e.into_inner());
             let cut = finished.len();
-            let not_done: Vec<(ObjectEvent, Vec<Landed>)> = named[cut..]
+            let not_done: Vec<(ObjectEvent, Arc<Ledger>)> = named[cut..]
                 .iter()
                 .cloned()
-                .zip(ledgers[cut..].iter().map(|l| l.landed()))
+                .zip(ledgers[cut..].iter().cloned())
                 .collect();
             (finished, not_done)
         })
         // Keys at once (RECORD_CONCURRENCY); the records of one key go one after another.
         .buffer_unordered(replicator.config().record_concurrency.max(1));
     while let Some((done, not_done)) = results.next().await {
-        let now = SystemTime::now();
-        for (event, landed) in not_done {
-            for replica in &landed {
-                crate::metrics::landed(&event, replica, now);
-            }
-            failures.extend(not_done_by_deadline(replicator, &event, &landed));
+        for (event, ledger) in not_done {
+            failures.extend(not_done_by_deadline(replicator, &event, &ledger));
         }
-        for (event, outcomes, now) in done {
+        for (event, outcomes) in done {
             for outcome in outcomes {
-                crate::metrics::outcome(
-                    &event,
-                    outcome.destination.as_deref(),
-                    &outcome.result,
-                    now,
-                );
+                crate::metrics::outcome(&event, outcome.destination.as_deref(), &outcome.result);
                 match outcome.result {
                     Ok(Done::Replicated(_)) => summary.replicated += 1,
                     Ok(Done::Converged { writes, copies }) => {
@@ -349,23 +343,37 @@ where
 }
 
 /// A record still in work when the invocation had to answer: named at each destination its
-/// rules select where no replica of it had `landed` (at all of them, when one had landed at
-/// each: the key's convergence was what was cut), in the log and the failure metric; the
-/// failures returned name it in the answer.
+/// rules selected (as far as the work got to know them: a created object's tag filters need its
+/// tags) where no replica of it had landed (at all of them, when one had landed at each: the
+/// key's convergence was what was cut), in the log and the failure metric; the failures
+/// returned name it in the answer.
 pub fn not_done_by_deadline<S, D>(
     replicator: &Replicator<S, D>,
     event: &ObjectEvent,
-    landed: &[Landed],
+    ledger: &Ledger,
 ) -> Vec<RecordFailure>
 where
     S: SourceStore,
     D: DestinationStore,
 {
-    let rules = crate::rules::select_for_key(replicator.config(), &event.bucket, &event.key);
-    let selected: Vec<String> = rules
-        .iter()
-        .map(|r| r.destination.id().to_string())
-        .collect();
+    let config = replicator.config();
+    let selected: Vec<String> = ledger.selected().unwrap_or_else(|| {
+        let rules = match event.kind {
+            // As the engine selects them: no tags, delete-marker replication on.
+            crate::events::EventKind::DeleteMarkerCreated => {
+                crate::rules::select(config, &event.bucket, &event.key, &[])
+                    .into_iter()
+                    .filter(|r| r.delete_marker_replication)
+                    .collect()
+            }
+            _ => crate::rules::select_for_key(config, &event.bucket, &event.key),
+        };
+        rules
+            .iter()
+            .map(|r| r.destination.id().to_string())
+            .collect()
+    });
+    let landed = ledger.landed();
     let unreached: Vec<Option<String>> = selected
         .iter()
         .filter(|d| !landed.iter().any(|l| &l.destination == *d))

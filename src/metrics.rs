@@ -143,16 +143,15 @@ pub fn describe() {
 }
 
 /// Records one outcome of an event at a destination (`None`: the record as a whole): the one
-/// place a replica or a failure is counted, whatever wrote it (the event's copy, convergence's,
-/// a Batch Operations task's) and whatever the trigger. A latency sample runs from the
-/// event's time (for convergence's copy, from its source version's write) and is taken only
-/// for events: a tool's task has no event time, and the age of the objects a backfill copies
-/// is no replication lag.
+/// place a skip or a failure is counted, whatever the trigger. Replicas are counted by
+/// [`landed`], from the run's ledger, whatever wrote them (the event's copy, convergence's, a
+/// Batch Operations task's). A latency sample runs from the event's time (for convergence's
+/// copy, from its source version's write) and is taken only for events: a tool's task has no
+/// event time, and the age of the objects a backfill copies is no replication lag.
 pub fn outcome(
     event: &ObjectEvent,
     destination: Option<&str>,
     result: &Result<Done, ReplicationError>,
-    now: SystemTime,
 ) {
     let source = source_value(&event.bucket);
     let destination = destination.unwrap_or("none").to_owned();
@@ -161,16 +160,9 @@ pub fn outcome(
         ("DestinationBucket", destination.clone()),
     ];
     match result {
-        Ok(Done::Replicated(_)) => {
-            let latency = latency_ms(event.event_time.as_deref(), now);
-            replica(&labels, event.size.unwrap_or(0), latency);
-        }
-        Ok(Done::Converged { copies, .. }) => {
-            for copy in copies {
-                let latency = converged_latency(event, copy.source_modified, now);
-                replica(&labels, copy.bytes, latency);
-            }
-        }
+        // Each replica is counted where it landed, from the run's ledger ([`landed`]): also
+        // when the work is cut short, or a check after the write fails.
+        Ok(Done::Replicated(_) | Done::Converged { .. }) => {}
         Ok(Done::Synced { .. }) => {}
         Ok(Done::Skipped(reason)) => {
             let [source, destination] = labels;
@@ -185,9 +177,11 @@ pub fn outcome(
     }
 }
 
-/// A replica that landed in work the deadline cut short (its outcome never came back): counted
-/// as [`outcome`] counts a replica, once.
-pub fn landed(event: &ObjectEvent, landed: &crate::run::Landed, now: SystemTime) {
+/// A replica that landed, as the run's ledger noted it the moment the write returned (whatever
+/// happened after: a check that failed, the deadline): counted once, with its bytes (the
+/// source version's size) and, for events, a latency sample to when it landed.
+pub fn landed(event: &ObjectEvent, landed: &crate::run::Landed) {
+    let now = landed.at;
     let labels = [
         ("SourceBucket", source_value(&event.bucket)),
         ("DestinationBucket", landed.destination.clone()),
@@ -362,15 +356,22 @@ mod tests {
             etag: "\"e\"".to_owned(),
             version_id: None,
         };
-        let now = SystemTime::now();
+        let replica = crate::run::Landed {
+            destination: "dst".to_owned(),
+            bytes: 1,
+            by_convergence: false,
+            source_modified: None,
+            at: SystemTime::now(),
+        };
         metrics::with_local_recorder(&seen, || {
+            landed(&event, &replica);
             for result in [
                 Ok(Done::Replicated(written.clone())),
                 Ok(Done::Synced { writes: 1 }),
                 Ok(Done::Skipped(SkipReason::NoMatchingRule)),
                 Err(ReplicationError::DeadlineReached),
             ] {
-                outcome(&event, Some("dst"), &result, now);
+                outcome(&event, Some("dst"), &result);
             }
             failure("none", "none", "InvalidRecord");
             batch_task("src", "Succeeded");

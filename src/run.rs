@@ -49,6 +49,8 @@ pub struct Landed {
     pub by_convergence: bool,
     /// The source version's `Last-Modified`.
     pub source_modified: Option<aws_smithy_types::DateTime>,
+    /// When it landed (its latency sample runs to here).
+    pub at: std::time::SystemTime,
 }
 
 /// What a record's work leaves as it goes, kept outside the work itself: where the invocation
@@ -56,7 +58,10 @@ pub struct Landed {
 /// still counted, once, and the version a task read is still named.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    landed: Mutex<Vec<Landed>>,
+    /// Each replica that landed, and whether it was withdrawn since (a second copy of a
+    /// version, a copy that landed on a later delete: deleted again, no replica).
+    landed: Mutex<Vec<(Landed, bool)>>,
+    selected: Mutex<Option<Vec<String>>>,
     version: Mutex<Option<String>>,
     requests: AtomicU32,
 }
@@ -67,17 +72,45 @@ impl Ledger {
         Arc::new(Self::default())
     }
 
-    /// Notes a replica that landed.
-    pub fn land(&self, landed: Landed) {
+    /// Notes a replica that landed; the answer names it for [`Self::withdraw`].
+    pub fn land(&self, landed: Landed) -> usize {
+        let mut all = self.landed.lock().unwrap_or_else(|e| e.into_inner());
+        all.push((landed, false));
+        all.len() - 1
+    }
+
+    /// Notes that the replica [`Self::land`] named was deleted again.
+    pub fn withdraw(&self, landed: usize) {
+        if let Some(entry) = self
+            .landed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(landed)
+        {
+            entry.1 = true;
+        }
+    }
+
+    /// The replicas that landed so far and stand.
+    pub fn landed(&self) -> Vec<Landed> {
         self.landed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(landed);
+            .iter()
+            .filter(|(_, withdrawn)| !withdrawn)
+            .map(|(l, _)| l.clone())
+            .collect()
     }
 
-    /// The replicas that landed so far.
-    pub fn landed(&self) -> Vec<Landed> {
-        self.landed
+    /// Notes the destinations the work's rules selected (as [`crate::config::DestinationId`]
+    /// prints them), once it knows (a created object's tags read).
+    pub fn select(&self, destinations: Vec<String>) {
+        *self.selected.lock().unwrap_or_else(|e| e.into_inner()) = Some(destinations);
+    }
+
+    /// The destinations the work's rules selected, if it got that far.
+    pub fn selected(&self) -> Option<Vec<String>> {
+        self.selected
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -131,10 +164,31 @@ impl Run {
         }
     }
 
-    /// Notes a replica that landed in the run's ledger, if it has one.
-    pub fn landed(&self, landed: Landed) {
+    /// Notes a replica that landed in the run's ledger, if it has one; the answer names it
+    /// for [`Self::withdrawn`].
+    pub fn landed(&self, landed: Landed) -> Option<usize> {
+        self.ledger.as_ref().map(|ledger| ledger.land(landed))
+    }
+
+    /// Notes that a replica [`Self::landed`] named was deleted again.
+    pub fn withdrawn(&self, landed: Option<usize>) {
+        if let (Some(ledger), Some(landed)) = (&self.ledger, landed) {
+            ledger.withdraw(landed);
+        }
+    }
+
+    /// Notes the destinations the rules selected for the run's record ([`Ledger::select`]).
+    pub fn selected<'a>(
+        &self,
+        destinations: impl IntoIterator<Item = &'a crate::config::Destination>,
+    ) {
         if let Some(ledger) = &self.ledger {
-            ledger.land(landed);
+            ledger.select(
+                destinations
+                    .into_iter()
+                    .map(|d| d.id().to_string())
+                    .collect(),
+            );
         }
     }
 

@@ -28,7 +28,11 @@ pub enum InvocationError {
     #[error("invalid S3 Batch Operations payload: {0}")]
     InvalidBatchJob(String),
     /// Some records failed; the others were replicated.
-    #[error("{} of {total} records failed: {}", failures.len(), describe(failures))]
+    #[error(
+        "{} of {total} records failed: {}",
+        records(failures),
+        describe(failures)
+    )]
     RecordsFailed {
         /// The number of records in the event.
         total: usize,
@@ -38,7 +42,7 @@ pub enum InvocationError {
     /// The work was not done a moment before the invocation's deadline (a call hung past the
     /// margin the engine keeps): the invocation fails, naming each record not done (code
     /// [`DEADLINE_EXCEEDED`]) beside any that failed, and Lambda retries it.
-    #[error("the invocation's work was not done {margin:?} before its deadline; it is retried: {} of {total} records failed: {}", failures.len(), describe(failures))]
+    #[error("the invocation's work was not done {margin:?} before its deadline; it is retried: {} of {total} records failed: {}", records(failures), describe(failures))]
     DeadlineReached {
         /// How long before the deadline the invocation answered.
         margin: std::time::Duration,
@@ -52,6 +56,14 @@ pub enum InvocationError {
 /// The failure code of a record (at a destination) still in work when the invocation had to
 /// answer: a call hung past the engine's own margin.
 pub const DEADLINE_EXCEEDED: &str = "DeadlineExceeded";
+
+/// How many records `failures` name (a record may fail at several destinations).
+fn records(failures: &[RecordFailure]) -> usize {
+    let mut indices: Vec<usize> = failures.iter().map(|f| f.index).collect();
+    indices.sort_unstable();
+    indices.dedup();
+    indices.len()
+}
 
 fn describe(failures: &[RecordFailure]) -> String {
     failures

@@ -94,6 +94,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             &event.key,
             tags.as_deref().unwrap_or(&[]),
         );
+        run.selected(selected.iter().map(|r| &r.destination));
         if selected.is_empty() {
             return whole(Ok(Done::Skipped(SkipReason::NoMatchingRule)));
         }

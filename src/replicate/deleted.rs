@@ -13,6 +13,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .into_iter()
             .filter(|r| r.delete_marker_replication)
             .collect();
+        run.selected(selected.iter().map(|r| &r.destination));
         if selected.is_empty() {
             return whole(Ok(Done::Skipped(SkipReason::DeleteMarkerNotSelected)));
         }

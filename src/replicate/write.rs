@@ -22,18 +22,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let mut races = 0;
         while races < RACE_ROUNDS {
             match self.copy_once(rule, src, check, fresh, assume, run).await? {
-                Attempt::Done(done) => {
-                    if let Done::Replicated(_) = done {
-                        // Noted as it lands: a cut at the deadline still counts it.
-                        run.landed(crate::run::Landed {
-                            destination: rule.destination.id().to_string(),
-                            bytes: src.head.size,
-                            by_convergence: check == Check::Converge,
-                            source_modified: src.head.last_modified,
-                        });
-                    }
-                    return Ok(done);
-                }
+                Attempt::Done(done) => return Ok(done),
                 // The key held an object after all: the destination's read decides.
                 Attempt::Refused => assume = false,
                 // Convergence decides anew from both sides' current state.
@@ -190,11 +179,29 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             }
             Err(e) => return skip_or_fail(e).map(Attempt::Done),
         };
+        // Noted the moment it landed: whatever the checks below meet (the deadline, a read that
+        // hangs), the replica is there and is counted once; withdrawn where they delete it.
+        let landed = run.landed(crate::run::Landed {
+            destination: rule.destination.id().to_string(),
+            bytes: src.head.size,
+            by_convergence: check == Check::Converge,
+            source_modified: src.head.last_modified,
+            at: std::time::SystemTime::now(),
+        });
         // A multipart copy is proven by its ETag here, or was read back after Complete; a
         // single request whose ETag cannot tell (KMS) has its size checked.
-        if !verify(src.head, &request.target, &written, method)? && layout.is_none() {
+        // A wrong replica fails the record, and is no replica to count.
+        let wrong = |e: ReplicationError| {
+            if matches!(e, ReplicationError::ReplicaMismatch(_)) {
+                run.withdrawn(landed);
+            }
+            e
+        };
+        if !verify(src.head, &request.target, &written, method).map_err(wrong)? && layout.is_none()
+        {
             self.verify_size(&request, &written, src.head.size, run)
-                .await?;
+                .await
+                .map_err(wrong)?;
         }
         // Written on `If-None-Match: *` without a read at all (a tool's listing found the key
         // never written, maybe long ago): what lies below ours is read, as for a copy sent ahead.
@@ -207,12 +214,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .landed_on_a_later_delete(rule, src, &at, &written, !blind, run)
                 .await?
         {
+            run.withdrawn(landed);
             return Ok(Attempt::Done(Done::Skipped(SkipReason::NewerInDestination)));
         }
         if over_marker
             && matches!(check, Check::Event | Check::History)
             && self.second_replica(rule, src, &at, &written, run).await?
         {
+            run.withdrawn(landed);
             return Ok(Attempt::Done(Done::Skipped(SkipReason::AlreadyReplicated)));
         }
         // A repair rewrites a damaged replica of the version on purpose.
@@ -221,6 +230,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .duplicate_of_a_racer(rule, src, &at, condition.as_ref(), &written, run)
                 .await?
         {
+            run.withdrawn(landed);
             return Ok(Attempt::Done(Done::Skipped(SkipReason::AlreadyReplicated)));
         }
         Ok(Attempt::Done(Done::Replicated(written)))

@@ -102,13 +102,23 @@ pub async fn run_job<S: SourceStore, D: DestinationStore>(
                             Some(at) => tokio::time::timeout_at(at.into(), work).await.ok(),
                             None => Some(work.await),
                         };
-                        match in_time {
+                        let answer = match in_time {
                             Some(result) => result,
+                            None if *mode == Mode::Restore => {
+                                counted = true;
+                                restore_not_done(object)
+                            }
                             None => {
                                 counted = true;
                                 not_done(replicator, object, &ledger)
                             }
+                        };
+                        // Each replica that landed, counted once, finished or cut.
+                        let event = task_event(object, ledger.version(), None);
+                        for replica in ledger.landed() {
+                            crate::metrics::landed(&event, &replica);
                         }
+                        answer
                     }
                 };
                 log(the_job, &task, result_code, &result_string);
@@ -169,12 +179,9 @@ fn not_done<S: SourceStore, D: DestinationStore>(
     // The source's HEAD, once it was read, and the run's requests.
     let head = u32::from(ledger.version().is_some());
     crate::metrics::requests(&event.bucket, head + ledger.requests());
-    let landed = ledger.landed();
-    let now = std::time::SystemTime::now();
-    for replica in &landed {
-        crate::metrics::landed(&event, replica, now);
-    }
-    let failures = crate::handler::not_done_by_deadline(replicator, &event, &landed);
+    let failures = crate::handler::not_done_by_deadline(replicator, &event, ledger);
+    // The completion report names the version as the log does.
+    let version = event.version_shown().to_owned();
     let text = failures
         .iter()
         .map(|f| match &f.destination {
@@ -183,7 +190,26 @@ fn not_done<S: SourceStore, D: DestinationStore>(
         })
         .collect::<Vec<_>>()
         .join("; ");
-    (ResultCode::TemporaryFailure, text)
+    (
+        ResultCode::TemporaryFailure,
+        format!("version {version}: {text}"),
+    )
+}
+
+/// A restore task still in work when the invocation had to answer: a temporary failure (S3
+/// retries it), named in the log by its bucket, key and version. It is no failed replication:
+/// a restore writes into the bucket its manifest names, never to a replication destination.
+fn restore_not_done(object: &TaskObject) -> (ResultCode, String) {
+    let version = object.version_id.as_deref().unwrap_or("current");
+    warn!(bucket = %object.bucket, key = %object.key, version_id = version,
+          code = crate::error::DEADLINE_EXCEEDED, "restore task not done by the deadline");
+    (
+        ResultCode::TemporaryFailure,
+        format!(
+            "{}: version {version}: the restore was still in work at the invocation's deadline; retried",
+            crate::error::DEADLINE_EXCEEDED
+        ),
+    )
 }
 
 /// The event a task's object stands for (no event time: a task is no event).
@@ -306,10 +332,9 @@ async fn one<S: SourceStore, D: DestinationStore>(
             .with_ledger(ledger.clone());
             let outcomes = replicator.replicate_in(&event, &run).await;
             // Counted as every outcome is, whatever wrote the replica.
-            let now = std::time::SystemTime::now();
             crate::metrics::requests(&event.bucket, read_head + run.requests());
             for o in &outcomes {
-                crate::metrics::outcome(&event, o.destination.as_deref(), &o.result, now);
+                crate::metrics::outcome(&event, o.destination.as_deref(), &o.result);
             }
             *counted = true;
             combine(outcomes.into_iter().map(|o| {

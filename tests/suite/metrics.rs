@@ -145,7 +145,6 @@ pub(crate) async fn invoke_logged(
     ));
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
         .envs(function_env(env))
-        .envs(extra.iter().copied())
         .env("AWS_ENDPOINT_URL", &server().endpoint)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -155,6 +154,8 @@ pub(crate) async fn invoke_logged(
         .env("AWS_LAMBDA_FUNCTION_NAME", "f")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        // Last: a test may put its own endpoint (a proxy) in front of the local S3.
+        .envs(extra.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
