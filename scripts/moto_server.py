@@ -8,7 +8,9 @@ on CopyObject and UploadPartCopy, and the write conditions `If-Match` / `If-None
 CopyObject and CompleteMultipartUpload (412 PreconditionFailed), so conditional writes can be
 tested against a real server; DeleteObject's `If-Match: *` (any current object) is honoured too
 (moto 5.2 compares `*` as an ETag). ListObjectVersions honours `encoding-type=url` (moto 5.2 ignores
-it, and a key with a control character then breaks the XML), as ListObjectsV2 already does.
+it, and a key with a control character then breaks the XML), as ListObjectsV2 already does,
+and lists each key's versions and delete markers in one sequence in the key's stack order, as S3
+does (moto lists every version, then every delete marker).
 An object completed by a multipart upload reports the time its upload was initiated as its
 Last-Modified, as S3 does (moto reports completion). CompleteMultipartUpload checks the
 full-object checksum it is given (CRC32, CRC32C, CRC64NVME) against the assembled bytes and
@@ -28,7 +30,9 @@ Usage: moto_server.py PORT [--parent-pid PID] [--tls DIR]
 """
 
 import argparse
+import html
 import os
+import re
 import sys
 import threading
 import time
@@ -244,7 +248,46 @@ def _url_encoded_versions(self, action_result):
             if result.get(name):
                 result[name] = quote(result[name])
         result["EncodingType"] = "url"
-    return _serialized(self, action_result)
+    served = _serialized(self, action_result)
+    if self.data.get("Action") == "ListObjectVersions" and isinstance(result, dict):
+        return _in_stack_order(self, served)
+    return served
+
+
+_ENTRY = re.compile(r"<(Version|DeleteMarker)>.*?</\1>", re.S)
+_FIELD = re.compile(r"<(Key|VersionId)>(.*?)</\1>", re.S)
+
+
+def _in_stack_order(self, served):
+    """ListObjectVersions lists each key's versions and delete markers in one sequence, newest
+    first in the key's stack order; moto 5.2 writes every version first, then every delete
+    marker (and sorts by time, so same-second entries lose their order). The entries are put
+    back in S3's order, taken from the key's stack."""
+    status, headers, body = served
+    text = body.decode() if isinstance(body, bytes) else body
+    found = list(_ENTRY.finditer(text))
+    if not found:
+        return served
+    start, end = found[0].start(), found[-1].end()
+    between = _ENTRY.sub("", text[start:end])
+    if between.strip():
+        return served
+    bucket = self.backend.get_bucket(self.bucket_name)
+    encoded = self.querystring.get("encoding-type", [None])[0] == "url"
+
+    def place(match):
+        fields = dict(_FIELD.findall(match.group(0)))
+        key = fields.get("Key", "")
+        key = unquote(key) if encoded else html.unescape(key)
+        stack = ["null" if v.version_id is None else str(v.version_id)
+                 for v in bucket.keys.getlist(key, [])]
+        wanted = fields.get("VersionId", "null")
+        depth = stack[::-1].index(wanted) if wanted in stack else len(stack)
+        return (key, depth)
+
+    ordered = sorted(found, key=place)
+    text = text[:start] + "".join(m.group(0) for m in ordered) + text[end:]
+    return status, headers, text.encode() if isinstance(body, bytes) else text
 
 
 S3Response.serialized = _url_encoded_versions

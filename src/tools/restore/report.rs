@@ -16,6 +16,8 @@ pub enum Action {
     Newer,
     /// Deliberately not restored (the reason says why).
     Skipped,
+    /// History cannot prove its state at T (a multipart version's completion): left alone.
+    Uncertain,
     /// It could not be restored.
     Failed,
 }
@@ -28,6 +30,7 @@ impl fmt::Display for Action {
             Action::Deleted => "deleted",
             Action::Newer => "newer",
             Action::Skipped => "skipped",
+            Action::Uncertain => "uncertain",
             Action::Failed => "failed",
         })
     }
@@ -61,6 +64,8 @@ pub struct Tally {
     pub newer: u64,
     /// Keys skipped.
     pub skipped: u64,
+    /// Keys whose state at T history cannot prove, left alone.
+    pub uncertain: u64,
     /// Keys that failed.
     pub failed: u64,
     /// Keys not started (stopped by Ctrl-C).
@@ -81,6 +86,7 @@ impl Tally {
             Action::Deleted => self.deleted += 1,
             Action::Newer => self.newer += 1,
             Action::Skipped => self.skipped += 1,
+            Action::Uncertain => self.uncertain += 1,
             Action::Failed => self.failed += 1,
         }
         self.bytes += row.bytes;
@@ -94,10 +100,27 @@ impl Tally {
         };
         // What an interruption left is the runner's line above it, as for every tool.
         format!(
-            "{verb}: {} restored, {} already as of T, {} deleted, {} newer, {} skipped, {} failed",
-            self.restored, self.already, self.deleted, self.newer, self.skipped, self.failed
+            "{verb}: {} restored, {} already as of T, {} deleted, {} newer, {} skipped, {} uncertain, {} failed",
+            self.restored,
+            self.already,
+            self.deleted,
+            self.newer,
+            self.skipped,
+            self.uncertain,
+            self.failed
         )
     }
+}
+
+/// A key as a terminal may show it: control characters (which could move the cursor, clear
+/// the line or recolour what follows) written as escapes, `\u{1b}`; everything else as it is.
+pub fn printable(key: &str) -> String {
+    key.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_unicode().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 /// Requests one key made (or would make).
@@ -126,4 +149,12 @@ pub fn write_manifest(
     }
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_print_as_escapes() {
+        assert_eq!(super::printable("a\u{1b}[2Kb\nü"), "a\\u{1b}[2Kb\\u{a}ü");
+    }
 }
