@@ -120,7 +120,29 @@ def _check_write(response, key_name):
 _copy_object = S3Response.copy_object
 
 
+_RACED = set()
+
+
+def _racer_slips_in(response, key_name):
+    """A test hook, on only with MOTO_RACE_BEFORE_WRITES=1: the first CopyObject or DeleteObject
+    aimed at a key of a bucket named `race-*` finds that another writer got there first, with
+    the same bytes (so the same ETag) and other metadata: the race a write condition on the ETag
+    cannot see, which a test cannot time against a real server."""
+    if os.environ.get("MOTO_RACE_BEFORE_WRITES") != "1":
+        return
+    bucket = response.bucket_name
+    if not bucket.startswith("race-") or (bucket, key_name) in _RACED:
+        return
+    current = response.backend.get_object(bucket, key_name)
+    if current is None:
+        return
+    _RACED.add((bucket, key_name))
+    racer = response.backend.put_object(bucket, key_name, current.value)
+    racer.set_metadata({"x-amz-meta-racer": "slipped-in"})
+
+
 def _conditional_copy(self):
+    _racer_slips_in(self, self.parse_key_name())
     _check_copy_source(self)
     _check_write(self, self.parse_key_name())
     return _copy_object(self)
@@ -166,6 +188,8 @@ _delete_object = S3Response.delete_object
 def _delete_if_any(self):
     """DeleteObject with `If-Match: *`: delete when the key has a current object (a delete
     marker is none), as S3 does; moto 5.2 compares `*` as an ETag and always refuses."""
+    if not self._get_param("versionId"):
+        _racer_slips_in(self, self.parse_key_name())
     if self.headers.get("If-Match") == "*" and not self._get_param("versionId"):
         from werkzeug.datastructures import Headers
 

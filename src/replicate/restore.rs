@@ -39,7 +39,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let (attributes, attributes_region) = attributes.unwrap_or((from, from_region));
         let mut head = match attributes == from {
             true => bytes.clone(),
-            false => self.read_head(attributes_region, attributes, None, run).await?,
+            false => {
+                self.read_head(attributes_region, attributes, None, run)
+                    .await?
+            }
         };
         self.complete_lock(attributes_region, attributes, &mut head, run)
             .await?;
@@ -122,7 +125,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             other => other?,
         };
         if !verify(&bytes, &request.target, &written, method)? && layout.is_none() {
-            self.verify_size(&request, &written, bytes.size, run).await?;
+            self.verify_size(&request, &written, bytes.size, run)
+                .await?;
         }
         Ok(CopiedBack::Written(written))
     }

@@ -348,14 +348,8 @@ async fn restore<S: SourceStore, D: DestinationStore>(
         );
     };
     let run = crate::run::Run::new(stop_at).for_tool();
-    let task = super::restore::restore_task(
-        replicator,
-        &object.bucket,
-        &object.key,
-        version,
-        from,
-        &run,
-    );
+    let task =
+        super::restore::restore_task(replicator, &object.bucket, &object.key, version, from, &run);
     // The same words as the command line's report.
     match task.await {
         Ok(TaskOutcome::Restored) => (ResultCode::Succeeded, "restored".to_owned()),

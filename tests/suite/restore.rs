@@ -79,7 +79,15 @@ async fn run(
     from: Option<&str>,
     delete_newer: bool,
 ) -> (Tally, Vec<s3_replicator::tools::restore::Row>) {
-    run_as(replicator, bucket, as_of, from, delete_newer, Uncertain::Report).await
+    run_as(
+        replicator,
+        bucket,
+        as_of,
+        from,
+        delete_newer,
+        Uncertain::Report,
+    )
+    .await
 }
 
 /// `run`, counting a multipart version that may have completed either side of T as `uncertain`

@@ -11,7 +11,9 @@ use super::Options;
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::replicate::{copy_back_skip, CopiedBack, Replicator};
 use crate::run::Run;
-use crate::store::{DestinationStore, Past, ReplicaLocation, SourceStore, VersionRef, WriteCondition};
+use crate::store::{
+    DestinationStore, Past, ReplicaLocation, SourceStore, VersionRef, WriteCondition,
+};
 use crate::tools::cost::copy_requests;
 
 /// What the plan brings back for one key.
@@ -89,8 +91,13 @@ async fn plan<S: SourceStore, D: DestinationStore>(
             },
         });
     };
-    let entries = replica_entries(replicator, replica, &options.bucket, key, past, requests).await?;
-    let etag_of = |v: &str| now.iter().find(|p| p.version_id == v).map(|p| p.etag.clone());
+    let entries =
+        replica_entries(replicator, replica, &options.bucket, key, past, requests).await?;
+    let etag_of = |v: &str| {
+        now.iter()
+            .find(|p| p.version_id == v)
+            .map(|p| p.etag.clone())
+    };
     let from_replica = |e: &ReplicaEntry, attributes: Option<String>, note| {
         let state = State {
             version_id: e.past.version_id.clone(),
@@ -172,7 +179,11 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
         bytes,
     };
     let fail = |e: ReplicationError| row(Action::Failed, None, format!("{}: {e}", e.code()), 0);
-    let plan = match plan(replicator, options, region, replica, key, now, past, requests).await {
+    let plan = match plan(
+        replicator, options, region, replica, key, now, past, requests,
+    )
+    .await
+    {
         Ok(plan) => plan,
         Err(e) => return fail(e),
     };
@@ -235,21 +246,19 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
             version_id: Some(c.version_id.clone()),
         };
         let same = same_version
-            || (c.size == copy.state.size
-                && c.etag == copy.etag
-                && {
-                    requests.get += 6;
-                    match same_as(
-                        replicator,
-                        (region, &now_ref),
-                        (&copy.attributes_region, &copy.attributes),
-                    )
-                    .await
-                    {
-                        Ok(same) => same,
-                        Err(e) => return fail(e),
-                    }
-                });
+            || (c.size == copy.state.size && c.etag == copy.etag && {
+                requests.get += 6;
+                match same_as(
+                    replicator,
+                    (region, &now_ref),
+                    (&copy.attributes_region, &copy.attributes),
+                )
+                .await
+                {
+                    Ok(same) => same,
+                    Err(e) => return fail(e),
+                }
+            });
         if same {
             return row(Action::AlreadyAsOf, version, "as of T".into(), 0);
         }
@@ -391,9 +400,15 @@ async fn hide<S: SourceStore, D: DestinationStore>(
     c: &State,
     requests: &mut Requests,
 ) -> Result<bool, ReplicationError> {
-    let read = Some(c.etag.as_str()).filter(|e| !e.is_empty()).unwrap_or("*");
+    let read = Some(c.etag.as_str())
+        .filter(|e| !e.is_empty())
+        .unwrap_or("*");
     requests.put += 1;
-    let marker = match replicator.destination().put_delete_marker(at, Some(read)).await {
+    let marker = match replicator
+        .destination()
+        .put_delete_marker(at, Some(read))
+        .await
+    {
         Ok(marker) => marker,
         Err(f) => {
             let e = ReplicationError::classify(Side::Destination, f);

@@ -25,8 +25,8 @@ mod report;
 mod task;
 
 use apply::one_key;
-use plan::{by_key, History};
 pub use plan::Uncertain;
+use plan::{by_key, History};
 use report::Requests;
 pub use report::{printable, write_manifest, Action, Row, Tally};
 pub use task::{restore_task, TaskOutcome};

@@ -62,7 +62,9 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
     };
     let own = reference(bucket, version_id);
     let found = match from {
-        None => head(replicator, &region, &own).await?.map(|h| (own.clone(), h)),
+        None => head(replicator, &region, &own)
+            .await?
+            .map(|h| (own.clone(), h)),
         Some(from) => {
             let from_region = replicator.bucket_region(from).await?;
             replica_of(replicator, &from_region, from, bucket, key, version_id).await?
@@ -88,8 +90,18 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
         None => None,
     };
     let (attributes, attributes_region, etag, own) = match (&own_version, &own_head) {
-        (Some(v), Some(h)) => (reference(bucket, v), region.clone(), h.etag.clone(), Some(v.clone())),
-        _ => (bytes.clone(), bytes_region.clone(), bytes_head.etag.clone(), None),
+        (Some(v), Some(h)) => (
+            reference(bucket, v),
+            region.clone(),
+            h.etag.clone(),
+            Some(v.clone()),
+        ),
+        _ => (
+            bytes.clone(),
+            bytes_region.clone(),
+            bytes_head.etag.clone(),
+            None,
+        ),
     };
     let current = replicator
         .source()
@@ -102,8 +114,12 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
             if own.is_some() && c.version_id == own
                 || (c.etag == etag
                     && c.size == bytes_head.size
-                    && same_as(replicator, (&region, &now), (&attributes_region, &attributes))
-                        .await?)
+                    && same_as(
+                        replicator,
+                        (&region, &now),
+                        (&attributes_region, &attributes),
+                    )
+                    .await?)
             {
                 return Ok(TaskOutcome::AlreadyAsOf);
             }
@@ -149,7 +165,11 @@ async fn head<S: SourceStore, D: DestinationStore>(
     region: &str,
     version: &VersionRef,
 ) -> Result<Option<SourceVersion>, ReplicationError> {
-    match replicator.source().head_version(region, version, None).await {
+    match replicator
+        .source()
+        .head_version(region, version, None)
+        .await
+    {
         Ok(h) => Ok(Some(h)),
         Err(f) => {
             let e = ReplicationError::classify(Side::Source, f);
@@ -184,10 +204,7 @@ async fn replica_of<S: SourceStore, D: DestinationStore>(
         .history(from_region, from, key)
         .await
         .map_err(|f| ReplicationError::classify(Side::Source, f))?;
-    for p in history
-        .iter()
-        .filter(|p| p.key == key && !p.delete_marker)
-    {
+    for p in history.iter().filter(|p| p.key == key && !p.delete_marker) {
         let candidate = VersionRef {
             version_id: Some(p.version_id.clone()),
             ..named.clone()
