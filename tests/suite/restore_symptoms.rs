@@ -219,6 +219,8 @@ async fn the_same_t_gives_the_same_answer_in_place_and_from_the_replica() {
     replicate(std::slice::from_ref(&v1), &config).await;
     pause().await;
     let v2 = put(&s3, &src, "k", b"second").await;
+    // Replicated a second later (a delivery delay): the replica's own time does not cap it.
+    pause().await;
     replicate(std::slice::from_ref(&v2), &config).await;
     let stamped = s3.head_object().bucket(&src).key("k").send().await.unwrap();
     let secs = stamped.last_modified().unwrap().secs();
@@ -503,8 +505,8 @@ async fn a_dry_run_skips_an_archived_version_as_the_real_run_does() {
     }
 }
 
-/// Control characters in a key were printed as they are (a key can clear the line or recolour
-/// the terminal); they print as escapes.
+/// Control characters in a key print as escapes (a key could otherwise clear the line or
+/// recolour the terminal), in every row restore prints, `uncertain` ones included.
 #[tokio::test]
 async fn control_characters_in_a_key_print_as_escapes() {
     let s3 = client();
@@ -522,4 +524,88 @@ async fn control_characters_in_a_key_print_as_escapes() {
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
     assert!(out.contains("evil\\u{1b}[2K\\u{7}key"), "{out}");
+}
+
+/// A dry run prices a multipart version by the requests its copy really makes: create, one
+/// UploadPartCopy a part, complete (and the layout's reads), not one CopyObject.
+#[tokio::test]
+async fn a_dry_run_prices_a_multipart_version_by_its_parts() {
+    let s3 = client();
+    let bucket = versioned_bucket(&s3, "pit36-parts", "us-east-1").await;
+    let parts = vec![body(5 * MIB), b"tail".to_vec()];
+    multipart_source(&s3, &bucket, "big", &parts).await;
+    pause().await;
+    let t = rfc3339(now_ms());
+    pause().await;
+    put(&s3, &bucket, "big", b"overwritten").await;
+    // The operator knows the upload completed before T (S3 records only its start).
+    let (code, out) = restore(
+        &config("unused"),
+        &[
+            "--bucket",
+            &bucket,
+            "--as-of",
+            &t,
+            "--dry-run",
+            "--uncertain",
+            "before",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("would restore  big"), "{out}");
+    // The listing and bucket checks: 1 LIST and 2 reads; the copy: HEAD, tags, ACL and the
+    // second part's HEAD; create, two UploadPartCopy, complete and the layout's fingerprint
+    // (not one CopyObject).
+    assert!(
+        out.contains("about 7 PUT/COPY/LIST and 6 GET/HEAD requests"),
+        "{out}"
+    );
+}
+
+/// `--from` brought SSE-KMS objects back under the replica's KMS key (the rule's
+/// `ReplicaKmsKeyID`) instead of their own.
+#[tokio::test]
+async fn restore_from_a_replica_keeps_the_objects_own_kms_key() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "pit36-kms-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "pit36-kms-dst", "eu-west-1").await;
+    let (own_key, replica_key) = (
+        "arn:aws:kms:us-east-1:123456789012:key/own-key",
+        "arn:aws:kms:eu-west-1:123456789012:key/replica-key",
+    );
+    let config = json!({"Rules": [{"ID": "kms", "Priority": 1, "Status": "Enabled", "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Enabled"},
+        "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+        "Destination": {"Bucket": dst,
+            "EncryptionConfiguration": {"ReplicaKmsKeyID": replica_key}}}]})
+    .to_string();
+    let kms = |p: aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder| {
+        p.server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id(own_key)
+    };
+    let v1 = put_with(&s3, &src, "k", b"good", kms).await;
+    replicate(std::slice::from_ref(&v1), &config).await;
+    let key_of = |bucket: String| {
+        let s3 = s3.clone();
+        async move {
+            let head = s3
+                .head_object()
+                .bucket(bucket)
+                .key("k")
+                .send()
+                .await
+                .unwrap();
+            head.ssekms_key_id().map(str::to_owned)
+        }
+    };
+    assert_eq!(key_of(dst.clone()).await.as_deref(), Some(replica_key));
+    pause().await;
+    let t = rfc3339(now_ms());
+    pause().await;
+    put_with(&s3, &src, "k", b"bad!", kms).await;
+    let (code, out) = restore(&config, &["--bucket", &src, "--as-of", &t, "--from", &dst]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("1 restored"), "{out}");
+    assert_eq!(body_of(&s3, &src, "k", None).await, b"good");
+    assert_eq!(key_of(src.clone()).await.as_deref(), Some(own_key), "{out}");
 }
