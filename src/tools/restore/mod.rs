@@ -28,7 +28,7 @@ use apply::one_key;
 pub use plan::Uncertain;
 use plan::{by_key, History};
 use report::Requests;
-pub use report::{printable, write_manifest, Action, Row, Tally};
+pub use report::{write_manifest, Action, Row, Tally};
 pub use task::{restore_task, TaskOutcome};
 
 /// Keys restored at once unless `--concurrency` says otherwise.
@@ -265,7 +265,7 @@ fn restored(
                 (_, action) => action.to_string(),
             };
             let version = r.version.clone().unwrap_or_else(|| "-".to_owned());
-            vec![verb, printable(&r.key), version, r.reason.clone()]
+            vec![verb, r.key.clone(), version, r.reason.clone()]
         })
         .collect();
     for line in runner::columns(&lines) {

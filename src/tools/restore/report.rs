@@ -112,17 +112,6 @@ impl Tally {
     }
 }
 
-/// A key as a terminal may show it: control characters (which could move the cursor, clear
-/// the line or recolour what follows) written as escapes, `\u{1b}`; everything else as it is.
-pub fn printable(key: &str) -> String {
-    key.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_unicode().to_string(),
-            false => c.to_string(),
-        })
-        .collect()
-}
-
 /// Requests one key made (or would make).
 #[derive(Default)]
 pub(super) struct Requests {
@@ -151,10 +140,3 @@ pub fn write_manifest(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn control_characters_print_as_escapes() {
-        assert_eq!(super::printable("a\u{1b}[2Kb\nü"), "a\\u{1b}[2Kb\\u{a}ü");
-    }
-}
