@@ -139,4 +139,3 @@ pub fn write_manifest(
     out.flush()?;
     Ok(())
 }
-

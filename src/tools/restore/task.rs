@@ -44,7 +44,9 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
     if !replicator.config().allows_source(bucket) {
         return Err(ReplicationError::SourceBucketNotAllowed(bucket.to_owned()));
     }
-    let region = replicator.bucket_region(bucket).await?;
+    // A source of the function's, in its region (as a replicate task reads it): no
+    // GetBucketLocation on the source is needed.
+    let region = replicator.default_region().to_owned();
     if !replicator
         .source()
         .versioning_enabled(&region, bucket)
@@ -76,7 +78,10 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
             from.map_or(String::new(), |f| format!(" (nor a replica of it in {f})"))
         )));
     };
-    let bytes_region = replicator.bucket_region(&bytes.bucket).await?;
+    let bytes_region = match bytes.bucket == bucket {
+        true => region.clone(),
+        false => replicator.bucket_region(&bytes.bucket).await?,
+    };
     // Everything but the bytes from the bucket's own version, where it still has it.
     let own_version = match &bytes.bucket == bucket {
         true => bytes.version_id.clone(),
