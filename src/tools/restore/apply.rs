@@ -21,7 +21,7 @@ enum Plan {
     /// Nothing: absent (or deleted) at T.
     Absent,
     /// This copy.
-    Copy(Copy),
+    Copy(Box<Copy>),
     /// History cannot prove which: a multipart version, or what was below it.
     Uncertain {
         later: String,
@@ -68,7 +68,7 @@ async fn plan<S: SourceStore, D: DestinationStore>(
         version_id: Some(version.to_owned()),
     };
     let own_copy = |s: State| {
-        Plan::Copy(Copy {
+        Plan::Copy(Box::new(Copy {
             bytes: own_ref(&s.version_id),
             bytes_region: region.to_owned(),
             attributes: own_ref(&s.version_id),
@@ -78,7 +78,7 @@ async fn plan<S: SourceStore, D: DestinationStore>(
             etag: s.etag.clone(),
             state: s,
             note: "",
-        })
+        }))
     };
     let own_at = state_at(now, options.as_of, options.uncertain);
     let Some(replica) = replica else {
@@ -109,7 +109,7 @@ async fn plan<S: SourceStore, D: DestinationStore>(
             key: key.to_owned(),
             version_id: Some(e.past.version_id.clone()),
         };
-        Plan::Copy(Copy {
+        Plan::Copy(Box::new(Copy {
             attributes: attributes.as_deref().map_or(bytes.clone(), own_ref),
             attributes_region: match attributes {
                 Some(_) => region.to_owned(),
@@ -125,7 +125,7 @@ async fn plan<S: SourceStore, D: DestinationStore>(
             version: attributes.unwrap_or_else(|| e.past.version_id.clone()),
             state,
             note,
-        })
+        }))
     };
     let kept = |v: &str| now.iter().any(|p| p.version_id == v);
     let elsewhere = "; the bucket keeps no record of this version: storage class, encryption, tags and ACL as the replica holds them";
@@ -235,7 +235,7 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
                 }
             };
         }
-        Plan::Copy(copy) => copy,
+        Plan::Copy(copy) => *copy,
     };
     let version = Some(copy.version.as_str());
     if let Some(c) = &current {

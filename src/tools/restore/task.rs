@@ -83,7 +83,7 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
         false => replicator.bucket_region(&bytes.bucket).await?,
     };
     // Everything but the bytes from the bucket's own version, where it still has it.
-    let own_version = match &bytes.bucket == bucket {
+    let own_version = match bytes.bucket == bucket {
         true => bytes.version_id.clone(),
         false => bytes_head
             .replica_record(&bytes.bucket, key)
