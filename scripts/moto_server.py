@@ -23,6 +23,10 @@ of uploads only for the CRCs), and HeadObject with ChecksumMode answers the chec
 composite value's `-N`, as S3 does (moto accepts the one and leaves out the other); UploadPartCopy
 into an upload with a checksum algorithm answers the part's checksum, as S3 does (moto: none).
 
+For tests only, with MOTO_RACE_BEFORE_WRITES=1 in its environment, the first CopyObject or
+DeleteObject aimed at a key of a bucket named `race-*` finds a same-bytes write with other
+metadata made just before it (a race a test cannot time against a real server).
+
 With `--tls DIR` it serves HTTPS with a certificate for 127.0.0.1 signed by a CA made for the
 run, whose certificate it writes to DIR/ca.pem (for SSL_CERT_FILE).
 

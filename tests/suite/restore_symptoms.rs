@@ -555,9 +555,9 @@ async fn a_dry_run_prices_a_multipart_version_by_its_parts() {
     assert!(out.contains("would restore  big"), "{out}");
     // The listing and bucket checks: 1 LIST and 2 reads; the copy: HEAD, tags, ACL and the
     // second part's HEAD; create, two UploadPartCopy, complete and the layout's fingerprint
-    // (not one CopyObject).
+    // (not one CopyObject); the listing that proves where it landed.
     assert!(
-        out.contains("about 7 PUT/COPY/LIST and 6 GET/HEAD requests"),
+        out.contains("about 8 PUT/COPY/LIST and 6 GET/HEAD requests"),
         "{out}"
     );
 }

@@ -218,11 +218,12 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
                     0,
                 ),
                 (Some(c), true) => {
-                    requests.put += 1;
+                    // DeleteObject, and the listing that proves where the marker landed.
+                    requests.put += 2;
                     if options.dry_run {
                         return row(Action::Deleted, None, "did not exist at T".into(), 0);
                     }
-                    match hide(replicator, &at, &c, requests).await {
+                    match hide(replicator, &at, &c).await {
                         Ok(true) => row(
                             Action::Deleted,
                             None,
@@ -272,7 +273,8 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
     let layout = copy_requests(copy.state.size, &copy.state.etag, &replicator.config().copy);
     let apart = u64::from(copy.attributes != copy.bytes);
     requests.get += 3 + 3 * apart + layout.get;
-    requests.put += layout.put;
+    // And the listing that proves where the copy landed.
+    requests.put += layout.put + 1;
     if options.dry_run {
         // What the real run would skip, the dry run skips: one HEAD of the version.
         return match will_skip(replicator, &copy).await {
@@ -398,12 +400,10 @@ async fn hide<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     at: &ReplicaLocation,
     c: &State,
-    requests: &mut Requests,
 ) -> Result<bool, ReplicationError> {
     let read = Some(c.etag.as_str())
         .filter(|e| !e.is_empty())
         .unwrap_or("*");
-    requests.put += 1;
     let marker = match replicator
         .destination()
         .put_delete_marker(at, Some(read))
