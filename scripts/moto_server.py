@@ -8,7 +8,9 @@ on CopyObject and UploadPartCopy, and the write conditions `If-Match` / `If-None
 CopyObject and CompleteMultipartUpload (412 PreconditionFailed), so conditional writes can be
 tested against a real server; DeleteObject's `If-Match: *` (any current object) is honoured too
 (moto 5.2 compares `*` as an ETag). ListObjectVersions honours `encoding-type=url` (moto 5.2 ignores
-it, and a key with a control character then breaks the XML), as ListObjectsV2 already does.
+it, and a key with a control character then breaks the XML), as ListObjectsV2 already does,
+and lists each key's versions and delete markers in one sequence in the key's stack order, as S3
+does (moto lists every version, then every delete marker).
 An object completed by a multipart upload reports the time its upload was initiated as its
 Last-Modified, as S3 does (moto reports completion). CompleteMultipartUpload checks the
 full-object checksum it is given (CRC32, CRC32C, CRC64NVME) against the assembled bytes and
@@ -21,6 +23,10 @@ of uploads only for the CRCs), and HeadObject with ChecksumMode answers the chec
 composite value's `-N`, as S3 does (moto accepts the one and leaves out the other); UploadPartCopy
 into an upload with a checksum algorithm answers the part's checksum, as S3 does (moto: none).
 
+For tests only, with MOTO_RACE_BEFORE_WRITES=1 in its environment, the first CopyObject or
+DeleteObject aimed at a key of a bucket named `race-*` finds a same-bytes write with other
+metadata made just before it (a race a test cannot time against a real server).
+
 With `--tls DIR` it serves HTTPS with a certificate for 127.0.0.1 signed by a CA made for the
 run, whose certificate it writes to DIR/ca.pem (for SSL_CERT_FILE).
 
@@ -28,7 +34,9 @@ Usage: moto_server.py PORT [--parent-pid PID] [--tls DIR]
 """
 
 import argparse
+import html
 import os
+import re
 import sys
 import threading
 import time
@@ -116,7 +124,29 @@ def _check_write(response, key_name):
 _copy_object = S3Response.copy_object
 
 
+_RACED = set()
+
+
+def _racer_slips_in(response, key_name):
+    """A test hook, on only with MOTO_RACE_BEFORE_WRITES=1: the first CopyObject or DeleteObject
+    aimed at a key of a bucket named `race-*` finds that another writer got there first, with
+    the same bytes (so the same ETag) and other metadata: the race a write condition on the ETag
+    cannot see, which a test cannot time against a real server."""
+    if os.environ.get("MOTO_RACE_BEFORE_WRITES") != "1":
+        return
+    bucket = response.bucket_name
+    if not bucket.startswith("race-") or (bucket, key_name) in _RACED:
+        return
+    current = response.backend.get_object(bucket, key_name)
+    if current is None:
+        return
+    _RACED.add((bucket, key_name))
+    racer = response.backend.put_object(bucket, key_name, current.value)
+    racer.set_metadata({"x-amz-meta-racer": "slipped-in"})
+
+
 def _conditional_copy(self):
+    _racer_slips_in(self, self.parse_key_name())
     _check_copy_source(self)
     _check_write(self, self.parse_key_name())
     return _copy_object(self)
@@ -162,6 +192,8 @@ _delete_object = S3Response.delete_object
 def _delete_if_any(self):
     """DeleteObject with `If-Match: *`: delete when the key has a current object (a delete
     marker is none), as S3 does; moto 5.2 compares `*` as an ETag and always refuses."""
+    if not self._get_param("versionId"):
+        _racer_slips_in(self, self.parse_key_name())
     if self.headers.get("If-Match") == "*" and not self._get_param("versionId"):
         from werkzeug.datastructures import Headers
 
@@ -244,7 +276,46 @@ def _url_encoded_versions(self, action_result):
             if result.get(name):
                 result[name] = quote(result[name])
         result["EncodingType"] = "url"
-    return _serialized(self, action_result)
+    served = _serialized(self, action_result)
+    if self.data.get("Action") == "ListObjectVersions" and isinstance(result, dict):
+        return _in_stack_order(self, served)
+    return served
+
+
+_ENTRY = re.compile(r"<(Version|DeleteMarker)>.*?</\1>", re.S)
+_FIELD = re.compile(r"<(Key|VersionId)>(.*?)</\1>", re.S)
+
+
+def _in_stack_order(self, served):
+    """ListObjectVersions lists each key's versions and delete markers in one sequence, newest
+    first in the key's stack order; moto 5.2 writes every version first, then every delete
+    marker (and sorts by time, so same-second entries lose their order). The entries are put
+    back in S3's order, taken from the key's stack."""
+    status, headers, body = served
+    text = body.decode() if isinstance(body, bytes) else body
+    found = list(_ENTRY.finditer(text))
+    if not found:
+        return served
+    start, end = found[0].start(), found[-1].end()
+    between = _ENTRY.sub("", text[start:end])
+    if between.strip():
+        return served
+    bucket = self.backend.get_bucket(self.bucket_name)
+    encoded = self.querystring.get("encoding-type", [None])[0] == "url"
+
+    def place(match):
+        fields = dict(_FIELD.findall(match.group(0)))
+        key = fields.get("Key", "")
+        key = unquote(key) if encoded else html.unescape(key)
+        stack = ["null" if v.version_id is None else str(v.version_id)
+                 for v in bucket.keys.getlist(key, [])]
+        wanted = fields.get("VersionId", "null")
+        depth = stack[::-1].index(wanted) if wanted in stack else len(stack)
+        return (key, depth)
+
+    ordered = sorted(found, key=place)
+    text = text[:start] + "".join(m.group(0) for m in ordered) + text[end:]
+    return status, headers, text.encode() if isinstance(body, bytes) else text
 
 
 S3Response.serialized = _url_encoded_versions

@@ -89,6 +89,11 @@ pub enum Command {
         /// Hide keys that did not exist at that time under a delete marker.
         #[arg(long)]
         delete_newer: bool,
+        /// A multipart version whose completion may fall either side of the time (S3 records
+        /// only its upload's start) makes its key `uncertain`, left alone; `before` or `after`
+        /// counts every such version as completed before or after the time instead.
+        #[arg(long, value_name = "before|after", value_parser = ["before", "after"])]
+        uncertain: Option<String>,
         /// Write nothing: say what would be done, the bytes to copy and the request cost.
         #[arg(long)]
         dry_run: bool,
@@ -176,6 +181,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             prefix,
             from,
             delete_newer,
+            uncertain,
             dry_run,
             report,
             manifest_out,
@@ -194,6 +200,11 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 as_of,
                 from,
                 delete_newer,
+                uncertain: match uncertain.as_deref() {
+                    Some("before") => restore::Uncertain::Before,
+                    Some("after") => restore::Uncertain::After,
+                    _ => restore::Uncertain::Report,
+                },
                 // A manifest is a plan for a job to carry out: nothing is written here.
                 dry_run: dry_run || manifest_out.is_some(),
                 concurrency,

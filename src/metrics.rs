@@ -262,7 +262,7 @@ pub fn reason_name(reason: &SkipReason) -> &'static str {
         SkipReason::VersionGone => "VersionGone",
         SkipReason::SourceChanged => "SourceChanged",
         SkipReason::IsReplica => "IsReplica",
-        SkipReason::Archived(_) => "Archived",
+        SkipReason::Archived(_) | SkipReason::ArchivedVersion(_) => "Archived",
         SkipReason::CustomerEncrypted => "CustomerEncrypted",
         SkipReason::NoMatchingRule => "NoMatchingRule",
         SkipReason::KmsNotSelected => "KmsNotSelected",

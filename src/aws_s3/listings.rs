@@ -9,6 +9,7 @@ use aws_sdk_s3::types::EncodingType;
 use aws_sdk_s3::Client;
 
 use super::errors::{failure, not_advancing};
+use super::version_order::{weave, Kind, PageOrder};
 use crate::error::{S3Failure, S3FailureKind};
 use crate::events::decode_event_key;
 use crate::store::{Listed, ListedVersion, Past};
@@ -158,16 +159,18 @@ pub(super) async fn list_current(
 }
 
 /// Every page of ListObjectVersions under `prefix` (of a bucket `owner` owns, where given), each
-/// handed to `each` in order.
+/// handed to `each` in order, with the kinds of its entries in the order S3 sent them (`None`
+/// when the body could not be read).
 async fn version_pages(
     client: &Client,
     bucket: &str,
     owner: Option<&str>,
     prefix: &str,
-    mut each: impl FnMut(&ListObjectVersionsOutput) -> Result<(), S3Failure>,
+    mut each: impl FnMut(&ListObjectVersionsOutput, Option<Vec<Kind>>) -> Result<(), S3Failure>,
 ) -> Result<(), S3Failure> {
     let (mut key_marker, mut version_marker) = (None, None);
     loop {
+        let order = PageOrder::default();
         let page = client
             .list_object_versions()
             .bucket(bucket)
@@ -176,10 +179,12 @@ async fn version_pages(
             .encoding_type(EncodingType::Url)
             .set_key_marker(key_marker.take())
             .set_version_id_marker(version_marker.take())
+            .customize()
+            .interceptor(order.clone())
             .send()
             .await
             .map_err(|e| failure("ListObjectVersions", e))?;
-        each(&page)?;
+        each(&page, order.take())?;
         if page.is_truncated() != Some(true) {
             return Ok(());
         }
@@ -198,7 +203,7 @@ pub(super) async fn all_versions(
     prefix: &str,
 ) -> Result<Vec<ListedVersion>, S3Failure> {
     let mut versions: Vec<ListedVersion> = Vec::new();
-    version_pages(client, bucket, None, prefix, |page| {
+    version_pages(client, bucket, None, prefix, |page, _| {
         for v in page.versions() {
             versions.extend(listed_version(page.encoding_type(), v)?);
         }
@@ -211,8 +216,8 @@ pub(super) async fn all_versions(
 }
 
 /// Every object version and delete marker under `prefix`: in key order, each key's newest first
-/// (S3 lists versions and delete markers apart: they are merged by Last-Modified, the current
-/// entry first).
+/// in the order S3 stacked them (S3 answers them in one sequence, which the SDK splits into two
+/// lists: they are woven back by the response's own order, never re-sorted by time).
 pub(super) async fn history(
     client: &Client,
     bucket: &str,
@@ -221,41 +226,54 @@ pub(super) async fn history(
     let mut entries: Vec<Past> = Vec::new();
     let millis =
         |t: Option<&aws_smithy_types::DateTime>| t.map_or(0, |t| t.to_millis().unwrap_or(0));
-    version_pages(client, bucket, None, prefix, |page| {
-        for v in page.versions() {
-            let Some(key) = v.key() else { continue };
-            entries.push(Past {
-                key: listed_key("ListObjectVersions", page.encoding_type(), key)?,
+    version_pages(client, bucket, None, prefix, |page, order| {
+        let encoding = page.encoding_type();
+        let version = |v: &aws_sdk_s3::types::ObjectVersion| -> Result<Past, S3Failure> {
+            Ok(Past {
+                key: listed_key("ListObjectVersions", encoding, v.key().unwrap_or_default())?,
                 version_id: v.version_id().unwrap_or("null").to_owned(),
                 last_modified: millis(v.last_modified()),
                 delete_marker: false,
                 latest: v.is_latest() == Some(true),
                 size: u64::try_from(v.size().unwrap_or(0)).unwrap_or(0),
                 etag: v.e_tag().unwrap_or_default().to_owned(),
-            });
-        }
-        for m in page.delete_markers() {
-            let Some(key) = m.key() else { continue };
-            entries.push(Past {
-                key: listed_key("ListObjectVersions", page.encoding_type(), key)?,
+            })
+        };
+        let marker = |m: &aws_sdk_s3::types::DeleteMarkerEntry| -> Result<Past, S3Failure> {
+            Ok(Past {
+                key: listed_key("ListObjectVersions", encoding, m.key().unwrap_or_default())?,
                 version_id: m.version_id().unwrap_or("null").to_owned(),
                 last_modified: millis(m.last_modified()),
                 delete_marker: true,
                 latest: m.is_latest() == Some(true),
                 size: 0,
                 etag: String::new(),
+            })
+        };
+        let woven = order.and_then(|order| {
+            weave(
+                &order,
+                page.versions(),
+                page.delete_markers(),
+                version,
+                marker,
+            )
+        });
+        let Some(woven) = woven else {
+            return Err(S3Failure {
+                operation: "ListObjectVersions",
+                kind: S3FailureKind::Other,
+                code: None,
+                status: Some(200),
+                message: "the order of the page's versions and delete markers could not be read from the answer".to_owned(),
             });
+        };
+        for entry in woven {
+            entries.push(entry?);
         }
         Ok(())
     })
     .await?;
-    // Stable: entries of one page keep S3's order where Last-Modified ties.
-    entries.sort_by(|a, b| {
-        a.key
-            .cmp(&b.key)
-            .then(b.latest.cmp(&a.latest))
-            .then(b.last_modified.cmp(&a.last_modified))
-    });
     Ok(entries)
 }
 
@@ -267,7 +285,7 @@ pub(super) async fn keys_with_history(
     owner: Option<&str>,
 ) -> Result<BTreeSet<String>, S3Failure> {
     let mut keys = BTreeSet::new();
-    version_pages(client, bucket, owner, prefix, |page| {
+    version_pages(client, bucket, owner, prefix, |page, _| {
         let versions = page.versions().iter().filter_map(|v| v.key());
         for key in versions.chain(page.delete_markers().iter().filter_map(|m| m.key())) {
             keys.insert(listed_key("ListObjectVersions", page.encoding_type(), key)?);

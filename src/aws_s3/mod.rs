@@ -117,6 +117,7 @@ mod errors;
 mod listings;
 mod multipart;
 mod reads;
+mod version_order;
 mod writes;
 
 pub use body::BUFFERED_BODY;

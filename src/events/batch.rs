@@ -40,6 +40,9 @@ pub struct BatchJob {
     pub job_id: String,
     /// The mode, or why the job's arguments cannot be used (every task fails with it).
     pub mode: Result<Mode, String>,
+    /// A restore job's `From` argument: the replica bucket the bytes are read from (the
+    /// manifest's bucket is the one written).
+    pub from: Option<String>,
     /// The tasks, in order.
     pub tasks: Vec<BatchTask>,
 }
@@ -98,9 +101,14 @@ pub fn parse_batch(payload: &Value) -> Result<BatchJob, InvocationError> {
     let envelope: Envelope = serde_path_to_error::deserialize(payload)
         .map_err(|e| InvocationError::InvalidBatchJob(format!("{}: {}", e.path(), e.inner())))?;
     let schema = envelope.invocation_schema_version;
+    let arguments = envelope.job.user_arguments.as_ref();
+    let from = arguments
+        .and_then(|a| a.get(FROM))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let mode = match schema.as_str() {
         "1.0" => Ok(Mode::Replicate),
-        "2.0" => mode_of(envelope.job.user_arguments.as_ref()),
+        "2.0" => mode_of(arguments),
         other => Err(format!(
             "UnsupportedSchema: invocationSchemaVersion {other:?} (1.0 and 2.0 are supported)"
         )),
@@ -116,12 +124,15 @@ pub fn parse_batch(payload: &Value) -> Result<BatchJob, InvocationError> {
         invocation_id: envelope.invocation_id,
         job_id: envelope.job.id,
         mode,
+        from,
         tasks,
     })
 }
 
-/// The only key `userArguments` may hold.
+/// The key of `userArguments` naming the mode.
 const MODE: &str = "Mode";
+/// The key of a restore job's `userArguments` naming the replica bucket to read bytes from.
+const FROM: &str = "From";
 
 fn mode_of(arguments: Option<&BTreeMap<String, Value>>) -> Result<Mode, String> {
     // A misspelt key (`mode`, `"Mode "`) must not run the default, replicate, during what was
@@ -129,12 +140,23 @@ fn mode_of(arguments: Option<&BTreeMap<String, Value>>) -> Result<Mode, String> 
     if let Some(unknown) = arguments
         .into_iter()
         .flat_map(|a| a.keys())
-        .find(|k| k.as_str() != MODE)
+        .find(|k| k.as_str() != MODE && k.as_str() != FROM)
     {
         return Err(format!(
-            "InvalidUserArguments: job.userArguments has the unknown key {unknown:?}; the only key is \"Mode\" (\"replicate\", \"verify\" or \"restore\")"
+            "InvalidUserArguments: job.userArguments has the unknown key {unknown:?}; the keys are \"Mode\" (\"replicate\", \"verify\" or \"restore\") and, for restore, \"From\""
         ));
     }
+    let mode = mode_named(arguments)?;
+    match arguments.and_then(|a| a.get(FROM)) {
+        None => Ok(mode),
+        Some(Value::String(b)) if mode == Mode::Restore && !b.is_empty() => Ok(mode),
+        Some(other) => Err(format!(
+            "InvalidUserArguments: job.userArguments.From is {other}; it names a replica bucket, and only with Mode \"restore\""
+        )),
+    }
+}
+
+fn mode_named(arguments: Option<&BTreeMap<String, Value>>) -> Result<Mode, String> {
     match arguments.and_then(|a| a.get(MODE)) {
         None => Ok(Mode::Replicate),
         Some(Value::String(m)) if m.eq_ignore_ascii_case("replicate") => Ok(Mode::Replicate),

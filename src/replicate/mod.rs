@@ -43,7 +43,7 @@ use learnt::Learnt;
 
 pub use decide::{Decision, Settled};
 pub use plan::{grant_headers, lock_in_force, plan_replica, target_encryption};
-pub use restore::CopiedBack;
+pub use restore::{copy_back_skip, CopiedBack};
 
 use outcome::{made_a_difference, skip_or_fail, skip_reason, whole};
 pub use outcome::{DestinationOutcome, Done, SkipReason, Verdict};

@@ -17,6 +17,8 @@ pub enum SkipReason {
     IsReplica,
     /// Archived in GLACIER or DEEP_ARCHIVE (as native replication, not replicated).
     Archived(String),
+    /// A version to copy back (restore) is archived: its bytes cannot be read until restored.
+    ArchivedVersion(String),
     /// SSE-C: cannot be read without the customer's key.
     CustomerEncrypted,
     /// No enabled rule selects the object.
@@ -66,6 +68,10 @@ impl fmt::Display for SkipReason {
             Self::Archived(class) => write!(
                 f,
                 "the object is archived ({class}); archived objects are not replicated (as in native S3 Replication)"
+            ),
+            Self::ArchivedVersion(class) => write!(
+                f,
+                "the version is archived ({class}): its bytes cannot be copied until it is restored from the archive (S3 RestoreObject); run again after that"
             ),
             Self::CustomerEncrypted => write!(f, "SSE-C objects cannot be read without the customer key"),
             Self::NoMatchingRule => write!(f, "no enabled rule matches the object"),

@@ -24,30 +24,38 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         &self,
         from: &VersionRef,
         from_region: &str,
+        attributes: Option<(&VersionRef, &str)>,
         to: &ReplicaLocation,
         condition: Option<WriteCondition>,
         run: &Run,
     ) -> Result<CopiedBack, ReplicationError> {
-        let mut head = self.read_head(from_region, from, None, run).await?;
-        if head.archived || head.encryption == Encryption::Customer {
-            let reason = match head.archived {
-                true => SkipReason::Archived(head.storage_class.clone().unwrap_or_default()),
-                false => SkipReason::CustomerEncrypted,
-            };
+        let bytes = self.read_head(from_region, from, None, run).await?;
+        if let Some(reason) = copy_back_skip(&bytes) {
             return Ok(CopiedBack::Skipped(reason));
         }
-        self.complete_lock(from_region, from, &mut head, run)
+        // Everything but the bytes from `attributes` where given (the restored bucket's own
+        // record of a version whose bytes come from its replica): what a rule changed on the
+        // way (storage class, KMS key, ACL) is not taken back.
+        let (attributes, attributes_region) = attributes.unwrap_or((from, from_region));
+        let mut head = match attributes == from {
+            true => bytes.clone(),
+            false => {
+                self.read_head(attributes_region, attributes, None, run)
+                    .await?
+            }
+        };
+        self.complete_lock(attributes_region, attributes, &mut head, run)
             .await?;
-        let tags = match self.tags_known_empty(&head, &from.bucket) {
+        let tags = match self.tags_known_empty(&head, &attributes.bucket) {
             true => Vec::new(),
-            false => self.read_tags(from_region, from, run).await?,
+            false => self.read_tags(attributes_region, attributes, run).await?,
         };
         let grants = match self
-            .source_acls_disabled(from_region, &from.bucket, run)
+            .source_acls_disabled(attributes_region, &attributes.bucket, run)
             .await
         {
             true => None,
-            false => self.read_grants(from_region, from, run).await?,
+            false => self.read_grants(attributes_region, attributes, run).await?,
         };
         let metadata = crate::store::without_replica_entries(&head.metadata);
         let encryption = match &head.encryption {
@@ -85,24 +93,24 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     .unwrap_or_else(|| "STANDARD".to_owned()),
                 encryption,
                 object_lock: lock_in_force(&head.object_lock, now),
-                checksum: head.checksum.clone(),
+                checksum: bytes.checksum.clone(),
                 expected_bucket_owner: to.expected_bucket_owner.clone(),
                 endpoint: None,
                 condition,
             },
         };
-        let method = copy::choose(head.size, &head.etag, &self.config.copy, false)?;
+        let method = copy::choose(bytes.size, &bytes.etag, &self.config.copy, false)?;
         let layout = match method {
             CopyMethod::SingleRequest => None,
             CopyMethod::Multipart { source_parts } => {
-                request.source_if_match = Some(head.etag.clone());
+                request.source_if_match = Some(bytes.etag.clone());
                 Some(
-                    self.layout_of(from_region, from, &head, source_parts, run)
+                    self.layout_of(from_region, from, &bytes, source_parts, run)
                         .await?,
                 )
             }
         };
-        let expected_etag = super::write::expected_etag(method, &head, &request.target);
+        let expected_etag = super::write::expected_etag(method, &bytes, &request.target);
         let expected = expected_etag.as_deref();
         let written = match self
             .write(&request, layout.as_deref(), &tags, expected, run)
@@ -116,9 +124,22 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             }
             other => other?,
         };
-        if !verify(&head, &request.target, &written, method)? && layout.is_none() {
-            self.verify_size(&request, &written, head.size, run).await?;
+        if !verify(&bytes, &request.target, &written, method)? && layout.is_none() {
+            self.verify_size(&request, &written, bytes.size, run)
+                .await?;
         }
         Ok(CopiedBack::Written(written))
+    }
+}
+
+/// Why a version is not copied back, if it is not: archived (its bytes cannot be read until
+/// restored from the archive), or SSE-C (not readable without the customer's key).
+pub fn copy_back_skip(head: &SourceVersion) -> Option<SkipReason> {
+    match (head.archived, &head.encryption) {
+        (true, _) => Some(SkipReason::ArchivedVersion(
+            head.storage_class.clone().unwrap_or_default(),
+        )),
+        (false, Encryption::Customer) => Some(SkipReason::CustomerEncrypted),
+        _ => None,
     }
 }

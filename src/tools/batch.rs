@@ -97,7 +97,16 @@ pub async fn run_job<S: SourceStore, D: DestinationStore>(
                     (Ok(mode), Ok(object)) => {
                         // What lands is noted as it goes: a cut still counts it.
                         let ledger = crate::run::Ledger::shared();
-                        let work = one(replicator, *mode, object, stop_at, &ledger, &mut counted);
+                        let from = the_job.from.as_deref();
+                        let work = one(
+                            replicator,
+                            *mode,
+                            from,
+                            object,
+                            stop_at,
+                            &ledger,
+                            &mut counted,
+                        );
                         let in_time = match give_up {
                             Some(at) => tokio::time::timeout_at(at.into(), work).await.ok(),
                             None => Some(work.await),
@@ -235,19 +244,20 @@ fn task_event(object: &TaskObject, version_id: Option<String>, size: Option<u64>
 async fn one<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     mode: Mode,
+    from: Option<&str>,
     object: &TaskObject,
     stop_at: Option<Instant>,
     ledger: &std::sync::Arc<crate::run::Ledger>,
     counted: &mut bool,
 ) -> (ResultCode, String) {
-    if let Some(refused) = not_allowed(replicator, mode, &object.bucket) {
+    if let Some(refused) = not_allowed(replicator, mode, &object.bucket, from) {
         return failed(&refused);
     }
     if stop_at.is_some_and(|stop| Instant::now() >= stop) {
         return failed(&ReplicationError::DeadlineReached);
     }
     if mode == Mode::Restore {
-        return restore(replicator, object, stop_at).await;
+        return restore(replicator, object, from, stop_at).await;
     }
     let region = replicator.default_region();
     // The HEAD below, counted with the run's requests.
@@ -350,28 +360,33 @@ async fn one<S: SourceStore, D: DestinationStore>(
 }
 
 /// Whoever writes a manifest chooses its buckets, as an event's sender does: every mode acts
-/// only on the deployment's own sources (`SOURCE_BUCKETS`, checked before any call). A restore
-/// may also read the history of a configured destination on the function's endpoint (a
-/// replica); the bucket it writes back into is checked where it is chosen.
+/// only on the deployment's own sources (`SOURCE_BUCKETS`, checked before any call); a restore
+/// writes only into the manifest's bucket, and may read bytes from a replica (`From`: a
+/// configured destination on the function's endpoint, or another of its sources).
 fn not_allowed<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     mode: Mode,
     bucket: &str,
+    from: Option<&str>,
 ) -> Option<ReplicationError> {
     let config = replicator.config();
-    let a_replica = mode == Mode::Restore
-        && config
-            .rules
-            .iter()
-            .any(|r| r.destination.endpoint.is_none() && r.destination.bucket == bucket);
-    (!config.allows_source(bucket) && !a_replica)
-        .then(|| ReplicationError::SourceBucketNotAllowed(bucket.to_owned()))
+    if !config.allows_source(bucket) {
+        return Some(ReplicationError::SourceBucketNotAllowed(bucket.to_owned()));
+    }
+    let from = from.filter(|_| mode == Mode::Restore)?;
+    let a_replica = config
+        .rules
+        .iter()
+        .any(|r| r.destination.endpoint.is_none() && r.destination.bucket == from);
+    (!config.allows_source(from) && !a_replica)
+        .then(|| ReplicationError::SourceBucketNotAllowed(from.to_owned()))
 }
 
 /// A restore task: the version it names copied back as its key's current one.
 async fn restore<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     object: &TaskObject,
+    from: Option<&str>,
     stop_at: Option<Instant>,
 ) -> (ResultCode, String) {
     use super::restore::TaskOutcome;
@@ -382,10 +397,16 @@ async fn restore<S: SourceStore, D: DestinationStore>(
         );
     };
     let run = crate::run::Run::new(stop_at).for_tool();
-    match super::restore::restore_task(replicator, &object.bucket, &object.key, version, &run).await
-    {
+    let task =
+        super::restore::restore_task(replicator, &object.bucket, &object.key, version, from, &run);
+    // The same words as the command line's report.
+    match task.await {
         Ok(TaskOutcome::Restored) => (ResultCode::Succeeded, "restored".to_owned()),
         Ok(TaskOutcome::AlreadyAsOf) => (ResultCode::Succeeded, "already as of T".to_owned()),
+        Ok(TaskOutcome::Newer) => (
+            ResultCode::Succeeded,
+            "newer: written since the task read it; left as it is".to_owned(),
+        ),
         Ok(TaskOutcome::Skipped(why)) => (ResultCode::Succeeded, format!("skipped: {why}")),
         Ok(TaskOutcome::Refused(why)) => (ResultCode::PermanentFailure, why),
         Err(e) => failed(&e),

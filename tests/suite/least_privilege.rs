@@ -183,6 +183,63 @@ async fn template_role_replicates_fully_and_cannot_write_elsewhere() {
     assert_eq!(head.e_tag().unwrap().trim_matches('"'), big.etag);
 }
 
+/// A Batch Operations restore job runs under the function's role: as deployed with a Batch
+/// Operations bucket, the role may copy a past version back into the source (the role had no
+/// s3:PutObject there, and every task failed AccessDenied), and still writes nowhere else.
+#[tokio::test]
+async fn template_role_runs_a_batch_restore_job_into_the_source() {
+    let server = start_moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", SETUP_CALLS)]);
+    let src = unique_bucket("lp-rst-src");
+    let dst = unique_bucket("lp-rst-dst");
+    let users = users(
+        &server.endpoint,
+        &[
+            ("SourceBucketName", &src),
+            ("DestinationBucketArns", &format!("arn:aws:s3:::{dst}")),
+            ("BatchOperationsBucket", "lp-ops-bucket"),
+        ],
+    );
+    let admin = client_from(&users.admin);
+    for bucket in [&src, &dst] {
+        admin
+            .create_bucket()
+            .bucket(bucket.as_str())
+            .send()
+            .await
+            .unwrap();
+        admin
+            .put_bucket_versioning()
+            .bucket(bucket.as_str())
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let good = put_with(&admin, &src, "doc.txt", b"good", |b| {
+        b.tagging("team=storage")
+    })
+    .await;
+    put(&admin, &src, "doc.txt", b"ransomed").await;
+    let config = json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": format!("arn:aws:s3:::{dst}")}}]})
+    .to_string();
+    let replicator = replicator_with(&users.replicator, &[("REPLICATION_CONFIG", &config)]);
+    let job = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-1",
+        "job": {"id": "job-1", "userArguments": {"Mode": "restore"}},
+        "tasks": [{"taskId": "t0", "s3Bucket": src, "s3Key": "doc.txt",
+                   "s3VersionId": good.version_id}]});
+    let answer = s3_replicator::respond(&replicator, job, None)
+        .await
+        .unwrap();
+    assert_eq!(answer["results"][0]["resultString"], "restored", "{answer}");
+    assert_eq!(body_of(&admin, &src, "doc.txt", None).await, b"good");
+}
+
 /// What `scripts/iam_from_template.py ARGS` reads out of template.yaml (or does with it) with
 /// these parameters.
 fn from_template<T: serde::de::DeserializeOwned>(args: &[&str], params: &[(&str, &str)]) -> T {
@@ -326,7 +383,13 @@ const CALLS: &[(&str, Option<&str>, &str, &[&str])] = &[
     ("ListMultipartUploads",                             None,                "dst",    &["s3:ListBucketMultipartUploads"]),
     ("DeleteObject without a version (delete marker)",   Some("markers"),     "dst/*",  &["s3:DeleteObject"]),
     ("DeleteObject of a version (own writes withdrawn)", None,                "dst/*",  &["s3:DeleteObjectVersion"]),
+    ("Batch restore: CopyObject / multipart back into the source", Some("batch"), "src/*", &["s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectAcl", "s3:PutObjectRetention", "s3:PutObjectLegalHold"]),
+    ("Batch restore: ListParts / AbortMultipartUpload",  Some("batch"),       "src/*",  &["s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"]),
+    ("Batch restore: our write withdrawn by its version", Some("batch"),      "src/*",  &["s3:DeleteObjectVersion"]),
+    ("Batch restore: ListMultipartUploads, GetBucketVersioning", Some("batch"), "src",  &["s3:ListBucketMultipartUploads", "s3:GetBucketVersioning"]),
+    ("Batch restore: a replica version's tags and ACL",  Some("batch"),       "dst/*",  &["s3:GetObjectVersionTagging", "s3:GetObjectVersionAcl"]),
     ("reading an SSE-KMS source",                        Some("source-key"),  "src-key", &["kms:Decrypt"]),
+    ("Batch restore: a copy back under the source's key", Some("batch-source-key"), "src-key", &["kms:GenerateDataKey"]),
     ("CopyObject into SSE-KMS",                          Some("replica-key"), "replica-key", &["kms:GenerateDataKey"]),
     ("multipart upload into SSE-KMS",                    Some("replica-key"), "replica-key", &["kms:GenerateDataKey", "kms:Decrypt"]),
     ("GetSecretValue of a remote endpoint's credentials", Some("secrets"),    "secret", &["secretsmanager:GetSecretValue"]),
@@ -403,6 +466,21 @@ fn template_role_grants_exactly_what_the_calls_need() {
     let options: &[Options] = &[
         (&[], &[]),
         (&["markers"], &[("ReplicateDeleteMarkers", "true")]),
+        (&["batch"], &[("BatchOperationsBucket", "ops-bucket")]),
+        (
+            &["batch", "source-key", "replica-key", "batch-source-key"],
+            &[
+                ("BatchOperationsBucket", "ops-bucket"),
+                (
+                    "SourceKmsKeyArn",
+                    "arn:aws:kms:us-east-1:123456789012:key/source",
+                ),
+                (
+                    "ReplicaKmsKeyArn",
+                    "arn:aws:kms:us-east-1:123456789012:key/replica",
+                ),
+            ],
+        ),
         (&["versions"], &[("ReplicateVersionDeletes", "true")]),
         (
             &["source-key", "replica-key"],

@@ -95,8 +95,9 @@ async fn batch_tasks_of_every_mode_act_only_on_source_buckets() {
     assert_eq!(body_of(&w.s3, &w.other, "k", None).await, b"ransomed");
     assert_eq!(version_count(&w.s3, &w.dst, "k").await, 0);
 
-    // A replica that names a bucket outside the allow-list as its source: a restore from the
-    // destination's history writes nowhere else.
+    // A replica that names a bucket outside the allow-list as its source: a restore job writes
+    // only into the bucket its manifest names, and the replica bucket is no source of the
+    // function's: refused, and nothing written there or in the bucket the record names.
     let planted = put_with(&w.s3, &w.dst, "planted", b"attacker's", |b| {
         b.metadata("replica-source-version-id", "v-none")
             .metadata("replica-source-bucket", &w.other)
@@ -115,10 +116,11 @@ async fn batch_tasks_of_every_mode_act_only_on_source_buckets() {
     let (code, text) = &results(&answer)[0];
     assert_eq!(code, "PermanentFailure", "{text}");
     assert!(
-        text.starts_with("SourceBucketNotAllowed") && text.contains(&w.other),
+        text.starts_with("SourceBucketNotAllowed") && text.contains(&w.dst),
         "{text}"
     );
     assert_eq!(version_count(&w.s3, &w.other, "planted").await, 0);
+    assert_eq!(version_count(&w.s3, &w.dst, "planted").await, 1);
 
     // The deployment's own source is restored as before.
     let mine = put(&w.s3, &w.src, "k", b"good").await;

@@ -1,24 +1,171 @@
 //! Applying a restore to one key: its version of T copied back as the current one, or the key
-//! hidden under a delete marker (`--delete-newer`), each only while the key is as read: a write
-//! made since the run began is never replaced.
+//! hidden under a delete marker (`--delete-newer`), each only while the key is the version
+//! read: S3's conditions compare ETags, so after each write the entry just below it is checked,
+//! and where another write slipped in between, our own new version is withdrawn.
 
-use super::plan::{as_of, current, same_object, History, State};
+use super::plan::{
+    current, replica_at, replica_entries, same_as, state_at, AtT, History, ReplicaEntry, State,
+};
 use super::report::{Action, Requests, Row};
 use super::Options;
 use crate::error::{Disposition, ReplicationError, Side};
-use crate::replicate::{CopiedBack, Replicator};
+use crate::replicate::{copy_back_skip, CopiedBack, Replicator};
 use crate::run::Run;
 use crate::store::{
-    Current, DestinationStore, Past, ReplicaLocation, SourceStore, VersionRef, WriteCondition,
+    DestinationStore, Past, ReplicaLocation, SourceStore, VersionRef, WriteCondition,
 };
 use crate::tools::cost::copy_requests;
+
+/// What the plan brings back for one key.
+enum Plan {
+    /// Nothing: absent (or deleted) at T.
+    Absent,
+    /// This copy.
+    Copy(Box<Copy>),
+    /// History cannot prove which: a multipart version, or what was below it.
+    Uncertain {
+        later: String,
+        earlier: Option<String>,
+    },
+    /// Not restored: why.
+    Skip(String),
+}
+
+/// A copy back: bytes from one version, everything else from another (the same one, or the
+/// restored bucket's own version where the bytes come from its replica).
+pub(super) struct Copy {
+    pub(super) bytes: VersionRef,
+    pub(super) bytes_region: String,
+    pub(super) state: State,
+    /// The version whose metadata, tags, ACL, storage class and encryption are written.
+    pub(super) attributes: VersionRef,
+    pub(super) attributes_region: String,
+    /// The restored bucket's version this is, where it keeps it.
+    pub(super) own: Option<String>,
+    /// The version the report names.
+    pub(super) version: String,
+    /// What the report adds about where the attributes came from.
+    pub(super) note: &'static str,
+    /// The ETag a current object that already is this version has.
+    pub(super) etag: String,
+}
+
+/// The plan for one key, from its own history (`now`) and, with `--from`, its replica's.
+#[allow(clippy::too_many_arguments)]
+async fn plan<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    options: &Options,
+    region: &str,
+    replica: Option<&History<'_>>,
+    key: &str,
+    now: &[Past],
+    past: &[Past],
+    requests: &mut Requests,
+) -> Result<Plan, ReplicationError> {
+    let own_ref = |version: &str| VersionRef {
+        bucket: options.bucket.clone(),
+        key: key.to_owned(),
+        version_id: Some(version.to_owned()),
+    };
+    let own_copy = |s: State| {
+        Plan::Copy(Box::new(Copy {
+            bytes: own_ref(&s.version_id),
+            bytes_region: region.to_owned(),
+            attributes: own_ref(&s.version_id),
+            attributes_region: region.to_owned(),
+            own: Some(s.version_id.clone()),
+            version: s.version_id.clone(),
+            etag: s.etag.clone(),
+            state: s,
+            note: "",
+        }))
+    };
+    let own_at = state_at(now, options.as_of, options.uncertain);
+    let Some(replica) = replica else {
+        return Ok(match own_at {
+            AtT::Absent => Plan::Absent,
+            AtT::Version(s) => own_copy(s),
+            AtT::Uncertain { later, earlier } => Plan::Uncertain {
+                later: later.version_id,
+                earlier: earlier.map(|s| s.version_id),
+            },
+        });
+    };
+    let entries =
+        replica_entries(replicator, replica, &options.bucket, key, past, requests).await?;
+    let etag_of = |v: &str| {
+        now.iter()
+            .find(|p| p.version_id == v)
+            .map(|p| p.etag.clone())
+    };
+    let from_replica = |e: &ReplicaEntry, attributes: Option<String>, note| {
+        let state = State {
+            version_id: e.past.version_id.clone(),
+            etag: e.past.etag.clone(),
+            size: e.past.size,
+        };
+        let bytes = VersionRef {
+            bucket: replica.bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: Some(e.past.version_id.clone()),
+        };
+        Plan::Copy(Box::new(Copy {
+            attributes: attributes.as_deref().map_or(bytes.clone(), own_ref),
+            attributes_region: match attributes {
+                Some(_) => region.to_owned(),
+                None => replica.region.clone(),
+            },
+            bytes,
+            bytes_region: replica.region.clone(),
+            own: attributes.clone(),
+            etag: attributes
+                .as_deref()
+                .and_then(etag_of)
+                .unwrap_or_else(|| e.past.etag.clone()),
+            version: attributes.unwrap_or_else(|| e.past.version_id.clone()),
+            state,
+            note,
+        }))
+    };
+    let kept = |v: &str| now.iter().any(|p| p.version_id == v);
+    let elsewhere = "; the bucket keeps no record of this version: storage class, encryption, tags and ACL as the replica holds them";
+    // The bucket's own history decides where it holds the key; the replica's only where the
+    // bucket lost the version (never to hide a key, or call it newer, on the replica's word).
+    Ok(match own_at {
+        _ if now.is_empty() => match replica_at(&entries, options.as_of) {
+            Some(e) => from_replica(e, None, elsewhere),
+            None => Plan::Absent,
+        },
+        AtT::Version(s) => match entries
+            .iter()
+            .find(|e| e.of.as_deref() == Some(s.version_id.as_str()))
+        {
+            Some(e) => from_replica(e, Some(s.version_id), ""),
+            None if current(now).is_some_and(|c| c.version_id == s.version_id) => own_copy(s),
+            None => Plan::Skip(format!(
+                "the replica holds no copy of version {} (restore without --from brings it back from the bucket's own history)",
+                s.version_id
+            )),
+        },
+        AtT::Absent => match replica_at(&entries, options.as_of) {
+            Some(e) if e.of.as_deref().is_some_and(|v| !kept(v)) => {
+                from_replica(e, None, elsewhere)
+            }
+            _ => Plan::Absent,
+        },
+        AtT::Uncertain { later, earlier } => Plan::Uncertain {
+            later: later.version_id,
+            earlier: earlier.map(|s| s.version_id),
+        },
+    })
+}
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     options: &Options,
     region: &str,
-    history: &History<'_>,
+    replica: Option<&History<'_>>,
     key: &str,
     now: &[Past],
     past: &[Past],
@@ -32,21 +179,17 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
         bytes,
     };
     let fail = |e: ReplicationError| row(Action::Failed, None, format!("{}: {e}", e.code()), 0);
-    let then = match as_of(
-        replicator,
-        history,
-        &options.bucket,
-        key,
-        past,
-        options.as_of,
-        requests,
+    let plan = match plan(
+        replicator, options, region, replica, key, now, past, requests,
     )
     .await
     {
-        Ok(then) => then,
+        Ok(plan) => plan,
         Err(e) => return fail(e),
     };
     let current = current(now);
+    // The top of the key's stack as read: what every write here must land on.
+    let top = now.first().map(|p| p.version_id.clone());
     let at = ReplicaLocation {
         bucket: options.bucket.clone(),
         key: key.to_owned(),
@@ -54,83 +197,96 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
         expected_bucket_owner: None,
         endpoint: None,
     };
-    let Some(then) = then else {
-        return match (current, options.delete_newer) {
-            (None, _) => row(Action::AlreadyAsOf, None, "absent at T and now".into(), 0),
-            (Some(_), false) => row(
-                Action::Newer,
-                None,
-                "did not exist at T; left alone (--delete-newer hides it)".into(),
+    let copy = match plan {
+        Plan::Uncertain { later, earlier } => {
+            let earlier = earlier.map_or("nothing (absent)".to_owned(), |e| format!("version {e}"));
+            return row(
+                Action::Uncertain,
+                Some(&later),
+                format!("history cannot prove which was current at T: multipart version {later} (its completion time is not recorded) or, below it, {earlier}; left alone (--uncertain before|after chooses)"),
                 0,
-            ),
-            (Some(c), true) => {
-                requests.put += 1;
-                if options.dry_run {
-                    return row(Action::Deleted, None, "did not exist at T".into(), 0);
+            );
+        }
+        Plan::Skip(why) => return row(Action::Skipped, None, why, 0),
+        Plan::Absent => {
+            return match (current, options.delete_newer) {
+                (None, _) => row(Action::AlreadyAsOf, None, "absent at T and now".into(), 0),
+                (Some(_), false) => row(
+                    Action::Newer,
+                    None,
+                    "did not exist at T; left alone (--delete-newer hides it)".into(),
+                    0,
+                ),
+                (Some(c), true) => {
+                    // DeleteObject, and the listing that proves where the marker landed.
+                    requests.put += 2;
+                    if options.dry_run {
+                        return row(Action::Deleted, None, "did not exist at T".into(), 0);
+                    }
+                    match hide(replicator, &at, &c).await {
+                        Ok(true) => row(
+                            Action::Deleted,
+                            None,
+                            "did not exist at T: hidden under a delete marker".into(),
+                            0,
+                        ),
+                        Ok(false) => changed(key),
+                        Err(e) => fail(e),
+                    }
                 }
-                // Only the object read: a write since the run began is never hidden.
-                match still(replicator, &at, &c).await {
-                    Ok(true) => {}
-                    Ok(false) => return changed(key),
-                    Err(e) => return fail(e),
-                }
-                let read = Some(c.etag.as_str()).filter(|e| !e.is_empty());
-                match replicator.destination().put_delete_marker(&at, read).await {
-                    Ok(_) => row(
-                        Action::Deleted,
-                        None,
-                        "did not exist at T: hidden under a delete marker".into(),
-                        0,
-                    ),
-                    Err(f) => fail(ReplicationError::classify(Side::Destination, f)),
-                }
-            }
-        };
+            };
+        }
+        Plan::Copy(copy) => *copy,
     };
-    let version = Some(then.version_id.as_str());
+    let version = Some(copy.version.as_str());
     if let Some(c) = &current {
-        let same_version = !history.replica && c.version_id == then.version_id;
+        let same_version = copy.own.as_deref() == Some(c.version_id.as_str());
+        let now_ref = VersionRef {
+            bucket: options.bucket.clone(),
+            key: key.to_owned(),
+            version_id: Some(c.version_id.clone()),
+        };
         let same = same_version
-            || (c.etag == then.etag
-                && c.size == then.size
-                && match same_object(
+            || (c.size == copy.state.size && c.etag == copy.etag && {
+                requests.get += 6;
+                match same_as(
                     replicator,
-                    history,
-                    region,
-                    &options.bucket,
-                    key,
-                    &then,
-                    requests,
+                    (region, &now_ref),
+                    (&copy.attributes_region, &copy.attributes),
                 )
                 .await
                 {
                     Ok(same) => same,
                     Err(e) => return fail(e),
-                });
+                }
+            });
         if same {
             return row(Action::AlreadyAsOf, version, "as of T".into(), 0);
         }
     }
-    // Copy: HEAD, tags, ACL of the version; one CopyObject (or an upload in parts).
-    let copy = copy_requests(then.size, &then.etag, &replicator.config().copy);
-    requests.get += 3 + copy.get;
-    requests.put += copy.put;
     let reason = match &current {
-        None => "deleted since T",
-        Some(_) => "changed since T",
+        None => format!("deleted since T{}", copy.note),
+        Some(_) => format!("changed since T{}", copy.note),
     };
+    // Copy: HEAD, tags, ACL of the version (and of the attributes' where apart); the copy's
+    // own requests, in the version's layout.
+    let layout = copy_requests(copy.state.size, &copy.state.etag, &replicator.config().copy);
+    let apart = u64::from(copy.attributes != copy.bytes);
+    requests.get += 3 + 3 * apart + layout.get;
+    // And the listing that proves where the copy landed.
+    requests.put += layout.put + 1;
     if options.dry_run {
-        return row(Action::Restored, version, reason.into(), then.size);
+        // What the real run would skip, the dry run skips: one HEAD of the version.
+        return match will_skip(replicator, &copy).await {
+            Ok(Some(why)) => row(Action::Skipped, version, why, 0),
+            Ok(None) => row(Action::Restored, version, reason, copy.state.size),
+            Err(e) => fail(e),
+        };
     }
-    let from = VersionRef {
-        bucket: history.bucket.to_owned(),
-        key: key.to_owned(),
-        version_id: Some(then.version_id.clone()),
-    };
     let run = Run::new(None).for_tool();
     let as_read = current.as_ref().map(|c| c.etag.as_str());
-    match copy_back_onto(replicator, (&from, &history.region), &at, as_read, &run).await {
-        Ok(Back::Written) => row(Action::Restored, version, reason.into(), then.size),
+    match copy_back_onto(replicator, &copy, &at, as_read, top.as_deref(), &run).await {
+        Ok(Back::Written) => row(Action::Restored, version, reason, copy.state.size),
         Ok(Back::Skipped(why)) => row(Action::Skipped, version, why, 0),
         Ok(Back::Changed) => changed(key),
         Err(e) if e.disposition() == Disposition::SourceGone => row(
@@ -143,61 +299,138 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
     }
 }
 
+async fn will_skip<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    copy: &Copy,
+) -> Result<Option<String>, ReplicationError> {
+    let head = replicator
+        .source()
+        .head_version(&copy.bytes_region, &copy.bytes, None)
+        .await
+        .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+    Ok(copy_back_skip(&head).map(|r| r.to_string()))
+}
+
 /// What copying a version back onto its key came to.
 pub(super) enum Back {
     /// Written, as the key's current version.
     Written,
     /// Deliberately not copied: why (archived, SSE-C).
     Skipped(String),
-    /// The key was written since it was read: left as it is.
+    /// The key was written since it was read: left as it is (our write withdrawn).
     Changed,
 }
 
-/// Copies `from` back as the key's current version at `at`, only while the key is as read
-/// (its current object's ETag, or nothing there): a write made since is never replaced.
+/// Copies the version back as the key's current version at `at`, only while the key is as
+/// read: S3's condition on the current object's ETag (or on nothing being there), then proof
+/// that the entry just below the new version is the one read (`top`); where another write
+/// slipped in between, the new version is withdrawn (deleted by its version id).
 pub(super) async fn copy_back_onto<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
-    (from, from_region): (&VersionRef, &str),
+    copy: &Copy,
     at: &ReplicaLocation,
     as_read: Option<&str>,
+    top: Option<&str>,
     run: &Run,
 ) -> Result<Back, ReplicationError> {
     let condition = match as_read {
         Some(etag) => WriteCondition::IfMatch(etag.to_owned()),
         None => WriteCondition::IfNoneMatch,
     };
-    match replicator
-        .copy_back(from, from_region, at, Some(condition), run)
+    let attributes = (copy.attributes != copy.bytes)
+        .then_some((&copy.attributes, copy.attributes_region.as_str()));
+    let written = match replicator
+        .copy_back(
+            &copy.bytes,
+            &copy.bytes_region,
+            attributes,
+            at,
+            Some(condition),
+            run,
+        )
         .await
     {
-        Ok(CopiedBack::Written(_)) => Ok(Back::Written),
-        Ok(CopiedBack::Skipped(why)) => Ok(Back::Skipped(why.to_string())),
-        Err(e) if e.is_precondition_failed() => Ok(Back::Changed),
-        Err(e) => Err(e),
+        Ok(CopiedBack::Written(w)) => w,
+        Ok(CopiedBack::Skipped(why)) => return Ok(Back::Skipped(why.to_string())),
+        Err(e) if e.is_precondition_failed() => return Ok(Back::Changed),
+        Err(e) => return Err(e),
+    };
+    match written.version_id {
+        Some(ours) => match landed_on(replicator, at, &ours, top).await? {
+            true => Ok(Back::Written),
+            false => Ok(Back::Changed),
+        },
+        None => Ok(Back::Written),
     }
 }
 
-/// A key written since the run began: never replaced.
-fn changed(key: &str) -> Row {
-    Row {
-        key: key.to_owned(),
-        action: Action::Skipped,
-        version: None,
-        reason: "written since the run began; left as it is".into(),
-        bytes: 0,
+/// Whether our new entry `ours` landed right on `top` (the key's top entry as read); if not,
+/// another write came in between, and ours is withdrawn.
+pub(super) async fn landed_on<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    at: &ReplicaLocation,
+    ours: &str,
+    top: Option<&str>,
+) -> Result<bool, ReplicationError> {
+    let stack = replicator
+        .source()
+        .history(&at.region, &at.bucket, &at.key)
+        .await
+        .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+    let below = stack
+        .iter()
+        .filter(|p| p.key == at.key)
+        .skip_while(|p| p.version_id != ours)
+        .nth(1)
+        .map(|p| p.version_id.as_str());
+    if below == top {
+        return Ok(true);
     }
+    replicator
+        .destination()
+        .delete_version(at, ours)
+        .await
+        .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+    Ok(false)
 }
 
-/// Whether the key still is the object `c` read at the start.
-async fn still<S: SourceStore, D: DestinationStore>(
+/// Hides the key under a delete marker, only while its current object is the one read: S3's
+/// conditional delete on its ETag, then proof that the marker landed on that very version.
+async fn hide<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     at: &ReplicaLocation,
     c: &State,
 ) -> Result<bool, ReplicationError> {
-    let now = replicator
+    let read = Some(c.etag.as_str())
+        .filter(|e| !e.is_empty())
+        .unwrap_or("*");
+    let marker = match replicator
         .destination()
-        .replica_current(at)
+        .put_delete_marker(at, Some(read))
         .await
-        .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
-    Ok(matches!(now, Current::Object(o) if o.version_id.as_deref() == Some(c.version_id.as_str())))
+    {
+        Ok(marker) => marker,
+        Err(f) => {
+            let e = ReplicationError::classify(Side::Destination, f);
+            return match e.is_precondition_failed() {
+                true => Ok(false),
+                false => Err(e),
+            };
+        }
+    };
+    match marker {
+        Some(ours) => landed_on(replicator, at, &ours, Some(&c.version_id)).await,
+        None => Ok(true),
+    }
+}
+
+/// A key written since the run read it: never replaced.
+fn changed(key: &str) -> Row {
+    Row {
+        key: key.to_owned(),
+        action: Action::Newer,
+        version: None,
+        reason: "written since the run read it; left as it is".into(),
+        bytes: 0,
+    }
 }

@@ -25,6 +25,7 @@ mod report;
 mod task;
 
 use apply::one_key;
+pub use plan::Uncertain;
 use plan::{by_key, History};
 use report::Requests;
 pub use report::{write_manifest, Action, Row, Tally};
@@ -46,6 +47,8 @@ pub struct Options {
     pub from: Option<String>,
     /// Hide keys that did not exist at T under a delete marker.
     pub delete_newer: bool,
+    /// How to count a multipart version that may have completed either side of T.
+    pub uncertain: Uncertain,
     /// Write nothing; say what would be done.
     pub dry_run: bool,
     /// Keys worked on at once.
@@ -108,15 +111,8 @@ pub async fn restore<S: SourceStore, D: DestinationStore>(
         put_class: 1,
         ..Tally::default()
     };
-    let (history, theirs) = match &options.from {
-        None => (
-            History {
-                bucket: &options.bucket,
-                region: region.clone(),
-                replica: false,
-            },
-            None,
-        ),
+    let (replica, theirs) = match &options.from {
+        None => (None, None),
         Some(from) => {
             let from_region = replicator.bucket_region(from).await?;
             let listed = source
@@ -126,17 +122,18 @@ pub async fn restore<S: SourceStore, D: DestinationStore>(
             tally.get_class += 1;
             tally.put_class += 1;
             (
-                History {
+                Some(History {
                     bucket: from,
                     region: from_region,
-                    replica: true,
-                },
+                }),
                 Some(by_key(listed)),
             )
         }
     };
-    let history_of = theirs.as_ref().unwrap_or(&own);
-    let mut keys: Vec<&String> = own.keys().chain(history_of.keys()).collect();
+    let mut keys: Vec<&String> = own
+        .keys()
+        .chain(theirs.iter().flat_map(|t| t.keys()))
+        .collect();
     keys.sort();
     keys.dedup();
     let empty = Vec::new();
@@ -145,21 +142,21 @@ pub async fn restore<S: SourceStore, D: DestinationStore>(
         progress,
         stop,
     };
-    let (history, region) = (&history, &region);
+    let (replica, region) = (replica.as_ref(), &region);
     let ran = runner
         .run(
             keys,
             |_| 0,
             |key| {
                 let now = own.get(key).unwrap_or(&empty);
-                let past = history_of.get(key).unwrap_or(&empty);
+                let past = theirs.as_ref().and_then(|t| t.get(key)).unwrap_or(&empty);
                 async move {
                     let mut requests = Requests::default();
                     let row = one_key(
                         replicator,
                         options,
                         region,
-                        history,
+                        replica,
                         key,
                         now,
                         past,
@@ -207,11 +204,19 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
     let done = restore(replicator, options, &progress, &stop).await;
     progress.finish();
     if let (Some(path), Ok((_, rows))) = (&manifest_out, &done) {
-        let bucket = options.from.as_deref().unwrap_or(&options.bucket);
-        if let Err(e) = write_manifest(path, bucket, rows) {
+        // The bucket a job writes into is the one its manifest names: the restored one.
+        if let Err(e) = write_manifest(path, &options.bucket, rows) {
             eprintln!("restore: writing {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
+        let from = match &options.from {
+            Some(from) => format!(", \"From\": \"{from}\""),
+            None => String::new(),
+        };
+        println!(
+            "restore: manifest written to {}; run it as a Batch Operations job with userArguments {{\"Mode\": \"restore\"{from}}}",
+            path.display()
+        );
     }
     restored(done, options, report.as_deref())
 }

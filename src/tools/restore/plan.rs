@@ -1,6 +1,14 @@
-//! Planning a restore: each key's history read, its state at T found (for a replica's history,
-//! at each version's original write time), and whether the key already is that version in
-//! everything a copy back would write.
+//! Planning a restore: each key's state at T found in its history, in the order S3 stacked it
+//! (never re-sorted by time), and whether the key already is that version in everything a copy
+//! back would write.
+//!
+//! "As of T": the version that was current at T, which is the topmost entry of the key's stack
+//! that had landed by T. A single-part version and a delete marker land at their `Last-Modified`
+//! (whole seconds: one stamped in T's second counts). A multipart version is stamped with its
+//! upload's initiation but lands at its completion, which S3 does not record: it landed no
+//! earlier than its stamp and the entry below it, and no later than the entry above it. Where
+//! those bounds straddle T, history cannot prove which version was current: the key is
+//! `uncertain` unless the operator said how to count such versions (`--uncertain`).
 
 use std::collections::BTreeMap;
 
@@ -12,8 +20,18 @@ use crate::store::{
     REPLICA_MARKER,
 };
 
-/// A key's state: an object version (its id in the history's bucket, its ETag and size), or
-/// nothing (absent, or a delete marker).
+/// How to count a multipart version whose completion may fall either side of T.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uncertain {
+    /// Leave the key alone and report it with both candidates.
+    Report,
+    /// Count such a version as completed before T.
+    Before,
+    /// Count such a version as completed after T.
+    After,
+}
+
+/// A version to bring back: its id in the bucket it is read from, its ETag and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct State {
     pub(super) version_id: String,
@@ -21,15 +39,37 @@ pub(super) struct State {
     pub(super) size: u64,
 }
 
+impl State {
+    fn of(p: &Past) -> Option<State> {
+        (!p.delete_marker).then(|| State {
+            version_id: p.version_id.clone(),
+            etag: p.etag.clone(),
+            size: p.size,
+        })
+    }
+}
+
+/// A key's state at T in one history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum AtT {
+    /// Absent, or a delete marker.
+    Absent,
+    /// This version.
+    Version(State),
+    /// A multipart version that may have completed before or after T: it, or what was below it.
+    Uncertain {
+        later: State,
+        earlier: Option<State>,
+    },
+}
+
 /// Where the history comes from.
 pub(super) struct History<'a> {
     pub(super) bucket: &'a str,
     pub(super) region: String,
-    /// A replica bucket: entries are taken at their original write time.
-    pub(super) replica: bool,
 }
 
-/// Each key's history, newest first.
+/// Each key's history, newest first, in the order it came (S3's).
 pub(super) fn by_key(entries: Vec<Past>) -> BTreeMap<String, Vec<Past>> {
     let mut keys: BTreeMap<String, Vec<Past>> = BTreeMap::new();
     for e in entries {
@@ -40,89 +80,146 @@ pub(super) fn by_key(entries: Vec<Past>) -> BTreeMap<String, Vec<Past>> {
 
 /// The key's state now: its current entry.
 pub(super) fn current(now: &[Past]) -> Option<State> {
-    let latest = now.iter().find(|p| p.latest)?;
-    (!latest.delete_marker).then(|| State {
-        version_id: latest.version_id.clone(),
-        etag: latest.etag.clone(),
-        size: latest.size,
-    })
+    now.iter().find(|p| p.latest).and_then(State::of)
 }
 
-/// The key's state at T in the history: its newest entry written at or before T (for a
-/// replica, at its original write time), if that is an object version.
-pub(super) async fn as_of<S: SourceStore, D: DestinationStore>(
+fn multipart(p: &Past) -> bool {
+    !p.delete_marker && p.etag.contains('-')
+}
+
+/// The key's state at T (milliseconds) in its stack, newest first as S3 stacked it.
+pub(super) fn state_at(stack: &[Past], t: i64, uncertain: Uncertain) -> AtT {
+    let n = stack.len();
+    // When each entry landed, at the earliest and the latest: landings follow the stack.
+    let (mut lower, mut upper) = (vec![0; n], vec![i64::MAX; n]);
+    let mut floor = i64::MIN;
+    for i in (0..n).rev() {
+        let p = &stack[i];
+        lower[i] = match multipart(p) {
+            true => p.last_modified.max(floor),
+            false => p.last_modified,
+        };
+        floor = lower[i];
+    }
+    let mut ceiling = i64::MAX;
+    for i in 0..n {
+        let p = &stack[i];
+        upper[i] = match multipart(p) {
+            true => ceiling,
+            false => p.last_modified,
+        };
+        ceiling = upper[i];
+    }
+    pick(stack, &lower, &upper, 0, t, uncertain)
+}
+
+fn pick(
+    stack: &[Past],
+    lower: &[i64],
+    upper: &[i64],
+    from: usize,
+    t: i64,
+    uncertain: Uncertain,
+) -> AtT {
+    let at = |p: &Past| State::of(p).map_or(AtT::Absent, AtT::Version);
+    for i in from..stack.len() {
+        if lower[i] > t {
+            continue;
+        }
+        if upper[i] <= t {
+            return at(&stack[i]);
+        }
+        match uncertain {
+            Uncertain::Before => return at(&stack[i]),
+            Uncertain::After => continue,
+            Uncertain::Report => {}
+        }
+        let Some(later) = State::of(&stack[i]) else {
+            return AtT::Absent;
+        };
+        let earlier = match pick(stack, lower, upper, i + 1, t, uncertain) {
+            AtT::Absent => None,
+            AtT::Version(s) => Some(s),
+            AtT::Uncertain { later, .. } => Some(later),
+        };
+        return AtT::Uncertain { later, earlier };
+    }
+    AtT::Absent
+}
+
+/// A replica bucket's entry for a key, as the plan sees it.
+#[derive(Debug, Clone)]
+pub(super) struct ReplicaEntry {
+    pub(super) past: Past,
+    /// The version of the restored bucket it is a replica of (`None`: an object written there,
+    /// or a delete marker).
+    pub(super) of: Option<String>,
+    /// When the write it stands for was made, in whole seconds as milliseconds (`None`: never
+    /// a source for the restore).
+    pub(super) at: Option<i64>,
+}
+
+/// Reads what each of a key's replica entries stands for: a replica this function wrote of
+/// `bucket`'s version (its record proven), at its original's time taken to the whole second
+/// S3 stamps (for a multipart original, the event of its completion); an object written in
+/// the replica bucket itself, at its own time; a delete marker, at its own time.
+pub(super) async fn replica_entries<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     history: &History<'_>,
     bucket: &str,
     key: &str,
     past: &[Past],
-    t: i64,
     requests: &mut Requests,
-) -> Result<Option<State>, ReplicationError> {
-    let state = |p: &Past| {
-        (!p.delete_marker).then(|| State {
-            version_id: p.version_id.clone(),
-            etag: p.etag.clone(),
-            size: p.size,
-        })
-    };
-    if !history.replica {
-        // Newest first: the first written at or before T (ties keep S3's listing order).
-        let then = past.iter().find(|p| p.last_modified <= t);
-        return Ok(then.and_then(state));
-    }
-    // A replica is written after its original, so its own time bounds the original's: read
-    // newest first, and stop once no older entry can have been written later than the best.
-    let mut best: Option<(i64, &Past)> = None;
-    let mut entries: Vec<&Past> = past.iter().collect();
-    entries.sort_by_key(|p| std::cmp::Reverse(p.last_modified));
-    for p in entries {
-        if best.is_some_and(|(at, _)| p.last_modified < at) {
-            break;
+) -> Result<Vec<ReplicaEntry>, ReplicationError> {
+    let mut entries = Vec::with_capacity(past.len());
+    for p in past {
+        if p.delete_marker {
+            entries.push(ReplicaEntry {
+                past: p.clone(),
+                of: None,
+                at: Some(p.last_modified),
+            });
+            continue;
         }
-        let written = match p.delete_marker {
-            true => Some(p.last_modified),
-            false => {
-                requests.get += 1;
-                original_time(replicator, history, bucket, key, p).await?
-            }
+        requests.get += 1;
+        let head = head_of(replicator, history, key, &p.version_id).await?;
+        let (of, at) = match &head {
+            None => (None, None),
+            Some(h) if !h.metadata.contains_key(REPLICA_MARKER) => (None, Some(p.last_modified)),
+            Some(h) => match h.replica_record(history.bucket, key) {
+                Some(r) if r.from(bucket) => {
+                    let secs = r
+                        .original_millis
+                        .map_or(p.last_modified, |t| t.min(p.last_modified))
+                        .div_euclid(1000);
+                    (Some(r.version.to_owned()), Some(secs * 1000))
+                }
+                _ => (None, None),
+            },
         };
-        let Some(written) = written else { continue };
-        if written <= t && best.is_none_or(|(at, _)| written > at) {
-            best = Some((written, p));
-        }
+        entries.push(ReplicaEntry {
+            past: p.clone(),
+            of,
+            at,
+        });
     }
-    Ok(best.and_then(|(_, p)| state(p)))
+    Ok(entries)
 }
 
-/// When the replica version `p` was originally written: its `replica-original-time` (never
-/// later than its own time), or its own time for an object written there; `None` for a replica
-/// of another bucket's object, and for an object that claims to be a replica without a record
-/// of this function's at this bucket and key (forged, where a record key is configured and its
-/// MAC fails; or copied from elsewhere): never a source for the restore.
-async fn original_time<S: SourceStore, D: DestinationStore>(
-    replicator: &Replicator<S, D>,
-    history: &History<'_>,
-    bucket: &str,
-    key: &str,
-    p: &Past,
-) -> Result<Option<i64>, ReplicationError> {
-    let head = head_of(replicator, history, key, &p.version_id).await?;
-    let Some(head) = head else { return Ok(None) };
-    if !head.metadata.contains_key(REPLICA_MARKER) {
-        return Ok(Some(p.last_modified));
+/// The replica entry that stood for the key's state at T: the latest write made by T, S3's
+/// stack order deciding between writes of one second; `None` when that is a delete marker or
+/// nothing.
+pub(super) fn replica_at(entries: &[ReplicaEntry], t: i64) -> Option<&ReplicaEntry> {
+    let mut best: Option<&ReplicaEntry> = None;
+    for e in entries {
+        let Some(at) = e.at.filter(|at| *at <= t) else {
+            continue;
+        };
+        if best.is_none_or(|b| b.at.is_some_and(|b| at > b)) {
+            best = Some(e);
+        }
     }
-    let Some(record) = head.replica_record(history.bucket, key) else {
-        return Ok(None);
-    };
-    if !record.from(bucket) {
-        return Ok(None);
-    }
-    Ok(Some(
-        record
-            .original_millis
-            .map_or(p.last_modified, |t| t.min(p.last_modified)),
-    ))
+    best.filter(|e| !e.past.delete_marker)
 }
 
 async fn head_of<S: SourceStore, D: DestinationStore>(
@@ -152,32 +249,6 @@ async fn head_of<S: SourceStore, D: DestinationStore>(
     }
 }
 
-/// Whether the key's current object already is the version of T in everything a restore
-/// would write: bytes (ETag and size, checked by the caller), content headers, user metadata
-/// (our own entries aside) and tags.
-pub(super) async fn same_object<S: SourceStore, D: DestinationStore>(
-    replicator: &Replicator<S, D>,
-    history: &History<'_>,
-    region: &str,
-    bucket: &str,
-    key: &str,
-    then: &State,
-    requests: &mut Requests,
-) -> Result<bool, ReplicationError> {
-    requests.get += 6;
-    let now = VersionRef {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        version_id: None,
-    };
-    let then_ref = VersionRef {
-        bucket: history.bucket.to_owned(),
-        key: key.to_owned(),
-        version_id: Some(then.version_id.clone()),
-    };
-    same_as(replicator, (region, &now), (&history.region, &then_ref)).await
-}
-
 /// Whether two versions (each with its region) hold the same content headers, user metadata
 /// (our own entries aside), storage class, tags and ACL grants: what a copy back would write.
 pub(super) async fn same_as<S: SourceStore, D: DestinationStore>(
@@ -200,6 +271,7 @@ pub(super) async fn same_as<S: SourceStore, D: DestinationStore>(
     if head_a.content != head_b.content
         || without_replica_entries(&head_a.metadata) != without_replica_entries(&head_b.metadata)
         || class(&head_a) != class(&head_b)
+        || head_a.encryption != head_b.encryption
     {
         return Ok(false);
     }
@@ -216,4 +288,69 @@ pub(super) async fn same_as<S: SourceStore, D: DestinationStore>(
     };
     Ok(tags_a.map_err(src)? == tags_b.map_err(src)?
         && grants(acl_a.map_err(src)?) == grants(acl_b.map_err(src)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(id: &str, secs: i64, etag: &str, marker: bool) -> Past {
+        Past {
+            key: "k".into(),
+            version_id: id.into(),
+            last_modified: secs * 1000,
+            delete_marker: marker,
+            latest: false,
+            size: 1,
+            etag: etag.into(),
+        }
+    }
+
+    fn id(at: AtT) -> String {
+        match at {
+            AtT::Absent => "-".into(),
+            AtT::Version(s) => s.version_id,
+            AtT::Uncertain { later, earlier } => format!(
+                "{}|{}",
+                later.version_id,
+                earlier.map_or("-".into(), |s| s.version_id)
+            ),
+        }
+    }
+
+    #[test]
+    fn the_stack_decides_within_a_second() {
+        // v1 and the delete marker over it in one second, then v2 later.
+        let stack = [
+            e("v2", 20, "\"b\"", false),
+            e("dm", 10, "", true),
+            e("v1", 10, "\"a\"", false),
+        ];
+        assert_eq!(id(state_at(&stack, 10_500, Uncertain::Report)), "-");
+        assert_eq!(id(state_at(&stack, 9_999, Uncertain::Report)), "-");
+        assert_eq!(id(state_at(&stack, 20_000, Uncertain::Report)), "v2");
+    }
+
+    #[test]
+    fn a_multipart_version_counts_from_its_completion() {
+        // Initiated at 10, completed some time before v3 landed at 30.
+        let stack = [
+            e("v3", 30, "\"c\"", false),
+            e("mp", 10, "\"m-2\"", false),
+            e("v1", 5, "\"a\"", false),
+        ];
+        assert_eq!(id(state_at(&stack, 7_000, Uncertain::Report)), "v1");
+        assert_eq!(id(state_at(&stack, 20_000, Uncertain::Report)), "mp|v1");
+        assert_eq!(id(state_at(&stack, 20_000, Uncertain::Before)), "mp");
+        assert_eq!(id(state_at(&stack, 20_000, Uncertain::After)), "v1");
+        assert_eq!(id(state_at(&stack, 30_000, Uncertain::Report)), "v3");
+        // Completed after v2 landed at 25: not yet at 20 however it is counted.
+        let stack = [
+            e("mp", 10, "\"m-2\"", false),
+            e("v2", 25, "\"b\"", false),
+            e("v1", 5, "\"a\"", false),
+        ];
+        assert_eq!(id(state_at(&stack, 20_000, Uncertain::Report)), "v1");
+        assert_eq!(id(state_at(&stack, 26_000, Uncertain::Report)), "mp|v2");
+    }
 }

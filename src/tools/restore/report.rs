@@ -16,6 +16,8 @@ pub enum Action {
     Newer,
     /// Deliberately not restored (the reason says why).
     Skipped,
+    /// History cannot prove its state at T (a multipart version's completion): left alone.
+    Uncertain,
     /// It could not be restored.
     Failed,
 }
@@ -28,6 +30,7 @@ impl fmt::Display for Action {
             Action::Deleted => "deleted",
             Action::Newer => "newer",
             Action::Skipped => "skipped",
+            Action::Uncertain => "uncertain",
             Action::Failed => "failed",
         })
     }
@@ -61,6 +64,8 @@ pub struct Tally {
     pub newer: u64,
     /// Keys skipped.
     pub skipped: u64,
+    /// Keys whose state at T history cannot prove, left alone.
+    pub uncertain: u64,
     /// Keys that failed.
     pub failed: u64,
     /// Keys not started (stopped by Ctrl-C).
@@ -81,6 +86,7 @@ impl Tally {
             Action::Deleted => self.deleted += 1,
             Action::Newer => self.newer += 1,
             Action::Skipped => self.skipped += 1,
+            Action::Uncertain => self.uncertain += 1,
             Action::Failed => self.failed += 1,
         }
         self.bytes += row.bytes;
@@ -94,8 +100,14 @@ impl Tally {
         };
         // What an interruption left is the runner's line above it, as for every tool.
         format!(
-            "{verb}: {} restored, {} already as of T, {} deleted, {} newer, {} skipped, {} failed",
-            self.restored, self.already, self.deleted, self.newer, self.skipped, self.failed
+            "{verb}: {} restored, {} already as of T, {} deleted, {} newer, {} skipped, {} uncertain, {} failed",
+            self.restored,
+            self.already,
+            self.deleted,
+            self.newer,
+            self.skipped,
+            self.uncertain,
+            self.failed
         )
     }
 }

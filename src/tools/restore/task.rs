@@ -1,13 +1,17 @@
 //! A restore job's task (S3 Batch Operations, Mode "restore"): the version it names copied back
-//! as its key's current version, unless the key already holds it.
+//! as its key's current version in the bucket the manifest names, and nowhere else, unless the
+//! key already holds it. With the job's `From` argument (a replica bucket), the bytes come from
+//! the replica: the version named there, or the replica of the named bucket's version.
 
-use super::apply::{copy_back_onto, Back};
-use super::plan::same_as;
+use super::apply::{copy_back_onto, Back, Copy};
+use super::plan::{same_as, State};
 use super::RestoreError;
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::replicate::Replicator;
 use crate::run::Run;
-use crate::store::{Current, DestinationStore, ReplicaLocation, SourceStore, VersionRef};
+use crate::store::{
+    Current, DestinationStore, ReplicaLocation, SourceStore, SourceVersion, VersionRef,
+};
 
 /// What a Batch Operations restore task did with the version it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,83 +20,111 @@ pub enum TaskOutcome {
     Restored,
     /// The key already holds it.
     AlreadyAsOf,
+    /// The key was written while the task ran: left as it is.
+    Newer,
     /// Deliberately not copied: why.
     Skipped(String),
     /// It cannot be done: why (the task fails for good).
     Refused(String),
 }
 
-/// One task of a restore job: the version `version_id` of `key` in `bucket` (the bucket itself,
-/// or a replica of it) copied back as the key's current version in the bucket it belongs to
-/// (a replica's names it), unless that key already holds it; conditional on the key as read.
+/// One task of a restore job: version `version_id` of `key` copied back as the key's current
+/// version in `bucket` (the manifest's bucket, the only one written), its bytes read from
+/// `bucket` itself or, with `from`, from that replica bucket; unless the key already holds it.
+/// Conditional on the key as read, and proven after the write.
 pub async fn restore_task<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     bucket: &str,
     key: &str,
     version_id: &str,
+    from: Option<&str>,
     run: &Run,
 ) -> Result<TaskOutcome, ReplicationError> {
     let src = |f| ReplicationError::classify(Side::Source, f);
-    let from = VersionRef {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        version_id: Some(version_id.to_owned()),
-    };
-    let from_region = replicator.bucket_region(bucket).await?;
-    let head = match replicator
-        .source()
-        .head_version(&from_region, &from, None)
-        .await
-        .map_err(src)
-    {
-        Ok(head) => head,
-        Err(e) if e.disposition() == Disposition::SourceGone => {
-            return Ok(TaskOutcome::Refused(format!(
-                "version {version_id} no longer exists"
-            )))
-        }
-        Err(e) => return Err(e),
-    };
-    // A replica's own bucket is the one its record names, where the record is one this
-    // function wrote at this bucket and key (proven, where a record key is configured);
-    // anything else is an object of `bucket` itself.
-    let target = head
-        .replica_record(bucket, key)
-        .and_then(|r| r.source_bucket)
-        .unwrap_or(bucket)
-        .to_owned();
-    // The bucket written into is an allowed source, wherever its name was read.
-    if !replicator.config().allows_source(&target) {
-        return Err(ReplicationError::SourceBucketNotAllowed(target));
+    if !replicator.config().allows_source(bucket) {
+        return Err(ReplicationError::SourceBucketNotAllowed(bucket.to_owned()));
     }
-    let region = replicator.bucket_region(&target).await?;
+    // A source of the function's, in its region (as a replicate task reads it): no
+    // GetBucketLocation on the source is needed.
+    let region = replicator.default_region().to_owned();
     if !replicator
         .source()
-        .versioning_enabled(&region, &target)
+        .versioning_enabled(&region, bucket)
         .await
         .map_err(src)?
     {
         return Ok(TaskOutcome::Refused(
-            RestoreError::NotVersioned(target).to_string(),
+            RestoreError::NotVersioned(bucket.to_owned()).to_string(),
         ));
     }
+    let reference = |bucket: &str, version: &str| VersionRef {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        version_id: Some(version.to_owned()),
+    };
+    let own = reference(bucket, version_id);
+    let found = match from {
+        None => head(replicator, &region, &own)
+            .await?
+            .map(|h| (own.clone(), h)),
+        Some(from) => {
+            let from_region = replicator.bucket_region(from).await?;
+            replica_of(replicator, &from_region, from, bucket, key, version_id).await?
+        }
+    };
+    let Some((bytes, bytes_head)) = found else {
+        return Ok(TaskOutcome::Refused(format!(
+            "version {version_id} no longer exists{}",
+            from.map_or(String::new(), |f| format!(" (nor a replica of it in {f})"))
+        )));
+    };
+    let bytes_region = match bytes.bucket == bucket {
+        true => region.clone(),
+        false => replicator.bucket_region(&bytes.bucket).await?,
+    };
+    // Everything but the bytes from the bucket's own version, where it still has it.
+    let own_version = match bytes.bucket == bucket {
+        true => bytes.version_id.clone(),
+        false => bytes_head
+            .replica_record(&bytes.bucket, key)
+            .filter(|r| r.from(bucket))
+            .map(|r| r.version.to_owned()),
+    };
+    let own_head = match &own_version {
+        Some(v) => head(replicator, &region, &reference(bucket, v)).await?,
+        None => None,
+    };
+    let (attributes, attributes_region, etag, own) = match (&own_version, &own_head) {
+        (Some(v), Some(h)) => (
+            reference(bucket, v),
+            region.clone(),
+            h.etag.clone(),
+            Some(v.clone()),
+        ),
+        _ => (
+            bytes.clone(),
+            bytes_region.clone(),
+            bytes_head.etag.clone(),
+            None,
+        ),
+    };
     let current = replicator
         .source()
-        .current(&region, &target, key)
+        .current(&region, bucket, key)
         .await
         .map_err(src)?;
-    let now = VersionRef {
-        bucket: target.clone(),
-        key: key.to_owned(),
-        version_id: None,
-    };
     let as_read = match &current {
         Current::Object(c) => {
-            let same_version = target == bucket && c.version_id.as_deref() == Some(version_id);
-            if same_version
-                || (c.etag == head.etag
-                    && c.size == head.size
-                    && same_as(replicator, (&region, &now), (&from_region, &from)).await?)
+            let now = reference(bucket, c.version_id.as_deref().unwrap_or("null"));
+            if own.is_some() && c.version_id == own
+                || (c.etag == etag
+                    && c.size == bytes_head.size
+                    && same_as(
+                        replicator,
+                        (&region, &now),
+                        (&attributes_region, &attributes),
+                    )
+                    .await?)
             {
                 return Ok(TaskOutcome::AlreadyAsOf);
             }
@@ -100,20 +132,96 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
         }
         _ => None,
     };
+    let top = current.version_id().map(str::to_owned);
     let at = ReplicaLocation {
-        bucket: target,
+        bucket: bucket.to_owned(),
         key: key.to_owned(),
         region,
         expected_bucket_owner: None,
         endpoint: None,
     };
+    let copy = Copy {
+        state: State {
+            version_id: bytes.version_id.clone().unwrap_or_default(),
+            etag: bytes_head.etag.clone(),
+            size: bytes_head.size,
+        },
+        bytes,
+        bytes_region,
+        attributes,
+        attributes_region,
+        version: version_id.to_owned(),
+        own,
+        note: "",
+        etag,
+    };
     Ok(
-        match copy_back_onto(replicator, (&from, &from_region), &at, as_read, run).await? {
+        match copy_back_onto(replicator, &copy, &at, as_read, top.as_deref(), run).await? {
             Back::Written => TaskOutcome::Restored,
             Back::Skipped(why) => TaskOutcome::Skipped(why),
-            Back::Changed => {
-                TaskOutcome::Skipped("the key was written while the task ran; left as it is".into())
-            }
+            Back::Changed => TaskOutcome::Newer,
         },
     )
+}
+
+/// HeadObject of a version; `None` when it is gone.
+async fn head<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    region: &str,
+    version: &VersionRef,
+) -> Result<Option<SourceVersion>, ReplicationError> {
+    match replicator
+        .source()
+        .head_version(region, version, None)
+        .await
+    {
+        Ok(h) => Ok(Some(h)),
+        Err(f) => {
+            let e = ReplicationError::classify(Side::Source, f);
+            match e.disposition() {
+                Disposition::SourceGone => Ok(None),
+                _ => Err(e),
+            }
+        }
+    }
+}
+
+/// In the replica bucket `from`: the version `version_id` itself, or else the replica of
+/// `bucket`'s version `version_id` (its record proven).
+async fn replica_of<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    from_region: &str,
+    from: &str,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+) -> Result<Option<(VersionRef, SourceVersion)>, ReplicationError> {
+    let named = VersionRef {
+        bucket: from.to_owned(),
+        key: key.to_owned(),
+        version_id: Some(version_id.to_owned()),
+    };
+    if let Some(h) = head(replicator, from_region, &named).await? {
+        return Ok(Some((named, h)));
+    }
+    let history = replicator
+        .source()
+        .history(from_region, from, key)
+        .await
+        .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+    for p in history.iter().filter(|p| p.key == key && !p.delete_marker) {
+        let candidate = VersionRef {
+            version_id: Some(p.version_id.clone()),
+            ..named.clone()
+        };
+        let Some(h) = head(replicator, from_region, &candidate).await? else {
+            continue;
+        };
+        if h.replica_record(from, key)
+            .is_some_and(|r| r.of(bucket, version_id))
+        {
+            return Ok(Some((candidate, h)));
+        }
+    }
+    Ok(None)
 }
