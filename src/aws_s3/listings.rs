@@ -164,10 +164,16 @@ async fn version_pages(
     bucket: &str,
     owner: Option<&str>,
     prefix: &str,
+    max_pages: Option<usize>,
     mut each: impl FnMut(&ListObjectVersionsOutput) -> Result<(), S3Failure>,
-) -> Result<(), S3Failure> {
+) -> Result<bool, S3Failure> {
     let (mut key_marker, mut version_marker) = (None, None);
+    let mut pages = 0;
     loop {
+        if max_pages.is_some_and(|max| pages >= max) {
+            return Ok(false);
+        }
+        pages += 1;
         let page = client
             .list_object_versions()
             .bucket(bucket)
@@ -181,7 +187,7 @@ async fn version_pages(
             .map_err(|e| failure("ListObjectVersions", e))?;
         each(&page)?;
         if page.is_truncated() != Some(true) {
-            return Ok(());
+            return Ok(true);
         }
         key_marker = next_key_marker(&page)?;
         version_marker = page.next_version_id_marker().map(str::to_owned);
@@ -198,7 +204,7 @@ pub(super) async fn all_versions(
     prefix: &str,
 ) -> Result<Vec<ListedVersion>, S3Failure> {
     let mut versions: Vec<ListedVersion> = Vec::new();
-    version_pages(client, bucket, None, prefix, |page| {
+    version_pages(client, bucket, None, prefix, None, |page| {
         for v in page.versions() {
             versions.extend(listed_version(page.encoding_type(), v)?);
         }
@@ -218,10 +224,21 @@ pub(super) async fn history(
     bucket: &str,
     prefix: &str,
 ) -> Result<Vec<Past>, S3Failure> {
+    let all = history_within(client, bucket, prefix, None).await?;
+    all.ok_or_else(|| not_advancing("ListObjectVersions"))
+}
+
+/// [`history`] in at most `max_pages` pages: `None` where the listing is longer.
+pub(super) async fn history_within(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    max_pages: Option<usize>,
+) -> Result<Option<Vec<Past>>, S3Failure> {
     let mut entries: Vec<Past> = Vec::new();
     let millis =
         |t: Option<&aws_smithy_types::DateTime>| t.map_or(0, |t| t.to_millis().unwrap_or(0));
-    version_pages(client, bucket, None, prefix, |page| {
+    let complete = version_pages(client, bucket, None, prefix, max_pages, |page| {
         for v in page.versions() {
             let Some(key) = v.key() else { continue };
             entries.push(Past {
@@ -249,6 +266,9 @@ pub(super) async fn history(
         Ok(())
     })
     .await?;
+    if !complete {
+        return Ok(None);
+    }
     // Stable: entries of one page keep S3's order where Last-Modified ties.
     entries.sort_by(|a, b| {
         a.key
@@ -256,18 +276,20 @@ pub(super) async fn history(
             .then(b.latest.cmp(&a.latest))
             .then(b.last_modified.cmp(&a.last_modified))
     });
-    Ok(entries)
+    Ok(Some(entries))
 }
 
-/// Every key under `prefix` holding any version or delete marker (ListObjectVersions).
+/// Every key under `prefix` holding any version or delete marker (ListObjectVersions), in at
+/// most `max_pages` pages: `None` where the listing is longer.
 pub(super) async fn keys_with_history(
     client: &Client,
     bucket: &str,
     prefix: &str,
     owner: Option<&str>,
-) -> Result<BTreeSet<String>, S3Failure> {
+    max_pages: usize,
+) -> Result<Option<BTreeSet<String>>, S3Failure> {
     let mut keys = BTreeSet::new();
-    version_pages(client, bucket, owner, prefix, |page| {
+    let complete = version_pages(client, bucket, owner, prefix, Some(max_pages), |page| {
         let versions = page.versions().iter().filter_map(|v| v.key());
         for key in versions.chain(page.delete_markers().iter().filter_map(|m| m.key())) {
             keys.insert(listed_key("ListObjectVersions", page.encoding_type(), key)?);
@@ -275,5 +297,5 @@ pub(super) async fn keys_with_history(
         Ok(())
     })
     .await?;
-    Ok(keys)
+    Ok(complete.then_some(keys))
 }

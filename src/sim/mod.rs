@@ -387,7 +387,8 @@ async fn repair(
     let findings = crate::tools::compare::verify(replicator, &verify_options(bucket)).await?;
     let quiet = crate::tools::progress::Quiet;
     let (tally, failures) =
-        crate::tools::repair::repair(replicator, bucket, &findings, 2, &quiet, stop).await?;
+        crate::tools::repair::repair(replicator, bucket, &findings, Vec::new(), 2, &quiet, stop)
+            .await?;
     Ok(format!(
         "repair {bucket}: {} ({} failures)",
         tally.summary("repair"),

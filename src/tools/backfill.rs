@@ -15,7 +15,7 @@ use super::progress::{Bar, Progress, Quiet};
 use super::runner::{self, Runner};
 use crate::error::{ReplicationError, Side};
 use crate::replicate::Replicator;
-use crate::store::{DestinationStore, SourceStore};
+use crate::store::{DestinationStore, Past, SourceStore};
 
 pub use super::engine::{Failure, Tally};
 
@@ -77,7 +77,15 @@ pub async fn backfill<S: SourceStore, D: DestinationStore>(
         progress,
         stop,
     };
-    Ok(replicate_keys(replicator, &options.bucket, &region, work, &runner).await)
+    Ok(replicate_keys(
+        replicator,
+        &options.bucket,
+        &region,
+        work,
+        &runner,
+        Vec::new(),
+    )
+    .await)
 }
 
 /// Current versions: both sides' listings are merged first (verify's check), and only the keys
@@ -104,6 +112,10 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
     };
     let checked = compare::check(replicator, &check, &runner).await?;
     let findings = checked.findings;
+    let history = checked.history;
+    // A destination that could not be listed is reported once and left; the others are
+    // backfilled all the same.
+    let unavailable = checked.unavailable;
     let learn = async {
         if findings.iter().any(for_the_engine) {
             replicator.learn_source(region, &options.bucket).await;
@@ -112,7 +124,7 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
     };
     let (never_written, listed, ()) = futures::try_join!(
         never_written(replicator, &options.prefix, &findings),
-        current_versions(replicator, options, region, &findings),
+        current_versions(replicator, options, region, &findings, history),
         learn,
     )?;
     let mut by_key: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
@@ -164,8 +176,15 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
         progress,
         stop,
     };
-    let (tally, failures) =
-        replicate_keys(replicator, &options.bucket, region, work, &runner).await;
+    let (tally, failures) = replicate_keys(
+        replicator,
+        &options.bucket,
+        region,
+        work,
+        &runner,
+        unavailable,
+    )
+    .await;
     Ok((
         Tally {
             replicated: tally.replicated,
@@ -173,6 +192,7 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
             skipped: tally.skipped + settled.skipped,
             failed: tally.failed,
             not_started: tally.not_started + checked.not_started,
+            unavailable: tally.unavailable,
         },
         failures,
     ))
@@ -187,9 +207,11 @@ fn for_the_engine(f: &Finding) -> bool {
 /// Per destination on the function's own endpoint, the keys missing there that were never
 /// written there (no version, no delete marker): their copies need no read of the destination
 /// first, only the condition that the key still holds nothing. The destination's versions are
-/// listed only where its missing keys outnumber the pages of its listing, so that the listing
-/// costs less than the reads it saves.
-async fn never_written<S: SourceStore, D: DestinationStore>(
+/// listed only while its missing keys outnumber the pages of that listing of versions (not of
+/// current keys: a bucket with deep history has many more), so that the listing costs less
+/// than the reads it saves; once the pages reach that count the listing stops and the keys are
+/// read as usual.
+pub(super) async fn never_written<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     prefix: &str,
     findings: &[Finding],
@@ -204,7 +226,8 @@ async fn never_written<S: SourceStore, D: DestinationStore>(
     }
     let mut never = BTreeMap::new();
     for (destination, (missing, listed)) in found {
-        if missing.is_empty() || missing.len() * LISTING_PAGE <= listed {
+        // Its current keys are a floor on the pages of its listing of versions.
+        if missing.len() <= listed.div_ceil(LISTING_PAGE).max(1) {
             continue;
         }
         let rule = replicator.config().rules.iter().find(|r| {
@@ -216,9 +239,10 @@ async fn never_written<S: SourceStore, D: DestinationStore>(
         let at = replicator.locate(rule, prefix).await?;
         let written = replicator
             .destination()
-            .keys_with_history(&at)
+            .keys_with_history(&at, missing.len() - 1)
             .await
             .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+        let Some(written) = written else { continue };
         let keys = missing
             .into_iter()
             .filter(|k| !written.contains(*k))
@@ -232,17 +256,18 @@ async fn never_written<S: SourceStore, D: DestinationStore>(
 /// Entries of one listing page.
 const LISTING_PAGE: usize = 1000;
 
-/// The source's current object versions (id and ETag by key), listed where the keys the check
-/// leaves to the engine outnumber the pages of the source's listing: each such key's copy then
-/// starts without a read of the source's current version first, a round trip per key for one
-/// per thousand keys. Listed beside the destinations' versions, so it adds no trip of its own.
-/// Keys whose current version is a delete marker, or `null` (written while versioning was off),
-/// are left out: those are read as before.
-async fn current_versions<S: SourceStore, D: DestinationStore>(
+/// The source's current object versions (id and ETag by key), listed while the keys the check
+/// leaves to the engine outnumber the pages of the source's listing of versions: each such
+/// key's copy then starts without a read of the source's current version first, a round trip
+/// per key for one per thousand versions. Listed beside the destinations' versions, so it adds
+/// no trip of its own. Keys whose current version is a delete marker, or `null` (written while
+/// versioning was off), are left out: those are read as before.
+pub(super) async fn current_versions<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     options: &Options,
     region: &str,
     findings: &[Finding],
+    listed: Option<Vec<Past>>,
 ) -> Result<BTreeMap<String, (String, String)>, ReplicationError> {
     let keys: BTreeSet<&str> = findings.iter().map(|f| f.key.as_str()).collect();
     let engine: BTreeSet<&str> = findings
@@ -250,14 +275,25 @@ async fn current_versions<S: SourceStore, D: DestinationStore>(
         .filter(|f| for_the_engine(f))
         .map(|f| f.key.as_str())
         .collect();
-    if engine.is_empty() || engine.len() * LISTING_PAGE <= keys.len() {
-        return Ok(BTreeMap::new());
-    }
-    let history = replicator
-        .source()
-        .history(region, &options.bucket, &options.prefix)
-        .await
-        .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+    // Listed by the check already (a rule keeps object versions after a delete): no more.
+    // Otherwise its current keys are a floor on the pages of the listing of versions.
+    let history = match listed {
+        Some(history) => history,
+        None if engine.len() <= keys.len().div_ceil(LISTING_PAGE).max(1) => {
+            return Ok(BTreeMap::new());
+        }
+        None => {
+            let history = replicator
+                .source()
+                .history_within(region, &options.bucket, &options.prefix, engine.len() - 1)
+                .await
+                .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+            let Some(history) = history else {
+                return Ok(BTreeMap::new());
+            };
+            history
+        }
+    };
     Ok(history
         .into_iter()
         .filter(|p| p.latest && !p.delete_marker && p.version_id != "null")
@@ -289,8 +325,8 @@ pub async fn dry_run<S: SourceStore, D: DestinationStore>(
     };
     let checked = compare::check(replicator, &options, &run).await;
     progress.finish();
-    let (findings, not_started) = match checked {
-        Ok(checked) => (checked.findings, checked.not_started),
+    let (findings, not_started, unavailable) = match checked {
+        Ok(checked) => (checked.findings, checked.not_started, checked.unavailable),
         Err(e) => return runner::cannot_run("backfill", &e),
     };
     let todo: Vec<&Finding> = findings
@@ -317,11 +353,12 @@ pub async fn dry_run<S: SourceStore, D: DestinationStore>(
     for line in runner::columns(&would.chain(failed).collect::<Vec<_>>()) {
         println!("{line}");
     }
+    let unavailable_words = compare::print_unavailable(&unavailable);
     let tally = compare::Tally::of(&findings);
     // What a real run would say: an unproven replica names the current version (in
     // sync); a deliberate skip and a later write at a destination are skipped.
     let summary = format!(
-        "backfill (dry run): {} to replicate, {} already in sync, {} skipped, {} failed",
+        "backfill (dry run): {} to replicate, {} already in sync, {} skipped, {} failed{unavailable_words}",
         todo.len(),
         tally.same + tally.unproven,
         tally.skipped + tally.newer_at_destination,
@@ -342,7 +379,11 @@ pub async fn dry_run<S: SourceStore, D: DestinationStore>(
     let listings = 2 * (findings.len() as u64 / 1000 + 1);
     let reads = 4 * todo.len() as u64 + copies.get;
     let line = cost::cost_line("backfill", bytes, copies.put + listings, reads);
-    runner::close(&format!("{summary}\n{line}"), not_started, tally.errors)
+    runner::close(
+        &format!("{summary}\n{line}"),
+        not_started,
+        tally.errors + unavailable.len(),
+    )
 }
 
 /// `backfill`: the run with a progress bar and Ctrl-C, its failures and closing line; the exit

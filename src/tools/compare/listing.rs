@@ -32,10 +32,10 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         id: &DestinationId,
         rules: &[&Rule],
         at: &ReplicaLocation,
-        src: Option<&Listed>,
-        dst: Option<&Listed>,
+        key: &str,
+        (src, dst): (Option<&Listed>, Option<&Listed>),
     ) -> Option<Finding> {
-        let key = src.or(dst).map(|o| o.key.clone()).unwrap_or_default();
+        let key = key.to_owned();
         let finding = |status, detail: String, version_id: Option<String>| {
             Some(Finding {
                 key: key.clone(),
@@ -115,6 +115,11 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             },
             (None, Some(_), _) if in_scope => match self.deleted_in_source(rules, at, &key).await {
                 Ok((status, detail)) => finding(status, detail, None),
+                Err(e) => finding(Status::Error, e.code().to_owned(), None),
+            },
+            (None, None, _) if in_scope => match self.deleted_unlisted(rules, &key).await {
+                Ok(Some((status, detail))) => finding(status, detail, None),
+                Ok(None) => None,
                 Err(e) => finding(Status::Error, e.code().to_owned(), None),
             },
             // Not selected by any rule for this destination: nothing to say.
@@ -305,6 +310,45 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             Decision::Settled(Settled::Later) => (Status::NewerAtDestination, String::new()),
             Decision::Settled(Settled::Skipped(reason)) => (Status::Skipped, reason.to_string()),
             Decision::Settled(Settled::InSync) => (Status::Same, String::new()),
+        })
+    }
+
+    /// A key deleted in the source that the destination does not list: where the rule keeps
+    /// object versions after a delete and the source's newest one never reached the
+    /// destination, convergence copies it there (`missing`, as a Batch verify task says and as
+    /// repair and backfill then do); where it would write nothing, nothing is said.
+    async fn deleted_unlisted(
+        &self,
+        rules: &[&Rule],
+        key: &str,
+    ) -> Result<Option<(Status, String)>, ReplicationError> {
+        let current = self.source_current(key).await?;
+        if !matches!(current, Current::DeleteMarker(..)) {
+            return Ok(None);
+        }
+        let Some(rule) = rules
+            .iter()
+            .filter(|r| r.filter.tags.is_empty() && key.starts_with(&r.filter.prefix))
+            .max_by_key(|r| r.priority)
+        else {
+            return Ok(None);
+        };
+        Ok(match self.judged(rule, key, &current).await? {
+            Decision::Copy { head, .. } => Some((
+                Status::Missing,
+                format!(
+                    "deleted in the source; its newest object version {} is not here",
+                    head.version_id.as_deref().unwrap_or("null")
+                ),
+            )),
+            Decision::Hide(_) | Decision::Settled(Settled::InSync) => None,
+            Decision::Settled(Settled::Later) => Some((
+                Status::NewerAtDestination,
+                "deleted at the destination".to_owned(),
+            )),
+            Decision::Settled(Settled::Skipped(reason)) => {
+                Some((Status::Skipped, reason.to_string()))
+            }
         })
     }
 

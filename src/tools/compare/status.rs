@@ -151,3 +151,27 @@ pub fn print_findings(findings: &[Finding]) {
         println!("{line}");
     }
 }
+
+/// Prints each destination that could not be listed, with its failure, in the columns the
+/// findings use; the closing line's words for their count (empty when there are none).
+pub fn print_unavailable(unavailable: &[(String, crate::error::ReplicationError)]) -> String {
+    let rows: Vec<Vec<String>> = unavailable
+        .iter()
+        .map(|(destination, e)| {
+            vec![
+                "unavailable".to_owned(),
+                "-".to_owned(),
+                format!("-> {destination}"),
+                format!("{}: {e}", e.code()),
+            ]
+        })
+        .collect();
+    for line in crate::tools::runner::columns(&rows) {
+        println!("{line}");
+    }
+    match unavailable.len() {
+        0 => String::new(),
+        1 => ", 1 destination unavailable".to_owned(),
+        n => format!(", {n} destinations unavailable"),
+    }
+}
