@@ -219,7 +219,7 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         &self,
         at: &ReplicaLocation,
         max_pages: usize,
-    ) -> Result<Option<std::collections::BTreeSet<String>>, S3Failure> {
+    ) -> Result<(Option<std::collections::BTreeSet<String>>, usize), S3Failure> {
         self.enter("ListObjectVersions", None).await?;
         self.inner.keys_with_history(at, max_pages).await
     }

@@ -280,16 +280,18 @@ pub(super) async fn history_within(
 }
 
 /// Every key under `prefix` holding any version or delete marker (ListObjectVersions), in at
-/// most `max_pages` pages: `None` where the listing is longer.
+/// most `max_pages` pages: `None` where the listing is longer; and the pages listed.
 pub(super) async fn keys_with_history(
     client: &Client,
     bucket: &str,
     prefix: &str,
     owner: Option<&str>,
     max_pages: usize,
-) -> Result<Option<BTreeSet<String>>, S3Failure> {
+) -> Result<(Option<BTreeSet<String>>, usize), S3Failure> {
     let mut keys = BTreeSet::new();
+    let mut pages = 0;
     let complete = version_pages(client, bucket, owner, prefix, Some(max_pages), |page| {
+        pages += 1;
         let versions = page.versions().iter().filter_map(|v| v.key());
         for key in versions.chain(page.delete_markers().iter().filter_map(|m| m.key())) {
             keys.insert(listed_key("ListObjectVersions", page.encoding_type(), key)?);
@@ -297,5 +299,5 @@ pub(super) async fn keys_with_history(
         Ok(())
     })
     .await?;
-    Ok(complete.then_some(keys))
+    Ok((complete.then_some(keys), pages))
 }

@@ -118,7 +118,7 @@ impl DestinationStore for AwsS3 {
         &self,
         at: &ReplicaLocation,
         max_pages: usize,
-    ) -> Result<Option<std::collections::BTreeSet<String>>, S3Failure> {
+    ) -> Result<(Option<std::collections::BTreeSet<String>>, usize), S3Failure> {
         let client = self.client_at(&at.region, at.endpoint.as_deref());
         keys_with_history(
             &client,

@@ -287,7 +287,7 @@ impl DestinationStore for FakeS3 {
         &self,
         at: &ReplicaLocation,
         max_pages: usize,
-    ) -> Result<Option<std::collections::BTreeSet<String>>, S3Failure> {
+    ) -> Result<(Option<std::collections::BTreeSet<String>>, usize), S3Failure> {
         drop(self.call().await);
         let (keys, entries) = {
             let mut state = self.state();
@@ -301,7 +301,11 @@ impl DestinationStore for FakeS3 {
                 under.map(|(key, _)| key.clone()).collect();
             (keys, entries)
         };
-        Ok(self.more_pages(entries, max_pages).await.then_some(keys))
+        let pages = entries.div_ceil(1000).clamp(1, max_pages.max(1));
+        Ok((
+            self.more_pages(entries, max_pages).await.then_some(keys),
+            pages,
+        ))
     }
 
     async fn replica_versions(

@@ -1001,3 +1001,77 @@ async fn backfill_lists_no_more_pages_of_a_deep_history_than_the_reads_they_spar
     // ten pages (8 more requests).
     assert_eq!(s3.call_count(), 1 + 2 + 2 + 1 + 2 + 1 + 3 * 5);
 }
+
+/// `backfill --dry-run` predicts the run's requests count for count: it counted a read of each
+/// destination before every copy, where the run copies a key its listing of versions found
+/// never written there without one (and reads the key's history after), and no listing of
+/// versions at all.
+#[tokio::test]
+async fn the_backfill_dry_run_predicts_the_runs_requests_count_for_count() {
+    for (missing, in_sync, mixed) in [(8, 3, false), (1, 2, false), (3, 0, false), (2, 1, true)] {
+        let s3 = s3().with_latency(std::time::Duration::ZERO);
+        // Mixed: the rule keeps object versions after a delete (the source's versions are
+        // listed), and beside the keys to copy and in sync are an archived object, a later
+        // write at the destination, and an object only the destination has.
+        let config = || config(!mixed);
+        for n in 0..in_sync {
+            s3.put("src", &format!("synced{n}"), b"in sync");
+        }
+        if mixed {
+            s3.put("src", "theirs", b"older");
+        }
+        let replicator = Replicator::new(config(), s3.clone(), s3.clone(), "us-east-1");
+        backfill_of(&replicator).await;
+        for n in 0..missing {
+            s3.put("src", &format!("new{n}"), b"new");
+        }
+        let mut skipped = 0;
+        if mixed {
+            s3.put("src", "cold", b"archived");
+            s3.edit_head("src", "cold", |h| {
+                h.storage_class = Some("GLACIER".into());
+                h.archived = true;
+            });
+            s3.advance_clock(2000);
+            s3.put("dst", "theirs", b"written there later");
+            s3.put("dst", "only-there", b"extra");
+            skipped = 2;
+        }
+        // Each run its own process: nothing learnt before.
+        let replicator = Replicator::new(config(), s3.clone(), s3.clone(), "us-east-1");
+        let options = s3_replicator::tools::backfill::Options {
+            bucket: "src".into(),
+            prefix: String::new(),
+            all_versions: false,
+            concurrency: 8,
+        };
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let runner = s3_replicator::tools::runner::Runner {
+            concurrency: 8,
+            progress: &s3_replicator::tools::progress::Quiet,
+            stop: &stop,
+        };
+        let plan = s3_replicator::tools::backfill::plan(&replicator, &options, &runner)
+            .await
+            .unwrap();
+        assert_eq!(
+            plan.counts(),
+            (missing, in_sync, skipped, 0),
+            "{:?}",
+            plan.findings
+        );
+        let replicator = Replicator::new(config(), s3.clone(), s3.clone(), "us-east-1");
+        s3.clear_calls();
+        let tally = backfill_of(&replicator).await;
+        assert_eq!(
+            (tally.replicated, tally.in_sync, tally.skipped),
+            (missing, in_sync, skipped)
+        );
+        assert_eq!(
+            (plan.requests.put + plan.requests.get) as usize,
+            s3.call_count(),
+            "{missing} missing, {in_sync} in sync: {:?}",
+            plan.requests
+        );
+    }
+}

@@ -159,7 +159,7 @@ impl DestinationStore for Meddled {
         &self,
         at: &ReplicaLocation,
         max_pages: usize,
-    ) -> Result<Option<std::collections::BTreeSet<String>>, S3Failure> {
+    ) -> Result<(Option<std::collections::BTreeSet<String>>, usize), S3Failure> {
         self.s3.keys_with_history(at, max_pages).await
     }
 

@@ -583,7 +583,8 @@ async fn keys_with_history_are_every_key_holding_a_version_or_delete_marker(b: &
     .unwrap();
     b.put(&bucket, "q/other prefix", b"4").await;
     let keys = s.keys_with_history(&at(&bucket, "p/"), 1).await.unwrap();
-    let keys: Vec<&str> = keys.iter().flatten().map(String::as_str).collect();
+    assert_eq!(keys.1, 1, "one page");
+    let keys: Vec<&str> = keys.0.iter().flatten().map(String::as_str).collect();
     assert_eq!(keys, vec!["p/deleted", "p/kept"]);
 }
 

@@ -129,7 +129,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
 
     /// The highest-priority rule for this destination that selects the source's current object
     /// (its tags are read only when a rule filters on them).
-    async fn selecting_rule<'r>(
+    pub(super) async fn selecting_rule<'r>(
         &self,
         rules: &[&'r Rule],
         key: &str,
@@ -140,6 +140,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             .filter(|r| key.starts_with(&r.filter.prefix))
             .collect();
         let tags = if candidates.iter().any(|r| !r.filter.tags.is_empty()) {
+            self.read(1);
             self.replicator
                 .source()
                 .version_tags(self.region, &self.current(key))
@@ -163,6 +164,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     ) -> Result<Proof, ReplicationError> {
         let src = self.source_current(key).await?;
         let at = at_key(at, key);
+        self.read(1);
         let dst = self
             .replicator
             .destination()
@@ -191,7 +193,11 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
 
     /// A key the destination does not list: deliberately not replicated, deleted there after its
     /// replica arrived, or missing, as convergence judges it.
-    async fn absent(&self, rule: &Rule, key: &str) -> Result<(Status, String), ReplicationError> {
+    pub(super) async fn absent(
+        &self,
+        rule: &Rule,
+        key: &str,
+    ) -> Result<(Status, String), ReplicationError> {
         let current = self.source_current(key).await?;
         let Current::Object(src) = &current else {
             return Ok((
@@ -251,9 +257,13 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         key: &str,
         src: &Current,
     ) -> Result<Decision<'_>, ReplicationError> {
-        self.replicator
-            .judge(rule, self.region, &self.options.bucket, key, src)
-            .await
+        let run = crate::run::Run::new(None);
+        let judged = self
+            .replicator
+            .judge_in(rule, self.region, &self.options.bucket, key, src, &run)
+            .await;
+        self.read(u64::from(run.requests()));
+        judged
     }
 
     /// A key only the destination lists: if the source deleted it and the replica is ours, what
@@ -279,6 +289,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             return extra;
         };
         let at = at_key(at, key);
+        self.read(1);
         let dst = self
             .replicator
             .destination()
@@ -354,6 +365,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
 
     /// What the source holds now under `key`.
     pub(super) async fn source_current(&self, key: &str) -> Result<Current, ReplicationError> {
+        self.read(1);
         self.replicator
             .source()
             .current(self.region, &self.options.bucket, key)

@@ -53,6 +53,9 @@ pub struct Checked {
     /// The source's versions and delete markers, where they were listed (a rule keeps object
     /// versions after a delete).
     pub history: Option<Vec<crate::store::Past>>,
+    /// The requests the check made: its listings (pages of 1,000, one at least per listing),
+    /// the region lookups, and the reads of keys the listings could not settle.
+    pub listing: crate::tools::cost::Requests,
 }
 
 /// Verifies every destination the configuration's enabled rules name for the source bucket,
@@ -137,10 +140,22 @@ pub async fn check<S: SourceStore, D: DestinationStore>(
     let (source, listed) = futures::join!(source, replicas);
     let (region, source, history) = source?;
     let deleted = history.as_deref().map(deleted_keys).unwrap_or_default();
+    let pages = |n: usize| n.div_ceil(1000).max(1) as u64;
+    let mut listing = crate::tools::cost::Requests {
+        put: pages(source.len()) + history.as_ref().map_or(0, |h| pages(h.len())),
+        // The source's region; each destination's where no rule names it.
+        get: 1 + destinations
+            .values()
+            .filter(|rules| rules[0].destination.region.is_none())
+            .count() as u64,
+    };
     let (mut replicas, mut unavailable) = (Vec::new(), Vec::new());
     for (id, rules, result) in listed {
         match result {
-            Ok((at, listed)) => replicas.push((id, rules, at, listed)),
+            Ok((at, listed)) => {
+                listing.put += pages(listed.len());
+                replicas.push((id, rules, at, listed));
+            }
             Err(e) => unavailable.push((id.to_string(), e)),
         }
     }
@@ -148,6 +163,7 @@ pub async fn check<S: SourceStore, D: DestinationStore>(
         replicator,
         options,
         region: &region,
+        reads: Default::default(),
     };
     // Each key with its pair of listed objects at each destination (by index).
     let mut keys: BTreeMap<&str, Vec<(usize, Pair<'_>)>> = BTreeMap::new();
@@ -187,6 +203,7 @@ pub async fn check<S: SourceStore, D: DestinationStore>(
             },
         )
         .await;
+    listing.get += check.reads.load(std::sync::atomic::Ordering::Relaxed);
     let mut findings: Vec<(usize, Finding)> = ran.outcomes.into_iter().flatten().collect();
     findings.sort_by(|(a, f), (b, g)| (a, &f.key).cmp(&(b, &g.key)));
     Ok(Checked {
@@ -194,6 +211,7 @@ pub async fn check<S: SourceStore, D: DestinationStore>(
         not_started: ran.not_started,
         unavailable,
         history,
+        listing,
     })
 }
 
@@ -221,4 +239,57 @@ struct Check<'a, S, D> {
     replicator: &'a Replicator<S, D>,
     options: &'a Options,
     region: &'a str,
+    /// The reads made past the listings (a dry run counts them as the run's).
+    reads: std::sync::atomic::AtomicU64,
+}
+
+impl<S, D> Check<'_, S, D> {
+    fn read(&self, n: u64) {
+        self.reads
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The keys `check` found `missing` without reading further (`explain_missing` off, as backfill
+/// checks), explained as `verify` explains them: missing, a deliberate skip, or deleted at the
+/// destination after it arrived. For a dry run that must first check as the run does.
+pub async fn explain_missing<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    options: &Options,
+    findings: &mut [Finding],
+) -> Result<(), ReplicationError> {
+    let region = replicator.bucket_region(&options.bucket).await?;
+    let check = Check {
+        replicator,
+        options,
+        region: &region,
+        reads: Default::default(),
+    };
+    let rules: Vec<&Rule> = replicator
+        .config()
+        .rules
+        .iter()
+        .filter(|r| r.enabled)
+        .collect();
+    for f in findings.iter_mut().filter(|f| f.status == Status::Missing) {
+        let theirs: Vec<&Rule> = rules
+            .iter()
+            .copied()
+            .filter(|r| r.destination.id().to_string() == f.destination)
+            .collect();
+        // A key deleted in the source keeps what the check said of it.
+        if !f.detail.is_empty() {
+            continue;
+        }
+        let explained = match check.selecting_rule(&theirs, &f.key).await {
+            Ok(Some(rule)) => check.absent(rule, &f.key).await,
+            Ok(None) => Ok((Status::Missing, String::new())),
+            Err(e) => Err(e),
+        };
+        (f.status, f.detail) = match explained {
+            Ok(found) => found,
+            Err(e) => (Status::Error, e.code().to_owned()),
+        };
+    }
+    Ok(())
 }
