@@ -370,31 +370,54 @@ async fn verify_deleted<S: SourceStore, D: DestinationStore>(
     for rule in rules {
         let judged = replicator
             .judge(rule, region, &object.bucket, &object.key, current)
-            .await
-            .map(|decision| match decision {
+            .await;
+        // Delete markers not replicated here: the destination lacks the source's newest object
+        // version. Over an object of its own it is `stale`, where it holds none `missing`, as
+        // `verify` says.
+        let holds = match &judged {
+            Ok(Decision::Copy { .. }) => holds_object(replicator, rule, &object.key).await,
+            _ => Ok(false),
+        };
+        let judged = judged.and_then(|d| holds.map(|holds| (d, holds))).map(
+            |(decision, holds)| match decision {
                 Decision::Hide(_) => {
                     damaged = true;
                     "stale: deleted in the source".to_owned()
                 }
-                // Delete markers not replicated here: the destination lacks the source's newest
-                // object version.
                 Decision::Copy { head, .. } => {
                     damaged = true;
                     format!(
-                        "missing: deleted in the source, whose newest object version {} is not the destination's",
+                        "{}: deleted in the source, whose newest object version {} is not the destination's",
+                        if holds { "stale" } else { "missing" },
                         head.version_id.as_deref().unwrap_or("null")
                     )
                 }
                 Decision::Settled(Settled::InSync) => Status::Same.to_string(),
                 Decision::Settled(Settled::Later) => Status::NewerAtDestination.to_string(),
                 Decision::Settled(Settled::Skipped(reason)) => format!("skipped: {reason}"),
-            });
+            },
+        );
         checks.push((Some(rule.destination.id().to_string()), judged));
     }
     match combine(checks.into_iter()) {
         (ResultCode::Succeeded, result) if damaged => (ResultCode::PermanentFailure, result),
         other => other,
     }
+}
+
+/// Whether the destination of `rule` holds an object under `key` now.
+async fn holds_object<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    rule: &crate::config::Rule,
+    key: &str,
+) -> Result<bool, ReplicationError> {
+    let at = replicator.locate(rule, key).await?;
+    let current = replicator
+        .destination()
+        .replica_current(&at)
+        .await
+        .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+    Ok(matches!(current, Current::Object(_)))
 }
 
 fn skipped(reason: &SkipReason) -> (ResultCode, String) {

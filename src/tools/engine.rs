@@ -78,6 +78,9 @@ pub(super) struct Work {
     pub(super) rewrite: Vec<String>,
     /// Destinations whose listing of versions shows the key never written there.
     pub(super) never_written_at: Vec<String>,
+    /// Destinations left for this key (backfill: a key deleted in the source is acted on only
+    /// where its check found work, as its dry run counts it).
+    pub(super) leave: Vec<String>,
     /// The source's current version as its listing of versions showed it (id, ETag): the
     /// engine then reads whether it is still current beside its ACL, not before.
     pub(super) listed: Option<(String, String)>,
@@ -196,6 +199,8 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
     work: &Work,
     leaving: &[String],
 ) -> Vec<DestinationOutcome> {
+    let leaving: Vec<String> = leaving.iter().chain(&work.leave).cloned().collect();
+    let leaving = leaving.as_slice();
     let event = |kind, version_id: Option<String>, etag: Option<String>| ObjectEvent {
         kind,
         index: 0,
@@ -291,7 +296,12 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
         // sent): as the engine would leave it, a delete marker where the rule replicates them,
         // else the newest object version.
         Current::DeleteMarker(..) => {
-            let selecting = crate::rules::select(replicator.config(), bucket, &work.key, &[]);
+            // Only rules whose destinations this run acts on.
+            let selecting: Vec<_> =
+                crate::rules::select(replicator.config(), bucket, &work.key, &[])
+                    .into_iter()
+                    .filter(|r| !leaving.contains(&r.destination.id().to_string()))
+                    .collect();
             let mut last = Vec::new();
             if selecting.iter().any(|r| r.delete_marker_replication) {
                 last.push(event(EventKind::DeleteMarkerCreated, None, None));

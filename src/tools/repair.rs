@@ -43,6 +43,7 @@ pub async fn repair<S: SourceStore, D: DestinationStore>(
                 bytes: 0,
                 rewrite: Vec::new(),
                 never_written_at: Vec::new(),
+                leave: Vec::new(),
                 listed: None,
                 metadata: Vec::new(),
             };

@@ -68,6 +68,7 @@ pub async fn backfill<S: SourceStore, D: DestinationStore>(
                 bytes,
                 rewrite: Vec::new(),
                 never_written_at: Vec::new(),
+                leave: Vec::new(),
                 listed: None,
                 metadata: Vec::new(),
             })
@@ -153,11 +154,29 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
                 .filter(|f| f.status == Status::Differs)
                 .map(|f| f.destination.clone())
                 .collect();
+            // A key deleted in the source is owed its newest object version only where the
+            // check found it missing; elsewhere (a destination of a rule replicating delete
+            // markers, holding nothing) it is left, as the dry run counts it.
+            let leave = match found.iter().any(|f| f.deleted_in_source()) {
+                true => replicator
+                    .config()
+                    .rules
+                    .iter()
+                    .map(|r| r.destination.id().to_string())
+                    .filter(|d| {
+                        !found
+                            .iter()
+                            .any(|f| &f.destination == d && for_the_engine(f))
+                    })
+                    .collect(),
+                false => Vec::new(),
+            };
             work.push(Work {
                 key: key.to_owned(),
                 history: Vec::new(),
                 bytes: found.iter().map(|f| f.size).max().unwrap_or(0),
                 rewrite,
+                leave,
                 never_written_at,
                 listed: listed.get(key).cloned(),
                 metadata: Vec::new(),

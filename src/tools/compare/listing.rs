@@ -3,6 +3,7 @@
 //! tell damage from a deliberate skip, a later write at the destination, a deletion).
 
 use super::proof::{proof, Proof};
+use super::status::DELETED_IN_SOURCE;
 use super::{Check, Finding, Pair, Status};
 use crate::config::{DestinationId, Rule};
 use crate::error::{ReplicationError, Side};
@@ -113,7 +114,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                 Ok((status, detail)) => finding(status, detail, None),
                 Err(e) => finding(Status::Error, e.code().to_owned(), None),
             },
-            (None, Some(_), _) if in_scope => match self.deleted_in_source(rules, at, &key).await {
+            (None, Some(_), _) if in_scope => match self.deleted_in_source(rules, &key).await {
                 Ok((status, detail)) => finding(status, detail, None),
                 Err(e) => finding(Status::Error, e.code().to_owned(), None),
             },
@@ -266,13 +267,13 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         judged
     }
 
-    /// A key only the destination lists: if the source deleted it and the replica is ours, what
-    /// the rule says the destination should hold decides between `stale` and `same`; anything
-    /// else (never in the source, someone else's object) is `extra`.
+    /// A key only the destination lists: if the source deleted it, what convergence would do
+    /// there decides (the engine's judgement: a replica of ours, or another write older than
+    /// the source's delete, is hidden or replaced: `stale`; a later write stands); anything
+    /// else (never in the source, no rule for it) is `extra`.
     async fn deleted_in_source(
         &self,
         rules: &[&Rule],
-        at: &ReplicaLocation,
         key: &str,
     ) -> Result<(Status, String), ReplicationError> {
         let extra = Ok((Status::Extra, String::new()));
@@ -288,27 +289,10 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         else {
             return extra;
         };
-        let at = at_key(at, key);
-        self.read(1);
-        let dst = self
-            .replicator
-            .destination()
-            .replica_current(&at)
-            .await
-            .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
-        let Current::Object(dst) = dst else {
-            return extra;
-        };
-        let Some(record) = dst.replica_record(&at.bucket, key) else {
-            return extra;
-        };
-        if !record.from(&self.options.bucket) {
-            return extra;
-        }
-        // What convergence would leave there: where it writes (hides the replica, or copies
-        // the source's newest object version over it), the replica is stale; where it writes
-        // nothing, the replica is what S3's replication leaves (a version deleted in the source
-        // without version-delete replication keeps its replica).
+        // What convergence would leave there: where it writes (hides the object, or copies
+        // the source's newest object version over it), it is stale; where it writes nothing,
+        // it is what S3's replication leaves (a version deleted in the source without
+        // version-delete replication keeps its replica) or a later write.
         Ok(match self.judged(rule, key, &current).await? {
             Decision::Hide(_) => (Status::Stale, "deleted in the source".to_owned()),
             Decision::Copy { head, .. } => (
@@ -348,7 +332,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             Decision::Copy { head, .. } => Some((
                 Status::Missing,
                 format!(
-                    "deleted in the source; its newest object version {} is not here",
+                    "{DELETED_IN_SOURCE}; its newest object version {} is not here",
                     head.version_id.as_deref().unwrap_or("null")
                 ),
             )),

@@ -70,6 +70,17 @@ pub struct Finding {
     pub etag: String,
 }
 
+impl Finding {
+    /// A key deleted in the source whose newest object version the destination lacks (its
+    /// `missing` names it so).
+    pub fn deleted_in_source(&self) -> bool {
+        self.status == Status::Missing && self.detail.starts_with(DELETED_IN_SOURCE)
+    }
+}
+
+/// How a `missing` finding of a key deleted in the source begins.
+pub(super) const DELETED_IN_SOURCE: &str = "deleted in the source";
+
 /// The counts of a run, printed as its last line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
