@@ -1075,3 +1075,44 @@ async fn the_backfill_dry_run_predicts_the_runs_requests_count_for_count() {
         );
     }
 }
+
+/// A source object moved to GLACIER by a lifecycle rule after it was replicated (the same
+/// version, another storage class: the local S3 cannot transition in place, the in-memory one
+/// can) is `skipped` as archived, as `repair` leaves it: it was `differs` forever.
+#[tokio::test]
+async fn a_source_object_archived_after_it_was_replicated_is_skipped_not_damage() {
+    use s3_replicator::tools::compare::{self, Status};
+    let s3 = s3();
+    s3.put("src", "cold", b"replicated, then archived");
+    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+    assert_eq!(backfill_of(&replicator).await.replicated, 1);
+    s3.edit_head("src", "cold", |h| {
+        h.storage_class = Some("GLACIER".into());
+        h.archived = true;
+    });
+    let options = compare::Options {
+        bucket: "src".into(),
+        prefix: String::new(),
+        deep: true,
+        explain_missing: true,
+    };
+    let findings = compare::verify(&replicator, &options).await.unwrap();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].status, Status::Skipped, "{findings:?}");
+    assert!(compare::Tally::of(&findings).complete());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (tally, failures) = s3_replicator::tools::repair::repair(
+        &replicator,
+        "src",
+        &findings,
+        Vec::new(),
+        2,
+        &s3_replicator::tools::progress::Quiet,
+        &stop,
+    )
+    .await
+    .unwrap();
+    assert!(failures.is_empty());
+    assert_eq!(tally.replicated, 0);
+    assert_eq!(s3.version_count("dst", "cold"), 1);
+}

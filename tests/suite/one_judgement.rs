@@ -551,3 +551,74 @@ async fn a_deleted_keys_newest_version_never_sent_is_missing_for_every_tool() {
         "{batch:?}"
     );
 }
+
+/// A replica deleted at the destination after it arrived is a later write there: `backfill`
+/// leaves the delete standing, for a `null` version (written before versioning was enabled)
+/// as for any other, and its dry run says so count for count. Backfill copied a `null`
+/// replica back over the delete, and the dry run said `skipped` where the run said `already in
+/// sync`.
+#[tokio::test]
+async fn a_replica_deleted_at_the_destination_stays_deleted_and_the_dry_run_says_so() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let s3 = client();
+    let src = unique_bucket("oj-null-src");
+    s3.create_bucket().bucket(&src).send().await.unwrap();
+    let dst = versioned_bucket(&s3, "oj-null-dst", "eu-west-1").await;
+    let config = json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled",
+        "Filter": {}, "DeleteMarkerReplication": {"Status": "Enabled"},
+        "Destination": {"Bucket": dst}}]})
+    .to_string();
+    put(&s3, &src, "before.txt", b"written before versioning").await;
+    s3.put_bucket_versioning()
+        .bucket(&src)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    put(&s3, &src, "after.txt", b"written after").await;
+    let (code, stdout) = cli(&config, &["backfill", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(
+        stdout.lines().last().unwrap_or_default(),
+        "backfill: 2 replicated, 0 already in sync, 0 skipped, 0 failed"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for key in ["before.txt", "after.txt"] {
+        s3.delete_object()
+            .bucket(&dst)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    }
+    let (code, stdout) = cli(&config, &["backfill", "--bucket", &src, "--dry-run"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains(
+            "backfill (dry run): 0 to replicate, 0 already in sync, 2 skipped, 0 failed\n"
+        ),
+        "{stdout}"
+    );
+    let (code, stdout) = cli(&config, &["backfill", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(
+        stdout.lines().last().unwrap_or_default(),
+        "backfill: 0 replicated, 0 already in sync, 2 skipped, 0 failed"
+    );
+    for key in ["before.txt", "after.txt"] {
+        let head = s3.head_object().bucket(&dst).key(key).send().await;
+        assert!(head.is_err(), "{key}: the destination's delete was undone");
+    }
+    let (code, stdout) = cli(&config, &["verify", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "verify: 0 same, 0 missing, 0 differs, 0 stale, 0 unproven, 0 skipped, 2 newer-at-destination, 0 extra, 0 errors\n"
+        ),
+        "{stdout}"
+    );
+}
