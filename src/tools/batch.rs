@@ -223,6 +223,12 @@ async fn one<S: SourceStore, D: DestinationStore>(
         Ok(current @ Current::DeleteMarker(..)) if mode == Mode::Verify => {
             return verify_deleted(replicator, region, object, &current).await
         }
+        // Replicate: the key is brought in line with its delete as convergence would (a stale
+        // replica hidden, or the source's newest object version sent where delete markers are
+        // not replicated), as `repair` does and the verify task reports.
+        Ok(Current::DeleteMarker(..)) if mode == Mode::Replicate => {
+            return replicate_deleted(replicator, object, stop_at, counted).await
+        }
         Ok(_) => {
             return (
                 ResultCode::Succeeded,
@@ -403,6 +409,36 @@ async fn verify_deleted<S: SourceStore, D: DestinationStore>(
         (ResultCode::Succeeded, result) if damaged => (ResultCode::PermanentFailure, result),
         other => other,
     }
+}
+
+/// A replicate task for a key whose source's current version is a delete marker: convergence
+/// at each destination; "in sync" where it writes nothing.
+async fn replicate_deleted<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    object: &TaskObject,
+    stop_at: Option<Instant>,
+    counted: &mut bool,
+) -> (ResultCode, String) {
+    let event = task_event(object, None, None);
+    let run = crate::run::Run::new(stop_at).for_tool();
+    let outcomes = replicator.converge_key(&event, &run).await;
+    let now = std::time::SystemTime::now();
+    crate::metrics::requests(&event.bucket, 1 + run.requests());
+    for o in &outcomes {
+        crate::metrics::outcome(&event, o.destination.as_deref(), &o.result, now);
+    }
+    *counted = true;
+    if outcomes.is_empty() {
+        return (ResultCode::Succeeded, "in sync".to_owned());
+    }
+    combine(outcomes.into_iter().map(|o| {
+        let result = o.result.map(|done| match done.verdict() {
+            Verdict::Replicated => "replicated".to_owned(),
+            Verdict::InSync => "in sync".to_owned(),
+            Verdict::Skipped(reason) => format!("skipped: {reason}"),
+        });
+        (o.destination, result)
+    }))
 }
 
 /// Whether the destination of `rule` holds an object under `key` now.
