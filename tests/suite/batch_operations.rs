@@ -143,7 +143,9 @@ async fn replicate_job_replicates_what_is_not_in_sync_and_a_rerun_copies_nothing
     assert_eq!(first[0], ("Succeeded".into(), "in sync".into()));
     assert_eq!(first[1], ("Succeeded".into(), "replicated".into()));
     assert_eq!(first[2], ("Succeeded".into(), "replicated".into()));
-    assert!(first[3].1.starts_with("skipped: "), "{:?}", first[3]);
+    // Deleted in the source, its newest object version never sent (delete markers are not
+    // replicated here): sent now, as the verify task's `missing` says it should be.
+    assert_eq!(first[3], ("Succeeded".into(), "replicated".into()));
     assert_eq!(
         body_of(&w.s3, &w.dst, "missing 1+1.txt", None).await,
         b"never replicated"
@@ -157,7 +159,7 @@ async fn replicate_job_replicates_what_is_not_in_sync_and_a_rerun_copies_nothing
         .await
         .unwrap();
     let again = results(&again);
-    for r in &again[..3] {
+    for r in &again {
         assert_eq!(r, &("Succeeded".to_owned(), "in sync".to_owned()));
     }
     assert_eq!(version_count(&w.s3, &w.dst, "missing 1+1.txt").await, 1);
