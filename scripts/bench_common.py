@@ -14,7 +14,8 @@ import boto3
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # One line per request in moto's (werkzeug's) log: ... "GET /bucket?list-type=2 HTTP/1.1" 200 -
-REQUEST_LINE = re.compile(r'"[A-Z]+ \S+ HTTP/[\d.]+" \d{3} ')
+# (werkzeug colours an error answer's request: ANSI codes inside the quotes, counted too).
+REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)?[A-Z]+ \S+ HTTP/[\d.]+(?:\x1b\[0m)?" \d{3} ')
 
 
 def free_port():

@@ -218,9 +218,10 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
     async fn keys_with_history(
         &self,
         at: &ReplicaLocation,
-    ) -> Result<std::collections::BTreeSet<String>, S3Failure> {
+        max_pages: usize,
+    ) -> Result<(Option<std::collections::BTreeSet<String>>, usize), S3Failure> {
         self.enter("ListObjectVersions", None).await?;
-        self.inner.keys_with_history(at).await
+        self.inner.keys_with_history(at, max_pages).await
     }
 
     async fn replica_versions(

@@ -35,6 +35,7 @@ pub struct Run {
     tool: bool,
     never_written_at: Vec<String>,
     ledger: Option<Arc<Ledger>>,
+    unavailable: Vec<String>,
 }
 
 /// A replica that landed, as the work went on: what the metrics count for it.
@@ -153,6 +154,7 @@ impl Run {
             tool: false,
             never_written_at: Vec::new(),
             ledger: None,
+            unavailable: Vec::new(),
         }
     }
 
@@ -215,6 +217,21 @@ impl Run {
     /// Whether a listing found the key never written at `destination` ([`Self::never_written_at`]).
     pub fn never_written(&self, destination: &str) -> bool {
         self.never_written_at.iter().any(|d| d == destination)
+    }
+
+    /// The same run, leaving these destinations (as [`crate::config::DestinationId`] prints
+    /// them) alone: a tool found them unavailable (their listing refused, the bucket gone) and
+    /// reports them once, rather than failing every key there.
+    pub fn leaving(self, destinations: Vec<String>) -> Self {
+        Self {
+            unavailable: destinations,
+            ..self
+        }
+    }
+
+    /// Whether `destination` is left alone ([`Self::leaving`]).
+    pub fn leaves(&self, destination: &crate::config::DestinationId) -> bool {
+        !self.unavailable.is_empty() && self.unavailable.contains(&destination.to_string())
     }
 
     /// Whether a tool made this run ([`Self::for_tool`]).

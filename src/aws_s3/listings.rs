@@ -160,16 +160,23 @@ pub(super) async fn list_current(
 
 /// Every page of ListObjectVersions under `prefix` (of a bucket `owner` owns, where given), each
 /// handed to `each` in order, with the kinds of its entries in the order S3 sent them (`None`
-/// when the body could not be read).
+/// when the body could not be read); at most `max_pages` pages. The answer: whether the listing
+/// came to its end.
 async fn version_pages(
     client: &Client,
     bucket: &str,
     owner: Option<&str>,
     prefix: &str,
+    max_pages: Option<usize>,
     mut each: impl FnMut(&ListObjectVersionsOutput, Option<Vec<Kind>>) -> Result<(), S3Failure>,
-) -> Result<(), S3Failure> {
+) -> Result<bool, S3Failure> {
     let (mut key_marker, mut version_marker) = (None, None);
+    let mut pages = 0;
     loop {
+        if max_pages.is_some_and(|max| pages >= max) {
+            return Ok(false);
+        }
+        pages += 1;
         let order = PageOrder::default();
         let page = client
             .list_object_versions()
@@ -186,7 +193,7 @@ async fn version_pages(
             .map_err(|e| failure("ListObjectVersions", e))?;
         each(&page, order.take())?;
         if page.is_truncated() != Some(true) {
-            return Ok(());
+            return Ok(true);
         }
         key_marker = next_key_marker(&page)?;
         version_marker = page.next_version_id_marker().map(str::to_owned);
@@ -203,7 +210,7 @@ pub(super) async fn all_versions(
     prefix: &str,
 ) -> Result<Vec<ListedVersion>, S3Failure> {
     let mut versions: Vec<ListedVersion> = Vec::new();
-    version_pages(client, bucket, None, prefix, |page, _| {
+    version_pages(client, bucket, None, prefix, None, |page, _| {
         for v in page.versions() {
             versions.extend(listed_version(page.encoding_type(), v)?);
         }
@@ -223,10 +230,21 @@ pub(super) async fn history(
     bucket: &str,
     prefix: &str,
 ) -> Result<Vec<Past>, S3Failure> {
+    let all = history_within(client, bucket, prefix, None).await?;
+    all.ok_or_else(|| not_advancing("ListObjectVersions"))
+}
+
+/// [`history`] in at most `max_pages` pages: `None` where the listing is longer.
+pub(super) async fn history_within(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    max_pages: Option<usize>,
+) -> Result<Option<Vec<Past>>, S3Failure> {
     let mut entries: Vec<Past> = Vec::new();
     let millis =
         |t: Option<&aws_smithy_types::DateTime>| t.map_or(0, |t| t.to_millis().unwrap_or(0));
-    version_pages(client, bucket, None, prefix, |page, order| {
+    let complete = version_pages(client, bucket, None, prefix, max_pages, |page, order| {
         let encoding = page.encoding_type();
         let version = |v: &aws_sdk_s3::types::ObjectVersion| -> Result<Past, S3Failure> {
             Ok(Past {
@@ -274,18 +292,22 @@ pub(super) async fn history(
         Ok(())
     })
     .await?;
-    Ok(entries)
+    Ok(complete.then_some(entries))
 }
 
-/// Every key under `prefix` holding any version or delete marker (ListObjectVersions).
+/// Every key under `prefix` holding any version or delete marker (ListObjectVersions), in at
+/// most `max_pages` pages: `None` where the listing is longer; and the pages listed.
 pub(super) async fn keys_with_history(
     client: &Client,
     bucket: &str,
     prefix: &str,
     owner: Option<&str>,
-) -> Result<BTreeSet<String>, S3Failure> {
+    max_pages: usize,
+) -> Result<(Option<BTreeSet<String>>, usize), S3Failure> {
     let mut keys = BTreeSet::new();
-    version_pages(client, bucket, owner, prefix, |page, _| {
+    let mut pages = 0;
+    let complete = version_pages(client, bucket, owner, prefix, Some(max_pages), |page, _| {
+        pages += 1;
         let versions = page.versions().iter().filter_map(|v| v.key());
         for key in versions.chain(page.delete_markers().iter().filter_map(|m| m.key())) {
             keys.insert(listed_key("ListObjectVersions", page.encoding_type(), key)?);
@@ -293,5 +315,5 @@ pub(super) async fn keys_with_history(
         Ok(())
     })
     .await?;
-    Ok(keys)
+    Ok((complete.then_some(keys), pages))
 }

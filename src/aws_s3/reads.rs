@@ -409,6 +409,16 @@ impl SourceStore for AwsS3 {
         super::listings::history(&self.client(region), bucket, prefix).await
     }
 
+    async fn history_within(
+        &self,
+        region: &str,
+        bucket: &str,
+        prefix: &str,
+        max_pages: usize,
+    ) -> Result<Option<Vec<Past>>, S3Failure> {
+        super::listings::history_within(&self.client(region), bucket, prefix, Some(max_pages)).await
+    }
+
     async fn versioning_enabled(&self, region: &str, bucket: &str) -> Result<bool, S3Failure> {
         let out = self
             .client(region)

@@ -117,13 +117,15 @@ impl DestinationStore for AwsS3 {
     async fn keys_with_history(
         &self,
         at: &ReplicaLocation,
-    ) -> Result<std::collections::BTreeSet<String>, S3Failure> {
+        max_pages: usize,
+    ) -> Result<(Option<std::collections::BTreeSet<String>>, usize), S3Failure> {
         let client = self.client_at(&at.region, at.endpoint.as_deref());
         keys_with_history(
             &client,
             &at.bucket,
             &at.key,
             at.expected_bucket_owner.as_deref(),
+            max_pages,
         )
         .await
     }

@@ -145,11 +145,48 @@ impl SourceStore for FakeS3 {
 
     async fn history(
         &self,
-        _region: &str,
+        region: &str,
         bucket: &str,
         prefix: &str,
     ) -> Result<Vec<Past>, S3Failure> {
+        let all = self
+            .history_within(region, bucket, prefix, usize::MAX)
+            .await?;
+        Ok(all.unwrap_or_default())
+    }
+
+    async fn history_within(
+        &self,
+        _region: &str,
+        bucket: &str,
+        prefix: &str,
+        max_pages: usize,
+    ) -> Result<Option<Vec<Past>>, S3Failure> {
+        // The first page's call before the read, as every call here.
+        drop(self.call().await);
+        let entries = self.past(bucket, prefix)?;
+        Ok(self
+            .more_pages(entries.len(), max_pages)
+            .await
+            .then_some(entries))
+    }
+
+    async fn versioning_enabled(&self, _region: &str, bucket: &str) -> Result<bool, S3Failure> {
         let _call = self.call().await;
+        self.state()
+            .bucket("GetBucketVersioning", bucket)
+            .map(|b| b.versioning == Versioning::Enabled)
+    }
+
+    async fn current(&self, _region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
+        let _call = self.call().await;
+        self.state().current("HeadObject", bucket, key)
+    }
+}
+
+impl FakeS3 {
+    /// Every version and delete marker under `prefix`, as ListObjectVersions lists them.
+    fn past(&self, bucket: &str, prefix: &str) -> Result<Vec<Past>, S3Failure> {
         let mut state = self.state();
         let b = state.bucket("ListObjectVersions", bucket)?;
         Ok(b.keys
@@ -177,15 +214,13 @@ impl SourceStore for FakeS3 {
             .collect())
     }
 
-    async fn versioning_enabled(&self, _region: &str, bucket: &str) -> Result<bool, S3Failure> {
-        let _call = self.call().await;
-        self.state()
-            .bucket("GetBucketVersioning", bucket)
-            .map(|b| b.versioning == Versioning::Enabled)
-    }
-
-    async fn current(&self, _region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
-        let _call = self.call().await;
-        self.state().current("HeadObject", bucket, key)
+    /// A call for each page after the first of a listing of `entries` (1,000 a page), up to
+    /// `max_pages` in all: whether the listing ended within them.
+    pub(super) async fn more_pages(&self, entries: usize, max_pages: usize) -> bool {
+        let pages = entries.div_ceil(1000).max(1);
+        for _ in 1..pages.min(max_pages) {
+            drop(self.call().await);
+        }
+        pages <= max_pages
     }
 }

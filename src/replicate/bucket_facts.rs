@@ -120,6 +120,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
 
     /// Whether a rule's replicas carry the source's ACL: not where the rule makes the
     /// destination's owner own them, nor where the destination has ACLs disabled.
+    /// Whether a copy under `rule` from `bucket` reads the source version's ACL first (the
+    /// rule carries ACLs and the bucket has them enabled, learnt once): for a dry run's count.
+    pub async fn reads_source_acl(&self, region: &str, bucket: &str, rule: &Rule) -> bool {
+        self.carries_acl(rule)
+            && !self
+                .source_acls_disabled(region, bucket, &Run::new(None))
+                .await
+    }
+
     pub(super) fn carries_acl(&self, rule: &Rule) -> bool {
         !rule.destination.owner_override && !self.acl_disabled(&rule.destination)
     }

@@ -42,7 +42,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // The delete marker each destination was given in the round before, by version id.
         let mut markers: HashMap<&str, String> = HashMap::new();
         let mut outcomes = Vec::new();
-        let mut pending: Vec<&Rule> = rules.to_vec();
+        // Destinations a tool found unavailable are left (reported once, by the tool).
+        let mut pending: Vec<&Rule> = rules
+            .iter()
+            .copied()
+            .filter(|r| !run.leaves(&r.destination.id()))
+            .collect();
         for round in 0..CONVERGE_ROUNDS {
             if pending.is_empty() {
                 break;

@@ -15,7 +15,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // with it.
         let in_order = event.version_id.is_some() && matches!(run.mode(), Mode::Event);
         let candidates = match in_order {
-            true => rules::select_for_key(&self.config, &event.bucket, &event.key),
+            true => rules::select_for_key(&self.config, &event.bucket, &event.key)
+                .into_iter()
+                .filter(|r| !run.leaves(&r.destination.id()))
+                .collect(),
             false => Vec::new(),
         };
         let reads = self.destination_reads(&candidates, event, run);
@@ -94,6 +97,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             &event.key,
             tags.as_deref().unwrap_or(&[]),
         );
+        let selected: Vec<&Rule> = selected
+            .into_iter()
+            .filter(|r| !run.leaves(&r.destination.id()))
+            .collect();
         run.selected(selected.iter().map(|r| &r.destination));
         if selected.is_empty() {
             return whole(Ok(Done::Skipped(SkipReason::NoMatchingRule)));

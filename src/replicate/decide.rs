@@ -186,7 +186,20 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         key: &str,
         src: &Current,
     ) -> Result<Decision<'_>, ReplicationError> {
-        let run = Run::new(None);
+        self.judge_in(rule, region, bucket, key, src, &Run::new(None))
+            .await
+    }
+
+    /// [`Self::judge`], its reads counted in `run`.
+    pub async fn judge_in(
+        &self,
+        rule: &Rule,
+        region: &str,
+        bucket: &str,
+        key: &str,
+        src: &Current,
+        run: &Run,
+    ) -> Result<Decision<'_>, ReplicationError> {
         let event = ObjectEvent {
             kind: EventKind::Created,
             index: 0,
@@ -201,9 +214,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             event_time: None,
             size: None,
         };
-        let at = self.location(rule, key, &run).await?;
-        let dst = self.replica_current(&at, &run).await?;
-        self.decide(rule, &event, region, (src, &dst), &at, &run)
+        let at = self.location(rule, key, run).await?;
+        let dst = self.replica_current(&at, run).await?;
+        self.decide(rule, &event, region, (src, &dst), &at, run)
             .await
     }
 }

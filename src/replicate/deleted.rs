@@ -11,7 +11,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // Delete markers carry no tags, so rules with tag filters never select them (as in S3).
         let selected: Vec<&Rule> = rules::select(&self.config, &event.bucket, &event.key, &[])
             .into_iter()
-            .filter(|r| r.delete_marker_replication)
+            .filter(|r| r.delete_marker_replication && !run.leaves(&r.destination.id()))
             .collect();
         run.selected(selected.iter().map(|r| &r.destination));
         if selected.is_empty() {
@@ -58,7 +58,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Err(e) if e.disposition() == Disposition::SourceGone => {}
             Err(e) => return whole(Err(e)),
         }
-        let selected = rules::select_for_key(&self.config, &event.bucket, &event.key);
+        let mut selected = rules::select_for_key(&self.config, &event.bucket, &event.key);
+        selected.retain(|r| !run.leaves(&r.destination.id()));
         let mut outcomes = Vec::new();
         for rule in &selected {
             let result = async {

@@ -18,7 +18,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // Read from the source once, and only if some destination has a replica to update.
         let (tags, grants) = (OnceCell::new(), OnceCell::new());
         let mut outcomes = Vec::new();
-        for rule in rules::select_for_key(&self.config, &event.bucket, &event.key) {
+        let mut selected = rules::select_for_key(&self.config, &event.bucket, &event.key);
+        selected.retain(|r| !run.leaves(&r.destination.id()));
+        for rule in selected {
             let result = async {
                 let at = self.location(rule, &event.key, run).await?;
                 let acl_fixed =

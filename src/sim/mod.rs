@@ -13,6 +13,7 @@ pub mod deliver;
 pub mod generate;
 pub mod invariants;
 pub mod oracle;
+mod tools;
 pub mod topology;
 pub mod world;
 
@@ -182,6 +183,7 @@ async fn history(seed: u64, options: &Options) -> Outcome {
     let mut violations = world.check_states();
     let states_hold = violations.iter().all(|v| v.invariant > 2);
     violations.extend(world.check_tools(states_hold).await);
+    violations.append(&mut world.violations);
     let counted = *world.counted.borrow();
     if counted > world.s3.replica_writes() {
         violations.push(Violation {
@@ -225,11 +227,17 @@ impl World {
                 ),
                 Err(e) => format!("verify {bucket}: failed: {e}"),
             },
+            1 if !self.rng.chance(3) => {
+                let (line, violation) =
+                    tools::backfill_after_its_dry_run(replicator, &bucket, &stop).await;
+                self.violations.extend(violation);
+                line
+            }
             1 => {
                 let options = crate::tools::backfill::Options {
                     bucket: bucket.clone(),
                     prefix: String::new(),
-                    all_versions: self.rng.chance(3),
+                    all_versions: true,
                     concurrency: 2,
                 };
                 let quiet = crate::tools::progress::Quiet;
@@ -260,7 +268,6 @@ impl World {
     /// a check of current versions can see), and clean after repair.
     async fn check_tools(&mut self, states_hold: bool) -> Vec<Violation> {
         let mut out = Vec::new();
-        let stop = AtomicBool::new(false);
         for f in 0..self.replicators.len() {
             for bucket in self.topology.functions[f].sources.clone() {
                 let replicator = &self.replicators[f];
@@ -302,14 +309,8 @@ impl World {
                         format!("{bucket}: {tally}"),
                     ));
                 }
-                if tally.complete() {
-                    continue;
-                }
-                match repair(replicator, &bucket, &stop).await {
-                    Ok(line) => self.log.push(format!("final {line}")),
-                    Err(e) => out.push(violation5("repair-failed", format!("{bucket}: {e}"))),
-                }
-                self.collect_notices();
+                // Invariant 7: the tools agree (repair runs here, on these findings).
+                out.extend(self.check_agreement(f, &bucket, &findings).await);
                 let replicator = &self.replicators[f];
                 if let Ok(after) =
                     crate::tools::compare::verify(replicator, &verify_options(&bucket)).await
@@ -387,7 +388,8 @@ async fn repair(
     let findings = crate::tools::compare::verify(replicator, &verify_options(bucket)).await?;
     let quiet = crate::tools::progress::Quiet;
     let (tally, failures) =
-        crate::tools::repair::repair(replicator, bucket, &findings, 2, &quiet, stop).await?;
+        crate::tools::repair::repair(replicator, bucket, &findings, Vec::new(), 2, &quiet, stop)
+            .await?;
     Ok(format!(
         "repair {bucket}: {} ({} failures)",
         tally.summary("repair"),

@@ -74,6 +74,8 @@ pub struct World {
     pub destination_writes: bool,
     /// Whether two invocations sometimes run at once on the same events.
     pub twins: bool,
+    /// Invariants found broken during the run (a dry run's counts against its run's).
+    pub violations: Vec<super::Violation>,
 }
 
 /// The simulated epoch: 2026-11-22T10:00:00Z.
@@ -116,6 +118,7 @@ impl World {
             problems: Vec::new(),
             destination_writes: true,
             twins: true,
+            violations: Vec::new(),
         }
     }
 

@@ -103,11 +103,13 @@ pub trait DestinationStore: Sync {
 
     /// Every key whose name starts with `at.key` that holds any version or delete marker at the
     /// destination (ListObjectVersions): a key not among them was never written there, or has
-    /// had every trace of it deleted.
+    /// had every trace of it deleted. `None` where the listing takes more than `max_pages`
+    /// pages (of 1,000 versions and delete markers): no more are listed. With the pages listed.
     fn keys_with_history(
         &self,
         at: &ReplicaLocation,
-    ) -> impl Future<Output = Result<BTreeSet<String>, S3Failure>> + Send;
+        max_pages: usize,
+    ) -> impl Future<Output = Result<(Option<BTreeSet<String>>, usize), S3Failure>> + Send;
 
     /// The destination versions of the key, newest first (delete markers excluded).
     fn replica_versions(

@@ -115,6 +115,16 @@ pub trait SourceStore: Sync {
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<Past>, S3Failure>> + Send;
 
+    /// [`Self::history`] in at most `max_pages` pages (of 1,000 entries): `None` where it takes
+    /// more, and no more are listed.
+    fn history_within(
+        &self,
+        region: &str,
+        bucket: &str,
+        prefix: &str,
+        max_pages: usize,
+    ) -> impl Future<Output = Result<Option<Vec<Past>>, S3Failure>> + Send;
+
     /// Whether the bucket's versioning is Enabled (GetBucketVersioning): not when it was never
     /// enabled, nor when it is suspended.
     fn versioning_enabled(

@@ -273,6 +273,12 @@ async fn one<S: SourceStore, D: DestinationStore>(
         Ok(current @ Current::DeleteMarker(..)) if mode == Mode::Verify => {
             return verify_deleted(replicator, region, object, &current).await
         }
+        // Replicate: the key is brought in line with its delete as convergence would (a stale
+        // replica hidden, or the source's newest object version sent where delete markers are
+        // not replicated), as `repair` does and the verify task reports.
+        Ok(Current::DeleteMarker(..)) if mode == Mode::Replicate => {
+            return replicate_deleted(replicator, object, stop_at, ledger, counted).await
+        }
         Ok(_) => {
             return (
                 ResultCode::Succeeded,
@@ -432,31 +438,86 @@ async fn verify_deleted<S: SourceStore, D: DestinationStore>(
     for rule in rules {
         let judged = replicator
             .judge(rule, region, &object.bucket, &object.key, current)
-            .await
-            .map(|decision| match decision {
+            .await;
+        // Delete markers not replicated here: the destination lacks the source's newest object
+        // version. Over an object of its own it is `stale`, where it holds none `missing`, as
+        // `verify` says.
+        let holds = match &judged {
+            Ok(Decision::Copy { .. }) => holds_object(replicator, rule, &object.key).await,
+            _ => Ok(false),
+        };
+        let judged = judged.and_then(|d| holds.map(|holds| (d, holds))).map(
+            |(decision, holds)| match decision {
                 Decision::Hide(_) => {
                     damaged = true;
                     "stale: deleted in the source".to_owned()
                 }
-                // Delete markers not replicated here: the destination lacks the source's newest
-                // object version.
                 Decision::Copy { head, .. } => {
                     damaged = true;
                     format!(
-                        "missing: deleted in the source, whose newest object version {} is not the destination's",
+                        "{}: deleted in the source, whose newest object version {} is not the destination's",
+                        if holds { "stale" } else { "missing" },
                         head.version_id.as_deref().unwrap_or("null")
                     )
                 }
                 Decision::Settled(Settled::InSync) => Status::Same.to_string(),
                 Decision::Settled(Settled::Later) => Status::NewerAtDestination.to_string(),
                 Decision::Settled(Settled::Skipped(reason)) => format!("skipped: {reason}"),
-            });
+            },
+        );
         checks.push((Some(rule.destination.id().to_string()), judged));
     }
     match combine(checks.into_iter()) {
         (ResultCode::Succeeded, result) if damaged => (ResultCode::PermanentFailure, result),
         other => other,
     }
+}
+
+/// A replicate task for a key whose source's current version is a delete marker: convergence
+/// at each destination; "in sync" where it writes nothing.
+async fn replicate_deleted<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    object: &TaskObject,
+    stop_at: Option<Instant>,
+    ledger: &std::sync::Arc<crate::run::Ledger>,
+    counted: &mut bool,
+) -> (ResultCode, String) {
+    let event = task_event(object, None, None);
+    let run = crate::run::Run::new(stop_at)
+        .for_tool()
+        .with_ledger(ledger.clone());
+    let outcomes = replicator.converge_key(&event, &run).await;
+    crate::metrics::requests(&event.bucket, 1 + run.requests());
+    for o in &outcomes {
+        crate::metrics::outcome(&event, o.destination.as_deref(), &o.result);
+    }
+    *counted = true;
+    if outcomes.is_empty() {
+        return (ResultCode::Succeeded, "in sync".to_owned());
+    }
+    combine(outcomes.into_iter().map(|o| {
+        let result = o.result.map(|done| match done.verdict() {
+            Verdict::Replicated => "replicated".to_owned(),
+            Verdict::InSync => "in sync".to_owned(),
+            Verdict::Skipped(reason) => format!("skipped: {reason}"),
+        });
+        (o.destination, result)
+    }))
+}
+
+/// Whether the destination of `rule` holds an object under `key` now.
+async fn holds_object<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    rule: &crate::config::Rule,
+    key: &str,
+) -> Result<bool, ReplicationError> {
+    let at = replicator.locate(rule, key).await?;
+    let current = replicator
+        .destination()
+        .replica_current(&at)
+        .await
+        .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+    Ok(matches!(current, Current::Object(_)))
 }
 
 fn skipped(reason: &SkipReason) -> (ResultCode, String) {

@@ -26,6 +26,9 @@ pub struct Tally {
     pub failed: usize,
     /// Keys not started because the run was interrupted.
     pub not_started: usize,
+    /// Destinations left because they could not be listed (each failure is listed once, with
+    /// an empty key).
+    pub unavailable: usize,
 }
 
 impl Tally {
@@ -44,8 +47,13 @@ impl Tally {
     /// The closing line of `verb` (`backfill`, `repair`); what an interruption left is the
     /// runner's line above it.
     pub fn summary(&self, verb: &str) -> String {
+        let unavailable = match self.unavailable {
+            0 => String::new(),
+            1 => ", 1 destination unavailable".to_owned(),
+            n => format!(", {n} destinations unavailable"),
+        };
         format!(
-            "{verb}: {} replicated, {} already in sync, {} skipped, {} failed",
+            "{verb}: {} replicated, {} already in sync, {} skipped, {} failed{unavailable}",
             self.replicated, self.in_sync, self.skipped, self.failed
         )
     }
@@ -57,7 +65,8 @@ impl fmt::Display for Tally {
     }
 }
 
-/// One failure: the key, the destination if specific to one, and the error.
+/// One failure: the key, the destination if specific to one, and the error. An empty key is a
+/// destination that could not be listed, and was left.
 pub type Failure = (String, Option<String>, ReplicationError);
 
 /// A key to replicate: its object versions (oldest first, `all_versions` only) and size.
@@ -69,6 +78,9 @@ pub(super) struct Work {
     pub(super) rewrite: Vec<String>,
     /// Destinations whose listing of versions shows the key never written there.
     pub(super) never_written_at: Vec<String>,
+    /// Destinations left for this key (backfill: a key deleted in the source is acted on only
+    /// where its check found work, as its dry run counts it).
+    pub(super) leave: Vec<String>,
     /// The source's current version as its listing of versions showed it (id, ETag): the
     /// engine then reads whether it is still current beside its ACL, not before.
     pub(super) listed: Option<(String, String)>,
@@ -86,19 +98,29 @@ pub(super) async fn replicate_keys<S: SourceStore, D: DestinationStore>(
     region: &str,
     work: Vec<Work>,
     runner: &Runner<'_>,
+    unavailable: Vec<(String, ReplicationError)>,
 ) -> (Tally, Vec<Failure>) {
+    let leaving: Vec<String> = unavailable.iter().map(|(d, _)| d.clone()).collect();
+    let leaving = &leaving;
     let ran = runner
         .run(
             work,
             |work| work.bytes,
             |work| async move {
-                let outcomes = key(replicator, bucket, region, &work).await;
+                let outcomes = key(replicator, bucket, region, &work, leaving).await;
                 let bytes = work.bytes;
                 ((work, outcomes), bytes)
             },
         )
         .await;
-    let (mut tally, mut failures) = (Tally::default(), Vec::new());
+    let mut tally = Tally {
+        unavailable: unavailable.len(),
+        ..Tally::default()
+    };
+    let mut failures: Vec<Failure> = unavailable
+        .into_iter()
+        .map(|(destination, e)| (String::new(), Some(destination), e))
+        .collect();
     for (work, outcomes) in ran.outcomes {
         // One key at one destination counts once, by what matters most of what happened there
         // (a failure, else a write, else in sync, else a skip); every failure is still listed.
@@ -133,9 +155,13 @@ pub fn closing(verb: &str, done: Result<(Tally, Vec<Failure>), ReplicationError>
                 .iter()
                 .map(|(key, destination, e)| {
                     let to = format!("-> {}", destination.as_deref().unwrap_or("-"));
+                    let (what, key) = match key.is_empty() {
+                        true => ("unavailable", "-"),
+                        false => ("failed", key.as_str()),
+                    };
                     vec![
-                        "failed".to_owned(),
-                        key.clone(),
+                        what.to_owned(),
+                        key.to_owned(),
                         to,
                         format!("{}: {e}", e.code()),
                     ]
@@ -144,7 +170,11 @@ pub fn closing(verb: &str, done: Result<(Tally, Vec<Failure>), ReplicationError>
             for line in runner::columns(&rows) {
                 println!("{line}");
             }
-            runner::close(&tally.summary(verb), tally.not_started, tally.failed)
+            runner::close(
+                &tally.summary(verb),
+                tally.not_started,
+                tally.failed + tally.unavailable,
+            )
         }
         Err(e) => runner::cannot_run(verb, &e),
     }
@@ -167,7 +197,10 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
     bucket: &str,
     region: &str,
     work: &Work,
+    leaving: &[String],
 ) -> Vec<DestinationOutcome> {
+    let leaving: Vec<String> = leaving.iter().chain(&work.leave).cloned().collect();
+    let leaving = leaving.as_slice();
     let event = |kind, version_id: Option<String>, etag: Option<String>| ObjectEvent {
         kind,
         index: 0,
@@ -183,7 +216,7 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
         size: None,
     };
     if !work.metadata.is_empty() {
-        let run = Run::new(None).for_tool();
+        let run = Run::new(None).for_tool().leaving(leaving.to_vec());
         let mut outcomes = Vec::new();
         for (kind, version) in &work.metadata {
             // The `null` version (an unversioned source's, or one written before versioning)
@@ -194,11 +227,14 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
         }
         return outcomes;
     }
-    let run = || match work.rewrite.is_empty() {
-        true => Run::new(None)
-            .for_tool()
-            .never_written_at(work.never_written_at.clone()),
-        false => Run::rewriting(None, work.rewrite.clone()).for_tool(),
+    let run = || {
+        match work.rewrite.is_empty() {
+            true => Run::new(None)
+                .for_tool()
+                .never_written_at(work.never_written_at.clone()),
+            false => Run::rewriting(None, work.rewrite.clone()).for_tool(),
+        }
+        .leaving(leaving.to_vec())
     };
     // Listed as current: the engine reads whether it still is beside the rest. A version
     // deleted since the listing leaves the key to be read as below.
@@ -228,7 +264,9 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
     };
     let current_id = current.version_id().unwrap_or("null").to_owned();
     let mut outcomes = Vec::new();
-    let history = Run::history(None, matches!(current, Current::DeleteMarker(..))).for_tool();
+    let history = Run::history(None, matches!(current, Current::DeleteMarker(..)))
+        .for_tool()
+        .leaving(leaving.to_vec());
     for version in work.history.iter().filter(|v| **v != current_id) {
         let done = replicator
             .replicate_in(
@@ -254,10 +292,16 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
         Current::DeleteMarker(..) if !work.history.is_empty() => {
             event(EventKind::DeleteMarkerCreated, None, None)
         }
-        // A stale replica of a key deleted in the source: as the engine would leave it, a
-        // delete marker where the rule replicates them, else the newest object version.
-        Current::DeleteMarker(..) if !work.rewrite.is_empty() => {
-            let selecting = crate::rules::select(replicator.config(), bucket, &work.key, &[]);
+        // A key deleted in the source (its replica stale, or its newest object version never
+        // sent): as the engine would leave it, a delete marker where the rule replicates them,
+        // else the newest object version.
+        Current::DeleteMarker(..) => {
+            // Only rules whose destinations this run acts on.
+            let selecting: Vec<_> =
+                crate::rules::select(replicator.config(), bucket, &work.key, &[])
+                    .into_iter()
+                    .filter(|r| !leaving.contains(&r.destination.id().to_string()))
+                    .collect();
             let mut last = Vec::new();
             if selecting.iter().any(|r| r.delete_marker_replication) {
                 last.push(event(EventKind::DeleteMarkerCreated, None, None));
@@ -284,8 +328,8 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
             }
             return outcomes;
         }
-        // Deleted since the listing: nothing to replicate.
-        Current::DeleteMarker(..) | Current::Absent => return outcomes,
+        // Deleted for good since the listing: nothing to replicate.
+        Current::Absent => return outcomes,
     };
     outcomes.extend(replicator.replicate_in(&last, &run).await);
     outcomes

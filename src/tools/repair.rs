@@ -21,6 +21,7 @@ pub async fn repair<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     bucket: &str,
     findings: &[Finding],
+    unavailable: Vec<(String, ReplicationError)>,
     concurrency: u16,
     progress: &dyn Progress,
     stop: &AtomicBool,
@@ -42,6 +43,7 @@ pub async fn repair<S: SourceStore, D: DestinationStore>(
                 bytes: 0,
                 rewrite: Vec::new(),
                 never_written_at: Vec::new(),
+                leave: Vec::new(),
                 listed: None,
                 metadata: Vec::new(),
             };
@@ -59,7 +61,7 @@ pub async fn repair<S: SourceStore, D: DestinationStore>(
         progress,
         stop,
     };
-    Ok(replicate_keys(replicator, bucket, &region, work, &runner).await)
+    Ok(replicate_keys(replicator, bucket, &region, work, &runner, unavailable).await)
 }
 /// `repair`: `verify --deep` (its findings and counts printed), then the repair with a progress
 /// bar, its failures and closing line; the exit status. Both run on the runner under one
@@ -94,11 +96,13 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
     let findings = checked.findings;
     compare::print_findings(&findings);
     println!("{}", Tally::of(&findings));
+    // Destinations that could not be listed are named once, by the repair's closing lines.
     let progress = Bar::new("repair");
     let done = repair(
         replicator,
         &bucket,
         &findings,
+        checked.unavailable,
         concurrency,
         &progress,
         &stop,

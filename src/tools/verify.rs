@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::compare::{self, print_findings, Finding, Options, Tally};
+use super::compare::{self, print_findings, print_unavailable, Finding, Options, Tally};
 use super::progress::Bar;
 use super::runner::{self, Runner};
 use crate::replicate::Replicator;
@@ -42,9 +42,16 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
         }
     }
     print_findings(&checked.findings);
+    // A destination that could not be listed is named with its reason and counted; the others
+    // were checked all the same.
+    let unavailable = print_unavailable(&checked.unavailable);
     let tally = Tally::of(&checked.findings);
-    let failed = usize::from(!tally.complete());
-    runner::close(&tally.to_string(), checked.not_started, failed)
+    let failed = usize::from(!tally.complete()) + checked.unavailable.len();
+    runner::close(
+        &format!("{tally}{unavailable}"),
+        checked.not_started,
+        failed,
+    )
 }
 
 /// The findings as CSV, one row per key and destination.

@@ -41,6 +41,7 @@ mod store_conformance;
 mod streaming;
 mod template_hardening;
 mod tls;
+mod tools_availability;
 mod tools_keep_later_writes;
 mod tools_races;
 mod verify;

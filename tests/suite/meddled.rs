@@ -158,8 +158,9 @@ impl DestinationStore for Meddled {
     async fn keys_with_history(
         &self,
         at: &ReplicaLocation,
-    ) -> Result<std::collections::BTreeSet<String>, S3Failure> {
-        self.s3.keys_with_history(at).await
+        max_pages: usize,
+    ) -> Result<(Option<std::collections::BTreeSet<String>>, usize), S3Failure> {
+        self.s3.keys_with_history(at, max_pages).await
     }
 
     async fn replica_versions(

@@ -442,3 +442,183 @@ async fn bytes_replayed_in_parts_under_a_replicas_metadata_are_damage() {
     assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(body_of(&s3, &dst, "k.bin", None).await, data);
 }
+
+/// A Batch Operations verify job over `keys` (current versions), schema 2.0: each task's
+/// (resultCode, resultString).
+async fn batch_verify(
+    replicator: &s3_replicator::wiring::LiveReplicator,
+    bucket: &str,
+    keys: &[&str],
+) -> Vec<(String, String)> {
+    let tasks: Vec<serde_json::Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            json!({"taskId": format!("task-{i}"), "s3Key": key, "s3VersionId": null,
+                   "s3Bucket": bucket})
+        })
+        .collect();
+    let job = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-1",
+        "job": {"id": "job-1", "userArguments": {"Mode": "verify"}}, "tasks": tasks});
+    let response = s3_replicator::respond(replicator, job, None).await.unwrap();
+    response["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["resultCode"].as_str().unwrap().to_owned(),
+                r["resultString"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A key deleted in the source (a rule without delete-marker replication) whose newest object
+/// version never reached the destination: the engine's convergence copies that version there,
+/// and a Batch verify task said `missing`, while the CLI's `verify` said nothing (the key is in
+/// neither side's listing of current objects) and repair and backfill left it. Now `verify`
+/// says `missing` too and exits 1, the dry run counts it, backfill and repair copy it, and
+/// `verify` is then clean.
+#[tokio::test]
+async fn a_deleted_keys_newest_version_never_sent_is_missing_for_every_tool() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "oj-del-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "oj-del-dst", "eu-west-1").await;
+    let config = json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled",
+        "Filter": {}, "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": dst}}]})
+    .to_string();
+    let backfilled = put(&s3, &src, "backfilled.txt", b"b").await;
+    let repaired = put(&s3, &src, "repaired.txt", b"r").await;
+    for key in ["backfilled.txt", "repaired.txt"] {
+        s3.delete_object()
+            .bucket(&src)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    }
+    let replicator = replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    let batch = batch_verify(&replicator, &src, &["backfilled.txt", "repaired.txt"]).await;
+    for (code, result) in &batch {
+        assert_eq!(code, "PermanentFailure", "{batch:?}");
+        assert!(result.starts_with("missing"), "{batch:?}");
+    }
+    let (code, stdout) = cli(&config, &["verify", "--bucket", &src]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "verify: 0 same, 2 missing, 0 differs, 0 stale, 0 unproven, 0 skipped, 0 newer-at-destination, 0 extra, 0 errors\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(backfilled.version_id.as_deref().unwrap()),
+        "the detail names the version: {stdout}"
+    );
+    let (code, stdout) = cli(
+        &config,
+        &["repair", "--bucket", &src, "--prefix", "repaired"],
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, stdout) = cli(&config, &["backfill", "--bucket", &src, "--dry-run"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains(
+            "backfill (dry run): 1 to replicate, 1 already in sync, 0 skipped, 0 failed\n"
+        ),
+        "{stdout}"
+    );
+    let (code, stdout) = cli(&config, &["backfill", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(
+        stdout.lines().last().unwrap_or_default(),
+        "backfill: 1 replicated, 1 already in sync, 0 skipped, 0 failed"
+    );
+    for (key, put) in [("backfilled.txt", &backfilled), ("repaired.txt", &repaired)] {
+        let version = put.version_id.as_deref().unwrap();
+        assert!(
+            replica_version_of(&s3, &dst, key, version).await.is_some(),
+            "{key}"
+        );
+    }
+    let (code, stdout) = cli(&config, &["verify", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let batch = batch_verify(&replicator, &src, &["backfilled.txt", "repaired.txt"]).await;
+    assert!(
+        batch.iter().all(|(code, _)| code == "Succeeded"),
+        "{batch:?}"
+    );
+}
+
+/// A replica deleted at the destination after it arrived is a later write there: `backfill`
+/// leaves the delete standing, for a `null` version (written before versioning was enabled)
+/// as for any other, and its dry run says so count for count. Backfill copied a `null`
+/// replica back over the delete, and the dry run said `skipped` where the run said `already in
+/// sync`.
+#[tokio::test]
+async fn a_replica_deleted_at_the_destination_stays_deleted_and_the_dry_run_says_so() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let s3 = client();
+    let src = unique_bucket("oj-null-src");
+    s3.create_bucket().bucket(&src).send().await.unwrap();
+    let dst = versioned_bucket(&s3, "oj-null-dst", "eu-west-1").await;
+    let config = json!({"Rules": [{"ID": "all", "Priority": 1, "Status": "Enabled",
+        "Filter": {}, "DeleteMarkerReplication": {"Status": "Enabled"},
+        "Destination": {"Bucket": dst}}]})
+    .to_string();
+    put(&s3, &src, "before.txt", b"written before versioning").await;
+    s3.put_bucket_versioning()
+        .bucket(&src)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    put(&s3, &src, "after.txt", b"written after").await;
+    let (code, stdout) = cli(&config, &["backfill", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(
+        stdout.lines().last().unwrap_or_default(),
+        "backfill: 2 replicated, 0 already in sync, 0 skipped, 0 failed"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for key in ["before.txt", "after.txt"] {
+        s3.delete_object()
+            .bucket(&dst)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    }
+    let (code, stdout) = cli(&config, &["backfill", "--bucket", &src, "--dry-run"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains(
+            "backfill (dry run): 0 to replicate, 0 already in sync, 2 skipped, 0 failed\n"
+        ),
+        "{stdout}"
+    );
+    let (code, stdout) = cli(&config, &["backfill", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(
+        stdout.lines().last().unwrap_or_default(),
+        "backfill: 0 replicated, 0 already in sync, 2 skipped, 0 failed"
+    );
+    for key in ["before.txt", "after.txt"] {
+        let head = s3.head_object().bucket(&dst).key(key).send().await;
+        assert!(head.is_err(), "{key}: the destination's delete was undone");
+    }
+    let (code, stdout) = cli(&config, &["verify", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "verify: 0 same, 0 missing, 0 differs, 0 stale, 0 unproven, 0 skipped, 2 newer-at-destination, 0 extra, 0 errors\n"
+        ),
+        "{stdout}"
+    );
+}

@@ -582,8 +582,9 @@ async fn keys_with_history_are_every_key_holding_a_version_or_delete_marker(b: &
     .await
     .unwrap();
     b.put(&bucket, "q/other prefix", b"4").await;
-    let keys = s.keys_with_history(&at(&bucket, "p/")).await.unwrap();
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let keys = s.keys_with_history(&at(&bucket, "p/"), 1).await.unwrap();
+    assert_eq!(keys.1, 1, "one page");
+    let keys: Vec<&str> = keys.0.iter().flatten().map(String::as_str).collect();
     assert_eq!(keys, vec!["p/deleted", "p/kept"]);
 }
 

@@ -51,6 +51,8 @@ fn backfill_options() -> Options {
 #[tokio::test]
 async fn backfill_never_brings_back_a_key_deleted_at_the_destination_after_its_listing() {
     let s3 = s3();
+    // Two keys never written at the destination: its listing of versions (one page) pays.
+    s3.put(SRC, "j", b"another key");
     s3.put(SRC, "k", b"the source's version");
     let meddled = Meddled::new(
         &s3,

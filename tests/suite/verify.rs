@@ -1138,10 +1138,16 @@ async fn backfill_dry_run_predicts_the_real_run() {
         ),
         "{predicted}"
     );
-    // one.txt and "two words.txt": 6 bytes, two CopyObjects and two listings; three reads
-    // each before the copy and the ordering check after.
+    // one.txt and "two words.txt": 6 bytes. PUT class: the source's listing and listing of
+    // versions (the rule keeps versions after a delete), the destination's listing and one
+    // page of its versions (three keys missing there: none ever written), two CopyObjects and,
+    // after each, the key's history there. GET class: the regions of both buckets, the
+    // source's Object Lock and Object Ownership; per key copied its current version, its ACL
+    // and the ordering check after; cold.txt's current version and ACL (the run reads it to
+    // find it archived); the check's reads of theirs.txt, whose listed size differs (the
+    // source's current version and the destination's: a later write there).
     assert!(
-        predicted.contains("backfill (dry run): 6 B to copy; about 4 PUT/COPY/LIST and 8 GET/HEAD requests, $0.0000"),
+        predicted.contains("backfill (dry run): 6 B to copy; about 8 PUT/COPY/LIST and 14 GET/HEAD requests, $0.0000"),
         "{predicted}"
     );
     let done = run(&["backfill", "--bucket", &src]);
@@ -1167,12 +1173,14 @@ async fn backfill_dry_run_counts_a_multipart_copy_as_the_engine_makes_it() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    // PUT class: ListMultipartUploads, Create, the fingerprint part, 3 UploadPartCopy,
-    // Complete, and the two listings. GET class: three reads, 2 part-size HEADs, the ordering
-    // check. 7 + 6 = 2N + 7 for N = 3.
+    // The copy: PUT class ListMultipartUploads, Create, the fingerprint part, 3
+    // UploadPartCopy, Complete; GET class three reads (the source's current version and ACL,
+    // the destination's current object), 2 part-size HEADs, the ordering check: 7 + 6 = 2N + 7
+    // for N = 3. Besides, the listings (the source's, its versions', the destination's), the
+    // regions of both buckets, the source's Object Lock and Object Ownership.
     assert!(
         stdout.contains(
-            "backfill (dry run): 10.00 MiB to copy; about 9 PUT/COPY/LIST and 6 GET/HEAD requests"
+            "backfill (dry run): 10.00 MiB to copy; about 10 PUT/COPY/LIST and 10 GET/HEAD requests"
         ),
         "{stdout}"
     );

@@ -3,6 +3,7 @@
 //! tell damage from a deliberate skip, a later write at the destination, a deletion).
 
 use super::proof::{proof, Proof};
+use super::status::DELETED_IN_SOURCE;
 use super::{Check, Finding, Pair, Status};
 use crate::config::{DestinationId, Rule};
 use crate::error::{ReplicationError, Side};
@@ -32,10 +33,10 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         id: &DestinationId,
         rules: &[&Rule],
         at: &ReplicaLocation,
-        src: Option<&Listed>,
-        dst: Option<&Listed>,
+        key: &str,
+        (src, dst): (Option<&Listed>, Option<&Listed>),
     ) -> Option<Finding> {
-        let key = src.or(dst).map(|o| o.key.clone()).unwrap_or_default();
+        let key = key.to_owned();
         let finding = |status, detail: String, version_id: Option<String>| {
             Some(Finding {
                 key: key.clone(),
@@ -113,8 +114,13 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                 Ok((status, detail)) => finding(status, detail, None),
                 Err(e) => finding(Status::Error, e.code().to_owned(), None),
             },
-            (None, Some(_), _) if in_scope => match self.deleted_in_source(rules, at, &key).await {
+            (None, Some(_), _) if in_scope => match self.deleted_in_source(rules, &key).await {
                 Ok((status, detail)) => finding(status, detail, None),
+                Err(e) => finding(Status::Error, e.code().to_owned(), None),
+            },
+            (None, None, _) if in_scope => match self.deleted_unlisted(rules, &key).await {
+                Ok(Some((status, detail))) => finding(status, detail, None),
+                Ok(None) => None,
                 Err(e) => finding(Status::Error, e.code().to_owned(), None),
             },
             // Not selected by any rule for this destination: nothing to say.
@@ -124,7 +130,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
 
     /// The highest-priority rule for this destination that selects the source's current object
     /// (its tags are read only when a rule filters on them).
-    async fn selecting_rule<'r>(
+    pub(super) async fn selecting_rule<'r>(
         &self,
         rules: &[&'r Rule],
         key: &str,
@@ -135,6 +141,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             .filter(|r| key.starts_with(&r.filter.prefix))
             .collect();
         let tags = if candidates.iter().any(|r| !r.filter.tags.is_empty()) {
+            self.read(1);
             self.replicator
                 .source()
                 .version_tags(self.region, &self.current(key))
@@ -158,6 +165,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     ) -> Result<Proof, ReplicationError> {
         let src = self.source_current(key).await?;
         let at = at_key(at, key);
+        self.read(1);
         let dst = self
             .replicator
             .destination()
@@ -186,7 +194,11 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
 
     /// A key the destination does not list: deliberately not replicated, deleted there after its
     /// replica arrived, or missing, as convergence judges it.
-    async fn absent(&self, rule: &Rule, key: &str) -> Result<(Status, String), ReplicationError> {
+    pub(super) async fn absent(
+        &self,
+        rule: &Rule,
+        key: &str,
+    ) -> Result<(Status, String), ReplicationError> {
         let current = self.source_current(key).await?;
         let Current::Object(src) = &current else {
             return Ok((
@@ -246,18 +258,22 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         key: &str,
         src: &Current,
     ) -> Result<Decision<'_>, ReplicationError> {
-        self.replicator
-            .judge(rule, self.region, &self.options.bucket, key, src)
-            .await
+        let run = crate::run::Run::new(None);
+        let judged = self
+            .replicator
+            .judge_in(rule, self.region, &self.options.bucket, key, src, &run)
+            .await;
+        self.read(u64::from(run.requests()));
+        judged
     }
 
-    /// A key only the destination lists: if the source deleted it and the replica is ours, what
-    /// the rule says the destination should hold decides between `stale` and `same`; anything
-    /// else (never in the source, someone else's object) is `extra`.
+    /// A key only the destination lists: if the source deleted it, what convergence would do
+    /// there decides (the engine's judgement: a replica of ours, or another write older than
+    /// the source's delete, is hidden or replaced: `stale`; a later write stands); anything
+    /// else (never in the source, no rule for it) is `extra`.
     async fn deleted_in_source(
         &self,
         rules: &[&Rule],
-        at: &ReplicaLocation,
         key: &str,
     ) -> Result<(Status, String), ReplicationError> {
         let extra = Ok((Status::Extra, String::new()));
@@ -273,26 +289,10 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         else {
             return extra;
         };
-        let at = at_key(at, key);
-        let dst = self
-            .replicator
-            .destination()
-            .replica_current(&at)
-            .await
-            .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
-        let Current::Object(dst) = dst else {
-            return extra;
-        };
-        let Some(record) = dst.replica_record(&at.bucket, key) else {
-            return extra;
-        };
-        if !record.from(&self.options.bucket) {
-            return extra;
-        }
-        // What convergence would leave there: where it writes (hides the replica, or copies
-        // the source's newest object version over it), the replica is stale; where it writes
-        // nothing, the replica is what S3's replication leaves (a version deleted in the source
-        // without version-delete replication keeps its replica).
+        // What convergence would leave there: where it writes (hides the object, or copies
+        // the source's newest object version over it), it is stale; where it writes nothing,
+        // it is what S3's replication leaves (a version deleted in the source without
+        // version-delete replication keeps its replica) or a later write.
         Ok(match self.judged(rule, key, &current).await? {
             Decision::Hide(_) => (Status::Stale, "deleted in the source".to_owned()),
             Decision::Copy { head, .. } => (
@@ -308,8 +308,48 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         })
     }
 
+    /// A key deleted in the source that the destination does not list: where the rule keeps
+    /// object versions after a delete and the source's newest one never reached the
+    /// destination, convergence copies it there (`missing`, as a Batch verify task says and as
+    /// repair and backfill then do); where it would write nothing, nothing is said.
+    async fn deleted_unlisted(
+        &self,
+        rules: &[&Rule],
+        key: &str,
+    ) -> Result<Option<(Status, String)>, ReplicationError> {
+        let current = self.source_current(key).await?;
+        if !matches!(current, Current::DeleteMarker(..)) {
+            return Ok(None);
+        }
+        let Some(rule) = rules
+            .iter()
+            .filter(|r| r.filter.tags.is_empty() && key.starts_with(&r.filter.prefix))
+            .max_by_key(|r| r.priority)
+        else {
+            return Ok(None);
+        };
+        Ok(match self.judged(rule, key, &current).await? {
+            Decision::Copy { head, .. } => Some((
+                Status::Missing,
+                format!(
+                    "{DELETED_IN_SOURCE}; its newest object version {} is not here",
+                    head.version_id.as_deref().unwrap_or("null")
+                ),
+            )),
+            Decision::Hide(_) | Decision::Settled(Settled::InSync) => None,
+            Decision::Settled(Settled::Later) => Some((
+                Status::NewerAtDestination,
+                "deleted at the destination".to_owned(),
+            )),
+            Decision::Settled(Settled::Skipped(reason)) => {
+                Some((Status::Skipped, reason.to_string()))
+            }
+        })
+    }
+
     /// What the source holds now under `key`.
     pub(super) async fn source_current(&self, key: &str) -> Result<Current, ReplicationError> {
+        self.read(1);
         self.replicator
             .source()
             .current(self.region, &self.options.bucket, key)

@@ -58,11 +58,11 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                 .await
                 .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
             // An object the engine never sends on (a replica written into this bucket, ...) is
-            // skipped whatever the destination holds, as the engine judges it.
-            if let Some(reason) = replicator.deliberate_skip(rule, src, bucket, key) {
-                if !matches!(&dst, Current::Object(d)
-                    if listed_differences(&listed(src), &listed(d), rule).is_empty())
-                {
+            // skipped wherever the destination differs from it, as the engine judges it (and
+            // `verify` reports it): no run would write there.
+            let skip = replicator.deliberate_skip(rule, src, bucket, key);
+            if let Some(reason) = &skip {
+                if !matches!(&dst, Current::Object(_)) {
                     return Ok((Status::Skipped, reason.to_string()));
                 }
             }
@@ -94,6 +94,9 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                             Some(why) => (Status::Unproven, why),
                             None => (Status::Same, String::new()),
                         });
+                    }
+                    if let Some(reason) = skip {
+                        return Ok((Status::Skipped, reason.to_string()));
                     }
                     differs.join(" ")
                 }

@@ -70,6 +70,17 @@ pub struct Finding {
     pub etag: String,
 }
 
+impl Finding {
+    /// A key deleted in the source whose newest object version the destination lacks (its
+    /// `missing` names it so).
+    pub fn deleted_in_source(&self) -> bool {
+        self.status == Status::Missing && self.detail.starts_with(DELETED_IN_SOURCE)
+    }
+}
+
+/// How a `missing` finding of a key deleted in the source begins.
+pub(super) const DELETED_IN_SOURCE: &str = "deleted in the source";
+
 /// The counts of a run, printed as its last line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -149,5 +160,29 @@ pub fn print_findings(findings: &[Finding]) {
         .collect();
     for line in crate::tools::runner::columns(&rows) {
         println!("{line}");
+    }
+}
+
+/// Prints each destination that could not be listed, with its failure, in the columns the
+/// findings use; the closing line's words for their count (empty when there are none).
+pub fn print_unavailable(unavailable: &[(String, crate::error::ReplicationError)]) -> String {
+    let rows: Vec<Vec<String>> = unavailable
+        .iter()
+        .map(|(destination, e)| {
+            vec![
+                "unavailable".to_owned(),
+                "-".to_owned(),
+                format!("-> {destination}"),
+                format!("{}: {e}", e.code()),
+            ]
+        })
+        .collect();
+    for line in crate::tools::runner::columns(&rows) {
+        println!("{line}");
+    }
+    match unavailable.len() {
+        0 => String::new(),
+        1 => ", 1 destination unavailable".to_owned(),
+        n => format!(", {n} destinations unavailable"),
     }
 }
