@@ -219,7 +219,11 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     let (upload, progress, created) = match upload {
         Some(upload) => {
             let record = layout.fingerprint.clone().filter(|_| recordable);
-            (upload, Progress::new(record, remembered, remembered), false)
+            (
+                upload,
+                Progress::new(record, remembered, remembered, layout.largest),
+                false,
+            )
         }
         None => {
             run.start()?;
@@ -234,7 +238,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             };
             // The proof goes first, while its part number is free: a cut at any later moment
             // (the function's own deadline, or Lambda's) leaves an upload the retry can resume.
-            let start = Progress::new(None, remembered, None);
+            let start = Progress::new(None, remembered, None, layout.largest);
             let pace = first.and_then(|b| start.lowered(b, run.remaining()));
             let marked = match &upload.fingerprint {
                 Some(f) if recordable => {
@@ -259,7 +263,11 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                 layout.fingerprint.clone()
             };
             let written = if marked { pace } else { None };
-            (upload, Progress::new(record, remembered, written), true)
+            (
+                upload,
+                Progress::new(record, remembered, written, layout.largest),
+                true,
+            )
         }
     };
     let id = upload.id.as_str();
@@ -291,7 +299,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             let bytes = range.1 - range.0;
             // A part that could not finish before the time margin at the slowest pace known is
             // not started (it would be cut off, and its time lost).
-            if progress.known().is_some_and(|p| !run.fits(p.time_for(bytes))) {
+            if !progress.fits(run, bytes) {
                 return Ok(None);
             }
             run.start()?;

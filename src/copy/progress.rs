@@ -132,8 +132,13 @@ pub(super) struct Progress {
     pub(super) record: Option<Fingerprint>,
     /// The pace the record held when this invocation found the upload.
     pub(super) remembered: Option<Pace>,
-    /// The slowest pace measured in this invocation.
+    /// The slowest pace measured in this invocation, on parts of at least half the largest (a
+    /// small part's time is mostly the request's own: its pace says little of a large one's).
     measured: std::sync::Mutex<Option<Pace>>,
+    /// The shortest time a part took in this invocation: no part is expected to take less.
+    shortest: std::sync::Mutex<Option<Duration>>,
+    /// The layout's largest part.
+    largest: u64,
     /// What the record says now, and whether it was lowered for parts in flight.
     written: tokio::sync::Mutex<(Option<Pace>, bool)>,
 }
@@ -144,11 +149,14 @@ impl Progress {
         record: Option<Fingerprint>,
         remembered: Option<Pace>,
         written: Option<Pace>,
+        largest: u64,
     ) -> Self {
         Self {
             record,
             remembered,
             measured: std::sync::Mutex::new(None),
+            shortest: std::sync::Mutex::new(None),
+            largest,
             written: tokio::sync::Mutex::new((written, written != remembered)),
         }
     }
@@ -157,6 +165,17 @@ impl Progress {
     pub(super) fn known(&self) -> Option<Pace> {
         let measured = *self.measured.lock().unwrap_or_else(|p| p.into_inner());
         measured.or(self.remembered)
+    }
+
+    /// Whether a part of `bytes` started now would end before `run`'s time margin, at the
+    /// slowest pace known and no sooner than the quickest part so far (none known: it may).
+    pub(super) fn fits(&self, run: &crate::run::Run, bytes: u64) -> bool {
+        let shortest = *self.shortest.lock().unwrap_or_else(|p| p.into_inner());
+        let by_pace = self.known().map(|p| p.time_for(bytes));
+        match (by_pace, shortest) {
+            (None, None) => true,
+            (a, b) => run.fits(a.max(b).unwrap_or_default()),
+        }
     }
 
     /// The record as it should read before parts of up to `bytes` start with `left` to go:
@@ -192,8 +211,16 @@ impl Progress {
     }
 
     /// A part of `bytes` landed in `took`: the record is raised from a lowered value, or lowered
-    /// to a pace an eighth or more below what it says. Returns the pace to write, if any.
+    /// to a pace an eighth or more below what it says (parts of half the largest or more only).
+    /// Returns the pace to write, if any.
     pub(super) async fn landed(&self, bytes: u64, took: Duration) -> Option<Pace> {
+        {
+            let mut shortest = self.shortest.lock().unwrap_or_else(|p| p.into_inner());
+            *shortest = Some(shortest.map_or(took, |s| s.min(took)));
+        }
+        if bytes.saturating_mul(2) < self.largest {
+            return None;
+        }
         let pace = Pace::of(bytes, took);
         let slowest = {
             let mut measured = self.measured.lock().unwrap_or_else(|p| p.into_inner());

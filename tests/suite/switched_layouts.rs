@@ -206,14 +206,15 @@ async fn verify_says_same(dst: &str, src: &str) {
     }
 }
 
-/// The short part lands in the first invocation and gives the pace; the long one is cut off.
-/// The second invocation does not start it again: it switches to parts of our own that finish.
+/// The 20 MiB part lands in the first invocation (5 s, before the deadline) and gives the pace;
+/// the 32 MiB one is cut off. The second invocation does not start it again: it switches to
+/// parts of our own that finish.
 #[tokio::test]
 async fn a_source_part_too_slow_for_an_invocation_is_copied_in_parts_of_our_own() {
     let s3 = client();
     let src = versioned_bucket(&s3, "slowpart-src", "us-east-1").await;
     let dst = versioned_bucket(&s3, "slowpart-dst", "eu-west-1").await;
-    let data = body(36 * MIB);
+    let data = body(52 * MIB);
     let parts = vec![data[..32 * MIB].to_vec(), data[32 * MIB..].to_vec()];
     let p = checksummed_source(&s3, &src, "slow.bin", &parts).await;
     let (copies, invocation) = (Arc::default(), Arc::default());
