@@ -285,6 +285,35 @@ mod tests {
         assert_eq!(checksum_of("MD4", b"abc"), None);
     }
 
+    #[tokio::test]
+    async fn the_record_is_lowered_for_parts_in_flight_and_raised_by_large_parts_only() {
+        const MIB: u64 = 1024 * 1024;
+        let fingerprint = Fingerprint {
+            base: "b".into(),
+            proof: ProofBy::Etag,
+        };
+        let progress = Progress::new(Some(fingerprint), None, None, 32 * MIB);
+        // Nothing known: a 32 MiB part with 4 s left could have had at most 8 MiB/s.
+        let lowered = progress.lowered(32 * MIB, Some(Duration::from_secs(4)));
+        assert_eq!(lowered, Some(Pace(8.0 * MIB as f64).recorded()));
+        progress.set(lowered, true, |_| async { true }).await;
+        // A small part's pace is not the large ones': nothing to write, but it is the quickest.
+        assert_eq!(progress.landed(MIB, Duration::from_secs(2)).await, None);
+        assert_eq!(progress.known(), None);
+        let run = crate::run::Run::new(Some(std::time::Instant::now() + Duration::from_secs(1)));
+        assert!(!progress.fits(&run, 10), "no part is expected to take less than 2 s");
+        // A large part lands: the lowered record is raised to its pace.
+        let landed = progress.landed(16 * MIB, Duration::from_secs(4)).await;
+        assert_eq!(landed, Some(Pace(4.0 * MIB as f64)));
+        progress.set(landed, false, |_| async { true }).await;
+        assert_eq!(progress.settled().await, None, "nothing lowered to put back");
+        // Slower by less than an eighth: not written again.
+        assert_eq!(
+            progress.landed(16 * MIB, Duration::from_millis(4400)).await,
+            None
+        );
+    }
+
     #[test]
     fn the_recorded_pace_is_read_back_from_the_parts_size_never_higher() {
         let fingerprint = Fingerprint {

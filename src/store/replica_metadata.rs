@@ -153,8 +153,8 @@ impl SourceVersion {
 
     /// Whether this object at `bucket`/`key` is the replica of the source's version `head` of
     /// `source`: the version id it records, and for a `null` version (every overwrite of an
-    /// unversioned key reuses that id) the same write too: the original's recorded second, a
-    /// size and ETag it can have ([`may_be_replica`]), the source ETag it records, and the
+    /// unversioned key reuses that id) the same write too: the original's recorded second, the
+    /// source's size and, where the copy keeps it, its ETag, the source ETag it records, and the
     /// source's user metadata and content headers (a rewrite of the same bytes with other
     /// metadata or another Content-Type is another write). A replica whose record says its
     /// layout is our own where the rule keeps ETags has its bytes proven by the checksum
