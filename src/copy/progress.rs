@@ -301,12 +301,19 @@ mod tests {
         assert_eq!(progress.landed(MIB, Duration::from_secs(2)).await, None);
         assert_eq!(progress.known(), None);
         let run = crate::run::Run::new(Some(std::time::Instant::now() + Duration::from_secs(1)));
-        assert!(!progress.fits(&run, 10), "no part is expected to take less than 2 s");
+        assert!(
+            !progress.fits(&run, 10),
+            "no part is expected to take less than 2 s"
+        );
         // A large part lands: the lowered record is raised to its pace.
         let landed = progress.landed(16 * MIB, Duration::from_secs(4)).await;
         assert_eq!(landed, Some(Pace(4.0 * MIB as f64)));
         progress.set(landed, false, |_| async { true }).await;
-        assert_eq!(progress.settled().await, None, "nothing lowered to put back");
+        assert_eq!(
+            progress.settled().await,
+            None,
+            "nothing lowered to put back"
+        );
         // Slower by less than an eighth: not written again.
         assert_eq!(
             progress.landed(16 * MIB, Duration::from_millis(4400)).await,
