@@ -17,10 +17,11 @@
 //! pessimistic while parts are in flight, so that the next invocation knows it: no part is
 //! started that would not finish, at the slowest pace known, before the time margin, and a
 //! layout with a part that cannot finish within an invocation is given up for one of our own
-//! whose parts can (`switch`: the abandoned upload, proven ours, is aborted). (With SSE-KMS, part ETags are not
-//! MD5s: there the fingerprint part is proven by its checksum in the upload's algorithm, which
-//! ListParts shows too; an SSE-KMS upload without a checksum algorithm cannot be proven, so it is
-//! aborted when the copy stops, and the retry starts again.)
+//! whose parts can (`switch`: the abandoned upload, proven ours, is aborted once the new one is
+//! proven ours too). (With SSE-KMS, part ETags are not MD5s: there the fingerprint part is
+//! proven by its checksum in the upload's algorithm, which ListParts shows too; an SSE-KMS upload
+//! without a checksum algorithm cannot be proven, so it is aborted when the copy stops, and the
+//! retry starts again.)
 //!
 //! When the layout is the source's own and part ETags are MD5s, the upload's ETag is computed from
 //! its parts before Complete and must equal the source's, and Complete must answer with that
@@ -174,6 +175,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     };
     // A part that cannot be copied within this invocation, at the pace remembered, never will
     // be: the copy switches to parts of our own that can (giving up the source's ETag).
+    let mut abandoned = None;
     let slowest = layouts[at]
         .missing(&done)
         .iter()
@@ -195,9 +197,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                           own_part_bytes = to, switch = "own-layout",
                           reason = "a part cannot be copied within one invocation at the pace remembered",
                           "switching the copy to a part layout of our own: the replica's ETag will not be the source's");
-                    if let Some(abandoned) = upload.take() {
-                        abort(destination, target, &abandoned.id).await;
-                    }
+                    abandoned = upload.take();
                     (at, done) = (to_at, Vec::new());
                 }
                 None => warn!(bucket = %target.bucket, key = %target.key, part_bytes = part,
@@ -270,6 +270,11 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             )
         }
     };
+    // The abandoned upload goes once the new one is proven ours: a cut in between leaves the
+    // retry an upload it resumes either way.
+    if let Some(abandoned) = abandoned {
+        abort(destination, target, &abandoned.id).await;
+    }
     let id = upload.id.as_str();
     let write = |pace: Option<Pace>| {
         let record = progress.record.clone();
