@@ -197,6 +197,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                           own_part_bytes = to, switch = "own-layout",
                           reason = "a part cannot be copied within one invocation at the pace remembered",
                           "switching the copy to a part layout of our own: the replica's ETag will not be the source's");
+                    crate::metrics::layout_switched(&target.bucket);
                     abandoned = upload.take();
                     (at, done) = (to_at, Vec::new());
                 }
