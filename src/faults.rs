@@ -17,6 +17,8 @@ pub struct Call {
     pub operation: &'static str,
     /// The part number, for part uploads and copies.
     pub part: Option<u32>,
+    /// The bytes a part copy copies (a slow copy takes time by its size).
+    pub bytes: Option<u64>,
 }
 
 type Rule = Box<dyn Fn(Call) -> Option<S3Failure> + Send + Sync>;
@@ -63,7 +65,21 @@ impl<D> Faulty<D> {
 
     /// As [`Self::check`], after the call's delay.
     async fn enter(&self, operation: &'static str, part: Option<u32>) -> Result<(), S3Failure> {
-        let call = Call { operation, part };
+        self.enter_with(operation, part, None).await
+    }
+
+    /// As [`Self::enter`], for a call that copies `bytes`.
+    async fn enter_with(
+        &self,
+        operation: &'static str,
+        part: Option<u32>,
+        bytes: Option<u64>,
+    ) -> Result<(), S3Failure> {
+        let call = Call {
+            operation,
+            part,
+            bytes,
+        };
         if let Some(took) = self.delay.as_ref().and_then(|d| d(call)) {
             tokio::time::sleep(took).await;
         }
@@ -76,7 +92,12 @@ impl<D> Faulty<D> {
     }
 
     fn check(&self, operation: &'static str, part: Option<u32>) -> Result<(), S3Failure> {
-        match (self.rule)(Call { operation, part }) {
+        let call = Call {
+            operation,
+            part,
+            bytes: None,
+        };
+        match (self.rule)(call) {
             Some(f) => {
                 self.injected.fetch_add(1, Ordering::Relaxed);
                 Err(f)
@@ -155,7 +176,8 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         number: u32,
         range: (u64, u64),
     ) -> Result<UploadedPart, S3Failure> {
-        self.enter("UploadPartCopy", Some(number)).await?;
+        self.enter_with("UploadPartCopy", Some(number), Some(range.1 - range.0))
+            .await?;
         self.inner
             .upload_part_copy(request, upload_id, number, range)
             .await

@@ -34,6 +34,9 @@ pub const OPERATIONS_SKIPPED: &str = "OperationsSkipped";
 pub const S3_REQUESTS: &str = "S3Requests";
 /// S3 Batch Operations tasks answered, per `ResultCode`.
 pub const BATCH_TASKS: &str = "BatchTasks";
+/// Multipart copies that gave up the source's part layout for one of their own (a source part
+/// too slow to copy within one invocation): replicas without the source's ETag.
+pub const LAYOUT_SWITCHED: &str = "MultipartLayoutSwitched";
 
 /// Latency samples between flushes: the EMF writer keeps at most 100 values of a histogram
 /// until it is flushed and drops the rest silently, so the function flushes before that.
@@ -91,7 +94,7 @@ fn latency_sample(labels: &[(&'static str, String); 2], ms: f64) {
 }
 
 /// Every metric the function emits, with its unit (the dashboard may reference only these).
-pub const ALL: [(&str, &str); 7] = [
+pub const ALL: [(&str, &str); 8] = [
     (REPLICATION_LATENCY, "Milliseconds"),
     (OPERATIONS_REPLICATED, "Count"),
     (BYTES_REPLICATED, "Bytes"),
@@ -99,6 +102,7 @@ pub const ALL: [(&str, &str); 7] = [
     (OPERATIONS_SKIPPED, "Count"),
     (S3_REQUESTS, "Count"),
     (BATCH_TASKS, "Count"),
+    (LAYOUT_SWITCHED, "Count"),
 ];
 
 const PAIR: &[&str] = &["SourceBucket", "DestinationBucket"];
@@ -125,6 +129,7 @@ pub const DIMENSION_SETS: &[(&str, &[&str])] = &[
     ),
     (S3_REQUESTS, &["SourceBucket"]),
     (BATCH_TASKS, &["SourceBucket", "ResultCode"]),
+    (LAYOUT_SWITCHED, &["DestinationBucket"]),
 ];
 
 /// Gives each metric its unit; called once after the recorder is installed.
@@ -140,6 +145,11 @@ pub fn describe() {
     describe_counter!(OPERATIONS_SKIPPED, Unit::Count, "records not replicated");
     describe_counter!(S3_REQUESTS, Unit::Count, "S3 requests");
     describe_counter!(BATCH_TASKS, Unit::Count, "Batch Operations tasks answered");
+    describe_counter!(
+        LAYOUT_SWITCHED,
+        Unit::Count,
+        "multipart copies switched to a part layout of their own"
+    );
 }
 
 /// Records one outcome of an event at a destination (`None`: the record as a whole): the one
@@ -242,6 +252,12 @@ pub fn failure(source: &str, destination: &str, code: &str) {
 pub fn batch_task(source: &str, result_code: &str) {
     counter!(BATCH_TASKS, "SourceBucket" => source_value(source), "ResultCode" => result_code.to_owned())
         .increment(1);
+}
+
+/// Records one multipart copy to `destination` (a bucket of the rules') switched to a part layout
+/// of its own.
+pub fn layout_switched(destination: &str) {
+    counter!(LAYOUT_SWITCHED, "DestinationBucket" => destination.to_owned()).increment(1);
 }
 
 /// Records the S3 requests one record's work made.
@@ -376,6 +392,7 @@ mod tests {
             failure("none", "none", "InvalidRecord");
             batch_task("src", "Succeeded");
             requests("src", 3);
+            layout_switched("dst");
         });
         let recorded = seen.0.lock().unwrap().clone();
         let listed: Registered = DIMENSION_SETS

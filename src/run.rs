@@ -325,6 +325,12 @@ impl Run {
         self.stop_at.is_none_or(|stop| Instant::now() + took < stop)
     }
 
+    /// The time left before the margin begins (`None`: no deadline).
+    pub fn remaining(&self) -> Option<std::time::Duration> {
+        self.stop_at
+            .map(|stop| stop.saturating_duration_since(Instant::now()))
+    }
+
     /// Requests started so far.
     pub fn requests(&self) -> u32 {
         self.requests.load(Ordering::Relaxed)

@@ -4,8 +4,12 @@
 
 mod digest;
 pub mod multipart;
+mod progress;
+mod resume;
+mod switch;
 
 pub use digest::{tee, Md5Of};
+pub use progress::Pace;
 
 use crate::error::{ReplicationError, Side};
 use crate::run::Run;
@@ -112,6 +116,66 @@ pub async fn read_back<D: DestinationStore>(
         Current::Object(o) => Some(*o),
         _ => None,
     })
+}
+
+/// After Complete: the replica must carry the size, user metadata (with the marker) and content
+/// headers planned, since an upload's metadata cannot be checked before.
+pub(crate) async fn check_written<D: DestinationStore>(
+    destination: &D,
+    request: &CopyRequest,
+    written: &Written,
+    layout: &[(u64, u64)],
+    run: &Run,
+) -> Result<(), ReplicationError> {
+    let target = &request.target;
+    let size = layout.last().map_or(0, |(_, end)| *end);
+    let Some(o) = read_back(destination, target, written, run).await? else {
+        return Err(ReplicationError::ReplicaMismatch(
+            "the replica just completed is not there".to_owned(),
+        ));
+    };
+    let mut wrong = Vec::new();
+    if o.size != size {
+        wrong.push(format!("size {} (the source has {size})", o.size));
+    }
+    if o.metadata != target.metadata {
+        wrong.push(format!(
+            "user metadata {:?} (planned {:?})",
+            o.metadata, target.metadata
+        ));
+    }
+    let (got, want) = (&o.content, &target.content);
+    for (name, got, want) in [
+        ("Content-Type", &got.content_type, &want.content_type),
+        ("Cache-Control", &got.cache_control, &want.cache_control),
+        (
+            "Content-Disposition",
+            &got.content_disposition,
+            &want.content_disposition,
+        ),
+        (
+            "Content-Encoding",
+            &got.content_encoding,
+            &want.content_encoding,
+        ),
+        (
+            "Content-Language",
+            &got.content_language,
+            &want.content_language,
+        ),
+        ("Expires", &got.expires, &want.expires),
+    ] {
+        if want.is_some() && got != want {
+            wrong.push(format!("{name} {got:?} (planned {want:?})"));
+        }
+    }
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    Err(ReplicationError::ReplicaMismatch(format!(
+        "the completed replica has {}",
+        wrong.join(", ")
+    )))
 }
 
 /// The checksum a multipart upload can be created with for a source's `checksum`. S3 keeps a

@@ -13,11 +13,15 @@
 //! that part proves it ours for exactly this copy; anyone else's upload is never touched. The
 //! part is written right after the upload is created, so a process cut off at any moment leaves
 //! an upload its retry resumes; in a layout of 10,000 parts, only when the copy stops with a
-//! failure a retry can fix. No part is started that would not finish, at the pace of the
-//! slowest part so far, before the time margin. (With SSE-KMS, part ETags are not
-//! MD5s: there the fingerprint part is proven by its checksum in the upload's algorithm, which
-//! ListParts shows too; an SSE-KMS upload without a checksum algorithm cannot be proven, so it is
-//! aborted when the copy stops, and the retry starts again.)
+//! failure a retry can fix. Its length records the pace of part copies (`progress`), kept
+//! pessimistic while parts are in flight, so that the next invocation knows it: no part is
+//! started that would not finish, at the slowest pace known, before the time margin, and a
+//! layout with a part that cannot finish within an invocation is given up for one of our own
+//! whose parts can (`switch`: the abandoned upload, proven ours, is aborted once the new one is
+//! proven ours too). (With SSE-KMS, part ETags are not MD5s: there the fingerprint part is
+//! proven by its checksum in the upload's algorithm, which ListParts shows too; an SSE-KMS upload
+//! without a checksum algorithm cannot be proven, so it is aborted when the copy stops, and the
+//! retry starts again.)
 //!
 //! When the layout is the source's own and part ETags are MD5s, the upload's ETag is computed from
 //! its parts before Complete and must equal the source's, and Complete must answer with that
@@ -26,10 +30,15 @@
 //! record loudly. A failure a retry can fix leaves a resumable upload for the retry; any other
 //! aborts it (the destination's lifecycle rule removes uploads nobody finishes).
 
+use std::borrow::Cow;
+
 use futures::stream::{self, StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use tracing::{info, warn};
 
+use super::progress::{Fingerprint, Pace, Progress};
+use super::resume::{abort, find_ours};
+use super::switch;
 use crate::copy::MAX_PARTS;
 use crate::error::{Disposition, ReplicationError, Side};
 use crate::run::Run;
@@ -38,9 +47,9 @@ use crate::store::{
     Body, CopyRequest, DestinationStore, ReplicaSpec, SourceStore, TargetEncryption, Written,
 };
 
-/// The part number of the fingerprint part where the layout leaves it free (never listed in
-/// Complete).
-pub const FINGERPRINT_PART: u32 = MAX_PARTS as u32;
+pub use super::progress::checksum_of;
+
+pub use super::progress::FINGERPRINT_PART;
 
 /// How one multipart copy is made.
 #[derive(Debug, Clone, Copy)]
@@ -88,50 +97,27 @@ struct Upload {
     fingerprint: Option<Fingerprint>,
 }
 
-/// The fingerprint part of an upload for one copy: its bytes, and what of it ListParts shows
-/// that proves a part to be it.
-#[derive(Debug, Clone)]
-struct Fingerprint {
-    body: String,
-    proof: Proof,
+/// A layout the copy may be made in: the planned one, or one of our own it may switch to.
+struct Layout<'r> {
+    request: Cow<'r, CopyRequest>,
+    parts: Cow<'r, [(u64, u64)]>,
+    expected_etag: Option<&'r str>,
+    fingerprint: Option<Fingerprint>,
+    /// The largest part.
+    largest: u64,
 }
 
-/// The longest a part of this copy has taken so far (none yet: zero).
-#[derive(Default)]
-struct PartTimes(std::sync::atomic::AtomicU64);
-
-impl PartTimes {
-    fn record(&self, took: std::time::Duration) {
-        let millis = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
-        self.0
-            .fetch_max(millis, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    fn longest(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.0.load(std::sync::atomic::Ordering::Relaxed))
+impl Layout<'_> {
+    fn missing(&self, done: &[(u32, UploadedPart)]) -> Vec<(u32, (u64, u64))> {
+        (1..)
+            .zip(self.parts.iter().copied())
+            .filter(|(n, _)| !done.iter().any(|(d, _)| d == n))
+            .collect()
     }
 }
 
-/// What proves a part to be the fingerprint.
-#[derive(Debug, Clone)]
-enum Proof {
-    /// Its ETag, the MD5 of its bytes.
-    Etag(String),
-    /// Its checksum in the upload's algorithm (under SSE-KMS, where part ETags are no MD5s).
-    Checksum(String),
-}
-
-impl Fingerprint {
-    /// Whether `part` is this fingerprint.
-    fn proves(&self, part: &UploadedPart) -> bool {
-        match &self.proof {
-            Proof::Etag(etag) => part.etag == *etag,
-            Proof::Checksum(checksum) => part.checksum.as_ref() == Some(checksum),
-        }
-    }
-}
-
-/// Copies `request`'s source into its target in the parts of `plan`.
+/// Copies `request`'s source into its target in the parts of `plan`, or where a part of it
+/// cannot be copied within an invocation, in parts of our own.
 pub async fn copy<D: DestinationStore, S: SourceStore>(
     destination: &D,
     transfer: Transfer<'_, S>,
@@ -142,26 +128,103 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     // What S3 lets an upload carry: a full-object SHA-1 / SHA-256 becomes composite.
     let request = super::for_upload(request);
     let request = request.as_ref();
+    let size = plan.layout.last().map_or(0, |(_, end)| *end);
+    let largest = |parts: &[(u64, u64)]| parts.iter().map(|(s, e)| e - s).max().unwrap_or(0);
+    // The planned layout, then the layouts of our own it may switch to, smallest parts last.
+    let mut layouts = vec![Layout {
+        request: Cow::Borrowed(request),
+        parts: Cow::Borrowed(plan.layout),
+        expected_etag: plan.expected_etag,
+        fingerprint: Fingerprint::of(request, plan.layout, plan.tags),
+        largest: largest(plan.layout),
+    }];
+    let own = switch::own_request(request, size);
+    for part in switch::own_sizes(size, layouts[0].largest) {
+        let parts = super::uniform_layout(size, part);
+        layouts.push(Layout {
+            fingerprint: Fingerprint::of(&own, &parts, plan.tags),
+            request: Cow::Owned(own.clone()),
+            parts: Cow::Owned(parts),
+            expected_etag: None,
+            largest: part,
+        });
+    }
     let target = &request.target;
     let dst = |f| ReplicationError::classify(Side::Destination, f);
-    let fingerprint = fingerprint(request, &plan);
-    let found = match &fingerprint {
-        Some(f) => find_ours(destination, request, plan.layout, f, run).await?,
-        None => None,
-    };
-    let (upload, mut done) = match found {
-        Some((id, done)) => {
-            info!(bucket = %target.bucket, key = %target.key, upload_id = %id, parts = done.len(),
-                  total = plan.layout.len(), "resuming an interrupted multipart copy of ours");
+    let proofs: Vec<_> = layouts
+        .iter()
+        .map(|l| (l.fingerprint.as_ref(), l.parts.as_ref()))
+        .collect();
+    let found = find_ours(destination, target, &proofs, run).await?;
+    let (mut at, mut upload, mut done, remembered) = match found {
+        Some(found) => {
+            info!(bucket = %target.bucket, key = %target.key, upload_id = %found.id,
+                  parts = found.done.len(), total = layouts[found.at].parts.len(),
+                  "resuming an interrupted multipart copy of ours");
             // A fingerprint in the place of a part is copied over: the proof must be made again
             // should this copy stop too.
-            let kept = plan.layout.len() < MAX_PARTS as usize;
+            let kept = layouts[found.at].parts.len() < MAX_PARTS as usize;
             let upload = Upload {
-                id,
+                id: found.id,
                 resumable: kept,
-                fingerprint: fingerprint.filter(|_| !kept),
+                fingerprint: layouts[found.at].fingerprint.clone().filter(|_| !kept),
             };
-            (upload, done)
+            (found.at, Some(upload), found.done, found.pace)
+        }
+        None => (0, None, Vec::new(), None),
+    };
+    // A part that cannot be copied within this invocation, at the pace remembered, never will
+    // be: the copy switches to parts of our own that can (giving up the source's ETag).
+    let mut abandoned = None;
+    let slowest = layouts[at]
+        .missing(&done)
+        .iter()
+        .map(|(_, (s, e))| e - s)
+        .max();
+    if let (Some(pace), Some(left), Some(part)) = (remembered, run.remaining(), slowest) {
+        if switch::hopeless(part, pace, left) {
+            let smaller: Vec<u64> = layouts
+                .iter()
+                .map(|l| l.largest)
+                .filter(|p| *p < part)
+                .collect();
+            match switch::own_size(&smaller, pace, left) {
+                Some(to) => {
+                    let to_at = layouts.iter().rposition(|l| l.largest == to).unwrap_or(at);
+                    warn!(bucket = %target.bucket, key = %target.key, part_bytes = part,
+                          pace_mib_s = pace.0 / super::MIB as f64, seconds_left = left.as_secs_f64(),
+                          from_parts = layouts[at].parts.len(), to_parts = layouts[to_at].parts.len(),
+                          own_part_bytes = to, switch = "own-layout",
+                          reason = "a part cannot be copied within one invocation at the pace remembered",
+                          "switching the copy to a part layout of our own: the replica's ETag will not be the source's");
+                    crate::metrics::layout_switched(&target.bucket);
+                    abandoned = upload.take();
+                    (at, done) = (to_at, Vec::new());
+                }
+                None => warn!(bucket = %target.bucket, key = %target.key, part_bytes = part,
+                              pace_mib_s = pace.0 / super::MIB as f64,
+                              "a part cannot be copied within one invocation and no smaller layout is allowed"),
+            }
+        }
+    }
+    let layout = &layouts[at];
+    let request = layout.request.as_ref();
+    let target = &request.target;
+    let missing = layout.missing(&done);
+    let recordable = layout.parts.len() < MAX_PARTS as usize;
+    let first = missing
+        .iter()
+        .take(plan.concurrency.max(1))
+        .map(|(_, (s, e))| e - s)
+        .max();
+    let (upload, progress, created) = match upload {
+        Some(upload) => {
+            let record = layout.fingerprint.clone().filter(|_| recordable);
+            (
+                upload,
+                Progress::new(record, remembered, remembered, layout.largest),
+                false,
+            )
         }
         None => {
             run.start()?;
@@ -172,37 +235,77 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             let mut upload = Upload {
                 id,
                 resumable: false,
-                fingerprint,
+                fingerprint: layout.fingerprint.clone(),
             };
             // The proof goes first, while its part number is free: a cut at any later moment
             // (the function's own deadline, or Lambda's) leaves an upload the retry can resume.
-            if plan.layout.len() < MAX_PARTS as usize
-                && mark(destination, request, &upload, FINGERPRINT_PART, run).await
-            {
-                upload.resumable = true;
-                upload.fingerprint = None;
-            }
-            (upload, Vec::new())
+            let start = Progress::new(None, remembered, None, layout.largest);
+            let pace = first.and_then(|b| start.lowered(b, run.remaining()));
+            let marked = match &upload.fingerprint {
+                Some(f) if recordable => {
+                    mark(
+                        destination,
+                        target,
+                        &upload.id,
+                        f,
+                        FINGERPRINT_PART,
+                        pace,
+                        run,
+                    )
+                    .await
+                }
+                _ => false,
+            };
+            let record = upload.fingerprint.take().filter(|_| marked);
+            upload.resumable = marked;
+            upload.fingerprint = if marked {
+                None
+            } else {
+                layout.fingerprint.clone()
+            };
+            let written = if marked { pace } else { None };
+            (
+                upload,
+                Progress::new(record, remembered, written, layout.largest),
+                true,
+            )
         }
     };
-    let missing: Vec<(u32, (u64, u64))> = (1..)
-        .zip(plan.layout.iter().copied())
-        .filter(|(n, _)| !done.iter().any(|(d, _)| d == n))
-        .collect();
+    // The abandoned upload goes once the new one is proven ours: a cut in between leaves the
+    // retry an upload it resumes either way.
+    if let Some(abandoned) = abandoned {
+        abort(destination, target, &abandoned.id).await;
+    }
     let id = upload.id.as_str();
+    let write = |pace: Option<Pace>| {
+        let record = progress.record.clone();
+        async move {
+            match &record {
+                Some(f) => mark(destination, target, id, f, FINGERPRINT_PART, pace, run).await,
+                None => false,
+            }
+        }
+    };
+    // Written first, as if the first parts would be cut: the next invocation then knows (an
+    // upload just created was marked so).
+    if let Some(bytes) = first.filter(|_| !created) {
+        progress
+            .set(progress.lowered(bytes, run.remaining()), true, write)
+            .await;
+    }
     // Where the copy stops, with the parts known copied so far.
     let stopping = |done: &[(u32, UploadedPart)], err| {
-        let place = fingerprint_place(plan.layout.len(), done);
-        stop(destination, request, &upload, place, run, err)
+        let place = fingerprint_place(layout.parts.len(), done);
+        stop(destination, target, &upload, place, &progress, run, err)
     };
     let md5_parts = !matches!(target.encryption, TargetEncryption::Kms { .. });
-    // The slowest part so far: a part that could not finish before the time margin is not
-    // started (it would be cut off, and its time lost).
-    let slowest = PartTimes::default();
-    let slowest = &slowest;
+    let progress = &progress;
     let copied = stream::iter(missing)
         .map(|(number, range)| async move {
-            if !run.fits(slowest.longest()) {
+            let bytes = range.1 - range.0;
+            // A part that could not finish before the time margin at the slowest pace known is
+            // not started (it would be cut off, and its time lost).
+            if !progress.fits(run, bytes) {
                 return Ok(None);
             }
             run.start()?;
@@ -221,7 +324,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                         .map_err(|f| ReplicationError::classify(Side::Source, f))?;
                     let (bytes, read) = super::tee(bytes);
                     let part = destination
-                        .upload_part(&request.target, id, number, bytes)
+                        .upload_part(target, id, number, bytes)
                         .await
                         .map_err(dst)?;
                     // The destination stored the bytes read from the source, or the part is
@@ -236,7 +339,9 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                     part
                 }
             };
-            slowest.record(started.elapsed());
+            if let Some(pace) = progress.landed(bytes, started.elapsed()).await {
+                progress.set(Some(pace), false, write).await;
+            }
             Ok(Some((number, etag)))
         })
         .buffer_unordered(plan.concurrency.max(1))
@@ -246,16 +351,16 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         Ok(parts) => done.extend(parts.into_iter().flatten()),
         Err(e) => return Err(stopping(&done, e).await),
     }
-    if done.len() < plan.layout.len() {
+    if done.len() < layout.parts.len() {
         let interrupted = ReplicationError::CopyInterrupted {
             copied: done.len(),
-            total: plan.layout.len(),
+            total: layout.parts.len(),
             resumable: upload.resumable,
         };
         return Err(stopping(&done, interrupted).await);
     }
     done.sort_by_key(|(n, _)| *n);
-    if let Some(expected) = plan.expected_etag {
+    if let Some(expected) = layout.expected_etag {
         let etags: Vec<(u32, String)> = done.iter().map(|(n, p)| (*n, p.etag.clone())).collect();
         let made = multipart_etag(&etags);
         if made.as_deref() != Some(expected) {
@@ -273,87 +378,73 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         Ok(written) => written,
         Err(f) => return Err(stopping(&done, dst(f)).await),
     };
-    // The parts made the source's ETag and Complete says so: the bytes are the source's. Any
-    // other upload is read back.
-    if plan.expected_etag != Some(written.etag.as_str()) {
-        check_written(destination, request, &written, plan.layout, run).await?;
+    // The parts made the source's ETag and Complete must say so: the bytes are the source's.
+    // Any other upload is read back.
+    match layout.expected_etag {
+        Some(expected) if written.etag != expected => {
+            return Err(ReplicationError::ReplicaMismatch(format!(
+                "replica ETag {} differs from source ETag {expected}",
+                written.etag
+            )))
+        }
+        Some(_) => {}
+        None => super::check_written(destination, request, &written, &layout.parts, run).await?,
     }
     Ok(written)
 }
 
-/// The upload of ours for exactly this copy that is furthest along, with its parts that fit the
-/// layout. Other uploads of ours for this copy are aborted; anyone else's are left alone.
-async fn find_ours<D: DestinationStore>(
-    destination: &D,
-    request: &CopyRequest,
-    layout: &[(u64, u64)],
-    fingerprint: &Fingerprint,
-    run: &Run,
-) -> Result<Option<(String, Vec<(u32, UploadedPart)>)>, ReplicationError> {
-    let dst = |f| ReplicationError::classify(Side::Destination, f);
-    let ours = |part: &UploadedPart| fingerprint.proves(part);
-    run.start()?;
-    let mut best: Option<(String, Vec<(u32, UploadedPart)>)> = None;
-    for id in destination
-        .list_uploads(&request.target)
-        .await
-        .map_err(dst)?
-    {
-        run.start()?;
-        let parts = destination
-            .list_parts(&request.target, &id)
-            .await
-            .map_err(dst)?;
-        // The fingerprint is part 10,000, or in a layout of 10,000 parts, in a part's place.
-        let proven = parts.iter().any(|(n, _, part)| {
-            (*n == FINGERPRINT_PART || layout.len() == MAX_PARTS as usize) && ours(part)
-        });
-        if !proven {
-            continue;
-        }
-        let fitting: Vec<(u32, UploadedPart)> = parts
-            .into_iter()
-            .filter(|(n, size, part)| {
-                !ours(part)
-                    && layout
-                        .get((*n as usize).wrapping_sub(1))
-                        .is_some_and(|(start, end)| end - start == *size)
-            })
-            .map(|(n, _, part)| (n, part))
-            .collect();
-        let better = best.as_ref().is_none_or(|(_, b)| fitting.len() > b.len());
-        let extra = if better {
-            best.replace((id, fitting)).map(|(id, _)| id)
-        } else {
-            Some(id)
-        };
-        if let Some(extra) = extra {
-            let upload = Upload {
-                id: extra,
-                resumable: true,
-                fingerprint: None,
-            };
-            abort(destination, request, &upload).await;
-        }
-    }
-    Ok(best)
-}
-
 /// Decides what becomes of our upload when the copy stops with `err`: kept for a retry that can
-/// resume it (fingerprinted now at part `place`, if it was not yet), aborted otherwise. Returns
-/// `err`.
+/// resume it (fingerprinted now at part `place`, if it was not yet; its record no longer lowered
+/// for parts in flight), aborted otherwise. Returns `err`.
 async fn stop<D: DestinationStore>(
     destination: &D,
-    request: &CopyRequest,
+    target: &ReplicaSpec,
     upload: &Upload,
     place: u32,
+    progress: &Progress,
     run: &Run,
     err: ReplicationError,
 ) -> ReplicationError {
     let retry = err.disposition() == Disposition::Retry;
-    let keep = retry && (upload.resumable || mark(destination, request, upload, place, run).await);
+    let keep = retry
+        && (upload.resumable
+            || match &upload.fingerprint {
+                Some(f) => {
+                    mark(
+                        destination,
+                        target,
+                        &upload.id,
+                        f,
+                        place,
+                        progress.known(),
+                        run,
+                    )
+                    .await
+                }
+                None => false,
+            });
     if !keep {
-        abort(destination, request, upload).await;
+        abort(destination, target, &upload.id).await;
+    } else if let Some(pace) = progress.settled().await {
+        let record = progress.record.clone();
+        let write = |pace| async move {
+            match &record {
+                Some(f) => {
+                    mark(
+                        destination,
+                        target,
+                        &upload.id,
+                        f,
+                        FINGERPRINT_PART,
+                        pace,
+                        run,
+                    )
+                    .await
+                }
+                None => false,
+            }
+        };
+        progress.set(pace, false, write).await;
     }
     match err {
         ReplicationError::CopyInterrupted { copied, total, .. } => {
@@ -367,29 +458,30 @@ async fn stop<D: DestinationStore>(
     }
 }
 
-/// Writes the upload's fingerprint part; whether it now proves the upload ours (not where the
-/// answer shows no proof, e.g. a part ETag that is no MD5 under a KMS bucket default). Made even
-/// inside the time margin: it is what lets the retry keep the parts copied so far.
+/// Writes the upload's fingerprint part at `number`, recording `pace`; whether it now proves the
+/// upload ours (not where the answer shows no proof, e.g. a part ETag that is no MD5 under a KMS
+/// bucket default). Made even inside the time margin: it is what lets the retry keep the parts
+/// copied so far.
 async fn mark<D: DestinationStore>(
     destination: &D,
-    request: &CopyRequest,
-    upload: &Upload,
+    target: &ReplicaSpec,
+    id: &str,
+    fingerprint: &Fingerprint,
     number: u32,
+    pace: Option<Pace>,
     run: &Run,
 ) -> bool {
-    let Some(fingerprint) = &upload.fingerprint else {
-        return false;
-    };
     run.count();
-    let body = Body::from_bytes(fingerprint.body.as_bytes().to_vec());
+    let body = fingerprint.body(pace);
+    let size = body.len() as u64;
     match destination
-        .upload_part(&request.target, &upload.id, number, body)
+        .upload_part(target, id, number, Body::from_bytes(body))
         .await
     {
-        Ok(part) => fingerprint.proves(&part),
+        Ok(part) => fingerprint.read(size, &part).is_some(),
         Err(e) => {
-            warn!(bucket = %request.target.bucket, key = %request.target.key, upload_id = %upload.id,
-                  error = %e, "could not mark the interrupted upload for the retry");
+            warn!(bucket = %target.bucket, key = %target.key, upload_id = %id,
+                  error = %e, "could not write the upload's progress record");
             false
         }
     }
@@ -411,113 +503,6 @@ fn fingerprint_place(parts: usize, done: &[(u32, UploadedPart)]) -> u32 {
         .unwrap_or(parts)
 }
 
-/// After Complete: the replica must carry the size, user metadata (with the marker) and content
-/// headers planned, since an upload's metadata cannot be checked before.
-async fn check_written<D: DestinationStore>(
-    destination: &D,
-    request: &CopyRequest,
-    written: &Written,
-    layout: &[(u64, u64)],
-    run: &Run,
-) -> Result<(), ReplicationError> {
-    let target = &request.target;
-    let size = layout.last().map_or(0, |(_, end)| *end);
-    let Some(o) = super::read_back(destination, target, written, run).await? else {
-        return Err(ReplicationError::ReplicaMismatch(
-            "the replica just completed is not there".to_owned(),
-        ));
-    };
-    let mut wrong = Vec::new();
-    if o.size != size {
-        wrong.push(format!("size {} (the source has {size})", o.size));
-    }
-    if o.metadata != target.metadata {
-        wrong.push(format!(
-            "user metadata {:?} (planned {:?})",
-            o.metadata, target.metadata
-        ));
-    }
-    let (got, want) = (&o.content, &target.content);
-    for (name, got, want) in [
-        ("Content-Type", &got.content_type, &want.content_type),
-        ("Cache-Control", &got.cache_control, &want.cache_control),
-        (
-            "Content-Disposition",
-            &got.content_disposition,
-            &want.content_disposition,
-        ),
-        (
-            "Content-Encoding",
-            &got.content_encoding,
-            &want.content_encoding,
-        ),
-        (
-            "Content-Language",
-            &got.content_language,
-            &want.content_language,
-        ),
-        ("Expires", &got.expires, &want.expires),
-    ] {
-        if want.is_some() && got != want {
-            wrong.push(format!("{name} {got:?} (planned {want:?})"));
-        }
-    }
-    if wrong.is_empty() {
-        return Ok(());
-    }
-    Err(ReplicationError::ReplicaMismatch(format!(
-        "the completed replica has {}",
-        wrong.join(", ")
-    )))
-}
-
-/// The fingerprint of an upload for this copy; `None` where nothing ListParts shows can prove it
-/// (SSE-KMS, whose part ETags are no MD5s, without a checksum algorithm to prove it by).
-fn fingerprint(request: &CopyRequest, plan: &Plan<'_>) -> Option<Fingerprint> {
-    let body = fingerprint_body(request, plan);
-    let target = &request.target;
-    let proof = match (&target.encryption, &target.checksum) {
-        (TargetEncryption::Kms { .. }, Some(c)) => {
-            Proof::Checksum(checksum_of(&c.algorithm, body.as_bytes())?)
-        }
-        (TargetEncryption::Kms { .. }, None) => return None,
-        _ => Proof::Etag(part_etag(&body)),
-    };
-    Some(Fingerprint { body, proof })
-}
-
-/// The fingerprint part's body: a digest of everything an upload is created with and copies.
-/// Debug output is stable within one build; a new build simply starts new uploads.
-fn fingerprint_body(request: &CopyRequest, plan: &Plan<'_>) -> String {
-    // What the upload holds, not the state the destination was read in: a retry reads it anew
-    // (its write condition differs) and must still resume the same upload.
-    let target = ReplicaSpec {
-        condition: None,
-        ..request.target.clone()
-    };
-    let mut md5 = Md5::new();
-    md5.update(format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
-        request.source, request.source_if_match, target, plan.tags, plan.layout
-    ));
-    format!("s3-replicator upload {}", hex::encode(md5.finalize()))
-}
-
-/// The ETag S3 gives a part with these bytes (where part ETags are MD5s).
-fn part_etag(body: &str) -> String {
-    format!("\"{}\"", hex::encode(Md5::digest(body.as_bytes())))
-}
-
-/// The checksum S3 gives these bytes in `algorithm` (`CRC32`, `CRC32C`, `CRC64NVME`, `SHA1`,
-/// `SHA256`), base64 as S3 writes it; `None` for another algorithm.
-pub fn checksum_of(algorithm: &str, bytes: &[u8]) -> Option<String> {
-    let algorithm: aws_smithy_checksums::ChecksumAlgorithm =
-        algorithm.to_ascii_lowercase().parse().ok()?;
-    let mut checksum = algorithm.into_impl();
-    checksum.update(bytes);
-    checksum.header_value().to_str().ok().map(str::to_owned)
-}
-
 /// The ETag S3 gives a multipart upload: MD5 of the parts' binary MD5s, then `-N`.
 pub fn multipart_etag(parts: &[(u32, String)]) -> Option<String> {
     let mut md5 = Md5::new();
@@ -529,14 +514,6 @@ pub fn multipart_etag(parts: &[(u32, String)]) -> Option<String> {
         hex::encode(md5.finalize()),
         parts.len()
     ))
-}
-
-async fn abort<D: DestinationStore>(destination: &D, request: &CopyRequest, upload: &Upload) {
-    let target = &request.target;
-    if let Err(e) = destination.abort_multipart(target, &upload.id).await {
-        warn!(bucket = %target.bucket, key = %target.key, upload_id = %upload.id, error = %e,
-              "could not abort our failed upload; the bucket's lifecycle rule removes it");
-    }
 }
 
 #[cfg(test)]
@@ -559,15 +536,6 @@ mod tests {
         assert_eq!(fingerprint_place(10_000, &copied(&[9_999, 10_000])), 9_998);
         let all: Vec<u32> = (1..=10_000).collect();
         assert_eq!(fingerprint_place(10_000, &copied(&all)), 10_000);
-    }
-
-    #[test]
-    fn checksums_are_s3s_base64_values() {
-        // CRC32 of "abc" is 0x352441c2.
-        assert_eq!(checksum_of("CRC32", b"abc").as_deref(), Some("NSRBwg=="));
-        assert_eq!(checksum_of("CRC32", b"").as_deref(), Some("AAAAAA=="));
-        assert!(checksum_of("CRC64NVME", b"abc").is_some());
-        assert_eq!(checksum_of("MD4", b"abc"), None);
     }
 
     #[test]

@@ -139,8 +139,10 @@ pub fn grant_headers(acl: &Acl) -> GrantHeaders {
 }
 
 /// Checks the replica's ETag where it must equal the source's: a single-part source copied in one
-/// request, or a multipart source copied in its own layout, neither under KMS. Returns whether it
-/// could tell (otherwise the caller checks the size).
+/// request, neither under KMS. Returns whether it could tell (otherwise the caller checks the
+/// size). A multipart copy proves itself: in the source's layout by the source's ETag, which its
+/// parts must make and Complete must answer, in another (one of our own, or switched to one when
+/// a source part could not be copied within an invocation) by reading the replica back.
 pub(super) fn verify(
     head: &SourceVersion,
     target: &ReplicaSpec,
@@ -149,7 +151,7 @@ pub(super) fn verify(
 ) -> Result<bool, ReplicationError> {
     let same_layout = match method {
         CopyMethod::SingleRequest => !head.etag.contains('-'),
-        CopyMethod::Multipart { source_parts } => source_parts.is_some(),
+        CopyMethod::Multipart { .. } => false,
     };
     let comparable = same_layout
         && !matches!(head.encryption, Encryption::Kms { .. })

@@ -25,8 +25,8 @@ pub use replica::{
     WriteCondition, Written,
 };
 pub use replica_metadata::{
-    key_digest, may_be_replica, without_replica_entries, ReplicaRecord, REPLICA_ENTRIES,
-    REPLICA_KEY, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG,
-    REPLICA_WRITTEN_TO,
+    key_digest, may_be_replica, without_replica_entries, ReplicaRecord, OWN_LAYOUT,
+    REPLICA_ENTRIES, REPLICA_KEY, REPLICA_LAYOUT, REPLICA_MARKER, REPLICA_ORIGIN_TIME,
+    REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG, REPLICA_WRITTEN_TO,
 };
 pub use source::SourceStore;

@@ -16,8 +16,8 @@ use std::sync::OnceLock;
 use hmac::{KeyInit, Mac};
 
 use super::replica_metadata::{
-    REPLICA_KEY, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG,
-    REPLICA_WRITTEN_TO,
+    REPLICA_KEY, REPLICA_LAYOUT, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET,
+    REPLICA_SOURCE_ETAG, REPLICA_WRITTEN_TO,
 };
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -91,7 +91,10 @@ fn message(metadata: &BTreeMap<String, String>, size: u64) -> Option<Vec<u8>> {
         metadata.get(REPLICA_SOURCE_ETAG)?.as_str(),
         size.as_str(),
     ];
-    for field in fields {
+    // The layout entry only where present, after the rest: a record without it keeps the MAC
+    // it always had, and one with it cannot be sealed or proven without it.
+    let layout = metadata.get(REPLICA_LAYOUT).map(String::as_str);
+    for field in fields.into_iter().chain(layout) {
         out.extend_from_slice(&(field.len() as u64).to_be_bytes());
         out.extend_from_slice(field.as_bytes());
     }
@@ -161,6 +164,18 @@ mod tests {
         assert!(!proven(&m, 5, &key(2)), "another key");
         assert!(!proven(&m, 6, &key(1)), "another size");
         assert!(!proven(&record(), 5, &key(1)), "no MAC");
+        // A record that says its layout is our own is sealed with that word: not without it,
+        // and a record sealed without it does not gain it.
+        let mut own = record();
+        own.insert(REPLICA_LAYOUT.into(), "own".into());
+        seal(&mut own, 5, Some(&key(1)));
+        assert!(proven(&own, 5, &key(1)));
+        let mut dropped = own.clone();
+        dropped.remove(REPLICA_LAYOUT);
+        assert!(!proven(&dropped, 5, &key(1)));
+        let mut added = m.clone();
+        added.insert(REPLICA_LAYOUT.into(), "own".into());
+        assert!(!proven(&added, 5, &key(1)));
     }
 
     #[test]

@@ -36,10 +36,21 @@ pub const REPLICA_KEY: &str = "replica-written-key-md5";
 /// tells which write it copies, in the same second too.
 pub const REPLICA_SOURCE_ETAG: &str = "replica-source-etag";
 
+/// User-metadata entry of a replica whose part layout is our own although its rule keeps the
+/// source's ETag: a part of the source's layout could not be copied within one invocation, so
+/// the copy switched to smaller parts (docs/semantics.md#how-many-invocations-a-large-object-takes).
+/// Its ETag is then not the source's; its bytes are proven by the checksum where one can be.
+/// The value is [`OWN_LAYOUT`].
+pub const REPLICA_LAYOUT: &str = "replica-layout";
+
+/// The value of [`REPLICA_LAYOUT`] on a replica in parts of our own.
+pub const OWN_LAYOUT: &str = "own";
+
 /// Every user-metadata entry this function adds to a replica (the MAC only where a record key
-/// is configured).
-pub const REPLICA_ENTRIES: [&str; 7] = [
+/// is configured, the layout only where it is our own against the rule's ETag parity).
+pub const REPLICA_ENTRIES: [&str; 8] = [
     REPLICA_MARKER,
+    REPLICA_LAYOUT,
     REPLICA_SOURCE_ETAG,
     REPLICA_SOURCE_BUCKET,
     REPLICA_WRITTEN_TO,
@@ -55,10 +66,20 @@ pub fn key_digest(key: &str) -> String {
 
 /// Whether an object of `size` bytes with ETag `etag` can be a replica this function wrote of
 /// `head`, whatever layout the copy took: the source's size, and where the rule keeps ETags
-/// (`keeps_etag`), the source's ETag, or a multipart ETag where the source is one part (copied
-/// in parts of our own above `MULTIPART_THRESHOLD`; a multipart source keeps its own layout).
-/// Only the replica record says whose replica it is: this rules out what cannot be.
+/// (`keeps_etag`), the source's ETag, or for a multipart source any multipart ETag (a copy whose
+/// source parts could not be copied within an invocation switches to parts of our own, and its
+/// record says so: [`REPLICA_LAYOUT`]). Only the replica record says whose replica it is and
+/// in which layout: this rules out what cannot be.
 pub fn may_be_replica(size: u64, etag: &str, head: &SourceVersion, keeps_etag: bool) -> bool {
+    let switched = || {
+        crate::copy::multipart_parts(&head.etag).is_some()
+            && crate::copy::multipart_parts(etag).is_some()
+    };
+    layout_fits(size, etag, head, keeps_etag) || (size == head.size && switched())
+}
+
+/// The source's size, and where the copy kept the ETag, the source's ETag.
+fn layout_fits(size: u64, etag: &str, head: &SourceVersion, keeps_etag: bool) -> bool {
     size == head.size && (!keeps_etag || etag == head.etag)
 }
 
@@ -77,6 +98,9 @@ pub struct ReplicaRecord<'a> {
     pub original_millis: Option<i64>,
     /// The source version's ETag, unquoted (`None`: written before it was recorded).
     pub source_etag: Option<&'a str>,
+    /// The copy switched to a part layout of our own ([`REPLICA_LAYOUT`]): the ETag is not the
+    /// source's even where the rule keeps it.
+    pub own_layout: bool,
 }
 
 impl ReplicaRecord<'_> {
@@ -123,15 +147,18 @@ impl SourceVersion {
                 .get(REPLICA_ORIGIN_TIME)
                 .and_then(|m| m.parse().ok()),
             source_etag: self.metadata.get(REPLICA_SOURCE_ETAG).map(String::as_str),
+            own_layout: self.metadata.get(REPLICA_LAYOUT).map(String::as_str) == Some(OWN_LAYOUT),
         })
     }
 
     /// Whether this object at `bucket`/`key` is the replica of the source's version `head` of
     /// `source`: the version id it records, and for a `null` version (every overwrite of an
-    /// unversioned key reuses that id) the same write too: the original's recorded second, a
-    /// size and ETag it can have ([`may_be_replica`]), the source ETag it records, and the
+    /// unversioned key reuses that id) the same write too: the original's recorded second, the
+    /// source's size and, where the copy keeps it, its ETag, the source ETag it records, and the
     /// source's user metadata and content headers (a rewrite of the same bytes with other
-    /// metadata or another Content-Type is another write).
+    /// metadata or another Content-Type is another write). A replica whose record says its
+    /// layout is our own where the rule keeps ETags has its bytes proven by the checksum
+    /// instead, wherever both sides have a full-object one of the same algorithm.
     pub fn is_replica_of(
         &self,
         bucket: &str,
@@ -147,8 +174,12 @@ impl SourceVersion {
         if !record.of(source, version) {
             return false;
         }
+        let keeps_etag = keeps_etag && !record.own_layout;
+        if record.own_layout && !self.same_bytes_by_checksum(head).unwrap_or(true) {
+            return false;
+        }
         version != "null"
-            || (may_be_replica(self.size, &self.etag, head, keeps_etag)
+            || (layout_fits(self.size, &self.etag, head, keeps_etag)
                 && record.original_millis.map(|m| m.div_euclid(1000))
                     == Some(crate::order::write_of(head, source, key).secs)
                 && record
@@ -157,6 +188,17 @@ impl SourceVersion {
                 && without_replica_entries(&self.metadata)
                     == without_replica_entries(&head.metadata)
                 && self.content == head.content)
+    }
+
+    /// What full-object checksums of the same algorithm on both sides say of this object's bytes
+    /// against `other`'s (`None`: nothing, as with composite checksums of two layouts).
+    pub fn same_bytes_by_checksum(&self, other: &SourceVersion) -> Option<bool> {
+        match (&self.checksum, &other.checksum) {
+            (Some(a), Some(b)) if a.full_object && b.full_object && a.algorithm == b.algorithm => {
+                Some(a.value == b.value)
+            }
+            _ => None,
+        }
     }
 
     /// Whether this object is a replica this function wrote at `bucket`/`key`.
@@ -231,10 +273,63 @@ mod tests {
         assert!(!may_be_replica(1, "\"o-2\"", &single, true));
         // Streamed or KMS: any ETag.
         assert!(may_be_replica(1, "\"x\"", &single, false));
-        // Never another size, another single-part ETag, or another layout of a multipart source.
+        // Never another size or another single-part ETag.
         assert!(!may_be_replica(2, "\"e\"", &single, true));
         assert!(!may_be_replica(1, "\"x\"", &single, true));
-        assert!(!may_be_replica(1, "\"o-2\"", &parts, true));
+        assert!(!may_be_replica(1, "\"x\"", &parts, true));
+        // Another layout of a multipart source may be a copy switched to parts of our own: only
+        // its record (and checksum) can tell.
+        assert!(may_be_replica(1, "\"o-2\"", &parts, true));
+    }
+
+    #[test]
+    fn a_replica_switched_to_our_own_layout_is_one_by_its_record_and_its_checksum() {
+        use super::super::Checksum;
+        let crc = |value: &str| {
+            Some(Checksum {
+                algorithm: "CRC32".into(),
+                full_object: true,
+                value: value.into(),
+            })
+        };
+        let source = SourceVersion {
+            etag: "\"m-3\"".into(),
+            version_id: None,
+            checksum: crc("a"),
+            ..object(&[])
+        };
+        let digest = key_digest("k");
+        let entries = |layout: Option<&'static str>| {
+            let mut e = vec![
+                (REPLICA_MARKER, "null"),
+                (REPLICA_WRITTEN_TO, "dst"),
+                (REPLICA_KEY, digest.as_str()),
+                (REPLICA_SOURCE_BUCKET, "src"),
+                (REPLICA_SOURCE_ETAG, "m-3"),
+            ];
+            e.extend(layout.map(|l| (REPLICA_LAYOUT, l)));
+            e
+        };
+        let replica = |layout: Option<&'static str>, checksum: &str| SourceVersion {
+            etag: "\"o-9\"".into(),
+            checksum: crc(checksum),
+            last_modified: None,
+            ..object(&entries(layout))
+        };
+        let origin = crate::order::write_of(&source, "src", "k").secs * 1000;
+        let dated = |mut v: SourceVersion| {
+            v.metadata
+                .insert(REPLICA_ORIGIN_TIME.into(), origin.to_string());
+            v
+        };
+        let switched = dated(replica(Some(OWN_LAYOUT), "a"));
+        assert!(switched.is_replica_of("dst", "k", "src", &source, true));
+        // Without the record's word, another layout where the rule keeps ETags is no replica.
+        let unmarked = dated(replica(None, "a"));
+        assert!(!unmarked.is_replica_of("dst", "k", "src", &source, true));
+        // Other bytes under the word: the checksum tells.
+        let other = dated(replica(Some(OWN_LAYOUT), "b"));
+        assert!(!other.is_replica_of("dst", "k", "src", &source, true));
     }
 
     #[test]

@@ -39,6 +39,7 @@ mod simulation;
 mod stalled_parts;
 mod store_conformance;
 mod streaming;
+mod switched_layouts;
 mod template_hardening;
 mod tls;
 mod tools_availability;

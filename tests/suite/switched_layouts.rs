@@ -1,0 +1,261 @@
+//! A part of the source's own layout that no invocation can copy (issue 38, scaled down): part
+//! copies slowed by a delaying wrapper to 4 MiB/s, invocations of 6 s with a 1 s margin, cut off
+//! at their deadline as Lambda does. A source part of 32 MiB takes 8 s: it never lands. The copy
+//! remembers the pace in its progress record, switches to parts of our own that can finish (the
+//! replica's ETag is then its own, its record says so, its bytes are proven by the checksum), and
+//! never starts the hopeless part again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedPart};
+use aws_sdk_s3::Client;
+
+use crate::common::*;
+use s3_replicator::aws_s3::AwsS3;
+use s3_replicator::faults::Faulty;
+use s3_replicator::replicate::Replicator;
+use s3_replicator::tools::compare::{verify, Options, Status};
+
+/// The function with its destination calls slowed.
+type Slow = Replicator<AwsS3, Faulty<AwsS3>>;
+
+/// Bytes per second of a part copy.
+const PACE: u64 = 4 * MIB as u64;
+const INVOCATION: Duration = Duration::from_secs(6);
+
+/// A multipart source of `parts` with a full-object CRC32 checksum (what S3 gives every new
+/// object, in CRC64NVME; moto computes CRC32).
+async fn checksummed_source(s3: &Client, bucket: &str, key: &str, parts: &[Vec<u8>]) -> Put {
+    let upload = s3
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .metadata("origin", "multipart")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .checksum_type(ChecksumType::FullObject)
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let mut done = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let out = s3
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id)
+            .part_number(n)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .body(part.clone().into())
+            .send()
+            .await
+            .unwrap();
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .set_e_tag(out.e_tag().map(Into::into))
+                .set_checksum_crc32(out.checksum_crc32().map(Into::into))
+                .build(),
+        );
+    }
+    let whole = parts.concat();
+    let crc = s3_replicator::copy::multipart::checksum_of("CRC32", &whole).unwrap();
+    let out = s3
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .checksum_crc32(crc)
+        .checksum_type(ChecksumType::FullObject)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    Put {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        version_id: out.version_id().map(str::to_owned),
+        etag: out.e_tag().unwrap().trim_matches('"').to_owned(),
+        size: whole.len(),
+    }
+}
+
+/// The function with part copies at [`PACE`], counting part copies by their size, invocation
+/// by invocation (the map's key).
+fn slow_function(
+    dst: &str,
+    copies: Arc<Mutex<HashMap<(u32, u64), u32>>>,
+    invocation: Arc<Mutex<u32>>,
+) -> Slow {
+    let vars = function_env(&[
+        ("DESTINATION_BUCKET", dst),
+        ("MULTIPART_CONCURRENCY", "2"),
+        ("MULTIPART_TIME_MARGIN_SECONDS", "1"),
+    ]);
+    s3_replicator::wiring::build_with(
+        &sdk_config(&server().endpoint, "us-east-1"),
+        |name| vars.get(name).cloned(),
+        move |d| {
+            Faulty::new(d, |_| None).delaying(move |call| {
+                let bytes = call.bytes.filter(|_| call.operation == "UploadPartCopy")?;
+                let n = *invocation.lock().unwrap();
+                *copies.lock().unwrap().entry((n, bytes)).or_default() += 1;
+                Some(Duration::from_secs_f64(bytes as f64 / PACE as f64))
+            })
+        },
+    )
+    .expect("valid configuration")
+}
+
+/// Invokes until the copy has landed (at most `most` invocations), each cut off at its
+/// deadline; the invocations it took.
+async fn invoke_until_replicated(
+    function: &Slow,
+    put: &Put,
+    invocation: &Mutex<u32>,
+    most: u32,
+) -> u32 {
+    let event = created_event(std::slice::from_ref(put));
+    for n in 1..=most {
+        *invocation.lock().unwrap() = n;
+        let deadline = SystemTime::now() + INVOCATION;
+        let answer = tokio::time::timeout(
+            INVOCATION,
+            s3_replicator::handle_until(function, event.clone(), Some(deadline)),
+        )
+        .await;
+        // Landed, or landed with no time left after it: the retry finds it in sync.
+        if matches!(answer, Ok(Ok(ref s)) if s.replicated + s.skipped == 1) {
+            return n;
+        }
+    }
+    panic!("not replicated in {most} invocations");
+}
+
+/// Part copies of `bytes` made in each invocation.
+fn copies_of(copies: &Mutex<HashMap<(u32, u64), u32>>, bytes: u64) -> Vec<(u32, u32)> {
+    let mut made: Vec<(u32, u32)> = copies
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|((_, b), _)| *b == bytes)
+        .map(|((n, _), count)| (*n, *count))
+        .collect();
+    made.sort();
+    made
+}
+
+async fn replica_is_ours_in_our_layout(s3: &Client, dst: &str, put: &Put, data: &[u8]) {
+    assert_eq!(body_of(s3, dst, &put.key, None).await, data);
+    let head = s3
+        .head_object()
+        .bucket(dst)
+        .key(&put.key)
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(head.e_tag().unwrap().trim_matches('"'), put.etag);
+    let metadata = head.metadata().unwrap();
+    assert_eq!(
+        metadata.get("replica-layout").map(String::as_str),
+        Some("own")
+    );
+    assert_eq!(
+        metadata.get("origin").map(String::as_str),
+        Some("multipart")
+    );
+    // The bytes proven: the source's full-object checksum, checked by the destination.
+    assert_eq!(head.checksum_type(), Some(&ChecksumType::FullObject));
+    let crc = s3_replicator::copy::multipart::checksum_of("CRC32", data).unwrap();
+    assert_eq!(head.checksum_crc32(), Some(crc.as_str()));
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket(dst)
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty(), "{:?}", uploads.uploads());
+}
+
+async fn verify_says_same(dst: &str, src: &str) {
+    let env = [("DESTINATION_BUCKET", dst)];
+    let replicator = replicator(&server().endpoint, &env);
+    for deep in [false, true] {
+        let options = Options {
+            bucket: src.to_owned(),
+            prefix: String::new(),
+            deep,
+            explain_missing: true,
+        };
+        let findings = verify(&replicator, &options).await.unwrap();
+        assert_eq!(findings.len(), 1);
+        assert_eq!(
+            findings[0].status,
+            Status::Same,
+            "deep {deep}: {}",
+            findings[0].detail
+        );
+    }
+}
+
+/// The 20 MiB part lands in the first invocation (5 s, before the deadline) and gives the pace;
+/// the 32 MiB one is cut off. The second invocation does not start it again: it switches to
+/// parts of our own that finish.
+#[tokio::test]
+async fn a_source_part_too_slow_for_an_invocation_is_copied_in_parts_of_our_own() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "slowpart-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "slowpart-dst", "eu-west-1").await;
+    let data = body(52 * MIB);
+    let parts = vec![data[..32 * MIB].to_vec(), data[32 * MIB..].to_vec()];
+    let p = checksummed_source(&s3, &src, "slow.bin", &parts).await;
+    let (copies, invocation) = (Arc::default(), Arc::default());
+    let function = slow_function(&dst, Arc::clone(&copies), Arc::clone(&invocation));
+    let took = invoke_until_replicated(&function, &p, &invocation, 10).await;
+    assert!(took >= 2, "the 32 MiB part cannot land in the first");
+    // The 32 MiB part was started in the first invocation only: the pace was remembered.
+    assert_eq!(copies_of(&copies, 32 * MIB as u64), vec![(1, 1)]);
+    replica_is_ours_in_our_layout(&s3, &dst, &p, &data).await;
+    verify_says_same(&dst, &src).await;
+    // A redelivered event finds the replica in our layout: nothing is written again.
+    let env = [("DESTINATION_BUCKET", dst.as_str())];
+    let again = s3_replicator::handle(
+        &replicator(&server().endpoint, &env),
+        created_event(std::slice::from_ref(&p)),
+    )
+    .await
+    .unwrap();
+    assert_eq!((again.replicated, again.skipped), (0, 1));
+    assert_eq!(version_count(&s3, &dst, "slow.bin").await, 1);
+}
+
+/// Every part of the first invocation is cut off, so none gives a pace: the record, written
+/// before they started, says the most they could have had (their time until the cut), and the
+/// next invocation that has no more time than that leaves them alone and switches. (On a machine
+/// so loaded that the first invocation's parts started late, the second may have more time
+/// than they had and try them once more: then the third switches.)
+#[tokio::test]
+async fn parts_cut_off_before_any_landed_are_not_started_again() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "allcut-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "allcut-dst", "eu-west-1").await;
+    let data = body(64 * MIB);
+    let parts = vec![data[..32 * MIB].to_vec(), data[32 * MIB..].to_vec()];
+    let p = checksummed_source(&s3, &src, "cut.bin", &parts).await;
+    let (copies, invocation) = (Arc::default(), Arc::default());
+    let function = slow_function(&dst, Arc::clone(&copies), Arc::clone(&invocation));
+    invoke_until_replicated(&function, &p, &invocation, 12).await;
+    let big = copies_of(&copies, 32 * MIB as u64);
+    assert_eq!(big.first(), Some(&(1, 2)), "{big:?}");
+    assert!(big.len() <= 2, "started again and again: {big:?}");
+    replica_is_ours_in_our_layout(&s3, &dst, &p, &data).await;
+    verify_says_same(&dst, &src).await;
+}
