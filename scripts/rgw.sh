@@ -10,19 +10,22 @@
 #       access key `test`, secret `test`, like moto's dummy credentials. Without --port a free
 #       port is chosen. With --parent-pid it stops itself (and removes DIR) when that process
 #       ends, so a test that dies leaves nothing behind. --memory: the OSD's store (default 2048).
+#   rgw.sh user DIR NAME
+#       Adds an S3 user whose access key and secret are both NAME (owning nothing).
 #   rgw.sh stop DIR
 #
 # Needs the Debian packages `radosgw ceph-mon ceph-osd ceph-common` (`scripts/bootstrap.sh --rgw`,
 # as root). Runs as any user: nothing outside DIR is written.
 set -euo pipefail
 
-usage() { sed -n '8,15p' "$0" >&2; exit 2; }
+usage() { sed -n '8,17p' "$0" >&2; exit 2; }
 
 stop() { # DIR
   local dir=$1 pid
   for name in rgw osd mon watch; do
     [ -f "$dir/$name.pid" ] || continue
     pid=$(cat "$dir/$name.pid")
+    [ "$pid" != "$BASHPID" ] || continue # the watcher, stopping it all
     kill "$pid" 2>/dev/null || true
   done
   for name in rgw osd mon; do
@@ -94,6 +97,10 @@ osd data = $dir/osd
 osd objectstore = memstore
 memstore device bytes = $((memory * 1024 * 1024))
 osd max object size = 5368709120
+# Placed by this script: at start the OSD may ask the monitor before it has the cluster's id
+# (refused as 'wrong fsid', and the OSD never comes up).
+osd crush update on start = false
+osd class update on start = false
 [client]
 rgw frontends = beast endpoint=127.0.0.1:$port
 rgw data = $dir/rgw
@@ -118,6 +125,7 @@ EOF
   uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')
   timeout 30 ceph -c "$conf" --connect-timeout 30 osd new "$uuid" >>"$dir/log/setup.out" 2>&1
   timeout 30 ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$uuid" >>"$dir/log/setup.out" 2>&1
+  timeout 30 ceph -c "$conf" osd crush add osd.0 1.0 root=default >>"$dir/log/setup.out" 2>&1
   ceph-osd -c "$conf" -i 0 -f >>"$dir/log/osd.out" 2>&1 &
   echo $! >"$dir/osd.pid"
   radosgw -c "$conf" -n client.rgw -f >>"$dir/log/rgw.out" 2>&1 &
@@ -136,9 +144,15 @@ EOF
   echo "http://127.0.0.1:$port"
 }
 
+user() { # DIR NAME
+  timeout 60 radosgw-admin -c "$1/ceph.conf" user create --uid "$2" --display-name "$2" \
+    --access-key "$2" --secret-key "$2" >>"$1/log/setup.out" 2>&1
+}
+
 [ $# -ge 2 ] || usage
 case $1 in
   start) shift; start "$@" ;;
+  user) [ $# -eq 3 ] || usage; user "$2" "$3" ;;
   stop) stop "$2" ;;
   *) usage ;;
 esac
