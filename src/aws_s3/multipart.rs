@@ -130,6 +130,10 @@ pub(super) async fn upload_part_copy(
         .set_expected_bucket_owner(target.expected_bucket_owner.clone())
         .customize()
         .config_override(without_stall_protection())
+        // The request has no body; Ceph RGW refuses one without its length (411).
+        .mutate_request(|r| {
+            r.headers_mut().insert("content-length", "0");
+        })
         .send()
         .await
         .map_err(|e| failure("UploadPartCopy", e))?;
