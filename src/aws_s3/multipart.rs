@@ -143,7 +143,7 @@ pub(super) async fn upload_part_copy(
     Ok(UploadedPart {
         etag: result
             .e_tag()
-            .map(str::to_owned)
+            .map(quoted)
             .ok_or_else(|| missing("UploadPartCopy", "CopyPartResult ETag"))?,
         checksum: part_checksum(
             target,
@@ -218,9 +218,17 @@ pub(super) async fn complete(
         .e_tag()
         .ok_or_else(|| missing("CompleteMultipartUpload", "ETag"))?;
     Ok(Written {
-        etag: etag.to_owned(),
+        etag: quoted(etag),
         version_id: out.version_id().map(str::to_owned),
     })
+}
+
+/// An ETag in S3's quoted form: Ceph RGW answers CopyObject's and UploadPartCopy's unquoted.
+pub(super) fn quoted(etag: &str) -> String {
+    match etag.starts_with('"') {
+        true => etag.to_owned(),
+        false => format!("\"{etag}\""),
+    }
 }
 
 /// The uploads in progress for exactly the target's key, every page.

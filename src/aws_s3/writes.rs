@@ -69,7 +69,7 @@ impl DestinationStore for AwsS3 {
             .and_then(|r| r.e_tag())
             .ok_or_else(|| missing("CopyObject", "CopyObjectResult ETag"))?;
         Ok(Written {
-            etag: etag.to_owned(),
+            etag: super::multipart::quoted(etag),
             version_id: out.version_id().map(str::to_owned),
         })
     }
