@@ -217,9 +217,40 @@ pub(super) async fn complete(
     let etag = out
         .e_tag()
         .ok_or_else(|| missing("CompleteMultipartUpload", "ETag"))?;
+    let version_id = out.version_id().map(str::to_owned);
+    if etag.is_empty() {
+        // Ceph RGW answers an empty ETag; the object's HEAD has it.
+        return completed_etag(s3, target, version_id).await;
+    }
     Ok(Written {
         etag: quoted(etag),
-        version_id: out.version_id().map(str::to_owned),
+        version_id,
+    })
+}
+
+/// The ETag of an upload just completed, read from its HEAD (the version Complete named, or
+/// the key's current one).
+async fn completed_etag(
+    s3: &AwsS3,
+    target: &ReplicaSpec,
+    version_id: Option<String>,
+) -> Result<Written, S3Failure> {
+    let out = s3
+        .client_at(&target.region, target.endpoint.as_deref())
+        .head_object()
+        .bucket(&target.bucket)
+        .key(&target.key)
+        .set_version_id(version_id.clone())
+        .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+        .send()
+        .await
+        .map_err(|e| failure("HeadObject", e))?;
+    Ok(Written {
+        etag: out
+            .e_tag()
+            .map(quoted)
+            .ok_or_else(|| missing("CompleteMultipartUpload", "ETag"))?,
+        version_id: version_id.or_else(|| out.version_id().map(str::to_owned)),
     })
 }
 
