@@ -31,6 +31,7 @@ mod one_judgement;
 mod own_layouts;
 mod replication;
 mod restore;
+mod rgw_endpoints;
 mod s3_errors;
 mod security;
 mod simulation;
