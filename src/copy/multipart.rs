@@ -145,6 +145,9 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     let target = &request.target;
     let dst = |f| ReplicationError::classify(Side::Destination, f);
     let fingerprint = fingerprint(request, &plan);
+    // Part 10,000 only where Complete may leave it out: another endpoint may refuse an upload
+    // holding a part not listed (Ceph RGW), so there it takes a part's place, as at 10,000 parts.
+    let spare = plan.layout.len() < MAX_PARTS as usize && matches!(transfer, Transfer::ServerSide);
     let found = match &fingerprint {
         Some(f) => find_ours(destination, request, plan.layout, f, run).await?,
         None => None,
@@ -155,7 +158,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                   total = plan.layout.len(), "resuming an interrupted multipart copy of ours");
             // A fingerprint in the place of a part is copied over: the proof must be made again
             // should this copy stop too.
-            let kept = plan.layout.len() < MAX_PARTS as usize;
+            let kept = spare;
             let upload = Upload {
                 id,
                 resumable: kept,
@@ -176,9 +179,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             };
             // The proof goes first, while its part number is free: a cut at any later moment
             // (the function's own deadline, or Lambda's) leaves an upload the retry can resume.
-            if plan.layout.len() < MAX_PARTS as usize
-                && mark(destination, request, &upload, FINGERPRINT_PART, run).await
-            {
+            if spare && mark(destination, request, &upload, FINGERPRINT_PART, run).await {
                 upload.resumable = true;
                 upload.fingerprint = None;
             }
@@ -192,7 +193,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     let id = upload.id.as_str();
     // Where the copy stops, with the parts known copied so far.
     let stopping = |done: &[(u32, UploadedPart)], err| {
-        let place = fingerprint_place(plan.layout.len(), done);
+        let place = fingerprint_place(plan.layout.len(), spare, done);
         stop(destination, request, &upload, place, run, err)
     };
     let md5_parts = !matches!(target.encryption, TargetEncryption::Kms { .. });
@@ -396,12 +397,13 @@ async fn mark<D: DestinationStore>(
 }
 
 /// Where the fingerprint goes in an upload of `parts` parts of which `done` are known copied:
-/// part 10,000 when the layout leaves it free; otherwise the highest part not known copied (the
-/// last to be started, so the least likely to be landing still), or when every part is copied,
-/// the last one (which Complete then refuses by its ETag, should the two cross).
-fn fingerprint_place(parts: usize, done: &[(u32, UploadedPart)]) -> u32 {
+/// part 10,000 when it is `spare` (the layout leaves it free and Complete may leave it out);
+/// otherwise the highest part not known copied (the last to be started, so the least likely to
+/// be landing still), or when every part is copied, the last one (which Complete then refuses by
+/// its ETag, should the two cross).
+fn fingerprint_place(parts: usize, spare: bool, done: &[(u32, UploadedPart)]) -> u32 {
     let parts = parts as u32;
-    if parts < FINGERPRINT_PART {
+    if spare && parts < FINGERPRINT_PART {
         return FINGERPRINT_PART;
     }
     let done: std::collections::BTreeSet<u32> = done.iter().map(|(n, _)| *n).collect();
@@ -554,11 +556,15 @@ mod tests {
 
     #[test]
     fn fingerprint_takes_a_part_not_yet_copied_only_when_the_layout_has_no_free_number() {
-        assert_eq!(fingerprint_place(9_999, &copied(&[1, 2])), FINGERPRINT_PART);
-        assert_eq!(fingerprint_place(10_000, &copied(&[1, 2])), 10_000);
-        assert_eq!(fingerprint_place(10_000, &copied(&[9_999, 10_000])), 9_998);
+        let place = |parts, spare, done: &[u32]| fingerprint_place(parts, spare, &copied(done));
+        assert_eq!(place(9_999, true, &[1, 2]), FINGERPRINT_PART);
+        assert_eq!(place(10_000, true, &[1, 2]), 10_000);
+        assert_eq!(place(10_000, true, &[9_999, 10_000]), 9_998);
         let all: Vec<u32> = (1..=10_000).collect();
-        assert_eq!(fingerprint_place(10_000, &copied(&all)), 10_000);
+        assert_eq!(place(10_000, true, &all), 10_000);
+        // Where Complete may not leave a part out (a streamed upload to another endpoint).
+        assert_eq!(place(3, false, &[1]), 3);
+        assert_eq!(place(3, false, &[1, 2, 3]), 3);
     }
 
     #[test]
