@@ -500,8 +500,13 @@ async fn an_upload_keeps_a_full_object_checksum_only_in_a_crc(b: &impl Backend) 
         if b.rgw() {
             // RGW difference: it accepts a full-object SHA; the engine never asks for one
             // (a single-part SHA object streamed in parts gets a composite checksum).
-            let id = s.create_multipart(&with(algorithm, true), &[]).await.unwrap();
-            s.abort_multipart(&with(algorithm, true), &id).await.unwrap();
+            let id = s
+                .create_multipart(&with(algorithm, true), &[])
+                .await
+                .unwrap();
+            s.abort_multipart(&with(algorithm, true), &id)
+                .await
+                .unwrap();
             continue;
         }
         let err = s
@@ -589,7 +594,11 @@ async fn current_tells_an_object_a_delete_marker_and_nothing_apart(b: &impl Back
     }
     let marker = b.delete(&bucket, "k").await;
     is_marker(b, s.current(REGION, &bucket, "k").await.unwrap(), &marker);
-    is_marker(b, s.replica_current(&at(&bucket, "k")).await.unwrap(), &marker);
+    is_marker(
+        b,
+        s.replica_current(&at(&bucket, "k")).await.unwrap(),
+        &marker,
+    );
     assert_eq!(
         s.current(REGION, &bucket, "never").await.unwrap(),
         Current::Absent
@@ -1174,7 +1183,7 @@ async fn a_write_whose_condition_no_longer_holds_writes_nothing(b: &impl Backend
         // RGW difference: CopyObject and CompleteMultipartUpload ignore If-Match and
         // If-None-Match, and a versioned bucket's PutObject ignores `If-None-Match: *`. The
         // engine sends no write condition to another endpoint: it reads the key first and
-        // decides on what it read (`rgw_endpoints::a_destination_key_written_on_rgw_is_kept`).
+        // decides on what it read (`rgw_endpoints::*::a_key_written_at_the_destination_is_kept`).
         for _ in 0..2 {
             let stale = with(Some(WriteCondition::IfMatch("\"0000\"".into())));
             s.copy_object(&copy(first.clone(), stale)).await.unwrap();
