@@ -221,6 +221,28 @@ async fn a_key_written_at_the_destination_is_kept((source, dest): (String, Strin
     assert!(out.contains("1 newer-at-destination"), "{out}");
 }
 
+/// A non-private ACL is restated as grants, one of them to the source account's owner, whom
+/// another endpoint does not know: RGW refuses the write (404 NoSuchKey) and the record fails,
+/// loudly (README says so; docs/development.md#ceph-rgw).
+#[tokio::test]
+async fn a_public_object_fails_its_record_at_rgw_naming_the_refusal() {
+    let (source, dest) = moto_to_rgw();
+    let t = across(&source, &dest).await;
+    put_with(&t.src_s3, &t.src, "public.txt", b"for all", |b| {
+        b.acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+    })
+    .await;
+    put(&t.src_s3, &t.src, "private.txt", b"for the owner").await;
+    let (code, out) = t.tool("backfill", &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("1 replicated"), "{out}");
+    assert!(
+        out.contains("public.txt") && out.contains("DstPutObjectFailed"),
+        "{out}"
+    );
+    assert!(out.contains("NoSuchKey"), "{out}");
+}
+
 /// Each behaviour both ways round: `moto_to_rgw::name`, `rgw_to_moto::name`.
 macro_rules! both_ways {
     ($($name:ident),* $(,)?) => {
