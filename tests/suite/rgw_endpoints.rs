@@ -243,6 +243,27 @@ async fn a_public_object_fails_its_record_at_rgw_naming_the_refusal() {
     assert!(out.contains("NoSuchKey"), "{out}");
 }
 
+async fn a_key_deleted_at_the_destination_stays_deleted((source, dest): (String, String)) {
+    let t = across(&source, &dest).await;
+    put(&t.src_s3, &t.src, "k.txt", b"the source's").await;
+    ok(t.tool("backfill", &[]));
+    // A later delete at the destination, by the one-second clocks of both servers.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let delete = t.dst_s3.delete_object().bucket(&t.dst).key("k.txt");
+    delete.send().await.unwrap();
+    for tool in ["backfill", "repair"] {
+        ok(t.tool(tool, &[]));
+        let head = t
+            .dst_s3
+            .head_object()
+            .bucket(&t.dst)
+            .key("k.txt")
+            .send()
+            .await;
+        assert!(head.is_err(), "{tool} brought the key back");
+    }
+}
+
 /// Each behaviour both ways round: `moto_to_rgw::name`, `rgw_to_moto::name`.
 macro_rules! both_ways {
     ($($name:ident),* $(,)?) => {
@@ -265,4 +286,5 @@ both_ways!(
     streamed_copies_keep_bytes_metadata_tags_and_checksums,
     repair_mends_what_verify_finds_across_the_two,
     a_key_written_at_the_destination_is_kept,
+    a_key_deleted_at_the_destination_stays_deleted,
 );
