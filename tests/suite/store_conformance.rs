@@ -1289,8 +1289,8 @@ async fn a_multipart_object_has_its_initiation_time_and_stacks_where_it_complete
     assert_eq!(t_multi.subsec_nanos(), 0);
     if b.rgw() {
         // RGW difference: a multipart object is stamped with its completion, not its
-        // initiation. The engine orders writes at another endpoint by what it reads there
-        // (docs/semantics.md#the-order-of-writes), never by comparing the two clocks.
+        // initiation: one written directly on RGW is placed a little later in the order of
+        // writes than AWS would place it (docs/development.md#ceph-rgw).
         assert!(t_multi >= t_single, "{t_multi:?} {t_single:?}");
     } else {
         // Stamped with its initiation, whole seconds, before the write it stacks above.
@@ -1432,9 +1432,8 @@ async fn a_delete_marker_is_no_object_for_any_write_condition(b: &impl Backend) 
 fn is_marker(b: &impl Backend, current: Current, id: &str) {
     if b.rgw() {
         // RGW difference: HeadObject on a key whose current version is a delete marker answers
-        // a plain 404, as for a key never written. Another endpoint's destination reads a
-        // delete marker there as no object: the engine writes over it, as it would over a
-        // marker it reads (an event's version is the source's current one).
+        // a plain 404, as for a key never written. At another endpoint the engine then reads
+        // the key's listing (`rgw_endpoints::*::a_key_deleted_at_the_destination_stays_deleted`).
         assert_eq!(current, Current::Absent);
         return;
     }
