@@ -4,6 +4,8 @@
 #   .venv-sam      aws-sam-cli, cfn-lint                         scripts/requirements-sam.txt
 #   .venv-checkov  checkov                                       scripts/requirements-checkov.txt
 # The deploy tools get venvs of their own because their pinned dependencies conflict.
+# With --rgw it also installs Ceph RGW, the second local S3 server (scripts/rgw.sh), from the
+# system's packages unless they are there: one apt-get line, as root (about 25 s and 280 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +26,32 @@ ensure() { # VENV REQUIREMENTS
   echo "bootstrap: $venv ready in $((SECONDS - start)) s" >&2
 }
 
+RGW_PACKAGES="radosgw ceph-mon ceph-osd ceph-common"
+
+rgw() {
+  if command -v radosgw >/dev/null && command -v ceph-mon >/dev/null &&
+    command -v ceph-osd >/dev/null && command -v radosgw-admin >/dev/null; then
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: Ceph RGW is missing; as root: apt-get install -y $RGW_PACKAGES" >&2
+    return 1
+  fi
+  echo "bootstrap: installing Ceph RGW ($RGW_PACKAGES; first run only, about 30 s)" >&2
+  local start=$SECONDS
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends $RGW_PACKAGES; } >/dev/null
+  echo "bootstrap: Ceph RGW ready in $((SECONDS - start)) s" >&2
+}
+
 ensure .venv scripts/requirements.txt
-if [ "${1:-}" = "--deploy-tools" ]; then
-  ensure .venv-sam scripts/requirements-sam.txt
-  ensure .venv-checkov scripts/requirements-checkov.txt
-fi
+for arg in "$@"; do
+  case $arg in
+    --deploy-tools)
+      ensure .venv-sam scripts/requirements-sam.txt
+      ensure .venv-checkov scripts/requirements-checkov.txt
+      ;;
+    --rgw) rgw ;;
+    *) echo "bootstrap: unknown option $arg (--deploy-tools, --rgw)" >&2; exit 2 ;;
+  esac
+done

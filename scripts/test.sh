@@ -4,7 +4,8 @@
 # cargo's `test result:` lines: `tests: N passed, M failed`. The first failing stage ends the run
 # (as `make checks` would), still with the closing line.
 #
-# Two things run beside others, because one waits where the other computes: the venvs install in
+# Two things run beside others, because one waits where the other computes: the venvs (and Ceph
+# RGW, the second local S3 server: one apt-get line as root, once) install in
 # the background while clippy and the test build compile (pip waits on the network and the disk),
 # and the template checks (whose sam build compiles the function) run while the tests run (the
 # tests wait on the local S3 server: about a core's worth of work on two). A stage that needs
@@ -70,7 +71,7 @@ templates() {
 
 main() {
   local start=$SECONDS
-  bash scripts/bootstrap.sh --deploy-tools >"$venvs_log" 2>&1 &
+  bash scripts/bootstrap.sh --deploy-tools --rgw >"$venvs_log" 2>&1 &
   venvs_pid=$!
   templates_pid=""
   stage lint make --no-print-directory lint &&

@@ -130,6 +130,10 @@ pub(super) async fn upload_part_copy(
         .set_expected_bucket_owner(target.expected_bucket_owner.clone())
         .customize()
         .config_override(without_stall_protection())
+        // The request has no body; Ceph RGW refuses one without its length (411).
+        .mutate_request(|r| {
+            r.headers_mut().insert("content-length", "0");
+        })
         .send()
         .await
         .map_err(|e| failure("UploadPartCopy", e))?;
@@ -139,7 +143,7 @@ pub(super) async fn upload_part_copy(
     Ok(UploadedPart {
         etag: result
             .e_tag()
-            .map(str::to_owned)
+            .map(quoted)
             .ok_or_else(|| missing("UploadPartCopy", "CopyPartResult ETag"))?,
         checksum: part_checksum(
             target,
@@ -213,10 +217,49 @@ pub(super) async fn complete(
     let etag = out
         .e_tag()
         .ok_or_else(|| missing("CompleteMultipartUpload", "ETag"))?;
+    let version_id = out.version_id().map(str::to_owned);
+    if etag.is_empty() {
+        // Ceph RGW answers an empty ETag; the object's HEAD has it.
+        return completed_etag(s3, target, version_id).await;
+    }
     Ok(Written {
-        etag: etag.to_owned(),
-        version_id: out.version_id().map(str::to_owned),
+        etag: quoted(etag),
+        version_id,
     })
+}
+
+/// The ETag of an upload just completed, read from its HEAD (the version Complete named, or
+/// the key's current one).
+async fn completed_etag(
+    s3: &AwsS3,
+    target: &ReplicaSpec,
+    version_id: Option<String>,
+) -> Result<Written, S3Failure> {
+    let out = s3
+        .client_at(&target.region, target.endpoint.as_deref())
+        .head_object()
+        .bucket(&target.bucket)
+        .key(&target.key)
+        .set_version_id(version_id.clone())
+        .set_expected_bucket_owner(target.expected_bucket_owner.clone())
+        .send()
+        .await
+        .map_err(|e| failure("HeadObject", e))?;
+    Ok(Written {
+        etag: out
+            .e_tag()
+            .map(quoted)
+            .ok_or_else(|| missing("CompleteMultipartUpload", "ETag"))?,
+        version_id: version_id.or_else(|| out.version_id().map(str::to_owned)),
+    })
+}
+
+/// An ETag in S3's quoted form: Ceph RGW answers CopyObject's and UploadPartCopy's unquoted.
+pub(super) fn quoted(etag: &str) -> String {
+    match etag.starts_with('"') {
+        true => etag.to_owned(),
+        false => format!("\"{etag}\""),
+    }
 }
 
 /// The uploads in progress for exactly the target's key, every page.

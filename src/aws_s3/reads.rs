@@ -249,6 +249,17 @@ impl SourceStore for AwsS3 {
                 .part_number(n as i32);
             async move {
                 let out = req.send().await.map_err(|e| failure("HeadObject", e))?;
+                // A server that ignores partNumber (Ceph RGW) answers the whole object, and no
+                // part count: its "part" is no part.
+                if out.parts_count().is_none() {
+                    return Err(crate::error::S3Failure {
+                        operation: "HeadObject",
+                        kind: crate::error::S3FailureKind::Other,
+                        code: Some(crate::store::NO_PART_BY_NUMBER.to_owned()),
+                        status: Some(200),
+                        message: "the server answers no part by its number".to_owned(),
+                    });
+                }
                 out.content_length()
                     .and_then(|n| u64::try_from(n).ok())
                     .ok_or_else(|| missing("HeadObject", "Content-Length of a part"))

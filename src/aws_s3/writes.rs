@@ -69,20 +69,28 @@ impl DestinationStore for AwsS3 {
             .and_then(|r| r.e_tag())
             .ok_or_else(|| missing("CopyObject", "CopyObjectResult ETag"))?;
         Ok(Written {
-            etag: etag.to_owned(),
+            etag: super::multipart::quoted(etag),
             version_id: out.version_id().map(str::to_owned),
         })
     }
 
     async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
-        head_current(
-            &self.client_at(&at.region, at.endpoint.as_deref()),
-            &at.bucket,
-            &at.key,
-            None,
-            at.expected_bucket_owner.as_deref(),
-        )
-        .await
+        let client = self.client_at(&at.region, at.endpoint.as_deref());
+        let owner = at.expected_bucket_owner.as_deref();
+        let current = head_current(&client, &at.bucket, &at.key, None, owner).await?;
+        if current != Current::Absent || at.endpoint.is_none() {
+            return Ok(current);
+        }
+        // Another endpoint may answer a plain 404 over a delete marker (Ceph RGW): its listing
+        // tells a later delete there from a key never written.
+        let listed = super::listings::history(&client, &at.bucket, &at.key).await?;
+        Ok(listed
+            .into_iter()
+            .find(|p| p.key == at.key && p.latest && p.delete_marker)
+            .map_or(Current::Absent, |p| {
+                let put = aws_smithy_types::DateTime::from_millis(p.last_modified);
+                Current::DeleteMarker(Some(p.version_id), Some(put))
+            }))
     }
 
     async fn put_delete_marker(

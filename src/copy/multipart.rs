@@ -151,6 +151,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     }
     let target = &request.target;
     let dst = |f| ReplicationError::classify(Side::Destination, f);
+    let server_side = matches!(transfer, Transfer::ServerSide);
     let proofs: Vec<_> = layouts
         .iter()
         .map(|l| (l.fingerprint.as_ref(), l.parts.as_ref()))
@@ -163,7 +164,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                   "resuming an interrupted multipart copy of ours");
             // A fingerprint in the place of a part is copied over: the proof must be made again
             // should this copy stop too.
-            let kept = layouts[found.at].parts.len() < MAX_PARTS as usize;
+            let kept = layouts[found.at].parts.len() < MAX_PARTS as usize && server_side;
             let upload = Upload {
                 id: found.id,
                 resumable: kept,
@@ -211,7 +212,9 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     let request = layout.request.as_ref();
     let target = &request.target;
     let missing = layout.missing(&done);
-    let recordable = layout.parts.len() < MAX_PARTS as usize;
+    // Part 10,000 only where Complete may leave it out: another endpoint may refuse an upload
+    // holding a part not listed (Ceph RGW), so there it takes a part's place, as at 10,000 parts.
+    let recordable = layout.parts.len() < MAX_PARTS as usize && server_side;
     let first = missing
         .iter()
         .take(plan.concurrency.max(1))
@@ -295,7 +298,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
     }
     // Where the copy stops, with the parts known copied so far.
     let stopping = |done: &[(u32, UploadedPart)], err| {
-        let place = fingerprint_place(layout.parts.len(), done);
+        let place = fingerprint_place(layout.parts.len(), recordable, done);
         stop(destination, target, &upload, place, &progress, run, err)
     };
     let md5_parts = !matches!(target.encryption, TargetEncryption::Kms { .. });
@@ -488,12 +491,13 @@ async fn mark<D: DestinationStore>(
 }
 
 /// Where the fingerprint goes in an upload of `parts` parts of which `done` are known copied:
-/// part 10,000 when the layout leaves it free; otherwise the highest part not known copied (the
-/// last to be started, so the least likely to be landing still), or when every part is copied,
-/// the last one (which Complete then refuses by its ETag, should the two cross).
-fn fingerprint_place(parts: usize, done: &[(u32, UploadedPart)]) -> u32 {
+/// part 10,000 when it is `spare` (the layout leaves it free and Complete may leave it out);
+/// otherwise the highest part not known copied (the last to be started, so the least likely to
+/// be landing still), or when every part is copied, the last one (which Complete then refuses by
+/// its ETag, should the two cross).
+fn fingerprint_place(parts: usize, spare: bool, done: &[(u32, UploadedPart)]) -> u32 {
     let parts = parts as u32;
-    if parts < FINGERPRINT_PART {
+    if spare && parts < FINGERPRINT_PART {
         return FINGERPRINT_PART;
     }
     let done: std::collections::BTreeSet<u32> = done.iter().map(|(n, _)| *n).collect();
@@ -531,11 +535,18 @@ mod tests {
 
     #[test]
     fn fingerprint_takes_a_part_not_yet_copied_only_when_the_layout_has_no_free_number() {
-        assert_eq!(fingerprint_place(9_999, &copied(&[1, 2])), FINGERPRINT_PART);
-        assert_eq!(fingerprint_place(10_000, &copied(&[1, 2])), 10_000);
-        assert_eq!(fingerprint_place(10_000, &copied(&[9_999, 10_000])), 9_998);
+        assert_eq!(
+            fingerprint_place(9_999, true, &copied(&[1, 2])),
+            FINGERPRINT_PART
+        );
+        assert_eq!(fingerprint_place(9_999, false, &copied(&[1, 2])), 9_999);
+        assert_eq!(fingerprint_place(10_000, true, &copied(&[1, 2])), 10_000);
+        assert_eq!(
+            fingerprint_place(10_000, true, &copied(&[9_999, 10_000])),
+            9_998
+        );
         let all: Vec<u32> = (1..=10_000).collect();
-        assert_eq!(fingerprint_place(10_000, &copied(&all)), 10_000);
+        assert_eq!(fingerprint_place(10_000, true, &copied(&all)), 10_000);
     }
 
     #[test]

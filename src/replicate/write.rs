@@ -103,12 +103,26 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 }
             }
         };
-        let layout = match method {
-            CopyMethod::SingleRequest => None,
-            CopyMethod::Multipart { source_parts } => Some(
-                self.layout_of(src.region, src.version, src.head, source_parts, run)
-                    .await?,
-            ),
+        let (method, layout) = match method {
+            CopyMethod::SingleRequest => (method, None),
+            CopyMethod::Multipart { source_parts } => {
+                match self
+                    .layout_of(src.region, src.version, src.head, source_parts, run)
+                    .await
+                {
+                    Ok(layout) => (method, Some(layout)),
+                    // A source server that answers no part by number (Ceph RGW) hides its
+                    // layout: streamed, the copy goes in parts of its own (its ETag not kept).
+                    Err(e) if streamed && no_part_by_number(&e) => (
+                        CopyMethod::Multipart { source_parts: None },
+                        Some(copy::uniform_layout(
+                            src.head.size,
+                            self.config.copy.part_size,
+                        )),
+                    ),
+                    Err(e) => return Err(e),
+                }
+            }
         };
         // Only CopyObject copies tags server-side; an upload or a PUT is given them.
         let tags = match (&layout, src.tags) {
@@ -497,6 +511,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             )),
         }
     }
+}
+
+/// Whether the source's server answered no part by its number (its layout cannot be read).
+fn no_part_by_number(e: &ReplicationError) -> bool {
+    e.s3_failure()
+        .is_some_and(|f| f.code.as_deref() == Some(crate::store::NO_PART_BY_NUMBER))
 }
 
 /// The ETag a multipart copy in the source's own layout must make before it is completed: the

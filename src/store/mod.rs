@@ -30,3 +30,7 @@ pub use replica_metadata::{
     REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG, REPLICA_WRITTEN_TO,
 };
 pub use source::SourceStore;
+
+/// The failure code of a source's `part_sizes` where its server answers no part by its number
+/// (Ceph RGW ignores HeadObject's partNumber): the source's part layout cannot be read.
+pub const NO_PART_BY_NUMBER: &str = "NoPartByNumber";

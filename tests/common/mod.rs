@@ -526,3 +526,65 @@ pub fn json_from<T: serde::de::DeserializeOwned>(command: &mut Command) -> T {
     );
     serde_json::from_slice(&out.stdout).expect("the helper prints JSON")
 }
+
+/// A throwaway single-node Ceph RGW (`scripts/rgw.sh`), a second real S3 server: stopped when
+/// dropped, and by its own watcher when this process ends (a shared one is never dropped).
+pub struct Rgw {
+    pub endpoint: String,
+    dir: PathBuf,
+}
+
+/// Starts an RGW of its own (about 2.6 s); the S3 user `test` / `test`, as with moto.
+pub fn start_rgw() -> Rgw {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "s3r-rgw-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/rgw.sh"))
+        .arg("start")
+        .arg(&dir)
+        .arg("--parent-pid")
+        .arg(std::process::id().to_string())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/rgw.sh");
+    assert!(
+        out.status.success(),
+        "Ceph RGW did not start (install it with `sudo bash scripts/bootstrap.sh --rgw`)"
+    );
+    Rgw {
+        endpoint: String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        dir,
+    }
+}
+
+/// The shared RGW of this test binary, started on first use.
+pub fn rgw() -> &'static Rgw {
+    static RGW: OnceLock<Rgw> = OnceLock::new();
+    RGW.get_or_init(start_rgw)
+}
+
+impl Rgw {
+    /// Adds an S3 user whose access key and secret are both `name`, owning nothing.
+    pub fn user(&self, name: &str) {
+        let status = Command::new("bash")
+            .arg(repo_root().join("scripts/rgw.sh"))
+            .args(["user".as_ref(), self.dir.as_os_str(), name.as_ref()])
+            .status()
+            .expect("run scripts/rgw.sh user");
+        assert!(status.success(), "creating the RGW user {name}");
+    }
+}
+
+impl Drop for Rgw {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo_root().join("scripts/rgw.sh"))
+            .arg("stop")
+            .arg(&self.dir)
+            .status();
+    }
+}

@@ -33,6 +33,7 @@ mod own_layouts;
 mod replication;
 mod restore;
 mod restore_symptoms;
+mod rgw_endpoints;
 mod s3_errors;
 mod security;
 mod simulation;

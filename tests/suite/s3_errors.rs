@@ -538,7 +538,8 @@ async fn permanent_part_failure_aborts_the_upload() {
                 .version_id("r0")
                 .metadata("replica-source-version-id", "v0")
                 .last_modified(aws_smithy_types::DateTime::from_secs(1_000)),
-            (_, Some(_)) => out.e_tag("\"abc-2\"").content_length(PART),
+            // As S3: a part's HEAD names the object's part count.
+            (_, Some(_)) => out.e_tag("\"abc-2\"").content_length(PART).parts_count(2),
             (_, None) => out.e_tag("\"abc-2\"").content_length(2 * PART),
         }
         .build()
@@ -642,6 +643,7 @@ impl MultipartCopy {
                 (_, _, Some(_)) => out
                     .e_tag(&src_etag)
                     .content_length(Self::PART)
+                    .parts_count(4)
                     .version_id("v1")
                     .last_modified(aws_smithy_types::DateTime::from_secs(2_000)),
                 (_, _, None) => out
@@ -1093,7 +1095,7 @@ async fn multipart_copy_keeps_the_sources_composite_checksum() {
                 .version_id("r0")
                 .metadata("replica-source-version-id", "v0")
                 .last_modified(aws_smithy_types::DateTime::from_secs(1_000)),
-            (_, _, Some(_)) => out.content_length(PART).version_id("v1"),
+            (_, _, Some(_)) => out.content_length(PART).parts_count(2).version_id("v1"),
             (_, _, None) => out
                 .content_length(2 * PART)
                 .version_id("v1")

@@ -112,9 +112,14 @@ pub(super) fn promised_differences(
         let like = |got: &Checksum, want: &Checksum| {
             got.algorithm == want.algorithm && got.full_object == want.full_object
         };
-        if dst.checksum.as_ref().is_none_or(|got| {
-            !(like(got, want) || ours && like(got, &crate::copy::upload_checksum(want)))
-        }) {
+        // Another endpoint may keep no additional checksum at all (Ceph RGW accepts the header
+        // and drops it): none there is what that server keeps; another checksum still differs.
+        let none_kept_elsewhere = rule.destination.endpoint.is_some() && dst.checksum.is_none();
+        if !none_kept_elsewhere
+            && dst.checksum.as_ref().is_none_or(|got| {
+                !(like(got, want) || ours && like(got, &crate::copy::upload_checksum(want)))
+            })
+        {
             differs.push("checksum".to_owned());
         }
     }
