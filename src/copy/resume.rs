@@ -3,8 +3,7 @@
 
 use tracing::warn;
 
-use super::progress::{Fingerprint, Pace, FINGERPRINT_PART};
-use super::MAX_PARTS;
+use super::progress::{Fingerprint, Pace};
 use crate::error::{ReplicationError, Side};
 use crate::run::Run;
 use crate::store::{DestinationStore, ReplicaSpec, UploadedPart};
@@ -39,17 +38,17 @@ pub(super) async fn find_ours<D: DestinationStore>(
     for id in destination.list_uploads(target).await.map_err(dst)? {
         run.start()?;
         let parts = destination.list_parts(target, &id).await.map_err(dst)?;
-        // The fingerprint is part 10,000, or in a layout of 10,000 parts, in a part's place.
+        // The fingerprint is part 10,000, or in a part's place (a layout of 10,000 parts, or an
+        // endpoint whose Complete refuses a part it does not list): any part proves it, as no
+        // copied part can have its ETag (the MD5 or checksum of bytes made for this copy).
         let proven = layouts
             .iter()
             .enumerate()
             .rev()
-            .find_map(|(at, (fingerprint, layout))| {
+            .find_map(|(at, (fingerprint, _))| {
                 let fingerprint = (*fingerprint)?;
-                let anywhere = layout.len() == MAX_PARTS as usize;
                 parts
                     .iter()
-                    .filter(|(n, _, _)| *n == FINGERPRINT_PART || anywhere)
                     .find_map(|(_, size, part)| fingerprint.read(*size, part))
                     .map(|pace| (at, fingerprint, pace))
             });

@@ -221,8 +221,18 @@ async fn a_source_part_too_slow_for_an_invocation_is_copied_in_parts_of_our_own(
     let function = slow_function(&dst, Arc::clone(&copies), Arc::clone(&invocation));
     let took = invoke_until_replicated(&function, &p, &invocation, 10).await;
     assert!(took >= 2, "the 32 MiB part cannot land in the first");
-    // The 32 MiB part was started in the first invocation only: the pace was remembered.
-    assert_eq!(copies_of(&copies, 32 * MIB as u64), vec![(1, 1)]);
+    // The 32 MiB part was started once an invocation at most, and never again once a pace was
+    // remembered: in the first only, or (on a machine so loaded that the 20 MiB part had not
+    // landed before the first cut, leaving no pace) in the first two.
+    let slow = copies_of(&copies, 32 * MIB as u64);
+    assert!(
+        slow == vec![(1, 1)] || slow == vec![(1, 1), (2, 1)],
+        "{slow:?}"
+    );
+    assert!(
+        took as usize > slow.len(),
+        "the switch came after the last start: {slow:?}"
+    );
     replica_is_ours_in_our_layout(&s3, &dst, &p, &data).await;
     verify_says_same(&dst, &src).await;
     // A redelivered event finds the replica in our layout: nothing is written again.
