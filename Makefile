@@ -40,7 +40,8 @@ demo-check: bootstrap
 templates:
 	bash scripts/check-templates.sh
 
-# Not part of test: the multipart benchmark (prints a table, appends it to BENCHMARKS.md).
+# Not part of test: the benchmarks, on moto and (when installed) Ceph RGW; each prints a table
+# and appends it to BENCHMARKS.md.
 bench:
 	bash scripts/bench.sh
 

@@ -3,6 +3,9 @@
 //! `scripts/bench_multipart.py` (`make bench`).
 //!
 //! Usage: bench_copy ENDPOINT SOURCE_BUCKET KEY VERSION_ID ETAG DESTINATION_BUCKET CONCURRENCY
+//!
+//! Settings it does not fix (`REPLICATION_CONFIG`, a rule's credential variables, part sizes)
+//! are read from its environment: `scripts/bench_rgw.py` streams to another endpoint that way.
 
 use std::time::Instant;
 
@@ -30,10 +33,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("S3_FORCE_PATH_STYLE", "true"),
         ("MULTIPART_CONCURRENCY", concurrency.as_str()),
     ];
+    // A REPLICATION_CONFIG of the environment names the destination itself (the shorthand may
+    // not be combined with it).
+    let configured = std::env::var("REPLICATION_CONFIG").is_ok();
     let replicator = s3_replicator::wiring::build(&sdk, |name| {
+        if configured && name.starts_with("DESTINATION_") {
+            return std::env::var(name).ok();
+        }
         env.iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
+            .or_else(|| std::env::var(name).ok())
     })?;
     let mut event: Value = serde_json::from_str(include_str!("../events/object-created-put.json"))?;
     let record = &mut event["Records"][0];

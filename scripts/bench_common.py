@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import boto3
@@ -50,10 +51,41 @@ def start_moto(log=None):
         err.close()
     wait_for(port, moto)
     endpoint = f"http://127.0.0.1:{port}"
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                      aws_access_key_id="test", aws_secret_access_key="test",
-                      config=boto3.session.Config(s3={"addressing_style": "path"}))
-    return moto, endpoint, s3
+    return moto, endpoint, client(endpoint)
+
+
+def client(endpoint):
+    """An S3 client on a local server, path-style, with the dummy credentials both servers take."""
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test",
+                        config=boto3.session.Config(s3={"addressing_style": "path"}))
+
+
+def start_rgw(memory_mib=2048):
+    """A throwaway Ceph RGW (scripts/rgw.sh), gone when this process ends: (stop, endpoint,
+    client). `stop()` stops it at once."""
+    script = str(ROOT / "scripts/rgw.sh")
+    # On a loaded machine a start can time out (rgw.sh gives each step 30 to 60 s): tried again.
+    for attempt in range(3):
+        directory = pathlib.Path(tempfile.mkdtemp(prefix="bench-rgw-"))
+        started = subprocess.run(["bash", script, "start", str(directory), "--parent-pid",
+                                  str(os.getpid()), "--memory", str(memory_mib)],
+                                 capture_output=True, text=True)
+        if started.returncode == 0:
+            break
+        subprocess.run(["bash", script, "stop", str(directory)], check=False)
+        print(f"bench: RGW did not start (exit {started.returncode}): "
+              f"{started.stderr.strip()[-300:]}", file=sys.stderr)
+    else:
+        sys.exit("bench: RGW did not start three times")
+    endpoint = started.stdout.strip().splitlines()[-1]
+    return (lambda: subprocess.run(["bash", script, "stop", str(directory)], check=False),
+            endpoint, client(endpoint))
+
+
+def load_average():
+    """The machine's 1-minute load average: the benchmarks share it with other work."""
+    return os.getloadavg()[0]
 
 
 def bucket(s3, name):

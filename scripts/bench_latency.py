@@ -16,7 +16,10 @@ harness and against the floor of one cross-region round trip; and at 8 at once, 
 s5cmd's time per object per worker. Then the function's cost per million objects from the
 measured requests and durations.
 
-Usage: bench_latency.py AWS_CLI S5CMD   (make bench passes its venv's commands)
+Usage: bench_latency.py AWS_CLI S5CMD [--rgw]   (make bench passes its venv's commands)
+With --rgw the local S3 behind the proxy is a throwaway Ceph RGW (scripts/rgw.sh), which answers
+requests in parallel, instead of moto: the function's own endpoint, source and destinations
+alike (single-part objects only: RGW's server-side copies of 1 KiB objects work there).
 Prints a table and appends it, dated, to BENCHMARKS.md.
 """
 
@@ -38,8 +41,8 @@ import urllib.parse
 
 import boto3
 
-from bench_common import (ROOT, bucket, free_port, rclone_env, record, s3_record, start_moto,
-                          wait_for)
+from bench_common import (ROOT, bucket, free_port, load_average, rclone_env, record, s3_record,
+                          start_moto, start_rgw, wait_for)
 
 OBJECTS = 200
 CONCURRENCY = 8
@@ -230,10 +233,16 @@ def cpu_seconds(pid):
 
 def main():
     aws, s5cmd = sys.argv[1], sys.argv[2]
-    moto, endpoint, s3 = start_moto()
+    on_rgw = "--rgw" in sys.argv[3:]
+    if on_rgw:
+        stop_rgw, endpoint, s3 = start_rgw()
+        server, load_before = "Ceph RGW", load_average()
+    else:
+        moto, endpoint, s3 = start_moto()
+        server, load_before = "moto", None
     proxy = Proxy(("127.0.0.1", int(endpoint.rsplit(":", 1)[1])))
     proxied = "http://" + serve(proxy)
-    procs = [moto]
+    procs = [] if on_rgw else [moto]
     rows, notes = [], []
     try:
         batch_puts, one_latencies, blind_trips, batch_cpu = [], [], [], []
@@ -405,6 +414,8 @@ def main():
     finally:
         for p in procs:
             p.kill()
+        if on_rgw:
+            stop_rgw()
 
     s5_seconds = results["s5cmd cp (8 workers)"][0]
     trip = s5_seconds * CONCURRENCY / OBJECTS  # a blind CopyObject, per worker
@@ -444,7 +455,7 @@ def main():
     notes.append(f"- Event latency, 8 environments at once: p50 {p50:.0f} ms, p99 {p99:.0f} ms; "
                  f"{p50 / (trip * 1000):.2f} times s5cmd's time per object per worker "
                  f"({trip * 1000:.0f} ms, one blind CopyObject at 8 at once). Both include "
-                 f"moto's queue, which grows with requests per object.")
+                 f"{server}'s queue, which grows with requests per object.")
     batch_seconds, batch_counts = results[next(n for n in results if "records" in n)]
     batch_requests = sum(batch_counts.values())
     ideal = -(-BATCH // RECORD_CONCURRENCY) * one_p50 / 1000
@@ -475,7 +486,10 @@ def main():
                  f"transfer). Data transfer between regions is charged alike for both.")
     title = (f"{datetime.date.today()}: {OBJECTS} objects of 1 KiB, {CONCURRENCY} at once, "
              f"through a proxy holding each request {SOURCE_TRIP * 1000:.0f} ms (source) or "
-             f"{REMOTE_TRIP * 1000:.0f} ms (destination), moto on 127.0.0.1")
+             f"{REMOTE_TRIP * 1000:.0f} ms (destination), {server} on 127.0.0.1")
+    if on_rgw:
+        title += (f"; {os.cpu_count()} cores, load average {load_before:.1f} at the start, "
+                  f"{load_average():.1f} at the end")
     record(f"### {title}\n\n" + "\n".join(lines + [""] + notes))
 
 

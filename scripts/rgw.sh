@@ -92,6 +92,8 @@ paxos propose interval = 0.05
 paxos min wait = 0.01
 [mon]
 mon data = $dir/mon
+# The monitor keeps a few MiB; it would refuse to start below 5 % free disk (a shared machine).
+mon data avail crit = 0
 [osd]
 osd data = $dir/osd
 osd objectstore = memstore
