@@ -3,9 +3,8 @@
 //! read: S3's conditions compare ETags, so after each write the entry just below it is checked,
 //! and where another write slipped in between, our own new version is withdrawn.
 
-use super::plan::{
-    current, replica_at, replica_entries, same_as, state_at, AtT, History, ReplicaEntry, State,
-};
+use super::from::{decide, is_replica_of, Decision};
+use super::plan::{current, replica_entries, same_as, state_at, AtT, History, ReplicaEntry, State};
 use super::report::{Action, Requests, Row};
 use super::Options;
 use crate::error::{Disposition, ReplicationError, Side};
@@ -127,37 +126,37 @@ async fn plan<S: SourceStore, D: DestinationStore>(
             note,
         }))
     };
-    let kept = |v: &str| now.iter().any(|p| p.version_id == v);
     let elsewhere = "; the bucket keeps no record of this version: storage class, encryption, tags and ACL as the replica holds them";
-    // The bucket's own history decides where it holds the key; the replica's only where the
-    // bucket lost the version (never to hide a key, or call it newer, on the replica's word).
-    Ok(match own_at {
-        _ if now.is_empty() => match replica_at(&entries, options.as_of) {
-            Some(e) => from_replica(e, None, elsewhere),
-            None => Plan::Absent,
-        },
-        AtT::Version(s) => match entries
-            .iter()
-            .find(|e| e.of.as_deref() == Some(s.version_id.as_str()))
-        {
-            Some(e) => from_replica(e, Some(s.version_id), ""),
-            None if current(now).is_some_and(|c| c.version_id == s.version_id) => own_copy(s),
-            None => Plan::Skip(format!(
-                "the replica holds no copy of version {} (restore without --from brings it back from the bucket's own history)",
-                s.version_id
-            )),
-        },
-        AtT::Absent => match replica_at(&entries, options.as_of) {
-            Some(e) if e.of.as_deref().is_some_and(|v| !kept(v)) => {
-                from_replica(e, None, elsewhere)
+    // A rule replicating the replica bucket into this one makes its own objects writes here.
+    let pair = replicator
+        .config()
+        .rules
+        .iter()
+        .any(|r| r.enabled && r.destination.bucket == options.bucket)
+        && replicator.config().allows_source(replica.bucket);
+    Ok(
+        match decide(now, &entries, options.as_of, options.uncertain, pair) {
+            Decision::Absent => Plan::Absent,
+            Decision::Uncertain { later, earlier } => Plan::Uncertain { later, earlier },
+            Decision::Skip(why) => Plan::Skip(why),
+            Decision::Replica(e) => from_replica(e, None, elsewhere),
+            Decision::Own(s) => {
+                let own = now
+                    .iter()
+                    .find(|p| p.version_id == s.version_id && !p.delete_marker);
+                match own.and_then(|p| entries.iter().find(|e| is_replica_of(e, p))) {
+                    Some(e) => from_replica(e, Some(s.version_id), ""),
+                    None if current(now).is_some_and(|c| c.version_id == s.version_id) => {
+                        own_copy(s)
+                    }
+                    None => Plan::Skip(format!(
+                        "the replica holds no copy of version {} (restore without --from brings it back from the bucket's own history)",
+                        s.version_id
+                    )),
+                }
             }
-            _ => Plan::Absent,
         },
-        AtT::Uncertain { later, earlier } => Plan::Uncertain {
-            later: later.version_id,
-            earlier: earlier.map(|s| s.version_id),
-        },
-    })
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -20,6 +20,7 @@ use crate::replicate::Replicator;
 use crate::store::{DestinationStore, SourceStore};
 
 mod apply;
+mod from;
 mod plan;
 mod report;
 mod task;
