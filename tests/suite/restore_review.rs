@@ -359,3 +359,148 @@ async fn a_replica_of_a_multipart_upload_straddling_t_is_uncertain_never_the_sta
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(now_of(&s3, &src, "k").await.unwrap(), b"good", "{out}");
 }
+
+/// The function (the binary, under a Lambda runtime) given one Batch restore job of the
+/// manifest's rows, with the userArguments `restore --manifest-out` printed.
+async fn run_job(manifest: &std::path::Path, printed: &str, config: &str) -> Value {
+    let arguments = printed
+        .split("userArguments ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_else(|| panic!("no userArguments in {printed}"));
+    let arguments: Value = serde_json::from_str(arguments).unwrap();
+    let tasks: Vec<Value> = std::fs::read_to_string(manifest)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, row)| {
+            let cols: Vec<&str> = row.split(',').collect();
+            json!({"taskId": format!("t{i}"), "s3Bucket": cols[0], "s3Key": cols[1],
+                   "s3VersionId": cols[2]})
+        })
+        .collect();
+    let job = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-rv",
+        "job": {"id": "job-rv", "userArguments": arguments}, "tasks": tasks});
+    let (answer, _) = crate::metrics::invoke(job, &[("REPLICATION_CONFIG", config)], 60_000).await;
+    serde_json::from_str(&answer).unwrap_or(Value::String(answer))
+}
+
+fn manifest_path(label: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{}.csv", unique_bucket(label)))
+}
+
+/// A Batch restore task with `From` and a row naming the bucket's `null` version took the
+/// replica bucket's own `null` version (an object it held before its versioning, no record).
+#[tokio::test]
+async fn a_batch_restore_from_a_replica_takes_the_replica_of_the_null_version_never_its_own() {
+    let s3 = client();
+    let src = unique_bucket("rv36-bnull-src");
+    s3.create_bucket().bucket(&src).send().await.unwrap();
+    let dst = unique_bucket("rv36-bnull-dst");
+    s3.create_bucket().bucket(&dst).send().await.unwrap();
+    let enable = |bucket: &str| {
+        s3.put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+    };
+    put(
+        &s3,
+        &dst,
+        "k",
+        b"the replica bucket's own object, from before",
+    )
+    .await;
+    enable(&dst).await.unwrap();
+    let config = config(&dst);
+    put(&s3, &src, "k", b"good, as of T").await;
+    enable(&src).await.unwrap();
+    backfill(&config, &src);
+    let t = instant_t().await;
+    put(&s3, &src, "k", b"ransomed").await;
+    pause().await;
+    let manifest = manifest_path("rv36-bnull");
+    let path = manifest.to_str().unwrap();
+    let (code, printed) = cli(
+        &config,
+        &[
+            "restore",
+            "--bucket",
+            &src,
+            "--as-of",
+            &t,
+            "--from",
+            &dst,
+            "--manifest-out",
+            path,
+        ],
+    );
+    assert_eq!(code, Some(0), "{printed}");
+    let answer = run_job(&manifest, &printed, &config).await;
+    assert_eq!(answer["results"][0]["resultString"], "restored", "{answer}");
+    assert_eq!(
+        now_of(&s3, &src, "k").await.unwrap(),
+        b"good, as of T",
+        "{answer}"
+    );
+}
+
+/// A Batch restore job carries when its plan read the bucket (`ReadAt`): a key written between
+/// `--manifest-out` and the job is newer than the plan and left as it is (a task replaced it);
+/// a key not written since is restored.
+#[tokio::test]
+async fn a_batch_restore_task_never_replaces_a_write_made_after_the_plan() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "rv36-plan-src", "us-east-1").await;
+    let config = config("unused");
+    put(&s3, &src, "a", b"41 orders").await;
+    put(&s3, &src, "b", b"good").await;
+    let t = instant_t().await;
+    put(&s3, &src, "a", b"ransomed").await;
+    put(&s3, &src, "b", b"ransomed").await;
+    pause().await;
+    let manifest = manifest_path("rv36-plan");
+    let path = manifest.to_str().unwrap();
+    let (code, printed) = cli(
+        &config,
+        &[
+            "restore",
+            "--bucket",
+            &src,
+            "--as-of",
+            &t,
+            "--manifest-out",
+            path,
+        ],
+    );
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(printed.contains("\"ReadAt\""), "{printed}");
+    put(
+        &s3,
+        &src,
+        "a",
+        b"42 orders, by the recovered app after the plan",
+    )
+    .await;
+    let answer = run_job(&manifest, &printed, &config).await;
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{answer}");
+    assert!(
+        results[0]["resultString"]
+            .as_str()
+            .unwrap()
+            .starts_with("newer"),
+        "{answer}"
+    );
+    assert_eq!(
+        now_of(&s3, &src, "a").await.unwrap(),
+        b"42 orders, by the recovered app after the plan",
+        "{answer}"
+    );
+    assert_eq!(results[1]["resultString"], "restored", "{answer}");
+    assert_eq!(now_of(&s3, &src, "b").await.unwrap(), b"good", "{answer}");
+}

@@ -202,6 +202,8 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
     }
     let stop = runner::stop_on_ctrl_c();
     let progress = Bar::new("restore");
+    // When the plan read the bucket: a Batch task never replaces a write made since.
+    let read_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let done = restore(replicator, options, &progress, &stop).await;
     progress.finish();
     if let (Some(path), Ok((_, rows))) = (&manifest_out, &done) {
@@ -215,7 +217,7 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
             None => String::new(),
         };
         println!(
-            "restore: manifest written to {}; run it as a Batch Operations job with userArguments {{\"Mode\": \"restore\"{from}}}",
+            "restore: manifest written to {}; run it as a Batch Operations job with userArguments {{\"Mode\": \"restore\"{from}, \"ReadAt\": \"{read_at}\"}}",
             path.display()
         );
     }
