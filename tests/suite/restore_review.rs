@@ -504,3 +504,49 @@ async fn a_batch_restore_task_never_replaces_a_write_made_after_the_plan() {
     assert_eq!(results[1]["resultString"], "restored", "{answer}");
     assert_eq!(now_of(&s3, &src, "b").await.unwrap(), b"good", "{answer}");
 }
+
+/// A delete slipping in between the read and the conditional write makes S3 answer 404
+/// NoSuchKey (AWS documents it for conditional writes): the copy counted the key `skipped: the
+/// version of T was deleted during the run` (it was not), the delete marker `failed` with exit
+/// status 1. Both are `newer`: written since the run read it.
+#[tokio::test]
+async fn a_delete_that_slips_in_before_the_write_makes_the_key_newer_never_failed() {
+    let moto = start_moto_with(&[("MOTO_RACE_BEFORE_WRITES", "delete")]);
+    let s3 = client_for(&moto.endpoint);
+    let bucket = versioned_bucket(&s3, "race-rv-delete", "us-east-1").await;
+    put(&s3, &bucket, "copied", b"good").await;
+    let t = instant_t().await;
+    put(&s3, &bucket, "copied", b"bad").await;
+    put(&s3, &bucket, "hidden", b"after T").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("S3_FORCE_PATH_STYLE", "true")
+        .env("REPLICATION_CONFIG", config("unused"))
+        .args([
+            "restore",
+            "--bucket",
+            &bucket,
+            "--as-of",
+            &t,
+            "--delete-newer",
+        ])
+        .output()
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.contains(
+            "0 restored, 0 already as of T, 0 deleted, 2 newer, 0 skipped, 0 uncertain, 0 failed"
+        ),
+        "{out}"
+    );
+    assert_eq!(now_of(&s3, &bucket, "copied").await, None, "{out}");
+    assert_eq!(now_of(&s3, &bucket, "hidden").await, None, "{out}");
+}

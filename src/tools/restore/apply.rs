@@ -352,6 +352,11 @@ pub(super) async fn copy_back_onto<S: SourceStore, D: DestinationStore>(
         Ok(CopiedBack::Written(w)) => w,
         Ok(CopiedBack::Skipped(why)) => return Ok(Back::Skipped(why.to_string())),
         Err(e) if e.is_precondition_failed() => return Ok(Back::Changed),
+        // A delete that slipped in before a conditional write makes S3 answer 404 NoSuchKey,
+        // as it does for a source version gone: the version still there tells them apart.
+        Err(e) if not_found(&e) && still_there(replicator, copy).await? => {
+            return Ok(Back::Changed)
+        }
         Err(e) => return Err(e),
     };
     match written.version_id {
@@ -360,6 +365,32 @@ pub(super) async fn copy_back_onto<S: SourceStore, D: DestinationStore>(
             false => Ok(Back::Changed),
         },
         None => Ok(Back::Written),
+    }
+}
+
+fn not_found(e: &ReplicationError) -> bool {
+    e.s3_failure()
+        .is_some_and(|f| f.kind == crate::error::S3FailureKind::NotFound)
+}
+
+/// Whether the version the bytes come from still exists.
+async fn still_there<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    copy: &Copy,
+) -> Result<bool, ReplicationError> {
+    match replicator
+        .source()
+        .head_version(&copy.bytes_region, &copy.bytes, None)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(f) => {
+            let e = ReplicationError::classify(Side::Source, f);
+            match e.disposition() {
+                Disposition::SourceGone => Ok(false),
+                _ => Err(e),
+            }
+        }
     }
 }
 
@@ -411,7 +442,8 @@ async fn hide<S: SourceStore, D: DestinationStore>(
         Ok(marker) => marker,
         Err(f) => {
             let e = ReplicationError::classify(Side::Destination, f);
-            return match e.is_precondition_failed() {
+            // 412, or 404 NoSuchKey: a delete slipped in first.
+            return match e.is_precondition_failed() || not_found(&e) {
                 true => Ok(false),
                 false => Err(e),
             };
