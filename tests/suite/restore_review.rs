@@ -550,3 +550,60 @@ async fn a_delete_that_slips_in_before_the_write_makes_the_key_newer_never_faile
     assert_eq!(now_of(&s3, &bucket, "copied").await, None, "{out}");
     assert_eq!(now_of(&s3, &bucket, "hidden").await, None, "{out}");
 }
+
+/// The dry run's request estimate: the listing that proves where a copy landed lists the key's
+/// name as a prefix, so every key under it (one LIST was priced, whatever it listed); and the
+/// "already as of T" check was priced at six reads where it stops after two HEADs that differ.
+#[tokio::test]
+async fn a_dry_run_prices_the_proving_listing_and_the_check_as_the_run_makes_them() {
+    let s3 = client();
+    let bucket = versioned_bucket(&s3, "rv36-price", "us-east-1").await;
+    put(&s3, &bucket, "logs", b"the key to restore").await;
+    for chunk in 0..20 {
+        let puts = (0..50).map(|i| {
+            let key = format!("logs/{:05}", chunk * 50 + i);
+            let (s3, bucket) = (s3.clone(), bucket.clone());
+            async move { put(&s3, &bucket, &key, b"x").await }
+        });
+        futures::future::join_all(puts).await;
+    }
+    let t = instant_t().await;
+    put(&s3, &bucket, "logs", b"overwritten after T").await;
+    let args = [
+        "restore",
+        "--bucket",
+        &bucket,
+        "--as-of",
+        &t,
+        "--prefix",
+        "logs",
+        "--dry-run",
+    ];
+    let (code, out) = cli(&config("unused"), &args);
+    assert_eq!(code, Some(0), "{out}");
+    // Listing 1,002 entries: 2 pages; the copy; the proving listing of 1,003: 2 pages.
+    assert!(out.contains("about 5 PUT/COPY/LIST"), "{out}");
+
+    let bucket = versioned_bucket(&s3, "rv36-price-same", "us-east-1").await;
+    for i in 0..3 {
+        put_with(&s3, &bucket, &format!("m{i}"), b"payload", |p| {
+            p.metadata("state", "good")
+        })
+        .await;
+    }
+    let t = instant_t().await;
+    for i in 0..3 {
+        put_with(&s3, &bucket, &format!("m{i}"), b"payload", |p| {
+            p.metadata("state", "pwned")
+        })
+        .await;
+    }
+    let (code, out) = cli(
+        &config("unused"),
+        &["restore", "--bucket", &bucket, "--as-of", &t, "--dry-run"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    // The bucket checks: 2 reads; each key: the check's two HEADs (they differ), the copy's
+    // HEAD, tags and ACL.
+    assert!(out.contains("and 17 GET/HEAD"), "{out}");
+}

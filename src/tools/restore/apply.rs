@@ -169,7 +169,11 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
     now: &[Past],
     past: &[Past],
     requests: &mut Requests,
+    under: usize,
 ) -> Row {
+    // The listing that proves where a write landed lists the key's name as a prefix: every
+    // entry under it (`under`, as the run listed them) and the new one, 1,000 a page.
+    let proving = (under / 1000 + 1) as u64;
     let row = |action, version: Option<&str>, reason: String, bytes| Row {
         key: key.to_owned(),
         action,
@@ -218,7 +222,7 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
                 ),
                 (Some(c), true) => {
                     // DeleteObject, and the listing that proves where the marker landed.
-                    requests.put += 2;
+                    requests.put += 1 + proving;
                     if options.dry_run {
                         return row(Action::Deleted, None, "did not exist at T".into(), 0);
                     }
@@ -247,11 +251,11 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
         };
         let same = same_version
             || (c.size == copy.state.size && c.etag == copy.etag && {
-                requests.get += 6;
                 match same_as(
                     replicator,
                     (region, &now_ref),
                     (&copy.attributes_region, &copy.attributes),
+                    &mut requests.get,
                 )
                 .await
                 {
@@ -273,7 +277,7 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
     let apart = u64::from(copy.attributes != copy.bytes);
     requests.get += 3 + 3 * apart + layout.get;
     // And the listing that proves where the copy landed.
-    requests.put += layout.put + 1;
+    requests.put += layout.put + proving;
     if options.dry_run {
         // What the real run would skip, the dry run skips: one HEAD of the version.
         return match will_skip(replicator, &copy).await {

@@ -151,6 +151,11 @@ pub async fn restore<S: SourceStore, D: DestinationStore>(
             |key| {
                 let now = own.get(key).unwrap_or(&empty);
                 let past = theirs.as_ref().and_then(|t| t.get(key)).unwrap_or(&empty);
+                let under: usize = own
+                    .range::<String, _>(key..)
+                    .take_while(|(k, _)| k.starts_with(key.as_str()))
+                    .map(|(_, v)| v.len())
+                    .sum();
                 async move {
                     let mut requests = Requests::default();
                     let row = one_key(
@@ -162,6 +167,7 @@ pub async fn restore<S: SourceStore, D: DestinationStore>(
                         now,
                         past,
                         &mut requests,
+                        under,
                     )
                     .await;
                     let bytes = row.bytes;

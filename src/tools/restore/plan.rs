@@ -244,10 +244,12 @@ async fn head_of<S: SourceStore, D: DestinationStore>(
 
 /// Whether two versions (each with its region) hold the same content headers, user metadata
 /// (our own entries aside), storage class, tags and ACL grants: what a copy back would write.
+/// The reads it made are added to `reads` (two HEADs, and four more where those agree).
 pub(super) async fn same_as<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     (region_a, a): (&str, &VersionRef),
     (region_b, b): (&str, &VersionRef),
+    reads: &mut u64,
 ) -> Result<bool, ReplicationError> {
     let src = |f| ReplicationError::classify(Side::Source, f);
     let source = replicator.source();
@@ -255,6 +257,7 @@ pub(super) async fn same_as<S: SourceStore, D: DestinationStore>(
         source.head_version(region_a, a, None),
         source.head_version(region_b, b, None)
     );
+    *reads += 2;
     let (head_a, head_b) = (head_a.map_err(src)?, head_b.map_err(src)?);
     let class = |h: &crate::store::SourceVersion| {
         h.storage_class
@@ -274,6 +277,7 @@ pub(super) async fn same_as<S: SourceStore, D: DestinationStore>(
         source.version_acl(region_a, a),
         source.version_acl(region_b, b)
     );
+    *reads += 4;
     let grants = |acl: crate::store::Acl| {
         let mut grants = acl.grants;
         grants.sort();

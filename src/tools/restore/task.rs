@@ -136,6 +136,7 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
                         replicator,
                         (&region, &now),
                         (&attributes_region, &attributes),
+                        &mut 0,
                     )
                     .await?)
             {
