@@ -25,7 +25,8 @@ into an upload with a checksum algorithm answers the part's checksum, as S3 does
 
 For tests only, with MOTO_RACE_BEFORE_WRITES=1 in its environment, the first CopyObject or
 DeleteObject aimed at a key of a bucket named `race-*` finds a same-bytes write with other
-metadata made just before it (a race a test cannot time against a real server).
+metadata made just before it (a race a test cannot time against a real server); with
+MOTO_RACE_BEFORE_WRITES=delete, a delete made just before it (a delete marker on top).
 
 With `--tls DIR` it serves HTTPS with a certificate for 127.0.0.1 signed by a CA made for the
 run, whose certificate it writes to DIR/ca.pem (for SSL_CERT_FILE).
@@ -132,7 +133,8 @@ def _racer_slips_in(response, key_name):
     aimed at a key of a bucket named `race-*` finds that another writer got there first, with
     the same bytes (so the same ETag) and other metadata: the race a write condition on the ETag
     cannot see, which a test cannot time against a real server."""
-    if os.environ.get("MOTO_RACE_BEFORE_WRITES") != "1":
+    mode = os.environ.get("MOTO_RACE_BEFORE_WRITES")
+    if mode not in ("1", "delete"):
         return
     bucket = response.bucket_name
     if not bucket.startswith("race-") or (bucket, key_name) in _RACED:
@@ -141,6 +143,9 @@ def _racer_slips_in(response, key_name):
     if current is None:
         return
     _RACED.add((bucket, key_name))
+    if mode == "delete":
+        response.backend.delete_object(bucket, key_name)
+        return
     racer = response.backend.put_object(bucket, key_name, current.value)
     racer.set_metadata({"x-amz-meta-racer": "slipped-in"})
 

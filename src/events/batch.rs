@@ -43,6 +43,9 @@ pub struct BatchJob {
     /// A restore job's `From` argument: the replica bucket the bytes are read from (the
     /// manifest's bucket is the one written).
     pub from: Option<String>,
+    /// A restore job's `ReadAt` argument: when its plan read the bucket (milliseconds since the
+    /// epoch); a key written since is newer than the plan and never replaced.
+    pub read_at: Option<i64>,
     /// The tasks, in order.
     pub tasks: Vec<BatchTask>,
 }
@@ -106,6 +109,11 @@ pub fn parse_batch(payload: &Value) -> Result<BatchJob, InvocationError> {
         .and_then(|a| a.get(FROM))
         .and_then(Value::as_str)
         .map(str::to_owned);
+    let read_at = arguments
+        .and_then(|a| a.get(READ_AT))
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp_millis());
     let mode = match schema.as_str() {
         "1.0" => Ok(Mode::Replicate),
         "2.0" => mode_of(arguments),
@@ -125,6 +133,7 @@ pub fn parse_batch(payload: &Value) -> Result<BatchJob, InvocationError> {
         job_id: envelope.job.id,
         mode,
         from,
+        read_at,
         tasks,
     })
 }
@@ -133,6 +142,8 @@ pub fn parse_batch(payload: &Value) -> Result<BatchJob, InvocationError> {
 const MODE: &str = "Mode";
 /// The key of a restore job's `userArguments` naming the replica bucket to read bytes from.
 const FROM: &str = "From";
+/// The key of a restore job's `userArguments` saying when its plan read the bucket.
+const READ_AT: &str = "ReadAt";
 
 fn mode_of(arguments: Option<&BTreeMap<String, Value>>) -> Result<Mode, String> {
     // A misspelt key (`mode`, `"Mode "`) must not run the default, replicate, during what was
@@ -140,13 +151,23 @@ fn mode_of(arguments: Option<&BTreeMap<String, Value>>) -> Result<Mode, String> 
     if let Some(unknown) = arguments
         .into_iter()
         .flat_map(|a| a.keys())
-        .find(|k| k.as_str() != MODE && k.as_str() != FROM)
+        .find(|k| ![MODE, FROM, READ_AT].contains(&k.as_str()))
     {
         return Err(format!(
-            "InvalidUserArguments: job.userArguments has the unknown key {unknown:?}; the keys are \"Mode\" (\"replicate\", \"verify\" or \"restore\") and, for restore, \"From\""
+            "InvalidUserArguments: job.userArguments has the unknown key {unknown:?}; the keys are \"Mode\" (\"replicate\", \"verify\" or \"restore\") and, for restore, \"From\" and \"ReadAt\""
         ));
     }
     let mode = mode_named(arguments)?;
+    match arguments.and_then(|a| a.get(READ_AT)) {
+        None => {}
+        Some(Value::String(t))
+            if mode == Mode::Restore && chrono::DateTime::parse_from_rfc3339(t).is_ok() => {}
+        Some(other) => {
+            return Err(format!(
+                "InvalidUserArguments: job.userArguments.ReadAt is {other}; it is when the plan read the bucket, RFC 3339 as restore --manifest-out prints it, and only with Mode \"restore\""
+            ))
+        }
+    }
     match arguments.and_then(|a| a.get(FROM)) {
         None => Ok(mode),
         Some(Value::String(b)) if mode == Mode::Restore && !b.is_empty() => Ok(mode),

@@ -163,6 +163,7 @@ impl World {
             job_id: "sim".to_owned(),
             mode: Ok(Mode::Verify),
             from: None,
+            read_at: None,
             tasks: keys
                 .iter()
                 .enumerate()

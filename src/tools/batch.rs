@@ -97,7 +97,7 @@ pub async fn run_job<S: SourceStore, D: DestinationStore>(
                     (Ok(mode), Ok(object)) => {
                         // What lands is noted as it goes: a cut still counts it.
                         let ledger = crate::run::Ledger::shared();
-                        let from = the_job.from.as_deref();
+                        let from = (the_job.from.as_deref(), the_job.read_at);
                         let work = one(
                             replicator,
                             *mode,
@@ -244,7 +244,7 @@ fn task_event(object: &TaskObject, version_id: Option<String>, size: Option<u64>
 async fn one<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     mode: Mode,
-    from: Option<&str>,
+    (from, read_at): (Option<&str>, Option<i64>),
     object: &TaskObject,
     stop_at: Option<Instant>,
     ledger: &std::sync::Arc<crate::run::Ledger>,
@@ -257,7 +257,7 @@ async fn one<S: SourceStore, D: DestinationStore>(
         return failed(&ReplicationError::DeadlineReached);
     }
     if mode == Mode::Restore {
-        return restore(replicator, object, from, stop_at).await;
+        return restore(replicator, object, (from, read_at), stop_at).await;
     }
     let region = replicator.default_region();
     // The HEAD below, counted with the run's requests.
@@ -392,10 +392,16 @@ fn not_allowed<S: SourceStore, D: DestinationStore>(
 async fn restore<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     object: &TaskObject,
-    from: Option<&str>,
+    (from, read_at): (Option<&str>, Option<i64>),
     stop_at: Option<Instant>,
 ) -> (ResultCode, String) {
     use super::restore::TaskOutcome;
+    let Some(read_at) = read_at else {
+        return (
+            ResultCode::PermanentFailure,
+            "InvalidUserArguments: a restore job says when its plan read the bucket (\"ReadAt\", as restore --manifest-out prints it): without it a task cannot tell a write made after the plan, which it must never replace".to_owned(),
+        );
+    };
     let Some(version) = object.version_id.as_deref() else {
         return (
             ResultCode::PermanentFailure,
@@ -403,15 +409,21 @@ async fn restore<S: SourceStore, D: DestinationStore>(
         );
     };
     let run = crate::run::Run::new(stop_at).for_tool();
-    let task =
-        super::restore::restore_task(replicator, &object.bucket, &object.key, version, from, &run);
+    let task = super::restore::restore_task(
+        replicator,
+        &object.bucket,
+        &object.key,
+        version,
+        (from, read_at),
+        &run,
+    );
     // The same words as the command line's report.
     match task.await {
         Ok(TaskOutcome::Restored) => (ResultCode::Succeeded, "restored".to_owned()),
         Ok(TaskOutcome::AlreadyAsOf) => (ResultCode::Succeeded, "already as of T".to_owned()),
         Ok(TaskOutcome::Newer) => (
             ResultCode::Succeeded,
-            "newer: written since the task read it; left as it is".to_owned(),
+            "newer: written since the plan or the task read it; left as it is".to_owned(),
         ),
         Ok(TaskOutcome::Skipped(why)) => (ResultCode::Succeeded, format!("skipped: {why}")),
         Ok(TaskOutcome::Refused(why)) => (ResultCode::PermanentFailure, why),

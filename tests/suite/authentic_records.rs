@@ -341,7 +341,7 @@ async fn a_batch_restore_task_never_takes_its_target_from_a_forged_record() {
     };
     let planted = w.plant(&w.dst, "k", b"attacker", forged).await;
     let job = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-1",
-        "job": {"id": "job-1", "userArguments": {"Mode": "restore"}},
+        "job": {"id": "job-1", "userArguments": {"Mode": "restore", "ReadAt": (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339()}},
         "tasks": [{"taskId": "t0", "s3Bucket": w.dst, "s3Key": "k",
                    "s3VersionId": planted.version_id}]});
     let (answer, _) = crate::metrics::invoke(job, &w.env(), 60_000).await;

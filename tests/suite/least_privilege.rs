@@ -230,7 +230,7 @@ async fn template_role_runs_a_batch_restore_job_into_the_source() {
     .to_string();
     let replicator = replicator_with(&users.replicator, &[("REPLICATION_CONFIG", &config)]);
     let job = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-1",
-        "job": {"id": "job-1", "userArguments": {"Mode": "restore"}},
+        "job": {"id": "job-1", "userArguments": {"Mode": "restore", "ReadAt": (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339()}},
         "tasks": [{"taskId": "t0", "s3Bucket": src, "s3Key": "doc.txt",
                    "s3VersionId": good.version_id}]});
     let answer = s3_replicator::respond(&replicator, job, None)

@@ -32,6 +32,7 @@ mod one_judgement;
 mod own_layouts;
 mod replication;
 mod restore;
+mod restore_review;
 mod restore_symptoms;
 mod rgw_endpoints;
 mod s3_errors;

@@ -541,7 +541,8 @@ fn restore_job(manifest: &str, from: Option<&str>) -> serde_json::Value {
                    "s3VersionId": cols[2]})
         })
         .collect();
-    let mut arguments = json!({"Mode": "restore"});
+    // The plan read the bucket after every write the tests made before it.
+    let mut arguments = json!({"Mode": "restore", "ReadAt": (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339()});
     if let Some(from) = from {
         arguments["From"] = json!(from);
     }

@@ -119,7 +119,7 @@ async fn a_batch_restore_job_writes_only_into_the_bucket_its_manifest_names() {
     replicate(std::slice::from_ref(&v2), &config).await;
 
     let job = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-36",
-        "job": {"id": "job-36", "userArguments": {"Mode": "restore"}},
+        "job": {"id": "job-36", "userArguments": {"Mode": "restore", "ReadAt": (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339()}},
         "tasks": [{"taskId": "t0", "s3Bucket": dst, "s3Key": "k", "s3VersionId": replica_v1}]});
     let answer = invoke(job, &config).await;
     assert_eq!(

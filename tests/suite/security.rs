@@ -26,8 +26,14 @@ fn job(mode: &str, tasks: &[(&str, &str, Option<&str>)]) -> Value {
                    "s3VersionId": version})
         })
         .collect();
+    let mut arguments = json!({"Mode": mode});
+    if mode == "restore" {
+        // The plan read the bucket after every write the test made.
+        arguments["ReadAt"] =
+            json!((chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339());
+    }
     json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-1",
-           "job": {"id": "job-1", "userArguments": {"Mode": mode}}, "tasks": tasks})
+           "job": {"id": "job-1", "userArguments": arguments}, "tasks": tasks})
 }
 
 fn results(response: &Value) -> Vec<(String, String)> {

@@ -3,9 +3,8 @@
 //! read: S3's conditions compare ETags, so after each write the entry just below it is checked,
 //! and where another write slipped in between, our own new version is withdrawn.
 
-use super::plan::{
-    current, replica_at, replica_entries, same_as, state_at, AtT, History, ReplicaEntry, State,
-};
+use super::from::{decide, is_replica_of, Decision};
+use super::plan::{current, replica_entries, same_as, state_at, AtT, History, ReplicaEntry, State};
 use super::report::{Action, Requests, Row};
 use super::Options;
 use crate::error::{Disposition, ReplicationError, Side};
@@ -127,37 +126,37 @@ async fn plan<S: SourceStore, D: DestinationStore>(
             note,
         }))
     };
-    let kept = |v: &str| now.iter().any(|p| p.version_id == v);
     let elsewhere = "; the bucket keeps no record of this version: storage class, encryption, tags and ACL as the replica holds them";
-    // The bucket's own history decides where it holds the key; the replica's only where the
-    // bucket lost the version (never to hide a key, or call it newer, on the replica's word).
-    Ok(match own_at {
-        _ if now.is_empty() => match replica_at(&entries, options.as_of) {
-            Some(e) => from_replica(e, None, elsewhere),
-            None => Plan::Absent,
-        },
-        AtT::Version(s) => match entries
-            .iter()
-            .find(|e| e.of.as_deref() == Some(s.version_id.as_str()))
-        {
-            Some(e) => from_replica(e, Some(s.version_id), ""),
-            None if current(now).is_some_and(|c| c.version_id == s.version_id) => own_copy(s),
-            None => Plan::Skip(format!(
-                "the replica holds no copy of version {} (restore without --from brings it back from the bucket's own history)",
-                s.version_id
-            )),
-        },
-        AtT::Absent => match replica_at(&entries, options.as_of) {
-            Some(e) if e.of.as_deref().is_some_and(|v| !kept(v)) => {
-                from_replica(e, None, elsewhere)
+    // A rule replicating the replica bucket into this one makes its own objects writes here.
+    let pair = replicator
+        .config()
+        .rules
+        .iter()
+        .any(|r| r.enabled && r.destination.bucket == options.bucket)
+        && replicator.config().allows_source(replica.bucket);
+    Ok(
+        match decide(now, &entries, options.as_of, options.uncertain, pair) {
+            Decision::Absent => Plan::Absent,
+            Decision::Uncertain { later, earlier } => Plan::Uncertain { later, earlier },
+            Decision::Skip(why) => Plan::Skip(why),
+            Decision::Replica(e) => from_replica(e, None, elsewhere),
+            Decision::Own(s) => {
+                let own = now
+                    .iter()
+                    .find(|p| p.version_id == s.version_id && !p.delete_marker);
+                match own.and_then(|p| entries.iter().find(|e| is_replica_of(e, p))) {
+                    Some(e) => from_replica(e, Some(s.version_id), ""),
+                    None if current(now).is_some_and(|c| c.version_id == s.version_id) => {
+                        own_copy(s)
+                    }
+                    None => Plan::Skip(format!(
+                        "the replica holds no copy of version {} (restore without --from brings it back from the bucket's own history)",
+                        s.version_id
+                    )),
+                }
             }
-            _ => Plan::Absent,
         },
-        AtT::Uncertain { later, earlier } => Plan::Uncertain {
-            later: later.version_id,
-            earlier: earlier.map(|s| s.version_id),
-        },
-    })
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -170,7 +169,11 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
     now: &[Past],
     past: &[Past],
     requests: &mut Requests,
+    under: usize,
 ) -> Row {
+    // The listing that proves where a write landed lists the key's name as a prefix: every
+    // entry under it (`under`, as the run listed them) and the new one, 1,000 a page.
+    let proving = (under / 1000 + 1) as u64;
     let row = |action, version: Option<&str>, reason: String, bytes| Row {
         key: key.to_owned(),
         action,
@@ -219,7 +222,7 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
                 ),
                 (Some(c), true) => {
                     // DeleteObject, and the listing that proves where the marker landed.
-                    requests.put += 2;
+                    requests.put += 1 + proving;
                     if options.dry_run {
                         return row(Action::Deleted, None, "did not exist at T".into(), 0);
                     }
@@ -248,11 +251,11 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
         };
         let same = same_version
             || (c.size == copy.state.size && c.etag == copy.etag && {
-                requests.get += 6;
                 match same_as(
                     replicator,
                     (region, &now_ref),
                     (&copy.attributes_region, &copy.attributes),
+                    &mut requests.get,
                 )
                 .await
                 {
@@ -274,7 +277,7 @@ pub(super) async fn one_key<S: SourceStore, D: DestinationStore>(
     let apart = u64::from(copy.attributes != copy.bytes);
     requests.get += 3 + 3 * apart + layout.get;
     // And the listing that proves where the copy landed.
-    requests.put += layout.put + 1;
+    requests.put += layout.put + proving;
     if options.dry_run {
         // What the real run would skip, the dry run skips: one HEAD of the version.
         return match will_skip(replicator, &copy).await {
@@ -353,6 +356,11 @@ pub(super) async fn copy_back_onto<S: SourceStore, D: DestinationStore>(
         Ok(CopiedBack::Written(w)) => w,
         Ok(CopiedBack::Skipped(why)) => return Ok(Back::Skipped(why.to_string())),
         Err(e) if e.is_precondition_failed() => return Ok(Back::Changed),
+        // A delete that slipped in before a conditional write makes S3 answer 404 NoSuchKey,
+        // as it does for a source version gone: the version still there tells them apart.
+        Err(e) if not_found(&e) && still_there(replicator, copy).await? => {
+            return Ok(Back::Changed)
+        }
         Err(e) => return Err(e),
     };
     match written.version_id {
@@ -361,6 +369,32 @@ pub(super) async fn copy_back_onto<S: SourceStore, D: DestinationStore>(
             false => Ok(Back::Changed),
         },
         None => Ok(Back::Written),
+    }
+}
+
+fn not_found(e: &ReplicationError) -> bool {
+    e.s3_failure()
+        .is_some_and(|f| f.kind == crate::error::S3FailureKind::NotFound)
+}
+
+/// Whether the version the bytes come from still exists.
+async fn still_there<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    copy: &Copy,
+) -> Result<bool, ReplicationError> {
+    match replicator
+        .source()
+        .head_version(&copy.bytes_region, &copy.bytes, None)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(f) => {
+            let e = ReplicationError::classify(Side::Source, f);
+            match e.disposition() {
+                Disposition::SourceGone => Ok(false),
+                _ => Err(e),
+            }
+        }
     }
 }
 
@@ -412,7 +446,8 @@ async fn hide<S: SourceStore, D: DestinationStore>(
         Ok(marker) => marker,
         Err(f) => {
             let e = ReplicationError::classify(Side::Destination, f);
-            return match e.is_precondition_failed() {
+            // 412, or 404 NoSuchKey: a delete slipped in first.
+            return match e.is_precondition_failed() || not_found(&e) {
                 true => Ok(false),
                 false => Err(e),
             };

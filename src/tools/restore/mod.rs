@@ -20,6 +20,7 @@ use crate::replicate::Replicator;
 use crate::store::{DestinationStore, SourceStore};
 
 mod apply;
+mod from;
 mod plan;
 mod report;
 mod task;
@@ -150,6 +151,11 @@ pub async fn restore<S: SourceStore, D: DestinationStore>(
             |key| {
                 let now = own.get(key).unwrap_or(&empty);
                 let past = theirs.as_ref().and_then(|t| t.get(key)).unwrap_or(&empty);
+                let under: usize = own
+                    .range::<String, _>(key..)
+                    .take_while(|(k, _)| k.starts_with(key.as_str()))
+                    .map(|(_, v)| v.len())
+                    .sum();
                 async move {
                     let mut requests = Requests::default();
                     let row = one_key(
@@ -161,6 +167,7 @@ pub async fn restore<S: SourceStore, D: DestinationStore>(
                         now,
                         past,
                         &mut requests,
+                        under,
                     )
                     .await;
                     let bytes = row.bytes;
@@ -201,6 +208,8 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
     }
     let stop = runner::stop_on_ctrl_c();
     let progress = Bar::new("restore");
+    // When the plan read the bucket: a Batch task never replaces a write made since.
+    let read_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let done = restore(replicator, options, &progress, &stop).await;
     progress.finish();
     if let (Some(path), Ok((_, rows))) = (&manifest_out, &done) {
@@ -214,7 +223,7 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
             None => String::new(),
         };
         println!(
-            "restore: manifest written to {}; run it as a Batch Operations job with userArguments {{\"Mode\": \"restore\"{from}}}",
+            "restore: manifest written to {}; run it as a Batch Operations job with userArguments {{\"Mode\": \"restore\"{from}, \"ReadAt\": \"{read_at}\"}}",
             path.display()
         );
     }

@@ -154,6 +154,12 @@ pub(super) struct ReplicaEntry {
     /// The version of the restored bucket it is a replica of (`None`: an object written there,
     /// or a delete marker).
     pub(super) of: Option<String>,
+    /// The ETag (quoted) its record names for that version, where recorded: a `null` version
+    /// id names every write made while versioning was off, the ETag tells them apart.
+    pub(super) of_etag: Option<String>,
+    /// An object written in the replica bucket itself (no record of this function's): never a
+    /// write of the restored bucket unless a rule replicates the replica bucket into it.
+    pub(super) foreign: bool,
     /// When the write it stands for was made, in whole seconds as milliseconds (`None`: never
     /// a source for the restore).
     pub(super) at: Option<i64>,
@@ -161,8 +167,9 @@ pub(super) struct ReplicaEntry {
 
 /// Reads what each of a key's replica entries stands for: a replica this function wrote of
 /// `bucket`'s version (its record proven), at its original's time taken to the whole second
-/// S3 stamps (for a multipart original, the event of its completion); an object written in
-/// the replica bucket itself, at its own time; a delete marker, at its own time.
+/// S3 stamps (for a multipart original, its upload's initiation, as S3 stamps it: it completed
+/// no later than the replica's own `Last-Modified`); an object written in the replica bucket
+/// itself, at its own time; a delete marker, at its own time.
 pub(super) async fn replica_entries<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     history: &History<'_>,
@@ -173,53 +180,39 @@ pub(super) async fn replica_entries<S: SourceStore, D: DestinationStore>(
 ) -> Result<Vec<ReplicaEntry>, ReplicationError> {
     let mut entries = Vec::with_capacity(past.len());
     for p in past {
+        let mut entry = ReplicaEntry {
+            past: p.clone(),
+            of: None,
+            of_etag: None,
+            foreign: false,
+            at: Some(p.last_modified.div_euclid(1000) * 1000),
+        };
         if p.delete_marker {
-            entries.push(ReplicaEntry {
-                past: p.clone(),
-                of: None,
-                at: Some(p.last_modified),
-            });
+            entries.push(entry);
             continue;
         }
         requests.get += 1;
-        let head = head_of(replicator, history, key, &p.version_id).await?;
-        let (of, at) = match &head {
-            None => (None, None),
-            Some(h) if !h.metadata.contains_key(REPLICA_MARKER) => (None, Some(p.last_modified)),
+        match head_of(replicator, history, key, &p.version_id).await? {
+            None => entry.at = None,
+            Some(h) if !h.metadata.contains_key(REPLICA_MARKER) => entry.foreign = true,
             Some(h) => match h.replica_record(history.bucket, key) {
                 Some(r) if r.from(bucket) => {
                     let secs = r
                         .original_millis
                         .map_or(p.last_modified, |t| t.min(p.last_modified))
                         .div_euclid(1000);
-                    (Some(r.version.to_owned()), Some(secs * 1000))
+                    entry.of = Some(r.version.to_owned());
+                    entry.of_etag = r
+                        .source_etag
+                        .map(|e| format!("\"{}\"", e.trim_matches('"')));
+                    entry.at = Some(secs * 1000);
                 }
-                _ => (None, None),
+                _ => entry.at = None,
             },
-        };
-        entries.push(ReplicaEntry {
-            past: p.clone(),
-            of,
-            at,
-        });
+        }
+        entries.push(entry);
     }
     Ok(entries)
-}
-
-/// The replica entry that stood for the key's state at T: the latest write made by T, S3's
-/// stack order deciding between writes of one second; `None` when that is a delete marker or
-/// nothing.
-pub(super) fn replica_at(entries: &[ReplicaEntry], t: i64) -> Option<&ReplicaEntry> {
-    let mut best: Option<&ReplicaEntry> = None;
-    for e in entries {
-        let Some(at) = e.at.filter(|at| *at <= t) else {
-            continue;
-        };
-        if best.is_none_or(|b| b.at.is_some_and(|b| at > b)) {
-            best = Some(e);
-        }
-    }
-    best.filter(|e| !e.past.delete_marker)
 }
 
 async fn head_of<S: SourceStore, D: DestinationStore>(
@@ -251,10 +244,12 @@ async fn head_of<S: SourceStore, D: DestinationStore>(
 
 /// Whether two versions (each with its region) hold the same content headers, user metadata
 /// (our own entries aside), storage class, tags and ACL grants: what a copy back would write.
+/// The reads it made are added to `reads` (two HEADs, and four more where those agree).
 pub(super) async fn same_as<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     (region_a, a): (&str, &VersionRef),
     (region_b, b): (&str, &VersionRef),
+    reads: &mut u64,
 ) -> Result<bool, ReplicationError> {
     let src = |f| ReplicationError::classify(Side::Source, f);
     let source = replicator.source();
@@ -262,6 +257,7 @@ pub(super) async fn same_as<S: SourceStore, D: DestinationStore>(
         source.head_version(region_a, a, None),
         source.head_version(region_b, b, None)
     );
+    *reads += 2;
     let (head_a, head_b) = (head_a.map_err(src)?, head_b.map_err(src)?);
     let class = |h: &crate::store::SourceVersion| {
         h.storage_class
@@ -281,6 +277,7 @@ pub(super) async fn same_as<S: SourceStore, D: DestinationStore>(
         source.version_acl(region_a, a),
         source.version_acl(region_b, b)
     );
+    *reads += 4;
     let grants = |acl: crate::store::Acl| {
         let mut grants = acl.grants;
         grants.sort();

@@ -37,7 +37,7 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
     bucket: &str,
     key: &str,
     version_id: &str,
-    from: Option<&str>,
+    (from, read_at): (Option<&str>, i64),
     run: &Run,
 ) -> Result<TaskOutcome, ReplicationError> {
     let src = |f| ReplicationError::classify(Side::Source, f);
@@ -63,13 +63,17 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
         version_id: Some(version.to_owned()),
     };
     let own = reference(bucket, version_id);
+    let named = head(replicator, &region, &own).await?;
     let found = match from {
-        None => head(replicator, &region, &own)
-            .await?
-            .map(|h| (own.clone(), h)),
+        None => named.map(|h| (own.clone(), h)),
         Some(from) => {
             let from_region = replicator.bucket_region(from).await?;
-            replica_of(replicator, &from_region, from, bucket, key, version_id).await?
+            let wanted = Wanted {
+                bucket,
+                version_id,
+                own: named.as_ref(),
+            };
+            replica_of(replicator, &from_region, from, key, &wanted).await?
         }
     };
     let Some((bytes, bytes_head)) = found else {
@@ -113,6 +117,15 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
         .current(&region, bucket, key)
         .await
         .map_err(src)?;
+    // The plan read the bucket at `read_at`: a key written since (in its second, or later) is
+    // newer than the plan, and never replaced (as the command line never replaces a write made
+    // after it read the key).
+    let top_written = match &current {
+        Current::Object(c) => c.last_modified.map(|t| t.secs()),
+        Current::DeleteMarker(_, at) => Some(at.map_or(i64::MAX, |t| t.secs())),
+        Current::Absent => None,
+    };
+    let after_plan = top_written.is_some_and(|secs| secs >= read_at.div_euclid(1000));
     let as_read = match &current {
         Current::Object(c) => {
             let now = reference(bucket, c.version_id.as_deref().unwrap_or("null"));
@@ -123,6 +136,7 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
                         replicator,
                         (&region, &now),
                         (&attributes_region, &attributes),
+                        &mut 0,
                     )
                     .await?)
             {
@@ -132,6 +146,9 @@ pub async fn restore_task<S: SourceStore, D: DestinationStore>(
         }
         _ => None,
     };
+    if after_plan {
+        return Ok(TaskOutcome::Newer);
+    }
     let top = current.version_id().map(str::to_owned);
     let at = ReplicaLocation {
         bucket: bucket.to_owned(),
@@ -186,30 +203,51 @@ async fn head<S: SourceStore, D: DestinationStore>(
     }
 }
 
-/// In the replica bucket `from`: the version `version_id` itself, or else the replica of
-/// `bucket`'s version `version_id` (its record proven).
+/// The version a task restores: `version_id` of `bucket`, with the bucket's own record of it
+/// where it still has it.
+struct Wanted<'a> {
+    bucket: &'a str,
+    version_id: &'a str,
+    own: Option<&'a SourceVersion>,
+}
+
+/// In the replica bucket `from`, the replica (its record proven) of the wanted version: where
+/// the bucket still has that version, the replica whose record names it, its ETag and size (a
+/// `null` version id names every write made while versioning was off); else the replica's
+/// version the manifest names (`--manifest-out` names the replica's version where the bucket
+/// lost its own), only if its record names the bucket. Never an object written in `from`
+/// itself, which may share the id (`null`).
 async fn replica_of<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     from_region: &str,
     from: &str,
-    bucket: &str,
     key: &str,
-    version_id: &str,
+    wanted: &Wanted<'_>,
 ) -> Result<Option<(VersionRef, SourceVersion)>, ReplicationError> {
     let named = VersionRef {
         bucket: from.to_owned(),
         key: key.to_owned(),
-        version_id: Some(version_id.to_owned()),
+        version_id: Some(wanted.version_id.to_owned()),
     };
-    if let Some(h) = head(replicator, from_region, &named).await? {
-        return Ok(Some((named, h)));
-    }
+    let unquoted = |e: &str| e.trim_matches('"').to_owned();
+    let Some(own) = wanted.own else {
+        let head = head(replicator, from_region, &named).await?;
+        return Ok(head
+            .filter(|h| {
+                h.replica_record(from, key)
+                    .is_some_and(|r| r.from(wanted.bucket))
+            })
+            .map(|h| (named, h)));
+    };
     let history = replicator
         .source()
         .history(from_region, from, key)
         .await
         .map_err(|f| ReplicationError::classify(Side::Source, f))?;
     for p in history.iter().filter(|p| p.key == key && !p.delete_marker) {
+        if p.size != own.size {
+            continue;
+        }
         let candidate = VersionRef {
             version_id: Some(p.version_id.clone()),
             ..named.clone()
@@ -217,9 +255,12 @@ async fn replica_of<S: SourceStore, D: DestinationStore>(
         let Some(h) = head(replicator, from_region, &candidate).await? else {
             continue;
         };
-        if h.replica_record(from, key)
-            .is_some_and(|r| r.of(bucket, version_id))
-        {
+        let same = h.replica_record(from, key).is_some_and(|r| {
+            r.of(wanted.bucket, wanted.version_id)
+                && r.source_etag
+                    .is_none_or(|e| unquoted(e) == unquoted(&own.etag))
+        });
+        if same {
             return Ok(Some((candidate, h)));
         }
     }
