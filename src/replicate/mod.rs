@@ -64,6 +64,7 @@ pub struct Replicator<S, D> {
     source_acls_disabled: Learnt<String, bool>,
     tags_readable: Mutex<HashSet<String>>,
     occupancy: in_order::Occupancy,
+    listed: Learnt<DestinationId, ()>,
 }
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -85,6 +86,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             source_acls_disabled: Learnt::default(),
             tags_readable: Mutex::new(HashSet::new()),
             occupancy: in_order::Occupancy::default(),
+            listed: Learnt::default(),
         }
     }
 
