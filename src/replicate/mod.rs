@@ -30,6 +30,7 @@ mod decide;
 mod deleted;
 mod guard;
 mod in_order;
+mod landed;
 mod learnt;
 mod metadata;
 mod order;
@@ -266,6 +267,8 @@ struct SourceRead<'a> {
     is_current: bool,
     /// Convergence's copy: the condition on the destination's state it decided from.
     converge_on: Option<WriteCondition>,
+    /// Convergence's copy: the version id of the destination's object it decided from.
+    converge_over: Option<&'a str>,
 }
 
 /// A failed call to a destination (or a copy call), classified.
