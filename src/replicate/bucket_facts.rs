@@ -15,6 +15,35 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         Ok(location_for(rule, key, region))
     }
 
+    /// The destinations the rules for `key` name that cannot be listed (the bucket gone, or
+    /// listing refused), with the failure: a tool's task must fail there with its code, since a
+    /// HEAD answers a missing bucket as a missing key (404, no body). One listing of the key's
+    /// versions per destination and warm instance; a failure is looked up again next time.
+    pub async fn unavailable_destinations(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Vec<(String, ReplicationError)> {
+        let rules = rules::select_for_key(&self.config, bucket, key);
+        let run = &Run::new(None);
+        let checks = rules.into_iter().map(|rule| async move {
+            let id = rule.destination.id();
+            let listed = self
+                .listed
+                .get(&id, || async {
+                    let at = self.location(rule, key, run).await?;
+                    self.destination
+                        .replica_versions(&at)
+                        .await
+                        .map(|_| ())
+                        .map_err(dst_err)
+                })
+                .await;
+            listed.err().map(|e| (id.to_string(), e))
+        });
+        join_all(checks).await.into_iter().flatten().collect()
+    }
+
     pub(super) async fn destination_region(
         &self,
         rule: &Rule,

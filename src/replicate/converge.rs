@@ -41,6 +41,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let mut writes: HashMap<&str, (u32, Vec<Copied>)> = HashMap::new();
         // The delete marker each destination was given in the round before, by version id.
         let mut markers: HashMap<&str, String> = HashMap::new();
+        // Destinations where a tool's write was withdrawn under a later write.
+        let mut withdrew: HashSet<&str> = HashSet::new();
         let mut outcomes = Vec::new();
         // Destinations a tool found unavailable are left (reported once, by the tool).
         let mut pending: Vec<&Rule> = rules
@@ -98,9 +100,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 let bucket = rule.id.as_str();
                 let label = rule.destination.id().to_string();
                 match step {
-                    Ok(Step::Settled) => {
+                    Ok(Step::Settled(later)) => {
                         let (writes, copies) = writes.remove(bucket).unwrap_or_default();
                         let result = match copies.is_empty() {
+                            // Ours withdrawn under a later write, which stands.
+                            true if later && writes == 0 && withdrew.contains(bucket) => {
+                                Done::Skipped(SkipReason::NewerInDestination)
+                            }
                             true => Done::Synced { writes },
                             false => Done::Converged { writes, copies },
                         };
@@ -124,6 +130,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     }
                     // Raced by another writer: both sides are read again.
                     Ok(Step::Raced) => again.push(rule),
+                    Ok(Step::Withdrawn) => {
+                        withdrew.insert(bucket);
+                        again.push(rule);
+                    }
                     Err(e) => {
                         copies_made(&mut writes, rule, &mut outcomes);
                         outcomes.push(DestinationOutcome {
@@ -172,7 +182,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .decide(rule, event, region, (src, &dst), &at, run)
             .await?
         {
-            Decision::Settled(_) => return Ok(Step::Settled),
+            Decision::Settled(settled) => return Ok(Step::Settled(settled == Settled::Later)),
             Decision::Hide(read) => {
                 run.start()?;
                 let marker = match self
@@ -184,6 +194,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     Err(f) if f.status == Some(412) => return Ok(Step::Raced),
                     Err(f) => return Err(dst_err(f)),
                 };
+                // A tool proves its marker lies on the object read (see `landed`): a same-bytes
+                // write slipped in between is never hidden. (Another endpoint is listed by no
+                // client here, and its write conditions are not trusted anyway.)
+                let provable = run.is_tool() && at.endpoint.is_none();
+                if let (true, Some(ours)) = (provable, &marker) {
+                    let read = dst.version_id().unwrap_or("null");
+                    if !self.landed_on_read(&at, ours, read, run).await? {
+                        return Ok(Step::Withdrawn);
+                    }
+                }
                 info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,
                       "delete marker replicated");
                 return Ok(Step::Hid(marker));
@@ -214,6 +234,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             destinations: None,
             is_current: false,
             converge_on: Some(condition_on(&dst)),
+            converge_over: matches!(dst, Current::Object(_))
+                .then(|| dst.version_id().unwrap_or("null")),
         };
         let started = Instant::now();
         match self.copy_to(rule, &read, Check::Converge, run).await? {
@@ -230,8 +252,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     source_modified: head.last_modified,
                 })))
             }
+            Done::Skipped(SkipReason::DestinationChanged) if run.is_tool() => Ok(Step::Withdrawn),
             Done::Skipped(SkipReason::DestinationChanged) => Ok(Step::Raced),
-            _ => Ok(Step::Settled),
+            _ => Ok(Step::Settled(false)),
         }
     }
 }
@@ -288,8 +311,8 @@ fn copies_made<'r>(
 
 /// What one round of convergence did at one destination.
 enum Step {
-    /// Nothing to write: the destination is as it should be.
-    Settled,
+    /// Nothing to write: the destination is as it should be (`true`: it holds a later write).
+    Settled(bool),
     /// Wrote (a replica, when it copied), and must look again.
     Wrote(Option<Copied>),
     /// Put a delete marker (its version id, where the server answered one), and must look
@@ -297,4 +320,7 @@ enum Step {
     Hid(Option<String>),
     /// Another writer changed the destination under the copy: look again.
     Raced,
+    /// A tool's write landed over another write made since the read, and was withdrawn: look
+    /// again (that write stands where it is later, and is then counted as such).
+    Withdrawn,
 }

@@ -130,6 +130,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             destinations: in_order.map(|o| o.reads as &dyn DestinationReads),
             is_current,
             converge_on: None,
+            converge_over: None,
         };
         let mut outcomes = join_all(
             selected

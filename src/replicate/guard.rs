@@ -140,7 +140,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(Guard::Stop(Done::Skipped(SkipReason::InHistory)));
         }
-        Ok(Guard::Write(condition))
+        let over = current.version_id().unwrap_or("null").to_owned();
+        Ok(Guard::Write(condition, theirs.map(|_| over)))
     }
 
     /// Whether the source's current version is another object than the event's, earlier in
@@ -273,8 +274,8 @@ pub(super) enum Check {
 pub(super) enum Guard {
     /// Nothing to write: the outcome.
     Stop(Done),
-    /// Write, on this condition.
-    Write(Option<WriteCondition>),
+    /// Write, on this condition; the version id of the destination's object it was read from.
+    Write(Option<WriteCondition>, Option<String>),
     /// Write over the delete marker read, on this condition (`If-None-Match: *`, which S3 lets
     /// through over any delete marker: one put since the read too).
     WriteOverMarker(Option<WriteCondition>),

@@ -30,6 +30,7 @@ mod decide;
 mod deleted;
 mod guard;
 mod in_order;
+mod landed;
 mod learnt;
 mod metadata;
 mod order;
@@ -64,6 +65,7 @@ pub struct Replicator<S, D> {
     source_acls_disabled: Learnt<String, bool>,
     tags_readable: Mutex<HashSet<String>>,
     occupancy: in_order::Occupancy,
+    listed: Learnt<DestinationId, ()>,
 }
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -85,6 +87,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             source_acls_disabled: Learnt::default(),
             tags_readable: Mutex::new(HashSet::new()),
             occupancy: in_order::Occupancy::default(),
+            listed: Learnt::default(),
         }
     }
 
@@ -264,6 +267,8 @@ struct SourceRead<'a> {
     is_current: bool,
     /// Convergence's copy: the condition on the destination's state it decided from.
     converge_on: Option<WriteCondition>,
+    /// Convergence's copy: the version id of the destination's object it decided from.
+    converge_over: Option<&'a str>,
 }
 
 /// A failed call to a destination (or a copy call), classified.

@@ -87,6 +87,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .destinations
                 .is_some_and(|reads| reads.pending(&rule.destination.id()));
         let mut over_marker = false;
+        // The destination's object the condition was read from (its version id).
+        let mut over = src.converge_over.map(str::to_owned);
         let condition = if assumed {
             Some(WriteCondition::IfNoneMatch)
         } else if check == Check::Converge {
@@ -96,7 +98,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             // a replica of this very write from an older one by the write itself.
             match self.guard(rule, src, &at, check, fresh, run).await? {
                 Guard::Stop(done) => return Ok(Attempt::Done(done)),
-                Guard::Write(c) => c,
+                Guard::Write(c, read) => {
+                    over = read;
+                    c
+                }
                 Guard::WriteOverMarker(c) => {
                     over_marker = true;
                     c
@@ -237,6 +242,21 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             run.withdrawn(landed);
             return Ok(Attempt::Done(Done::Skipped(SkipReason::AlreadyReplicated)));
+        }
+        // A tool's write on `If-Match` is proven to lie on the object read (see `landed`): a
+        // same-bytes write slipped in between stands, ours withdrawn, the key decided anew. This
+        // also finds another writer's replica of this version, as below.
+        if let (true, Some(WriteCondition::IfMatch(_)), Some(read), Some(ours)) = (
+            run.is_tool(),
+            condition.as_ref(),
+            over.as_deref(),
+            written.version_id.as_deref(),
+        ) {
+            if !self.landed_on_read(&at, ours, read, run).await? {
+                run.withdrawn(landed);
+                return Ok(Attempt::Raced);
+            }
+            return Ok(Attempt::Done(Done::Replicated(written)));
         }
         // A repair rewrites a damaged replica of the version on purpose.
         if check != Check::Rewrite

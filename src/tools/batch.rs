@@ -260,6 +260,14 @@ async fn one<S: SourceStore, D: DestinationStore>(
         return restore(replicator, object, (from, read_at), stop_at).await;
     }
     let region = replicator.default_region();
+    // A destination that cannot be listed (its bucket gone) fails the task with its code, as
+    // the command line names it: a HEAD there answers a missing bucket as a missing key.
+    let gone = replicator
+        .unavailable_destinations(&object.bucket, &object.key)
+        .await;
+    if !gone.is_empty() {
+        return combine(gone.into_iter().map(|(d, e)| (Some(d), Err(e))));
+    }
     // The HEAD below, counted with the run's requests.
     let read_head = 1;
     let head = match replicator

@@ -296,17 +296,30 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
         // sent): as the engine would leave it, a delete marker where the rule replicates them,
         // else the newest object version.
         Current::DeleteMarker(..) => {
-            // Only rules whose destinations this run acts on.
-            let selecting: Vec<_> =
-                crate::rules::select(replicator.config(), bucket, &work.key, &[])
-                    .into_iter()
-                    .filter(|r| !leaving.contains(&r.destination.id().to_string()))
-                    .collect();
+            // Only rules whose destinations this run acts on. A delete marker has no tags:
+            // only rules without tag filters replicate it; every other destination a rule for
+            // the key names follows the newest object version, judged by its own tags.
+            let acted_on =
+                |r: &&crate::config::Rule| !leaving.contains(&r.destination.id().to_string());
+            let config = replicator.config();
+            let markers: Vec<_> = crate::rules::select(config, bucket, &work.key, &[])
+                .into_iter()
+                .filter(|r| acted_on(r) && r.delete_marker_replication)
+                .collect();
+            let any: Vec<_> = crate::rules::select_for_key(config, bucket, &work.key)
+                .into_iter()
+                .filter(acted_on)
+                .collect();
             let mut last = Vec::new();
-            if selecting.iter().any(|r| r.delete_marker_replication) {
+            if !markers.is_empty() {
                 last.push(event(EventKind::DeleteMarkerCreated, None, None));
             }
-            if selecting.iter().any(|r| !r.delete_marker_replication) {
+            let follows_newest = any.iter().any(|r| {
+                !markers
+                    .iter()
+                    .any(|m| m.destination.id() == r.destination.id())
+            });
+            if follows_newest {
                 match replicator
                     .source()
                     .newest_object_version(region, bucket, &work.key)

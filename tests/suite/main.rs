@@ -47,4 +47,5 @@ mod tls;
 mod tools_availability;
 mod tools_keep_later_writes;
 mod tools_races;
+mod tools_review;
 mod verify;

@@ -13,7 +13,7 @@ use super::super::runner::{self, Runner};
 use super::{for_the_engine, spare, Options};
 use crate::error::ReplicationError;
 use crate::replicate::Replicator;
-use crate::store::{DestinationStore, SourceStore};
+use crate::store::{Current, DestinationStore, SourceStore};
 
 /// What a backfill of current versions would do.
 #[derive(Debug)]
@@ -136,8 +136,17 @@ pub async fn plan<S: SourceStore, D: DestinationStore>(
             }
         }
         for f in &copies {
+            if f.status == Status::Differs {
+                let current = listed.get(key).map(|(version, _)| version.as_str());
+                requests.put += u64::from(
+                    replica_of_another_version(replicator, &options.bucket, key, f, current)
+                        .await?,
+                );
+            }
             let copy = cost::copy_requests(f.size, &f.etag, settings);
-            requests.put += copy.put;
+            // A copy over an object there (on `If-Match`) is proven after it lands: the
+            // listing of the key's versions there (see `replicate::landed`).
+            requests.put += copy.put + u64::from(f.status == Status::Differs);
             requests.get += copy.get;
             bytes += f.size;
         }
@@ -153,6 +162,39 @@ pub async fn plan<S: SourceStore, D: DestinationStore>(
         bytes,
         requests,
     })
+}
+
+/// Whether the destination of `f` holds a replica of another version of this source's key
+/// (not the source's current one, `current`, where its listing gave it): the run's copy then
+/// lists the source's versions first, so as never to put an older version over a newer one's
+/// replica. The dry run reads that replica's record (one HEAD of its own, not the run's).
+async fn replica_of_another_version<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    bucket: &str,
+    key: &str,
+    f: &Finding,
+    current: Option<&str>,
+) -> Result<bool, ReplicationError> {
+    let Some(rule) = replicator
+        .config()
+        .rules
+        .iter()
+        .find(|r| r.enabled && r.destination.id().to_string() == f.destination)
+    else {
+        return Ok(false);
+    };
+    let at = replicator.locate(rule, key).await?;
+    let held = replicator
+        .destination()
+        .replica_current(&at)
+        .await
+        .map_err(|e| ReplicationError::classify(crate::error::Side::Destination, e))?;
+    let Current::Object(held) = held else {
+        return Ok(false);
+    };
+    Ok(held
+        .replica_record(&at.bucket, &at.key)
+        .is_some_and(|r| r.from(bucket) && Some(r.version) != current && r.version != "null"))
 }
 
 /// `backfill --dry-run`: the plan's lines, its counts and its cost; the exit status (0 when

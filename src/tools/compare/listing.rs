@@ -58,6 +58,15 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         };
         match (src, dst, rule) {
             (Some(src), Some(dst), Some(rule)) => {
+                // Archived since it was replicated: the engine leaves it (`skipped`, as every
+                // tool says), unless a restored copy is readable; its HEAD tells.
+                if matches!(src.storage_class.as_str(), "GLACIER" | "DEEP_ARCHIVE") {
+                    match self.left_by_the_engine(rule, &key).await {
+                        Ok(Some(why)) => return finding(Status::Skipped, why, None),
+                        Ok(None) => {}
+                        Err(e) => return finding(Status::Error, e.code().to_owned(), None),
+                    }
+                }
                 let mut differs = listed_differences(src, dst, rule);
                 // Two-way: where the source's object is the replica of the destination's, the
                 // destination holds the original, in the storage class its writer chose.
@@ -251,6 +260,21 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         })
     }
 
+    /// Why the engine deliberately leaves the source's current object of `key`, if it does.
+    async fn left_by_the_engine(
+        &self,
+        rule: &Rule,
+        key: &str,
+    ) -> Result<Option<String>, ReplicationError> {
+        let Current::Object(src) = self.source_current(key).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .replicator
+            .deliberate_skip(rule, &src, &self.options.bucket, key)
+            .map(|reason| reason.to_string()))
+    }
+
     /// What convergence would do for `key` at `rule`'s destination now: the engine's judgement.
     async fn judged(
         &self,
@@ -281,10 +305,13 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         if !matches!(current, Current::DeleteMarker(..)) {
             return extra;
         }
-        // A delete marker has no tags: only rules without tag filters can govern it.
+        // Any rule for the key names the destination: which governs it is the engine's
+        // judgement (a delete marker has no tags, so only rules without tag filters replicate
+        // it; where none does, the source's newest object version is judged by its own tags,
+        // as a Batch task and convergence judge it).
         let Some(rule) = rules
             .iter()
-            .filter(|r| r.filter.tags.is_empty() && key.starts_with(&r.filter.prefix))
+            .filter(|r| key.starts_with(&r.filter.prefix))
             .max_by_key(|r| r.priority)
         else {
             return extra;
@@ -321,9 +348,10 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         if !matches!(current, Current::DeleteMarker(..)) {
             return Ok(None);
         }
+        // Any rule for the key: the engine's judgement decides which governs (as above).
         let Some(rule) = rules
             .iter()
-            .filter(|r| r.filter.tags.is_empty() && key.starts_with(&r.filter.prefix))
+            .filter(|r| key.starts_with(&r.filter.prefix))
             .max_by_key(|r| r.priority)
         else {
             return Ok(None);
