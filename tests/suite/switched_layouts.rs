@@ -269,3 +269,102 @@ async fn parts_cut_off_before_any_landed_are_not_started_again() {
     replica_is_ours_in_our_layout(&s3, &dst, &p, &data).await;
     verify_says_same(&dst, &src).await;
 }
+
+/// Issue 38: a user's object with other bytes of the source's size, the genuine record plus
+/// `replica-layout: own`, and a composite SHA-256 (what no copy of ours carries: the source's
+/// full-object CRC32 is kept by any layout). Plain verify, `--deep`, and an event (the one
+/// judgement `repair` applies) all call it other bytes: none calls it `unproven` and clean while
+/// another writes it.
+#[tokio::test]
+async fn a_forged_own_layout_record_over_other_bytes_is_damage_for_every_tool() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "forged-own-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "forged-own-dst", "eu-west-1").await;
+    let data = body(12 * MIB);
+    let parts = vec![data[..6 * MIB].to_vec(), data[6 * MIB..].to_vec()];
+    let p = checksummed_source(&s3, &src, "forged.bin", &parts).await;
+    let env = [("DESTINATION_BUCKET", dst.as_str())];
+    let function = replicator(&server().endpoint, &env);
+    let event = created_event(std::slice::from_ref(&p));
+    let first = s3_replicator::handle(&function, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.replicated, 1);
+    // The plant: the genuine record, the word `own`, other bytes, a composite SHA-256.
+    let mut metadata = s3
+        .head_object()
+        .bucket(&dst)
+        .key(&p.key)
+        .send()
+        .await
+        .unwrap()
+        .metadata()
+        .cloned()
+        .unwrap_or_default();
+    metadata.insert("replica-layout".into(), "own".into());
+    let upload = s3
+        .create_multipart_upload()
+        .bucket(&dst)
+        .key(&p.key)
+        .set_metadata(Some(metadata))
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let other = body(12 * MIB + 1)[1..].to_vec();
+    let mut done = Vec::new();
+    for (i, part) in other.chunks(6 * MIB).enumerate() {
+        let n = i as i32 + 1;
+        let out = s3
+            .upload_part()
+            .bucket(&dst)
+            .key(&p.key)
+            .upload_id(id)
+            .part_number(n)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .body(part.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .set_e_tag(out.e_tag().map(Into::into))
+                .set_checksum_sha256(out.checksum_sha256().map(Into::into))
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket(&dst)
+        .key(&p.key)
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(body_of(&s3, &dst, &p.key, None).await, data);
+    for deep in [false, true] {
+        let options = Options {
+            bucket: src.clone(),
+            prefix: String::new(),
+            deep,
+            explain_missing: true,
+        };
+        let findings = verify(&function, &options).await.unwrap();
+        assert_eq!(findings.len(), 1);
+        assert_eq!(
+            (findings[0].status, findings[0].detail.as_str()),
+            (Status::Differs, "checksum"),
+            "deep {deep}"
+        );
+    }
+    // The one judgement writes it, as `repair` does: the source's bytes are back.
+    let again = s3_replicator::handle(&function, event).await.unwrap();
+    assert_eq!(again.replicated, 1);
+    assert_eq!(body_of(&s3, &dst, &p.key, None).await, data);
+}
