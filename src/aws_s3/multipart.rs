@@ -95,6 +95,7 @@ pub(super) async fn upload_part(
                     | aws_sdk_s3::types::ServerSideEncryption::AwsKmsDsse
             )
         ),
+        written: None,
     })
 }
 
@@ -156,6 +157,7 @@ pub(super) async fn upload_part_copy(
             ],
         ),
         kms: false,
+        written: None,
     })
 }
 
@@ -338,6 +340,9 @@ pub(super) async fn list_parts(
                         ],
                     ),
                     kms: false,
+                    written: p
+                        .last_modified()
+                        .and_then(|d| std::time::SystemTime::try_from(*d).ok()),
                 },
             ))
         }));

@@ -157,7 +157,10 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         .map(|l| (l.fingerprint.as_ref(), l.parts.as_ref()))
         .collect();
     let found = find_ours(destination, target, &proofs, run).await?;
-    let (mut at, mut upload, mut done, remembered) = match found {
+    // What the record says, and what of it is evidence of the pace: a provisional bound another
+    // delivery of the event wrote for parts it may be copying still is none (it is no pace at all
+    // until those parts' time has passed and they can only have been cut).
+    let (mut at, mut upload, mut done, recorded, remembered) = match found {
         Some(found) => {
             info!(bucket = %target.bucket, key = %target.key, upload_id = %found.id,
                   parts = found.done.len(), total = layouts[found.at].parts.len(),
@@ -170,9 +173,22 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                 resumable: kept,
                 fingerprint: layouts[found.at].fingerprint.clone().filter(|_| !kept),
             };
-            (found.at, Some(upload), found.done, found.pace)
+            let largest = layouts[found.at].largest;
+            let now = std::time::SystemTime::now();
+            let remembered = found.record.evidence(found.written, largest, now);
+            if remembered.is_none() && found.record.pace.is_some() {
+                info!(bucket = %target.bucket, key = %target.key,
+                      "the upload's pace record is provisional and recent: its parts may be in flight in another delivery, so it is no evidence of the pace yet");
+            }
+            (
+                found.at,
+                Some(upload),
+                found.done,
+                found.record.pace,
+                remembered,
+            )
         }
-        None => (0, None, Vec::new(), None),
+        None => (0, None, Vec::new(), None, None),
     };
     // A part that cannot be copied within this invocation, at the pace remembered, never will
     // be: the copy switches to parts of our own that can (giving up the source's ETag).
@@ -225,7 +241,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             let record = layout.fingerprint.clone().filter(|_| recordable);
             (
                 upload,
-                Progress::new(record, remembered, remembered, layout.largest),
+                Progress::new(record, remembered, recorded, layout.largest),
                 false,
             )
         }
@@ -244,15 +260,17 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             // (the function's own deadline, or Lambda's) leaves an upload the retry can resume.
             let start = Progress::new(None, remembered, None, layout.largest);
             let pace = first.and_then(|b| start.lowered(b, run.remaining()));
+            let provisional = pace.map(Pace::recorded) != remembered.map(Pace::recorded);
             let marked = match &upload.fingerprint {
                 Some(f) if recordable => {
+                    let record = (pace, provisional);
                     mark(
                         destination,
                         target,
                         &upload.id,
                         f,
                         FINGERPRINT_PART,
-                        pace,
+                        record,
                         run,
                     )
                     .await
@@ -280,11 +298,14 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         abort(destination, target, &abandoned.id).await;
     }
     let id = upload.id.as_str();
-    let write = |pace: Option<Pace>| {
+    let write = |pace: Option<Pace>, provisional: bool| {
         let record = progress.record.clone();
         async move {
             match &record {
-                Some(f) => mark(destination, target, id, f, FINGERPRINT_PART, pace, run).await,
+                Some(f) => {
+                    let said = (pace, provisional);
+                    mark(destination, target, id, f, FINGERPRINT_PART, said, run).await
+                }
                 None => false,
             }
         }
@@ -419,7 +440,7 @@ async fn stop<D: DestinationStore>(
                         &upload.id,
                         f,
                         place,
-                        progress.known(),
+                        (progress.known(), false),
                         run,
                     )
                     .await
@@ -430,7 +451,7 @@ async fn stop<D: DestinationStore>(
         abort(destination, target, &upload.id).await;
     } else if let Some(pace) = progress.settled().await {
         let record = progress.record.clone();
-        let write = |pace| async move {
+        let write = |pace, provisional| async move {
             match &record {
                 Some(f) => {
                     mark(
@@ -439,7 +460,7 @@ async fn stop<D: DestinationStore>(
                         &upload.id,
                         f,
                         FINGERPRINT_PART,
-                        pace,
+                        (pace, provisional),
                         run,
                     )
                     .await
@@ -461,21 +482,21 @@ async fn stop<D: DestinationStore>(
     }
 }
 
-/// Writes the upload's fingerprint part at `number`, recording `pace`; whether it now proves the
-/// upload ours (not where the answer shows no proof, e.g. a part ETag that is no MD5 under a KMS
-/// bucket default). Made even inside the time margin: it is what lets the retry keep the parts
-/// copied so far.
+/// Writes the upload's fingerprint part at `number`, recording `pace` (provisional or not);
+/// whether it now proves the upload ours (not where the answer shows no proof, e.g. a part ETag
+/// that is no MD5 under a KMS bucket default). Made even inside the time margin: it is what lets
+/// the retry keep the parts copied so far.
 async fn mark<D: DestinationStore>(
     destination: &D,
     target: &ReplicaSpec,
     id: &str,
     fingerprint: &Fingerprint,
     number: u32,
-    pace: Option<Pace>,
+    (pace, provisional): (Option<Pace>, bool),
     run: &Run,
 ) -> bool {
     run.count();
-    let body = fingerprint.body(pace);
+    let body = fingerprint.body(pace, provisional);
     let size = body.len() as u64;
     match destination
         .upload_part(target, id, number, Body::from_bytes(body))
@@ -529,6 +550,7 @@ mod tests {
             etag: "\"e\"".to_owned(),
             checksum: None,
             kms: false,
+            written: None,
         };
         numbers.iter().map(|n| (*n, part.clone())).collect()
     }

@@ -6,7 +6,10 @@
 //! bytes are a digest of everything the replica must carry followed by `code` filler bytes: its
 //! size tells `code`, and its ETag (their MD5) or checksum proves the whole. `code` 0 records no
 //! pace (a fingerprint written before paces were recorded reads so); otherwise the pace is
-//! 2^((code − 1)/256) bytes/s, rounded down when recorded (0.3 % steps, 12 KB at most).
+//! 2^((code − 1)/256) bytes/s, rounded down when recorded (0.3 % steps, 12 KB at most). A code
+//! above [`MAX_CODE`] is a provisional pace (the most parts just started could have had were they
+//! cut), `code − MAX_CODE`: evidence only once its writer cannot be at work any more
+//! ([`Record::evidence`]), never while another delivery of the same event may be copying.
 
 use std::time::Duration;
 
@@ -55,6 +58,35 @@ impl Pace {
     }
 }
 
+/// What a progress record says.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Record {
+    /// The pace recorded.
+    pub(super) pace: Option<Pace>,
+    /// Provisional: lowered for parts in flight, as if they would be cut.
+    pub(super) provisional: bool,
+}
+
+impl Record {
+    /// The pace this record, written at `written` (ListParts' whole seconds), is evidence of
+    /// `now` for parts of up to `largest` bytes. A measured pace is. A provisional one is the
+    /// most parts started after it could have had were they cut off; while they may still be in
+    /// flight (another delivery of the event at work: less than the time such a part takes at
+    /// that pace since it was written, a second added for the rounding) it says nothing: it is
+    /// taken for a cut only once that time has passed. A time unknown is taken as long past.
+    pub(super) fn evidence(
+        self,
+        written: Option<std::time::SystemTime>,
+        largest: u64,
+        now: std::time::SystemTime,
+    ) -> Option<Pace> {
+        let pace = self.pace?;
+        let window = pace.time_for(largest) + Duration::from_secs(1);
+        let quiet = written.is_none_or(|w| now.duration_since(w).is_ok_and(|age| age >= window));
+        (!self.provisional || quiet).then_some(pace)
+    }
+}
+
 /// The fingerprint part of an upload for one copy: its bytes but the pace, and how ListParts
 /// shows a part to be it.
 #[derive(Debug, Clone)]
@@ -96,29 +128,35 @@ impl Fingerprint {
         })
     }
 
-    /// The part's bytes, recording `pace`.
-    pub(super) fn body(&self, pace: Option<Pace>) -> Vec<u8> {
-        let code = pace.map_or(0, Pace::code);
+    /// The part's bytes, recording `pace` (`provisional`: see [`Record`]).
+    pub(super) fn body(&self, pace: Option<Pace>, provisional: bool) -> Vec<u8> {
+        let flag = if provisional && pace.is_some() {
+            MAX_CODE
+        } else {
+            0
+        };
+        let code = pace.map_or(0, Pace::code) + flag;
         let mut body = self.base.clone().into_bytes();
         body.resize(body.len() + code as usize, b'.');
         body
     }
 
-    /// Whether `part`, of `size` bytes, is this fingerprint: `Some` with the pace it records.
-    pub(super) fn read(&self, size: u64, part: &UploadedPart) -> Option<Option<Pace>> {
+    /// Whether `part`, of `size` bytes, is this fingerprint: `Some` with the record it holds.
+    pub(super) fn read(&self, size: u64, part: &UploadedPart) -> Option<Record> {
         let code = size.checked_sub(self.base.len() as u64)?;
-        if code > MAX_CODE {
+        if code > 2 * MAX_CODE {
             return None;
         }
-        let pace = Pace::from_code(code);
-        let body = self.body(pace);
+        let provisional = code > MAX_CODE;
+        let pace = Pace::from_code(if provisional { code - MAX_CODE } else { code });
+        let body = self.body(pace, provisional);
         let proven = match &self.proof {
             ProofBy::Etag => part.etag == part_etag(&body),
             ProofBy::Checksum(algorithm) => {
                 part.checksum.is_some() && part.checksum == checksum_of(algorithm, &body)
             }
         };
-        proven.then_some(pace)
+        proven.then_some(Record { pace, provisional })
     }
 }
 
@@ -189,12 +227,13 @@ impl Progress {
     }
 
     /// Writes the record as `pace` (`lowered`: for parts in flight) unless it says so already,
-    /// by `write`, which answers whether the part written proves the upload still.
+    /// by `write`, which answers whether the part written proves the upload still. It is written
+    /// provisional where lowered below what is known.
     pub(super) async fn set<F>(
         &self,
         pace: Option<Pace>,
         lowered: bool,
-        write: impl FnOnce(Option<Pace>) -> F,
+        write: impl FnOnce(Option<Pace>, bool) -> F,
     ) where
         F: std::future::Future<Output = bool>,
     {
@@ -205,7 +244,8 @@ impl Progress {
         if written.0.map(Pace::recorded) == pace.map(Pace::recorded) && written.1 == lowered {
             return;
         }
-        if write(pace).await {
+        let provisional = lowered && pace.map(Pace::recorded) != self.known().map(Pace::recorded);
+        if write(pace, provisional).await {
             *written = (pace, lowered);
         }
     }
@@ -296,7 +336,12 @@ mod tests {
         // Nothing known: a 32 MiB part with 4 s left could have had at most 8 MiB/s.
         let lowered = progress.lowered(32 * MIB, Some(Duration::from_secs(4)));
         assert_eq!(lowered, Some(Pace(8.0 * MIB as f64).recorded()));
-        progress.set(lowered, true, |_| async { true }).await;
+        progress
+            .set(lowered, true, |_, provisional| async move {
+                assert!(provisional, "lowered below what is known (nothing)");
+                true
+            })
+            .await;
         // A small part's pace is not the large ones': nothing to write, but it is the quickest.
         assert_eq!(progress.landed(MIB, Duration::from_secs(2)).await, None);
         assert_eq!(progress.known(), None);
@@ -308,7 +353,12 @@ mod tests {
         // A large part lands: the lowered record is raised to its pace.
         let landed = progress.landed(16 * MIB, Duration::from_secs(4)).await;
         assert_eq!(landed, Some(Pace(4.0 * MIB as f64)));
-        progress.set(landed, false, |_| async { true }).await;
+        progress
+            .set(landed, false, |_, provisional| async move {
+                assert!(!provisional, "measured");
+                true
+            })
+            .await;
         assert_eq!(
             progress.settled().await,
             None,
@@ -327,16 +377,19 @@ mod tests {
             base: "s3-replicator upload x".into(),
             proof: ProofBy::Etag,
         };
-        for pace in [None, Some(Pace(1.0)), Some(Pace(3.3e6)), Some(Pace(9e12))] {
-            let body = fingerprint.body(pace);
+        let paces = [None, Some(Pace(1.0)), Some(Pace(3.3e6)), Some(Pace(9e12))];
+        for (pace, provisional) in paces.iter().flat_map(|p| [(*p, false), (*p, true)]) {
+            let body = fingerprint.body(pace, provisional);
             let part = UploadedPart {
                 etag: part_etag(&body),
                 checksum: None,
                 kms: false,
+                written: None,
             };
             let read = fingerprint.read(body.len() as u64, &part).expect("ours");
-            assert_eq!(read, pace.map(Pace::recorded));
-            if let (Some(read), Some(pace)) = (read, pace) {
+            assert_eq!(read.pace, pace.map(Pace::recorded));
+            assert_eq!(read.provisional, provisional && pace.is_some());
+            if let (Some(read), Some(pace)) = (read.pace, pace) {
                 assert!(
                     read.0 <= pace.0 && read.0 > pace.0 * 0.99,
                     "{read:?} {pace:?}"
@@ -349,7 +402,33 @@ mod tests {
             etag: part_etag(b"other"),
             checksum: None,
             kms: false,
+            written: None,
         };
         assert_eq!(fingerprint.read(22, &other), None);
+    }
+
+    #[test]
+    fn a_provisional_pace_is_evidence_only_once_its_parts_cannot_be_in_flight() {
+        const MIB: u64 = 1024 * 1024;
+        let now = std::time::SystemTime::now();
+        let ago = |s: u64| Some(now - Duration::from_secs(s));
+        // 6 MiB parts at 0.1 MiB/s: 60 s each.
+        let pace = Some(Pace(0.1 * MIB as f64));
+        let lowered = Record {
+            pace,
+            provisional: true,
+        };
+        // Another delivery wrote it a moment ago: its parts may be landing still.
+        assert_eq!(lowered.evidence(ago(1), 6 * MIB, now), None);
+        assert_eq!(lowered.evidence(ago(59), 6 * MIB, now), None);
+        // Their time has passed: they were cut.
+        assert_eq!(lowered.evidence(ago(62), 6 * MIB, now), pace);
+        // A measured pace is evidence at once; a time unknown is long past.
+        let measured = Record {
+            pace,
+            provisional: false,
+        };
+        assert_eq!(measured.evidence(ago(0), 6 * MIB, now), pace);
+        assert_eq!(lowered.evidence(None, 6 * MIB, now), pace);
     }
 }

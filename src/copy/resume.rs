@@ -3,7 +3,7 @@
 
 use tracing::warn;
 
-use super::progress::{Fingerprint, Pace};
+use super::progress::{Fingerprint, Record};
 use crate::error::{ReplicationError, Side};
 use crate::run::Run;
 use crate::store::{DestinationStore, ReplicaSpec, UploadedPart};
@@ -19,8 +19,10 @@ pub(super) struct Found {
     pub(super) id: String,
     /// Its parts that fit the layout.
     pub(super) done: Vec<(u32, UploadedPart)>,
-    /// The pace its progress record holds.
-    pub(super) pace: Option<Pace>,
+    /// What its progress record holds.
+    pub(super) record: Record,
+    /// When the record was written, as ListParts says.
+    pub(super) written: Option<std::time::SystemTime>,
 }
 
 /// The upload of ours for exactly this copy that is furthest along (in the layout of the smallest
@@ -49,10 +51,12 @@ pub(super) async fn find_ours<D: DestinationStore>(
                 let fingerprint = (*fingerprint)?;
                 parts
                     .iter()
-                    .find_map(|(_, size, part)| fingerprint.read(*size, part))
-                    .map(|pace| (at, fingerprint, pace))
+                    .find_map(|(_, size, part)| {
+                        fingerprint.read(*size, part).map(|r| (r, part.written))
+                    })
+                    .map(|(record, written)| (at, fingerprint, record, written))
             });
-        let Some((at, fingerprint, pace)) = proven else {
+        let Some((at, fingerprint, record, written)) = proven else {
             continue;
         };
         let done: Vec<(u32, UploadedPart)> = parts
@@ -66,7 +70,13 @@ pub(super) async fn find_ours<D: DestinationStore>(
             })
             .map(|(n, _, part)| (n, part))
             .collect();
-        let found = Found { at, id, done, pace };
+        let found = Found {
+            at,
+            id,
+            done,
+            record,
+            written,
+        };
         let better = best
             .as_ref()
             .is_none_or(|b| (found.at, found.done.len()) > (b.at, b.done.len()));

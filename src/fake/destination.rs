@@ -19,6 +19,7 @@ fn part_of(spec: &ReplicaSpec, bytes: &[u8]) -> UploadedPart {
             .as_ref()
             .and_then(|c| crate::copy::multipart::checksum_of(&c.algorithm, bytes)),
         kms,
+        written: None,
     }
 }
 
@@ -96,13 +97,18 @@ impl DestinationStore for FakeS3 {
         let bytes = bytes_of(body).await?;
         let mut state = self.state();
         state.injected("UploadPart")?;
+        let written = state.now();
         let upload = state
             .bucket("UploadPart", &target.bucket)?
             .uploads
             .get_mut(upload_id)
             .ok_or_else(|| no_upload("UploadPart"))?;
         let part = part_of(&upload.spec, &bytes);
-        upload.parts.insert(number, (bytes, part.clone()));
+        let listed = UploadedPart {
+            written: Some(written),
+            ..part.clone()
+        };
+        upload.parts.insert(number, (bytes, listed));
         Ok(part)
     }
 
@@ -155,6 +161,7 @@ impl DestinationStore for FakeS3 {
         let mut state = self.state();
         let source = &request.source;
         state.injected("UploadPartCopy")?;
+        let written = state.now();
         let s = state.pinned("UploadPartCopy", source, request.source_if_match.as_deref())?;
         let bytes = s.body[start as usize..end as usize].to_vec();
         let upload = state
@@ -163,7 +170,11 @@ impl DestinationStore for FakeS3 {
             .get_mut(upload_id)
             .ok_or_else(|| no_upload("UploadPartCopy"))?;
         let part = part_of(&upload.spec, &bytes);
-        upload.parts.insert(number, (bytes, part.clone()));
+        let listed = UploadedPart {
+            written: Some(written),
+            ..part.clone()
+        };
+        upload.parts.insert(number, (bytes, listed));
         Ok(part)
     }
 

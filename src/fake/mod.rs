@@ -261,6 +261,11 @@ impl State {
         Ok(s)
     }
 
+    /// Now, as a part's write time: the caller's clock, or the wall clock when none was set.
+    fn now(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.now_millis().max(0) as u64)
+    }
+
     /// Now, in milliseconds: the caller's clock, or the wall clock when none was set.
     fn now_millis(&self) -> i64 {
         self.clock.unwrap_or_else(|| {

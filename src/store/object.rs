@@ -113,6 +113,8 @@ pub struct UploadedPart {
     pub checksum: Option<String>,
     /// Stored under SSE-KMS, as its answer said (its ETag is then no MD5 of its bytes).
     pub kms: bool,
+    /// When it was written, as ListParts says (whole seconds); `None` in an upload's answer.
+    pub written: Option<std::time::SystemTime>,
 }
 
 /// One object of a listing (ListObjectsV2): what a byte-exact check needs, since a replica keeps

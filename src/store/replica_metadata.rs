@@ -174,8 +174,10 @@ impl SourceVersion {
         if !record.of(source, version) {
             return false;
         }
+        // Where the ETag proves nothing (our own layout, SSE-KMS), other bytes by the checksum,
+        // or a checksum no copy of ours carries, are no replica: the judgement `verify` reports.
         let keeps_etag = keeps_etag && !record.own_layout;
-        if record.own_layout && !self.same_bytes_by_checksum(head).unwrap_or(true) {
+        if !keeps_etag && self.same_bytes_by_checksum(head) == Some(false) {
             return false;
         }
         version != "null"
@@ -190,13 +192,20 @@ impl SourceVersion {
                 && self.content == head.content)
     }
 
-    /// What full-object checksums of the same algorithm on both sides say of this object's bytes
-    /// against `other`'s (`None`: nothing, as with composite checksums of two layouts).
+    /// What the checksums say of this replica's bytes against its source `other`'s: `Some(true)`
+    /// for equal full-object checksums of one algorithm; `Some(false)` for unequal ones, or where
+    /// `other` has a full-object CRC (which every copy of ours keeps, in one request or in parts
+    /// of any layout) and this object has another checksum (composite, another algorithm): no
+    /// copy of ours, whatever its record says; `None` for nothing either way (no checksum here,
+    /// as on an endpoint that keeps none; composite checksums of two layouts; a full-object SHA,
+    /// composite once copied in parts).
     pub fn same_bytes_by_checksum(&self, other: &SourceVersion) -> Option<bool> {
+        let crc = |a: &str| matches!(a, "CRC32" | "CRC32C" | "CRC64NVME");
         match (&self.checksum, &other.checksum) {
             (Some(a), Some(b)) if a.full_object && b.full_object && a.algorithm == b.algorithm => {
                 Some(a.value == b.value)
             }
+            (Some(_), Some(b)) if b.full_object && crc(&b.algorithm) => Some(false),
             _ => None,
         }
     }
@@ -330,6 +339,17 @@ mod tests {
         // Other bytes under the word: the checksum tells.
         let other = dated(replica(Some(OWN_LAYOUT), "b"));
         assert!(!other.is_replica_of("dst", "k", "src", &source, true));
+        // A checksum no copy of ours carries (the source's full-object CRC32 is kept by any
+        // layout): other bytes too, not "nothing proven".
+        let composite = SourceVersion {
+            checksum: Some(Checksum {
+                algorithm: "SHA256".into(),
+                full_object: false,
+                value: "h-2".into(),
+            }),
+            ..dated(replica(Some(OWN_LAYOUT), "a"))
+        };
+        assert!(!composite.is_replica_of("dst", "k", "src", &source, true));
     }
 
     #[test]

@@ -124,6 +124,11 @@ async fn invoke_until_replicated(
 ) -> u32 {
     let event = created_event(std::slice::from_ref(put));
     for n in 1..=most {
+        // Lambda retries a minute or more after a cut; a second here, so that a provisional pace
+        // record is read, as there, after its parts' time has passed (LastModified's seconds).
+        if n > 1 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         *invocation.lock().unwrap() = n;
         let deadline = SystemTime::now() + INVOCATION;
         let answer = tokio::time::timeout(
@@ -268,4 +273,169 @@ async fn parts_cut_off_before_any_landed_are_not_started_again() {
     assert!(big.len() <= 2, "started again and again: {big:?}");
     replica_is_ours_in_our_layout(&s3, &dst, &p, &data).await;
     verify_says_same(&dst, &src).await;
+}
+
+/// Issue 38: a user's object with other bytes of the source's size, the genuine record plus
+/// `replica-layout: own`, and a composite SHA-256 (what no copy of ours carries: the source's
+/// full-object CRC32 is kept by any layout). Plain verify, `--deep`, and an event (the one
+/// judgement `repair` applies) all call it other bytes: none calls it `unproven` and clean while
+/// another writes it.
+#[tokio::test]
+async fn a_forged_own_layout_record_over_other_bytes_is_damage_for_every_tool() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "forged-own-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "forged-own-dst", "eu-west-1").await;
+    let data = body(12 * MIB);
+    let parts = vec![data[..6 * MIB].to_vec(), data[6 * MIB..].to_vec()];
+    let p = checksummed_source(&s3, &src, "forged.bin", &parts).await;
+    let env = [("DESTINATION_BUCKET", dst.as_str())];
+    let function = replicator(&server().endpoint, &env);
+    let event = created_event(std::slice::from_ref(&p));
+    let first = s3_replicator::handle(&function, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.replicated, 1);
+    // The plant: the genuine record, the word `own`, other bytes, a composite SHA-256.
+    let mut metadata = s3
+        .head_object()
+        .bucket(&dst)
+        .key(&p.key)
+        .send()
+        .await
+        .unwrap()
+        .metadata()
+        .cloned()
+        .unwrap_or_default();
+    metadata.insert("replica-layout".into(), "own".into());
+    let upload = s3
+        .create_multipart_upload()
+        .bucket(&dst)
+        .key(&p.key)
+        .set_metadata(Some(metadata))
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let other = body(12 * MIB + 1)[1..].to_vec();
+    let mut done = Vec::new();
+    for (i, part) in other.chunks(6 * MIB).enumerate() {
+        let n = i as i32 + 1;
+        let out = s3
+            .upload_part()
+            .bucket(&dst)
+            .key(&p.key)
+            .upload_id(id)
+            .part_number(n)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .body(part.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .set_e_tag(out.e_tag().map(Into::into))
+                .set_checksum_sha256(out.checksum_sha256().map(Into::into))
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket(&dst)
+        .key(&p.key)
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(body_of(&s3, &dst, &p.key, None).await, data);
+    for deep in [false, true] {
+        let options = Options {
+            bucket: src.clone(),
+            prefix: String::new(),
+            deep,
+            explain_missing: true,
+        };
+        let findings = verify(&function, &options).await.unwrap();
+        assert_eq!(findings.len(), 1);
+        assert_eq!(
+            (findings[0].status, findings[0].detail.as_str()),
+            (Status::Differs, "checksum"),
+            "deep {deep}"
+        );
+    }
+    // The one judgement writes it, as `repair` does: the source's bytes are back.
+    let again = s3_replicator::handle(&function, event).await.unwrap();
+    assert_eq!(again.replicated, 1);
+    assert_eq!(body_of(&s3, &dst, &p.key, None).await, data);
+}
+
+/// Issue 38: the same event delivered twice at once (S3 may), to invocations of 20 s. The first
+/// delivery creates the upload and writes its provisional pace record (the most its parts could
+/// have had were they cut: 6 MiB in the ~19 s it had left); the second finds the upload half a
+/// second later. Every part takes 1.5 s and fits either invocation: that record is no measured
+/// pace, and the second must not switch to parts of our own (aborting the first's live upload,
+/// losing the source's ETag).
+#[tokio::test]
+async fn a_concurrent_delivery_does_not_take_the_others_provisional_record_for_a_pace() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "twice-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "twice-dst", "eu-west-1").await;
+    let data = body(24 * MIB);
+    let parts: Vec<Vec<u8>> = data.chunks(6 * MIB).map(<[u8]>::to_vec).collect();
+    let p = checksummed_source(&s3, &src, "twice.bin", &parts).await;
+    let (copies, invocation) = (Arc::default(), Arc::new(Mutex::new(1)));
+    let function = slow_function(&dst, Arc::clone(&copies), Arc::clone(&invocation));
+    let event = created_event(std::slice::from_ref(&p));
+    let invocation = Duration::from_secs(20);
+    let deliver = |wait: u64| {
+        let (function, event) = (&function, event.clone());
+        async move {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            let deadline = SystemTime::now() + invocation;
+            tokio::time::timeout(
+                invocation,
+                s3_replicator::handle_until(function, event, Some(deadline)),
+            )
+            .await
+        }
+    };
+    let (first, second) = tokio::join!(deliver(0), deliver(500));
+    eprintln!("first {first:?}\nsecond {second:?}");
+    // No part of our own was copied: every part copy was one of the source's 6 MiB parts.
+    let ours: Vec<_> = copies
+        .lock()
+        .unwrap()
+        .keys()
+        .filter(|(_, bytes)| *bytes != 6 * MIB as u64)
+        .copied()
+        .collect();
+    assert!(ours.is_empty(), "parts of our own copied: {ours:?}");
+    // Whatever the loser of the race answered, a redelivery finds the replica in sync.
+    let env = [("DESTINATION_BUCKET", dst.as_str())];
+    let again = s3_replicator::handle(&replicator(&server().endpoint, &env), event)
+        .await
+        .unwrap();
+    assert_eq!((again.replicated, again.skipped), (0, 1));
+    let head = s3
+        .head_object()
+        .bucket(&dst)
+        .key(&p.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.e_tag().unwrap().trim_matches('"'), p.etag);
+    assert_eq!(body_of(&s3, &dst, &p.key, None).await, data);
+    assert_eq!(version_count(&s3, &dst, &p.key).await, 1);
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket(&dst)
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty(), "{:?}", uploads.uploads());
 }

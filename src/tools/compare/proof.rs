@@ -34,13 +34,12 @@ pub(super) fn proof(
     if !names_it || src.size != dst.size {
         return Proof::Differs("etag".to_owned());
     }
-    if let (Some(a), Some(b)) = (&src.checksum, &dst.checksum) {
-        if a.full_object && b.full_object && a.algorithm == b.algorithm {
-            return match a.value == b.value {
-                true => Proof::Bytes,
-                false => Proof::Differs("checksum".to_owned()),
-            };
-        }
+    // The checksum judgement convergence makes (`is_replica_of`): a checksum no copy of ours
+    // carries is damage, never unproven, as `repair` rewrites it.
+    match dst.same_bytes_by_checksum(src) {
+        Some(true) => return Proof::Bytes,
+        Some(false) => return Proof::Differs("checksum".to_owned()),
+        None => {}
     }
     let kms = |v: &SourceVersion| matches!(v.encryption, Encryption::Kms { .. });
     // Where the rule copies with the source's ETag (no KMS, the source's own layout or one
@@ -143,7 +142,16 @@ mod tests {
         );
         // Composite checksums prove nothing across layouts: unproven, not same.
         let c = object("\"c-2\"", Some("v1"), Some(("CRC32", false, "z-2")));
-        let s = object("\"a\"", None, Some(("CRC32", true, "z")));
+        let s = object("\"a-3\"", None, Some(("CRC32", false, "z-3")));
         assert!(matches!(proof(false, &s, &c), Proof::Unproven(_)));
+        // A full-object CRC is kept by every copy of ours: a replica without it (composite,
+        // another algorithm) is other bytes, as convergence judges it.
+        let full = object("\"a\"", None, Some(("CRC32", true, "z")));
+        assert_eq!(proof(false, &full, &c), Proof::Differs("checksum".into()));
+        let sha = object("\"c-2\"", Some("v1"), Some(("SHA256", false, "h-2")));
+        assert_eq!(proof(false, &full, &sha), Proof::Differs("checksum".into()));
+        // A full-object SHA becomes composite in parts of our own: nothing proven either way.
+        let full_sha = object("\"a\"", None, Some(("SHA256", true, "h")));
+        assert!(matches!(proof(false, &full_sha, &sha), Proof::Unproven(_)));
     }
 }
