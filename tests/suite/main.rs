@@ -34,6 +34,7 @@ mod replication;
 mod restore;
 mod restore_symptoms;
 mod rgw_endpoints;
+mod rgw_function;
 mod s3_errors;
 mod security;
 mod simulation;
