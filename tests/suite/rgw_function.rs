@@ -93,3 +93,40 @@ async fn a_large_streamed_copy_to_rgw_resumes_across_short_invocations() {
     assert_eq!(body_of(&rgw_s3, &dst, "large/one", None).await, bytes);
     assert_eq!(version_count(&rgw_s3, &dst, "large/one").await, 1);
 }
+
+/// Review of #40: with RGW as the function's own endpoint, the source's current state over a
+/// delete marker is a plain 404 there; read as "no object", the DeleteMarkerCreated event was
+/// skipped ("already as the source") and the replica stayed current at the destination.
+#[tokio::test]
+async fn a_delete_marker_on_an_rgw_source_reaches_the_destination() {
+    let (rgw_s3, moto) = (client_for(&rgw().endpoint), client());
+    let src = versioned_bucket(&rgw_s3, "rgwf-dm-src", "us-east-1").await;
+    let dst = versioned_bucket(&moto, "rgwf-dm-dst", "us-east-1").await;
+    let env = function(&rgw().endpoint, &server().endpoint, &dst, &[]);
+    let put = put(&rgw_s3, &src, "doc", b"p").await;
+    let answer = invoke_once(&created_event(&[put]), &env, 20_000).await;
+    assert!(answer.contains(r#""replicated":1"#), "{answer}");
+    let marker = rgw_s3.delete_object().bucket(&src).key("doc").send().await;
+    let marker = marker.unwrap().version_id().unwrap().to_owned();
+    let deleted = event_of(vec![record(
+        "ObjectRemoved:DeleteMarkerCreated",
+        &src,
+        "doc",
+        Some(&marker),
+        None,
+        "0000000000000000FF",
+    )]);
+    let answer = invoke_once(&deleted, &env, 20_000).await;
+    assert!(answer.contains(r#""synced":1"#), "{answer}");
+    let listed = moto
+        .list_object_versions()
+        .bucket(&dst)
+        .prefix("doc")
+        .send()
+        .await;
+    let markers = listed.unwrap().delete_markers().to_vec();
+    assert!(
+        markers.iter().any(|m| m.is_latest() == Some(true)),
+        "the replica is still current: {answer}"
+    );
+}
