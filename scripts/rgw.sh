@@ -92,8 +92,10 @@ paxos propose interval = 0.05
 paxos min wait = 0.01
 [mon]
 mon data = $dir/mon
-# The monitor keeps a few MiB; it would refuse to start below 5 % free disk (a shared machine).
+# A throwaway cluster holds a few MiB there: a nearly full disk (under 5 % free, e.g. a
+# machine full of build trees) must not stop the monitor at start.
 mon data avail crit = 0
+mon data avail warn = 0
 [osd]
 osd data = $dir/osd
 osd objectstore = memstore

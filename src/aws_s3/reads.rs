@@ -152,6 +152,30 @@ pub(super) async fn head_current(
     }
 }
 
+/// A key's current state by HEAD; with `not_aws`, a plain 404 (no `x-amz-delete-marker`) is
+/// checked against the key's listing, since a server other than AWS S3 may answer it over a
+/// delete marker (Ceph RGW): a delete there is then told from a key never written.
+pub(super) async fn current_state(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    expected_bucket_owner: Option<&str>,
+    not_aws: bool,
+) -> Result<Current, S3Failure> {
+    let current = head_current(client, bucket, key, None, expected_bucket_owner).await?;
+    if current != Current::Absent || !not_aws {
+        return Ok(current);
+    }
+    let listed = super::listings::history(client, bucket, key).await?;
+    Ok(listed
+        .into_iter()
+        .find(|p| p.key == key && p.latest && p.delete_marker)
+        .map_or(Current::Absent, |p| {
+            let put = DateTime::from_millis(p.last_modified);
+            Current::DeleteMarker(Some(p.version_id), Some(put))
+        }))
+}
+
 impl SourceStore for AwsS3 {
     async fn head_version(
         &self,
@@ -408,7 +432,7 @@ impl SourceStore for AwsS3 {
     }
 
     async fn current(&self, region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
-        head_current(&self.client(region), bucket, key, None, None).await
+        current_state(&self.client(region), bucket, key, None, !self.on_aws).await
     }
 
     async fn history(

@@ -6,7 +6,7 @@ use aws_sdk_s3::types::{ObjectCannedAcl, TaggingDirective};
 use super::body::retryable;
 use super::errors::{failure, invalid_tags, missing};
 use super::listings::{key_versions, keys_with_history, list_current};
-use super::reads::head_current;
+use super::reads::{current_state, head_current};
 use super::{copy_source, multipart, tagging_header, AwsS3};
 use crate::error::S3Failure;
 use crate::store::{
@@ -77,20 +77,8 @@ impl DestinationStore for AwsS3 {
     async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
         let client = self.client_at(&at.region, at.endpoint.as_deref());
         let owner = at.expected_bucket_owner.as_deref();
-        let current = head_current(&client, &at.bucket, &at.key, None, owner).await?;
-        if current != Current::Absent || at.endpoint.is_none() {
-            return Ok(current);
-        }
-        // Another endpoint may answer a plain 404 over a delete marker (Ceph RGW): its listing
-        // tells a later delete there from a key never written.
-        let listed = super::listings::history(&client, &at.bucket, &at.key).await?;
-        Ok(listed
-            .into_iter()
-            .find(|p| p.key == at.key && p.latest && p.delete_marker)
-            .map_or(Current::Absent, |p| {
-                let put = aws_smithy_types::DateTime::from_millis(p.last_modified);
-                Current::DeleteMarker(Some(p.version_id), Some(put))
-            }))
+        let not_aws = at.endpoint.is_some() || !self.on_aws;
+        current_state(&client, &at.bucket, &at.key, owner, not_aws).await
     }
 
     async fn put_delete_marker(

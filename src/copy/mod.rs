@@ -178,6 +178,56 @@ pub(crate) async fn check_written<D: DestinationStore>(
     )))
 }
 
+/// After Complete at another endpoint: an upload's tags (`x-amz-tagging` on
+/// CreateMultipartUpload) are not kept by every server (Ceph RGW 16.2 ignores them, and the
+/// replica would be recorded replicated without them). Where the version just written does not
+/// count the tags planned, they are set on it (PutObjectTagging) and counted again: a count
+/// that still differs fails the copy. At the function's own endpoint (S3) the upload keeps them.
+pub(crate) async fn settle_upload_tags<D: DestinationStore>(
+    destination: &D,
+    target: &ReplicaSpec,
+    written: &Written,
+    tags: &[(String, String)],
+    run: &Run,
+) -> Result<(), ReplicationError> {
+    if target.endpoint.is_none() || tags.is_empty() {
+        return Ok(());
+    }
+    let want = u32::try_from(tags.len()).ok();
+    let gone =
+        || ReplicationError::ReplicaMismatch("the replica just completed is not there".into());
+    let replica = read_back(destination, target, written, run)
+        .await?
+        .ok_or_else(gone)?;
+    if replica.tag_count == want {
+        return Ok(());
+    }
+    let Some(version) = written.version_id.clone().or(replica.version_id) else {
+        return Err(ReplicationError::ReplicaMismatch(
+            "the completed replica names no version to set its tags on".to_owned(),
+        ));
+    };
+    run.count();
+    let at = ReplicaLocation::of(target);
+    let set = destination.set_tags(&at, &version, tags).await;
+    set.map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+    let written = Written {
+        version_id: Some(version),
+        ..written.clone()
+    };
+    let replica = read_back(destination, target, &written, run)
+        .await?
+        .ok_or_else(gone)?;
+    match replica.tag_count {
+        // A server that does not count tags on HEAD cannot be checked this way.
+        Some(n) if Some(n) != want => Err(ReplicationError::ReplicaMismatch(format!(
+            "the completed replica has {n} tags after setting the {} planned",
+            tags.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The checksum a multipart upload can be created with for a source's `checksum`. S3 keeps a
 /// full-object checksum of a multipart upload only in a CRC algorithm (CRC32, CRC32C,
 /// CRC64NVME) and refuses SHA-1 and SHA-256 as `FULL_OBJECT` (400 InvalidRequest); those are

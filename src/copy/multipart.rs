@@ -414,6 +414,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         Some(_) => {}
         None => super::check_written(destination, request, &written, &layout.parts, run).await?,
     }
+    super::settle_upload_tags(destination, target, &written, plan.tags, run).await?;
     Ok(written)
 }
 

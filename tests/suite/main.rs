@@ -35,6 +35,7 @@ mod restore;
 mod restore_review;
 mod restore_symptoms;
 mod rgw_endpoints;
+mod rgw_function;
 mod s3_errors;
 mod security;
 mod simulation;

@@ -1,6 +1,6 @@
 //! The `--deep` comparison: HEAD of both sides (content headers, user metadata, the replica
 //! marker, and what the engine promises a replica carries: encryption, checksum, Object Lock),
-//! and on the function's own endpoint tags and ACL.
+//! and on the function's own endpoint tags and ACL (at another, the tag count HEAD reports).
 
 use super::Check;
 use crate::config::Rule;
@@ -33,7 +33,26 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         let keeps = self.replicator.etag_parity(rule, &src);
         let mut differs = head_differences(&src, &dst, at, &self.options.bucket, keeps);
         differs.extend(promised_differences(rule, &src, &dst));
-        // Tags and ACL are read with the function's own credentials and endpoint.
+        // At another endpoint only the tag count its HEAD reports is compared (a server that
+        // reports none cannot be checked this way), against the source's count (read from its
+        // tags where its HEAD gives none and an absent count does not mean none there): the
+        // tags themselves, and the ACL, are read with the function's own credentials.
+        if let (Some(_), Some(got)) = (&at.endpoint, dst.tag_count) {
+            let want = match src.tag_count {
+                Some(n) => n,
+                None if source.omits_zero_tag_count() => 0,
+                None => {
+                    let tags = source
+                        .version_tags(self.region, &self.current(&at.key))
+                        .await;
+                    let tags = tags.map_err(|f| ReplicationError::classify(Side::Source, f))?;
+                    u32::try_from(tags.len()).unwrap_or(u32::MAX)
+                }
+            };
+            if want != got {
+                differs.push("tags".to_owned());
+            }
+        }
         if at.endpoint.is_none() {
             let replica = VersionRef {
                 bucket: at.bucket.clone(),
