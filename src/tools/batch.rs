@@ -260,6 +260,16 @@ async fn one<S: SourceStore, D: DestinationStore>(
         return restore(replicator, object, (from, read_at), stop_at).await;
     }
     let region = replicator.default_region();
+    // The HEAD below, counted with the run's requests; the version it reads is the one a task
+    // cut at the deadline names.
+    let read_head = 1;
+    let state = replicator
+        .source()
+        .current(region, &object.bucket, &object.key)
+        .await;
+    if let Ok(Current::Object(head)) = &state {
+        ledger.read_version(head.version_id.as_deref().unwrap_or("null"));
+    }
     // A destination that cannot be listed (its bucket gone) fails the task with its code, as
     // the command line names it: a HEAD there answers a missing bucket as a missing key.
     let gone = replicator
@@ -268,13 +278,7 @@ async fn one<S: SourceStore, D: DestinationStore>(
     if !gone.is_empty() {
         return combine(gone.into_iter().map(|(d, e)| (Some(d), Err(e))));
     }
-    // The HEAD below, counted with the run's requests.
-    let read_head = 1;
-    let head = match replicator
-        .source()
-        .current(region, &object.bucket, &object.key)
-        .await
-    {
+    let head = match state {
         Ok(Current::Object(head)) => head,
         // Deleted in the source: verify judges each destination as `verify` does (a replica
         // still served where the rule replicates the delete is damage).
@@ -296,7 +300,6 @@ async fn one<S: SourceStore, D: DestinationStore>(
         Err(f) => return failed(&ReplicationError::classify(Side::Source, f)),
     };
     let current = head.version_id.as_deref().unwrap_or("null");
-    ledger.read_version(current);
     if let Some(named) = object.version_id.as_deref() {
         if named != current {
             // Tasks run in no order: copying history here would scramble the destination's.

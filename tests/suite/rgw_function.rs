@@ -58,7 +58,7 @@ async fn a_large_streamed_copy_to_rgw_resumes_across_short_invocations() {
     let (moto, rgw_s3) = (client(), client_for(&rgw().endpoint));
     let src = versioned_bucket(&moto, "rgwf-src", "us-east-1").await;
     let dst = versioned_bucket(&rgw_s3, "rgwf-dst", "us-east-1").await;
-    let bytes = body(40 * 1024 * 1024);
+    let bytes = body(64 * 1024 * 1024);
     let put = put(&moto, &src, "large/one", &bytes).await;
     let event = created_event(&[put]);
     let env = function(
@@ -76,8 +76,9 @@ async fn a_large_streamed_copy_to_rgw_resumes_across_short_invocations() {
     let mut invocations = 0;
     let answer = loop {
         invocations += 1;
-        assert!(invocations <= 25, "the copy never completed");
-        let (answer, logs) = invoke_logs(&event, &env, 2500).await;
+        // Enough for a machine busy with the rest of the suite (a quiet one needs 2 or 3).
+        assert!(invocations <= 40, "the copy never completed");
+        let (answer, logs) = invoke_logs(&event, &env, 3000).await;
         let left = uploads_on(&rgw_s3, &dst, "large/one").await;
         assert!(
             left <= 1,
