@@ -359,12 +359,9 @@ where
     let config = replicator.config();
     let selected: Vec<String> = ledger.selected().unwrap_or_else(|| {
         let rules = match event.kind {
-            // As the engine selects them: no tags, delete-marker replication on.
+            // As the engine selects them.
             crate::events::EventKind::DeleteMarkerCreated => {
-                crate::rules::select(config, &event.bucket, &event.key, &[])
-                    .into_iter()
-                    .filter(|r| r.delete_marker_replication)
-                    .collect()
+                crate::rules::select_for_marker(config, &event.bucket, &event.key)
             }
             _ => crate::rules::select_for_key(config, &event.bucket, &event.key),
         };

@@ -24,6 +24,15 @@ pub fn select_for_key<'c>(config: &'c Config, source_bucket: &str, key: &str) ->
     best_per_destination(config, source_bucket, |r| key.starts_with(&r.filter.prefix))
 }
 
+/// The rules that replicate a delete marker of this key: a marker carries no tags, so rules with
+/// tag filters never select it (as in S3), and only those replicating delete markers.
+pub fn select_for_marker<'c>(config: &'c Config, source_bucket: &str, key: &str) -> Vec<&'c Rule> {
+    select(config, source_bucket, key, &[])
+        .into_iter()
+        .filter(|r| r.delete_marker_replication)
+        .collect()
+}
+
 /// The rule that governs `destination` for an object of `source_bucket` with this key and these
 /// tags (the highest-priority one that selects it), if any. A delete marker has no tags: pass
 /// none, and only rules without tag filters can select it (as in S3).

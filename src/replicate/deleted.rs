@@ -8,11 +8,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         event: &ObjectEvent,
         run: &Run,
     ) -> Vec<DestinationOutcome> {
-        // Delete markers carry no tags, so rules with tag filters never select them (as in S3).
-        let selected: Vec<&Rule> = rules::select(&self.config, &event.bucket, &event.key, &[])
-            .into_iter()
-            .filter(|r| r.delete_marker_replication && !run.leaves(&r.destination.id()))
-            .collect();
+        let selected: Vec<&Rule> =
+            rules::select_for_marker(&self.config, &event.bucket, &event.key)
+                .into_iter()
+                .filter(|r| !run.leaves(&r.destination.id()))
+                .collect();
         run.selected(selected.iter().map(|r| &r.destination));
         if selected.is_empty() {
             return whole(Ok(Done::Skipped(SkipReason::DeleteMarkerNotSelected)));

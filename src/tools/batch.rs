@@ -358,20 +358,8 @@ async fn one<S: SourceStore, D: DestinationStore>(
             .for_tool()
             .with_ledger(ledger.clone());
             let outcomes = replicator.replicate_in(&event, &run).await;
-            // Counted as every outcome is, whatever wrote the replica.
-            crate::metrics::requests(&event.bucket, read_head + run.requests());
-            for o in &outcomes {
-                crate::metrics::outcome(&event, o.destination.as_deref(), &o.result);
-            }
-            *counted = true;
-            combine(outcomes.into_iter().map(|o| {
-                let result = o.result.map(|done| match done.verdict() {
-                    Verdict::Replicated => "replicated".to_owned(),
-                    Verdict::InSync => "in sync".to_owned(),
-                    Verdict::Skipped(reason) => format!("skipped: {reason}"),
-                });
-                (o.destination, result)
-            }))
+            count(&event, &outcomes, read_head + run.requests(), counted);
+            answer(outcomes)
         }
     }
 }
@@ -510,14 +498,30 @@ async fn replicate_deleted<S: SourceStore, D: DestinationStore>(
         .for_tool()
         .with_ledger(ledger.clone());
     let outcomes = replicator.converge_key(&event, &run).await;
-    crate::metrics::requests(&event.bucket, 1 + run.requests());
-    for o in &outcomes {
-        crate::metrics::outcome(&event, o.destination.as_deref(), &o.result);
-    }
-    *counted = true;
+    count(&event, &outcomes, 1 + run.requests(), counted);
     if outcomes.is_empty() {
         return (ResultCode::Succeeded, "in sync".to_owned());
     }
+    answer(outcomes)
+}
+
+/// A replicate task's requests and outcomes, counted as every outcome is (its replicas are
+/// counted from its ledger, whatever wrote them).
+fn count(
+    event: &ObjectEvent,
+    outcomes: &[crate::replicate::DestinationOutcome],
+    requests: u32,
+    counted: &mut bool,
+) {
+    crate::metrics::requests(&event.bucket, requests);
+    for o in outcomes {
+        crate::metrics::outcome(event, o.destination.as_deref(), &o.result);
+    }
+    *counted = true;
+}
+
+/// A replicate task's answer: each destination's verdict, the worst code first.
+fn answer(outcomes: Vec<crate::replicate::DestinationOutcome>) -> (ResultCode, String) {
     combine(outcomes.into_iter().map(|o| {
         let result = o.result.map(|done| match done.verdict() {
             Verdict::Replicated => "replicated".to_owned(),
