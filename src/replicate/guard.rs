@@ -115,7 +115,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     .replica_in_history(at, source, src.head, keeps, run)
                     .await?;
                 return Ok(match (check, below) {
-                    // Deleted at the destination after this version's replica arrived.
+                    // Deleted at the destination after this version's replica arrived. A repair
+                    // of the current version lets it stand only where the one order cannot
+                    // place the marker (no time read): where the order judges the version the
+                    // later write (the same second, the source's name sorting after), the
+                    // replica goes back, as convergence, backfill and verify judge it.
+                    (Check::Rewrite, true) if stands.is_some() => Guard::WriteOverMarker(condition),
                     (Check::Rewrite | Check::History, true) => {
                         Guard::Stop(Done::Skipped(SkipReason::NewerInDestination))
                     }

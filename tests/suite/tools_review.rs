@@ -272,3 +272,84 @@ async fn the_dry_run_counts_the_listings_a_copy_over_an_older_replica_makes() {
         "{out}"
     );
 }
+
+/// The seconds of the `Last-Modified` of `key`'s current entry (a delete marker's included).
+async fn current_second(s3: &Client, bucket: &str, key: &str) -> (bool, i64) {
+    let listed = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(key)
+        .send()
+        .await
+        .unwrap();
+    let object = listed
+        .versions()
+        .iter()
+        .filter(|v| v.is_latest() == Some(true))
+        .map(|v| (false, v.last_modified().unwrap().secs()));
+    let marker = listed
+        .delete_markers()
+        .iter()
+        .filter(|m| m.is_latest() == Some(true))
+        .map(|m| (true, m.last_modified().unwrap().secs()));
+    object.chain(marker).next().unwrap()
+}
+
+/// A user deletes our replica at the destination in the very second the source's version was
+/// written, and the source's bucket name sorts after the destination's: the one order of writes
+/// (seconds, then bucket name) judges the source's version the later write. Verify called the
+/// key `missing` and backfill put the replica back, while repair let the marker stand and exited
+/// 0, so verify stayed unclean after repair. Every tool now follows the order: repair puts the
+/// replica back and verify is then clean.
+#[tokio::test]
+async fn a_same_second_delete_against_the_name_order_is_judged_alike_by_every_tool() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "zz-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "aa-dst", "us-east-1").await;
+    let mut same_second = false;
+    for _ in 0..10 {
+        // Start early in a second, so the write, its replica and the delete share it.
+        while chrono_subsec_millis() > 200 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        put(&s3, &src, "k", b"v").await;
+        let (code, out) = cli(&config(&dst), &["backfill", "--bucket", &src]);
+        assert_eq!(code, Some(0), "{out}");
+        s3.delete_object()
+            .bucket(&dst)
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+        let (_, written) = current_second(&s3, &src, "k").await;
+        let (marker, deleted) = current_second(&s3, &dst, "k").await;
+        if marker && written == deleted {
+            same_second = true;
+            break;
+        }
+        pause().await;
+    }
+    assert!(
+        same_second,
+        "the machine never wrote, copied and deleted within one second"
+    );
+    let (code, out) = cli(&config(&dst), &["verify", "--bucket", &src]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("1 missing"), "{out}");
+    let (code, out) = cli(&config(&dst), &["repair", "--bucket", &src]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        current_second(&s3, &dst, "k").await.0,
+        false,
+        "repair puts the replica back over the earlier delete: {out}"
+    );
+    let (code, out) = cli(&config(&dst), &["verify", "--bucket", &src]);
+    assert_eq!(code, Some(0), "verify is clean after repair: {out}");
+}
+
+fn chrono_subsec_millis() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_millis()
+}
