@@ -1,9 +1,10 @@
 """Benchmark: the requests `backfill` makes over a destination with deep history (one key with
 3,000 versions: three pages of its listing of versions), for 1, 3 and 10 keys missing there.
-Backfill lists a destination's versions (to copy keys never written there without reading
-them first) only while the missing keys outnumber the pages of that listing, counted as it
-goes; before, it counted current keys, and listed every page to spare a few reads. The dry
-run's prediction is printed beside the run's count (counted from the server's request log).
+Backfill no longer lists a destination's versions (it once did, to copy keys never written
+there without reading them first: each such copy then listed the key's history after it, so
+the listing spared nothing); every key missing there is read (a HEAD) before its copy, and
+the destination's depth of history costs nothing. The dry run's prediction is printed beside
+the run's count (counted from the server's request log).
 
 Prints a table and appends it, dated, to BENCHMARKS.md. Run with `make bench`
 (BINARY=path picks another build of s3-replicator).
@@ -85,13 +86,15 @@ def main():
                  f"({-(-VERSIONS // 1000)} pages of its listing of versions); N keys missing "
                  "there (each run adds N new keys to the source, so the earlier ones are in "
                  "sync). Requests of the run counted from moto's log, beside the dry run's "
-                 "prediction. The listing of versions is made while the missing keys outnumber "
-                 "its pages: never for one key, stopped after two pages for three (then the "
-                 "keys are read), to its end for ten. Counted on current keys (the rule "
-                 "before), it was listed to its end at every N, 3 pages each time. What the "
-                 "listing spares is less than it seems: a key copied without a read first has "
-                 "its history at the destination listed after the copy (S3 lets such a write "
-                 "land on a delete marker), one ListObjectVersions for the HeadObject spared.",
+                 "prediction. No page of the destination's versions is listed: each missing "
+                 "key is read (HeadObject) before its copy. The release before listed them "
+                 "while the missing keys outnumbered the pages, and each key copied without "
+                 "its read then had its history listed after the copy (S3 lets such a write "
+                 "land on a delete marker): one ListObjectVersions, priced as a PUT, for each "
+                 "HeadObject spared. Off AWS (moto here) a HEAD answered 404 is also checked "
+                 "against the key's listing of versions (a server such as Ceph RGW answers a "
+                 "plain 404 over a delete marker): one ListObjectVersions per missing key that "
+                 "AWS S3 does not need.",
                  "",
                  "| keys missing | ListObjectVersions | HeadObject | CopyObject | requests | "
                  "dry run predicted | closing line |", "|---|---|---|---|---|---|---|"]

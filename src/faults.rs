@@ -223,6 +223,10 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
         self.inner.replica_current(at).await
     }
 
+    fn absence_is_listed(&self, endpoint: Option<&str>) -> bool {
+        self.inner.absence_is_listed(endpoint)
+    }
+
     async fn put_delete_marker(
         &self,
         at: &ReplicaLocation,
@@ -235,15 +239,6 @@ impl<D: DestinationStore> DestinationStore for Faulty<D> {
     async fn list_replicas(&self, at: &ReplicaLocation) -> Result<Vec<Listed>, S3Failure> {
         self.enter("ListObjectsV2", None).await?;
         self.inner.list_replicas(at).await
-    }
-
-    async fn keys_with_history(
-        &self,
-        at: &ReplicaLocation,
-        max_pages: usize,
-    ) -> Result<(Option<std::collections::BTreeSet<String>>, usize), S3Failure> {
-        self.enter("ListObjectVersions", None).await?;
-        self.inner.keys_with_history(at, max_pages).await
     }
 
     async fn replica_versions(

@@ -33,7 +33,6 @@ pub struct Run {
     defer_convergence: bool,
     source_deleted: bool,
     tool: bool,
-    never_written_at: Vec<String>,
     ledger: Option<Arc<Ledger>>,
     unavailable: Vec<String>,
 }
@@ -152,7 +151,6 @@ impl Run {
             defer_convergence: false,
             source_deleted: false,
             tool: false,
-            never_written_at: Vec::new(),
             ledger: None,
             unavailable: Vec::new(),
         }
@@ -200,23 +198,6 @@ impl Run {
     /// delete marker was removed may restore the object; a tool may not).
     pub fn for_tool(self) -> Self {
         Self { tool: true, ..self }
-    }
-
-    /// The same run, for a key that a listing of its versions at these destinations (as
-    /// [`crate::config::DestinationId`] prints them) found never written there: no read of the
-    /// destination is made first, and the copy's condition that the key still holds nothing
-    /// (`If-None-Match: *`) stands in for it. Destinations that do not honour write conditions
-    /// (other endpoints) are read as usual.
-    pub fn never_written_at(self, destinations: Vec<String>) -> Self {
-        Self {
-            never_written_at: destinations,
-            ..self
-        }
-    }
-
-    /// Whether a listing found the key never written at `destination` ([`Self::never_written_at`]).
-    pub fn never_written(&self, destination: &str) -> bool {
-        self.never_written_at.iter().any(|d| d == destination)
     }
 
     /// The same run, leaving these destinations (as [`crate::config::DestinationId`] prints

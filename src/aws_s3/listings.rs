@@ -2,8 +2,6 @@
 //! Every listing asks for `EncodingType=url`: a key with a control character cannot be written
 //! in XML as it is, and would otherwise make the whole page, and the run, fail.
 
-use std::collections::BTreeSet;
-
 use aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
 use aws_sdk_s3::types::EncodingType;
 use aws_sdk_s3::Client;
@@ -293,27 +291,4 @@ pub(super) async fn history_within(
     })
     .await?;
     Ok(complete.then_some(entries))
-}
-
-/// Every key under `prefix` holding any version or delete marker (ListObjectVersions), in at
-/// most `max_pages` pages: `None` where the listing is longer; and the pages listed.
-pub(super) async fn keys_with_history(
-    client: &Client,
-    bucket: &str,
-    prefix: &str,
-    owner: Option<&str>,
-    max_pages: usize,
-) -> Result<(Option<BTreeSet<String>>, usize), S3Failure> {
-    let mut keys = BTreeSet::new();
-    let mut pages = 0;
-    let complete = version_pages(client, bucket, owner, prefix, Some(max_pages), |page, _| {
-        pages += 1;
-        let versions = page.versions().iter().filter_map(|v| v.key());
-        for key in versions.chain(page.delete_markers().iter().filter_map(|m| m.key())) {
-            keys.insert(listed_key("ListObjectVersions", page.encoding_type(), key)?);
-        }
-        Ok(())
-    })
-    .await?;
-    Ok((complete.then_some(keys), pages))
 }

@@ -435,6 +435,10 @@ impl SourceStore for AwsS3 {
         current_state(&self.client(region), bucket, key, None, !self.on_aws).await
     }
 
+    fn absence_is_listed(&self) -> bool {
+        !self.on_aws
+    }
+
     async fn history(
         &self,
         region: &str,

@@ -5,7 +5,7 @@ use aws_sdk_s3::types::{ObjectCannedAcl, TaggingDirective};
 
 use super::body::retryable;
 use super::errors::{failure, invalid_tags, missing};
-use super::listings::{key_versions, keys_with_history, list_current};
+use super::listings::{key_versions, list_current};
 use super::reads::{current_state, head_current};
 use super::{copy_source, multipart, tagging_header, AwsS3};
 use crate::error::S3Failure;
@@ -77,8 +77,12 @@ impl DestinationStore for AwsS3 {
     async fn replica_current(&self, at: &ReplicaLocation) -> Result<Current, S3Failure> {
         let client = self.client_at(&at.region, at.endpoint.as_deref());
         let owner = at.expected_bucket_owner.as_deref();
-        let not_aws = at.endpoint.is_some() || !self.on_aws;
+        let not_aws = self.absence_is_listed(at.endpoint.as_deref());
         current_state(&client, &at.bucket, &at.key, owner, not_aws).await
+    }
+
+    fn absence_is_listed(&self, endpoint: Option<&str>) -> bool {
+        endpoint.is_some() || !self.on_aws
     }
 
     async fn put_delete_marker(
@@ -106,22 +110,6 @@ impl DestinationStore for AwsS3 {
             &at.bucket,
             &at.key,
             at.expected_bucket_owner.as_deref(),
-        )
-        .await
-    }
-
-    async fn keys_with_history(
-        &self,
-        at: &ReplicaLocation,
-        max_pages: usize,
-    ) -> Result<(Option<std::collections::BTreeSet<String>>, usize), S3Failure> {
-        let client = self.client_at(&at.region, at.endpoint.as_deref());
-        keys_with_history(
-            &client,
-            &at.bucket,
-            &at.key,
-            at.expected_bucket_owner.as_deref(),
-            max_pages,
         )
         .await
     }

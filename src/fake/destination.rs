@@ -294,31 +294,6 @@ impl DestinationStore for FakeS3 {
         list(state.bucket("ListObjectsV2", &at.bucket)?, &at.key)
     }
 
-    async fn keys_with_history(
-        &self,
-        at: &ReplicaLocation,
-        max_pages: usize,
-    ) -> Result<(Option<std::collections::BTreeSet<String>>, usize), S3Failure> {
-        drop(self.call().await);
-        let (keys, entries) = {
-            let mut state = self.state();
-            let b = state.bucket("ListObjectVersions", &at.bucket)?;
-            let under = b
-                .keys
-                .iter()
-                .filter(|(key, versions)| key.starts_with(&at.key) && !versions.is_empty());
-            let entries = under.clone().map(|(_, v)| v.len()).sum::<usize>();
-            let keys: std::collections::BTreeSet<String> =
-                under.map(|(key, _)| key.clone()).collect();
-            (keys, entries)
-        };
-        let pages = entries.div_ceil(1000).clamp(1, max_pages.max(1));
-        Ok((
-            self.more_pages(entries, max_pages).await.then_some(keys),
-            pages,
-        ))
-    }
-
     async fn replica_versions(
         &self,
         at: &ReplicaLocation,

@@ -59,11 +59,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .iter()
             .map(|&rule| {
                 let read = async move {
-                    // Known to hold nothing: the copy's `If-None-Match: *` stands in for the read.
-                    let conditional = rule.destination.endpoint.is_none();
-                    if conditional && run.never_written(&rule.destination.id().to_string()) {
-                        return Some(Current::Absent);
-                    }
                     let at = self.location(rule, &event.key, run).await.ok()?;
                     let current = self.replica_current(&at, run).await.ok()?;
                     // A replica of this very version is no overwrite: this event's own copy,

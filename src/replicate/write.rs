@@ -222,15 +222,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .await
                 .map_err(wrong)?;
         }
-        // Written on `If-None-Match: *` without a read at all (a tool's listing found the key
-        // never written, maybe long ago): what lies below ours is read, as for a copy sent ahead.
-        let blind = !assumed
-            && matches!(condition, Some(WriteCondition::IfNoneMatch))
-            && rule.destination.endpoint.is_none()
-            && run.never_written(&rule.destination.id().to_string());
-        if (assumed || blind)
+        if assumed
             && self
-                .landed_on_a_later_delete(rule, src, &at, &written, !blind, run)
+                .landed_on_a_later_delete(rule, src, &at, &written, run)
                 .await?
         {
             run.withdrawn(landed);
@@ -275,8 +269,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// the one order of writes, which the read would have let stand: then our version is deleted
     /// again (it is ours, just written) and the delete stands. The read sent beside the copy
     /// tells what was there where it is already back (as it mostly is: a HEAD is quicker than a
-    /// copy); where it is still under way, answered after the copy landed, or failed (or there
-    /// was none: `trust_read` false), the key's history tells what lies below ours. The copy
+    /// copy); where it is still under way, answered after the copy landed, or failed, the key's
+    /// history tells what lies below ours. The copy
     /// never waits for the read.
     async fn landed_on_a_later_delete(
         &self,
@@ -284,7 +278,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         src: &SourceRead<'_>,
         at: &ReplicaLocation,
         written: &Written,
-        trust_read: bool,
         run: &Run,
     ) -> Result<bool, ReplicationError> {
         let Some(ours) = &written.version_id else {
@@ -292,7 +285,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         let id = rule.destination.id();
         let seen = match src.destinations {
-            Some(reads) if trust_read && !reads.pending(&id) => reads.read(&id).await,
+            Some(reads) if !reads.pending(&id) => reads.read(&id).await,
             _ => None,
         };
         let put = match seen {

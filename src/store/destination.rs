@@ -1,6 +1,5 @@
 //! The destination role: the writes and reads of a destination bucket the engine needs.
 
-use std::collections::BTreeSet;
 use std::future::Future;
 
 use super::object::{Body, Current, Listed, ListedVersion, UploadedPart};
@@ -86,6 +85,14 @@ pub trait DestinationStore: Sync {
         at: &ReplicaLocation,
     ) -> impl Future<Output = Result<Current, S3Failure>> + Send;
 
+    /// Whether [`Self::replica_current`] of a key holding nothing at a destination on
+    /// `endpoint` (`None`: the function's own) also lists the key's versions, because the
+    /// server may answer a plain 404 over a delete marker (any server but AWS S3). The dry run
+    /// counts it.
+    fn absence_is_listed(&self, _endpoint: Option<&str>) -> bool {
+        false
+    }
+
     /// Deletes the key without a version id: a delete marker becomes current. With `if_match`
     /// (an ETag, or `*`), only while the current object matches it (S3's conditional delete;
     /// 412 otherwise), so a write made since the caller's read is never hidden.
@@ -100,16 +107,6 @@ pub trait DestinationStore: Sync {
         &self,
         at: &ReplicaLocation,
     ) -> impl Future<Output = Result<Vec<Listed>, S3Failure>> + Send;
-
-    /// Every key whose name starts with `at.key` that holds any version or delete marker at the
-    /// destination (ListObjectVersions): a key not among them was never written there, or has
-    /// had every trace of it deleted. `None` where the listing takes more than `max_pages`
-    /// pages (of 1,000 versions and delete markers): no more are listed. With the pages listed.
-    fn keys_with_history(
-        &self,
-        at: &ReplicaLocation,
-        max_pages: usize,
-    ) -> impl Future<Output = Result<(Option<BTreeSet<String>>, usize), S3Failure>> + Send;
 
     /// The destination versions of the key, newest first (delete markers excluded).
     fn replica_versions(

@@ -146,4 +146,11 @@ pub trait SourceStore: Sync {
         bucket: &str,
         key: &str,
     ) -> impl Future<Output = Result<Current, S3Failure>> + Send;
+
+    /// Whether [`Self::current`] of a key holding nothing also lists the key's versions, because
+    /// the server may answer a plain 404 over a delete marker (any server but AWS S3). The dry
+    /// run counts it.
+    fn absence_is_listed(&self) -> bool {
+        false
+    }
 }

@@ -76,8 +76,6 @@ pub(super) struct Work {
     pub(super) bytes: u64,
     /// Destinations a check found missing or damaged (repair only).
     pub(super) rewrite: Vec<String>,
-    /// Destinations whose listing of versions shows the key never written there.
-    pub(super) never_written_at: Vec<String>,
     /// Destinations left for this key (backfill: a key deleted in the source is acted on only
     /// where its check found work, as its dry run counts it).
     pub(super) leave: Vec<String>,
@@ -229,9 +227,7 @@ pub(super) async fn key<S: SourceStore, D: DestinationStore>(
     }
     let run = || {
         match work.rewrite.is_empty() {
-            true => Run::new(None)
-                .for_tool()
-                .never_written_at(work.never_written_at.clone()),
+            true => Run::new(None).for_tool(),
             false => Run::rewriting(None, work.rewrite.clone()).for_tool(),
         }
         .leaving(leaving.to_vec())

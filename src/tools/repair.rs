@@ -42,7 +42,6 @@ pub async fn repair<S: SourceStore, D: DestinationStore>(
                 history: Vec::new(),
                 bytes: 0,
                 rewrite: Vec::new(),
-                never_written_at: Vec::new(),
                 leave: Vec::new(),
                 listed: None,
                 metadata: Vec::new(),

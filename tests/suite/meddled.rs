@@ -155,14 +155,6 @@ impl DestinationStore for Meddled {
         self.s3.list_replicas(at).await
     }
 
-    async fn keys_with_history(
-        &self,
-        at: &ReplicaLocation,
-        max_pages: usize,
-    ) -> Result<(Option<std::collections::BTreeSet<String>>, usize), S3Failure> {
-        self.s3.keys_with_history(at, max_pages).await
-    }
-
     async fn replica_versions(
         &self,
         at: &ReplicaLocation,

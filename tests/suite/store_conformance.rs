@@ -415,7 +415,6 @@ conformance!(
     a_call_the_caller_may_not_make_is_access_denied_never_not_found,
     a_write_whose_condition_no_longer_holds_writes_nothing,
     history_lists_versions_and_delete_markers_newest_first,
-    keys_with_history_are_every_key_holding_a_version_or_delete_marker,
     a_multipart_object_has_its_initiation_time_and_stacks_where_it_completed,
     a_bucket_versioned_late_keeps_its_null_version,
     a_conditional_delete_deletes_only_the_object_it_names,
@@ -648,26 +647,6 @@ async fn version_listings_are_oldest_first_and_leave_delete_markers_out(b: &impl
     assert_eq!(current[0].size, 2);
     assert_eq!(current[0].etag, c1.etag);
     assert_eq!(current[0].storage_class, "STANDARD");
-}
-
-async fn keys_with_history_are_every_key_holding_a_version_or_delete_marker(b: &impl Backend) {
-    let s = b.store();
-    let bucket = b.bucket().await;
-    b.put(&bucket, "p/kept", b"1").await;
-    b.put(&bucket, "p/deleted", b"2").await;
-    b.delete(&bucket, "p/deleted").await;
-    let gone = b.put(&bucket, "p/erased", b"3").await;
-    s.delete_version(
-        &at(&bucket, "p/erased"),
-        gone.version_id.as_deref().unwrap(),
-    )
-    .await
-    .unwrap();
-    b.put(&bucket, "q/other prefix", b"4").await;
-    let keys = s.keys_with_history(&at(&bucket, "p/"), 1).await.unwrap();
-    assert_eq!(keys.1, 1, "one page");
-    let keys: Vec<&str> = keys.0.iter().flatten().map(String::as_str).collect();
-    assert_eq!(keys, vec!["p/deleted", "p/kept"]);
 }
 
 async fn history_lists_versions_and_delete_markers_newest_first(b: &impl Backend) {

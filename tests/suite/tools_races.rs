@@ -43,15 +43,15 @@ fn backfill_options() -> Options {
     }
 }
 
-/// Backfill's fast path copies a key its listing found never written at the destination on
+/// Backfill's fast path copied a key its listing found never written at the destination on
 /// `If-None-Match: *` alone, without a read. S3 does not refuse that condition where the current
 /// version is a delete marker, so an object written and deleted at the destination between the
 /// listing and the copy came back to life. The delete is later than the source's version in the
-/// one order of writes: it stands, and the copy is withdrawn.
+/// one order of writes: it stands (every key is now read before its copy).
 #[tokio::test]
 async fn backfill_never_brings_back_a_key_deleted_at_the_destination_after_its_listing() {
     let s3 = s3();
-    // Two keys never written at the destination: its listing of versions (one page) pays.
+    // Two keys never written at the destination.
     s3.put(SRC, "j", b"another key");
     s3.put(SRC, "k", b"the source's version");
     let meddled = Meddled::new(

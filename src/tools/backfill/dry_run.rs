@@ -71,8 +71,6 @@ pub async fn plan<S: SourceStore, D: DestinationStore>(
     let checked = compare::check(replicator, &check, runner).await?;
     let region = replicator.bucket_region(&options.bucket).await?;
     let mut findings = checked.findings;
-    let (never_written, never_pages) =
-        spare::never_written(replicator, &options.prefix, &findings).await?;
     let (listed, current_pages) =
         spare::current_versions(replicator, options, &region, &findings, checked.history).await?;
     let engine: BTreeSet<String> = findings
@@ -83,7 +81,7 @@ pub async fn plan<S: SourceStore, D: DestinationStore>(
     compare::explain_missing(replicator, &check, &mut findings).await?;
 
     let mut requests = checked.listing;
-    requests.put += (never_pages + current_pages) as u64;
+    requests.put += current_pages as u64;
     if !engine.is_empty() {
         replicator.learn_source(&region, &options.bucket).await;
         // Object Lock, and Object Ownership where a rule carries ACLs.
@@ -122,17 +120,18 @@ pub async fn plan<S: SourceStore, D: DestinationStore>(
                 requests.get += 1;
             }
         }
+        // Each destination's current object, and where the key holds nothing there and the
+        // server is not AWS S3, its listing of versions (a plain 404 may stand for a marker).
         for f in &found {
-            let blind = never_written
-                .get(&f.destination)
-                .is_some_and(|keys| keys.contains(key));
-            // Each destination's current object, unless its listing of versions showed the key
-            // never written there: then the key's history there is read after the copy.
-            let copied = copies.iter().any(|c| c.destination == f.destination);
-            match (blind, copied) {
-                (true, true) => requests.put += 1,
-                (true, false) => {}
-                (false, _) => requests.get += 1,
+            requests.get += 1;
+            let endpoint = replicator
+                .config()
+                .rules
+                .iter()
+                .find(|r| r.destination.id().to_string() == f.destination)
+                .and_then(|r| r.destination.endpoint.as_ref().map(|e| e.url.as_str()));
+            if f.status == Status::Missing && replicator.destination().absence_is_listed(endpoint) {
+                requests.put += 1;
             }
         }
         for f in &copies {

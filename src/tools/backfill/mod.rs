@@ -67,7 +67,6 @@ pub async fn backfill<S: SourceStore, D: DestinationStore>(
                 history,
                 bytes,
                 rewrite: Vec::new(),
-                never_written_at: Vec::new(),
                 leave: Vec::new(),
                 listed: None,
                 metadata: Vec::new(),
@@ -126,8 +125,7 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
         }
         Ok(())
     };
-    let ((never_written, _), (listed, _), ()) = futures::try_join!(
-        spare::never_written(replicator, &options.prefix, &findings),
+    let ((listed, _), ()) = futures::try_join!(
         spare::current_versions(replicator, options, region, &findings, history),
         learn,
     )?;
@@ -141,11 +139,6 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
         // Missing, differing, or not readable somewhere: the engine decides at every
         // destination, as an event for the key would.
         if found.iter().any(|f| for_the_engine(f)) {
-            let never_written_at = never_written
-                .iter()
-                .filter(|(_, keys)| keys.contains(key))
-                .map(|(destination, _)| destination.clone())
-                .collect();
             // A replica that differs (its bytes, or the storage class a rule now asks for) and
             // is no later write is written again, as `repair` does and the dry run says; later
             // writes still stand (the engine's rewrite keeps every guard but "already there").
@@ -177,7 +170,6 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
                 bytes: found.iter().map(|f| f.size).max().unwrap_or(0),
                 rewrite,
                 leave,
-                never_written_at,
                 listed: listed.get(key).cloned(),
                 metadata: Vec::new(),
             });

@@ -1,66 +1,17 @@
-//! The listings of versions a backfill makes to spare per-key reads: the destination's (keys
-//! never written there) and the source's (its current versions). Each is made only while the
-//! keys it spares outnumber its pages, counted as it goes; the run and its dry run both ask here,
-//! so the dry run counts the same pages and the same reads spared.
+//! The listing of versions a backfill makes to spare per-key reads: the source's (its current
+//! versions). It is made only while the keys it spares outnumber its pages, counted as it goes;
+//! the run and its dry run both ask here, so the dry run counts the same pages and the same reads
+//! spared. (A destination's listing, to copy keys never written there without a read, spares
+//! nothing: such a copy must read the key's history after, since `If-None-Match: *` lands on a
+//! delete marker, one LIST, priced as a PUT, for each HEAD spared.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::super::compare::{Finding, Status};
+use super::super::compare::Finding;
 use super::{for_the_engine, Options};
 use crate::error::{ReplicationError, Side};
 use crate::replicate::Replicator;
 use crate::store::{DestinationStore, Past, SourceStore};
-
-/// Per destination on the function's own endpoint, the keys missing there that were never
-/// written there (no version, no delete marker): their copies need no read of the destination
-/// first, only the condition that the key still holds nothing. The destination's versions are
-/// listed only while its missing keys outnumber the pages of that listing of versions (not of
-/// current keys: a bucket with deep history has many more), so that the listing costs less
-/// than the reads it saves; once the pages reach that count the listing stops and the keys are
-/// read as usual.
-/// With the pages listed.
-pub(super) async fn never_written<S: SourceStore, D: DestinationStore>(
-    replicator: &Replicator<S, D>,
-    prefix: &str,
-    findings: &[Finding],
-) -> Result<(BTreeMap<String, BTreeSet<String>>, usize), ReplicationError> {
-    let mut found: BTreeMap<&str, (BTreeSet<&str>, usize)> = BTreeMap::new();
-    for f in findings {
-        let (missing, listed) = found.entry(&f.destination).or_default();
-        match f.status {
-            Status::Missing => drop(missing.insert(&f.key)),
-            _ => *listed += 1,
-        }
-    }
-    let (mut never, mut pages) = (BTreeMap::new(), 0);
-    for (destination, (missing, listed)) in found {
-        // Its current keys are a floor on the pages of its listing of versions.
-        if missing.len() <= listed.div_ceil(LISTING_PAGE).max(1) {
-            continue;
-        }
-        let rule = replicator.config().rules.iter().find(|r| {
-            r.enabled
-                && r.destination.endpoint.is_none()
-                && r.destination.id().to_string() == destination
-        });
-        let Some(rule) = rule else { continue };
-        let at = replicator.locate(rule, prefix).await?;
-        let (written, listed) = replicator
-            .destination()
-            .keys_with_history(&at, missing.len() - 1)
-            .await
-            .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
-        pages += listed;
-        let Some(written) = written else { continue };
-        let keys = missing
-            .into_iter()
-            .filter(|k| !written.contains(*k))
-            .map(str::to_owned)
-            .collect();
-        never.insert(destination.to_owned(), keys);
-    }
-    Ok((never, pages))
-}
 
 /// Entries of one listing page.
 const LISTING_PAGE: usize = 1000;

@@ -181,6 +181,11 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
             .replica_current(&at)
             .await
             .map_err(|f| ReplicationError::classify(Side::Destination, f))?;
+        let listed = self
+            .replicator
+            .destination()
+            .absence_is_listed(at.endpoint.as_deref());
+        self.listed_if(dst == Current::Absent, listed);
         let (Current::Object(src), Current::Object(dst)) = (src, dst) else {
             return Ok(Proof::Differs("changed while verifying".to_owned()));
         };
@@ -378,11 +383,15 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
     /// What the source holds now under `key`.
     pub(super) async fn source_current(&self, key: &str) -> Result<Current, ReplicationError> {
         self.read(1);
-        self.replicator
+        let current = self
+            .replicator
             .source()
             .current(self.region, &self.options.bucket, key)
             .await
-            .map_err(|f| ReplicationError::classify(Side::Source, f))
+            .map_err(|f| ReplicationError::classify(Side::Source, f))?;
+        let listed = self.replicator.source().absence_is_listed();
+        self.listed_if(current == Current::Absent, listed);
+        Ok(current)
     }
 
     pub(super) fn current(&self, key: &str) -> VersionRef {

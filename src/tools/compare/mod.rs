@@ -164,6 +164,7 @@ pub async fn check<S: SourceStore, D: DestinationStore>(
         options,
         region: &region,
         reads: Default::default(),
+        lists: Default::default(),
     };
     // Each key with its pair of listed objects at each destination (by index).
     let mut keys: BTreeMap<&str, Vec<(usize, Pair<'_>)>> = BTreeMap::new();
@@ -204,6 +205,7 @@ pub async fn check<S: SourceStore, D: DestinationStore>(
         )
         .await;
     listing.get += check.reads.load(std::sync::atomic::Ordering::Relaxed);
+    listing.put += check.lists.load(std::sync::atomic::Ordering::Relaxed);
     let mut findings: Vec<(usize, Finding)> = ran.outcomes.into_iter().flatten().collect();
     findings.sort_by(|(a, f), (b, g)| (a, &f.key).cmp(&(b, &g.key)));
     Ok(Checked {
@@ -241,12 +243,22 @@ struct Check<'a, S, D> {
     region: &'a str,
     /// The reads made past the listings (a dry run counts them as the run's).
     reads: std::sync::atomic::AtomicU64,
+    /// The listings of one key's versions those reads made (a HEAD answered 404 off AWS).
+    lists: std::sync::atomic::AtomicU64,
 }
 
 impl<S, D> Check<'_, S, D> {
     fn read(&self, n: u64) {
         self.reads
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts the listing a read of a key holding nothing makes where `listed`.
+    fn listed_if(&self, absent: bool, listed: bool) {
+        if absent && listed {
+            self.lists
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -264,6 +276,7 @@ pub async fn explain_missing<S: SourceStore, D: DestinationStore>(
         options,
         region: &region,
         reads: Default::default(),
+        lists: Default::default(),
     };
     let rules: Vec<&Rule> = replicator
         .config()
