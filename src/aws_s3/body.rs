@@ -124,6 +124,102 @@ mod tests {
         }
     }
 
+    /// The headers of the request a streamed 9 MiB PutObject (or UploadPart) with a CRC32
+    /// source checksum sends to `url`, captured before it leaves.
+    async fn sent_to(url: &str, part: bool) -> aws_smithy_runtime_api::http::Headers {
+        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+        use aws_smithy_http_client::test_util::capture_request;
+        let (http, request) = capture_request(None);
+        let base = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                    "test", "test", None, None, "test",
+                )),
+            )
+            .http_client(http)
+            .build();
+        let remote = super::super::Remote {
+            url: url.to_owned(),
+            credentials: None,
+            force_path_style: true,
+        };
+        let s3 = super::super::AwsS3::new(base, true)
+            .with_remotes([("there".to_owned(), remote)].into_iter().collect());
+        let target = crate::store::ReplicaSpec {
+            bucket: "dst".to_owned(),
+            key: "k".to_owned(),
+            region: "us-east-1".to_owned(),
+            content: Default::default(),
+            metadata: Default::default(),
+            tags: crate::store::TagsPlan::Set(Vec::new()),
+            acl: crate::store::AclPlan::Default,
+            storage_class: "STANDARD".to_owned(),
+            encryption: crate::store::TargetEncryption::BucketDefault,
+            object_lock: Default::default(),
+            checksum: Some(crate::store::Checksum {
+                algorithm: "CRC32".to_owned(),
+                full_object: true,
+                value: "AAAAAA==".to_owned(),
+            }),
+            expected_bucket_owner: None,
+            endpoint: Some("there".to_owned()),
+            condition: None,
+        };
+        // Teed, the body is a stream the SDK cannot read ahead, as a GetObject's is.
+        let body = crate::copy::tee(Body::from_bytes(vec![7; 9 * 1024 * 1024])).0;
+        // The capture answers an empty 200: no ETag, so the call itself fails.
+        match part {
+            true => {
+                let _ = super::super::multipart::upload_part(&s3, &target, "u", 1, body).await;
+            }
+            false => {
+                use crate::store::DestinationStore;
+                let _ = s3.put_object(&target, body, &[]).await;
+            }
+        }
+        request.expect_request().headers().clone()
+    }
+
+    /// Issue #40: RGW 16.2 refused every streamed part and PUT (`XAmzContentSHA256Mismatch`).
+    /// Other servers get a plain streamed body; AWS's keep the checksum trailer S3 verifies.
+    #[tokio::test]
+    async fn a_streamed_body_has_the_checksum_trailer_only_on_aws() {
+        for part in [false, true] {
+            let plain = sent_to("http://127.0.0.1:7480", part).await;
+            let header = |h: &aws_smithy_runtime_api::http::Headers, name: &str| {
+                h.get(name).map(str::to_owned)
+            };
+            assert_eq!(
+                header(&plain, "x-amz-content-sha256").as_deref(),
+                Some("UNSIGNED-PAYLOAD"),
+                "part: {part}"
+            );
+            for absent in [
+                "content-encoding",
+                "x-amz-trailer",
+                "x-amz-sdk-checksum-algorithm",
+            ] {
+                assert_eq!(header(&plain, absent), None, "{absent}, part: {part}");
+            }
+            let length = header(&plain, "content-length");
+            assert_eq!(length.as_deref(), Some("9437184"), "part: {part}");
+            let aws = sent_to("https://s3.cn-north-1.amazonaws.com.cn", part).await;
+            assert_eq!(
+                header(&aws, "x-amz-content-sha256").as_deref(),
+                Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+                "part: {part}"
+            );
+            let trailer = header(&aws, "x-amz-trailer");
+            assert_eq!(
+                trailer.as_deref(),
+                Some("x-amz-checksum-crc32"),
+                "part: {part}"
+            );
+        }
+    }
+
     #[test]
     fn only_streamed_bodies_to_other_servers_go_without_the_trailer() {
         let rgw = Some("http://127.0.0.1:7480");
