@@ -94,20 +94,30 @@ macro_rules! apply_condition {
 }
 
 /// Sends, restating `Expires` byte for byte: the SDK's typed Expires would re-format or drop it.
+/// With `plain` (a streamed body to a server AWS does not run, see `body`), without the SDK's
+/// checksum trailer.
 macro_rules! send_with_expires {
-    ($builder:expr, $target:expr) => {{
+    ($builder:expr, $target:expr) => {
+        send_with_expires!($builder, $target, false)
+    };
+    ($builder:expr, $target:expr, $plain:expr) => {{
         let target: &$crate::store::ReplicaSpec = $target;
-        match target.content.expires.clone() {
-            Some(expires) => {
-                $builder
-                    .customize()
-                    .mutate_request(move |req| {
+        let plain: bool = $plain;
+        match (target.content.expires.clone(), plain) {
+            (None, false) => $builder.send().await,
+            (expires, _) => {
+                let mut custom = $builder.customize();
+                if let Some(expires) = expires {
+                    custom = custom.mutate_request(move |req| {
                         req.headers_mut().insert("Expires", expires.clone());
-                    })
-                    .send()
-                    .await
+                    });
+                }
+                if plain {
+                    custom =
+                        custom.config_override($crate::aws_s3::body::without_checksum_trailer());
+                }
+                custom.send().await
             }
-            None => $builder.send().await,
         }
     }};
 }
@@ -214,6 +224,13 @@ impl AwsS3 {
                 Client::from_conf(conf.build())
             })
             .clone()
+    }
+
+    /// The URL of the endpoint `endpoint` names (as [`Self::client_at`] takes it; `None`: the
+    /// function's own, whose URL is not needed).
+    fn url_of<'a>(&'a self, endpoint: Option<&'a str>) -> Option<&'a str> {
+        let id = endpoint?;
+        Some(self.remotes.get(id).map_or(id, |r| r.url.as_str()))
     }
 
     /// Any client (for calls that work from every region, such as GetBucketLocation).

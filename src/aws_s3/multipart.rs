@@ -2,7 +2,7 @@
 
 use aws_sdk_s3::types::ChecksumType;
 
-use super::body::retryable;
+use super::body::{retryable, without_checksum_trailer};
 use super::errors::{failure, missing, not_advancing};
 use super::listings::listed_key;
 use super::{checksum_algorithm, copy_source, tagging_header, AwsS3};
@@ -59,20 +59,32 @@ pub(super) async fn upload_part(
     number: u32,
     body: Body,
 ) -> Result<UploadedPart, S3Failure> {
-    let out = s3
+    let length = body.length as i64;
+    let body = retryable(body).await?;
+    // See `body`: a streamed part to a server AWS does not run goes without the checksum
+    // trailer (the caller proves its bytes by the part's ETag).
+    let plain = body.plain_to(s3.url_of(target.endpoint.as_deref()));
+    let upload = s3
         .client_at(&target.region, target.endpoint.as_deref())
         .upload_part()
-        .set_checksum_algorithm(checksum_algorithm(target))
+        .set_checksum_algorithm(checksum_algorithm(target).filter(|_| !plain))
         .bucket(&target.bucket)
         .key(&target.key)
         .upload_id(upload_id)
         .part_number(number as i32)
-        .content_length(body.length as i64)
-        .body(retryable(body).await?)
-        .set_expected_bucket_owner(target.expected_bucket_owner.clone())
-        .send()
-        .await
-        .map_err(|e| failure("UploadPart", e))?;
+        .content_length(length)
+        .body(body.stream)
+        .set_expected_bucket_owner(target.expected_bucket_owner.clone());
+    let out = match plain {
+        true => {
+            let upload = upload
+                .customize()
+                .config_override(without_checksum_trailer());
+            upload.send().await
+        }
+        false => upload.send().await,
+    };
+    let out = out.map_err(|e| failure("UploadPart", e))?;
     Ok(UploadedPart {
         etag: out
             .e_tag()

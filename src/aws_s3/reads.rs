@@ -354,6 +354,15 @@ impl SourceStore for AwsS3 {
                 })
             })),
             Err(e) if e.code() == Some("OwnershipControlsNotFoundError") => Ok(false),
+            // A server without Object Ownership has none, ACLs enabled: Ceph RGW takes the
+            // subresource for a listing (200, a ListBucketResult the SDK cannot read as
+            // OwnershipControls), others answer NotImplemented. An answer, to be kept.
+            Err(e)
+                if e.raw_response().is_some_and(|r| r.status().is_success())
+                    || e.code() == Some("NotImplemented") =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(failure("GetBucketOwnershipControls", e)),
         }
     }

@@ -506,6 +506,36 @@ async fn source_with_acls_disabled_costs_four_requests_and_no_acl_read() {
     assert_eq!(enforced.num_calls(), 1);
 }
 
+/// Issue #40: Ceph RGW knows no Object Ownership; it takes `?ownershipControls` for a listing
+/// and answers 200 with a `ListBucketResult`, which the SDK cannot read as OwnershipControls.
+/// That failed lookup was not kept, so every object asked again (twice per object, RGW's
+/// benchmark found). A server that answers no OwnershipControls has none: ACLs enabled, learnt
+/// once per bucket and warm instance like any other answer, and object ACLs are read.
+#[tokio::test]
+async fn a_server_without_object_ownership_is_asked_once() {
+    let listing = mock!(Client::get_bucket_ownership_controls).then_http_response(|| {
+        http(
+            200,
+            "<ListBucketResult><Name>src</Name><IsTruncated>false</IsTruncated></ListBucketResult>",
+        )
+    });
+    let (head, acl) = (heads(None), acl(false));
+    let copy = mock!(Client::copy_object).then_output(copied);
+    let s3 = client(&[&listing, &head, &acl, &copy]);
+    let replicator = Replicator::new(
+        config(),
+        AwsS3::with_client(s3.clone()),
+        AwsS3::with_client(s3),
+        "us-east-1",
+    );
+    for _ in 0..2 {
+        let summary = handle(&replicator, event(Some("v1"))).await.unwrap();
+        assert_eq!(summary.replicated, 1);
+    }
+    assert_eq!(listing.num_calls(), 1, "GetBucketOwnershipControls");
+    assert_eq!((acl.num_calls(), copy.num_calls()), (2, 2));
+}
+
 #[tokio::test]
 async fn duplicate_event_costs_three_reads_and_no_write() {
     // HEAD source current, GetObjectAcl, HEAD destination, at once: the destination's current
