@@ -49,4 +49,5 @@ mod tools_availability;
 mod tools_keep_later_writes;
 mod tools_races;
 mod tools_review;
+mod two_way_multipart;
 mod verify;
