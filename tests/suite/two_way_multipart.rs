@@ -42,3 +42,34 @@ async fn a_late_version_replaced_by_the_other_sides_write_is_not_sent_over_it() 
     );
     assert_eq!(in_a.as_deref(), Some("a's upload, completed last"));
 }
+
+/// B's write reaches A before A's upload (initiated first) completes on top of its replica: the
+/// one order makes B's write the later, yet A's stack makes the upload current. The upload's
+/// own event, the one event S3 sends after it, finds B's later write at B, and must copy that
+/// write to A once more (a second replica of it, which the order requires): no redelivery of
+/// B's event is needed for the sides to agree.
+#[tokio::test]
+async fn the_uploads_own_event_restores_the_later_write_it_buried() {
+    let (s3, r) = two_way();
+    let upload = s3.begin_upload(A, "k", &UserWrite::default());
+    s3.advance_clock(1100);
+    s3.put(B, "k", b"b's write, after a's upload began");
+    settle(&s3, &r, &[A, B]).await;
+    assert_eq!(
+        current(&s3, A, "k").as_deref(),
+        Some("b's write, after a's upload began")
+    );
+    s3.advance_clock(1100);
+    let parts = vec![b"a's upload, ".to_vec(), b"initiated first".to_vec()];
+    s3.complete_upload(A, &upload, &parts, None).unwrap();
+    // Only the upload's event (and what it causes), never B's again.
+    settle(&s3, &r, &[A, B]).await;
+    for bucket in [A, B] {
+        assert_eq!(
+            current(&s3, bucket, "k").as_deref(),
+            Some("b's write, after a's upload began"),
+            "{bucket}: {:#?}",
+            stack(&s3, bucket, "k")
+        );
+    }
+}
