@@ -24,8 +24,8 @@ const T0: i64 = 1_795_860_000_000;
 pub(crate) const A: &str = "bucket-a";
 pub(crate) const B: &str = "bucket-b";
 const C: &str = "bucket-c";
-const SRC: &str = "bucket-src";
-const DST: &str = "bucket-dst";
+pub(crate) const SRC: &str = "bucket-src";
+pub(crate) const DST: &str = "bucket-dst";
 
 fn rule(id: &str, priority: u32, to: &str) -> String {
     format!(
@@ -41,7 +41,7 @@ fn config(rules: &[String]) -> Config {
 
 /// An S3 with these versioned buckets, recording the events it would send, its clock at `T0`
 /// plus 100 ms.
-fn s3_with(buckets: &[&str]) -> FakeS3 {
+pub(crate) fn s3_with(buckets: &[&str]) -> FakeS3 {
     let s3 = FakeS3::new();
     s3.set_clock(T0 + 100);
     s3.record_notices();
@@ -59,7 +59,7 @@ pub(crate) fn two_way() -> (FakeS3, Replicator<FakeS3, FakeS3>) {
     (s3, r)
 }
 
-fn one_way() -> Config {
+pub(crate) fn one_way() -> Config {
     config(&[rule("all", 1, DST)])
 }
 
