@@ -3,8 +3,9 @@
 //! `soak [HISTORIES] [--start N] [--topologies a,b] [--no-destination-writes] [--no-twins]
 //! [--no-tools] [--seed S]`: with `--seed`, replays one
 //! history and prints it (operations, events, deliveries, final states and the invariants that
-//! failed); otherwise runs HISTORIES seeds from `--start`, with a progress line, the first seed
-//! of each failure class, and a closing `N histories, M failed`. Exits 1 when any failed.
+//! failed); otherwise runs HISTORIES seeds from `--start`, with a progress line, each failing
+//! seed and its classes (stderr), the first seed of each failure class, and a closing
+//! `N histories, M failed`. Exits 1 when any failed.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -83,6 +84,7 @@ fn main() {
         let outcome = sim::run(seed, &options);
         if !outcome.passed() {
             failed += 1;
+            eprintln!("seed {seed} failed: {}", outcome.classes().join(", "));
             for class in outcome.classes() {
                 let entry = classes.entry(class).or_insert((0, seed));
                 entry.0 += 1;

@@ -184,6 +184,22 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 }
             };
             outcomes.extend(converged.into_iter().filter(made_a_difference));
+            // The source's current version, read so just now, is earlier than a write a
+            // destination holds: where that destination replicates back here, its write is
+            // brought back over it (see `reassert`). An event's work: a tool judges each side
+            // on its own, and counts only what it was asked to judge.
+            let later: Vec<&Rule> = selected
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, o)| {
+                    matches!(o.result, Ok(Done::Skipped(SkipReason::NewerInDestination)))
+                })
+                .map(|(r, _)| *r)
+                .collect();
+            if is_current && !later.is_empty() && !run.is_tool() && !run.defers_convergence() {
+                let back = self.reassert_back(event, &later, run).await;
+                outcomes.extend(back);
+            }
         }
         outcomes
     }

@@ -67,7 +67,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 // A late event's version over another bucket's original write: where the
                 // source's current version (above this one) is earlier than that write, this
                 // version would only land to be replaced by the current one, which would then
-                // hide the later write (fan-in, two-way: the sides would take turns).
+                // hide the later write (fan-in, two-way: the sides would take turns). Where the
+                // source's current version is a replica of the destination's own write (two-way:
+                // the source follows the destination), that write replaced this version in the
+                // source: landing it would leave the sides apart, nothing carrying it back.
                 if check == Check::Event
                     && !src.is_current
                     && theirs.not_replicated_from(&at.bucket, &at.key, source)
@@ -150,7 +153,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     }
 
     /// Whether the source's current version is another object than the event's, earlier in
-    /// the one order of writes than the destination's current original `theirs`.
+    /// the one order of writes than the destination's current original `theirs`, or a replica
+    /// the function wrote there from the destination's bucket.
     async fn current_is_earlier(
         &self,
         src: &SourceRead<'_>,
@@ -159,9 +163,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Result<bool, ReplicationError> {
         let current = self.source_current(src.region, src.event, run).await?;
+        let source = src.event.bucket.as_str();
         Ok(matches!(&current, Current::Object(c)
             if c.version_id != src.head.version_id
-                && order::later_original(&src.event.bucket, c, theirs, at)))
+                && (order::later_original(source, c, theirs, at)
+                    || c.is_replica_from(source, &src.event.key, &at.bucket))))
     }
 
     /// Whether the source's version `other` stands above `version` in the key's stack (S3's

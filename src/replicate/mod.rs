@@ -37,6 +37,7 @@ mod order;
 mod outcome;
 mod plan;
 mod reads;
+mod reassert;
 mod restore;
 mod write;
 

@@ -99,6 +99,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             match self.guard(rule, src, &at, check, fresh, run).await? {
                 Guard::Stop(done) => return Ok(Attempt::Done(done)),
                 Guard::Write(c, read) => {
+                    // A late event's copy to a key read as holding nothing: `If-None-Match: *`
+                    // also lets it land on a delete marker put since, over a concurrent
+                    // delivery's replica of this version (its convergence hid it under the
+                    // source's later state): checked as a copy over a marker is. Not for an
+                    // in-order copy or a tool's, whose request counts stay as documented.
+                    over_marker = check == Check::Event
+                        && !src.is_current
+                        && !run.is_tool()
+                        && read.is_none()
+                        && c == Some(WriteCondition::IfNoneMatch);
                     over = read;
                     c
                 }
@@ -390,10 +400,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         Ok(true)
     }
 
-    /// A copy over a delete marker, on `If-None-Match: *`, lands whatever happened to the key
-    /// since it was read (S3 counts any delete marker as no object): a concurrent delivery of
-    /// the same event may have written this version's replica meanwhile, and a convergence put
-    /// a delete marker over it. The history held no replica of the version when it was read, so
+    /// A copy over a delete marker (or over nothing), on `If-None-Match: *`, lands whatever
+    /// happened to the key since it was read (S3 counts any delete marker as no object): a
+    /// concurrent delivery of the same event may have written this version's replica meanwhile,
+    /// and a convergence put a delete marker over it. The history held no replica of the version when it was read, so
     /// one there now besides ours is that racer's: ours is deleted again (one replica a
     /// version), and convergence decides what is current. The answer: whether it was.
     async fn second_replica(

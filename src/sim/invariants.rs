@@ -201,19 +201,24 @@ impl World {
                 if e.delete_marker || self.is_user_made(destination, &key, &e.version_id) {
                     continue;
                 }
-                // Re-asserted by necessity: the entry just below it (the stack is oldest first) landed on top
-                // of an earlier replica of the same write but is earlier in the one order of
-                // writes (a multipart upload initiated before the write, completed after): only
-                // a second copy makes the later write current again.
+                // Re-asserted by necessity: a replica of the same write lies lower in the stack,
+                // and the entry just below this one, which covered it, is earlier in the one
+                // order of writes (a multipart upload initiated before the write and completed
+                // after it): only a second copy makes the later write current again. Nothing
+                // else excuses a second replica.
                 let mine = self.entry_write(destination, &key, e);
-                let reasserted = i
-                    .checked_sub(1)
-                    .and_then(|j| stack.get(j))
-                    .is_some_and(|below| {
-                        w_of(below) != w_of(e)
-                            && write_order(&self.entry_write(destination, &key, below), &mine)
-                                .is_lt()
-                    });
+                let same = |b: &Entry| {
+                    !b.delete_marker
+                        && !self.is_user_made(destination, &key, &b.version_id)
+                        && b.metadata.get(REPLICA_MARKER) == e.metadata.get(REPLICA_MARKER)
+                        && b.metadata.get(REPLICA_SOURCE_BUCKET)
+                            == e.metadata.get(REPLICA_SOURCE_BUCKET)
+                        && b.metadata.get("w") == e.metadata.get("w")
+                };
+                let reasserted = i > 0
+                    && stack[..i - 1].iter().any(same)
+                    && write_order(&self.entry_write(destination, &key, &stack[i - 1]), &mine)
+                        .is_lt();
                 if reasserted {
                     continue;
                 }

@@ -21,11 +21,11 @@ use crate::meddled::Meddled;
 /// 2026-11-22T10:00:00Z: every history starts here, 100 ms into the second.
 const T0: i64 = 1_795_860_000_000;
 
-const A: &str = "bucket-a";
-const B: &str = "bucket-b";
+pub(crate) const A: &str = "bucket-a";
+pub(crate) const B: &str = "bucket-b";
 const C: &str = "bucket-c";
-const SRC: &str = "bucket-src";
-const DST: &str = "bucket-dst";
+pub(crate) const SRC: &str = "bucket-src";
+pub(crate) const DST: &str = "bucket-dst";
 
 fn rule(id: &str, priority: u32, to: &str) -> String {
     format!(
@@ -41,7 +41,7 @@ fn config(rules: &[String]) -> Config {
 
 /// An S3 with these versioned buckets, recording the events it would send, its clock at `T0`
 /// plus 100 ms.
-fn s3_with(buckets: &[&str]) -> FakeS3 {
+pub(crate) fn s3_with(buckets: &[&str]) -> FakeS3 {
     let s3 = FakeS3::new();
     s3.set_clock(T0 + 100);
     s3.record_notices();
@@ -52,14 +52,14 @@ fn s3_with(buckets: &[&str]) -> FakeS3 {
 }
 
 /// A ↔ B, one function hearing both buckets (README's two-way configuration).
-fn two_way() -> (FakeS3, Replicator<FakeS3, FakeS3>) {
+pub(crate) fn two_way() -> (FakeS3, Replicator<FakeS3, FakeS3>) {
     let s3 = s3_with(&[A, B]);
     let cfg = config(&[rule("a-to-b", 1, B), rule("b-to-a", 2, A)]);
     let r = Replicator::new(cfg, s3.clone(), s3.clone(), "us-east-1");
     (s3, r)
 }
 
-fn one_way() -> Config {
+pub(crate) fn one_way() -> Config {
     config(&[rule("all", 1, DST)])
 }
 
@@ -93,7 +93,7 @@ fn record(n: &Notice) -> Value {
 }
 
 /// One invocation by S3 notifications carrying `events`; it must not fail.
-async fn deliver<D: DestinationStore>(r: &Replicator<FakeS3, D>, events: &[Notice]) {
+pub(crate) async fn deliver<D: DestinationStore>(r: &Replicator<FakeS3, D>, events: &[Notice]) {
     let payload = json!({ "Records": events.iter().map(record).collect::<Vec<_>>() });
     if let Err(e) = handle(r, payload).await {
         panic!("the invocation failed: {e}\n{events:#?}");
@@ -131,7 +131,11 @@ async fn deliver_sqs<D: DestinationStore>(r: &Replicator<FakeS3, D>, events: &[N
 
 /// Delivers every event S3 sends from now on for the `sources` (the replicas' own events
 /// included), one invocation each in the order sent, until none comes.
-async fn settle<D: DestinationStore>(s3: &FakeS3, r: &Replicator<FakeS3, D>, sources: &[&str]) {
+pub(crate) async fn settle<D: DestinationStore>(
+    s3: &FakeS3,
+    r: &Replicator<FakeS3, D>,
+    sources: &[&str],
+) {
     for _ in 0..20 {
         let events: Vec<Notice> = s3
             .take_notices()
@@ -149,13 +153,13 @@ async fn settle<D: DestinationStore>(s3: &FakeS3, r: &Replicator<FakeS3, D>, sou
 }
 
 /// The current object's bytes, as text (`None`: no object is current).
-fn current(s3: &FakeS3, bucket: &str, key: &str) -> Option<String> {
+pub(crate) fn current(s3: &FakeS3, bucket: &str, key: &str) -> Option<String> {
     s3.current_object(bucket, key)
         .map(|(body, _)| String::from_utf8_lossy(&body).into_owned())
 }
 
 /// A key's stack, oldest first, one short line per entry, for failure messages.
-fn stack(s3: &FakeS3, bucket: &str, key: &str) -> Vec<String> {
+pub(crate) fn stack(s3: &FakeS3, bucket: &str, key: &str) -> Vec<String> {
     s3.stack(bucket, key)
         .into_iter()
         .map(|e| match e.delete_marker {
@@ -172,7 +176,7 @@ fn stack(s3: &FakeS3, bucket: &str, key: &str) -> Vec<String> {
 }
 
 /// The one notice of `bucket` among `notices`.
-fn of(notices: &[Notice], bucket: &str) -> Notice {
+pub(crate) fn of(notices: &[Notice], bucket: &str) -> Notice {
     let mine: Vec<&Notice> = notices.iter().filter(|n| n.bucket == bucket).collect();
     assert_eq!(mine.len(), 1, "{notices:#?}");
     mine[0].clone()
