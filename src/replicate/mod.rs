@@ -66,6 +66,10 @@ pub struct Replicator<S, D> {
     tags_readable: Mutex<HashSet<String>>,
     occupancy: in_order::Occupancy,
     listed: Learnt<DestinationId, ()>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    stamp_allowance: std::time::Duration,
+    /// Whether `clock` is the machine's (a write can then be given up at its record's bound).
+    wall_clock: bool,
 }
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -88,6 +92,32 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             tags_readable: Mutex::new(HashSet::new()),
             occupancy: in_order::Occupancy::default(),
             listed: Learnt::default(),
+            clock: std::sync::Arc::new(crate::clock::SystemClock),
+            stamp_allowance: copy::stamp::DEFAULT_ALLOWANCE,
+            wall_clock: true,
+        }
+    }
+
+    /// The same replicator reading "now" from `clock` when it dates a replica's record, its
+    /// writes allowed `allowance` beyond their bytes' time (the simulation: its store's clock,
+    /// on which a request takes no time). Such a clock cannot time a request: none is given up.
+    pub fn with_clock(
+        mut self,
+        clock: std::sync::Arc<dyn crate::clock::Clock>,
+        allowance: std::time::Duration,
+    ) -> Self {
+        self.clock = clock;
+        self.stamp_allowance = allowance;
+        self.wall_clock = false;
+        self
+    }
+
+    /// How this replicator dates the records of the replicas it writes.
+    fn stamp(&self) -> copy::stamp::Stamp<'_> {
+        copy::stamp::Stamp {
+            clock: self.clock.as_ref(),
+            allowance: self.stamp_allowance,
+            timed: self.wall_clock,
         }
     }
 

@@ -30,6 +30,7 @@ mod meddled;
 mod metrics;
 mod one_judgement;
 mod own_layouts;
+mod record_times;
 mod replication;
 mod restore;
 mod restore_review;

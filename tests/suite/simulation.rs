@@ -19,8 +19,6 @@ const KNOWN_FAILING: &[(&str, u64)] = &[
     // the other side's write completes after a write of its own side: its stack and the one
     // order of writes disagree (0.2 %).
     ("two-way-diverged", 61),
-    // A destination write later by the one order is replaced or hidden.
-    ("later-destination-write-hidden", 4315),
     ("wrong-replica-current", 7757),
     ("replica-missing", 8624),
     // Fan-in: a replica kept after its source version was deleted for good (version deletes
