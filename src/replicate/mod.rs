@@ -37,6 +37,7 @@ mod order;
 mod outcome;
 mod plan;
 mod reads;
+mod reseal;
 mod restore;
 mod write;
 
@@ -44,6 +45,7 @@ use learnt::Learnt;
 
 pub use decide::{Decision, Settled};
 pub use plan::{grant_headers, lock_in_force, plan_replica, target_encryption};
+pub use reseal::Reseal;
 pub use restore::{copy_back_skip, CopiedBack};
 
 use outcome::{made_a_difference, skip_or_fail, skip_reason, whole};

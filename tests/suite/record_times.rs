@@ -112,3 +112,54 @@ async fn restore_from_a_replica_never_picks_a_replayed_old_record() {
     assert_eq!(body_of(&w.s3, &w.src, "k", None).await, b"good", "{out}");
 }
 
+/// Replicas written before the record key was turned on (the binary run without it) stand as
+/// other writes once it is; `repair --reseal` (with the key) reseals those whose bytes are
+/// proven the version's, copied onto themselves, and leaves one whose bytes are not: its
+/// `--dry-run` counts both and writes nothing.
+#[tokio::test]
+async fn repair_reseal_seals_the_proven_replicas_written_before_the_key() {
+    let w = World::new("rec-reseal").await;
+    let unkeyed: Vec<(&str, &str)> = w
+        .env()
+        .into_iter()
+        .filter(|(k, _)| *k != "REPLICA_RECORD_KEY_SECRET_ARN")
+        .collect();
+    let a = put(&w.s3, &w.src, "a", b"first").await;
+    let b = put(&w.s3, &w.src, "b", b"other").await;
+    let event = created_event(&[a, b]);
+    let (answer, _) = crate::metrics::invoke(event, &unkeyed, 60_000).await;
+    assert!(answer.contains("\"replicated\":2"), "{answer}");
+    // At "b", other bytes of its size under its record, written by someone else.
+    let record = w.metadata(&w.dst, "b").await;
+    put_with(&w.s3, &w.dst, "b", b"12345", |p| {
+        p.set_metadata(Some(record.clone()))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, out) = w.cli(&["verify", "--bucket", &w.src, "--deep"]);
+    assert!(!out.contains("2 same"), "the key is on: {out}");
+    let (code, out) = w.cli(&["repair", "--bucket", &w.src, "--reseal", "--dry-run"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("reseal --dry-run: 1 to reseal, 1 unproven (left), 0 failed"),
+        "{out}"
+    );
+    assert_eq!(
+        version_count(&w.s3, &w.dst, "a").await,
+        1,
+        "a dry run: {out}"
+    );
+    let (code, out) = w.cli(&["repair", "--bucket", &w.src, "--reseal"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("reseal: 1 resealed, 1 unproven (left), 0 failed"),
+        "{out}"
+    );
+    assert!(out.contains("unproven  b"), "{out}");
+    let sealed = w.metadata(&w.dst, "a").await;
+    assert!(sealed.contains_key("replica-record-mac"), "{sealed:?}");
+    assert_eq!(body_of(&w.s3, &w.dst, "a", None).await, b"first");
+    let (code, out) = w.cli(&["verify", "--bucket", &w.src, "--deep", "--prefix", "a"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("1 same"), "{out}");
+}
