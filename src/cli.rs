@@ -120,6 +120,14 @@ pub enum Command {
         /// Keys replicated at once.
         #[arg(long, default_value_t = backfill::CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
+        /// First reseal the replicas written before the record key was turned on (or under
+        /// another key) whose bytes are proven the source version's: copied onto themselves
+        /// with a sealed record (needs REPLICA_RECORD_KEY_SECRET_ARN).
+        #[arg(long)]
+        reseal: bool,
+        /// With --reseal: only count and list what would be resealed; nothing is written.
+        #[arg(long, requires = "reseal")]
+        dry_run: bool,
     },
 }
 
@@ -236,7 +244,15 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             bucket,
             prefix,
             concurrency,
-        } => repair::command(&replicator, bucket, prefix, concurrency).await,
+            reseal,
+            dry_run,
+        } => {
+            let reseal = reseal.then_some(match dry_run {
+                true => crate::tools::reseal::Resealing::DryRun,
+                false => crate::tools::reseal::Resealing::Write,
+            });
+            repair::command(&replicator, bucket, prefix, concurrency, reseal).await
+        }
         Command::Verify {
             bucket,
             prefix,

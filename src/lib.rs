@@ -21,6 +21,7 @@
 
 pub mod aws_s3;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod copy;
 pub mod error;

@@ -6,6 +6,7 @@ mod digest;
 pub mod multipart;
 mod progress;
 mod resume;
+pub mod stamp;
 mod switch;
 
 pub use digest::{tee, Md5Of};
@@ -138,7 +139,9 @@ pub(crate) async fn check_written<D: DestinationStore>(
     if o.size != size {
         wrong.push(format!("size {} (the source has {size})", o.size));
     }
-    if o.metadata != target.metadata {
+    // An upload resumed from an earlier invocation carries the record dated when it was
+    // created, not this invocation's plan.
+    if stamp::undated(&o.metadata) != stamp::undated(&target.metadata) {
         wrong.push(format!(
             "user metadata {:?} (planned {:?})",
             o.metadata, target.metadata

@@ -63,6 +63,8 @@ pub struct Plan<'a> {
     /// The source's ETag, when the layout is the source's own and parts are MD5-tagged (no
     /// KMS): the upload is checked against it before Complete.
     pub expected_etag: Option<&'a str>,
+    /// How the replica's record is dated when the upload is created.
+    pub stamp: super::stamp::Stamp<'a>,
 }
 
 /// Where the parts' bytes come from.
@@ -247,10 +249,11 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         }
         None => {
             run.start()?;
-            let id = destination
-                .create_multipart(target, plan.tags)
-                .await
-                .map_err(dst)?;
+            // An upload is stamped at its initiation: the record is dated for it alone.
+            let (dated, limit) = plan.stamp.date(target, size, 0);
+            let create = destination.create_multipart(&dated, plan.tags);
+            let id =
+                super::stamp::within(&plan.stamp, limit, "CreateMultipartUpload", create).await?;
             let mut upload = Upload {
                 id,
                 resumable: false,

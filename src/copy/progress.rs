@@ -285,8 +285,10 @@ impl Progress {
 fn base(request: &CopyRequest, layout: &[(u64, u64)], tags: &[(String, String)]) -> String {
     // What the upload holds, not the state the destination was read in: a retry reads it anew
     // (its write condition differs) and must still resume the same upload.
+    // Nor when its record is dated: at its creation, in whichever invocation that was.
     let target = ReplicaSpec {
         condition: None,
+        metadata: super::stamp::undated(&request.target.metadata),
         ..request.target.clone()
     };
     let mut md5 = Md5::new();

@@ -103,7 +103,17 @@ impl FakeS3 {
     pub fn clock(&self) -> i64 {
         self.state().now_millis()
     }
+}
 
+/// The fake's clock, for an engine that dates what it writes by the same clock the fake stamps
+/// `Last-Modified` with (the simulation).
+impl crate::clock::Clock for FakeS3 {
+    fn now_millis(&self) -> i64 {
+        self.clock()
+    }
+}
+
+impl FakeS3 {
     /// Writes an object; its version id and ETag.
     pub fn put(&self, bucket: &str, key: &str, body: &[u8]) -> Written {
         self.write(bucket, key, body, &UserWrite::default())

@@ -38,6 +38,7 @@ mod outcome;
 mod plan;
 mod reads;
 mod reassert;
+mod reseal;
 mod restore;
 mod write;
 
@@ -45,6 +46,7 @@ use learnt::Learnt;
 
 pub use decide::{Decision, Settled};
 pub use plan::{grant_headers, lock_in_force, plan_replica, target_encryption};
+pub use reseal::Reseal;
 pub use restore::{copy_back_skip, CopiedBack};
 
 use outcome::{made_a_difference, skip_or_fail, skip_reason, whole};
@@ -67,6 +69,10 @@ pub struct Replicator<S, D> {
     tags_readable: Mutex<HashSet<String>>,
     occupancy: in_order::Occupancy,
     listed: Learnt<DestinationId, ()>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    stamp_allowance: std::time::Duration,
+    /// Whether `clock` is the machine's (a write can then be given up at its record's bound).
+    wall_clock: bool,
 }
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -89,6 +95,32 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             tags_readable: Mutex::new(HashSet::new()),
             occupancy: in_order::Occupancy::default(),
             listed: Learnt::default(),
+            clock: std::sync::Arc::new(crate::clock::SystemClock),
+            stamp_allowance: copy::stamp::DEFAULT_ALLOWANCE,
+            wall_clock: true,
+        }
+    }
+
+    /// The same replicator reading "now" from `clock` when it dates a replica's record, its
+    /// writes allowed `allowance` beyond their bytes' time (the simulation: its store's clock,
+    /// on which a request takes no time). Such a clock cannot time a request: none is given up.
+    pub fn with_clock(
+        mut self,
+        clock: std::sync::Arc<dyn crate::clock::Clock>,
+        allowance: std::time::Duration,
+    ) -> Self {
+        self.clock = clock;
+        self.stamp_allowance = allowance;
+        self.wall_clock = false;
+        self
+    }
+
+    /// How this replicator dates the records of the replicas it writes.
+    fn stamp(&self) -> copy::stamp::Stamp<'_> {
+        copy::stamp::Stamp {
+            clock: self.clock.as_ref(),
+            allowance: self.stamp_allowance,
+            timed: self.wall_clock,
         }
     }
 

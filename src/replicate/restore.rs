@@ -113,14 +113,28 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let expected_etag = super::write::expected_etag(method, &bytes, &request.target);
         let expected = expected_etag.as_deref();
         let written = match self
-            .write(&request, layout.as_deref(), &tags, expected, run)
+            .write(
+                &request,
+                bytes.size,
+                layout.as_deref(),
+                &tags,
+                expected,
+                run,
+            )
             .await
         {
             // A bucket with ACLs disabled holds every object under its owner's control.
             Err(e) if e.disposition() == Disposition::AclUnsupported => {
                 request.target.acl = AclPlan::Default;
-                self.write(&request, layout.as_deref(), &tags, expected, run)
-                    .await?
+                self.write(
+                    &request,
+                    bytes.size,
+                    layout.as_deref(),
+                    &tags,
+                    expected,
+                    run,
+                )
+                .await?
             }
             other => other?,
         };

@@ -171,6 +171,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let written = match self
             .write(
                 &request,
+                src.head.size,
                 layout.as_deref(),
                 &tags,
                 expected_etag.as_deref(),
@@ -186,6 +187,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 request.target.acl = AclPlan::Default;
                 self.write(
                     &request,
+                    src.head.size,
                     layout.as_deref(),
                     &tags,
                     expected_etag.as_deref(),
@@ -449,6 +451,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     pub(super) async fn write(
         &self,
         request: &CopyRequest,
+        size: u64,
         layout: Option<&[(u64, u64)]>,
         tags: &[(String, String)],
         expected_etag: Option<&str>,
@@ -461,10 +464,20 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             },
             None => multipart::Transfer::ServerSide,
         };
+        // A single request is stamped while it runs: its record is dated just before it is
+        // sent, and it may run only as long as the record allows.
+        let stamp = self.stamp();
         let Some(layout) = layout else {
             run.start()?;
             let multipart::Transfer::Streamed { source, region } = transfer else {
-                return self.destination.copy_object(request).await.map_err(dst_err);
+                let (target, limit) = stamp.date(&request.target, size, size);
+                let request = CopyRequest {
+                    target,
+                    ..request.clone()
+                };
+                let copy = self.destination.copy_object(&request);
+                // Boxed: the engine's futures nest deep, and a test's stack is small.
+                return Box::pin(copy::stamp::within(&stamp, limit, "CopyObject", copy)).await;
             };
             run.start()?;
             let if_match = request.source_if_match.as_deref();
@@ -472,17 +485,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .read(region, &request.source, if_match, None)
                 .await
                 .map_err(src_err)?;
-            return self
-                .destination
-                .put_object(&request.target, body, tags)
-                .await
-                .map_err(dst_err);
+            let (target, limit) = stamp.date(&request.target, size, body.length);
+            let put = self.destination.put_object(&target, body, tags);
+            return Box::pin(copy::stamp::within(&stamp, limit, "PutObject", put)).await;
         };
         let plan = multipart::Plan {
             layout,
             tags,
             concurrency: self.config.copy.concurrency,
             expected_etag,
+            stamp,
         };
         multipart::copy(&self.destination, transfer, request, plan, run).await
     }

@@ -27,7 +27,8 @@ pub use replica::{
 pub use replica_metadata::{
     key_digest, may_be_replica, without_replica_entries, ReplicaRecord, OWN_LAYOUT,
     REPLICA_ENTRIES, REPLICA_KEY, REPLICA_LAYOUT, REPLICA_MARKER, REPLICA_ORIGIN_TIME,
-    REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG, REPLICA_WRITTEN_TO,
+    REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG, REPLICA_WRITTEN_AT, REPLICA_WRITTEN_TO,
+    REPLICA_WRITTEN_UNTIL,
 };
 pub use source::SourceStore;
 

@@ -17,7 +17,7 @@ use hmac::{KeyInit, Mac};
 
 use super::replica_metadata::{
     REPLICA_KEY, REPLICA_LAYOUT, REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET,
-    REPLICA_SOURCE_ETAG, REPLICA_WRITTEN_TO,
+    REPLICA_SOURCE_ETAG, REPLICA_WRITTEN_AT, REPLICA_WRITTEN_TO, REPLICA_WRITTEN_UNTIL,
 };
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -29,8 +29,13 @@ pub const REPLICA_RECORD_MAC: &str = "replica-record-mac";
 pub const MIN_KEY_BYTES: usize = 32;
 
 /// What the MAC is computed over, before the fields: a format version, so that a later format
-/// can never be confused with this one.
+/// can never be confused with this one. v2: a record without the write's time (written before
+/// it was recorded), which keeps the MAC it always had.
 const DOMAIN: &[u8] = b"s3-replicator replica-record v2";
+
+/// The format of a record that dates its write ([`REPLICA_WRITTEN_AT`],
+/// [`REPLICA_WRITTEN_UNTIL`]): both times after the fixed fields.
+const DOMAIN_TIMED: &[u8] = b"s3-replicator replica-record v3";
 
 /// The secret that seals and proves replica records. Its bytes never appear in `Debug`.
 #[derive(Clone)]
@@ -80,7 +85,19 @@ pub fn installed() -> Option<&'static RecordKey> {
 /// The message a record's MAC covers: every entry of the record and the object's size, each
 /// length-prefixed (so no two records give the same bytes).
 fn message(metadata: &BTreeMap<String, String>, size: u64) -> Option<Vec<u8>> {
-    let mut out = DOMAIN.to_vec();
+    // Both times or neither: one alone is no record.
+    let times = match (
+        metadata.get(REPLICA_WRITTEN_AT),
+        metadata.get(REPLICA_WRITTEN_UNTIL),
+    ) {
+        (Some(at), Some(until)) => Some([at.as_str(), until.as_str()]),
+        (None, None) => None,
+        _ => return None,
+    };
+    let mut out = match times {
+        Some(_) => DOMAIN_TIMED.to_vec(),
+        None => DOMAIN.to_vec(),
+    };
     let size = size.to_string();
     let fields = [
         metadata.get(REPLICA_MARKER)?.as_str(),
@@ -94,7 +111,8 @@ fn message(metadata: &BTreeMap<String, String>, size: u64) -> Option<Vec<u8>> {
     // The layout entry only where present, after the rest: a record without it keeps the MAC
     // it always had, and one with it cannot be sealed or proven without it.
     let layout = metadata.get(REPLICA_LAYOUT).map(String::as_str);
-    for field in fields.into_iter().chain(layout) {
+    let times = times.into_iter().flatten();
+    for field in fields.into_iter().chain(times).chain(layout) {
         out.extend_from_slice(&(field.len() as u64).to_be_bytes());
         out.extend_from_slice(field.as_bytes());
     }
@@ -113,6 +131,16 @@ pub fn seal(metadata: &mut BTreeMap<String, String>, size: u64, key: Option<&Rec
     mac.update(&message);
     let tag = hex::encode(mac.finalize().into_bytes());
     metadata.insert(REPLICA_RECORD_MAC.to_owned(), tag);
+}
+
+/// Dates the record in `metadata` (a replica of `size` bytes) with the write about to be sent:
+/// `at`, now by the function's clock, and `until`, the latest time S3 may stamp it (both in
+/// milliseconds since the epoch); then seals it anew with the process's key, if one is
+/// installed.
+pub fn date(metadata: &mut BTreeMap<String, String>, size: u64, at: i64, until: i64) {
+    metadata.insert(REPLICA_WRITTEN_AT.to_owned(), at.to_string());
+    metadata.insert(REPLICA_WRITTEN_UNTIL.to_owned(), until.to_string());
+    seal(metadata, size, installed());
 }
 
 /// Whether the record in `metadata` (an object of `size` bytes) carries every entry and a MAC
@@ -199,6 +227,39 @@ mod tests {
         let mut other = sealed.clone();
         other.insert("owner".to_owned(), "you".to_owned());
         assert!(proven(&other, 5, &key(1)), "the user's own metadata");
+    }
+
+    #[test]
+    fn a_dated_record_covers_its_times_and_an_undated_one_keeps_its_mac() {
+        let mut undated = record();
+        seal(&mut undated, 5, Some(&key(1)));
+        let mut dated = record();
+        dated.insert(REPLICA_WRITTEN_AT.into(), "1000".into());
+        dated.insert(REPLICA_WRITTEN_UNTIL.into(), "2000".into());
+        seal(&mut dated, 5, Some(&key(1)));
+        assert!(proven(&dated, 5, &key(1)));
+        assert!(
+            proven(&undated, 5, &key(1)),
+            "a record from before keeps its MAC"
+        );
+        for entry in [REPLICA_WRITTEN_AT, REPLICA_WRITTEN_UNTIL] {
+            let mut changed = dated.clone();
+            changed.insert(entry.to_owned(), "999999".to_owned());
+            assert!(!proven(&changed, 5, &key(1)), "{entry} changed");
+            changed.remove(entry);
+            assert!(!proven(&changed, 5, &key(1)), "{entry} removed");
+        }
+        let mut stripped = dated.clone();
+        stripped.remove(REPLICA_WRITTEN_AT);
+        stripped.remove(REPLICA_WRITTEN_UNTIL);
+        assert!(!proven(&stripped, 5, &key(1)), "both times removed");
+        let mut added = undated.clone();
+        added.insert(REPLICA_WRITTEN_AT.into(), "1000".into());
+        added.insert(REPLICA_WRITTEN_UNTIL.into(), "2000".into());
+        assert!(
+            !proven(&added, 5, &key(1)),
+            "times added to an undated record"
+        );
     }
 
     #[test]

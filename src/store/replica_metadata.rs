@@ -46,10 +46,26 @@ pub const REPLICA_LAYOUT: &str = "replica-layout";
 /// The value of [`REPLICA_LAYOUT`] on a replica in parts of our own.
 pub const OWN_LAYOUT: &str = "own";
 
+/// User-metadata entry added to every replica: when the function sent the request that S3
+/// stamps it with (milliseconds since the epoch, the function's clock, taken just before the
+/// request: a CopyObject or PutObject, or the CreateMultipartUpload whose time an upload keeps).
+/// With [`REPLICA_WRITTEN_UNTIL`] it bounds the replica's own `Last-Modified`: a copy of the
+/// replica made onto its key later (`aws s3 cp s3://dst/k s3://dst/k` keeps user metadata), or
+/// an old replica's record replayed over newer data, is stamped outside and is no replica.
+pub const REPLICA_WRITTEN_AT: &str = "replica-written-at";
+
+/// User-metadata entry added to every replica: the latest time (milliseconds since the epoch)
+/// S3 may stamp it, the deadline of the request that writes it (the function gives up on a
+/// request still unanswered then).
+pub const REPLICA_WRITTEN_UNTIL: &str = "replica-written-until";
+
 /// Every user-metadata entry this function adds to a replica (the MAC only where a record key
-/// is configured, the layout only where it is our own against the rule's ETag parity).
-pub const REPLICA_ENTRIES: [&str; 8] = [
+/// is configured, the layout only where it is our own against the rule's ETag parity, the
+/// write's time on replicas written since it was recorded).
+pub const REPLICA_ENTRIES: [&str; 10] = [
     REPLICA_MARKER,
+    REPLICA_WRITTEN_AT,
+    REPLICA_WRITTEN_UNTIL,
     REPLICA_LAYOUT,
     REPLICA_SOURCE_ETAG,
     REPLICA_SOURCE_BUCKET,
@@ -139,6 +155,11 @@ impl SourceVersion {
         if mac_key.is_some_and(|k| !record_mac::proven(&self.metadata, self.size, k)) {
             return None;
         }
+        // With or without a key: an object stamped outside its record's write is a copy of the
+        // record made later (or a replay of an old one), written by someone else.
+        if !self.stamped_within_its_write() {
+            return None;
+        }
         Some(ReplicaRecord {
             version,
             source_bucket: self.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str),
@@ -149,6 +170,22 @@ impl SourceVersion {
             source_etag: self.metadata.get(REPLICA_SOURCE_ETAG).map(String::as_str),
             own_layout: self.metadata.get(REPLICA_LAYOUT).map(String::as_str) == Some(OWN_LAYOUT),
         })
+    }
+
+    /// Whether the object's `Last-Modified` (whole seconds: the second the bounds fall in is
+    /// allowed) lies within the write its record dates ([`REPLICA_WRITTEN_AT`],
+    /// [`REPLICA_WRITTEN_UNTIL`]). A record written before the time was recorded (neither
+    /// entry) passes, as an object whose `Last-Modified` was not read; one entry alone, or one
+    /// that is no number, fails.
+    pub fn stamped_within_its_write(&self) -> bool {
+        let entry = |name: &str| self.metadata.get(name).map(|v| v.parse::<i64>().ok());
+        match (entry(REPLICA_WRITTEN_AT), entry(REPLICA_WRITTEN_UNTIL)) {
+            (None, None) => true,
+            (Some(Some(at)), Some(Some(until))) => self.last_modified.is_none_or(|stamp| {
+                (at.div_euclid(1000)..=until.div_euclid(1000)).contains(&stamp.secs())
+            }),
+            _ => false,
+        }
     }
 
     /// Whether this object at `bucket`/`key` is the replica of the source's version `head` of
@@ -417,6 +454,45 @@ mod tests {
         assert!(legacy
             .replica_record_under("dst", "k", Some(&key))
             .is_none());
+    }
+
+    #[test]
+    fn a_record_counts_only_on_an_object_stamped_within_its_write() {
+        let digest = key_digest("k");
+        let at = |stamp: i64, times: &[(&'static str, &'static str)]| {
+            let mut entries = vec![
+                (REPLICA_MARKER, "v1"),
+                (REPLICA_WRITTEN_TO, "dst"),
+                (REPLICA_KEY, digest.as_str()),
+            ];
+            entries.extend_from_slice(times);
+            SourceVersion {
+                last_modified: Some(aws_smithy_types::DateTime::from_secs(stamp)),
+                ..object(&entries)
+            }
+        };
+        let window = [
+            (REPLICA_WRITTEN_AT, "10500"),
+            (REPLICA_WRITTEN_UNTIL, "40200"),
+        ];
+        // The seconds the bounds fall in are allowed: S3 stamps whole seconds.
+        for inside in [10, 25, 40] {
+            assert!(at(inside, &window).is_replica_in("dst", "k"), "{inside}");
+        }
+        // Copied onto its key later (or replayed), or stamped before it was sent: someone else's.
+        for outside in [9, 41, 100] {
+            assert!(!at(outside, &window).is_replica_in("dst", "k"), "{outside}");
+            assert!(at(outside, &window).not_replicated_from("dst", "k", "src"));
+        }
+        // Written before the times were recorded: judged as before.
+        assert!(at(100, &[]).is_replica_in("dst", "k"));
+        // One time alone, or one that is no number, is no record.
+        assert!(!at(20, &window[..1]).is_replica_in("dst", "k"));
+        assert!(!at(
+            20,
+            &[(REPLICA_WRITTEN_AT, "x"), (REPLICA_WRITTEN_UNTIL, "40200")]
+        )
+        .is_replica_in("dst", "k"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod cost;
 pub mod engine;
 pub mod progress;
 pub mod repair;
+pub mod reseal;
 pub mod restore;
 pub mod runner;
 pub mod verify;

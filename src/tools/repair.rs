@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 use super::compare::{self, Finding, Status, Tally};
 use super::engine::{self, closing, replicate_keys, Work};
 use super::progress::{Bar, Progress};
+use super::reseal::Resealing;
 use super::runner::{self, Runner};
 use crate::error::ReplicationError;
 use crate::events::EventKind;
@@ -71,6 +72,7 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
     bucket: String,
     prefix: String,
     concurrency: u16,
+    reseal: Option<Resealing>,
 ) -> ExitCode {
     let options = compare::Options {
         bucket: bucket.clone(),
@@ -92,9 +94,17 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
         Ok(checked) => checked,
         Err(e) => return runner::cannot_run("repair", &e),
     };
-    let findings = checked.findings;
+    let mut findings = checked.findings;
     compare::print_findings(&findings);
     println!("{}", Tally::of(&findings));
+    if let Some(resealing) = reseal {
+        let sealed = super::reseal::reseal(replicator, &bucket, &findings, resealing).await;
+        if resealing == Resealing::DryRun {
+            return ExitCode::SUCCESS;
+        }
+        // A key resealed is a replica again: nothing more to repair there.
+        findings.retain(|f| !sealed.contains(&(f.key.clone(), f.destination.clone())));
+    }
     // Destinations that could not be listed are named once, by the repair's closing lines.
     let progress = Bar::new("repair");
     let done = repair(

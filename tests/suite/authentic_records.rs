@@ -12,7 +12,7 @@ use crate::common::*;
 use serde_json::{json, Value};
 
 /// The key's secret, made on the local server: its full ARN.
-async fn record_key_secret() -> String {
+pub(crate) async fn record_key_secret() -> String {
     let sdk = sdk_config(&server().endpoint, "us-east-1");
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let out = secrets
@@ -25,17 +25,17 @@ async fn record_key_secret() -> String {
     out.arn().unwrap().to_owned()
 }
 
-struct World {
-    s3: aws_sdk_s3::Client,
-    src: String,
-    dst: String,
-    secret: String,
+pub(crate) struct World {
+    pub(crate) s3: aws_sdk_s3::Client,
+    pub(crate) src: String,
+    pub(crate) dst: String,
+    pub(crate) secret: String,
 }
 
 impl World {
     /// A source and a destination whose name sorts before the source's (so the source wins a
     /// tie of seconds in the one order of writes), and the record key.
-    async fn new(label: &str) -> Self {
+    pub(crate) async fn new(label: &str) -> Self {
         let s3 = client();
         World {
             dst: versioned_bucket(&s3, &format!("{label}-d"), "eu-west-1").await,
@@ -45,23 +45,26 @@ impl World {
         }
     }
 
-    fn env(&self) -> Vec<(&str, &str)> {
-        vec![
+    /// The function's configuration: with the record key unless `secret` was emptied.
+    pub(crate) fn env(&self) -> Vec<(&str, &str)> {
+        let mut env = vec![
             ("SOURCE_BUCKETS", self.src.as_str()),
             ("DESTINATION_BUCKET", self.dst.as_str()),
             ("DESTINATION_REGION", "eu-west-1"),
             ("REPLICA_RECORD_KEY_SECRET_ARN", self.secret.as_str()),
-        ]
+        ];
+        env.retain(|(_, v)| !v.is_empty());
+        env
     }
 
     /// The function, as Lambda runs it, answering one event: its answer.
-    async fn invoke(&self, puts: &[Put]) -> Value {
+    pub(crate) async fn invoke(&self, puts: &[Put]) -> Value {
         let (answer, _) = crate::metrics::invoke(created_event(puts), &self.env(), 60_000).await;
         serde_json::from_str(&answer).unwrap()
     }
 
     /// The command line on this configuration: exit status and stdout.
-    fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
+    pub(crate) fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_s3-replicator"))
             .envs(function_env(&self.env()))
             .env("AWS_ENDPOINT_URL", &server().endpoint)
@@ -77,7 +80,11 @@ impl World {
         (out.status.code(), format!("{stdout}{stderr}"))
     }
 
-    async fn metadata(&self, bucket: &str, key: &str) -> std::collections::HashMap<String, String> {
+    pub(crate) async fn metadata(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> std::collections::HashMap<String, String> {
         let head = self
             .s3
             .head_object()
@@ -89,7 +96,7 @@ impl World {
         head.metadata().cloned().unwrap_or_default()
     }
 
-    async fn last_modified_secs(&self, bucket: &str, key: &str) -> i64 {
+    pub(crate) async fn last_modified_secs(&self, bucket: &str, key: &str) -> i64 {
         let head = self
             .s3
             .head_object()
@@ -125,7 +132,7 @@ struct Forged<'a> {
     original_millis: i64,
 }
 
-fn replicated(answer: &Value) -> u64 {
+pub(crate) fn replicated(answer: &Value) -> u64 {
     answer["replicated"].as_u64().unwrap()
 }
 

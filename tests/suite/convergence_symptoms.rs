@@ -16,7 +16,7 @@ use s3_replicator::store::{
 };
 use s3_replicator::{handle, respond, Config, Replicator};
 
-use crate::meddled::Meddled;
+use crate::meddled::{engine, Meddled};
 
 /// 2026-11-22T10:00:00Z: every history starts here, 100 ms into the second.
 const T0: i64 = 1_795_860_000_000;
@@ -55,7 +55,7 @@ pub(crate) fn s3_with(buckets: &[&str]) -> FakeS3 {
 pub(crate) fn two_way() -> (FakeS3, Replicator<FakeS3, FakeS3>) {
     let s3 = s3_with(&[A, B]);
     let cfg = config(&[rule("a-to-b", 1, B), rule("b-to-a", 2, A)]);
-    let r = Replicator::new(cfg, s3.clone(), s3.clone(), "us-east-1");
+    let r = engine(cfg, s3.clone(), s3.clone(), "us-east-1");
     (s3, r)
 }
 
@@ -266,7 +266,7 @@ async fn two_way_multipart_write_across_the_other_sides_write_ends_as_one_object
 #[tokio::test]
 async fn fan_in_duplicate_in_a_batch_leaves_the_later_sources_write_current() {
     let s3 = s3_with(&[A, B, C]);
-    let r = Replicator::new(
+    let r = engine(
         config(&[rule("to-c", 1, C)]),
         s3.clone(),
         s3.clone(),
@@ -323,7 +323,7 @@ async fn convergence_copy_does_not_hide_a_destination_write_made_after_its_read(
         },
         |_| {},
     );
-    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
     deliver(&r, &sent[..1]).await;
     assert!(r.destination().fired(), "v2 was never copied");
     // v1's record copied v1 (nothing later was current there), so v2's copy was convergence's.
@@ -351,7 +351,7 @@ async fn convergence_copy_does_not_hide_a_destination_write_made_after_its_read(
 #[tokio::test]
 async fn refusal_by_a_destination_write_then_delete_still_replicates_the_sources_version() {
     let s3 = s3_with(&[SRC, DST]);
-    let plain = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    let plain = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
     s3.put(SRC, "k", b"v1");
     settle(&s3, &plain, &[SRC]).await;
     assert_eq!(current(&s3, DST, "k").as_deref(), Some("v1"));
@@ -376,7 +376,7 @@ async fn refusal_by_a_destination_write_then_delete_still_replicates_the_sources
             s3.purge(DST, "k", &id);
         },
     );
-    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
     deliver(&r, &sent).await;
     assert!(r.destination().fired(), "v2 was never copied on If-Match");
     let (body, meta) = s3.current_object(DST, "k").unwrap();
@@ -426,7 +426,7 @@ async fn two_way_copy_of_a_replica_to_a_new_key_is_replicated() {
 #[tokio::test]
 async fn a_replicated_delete_does_not_hide_a_destination_write_made_after_its_read() {
     let s3 = s3_with(&[SRC, DST]);
-    let plain = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    let plain = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
     s3.put(SRC, "k", b"v1");
     settle(&s3, &plain, &[SRC]).await;
     s3.advance_clock(1000);
@@ -437,7 +437,7 @@ async fn a_replicated_delete_does_not_hide_a_destination_write_made_after_its_re
         s3.advance_clock(1000);
         s3.put(DST, "k", b"written in the destination");
     }));
-    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
     deliver(&r, &sent).await;
     assert_eq!(
         current(&s3, DST, "k").as_deref(),
@@ -454,7 +454,7 @@ async fn a_replicated_delete_does_not_hide_a_destination_write_made_after_its_re
 async fn replicas_convergence_wrote_before_it_gave_up_are_outcomes() {
     use s3_replicator::replicate::Done;
     let s3 = s3_with(&[SRC, DST]);
-    let plain = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    let plain = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
     s3.put(SRC, "k", b"v0");
     settle(&s3, &plain, &[SRC]).await;
     s3.advance_clock(1000);
@@ -473,7 +473,7 @@ async fn replicas_convergence_wrote_before_it_gave_up_are_outcomes() {
         },
     );
     meddled.every = true;
-    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
     let outcomes = r
         .replicate(&s3_replicator::events::ObjectEvent {
             kind: s3_replicator::events::EventKind::Created,
@@ -513,7 +513,7 @@ async fn a_racer_over_a_delete_marker_leaves_one_replica_of_the_version() {
     s3.put(SRC, "k", b"the version");
     let sent = s3.take_notices();
     // The racer's replica, as the engine writes it: made once here, then taken away again.
-    let plain = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    let plain = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
     deliver(&plain, &sent).await;
     let racer = s3.stack(DST, "k").pop().expect("a replica");
     s3.purge(DST, "k", &racer.version_id);
@@ -535,7 +535,7 @@ async fn a_racer_over_a_delete_marker_leaves_one_replica_of_the_version() {
         },
         |_| {},
     );
-    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
     deliver(&r, &sent).await;
     assert!(r.destination().fired(), "nothing was copied");
     let replicas = s3
@@ -555,7 +555,7 @@ async fn a_racer_over_a_delete_marker_leaves_one_replica_of_the_version() {
 async fn a_delete_marker_put_after_the_source_wrote_again_is_withdrawn() {
     let s3 = s3_with(&[SRC, DST]);
     s3.put(SRC, "k", b"v1");
-    let plain = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    let plain = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
     settle(&s3, &plain, &[SRC]).await;
     s3.advance_clock(1000);
     s3.delete(SRC, "k");
@@ -566,7 +566,7 @@ async fn a_delete_marker_put_after_the_source_wrote_again_is_withdrawn() {
         s3.put(SRC, "k", b"v2, written while the delete was replicated");
         s3.advance_clock(1000);
     }));
-    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
     deliver(&r, &sent).await;
     settle(&s3, &r, &[SRC]).await;
     assert_eq!(
@@ -586,7 +586,7 @@ async fn a_delete_marker_put_after_the_source_wrote_again_is_withdrawn() {
 async fn a_destination_delete_after_a_rewritten_key_stands_against_its_redelivery() {
     let s3 = s3_with(&[SRC, DST]);
     s3.put(SRC, "k", b"v1");
-    let r = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    let r = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
     settle(&s3, &r, &[SRC]).await;
     s3.advance_clock(1000);
     s3.delete(SRC, "k");
@@ -619,7 +619,7 @@ async fn a_destination_delete_after_a_rewritten_key_stands_against_its_redeliver
 #[tokio::test]
 async fn fan_in_late_version_of_a_source_whose_current_is_earlier_leaves_the_later_write() {
     let s3 = s3_with(&[A, B, C]);
-    let r = Replicator::new(
+    let r = engine(
         config(&[rule("to-c", 1, C)]),
         s3.clone(),
         s3.clone(),
@@ -662,7 +662,7 @@ async fn without_delete_marker_replication_a_destination_delete_is_never_the_sou
         "Destination":{{"Bucket":"{DST}","Region":"us-east-1"}}}}]}}"#
     ))
     .unwrap();
-    let r = Replicator::new(cfg, s3.clone(), s3.clone(), "us-east-1");
+    let r = engine(cfg, s3.clone(), s3.clone(), "us-east-1");
     s3.put(SRC, "k", b"v1");
     settle(&s3, &r, &[SRC]).await;
     let upload = s3.begin_upload(SRC, "k", &UserWrite::default());

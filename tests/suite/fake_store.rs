@@ -926,7 +926,7 @@ async fn backfill_never_overwrites_a_write_made_at_the_destination_after_its_lis
 async fn a_write_after_a_source_delete_is_replicated_over_that_delete_landing_later() {
     let s3 = s3();
     s3.set_clock(1_800_000_000_000);
-    let replicator = Replicator::new(config(true), s3.clone(), s3.clone(), "us-east-1");
+    let replicator = crate::meddled::engine(config(true), s3.clone(), s3.clone(), "us-east-1");
     let v1 = s3.put("src", "k", b"one").version_id.unwrap();
     replicator
         .replicate(&event(EventKind::Created, "k", &v1))

@@ -30,6 +30,7 @@ mod meddled;
 mod metrics;
 mod one_judgement;
 mod own_layouts;
+mod record_times;
 mod replicated_once;
 mod replication;
 mod restore;

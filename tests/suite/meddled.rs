@@ -196,3 +196,16 @@ impl DestinationStore for Meddled {
         self.s3.set_acl(at, version_id, acl).await
     }
 }
+
+/// The engine on the fake, dating the records of the replicas it writes by the fake's own clock
+/// (which these tests set): the time `Last-Modified` is stamped with.
+pub fn engine<D: DestinationStore>(
+    config: s3_replicator::Config,
+    s3: FakeS3,
+    destination: D,
+    region: &str,
+) -> s3_replicator::Replicator<FakeS3, D> {
+    let clock = std::sync::Arc::new(s3.clone());
+    s3_replicator::Replicator::new(config, s3, destination, region)
+        .with_clock(clock, s3_replicator::copy::stamp::DEFAULT_ALLOWANCE)
+}

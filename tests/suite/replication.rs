@@ -115,10 +115,15 @@ async fn replica_keeps_body_and_all_metadata() {
         meta.get("replica-source-etag").map(String::as_str),
         src.e_tag().map(|e| e.trim_matches('"'))
     );
+    // The write's times: sent, and the latest S3 may stamp it, around its Last-Modified.
+    let at: i64 = meta["replica-written-at"].parse().unwrap();
+    let until: i64 = meta["replica-written-until"].parse().unwrap();
+    let stamped = dst.last_modified().unwrap().secs();
+    assert!(at / 1000 <= stamped && stamped <= until / 1000, "{meta:?}");
     assert_eq!(
         meta.len(),
-        8,
-        "exactly the six replica entries added: {meta:?}"
+        10,
+        "exactly the eight replica entries added: {meta:?}"
     );
 }
 

@@ -16,8 +16,6 @@ const KNOWN_FAILING: &[(&str, u64)] = &[
     // A version copied a second time, not as the re-assertion the order requires (0.2 % of
     // histories: same-second writes and deletes under concurrent deliveries, in order).
     ("replicated-twice", 711),
-    // A destination write later by the one order is replaced or hidden.
-    ("later-destination-write-hidden", 4315),
     ("wrong-replica-current", 7757),
     ("replica-missing", 8624),
     // Fan-in: a replica kept after its source version was deleted for good (version deletes

@@ -7,9 +7,9 @@ use std::sync::atomic::AtomicBool;
 use s3_replicator::fake::FakeS3;
 use s3_replicator::tools::backfill::{backfill, Options};
 use s3_replicator::tools::progress::Quiet;
-use s3_replicator::{Config, Replicator};
+use s3_replicator::Config;
 
-use crate::meddled::Meddled;
+use crate::meddled::{engine, Meddled};
 
 /// 2026-11-22T10:00:00Z, 100 ms into the second.
 const T0: i64 = 1_795_860_000_000 + 100;
@@ -65,7 +65,7 @@ async fn backfill_never_brings_back_a_key_deleted_at_the_destination_after_its_l
         },
         |_| {},
     );
-    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
     let (tally, failures) = backfill(&r, &backfill_options(), &Quiet, &AtomicBool::new(false))
         .await
         .unwrap();
