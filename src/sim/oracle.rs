@@ -250,7 +250,19 @@ impl World {
                                 && !self.is_user_made(destination, key, &e.version_id)
                                 && e.metadata.get(REPLICA_SOURCE_BUCKET) == Some(source)
                         });
-                        out.extend(kept.map(Candidate::Kept));
+                        // Only while no write of the destination's own lies above it: a
+                        // multipart upload completed over it but initiated before its
+                        // original is earlier in the order, yet the source's version is gone,
+                        // so nothing can copy it over that upload again (S3 keeps no source).
+                        let stack = self.s3.stack(destination, key);
+                        let covered = |k: &Entry| {
+                            stack
+                                .iter()
+                                .skip_while(|e| e.version_id != k.version_id)
+                                .skip(1)
+                                .any(|e| self.is_user_made(destination, key, &e.version_id))
+                        };
+                        out.extend(kept.filter(|k| !covered(k)).map(Candidate::Kept));
                     }
                     continue;
                 };
