@@ -63,10 +63,12 @@ impl Candidate {
                     bucket: from.unwrap_or_else(|| destination.to_owned()),
                 };
             }
-            Candidate::Own(e) => (e, destination),
-            Candidate::Replica { from, entry, .. }
-            | Candidate::Marker { from, entry }
-            | Candidate::Replicated { from, entry } => (entry, from.as_str()),
+            // A marker is a write of the bucket where it stands, whoever put it: the engine
+            // cannot tell a replicated one from a user's (docs/semantics.md, the order).
+            Candidate::Own(e) | Candidate::Replicated { entry: e, .. } => (e, destination),
+            Candidate::Replica { from, entry, .. } | Candidate::Marker { from, entry } => {
+                (entry, from.as_str())
+            }
         };
         Write {
             secs: entry.last_modified,
