@@ -82,12 +82,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     }
 
     /// Whether the destination's current delete marker at `at` cannot be the source's delete
-    /// replicated, by the stack S3 records there: the function puts a replicated marker only
-    /// on the object it read (`If-Match`), so one with no object directly below it is another
-    /// writer's; and one that survives lies below every replica of a version the source wrote
-    /// after that delete (it is withdrawn where the source wrote before it was proven, see
-    /// `converge::withdrawn`), so one above such a replica (`after`: the source's versions above
-    /// its delete) is another writer's too. Another endpoint's conditions are not trusted.
+    /// replicated, by the stack S3 records there: a replicated marker that survives lies below
+    /// every replica of a version the source wrote after that delete (it is withdrawn where the
+    /// source wrote before it was proven, see `converge::withdrawn`), so one above such a
+    /// replica (`after`: the source's versions above its delete) is another writer's. (What
+    /// lies directly below a marker proves nothing: a version delete may have taken the object
+    /// a replicated marker was put on.) Another endpoint's conditions are not trusted.
     async fn not_replicated_here(
         &self,
         at: &ReplicaLocation,
@@ -108,14 +108,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if !entries.next().is_some_and(|top| top.delete_marker) {
             return Ok(false);
         }
-        let below: Vec<&Past> = entries.collect();
-        if below.first().is_none_or(|p| p.delete_marker) {
-            return Ok(true);
-        }
-        for p in below
-            .iter()
-            .filter(|p| !p.delete_marker && after.iter().any(|a| a.size == p.size))
-        {
+        for p in entries.filter(|p| !p.delete_marker && after.iter().any(|a| a.size == p.size)) {
             run.start()?;
             let v = self
                 .destination

@@ -312,8 +312,8 @@ impl World {
     /// the second the entry just above that delete landed (a replicated delete is withdrawn
     /// where the source wrote before it was proven), or at any time where that entry is a
     /// multipart upload (its time is its initiation's); and `bucket`'s stack does not rule it
-    /// out: the function puts a replicated marker only on the object it read, and never above
-    /// a replica of a version `from` wrote after that delete.
+    /// out: a replicated marker never lies above a replica of a version `from` wrote after
+    /// that delete.
     fn may_be_delete_of(
         &self,
         bucket: &str,
@@ -354,9 +354,6 @@ impl World {
         let Some(m) = here.iter().position(|e| e.version_id == marker.version_id) else {
             return true;
         };
-        if m == 0 || here[m - 1].delete_marker {
-            return false;
-        }
         let after = &stack[d + 1..=at];
         let unquoted = |e: &str| e.trim_matches('"').to_owned();
         !here[..m].iter().any(|e| {

@@ -729,38 +729,3 @@ async fn a_destination_delete_above_a_replica_of_a_version_after_the_sources_del
         stack(&s3, B, "k")
     );
 }
-
-/// A delete made at the destination on a key it never held (a delete marker on nothing), in
-/// the second of a source write above the source's own delete: by time alone it might be
-/// that delete replicated, but the function puts a replicated marker only on the object it
-/// read (`If-Match`). It is the user's, later in the one order (the same second, the
-/// destination's name sorts after the source's), and stands: the write used to be copied over
-/// it.
-#[tokio::test]
-async fn a_destination_delete_on_no_object_is_never_the_sources_delete_replicated() {
-    let s3 = s3_with(&[A, B]);
-    let r = Replicator::new(
-        config(&[rule("to-b", 1, B)]),
-        s3.clone(),
-        s3.clone(),
-        "us-east-1",
-    );
-    s3.put(A, "k", b"v1");
-    s3.advance_clock(1000);
-    s3.delete(A, "k");
-    s3.advance_clock(1000);
-    s3.delete(B, "k");
-    s3.advance_clock(100);
-    s3.put(A, "k", b"v2, in the second of the destination's delete");
-    let sent = s3.take_notices();
-    for _ in 0..2 {
-        deliver(&r, &sent).await;
-        settle(&s3, &r, &[A]).await;
-    }
-    assert_eq!(
-        current(&s3, B, "k"),
-        None,
-        "the destination's delete was undone: {:#?}",
-        stack(&s3, B, "k")
-    );
-}
