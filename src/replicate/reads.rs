@@ -7,7 +7,7 @@ use aws_smithy_types::DateTime;
 use super::order;
 use super::*;
 use crate::order::write_of;
-use crate::store::may_be_replica;
+use crate::store::{may_be_replica, Past};
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Every destination version that is a replica of source version `marker`, newest first.
@@ -64,14 +64,66 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if !replicated {
             return Ok(Some(true));
         }
-        let own = self
+        let (own, after) = self
             .own_delete_until(region, source, &at.key, head, run)
             .await?;
-        Ok(Some(match own {
-            OwnDelete::None => true,
-            OwnDelete::Until(secs) => deleted.secs > secs,
-            OwnDelete::Unbounded => false,
-        }))
+        let may_be_own = match own {
+            OwnDelete::None => false,
+            OwnDelete::Until(secs) => deleted.secs <= secs,
+            OwnDelete::Unbounded => true,
+        };
+        if !may_be_own {
+            return Ok(Some(true));
+        }
+        // The time leaves it open; the destination's stack may not.
+        Ok(Some(
+            self.not_replicated_here(at, source, &after, run).await?,
+        ))
+    }
+
+    /// Whether the destination's current delete marker at `at` cannot be the source's delete
+    /// replicated, by the stack S3 records there: a replicated marker that survives lies below
+    /// every replica of a version the source wrote after that delete (it is withdrawn where the
+    /// source wrote before it was proven, see `converge::withdrawn`), so one above such a
+    /// replica (`after`: the source's versions above its delete) is another writer's. (What
+    /// lies directly below a marker proves nothing: a version delete may have taken the object
+    /// a replicated marker was put on.) Another endpoint's conditions are not trusted.
+    async fn not_replicated_here(
+        &self,
+        at: &ReplicaLocation,
+        source: &str,
+        after: &[Past],
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        if at.endpoint.is_some() {
+            return Ok(false);
+        }
+        run.start()?;
+        let stack = self
+            .source
+            .history(&at.region, &at.bucket, &at.key)
+            .await
+            .map_err(dst_err)?;
+        let mut entries = stack.iter().filter(|p| p.key == at.key);
+        if !entries.next().is_some_and(|top| top.delete_marker) {
+            return Ok(false);
+        }
+        for p in entries.filter(|p| !p.delete_marker && after.iter().any(|a| a.size == p.size)) {
+            run.start()?;
+            let v = self
+                .destination
+                .replica_version(at, &p.version_id)
+                .await
+                .map_err(dst_err)?;
+            let of_after = matches!(&v, Current::Object(o) if o
+                .replica_record(&at.bucket, &at.key)
+                .is_some_and(|r| after.iter().any(|a| r.of(source, &a.version_id)
+                    && (a.version_id != "null" || r.source_etag.is_none_or(|e| e == a.etag.trim_matches('"'))))));
+            if of_after {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Whether a destination marker may be the source's own delete below its version `head`,
@@ -81,7 +133,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// supersedes it. But it survives only where the source was still deleted after it was put
     /// (convergence withdraws it otherwise): so no later than the second the entry just above
     /// the delete in the source's stack landed, which a single-part write's `Last-Modified`
-    /// says. A multipart one counts from its initiation, before it landed: unbounded.
+    /// says. A multipart one counts from its initiation, before it landed: unbounded. With it,
+    /// the source's versions above that delete (newest first).
     async fn own_delete_until(
         &self,
         region: &str,
@@ -89,7 +142,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         key: &str,
         head: &SourceVersion,
         run: &Run,
-    ) -> Result<OwnDelete, ReplicationError> {
+    ) -> Result<(OwnDelete, Vec<Past>), ReplicationError> {
         let version = head.version_id.as_deref().unwrap_or("null");
         run.start()?;
         let history = self
@@ -99,6 +152,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .map_err(src_err)?;
         // Newest first: from the version down to the first delete marker below it.
         let mut above = None;
+        let mut after = Vec::new();
         for p in history
             .iter()
             .filter(|p| p.key == key)
@@ -106,16 +160,17 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             if p.delete_marker {
                 return Ok(match above {
-                    Some(x) => x,
-                    None => OwnDelete::None,
+                    Some(x) => (x, after),
+                    None => (OwnDelete::None, Vec::new()),
                 });
             }
             above = Some(match p.etag.contains('-') {
                 true => OwnDelete::Unbounded,
                 false => OwnDelete::Until(p.last_modified.div_euclid(1000)),
             });
+            after.push(p.clone());
         }
-        Ok(OwnDelete::None)
+        Ok((OwnDelete::None, Vec::new()))
     }
 
     /// Whether a version in the destination's history is a replica of the source version

@@ -281,9 +281,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// the one order of writes, which the read would have let stand: then our version is deleted
     /// again (it is ours, just written) and the delete stands. The read sent beside the copy
     /// tells what was there where it is already back (as it mostly is: a HEAD is quicker than a
-    /// copy); where it is still under way, answered after the copy landed, or failed, the key's
-    /// history tells what lies below ours. The copy
-    /// never waits for the read.
+    /// copy); where it is still under way, answered after the copy landed, or failed, or where
+    /// it saw another object (gone before ours landed, or ours would not have), the key's
+    /// history tells what lies below ours. The copy never waits for the read.
     async fn landed_on_a_later_delete(
         &self,
         rule: &Rule,
@@ -303,7 +303,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let put = match seen {
             Some(Current::DeleteMarker(_, put)) => put,
             Some(Current::Absent) => return Ok(false),
-            Some(Current::Object(o)) if o.version_id.as_ref() != Some(ours) => return Ok(false),
+            // Another object, read before ours landed, was gone by then (`If-None-Match: *`
+            // let ours through: a racer withdrew its copy, say): what lies below ours is not
+            // what was read, so the history tells.
             _ => {
                 run.start()?;
                 let history = self

@@ -160,6 +160,11 @@ impl World {
                 storage_class,
             } => {
                 let Some(t) = top.filter(|t| !t.delete_marker) else {
+                    if top
+                        .is_some_and(|t| self.kept_after_undelete(destination, key, t, from, entry))
+                    {
+                        return None;
+                    }
                     return wrong("replica-missing");
                 };
                 let is_it = t.metadata.get(REPLICA_MARKER) == Some(&entry.version_id)

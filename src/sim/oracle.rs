@@ -5,7 +5,9 @@
 use crate::config::Rule;
 use crate::fake::Entry;
 use crate::order::{write_order, Write};
-use crate::store::{REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET};
+use crate::store::{
+    REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG,
+};
 
 use super::world::World;
 
@@ -61,10 +63,12 @@ impl Candidate {
                     bucket: from.unwrap_or_else(|| destination.to_owned()),
                 };
             }
-            Candidate::Own(e) => (e, destination),
-            Candidate::Replica { from, entry, .. }
-            | Candidate::Marker { from, entry }
-            | Candidate::Replicated { from, entry } => (entry, from.as_str()),
+            // A marker is a write of the bucket where it stands, whoever put it: the engine
+            // cannot tell a replicated one from a user's (docs/semantics.md, the order).
+            Candidate::Own(e) | Candidate::Replicated { entry: e, .. } => (e, destination),
+            Candidate::Replica { from, entry, .. } | Candidate::Marker { from, entry } => {
+                (entry, from.as_str())
+            }
         };
         Write {
             secs: entry.last_modified,
@@ -185,17 +189,9 @@ impl World {
         all
     }
 
-    /// What may end current at `destination` for `key`: the destination's own standing write
-    /// (its latest original object, or its latest delete marker whoever put it, whichever is
-    /// higher in its stack), and from each source its standing original: the replica of its
-    /// object version that the governing rule selects, or its delete marker where the rule
-    /// replicates them (its newest object version where it does not).
-    pub fn candidates(&self, destination: &str, key: &str) -> Vec<Candidate> {
-        // A delete marker the function put where one source alone replicates here is that
-        // source's delete replicated: it stands for that write (a user's undelete at the
-        // source, deleting its marker, is not replicated, as in S3).
-        let feeding: Vec<&String> = self
-            .topology
+    /// The sources some function replicates into `destination` by an enabled rule.
+    fn feeding(&self, destination: &str) -> Vec<String> {
+        self.topology
             .functions
             .iter()
             .flat_map(|f| f.sources.iter().filter(|s| *s != destination))
@@ -208,7 +204,20 @@ impl World {
                             .any(|r| r.enabled && r.destination.bucket == destination)
                 })
             })
-            .collect();
+            .cloned()
+            .collect()
+    }
+
+    /// What may end current at `destination` for `key`: the destination's own standing write
+    /// (its latest original object, or its latest delete marker whoever put it, whichever is
+    /// higher in its stack), and from each source its standing original: the replica of its
+    /// object version that the governing rule selects, or its delete marker where the rule
+    /// replicates them (its newest object version where it does not).
+    pub fn candidates(&self, destination: &str, key: &str) -> Vec<Candidate> {
+        // A delete marker the function put where one source alone replicates here is that
+        // source's delete replicated: it stands for that write (a user's undelete at the
+        // source, deleting its marker, is not replicated, as in S3).
+        let feeding = self.feeding(destination);
         let mut out: Vec<Candidate> = self
             .standing(destination, key, |e| {
                 e.delete_marker || self.is_user_made(destination, key, &e.version_id)
@@ -243,7 +252,19 @@ impl World {
                                 && !self.is_user_made(destination, key, &e.version_id)
                                 && e.metadata.get(REPLICA_SOURCE_BUCKET) == Some(source)
                         });
-                        out.extend(kept.map(Candidate::Kept));
+                        // Only while no write of the destination's own lies above it: a
+                        // multipart upload completed over it but initiated before its
+                        // original is earlier in the order, yet the source's version is gone,
+                        // so nothing can copy it over that upload again (S3 keeps no source).
+                        let stack = self.s3.stack(destination, key);
+                        let covered = |k: &Entry| {
+                            stack
+                                .iter()
+                                .skip_while(|e| e.version_id != k.version_id)
+                                .skip(1)
+                                .any(|e| self.is_user_made(destination, key, &e.version_id))
+                        };
+                        out.extend(kept.filter(|k| !covered(k)).map(Candidate::Kept));
                     }
                     continue;
                 };
@@ -285,40 +306,148 @@ impl World {
         out
     }
 
+    /// Whether `marker`, a delete marker in `bucket`'s stack of `key`, may be `from`'s own delete
+    /// below its version `version` replicated, as the engine judges it (`delete_stands`): a
+    /// rule replicates `from`'s delete markers to `bucket`; the marker was put no later than
+    /// the second the entry just above that delete landed (a replicated delete is withdrawn
+    /// where the source wrote before it was proven), or at any time where that entry is a
+    /// multipart upload (its time is its initiation's); and `bucket`'s stack does not rule it
+    /// out: a replicated marker never lies above a replica of a version `from` wrote after
+    /// that delete.
+    fn may_be_delete_of(
+        &self,
+        bucket: &str,
+        key: &str,
+        marker: &Entry,
+        from: &str,
+        version: &Entry,
+    ) -> bool {
+        let replicated = self.topology.functions.iter().any(|f| {
+            f.sources.iter().any(|s| s == from)
+                && governing(&f.config.rules, bucket, key, None)
+                    .is_some_and(|r| r.delete_marker_replication)
+        });
+        if !replicated {
+            return false;
+        }
+        // A marker later than a single-part version stands: it bounds the delete by its second.
+        if !version.etag.contains('-') && marker.last_modified > version.last_modified {
+            return false;
+        }
+        // Oldest first: from the version down to the first delete marker below it; the entry
+        // just above that delete bounds when its replica could land.
+        let stack = self.s3.stack(from, key);
+        let Some(at) = stack
+            .iter()
+            .position(|e| e.version_id == version.version_id && !e.delete_marker)
+        else {
+            return false;
+        };
+        let Some(d) = stack[..at].iter().rposition(|e| e.delete_marker) else {
+            return false;
+        };
+        let above = &stack[d + 1];
+        if !above.etag.contains('-') && marker.last_modified > above.last_modified {
+            return false;
+        }
+        let here = self.s3.stack(bucket, key);
+        let Some(m) = here.iter().position(|e| e.version_id == marker.version_id) else {
+            return true;
+        };
+        let after = &stack[d + 1..=at];
+        let unquoted = |e: &str| e.trim_matches('"').to_owned();
+        !here[..m].iter().any(|e| {
+            !e.delete_marker
+                && !self.is_user_made(bucket, key, &e.version_id)
+                && e.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(from)
+                && after.iter().any(|a| {
+                    !a.delete_marker
+                        && e.metadata.get(REPLICA_MARKER) == Some(&a.version_id)
+                        && (a.version_id != "null"
+                            || e.metadata
+                                .get(REPLICA_SOURCE_ETAG)
+                                .is_none_or(|t| unquoted(t) == unquoted(&a.etag)))
+                })
+        })
+    }
+
+    /// Whether the destination's top `marker`, `from`'s delete replicated there, may stay over
+    /// `from`'s version `version` written after that delete, the delete since deleted at the
+    /// source (an undelete, not replicated): convergence put the version over it while the
+    /// delete was still in the source's stack, but once it is gone S3 records nothing that
+    /// tells the version came after it, and by the one order the marker, put later than the
+    /// version's time (a multipart upload's is its initiation's), stands.
+    pub fn kept_after_undelete(
+        &self,
+        destination: &str,
+        key: &str,
+        marker: &Entry,
+        from: &str,
+        version: &Entry,
+    ) -> bool {
+        let undeleted = self
+            .undeleted
+            .get(&(from.to_owned(), key.to_owned()))
+            .is_some_and(|a| a.contains(&version.version_id));
+        let replicated = self.candidates(destination, key).iter().any(|c| {
+            matches!(c, Candidate::Replicated { from: f, entry } if f == from && entry.version_id == marker.version_id)
+        });
+        let stack = self.s3.stack(from, key);
+        let gone = stack
+            .iter()
+            .take_while(|e| e.version_id != version.version_id)
+            .all(|e| !e.delete_marker);
+        let put = Write {
+            secs: marker.last_modified,
+            etag: String::new(),
+            bucket: destination.to_owned(),
+        };
+        let written = Write {
+            secs: version.last_modified,
+            etag: version.etag.clone(),
+            bucket: from.to_owned(),
+        };
+        undeleted && replicated && gone && write_order(&put, &written).is_gt()
+    }
+
     /// The candidate the one order of writes makes the latest.
     pub fn expected(&self, destination: &str, key: &str) -> Option<Candidate> {
         let mut candidates = self.candidates(destination, key);
         // A delete marker at the destination does not stand against a source's version written
         // after a delete of that source's own (below it in its stack) where it may be that
-        // delete replicated: put no later than the second the entry just above the delete
-        // landed (a replicated delete is withdrawn where the source wrote before it landed), or
-        // at any time where that entry is a multipart upload (its time is its initiation's).
+        // delete replicated (see `may_be_delete_of`).
+        // So does a source's latest original version replaced in its own bucket by a write the
+        // function put there and never sends on (a chain's middle bucket holding a replica of
+        // the first): the destination may hold it, or that delete, whichever came last.
+        let replaced: Vec<(String, Entry)> = self
+            .feeding(destination)
+            .into_iter()
+            .filter(|from| {
+                !candidates.iter().any(|c| {
+                    matches!(c, Candidate::Replica { from: f, .. } | Candidate::Marker { from: f, .. } if f == from)
+                })
+            })
+            .filter_map(|from| {
+                let latest = self.latest_original(&from, key)?;
+                (!latest.delete_marker).then_some((from, latest))
+            })
+            .collect();
         let superseded = |marker: &Entry| {
+            let versions = candidates.iter().filter_map(|c| match c {
+                Candidate::Replica { from, entry, .. } => Some((from, entry)),
+                _ => None,
+            });
+            versions
+                .chain(replaced.iter().map(|(f, e)| (f, e)))
+                .any(|(from, entry)| self.may_be_delete_of(destination, key, marker, from, entry))
+        };
+        // Two-way: a source's delete marker may be the destination's own delete (below the
+        // destination's own version) replicated there; it then does not stand against that
+        // version either, as the engine on the other side judges it.
+        let mirrored = |from: &str, marker: &Entry| {
             candidates.iter().any(|c| match c {
-                Candidate::Replica { from, entry, .. } => {
-                    // Only where a rule replicates the source's delete markers here.
-                    let replicated = self.topology.functions.iter().any(|f| {
-                        f.sources.contains(from)
-                            && governing(&f.config.rules, destination, key, None)
-                                .is_some_and(|r| r.delete_marker_replication)
-                    });
-                    if !replicated {
-                        return false;
-                    }
-                    // Oldest first: from the version down to the first delete marker below it;
-                    // the entry just above that delete bounds when its replica could land.
-                    let stack = self.s3.stack(from, key);
-                    let Some(at) = stack
-                        .iter()
-                        .position(|e| e.version_id == entry.version_id && !e.delete_marker)
-                    else {
-                        return false;
-                    };
-                    let Some(d) = stack[..at].iter().rposition(|e| e.delete_marker) else {
-                        return false;
-                    };
-                    let above = &stack[d + 1];
-                    above.etag.contains('-') || marker.last_modified <= above.last_modified
+                Candidate::Own(e) if !e.delete_marker => {
+                    self.may_be_delete_of(from, key, marker, destination, e)
                 }
                 _ => false,
             })
@@ -327,6 +456,7 @@ impl World {
             .iter()
             .map(|c| match c {
                 Candidate::Own(e) => e.delete_marker && superseded(e),
+                Candidate::Marker { from, entry } => mirrored(from, entry),
                 // The source's delete it replicated since deleted there (an undelete, which
                 // is not replicated): a version written after that delete still supersedes it.
                 Candidate::Replicated { from, entry } => {

@@ -688,3 +688,48 @@ async fn without_delete_marker_replication_a_destination_delete_is_never_the_sou
         stack(&s3, DST, "k")
     );
 }
+
+/// A multipart upload initiated before the source's delete completes after it: its replica
+/// lands over that delete's replicated marker, and then a user deletes the key at the
+/// destination, later in the one order than the upload (timed by its initiation). The upload
+/// lies above the source's delete, so by time alone the user's marker might be that delete
+/// replicated (which the upload supersedes); but it lies above the upload's replica, and a
+/// replicated delete never does (it is withdrawn where the source wrote before it was proven).
+/// The user's delete stands: redelivered events used to copy the upload over it again.
+#[tokio::test]
+async fn a_destination_delete_above_a_replica_of_a_version_after_the_sources_delete_stands() {
+    let s3 = s3_with(&[A, B]);
+    let r = Replicator::new(
+        config(&[rule("to-b", 1, B)]),
+        s3.clone(),
+        s3.clone(),
+        "us-east-1",
+    );
+    s3.put(A, "k", b"v1");
+    settle(&s3, &r, &[A]).await;
+    let upload = s3.begin_upload(A, "k", &UserWrite::default());
+    s3.advance_clock(2000);
+    s3.delete(A, "k");
+    settle(&s3, &r, &[A]).await;
+    s3.advance_clock(2000);
+    let parts = vec![b"the upload, ".to_vec(), b"initiated first".to_vec()];
+    s3.complete_upload(A, &upload, &parts, None).unwrap();
+    let completed: Vec<Notice> = s3.take_notices();
+    deliver(&r, &completed).await;
+    assert_eq!(
+        current(&s3, B, "k").as_deref(),
+        Some("the upload, initiated first")
+    );
+    s3.advance_clock(2000);
+    s3.delete(B, "k");
+    for _ in 0..2 {
+        deliver(&r, &completed).await;
+        settle(&s3, &r, &[A]).await;
+    }
+    assert_eq!(
+        current(&s3, B, "k"),
+        None,
+        "the destination's delete was undone: {:#?}",
+        stack(&s3, B, "k")
+    );
+}

@@ -1114,3 +1114,51 @@ async fn a_source_object_archived_after_it_was_replicated_is_skipped_not_damage(
     assert_eq!(tally.replicated, 0);
     assert_eq!(s3.version_count("dst", "cold"), 1);
 }
+
+/// A key missing at one destination and, at another, found by the listings in sync (an object
+/// of the source's current bytes, written there earlier by someone else: no replica). The run
+/// used to send the key through the engine at every destination, which copied over that
+/// object, while its dry run counted it in sync (and a run where no destination lacked the key
+/// left it). The run acts where the check did not prove the key in sync, as the dry run says.
+#[tokio::test]
+async fn backfill_leaves_a_destination_its_listings_prove_in_sync_as_its_dry_run_counts_it() {
+    let s3 = s3().with_latency(std::time::Duration::ZERO);
+    s3.create_bucket("dst2", "eu-west-1");
+    let config = || {
+        Config::from_json(
+            r#"{"Rules":[{"ID":"one","Priority":1,"Status":"Enabled","Filter":{},
+            "DeleteMarkerReplication":{"Status":"Enabled"},
+            "Destination":{"Bucket":"dst","Region":"eu-west-1"}},
+            {"ID":"two","Priority":2,"Status":"Enabled","Filter":{},
+            "DeleteMarkerReplication":{"Status":"Enabled"},
+            "Destination":{"Bucket":"dst2","Region":"eu-west-1"}}]}"#,
+        )
+        .unwrap()
+    };
+    let theirs = s3.put("dst2", "k", b"the same bytes");
+    s3.advance_clock(2000);
+    s3.put("src", "k", b"the same bytes");
+    let replicator = Replicator::new(config(), s3.clone(), s3.clone(), "us-east-1");
+    let options = s3_replicator::tools::backfill::Options {
+        bucket: "src".into(),
+        prefix: String::new(),
+        all_versions: false,
+        concurrency: 8,
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let runner = s3_replicator::tools::runner::Runner {
+        concurrency: 8,
+        progress: &s3_replicator::tools::progress::Quiet,
+        stop: &stop,
+    };
+    let plan = s3_replicator::tools::backfill::plan(&replicator, &options, &runner)
+        .await
+        .unwrap();
+    assert_eq!(plan.counts(), (1, 1, 0, 0), "{:?}", plan.findings);
+    let replicator = Replicator::new(config(), s3.clone(), s3.clone(), "us-east-1");
+    let tally = backfill_of(&replicator).await;
+    assert_eq!((tally.replicated, tally.in_sync, tally.skipped), (1, 1, 0));
+    let stack = s3.stack("dst2", "k");
+    assert_eq!(stack.len(), 1, "{stack:#?}");
+    assert_eq!(stack[0].version_id, theirs.version_id.unwrap());
+}

@@ -16,19 +16,6 @@ const KNOWN_FAILING: &[(&str, u64)] = &[
     // A version copied a second time, not as the re-assertion the order requires (0.2 % of
     // histories: same-second writes and deletes under concurrent deliveries, in order).
     ("replicated-twice", 711),
-    ("wrong-replica-current", 7757),
-    ("replica-missing", 8624),
-    // Fan-in: a replica kept after its source version was deleted for good (version deletes
-    // off) replaced by a multipart upload completed over a delete marker.
-    ("kept-replica-replaced", 3664),
-    // A source's delete marker, later than the destination's object, is not replicated.
-    ("delete-not-replicated", 2429),
-    ("delete-not-replicated-over-older-destination-write", 1293),
-    // A delete made directly at a destination covered by a source's version (where a multipart
-    // upload above the source's own delete leaves the marker's origin open).
-    ("own-delete-hidden", 12175),
-    // verify clean over one of the states above.
-    ("verify-clean-over-broken-state", 2429),
 ];
 
 fn strict() -> bool {

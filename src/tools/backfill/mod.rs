@@ -147,23 +147,27 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
                 .filter(|f| f.status == Status::Differs)
                 .map(|f| f.destination.clone())
                 .collect();
-            // A key deleted in the source is owed its newest object version only where the
-            // check found it missing; elsewhere (a destination of a rule replicating delete
-            // markers, holding nothing) it is left, as the dry run counts it.
-            let leave = match found.iter().any(|f| f.deleted_in_source()) {
-                true => replicator
-                    .config()
-                    .rules
-                    .iter()
-                    .map(|r| r.destination.id().to_string())
-                    .filter(|d| {
-                        !found
-                            .iter()
-                            .any(|f| &f.destination == d && for_the_engine(f))
-                    })
-                    .collect(),
-                false => Vec::new(),
-            };
+            // The engine acts only where the check did not prove the key in sync: a destination
+            // it proved (the source's current bytes there, a later write, a deliberate skip) is
+            // left and counted as such, as the dry run counts it, whether or not another
+            // destination of the key needs the engine. So a key deleted in the source is owed its
+            // newest object version only where the check found it missing, and an object of the
+            // current version's bytes that is no replica (another writer's) stays, as it does
+            // where no destination of the key needs the engine.
+            let leave = replicator
+                .config()
+                .rules
+                .iter()
+                .map(|r| r.destination.id().to_string())
+                .filter(|d| {
+                    !found
+                        .iter()
+                        .any(|f| &f.destination == d && for_the_engine(f))
+                })
+                .collect();
+            for f in found.iter().filter(|f| !for_the_engine(f)) {
+                settled.count(f);
+            }
             work.push(Work {
                 key: key.to_owned(),
                 history: Vec::new(),
@@ -176,13 +180,7 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
             continue;
         }
         for f in found {
-            match f.status {
-                Status::Same | Status::Unproven => settled.in_sync += 1,
-                Status::Skipped | Status::NewerAtDestination => settled.skipped += 1,
-                // A destination's replica of a key the source no longer has, an object only
-                // the destination holds: not a backfill's to touch.
-                _ => {}
-            }
+            settled.count(f);
         }
     }
     let runner = Runner {
@@ -210,6 +208,19 @@ async fn at_listing_speed<S: SourceStore, D: DestinationStore>(
         },
         failures,
     ))
+}
+
+impl Tally {
+    /// Counts a key at a destination the check settled without the engine.
+    fn count(&mut self, f: &Finding) {
+        match f.status {
+            Status::Same | Status::Unproven => self.in_sync += 1,
+            Status::Skipped | Status::NewerAtDestination => self.skipped += 1,
+            // A destination's replica of a key the source no longer has, an object only the
+            // destination holds: not a backfill's to touch.
+            _ => {}
+        }
+    }
 }
 
 /// Whether the check leaves a key at a destination to the engine: missing, differing, or not
