@@ -757,14 +757,15 @@ async fn backfill_into_an_empty_destination_reads_the_source_once_before_each_co
     s3.clear_calls();
     assert_eq!(backfill_of(&replicator).await.replicated, 8);
     // Per key: the source's current version beside its ACL and the destination's current
-    // object, CopyObject, then the source's current version again (convergence). Besides: the
-    // source's region, Object Ownership, Object Lock configuration, listing and listing of
-    // versions, and the destination's listing.
-    assert_eq!(s3.call_count(), 5 * 8 + 6);
+    // object, CopyObject, the listing of the key's versions there that proves the copy lies on
+    // nothing, then the source's current version again (convergence). Besides: the source's
+    // region, Object Ownership, Object Lock configuration, listing and listing of versions, and
+    // the destination's listing.
+    assert_eq!(s3.call_count(), 6 * 8 + 6);
     // The source's region; both listings; the source's listing of versions (and the facts);
     // the source's current version beside its ACL and the destination's current object;
-    // CopyObject; the source's current version.
-    assert_eq!(s3.round_trips(), 6);
+    // CopyObject; the proof's listing; the source's current version.
+    assert_eq!(s3.round_trips(), 7);
 }
 
 /// Between the source's listing and a key's copy, the key may be overwritten, deleted, or its
@@ -997,9 +998,10 @@ async fn backfill_lists_no_page_of_a_destinations_deep_history() {
     // The source's region, both listings, one page of the source's versions, the source's
     // Object Ownership and Object Lock, the source's state of the key only the destination has
     // (`extra`); per key the source's current version and its ACL, the destination's current
-    // object, CopyObject, and the source's current version again (convergence). No page of the
-    // destination's versions.
-    assert_eq!(s3.call_count(), 1 + 2 + 1 + 2 + 1 + 3 * 5);
+    // object, CopyObject, the listing of that key's versions there (the proof that the copy
+    // lies on nothing), and the source's current version again (convergence). No page of the
+    // destination's deep history.
+    assert_eq!(s3.call_count(), 1 + 2 + 1 + 2 + 1 + 3 * 6);
 }
 
 /// `backfill --dry-run` predicts the run's requests count for count: it counted no listing of

@@ -122,14 +122,17 @@ pub async fn plan<S: SourceStore, D: DestinationStore>(
         }
         // Each destination's current object, and where the key holds nothing there and the
         // server is not AWS S3, its listing of versions (a plain 404 may stand for a marker).
-        for f in &found {
-            requests.get += 1;
-            let endpoint = replicator
+        let endpoint = |f: &Finding| {
+            replicator
                 .config()
                 .rules
                 .iter()
                 .find(|r| r.destination.id().to_string() == f.destination)
-                .and_then(|r| r.destination.endpoint.as_ref().map(|e| e.url.as_str()));
+                .and_then(|r| r.destination.endpoint.as_ref().map(|e| e.url.as_str()))
+        };
+        for f in &found {
+            requests.get += 1;
+            let endpoint = endpoint(f);
             if f.status == Status::Missing && replicator.destination().absence_is_listed(endpoint) {
                 requests.put += 1;
             }
@@ -143,9 +146,10 @@ pub async fn plan<S: SourceStore, D: DestinationStore>(
                 );
             }
             let copy = cost::copy_requests(f.size, &f.etag, settings);
-            // A copy over an object there (on `If-Match`) is proven after it lands: the
-            // listing of the key's versions there (see `replicate::landed`).
-            requests.put += copy.put + u64::from(f.status == Status::Differs);
+            // Every copy on a write condition (`If-Match` over an object, `If-None-Match: *`
+            // over nothing or a delete marker; the function's own endpoint only) is proven
+            // after it lands: the listing of the key's versions there (`replicate::landed`).
+            requests.put += copy.put + u64::from(endpoint(f).is_none());
             requests.get += copy.get;
             bytes += f.size;
         }
