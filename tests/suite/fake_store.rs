@@ -1076,6 +1076,64 @@ async fn the_backfill_dry_run_predicts_the_runs_requests_count_for_count() {
     }
 }
 
+/// One of two destinations refusing its listing: the dry run counted no request for the
+/// refused listing, which the run makes all the same (issue 35's review: one PUT-class request
+/// short). Its estimate is now the run's, count for count.
+#[tokio::test]
+async fn the_backfill_dry_run_counts_the_listing_a_refused_destination_answers() {
+    let s3 = s3().with_latency(std::time::Duration::ZERO);
+    s3.create_bucket("refused", "eu-west-1");
+    s3.deny("refused");
+    for key in ["j", "k"] {
+        s3.put("src", key, b"new");
+    }
+    let config = || {
+        Config::from_json(
+            r#"{"Rules":[{"ID":"a","Priority":1,"Status":"Enabled","Filter":{},
+                "DeleteMarkerReplication":{"Status":"Enabled"},
+                "Destination":{"Bucket":"dst","Region":"eu-west-1"}},
+                {"ID":"b","Priority":2,"Status":"Enabled","Filter":{},
+                "DeleteMarkerReplication":{"Status":"Enabled"},
+                "Destination":{"Bucket":"refused","Region":"eu-west-1"}}]}"#,
+        )
+        .unwrap()
+    };
+    let options = s3_replicator::tools::backfill::Options {
+        bucket: "src".into(),
+        prefix: String::new(),
+        all_versions: false,
+        concurrency: 8,
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let runner = s3_replicator::tools::runner::Runner {
+        concurrency: 8,
+        progress: &s3_replicator::tools::progress::Quiet,
+        stop: &stop,
+    };
+    let replicator = Replicator::new(config(), s3.clone(), s3.clone(), "us-east-1");
+    let plan = s3_replicator::tools::backfill::plan(&replicator, &options, &runner)
+        .await
+        .unwrap();
+    assert_eq!(plan.unavailable.len(), 1);
+    let replicator = Replicator::new(config(), s3.clone(), s3.clone(), "us-east-1");
+    s3.clear_calls();
+    let (tally, _) = s3_replicator::tools::backfill::backfill(
+        &replicator,
+        &options,
+        &s3_replicator::tools::progress::Quiet,
+        &stop,
+    )
+    .await
+    .unwrap();
+    assert_eq!((tally.replicated, tally.unavailable), (2, 1));
+    assert_eq!(
+        (plan.requests.put + plan.requests.get) as usize,
+        s3.call_count(),
+        "{:?}",
+        plan.requests
+    );
+}
+
 /// A source object moved to GLACIER by a lifecycle rule after it was replicated (the same
 /// version, another storage class: the local S3 cannot transition in place, the in-memory one
 /// can) is `skipped` as archived, as `repair` leaves it: it was `differs` forever.

@@ -153,8 +153,12 @@ pub async fn plan<S: SourceStore, D: DestinationStore>(
             requests.get += copy.get;
             bytes += f.size;
         }
-        // The source's current version again, after the copies (convergence).
-        if !copies.is_empty() {
+        // The source's current version again, after the copies (convergence): not for a
+        // `null` version (ordering needs versions), where the listing of versions showed one.
+        let null = listed
+            .get(key)
+            .is_some_and(|(version, _)| version == "null");
+        if !copies.is_empty() && !null {
             requests.get += 1;
         }
     }
@@ -197,7 +201,7 @@ async fn replica_of_another_version<S: SourceStore, D: DestinationStore>(
     };
     Ok(held
         .replica_record(&at.bucket, &at.key)
-        .is_some_and(|r| r.from(bucket) && Some(r.version) != current && r.version != "null"))
+        .is_some_and(|r| r.from(bucket) && Some(r.version) != current && current != Some("null")))
 }
 
 /// `backfill --dry-run`: the plan's lines, its counts and its cost; the exit status (0 when

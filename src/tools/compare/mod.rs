@@ -157,7 +157,11 @@ pub async fn check<S: SourceStore, D: DestinationStore>(
                 listing.put += pages(listed.len());
                 replicas.push((id, rules, at, listed));
             }
-            Err(e) => unavailable.push((id.to_string(), e)),
+            // The refused listing is a request made all the same.
+            Err(e) => {
+                listing.put += 1;
+                unavailable.push((id.to_string(), e));
+            }
         }
     }
     let check = Check {
