@@ -1149,7 +1149,7 @@ async fn backfill_dry_run_predicts_the_real_run() {
     // find it archived) and the destination's current object, read beside; the check's reads of theirs.txt, whose listed size differs (the
     // source's current version and the destination's: a later write there).
     assert!(
-        predicted.contains("backfill (dry run): 6 B to copy; about 9 PUT/COPY/LIST and 17 GET/HEAD requests, $0.0000"),
+        predicted.contains("backfill (dry run): 6 B to copy; about 9 PUT/COPY/LIST and 17 GET/HEAD requests, $0.0001"),
         "{predicted}"
     );
     let done = run(&["backfill", "--bucket", &src]);
