@@ -200,7 +200,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 let provable = run.is_tool() && at.endpoint.is_none();
                 if let (true, Some(ours)) = (provable, &marker) {
                     let read = dst.version_id().unwrap_or("null");
-                    if !self.landed_on_read(&at, ours, read, run).await? {
+                    if !self.landed_on_read(&at, ours, Some(read), run).await? {
                         return Ok(Step::Withdrawn);
                     }
                 }
@@ -234,8 +234,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             destinations: None,
             is_current: false,
             converge_on: Some(condition_on(&dst)),
-            converge_over: matches!(dst, Current::Object(_))
-                .then(|| dst.version_id().unwrap_or("null")),
+            converge_over: Some(match dst {
+                Current::Absent => None,
+                _ => Some(dst.version_id().unwrap_or("null")),
+            }),
         };
         let started = Instant::now();
         match self.copy_to(rule, &read, Check::Converge, run).await? {

@@ -36,17 +36,19 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Current::Object(o) => Some(o.as_ref()),
             _ => None,
         };
-        if check == Check::Event
-            && theirs.is_some_and(|o| {
-                o.is_replica_of(
-                    &at.bucket,
-                    &at.key,
-                    source,
-                    src.head,
-                    keeps_etag(rule, src.head, &self.config.copy),
-                )
-            })
-        {
+        // A replica of this version already current stands. An event stops there; a repair's
+        // rewrite too where that replica shows none of the damage a check finds (another run's,
+        // a concurrent tool's or the function's, written since the check: one replica a
+        // version); and after a refused write (`fresh`) the key is judged as an event would.
+        let keeps = keeps_etag(rule, src.head, &self.config.copy);
+        if theirs.is_some_and(|o| {
+            o.is_replica_of(&at.bucket, &at.key, source, src.head, keeps)
+                && match check {
+                    Check::Event => true,
+                    Check::Rewrite => undamaged(rule, src.head, o, keeps),
+                    Check::History | Check::Converge => fresh,
+                }
+        }) {
             return Ok(Guard::Stop(Done::Skipped(SkipReason::AlreadyReplicated)));
         }
         // The copy lands only while the key is as read here: two writers racing on it cannot
@@ -56,7 +58,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .endpoint
             .is_none()
             .then(|| condition_on(&current));
-        let keeps = keeps_etag(rule, src.head, &self.config.copy);
         let maybe_late = match &current {
             Current::Object(theirs) => {
                 // Another bucket's later original write (written there, two-way, fan-in) stays
@@ -105,7 +106,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     && write_of(theirs, &at.bucket, &at.key).secs
                         >= order::source_write(src.event, src.head).secs
             }
-            Current::DeleteMarker(_, put) => {
+            Current::DeleteMarker(marker, put) => {
+                let marker = marker.clone();
                 // A delete marker is a write too: later in the one order of writes than this
                 // version, it stands, unless it is a delete of the source's own replicated.
                 let stands = self
@@ -123,7 +125,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     // place the marker (no time read): where the order judges the version the
                     // later write (the same second, the source's name sorting after), the
                     // replica goes back, as convergence, backfill and verify judge it.
-                    (Check::Rewrite, true) if stands.is_some() => Guard::WriteOverMarker(condition),
+                    (Check::Rewrite, true) if stands.is_some() => {
+                        Guard::WriteOverMarker(condition, marker)
+                    }
                     (Check::Rewrite | Check::History, true) => {
                         Guard::Stop(Done::Skipped(SkipReason::NewerInDestination))
                     }
@@ -134,7 +138,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     (Check::History, false) if !run.source_deleted() => {
                         Guard::Stop(Done::Skipped(SkipReason::NewerInDestination))
                     }
-                    (_, false) => Guard::WriteOverMarker(condition),
+                    (_, false) => Guard::WriteOverMarker(condition, marker),
                 });
             }
             Current::Absent => false,
@@ -266,6 +270,27 @@ pub(super) fn keeps_etag(rule: &Rule, head: &SourceVersion, copy: &copy::CopySet
         && !rechunked
 }
 
+/// Whether `theirs`, a replica of `head` by its record, shows none of the damage a check
+/// finds and a rewrite fixes: the source's size, its ETag where the copy keeps it, the storage
+/// class the rule asks for, the source's content headers and user metadata, and what else the
+/// engine promises (encryption, checksum, Object Lock).
+fn undamaged(rule: &Rule, head: &SourceVersion, theirs: &SourceVersion, keeps: bool) -> bool {
+    let class = |c: Option<&str>| c.unwrap_or("STANDARD").to_owned();
+    let wanted = class(
+        rule.destination
+            .storage_class
+            .as_deref()
+            .or(head.storage_class.as_deref()),
+    );
+    theirs.size == head.size
+        && (!keeps || theirs.etag == head.etag)
+        && class(theirs.storage_class.as_deref()) == wanted
+        && theirs.content == head.content
+        && crate::store::without_replica_entries(&theirs.metadata)
+            == crate::store::without_replica_entries(&head.metadata)
+        && crate::tools::compare::promised_differences(rule, head, theirs).is_empty()
+}
+
 /// What a copy checks at the destination first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Check {
@@ -287,7 +312,8 @@ pub(super) enum Guard {
     Stop(Done),
     /// Write, on this condition; the version id of the destination's object it was read from.
     Write(Option<WriteCondition>, Option<String>),
-    /// Write over the delete marker read, on this condition (`If-None-Match: *`, which S3 lets
-    /// through over any delete marker: one put since the read too).
-    WriteOverMarker(Option<WriteCondition>),
+    /// Write over the delete marker read (its version id), on this condition
+    /// (`If-None-Match: *`, which S3 lets through over any delete marker: one put since the read
+    /// too, so a tool proves what lies below its write after it lands).
+    WriteOverMarker(Option<WriteCondition>, Option<String>),
 }

@@ -9,13 +9,14 @@ use super::*;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Whether our new entry `ours` (a replica or a delete marker) lies directly on `read`, the
-    /// version the write's condition was read from. If another write came in between, ours is
+    /// version (object or delete marker) the write's condition was read from, or on nothing
+    /// where `read` is `None` (the key held nothing). If another write came in between, ours is
     /// deleted again and the answer is `false`. One ListObjectVersions (plus the delete).
     pub(super) async fn landed_on_read(
         &self,
         at: &ReplicaLocation,
         ours: &str,
-        read: &str,
+        read: Option<&str>,
         run: &Run,
     ) -> Result<bool, ReplicationError> {
         run.start()?;
@@ -29,7 +30,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if !entries.any(|p| p.version_id == ours) {
             return Ok(true);
         }
-        if entries.next().is_some_and(|below| below.version_id == read) {
+        if entries.next().map(|below| below.version_id.as_str()) == read {
             return Ok(true);
         }
         run.start()?;

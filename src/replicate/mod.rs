@@ -300,8 +300,9 @@ struct SourceRead<'a> {
     is_current: bool,
     /// Convergence's copy: the condition on the destination's state it decided from.
     converge_on: Option<WriteCondition>,
-    /// Convergence's copy: the version id of the destination's object it decided from.
-    converge_over: Option<&'a str>,
+    /// Convergence's copy: the version id of the destination's entry (object or delete
+    /// marker) it decided from, `None` where the key held nothing.
+    converge_over: Option<Option<&'a str>>,
 }
 
 /// A failed call to a destination (or a copy call), classified.

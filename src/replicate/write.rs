@@ -87,8 +87,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .destinations
                 .is_some_and(|reads| reads.pending(&rule.destination.id()));
         let mut over_marker = false;
-        // The destination's object the condition was read from (its version id).
-        let mut over = src.converge_over.map(str::to_owned);
+        // The destination's entry the condition was read from, where known: an object's or a
+        // delete marker's version id, or `None` for nothing there. A tool proves it lies
+        // directly below its write (see `landed`).
+        let mut read: Option<Option<String>> = src.converge_over.map(|v| v.map(str::to_owned));
         let condition = if assumed {
             Some(WriteCondition::IfNoneMatch)
         } else if check == Check::Converge {
@@ -98,22 +100,24 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             // a replica of this very write from an older one by the write itself.
             match self.guard(rule, src, &at, check, fresh, run).await? {
                 Guard::Stop(done) => return Ok(Attempt::Done(done)),
-                Guard::Write(c, read) => {
+                Guard::Write(c, over) => {
                     // A late event's copy to a key read as holding nothing: `If-None-Match: *`
                     // also lets it land on a delete marker put since, over a concurrent
                     // delivery's replica of this version (its convergence hid it under the
                     // source's later state): checked as a copy over a marker is. Not for an
-                    // in-order copy or a tool's, whose request counts stay as documented.
+                    // in-order copy (whose request counts stay as documented); a tool's write
+                    // is proven below (see `landed`).
                     over_marker = check == Check::Event
                         && !src.is_current
                         && !run.is_tool()
-                        && read.is_none()
+                        && over.is_none()
                         && c == Some(WriteCondition::IfNoneMatch);
-                    over = read;
+                    read = Some(over);
                     c
                 }
-                Guard::WriteOverMarker(c) => {
+                Guard::WriteOverMarker(c, marker) => {
                     over_marker = true;
+                    read = marker.map(Some);
                     c
                 }
             }
@@ -242,27 +246,29 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             run.withdrawn(landed);
             return Ok(Attempt::Done(Done::Skipped(SkipReason::NewerInDestination)));
         }
+        // A tool's conditional write is proven to lie directly on the entry read (see `landed`):
+        // on `If-Match` a same-bytes write slipped in between, on `If-None-Match: *` a delete
+        // marker put since the read (S3 lets the copy through over one), or another run's
+        // replica of this version: that write stands, ours is withdrawn and the key decided
+        // anew (where a replica of this version now current stops the copy).
+        if let (true, Some(_), Some(read), Some(ours)) = (
+            run.is_tool(),
+            condition.as_ref(),
+            read.as_ref(),
+            written.version_id.as_deref(),
+        ) {
+            if !self.landed_on_read(&at, ours, read.as_deref(), run).await? {
+                run.withdrawn(landed);
+                return Ok(Attempt::Raced);
+            }
+            return Ok(Attempt::Done(Done::Replicated(written)));
+        }
         if over_marker
             && matches!(check, Check::Event | Check::History)
             && self.second_replica(rule, src, &at, &written, run).await?
         {
             run.withdrawn(landed);
             return Ok(Attempt::Done(Done::Skipped(SkipReason::AlreadyReplicated)));
-        }
-        // A tool's write on `If-Match` is proven to lie on the object read (see `landed`): a
-        // same-bytes write slipped in between stands, ours withdrawn, the key decided anew. This
-        // also finds another writer's replica of this version, as below.
-        if let (true, Some(WriteCondition::IfMatch(_)), Some(read), Some(ours)) = (
-            run.is_tool(),
-            condition.as_ref(),
-            over.as_deref(),
-            written.version_id.as_deref(),
-        ) {
-            if !self.landed_on_read(&at, ours, read, run).await? {
-                run.withdrawn(landed);
-                return Ok(Attempt::Raced);
-            }
-            return Ok(Attempt::Done(Done::Replicated(written)));
         }
         // A repair rewrites a damaged replica of the version on purpose.
         if check != Check::Rewrite

@@ -757,14 +757,15 @@ async fn backfill_into_an_empty_destination_reads_the_source_once_before_each_co
     s3.clear_calls();
     assert_eq!(backfill_of(&replicator).await.replicated, 8);
     // Per key: the source's current version beside its ACL and the destination's current
-    // object, CopyObject, then the source's current version again (convergence). Besides: the
-    // source's region, Object Ownership, Object Lock configuration, listing and listing of
-    // versions, and the destination's listing.
-    assert_eq!(s3.call_count(), 5 * 8 + 6);
+    // object, CopyObject, the listing of the key's versions there that proves the copy lies on
+    // nothing, then the source's current version again (convergence). Besides: the source's
+    // region, Object Ownership, Object Lock configuration, listing and listing of versions, and
+    // the destination's listing.
+    assert_eq!(s3.call_count(), 6 * 8 + 6);
     // The source's region; both listings; the source's listing of versions (and the facts);
     // the source's current version beside its ACL and the destination's current object;
-    // CopyObject; the source's current version.
-    assert_eq!(s3.round_trips(), 6);
+    // CopyObject; the proof's listing; the source's current version.
+    assert_eq!(s3.round_trips(), 7);
 }
 
 /// Between the source's listing and a key's copy, the key may be overwritten, deleted, or its
@@ -997,9 +998,10 @@ async fn backfill_lists_no_page_of_a_destinations_deep_history() {
     // The source's region, both listings, one page of the source's versions, the source's
     // Object Ownership and Object Lock, the source's state of the key only the destination has
     // (`extra`); per key the source's current version and its ACL, the destination's current
-    // object, CopyObject, and the source's current version again (convergence). No page of the
-    // destination's versions.
-    assert_eq!(s3.call_count(), 1 + 2 + 1 + 2 + 1 + 3 * 5);
+    // object, CopyObject, the listing of that key's versions there (the proof that the copy
+    // lies on nothing), and the source's current version again (convergence). No page of the
+    // destination's deep history.
+    assert_eq!(s3.call_count(), 1 + 2 + 1 + 2 + 1 + 3 * 6);
 }
 
 /// `backfill --dry-run` predicts the run's requests count for count: it counted no listing of
@@ -1072,6 +1074,64 @@ async fn the_backfill_dry_run_predicts_the_runs_requests_count_for_count() {
             plan.requests
         );
     }
+}
+
+/// One of two destinations refusing its listing: the dry run counted no request for the
+/// refused listing, which the run makes all the same (issue 35's review: one PUT-class request
+/// short). Its estimate is now the run's, count for count.
+#[tokio::test]
+async fn the_backfill_dry_run_counts_the_listing_a_refused_destination_answers() {
+    let s3 = s3().with_latency(std::time::Duration::ZERO);
+    s3.create_bucket("refused", "eu-west-1");
+    s3.deny("refused");
+    for key in ["j", "k"] {
+        s3.put("src", key, b"new");
+    }
+    let config = || {
+        Config::from_json(
+            r#"{"Rules":[{"ID":"a","Priority":1,"Status":"Enabled","Filter":{},
+                "DeleteMarkerReplication":{"Status":"Enabled"},
+                "Destination":{"Bucket":"dst","Region":"eu-west-1"}},
+                {"ID":"b","Priority":2,"Status":"Enabled","Filter":{},
+                "DeleteMarkerReplication":{"Status":"Enabled"},
+                "Destination":{"Bucket":"refused","Region":"eu-west-1"}}]}"#,
+        )
+        .unwrap()
+    };
+    let options = s3_replicator::tools::backfill::Options {
+        bucket: "src".into(),
+        prefix: String::new(),
+        all_versions: false,
+        concurrency: 8,
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let runner = s3_replicator::tools::runner::Runner {
+        concurrency: 8,
+        progress: &s3_replicator::tools::progress::Quiet,
+        stop: &stop,
+    };
+    let replicator = Replicator::new(config(), s3.clone(), s3.clone(), "us-east-1");
+    let plan = s3_replicator::tools::backfill::plan(&replicator, &options, &runner)
+        .await
+        .unwrap();
+    assert_eq!(plan.unavailable.len(), 1);
+    let replicator = Replicator::new(config(), s3.clone(), s3.clone(), "us-east-1");
+    s3.clear_calls();
+    let (tally, _) = s3_replicator::tools::backfill::backfill(
+        &replicator,
+        &options,
+        &s3_replicator::tools::progress::Quiet,
+        &stop,
+    )
+    .await
+    .unwrap();
+    assert_eq!((tally.replicated, tally.unavailable), (2, 1));
+    assert_eq!(
+        (plan.requests.put + plan.requests.get) as usize,
+        s3.call_count(),
+        "{:?}",
+        plan.requests
+    );
 }
 
 /// A source object moved to GLACIER by a lifecycle rule after it was replicated (the same

@@ -116,3 +116,38 @@ async fn a_destination_that_fails_is_reported_and_the_others_are_still_served() 
         "{stdout}"
     );
 }
+
+/// `backfill --all-versions` lists no destination up front: a gone destination failed every key
+/// there (one `failed` line a key, `N failed`), without the `unavailable` line the table
+/// promises. It is now found once, named once and counted; the healthy destination gets every
+/// version all the same.
+#[tokio::test]
+async fn backfill_all_versions_names_a_gone_destination_once() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "aw-src", "us-east-1").await;
+    let good = versioned_bucket(&s3, "aw-good", "eu-west-1").await;
+    let gone = unique_bucket("aw-gone");
+    let config = two_destinations(&good, &gone);
+    for key in ["a.txt", "b.txt", "c.txt"] {
+        put(&s3, &src, key, b"old").await;
+        put(&s3, &src, key, key.as_bytes()).await;
+    }
+    let (code, stdout) = cli(&config, &["backfill", "--bucket", &src, "--all-versions"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let named: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(gone.as_str()))
+        .collect();
+    assert_eq!(named.len(), 1, "{stdout}");
+    assert!(
+        named[0].starts_with("unavailable") && named[0].contains("NoSuchBucket"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.lines().last().unwrap_or_default(),
+        "backfill: 3 replicated, 0 already in sync, 0 skipped, 0 failed, 1 destination unavailable"
+    );
+    for key in ["a.txt", "b.txt", "c.txt"] {
+        assert_eq!(body_of(&s3, &good, key, None).await, key.as_bytes());
+    }
+}

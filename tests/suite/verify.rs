@@ -1140,7 +1140,8 @@ async fn backfill_dry_run_predicts_the_real_run() {
     );
     // one.txt and "two words.txt": 6 bytes. PUT class: the source's listing and listing of
     // versions (the rule keeps versions after a delete), the destination's listing, two
-    // CopyObjects, and for each key the listing of its versions at the destination, since its
+    // CopyObjects, each proven by the listing of its key's versions there after it lands
+    // (issue 35), and for each key the listing of its versions at the destination, since its
     // HEAD there answers 404 and moto is not AWS S3 (another server may answer a plain 404 over a
     // delete marker). GET class: the regions of both buckets, the source's Object Lock and Object
     // Ownership; per key copied its current version, its ACL, the destination's current object
@@ -1148,7 +1149,7 @@ async fn backfill_dry_run_predicts_the_real_run() {
     // find it archived) and the destination's current object, read beside; the check's reads of theirs.txt, whose listed size differs (the
     // source's current version and the destination's: a later write there).
     assert!(
-        predicted.contains("backfill (dry run): 6 B to copy; about 7 PUT/COPY/LIST and 17 GET/HEAD requests, $0.0000"),
+        predicted.contains("backfill (dry run): 6 B to copy; about 9 PUT/COPY/LIST and 17 GET/HEAD requests, $0.0001"),
         "{predicted}"
     );
     let done = run(&["backfill", "--bucket", &src]);
@@ -1179,10 +1180,11 @@ async fn backfill_dry_run_counts_a_multipart_copy_as_the_engine_makes_it() {
     // the destination's current object), 2 part-size HEADs, the ordering check: 7 + 6 = 2N + 7
     // for N = 3. Besides, the listings (the source's, its versions', the destination's), the
     // regions of both buckets, the source's Object Lock and Object Ownership, and the key's
-    // listing of versions at the destination, which answered its HEAD 404 (moto is not AWS S3).
+    // listing of versions at the destination, which answered its HEAD 404 (moto is not AWS S3),
+    // and the listing that proves the copy after it lands.
     assert!(
         stdout.contains(
-            "backfill (dry run): 10.00 MiB to copy; about 11 PUT/COPY/LIST and 10 GET/HEAD requests"
+            "backfill (dry run): 10.00 MiB to copy; about 12 PUT/COPY/LIST and 10 GET/HEAD requests"
         ),
         "{stdout}"
     );

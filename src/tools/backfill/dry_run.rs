@@ -122,14 +122,17 @@ pub async fn plan<S: SourceStore, D: DestinationStore>(
         }
         // Each destination's current object, and where the key holds nothing there and the
         // server is not AWS S3, its listing of versions (a plain 404 may stand for a marker).
-        for f in &found {
-            requests.get += 1;
-            let endpoint = replicator
+        let endpoint = |f: &Finding| {
+            replicator
                 .config()
                 .rules
                 .iter()
                 .find(|r| r.destination.id().to_string() == f.destination)
-                .and_then(|r| r.destination.endpoint.as_ref().map(|e| e.url.as_str()));
+                .and_then(|r| r.destination.endpoint.as_ref().map(|e| e.url.as_str()))
+        };
+        for f in &found {
+            requests.get += 1;
+            let endpoint = endpoint(f);
             if f.status == Status::Missing && replicator.destination().absence_is_listed(endpoint) {
                 requests.put += 1;
             }
@@ -143,14 +146,19 @@ pub async fn plan<S: SourceStore, D: DestinationStore>(
                 );
             }
             let copy = cost::copy_requests(f.size, &f.etag, settings);
-            // A copy over an object there (on `If-Match`) is proven after it lands: the
-            // listing of the key's versions there (see `replicate::landed`).
-            requests.put += copy.put + u64::from(f.status == Status::Differs);
+            // Every copy on a write condition (`If-Match` over an object, `If-None-Match: *`
+            // over nothing or a delete marker; the function's own endpoint only) is proven
+            // after it lands: the listing of the key's versions there (`replicate::landed`).
+            requests.put += copy.put + u64::from(endpoint(f).is_none());
             requests.get += copy.get;
             bytes += f.size;
         }
-        // The source's current version again, after the copies (convergence).
-        if !copies.is_empty() {
+        // The source's current version again, after the copies (convergence): not for a
+        // `null` version (ordering needs versions), where the listing of versions showed one.
+        let null = listed
+            .get(key)
+            .is_some_and(|(version, _)| version == "null");
+        if !copies.is_empty() && !null {
             requests.get += 1;
         }
     }
@@ -193,7 +201,7 @@ async fn replica_of_another_version<S: SourceStore, D: DestinationStore>(
     };
     Ok(held
         .replica_record(&at.bucket, &at.key)
-        .is_some_and(|r| r.from(bucket) && Some(r.version) != current && r.version != "null"))
+        .is_some_and(|r| r.from(bucket) && Some(r.version) != current && current != Some("null")))
 }
 
 /// `backfill --dry-run`: the plan's lines, its counts and its cost; the exit status (0 when

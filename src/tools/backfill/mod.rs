@@ -75,6 +75,7 @@ pub async fn backfill<S: SourceStore, D: DestinationStore>(
     } else {
         return at_listing_speed(replicator, options, &region, progress, stop).await;
     };
+    let unavailable = unavailable_destinations(replicator, &options.bucket, &work).await;
     let runner = Runner {
         concurrency: options.concurrency,
         progress,
@@ -86,9 +87,37 @@ pub async fn backfill<S: SourceStore, D: DestinationStore>(
         &region,
         work,
         &runner,
-        Vec::new(),
+        unavailable,
     )
     .await)
+}
+
+/// The destinations that cannot be listed (refused, the bucket gone), each found once by one
+/// listing of the first key it receives: `--all-versions` lists no destination up front, yet a
+/// gone one is reported once and left, as the listing check reports it, not failed per key.
+async fn unavailable_destinations<S: SourceStore, D: DestinationStore>(
+    replicator: &Replicator<S, D>,
+    bucket: &str,
+    work: &[Work],
+) -> Vec<(String, ReplicationError)> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut unavailable = Vec::new();
+    for w in work {
+        let rules = crate::rules::select_for_key(replicator.config(), bucket, &w.key);
+        if rules
+            .iter()
+            .all(|r| seen.contains(&r.destination.id().to_string()))
+        {
+            continue;
+        }
+        seen.extend(rules.iter().map(|r| r.destination.id().to_string()));
+        for (destination, e) in replicator.unavailable_destinations(bucket, &w.key).await {
+            if !unavailable.iter().any(|(d, _)| *d == destination) {
+                unavailable.push((destination, e));
+            }
+        }
+    }
+    unavailable
 }
 
 /// Current versions: both sides' listings are merged first (verify's check), and only the keys

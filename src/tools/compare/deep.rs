@@ -104,7 +104,7 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
 /// What else the engine promises a replica carries: the encryption the rule asks for, the
 /// source's additional checksum (algorithm and type) and its Object Lock settings (mode,
 /// retain-until date, legal hold).
-pub(super) fn promised_differences(
+pub(crate) fn promised_differences(
     rule: &Rule,
     src: &SourceVersion,
     dst: &SourceVersion,

@@ -20,6 +20,7 @@ mod object;
 mod proof;
 mod status;
 
+pub(crate) use deep::promised_differences;
 pub use object::{verify_object, KeyCheck};
 pub use status::{print_findings, print_unavailable, Finding, Status, Tally};
 
@@ -156,7 +157,11 @@ pub async fn check<S: SourceStore, D: DestinationStore>(
                 listing.put += pages(listed.len());
                 replicas.push((id, rules, at, listed));
             }
-            Err(e) => unavailable.push((id.to_string(), e)),
+            // The refused listing is a request made all the same.
+            Err(e) => {
+                listing.put += 1;
+                unavailable.push((id.to_string(), e));
+            }
         }
     }
     let check = Check {
