@@ -288,7 +288,7 @@ fn undamaged(rule: &Rule, head: &SourceVersion, theirs: &SourceVersion, keeps: b
         && theirs.content == head.content
         && crate::store::without_replica_entries(&theirs.metadata)
             == crate::store::without_replica_entries(&head.metadata)
-        && crate::tools::compare::promised_differences(rule, head, theirs).is_empty()
+        && super::promised::promised_differences(rule, head, theirs).is_empty()
 }
 
 /// What a copy checks at the destination first.

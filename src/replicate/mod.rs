@@ -36,6 +36,7 @@ mod metadata;
 mod order;
 mod outcome;
 mod plan;
+mod promised;
 mod reads;
 mod reassert;
 mod reseal;
@@ -46,6 +47,7 @@ use learnt::Learnt;
 
 pub use decide::{Decision, Settled};
 pub use plan::{grant_headers, lock_in_force, plan_replica, target_encryption};
+pub use promised::promised_differences;
 pub use reseal::Reseal;
 pub use restore::{copy_back_skip, CopiedBack};
 

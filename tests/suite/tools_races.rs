@@ -110,7 +110,7 @@ async fn backfill_never_buries_a_delete_put_at_the_destination_after_its_read() 
         },
         |_| {},
     );
-    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
     let (tally, failures) = backfill(&r, &backfill_options(), &Quiet, &AtomicBool::new(false))
         .await
         .unwrap();
@@ -138,7 +138,7 @@ async fn backfill_never_buries_a_delete_put_at_the_destination_after_its_read() 
 async fn repair_never_buries_a_delete_put_at_the_destination_after_its_read() {
     let s3 = s3();
     let written = s3.put(SRC, "k", b"the source's version");
-    let plain = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    let plain = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
     backfill(&plain, &backfill_options(), &Quiet, &AtomicBool::new(false))
         .await
         .unwrap();
@@ -162,7 +162,7 @@ async fn repair_never_buries_a_delete_put_at_the_destination_after_its_read() {
         },
         |_| {},
     );
-    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
     let (tally, failures) = s3_replicator::tools::repair::repair(
         &r,
         SRC,
@@ -201,13 +201,13 @@ async fn concurrent_backfills_leave_one_replica_a_version() {
     for seed in 1..=12u64 {
         let s3 = s3();
         s3.put(SRC, "k", b"first");
-        let plain = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+        let plain = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
         backfill(&plain, &backfill_options(), &Quiet, &AtomicBool::new(false))
             .await
             .unwrap();
         let second = s3.put(SRC, "k", b"second, longer").version_id.unwrap();
         s3.interleave(seed);
-        let r = Replicator::new(one_way(), s3.clone(), s3.clone(), "us-east-1");
+        let r = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
         let (options, stop) = (backfill_options(), AtomicBool::new(false));
         let run = || backfill(&r, &options, &Quiet, &stop);
         let (a, b, c) = tokio::join!(run(), run(), run());

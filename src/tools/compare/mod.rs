@@ -20,7 +20,6 @@ mod object;
 mod proof;
 mod status;
 
-pub(crate) use deep::promised_differences;
 pub use object::{verify_object, KeyCheck};
 pub use status::{print_findings, print_unavailable, Finding, Status, Tally};
 

@@ -1,7 +1,8 @@
 //! One object checked by HEAD on both sides, for a Batch Operations verify task: presence,
 //! size, ETag, storage class, content headers, user metadata and the replica marker.
 
-use super::deep::{head_differences, promised_differences};
+use super::deep::head_differences;
+use crate::replicate::promised_differences;
 use super::listing::listed_differences;
 use super::proof::{proof, Proof};
 use super::Status;
