@@ -36,6 +36,7 @@ mod restore_review;
 mod restore_symptoms;
 mod rgw_endpoints;
 mod rgw_function;
+mod rgw_integrity;
 mod s3_errors;
 mod security;
 mod simulation;
