@@ -13,6 +13,7 @@
 use aws_sdk_s3::config::RequestChecksumCalculation;
 use aws_sdk_s3::primitives::ByteStream;
 
+use crate::config::run_by_aws;
 use crate::error::{S3Failure, S3FailureKind};
 use crate::store::Body;
 
@@ -62,30 +63,6 @@ impl Outgoing {
 pub(super) fn without_checksum_trailer() -> aws_sdk_s3::config::Builder {
     aws_sdk_s3::config::Builder::default()
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-}
-
-/// The domains of AWS's S3 endpoints in every partition (commercial, China, GovCloud, the
-/// European Sovereign Cloud, dual-stack), which take the SDK's checksum trailers.
-const AWS_DOMAINS: [&str; 4] = [
-    "amazonaws.com",
-    "amazonaws.com.cn",
-    "api.aws",
-    "amazonaws.eu",
-];
-
-/// Whether `url`'s host is one of AWS's.
-fn run_by_aws(url: &str) -> bool {
-    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host_port.split(':').next().unwrap_or(""),
-    };
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    AWS_DOMAINS
-        .iter()
-        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
 }
 
 #[cfg(test)]

@@ -144,6 +144,12 @@ impl Destination {
 }
 
 impl RemoteEndpoint {
+    /// Whether AWS runs this endpoint (another partition): it takes what S3 takes (the SDK's
+    /// checksum trailers, SSE-S3 restated); any other server is S3-compatible only in part.
+    pub fn run_by_aws(&self) -> bool {
+        run_by_aws(&self.url)
+    }
+
     /// The endpoint with the credentials used on it: two rules for one URL with different
     /// credentials are two clients.
     pub fn id(&self) -> String {
@@ -241,3 +247,27 @@ impl fmt::Display for Rule {
 
 #[cfg(test)]
 mod tests;
+
+/// The domains of AWS's S3 endpoints in every partition (commercial, China, GovCloud, the
+/// European Sovereign Cloud, dual-stack), which take the SDK's checksum trailers.
+const AWS_DOMAINS: [&str; 4] = [
+    "amazonaws.com",
+    "amazonaws.com.cn",
+    "api.aws",
+    "amazonaws.eu",
+];
+
+/// Whether `url`'s host is one of AWS's.
+pub fn run_by_aws(url: &str) -> bool {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    AWS_DOMAINS
+        .iter()
+        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}

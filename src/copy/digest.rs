@@ -1,5 +1,6 @@
 //! The MD5 of a body as it streams through the function: what a streamed part's bytes were,
-//! checked against the ETag the destination gives the part it stored.
+//! checked against the ETag the destination gives the part it stored; and where asked, their CRC
+//! (combined part by part into the full-object checksum the source has: `super::crc`).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,14 @@ use crate::store::Body;
 /// Hashes the data frames of a body as they are polled.
 struct Tee {
     inner: SdkBody,
-    digest: Arc<Mutex<Md5>>,
+    digest: Arc<Mutex<Digests>>,
+}
+
+/// What is computed over the bytes.
+#[derive(Clone)]
+struct Digests {
+    md5: Md5,
+    crc: Option<crc_fast::Digest>,
 }
 
 impl http_body::Body for Tee {
@@ -29,10 +37,11 @@ impl http_body::Body for Tee {
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled {
             if let Some(data) = frame.data_ref() {
-                this.digest
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .update(data);
+                let mut digests = this.digest.lock().unwrap_or_else(|p| p.into_inner());
+                digests.md5.update(data);
+                if let Some(crc) = &mut digests.crc {
+                    crc.update(data);
+                }
             }
         }
         polled
@@ -49,20 +58,34 @@ impl http_body::Body for Tee {
 
 /// The MD5 of what passed through a [`tee`]d body.
 #[derive(Clone)]
-pub struct Md5Of(Arc<Mutex<Md5>>);
+pub struct Md5Of(Arc<Mutex<Digests>>);
 
 impl Md5Of {
     /// The digest as S3 writes a single-part ETag: hex, in quotes.
     pub fn etag(&self) -> String {
-        let digest = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        format!("\"{}\"", hex::encode(digest.finalize()))
+        let digests = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        format!("\"{}\"", hex::encode(digests.md5.finalize()))
+    }
+
+    /// The CRC of the bytes, where [`tee_crc`] asked for one.
+    pub fn crc(&self) -> Option<u64> {
+        let digests = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        digests.crc.as_ref().map(crc_fast::Digest::finalize)
     }
 }
 
 /// `body`, hashed as it is read (once: a body is read once, or buffered first and then resent
 /// from memory).
 pub fn tee(body: Body) -> (Body, Md5Of) {
-    let digest = Arc::new(Mutex::new(Md5::new()));
+    tee_crc(body, None)
+}
+
+/// [`tee`], with the CRC of `crc`'s algorithm computed over the bytes too.
+pub fn tee_crc(body: Body, crc: Option<crc_fast::CrcAlgorithm>) -> (Body, Md5Of) {
+    let digest = Arc::new(Mutex::new(Digests {
+        md5: Md5::new(),
+        crc: crc.map(crc_fast::Digest::new),
+    }));
     let shared = digest.clone();
     let stream = body.stream.map(move |inner| {
         SdkBody::from_body_1_x(Tee {

@@ -2,15 +2,18 @@
 //! (UploadPartCopy in parallel) handles larger objects, and every multipart source, whose part
 //! layout it reproduces so that the replica's ETag equals the source's.
 
+pub mod crc;
 mod digest;
 pub mod multipart;
 mod progress;
 mod resume;
 pub mod stamp;
 mod switch;
+mod withdraw;
 
-pub use digest::{tee, Md5Of};
+pub use digest::{tee, tee_crc, Md5Of};
 pub use progress::Pace;
+pub use withdraw::wrong_replica;
 
 use crate::error::{ReplicationError, Side};
 use crate::run::Run;
@@ -97,6 +100,13 @@ pub fn choose(
     })
 }
 
+/// `request` as a copy of a multipart source in a layout of our own writes it (a source whose
+/// layout cannot be read): its record says the layout is ours, so that its ETag, which cannot be
+/// the source's, is never taken for damage.
+pub fn in_own_layout(request: &CopyRequest, size: u64) -> CopyRequest {
+    switch::own_request(request, size)
+}
+
 /// Reads back the replica a write just made (its version, or the current object of an
 /// unversioned bucket): `None` when it is not there. Made even inside the time margin: the
 /// replica is written and must be judged.
@@ -117,6 +127,39 @@ pub async fn read_back<D: DestinationStore>(
         Current::Object(o) => Some(*o),
         _ => None,
     })
+}
+
+/// After Complete: in the source's own layout, Complete must answer the source's ETag
+/// (`expected`), which the parts made; any other upload is read back ([`check_written`]); the
+/// tags are settled ([`settle_upload_tags`]). A replica proven wrong is withdrawn
+/// ([`wrong_replica`]).
+pub(crate) async fn prove_completed<D: DestinationStore>(
+    destination: &D,
+    request: &CopyRequest,
+    written: &Written,
+    expected: Option<&str>,
+    layout: &[(u64, u64)],
+    plan: multipart::Plan<'_>,
+    run: &Run,
+) -> Result<(), ReplicationError> {
+    let (target, tags) = (&request.target, plan.tags);
+    let checked = async {
+        match expected {
+            Some(expected) if written.etag != expected => {
+                return Err(ReplicationError::ReplicaMismatch(format!(
+                    "replica ETag {} differs from source ETag {expected}",
+                    written.etag
+                )))
+            }
+            Some(_) => {}
+            None => check_written(destination, request, written, layout, run).await?,
+        }
+        settle_upload_tags(destination, target, written, tags, run).await
+    };
+    match checked.await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(wrong_replica(destination, target, written, run, e).await),
+    }
 }
 
 /// After Complete: the replica must carry the size, user metadata (with the marker) and content

@@ -26,8 +26,10 @@
 //! When the layout is the source's own and part ETags are MD5s, the upload's ETag is computed from
 //! its parts before Complete and must equal the source's, and Complete must answer with that
 //! ETag. Otherwise (KMS, a layout of our own) the replica is read back after Complete (size,
-//! user metadata with the replica marker, content headers). Either way a wrong replica fails the
-//! record loudly. A failure a retry can fix leaves a resumable upload for the retry; any other
+//! user metadata with the replica marker, content headers). Streamed parts are proven by their
+//! MD5s, and where the source has a full-object CRC, by it over the bytes sent (`super::crc`).
+//! Either way a wrong replica fails the record loudly; one found wrong after Complete is
+//! withdrawn (`super::wrong_replica`). A failure a retry can fix leaves a resumable upload for the retry; any other
 //! aborts it (the destination's lifecycle rule removes uploads nobody finishes).
 
 use std::borrow::Cow;
@@ -326,7 +328,10 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         stop(destination, target, &upload, place, &progress, run, err)
     };
     let md5_parts = !matches!(target.encryption, TargetEncryption::Kms { .. });
-    let progress = &progress;
+    // Streamed bytes are proven by the source's full-object CRC as well (see `super::crc`).
+    let streamed = matches!(transfer, Transfer::Streamed { .. });
+    let crcs = super::crc::Parts::new(streamed, target.checksum.as_ref());
+    let (progress, crcs) = (&progress, &crcs);
     let copied = stream::iter(missing)
         .map(|(number, range)| async move {
             let bytes = range.1 - range.0;
@@ -349,7 +354,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                         .read(region, &request.source, if_match, Some(range))
                         .await
                         .map_err(|f| ReplicationError::classify(Side::Source, f))?;
-                    let (bytes, read) = super::tee(bytes);
+                    let (bytes, read) = super::tee_crc(bytes, crcs.algorithm());
                     let part = destination
                         .upload_part(target, id, number, bytes)
                         .await
@@ -363,6 +368,7 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
                             read.etag()
                         )));
                     }
+                    crcs.note(number, read.crc(), range.1 - range.0);
                     part
                 }
             };
@@ -398,6 +404,10 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
             return Err(stopping(&done, mismatch).await);
         }
     }
+    // Streamed, the bytes sent must make the source's full-object CRC (`super::crc`).
+    if let Err(mismatch) = crcs.check(target.checksum.as_ref(), done.len()) {
+        return Err(stopping(&done, mismatch).await);
+    }
     // Every part is there: completing is the in-flight work the margin is kept for, even when
     // it has begun (an upload that cannot be resumed would otherwise be thrown away).
     run.count();
@@ -405,20 +415,10 @@ pub async fn copy<D: DestinationStore, S: SourceStore>(
         Ok(written) => written,
         Err(f) => return Err(stopping(&done, dst(f)).await),
     };
-    // The parts made the source's ETag and Complete must say so: the bytes are the source's.
-    // Any other upload is read back.
-    match layout.expected_etag {
-        Some(expected) if written.etag != expected => {
-            return Err(ReplicationError::ReplicaMismatch(format!(
-                "replica ETag {} differs from source ETag {expected}",
-                written.etag
-            )))
-        }
-        Some(_) => {}
-        None => super::check_written(destination, request, &written, &layout.parts, run).await?,
-    }
-    super::settle_upload_tags(destination, target, &written, plan.tags, run).await?;
-    Ok(written)
+    // The parts made the source's ETag and Complete must say so; any other upload is read back.
+    let (expected, parts) = (layout.expected_etag, &layout.parts);
+    let proven = super::prove_completed(destination, request, &written, expected, parts, plan, run);
+    proven.await.map(|()| written)
 }
 
 /// Decides what becomes of our upload when the copy stops with `err`: kept for a retry that can

@@ -256,17 +256,22 @@ pub(super) fn condition_on(current: &Current) -> WriteCondition {
     }
 }
 
-/// Whether a replica of `head` written by `rule` has the source's ETag: not when either side is
-/// SSE-KMS (the ETag is then no MD5), when the bytes are streamed to another endpoint, or when a
-/// single-part source is copied in parts of our own (above the multipart threshold). Everywhere
-/// else a replica's ETag must be the source's exactly: one of another layout there is no
-/// replica's.
+/// Whether a replica of `head` written by `rule` has the source's ETag: what the copy method
+/// keeps. Not when either side is SSE-KMS (the ETag is then no MD5), nor when a single-part
+/// source is copied in parts of our own (above the multipart threshold, or streamed to another
+/// endpoint above the part size). A single request (CopyObject, or a streamed PutObject at
+/// another endpoint) and a copy in the source's own layout keep it, at any endpoint; where the
+/// source's layout cannot be read (Ceph RGW as the source) the copy goes in parts of its own and
+/// its record says so ([`crate::store::REPLICA_LAYOUT`]), which lifts this. Wherever it holds a
+/// replica's ETag must be the source's exactly: one of another layout there is no replica's.
 pub(super) fn keeps_etag(rule: &Rule, head: &SourceVersion, copy: &copy::CopySettings) -> bool {
-    let rechunked = copy::multipart_parts(&head.etag).is_none()
-        && head.size > copy.threshold.min(copy::COPY_OBJECT_LIMIT);
+    let streamed = rule.destination.endpoint.is_some();
+    let rechunked = matches!(
+        copy::choose(head.size, &head.etag, copy, streamed),
+        Ok(CopyMethod::Multipart { source_parts: None })
+    );
     !matches!(head.encryption, Encryption::Kms { .. })
         && rule.destination.replica_kms_key_id.is_none()
-        && rule.destination.endpoint.is_none()
         && !rechunked
 }
 

@@ -91,7 +91,10 @@ pub fn lock_in_force(lock: &ObjectLock, now: DateTime) -> ObjectLock {
 }
 
 /// The encryption a rule asks for the replica of `head`: the rule's replica KMS key for an SSE-KMS
-/// source, SSE-S3 for an SSE-S3 source, else the destination bucket's default.
+/// source, SSE-S3 for an SSE-S3 source, else the destination bucket's default. At an endpoint
+/// AWS does not run, SSE-S3 is not restated: such a server may refuse it (Ceph RGW 16.2 answers
+/// 400 InvalidRequest without TLS or a configured key) where it means no more than "encrypted
+/// at rest by the server", which the destination bucket's default encryption decides there.
 pub fn target_encryption(rule: &Rule, head: &SourceVersion) -> TargetEncryption {
     match (&head.encryption, &rule.destination.replica_kms_key_id) {
         (
@@ -106,7 +109,15 @@ pub fn target_encryption(rule: &Rule, head: &SourceVersion) -> TargetEncryption 
             key_id: key.clone(),
             bucket_key: *bucket_key,
         },
-        (Encryption::S3, _) => TargetEncryption::S3,
+        (Encryption::S3, _)
+            if rule
+                .destination
+                .endpoint
+                .as_ref()
+                .is_none_or(|e| e.run_by_aws()) =>
+        {
+            TargetEncryption::S3
+        }
         _ => TargetEncryption::BucketDefault,
     }
 }

@@ -132,6 +132,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     Ok(layout) => (method, Some(layout)),
                     // A source server that answers no part by number (Ceph RGW) hides its
                     // layout: streamed, the copy goes in parts of its own (its ETag not kept).
+                    // Its record says so, so that the ETag is not taken for damage.
                     Err(e) if streamed && no_part_by_number(&e) => (
                         CopyMethod::Multipart { source_parts: None },
                         Some(copy::uniform_layout(
@@ -166,6 +167,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             ),
         };
         request.target.condition = condition.clone();
+        if matches!(method, CopyMethod::Multipart { source_parts: None })
+            && copy::multipart_parts(&src.head.etag).is_some()
+        {
+            request = copy::in_own_layout(&request, src.head.size);
+        }
         if layout.is_some() && src.if_match.is_none() {
             // Each part is pinned to the version, and to its ETag as well.
             request.source_if_match = Some(src.head.etag.clone());
@@ -225,18 +231,23 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         });
         // A multipart copy is proven by its ETag here, or was read back after Complete; a
         // single request whose ETag cannot tell (KMS) has its size checked.
-        // A wrong replica fails the record, and is no replica to count.
-        let wrong = |e: ReplicationError| {
+        // A wrong replica fails the record, is withdrawn (a retry copies again) and is no
+        // replica to count.
+        let checked = match verify(src.head, &request.target, &written, method) {
+            Ok(false) if layout.is_none() => {
+                self.verify_size(&request, &written, src.head.size, run)
+                    .await
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
             if matches!(e, ReplicationError::ReplicaMismatch(_)) {
                 run.withdrawn(landed);
+                let target = &request.target;
+                return Err(copy::wrong_replica(&self.destination, target, &written, run, e).await);
             }
-            e
-        };
-        if !verify(src.head, &request.target, &written, method).map_err(wrong)? && layout.is_none()
-        {
-            self.verify_size(&request, &written, src.head.size, run)
-                .await
-                .map_err(wrong)?;
+            return Err(e);
         }
         if assumed
             && self

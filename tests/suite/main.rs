@@ -38,6 +38,7 @@ mod restore_review;
 mod restore_symptoms;
 mod rgw_endpoints;
 mod rgw_function;
+mod rgw_integrity;
 mod s3_errors;
 mod security;
 mod simulation;

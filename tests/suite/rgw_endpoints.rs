@@ -9,18 +9,18 @@ use aws_sdk_s3::Client;
 use serde_json::json;
 
 /// One way round: the tools run against `source` (their own endpoint) and stream to `dest`.
-struct Across {
-    source: String,
-    dest: String,
-    src_s3: Client,
-    dst_s3: Client,
-    src: String,
-    dst: String,
+pub(crate) struct Across {
+    pub(crate) source: String,
+    pub(crate) dest: String,
+    pub(crate) src_s3: Client,
+    pub(crate) dst_s3: Client,
+    pub(crate) src: String,
+    pub(crate) dst: String,
     /// Whether the destination is RGW (else the source is).
-    to_rgw: bool,
+    pub(crate) to_rgw: bool,
 }
 
-async fn across(source: &str, dest: &str) -> Across {
+pub(crate) async fn across(source: &str, dest: &str) -> Across {
     let (src_s3, dst_s3) = (client_for(source), client_for(dest));
     let src = versioned_bucket(&src_s3, "rgw-src", "us-east-1").await;
     let dst = versioned_bucket(&dst_s3, "rgw-dst", "us-east-1").await;
@@ -35,7 +35,7 @@ async fn across(source: &str, dest: &str) -> Across {
     }
 }
 
-fn moto_to_rgw() -> (String, String) {
+pub(crate) fn moto_to_rgw() -> (String, String) {
     (server().endpoint.clone(), rgw().endpoint.clone())
 }
 
@@ -45,7 +45,7 @@ fn rgw_to_moto() -> (String, String) {
 
 impl Across {
     /// Runs the binary with a rule streaming everything into `dst` on the other endpoint.
-    fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
+    pub(crate) fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
         // Large objects in parts of 5 MiB, so that a few MiB make a large one.
         let five = (5 * MIB).to_string();
         let parts = [
@@ -56,7 +56,7 @@ impl Across {
     }
 
     /// [`Self::cli`] with settings of its own (`env`).
-    fn cli_with(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    pub(crate) fn cli_with(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
         let config = json!({"Rules": [{"ID": "elsewhere", "Priority": 1, "Status": "Enabled",
             "Filter": {}, "DeleteMarkerReplication": {"Status": "Disabled"},
             "Destination": {"Bucket": self.dst, "Region": "us-east-1", "Endpoint": self.dest,
@@ -83,7 +83,7 @@ impl Across {
         (out.status.code(), format!("{stdout}\n{stderr}"))
     }
 
-    fn tool(&self, tool: &str, extra: &[&str]) -> (Option<i32>, String) {
+    pub(crate) fn tool(&self, tool: &str, extra: &[&str]) -> (Option<i32>, String) {
         let mut args = vec![tool, "--bucket", &self.src];
         args.extend_from_slice(extra);
         self.cli(&args)
@@ -117,7 +117,7 @@ impl Across {
 
     /// A multipart object with metadata and tags (and the private ACL: see docs/development.md
     /// #ceph-rgw for grants naming the source account's users).
-    async fn multipart(&self, key: &str, parts: &[Vec<u8>]) {
+    pub(crate) async fn multipart(&self, key: &str, parts: &[Vec<u8>]) {
         use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
         let s3 = &self.src_s3;
         let upload = s3.create_multipart_upload().bucket(&self.src).key(key);
@@ -154,7 +154,7 @@ impl Across {
     }
 }
 
-fn ok(result: (Option<i32>, String)) -> String {
+pub(crate) fn ok(result: (Option<i32>, String)) -> String {
     assert_eq!(result.0, Some(0), "{}", result.1);
     result.1
 }
