@@ -1,10 +1,15 @@
-//! Proof, after a tool's conditional write, that it landed on the entry it was decided from.
+//! Proof, after a write, of what it landed on. A tool's conditional write must lie on the entry
+//! it was decided from; a copy sent ahead of its read, or over a delete marker, must not lie on a
+//! later delete or over another delivery's replica of the same version.
+//!
+//! The tool's proof, in detail.
 //! S3's write conditions (`If-Match` on a copy or a delete) compare ETags only: a write of the
 //! same bytes made at the destination between the read and ours (a user's, with other metadata
 //! or tags) lets ours through, and ours would replace or hide that later write. So the entry just
 //! below ours is read; where it is not the one read, ours is withdrawn (a version delete of
 //! exactly what we wrote) and the key is decided anew, where the later write stands.
 
+use super::guard::keeps_etag;
 use super::*;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -41,5 +46,177 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         info!(destination = %at.bucket, key = %at.key, replica_version_id = %ours,
               "another write landed between the read and ours: ours withdrawn");
         Ok(false)
+    }
+
+    /// A copy sent ahead of the destination's read, on `If-None-Match: *`, also lands on a delete
+    /// marker: S3 counts one as no object. Whether it landed on one later than this version in
+    /// the one order of writes, which the read would have let stand: then our version is deleted
+    /// again (it is ours, just written) and the delete stands. The read sent beside the copy
+    /// tells what was there where it is already back (as it mostly is: a HEAD is quicker than a
+    /// copy); where it is still under way, answered after the copy landed, or failed, or where
+    /// it saw another object (gone before ours landed, or ours would not have), the key's
+    /// history tells what lies below ours. The copy never waits for the read.
+    pub(super) async fn landed_on_a_later_delete(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        at: &ReplicaLocation,
+        written: &Written,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let Some(ours) = &written.version_id else {
+            return Ok(false);
+        };
+        let id = rule.destination.id();
+        let seen = match src.destinations {
+            Some(reads) if !reads.pending(&id) => reads.read(&id).await,
+            _ => None,
+        };
+        let put = match seen {
+            Some(Current::DeleteMarker(_, put)) => put,
+            Some(Current::Absent) => return Ok(false),
+            // Another object, read before ours landed, was gone by then (`If-None-Match: *`
+            // let ours through: a racer withdrew its copy, say): what lies below ours is not
+            // what was read, so the history tells.
+            _ => {
+                run.start()?;
+                let history = self
+                    .source
+                    .history(&at.region, &at.bucket, &at.key)
+                    .await
+                    .map_err(dst_err)?;
+                let below = history
+                    .iter()
+                    .filter(|p| p.key == at.key)
+                    .skip_while(|p| p.version_id != *ours)
+                    .nth(1);
+                match below {
+                    Some(p) if p.delete_marker => {
+                        Some(aws_smithy_types::DateTime::from_millis(p.last_modified))
+                    }
+                    _ => return Ok(false),
+                }
+            }
+        };
+        let stands = self
+            .delete_stands(
+                src.region,
+                &src.event.bucket,
+                src.head,
+                at,
+                put.as_ref(),
+                run,
+            )
+            .await?;
+        if stands != Some(true) {
+            return Ok(false);
+        }
+        run.start()?;
+        self.destination
+            .delete_version(at, ours)
+            .await
+            .map_err(dst_err)?;
+        info!(bucket = %src.event.bucket, key = %src.event.key, destination = %at.bucket,
+              replica_version_id = %ours,
+              "the copy sent ahead landed on a later delete marker: ours deleted, the delete stands");
+        Ok(true)
+    }
+
+    /// Write conditions compare ETags only: a copy on `If-Match` with the ETag it writes itself
+    /// also lands over another writer's replica of the same version, written since the read
+    /// (two deliveries of one event at once). Where that may have happened, the version just
+    /// below the one written is read; if it is that replica, ours is a second copy of the
+    /// version and is deleted again (one replica a version). The answer: whether it was.
+    pub(super) async fn duplicate_of_a_racer(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        at: &ReplicaLocation,
+        condition: Option<&WriteCondition>,
+        written: &Written,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let (Some(WriteCondition::IfMatch(read)), Some(ours)) = (condition, &written.version_id)
+        else {
+            return Ok(false);
+        };
+        if *read != written.etag {
+            return Ok(false);
+        }
+        run.start()?;
+        let versions = self
+            .destination
+            .replica_versions(at)
+            .await
+            .map_err(dst_err)?;
+        let below = versions.iter().skip_while(|v| v.version_id != *ours).nth(1);
+        let Some(below) = below else {
+            return Ok(false);
+        };
+        run.start()?;
+        let below = self
+            .destination
+            .replica_version(at, &below.version_id)
+            .await
+            .map_err(dst_err)?;
+        let version = src.version.version_id.as_deref().unwrap_or("null");
+        if !matches!(&below, Current::Object(o)
+            if o.is_replica_of(&at.bucket, &at.key, &src.event.bucket, src.head,
+                keeps_etag(rule, src.head, &self.config.copy)))
+        {
+            return Ok(false);
+        }
+        run.start()?;
+        self.destination
+            .delete_version(at, ours)
+            .await
+            .map_err(dst_err)?;
+        info!(bucket = %src.event.bucket, key = %src.event.key, version_id = version,
+              destination = %at.bucket, "a concurrent copy wrote this version first: ours deleted");
+        Ok(true)
+    }
+
+    /// A copy over a delete marker (or over nothing), on `If-None-Match: *`, lands whatever
+    /// happened to the key since it was read (S3 counts any delete marker as no object): a
+    /// concurrent delivery of the same event may have written this version's replica meanwhile,
+    /// and a convergence put a delete marker over it. The history held no replica of the version when it was read, so
+    /// one there now besides ours is that racer's: ours is deleted again (one replica a
+    /// version), and convergence decides what is current. The answer: whether it was.
+    pub(super) async fn second_replica(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        at: &ReplicaLocation,
+        written: &Written,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let Some(ours) = &written.version_id else {
+            return Ok(false);
+        };
+        let version = src.version.version_id.as_deref().unwrap_or("null");
+        let keeps = keeps_etag(rule, src.head, &self.config.copy);
+        let others = self
+            .replicas_of_write(
+                at,
+                &src.event.bucket,
+                src.head,
+                keeps,
+                Some(ours),
+                true,
+                run,
+            )
+            .await?;
+        if others.is_empty() {
+            return Ok(false);
+        }
+        run.start()?;
+        self.destination
+            .delete_version(at, ours)
+            .await
+            .map_err(dst_err)?;
+        info!(bucket = %src.event.bucket, key = %src.event.key, version_id = version,
+              destination = %at.bucket,
+              "a concurrent copy wrote this version over the delete marker first: ours deleted");
+        Ok(true)
     }
 }

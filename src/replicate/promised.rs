@@ -9,11 +9,7 @@ use crate::store::{Checksum, Encryption, SourceVersion, TargetEncryption};
 /// What else the engine promises a replica carries: the encryption the rule asks for, the
 /// source's additional checksum (algorithm and type) and its Object Lock settings (mode,
 /// retain-until date, legal hold).
-pub fn promised_differences(
-    rule: &Rule,
-    src: &SourceVersion,
-    dst: &SourceVersion,
-) -> Vec<String> {
+pub fn promised_differences(rule: &Rule, src: &SourceVersion, dst: &SourceVersion) -> Vec<String> {
     let mut differs = Vec::new();
     let same_key = |got: &str, want: &str| {
         got == want || got.ends_with(&format!("/{want}")) || want.ends_with(&format!("/{got}"))
@@ -54,4 +50,3 @@ pub fn promised_differences(
     }
     differs
 }
-

@@ -2,11 +2,11 @@
 //! size, ETag, storage class, content headers, user metadata and the replica marker.
 
 use super::deep::head_differences;
-use crate::replicate::promised_differences;
 use super::listing::listed_differences;
 use super::proof::{proof, Proof};
 use super::Status;
 use crate::error::{ReplicationError, Side};
+use crate::replicate::promised_differences;
 use crate::replicate::Replicator;
 use crate::store::{Current, DestinationStore, Listed, SourceStore, SourceVersion, VersionRef};
 
