@@ -824,13 +824,26 @@ async fn multipart_source_of_n_parts_costs_two_n_plus_seven_requests() {
 async fn completed_upload_that_is_not_the_sources_etag_fails_the_record() {
     // Complete answers another ETag than the parts made (in the source's layout, the source's
     // ETag): the copy fails loudly on that answer, naming both.
-    let copy = MultipartCopy::build("v0", false, Some("\"0123-4\""));
+    // The replica proven wrong is withdrawn (exactly the version Complete answered), so that a
+    // retry copies again rather than taking it for the replica.
+    let mut copy = MultipartCopy::build("v0", false, Some("\"0123-4\""));
+    let withdraw = mock!(Client::delete_object)
+        .match_requests(|r| r.version_id() == Some("replica-1"))
+        .then_output(|| {
+            aws_sdk_s3::operation::delete_object::DeleteObjectOutput::builder().build()
+        });
+    copy.rules.push(withdraw);
     let err = copy.run().await.unwrap_err();
     assert!(
         err.to_string().contains("\"0123-4\"") && err.to_string().contains("source ETag"),
         "{err}"
     );
     assert_eq!(failures(err), ["ReplicaMismatch"]);
+    assert_eq!(
+        copy.calls(copy.rules.len() - 1),
+        1,
+        "the wrong replica withdrawn"
+    );
 }
 
 /// A source bucket with Object Lock enabled.
