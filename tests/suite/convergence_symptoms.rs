@@ -699,7 +699,7 @@ async fn without_delete_marker_replication_a_destination_delete_is_never_the_sou
 #[tokio::test]
 async fn a_destination_delete_above_a_replica_of_a_version_after_the_sources_delete_stands() {
     let s3 = s3_with(&[A, B]);
-    let r = Replicator::new(
+    let r = engine(
         config(&[rule("to-b", 1, B)]),
         s3.clone(),
         s3.clone(),

@@ -3,10 +3,9 @@
 
 use s3_replicator::fake::UserWrite;
 use s3_replicator::store::REPLICA_MARKER;
-use s3_replicator::Replicator;
 
 use crate::convergence_symptoms::{deliver, one_way, s3_with, stack, DST, SRC};
-use crate::meddled::Meddled;
+use crate::meddled::{engine, Meddled};
 
 /// A version written and deleted at once in the source: its event is late (the source's
 /// current state is the delete). Two deliveries of it run at once; both read the destination
@@ -21,7 +20,7 @@ async fn a_copy_over_nothing_that_lands_on_a_racers_delete_is_withdrawn() {
     twin.put(SRC, "k", b"v1");
     let v1 = twin.take_notices();
     deliver(
-        &Replicator::new(one_way(), twin.clone(), twin.clone(), "us-east-1"),
+        &engine(one_way(), twin.clone(), twin.clone(), "us-east-1"),
         &v1,
     )
     .await;
@@ -44,7 +43,7 @@ async fn a_copy_over_nothing_that_lands_on_a_racers_delete_is_withdrawn() {
         },
         |_| {},
     );
-    let r = Replicator::new(one_way(), s3.clone(), meddled, "us-east-1");
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
     // The created event alone: the late version's copy reads the destination empty.
     deliver(&r, &sent[..1]).await;
     assert!(r.destination().fired(), "v1 was never copied");
