@@ -13,6 +13,23 @@ use super::guard::keeps_etag;
 use super::*;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    /// The destination key's own entries (versions and delete markers, newest first): one
+    /// ListObjectVersions on its name (which also lists longer keys it prefixes, left out).
+    pub(super) async fn destination_stack(
+        &self,
+        at: &ReplicaLocation,
+        run: &Run,
+    ) -> Result<Vec<crate::store::Past>, ReplicationError> {
+        run.start()?;
+        let mut stack = self
+            .source
+            .history(&at.region, &at.bucket, &at.key)
+            .await
+            .map_err(dst_err)?;
+        stack.retain(|p| p.key == at.key);
+        Ok(stack)
+    }
+
     /// Whether our new entry `ours` (a replica or a delete marker) lies directly on `read`, the
     /// version (object or delete marker) the write's condition was read from, or on nothing
     /// where `read` is `None` (the key held nothing). If another write came in between, ours is
@@ -24,13 +41,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         read: Option<&str>,
         run: &Run,
     ) -> Result<bool, ReplicationError> {
-        run.start()?;
-        let stack = self
-            .source
-            .history(&at.region, &at.bucket, &at.key)
-            .await
-            .map_err(dst_err)?;
-        let mut entries = stack.iter().filter(|p| p.key == at.key);
+        let stack = self.destination_stack(at, run).await?;
+        let mut entries = stack.iter();
         // Ours gone already (deleted by someone since): nothing of ours to withdraw.
         if !entries.any(|p| p.version_id == ours) {
             return Ok(true);
@@ -79,17 +91,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             // let ours through: a racer withdrew its copy, say): what lies below ours is not
             // what was read, so the history tells.
             _ => {
-                run.start()?;
-                let history = self
-                    .source
-                    .history(&at.region, &at.bucket, &at.key)
-                    .await
-                    .map_err(dst_err)?;
-                let below = history
-                    .iter()
-                    .filter(|p| p.key == at.key)
-                    .skip_while(|p| p.version_id != *ours)
-                    .nth(1);
+                let history = self.destination_stack(at, run).await?;
+                let below = history.iter().skip_while(|p| p.version_id != *ours).nth(1);
                 match below {
                     Some(p) if p.delete_marker => {
                         Some(aws_smithy_types::DateTime::from_millis(p.last_modified))

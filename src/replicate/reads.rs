@@ -98,13 +98,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if at.endpoint.is_some() {
             return Ok(false);
         }
-        run.start()?;
-        let stack = self
-            .source
-            .history(&at.region, &at.bucket, &at.key)
-            .await
-            .map_err(dst_err)?;
-        let mut entries = stack.iter().filter(|p| p.key == at.key);
+        let stack = self.destination_stack(at, run).await?;
+        let mut entries = stack.iter();
         if !entries.next().is_some_and(|top| top.delete_marker) {
             return Ok(false);
         }
