@@ -98,7 +98,15 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
     compare::print_findings(&findings);
     println!("{}", Tally::of(&findings));
     if let Some(resealing) = reseal {
-        let sealed = super::reseal::reseal(replicator, &bucket, &findings, resealing).await;
+        let progress = Bar::new("reseal");
+        let runner = Runner {
+            concurrency,
+            progress: &progress,
+            stop: &stop,
+        };
+        let sealed =
+            super::reseal::reseal(replicator, &bucket, &findings, resealing, &runner).await;
+        progress.finish();
         if resealing == Resealing::DryRun {
             return ExitCode::SUCCESS;
         }

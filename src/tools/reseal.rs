@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::compare::{Finding, Status};
+use super::runner::Runner;
 use crate::replicate::{Replicator, Reseal};
 use crate::store::{DestinationStore, SourceStore};
 
@@ -28,51 +29,75 @@ struct Count {
 }
 
 /// Reseals, at each destination a finding names, the replica of `bucket`'s key that the check
-/// found standing as another write; prints each and the closing count. The keys and
-/// destinations resealed (or, in a dry run, that would be).
+/// found standing as another write, on the tools' runner (its concurrency, its Ctrl-C); prints
+/// each and the closing count. The keys and destinations resealed (or, in a dry run, that would
+/// be).
 pub async fn reseal<S: SourceStore, D: DestinationStore>(
     replicator: &Replicator<S, D>,
     bucket: &str,
     findings: &[Finding],
     resealing: Resealing,
+    runner: &Runner<'_>,
 ) -> BTreeSet<(String, String)> {
     let dry_run = resealing == Resealing::DryRun;
     let mut done = BTreeSet::new();
     let mut count = Count::default();
-    let candidates: BTreeSet<(String, String)> = findings
+    let candidates: Vec<(String, String)> = findings
         .iter()
         .filter(|f| matches!(f.status, Status::NewerAtDestination | Status::Differs))
         .map(|f| (f.key.clone(), f.destination.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
-    for (key, destination) in candidates {
-        let rule = replicator
-            .config()
-            .rules
-            .iter()
-            .find(|r| r.enabled && r.destination.id().to_string() == destination);
-        let Some(rule) = rule else { continue };
-        match replicator.reseal(rule, bucket, &key, dry_run).await {
-            Ok(Reseal::Sealed(written)) => {
+    let ran = runner
+        .run(
+            candidates,
+            |_| 0,
+            |(key, destination)| async move {
+                let rule = replicator
+                    .config()
+                    .rules
+                    .iter()
+                    .find(|r| r.enabled && r.destination.id().to_string() == destination);
+                let outcome = match rule {
+                    Some(rule) => Some(replicator.reseal(rule, bucket, &key, dry_run).await),
+                    None => None,
+                };
+                ((key, destination, outcome), 0)
+            },
+        )
+        .await;
+    let mut outcomes = ran.outcomes;
+    outcomes.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    for (key, destination, outcome) in outcomes {
+        match outcome {
+            Some(Ok(Reseal::Sealed(written))) => {
                 count.sealed += 1;
                 let version = written.version_id.as_deref().unwrap_or("null");
                 println!("resealed  {key}  {destination}  {version}");
                 done.insert((key, destination));
             }
-            Ok(Reseal::Proven(proof)) => {
+            Some(Ok(Reseal::Proven(proof))) => {
                 count.sealed += 1;
                 println!("reseal  {key}  {destination}  its bytes proven by the {proof}");
                 done.insert((key, destination));
             }
-            Ok(Reseal::Unproven(why)) => {
+            Some(Ok(Reseal::Unproven(why))) => {
                 count.unproven += 1;
                 println!("unproven  {key}  {destination}  {why}");
             }
-            Ok(Reseal::NotNeeded) => {}
-            Err(e) => {
+            Some(Ok(Reseal::NotNeeded)) | None => {}
+            Some(Err(e)) => {
                 count.failed += 1;
                 println!("failed  {key}  {destination}  {}: {e}", e.code());
             }
         }
+    }
+    if ran.not_started > 0 {
+        println!(
+            "interrupted: {} keys not started (run again to carry on)",
+            ran.not_started
+        );
     }
     let Count {
         sealed,
