@@ -117,3 +117,50 @@ async fn a_replay_with_the_sources_crc_differs() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("1 differs"), "{out}");
 }
+
+/// The bucket still holds the version; its replica bucket holds the genuine replica and a replay
+/// of its record over other bytes: `restore --from` copies back the genuine replica's bytes,
+/// and with only the replay left reports the key `unproven` and leaves it.
+#[tokio::test]
+async fn restore_from_takes_only_a_replica_whose_etag_is_the_versions() {
+    let (w, _, _) = replayed("crc-restore").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let t = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    put(&w.s3, &w.src, "k", b"ransom").await;
+    let restore = |w: &World| {
+        w.cli(&[
+            "restore",
+            "--bucket",
+            &w.src,
+            "--as-of",
+            &t.to_rfc3339(),
+            "--from",
+            &w.dst,
+        ])
+    };
+    let (code, out) = restore(&w);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(body_of(&w.s3, &w.src, "k", None).await, GOOD, "{out}");
+    // With only the replay left in the replica bucket: unproven, left alone.
+    put(&w.s3, &w.src, "k", b"ransom again").await;
+    let genuine = version_ids(&w.s3, &w.dst, "k")
+        .await
+        .last()
+        .unwrap()
+        .clone();
+    w.s3.delete_object()
+        .bucket(&w.dst)
+        .key("k")
+        .version_id(genuine)
+        .send()
+        .await
+        .unwrap();
+    let (_, out) = restore(&w);
+    assert!(out.contains("unproven"), "{out}");
+    assert_eq!(
+        body_of(&w.s3, &w.src, "k", None).await,
+        b"ransom again",
+        "{out}"
+    );
+}
