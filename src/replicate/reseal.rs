@@ -1,7 +1,7 @@
 //! Resealing a replica written before a record key was turned on (or under another key): its
 //! record no longer counts, so it stands as a write of the destination's own. Where its bytes
 //! are proven the source version's (the ETag where the copy keeps it, or a full-object
-//! checksum), it is copied onto itself, on `If-Match` the ETag read, with a record sealed and
+//! SHA-1/SHA-256 checksum; never a CRC, which anyone can forge), it is copied onto itself, on `If-Match` the ETag read, with a record sealed and
 //! dated now (docs/security.md, "Turning it on, and rotating it"). Nothing else is resealed.
 
 use super::guard::keeps_etag;
@@ -72,14 +72,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             None
         } else if keeps && replica.etag == head.etag {
             Some("etag")
-        } else if replica.same_bytes_by_checksum(&head) == Some(true) {
+        } else if replica.same_bytes_by_sha(&head) {
+            // A CRC proves bytes against accidents, never against a writer: only a SHA does.
             Some("checksum")
         } else {
             None
         };
         let Some(proof) = proof else {
             return unproven(
-                "neither its ETag nor a full-object checksum proves its bytes the version's",
+                "neither its ETag nor a full-object SHA checksum proves its bytes the version's (a CRC proves nothing against a writer)",
             );
         };
         if dry_run {

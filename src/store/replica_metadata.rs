@@ -247,6 +247,24 @@ impl SourceVersion {
         }
     }
 
+    /// Whether a full-object SHA-1 or SHA-256 checksum, equal on both sides, proves this
+    /// object's bytes `other`'s against a writer. A CRC (CRC32, CRC32C, CRC64NVME) proves bytes
+    /// against accidents only: anyone can forge other bytes of the same size and CRC, so an
+    /// equal CRC never proves a replica (docs/security.md, "What proves bytes").
+    pub fn same_bytes_by_sha(&self, other: &SourceVersion) -> bool {
+        let sha = |a: &str| matches!(a, "SHA1" | "SHA256");
+        match (&self.checksum, &other.checksum) {
+            (Some(a), Some(b)) => {
+                a.full_object
+                    && b.full_object
+                    && sha(&a.algorithm)
+                    && a.algorithm == b.algorithm
+                    && a.value == b.value
+            }
+            _ => false,
+        }
+    }
+
     /// Whether this object is a replica this function wrote at `bucket`/`key`.
     pub fn is_replica_in(&self, bucket: &str, key: &str) -> bool {
         self.replica_record(bucket, key).is_some()

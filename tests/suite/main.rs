@@ -16,6 +16,7 @@ mod authentic_records;
 mod batch_operations;
 mod convergence;
 mod convergence_symptoms;
+mod crc_forgery;
 mod deadline_counts;
 mod delivery;
 mod fake_store;

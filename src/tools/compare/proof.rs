@@ -1,12 +1,12 @@
 //! What a replica whose ETag differs from its source's proves: the same bytes (equal full-object
-//! checksums), damage, or nothing either way (unproven: the ETag cannot match).
+//! SHA checksums; a CRC proves nothing against a writer), damage, or nothing either way (unproven: the ETag cannot match).
 
 use crate::store::{Encryption, ReplicaLocation, SourceVersion};
 
 /// What a replica whose ETag differs from its source's proves.
 #[derive(Debug, PartialEq)]
 pub(super) enum Proof {
-    /// Equal full-object checksums: the bytes are the source's.
+    /// Equal full-object SHA checksums: the bytes are the source's.
     Bytes,
     /// Marker and size agree, the ETag cannot match, and nothing proves the bytes (why).
     Unproven(String),
@@ -36,22 +36,35 @@ pub(super) fn proof(
     }
     // The checksum judgement convergence makes (`is_replica_of`): a checksum no copy of ours
     // carries is damage, never unproven, as `repair` rewrites it.
-    match dst.same_bytes_by_checksum(src) {
-        Some(true) => return Proof::Bytes,
-        Some(false) => return Proof::Differs("checksum".to_owned()),
-        None => {}
+    if dst.same_bytes_by_checksum(src) == Some(false) {
+        return Proof::Differs("checksum".to_owned());
     }
     let kms = |v: &SourceVersion| matches!(v.encryption, Encryption::Kms { .. });
     // Where the rule copies with the source's ETag (no KMS, the source's own layout or one
-    // request), another ETag is other bytes, whatever its layout.
+    // request), another ETag is other bytes, whatever its layout and whatever a CRC says:
+    // anyone can forge other bytes with the source's CRC.
     if parity && !kms(dst) {
         return Proof::Differs("etag".to_owned());
     }
-    Proof::Unproven(
-        "the ETag cannot match (SSE-KMS or another part layout) and no full-object checksum \
-         proves the bytes; marker and size agree"
-            .to_owned(),
-    )
+    // Only a SHA proves bytes against a writer.
+    if dst.same_bytes_by_sha(src) {
+        return Proof::Bytes;
+    }
+    // An equal CRC proves the bytes against accidents only; the engine takes such a replica
+    // for the version's exactly as one with no checksum (`is_replica_of` refuses on an unequal
+    // CRC, never accepts on an equal one), so `verify` reports both `unproven`.
+    let why = match dst.same_bytes_by_checksum(src) {
+        Some(true) => {
+            "the ETag cannot match (SSE-KMS or another part layout) and only a full-object CRC \
+             agrees, which proves the bytes against accidents, not against a writer; marker and \
+             size agree"
+        }
+        _ => {
+            "the ETag cannot match (SSE-KMS or another part layout) and no full-object checksum \
+             proves the bytes; marker and size agree"
+        }
+    };
+    Proof::Unproven(why.to_owned())
 }
 
 #[cfg(test)]
@@ -100,12 +113,28 @@ mod tests {
     }
 
     #[test]
-    fn equal_full_object_checksums_prove_bytes_whatever_the_etag() {
-        let src = object("\"a\"", None, Some(("CRC64NVME", true, "x")));
-        let dst = object("\"b-2\"", Some("v1"), Some(("CRC64NVME", true, "x")));
-        assert_eq!(proof(true, &src, &dst), Proof::Bytes);
-        let other = object("\"b-2\"", Some("v1"), Some(("CRC64NVME", true, "y")));
-        assert_eq!(proof(true, &src, &other), Proof::Differs("checksum".into()));
+    fn only_an_equal_sha_proves_bytes_where_the_etag_cannot_match() {
+        let src = object("\"a\"", None, Some(("SHA256", true, "x")));
+        let dst = object("\"b-2\"", Some("v1"), Some(("SHA256", true, "x")));
+        assert_eq!(proof(false, &src, &dst), Proof::Bytes);
+        let other = object("\"b-2\"", Some("v1"), Some(("SHA256", true, "y")));
+        assert_eq!(
+            proof(false, &src, &other),
+            Proof::Differs("checksum".into())
+        );
+        // A CRC anyone can forge: against accidents only, so unproven, never same.
+        let crc = object("\"a\"", None, Some(("CRC64NVME", true, "x")));
+        let forged = object("\"b-2\"", Some("v1"), Some(("CRC64NVME", true, "x")));
+        assert!(matches!(proof(false, &crc, &forged), Proof::Unproven(_)));
+    }
+
+    #[test]
+    fn where_the_etag_is_kept_another_etag_differs_whatever_the_checksum() {
+        for algorithm in ["CRC32", "CRC64NVME", "SHA256"] {
+            let src = object("\"a\"", None, Some((algorithm, true, "x")));
+            let dst = object("\"b-2\"", Some("v1"), Some((algorithm, true, "x")));
+            assert_eq!(proof(true, &src, &dst), Proof::Differs("etag".into()));
+        }
     }
 
     #[test]

@@ -144,8 +144,20 @@ async fn plan<S: SourceStore, D: DestinationStore>(
                 let own = now
                     .iter()
                     .find(|p| p.version_id == s.version_id && !p.delete_marker);
-                match own.and_then(|p| entries.iter().find(|e| is_replica_of(e, p))) {
+                // Only a replica whose own ETag is the version's takes its place: the record
+                // (its source ETag and size) proves where the object came from, not its bytes
+                // (a multipart upload begun within the replica's window and completed later
+                // carries it over other bytes: docs/security.md, "What proves bytes").
+                let replicas: Vec<&ReplicaEntry> = own
+                    .map(|p| entries.iter().filter(|e| is_replica_of(e, p)).collect())
+                    .unwrap_or_default();
+                let proven = own.and_then(|p| replicas.iter().find(|e| e.past.etag == p.etag));
+                match proven {
                     Some(e) => from_replica(e, Some(s.version_id), ""),
+                    None if !replicas.is_empty() => Plan::Skip(format!(
+                        "unproven: the replica bucket holds an object recorded as the replica of version {} but its ETag is not the version's, so nothing proves its bytes (restore without --from brings the version back from the bucket's own history); left alone",
+                        s.version_id
+                    )),
                     None if current(now).is_some_and(|c| c.version_id == s.version_id) => {
                         own_copy(s)
                     }
