@@ -441,7 +441,8 @@ impl SourceStore for AwsS3 {
     }
 
     async fn current(&self, region: &str, bucket: &str, key: &str) -> Result<Current, S3Failure> {
-        current_state(&self.client(region), bucket, key, None, !self.on_aws).await
+        let not_aws = SourceStore::absence_is_listed(self);
+        current_state(&self.client(region), bucket, key, None, not_aws).await
     }
 
     fn absence_is_listed(&self) -> bool {

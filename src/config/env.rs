@@ -50,19 +50,13 @@ pub fn record_key_secret_arn(
 /// Whether `url` is plain `http://` to a host other than this machine's loopback.
 pub(crate) fn plain_http_off_host(url: &str) -> bool {
     let url = url.trim();
-    let Some(rest) = url
+    if !url
         .get(..7)
-        .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
-        .map(|_| &url[7..])
-    else {
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+    {
         return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host.split(':').next().unwrap_or_default(),
-    };
+    }
+    let host = super::url_host(url);
     let loopback = host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()

@@ -257,16 +257,21 @@ const AWS_DOMAINS: [&str; 4] = [
     "amazonaws.eu",
 ];
 
-/// Whether `url`'s host is one of AWS's.
-pub fn run_by_aws(url: &str) -> bool {
+/// The host of `url` (after any scheme; without user info, port or an IPv6 address's
+/// brackets).
+pub(crate) fn url_host(url: &str) -> &str {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host_port.strip_prefix('[') {
+    match host_port.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => host_port.split(':').next().unwrap_or(""),
-    };
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    }
+}
+
+/// Whether `url`'s host is one of AWS's.
+pub fn run_by_aws(url: &str) -> bool {
+    let host = url_host(url).trim_end_matches('.').to_ascii_lowercase();
     AWS_DOMAINS
         .iter()
         .any(|d| host == *d || host.ends_with(&format!(".{d}")))
