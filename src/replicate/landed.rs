@@ -13,6 +13,21 @@ use super::guard::keeps_etag;
 use super::*;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    /// Deletes again `ours`, the version our write just made at `at` (a version delete of
+    /// exactly it): what each proof below does where ours must not stand.
+    async fn withdraw_ours(
+        &self,
+        at: &ReplicaLocation,
+        ours: &str,
+        run: &Run,
+    ) -> Result<(), ReplicationError> {
+        run.start()?;
+        self.destination
+            .delete_version(at, ours)
+            .await
+            .map_err(dst_err)
+    }
+
     /// The destination key's own entries (versions and delete markers, newest first): one
     /// ListObjectVersions on its name (which also lists longer keys it prefixes, left out).
     pub(super) async fn destination_stack(
@@ -50,11 +65,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if entries.next().map(|below| below.version_id.as_str()) == read {
             return Ok(true);
         }
-        run.start()?;
-        self.destination
-            .delete_version(at, ours)
-            .await
-            .map_err(dst_err)?;
+        self.withdraw_ours(at, ours, run).await?;
         info!(destination = %at.bucket, key = %at.key, replica_version_id = %ours,
               "another write landed between the read and ours: ours withdrawn");
         Ok(false)
@@ -114,11 +125,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if stands != Some(true) {
             return Ok(false);
         }
-        run.start()?;
-        self.destination
-            .delete_version(at, ours)
-            .await
-            .map_err(dst_err)?;
+        self.withdraw_ours(at, ours, run).await?;
         info!(bucket = %src.event.bucket, key = %src.event.key, destination = %at.bucket,
               replica_version_id = %ours,
               "the copy sent ahead landed on a later delete marker: ours deleted, the delete stands");
@@ -169,11 +176,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(false);
         }
-        run.start()?;
-        self.destination
-            .delete_version(at, ours)
-            .await
-            .map_err(dst_err)?;
+        self.withdraw_ours(at, ours, run).await?;
         info!(bucket = %src.event.bucket, key = %src.event.key, version_id = version,
               destination = %at.bucket, "a concurrent copy wrote this version first: ours deleted");
         Ok(true)
@@ -212,11 +215,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if others.is_empty() {
             return Ok(false);
         }
-        run.start()?;
-        self.destination
-            .delete_version(at, ours)
-            .await
-            .map_err(dst_err)?;
+        self.withdraw_ours(at, ours, run).await?;
         info!(bucket = %src.event.bucket, key = %src.event.key, version_id = version,
               destination = %at.bucket,
               "a concurrent copy wrote this version over the delete marker first: ours deleted");
