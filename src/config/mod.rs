@@ -231,6 +231,14 @@ impl Config {
         self.source_buckets.is_empty() || self.source_buckets.iter().any(|b| b == bucket)
     }
 
+    /// An enabled rule writing to `destination` (a [`DestinationId`] as it prints, as the tools'
+    /// findings name it): the first in the configuration.
+    pub fn rule_for_destination(&self, destination: &str) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .find(|r| r.enabled && r.destination.id().to_string() == destination)
+    }
+
     /// Whether any enabled rule filters on tags (then the source's tags must be read to match).
     pub fn uses_tag_filters(&self) -> bool {
         self.rules

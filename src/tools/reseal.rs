@@ -54,11 +54,7 @@ pub async fn reseal<S: SourceStore, D: DestinationStore>(
             candidates,
             |_| 0,
             |(key, destination)| async move {
-                let rule = replicator
-                    .config()
-                    .rules
-                    .iter()
-                    .find(|r| r.enabled && r.destination.id().to_string() == destination);
+                let rule = replicator.config().rule_for_destination(&destination);
                 let outcome = match rule {
                     Some(rule) => Some(replicator.reseal(rule, bucket, &key, dry_run).await),
                     None => None,

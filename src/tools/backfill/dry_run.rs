@@ -125,9 +125,7 @@ pub async fn plan<S: SourceStore, D: DestinationStore>(
         let endpoint = |f: &Finding| {
             replicator
                 .config()
-                .rules
-                .iter()
-                .find(|r| r.destination.id().to_string() == f.destination)
+                .rule_for_destination(&f.destination)
                 .and_then(|r| r.destination.endpoint.as_ref().map(|e| e.url.as_str()))
         };
         for f in &found {
@@ -182,12 +180,7 @@ async fn replica_of_another_version<S: SourceStore, D: DestinationStore>(
     f: &Finding,
     current: Option<&str>,
 ) -> Result<bool, ReplicationError> {
-    let Some(rule) = replicator
-        .config()
-        .rules
-        .iter()
-        .find(|r| r.enabled && r.destination.id().to_string() == f.destination)
-    else {
+    let Some(rule) = replicator.config().rule_for_destination(&f.destination) else {
         return Ok(false);
     };
     let at = replicator.locate(rule, key).await?;
