@@ -74,6 +74,10 @@ async fn repair_reseal_never_takes_an_equal_crc_for_proof() {
     assert!(answer.contains("\"replicated\":1"), "{answer}");
     let mut record = w.metadata(&w.dst, "k").await;
     record.retain(|k, _| k != "replica-written-at" && k != "replica-written-until");
+    // The forgery replaces the replica a second or more after the source's write: a later write
+    // of the destination, which repair leaves (in the source's own second the order of writes,
+    // tied by bucket name, would judge it earlier and repair would copy the source over it).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     put_with(&w.s3, &w.dst, "k", &evil(), |p| {
         p.set_metadata(Some(record.clone()))
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
