@@ -73,6 +73,14 @@ fn main() {
         i += 2;
     }
     if let Some(seed) = seed {
+        // SOAK_TRACE=1: the engine's own log lines too, on standard error.
+        if std::env::var("SOAK_TRACE").is_ok_and(|v| v == "1") {
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::DEBUG)
+                .with_writer(std::io::stderr)
+                .without_time()
+                .init();
+        }
         let outcome = sim::run(seed, &options);
         print!("{}", outcome.render());
         std::process::exit(i32::from(!outcome.passed()));
