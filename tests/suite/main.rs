@@ -41,6 +41,7 @@ mod rgw_endpoints;
 mod rgw_function;
 mod rgw_integrity;
 mod s3_errors;
+mod same_etag_races;
 mod security;
 mod simulation;
 mod stalled_parts;
