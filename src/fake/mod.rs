@@ -90,7 +90,13 @@ struct Purged {
 
 impl State {
     /// Deletes one version of a key for good, noting where it lay.
-    fn purge_version(&mut self, op: &'static str, bucket: &str, key: &str, version_id: &str) -> Result<(), S3Failure> {
+    fn purge_version(
+        &mut self,
+        op: &'static str,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<(), S3Failure> {
         let Some(versions) = self.bucket(op, bucket)?.keys.get_mut(key) else {
             return Ok(());
         };
