@@ -34,6 +34,7 @@ mod own_layouts;
 mod record_times;
 mod replicated_once;
 mod replication;
+mod reseal_exit;
 mod restore;
 mod restore_review;
 mod restore_symptoms;
