@@ -75,7 +75,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if check == Check::Event
                     && !src.is_current
                     && theirs.not_replicated_from(&at.bucket, &at.key, source)
-                    && self.current_is_earlier(src, theirs, at, run).await?
+                    && self.current_is_earlier(rule, src, theirs, at, run).await?
                 {
                     return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
                 }
@@ -156,18 +156,36 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         Ok(Guard::Write(condition, theirs.map(|_| over)))
     }
 
-    /// Whether the source's current version is another object than the event's, earlier in
-    /// the one order of writes than the destination's current original `theirs`, or a replica
-    /// the function wrote there from the destination's bucket.
+    /// Whether what the destination follows from the source now is another object than the
+    /// event's, earlier in the one order of writes than the destination's current original
+    /// `theirs`, or a replica the function wrote there from the destination's bucket: the
+    /// source's current version or, under a delete marker `rule` does not replicate, its newest
+    /// object version (as `decide` follows it). A replicated marker, put above this version
+    /// after it, is judged by `decide` once the version lands, as before.
     async fn current_is_earlier(
         &self,
+        rule: &Rule,
         src: &SourceRead<'_>,
         theirs: &SourceVersion,
         at: &ReplicaLocation,
         run: &Run,
     ) -> Result<bool, ReplicationError> {
-        let current = self.source_current(src.region, src.event, run).await?;
         let source = src.event.bucket.as_str();
+        let current = match self.source_current(src.region, src.event, run).await? {
+            Current::DeleteMarker(..) => {
+                let destination = rule.destination.id();
+                let governs =
+                    rules::governing(&self.config, source, &destination, &src.event.key, &[]);
+                if governs.is_some_and(|r| r.delete_marker_replication) {
+                    return Ok(false);
+                }
+                match self.newest_object(src.region, src.event, run).await? {
+                    Some(newest) => Current::Object(Box::new(newest)),
+                    None => return Ok(false),
+                }
+            }
+            current => current,
+        };
         Ok(matches!(&current, Current::Object(c)
             if c.version_id != src.head.version_id
                 && (order::later_original(source, c, theirs, at)
