@@ -292,10 +292,13 @@ impl World {
 
     /// The last replica at `destination` of `source`'s `key`, where `source` deleted versions of
     /// it for good and version deletes are not replicated (S3 keeps that replica): it competes
-    /// as the write it stands for while no write of the destination's own lies above it (a
-    /// multipart upload completed over it but initiated before its original is earlier in the
-    /// order, yet the source's version is gone, so nothing can copy it over that upload again:
-    /// S3 keeps no source).
+    /// as the write it stands for while it is standing (as `standing` says of a bucket's own
+    /// writes) and no write of the destination's own lies above it. Its source version is gone
+    /// and the engine copies only from sources, so nothing can put it back on top: once a later
+    /// write replaced it (another source's replica), it no longer competes, whatever lands over
+    /// that write next (that source's multipart upload, initiated before the kept replica's
+    /// original, completed over its own later write); nor does it once a user's upload,
+    /// likewise earlier in the order, lies above it (S3 keeps no source to copy again).
     fn kept(&self, destination: &str, source: &str, key: &str) -> Option<Candidate> {
         if self.topology.version_deletes
             || !self
@@ -310,11 +313,15 @@ impl World {
                 && !self.is_user_made(destination, key, &e.version_id)
                 && e.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(source)
         })?;
+        let mine = self.entry_write(destination, key, kept);
         let covered = stack
             .iter()
             .skip_while(|e| e.version_id != kept.version_id)
             .skip(1)
-            .any(|e| self.is_user_made(destination, key, &e.version_id));
+            .any(|e| {
+                self.is_user_made(destination, key, &e.version_id)
+                    || write_order(&self.entry_write(destination, key, e), &mine).is_gt()
+            });
         (!covered).then(|| Candidate::Kept(kept.clone()))
     }
 
