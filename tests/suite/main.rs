@@ -20,6 +20,7 @@ mod crc_forgery;
 mod deadline_counts;
 mod delivery;
 mod fake_store;
+mod fan_in_hidden_sources;
 mod fixtures;
 mod forged_events;
 mod fuzz_input;
