@@ -18,12 +18,15 @@ fn config(delete_markers: bool) -> Config {
     } else {
         "Disabled"
     };
-    Config::from_json(&format!(
+    let mut config = Config::from_json(&format!(
         r#"{{"Rules":[{{"ID":"all","Priority":1,"Status":"Enabled","Filter":{{}},
             "DeleteMarkerReplication":{{"Status":"{status}"}},
             "Destination":{{"Bucket":"dst","Region":"eu-west-1"}}}}]}}"#
     ))
-    .unwrap()
+    .unwrap();
+    // One source, as `template.yaml` deploys it (several send no copy ahead of its read).
+    config.source_buckets = vec!["src".to_owned()];
+    config
 }
 
 fn s3() -> FakeS3 {

@@ -74,7 +74,10 @@ fn client(rules: &[&Rule]) -> Client {
 }
 
 fn config() -> Config {
-    Config::from_shorthand("dst", Some("eu-west-1".into()), None, None).unwrap()
+    let mut config = Config::from_shorthand("dst", Some("eu-west-1".into()), None, None).unwrap();
+    // One source, as `template.yaml` deploys it (several send no copy ahead of its read).
+    config.source_buckets = vec!["src".to_owned()];
+    config
 }
 
 async fn run(rules: &[&Rule], event: Value) -> Result<Summary, InvocationError> {
