@@ -1234,13 +1234,15 @@ async fn multipart_copy_keeps_the_sources_composite_checksum() {
 
 /// One rule for objects tagged `class=keep`.
 fn tag_filtered() -> Config {
-    Config::from_json(
+    let mut config = Config::from_json(
         r#"{"Rules":[{"ID":"keep","Priority":1,"Status":"Enabled",
             "Filter":{"Tag":{"Key":"class","Value":"keep"}},
             "DeleteMarkerReplication":{"Status":"Disabled"},
             "Destination":{"Bucket":"dst","Region":"eu-west-1"}}]}"#,
     )
-    .unwrap()
+    .unwrap();
+    config.source_buckets = vec!["src".to_owned()];
+    config
 }
 
 /// A replicator with [`tag_filtered`] rules on a mocked client.
