@@ -99,6 +99,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if above && matches!(check, Check::Event | Check::History) {
                     return Ok(Guard::Stop(Done::Skipped(SkipReason::Superseded)));
                 }
+                // A later original write below a replica that the source's version delete
+                // takes away stays too (asked after the above: a late version superseded costs
+                // nothing more).
+                if self
+                    .later_below_gone_replica(src.region, source, src.head, theirs, at, run)
+                    .await?
+                {
+                    return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
+                }
                 // A replica of another version of this source is current: if its original is
                 // no earlier than this one, this event may be late and its replica below.
                 check == Check::Event
