@@ -84,13 +84,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 // put it back. S3 keeps one replica a version (an API client cannot insert one
                 // below the current), so a late version is left out.
                 let above = match record {
-                    // A `null` version has no place in a stack apart from its write.
-                    Some(r)
-                        if r.from(source)
-                            && r.version != version
-                            && version != "null"
-                            && !src.is_current =>
-                    {
+                    // A `null` version has its place too: its write's, which the source's
+                    // listing shows (the one read just now).
+                    Some(r) if r.from(source) && r.version != version && !src.is_current => {
                         self.stands_above(src.region, src.version, r.version, run)
                             .await?
                     }

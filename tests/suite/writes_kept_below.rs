@@ -5,7 +5,8 @@
 //! before versioning whose late event finds a delete marker current. What each must end with is
 //! docs/semantics.md's "The order of writes".
 
-use s3_replicator::fake::{FakeS3, Notice};
+use s3_replicator::fake::{FakeS3, Notice, Versioning};
+use s3_replicator::tools::backfill::{self, Tally};
 use s3_replicator::{Config, Replicator};
 
 use crate::convergence_symptoms::{current, deliver, of, settle, stack};
@@ -31,6 +32,22 @@ fn setup(markers: bool) -> (FakeS3, Replicator<FakeS3, FakeS3>) {
     let s3 = crate::convergence_symptoms::s3_with(&[SRC, DST]);
     let r = engine(one_way(markers), s3.clone(), s3.clone(), "us-east-1");
     (s3, r)
+}
+
+async fn backfill_all_versions(r: &Replicator<FakeS3, FakeS3>, bucket: &str) -> Tally {
+    let options = backfill::Options {
+        bucket: bucket.into(),
+        prefix: String::new(),
+        all_versions: true,
+        concurrency: 1,
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (tally, failures) =
+        backfill::backfill(r, &options, &s3_replicator::tools::progress::Quiet, &stop)
+            .await
+            .unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    tally
 }
 
 /// The source's write `w2`, then the destination's own write (later), then the source's `w3`
@@ -67,4 +84,33 @@ async fn a_copy_leaves_the_later_write_below_a_replica_the_version_delete_takes(
         "{:#?}",
         stack(&s3, DST, "k")
     );
+}
+
+/// A source unversioned at first: its `null` write, then the destination's own write (later),
+/// then versioning enabled and a version replicated over that write. `backfill --all-versions`
+/// sent the `null` version (below in the source's stack) over that replica, then the version
+/// again: a second replica, and once that version was deleted the `null` version's replica hid
+/// the later write (seed 44819). A `null` version has its place in the stack like any other.
+#[tokio::test]
+async fn backfill_all_versions_sends_no_null_version_over_a_later_versions_replica() {
+    let s3 = crate::convergence_symptoms::s3_with(&[DST]);
+    s3.create_unversioned_bucket(SRC, "us-east-1");
+    let r = engine(one_way(false), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(SRC, "k", b"null, written unversioned");
+    s3.take_notices();
+    s3.advance_clock(1100);
+    s3.put(DST, "k", b"the destination's own write");
+    s3.set_versioning(SRC, Versioning::Enabled);
+    s3.advance_clock(1100);
+    s3.put(SRC, "k", b"v, the source's latest");
+    settle(&s3, &r, &[SRC]).await;
+    let before = stack(&s3, DST, "k");
+    let tally = backfill_all_versions(&r, SRC).await;
+    assert_eq!(
+        tally.replicated,
+        0,
+        "{tally:?}: {:#?}",
+        stack(&s3, DST, "k")
+    );
+    assert_eq!(stack(&s3, DST, "k"), before);
 }
