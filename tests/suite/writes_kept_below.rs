@@ -114,3 +114,29 @@ async fn backfill_all_versions_sends_no_null_version_over_a_later_versions_repli
     );
     assert_eq!(stack(&s3, DST, "k"), before);
 }
+
+/// A write made while the source was unversioned (its event names no version), then
+/// versioning enabled and the key deleted, delete markers not replicated: the destination
+/// follows the source's newest object version, the `null` one. Its event, late, read the key's
+/// current entry, found the delete marker and took the write for gone; nothing else sends it
+/// (seeds 37823, 83527, 65059).
+#[tokio::test]
+async fn a_late_event_of_an_unversioned_write_copies_it_from_under_a_delete_marker() {
+    let s3 = crate::convergence_symptoms::s3_with(&[DST]);
+    s3.create_unversioned_bucket(SRC, "us-east-1");
+    let r = engine(one_way(false), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(SRC, "k", b"written unversioned");
+    let put = of(&s3.take_notices(), SRC);
+    assert_eq!(put.version_id, None, "the event names no version");
+    s3.set_versioning(SRC, Versioning::Enabled);
+    s3.advance_clock(1100);
+    s3.delete(SRC, "k");
+    settle(&s3, &r, &[SRC]).await;
+    deliver(&r, &[put]).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("written unversioned"),
+        "{:#?}",
+        stack(&s3, DST, "k")
+    );
+}
