@@ -65,14 +65,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if order::later_original(source, src.head, theirs, at) {
                     return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
                 }
-                // A late event's version over another bucket's original write: where the
-                // source's current version (above this one) is earlier than that write, this
-                // version would only land to be replaced by the current one, which would then
-                // hide the later write (fan-in, two-way: the sides would take turns). Where the
-                // source's current version is a replica of the destination's own write (two-way:
-                // the source follows the destination), that write replaced this version in the
-                // source: landing it would leave the sides apart, nothing carrying it back.
-                if check == Check::Event
+                // A late event's version (or a backfill's history) over another bucket's
+                // original write: where the source's current version (above this one) is
+                // earlier than that write, this version would only land to be replaced by the
+                // current one, which would then hide the later write (fan-in, two-way: the
+                // sides would take turns). Where the source's current version is a replica of
+                // the destination's own write (two-way: the source follows the destination),
+                // that write replaced this version in the source: landing it would leave the
+                // sides apart, nothing carrying it back.
+                if matches!(check, Check::Event | Check::History)
                     && !src.is_current
                     && theirs.not_replicated_from(&at.bucket, &at.key, source)
                     && self.current_is_earlier(src, theirs, at, run).await?

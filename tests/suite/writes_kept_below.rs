@@ -5,11 +5,11 @@
 //! before versioning whose late event finds a delete marker current. What each must end with is
 //! docs/semantics.md's "The order of writes".
 
-use s3_replicator::fake::{FakeS3, Notice, Versioning};
+use s3_replicator::fake::{FakeS3, Notice, UserWrite, Versioning};
 use s3_replicator::tools::backfill::{self, Tally};
 use s3_replicator::{Config, Replicator};
 
-use crate::convergence_symptoms::{current, deliver, of, settle, stack};
+use crate::convergence_symptoms::{current, deliver, of, settle, stack, two_way, A, B};
 use crate::meddled::engine;
 
 const SRC: &str = "bucket-src";
@@ -139,4 +139,38 @@ async fn a_late_event_of_an_unversioned_write_copies_it_from_under_a_delete_mark
         "{:#?}",
         stack(&s3, DST, "k")
     );
+}
+
+/// Two-way. B's upload (initiated first) and then, in one later second, A's write and B's own
+/// write; the upload completes on top of B's write, and A's write, later than the upload,
+/// replaces it in B. B's write never reached A. `backfill --all-versions` of B sent B's write
+/// (later than A's by the order) over A's, then the upload over that: A held the upload, B A's
+/// write (seed 19495). B's current version is A's write replicated: B follows A, and its
+/// history is not sent over the write that replaced it, as a late event's is not.
+#[tokio::test]
+async fn backfill_all_versions_sends_no_history_over_the_write_its_source_follows() {
+    let (s3, r) = two_way();
+    let upload = s3.begin_upload(B, "k", &UserWrite::default());
+    s3.advance_clock(1100);
+    s3.put(A, "k", b"a's write");
+    s3.put(B, "k", b"b's write, never sent");
+    let sent = s3.take_notices();
+    s3.advance_clock(1100);
+    let parts = vec![b"b's upload, ".to_vec(), b"initiated first".to_vec()];
+    s3.complete_upload(B, &upload, &parts, None).unwrap();
+    s3.take_notices();
+    deliver(&r, &[of(&sent, A)]).await;
+    settle(&s3, &r, &[A, B]).await;
+    assert_eq!(current(&s3, B, "k").as_deref(), Some("a's write"));
+    backfill_all_versions(&r, B).await;
+    settle(&s3, &r, &[A, B]).await;
+    for bucket in [A, B] {
+        assert_eq!(
+            current(&s3, bucket, "k").as_deref(),
+            Some("a's write"),
+            "{bucket}: a {:#?}, b {:#?}",
+            stack(&s3, A, "k"),
+            stack(&s3, B, "k")
+        );
+    }
 }
