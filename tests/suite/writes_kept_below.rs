@@ -174,3 +174,44 @@ async fn backfill_all_versions_sends_no_history_over_the_write_its_source_follow
         );
     }
 }
+
+/// The same against the local S3 (moto), through the handler as Lambda invokes it: the read
+/// of the `null` version by its id, on the event's ETag, is a request S3 answers under a delete
+/// marker.
+#[tokio::test]
+async fn on_the_local_s3_a_late_unversioned_write_is_read_from_under_the_marker() {
+    use crate::common::{body_of, client, created_event, put, server, unique_bucket};
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let s3 = client();
+    let src = unique_bucket("nullsrc");
+    s3.create_bucket().bucket(&src).send().await.unwrap();
+    let dst = crate::common::versioned_bucket(&s3, "nulldst", "us-east-1").await;
+    let written = put(&s3, &src, "k", b"written unversioned").await;
+    assert_eq!(written.version_id, None, "the event names no version");
+    s3.put_bucket_versioning()
+        .bucket(&src)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.delete_object()
+        .bucket(&src)
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let config = format!(
+        r#"{{"Rules":[{{"ID":"all","Priority":1,"Status":"Enabled","Filter":{{}},
+        "DeleteMarkerReplication":{{"Status":"Disabled"}},"Destination":{{"Bucket":"{dst}"}}}}]}}"#
+    );
+    let r = crate::common::replicator(&server().endpoint, &[("REPLICATION_CONFIG", &config)]);
+    let summary = s3_replicator::handle(&r, created_event(&[written]))
+        .await
+        .unwrap();
+    assert_eq!(summary.replicated, 1, "{summary:?}");
+    assert_eq!(body_of(&s3, &dst, "k", None).await, b"written unversioned");
+}
