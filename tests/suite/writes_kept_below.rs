@@ -86,6 +86,59 @@ async fn a_copy_leaves_the_later_write_below_a_replica_the_version_delete_takes(
     );
 }
 
+/// The same state seen by the tools before the delete's event arrives: `verify` judges as the
+/// engine (the destination's write below is later, `newer-at-destination`, not damage), and
+/// `repair` writes nothing over it (seed 61160: a repair copied the source's version there).
+#[tokio::test]
+async fn verify_and_repair_judge_below_a_replica_the_version_delete_takes() {
+    use s3_replicator::tools::compare::{self, Status};
+    let (s3, r) = setup(true);
+    s3.put(SRC, "k", b"w2, the source's");
+    s3.advance_clock(1100);
+    s3.put(DST, "k", b"the destination's own write");
+    s3.advance_clock(1100);
+    let w3 = s3.put(SRC, "k", b"w3, the source's latest");
+    settle(&s3, &r, &[SRC]).await;
+    s3.purge(SRC, "k", w3.version_id.as_deref().unwrap());
+    let deleted: Vec<Notice> = s3.take_notices();
+    let options = compare::Options {
+        bucket: SRC.into(),
+        prefix: String::new(),
+        deep: true,
+        explain_missing: true,
+    };
+    let findings = compare::verify(&r, &options).await.unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(
+        findings[0].status,
+        Status::NewerAtDestination,
+        "{findings:?}"
+    );
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (tally, failures) = s3_replicator::tools::repair::repair(
+        &r,
+        SRC,
+        &findings,
+        Vec::new(),
+        2,
+        &s3_replicator::tools::progress::Quiet,
+        &stop,
+    )
+    .await
+    .unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(tally.replicated, 0, "{:#?}", stack(&s3, DST, "k"));
+    for e in &deleted {
+        deliver(&r, std::slice::from_ref(e)).await;
+    }
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("the destination's own write"),
+        "{:#?}",
+        stack(&s3, DST, "k")
+    );
+}
+
 /// A source unversioned at first: its `null` write, then the destination's own write (later),
 /// then versioning enabled and a version replicated over that write. `backfill --all-versions`
 /// sent the `null` version (below in the source's stack) over that replica, then the version
