@@ -98,12 +98,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .await?;
             return Ok(stands == Some(true));
         }
-        run.start()?;
-        let below = self
-            .destination
-            .replica_version(at, &below.version_id)
-            .await
-            .map_err(dst_err)?;
+        let below = self.destination_version(at, &below.version_id, run).await?;
         Ok(matches!(&below, Current::Object(o) if order::later_original(source, head, o, at)))
     }
 }

@@ -28,6 +28,20 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .map_err(dst_err)
     }
 
+    /// One version of the destination key, read by its id (a HEAD).
+    pub(super) async fn destination_version(
+        &self,
+        at: &ReplicaLocation,
+        version_id: &str,
+        run: &Run,
+    ) -> Result<Current, ReplicationError> {
+        run.start()?;
+        self.destination
+            .replica_version(at, version_id)
+            .await
+            .map_err(dst_err)
+    }
+
     /// The destination key's own entries (versions and delete markers, newest first): one
     /// ListObjectVersions on its name (which also lists longer keys it prefixes, left out).
     pub(super) async fn destination_stack(
@@ -163,12 +177,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let Some(below) = below else {
             return Ok(false);
         };
-        run.start()?;
-        let below = self
-            .destination
-            .replica_version(at, &below.version_id)
-            .await
-            .map_err(dst_err)?;
+        let below = self.destination_version(at, &below.version_id, run).await?;
         let version = src.version.version_id.as_deref().unwrap_or("null");
         if !matches!(&below, Current::Object(o)
             if o.is_replica_of(&at.bucket, &at.key, &src.event.bucket, src.head,

@@ -104,12 +104,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return Ok(false);
         }
         for p in entries.filter(|p| !p.delete_marker && after.iter().any(|a| a.size == p.size)) {
-            run.start()?;
-            let v = self
-                .destination
-                .replica_version(at, &p.version_id)
-                .await
-                .map_err(dst_err)?;
+            let v = self.destination_version(at, &p.version_id, run).await?;
             let of_after = matches!(&v, Current::Object(o) if o
                 .replica_record(&at.bucket, &at.key)
                 .is_some_and(|r| after.iter().any(|a| r.of(source, &a.version_id)
@@ -229,12 +224,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .map_err(dst_err)?;
         let mut replicas = Vec::new();
         for listed in versions.into_iter().filter(|v| candidate(v)) {
-            run.start()?;
             let v = self
-                .destination
-                .replica_version(at, &listed.version_id)
-                .await
-                .map_err(dst_err)?;
+                .destination_version(at, &listed.version_id, run)
+                .await?;
             if matches!(&v, Current::Object(o) if replica(o)) {
                 replicas.push(listed.version_id);
                 if first_only {
