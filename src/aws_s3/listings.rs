@@ -160,13 +160,20 @@ pub(super) async fn list_current(
 /// handed to `each` in order, with the kinds of its entries in the order S3 sent them (`None`
 /// when the body could not be read); at most `max_pages` pages. The answer: whether the listing
 /// came to its end.
+/// Whether a listing goes on to its next page.
+#[derive(PartialEq, Eq)]
+enum Go {
+    On,
+    Stop,
+}
+
 async fn version_pages(
     client: &Client,
     bucket: &str,
     owner: Option<&str>,
     prefix: &str,
     max_pages: Option<usize>,
-    mut each: impl FnMut(&ListObjectVersionsOutput, Option<Vec<Kind>>) -> Result<(), S3Failure>,
+    mut each: impl FnMut(&ListObjectVersionsOutput, Option<Vec<Kind>>) -> Result<Go, S3Failure>,
 ) -> Result<bool, S3Failure> {
     let (mut key_marker, mut version_marker) = (None, None);
     let mut pages = 0;
@@ -189,8 +196,7 @@ async fn version_pages(
             .send()
             .await
             .map_err(|e| failure("ListObjectVersions", e))?;
-        each(&page, order.take())?;
-        if page.is_truncated() != Some(true) {
+        if each(&page, order.take())? == Go::Stop || page.is_truncated() != Some(true) {
             return Ok(true);
         }
         key_marker = next_key_marker(&page)?;
@@ -212,7 +218,7 @@ pub(super) async fn all_versions(
         for v in page.versions() {
             versions.extend(listed_version(page.encoding_type(), v)?);
         }
-        Ok(())
+        Ok(Go::On)
     })
     .await?;
     // S3 lists each key's versions newest first.
@@ -232,6 +238,22 @@ pub(super) async fn history(
     all.ok_or_else(|| not_advancing("ListObjectVersions"))
 }
 
+/// One key's own versions and delete markers (newest first), with its bucket's expected
+/// owner: the listing on its name stops once it has passed the key (the longer keys it
+/// prefixes are left out, however many).
+pub(super) async fn key_history(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    owner: Option<&str>,
+) -> Result<Vec<Past>, S3Failure> {
+    let mut all = listed_history(client, bucket, owner, key, None, Some(key))
+        .await?
+        .ok_or_else(|| not_advancing("ListObjectVersions"))?;
+    all.retain(|p| p.key == key);
+    Ok(all)
+}
+
 /// [`history`] in at most `max_pages` pages: `None` where the listing is longer.
 pub(super) async fn history_within(
     client: &Client,
@@ -239,10 +261,23 @@ pub(super) async fn history_within(
     prefix: &str,
     max_pages: Option<usize>,
 ) -> Result<Option<Vec<Past>>, S3Failure> {
+    listed_history(client, bucket, None, prefix, max_pages, None).await
+}
+
+/// The listing behind [`history_within`] and [`key_history`]: `until`, a key past which the
+/// listing stops.
+async fn listed_history(
+    client: &Client,
+    bucket: &str,
+    owner: Option<&str>,
+    prefix: &str,
+    max_pages: Option<usize>,
+    until: Option<&str>,
+) -> Result<Option<Vec<Past>>, S3Failure> {
     let mut entries: Vec<Past> = Vec::new();
     let millis =
         |t: Option<&aws_smithy_types::DateTime>| t.map_or(0, |t| t.to_millis().unwrap_or(0));
-    let complete = version_pages(client, bucket, None, prefix, max_pages, |page, order| {
+    let complete = version_pages(client, bucket, owner, prefix, max_pages, |page, order| {
         let encoding = page.encoding_type();
         let version = |v: &aws_sdk_s3::types::ObjectVersion| -> Result<Past, S3Failure> {
             Ok(Past {
@@ -287,7 +322,9 @@ pub(super) async fn history_within(
         for entry in woven {
             entries.push(entry?);
         }
-        Ok(())
+        // Listings are in key order: once past `until`, nothing more is about it.
+        let past = until.is_some_and(|k| entries.last().is_some_and(|p| p.key.as_str() > k));
+        Ok(if past { Go::Stop } else { Go::On })
     })
     .await?;
     Ok(complete.then_some(entries))

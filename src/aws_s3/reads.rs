@@ -458,6 +458,16 @@ impl SourceStore for AwsS3 {
         super::listings::history(&self.client(region), bucket, prefix).await
     }
 
+    async fn key_history(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+        expected_bucket_owner: Option<&str>,
+    ) -> Result<Vec<Past>, S3Failure> {
+        super::listings::key_history(&self.client(region), bucket, key, expected_bucket_owner).await
+    }
+
     async fn history_within(
         &self,
         region: &str,

@@ -155,6 +155,18 @@ impl SourceStore for FakeS3 {
         Ok(all.unwrap_or_default())
     }
 
+    async fn key_history(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+        _expected_bucket_owner: Option<&str>,
+    ) -> Result<Vec<Past>, S3Failure> {
+        let mut all = self.history(region, bucket, key).await?;
+        all.retain(|p| p.key == key);
+        Ok(all)
+    }
+
     async fn history_within(
         &self,
         _region: &str,

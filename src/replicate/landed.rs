@@ -43,20 +43,19 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     }
 
     /// The destination key's own entries (versions and delete markers, newest first): one
-    /// ListObjectVersions on its name (which also lists longer keys it prefixes, left out).
+    /// ListObjectVersions on its name, stopped once past it (the longer keys it prefixes are
+    /// left out, however many), with the destination's expected owner.
     pub(super) async fn destination_stack(
         &self,
         at: &ReplicaLocation,
         run: &Run,
     ) -> Result<Vec<crate::store::Past>, ReplicationError> {
         run.start()?;
-        let mut stack = self
-            .source
-            .history(&at.region, &at.bucket, &at.key)
+        let owner = at.expected_bucket_owner.as_deref();
+        self.source
+            .key_history(&at.region, &at.bucket, &at.key, owner)
             .await
-            .map_err(dst_err)?;
-        stack.retain(|p| p.key == at.key);
-        Ok(stack)
+            .map_err(dst_err)
     }
 
     /// Whether our new entry `ours` (a replica or a delete marker) lies directly on `read`, the

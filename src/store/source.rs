@@ -115,6 +115,17 @@ pub trait SourceStore: Sync {
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<Past>, S3Failure>> + Send;
 
+    /// One key's own versions and delete markers, newest first (ListObjectVersions on its
+    /// name, stopped once past it: the longer keys it prefixes are left out), sent with the
+    /// bucket's expected owner where given.
+    fn key_history(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+        expected_bucket_owner: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Past>, S3Failure>> + Send;
+
     /// [`Self::history`] in at most `max_pages` pages (of 1,000 entries): `None` where it takes
     /// more, and no more are listed.
     fn history_within(

@@ -1417,3 +1417,34 @@ async fn copy_is_conditioned_on_the_destination_as_read() {
         .unwrap();
     assert_eq!((summary.replicated, copy.num_calls()), (1, 1));
 }
+
+/// The listing that proves an overwrite landed on the replica read is one request whatever the
+/// destination holds under longer keys its name prefixes (it stops once past the key), and it
+/// names the destination's owner as every request to that bucket does.
+#[tokio::test]
+async fn the_proof_lists_the_key_alone_with_its_owner() {
+    const BODY: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>dst</Name><Prefix>a b+c</Prefix><KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><NextKeyMarker>a b+c/more</NextKeyMarker><NextVersionIdMarker>m1</NextVersionIdMarker><MaxKeys>3</MaxKeys><IsTruncated>true</IsTruncated><Version><Key>a b+c</Key><VersionId>replica-2</VersionId><IsLatest>true</IsLatest><LastModified>2026-12-07T10:00:01.000Z</LastModified><ETag>&quot;etag&quot;</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Version><Version><Key>a b+c</Key><VersionId>replica-1</VersionId><IsLatest>false</IsLatest><LastModified>2026-12-07T10:00:00.000Z</LastModified><ETag>&quot;e0&quot;</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Version><Version><Key>a b+c/more</Key><VersionId>m1</VersionId><IsLatest>true</IsLatest><LastModified>2026-12-07T10:00:00.000Z</LastModified><ETag>&quot;e0&quot;</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Version></ListVersionsResult>"#;
+    let listed = mock!(Client::list_object_versions)
+        .match_requests(|r| {
+            r.bucket() == Some("dst") && r.expected_bucket_owner() == Some("111122223333")
+        })
+        .then_http_response(|| http(200, BODY));
+    let (head, acl, copy) = (
+        heads(None),
+        acl(false),
+        mock!(Client::copy_object).then_output(copied),
+    );
+    let s3 = client(&[&listed, &head, &acl, &copy]);
+    let mut config = config();
+    config.rules[0].destination.account = Some("111122223333".to_owned());
+    let replicator = Replicator::new(
+        config,
+        AwsS3::with_client(s3.clone()),
+        AwsS3::with_client(s3),
+        "us-east-1",
+    );
+    let summary = handle(&replicator, event(Some("v1"))).await.unwrap();
+    assert_eq!(summary.replicated, 1);
+    assert_eq!(listed.num_calls(), 1, "the listing went on past the key");
+}
