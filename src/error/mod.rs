@@ -201,6 +201,13 @@ impl ReplicationError {
             .is_some_and(|f| f.kind == S3FailureKind::PreconditionFailed)
     }
 
+    /// Whether S3 answered that the key holds no object (404 NoSuchKey): to a write on
+    /// `If-Match`, the destination's object was deleted since it was read.
+    pub fn is_no_such_key(&self) -> bool {
+        self.s3_failure()
+            .is_some_and(|f| f.status == Some(404) && f.code.as_deref() == Some("NoSuchKey"))
+    }
+
     /// The S3 answer behind this failure, when one is.
     pub fn s3_failure(&self) -> Option<&S3Failure> {
         match self {

@@ -379,7 +379,11 @@ impl State {
         };
         let holds = match (condition, self.current(op, bucket, key)?) {
             (WriteCondition::IfMatch(etag), Current::Object(o)) => o.etag == *etag,
-            (WriteCondition::IfMatch(_), _) => false,
+            // As S3: `If-Match` on a key with no object (nothing, or a delete marker on top)
+            // finds nothing to match: 404 NoSuchKey, not 412.
+            (WriteCondition::IfMatch(_), _) => {
+                return Err(fail(op, S3FailureKind::NotFound, "NoSuchKey", 404))
+            }
             (WriteCondition::IfNoneMatch, Current::Object(_)) => false,
             (WriteCondition::IfNoneMatch, _) => true,
         };

@@ -191,7 +191,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     .await
                 {
                     Ok(marker) => marker,
+                    // Another object, or none any more (a delete marker on top since: S3
+                    // answers `If-Match` with 404 NoSuchKey there): read both sides again.
                     Err(f) if f.status == Some(412) => return Ok(Step::Raced),
+                    Err(f)
+                        if read.is_some()
+                            && f.status == Some(404)
+                            && f.code.as_deref() == Some("NoSuchKey") =>
+                    {
+                        return Ok(Step::Raced)
+                    }
                     Err(f) => return Err(dst_err(f)),
                 };
                 // The marker is proven to lie on the object read (see `landed`), a tool's and an

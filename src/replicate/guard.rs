@@ -79,7 +79,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     && !src.is_current
                     && theirs.not_replicated_from(&at.bucket, &at.key, source)
                 {
-                    match self.source_moved_on(src, theirs, at, run).await? {
+                    match self.source_moved_on(rule, src, theirs, at, run).await? {
                         MovedOn::ToEarlier => {
                             return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)))
                         }
@@ -174,18 +174,32 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Whether the source's current state is another than the event's version: a version
     /// earlier in the one order of writes than the destination's current original `theirs`, or
     /// a replica the function wrote there from the destination's bucket ([`MovedOn::ToEarlier`]),
-    /// or anything else, a delete marker included ([`MovedOn::ToLater`]: convergence decides).
+    /// or anything else, a delete marker included ([`MovedOn::ToLater`]: convergence decides),
+    /// where `rule` would replicate it: a current version no rule copies here (a tag filter it
+    /// may not meet, SSE-KMS the rule leaves out, an archived or customer-encrypted object)
+    /// leaves the late version to land, as it would have in order ([`MovedOn::No`]).
     async fn source_moved_on(
         &self,
+        rule: &Rule,
         src: &SourceRead<'_>,
         theirs: &SourceVersion,
         at: &ReplicaLocation,
         run: &Run,
     ) -> Result<MovedOn, ReplicationError> {
+        // Which version a tag filter selects is not read here (its tags would be): the late
+        // version lands, as before this check.
+        if self.config.uses_tag_filters() {
+            return Ok(MovedOn::No);
+        }
         let current = self.source_current(src.region, src.event, run).await?;
         let source = src.event.bucket.as_str();
+        let unselected = |c: &SourceVersion| {
+            super::outcome::skip_reason(c, source, &src.event.key).is_some()
+                || (matches!(c.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms)
+        };
         Ok(match &current {
             Current::Object(c) if c.version_id == src.head.version_id => MovedOn::No,
+            Current::Object(c) if unselected(c) => MovedOn::No,
             Current::Object(c)
                 if order::later_original(source, c, theirs, at)
                     || c.is_replica_from(source, &src.event.key, &at.bucket) =>
@@ -263,6 +277,25 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .await
         {
             Ok(head) => Ok(head.etag == *pinned),
+            Err(e) if e.disposition() == Disposition::SourceGone => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    /// Whether the version a copy reads is still in the source (a 404 to the copy was then the
+    /// destination's).
+    pub(super) async fn source_still_there(
+        &self,
+        request: &CopyRequest,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        match self
+            .read_head(&request.source_region, &request.source, None, run)
+            .await
+        {
+            Ok(_) => Ok(true),
             Err(e) if e.disposition() == Disposition::SourceGone => Ok(false),
             Err(e) => Err(e),
         }

@@ -222,6 +222,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             {
                 return Ok(Attempt::Raced)
             }
+            // `If-Match` on a key deleted since the read: S3 finds no object to match (404),
+            // the same answer as a source version gone, which the source's read tells apart.
+            Err(e)
+                if e.is_no_such_key()
+                    && matches!(condition, Some(WriteCondition::IfMatch(_)))
+                    && self.source_still_there(&request, run).await? =>
+            {
+                return Ok(Attempt::Raced)
+            }
             Err(e) => return skip_or_fail(e).map(Attempt::Done),
         };
         // Noted the moment it landed: whatever the checks below meet (the deadline, a read that

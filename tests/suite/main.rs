@@ -18,6 +18,7 @@ mod convergence;
 mod convergence_symptoms;
 mod crc_forgery;
 mod deadline_counts;
+mod deleted_since_read;
 mod delivery;
 mod fake_store;
 mod fan_in_hidden_sources;

@@ -164,3 +164,38 @@ async fn fan_in_a_copy_to_a_new_key_never_buries_a_later_delete_put_since_its_re
         stack(&s3, DST, "k")
     );
 }
+
+/// A late version is left to convergence only where convergence brings the source's current
+/// version: under a tag filter, the source's current version (untagged) is replicated by no
+/// rule, so the late tagged one must land over the destination's earlier write, as it would
+/// have in order (it was skipped, and the earlier write stayed for good).
+#[tokio::test]
+async fn a_late_version_lands_where_no_rule_copies_the_current_one() {
+    let s3 = s3_with(&[SRC, DST]);
+    let config = s3_replicator::Config::from_json(&format!(
+        r#"{{"Rules":[{{"ID":"keep","Priority":1,"Status":"Enabled",
+        "Filter":{{"Tag":{{"Key":"class","Value":"keep"}}}},
+        "DeleteMarkerReplication":{{"Status":"Disabled"}},
+        "Destination":{{"Bucket":"{DST}","Region":"us-east-1"}}}}]}}"#
+    ))
+    .unwrap();
+    let r = engine(config, s3.clone(), s3.clone(), "us-east-1");
+    s3.write(DST, "k", b"the user's", &UserWrite::default())
+        .unwrap();
+    s3.advance_clock(1000);
+    let tagged = UserWrite {
+        tags: vec![("class".to_owned(), "keep".to_owned())],
+        ..UserWrite::default()
+    };
+    s3.write(SRC, "k", b"tagged", &tagged).unwrap();
+    s3.advance_clock(1000);
+    s3.put(SRC, "k", b"untagged");
+    let sent = from_source(&s3);
+    deliver(&r, &sent[..1]).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("tagged"),
+        "{:#?}",
+        stack(&s3, DST, "k")
+    );
+}
