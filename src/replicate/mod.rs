@@ -162,13 +162,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             // A delete marker is a write at its own Last-Modified, whoever put it, as
             // convergence judges it; where the server does not say when, one above a replica
             // of this version was put after it arrived.
-            Current::DeleteMarker(_, put) => match self
+            Current::DeleteMarker(id, put) => match self
                 .delete_stands(
                     &self.default_region,
                     source_bucket,
                     src,
                     at,
-                    put.as_ref(),
+                    reads::marker(&id, &put),
                     &run,
                 )
                 .await?
