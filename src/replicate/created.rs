@@ -74,6 +74,26 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             },
         };
         if let Some(reason) = skip_reason(&head, &event.bucket, &event.key) {
+            // A repair of a chain's middle, whose current object is a replica from a third
+            // bucket: the source's own write below it is still sent on (`sent_on`), so the
+            // key is converged at those destinations, as a check judged it.
+            if reason == SkipReason::IsReplica && run.mode() == Mode::Rewrite {
+                let below: Vec<&Rule> =
+                    rules::select_for_key(&self.config, &event.bucket, &event.key)
+                        .into_iter()
+                        .filter(|r| !run.leaves(&r.destination.id()))
+                        .filter(|r| self.judged_below(r, &head, &event.bucket, &event.key))
+                        .collect();
+                let converged: Vec<_> = self
+                    .converge(event, &region, None, &below, run)
+                    .await
+                    .into_iter()
+                    .filter(made_a_difference)
+                    .collect();
+                if !converged.is_empty() {
+                    return converged;
+                }
+            }
             return whole(Ok(Done::Skipped(reason)));
         }
         if let Err(e) = self.complete_lock(&region, &version, &mut head, run).await {

@@ -223,6 +223,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         let at = self.location(rule, key, run).await?;
         let dst = self.replica_current(&at, run).await?;
+        let below = self.sent_on(region, &event, &at, src, run).await?;
+        let src = below.as_ref().unwrap_or(src);
         self.decide(rule, &event, region, (src, &dst), &at, run)
             .await
     }

@@ -113,3 +113,117 @@ async fn a_copy_sent_ahead_onto_a_later_delete_above_its_replica_withdraws_itsel
     );
     assert_eq!(replicas(&s3), before, "{:#?}", stack(&s3, DST, "k"));
 }
+
+const C: &str = "bucket-c";
+
+/// X → Y, delete markers replicated.
+fn to(destination: &str) -> Config {
+    Config::from_json(&format!(
+        r#"{{"Rules":[{{"ID":"to","Priority":1,"Status":"Enabled","Filter":{{}},
+        "DeleteMarkerReplication":{{"Status":"Enabled"}},
+        "Destination":{{"Bucket":"{destination}","Region":"us-east-1"}}}}]}}"#
+    ))
+    .unwrap()
+}
+
+/// A chain A → B → C: the middle bucket's own version replicated to C, then its user's delete,
+/// and above that delete A's multipart upload, initiated before it (earlier in the one order),
+/// taken at B for A's own delete replicated (A deleted the key before the upload completed).
+/// B never sends on a replica: C follows B's own latest write below it, its delete, which is
+/// later than the upload. The delete's event found B's current object a replica and did
+/// nothing; C kept the version. Returns the S3, the B → C engine and the delete's events.
+async fn chain_with_a_delete_under_a_replica() -> (
+    FakeS3,
+    s3_replicator::Replicator<FakeS3, FakeS3>,
+    Vec<s3_replicator::fake::Notice>,
+) {
+    let s3 = s3_with(&[A, B, C]);
+    let ab = engine(to(B), s3.clone(), s3.clone(), "us-east-1");
+    let bc = engine(to(C), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(B, "k", b"B's own version");
+    settle(&s3, &bc, &[B]).await;
+    assert_eq!(current(&s3, C, "k").as_deref(), Some("B's own version"));
+    let upload = s3.begin_upload(A, "k", &UserWrite::default());
+    s3.advance_clock(1000);
+    s3.delete(A, "k");
+    s3.advance_clock(1000);
+    s3.delete(B, "k");
+    let deleted = s3.take_notices();
+    s3.advance_clock(1000);
+    let parts = vec![b"A's upload, ".to_vec(), b"initiated first".to_vec()];
+    s3.complete_upload(A, &upload, &parts, None).unwrap();
+    let completed: Vec<_> = s3
+        .take_notices()
+        .into_iter()
+        .filter(|n| n.bucket == A)
+        .collect();
+    deliver(&ab, &completed).await;
+    assert_eq!(
+        current(&s3, B, "k").as_deref(),
+        Some("A's upload, initiated first"),
+        "{:#?}",
+        stack(&s3, B, "k")
+    );
+    s3.take_notices();
+    let deleted = deleted.into_iter().filter(|n| n.bucket == B).collect();
+    (s3, bc, deleted)
+}
+
+#[tokio::test]
+async fn a_chains_middle_sends_on_its_own_delete_below_a_replica() {
+    let (s3, bc, deleted) = chain_with_a_delete_under_a_replica().await;
+    deliver(&bc, &deleted).await;
+    assert_eq!(
+        current(&s3, C, "k"),
+        None,
+        "the middle's delete was not replicated: {:#?}",
+        stack(&s3, C, "k")
+    );
+}
+
+/// The same state, the delete's event never delivered: `verify` of the middle bucket and a
+/// Batch verify task see the version the last bucket should no longer hold (they said
+/// `skipped`, the middle's current object being a replica), and `repair` hides it.
+#[tokio::test]
+async fn verify_sees_a_chains_middle_delete_below_a_replica_and_repair_replicates_it() {
+    use s3_replicator::tools::compare::{self, Status};
+    let (s3, bc, _) = chain_with_a_delete_under_a_replica().await;
+    let options = compare::Options {
+        bucket: B.into(),
+        prefix: String::new(),
+        deep: false,
+        explain_missing: true,
+    };
+    let findings = compare::verify(&bc, &options).await.unwrap();
+    let status: Vec<_> = findings.iter().map(|f| f.status).collect();
+    assert_eq!(status, [Status::Differs], "{findings:?}");
+    let head = match s3_replicator::store::SourceStore::current(&s3, "us-east-1", B, "k")
+        .await
+        .unwrap()
+    {
+        s3_replicator::store::Current::Object(head) => head,
+        other => panic!("{other:?}"),
+    };
+    let batch = compare::verify_object(&bc, "us-east-1", B, &head, "k").await;
+    let batch: Vec<_> = batch.into_iter().map(|(_, r)| r.unwrap().0).collect();
+    assert_eq!(batch, [Status::Differs]);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (_, failures) = s3_replicator::tools::repair::repair(
+        &bc,
+        B,
+        &findings,
+        Vec::new(),
+        2,
+        &s3_replicator::tools::progress::Quiet,
+        &stop,
+    )
+    .await
+    .unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(current(&s3, C, "k"), None, "{:#?}", stack(&s3, C, "k"));
+    let findings = compare::verify(&bc, &options).await.unwrap();
+    assert!(
+        findings.iter().all(|f| f.status != Status::Differs),
+        "{findings:?}"
+    );
+}
