@@ -293,6 +293,7 @@ pub fn reason_name(reason: &SkipReason) -> &'static str {
         SkipReason::SourceVersionExists => "SourceVersionExists",
         SkipReason::DestinationChanged => "DestinationChanged",
         SkipReason::Superseded => "Superseded",
+        SkipReason::SourceMovedOn => "SourceMovedOn",
     }
 }
 

@@ -335,13 +335,7 @@ impl DestinationStore for FakeS3 {
     ) -> Result<(), S3Failure> {
         let _call = self.call().await;
         let mut state = self.state();
-        if let Some(v) = state
-            .bucket("DeleteObject", &at.bucket)?
-            .keys
-            .get_mut(&at.key)
-        {
-            v.retain(|s| s.id != version_id);
-        }
+        state.purge_version("DeleteObject", &at.bucket, &at.key, version_id)?;
         let id = Some(version_id.to_owned());
         state.notify(&at.bucket, &at.key, "ObjectRemoved:Delete", id, None);
         Ok(())

@@ -73,6 +73,46 @@ struct State {
     /// then never read.
     clock: Option<i64>,
     hooks: observe::Hooks,
+    /// Versions deleted for good (a version delete, the owner's or a replicated one), in the
+    /// order they went, each with the version that lay just below it: a simulation's oracle
+    /// reads a key's stack as it was built (see `FakeS3::stack_ever`).
+    purged: Vec<Purged>,
+}
+
+/// A version deleted for good, and where it lay.
+struct Purged {
+    bucket: String,
+    key: String,
+    /// The version just below it when it was deleted (`None`: it was the oldest).
+    below: Option<String>,
+    stored: Stored,
+}
+
+impl State {
+    /// Deletes one version of a key for good, noting where it lay.
+    fn purge_version(
+        &mut self,
+        op: &'static str,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<(), S3Failure> {
+        let Some(versions) = self.bucket(op, bucket)?.keys.get_mut(key) else {
+            return Ok(());
+        };
+        let Some(i) = versions.iter().position(|v| v.id == version_id) else {
+            return Ok(());
+        };
+        let stored = versions.remove(i);
+        let below = i.checked_sub(1).map(|b| versions[b].id.clone());
+        self.purged.push(Purged {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            below,
+            stored,
+        });
+        Ok(())
+    }
 }
 
 /// A bucket's versioning state, as GetBucketVersioning tells it.

@@ -296,12 +296,9 @@ impl FakeS3 {
     /// Deletes one version for good (DeleteObject with its version id), as its owner may.
     pub fn purge(&self, bucket: &str, key: &str, version_id: &str) {
         let mut state = self.state();
-        let b = state
-            .bucket("DeleteObject", bucket)
+        state
+            .purge_version("DeleteObject", bucket, key, version_id)
             .expect("the bucket exists");
-        if let Some(versions) = b.keys.get_mut(key) {
-            versions.retain(|v| v.id != version_id);
-        }
         let id = Some(version_id.to_owned());
         state.notify(bucket, key, "ObjectRemoved:Delete", id, None);
     }
@@ -372,20 +369,30 @@ impl FakeS3 {
         let Some(versions) = state.buckets.get(bucket).and_then(|b| b.keys.get(key)) else {
             return Vec::new();
         };
-        versions
-            .iter()
-            .map(|s| Entry {
-                version_id: s.id.clone(),
-                delete_marker: s.marker,
-                etag: s.head.etag.clone(),
-                body: s.body.clone(),
-                metadata: s.head.metadata.clone(),
-                tags: s.tags.clone(),
-                last_modified: s.head.last_modified.map_or(0, |t| t.secs()),
-                storage_class: s.head.storage_class.clone(),
-                public: !s.acl.is_private(),
-            })
-            .collect()
+        versions.iter().map(entry).collect()
+    }
+
+    /// A key's stack, oldest first, with every version deleted for good since put back where
+    /// it lay: the stack as it was built, which S3 no longer shows.
+    pub fn stack_ever(&self, bucket: &str, key: &str) -> Vec<Entry> {
+        let mut stack = self.stack(bucket, key);
+        let state = self.state();
+        // The last deleted first: each goes back above the version it lay on, which is in the
+        // stack again by then (deleted later, so put back earlier).
+        for p in state.purged.iter().rev() {
+            if p.bucket != bucket || p.key != key {
+                continue;
+            }
+            let at = match &p.below {
+                None => 0,
+                Some(below) => match stack.iter().position(|e| e.version_id == *below) {
+                    Some(i) => i + 1,
+                    None => continue,
+                },
+            };
+            stack.insert(at, entry(&p.stored));
+        }
+        stack
     }
 
     /// Every key of a bucket that has a version or delete marker, in key order.
@@ -453,5 +460,20 @@ fn user_spec(bucket: &str, key: &str, metadata: BTreeMap<String, String>) -> Rep
         expected_bucket_owner: None,
         endpoint: None,
         condition: None,
+    }
+}
+
+/// A stored version as a simulation sees it.
+fn entry(s: &Stored) -> Entry {
+    Entry {
+        version_id: s.id.clone(),
+        delete_marker: s.marker,
+        etag: s.head.etag.clone(),
+        body: s.body.clone(),
+        metadata: s.head.metadata.clone(),
+        tags: s.tags.clone(),
+        last_modified: s.head.last_modified.map_or(0, |t| t.secs()),
+        storage_class: s.head.storage_class.clone(),
+        public: !s.acl.is_private(),
     }
 }

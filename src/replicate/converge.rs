@@ -197,14 +197,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     Err(f) if f.status == Some(412) => return Ok(Step::Raced),
                     Err(f) => return Err(dst_err(f)),
                 };
-                // A tool proves its marker lies on the object read (see `landed`): a same-bytes
-                // write slipped in between is never hidden. (Another endpoint is listed by no
-                // client here, and its write conditions are not trusted anyway.)
-                let provable = run.is_tool() && at.endpoint.is_none();
+                // The marker is proven to lie on the object read (see `landed`), a tool's and an
+                // event's alike: a same-bytes write slipped in between is never hidden. (Another
+                // endpoint is listed by no client here, and its write conditions are not
+                // trusted anyway.)
+                let provable = at.endpoint.is_none();
                 if let (true, Some(ours)) = (provable, &marker) {
                     let read = dst.version_id().unwrap_or("null");
                     if !self.landed_on_read(&at, ours, Some(read), run).await? {
-                        return Ok(Step::Withdrawn);
+                        return Ok(match run.is_tool() {
+                            true => Step::Withdrawn,
+                            false => Step::Raced,
+                        });
                     }
                 }
                 info!(bucket = %event.bucket, key = %event.key, destination = %at.bucket,

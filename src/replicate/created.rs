@@ -173,6 +173,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                                 SkipReason::AlreadyReplicated
                                     | SkipReason::InHistory
                                     | SkipReason::Superseded
+                                    | SkipReason::SourceMovedOn
                             ))
                     )
                 })

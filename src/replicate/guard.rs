@@ -65,32 +65,36 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if order::later_original(source, src.head, theirs, at) {
                     return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
                 }
-                // A late event's version over another bucket's original write: where the
-                // source's current version (above this one) is earlier than that write, this
-                // version would only land to be replaced by the current one, which would then
-                // hide the later write (fan-in, two-way: the sides would take turns). Where the
-                // source's current version is a replica of the destination's own write (two-way:
-                // the source follows the destination), that write replaced this version in the
-                // source: landing it would leave the sides apart, nothing carrying it back.
+                // A late event's version over another writer's original (written there, or
+                // replicated there from elsewhere: two-way, fan-in): the source has moved on from
+                // this version, so it never lands there. Where the source's current state is
+                // earlier than that write (or a replica of it: two-way, the source follows the
+                // destination), that write stays; otherwise convergence, which follows every
+                // record, brings the source's current state over it. Landing this version first
+                // would only be replaced (a second copy of the current's, where its replica lies
+                // below), or leave the sides apart.
                 if check == Check::Event
                     && !src.is_current
                     && theirs.not_replicated_from(&at.bucket, &at.key, source)
-                    && self.current_is_earlier(src, theirs, at, run).await?
                 {
-                    return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
+                    match self.source_moved_on(src, theirs, at, run).await? {
+                        MovedOn::ToEarlier => {
+                            return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)))
+                        }
+                        MovedOn::ToLater => {
+                            return Ok(Guard::Stop(Done::Skipped(SkipReason::SourceMovedOn)))
+                        }
+                        MovedOn::No => {}
+                    }
                 }
                 // The replica of a version above this one in the source's stack is current: this
                 // version would land on top of it, and only a second copy of that version could
                 // put it back. S3 keeps one replica a version (an API client cannot insert one
                 // below the current), so a late version is left out.
                 let above = match record {
-                    // A `null` version has no place in a stack apart from its write.
-                    Some(r)
-                        if r.from(source)
-                            && r.version != version
-                            && version != "null"
-                            && !src.is_current =>
-                    {
+                    // A `null` version too: written before versioning was enabled, it keeps
+                    // its place below the versions written since (the source's listing says).
+                    Some(r) if r.from(source) && r.version != version && !src.is_current => {
                         self.stands_above(src.region, src.version, r.version, run)
                             .await?
                     }
@@ -157,22 +161,30 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         Ok(Guard::Write(condition, theirs.map(|_| over)))
     }
 
-    /// Whether the source's current version is another object than the event's, earlier in
-    /// the one order of writes than the destination's current original `theirs`, or a replica
-    /// the function wrote there from the destination's bucket.
-    async fn current_is_earlier(
+    /// Whether the source's current state is another than the event's version: a version
+    /// earlier in the one order of writes than the destination's current original `theirs`, or
+    /// a replica the function wrote there from the destination's bucket ([`MovedOn::ToEarlier`]),
+    /// or anything else, a delete marker included ([`MovedOn::ToLater`]: convergence decides).
+    async fn source_moved_on(
         &self,
         src: &SourceRead<'_>,
         theirs: &SourceVersion,
         at: &ReplicaLocation,
         run: &Run,
-    ) -> Result<bool, ReplicationError> {
+    ) -> Result<MovedOn, ReplicationError> {
         let current = self.source_current(src.region, src.event, run).await?;
         let source = src.event.bucket.as_str();
-        Ok(matches!(&current, Current::Object(c)
-            if c.version_id != src.head.version_id
-                && (order::later_original(source, c, theirs, at)
-                    || c.is_replica_from(source, &src.event.key, &at.bucket))))
+        Ok(match &current {
+            Current::Object(c) if c.version_id == src.head.version_id => MovedOn::No,
+            Current::Object(c)
+                if order::later_original(source, c, theirs, at)
+                    || c.is_replica_from(source, &src.event.key, &at.bucket) =>
+            {
+                MovedOn::ToEarlier
+            }
+            Current::Object(_) | Current::DeleteMarker(..) => MovedOn::ToLater,
+            Current::Absent => MovedOn::No,
+        })
     }
 
     /// Whether the source's version `other` stands above `version` in the key's stack (S3's
@@ -322,4 +334,14 @@ pub(super) enum Guard {
     /// (`If-None-Match: *`, which S3 lets through over any delete marker: one put since the read
     /// too, so a tool proves what lies below its write after it lands).
     WriteOverMarker(Option<WriteCondition>, Option<String>),
+}
+
+/// Where the source stands, for a late event's version over another writer's original.
+enum MovedOn {
+    /// Still at this version (or nothing to go by).
+    No,
+    /// At a state earlier than the destination's write: that write stays.
+    ToEarlier,
+    /// At a later state: convergence brings it.
+    ToLater,
 }

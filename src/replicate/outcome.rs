@@ -54,6 +54,9 @@ pub enum SkipReason {
     /// at the destination: a late event's version is not put on top of it, since only a second
     /// copy of that later version could restore it (one replica a version).
     Superseded,
+    /// A late event's version, where the destination holds another writer's original and the
+    /// source has since moved on to a later state: convergence brings that state instead.
+    SourceMovedOn,
 }
 
 impl fmt::Display for SkipReason {
@@ -108,6 +111,10 @@ impl fmt::Display for SkipReason {
             Self::Superseded => write!(
                 f,
                 "a later version's replica is current at the destination (a late event); copying this one would need a second copy of that version"
+            ),
+            Self::SourceMovedOn => write!(
+                f,
+                "the source has moved on from this version (a late event) and the destination holds another writer's object: convergence brings the source's current state"
             ),
             Self::DestinationChanged => write!(
                 f,

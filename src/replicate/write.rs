@@ -257,13 +257,22 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             run.withdrawn(landed);
             return Ok(Attempt::Done(Done::Skipped(SkipReason::NewerInDestination)));
         }
-        // A tool's conditional write is proven to lie directly on the entry read (see `landed`):
-        // on `If-Match` a same-bytes write slipped in between, on `If-None-Match: *` a delete
-        // marker put since the read (S3 lets the copy through over one), or another run's
-        // replica of this version: that write stands, ours is withdrawn and the key decided
-        // anew (where a replica of this version now current stops the copy).
+        // A conditional write over an entry read (an object on `If-Match`, a delete marker) is
+        // proven to lie directly on it (see `landed`), whoever writes: write conditions compare
+        // ETags only, so a write of the same ETag slipped in between (a user's same bytes, a
+        // concurrent delivery's replica of a later write of those bytes, from this source or
+        // another) lets ours through, and ours would bury it. A tool's and a late event's write
+        // over nothing too: `If-None-Match: *` also lands on a delete marker put since the
+        // read, or over another run's replica of this version hidden by one. Where another
+        // write lies below, it stands: ours is withdrawn and the key decided anew (where a
+        // replica of this version now current stops the copy). An in-order event's copy to a
+        // key read as holding nothing is the usual new key: it pays no listing (one sent ahead
+        // of its read is checked by `landed_on_a_later_delete`).
+        let proven = run.is_tool()
+            || check == Check::Converge
+            || (check == Check::Event && (!src.is_current || matches!(read, Some(Some(_)))));
         if let (true, Some(_), Some(read), Some(ours)) = (
-            run.is_tool(),
+            proven,
             condition.as_ref(),
             read.as_ref(),
             written.version_id.as_deref(),

@@ -171,9 +171,17 @@ impl World {
             version_id: Some(version.clone()),
         };
         let w = self.s3.copy(&from, bucket, &to, None).ok()?;
+        // A copy is a write of its own: the oracle's label names it apart from the object it
+        // copies (two copies of one object are two writes, in an unversioned bucket both `null`).
+        // As a copy replacing only that entry of the metadata would (the `replica-*` kept).
+        self.writes += 1;
+        let n = self.writes;
+        self.s3.edit_head(bucket, &to, |h| {
+            h.metadata.insert("w".to_owned(), n.to_string());
+        });
         self.made(bucket, &to, w.version_id.as_deref());
         Some(format!(
-            "copy {bucket}/{key}@{version} -> {bucket}/{to} v={}",
+            "copy {bucket}/{key}@{version} -> {bucket}/{to} w{n} v={}",
             w.version_id.as_deref().unwrap_or("-")
         ))
     }

@@ -2,7 +2,7 @@
 //! Each violation names its invariant (the numbers of issue 34) and a class, so that failing
 //! seeds group by cause.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fake::Entry;
 use crate::store::{REPLICA_MARKER, REPLICA_SOURCE_BUCKET};
@@ -201,8 +201,38 @@ impl World {
             // One replica a write: keyed by the source version and the write (a `null` version
             // id names a new write each time an unversioned source overwrites it).
             let mut seen: BTreeMap<(String, String, String), usize> = BTreeMap::new();
-            let stack = self.s3.stack(destination, &key);
+            // As the stack was built: a version deleted for good since (a version delete, the
+            // user's or one replicated) may be the entry that made a re-assertion necessary.
+            let exists: BTreeSet<String> = self
+                .s3
+                .stack(destination, &key)
+                .into_iter()
+                .map(|e| e.version_id)
+                .collect();
+            // Not a copy the engine withdrew itself (a replica whose source version is still
+            // there): that one never stood for long enough to call for a re-assertion.
+            let withdrawn = |e: &Entry| match (
+                e.metadata.get(REPLICA_MARKER),
+                e.metadata.get(REPLICA_SOURCE_BUCKET),
+            ) {
+                (Some(of), Some(from)) => self
+                    .s3
+                    .stack(from, &key)
+                    .iter()
+                    .any(|s| s.version_id == *of),
+                _ => false,
+            };
+            let stack: Vec<Entry> = self
+                .s3
+                .stack_ever(destination, &key)
+                .into_iter()
+                .filter(|e| exists.contains(&e.version_id) || !withdrawn(e))
+                .collect();
             for (i, e) in stack.iter().enumerate() {
+                // Only what is still there is counted; a deleted one only excuses.
+                if !exists.contains(&e.version_id) {
+                    continue;
+                }
                 if e.delete_marker || self.is_user_made(destination, &key, &e.version_id) {
                     continue;
                 }

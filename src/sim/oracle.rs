@@ -242,30 +242,7 @@ impl World {
                     // Every original version deleted for good, and version deletes not
                     // replicated: the last replica of the source stays (as in S3) and competes
                     // as the write it stands for.
-                    if !self.topology.version_deletes
-                        && self
-                            .version_deleted
-                            .contains(&(source.clone(), key.to_owned()))
-                    {
-                        let kept = self.s3.stack(destination, key).into_iter().rev().find(|e| {
-                            !e.delete_marker
-                                && !self.is_user_made(destination, key, &e.version_id)
-                                && e.metadata.get(REPLICA_SOURCE_BUCKET) == Some(source)
-                        });
-                        // Only while no write of the destination's own lies above it: a
-                        // multipart upload completed over it but initiated before its
-                        // original is earlier in the order, yet the source's version is gone,
-                        // so nothing can copy it over that upload again (S3 keeps no source).
-                        let stack = self.s3.stack(destination, key);
-                        let covered = |k: &Entry| {
-                            stack
-                                .iter()
-                                .skip_while(|e| e.version_id != k.version_id)
-                                .skip(1)
-                                .any(|e| self.is_user_made(destination, key, &e.version_id))
-                        };
-                        out.extend(kept.filter(|k| !covered(k)).map(Candidate::Kept));
-                    }
+                    out.extend(self.kept(destination, source, key));
                     continue;
                 };
                 let rules = &f.config.rules;
@@ -290,7 +267,14 @@ impl World {
                     continue;
                 }
                 // Delete markers not replicated: the destination follows the source's newest
-                // original object version.
+                // original object version; where every one was deleted for good, nothing it
+                // follows is left, and the last replica of the source stays there, as above
+                // (the engine, like S3, leaves it: the source's markers are not sent).
+                let objects = self.s3.stack(source, key);
+                if !objects.iter().any(|e| !e.delete_marker && original(e)) {
+                    out.extend(self.kept(destination, source, key));
+                    continue;
+                }
                 let newest = self.standing(source, key, |e| !e.delete_marker && original(e));
                 if let Some(entry) = newest {
                     if let Some(rule) = governing(rules, destination, key, Some(&entry.tags)) {
@@ -304,6 +288,41 @@ impl World {
             }
         }
         out
+    }
+
+    /// The last replica at `destination` of `source`'s `key`, where `source` deleted versions of
+    /// it for good and version deletes are not replicated (S3 keeps that replica): it competes
+    /// as the write it stands for while it is standing (as `standing` says of a bucket's own
+    /// writes) and no write of the destination's own lies above it. Its source version is gone
+    /// and the engine copies only from sources, so nothing can put it back on top: once a later
+    /// write replaced it (another source's replica), it no longer competes, whatever lands over
+    /// that write next (that source's multipart upload, initiated before the kept replica's
+    /// original, completed over its own later write); nor does it once a user's upload,
+    /// likewise earlier in the order, lies above it (S3 keeps no source to copy again).
+    fn kept(&self, destination: &str, source: &str, key: &str) -> Option<Candidate> {
+        if self.topology.version_deletes
+            || !self
+                .version_deleted
+                .contains(&(source.to_owned(), key.to_owned()))
+        {
+            return None;
+        }
+        let stack = self.s3.stack(destination, key);
+        let kept = stack.iter().rev().find(|e| {
+            !e.delete_marker
+                && !self.is_user_made(destination, key, &e.version_id)
+                && e.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(source)
+        })?;
+        let mine = self.entry_write(destination, key, kept);
+        let covered = stack
+            .iter()
+            .skip_while(|e| e.version_id != kept.version_id)
+            .skip(1)
+            .any(|e| {
+                self.is_user_made(destination, key, &e.version_id)
+                    || write_order(&self.entry_write(destination, key, e), &mine).is_gt()
+            });
+        (!covered).then(|| Candidate::Kept(kept.clone()))
     }
 
     /// Whether `marker`, a delete marker in `bucket`'s stack of `key`, may be `from`'s own delete

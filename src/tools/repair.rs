@@ -2,14 +2,14 @@
 //! through the engine, to the destinations where it was (a replica that claims to be the
 //! source's version but is not is written anew). Extra objects are left.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
 use super::compare::{self, Finding, Status, Tally};
 use super::engine::{self, closing, replicate_keys, Work};
 use super::progress::{Bar, Progress};
-use super::reseal::Resealing;
+use super::reseal::{Resealed, Resealing};
 use super::runner::{self, Runner};
 use crate::error::ReplicationError;
 use crate::events::EventKind;
@@ -29,10 +29,7 @@ pub async fn repair<S: SourceStore, D: DestinationStore>(
 ) -> Result<(engine::Tally, Vec<engine::Failure>), ReplicationError> {
     let region = replicator.bucket_region(bucket).await?;
     let mut by_key: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in findings
-        .iter()
-        .filter(|f| matches!(f.status, Status::Missing | Status::Differs | Status::Stale))
-    {
+    for f in findings.iter().filter(|f| repairs(f)) {
         by_key.entry(&f.key).or_default().push(f);
     }
     let work = by_key
@@ -97,6 +94,7 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
     let mut findings = checked.findings;
     compare::print_findings(&findings);
     println!("{}", Tally::of(&findings));
+    let mut resealed = None;
     if let Some(resealing) = reseal {
         let progress = Bar::new("reseal");
         let runner = Runner {
@@ -104,14 +102,19 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
             progress: &progress,
             stop: &stop,
         };
-        let sealed =
-            super::reseal::reseal(replicator, &bucket, &findings, resealing, &runner).await;
+        let done = super::reseal::reseal(replicator, &bucket, &findings, resealing, &runner).await;
         progress.finish();
         if resealing == Resealing::DryRun {
-            return ExitCode::SUCCESS;
+            return dry_run_closing(&done, &findings, &checked.unavailable, checked.not_started);
         }
+        println!("{}", done.line(resealing, done.failed.len()));
         // A key resealed is a replica again: nothing more to repair there.
-        findings.retain(|f| !sealed.contains(&(f.key.clone(), f.destination.clone())));
+        findings.retain(|f| {
+            !done
+                .sealed
+                .contains(&(f.key.clone(), f.destination.clone()))
+        });
+        resealed = Some(done);
     }
     // Destinations that could not be listed are named once, by the repair's closing lines.
     let progress = Bar::new("repair");
@@ -134,8 +137,70 @@ pub async fn command<S: SourceStore, D: DestinationStore>(
         done.map(|(mut tally, failures)| {
             tally.failed += unchecked;
             tally.not_started += checked.not_started;
+            if let Some(resealed) = &resealed {
+                let (failed, left) = resealed_left(resealed, &failures, &findings);
+                tally.failed += failed;
+                tally.not_started += left;
+            }
             (tally, failures)
         }),
+    )
+}
+
+/// Whether repair acts on what a finding says: a replica missing, damaged or stale.
+fn repairs(f: &Finding) -> bool {
+    matches!(f.status, Status::Missing | Status::Differs | Status::Stale)
+}
+
+/// What the reseal before a repair adds to the repair's count: its failures (a key and
+/// destination the repair also failed at counts once, as the repair counts each key once at
+/// each destination) and the keys it did not start that the repair does not hold (stopped,
+/// the repair starts none of its own, and counts those).
+fn resealed_left(
+    resealed: &Resealed,
+    failures: &[engine::Failure],
+    findings: &[Finding],
+) -> (usize, usize) {
+    let failed = resealed
+        .failed
+        .iter()
+        .filter(|(key, destination)| {
+            !failures
+                .iter()
+                .any(|(k, d, _)| k == key && d.as_ref().is_none_or(|d| d == destination))
+        })
+        .count();
+    let repairing: BTreeSet<&str> = findings
+        .iter()
+        .filter(|f| repairs(f))
+        .map(|f| f.key.as_str())
+        .collect();
+    let left = resealed
+        .keys_not_started()
+        .into_iter()
+        .filter(|key| !repairing.contains(key))
+        .count();
+    (failed, left)
+}
+
+/// The close of `repair --reseal --dry-run`, which repairs nothing: the destinations its check
+/// could not list, what a Ctrl-C left, then the reseal's line as the closing line, whose
+/// `failed` counts the keys the check could not read too (as `backfill --dry-run` does). The
+/// exit status is repair's: 130 when keys were left unchecked or not started, 1 when anything
+/// failed or a destination could not be listed.
+fn dry_run_closing(
+    resealed: &Resealed,
+    findings: &[Finding],
+    unavailable: &[(String, ReplicationError)],
+    not_checked: usize,
+) -> ExitCode {
+    let failed = resealed.failed.len() + Tally::of(findings).errors;
+    let unavailable_words = compare::print_unavailable(unavailable);
+    let line = resealed.line(Resealing::DryRun, failed);
+    runner::close(
+        &format!("{line}{unavailable_words}"),
+        not_checked + resealed.keys_not_started().len(),
+        failed + unavailable.len(),
     )
 }
 
@@ -162,4 +227,49 @@ fn metadata_only(found: &[&Finding]) -> Option<Vec<(EventKind, Option<String>)>>
         }
     }
     Some(kinds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(key: &str, status: Status) -> Finding {
+        Finding {
+            key: key.into(),
+            version_id: None,
+            destination: "dst".into(),
+            status,
+            detail: String::new(),
+            size: 0,
+            etag: String::new(),
+        }
+    }
+
+    fn at(key: &str) -> (String, String) {
+        (key.into(), "dst".into())
+    }
+
+    #[test]
+    fn a_key_the_reseal_and_the_repair_both_left_counts_once() {
+        let resealed = Resealed {
+            failed: [at("both-failed"), at("reseal-failed")].into(),
+            not_started: [at("repair-holds-it"), at("only-resealing")].into(),
+            ..Resealed::default()
+        };
+        // Both failed at one key: the repair's failure, at that destination or at the source.
+        for destination in [Some("dst".to_owned()), None] {
+            let failures = vec![(
+                "both-failed".to_owned(),
+                destination,
+                ReplicationError::DeadlineReached,
+            )];
+            let findings = [
+                finding("repair-holds-it", Status::Differs),
+                finding("only-resealing", Status::NewerAtDestination),
+            ];
+            // The repair counts `repair-holds-it` as not started (stopped, it starts none).
+            assert_eq!(resealed_left(&resealed, &failures, &findings), (1, 1));
+        }
+        assert_eq!(resealed_left(&resealed, &[], &[]), (2, 2));
+    }
 }

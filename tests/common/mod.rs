@@ -2,6 +2,8 @@
 //! binary unless `S3_TEST_ENDPOINT` names one), unique buckets, and events built from `events/`.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod proxy;
+
 use std::collections::HashMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -57,9 +57,12 @@ fn fingerprint_part() -> Rule {
 
 fn client(rules: &[&Rule]) -> Client {
     let (lock, fingerprint, owner) = (no_lock(), fingerprint_part(), ownership(false));
+    let landed = landed_on_the_replica_read();
     let mut all: Vec<&Rule> = rules.to_vec();
     all.push(&lock);
     all.push(&fingerprint);
+    // After a test's own listings: the proof that a copy landed on what it read.
+    all.push(&landed);
     // Last: a test's own ownership rule comes first and wins.
     all.push(&owner);
     let rules = all.as_slice();
@@ -142,8 +145,20 @@ fn acl(public: bool) -> Rule {
 fn copied() -> CopyObjectOutput {
     CopyObjectOutput::builder()
         .copy_object_result(CopyObjectResult::builder().e_tag(ETAG).build())
-        .version_id("replica-1")
+        .version_id("replica-2")
         .build()
+}
+
+/// The destination key's versions after a copy over the replica `heads` shows: ours
+/// (`copied`), directly on the one read. An overwrite lists them to prove it (write conditions
+/// compare ETags only).
+fn landed_on_the_replica_read() -> Rule {
+    // As S3 answers, in one XML body (the order of versions and delete markers is read from it).
+    const BODY: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>dst</Name><Prefix>a b+c</Prefix><KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Version><Key>a b+c</Key><VersionId>replica-2</VersionId><IsLatest>true</IsLatest><LastModified>2026-12-07T10:00:01.000Z</LastModified><ETag>&quot;etag&quot;</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Version><Version><Key>a b+c</Key><VersionId>replica-1</VersionId><IsLatest>false</IsLatest><LastModified>2026-12-07T10:00:00.000Z</LastModified><ETag>&quot;e0&quot;</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Version></ListVersionsResult>"#;
+    mock!(Client::list_object_versions)
+        .match_requests(|r| r.bucket() == Some("dst"))
+        .then_http_response(|| http(200, BODY))
 }
 
 fn http(status: u16, body: &'static str) -> HttpResponse {
@@ -470,38 +485,53 @@ fn heads(dst_marker: Option<&'static str>) -> Rule {
 }
 
 #[tokio::test]
-async fn in_order_replication_costs_five_requests() {
-    // HEAD source current, GetObjectAcl and HEAD destination at once; CopyObject; HEAD source
-    // current (the ordering check).
-    let (head, acl, copy) = (
+async fn in_order_overwrite_costs_six_requests() {
+    // HEAD source current, GetObjectAcl and HEAD destination at once; CopyObject over the
+    // replica read; the listing that proves it landed on that replica (write conditions compare
+    // ETags only); HEAD source current (the ordering check).
+    let (head, acl, copy, listed) = (
         heads(None),
         acl(false),
         mock!(Client::copy_object).then_output(copied),
+        landed_on_the_replica_read(),
     );
-    let summary = run(&[&head, &acl, &copy], event(Some("v1"))).await.unwrap();
+    let summary = run(&[&head, &acl, &copy, &listed], event(Some("v1")))
+        .await
+        .unwrap();
     assert_eq!(summary.replicated, 1);
     assert_eq!(
-        (head.num_calls(), acl.num_calls(), copy.num_calls()),
-        (3, 1, 1)
+        (
+            head.num_calls(),
+            acl.num_calls(),
+            copy.num_calls(),
+            listed.num_calls()
+        ),
+        (3, 1, 1, 1)
     );
 }
 
 #[tokio::test]
-async fn source_with_acls_disabled_costs_four_requests_and_no_acl_read() {
-    let (head, acl, copy, enforced) = (
+async fn source_with_acls_disabled_costs_five_requests_and_no_acl_read() {
+    let (head, acl, copy, enforced, listed) = (
         heads(None),
         acl(false),
         mock!(Client::copy_object).then_output(copied),
         ownership(true),
+        landed_on_the_replica_read(),
     );
-    let summary = run(&[&enforced, &head, &acl, &copy], event(Some("v1")))
+    let summary = run(&[&enforced, &head, &acl, &copy, &listed], event(Some("v1")))
         .await
         .unwrap();
     assert_eq!(summary.replicated, 1);
     // BucketOwnerEnforced, learnt once per bucket and warm instance: no GetObjectAcl.
     assert_eq!(
-        (head.num_calls(), acl.num_calls(), copy.num_calls()),
-        (3, 0, 1)
+        (
+            head.num_calls(),
+            acl.num_calls(),
+            copy.num_calls(),
+            listed.num_calls()
+        ),
+        (3, 0, 1, 1)
     );
     assert_eq!(enforced.num_calls(), 1);
 }
@@ -565,7 +595,7 @@ async fn permanent_part_failure_aborts_the_upload() {
             (Some("dst"), _) => out
                 .e_tag(ETAG)
                 .content_length(1)
-                .version_id("r0")
+                .version_id("replica-1")
                 .metadata("replica-source-version-id", "v0")
                 .last_modified(aws_smithy_types::DateTime::from_secs(1_000)),
             // As S3: a part's HEAD names the object's part count.
@@ -655,10 +685,10 @@ impl MultipartCopy {
             let out = HeadObjectOutput::builder();
             match (req.bucket(), req.version_id(), req.part_number()) {
                 // The completed replica, read back.
-                (Some("dst"), Some("replica-1"), _) => out
+                (Some("dst"), Some("replica-2"), _) => out
                     .e_tag(&src_etag)
                     .content_length(4 * Self::PART)
-                    .version_id("replica-1")
+                    .version_id("replica-2")
                     .metadata("replica-source-version-id", replica_marker)
                     .metadata("replica-source-bucket", "src")
                     .metadata("replica-written-to", "dst")
@@ -667,7 +697,7 @@ impl MultipartCopy {
                 (Some("dst"), _, _) => out
                     .e_tag(ETAG)
                     .content_length(1)
-                    .version_id("r0")
+                    .version_id("replica-1")
                     .metadata("replica-source-version-id", "v0")
                     .last_modified(aws_smithy_types::DateTime::from_secs(1_000)),
                 (_, _, Some(_)) => out
@@ -740,7 +770,7 @@ impl MultipartCopy {
             .then_output(move || {
                 aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput::builder()
                     .e_tag(completed_etag.map_or(source_etag.clone(), str::to_owned))
-                    .version_id("replica-1")
+                    .version_id("replica-2")
                     .build()
             });
         let abort = mock!(Client::abort_multipart_upload).then_output(|| {
@@ -828,7 +858,7 @@ async fn completed_upload_that_is_not_the_sources_etag_fails_the_record() {
     // retry copies again rather than taking it for the replica.
     let mut copy = MultipartCopy::build("v0", false, Some("\"0123-4\""));
     let withdraw = mock!(Client::delete_object)
-        .match_requests(|r| r.version_id() == Some("replica-1"))
+        .match_requests(|r| r.version_id() == Some("replica-2"))
         .then_output(|| {
             aws_sdk_s3::operation::delete_object::DeleteObjectOutput::builder().build()
         });
@@ -1122,9 +1152,9 @@ async fn multipart_copy_keeps_the_sources_composite_checksum() {
             .checksum_sha256("c29tZQ==-2")
             .checksum_type(aws_sdk_s3::types::ChecksumType::Composite);
         match (req.bucket(), req.version_id(), req.part_number()) {
-            (Some("dst"), Some("replica-1"), _) => out
+            (Some("dst"), Some("replica-2"), _) => out
                 .content_length(2 * PART)
-                .version_id("replica-1")
+                .version_id("replica-2")
                 .metadata("replica-source-version-id", "v1")
                 .metadata("replica-source-bucket", "src")
                 .metadata("replica-written-to", "dst")
@@ -1133,7 +1163,7 @@ async fn multipart_copy_keeps_the_sources_composite_checksum() {
             (Some("dst"), _, _) => HeadObjectOutput::builder()
                 .e_tag(ETAG)
                 .content_length(1)
-                .version_id("r0")
+                .version_id("replica-1")
                 .metadata("replica-source-version-id", "v0")
                 .last_modified(aws_smithy_types::DateTime::from_secs(1_000)),
             (_, _, Some(_)) => out.content_length(PART).parts_count(2).version_id("v1"),
@@ -1186,7 +1216,7 @@ async fn multipart_copy_keeps_the_sources_composite_checksum() {
         .then_output(move || {
             aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput::builder()
                 .e_tag(&complete_etag)
-                .version_id("replica-1")
+                .version_id("replica-2")
                 .build()
         });
     let summary = run(

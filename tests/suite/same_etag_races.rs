@@ -1,0 +1,138 @@
+//! S3's write conditions compare ETags only: an event's copy on `If-Match` also lands on another
+//! write of the same bytes made at the destination between the event's read and its copy (a
+//! user's, or a concurrent delivery's replica of a later version with those bytes), and would
+//! hide it. An event's copy over an entry is proven to lie directly on the entry it read, as a
+//! tool's is; where it does not, it is withdrawn and the key decided anew (issue 34's
+//! `replicated-twice`, seeds 711 and 32069, and the later writes they could hide).
+
+use s3_replicator::fake::UserWrite;
+use s3_replicator::store::{CopyRequest, WriteCondition, REPLICA_MARKER};
+
+use crate::convergence_symptoms::{current, deliver, one_way, s3_with, stack, DST, SRC};
+use crate::meddled::{engine, Meddled};
+
+/// The events S3 sent since the last call, the source's only.
+fn from_source(s3: &s3_replicator::fake::FakeS3) -> Vec<s3_replicator::fake::Notice> {
+    s3.take_notices()
+        .into_iter()
+        .filter(|n| n.bucket == SRC)
+        .collect()
+}
+
+fn on_if_match(request: &CopyRequest) -> bool {
+    matches!(request.target.condition, Some(WriteCondition::IfMatch(_)))
+}
+
+/// The destination's user writes the bytes the replica already holds, a second later, with
+/// metadata of their own: a later write of the destination.
+fn users_same_bytes(s3: &s3_replicator::fake::FakeS3) {
+    s3.advance_clock(1000);
+    let write = UserWrite {
+        metadata: [("note".to_owned(), "the user's".to_owned())].into(),
+        ..UserWrite::default()
+    };
+    s3.write(DST, "k", b"one", &write).unwrap();
+}
+
+fn users_write_is_current(s3: &s3_replicator::fake::FakeS3) -> bool {
+    s3.stack(DST, "k")
+        .last()
+        .is_some_and(|e| e.metadata.get("note").map(String::as_str) == Some("the user's"))
+}
+
+/// In order: the source's new version overwrites its replica. Between the event's read of the
+/// replica and its copy, the destination's user writes the replica's bytes again (a later
+/// write): the copy's `If-Match` passes on the ETag, and the replica used to land on top.
+#[tokio::test]
+async fn an_in_order_copy_never_hides_a_same_bytes_write_made_after_its_read() {
+    let s3 = s3_with(&[SRC, DST]);
+    let plain = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(SRC, "k", b"one");
+    deliver(&plain, &from_source(&s3)).await;
+    s3.advance_clock(1000);
+    s3.put(SRC, "k", b"two");
+    let sent = from_source(&s3);
+    let meddled = Meddled::new(&s3, on_if_match, users_same_bytes, |_| {});
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
+    deliver(&r, &sent).await;
+    assert!(r.destination().fired(), "the overwrite never went out");
+    assert!(
+        users_write_is_current(&s3),
+        "the user's later write is hidden: {:#?}",
+        stack(&s3, DST, "k")
+    );
+    // Redelivered, the event leaves the later write alone too.
+    deliver(&plain, &sent).await;
+    assert!(users_write_is_current(&s3), "{:#?}", stack(&s3, DST, "k"));
+}
+
+/// A late event (the source moved on to a third version of the first one's bytes) copies its
+/// version over the first's replica; between its read and its copy the destination's user
+/// writes those bytes again, later than every source write. The late copy used to land on it,
+/// and convergence then put the source's current version over both.
+#[tokio::test]
+async fn a_late_copy_never_hides_a_same_bytes_write_made_after_its_read() {
+    let s3 = s3_with(&[SRC, DST]);
+    let plain = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(SRC, "k", b"one");
+    deliver(&plain, &from_source(&s3)).await;
+    s3.advance_clock(1000);
+    s3.put(SRC, "k", b"two");
+    s3.advance_clock(1000);
+    s3.put(SRC, "k", b"one");
+    let sent = from_source(&s3);
+    let meddled = Meddled::new(&s3, on_if_match, users_same_bytes, |_| {});
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
+    // The second version's event alone: late, its version no longer current.
+    deliver(&r, &sent[..1]).await;
+    assert!(r.destination().fired(), "the late copy never went out");
+    assert!(
+        users_write_is_current(&s3),
+        "the user's later write is hidden: {:#?}",
+        stack(&s3, DST, "k")
+    );
+    deliver(&plain, &sent).await;
+    assert!(users_write_is_current(&s3), "{:#?}", stack(&s3, DST, "k"));
+}
+
+/// The destination's user starts an upload, the source writes two versions (both replicated),
+/// and the upload completes over the second's replica: S3 dates it by its initiation, earlier
+/// than both, so the one order wants the source's current version back on top (a second
+/// replica of it, the re-assertion). A late redelivery of the first version used to copy that
+/// version over the upload too before convergence put the current one back: a second replica
+/// of a version nothing asked for. The late version is left to convergence.
+#[tokio::test]
+async fn a_late_version_is_not_copied_again_over_an_earlier_write_the_current_one_beats() {
+    let s3 = s3_with(&[SRC, DST]);
+    let r = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(SRC, "k", b"zero");
+    deliver(&r, &from_source(&s3)).await;
+    s3.advance_clock(1000);
+    let upload = s3.begin_upload(DST, "k", &UserWrite::default());
+    s3.advance_clock(1000);
+    s3.put(SRC, "k", b"first");
+    let first = from_source(&s3);
+    deliver(&r, &first).await;
+    s3.advance_clock(1000);
+    s3.put(SRC, "k", b"second");
+    deliver(&r, &from_source(&s3)).await;
+    s3.advance_clock(1000);
+    let parts = vec![b"the user's upload, ".to_vec(), b"initiated first".to_vec()];
+    s3.complete_upload(DST, &upload, &parts, None).unwrap();
+
+    deliver(&r, &first).await;
+    assert_eq!(current(&s3, DST, "k").as_deref(), Some("second"));
+    let replicas_of = |body: &[u8]| {
+        s3.stack(DST, "k")
+            .iter()
+            .filter(|e| e.metadata.contains_key(REPLICA_MARKER) && e.body == body)
+            .count()
+    };
+    assert_eq!(
+        replicas_of(b"first"),
+        1,
+        "the late version copied again: {:#?}",
+        stack(&s3, DST, "k")
+    );
+    assert_eq!(replicas_of(b"second"), 2, "{:#?}", stack(&s3, DST, "k"));
+}
