@@ -227,3 +227,38 @@ async fn verify_sees_a_chains_middle_delete_below_a_replica_and_repair_replicate
         "{findings:?}"
     );
 }
+
+/// A late event's copy to a key the destination's read found empty, and a user's delete put
+/// there between the read and the copy, later in the one order than both source versions.
+/// `If-None-Match: *` lets the copy land on that delete marker (S3 counts one as no object);
+/// only another delivery's replica used to be looked for under it, so the copy stayed, and the
+/// source's current version followed it over the user's delete (simulation seeds 94261, 30169).
+/// The proof of what a late copy landed on withdraws it, and the delete stands.
+#[tokio::test]
+async fn a_late_copy_read_over_nothing_withdraws_itself_from_a_later_delete_put_since() {
+    let s3 = s3_with(&[SRC, DST]);
+    s3.put(SRC, "k", b"v1, its event late");
+    let late = s3.take_notices();
+    s3.advance_clock(1000);
+    s3.put(SRC, "k", b"v2");
+    s3.take_notices();
+    s3.advance_clock(2000);
+    let meddled = crate::meddled::Meddled::new(
+        &s3,
+        |_| true,
+        |s3| {
+            s3.delete(DST, "k");
+        },
+        |_| {},
+    );
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
+    deliver(&r, &late).await;
+    assert!(r.destination().fired(), "nothing was copied");
+    assert_eq!(
+        current(&s3, DST, "k"),
+        None,
+        "the destination's delete was undone: {:#?}",
+        stack(&s3, DST, "k")
+    );
+    assert_eq!(replicas(&s3), 0, "{:#?}", stack(&s3, DST, "k"));
+}
