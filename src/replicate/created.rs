@@ -74,10 +74,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             },
         };
         if let Some(reason) = skip_reason(&head, &event.bucket, &event.key) {
-            // A repair of a chain's middle, whose current object is a replica from a third
-            // bucket: the source's own write below it is still sent on (`sent_on`), so the
-            // key is converged at those destinations, as a check judged it.
-            if reason == SkipReason::IsReplica && run.mode() == Mode::Rewrite {
+            // A tool's run (repair, backfill) on a chain's middle, whose current object is a
+            // replica from a third bucket: the source's own write below it is still sent on
+            // (`sent_on`), so the key is converged at those destinations, as its check judged
+            // it. (An event of the replica itself stops here.)
+            if reason == SkipReason::IsReplica && run.is_tool() {
                 let below: Vec<&Rule> =
                     rules::select_for_key(&self.config, &event.bucket, &event.key)
                         .into_iter()

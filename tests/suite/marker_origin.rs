@@ -262,3 +262,30 @@ async fn a_late_copy_read_over_nothing_withdraws_itself_from_a_later_delete_put_
     );
     assert_eq!(replicas(&s3), 0, "{:#?}", stack(&s3, DST, "k"));
 }
+
+/// The same state, put right by `backfill` of the middle bucket as `repair` does it: the check
+/// finds the last bucket's version differing from the middle's own delete, and the engine,
+/// asked for the middle's current object (a replica), converges the key there instead of
+/// skipping it.
+#[tokio::test]
+async fn backfill_replicates_a_chains_middle_delete_below_a_replica() {
+    let (s3, bc, _) = chain_with_a_delete_under_a_replica().await;
+    let options = s3_replicator::tools::backfill::Options {
+        bucket: B.into(),
+        prefix: String::new(),
+        all_versions: false,
+        concurrency: 2,
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (tally, failures) = s3_replicator::tools::backfill::backfill(
+        &bc,
+        &options,
+        &s3_replicator::tools::progress::Quiet,
+        &stop,
+    )
+    .await
+    .unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(tally.replicated, 1);
+    assert_eq!(current(&s3, C, "k"), None, "{:#?}", stack(&s3, C, "k"));
+}
