@@ -62,11 +62,12 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
             // skipped wherever the destination differs from it, as the engine judges it (and
             // `verify` reports it): no run would write there.
             let skip = replicator.deliberate_skip(rule, src, bucket, key);
-            // A chain's middle: the source's own write below its replica is judged, as
-            // convergence judges it.
-            if skip.is_some() && replicator.judged_below(rule, src, bucket, key) {
+            // A chain's middle whose replica the destination does not hold (another object is
+            // there): the source's own write below its replica is judged, as convergence and
+            // `verify` judge it.
+            let held = matches!(&dst, Current::Object(_));
+            if skip.is_some() && held && replicator.judged_below(rule, src, bucket, key) {
                 let current = Current::Object(Box::new(src.clone()));
-                let held = matches!(&dst, Current::Object(_));
                 return Ok(
                     match replicator
                         .judge(rule, region, bucket, key, &current)
@@ -79,8 +80,7 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
                         Decision::Settled(Settled::Skipped(reason)) => {
                             (Status::Skipped, reason.to_string())
                         }
-                        _ if held => (Status::Differs, "the source's own write below".to_owned()),
-                        _ => (Status::Missing, String::new()),
+                        _ => (Status::Differs, "the source's own write below".to_owned()),
                     },
                 );
             }
