@@ -231,6 +231,14 @@ impl Config {
         self.source_buckets.is_empty() || self.source_buckets.iter().any(|b| b == bucket)
     }
 
+    /// Whether this deployment itself may write `bucket`'s keys from more than one place: it
+    /// hears several source buckets (or any, `SOURCE_BUCKETS` unset: fan-in), or `bucket` is
+    /// one of them (two-way with one function). A concurrent delivery of another source's
+    /// event may then put a delete marker on a key between an event's read and its copy.
+    pub fn writes_from_several_sources(&self, bucket: &str) -> bool {
+        self.source_buckets.len() != 1 || self.source_buckets.iter().any(|b| b == bucket)
+    }
+
     /// An enabled rule writing to `destination` (a [`DestinationId`] as it prints, as the tools'
     /// findings name it): the first in the configuration.
     pub fn rule_for_destination(&self, destination: &str) -> Option<&Rule> {

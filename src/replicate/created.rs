@@ -42,7 +42,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         in_order: Option<InOrder<'_, '_>>,
     ) -> Vec<DestinationOutcome> {
         let region = self.source_region(event);
-        let version = event.version_ref();
+        let mut version = event.version_ref();
         // Without a version id, only the object the event announced may be copied.
         let if_match = match &version.version_id {
             None => event.etag.as_deref().map(quoted),
@@ -70,6 +70,28 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .await
             {
                 Ok(head) => head,
+                // An event without a version id names a write made while the bucket was
+                // unversioned: where versioning was enabled since and the key deleted, that
+                // write is the `null` version under the delete marker, still to replicate.
+                // One HEAD more, only where the key reads as gone.
+                Err(e)
+                    if version.version_id.is_none()
+                        && e.disposition() == Disposition::SourceGone =>
+                {
+                    let null = VersionRef {
+                        version_id: Some("null".to_owned()),
+                        ..version.clone()
+                    };
+                    // Boxed: an error path's read need not grow every event's future.
+                    let read = Box::pin(self.read_head(&region, &null, if_match.as_deref(), run));
+                    match read.await {
+                        Ok(head) => {
+                            version = null;
+                            head
+                        }
+                        Err(_) => return whole(skip_or_fail(e)),
+                    }
+                }
                 Err(e) => return whole(skip_or_fail(e)),
             },
         };

@@ -110,6 +110,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         {
             return Ok(Decision::Settled(Settled::Later));
         }
+        // So does one below a replica that the source's version delete takes away.
+        if let Current::Object(theirs) = dst {
+            if self
+                .later_below_gone_replica(region, &event.bucket, s, theirs, at, run)
+                .await?
+            {
+                return Ok(Decision::Settled(Settled::Later));
+            }
+        }
         let version = version_read(event, s, src);
         // Tags are read only where a rule for this destination filters on them.
         let tag_filtered = self.config.rules.iter().any(|r| {

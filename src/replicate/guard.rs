@@ -65,15 +65,17 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if order::later_original(source, src.head, theirs, at) {
                     return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
                 }
-                // A late event's version over another writer's original (written there, or
-                // replicated there from elsewhere: two-way, fan-in): the source has moved on from
-                // this version, so it never lands there. Where the source's current state is
+                // A late event's version (or a backfill's history) over another writer's
+                // original (written there, or replicated there from elsewhere: two-way, fan-in):
+                // the source has moved on from this version. Where the source's current state is
                 // earlier than that write (or a replica of it: two-way, the source follows the
-                // destination), that write stays; otherwise convergence, which follows every
-                // record, brings the source's current state over it. Landing this version first
-                // would only be replaced (a second copy of the current's, where its replica lies
-                // below), or leave the sides apart.
-                if check == Check::Event
+                // destination), that write stays: this version would only land to be replaced
+                // by the current one, which would then hide the later write, or leave the sides
+                // apart. Otherwise an event leaves it to convergence, which follows every record
+                // and brings the source's current state over it (landing this version first
+                // would only have it replaced, a second copy of the current's where its replica
+                // lies below); a history copy goes on, its convergence deferred to the end.
+                if matches!(check, Check::Event | Check::History)
                     && !src.is_current
                     && theirs.not_replicated_from(&at.bucket, &at.key, source)
                 {
@@ -81,10 +83,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                         MovedOn::ToEarlier => {
                             return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)))
                         }
-                        MovedOn::ToLater => {
+                        MovedOn::ToLater if check == Check::Event => {
                             return Ok(Guard::Stop(Done::Skipped(SkipReason::SourceMovedOn)))
                         }
-                        MovedOn::No => {}
+                        MovedOn::ToLater | MovedOn::No => {}
                     }
                 }
                 // The replica of a version above this one in the source's stack is current: this
@@ -92,8 +94,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 // put it back. S3 keeps one replica a version (an API client cannot insert one
                 // below the current), so a late version is left out.
                 let above = match record {
-                    // A `null` version too: written before versioning was enabled, it keeps
-                    // its place below the versions written since (the source's listing says).
+                    // A `null` version has its place too: its write's, which the source's
+                    // listing shows (the one read just now).
                     Some(r) if r.from(source) && r.version != version && !src.is_current => {
                         self.stands_above(src.region, src.version, r.version, run)
                             .await?
@@ -102,6 +104,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 };
                 if above && matches!(check, Check::Event | Check::History) {
                     return Ok(Guard::Stop(Done::Skipped(SkipReason::Superseded)));
+                }
+                // A later original write below a replica that the source's version delete
+                // takes away stays too (asked after the above: a late version superseded costs
+                // nothing more).
+                if self
+                    .later_below_gone_replica(src.region, source, src.head, theirs, at, run)
+                    .await?
+                {
+                    return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
                 }
                 // A replica of another version of this source is current: if its original is
                 // no earlier than this one, this event may be late and its replica below.

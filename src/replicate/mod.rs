@@ -28,6 +28,7 @@ mod converge;
 mod created;
 mod decide;
 mod deleted;
+mod gone_replica;
 mod guard;
 mod in_order;
 mod landed;

@@ -47,7 +47,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// its replica back on top of one). Where it holds an object, S3 refuses the copy and the
     /// read decides. Only for events (a tool leaves a delete marker over a replica alone), on
     /// the function's own endpoint (which honours write conditions), and while few recent
-    /// reads found an object: each refusal costs a request.
+    /// reads found an object: each refusal costs a request. Not where this deployment writes
+    /// the destination from several sources: there the copy is proven after its read.
     fn may_assume_no_object(
         &self,
         rule: &Rule,
@@ -59,6 +60,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             && src.is_current
             && !run.is_tool()
             && rule.destination.endpoint.is_none()
+            && !self
+                .config
+                .writes_from_several_sources(&rule.destination.bucket)
             && self.occupancy.low()
     }
 
@@ -267,10 +271,17 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // write lies below, it stands: ours is withdrawn and the key decided anew (where a
         // replica of this version now current stops the copy). An in-order event's copy to a
         // key read as holding nothing is the usual new key: it pays no listing (one sent ahead
-        // of its read is checked by `landed_on_a_later_delete`).
+        // of its read is checked by `landed_on_a_later_delete`), unless this deployment writes
+        // the destination from several sources (fan-in, two-way with one function), where a
+        // concurrent delivery of another source's delete may put a marker there meanwhile.
         let proven = run.is_tool()
             || check == Check::Converge
-            || (check == Check::Event && (!src.is_current || matches!(read, Some(Some(_)))));
+            || (check == Check::Event
+                && (!src.is_current
+                    || matches!(read, Some(Some(_)))
+                    || self
+                        .config
+                        .writes_from_several_sources(&rule.destination.bucket)));
         if let (true, Some(_), Some(read), Some(ours)) = (
             proven,
             condition.as_ref(),

@@ -209,25 +209,7 @@ impl World {
                 .into_iter()
                 .map(|e| e.version_id)
                 .collect();
-            // Not a copy the engine withdrew itself (a replica whose source version is still
-            // there): that one never stood for long enough to call for a re-assertion.
-            let withdrawn = |e: &Entry| match (
-                e.metadata.get(REPLICA_MARKER),
-                e.metadata.get(REPLICA_SOURCE_BUCKET),
-            ) {
-                (Some(of), Some(from)) => self
-                    .s3
-                    .stack(from, &key)
-                    .iter()
-                    .any(|s| s.version_id == *of),
-                _ => false,
-            };
-            let stack: Vec<Entry> = self
-                .s3
-                .stack_ever(destination, &key)
-                .into_iter()
-                .filter(|e| exists.contains(&e.version_id) || !withdrawn(e))
-                .collect();
+            let stack = self.s3.stack_ever(destination, &key);
             for (i, e) in stack.iter().enumerate() {
                 // Only what is still there is counted; a deleted one only excuses.
                 if !exists.contains(&e.version_id) {
@@ -237,23 +219,27 @@ impl World {
                     continue;
                 }
                 // Re-asserted by necessity: a replica of the same write lies lower in the stack,
-                // and the entry just below this one, which covered it, is earlier in the one
-                // order of writes (a multipart upload initiated before the write and completed
-                // after it): only a second copy makes the later write current again. Nothing
-                // else excuses a second replica.
+                // and an entry between them, which covered it when this one was written, is
+                // earlier in the one order of writes (a multipart upload initiated before the
+                // write and completed after it, a late version's copy): only a second copy makes
+                // the later write current again. The stack as it was built counts, every entry
+                // deleted since included (a version delete, or a racer's copy withdrawn after
+                // this one was decided over it). Nothing else excuses a second replica.
                 let mine = self.entry_write(destination, &key, e);
                 let same = |b: &Entry| {
                     !b.delete_marker
+                        && exists.contains(&b.version_id)
                         && !self.is_user_made(destination, &key, &b.version_id)
                         && b.metadata.get(REPLICA_MARKER) == e.metadata.get(REPLICA_MARKER)
                         && b.metadata.get(REPLICA_SOURCE_BUCKET)
                             == e.metadata.get(REPLICA_SOURCE_BUCKET)
                         && b.metadata.get("w") == e.metadata.get("w")
                 };
-                let reasserted = i > 0
-                    && stack[..i - 1].iter().any(same)
-                    && write_order(&self.entry_write(destination, &key, &stack[i - 1]), &mine)
-                        .is_lt();
+                let reasserted = stack[..i].iter().rposition(same).is_some_and(|first| {
+                    stack[first + 1..i].iter().any(|b| {
+                        write_order(&self.entry_write(destination, &key, b), &mine).is_lt()
+                    })
+                });
                 if reasserted {
                     continue;
                 }

@@ -91,10 +91,10 @@ fn function(rules: &[String], sources: &[&str], version_deletes: bool) -> Functi
     let json = format!(r#"{{"Rules":[{}]}}"#, rules.join(","));
     let mut config = Config::from_json(&json).expect("the simulation's configurations are valid");
     config.replicate_version_deletes = version_deletes;
-    Function {
-        config,
-        sources: sources.iter().map(|s| format!("bucket-{s}")).collect(),
-    }
+    let sources: Vec<String> = sources.iter().map(|s| format!("bucket-{s}")).collect();
+    // As `template.yaml` deploys it: the function acts on its own sources only.
+    config.source_buckets = sources.clone();
+    Function { config, sources }
 }
 
 /// Draws a topology of `kind`.

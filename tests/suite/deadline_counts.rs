@@ -220,7 +220,12 @@ async fn a_replica_is_counted_when_the_check_after_its_write_is_cut() {
     .to_string();
     let proxy = reads_of_bucket_hang(dst.clone()).await;
     let v = put(&s3, &src, "k1", &[b'x'; 1000]).await;
-    let env = [("REPLICATION_CONFIG", config.as_str()), CUT[0]];
+    // One source, as `template.yaml` deploys it: the new key's copy goes ahead of the read.
+    let env = [
+        ("REPLICATION_CONFIG", config.as_str()),
+        ("SOURCE_BUCKETS", src.as_str()),
+        CUT[0],
+    ];
     let (posted, documents, _) = invoke_logged(
         vec![created_event(std::slice::from_ref(&v))],
         &env,

@@ -59,3 +59,4 @@ mod tools_races;
 mod tools_review;
 mod two_way_multipart;
 mod verify;
+mod writes_kept_below;

@@ -74,7 +74,10 @@ fn client(rules: &[&Rule]) -> Client {
 }
 
 fn config() -> Config {
-    Config::from_shorthand("dst", Some("eu-west-1".into()), None, None).unwrap()
+    let mut config = Config::from_shorthand("dst", Some("eu-west-1".into()), None, None).unwrap();
+    // One source, as `template.yaml` deploys it (several send no copy ahead of its read).
+    config.source_buckets = vec!["src".to_owned()];
+    config
 }
 
 async fn run(rules: &[&Rule], event: Value) -> Result<Summary, InvocationError> {
@@ -1231,13 +1234,15 @@ async fn multipart_copy_keeps_the_sources_composite_checksum() {
 
 /// One rule for objects tagged `class=keep`.
 fn tag_filtered() -> Config {
-    Config::from_json(
+    let mut config = Config::from_json(
         r#"{"Rules":[{"ID":"keep","Priority":1,"Status":"Enabled",
             "Filter":{"Tag":{"Key":"class","Value":"keep"}},
             "DeleteMarkerReplication":{"Status":"Disabled"},
             "Destination":{"Bucket":"dst","Region":"eu-west-1"}}]}"#,
     )
-    .unwrap()
+    .unwrap();
+    config.source_buckets = vec!["src".to_owned()];
+    config
 }
 
 /// A replicator with [`tag_filtered`] rules on a mocked client.

@@ -136,3 +136,41 @@ async fn a_late_version_is_not_copied_again_over_an_earlier_write_the_current_on
     );
     assert_eq!(replicas_of(b"second"), 2, "{:#?}", stack(&s3, DST, "k"));
 }
+
+/// Fan-in (two sources, one destination, one function): a copy to a key the destination holds
+/// nothing for lands, on `If-None-Match: *`, on a delete marker put there since its read (S3
+/// counts a marker as no object): the other source's delete replicated by a concurrent
+/// delivery, or a user's. Where the deployment writes the destination from several sources,
+/// that copy is proven too, and the later delete stands; the copy used to bury it.
+#[tokio::test]
+async fn fan_in_a_copy_to_a_new_key_never_buries_a_later_delete_put_since_its_read() {
+    use crate::convergence_symptoms::{A, B};
+    let s3 = s3_with(&[A, B, DST]);
+    let mut config = s3_replicator::Config::from_json(&format!(
+        r#"{{"Rules":[{{"ID":"all","Priority":1,"Status":"Enabled","Filter":{{}},
+        "DeleteMarkerReplication":{{"Status":"Enabled"}},
+        "Destination":{{"Bucket":"{DST}","Region":"us-east-1"}}}}]}}"#
+    ))
+    .unwrap();
+    config.source_buckets = vec![A.to_owned(), B.to_owned()];
+    s3.put(A, "k", b"from a");
+    let sent: Vec<_> = s3.take_notices();
+    let on_none_match = |r: &CopyRequest| r.target.condition == Some(WriteCondition::IfNoneMatch);
+    let meddled = Meddled::new(
+        &s3,
+        on_none_match,
+        |s3| {
+            s3.advance_clock(1000);
+            s3.delete(DST, "k");
+        },
+        |_| {},
+    );
+    let r = engine(config, s3.clone(), meddled, "us-east-1");
+    deliver(&r, &sent).await;
+    assert!(r.destination().fired(), "the copy never went out");
+    assert!(
+        s3.current_object(DST, "k").is_none(),
+        "the later delete is buried: {:#?}",
+        stack(&s3, DST, "k")
+    );
+}
