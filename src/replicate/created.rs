@@ -108,7 +108,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                         .filter(|r| self.judged_below(r, &head, &event.bucket, &event.key))
                         .collect();
                 let converged: Vec<_> = self
-                    .converge(event, &region, None, &below, run)
+                    .converge_boxed(event, &region, &below, run)
                     .await
                     .into_iter()
                     .filter(made_a_difference)
@@ -246,6 +246,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             }
         }
         outcomes
+    }
+
+    /// [`Self::converge`] on the heap, its future built in a frame of its own: a rare path of
+    /// a record must not grow every record's future (a test's stack is small).
+    fn converge_boxed<'a>(
+        &'a self,
+        event: &'a ObjectEvent,
+        region: &'a str,
+        rules: &'a [&'a Rule],
+        run: &'a Run,
+    ) -> futures::future::BoxFuture<'a, Vec<DestinationOutcome>> {
+        Box::pin(self.converge(event, region, None, rules, run))
     }
 
     async fn to_destination(
