@@ -170,6 +170,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Result<Step, ReplicationError> {
         let at = self.location(rule, &event.key, run).await?;
+        // A chain's middle: the source's own write under a replica from a third bucket.
+        let below = self.sent_on(region, event, &at, src, run).await?;
+        let src = below.as_ref().unwrap_or(src);
         if self.withdrawn(event, src, &at, just_put, run).await? {
             return Ok(Step::Raced);
         }

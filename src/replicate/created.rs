@@ -96,6 +96,27 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             },
         };
         if let Some(reason) = skip_reason(&head, &event.bucket, &event.key) {
+            // A tool's run (repair, backfill) on a chain's middle, whose current object is a
+            // replica from a third bucket: the source's own write below it is still sent on
+            // (`sent_on`), so the key is converged at those destinations, as its check judged
+            // it. (An event of the replica itself stops here.)
+            if reason == SkipReason::IsReplica && run.is_tool() {
+                let below: Vec<&Rule> =
+                    rules::select_for_key(&self.config, &event.bucket, &event.key)
+                        .into_iter()
+                        .filter(|r| !run.leaves(&r.destination.id()))
+                        .filter(|r| self.judged_below(r, &head, &event.bucket, &event.key))
+                        .collect();
+                let converged: Vec<_> = self
+                    .converge_boxed(event, &region, &below, run)
+                    .await
+                    .into_iter()
+                    .filter(made_a_difference)
+                    .collect();
+                if !converged.is_empty() {
+                    return converged;
+                }
+            }
             return whole(Ok(Done::Skipped(reason)));
         }
         if let Err(e) = self.complete_lock(&region, &version, &mut head, run).await {
@@ -225,6 +246,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             }
         }
         outcomes
+    }
+
+    /// [`Self::converge`] on the heap, its future built in a frame of its own: a rare path of
+    /// a record must not grow every record's future (a test's stack is small).
+    fn converge_boxed<'a>(
+        &'a self,
+        event: &'a ObjectEvent,
+        region: &'a str,
+        rules: &'a [&'a Rule],
+        run: &'a Run,
+    ) -> futures::future::BoxFuture<'a, Vec<DestinationOutcome>> {
+        Box::pin(self.converge(event, region, None, rules, run))
     }
 
     async fn to_destination(

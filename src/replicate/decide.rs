@@ -156,9 +156,16 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // order of writes than the source's current version, it stands (for events and tools
         // alike). Where the server does not say when it was put, one above a replica of that
         // version was put after it arrived, and stands.
-        if let Current::DeleteMarker(_, put) = dst {
+        if let Current::DeleteMarker(id, put) = dst {
             let stands = self
-                .delete_stands(region, &event.bucket, s, at, put.as_ref(), run)
+                .delete_stands(
+                    region,
+                    &event.bucket,
+                    s,
+                    at,
+                    super::reads::marker(id, put),
+                    run,
+                )
                 .await?;
             let stands = match stands {
                 Some(stands) => stands,
@@ -225,6 +232,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         let at = self.location(rule, key, run).await?;
         let dst = self.replica_current(&at, run).await?;
+        let below = self.sent_on(region, &event, &at, src, run).await?;
+        let src = below.as_ref().unwrap_or(src);
         self.decide(rule, &event, region, (src, &dst), &at, run)
             .await
     }

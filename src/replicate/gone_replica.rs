@@ -93,8 +93,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         if below.delete_marker {
             let put = aws_smithy_types::DateTime::from_millis(below.last_modified);
+            let marker = super::reads::MarkerRead {
+                id: Some(&below.version_id),
+                put: Some(&put),
+            };
             let stands = self
-                .delete_stands(region, source, head, at, Some(&put), run)
+                .delete_stands(region, source, head, at, marker, run)
                 .await?;
             return Ok(stands == Some(true));
         }

@@ -122,12 +122,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                         >= order::source_write(src.event, src.head).secs
             }
             Current::DeleteMarker(marker, put) => {
-                let marker = marker.clone();
                 // A delete marker is a write too: later in the one order of writes than this
                 // version, it stands, unless it is a delete of the source's own replicated.
+                let read = super::reads::marker(marker, put);
                 let stands = self
-                    .delete_stands(src.region, source, src.head, at, put.as_ref(), run)
+                    .delete_stands(src.region, source, src.head, at, read, run)
                     .await?;
+                let marker = marker.clone();
                 if stands == Some(true) {
                     return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
                 }

@@ -108,8 +108,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Some(reads) if !reads.pending(&id) => reads.read(&id).await,
             _ => None,
         };
-        let put = match seen {
-            Some(Current::DeleteMarker(_, put)) => put,
+        let (marker, put) = match seen {
+            Some(Current::DeleteMarker(id, put)) => (id, put),
             Some(Current::Absent) => return Ok(false),
             // Another object, read before ours landed, was gone by then (`If-None-Match: *`
             // let ours through: a racer withdrew its copy, say): what lies below ours is not
@@ -118,9 +118,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 let history = self.destination_stack(at, run).await?;
                 let below = history.iter().skip_while(|p| p.version_id != *ours).nth(1);
                 match below {
-                    Some(p) if p.delete_marker => {
-                        Some(aws_smithy_types::DateTime::from_millis(p.last_modified))
-                    }
+                    Some(p) if p.delete_marker => (
+                        Some(p.version_id.clone()),
+                        Some(aws_smithy_types::DateTime::from_millis(p.last_modified)),
+                    ),
                     _ => return Ok(false),
                 }
             }
@@ -131,7 +132,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 &src.event.bucket,
                 src.head,
                 at,
-                put.as_ref(),
+                super::reads::marker(&marker, &put),
                 run,
             )
             .await?;

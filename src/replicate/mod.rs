@@ -42,6 +42,7 @@ mod reads;
 mod reassert;
 mod reseal;
 mod restore;
+mod sent_on;
 mod write;
 
 use learnt::Learnt;
@@ -163,13 +164,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             // A delete marker is a write at its own Last-Modified, whoever put it, as
             // convergence judges it; where the server does not say when, one above a replica
             // of this version was put after it arrived.
-            Current::DeleteMarker(_, put) => match self
+            Current::DeleteMarker(id, put) => match self
                 .delete_stands(
                     &self.default_region,
                     source_bucket,
                     src,
                     at,
-                    put.as_ref(),
+                    reads::marker(&id, &put),
                     &run,
                 )
                 .await?
@@ -204,6 +205,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             (matches!(head.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms)
                 .then_some(SkipReason::KmsNotSelected)
         })
+    }
+
+    /// Whether a skipped source object `head` is still judged, for `rule`'s destination, by the
+    /// source's own write below it: a replica written into `bucket` from a bucket other than the
+    /// destination (a chain's middle), which convergence looks under (see `sent_on`).
+    pub fn judged_below(&self, rule: &Rule, head: &SourceVersion, bucket: &str, key: &str) -> bool {
+        head.replica_record(bucket, key)
+            .is_some_and(|r| !r.from(&rule.destination.bucket))
     }
 
     /// The region of a bucket on the function's own endpoint (GetBucketLocation, once per

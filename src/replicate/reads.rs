@@ -27,20 +27,20 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         self.replicas_among(at, |_| true, replica, false, run).await
     }
 
-    /// Whether a delete marker put at `at` at `put` stands against the source's version `head`
-    /// (of `source`, read in `region`): later in the one order of writes, and not a delete of
-    /// the source's own replicated (see [`Self::own_delete_until`]). `None` where the server did
-    /// not say when it was put (then the caller asks the destination's history).
+    /// Whether the delete `marker` at `at` stands against the source's version `head` (of
+    /// `source`, read in `region`): later in the one order of writes, and not a delete of the
+    /// source's own replicated (see [`Self::own_delete_until`]). `None` where the server did not
+    /// say when it was put (then the caller asks the destination's history).
     pub(super) async fn delete_stands(
         &self,
         region: &str,
         source: &str,
         head: &SourceVersion,
         at: &ReplicaLocation,
-        put: Option<&DateTime>,
+        marker: MarkerRead<'_>,
         run: &Run,
     ) -> Result<Option<bool>, ReplicationError> {
-        let Some(deleted) = order::marker_write(put, &at.bucket) else {
+        let Some(deleted) = order::marker_write(marker.put, &at.bucket) else {
             return Ok(None);
         };
         let version = write_of(head, source, &at.key);
@@ -77,20 +77,24 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
         // The time leaves it open; the destination's stack may not.
         Ok(Some(
-            self.not_replicated_here(at, source, &after, run).await?,
+            self.not_replicated_here(at, marker.id, source, &after, run)
+                .await?,
         ))
     }
 
-    /// Whether the destination's current delete marker at `at` cannot be the source's delete
-    /// replicated, by the stack S3 records there: a replicated marker that survives lies below
-    /// every replica of a version the source wrote after that delete (it is withdrawn where the
-    /// source wrote before it was proven, see `converge::withdrawn`), so one above such a
-    /// replica (`after`: the source's versions above its delete) is another writer's. (What
-    /// lies directly below a marker proves nothing: a version delete may have taken the object
-    /// a replicated marker was put on.) Another endpoint's conditions are not trusted.
+    /// Whether the destination's delete marker `marker` at `at` (the current one where its id
+    /// is not known) cannot be the source's delete replicated, by the stack S3 records there: a
+    /// replicated marker that survives lies below every replica of a version the source wrote
+    /// after that delete (it is withdrawn where the source wrote before it was proven, see
+    /// `converge::withdrawn`), so one above such a replica (`after`: the source's versions above
+    /// its delete) is another writer's. The entries below the marker are read, not below the
+    /// top: a copy that just landed on it lies above. (What lies directly below a marker proves
+    /// nothing: a version delete may have taken the object a replicated marker was put on.)
+    /// Another endpoint's conditions are not trusted.
     async fn not_replicated_here(
         &self,
         at: &ReplicaLocation,
+        marker: Option<&str>,
         source: &str,
         after: &[Past],
         run: &Run,
@@ -100,7 +104,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
         let stack = self.destination_stack(at, run).await?;
         let mut entries = stack.iter();
-        if !entries.next().is_some_and(|top| top.delete_marker) {
+        let found = match marker {
+            Some(id) => entries.any(|p| p.version_id == id && p.delete_marker),
+            None => entries.next().is_some_and(|top| top.delete_marker),
+        };
+        if !found {
             return Ok(false);
         }
         for p in entries.filter(|p| !p.delete_marker && after.iter().any(|a| a.size == p.size)) {
@@ -124,7 +132,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// (convergence withdraws it otherwise): so no later than the second the entry just above
     /// the delete in the source's stack landed, which a single-part write's `Last-Modified`
     /// says. A multipart one counts from its initiation, before it landed: unbounded. With it,
-    /// the source's versions above that delete (newest first).
+    /// the source's versions above that delete, up to the next delete (newest first).
     async fn own_delete_until(
         &self,
         region: &str,
@@ -140,27 +148,34 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .history(region, bucket, key)
             .await
             .map_err(src_err)?;
-        // Newest first: from the version down to the first delete marker below it.
-        let mut above = None;
-        let mut after = Vec::new();
-        for p in history
+        // Newest first. The versions written after that delete are the run of objects it
+        // lies under, the ones above the version included (a late event's version has them).
+        let history: Vec<&Past> = history.iter().filter(|p| p.key == key).collect();
+        let Some(at) = history
             .iter()
-            .filter(|p| p.key == key)
-            .skip_while(|p| p.version_id != version || p.delete_marker)
-        {
-            if p.delete_marker {
-                return Ok(match above {
-                    Some(x) => (x, after),
-                    None => (OwnDelete::None, Vec::new()),
-                });
-            }
-            above = Some(match p.etag.contains('-') {
-                true => OwnDelete::Unbounded,
-                false => OwnDelete::Until(p.last_modified.div_euclid(1000)),
-            });
-            after.push(p.clone());
-        }
-        Ok((OwnDelete::None, Vec::new()))
+            .position(|p| p.version_id == version && !p.delete_marker)
+        else {
+            return Ok((OwnDelete::None, Vec::new()));
+        };
+        let Some(delete) = history[at..].iter().position(|p| p.delete_marker) else {
+            return Ok((OwnDelete::None, Vec::new()));
+        };
+        let delete = at + delete;
+        let newest = history[..at]
+            .iter()
+            .rposition(|p| p.delete_marker)
+            .map_or(0, |m| m + 1);
+        let after: Vec<Past> = history[newest..delete]
+            .iter()
+            .map(|p| (*p).clone())
+            .collect();
+        // The entry just above the delete bounds when its replica could land.
+        let first = &history[delete - 1];
+        let until = match first.etag.contains('-') {
+            true => OwnDelete::Unbounded,
+            false => OwnDelete::Until(first.last_modified.div_euclid(1000)),
+        };
+        Ok((until, after))
     }
 
     /// Whether a version in the destination's history is a replica of the source version
@@ -382,6 +397,22 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             .current(region, &event.bucket, &event.key)
             .await
             .map_err(src_err)
+    }
+}
+
+/// A destination's delete marker as read: its version id and when it was put (either may be
+/// unknown: an unversioned bucket's marker, a server that does not say).
+#[derive(Clone, Copy)]
+pub(super) struct MarkerRead<'a> {
+    pub(super) id: Option<&'a str>,
+    pub(super) put: Option<&'a DateTime>,
+}
+
+/// A delete marker read as `Current::DeleteMarker(id, put)`.
+pub(super) fn marker<'a>(id: &'a Option<String>, put: &'a Option<DateTime>) -> MarkerRead<'a> {
+    MarkerRead {
+        id: id.as_deref(),
+        put: put.as_ref(),
     }
 }
 

@@ -29,6 +29,7 @@ mod init_error;
 mod intake;
 mod large_objects;
 mod least_privilege;
+mod marker_origin;
 mod meddled;
 mod metrics;
 mod one_judgement;

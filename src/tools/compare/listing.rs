@@ -220,6 +220,10 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                 "deleted in the source since the listing".to_owned(),
             ));
         };
+        // A chain's middle whose replica the destination lacks stays skipped: what could lie
+        // below it is the middle's own delete (nothing to hide there) or its own object, which
+        // a copy never buries under a replica of an earlier write. So a check of such a bucket
+        // reads no key's versions where the destination holds nothing.
         if let Some(reason) = self
             .replicator
             .deliberate_skip(rule, src, &self.options.bucket, key)
@@ -250,17 +254,20 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
         let Current::Object(src) = &current else {
             return Ok(None);
         };
-        if let Some(reason) = self
-            .replicator
-            .deliberate_skip(rule, src, &self.options.bucket, key)
-        {
-            return Ok(Some((Status::Skipped, reason.to_string())));
+        let bucket = &self.options.bucket;
+        let below = self.replicator.judged_below(rule, src, bucket, key);
+        if let Some(reason) = self.replicator.deliberate_skip(rule, src, bucket, key) {
+            if !below {
+                return Ok(Some((Status::Skipped, reason.to_string())));
+            }
         }
         Ok(match self.judged(rule, key, &current).await? {
             Decision::Settled(Settled::Later) => Some((Status::NewerAtDestination, String::new())),
             Decision::Settled(Settled::Skipped(reason)) => {
                 Some((Status::Skipped, reason.to_string()))
             }
+            // A chain's middle: the destination holds the source's own write below its replica.
+            Decision::Settled(Settled::InSync) if below => Some((Status::Same, String::new())),
             _ => None,
         })
     }

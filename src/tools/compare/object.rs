@@ -7,7 +7,7 @@ use super::proof::{proof, Proof};
 use super::Status;
 use crate::error::{ReplicationError, Side};
 use crate::replicate::promised_differences;
-use crate::replicate::Replicator;
+use crate::replicate::{Decision, Replicator, Settled};
 use crate::store::{Current, DestinationStore, Listed, SourceStore, SourceVersion, VersionRef};
 
 /// One key's check at one destination: its status and detail, or why it could not be made.
@@ -62,6 +62,28 @@ pub async fn verify_object<S: SourceStore, D: DestinationStore>(
             // skipped wherever the destination differs from it, as the engine judges it (and
             // `verify` reports it): no run would write there.
             let skip = replicator.deliberate_skip(rule, src, bucket, key);
+            // A chain's middle whose replica the destination does not hold (another object is
+            // there): the source's own write below its replica is judged, as convergence and
+            // `verify` judge it.
+            let held = matches!(&dst, Current::Object(_));
+            if skip.is_some() && held && replicator.judged_below(rule, src, bucket, key) {
+                let current = Current::Object(Box::new(src.clone()));
+                return Ok(
+                    match replicator
+                        .judge(rule, region, bucket, key, &current)
+                        .await?
+                    {
+                        Decision::Settled(Settled::InSync) => (Status::Same, String::new()),
+                        Decision::Settled(Settled::Later) => {
+                            (Status::NewerAtDestination, String::new())
+                        }
+                        Decision::Settled(Settled::Skipped(reason)) => {
+                            (Status::Skipped, reason.to_string())
+                        }
+                        _ => (Status::Differs, "the source's own write below".to_owned()),
+                    },
+                );
+            }
             if let Some(reason) = &skip {
                 if !matches!(&dst, Current::Object(_)) {
                     return Ok((Status::Skipped, reason.to_string()));
