@@ -200,13 +200,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         Ok(match &current {
             Current::Object(c) if c.version_id == src.head.version_id => MovedOn::No,
-            Current::Object(c) if unselected(c) => MovedOn::No,
             Current::Object(c)
                 if order::later_original(source, c, theirs, at)
                     || c.is_replica_from(source, &src.event.key, &at.bucket) =>
             {
                 MovedOn::ToEarlier
             }
+            Current::Object(c) if unselected(c) => MovedOn::No,
             Current::Object(_) | Current::DeleteMarker(..) => MovedOn::ToLater,
             Current::Absent => MovedOn::No,
         })

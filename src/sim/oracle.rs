@@ -155,15 +155,50 @@ impl World {
     /// The topmost entry of a key's stack in `bucket` that `counts`, unless a write the
     /// function put above it (a replica, or a delete marker it replicated) is later in the one
     /// order: then it was legitimately replaced and no longer competes.
+    /// The stack as it was built counts: a replica the function put there, deleted for good
+    /// since by a user's version delete at the destination, replaced the entry all the same,
+    /// and nothing brings it back (no event reads below a current replica).
+    ///
+    /// Nor does an entry stand whose later entry of the same kind (a write of this bucket, or a
+    /// delete marker) the function wrote over, and a user then deleted for good (a version
+    /// delete at the destination): the function judged its write against that one, and nothing
+    /// reads that the entry below is on top again (no event reads below a current replica).
     fn standing(&self, bucket: &str, key: &str, counts: impl Fn(&Entry) -> bool) -> Option<Entry> {
         let stack = self.s3.stack(bucket, key);
         let at = stack.iter().rposition(&counts)?;
         let mine = self.entry_write(bucket, key, &stack[at]);
-        let covered = stack[at + 1..].iter().any(|e| {
+        let ever = self.s3.stack_ever(bucket, key);
+        let from = ever
+            .iter()
+            .position(|e| e.version_id == stack[at].version_id)
+            .map_or(ever.len(), |i| i + 1);
+        let gone = |e: &Entry| !stack.iter().any(|s| s.version_id == e.version_id);
+        // A replica deleted for good since covers still unless its source version went too (a
+        // replicated version delete takes what it stood for with it).
+        let source_kept = |e: &Entry| match (
+            e.metadata.get(REPLICA_MARKER),
+            e.metadata.get(REPLICA_SOURCE_BUCKET),
+        ) {
+            (Some(of), Some(from)) => self.s3.stack(from, key).iter().any(|s| s.version_id == *of),
+            _ => false,
+        };
+        let covered = ever[from..].iter().any(|e| {
             !self.is_user_made(bucket, key, &e.version_id)
+                && (!gone(e) || source_kept(e))
                 && write_order(&self.entry_write(bucket, key, e), &mine).is_gt()
         });
-        (!covered).then(|| stack[at].clone())
+        // A later entry of the same kind, deleted for good since (a version delete made
+        // directly in this bucket) after the function wrote over it: the function judged its
+        // write against that one, and S3 sends no event that the entry below is on top again
+        // (docs/simulation.md).
+        let superseded = ever[from..].iter().enumerate().any(|(i, e)| {
+            gone(e)
+                && counts(e)
+                && ever[from + i + 1..]
+                    .iter()
+                    .any(|above| !gone(above) && !self.is_user_made(bucket, key, &above.version_id))
+        });
+        (!covered && !superseded).then(|| stack[at].clone())
     }
 
     /// The latest entry of a key in a bucket that a user wrote there (not a replica).
