@@ -80,7 +80,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     && theirs.not_replicated_from(&at.bucket, &at.key, source)
                 {
                     let written = write_of(theirs, &at.bucket, &at.key);
-                    match self.source_moved_on(rule, src, &written, at, run).await? {
+                    // Boxed: the guard's future is part of every copy's, and a test's stack
+                    // is small.
+                    match Box::pin(self.source_moved_on(rule, src, &written, at, run)).await? {
                         MovedOn::ToEarlier => {
                             return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)))
                         }
@@ -145,7 +147,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     if matches!(check, Check::Event | Check::History)
                         && !src.is_current
                         && matches!(
-                            self.source_moved_on(rule, src, &deleted, at, run).await?,
+                            Box::pin(self.source_moved_on(rule, src, &deleted, at, run)).await?,
                             MovedOn::ToEarlier
                         )
                     {
@@ -208,17 +210,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         at: &ReplicaLocation,
         run: &Run,
     ) -> Result<MovedOn, ReplicationError> {
-        // Which version a tag filter selects is not read here (its tags would be): the late
-        // version lands, as before this check.
-        if self.config.uses_tag_filters() {
-            return Ok(MovedOn::No);
-        }
         let current = self.source_current(src.region, src.event, run).await?;
         let source = src.event.bucket.as_str();
         let unselected = |c: &SourceVersion| {
             super::outcome::skip_reason(c, source, &src.event.key).is_some()
                 || (matches!(c.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms)
         };
+        let tagged = self.config.uses_tag_filters();
         Ok(match &current {
             Current::Object(c) if c.version_id == src.head.version_id => MovedOn::No,
             Current::Object(c)
@@ -228,9 +226,42 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 MovedOn::ToEarlier
             }
             Current::Object(c) if unselected(c) => MovedOn::No,
+            // Under tag filters, whether a rule copies the current version here is read from
+            // its tags (one GetObjectTagging, in this rare state only).
+            Current::Object(c) if tagged && !self.selects(rule, src, c, run).await? => MovedOn::No,
+            // The newest object version a marker leaves the destination following is not
+            // read for its tags: the late version lands, as in order.
+            Current::DeleteMarker(..) if tagged => MovedOn::No,
             Current::Object(_) | Current::DeleteMarker(..) => MovedOn::ToLater,
             Current::Absent => MovedOn::No,
         })
+    }
+
+    /// Whether a rule writing to `rule`'s destination selects the source's version `c` of the
+    /// event's key (its tags read, unless known to be none).
+    async fn selects(
+        &self,
+        rule: &Rule,
+        src: &SourceRead<'_>,
+        c: &SourceVersion,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let source = src.event.bucket.as_str();
+        let tags = match self.tags_known_empty(c, source) {
+            true => Vec::new(),
+            false => {
+                let version = VersionRef {
+                    bucket: source.to_owned(),
+                    key: src.event.key.clone(),
+                    version_id: c.version_id.clone(),
+                };
+                self.read_tags(src.region, &version, run).await?
+            }
+        };
+        let id = rule.destination.id();
+        Ok(rules::select(&self.config, source, &src.event.key, &tags)
+            .iter()
+            .any(|r| r.destination.id() == id))
     }
 
     /// Whether the source's version `other` stands above `version` in the key's stack (S3's

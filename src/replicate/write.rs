@@ -21,7 +21,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let mut assume = self.may_assume_no_object(rule, src, check, run);
         let mut races = 0;
         while races < RACE_ROUNDS {
-            match self.copy_once(rule, src, check, fresh, assume, run).await? {
+            // Boxed: an attempt's future (its checks after the write included) is large, and
+            // every caller's, a tool's on a test's small stack too, would carry it.
+            match Box::pin(self.copy_once(rule, src, check, fresh, assume, run)).await? {
                 Attempt::Done(done) => return Ok(done),
                 // The key held an object after all: the destination's read decides.
                 Attempt::Refused => assume = false,
@@ -227,7 +229,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             Err(e)
                 if e.is_no_such_key()
                     && matches!(condition, Some(WriteCondition::IfMatch(_)))
-                    && self.source_still_there(&request, run).await? =>
+                    && Box::pin(self.source_still_there(&request, run)).await? =>
             {
                 return Ok(Attempt::Raced)
             }
@@ -297,7 +299,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             read.as_ref(),
             written.version_id.as_deref(),
         ) {
-            if !self.landed_on_read(&at, ours, read.as_deref(), run).await? {
+            if !Box::pin(self.landed_on_read(&at, ours, read.as_deref(), run)).await? {
                 run.withdrawn(landed);
                 return Ok(Attempt::Raced);
             }
