@@ -4,7 +4,7 @@
 
 use super::order;
 use super::*;
-use crate::order::write_of;
+use crate::order::{write_of, Write};
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// What the destination holds may forbid the copy: a later original write (written there,
@@ -79,9 +79,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     && !src.is_current
                     && theirs.not_replicated_from(&at.bucket, &at.key, source)
                 {
+                    let written = write_of(theirs, &at.bucket, &at.key);
                     // Boxed: the guard's future is part of every copy's, and a test's stack
                     // is small.
-                    match Box::pin(self.source_moved_on(rule, src, theirs, at, run)).await? {
+                    match Box::pin(self.source_moved_on(rule, src, &written, at, run)).await? {
                         MovedOn::ToEarlier => {
                             return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)))
                         }
@@ -134,6 +135,25 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if stands == Some(true) {
                     return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
                 }
+                // A late event's version (or a history copy) over a marker earlier than it, where
+                // the source has moved on to a state that marker follows (a replica of the
+                // destination's write: two-way, the source follows the destination; or a write
+                // earlier than the marker): the marker stays, as another writer's object would
+                // (above). Landed, this version would stand there for a write its own bucket no
+                // longer holds, and nothing would carry it back: the sides would stay apart.
+                if let (Some(false), Some(deleted)) =
+                    (stands, order::marker_write(put.as_ref(), &at.bucket))
+                {
+                    if matches!(check, Check::Event | Check::History)
+                        && !src.is_current
+                        && matches!(
+                            Box::pin(self.source_moved_on(rule, src, &deleted, at, run)).await?,
+                            MovedOn::ToEarlier
+                        )
+                    {
+                        return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
+                    }
+                }
                 let below = self
                     .replica_in_history(at, source, src.head, keeps, run)
                     .await?;
@@ -175,7 +195,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     }
 
     /// Whether the source's current state is another than the event's version: a version
-    /// earlier in the one order of writes than the destination's current original `theirs`, or
+    /// earlier in the one order of writes than the destination's current write `theirs` (an
+    /// original object, or a delete marker), or
     /// a replica the function wrote there from the destination's bucket ([`MovedOn::ToEarlier`]),
     /// or anything else, a delete marker included ([`MovedOn::ToLater`]: convergence decides),
     /// where `rule` would replicate it: a current version no rule copies here (a tag filter it
@@ -185,7 +206,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         &self,
         rule: &Rule,
         src: &SourceRead<'_>,
-        theirs: &SourceVersion,
+        theirs: &Write,
         at: &ReplicaLocation,
         run: &Run,
     ) -> Result<MovedOn, ReplicationError> {
@@ -199,7 +220,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         Ok(match &current {
             Current::Object(c) if c.version_id == src.head.version_id => MovedOn::No,
             Current::Object(c)
-                if order::later_original(source, c, theirs, at)
+                if order::later(theirs, &write_of(c, source, &src.event.key))
                     || c.is_replica_from(source, &src.event.key, &at.bucket) =>
             {
                 MovedOn::ToEarlier
