@@ -124,7 +124,13 @@ async fn a_large_streamed_copy_to_rgw_resumes_across_short_invocations() {
         }
     };
     assert!(invocations >= 2, "one invocation was enough: {answer}");
-    assert!(answer.contains(r#""replicated":1"#), "{answer}");
+    // The invocation that completes the upload may meet its deadline in the checks after the
+    // write (on a busy machine): the replica is counted there, once, and the retry finds it
+    // current. Either way the one upload was resumed to the end, and one version stands.
+    assert!(
+        answer.contains(r#""replicated":1"#) || answer.contains(r#""skipped":1"#),
+        "{answer}"
+    );
     assert_eq!(uploads_on(&rgw_s3, &dst, "large/one").await, 0);
     assert_eq!(body_of(&rgw_s3, &dst, "large/one", None).await, bytes);
     assert_eq!(version_count(&rgw_s3, &dst, "large/one").await, 1);
