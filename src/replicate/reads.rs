@@ -145,7 +145,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run.start()?;
         let history = self
             .source
-            .history(region, bucket, key)
+            .key_history(region, bucket, key, None)
             .await
             .map_err(src_err)?;
         // Newest first. The versions written after that delete are the run of objects it

@@ -36,7 +36,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run.start()?;
         let history = self
             .source
-            .history(region, bucket, key)
+            .key_history(region, bucket, key, None)
             .await
             .map_err(src_err)?;
         // Newest first: the replicas above the source's own latest write, then that write.

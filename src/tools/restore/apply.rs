@@ -420,7 +420,12 @@ pub(super) async fn landed_on<S: SourceStore, D: DestinationStore>(
 ) -> Result<bool, ReplicationError> {
     let stack = replicator
         .source()
-        .history(&at.region, &at.bucket, &at.key)
+        .key_history(
+            &at.region,
+            &at.bucket,
+            &at.key,
+            at.expected_bucket_owner.as_deref(),
+        )
         .await
         .map_err(|f| ReplicationError::classify(Side::Source, f))?;
     let below = stack

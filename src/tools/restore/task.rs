@@ -241,7 +241,7 @@ async fn replica_of<S: SourceStore, D: DestinationStore>(
     };
     let history = replicator
         .source()
-        .history(from_region, from, key)
+        .key_history(from_region, from, key, None)
         .await
         .map_err(|f| ReplicationError::classify(Side::Source, f))?;
     for p in history.iter().filter(|p| p.key == key && !p.delete_marker) {
