@@ -1,8 +1,9 @@
-//! Proof, after a write, of what it landed on. A tool's conditional write must lie on the entry
-//! it was decided from; a copy sent ahead of its read, or over a delete marker, must not lie on a
-//! later delete or over another delivery's replica of the same version.
+//! Proof, after a write, of what it landed on. A conditional write over an entry read (a tool's,
+//! convergence's, an event's; see `write.rs`) must lie on the entry it was decided from; a copy
+//! sent ahead of its read, or over a delete marker no listing can name, must not lie on a later
+//! delete or over another delivery's replica of the same version.
 //!
-//! The tool's proof, in detail.
+//! The proof, in detail.
 //! S3's write conditions (`If-Match` on a copy or a delete) compare ETags only: a write of the
 //! same bytes made at the destination between the read and ours (a user's, with other metadata
 //! or tags) lets ours through, and ours would replace or hide that later write. So the entry just
@@ -143,51 +144,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         info!(bucket = %src.event.bucket, key = %src.event.key, destination = %at.bucket,
               replica_version_id = %ours,
               "the copy sent ahead landed on a later delete marker: ours deleted, the delete stands");
-        Ok(true)
-    }
-
-    /// Write conditions compare ETags only: a copy on `If-Match` with the ETag it writes itself
-    /// also lands over another writer's replica of the same version, written since the read
-    /// (two deliveries of one event at once). Where that may have happened, the version just
-    /// below the one written is read; if it is that replica, ours is a second copy of the
-    /// version and is deleted again (one replica a version). The answer: whether it was.
-    pub(super) async fn duplicate_of_a_racer(
-        &self,
-        rule: &Rule,
-        src: &SourceRead<'_>,
-        at: &ReplicaLocation,
-        condition: Option<&WriteCondition>,
-        written: &Written,
-        run: &Run,
-    ) -> Result<bool, ReplicationError> {
-        let (Some(WriteCondition::IfMatch(read)), Some(ours)) = (condition, &written.version_id)
-        else {
-            return Ok(false);
-        };
-        if *read != written.etag {
-            return Ok(false);
-        }
-        run.start()?;
-        let versions = self
-            .destination
-            .replica_versions(at)
-            .await
-            .map_err(dst_err)?;
-        let below = versions.iter().skip_while(|v| v.version_id != *ours).nth(1);
-        let Some(below) = below else {
-            return Ok(false);
-        };
-        let below = self.destination_version(at, &below.version_id, run).await?;
-        let version = src.version.version_id.as_deref().unwrap_or("null");
-        if !matches!(&below, Current::Object(o)
-            if o.is_replica_of(&at.bucket, &at.key, &src.event.bucket, src.head,
-                keeps_etag(rule, src.head, &self.config.copy)))
-        {
-            return Ok(false);
-        }
-        self.withdraw_ours(at, ours, run).await?;
-        info!(bucket = %src.event.bucket, key = %src.event.key, version_id = version,
-              destination = %at.bucket, "a concurrent copy wrote this version first: ours deleted");
         Ok(true)
     }
 

@@ -312,15 +312,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             run.withdrawn(landed);
             return Ok(Attempt::Done(Done::Skipped(SkipReason::AlreadyReplicated)));
         }
-        // A repair rewrites a damaged replica of the version on purpose.
-        if check != Check::Rewrite
-            && self
-                .duplicate_of_a_racer(rule, src, &at, condition.as_ref(), &written, run)
-                .await?
-        {
-            run.withdrawn(landed);
-            return Ok(Attempt::Done(Done::Skipped(SkipReason::AlreadyReplicated)));
-        }
         Ok(Attempt::Done(Done::Replicated(written)))
     }
 
