@@ -144,14 +144,20 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if let (Some(false), Some(deleted)) =
                     (stands, order::marker_write(put.as_ref(), &at.bucket))
                 {
-                    if matches!(check, Check::Event | Check::History)
-                        && !src.is_current
-                        && matches!(
-                            Box::pin(self.source_moved_on(rule, src, &deleted, at, run)).await?,
-                            MovedOn::ToEarlier
-                        )
-                    {
-                        return Ok(Guard::Stop(Done::Skipped(SkipReason::NewerInDestination)));
+                    if matches!(check, Check::Event | Check::History) && !src.is_current {
+                        match Box::pin(self.source_moved_on(rule, src, &deleted, at, run)).await? {
+                            MovedOn::ToEarlier => {
+                                return Ok(Guard::Stop(Done::Skipped(
+                                    SkipReason::NewerInDestination,
+                                )))
+                            }
+                            // Moved on to a later state (a later delete the marker may be the
+                            // replica of, too): convergence brings it, as over an object.
+                            MovedOn::ToLater if check == Check::Event => {
+                                return Ok(Guard::Stop(Done::Skipped(SkipReason::SourceMovedOn)))
+                            }
+                            MovedOn::ToLater | MovedOn::No => {}
+                        }
                     }
                 }
                 let below = self
@@ -212,6 +218,21 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     ) -> Result<MovedOn, ReplicationError> {
         let current = self.source_current(src.region, src.event, run).await?;
         let source = src.event.bucket.as_str();
+        // A chain's middle whose current object is a replica from a third bucket sends on its
+        // own latest write below it: that is the state it moved on to (one listing of the
+        // source key, in this state only).
+        let current = match &current {
+            Current::Object(c)
+                if c.is_replica_in(source, &src.event.key)
+                    && !c.is_replica_from(source, &src.event.key, &at.bucket) =>
+            {
+                match Box::pin(self.own_latest(src.region, src.event, at, &current, run)).await? {
+                    Some((own, _)) => own,
+                    None => current,
+                }
+            }
+            _ => current,
+        };
         let unselected = |c: &SourceVersion| {
             super::outcome::skip_reason(c, source, &src.event.key).is_some()
                 || (matches!(c.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms)

@@ -25,6 +25,24 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         src: &Current,
         run: &Run,
     ) -> Result<Option<Current>, ReplicationError> {
+        Ok(self
+            .own_latest(region, event, at, src, run)
+            .await?
+            .and_then(|(own, stands)| stands.then_some(own)))
+    }
+
+    /// The source's own latest write below `src`, its current object, where that is a replica
+    /// from a bucket other than `at`'s (as [`Self::sent_on`]), and whether it stands there: no
+    /// replica above it is later in the one order of writes. `None` where `src` is no such
+    /// replica, or the source holds no write of its own below it.
+    pub(super) async fn own_latest(
+        &self,
+        region: &str,
+        event: &ObjectEvent,
+        at: &ReplicaLocation,
+        src: &Current,
+        run: &Run,
+    ) -> Result<Option<(Current, bool)>, ReplicationError> {
         let Current::Object(current) = src else {
             return Ok(None);
         };
@@ -48,9 +66,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     return Ok(None);
                 };
                 let stands = above.iter().all(|a| order::later(&deleted, a));
-                return Ok(
-                    stands.then(|| Current::DeleteMarker(Some(p.version_id.clone()), Some(put)))
-                );
+                let own = Current::DeleteMarker(Some(p.version_id.clone()), Some(put));
+                return Ok(Some((own, stands)));
             }
             let v = match current.version_id.as_deref() == Some(p.version_id.as_str()) {
                 true => current.as_ref().clone(),
@@ -74,7 +91,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 continue;
             }
             let stands = above.iter().all(|a| order::later(&written, a));
-            return Ok(stands.then(|| Current::Object(Box::new(v))));
+            return Ok(Some((Current::Object(Box::new(v)), stands)));
         }
         Ok(None)
     }

@@ -446,11 +446,20 @@ impl World {
         let replicated = self.candidates(destination, key).iter().any(|c| {
             matches!(c, Candidate::Replicated { from: f, entry } if f == from && entry.version_id == marker.version_id)
         });
+        // No delete still in the source's stack below the version can be the one the marker
+        // replicated: a replicated marker stays only while its delete is the source's top, so
+        // it was put no later than the second the entry above that delete landed (a multipart
+        // entry's `Last-Modified` is its initiation: unbounded).
         let stack = self.s3.stack(from, key);
-        let gone = stack
+        let below = stack
             .iter()
-            .take_while(|e| e.version_id != version.version_id)
-            .all(|e| !e.delete_marker);
+            .position(|e| e.version_id == version.version_id)
+            .unwrap_or(0);
+        let gone = (0..below).all(|i| {
+            let above = &stack[i + 1];
+            !stack[i].delete_marker
+                || (!above.etag.contains('-') && above.last_modified < marker.last_modified)
+        });
         let put = Write {
             secs: marker.last_modified,
             etag: String::new(),

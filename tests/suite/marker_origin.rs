@@ -289,3 +289,41 @@ async fn backfill_replicates_a_chains_middle_delete_below_a_replica() {
     assert_eq!(tally.replicated, 1);
     assert_eq!(current(&s3, C, "k"), None, "{:#?}", stack(&s3, C, "k"));
 }
+
+/// A chain A → B → C. B's own version and, in the same second, its user's delete, replicated
+/// to C; below B's version a delete replicated from A, so C's marker may be either delete of
+/// B's replicated (the time cannot tell). Then A's later write lands in B, and the late event
+/// of B's version comes. B has moved on from it to its delete (what it sends on: the replica
+/// above is never sent): the version was copied over C's marker, and convergence, finding B's
+/// current object a later replica, kept it there (simulation seeds 193088, 262472). The late
+/// version is left to convergence, and the delete stays.
+#[tokio::test]
+async fn a_late_version_of_a_chains_middle_leaves_its_later_delete() {
+    let s3 = s3_with(&[A, B, C]);
+    let ab = engine(to(B), s3.clone(), s3.clone(), "us-east-1");
+    let bc = engine(to(C), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(C, "k", b"C's own, earlier");
+    s3.advance_clock(1000);
+    s3.put(A, "k", b"A's first");
+    settle(&s3, &ab, &[A]).await;
+    s3.advance_clock(1000);
+    s3.delete(A, "k");
+    settle(&s3, &ab, &[A]).await;
+    s3.advance_clock(1000);
+    s3.put(B, "k", b"B's own version, its event late");
+    let late = s3.take_notices();
+    s3.delete(B, "k");
+    settle(&s3, &bc, &[B]).await;
+    assert_eq!(current(&s3, C, "k"), None, "{:#?}", stack(&s3, C, "k"));
+    s3.advance_clock(5000);
+    s3.put(A, "k", b"A's later write");
+    settle(&s3, &ab, &[A]).await;
+    assert_eq!(current(&s3, B, "k").as_deref(), Some("A's later write"));
+    deliver(&bc, &late).await;
+    assert_eq!(
+        current(&s3, C, "k"),
+        None,
+        "B's delete at C was covered by its earlier version: {:#?}",
+        stack(&s3, C, "k")
+    );
+}
