@@ -89,6 +89,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                         MovedOn::ToLater if check == Check::Event => {
                             return Ok(Guard::Stop(Done::Skipped(SkipReason::SourceMovedOn)))
                         }
+                        MovedOn::ToKept => {
+                            return Ok(Guard::Stop(Done::Skipped(SkipReason::SourceMovedOn)))
+                        }
                         MovedOn::ToLater | MovedOn::No => {}
                     }
                 }
@@ -151,9 +154,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                                     SkipReason::NewerInDestination,
                                 )))
                             }
-                            // Moved on to a later state (a later delete the marker may be the
-                            // replica of, too): convergence brings it, as over an object.
-                            MovedOn::ToLater if check == Check::Event => {
+                            // A chain's middle moved on to a later write of its own (a later
+                            // delete the marker may be the replica of) that it no longer
+                            // sends: landed, this version would stay. (At a later state
+                            // convergence brings, it lands and is covered again.)
+                            MovedOn::ToKept => {
                                 return Ok(Guard::Stop(Done::Skipped(SkipReason::SourceMovedOn)))
                             }
                             MovedOn::ToLater | MovedOn::No => {}
@@ -227,7 +232,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     && !c.is_replica_from(source, &src.event.key, &at.bucket) =>
             {
                 match Box::pin(self.own_latest(src.region, src.event, at, &current, run)).await? {
-                    Some((own, _)) => own,
+                    Some((Current::Object(own), _)) if own.version_id == src.head.version_id => {
+                        return Ok(MovedOn::No)
+                    }
+                    Some((_, false)) => return Ok(MovedOn::ToKept),
+                    Some((own, true)) => own,
                     None => current,
                 }
             }
@@ -461,4 +470,7 @@ enum MovedOn {
     ToEarlier,
     /// At a later state: convergence brings it.
     ToLater,
+    /// A chain's middle, at a later write of its own that a replica from a third bucket,
+    /// later still, replaced: it sends nothing on, and the destination keeps what it has.
+    ToKept,
 }

@@ -360,6 +360,39 @@ impl World {
         (!covered).then(|| Candidate::Kept(kept.clone()))
     }
 
+    /// Whether the kept replica `kept` (of a version `from` deleted for good since) was put
+    /// over the destination's `marker`, `from`'s delete replicated, for a version above that
+    /// delete in `from`'s stack as it was built: within one bucket its stack decides (a
+    /// multipart upload completed late counts from its initiation, earlier than the delete),
+    /// and the version delete, not replicated, leaves its replica (as in S3). The delete is
+    /// the newest of `from`'s put no later than the marker's second.
+    fn kept_over_delete(
+        &self,
+        destination: &str,
+        key: &str,
+        from: &str,
+        marker: &Entry,
+        kept: &Entry,
+    ) -> bool {
+        let here = self.s3.stack(destination, key);
+        let place = |id: &str| here.iter().position(|e| e.version_id == id);
+        if !matches!((place(&marker.version_id), place(&kept.version_id)), (Some(m), Some(k)) if k > m)
+        {
+            return false;
+        }
+        let ever = self.s3.stack_ever(from, key);
+        let Some(of) = kept.metadata.get(REPLICA_MARKER) else {
+            return false;
+        };
+        let Some(version) = ever.iter().position(|e| e.version_id == *of) else {
+            return false;
+        };
+        let delete = ever
+            .iter()
+            .rposition(|e| e.delete_marker && e.last_modified <= marker.last_modified);
+        delete.is_some_and(|d| d < version)
+    }
+
     /// Whether `marker`, a delete marker in `bucket`'s stack of `key`, may be `from`'s own delete
     /// below its version `version` replicated, as the engine judges it (`delete_stands`): a
     /// rule replicates `from`'s delete markers to `bucket`; the marker was put no later than
@@ -525,6 +558,10 @@ impl World {
                 Candidate::Replicated { from, entry } => {
                     let after = self.undeleted.get(&(from.clone(), key.to_owned()));
                     superseded(entry)
+                        || candidates.iter().any(|c| {
+                            matches!(c, Candidate::Kept(kept)
+                                if self.kept_over_delete(destination, key, from, entry, kept))
+                        })
                         || candidates.iter().any(|c| {
                             matches!(c, Candidate::Replica { from: f, entry: v, .. }
                                 if f == from && after.is_some_and(|a| a.contains(&v.version_id)))
