@@ -182,10 +182,13 @@ impl World {
             (Some(of), Some(from)) => self.s3.stack(from, key).iter().any(|s| s.version_id == *of),
             _ => false,
         };
+        // Or, still there, it replaced its source's delete replicated below it, which its
+        // source's stack put below it (a copy the function withdrew again replaced nothing).
         let covered = ever[from..].iter().any(|e| {
             !self.is_user_made(bucket, key, &e.version_id)
-                && (!gone(e) || source_kept(e))
-                && write_order(&self.entry_write(bucket, key, e), &mine).is_gt()
+                && ((!gone(e) || source_kept(e))
+                    && write_order(&self.entry_write(bucket, key, e), &mine).is_gt()
+                    || !gone(e) && self.replaced_own_delete(bucket, key, &stack[at], e))
         });
         // A later entry of the same kind, deleted for good since (a version delete made
         // directly in this bucket) after the function wrote over it: the function judged its
@@ -360,28 +363,24 @@ impl World {
         (!covered).then(|| Candidate::Kept(kept.clone()))
     }
 
-    /// Whether the kept replica `kept` (of a version `from` deleted for good since) was put
-    /// over the destination's `marker`, `from`'s delete replicated, for a version above that
-    /// delete in `from`'s stack as it was built: within one bucket its stack decides (a
-    /// multipart upload completed late counts from its initiation, earlier than the delete),
-    /// and the version delete, not replicated, leaves its replica (as in S3). The delete is
-    /// the newest of `from`'s put no later than the marker's second.
-    fn kept_over_delete(
-        &self,
-        destination: &str,
-        key: &str,
-        from: &str,
-        marker: &Entry,
-        kept: &Entry,
-    ) -> bool {
-        let here = self.s3.stack(destination, key);
-        let place = |id: &str| here.iter().position(|e| e.version_id == id);
-        if !matches!((place(&marker.version_id), place(&kept.version_id)), (Some(m), Some(k)) if k > m)
+    /// Whether the function's replica `above` (of `from`'s version) was put over the function's
+    /// `marker` in `bucket`, `from`'s delete replicated (`from` the one source feeding it),
+    /// for a version above that delete in `from`'s stack as it was built: within one bucket
+    /// its stack decides (a multipart upload completed late counts from its initiation, which
+    /// may be earlier than the delete), also where the version was deleted for good since.
+    /// The delete is the newest of `from`'s put no later than the marker's second.
+    fn replaced_own_delete(&self, bucket: &str, key: &str, marker: &Entry, above: &Entry) -> bool {
+        let Some(from) = above.metadata.get(REPLICA_SOURCE_BUCKET) else {
+            return false;
+        };
+        if !marker.delete_marker
+            || self.is_user_made(bucket, key, &marker.version_id)
+            || self.feeding(bucket) != [from.clone()]
         {
             return false;
         }
         let ever = self.s3.stack_ever(from, key);
-        let Some(of) = kept.metadata.get(REPLICA_MARKER) else {
+        let Some(of) = above.metadata.get(REPLICA_MARKER) else {
             return false;
         };
         let Some(version) = ever.iter().position(|e| e.version_id == *of) else {
@@ -558,10 +557,6 @@ impl World {
                 Candidate::Replicated { from, entry } => {
                     let after = self.undeleted.get(&(from.clone(), key.to_owned()));
                     superseded(entry)
-                        || candidates.iter().any(|c| {
-                            matches!(c, Candidate::Kept(kept)
-                                if self.kept_over_delete(destination, key, from, entry, kept))
-                        })
                         || candidates.iter().any(|c| {
                             matches!(c, Candidate::Replica { from: f, entry: v, .. }
                                 if f == from && after.is_some_and(|a| a.contains(&v.version_id)))
