@@ -106,3 +106,53 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         Ok(matches!(&below, Current::Object(o) if order::later_original(source, head, o, at)))
     }
 }
+
+impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
+    /// The function's replicas of `source` that a replicated version delete is about to leave
+    /// over an original write later than each of them in the one order (a write made at the
+    /// destination, or replicated there from another bucket): they lie above `gone`, the
+    /// deleted version's replicas, which they replaced by the source's own stack (a multipart
+    /// upload completed late counts from its initiation), and the write below `gone` would have
+    /// refused them. Once `gone` goes they would hide it: they go too, first (a retry after an
+    /// interruption finds them still above). One listing of the destination key; a HEAD per
+    /// entry above `gone` and of the one below, only where `gone` is not the key's newest
+    /// entry. (A delete marker below is left as it is.)
+    pub(super) async fn buried_by_version_delete(
+        &self,
+        source: &str,
+        at: &ReplicaLocation,
+        gone: &[String],
+        run: &Run,
+    ) -> Result<Vec<String>, ReplicationError> {
+        let stack = self.destination_stack(at, run).await?;
+        let stack: Vec<_> = stack.into_iter().filter(|p| p.key == at.key).collect();
+        let is_gone = |p: &crate::store::Past| gone.contains(&p.version_id);
+        let Some(first) = stack.iter().position(is_gone) else {
+            return Ok(Vec::new());
+        };
+        let Some(below) = stack[first..].iter().find(|p| !is_gone(p)) else {
+            return Ok(Vec::new());
+        };
+        if first == 0 || below.delete_marker || stack[..first].iter().any(|p| p.delete_marker) {
+            return Ok(Vec::new());
+        }
+        let below = match self.destination_version(at, &below.version_id, run).await? {
+            Current::Object(o) if o.not_replicated_from(&at.bucket, &at.key, source) => o,
+            _ => return Ok(Vec::new()),
+        };
+        let later = write_of(&below, &at.bucket, &at.key);
+        let mut buried = Vec::new();
+        for p in &stack[..first] {
+            match self.destination_version(at, &p.version_id, run).await? {
+                Current::Object(o)
+                    if o.is_replica_from(&at.bucket, &at.key, source)
+                        && order::later(&later, &write_of(&o, &at.bucket, &at.key)) =>
+                {
+                    buried.push(p.version_id.clone())
+                }
+                _ => return Ok(Vec::new()),
+            }
+        }
+        Ok(buried)
+    }
+}

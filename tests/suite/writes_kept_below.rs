@@ -268,3 +268,42 @@ async fn on_the_local_s3_a_late_unversioned_write_is_read_from_under_the_marker(
     assert_eq!(summary.replicated, 1, "{summary:?}");
     assert_eq!(body_of(&s3, &dst, "k", None).await, b"written unversioned");
 }
+
+/// A multipart upload begun at the source before the destination's own write, the source's
+/// later `w3` replicated over that write, then the upload completed (above `w3` in the source's
+/// stack, so its replica goes over `w3`'s), and `w3` deleted for good. The delete took `w3`'s
+/// replica from under the upload's, which stayed over the destination's write, later than the
+/// upload in the one order (its time is its initiation's): had `w3` never been, the upload's
+/// copy would have been refused there (seeds 282350, 273636). The upload's replica goes too,
+/// first, and a redelivery of its event copies nothing back.
+#[tokio::test]
+async fn a_version_delete_leaves_no_earlier_replica_over_the_destinations_later_write() {
+    let (s3, r) = setup(true);
+    let upload = s3.begin_upload(SRC, "k", &UserWrite::default());
+    s3.advance_clock(1100);
+    s3.put(DST, "k", b"the destination's own write");
+    s3.take_notices();
+    s3.advance_clock(1100);
+    let w3 = s3.put(SRC, "k", b"w3, the source's");
+    settle(&s3, &r, &[SRC]).await;
+    s3.advance_clock(1100);
+    let parts = vec![b"the upload, ".to_vec(), b"initiated first".to_vec()];
+    s3.complete_upload(SRC, &upload, &parts, None).unwrap();
+    let completed = s3.take_notices();
+    deliver(&r, &completed).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("the upload, initiated first"),
+        "{:#?}",
+        stack(&s3, DST, "k")
+    );
+    s3.purge(SRC, "k", w3.version_id.as_deref().unwrap());
+    settle(&s3, &r, &[SRC]).await;
+    deliver(&r, &completed).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("the destination's own write"),
+        "{:#?}",
+        stack(&s3, DST, "k")
+    );
+}
