@@ -68,19 +68,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 if replicas.is_empty() {
                     return Ok(Done::Skipped(SkipReason::NoReplica));
                 }
-                let buried = self
-                    .buried_by_version_delete(&event.bucket, &at, &replicas, run)
-                    .await?;
-                for replica in &buried {
-                    run.start()?;
-                    self.destination
-                        .delete_version(&at, replica)
-                        .await
-                        .map_err(dst_err)?;
-                    info!(bucket = %event.bucket, key = %event.key, version_id = deleted,
-                          destination = %at.bucket, replica_version_id = %replica,
-                          "deleted a replica the deleted version's would leave over a later write");
-                }
                 for replica in &replicas {
                     run.start()?;
                     self.destination
@@ -92,7 +79,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                           "deleted a replica of a deleted version");
                 }
                 Ok(Done::Synced {
-                    writes: (replicas.len() + buried.len()) as u32,
+                    writes: replicas.len() as u32,
                 })
             }
             .await;
