@@ -174,12 +174,15 @@ impl World {
             .map_or(ever.len(), |i| i + 1);
         let gone = |e: &Entry| !stack.iter().any(|s| s.version_id == e.version_id);
         // A replica deleted for good since covers still unless its source version went too (a
-        // replicated version delete takes what it stood for with it).
+        // replicated version delete takes what it stood for with it). A `null` id names the
+        // write that holds it now: a later `null` write is another source version.
         let source_kept = |e: &Entry| match (
             e.metadata.get(REPLICA_MARKER),
             e.metadata.get(REPLICA_SOURCE_BUCKET),
         ) {
-            (Some(of), Some(from)) => self.s3.stack(from, key).iter().any(|s| s.version_id == *of),
+            (Some(of), Some(from)) => self.s3.stack(from, key).iter().any(|s| {
+                s.version_id == *of && (of != "null" || s.metadata.get("w") == e.metadata.get("w"))
+            }),
             _ => false,
         };
         let covered = ever[from..].iter().any(|e| {
