@@ -157,7 +157,8 @@ impl World {
     /// order: then it was legitimately replaced and no longer competes.
     /// The stack as it was built counts: a replica the function put there, deleted for good
     /// since by a user's version delete at the destination, replaced the entry all the same,
-    /// and nothing brings it back (no event reads below a current replica).
+    /// and nothing brings it back (no event reads below a current replica), while something the
+    /// function put still lies above the entry: on top again, it is what every event reads.
     ///
     /// Nor does an entry stand whose later entry of the same kind (a write of this bucket, or a
     /// delete marker) the function wrote over, and a user then deleted for good (a version
@@ -185,9 +186,12 @@ impl World {
             }),
             _ => false,
         };
+        // Only while something the function put still lies above it: once it is the key's
+        // current entry again, every event reads it, and S3 records nothing of the replica gone.
+        let under = at + 1 < stack.len();
         let covered = ever[from..].iter().any(|e| {
             !self.is_user_made(bucket, key, &e.version_id)
-                && (!gone(e) || source_kept(e))
+                && (!gone(e) || (source_kept(e) && under))
                 && write_order(&self.entry_write(bucket, key, e), &mine).is_gt()
         });
         // A later entry of the same kind, deleted for good since (a version delete made
