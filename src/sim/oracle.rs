@@ -450,8 +450,15 @@ impl World {
             .undeleted
             .get(&(from.to_owned(), key.to_owned()))
             .is_some_and(|a| a.contains(&version.version_id));
-        let replicated = self.candidates(destination, key).iter().any(|c| {
-            matches!(c, Candidate::Replicated { from: f, entry } if f == from && entry.version_id == marker.version_id)
+        let replicated = self.candidates(destination, key).iter().any(|c| match c {
+            Candidate::Replicated { from: f, entry } => {
+                f == from && entry.version_id == marker.version_id
+            }
+            Candidate::Own(e) => {
+                e.version_id == marker.version_id
+                    && self.function_marker_of(destination, key, e, from)
+            }
+            _ => false,
         });
         let stack = self.s3.stack(from, key);
         let gone = stack
@@ -469,6 +476,19 @@ impl World {
             bucket: from.to_owned(),
         };
         undeleted && replicated && gone && write_order(&put, &written).is_gt()
+    }
+
+    /// Whether `marker` at `destination`, put there by the function where several sources
+    /// replicate (fan-in), may be `from`'s delete replicated: a rule replicates `from`'s delete
+    /// markers there. (Where one source alone replicates there, it is `Candidate::Replicated`.)
+    fn function_marker_of(&self, destination: &str, key: &str, marker: &Entry, from: &str) -> bool {
+        marker.delete_marker
+            && !self.is_user_made(destination, key, &marker.version_id)
+            && self.topology.functions.iter().any(|f| {
+                f.sources.iter().any(|s| s == from)
+                    && governing(&f.config.rules, destination, key, None)
+                        .is_some_and(|r| r.delete_marker_replication)
+            })
     }
 
     /// The candidate the one order of writes makes the latest.
@@ -513,10 +533,24 @@ impl World {
                 _ => false,
             })
         };
+        let undone = |marker: &Entry| {
+            candidates.iter().any(|c| match c {
+                Candidate::Replica { from, entry, .. } => {
+                    self.function_marker_of(destination, key, marker, from)
+                        && self
+                            .undeleted
+                            .get(&(from.clone(), key.to_owned()))
+                            .is_some_and(|a| a.contains(&entry.version_id))
+                }
+                _ => false,
+            })
+        };
         let dropped: Vec<bool> = candidates
             .iter()
             .map(|c| match c {
-                Candidate::Own(e) => e.delete_marker && superseded(e),
+                // Fan-in: a marker the function put, which may be a source's delete undone
+                // since at that source (not replicated), as `Replicated` below.
+                Candidate::Own(e) => e.delete_marker && (superseded(e) || undone(e)),
                 Candidate::Marker { from, entry } => mirrored(from, entry),
                 // The source's delete it replicated since deleted there (an undelete, which
                 // is not replicated): a version written after that delete still supersedes it.
