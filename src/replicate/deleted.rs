@@ -64,7 +64,9 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         for rule in &selected {
             let result = async {
                 let at = self.location(rule, &event.key, run).await?;
-                let replicas = self.find_replicas(&at, &event.bucket, deleted, run).await?;
+                let (replicas, buried) = self
+                    .replicas_of_deleted(&at, &event.bucket, deleted, run)
+                    .await?;
                 if replicas.is_empty() {
                     return Ok(Done::Skipped(SkipReason::NoReplica));
                 }
@@ -78,8 +80,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                           destination = %at.bucket, replica_version_id = %replica,
                           "deleted a replica of a deleted version");
                 }
+                // One lay below another version: what we put over it may now bury a later
+                // write (see `uncovered`). Boxed: the usual version delete never awaits it.
+                let withdrawn = match buried {
+                    true => Box::pin(self.uncover(&region, &event.bucket, &at, run)).await?,
+                    false => 0,
+                };
                 Ok(Done::Synced {
-                    writes: replicas.len() as u32,
+                    writes: replicas.len() as u32 + withdrawn,
                 })
             }
             .await;

@@ -43,6 +43,7 @@ mod reassert;
 mod reseal;
 mod restore;
 mod sent_on;
+mod uncovered;
 mod write;
 
 use learnt::Learnt;

@@ -157,7 +157,8 @@ impl World {
     /// order: then it was legitimately replaced and no longer competes.
     /// The stack as it was built counts: a replica the function put there, deleted for good
     /// since by a user's version delete at the destination, replaced the entry all the same,
-    /// and nothing brings it back (no event reads below a current replica).
+    /// and nothing brings it back (no event reads below a current replica), while something the
+    /// function put still lies above the entry: on top again, it is what every event reads.
     ///
     /// Nor does an entry stand whose later entry of the same kind (a write of this bucket, or a
     /// delete marker) the function wrote over, and a user then deleted for good (a version
@@ -174,19 +175,25 @@ impl World {
             .map_or(ever.len(), |i| i + 1);
         let gone = |e: &Entry| !stack.iter().any(|s| s.version_id == e.version_id);
         // A replica deleted for good since covers still unless its source version went too (a
-        // replicated version delete takes what it stood for with it).
+        // replicated version delete takes what it stood for with it). A `null` id names the
+        // write that holds it now: a later `null` write is another source version.
         let source_kept = |e: &Entry| match (
             e.metadata.get(REPLICA_MARKER),
             e.metadata.get(REPLICA_SOURCE_BUCKET),
         ) {
-            (Some(of), Some(from)) => self.s3.stack(from, key).iter().any(|s| s.version_id == *of),
+            (Some(of), Some(from)) => self.s3.stack(from, key).iter().any(|s| {
+                s.version_id == *of && (of != "null" || s.metadata.get("w") == e.metadata.get("w"))
+            }),
             _ => false,
         };
+        // Only while something the function put still lies above it: once it is the key's
+        // current entry again, every event reads it, and S3 records nothing of the replica gone.
         // Or, still there, it replaced its source's delete replicated below it, which its
         // source's stack put below it (a copy the function withdrew again replaced nothing).
+        let under = at + 1 < stack.len();
         let covered = ever[from..].iter().any(|e| {
             !self.is_user_made(bucket, key, &e.version_id)
-                && ((!gone(e) || source_kept(e))
+                && ((!gone(e) || (source_kept(e) && under))
                     && write_order(&self.entry_write(bucket, key, e), &mine).is_gt()
                     || !gone(e) && self.replaced_own_delete(bucket, key, &stack[at], e))
         });
@@ -475,8 +482,15 @@ impl World {
             .undeleted
             .get(&(from.to_owned(), key.to_owned()))
             .is_some_and(|a| a.contains(&version.version_id));
-        let replicated = self.candidates(destination, key).iter().any(|c| {
-            matches!(c, Candidate::Replicated { from: f, entry } if f == from && entry.version_id == marker.version_id)
+        let replicated = self.candidates(destination, key).iter().any(|c| match c {
+            Candidate::Replicated { from: f, entry } => {
+                f == from && entry.version_id == marker.version_id
+            }
+            Candidate::Own(e) => {
+                e.version_id == marker.version_id
+                    && self.function_marker_of(destination, key, e, from)
+            }
+            _ => false,
         });
         // No delete still in the source's stack below the version can be the one the marker
         // replicated: a replicated marker stays only while its delete is the source's top, so
@@ -503,6 +517,19 @@ impl World {
             bucket: from.to_owned(),
         };
         undeleted && replicated && gone && write_order(&put, &written).is_gt()
+    }
+
+    /// Whether `marker` at `destination`, put there by the function where several sources
+    /// replicate (fan-in), may be `from`'s delete replicated: a rule replicates `from`'s delete
+    /// markers there. (Where one source alone replicates there, it is `Candidate::Replicated`.)
+    fn function_marker_of(&self, destination: &str, key: &str, marker: &Entry, from: &str) -> bool {
+        marker.delete_marker
+            && !self.is_user_made(destination, key, &marker.version_id)
+            && self.topology.functions.iter().any(|f| {
+                f.sources.iter().any(|s| s == from)
+                    && governing(&f.config.rules, destination, key, None)
+                        .is_some_and(|r| r.delete_marker_replication)
+            })
     }
 
     /// The candidate the one order of writes makes the latest.
@@ -547,10 +574,24 @@ impl World {
                 _ => false,
             })
         };
+        let undone = |marker: &Entry| {
+            candidates.iter().any(|c| match c {
+                Candidate::Replica { from, entry, .. } => {
+                    self.function_marker_of(destination, key, marker, from)
+                        && self
+                            .undeleted
+                            .get(&(from.clone(), key.to_owned()))
+                            .is_some_and(|a| a.contains(&entry.version_id))
+                }
+                _ => false,
+            })
+        };
         let dropped: Vec<bool> = candidates
             .iter()
             .map(|c| match c {
-                Candidate::Own(e) => e.delete_marker && superseded(e),
+                // Fan-in: a marker the function put, which may be a source's delete undone
+                // since at that source (not replicated), as `Replicated` below.
+                Candidate::Own(e) => e.delete_marker && (superseded(e) || undone(e)),
                 Candidate::Marker { from, entry } => mirrored(from, entry),
                 // The source's delete it replicated since deleted there (an undelete, which
                 // is not replicated): a version written after that delete still supersedes it.

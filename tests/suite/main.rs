@@ -59,5 +59,6 @@ mod tools_keep_later_writes;
 mod tools_races;
 mod tools_review;
 mod two_way_multipart;
+mod uncovered_below;
 mod verify;
 mod writes_kept_below;
