@@ -209,10 +209,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// earlier in the one order of writes than the destination's current write `theirs` (an
     /// original object, or a delete marker), or
     /// a replica the function wrote there from the destination's bucket ([`MovedOn::ToEarlier`]),
-    /// or anything else, a delete marker included ([`MovedOn::ToLater`]: convergence decides),
-    /// where `rule` would replicate it: a current version no rule copies here (a tag filter it
-    /// may not meet, SSE-KMS the rule leaves out, an archived or customer-encrypted object)
-    /// leaves the late version to land, as it would have in order ([`MovedOn::No`]).
+    /// or anything else, a delete marker `rule` replicates included ([`MovedOn::ToLater`]:
+    /// convergence decides), where `rule` would replicate it: a current version no rule copies
+    /// here (a tag filter it may not meet, SSE-KMS the rule leaves out, an archived or
+    /// customer-encrypted object) leaves the late version to land, as it would have in order
+    /// ([`MovedOn::No`]). Under a delete marker no rule replicates here, the source's state is
+    /// its newest object version, which the destination follows.
     async fn source_moved_on(
         &self,
         rule: &Rule,
@@ -242,11 +244,33 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             }
             _ => current,
         };
+        // Where no rule replicates the source's delete marker here, the destination follows
+        // the source's newest object version below it (as convergence judges it): that is the
+        // state it moved on to (one listing and a HEAD, in this state only).
+        let destination = rule.destination.id();
+        let current = match &current {
+            Current::DeleteMarker(..)
+                if !rules::governing(&self.config, source, &destination, &src.event.key, &[])
+                    .is_some_and(|r| r.delete_marker_replication) =>
+            {
+                match self.newest_object(src.region, src.event, run).await? {
+                    Some(newest) => Current::Object(Box::new(newest)),
+                    None => Current::Absent,
+                }
+            }
+            _ => current,
+        };
         let unselected = |c: &SourceVersion| {
             super::outcome::skip_reason(c, source, &src.event.key).is_some()
                 || (matches!(c.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms)
         };
-        let tagged = self.config.uses_tag_filters();
+        // Tags matter only where a rule for this destination filters this key on them.
+        let tagged = self.config.rules.iter().any(|r| {
+            r.enabled
+                && r.destination.id() == destination
+                && !r.filter.tags.is_empty()
+                && src.event.key.starts_with(&r.filter.prefix)
+        });
         Ok(match &current {
             Current::Object(c) if c.version_id == src.head.version_id => MovedOn::No,
             Current::Object(c)
@@ -259,9 +283,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             // Under tag filters, whether a rule copies the current version here is read from
             // its tags (one GetObjectTagging, in this rare state only).
             Current::Object(c) if tagged && !self.selects(rule, src, c, run).await? => MovedOn::No,
-            // The newest object version a marker leaves the destination following is not
-            // read for its tags: the late version lands, as in order.
-            Current::DeleteMarker(..) if tagged => MovedOn::No,
+            // A delete marker a rule replicates here (markers carry no tags).
             Current::Object(_) | Current::DeleteMarker(..) => MovedOn::ToLater,
             Current::Absent => MovedOn::No,
         })

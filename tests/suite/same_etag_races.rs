@@ -224,3 +224,51 @@ async fn a_late_version_lands_where_no_rule_copies_the_current_one() {
         stack(&s3, DST, "k")
     );
 }
+
+/// A late version over the destination's own write, its source since deleted (a marker no rule
+/// replicates: the destination follows the source's newest object version, an upload initiated
+/// before that write and completed above the late version). A rule for another prefix filters
+/// on tags, and the marker was taken for "not read for its tags": the late version landed over
+/// the destination's write (later than the upload), and convergence put the upload over it, a
+/// second replica of it and the destination's write buried (simulation seed 332642). The
+/// newest object version is what the source moved on to, and the destination's write stands.
+#[tokio::test]
+async fn a_late_version_leaves_a_write_later_than_the_object_a_marker_leaves_followed() {
+    let s3 = s3_with(&[SRC, DST]);
+    let config = s3_replicator::Config::from_json(&format!(
+        r#"{{"Rules":[{{"ID":"tagged","Priority":2,"Status":"Enabled",
+        "Filter":{{"And":{{"Prefix":"p/","Tags":[{{"Key":"class","Value":"keep"}}]}}}},
+        "DeleteMarkerReplication":{{"Status":"Disabled"}},
+        "Destination":{{"Bucket":"{DST}","Region":"us-east-1"}}}},
+        {{"ID":"all","Priority":1,"Status":"Enabled","Filter":{{}},
+        "DeleteMarkerReplication":{{"Status":"Disabled"}},
+        "Destination":{{"Bucket":"{DST}","Region":"us-east-1"}}}}]}}"#
+    ))
+    .unwrap();
+    let r = engine(config, s3.clone(), s3.clone(), "us-east-1");
+    let upload = s3.begin_upload(SRC, "k", &UserWrite::default());
+    s3.advance_clock(1000);
+    s3.put(DST, "k", b"the destination's own");
+    s3.take_notices();
+    s3.advance_clock(1000);
+    s3.put(SRC, "k", b"late");
+    let late = from_source(&s3);
+    s3.advance_clock(1000);
+    let parts = vec![b"the upload, ".to_vec(), b"initiated first".to_vec()];
+    s3.complete_upload(SRC, &upload, &parts, None).unwrap();
+    deliver(&r, &from_source(&s3)).await;
+    s3.advance_clock(1000);
+    s3.delete(SRC, "k");
+    deliver(&r, &from_source(&s3)).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("the destination's own")
+    );
+    deliver(&r, &late).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("the destination's own"),
+        "{:#?}",
+        stack(&s3, DST, "k")
+    );
+}
