@@ -182,10 +182,18 @@ impl World {
             (Some(of), Some(from)) => self.s3.stack(from, key).iter().any(|s| s.version_id == *of),
             _ => false,
         };
+        // Within one bucket S3's stack decides which write is the later, the one order between
+        // buckets: a delete marker the function put (a write of the bucket where it stands) lies
+        // above this entry, so it is the later, though in the same second its empty ETag sorts
+        // first (docs/semantics.md, "The order of writes").
+        let later = |e: &Entry| {
+            let theirs = self.entry_write(bucket, key, e);
+            theirs.bucket == mine.bucket || write_order(&theirs, &mine).is_gt()
+        };
         let covered = ever[from..].iter().any(|e| {
             !self.is_user_made(bucket, key, &e.version_id)
                 && (!gone(e) || source_kept(e))
-                && write_order(&self.entry_write(bucket, key, e), &mine).is_gt()
+                && later(e)
         });
         // A later entry of the same kind, deleted for good since (a version delete made
         // directly in this bucket) after the function wrote over it: the function judged its
