@@ -55,7 +55,12 @@ fn kept_seeds_hold_every_invariant() {
             let kinds = words.next().map(|names| {
                 names
                     .split(',')
-                    .map(|n| *Kind::ALL.iter().find(|k| k.name() == n).expect("a topology"))
+                    .map(|n| {
+                        *Kind::ALL
+                            .iter()
+                            .find(|k| k.name() == n)
+                            .expect("a topology")
+                    })
                     .collect::<Vec<_>>()
             });
             (seed, kinds)
