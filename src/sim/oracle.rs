@@ -186,15 +186,18 @@ impl World {
                 .iter()
                 .any(|above| !gone(above) && !self.is_user_made(bucket, key, &above.version_id))
         };
-        let source_gone = |e: &Entry| match (
+        // (A delete marker the function put covers nothing once deleted, as before.)
+        let taken_with_source = |i: usize, e: &Entry| match (
             e.metadata.get(REPLICA_MARKER),
             e.metadata.get(REPLICA_SOURCE_BUCKET),
         ) {
-            (Some(of), Some(from)) => !self.s3.stack(from, key).iter().any(|s| s.version_id == *of),
+            (Some(of), Some(from)) => {
+                self.topology.version_deletes
+                    && !self.s3.stack(from, key).iter().any(|s| s.version_id == *of)
+                    && !put_over(i)
+            }
             _ => true,
         };
-        let taken_with_source =
-            |i: usize, e: &Entry| self.topology.version_deletes && source_gone(e) && !put_over(i);
         // Within one bucket S3's stack decides which write is the later, the one order between
         // buckets: a delete marker the function put (a write of the bucket where it stands) lies
         // above this entry, so it is the later, though in the same second its empty ETag sorts
