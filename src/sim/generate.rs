@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::fake::{UserWrite, Versioning};
-use crate::store::{VersionRef, WriteCondition};
+use crate::store::{
+    VersionRef, WriteCondition, REPLICA_MARKER, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_AT,
+};
 
 use super::world::{short, World};
 
@@ -171,6 +173,41 @@ impl World {
             version_id: Some(version.clone()),
         };
         let w = self.s3.copy(&from, bucket, &to, None).ok()?;
+        // A copy of a replica back onto the key its record names, stamped within that record's
+        // write (by way of another key: `aws s3 cp` keeps user metadata), is that replica for
+        // the engine, which cannot tell the two apart (docs/security.md, "When it was
+        // written"): the same bytes and metadata, the same write. The oracle takes it so: no
+        // label of its own, no user's write, and no second replica the function made.
+        // Its label is the replica's, which a copy by way of another key relabelled.
+        let mut record = None;
+        self.s3.edit_head(bucket, &to, |h| {
+            record = h.replica_record(bucket, &to).is_some().then(|| {
+                [REPLICA_MARKER, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_AT]
+                    .map(|m| h.metadata.get(m).cloned())
+            });
+        });
+        let label = record.and_then(|record| {
+            let ever = self.s3.stack_ever(bucket, &to);
+            let replica = ever.into_iter().find(|e| {
+                !self.is_user_made(bucket, &to, &e.version_id)
+                    && [REPLICA_MARKER, REPLICA_SOURCE_BUCKET, REPLICA_WRITTEN_AT]
+                        .map(|m| e.metadata.get(m).cloned())
+                        == record
+            })?;
+            replica.metadata.get("w").cloned()
+        });
+        let v = w.version_id.as_deref().unwrap_or("-");
+        if let Some(label) = label {
+            self.s3.edit_head(bucket, &to, |h| {
+                h.metadata.insert("w".to_owned(), label);
+            });
+            let id = w.version_id.as_deref().unwrap_or(crate::fake::NULL_VERSION);
+            self.replayed
+                .insert((bucket.to_owned(), to.clone(), id.to_owned()));
+            return Some(format!(
+                "copy {bucket}/{key}@{version} -> {bucket}/{to} (the replica it records) v={v}"
+            ));
+        }
         // A copy is a write of its own: the oracle's label names it apart from the object it
         // copies (two copies of one object are two writes, in an unversioned bucket both `null`).
         // As a copy replacing only that entry of the metadata would (the `replica-*` kept).
@@ -181,8 +218,7 @@ impl World {
         });
         self.made(bucket, &to, w.version_id.as_deref());
         Some(format!(
-            "copy {bucket}/{key}@{version} -> {bucket}/{to} w{n} v={}",
-            w.version_id.as_deref().unwrap_or("-")
+            "copy {bucket}/{key}@{version} -> {bucket}/{to} w{n} v={v}"
         ))
     }
 

@@ -215,7 +215,11 @@ impl World {
                 if !exists.contains(&e.version_id) {
                     continue;
                 }
-                if e.delete_marker || self.is_user_made(destination, &key, &e.version_id) {
+                let replayed = (destination.to_owned(), key.clone(), e.version_id.clone());
+                if e.delete_marker
+                    || self.is_user_made(destination, &key, &e.version_id)
+                    || self.replayed.contains(&replayed)
+                {
                     continue;
                 }
                 // Re-asserted by necessity: a replica of the same write lies lower in the stack,

@@ -174,27 +174,51 @@ impl World {
             .position(|e| e.version_id == stack[at].version_id)
             .map_or(ever.len(), |i| i + 1);
         let gone = |e: &Entry| !stack.iter().any(|s| s.version_id == e.version_id);
-        // A replica deleted for good since covers still unless its source version went too (a
-        // replicated version delete takes what it stood for with it). A `null` id names the
-        // write that holds it now: a later `null` write is another source version.
-        let source_kept = |e: &Entry| match (
+        // A replica deleted for good since covers still unless its source version went too and
+        // its deletion was that delete replicated (version deletes replicated: it takes what it
+        // stood for with it), while it was on top of what the function put: the engine judges
+        // a current replica as that delete leaves the key. Where version deletes are not
+        // replicated, a user took it (the source's delete leaves it, as S3 does); and where the
+        // function had put another entry over it, that one was judged against it, and only a
+        // delete of a replica of a version the source still holds could undo it, which the
+        // engine never makes (docs/simulation.md). A `null` id names the write that holds it
+        // now: a later `null` write is another source version.
+        let put_over = |i: usize| {
+            ever[i + 1..]
+                .iter()
+                .any(|above| !gone(above) && !self.is_user_made(bucket, key, &above.version_id))
+        };
+        // (A delete marker the function put covers nothing once deleted, as before.)
+        let taken_with_source = |i: usize, e: &Entry| match (
             e.metadata.get(REPLICA_MARKER),
             e.metadata.get(REPLICA_SOURCE_BUCKET),
         ) {
-            (Some(of), Some(from)) => self.s3.stack(from, key).iter().any(|s| {
-                s.version_id == *of && (of != "null" || s.metadata.get("w") == e.metadata.get("w"))
-            }),
-            _ => false,
+            (Some(of), Some(from)) => {
+                let kept = self.s3.stack(from, key).iter().any(|s| {
+                    s.version_id == *of
+                        && (of != "null" || s.metadata.get("w") == e.metadata.get("w"))
+                });
+                self.topology.version_deletes && !kept && !put_over(i)
+            }
+            _ => true,
         };
-        // Only while something the function put still lies above it: once it is the key's
-        // current entry again, every event reads it, and S3 records nothing of the replica gone.
-        // Or, still there, it replaced its source's delete replicated below it, which its
-        // source's stack put below it (a copy the function withdrew again replaced nothing).
+        // Within one bucket S3's stack decides which write is the later, the one order between
+        // buckets: a delete marker the function put (a write of the bucket where it stands) lies
+        // above this entry, so it is the later, though in the same second its empty ETag sorts
+        // first (docs/semantics.md, "The order of writes").
+        let later = |e: &Entry| {
+            let theirs = self.entry_write(bucket, key, e);
+            theirs.bucket == mine.bucket || write_order(&theirs, &mine).is_gt()
+        };
+        // A gone one covers only while something the function put still lies above this
+        // entry: once it is the key's current entry again, every event reads it, and S3 records
+        // nothing of the replica gone. Or, still there, a replica replaced its source's delete
+        // replicated below it, which its source's stack put below it (a copy the function
+        // withdrew again replaced nothing).
         let under = at + 1 < stack.len();
-        let covered = ever[from..].iter().any(|e| {
+        let covered = ever.iter().enumerate().skip(from).any(|(i, e)| {
             !self.is_user_made(bucket, key, &e.version_id)
-                && ((!gone(e) || (source_kept(e) && under))
-                    && write_order(&self.entry_write(bucket, key, e), &mine).is_gt()
+                && ((!gone(e) || (!taken_with_source(i, e) && under)) && later(e)
                     || !gone(e) && self.replaced_own_delete(bucket, key, &stack[at], e))
         });
         // A later entry of the same kind, deleted for good since (a version delete made

@@ -48,6 +48,10 @@ pub struct World {
     pub sent: Vec<Pending>,
     /// Entries users made (bucket, key, version id): originals, not replicas.
     pub user_made: BTreeSet<(String, String, String)>,
+    /// Users' copies of a replica back onto the key its record names, within that record's
+    /// write (bucket, key, version id): the replica it records, as the engine takes it, though
+    /// the function did not write it.
+    pub replayed: BTreeSet<(String, String, String)>,
     /// Versions (bucket, key, version id) that became current (or the newest object) again
     /// because what stood above them was deleted, and how often.
     pub current_again: BTreeMap<(String, String, String), usize>,
@@ -110,6 +114,7 @@ impl World {
             pending: Vec::new(),
             sent: Vec::new(),
             user_made: BTreeSet::new(),
+            replayed: BTreeSet::new(),
             current_again: BTreeMap::new(),
             version_deleted: BTreeSet::new(),
             undeleted: BTreeMap::new(),
