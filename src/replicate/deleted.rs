@@ -64,7 +64,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         for rule in &selected {
             let result = async {
                 let at = self.location(rule, &event.key, run).await?;
-                let (replicas, buried) = self
+                let (replicas, written) = self
                     .replicas_of_deleted(&at, &event.bucket, deleted, run)
                     .await?;
                 if replicas.is_empty() {
@@ -80,11 +80,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                           destination = %at.bucket, replica_version_id = %replica,
                           "deleted a replica of a deleted version");
                 }
-                // One lay below another version: what we put over it may now bury a later
-                // write (see `uncovered`). Boxed: the usual version delete never awaits it.
-                let withdrawn = match buried {
-                    true => Box::pin(self.uncover(&region, &event.bucket, &at, run)).await?,
-                    false => 0,
+                // What was put over it may now bury a later write (see `uncovered`): one
+                // listing, the key as the delete left it. Boxed: its reads are rare.
+                let withdrawn = match written {
+                    Some(gone) => {
+                        Box::pin(self.uncover(&region, &event.bucket, &at, gone, run)).await?
+                    }
+                    None => 0,
                 };
                 Ok(Done::Synced {
                     writes: replicas.len() as u32 + withdrawn,

@@ -1,106 +1,131 @@
-//! A replicated version delete that takes a replica from under another object version. A replica
-//! of a version higher in the source's stack was copied over the gone one by that stack's order
-//! alone (one source's versions are ordered by its stack), and the gone replica was what covered
-//! the write below it: once it goes, a write there later in the one order (the destination's own,
-//! or its delete marker that stands) lies under our earlier replica, which the copy would never
-//! have been put over had it been judged against it. Our replica is withdrawn (a version delete
-//! of exactly what we wrote), and the entry below is current again, as it would be had the
-//! deleted version never been written.
+//! A replicated version delete that takes a replica from under other object versions. Replicas
+//! of versions higher in the source's stack were copied over the gone one by that stack's order
+//! alone (one source's versions are ordered by its stack: a multipart upload completed late
+//! counts from its initiation), and the gone replica was what covered the write below it: once
+//! it goes, a write there later in the one order (the destination's own, another source's, or
+//! a delete marker that stands) lies under our earlier replicas, which no copy would have put
+//! over it had it been judged against it. Ours are withdrawn (a version delete of exactly what
+//! we wrote), and the entry below is current again, as it would be had the deleted version
+//! never been written. A concurrent delivery's copy that landed on the gone replica between
+//! the delete's read and its write is among them: the key is listed after the delete.
 
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use super::*;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
-    /// Every replica at `at` of `source`'s version `deleted` (as `find_replicas`), and whether
-    /// one lay below another object version (the listing's first is not it). No request more.
+    /// Every replica at `at` of `source`'s version `deleted` (as `find_replicas`), and the
+    /// second its newest was written at the destination (its `Last-Modified`).
     pub(super) async fn replicas_of_deleted(
         &self,
         at: &ReplicaLocation,
         source: &str,
         deleted: &str,
         run: &Run,
-    ) -> Result<(Vec<String>, bool), ReplicationError> {
-        let first = OnceLock::new();
-        let candidate = |v: &ListedVersion| {
-            first.get_or_init(|| v.version_id.clone());
-            true
-        };
+    ) -> Result<(Vec<String>, Option<i64>), ReplicationError> {
+        let newest = Mutex::new(None::<i64>);
         let replica = |v: &SourceVersion| {
-            v.replica_record(&at.bucket, &at.key)
-                .is_some_and(|r| r.of(source, deleted))
+            let ours = v
+                .replica_record(&at.bucket, &at.key)
+                .is_some_and(|r| r.of(source, deleted));
+            if let (true, Some(t)) = (ours, v.last_modified) {
+                let mut newest = newest.lock().unwrap_or_else(|p| p.into_inner());
+                *newest = Some(newest.map_or(t.secs(), |n| n.max(t.secs())));
+            }
+            ours
         };
         let replicas = self
-            .replicas_among(at, candidate, replica, false, run)
+            .replicas_among(at, |_| true, replica, false, run)
             .await?;
-        let buried = replicas.iter().any(|r| first.get() != Some(r));
-        Ok((replicas, buried))
+        let newest = newest.into_inner().unwrap_or_else(|p| p.into_inner());
+        Ok((replicas, newest))
     }
 
-    /// After a replica that lay below another object version was deleted: where the current
-    /// entry at `at` is our replica of a version `source` still has, and the entry now below it
-    /// stands against that version (a later original write, or a delete marker that stands),
-    /// our replica is withdrawn. One ListObjectVersions, a HEAD of each of the two entries and
-    /// of the source version; only in this rare state. Returns the writes made (0 or 1).
+    /// After the replicas of a deleted version (the newest written in the second `gone`) were
+    /// deleted at `at`: the entries written there since (no earlier than that second), where
+    /// every one is our replica of a version `source` still has, are withdrawn where the entry
+    /// below them stands against each (a later original write, or a delete marker that
+    /// stands). One ListObjectVersions; HEADs of those entries, of their source versions and of
+    /// the entry below only where there are such entries (a later write landed on the gone
+    /// replica). Returns the writes made.
     pub(super) async fn uncover(
         &self,
         region: &str,
         source: &str,
         at: &ReplicaLocation,
+        gone: i64,
         run: &Run,
     ) -> Result<u32, ReplicationError> {
         let stack = self.destination_stack(at, run).await?;
-        let (Some(top), Some(below)) = (stack.first(), stack.get(1)) else {
+        // Newest first: what was written no earlier than the gone replica, then the entry below.
+        let since = stack
+            .iter()
+            .take_while(|p| p.last_modified.div_euclid(1000) >= gone)
+            .count();
+        let (Some(below), true) = (stack.get(since), since > 0) else {
             return Ok(0);
         };
-        if top.delete_marker {
-            return Ok(0);
-        }
-        let Current::Object(ours) = self.destination_version(at, &top.version_id, run).await?
-        else {
-            return Ok(0);
-        };
-        let Some(record) = ours.replica_record(&at.bucket, &at.key) else {
-            return Ok(0);
-        };
-        if !record.from(source) {
-            return Ok(0);
-        }
-        let version = VersionRef {
-            bucket: source.to_owned(),
-            key: at.key.clone(),
-            version_id: Some(record.version.to_owned()),
-        };
-        let head = match self.read_head(region, &version, None, run).await {
-            Ok(head) => head,
-            // Its source version gone too: that delete's own event takes it.
-            Err(e) if e.disposition() == Disposition::SourceGone => return Ok(0),
-            Err(e) => return Err(e),
-        };
-        let stands = if below.delete_marker {
-            let put = aws_smithy_types::DateTime::from_millis(below.last_modified);
-            let marker = super::reads::MarkerRead {
-                id: Some(&below.version_id),
-                put: Some(&put),
+        let mut ours = Vec::new();
+        for p in &stack[..since] {
+            if p.delete_marker {
+                return Ok(0);
+            }
+            let Current::Object(v) = self.destination_version(at, &p.version_id, run).await? else {
+                return Ok(0);
             };
-            self.delete_stands(region, source, &head, at, marker, run)
-                .await?
-                == Some(true)
-        } else {
-            let below = self.destination_version(at, &below.version_id, run).await?;
-            matches!(&below, Current::Object(o) if order::later_original(source, &head, o, at))
-        };
-        if !stands {
-            return Ok(0);
+            let Some(record) = v.replica_record(&at.bucket, &at.key) else {
+                return Ok(0);
+            };
+            if !record.from(source) {
+                return Ok(0);
+            }
+            let version = VersionRef {
+                bucket: source.to_owned(),
+                key: at.key.clone(),
+                version_id: Some(record.version.to_owned()),
+            };
+            match self.read_head(region, &version, None, run).await {
+                Ok(head) => ours.push((p.version_id.clone(), head)),
+                // Its source version gone too: that delete's own event takes it.
+                Err(e) if e.disposition() == Disposition::SourceGone => return Ok(0),
+                Err(e) => return Err(e),
+            }
         }
-        run.start()?;
-        self.destination
-            .delete_version(at, &top.version_id)
-            .await
-            .map_err(dst_err)?;
-        info!(bucket = %source, key = %at.key, destination = %at.bucket,
-              replica_version_id = %top.version_id,
-              "withdrew a replica that a deleted version's replica alone had let over a later write");
-        Ok(1)
+        let below_object = match below.delete_marker {
+            true => None,
+            false => match self.destination_version(at, &below.version_id, run).await? {
+                Current::Object(o) => Some(o),
+                _ => return Ok(0),
+            },
+        };
+        for (_, head) in &ours {
+            let stands = match &below_object {
+                Some(o) => order::later_original(source, head, o, at),
+                None => {
+                    let put = aws_smithy_types::DateTime::from_millis(below.last_modified);
+                    let marker = super::reads::MarkerRead {
+                        id: Some(&below.version_id),
+                        put: Some(&put),
+                    };
+                    self.delete_stands(region, source, head, at, marker, run)
+                        .await?
+                        == Some(true)
+                }
+            };
+            if !stands {
+                return Ok(0);
+            }
+        }
+        for (id, _) in &ours {
+            run.start()?;
+            self.destination
+                .delete_version(at, id)
+                .await
+                .map_err(dst_err)?;
+            info!(bucket = %source, key = %at.key, destination = %at.bucket,
+                  replica_version_id = %id,
+                  "withdrew a replica that a deleted version's replica alone had let over a later write");
+        }
+        Ok(ours.len() as u32)
     }
 }

@@ -106,3 +106,38 @@ async fn a_version_delete_leaves_no_earlier_replica_over_the_other_sides_later_d
         stack(&s3, A, "k")
     );
 }
+
+/// Two uploads initiated before the destination's own write, both completed over the later
+/// version's replica: the delete of that version left the second's replica over the first's,
+/// itself over the later write, and only the entry right below the top was judged (our own
+/// replica, which stands). Both go (review finding 1 of the sixth session).
+#[tokio::test]
+async fn a_version_delete_leaves_no_run_of_earlier_replicas_over_the_later_write() {
+    let (s3, r) = engine_for(&[rule("all", 1, DST)], &[SRC, DST]);
+    let first = s3.begin_upload(SRC, "k", &UserWrite::default());
+    let second = s3.begin_upload(SRC, "k", &UserWrite::default());
+    s3.advance_clock(1100);
+    s3.put(DST, "k", b"the destination's own write");
+    s3.take_notices();
+    s3.advance_clock(1100);
+    let later = s3.put(SRC, "k", b"the source's later write");
+    settle(&s3, &r, &[SRC]).await;
+    for (upload, body) in [(&first, "first upload"), (&second, "second upload")] {
+        s3.advance_clock(1100);
+        let parts = vec![body.as_bytes().to_vec(), b", initiated first".to_vec()];
+        s3.complete_upload(SRC, upload, &parts, None).unwrap();
+        settle(&s3, &r, &[SRC]).await;
+    }
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("second upload, initiated first")
+    );
+    s3.purge(SRC, "k", later.version_id.as_deref().unwrap());
+    settle(&s3, &r, &[SRC]).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("the destination's own write"),
+        "{:#?}",
+        stack(&s3, DST, "k")
+    );
+}
