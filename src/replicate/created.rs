@@ -189,16 +189,21 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 .iter()
                 .zip(&outcomes)
                 .filter(|(_, o)| {
-                    matches!(
-                        o.result,
-                        Ok(Done::Replicated(_))
-                            | Ok(Done::Skipped(
-                                SkipReason::AlreadyReplicated
-                                    | SkipReason::InHistory
-                                    | SkipReason::Superseded
-                                    | SkipReason::SourceMovedOn
-                            ))
-                    )
+                    // A late version a later write at the destination beats: the source's
+                    // current state may beat that write (convergence follows every record).
+                    let late_and_later = !is_current
+                        && matches!(o.result, Ok(Done::Skipped(SkipReason::NewerInDestination)));
+                    late_and_later
+                        || matches!(
+                            o.result,
+                            Ok(Done::Replicated(_))
+                                | Ok(Done::Skipped(
+                                    SkipReason::AlreadyReplicated
+                                        | SkipReason::InHistory
+                                        | SkipReason::Superseded
+                                        | SkipReason::SourceMovedOn
+                                ))
+                        )
                 })
                 .map(|(r, _)| *r)
                 .collect();

@@ -272,3 +272,37 @@ async fn a_late_version_leaves_a_write_later_than_the_object_a_marker_leaves_fol
         stack(&s3, DST, "k")
     );
 }
+
+/// Delete markers not replicated: the source's versions `old` and `new` around the
+/// destination's own write, then the source's delete. `old`'s late event is left to
+/// convergence (the source moved on to its newest object version `new`, later than that
+/// write), and the convergence that follows the record must bring `new` (review finding 6 of
+/// the sixth session: it left the destination's write, until `new`'s own event came).
+#[tokio::test]
+async fn the_convergence_after_a_late_version_brings_the_newest_object_a_marker_leaves() {
+    let s3 = s3_with(&[SRC, DST]);
+    let config = s3_replicator::Config::from_json(&format!(
+        r#"{{"Rules":[{{"ID":"all","Priority":1,"Status":"Enabled","Filter":{{}},
+        "DeleteMarkerReplication":{{"Status":"Disabled"}},
+        "Destination":{{"Bucket":"{DST}","Region":"us-east-1"}}}}]}}"#
+    ))
+    .unwrap();
+    let r = engine(config, s3.clone(), s3.clone(), "us-east-1");
+    s3.put(SRC, "k", b"old");
+    let old = from_source(&s3);
+    s3.advance_clock(1000);
+    s3.put(DST, "k", b"the destination's own");
+    s3.take_notices();
+    s3.advance_clock(1000);
+    s3.put(SRC, "k", b"new");
+    s3.advance_clock(1000);
+    s3.delete(SRC, "k");
+    s3.take_notices();
+    deliver(&r, &old).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("new"),
+        "{:#?}",
+        stack(&s3, DST, "k")
+    );
+}
