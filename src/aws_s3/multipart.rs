@@ -130,6 +130,11 @@ pub(super) async fn upload_part_copy(
     (start, end): (u64, u64),
 ) -> Result<UploadedPart, S3Failure> {
     let target = &request.target;
+    // An empty part (an object uploaded as one empty part) has no byte range to name: it is
+    // uploaded empty, the same part ETag (the MD5 of no bytes).
+    if end <= start {
+        return upload_part(s3, target, upload_id, number, Body::from_bytes(Vec::new())).await;
+    }
     let out = s3
         .client_at(&target.region, target.endpoint.as_deref())
         .upload_part_copy()

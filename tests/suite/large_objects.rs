@@ -471,3 +471,32 @@ async fn a_copy_cut_off_at_its_deadline_is_resumed_by_the_retry_with_no_part_cop
     assert_eq!(copies.load(Ordering::Relaxed), 6, "no part copied twice");
     no_uploads_left(&s3, &dst).await;
 }
+
+/// An object uploaded as one empty part (review finding of the sixth session): its only part
+/// has no byte range to name, and `bytes=0-(0 - 1)` overflowed (a panic in a debug build, a
+/// range of 2^64 - 1 in a release one); every delivery failed. Copied as one empty part, the
+/// source's ETag.
+#[tokio::test]
+async fn a_multipart_source_of_one_empty_part_keeps_its_etag() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "emp-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "emp-dst", "eu-west-1").await;
+    let p = multipart_source(&s3, &src, "empty.bin", &[Vec::new()]).await;
+    assert!(p.etag.ends_with("-1"), "{}", p.etag);
+    let summary = handle(
+        &replicator(&server().endpoint, &[("DESTINATION_BUCKET", &dst)]),
+        created_event(std::slice::from_ref(&p)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.replicated, 1);
+    let head = s3
+        .head_object()
+        .bucket(&dst)
+        .key("empty.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.e_tag().unwrap().trim_matches('"'), p.etag);
+    assert_eq!(head.content_length(), Some(0));
+}

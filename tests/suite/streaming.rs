@@ -350,3 +350,22 @@ async fn credentials_for_another_endpoint_are_read_from_secrets_manager_at_init(
         "{err}"
     );
 }
+
+/// Streamed to another endpoint, an object uploaded as one empty part: its empty range is read
+/// as no bytes (no request names it) and uploaded as one empty part, the source's ETag.
+#[tokio::test]
+async fn a_multipart_source_of_one_empty_part_streams_keeping_its_etag() {
+    let t = setup().await;
+    let p = multipart_source(&t.local, &t.src, "empty.bin", &[Vec::new()]).await;
+    assert_eq!(replicate(&t, &p, &[]).await.replicated, 1);
+    let head = t
+        .remote
+        .head_object()
+        .bucket(&t.dst)
+        .key("empty.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.e_tag().unwrap().trim_matches('"'), p.etag);
+    assert_eq!(body_of(&t.remote, &t.dst, "empty.bin", None).await, b"");
+}
