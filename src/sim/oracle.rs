@@ -430,7 +430,9 @@ impl World {
     /// where the source wrote before it was proven), or at any time where that entry is a
     /// multipart upload (its time is its initiation's); and `bucket`'s stack does not rule it
     /// out: a replicated marker never lies above a replica of a version `from` wrote after
-    /// that delete.
+    /// that delete. Where the function put the version's replica above the marker, `from`'s
+    /// stack as it was then decides: an undelete since removes the only record that the
+    /// version came after a delete, and S3 records nothing that tells the marker's origin.
     fn may_be_delete_of(
         &self,
         bucket: &str,
@@ -452,8 +454,13 @@ impl World {
             return false;
         }
         // Oldest first: from the version down to the first delete marker below it; the entry
-        // just above that delete bounds when its replica could land.
-        let stack = self.s3.stack(from, key);
+        // just above that delete bounds when its replica could land. Where the function put
+        // the version's replica over the marker, it judged the marker then: on `from`'s stack
+        // as it was built, a delete deleted for good since (an undelete) included.
+        let stack = match self.put_over_undeleted(bucket, key, marker, from, version) {
+            true => self.s3.stack_ever(from, key),
+            false => self.s3.stack(from, key),
+        };
         let Some(at) = stack
             .iter()
             .position(|e| e.version_id == version.version_id && !e.delete_marker)
@@ -485,6 +492,41 @@ impl World {
                                 .get(REPLICA_SOURCE_ETAG)
                                 .is_none_or(|t| unquoted(t) == unquoted(&a.etag)))
                 })
+        })
+    }
+
+    /// Whether the function put a replica of `from`'s `version` above `marker` in `bucket`'s
+    /// stack of `key` (a `null` version's by the write its record names), and `from` since
+    /// deleted for good a delete marker that lay below that version (an undelete).
+    fn put_over_undeleted(
+        &self,
+        bucket: &str,
+        key: &str,
+        marker: &Entry,
+        from: &str,
+        version: &Entry,
+    ) -> bool {
+        let undeleted = self
+            .undeleted
+            .get(&(from.to_owned(), key.to_owned()))
+            .is_some_and(|a| a.contains(&version.version_id));
+        if !undeleted {
+            return false;
+        }
+        let here = self.s3.stack(bucket, key);
+        let Some(m) = here.iter().position(|e| e.version_id == marker.version_id) else {
+            return false;
+        };
+        let unquoted = |e: &str| e.trim_matches('"').to_owned();
+        here[m + 1..].iter().any(|e| {
+            !e.delete_marker
+                && !self.is_user_made(bucket, key, &e.version_id)
+                && e.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(from)
+                && e.metadata.get(REPLICA_MARKER) == Some(&version.version_id)
+                && (version.version_id != "null"
+                    || e.metadata
+                        .get(REPLICA_SOURCE_ETAG)
+                        .is_none_or(|t| unquoted(t) == unquoted(&version.etag)))
         })
     }
 
