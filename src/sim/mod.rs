@@ -12,6 +12,7 @@
 pub mod deliver;
 pub mod generate;
 pub mod invariants;
+mod marker_origin;
 pub mod oracle;
 mod tools;
 pub mod topology;

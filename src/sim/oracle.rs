@@ -5,9 +5,7 @@
 use crate::config::Rule;
 use crate::fake::Entry;
 use crate::order::{write_order, Write};
-use crate::store::{
-    REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG,
-};
+use crate::store::{REPLICA_MARKER, REPLICA_ORIGIN_TIME, REPLICA_SOURCE_BUCKET};
 
 use super::world::World;
 
@@ -259,7 +257,7 @@ impl World {
     }
 
     /// The sources some function replicates into `destination` by an enabled rule.
-    fn feeding(&self, destination: &str) -> Vec<String> {
+    pub(super) fn feeding(&self, destination: &str) -> Vec<String> {
         self.topology
             .functions
             .iter()
@@ -392,168 +390,6 @@ impl World {
                     || write_order(&self.entry_write(destination, key, e), &mine).is_gt()
             });
         (!covered).then(|| Candidate::Kept(kept.clone()))
-    }
-
-    /// Whether the function's replica `above` (of `from`'s version) was put over the function's
-    /// `marker` in `bucket`, `from`'s delete replicated (`from` the one source feeding it),
-    /// for a version above that delete in `from`'s stack as it was built: within one bucket
-    /// its stack decides (a multipart upload completed late counts from its initiation, which
-    /// may be earlier than the delete), also where the version was deleted for good since.
-    /// The delete is the newest of `from`'s put no later than the marker's second.
-    fn replaced_own_delete(&self, bucket: &str, key: &str, marker: &Entry, above: &Entry) -> bool {
-        let Some(from) = above.metadata.get(REPLICA_SOURCE_BUCKET) else {
-            return false;
-        };
-        if !marker.delete_marker
-            || self.is_user_made(bucket, key, &marker.version_id)
-            || self.feeding(bucket) != [from.clone()]
-        {
-            return false;
-        }
-        let ever = self.s3.stack_ever(from, key);
-        let Some(of) = above.metadata.get(REPLICA_MARKER) else {
-            return false;
-        };
-        let Some(version) = ever.iter().position(|e| e.version_id == *of) else {
-            return false;
-        };
-        let delete = ever
-            .iter()
-            .rposition(|e| e.delete_marker && e.last_modified <= marker.last_modified);
-        delete.is_some_and(|d| d < version)
-    }
-
-    /// Whether `marker`, a delete marker in `bucket`'s stack of `key`, may be `from`'s own delete
-    /// below its version `version` replicated, as the engine judges it (`delete_stands`): a
-    /// rule replicates `from`'s delete markers to `bucket`; the marker was put no later than
-    /// the second the entry just above that delete landed (a replicated delete is withdrawn
-    /// where the source wrote before it was proven), or at any time where that entry is a
-    /// multipart upload (its time is its initiation's); and `bucket`'s stack does not rule it
-    /// out: a replicated marker never lies above a replica of a version `from` wrote after
-    /// that delete.
-    fn may_be_delete_of(
-        &self,
-        bucket: &str,
-        key: &str,
-        marker: &Entry,
-        from: &str,
-        version: &Entry,
-    ) -> bool {
-        let replicated = self.topology.functions.iter().any(|f| {
-            f.sources.iter().any(|s| s == from)
-                && governing(&f.config.rules, bucket, key, None)
-                    .is_some_and(|r| r.delete_marker_replication)
-        });
-        if !replicated {
-            return false;
-        }
-        // A marker later than a single-part version stands: it bounds the delete by its second.
-        if !version.etag.contains('-') && marker.last_modified > version.last_modified {
-            return false;
-        }
-        // Oldest first: from the version down to the first delete marker below it; the entry
-        // just above that delete bounds when its replica could land.
-        let stack = self.s3.stack(from, key);
-        let Some(at) = stack
-            .iter()
-            .position(|e| e.version_id == version.version_id && !e.delete_marker)
-        else {
-            return false;
-        };
-        let Some(d) = stack[..at].iter().rposition(|e| e.delete_marker) else {
-            return false;
-        };
-        let above = &stack[d + 1];
-        if !above.etag.contains('-') && marker.last_modified > above.last_modified {
-            return false;
-        }
-        let here = self.s3.stack(bucket, key);
-        let Some(m) = here.iter().position(|e| e.version_id == marker.version_id) else {
-            return true;
-        };
-        let after = &stack[d + 1..=at];
-        let unquoted = |e: &str| e.trim_matches('"').to_owned();
-        !here[..m].iter().any(|e| {
-            !e.delete_marker
-                && !self.is_user_made(bucket, key, &e.version_id)
-                && e.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(from)
-                && after.iter().any(|a| {
-                    !a.delete_marker
-                        && e.metadata.get(REPLICA_MARKER) == Some(&a.version_id)
-                        && (a.version_id != "null"
-                            || e.metadata
-                                .get(REPLICA_SOURCE_ETAG)
-                                .is_none_or(|t| unquoted(t) == unquoted(&a.etag)))
-                })
-        })
-    }
-
-    /// Whether the destination's top `marker`, `from`'s delete replicated there, may stay over
-    /// `from`'s version `version` written after that delete, the delete since deleted at the
-    /// source (an undelete, not replicated): convergence put the version over it while the
-    /// delete was still in the source's stack, but once it is gone S3 records nothing that
-    /// tells the version came after it, and by the one order the marker, put later than the
-    /// version's time (a multipart upload's is its initiation's), stands.
-    pub fn kept_after_undelete(
-        &self,
-        destination: &str,
-        key: &str,
-        marker: &Entry,
-        from: &str,
-        version: &Entry,
-    ) -> bool {
-        let undeleted = self
-            .undeleted
-            .get(&(from.to_owned(), key.to_owned()))
-            .is_some_and(|a| a.contains(&version.version_id));
-        let replicated = self.candidates(destination, key).iter().any(|c| match c {
-            Candidate::Replicated { from: f, entry } => {
-                f == from && entry.version_id == marker.version_id
-            }
-            Candidate::Own(e) => {
-                e.version_id == marker.version_id
-                    && self.function_marker_of(destination, key, e, from)
-            }
-            _ => false,
-        });
-        // No delete still in the source's stack below the version can be the one the marker
-        // replicated: a replicated marker stays only while its delete is the source's top, so
-        // it was put no later than the second the entry above that delete landed (a multipart
-        // entry's `Last-Modified` is its initiation: unbounded).
-        let stack = self.s3.stack(from, key);
-        let below = stack
-            .iter()
-            .position(|e| e.version_id == version.version_id)
-            .unwrap_or(0);
-        let gone = (0..below).all(|i| {
-            let above = &stack[i + 1];
-            !stack[i].delete_marker
-                || (!above.etag.contains('-') && above.last_modified < marker.last_modified)
-        });
-        let put = Write {
-            secs: marker.last_modified,
-            etag: String::new(),
-            bucket: destination.to_owned(),
-        };
-        let written = Write {
-            secs: version.last_modified,
-            etag: version.etag.clone(),
-            bucket: from.to_owned(),
-        };
-        undeleted && replicated && gone && write_order(&put, &written).is_gt()
-    }
-
-    /// Whether `marker` at `destination`, put there by the function where several sources
-    /// replicate (fan-in), may be `from`'s delete replicated: a rule replicates `from`'s delete
-    /// markers there. (Where one source alone replicates there, it is `Candidate::Replicated`.)
-    fn function_marker_of(&self, destination: &str, key: &str, marker: &Entry, from: &str) -> bool {
-        marker.delete_marker
-            && !self.is_user_made(destination, key, &marker.version_id)
-            && self.topology.functions.iter().any(|f| {
-                f.sources.iter().any(|s| s == from)
-                    && governing(&f.config.rules, destination, key, None)
-                        .is_some_and(|r| r.delete_marker_replication)
-            })
     }
 
     /// The candidate the one order of writes makes the latest.
