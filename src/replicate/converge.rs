@@ -212,8 +212,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 // trusted anyway.)
                 let provable = at.endpoint.is_none();
                 if let (true, Some(ours)) = (provable, &marker) {
-                    let read = dst.version_id().unwrap_or("null");
-                    if !self.landed_on_read(&at, ours, Some(read), run).await? {
+                    // Put on an empty key, nothing may lie below it.
+                    let read = match dst {
+                        Current::Absent => None,
+                        _ => Some(dst.version_id().unwrap_or("null")),
+                    };
+                    if !self.landed_on_read(&at, ours, read, run).await? {
                         return Ok(match run.is_tool() {
                             true => Step::Withdrawn,
                             false => Step::Raced,
