@@ -15,6 +15,7 @@ pub mod invariants;
 pub mod oracle;
 mod tools;
 pub mod topology;
+mod undone;
 pub mod world;
 
 use std::sync::atomic::AtomicBool;

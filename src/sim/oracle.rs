@@ -424,17 +424,18 @@ impl World {
     }
 
     /// Whether `marker`, a delete marker in `bucket`'s stack of `key`, may be `from`'s own delete
-    /// below its version `version` replicated, as the engine judges it (`delete_stands`): a
+    /// below its version `version` in `stack` (`from`'s) replicated, as the engine judges it
+    /// (`delete_stands`; `may_be_delete_of` on the stack S3 shows): a
     /// rule replicates `from`'s delete markers to `bucket`; the marker was put no later than
     /// the second the entry just above that delete landed (a replicated delete is withdrawn
     /// where the source wrote before it was proven), or at any time where that entry is a
     /// multipart upload (its time is its initiation's); and `bucket`'s stack does not rule it
     /// out: a replicated marker never lies above a replica of a version `from` wrote after
     /// that delete.
-    fn may_be_delete_of(
+    pub(super) fn may_be_delete_in(
         &self,
-        bucket: &str,
-        key: &str,
+        stack: Vec<Entry>,
+        (bucket, key): (&str, &str),
         marker: &Entry,
         from: &str,
         version: &Entry,
@@ -451,9 +452,8 @@ impl World {
         if !version.etag.contains('-') && marker.last_modified > version.last_modified {
             return false;
         }
-        // Oldest first: from the version down to the first delete marker below it; the entry
-        // just above that delete bounds when its replica could land.
-        let stack = self.s3.stack(from, key);
+        // `from`'s stack, oldest first: from the version down to the first delete marker below
+        // it; the entry just above that delete bounds when its replica could land.
         let Some(at) = stack
             .iter()
             .position(|e| e.version_id == version.version_id && !e.delete_marker)
@@ -488,65 +488,16 @@ impl World {
         })
     }
 
-    /// Whether the destination's top `marker`, `from`'s delete replicated there, may stay over
-    /// `from`'s version `version` written after that delete, the delete since deleted at the
-    /// source (an undelete, not replicated): convergence put the version over it while the
-    /// delete was still in the source's stack, but once it is gone S3 records nothing that
-    /// tells the version came after it, and by the one order the marker, put later than the
-    /// version's time (a multipart upload's is its initiation's), stands.
-    pub fn kept_after_undelete(
+    /// Whether `marker` at `destination`, put there by the function where several sources
+    /// replicate (fan-in), may be `from`'s delete replicated: a rule replicates `from`'s delete
+    /// markers there. (Where one source alone replicates there, it is `Candidate::Replicated`.)
+    pub(super) fn function_marker_of(
         &self,
         destination: &str,
         key: &str,
         marker: &Entry,
         from: &str,
-        version: &Entry,
     ) -> bool {
-        let undeleted = self
-            .undeleted
-            .get(&(from.to_owned(), key.to_owned()))
-            .is_some_and(|a| a.contains(&version.version_id));
-        let replicated = self.candidates(destination, key).iter().any(|c| match c {
-            Candidate::Replicated { from: f, entry } => {
-                f == from && entry.version_id == marker.version_id
-            }
-            Candidate::Own(e) => {
-                e.version_id == marker.version_id
-                    && self.function_marker_of(destination, key, e, from)
-            }
-            _ => false,
-        });
-        // No delete still in the source's stack below the version can be the one the marker
-        // replicated: a replicated marker stays only while its delete is the source's top, so
-        // it was put no later than the second the entry above that delete landed (a multipart
-        // entry's `Last-Modified` is its initiation: unbounded).
-        let stack = self.s3.stack(from, key);
-        let below = stack
-            .iter()
-            .position(|e| e.version_id == version.version_id)
-            .unwrap_or(0);
-        let gone = (0..below).all(|i| {
-            let above = &stack[i + 1];
-            !stack[i].delete_marker
-                || (!above.etag.contains('-') && above.last_modified < marker.last_modified)
-        });
-        let put = Write {
-            secs: marker.last_modified,
-            etag: String::new(),
-            bucket: destination.to_owned(),
-        };
-        let written = Write {
-            secs: version.last_modified,
-            etag: version.etag.clone(),
-            bucket: from.to_owned(),
-        };
-        undeleted && replicated && gone && write_order(&put, &written).is_gt()
-    }
-
-    /// Whether `marker` at `destination`, put there by the function where several sources
-    /// replicate (fan-in), may be `from`'s delete replicated: a rule replicates `from`'s delete
-    /// markers there. (Where one source alone replicates there, it is `Candidate::Replicated`.)
-    fn function_marker_of(&self, destination: &str, key: &str, marker: &Entry, from: &str) -> bool {
         marker.delete_marker
             && !self.is_user_made(destination, key, &marker.version_id)
             && self.topology.functions.iter().any(|f| {
@@ -606,6 +557,7 @@ impl World {
                             .undeleted
                             .get(&(from.clone(), key.to_owned()))
                             .is_some_and(|a| a.contains(&entry.version_id))
+                        || self.undone_delete_of(destination, key, marker, from, entry)
                 }
                 _ => false,
             })
