@@ -206,6 +206,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     }
                     Err(f) => return Err(dst_err(f)),
                 };
+                // On an empty key a server that keeps no versions (or moto) puts no marker:
+                // nothing more to write there.
+                if read.is_none() && marker.is_none() {
+                    return Ok(Step::Settled(false));
+                }
                 // The marker is proven to lie on the object read (see `landed`), a tool's and an
                 // event's alike: a same-bytes write slipped in between is never hidden. (Another
                 // endpoint is listed by no client here, and its write conditions are not
