@@ -206,14 +206,23 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                     }
                     Err(f) => return Err(dst_err(f)),
                 };
+                // On an empty key a server that keeps no versions (or moto) puts no marker:
+                // nothing more to write there.
+                if read.is_none() && marker.is_none() {
+                    return Ok(Step::Settled(false));
+                }
                 // The marker is proven to lie on the object read (see `landed`), a tool's and an
                 // event's alike: a same-bytes write slipped in between is never hidden. (Another
                 // endpoint is listed by no client here, and its write conditions are not
                 // trusted anyway.)
                 let provable = at.endpoint.is_none();
                 if let (true, Some(ours)) = (provable, &marker) {
-                    let read = dst.version_id().unwrap_or("null");
-                    if !self.landed_on_read(&at, ours, Some(read), run).await? {
+                    // Put on an empty key, nothing may lie below it.
+                    let read = match dst {
+                        Current::Absent => None,
+                        _ => Some(dst.version_id().unwrap_or("null")),
+                    };
+                    if !self.landed_on_read(&at, ours, read, run).await? {
                         return Ok(match run.is_tool() {
                             true => Step::Withdrawn,
                             false => Step::Raced,

@@ -14,7 +14,8 @@ pub enum Decision<'r> {
     /// Nothing to write: the destination is as the rules leave it.
     Settled(Settled),
     /// The destination's current object (its ETag as read, the delete's condition) is hidden
-    /// under a delete marker: the source's key is deleted and the rule replicates that.
+    /// under a delete marker: the source's key is deleted and the rule replicates that. `None`:
+    /// the key is empty there, and the deployment writes it from several sources.
     Hide(Option<String>),
     /// The source's version `head` is copied under `rule` (`tags` read where a rule filters on
     /// them).
@@ -67,8 +68,18 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                         // destination itself, or replicated there from another source: two-way,
                         // fan-in) is hidden only where the source's delete marker is later in
                         // the one order of writes.
-                        let Current::Object(theirs) = dst else {
-                            return Ok(Decision::Settled(Settled::InSync));
+                        let theirs = match dst {
+                            Current::Object(theirs) => theirs,
+                            // Where this deployment writes the destination from several
+                            // sources, the delete is replicated onto an empty key too, as S3
+                            // Replication does: another source's earlier write, its event late,
+                            // then finds it there (docs/semantics.md, "Delete markers").
+                            Current::Absent
+                                if self.config.writes_from_several_sources(&at.bucket) =>
+                            {
+                                return Ok(Decision::Hide(None));
+                            }
+                            _ => return Ok(Decision::Settled(Settled::InSync)),
                         };
                         let from_source = theirs
                             .replica_record(&at.bucket, &at.key)

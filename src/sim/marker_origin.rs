@@ -3,10 +3,10 @@
 //! records leave it open (the same second, an undelete at the source, fan-in).
 
 use crate::fake::Entry;
-use crate::order::{write_order, Write};
+
 use crate::store::{REPLICA_MARKER, REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG};
 
-use super::oracle::{governing, Candidate};
+use super::oracle::governing;
 use super::world::World;
 
 impl World {
@@ -63,6 +63,26 @@ impl World {
         from: &str,
         version: &Entry,
     ) -> bool {
+        // Where the function put the version's replica over the marker, it judged the marker
+        // then: on `from`'s stack as it was built, a delete deleted for good since (an
+        // undelete) included.
+        let stack = match self.put_over_undeleted(bucket, key, marker, from, version) {
+            true => self.s3.stack_ever(from, key),
+            false => self.s3.stack(from, key),
+        };
+        self.may_be_delete_in(stack, (bucket, key), marker, from, version)
+    }
+
+    /// [`Self::may_be_delete_of`] on `stack`, `from`'s stack of `key` (oldest first) as it is
+    /// judged: as S3 shows it, or as it was built.
+    pub(super) fn may_be_delete_in(
+        &self,
+        stack: Vec<Entry>,
+        (bucket, key): (&str, &str),
+        marker: &Entry,
+        from: &str,
+        version: &Entry,
+    ) -> bool {
         let replicated = self.topology.functions.iter().any(|f| {
             f.sources.iter().any(|s| s == from)
                 && governing(&f.config.rules, bucket, key, None)
@@ -76,13 +96,7 @@ impl World {
             return false;
         }
         // Oldest first: from the version down to the first delete marker below it; the entry
-        // just above that delete bounds when its replica could land. Where the function put
-        // the version's replica over the marker, it judged the marker then: on `from`'s stack
-        // as it was built, a delete deleted for good since (an undelete) included.
-        let stack = match self.put_over_undeleted(bucket, key, marker, from, version) {
-            true => self.s3.stack_ever(from, key),
-            false => self.s3.stack(from, key),
-        };
+        // just above that delete bounds when its replica could land.
         let Some(at) = stack
             .iter()
             .position(|e| e.version_id == version.version_id && !e.delete_marker)
@@ -150,61 +164,6 @@ impl World {
                         .get(REPLICA_SOURCE_ETAG)
                         .is_none_or(|t| unquoted(t) == unquoted(&version.etag)))
         })
-    }
-
-    /// Whether the destination's top `marker`, `from`'s delete replicated there, may stay over
-    /// `from`'s version `version` written after that delete, the delete since deleted at the
-    /// source (an undelete, not replicated): convergence put the version over it while the
-    /// delete was still in the source's stack, but once it is gone S3 records nothing that
-    /// tells the version came after it, and by the one order the marker, put later than the
-    /// version's time (a multipart upload's is its initiation's), stands.
-    pub fn kept_after_undelete(
-        &self,
-        destination: &str,
-        key: &str,
-        marker: &Entry,
-        from: &str,
-        version: &Entry,
-    ) -> bool {
-        let undeleted = self
-            .undeleted
-            .get(&(from.to_owned(), key.to_owned()))
-            .is_some_and(|a| a.contains(&version.version_id));
-        let replicated = self.candidates(destination, key).iter().any(|c| match c {
-            Candidate::Replicated { from: f, entry } => {
-                f == from && entry.version_id == marker.version_id
-            }
-            Candidate::Own(e) => {
-                e.version_id == marker.version_id
-                    && self.function_marker_of(destination, key, e, from)
-            }
-            _ => false,
-        });
-        // No delete still in the source's stack below the version can be the one the marker
-        // replicated: a replicated marker stays only while its delete is the source's top, so
-        // it was put no later than the second the entry above that delete landed (a multipart
-        // entry's `Last-Modified` is its initiation: unbounded).
-        let stack = self.s3.stack(from, key);
-        let below = stack
-            .iter()
-            .position(|e| e.version_id == version.version_id)
-            .unwrap_or(0);
-        let gone = (0..below).all(|i| {
-            let above = &stack[i + 1];
-            !stack[i].delete_marker
-                || (!above.etag.contains('-') && above.last_modified < marker.last_modified)
-        });
-        let put = Write {
-            secs: marker.last_modified,
-            etag: String::new(),
-            bucket: destination.to_owned(),
-        };
-        let written = Write {
-            secs: version.last_modified,
-            etag: version.etag.clone(),
-            bucket: from.to_owned(),
-        };
-        undeleted && replicated && gone && write_order(&put, &written).is_gt()
     }
 
     /// Whether `marker` at `destination`, put there by the function where several sources

@@ -16,6 +16,7 @@ mod marker_origin;
 pub mod oracle;
 mod tools;
 pub mod topology;
+mod undone;
 pub mod world;
 
 use std::sync::atomic::AtomicBool;

@@ -442,6 +442,7 @@ impl World {
                             .undeleted
                             .get(&(from.clone(), key.to_owned()))
                             .is_some_and(|a| a.contains(&entry.version_id))
+                        || self.undone_delete_of(destination, key, marker, from, entry)
                 }
                 _ => false,
             })

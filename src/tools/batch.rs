@@ -459,9 +459,10 @@ async fn verify_deleted<S: SourceStore, D: DestinationStore>(
         };
         let judged = judged.and_then(|d| holds.map(|holds| (d, holds))).map(
             |(decision, holds)| match decision {
-                Decision::Hide(_) => {
-                    damaged = true;
-                    "stale: deleted in the source".to_owned()
+                Decision::Hide(read) => {
+                    damaged = true; // Nothing there to hide: the marker itself is missing.
+                    let status = if read.is_some() { "stale" } else { "missing" };
+                    format!("{status}: deleted in the source")
                 }
                 Decision::Copy { head, .. } => {
                     damaged = true;

@@ -21,6 +21,7 @@ mod deadline_counts;
 mod deleted_since_read;
 mod delivery;
 mod fake_store;
+mod fan_in_deletes;
 mod fan_in_hidden_sources;
 mod fixtures;
 mod forged_events;

@@ -376,7 +376,12 @@ impl<S: SourceStore, D: DestinationStore> Check<'_, S, D> {
                     head.version_id.as_deref().unwrap_or("null")
                 ),
             )),
-            Decision::Hide(_) | Decision::Settled(Settled::InSync) => None,
+            // Where several sources write the destination, the engine puts the delete there.
+            Decision::Hide(None) => Some((
+                Status::Missing,
+                format!("{DELETED_IN_SOURCE}; its delete marker is not here"),
+            )),
+            Decision::Hide(Some(_)) | Decision::Settled(Settled::InSync) => None,
             Decision::Settled(Settled::Later) => Some((
                 Status::NewerAtDestination,
                 "deleted at the destination".to_owned(),
