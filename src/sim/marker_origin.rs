@@ -3,7 +3,6 @@
 //! records leave it open (the same second, an undelete at the source, fan-in).
 
 use crate::fake::Entry;
-
 use crate::store::{REPLICA_MARKER, REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG};
 
 use super::oracle::governing;
