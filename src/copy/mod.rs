@@ -328,7 +328,9 @@ pub fn source_layout(
     let before_last: u64 = leading.iter().sum();
     let fits = leading.len() + 1 == parts as usize
         && !leading.contains(&0)
-        && (before_last < size || (parts == 1 && size == 0))
+        // The last part may be empty (S3 sets no minimum on it): an object of one empty part,
+        // or parts whose last one holds nothing.
+        && before_last <= size
         && size - before_last <= MAX_PART;
     if !fits {
         return Err(ReplicationError::ReplicaMismatch(format!(
@@ -458,11 +460,15 @@ mod tests {
         );
         assert_eq!(source_layout(&[], 1, 7).unwrap(), vec![(0, 7)]);
         assert_eq!(source_layout(&[], 1, 0).unwrap(), vec![(0, 0)]);
+        assert_eq!(
+            source_layout(&[5, 5], 3, 10).unwrap(),
+            vec![(0, 5), (5, 10), (10, 10)],
+            "an empty last part"
+        );
         for (leading, parts, size) in [
-            (&[5u64, 5][..], 3, 10), // nothing left for the last part
-            (&[5, 5], 3, 9),         // more than the object
-            (&[5, 0], 3, 12),        // an empty part before the last
-            (&[5], 3, 12),           // a part size missing
+            (&[5u64, 5][..], 3, 9), // more than the object
+            (&[5, 0], 3, 12),       // an empty part before the last
+            (&[5], 3, 12),          // a part size missing
             (&[5], 2, 5 + MAX_PART + 1),
         ] {
             assert_eq!(

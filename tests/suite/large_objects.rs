@@ -500,3 +500,32 @@ async fn a_multipart_source_of_one_empty_part_keeps_its_etag() {
     assert_eq!(head.e_tag().unwrap().trim_matches('"'), p.etag);
     assert_eq!(head.content_length(), Some(0));
 }
+
+/// A source uploaded in parts whose last part is empty (S3 sets no minimum on the last part):
+/// its layout was refused ("no 2-part layout"), every delivery failed. Copied in its parts, the
+/// last one empty, the source's ETag (second review of the sixth session).
+#[tokio::test]
+async fn a_multipart_source_whose_last_part_is_empty_keeps_its_etag() {
+    let s3 = client();
+    let src = versioned_bucket(&s3, "elp-src", "us-east-1").await;
+    let dst = versioned_bucket(&s3, "elp-dst", "eu-west-1").await;
+    let data = body(5 * MIB);
+    let p = multipart_source(&s3, &src, "tail.bin", &[data.clone(), Vec::new()]).await;
+    assert!(p.etag.ends_with("-2"), "{}", p.etag);
+    let summary = handle(
+        &replicator(&server().endpoint, &[("DESTINATION_BUCKET", &dst)]),
+        created_event(std::slice::from_ref(&p)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.replicated, 1);
+    let head = s3
+        .head_object()
+        .bucket(&dst)
+        .key("tail.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.e_tag().unwrap().trim_matches('"'), p.etag);
+    assert_eq!(head.content_length(), Some(data.len() as i64));
+}
