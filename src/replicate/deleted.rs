@@ -64,7 +64,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         for rule in &selected {
             let result = async {
                 let at = self.location(rule, &event.key, run).await?;
-                let (replicas, written) = self
+                let (replicas, before) = self
                     .replicas_of_deleted(&at, &event.bucket, deleted, run)
                     .await?;
                 if replicas.is_empty() {
@@ -82,12 +82,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 }
                 // What was put over it may now bury a later write (see `uncovered`): one
                 // listing, the key as the delete left it. Boxed: its reads are rare.
-                let withdrawn = match written {
-                    Some(gone) => {
-                        Box::pin(self.uncover(&region, &event.bucket, &at, gone, run)).await?
-                    }
-                    None => 0,
-                };
+                let withdrawn =
+                    Box::pin(self.uncover(&region, &event.bucket, &at, &before, run)).await?;
                 Ok(Done::Synced {
                     writes: replicas.len() as u32 + withdrawn,
                 })

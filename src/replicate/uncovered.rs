@@ -9,58 +9,77 @@
 //! never been written. A concurrent delivery's copy that landed on the gone replica between
 //! the delete's read and its write is among them: the key is listed after the delete.
 
-use std::sync::Mutex;
+use std::collections::HashSet;
 
 use super::*;
 
+/// The destination key as a version delete read it, before deleting.
+pub(super) struct Before {
+    /// Every entry's version id.
+    listed: HashSet<String>,
+    /// The entries above the deleted version's newest replica.
+    above: HashSet<String>,
+}
+
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
-    /// Every replica at `at` of `source`'s version `deleted` (as `find_replicas`), and the
-    /// second its newest was written at the destination (its `Last-Modified`).
+    /// Every replica at `at` of `source`'s version `deleted` (as `find_replicas`: each object
+    /// version read), and the key as listed (one ListObjectVersions).
     pub(super) async fn replicas_of_deleted(
         &self,
         at: &ReplicaLocation,
         source: &str,
         deleted: &str,
         run: &Run,
-    ) -> Result<(Vec<String>, Option<i64>), ReplicationError> {
-        let newest = Mutex::new(None::<i64>);
-        let replica = |v: &SourceVersion| {
-            let ours = v
+    ) -> Result<(Vec<String>, Before), ReplicationError> {
+        let stack = self.destination_stack(at, run).await?;
+        let stack: Vec<_> = stack.into_iter().filter(|p| p.key == at.key).collect();
+        let mut replicas = Vec::new();
+        for p in stack.iter().filter(|p| !p.delete_marker) {
+            let v = self.destination_version(at, &p.version_id, run).await?;
+            if matches!(&v, Current::Object(o) if o
                 .replica_record(&at.bucket, &at.key)
-                .is_some_and(|r| r.of(source, deleted));
-            if let (true, Some(t)) = (ours, v.last_modified) {
-                let mut newest = newest.lock().unwrap_or_else(|p| p.into_inner());
-                *newest = Some(newest.map_or(t.secs(), |n| n.max(t.secs())));
+                .is_some_and(|r| r.of(source, deleted)))
+            {
+                replicas.push(p.version_id.clone());
             }
-            ours
+        }
+        let first = stack
+            .iter()
+            .position(|p| replicas.contains(&p.version_id))
+            .unwrap_or(0);
+        let before = Before {
+            listed: stack.iter().map(|p| p.version_id.clone()).collect(),
+            above: stack[..first]
+                .iter()
+                .map(|p| p.version_id.clone())
+                .collect(),
         };
-        let replicas = self
-            .replicas_among(at, |_| true, replica, false, run)
-            .await?;
-        let newest = newest.into_inner().unwrap_or_else(|p| p.into_inner());
-        Ok((replicas, newest))
+        Ok((replicas, before))
     }
 
-    /// After the replicas of a deleted version (the newest written in the second `gone`) were
-    /// deleted at `at`: the entries written there since (no earlier than that second), where
-    /// every one is our replica of a version `source` still has, are withdrawn where the entry
-    /// below them stands against each (a later original write, or a delete marker that
-    /// stands). One ListObjectVersions; HEADs of those entries, of their source versions and of
-    /// the entry below only where there are such entries (a later write landed on the gone
-    /// replica). Returns the writes made.
+    /// After the replicas of a deleted version were deleted at `at` (the key as read before,
+    /// `before`): the entries above them then, or written since (a concurrent delivery's copy
+    /// that landed on them meanwhile), where every one is our replica of a version `source`
+    /// still has, are withdrawn where the entry below them stands against each (a later
+    /// original write, or a delete marker that stands). One ListObjectVersions; HEADs of those
+    /// entries, of their source versions and of the entry below only where there are such
+    /// entries. Returns the writes made.
     pub(super) async fn uncover(
         &self,
         region: &str,
         source: &str,
         at: &ReplicaLocation,
-        gone: i64,
+        before: &Before,
         run: &Run,
     ) -> Result<u32, ReplicationError> {
         let stack = self.destination_stack(at, run).await?;
-        // Newest first: what was written no earlier than the gone replica, then the entry below.
+        let stack: Vec<_> = stack.into_iter().filter(|p| p.key == at.key).collect();
+        // Newest first: what lay above the gone replicas or came since, then the entry below.
         let since = stack
             .iter()
-            .take_while(|p| p.last_modified.div_euclid(1000) >= gone)
+            .take_while(|p| {
+                before.above.contains(&p.version_id) || !before.listed.contains(&p.version_id)
+            })
             .count();
         let (Some(below), true) = (stack.get(since), since > 0) else {
             return Ok(0);

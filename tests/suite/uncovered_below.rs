@@ -141,3 +141,35 @@ async fn a_version_delete_leaves_no_run_of_earlier_replicas_over_the_later_write
         stack(&s3, DST, "k")
     );
 }
+
+/// As the first, the destination's write and the later source version in one second (the
+/// source's name sorts later: its version lands over the write): what lay above the deleted
+/// replica was told by time, so the write, of that second too, was taken for one of ours
+/// written since, and nothing was withdrawn (second review of the sixth session). The stack as
+/// listed before the delete tells them apart.
+#[tokio::test]
+async fn a_version_delete_withdraws_over_a_later_write_of_the_deleted_replicas_second() {
+    let (s3, r) = engine_for(&[rule("all", 1, DST)], &[SRC, DST]);
+    let upload = s3.begin_upload(SRC, "k", &UserWrite::default());
+    s3.advance_clock(1100);
+    s3.put(DST, "k", b"the destination's own write");
+    s3.take_notices();
+    let later = s3.put(SRC, "k", b"the source's later write, same second");
+    settle(&s3, &r, &[SRC]).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("the source's later write, same second")
+    );
+    s3.advance_clock(1100);
+    let parts = vec![b"the upload, ".to_vec(), b"initiated first".to_vec()];
+    s3.complete_upload(SRC, &upload, &parts, None).unwrap();
+    settle(&s3, &r, &[SRC]).await;
+    s3.purge(SRC, "k", later.version_id.as_deref().unwrap());
+    settle(&s3, &r, &[SRC]).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("the destination's own write"),
+        "{:#?}",
+        stack(&s3, DST, "k")
+    );
+}
