@@ -160,9 +160,10 @@ impl World {
                 storage_class,
             } => {
                 let Some(t) = top.filter(|t| !t.delete_marker) else {
-                    if top
-                        .is_some_and(|t| self.kept_after_undelete(destination, key, t, from, entry))
-                    {
+                    if top.is_some_and(|t| {
+                        self.kept_after_undelete(destination, key, t, from, entry)
+                            || self.kept_after_other_undelete(destination, key, t, from, entry)
+                    }) {
                         return None;
                     }
                     return wrong("replica-missing");

@@ -93,4 +93,43 @@ impl World {
         };
         undeleted && replicated && gone && write_order(&put, &written).is_gt()
     }
+
+    /// Fan-in: whether the destination's top `marker`, another source's delete replicated
+    /// there and undone since at that source (not replicated), may stay over `from`'s version
+    /// `version`. The oracle drops that marker (the undone source's later versions supersede
+    /// it), but against `from`'s version S3 records nothing that tells it from a user's delete
+    /// at the destination in that second: its source bucket is recorded nowhere (a marker
+    /// carries no metadata) and the delete it replicated is gone. The engine judges it as the
+    /// write S3 records, the destination's at its own `Last-Modified` (docs/semantics.md), and
+    /// later than the version by the one order it stands, unless it may be `from`'s own delete.
+    pub fn kept_after_other_undelete(
+        &self,
+        destination: &str,
+        key: &str,
+        marker: &Entry,
+        from: &str,
+        version: &Entry,
+    ) -> bool {
+        let undone_elsewhere = self.feeding(destination).iter().any(|other| {
+            other != from
+                && self.function_marker_of(destination, key, marker, other)
+                && self
+                    .undeleted
+                    .get(&(other.clone(), key.to_owned()))
+                    .is_some_and(|a| !a.is_empty())
+        });
+        let put = Write {
+            secs: marker.last_modified,
+            etag: String::new(),
+            bucket: destination.to_owned(),
+        };
+        let written = Write {
+            secs: version.last_modified,
+            etag: version.etag.clone(),
+            bucket: from.to_owned(),
+        };
+        undone_elsewhere
+            && !self.may_be_delete_of(destination, key, marker, from, version)
+            && write_order(&put, &written).is_gt()
+    }
 }
