@@ -11,7 +11,8 @@ use super::world::World;
 
 impl World {
     /// Whether the function's replica `above` (of `from`'s version) was put over the function's
-    /// `marker` in `bucket`, `from`'s delete replicated (`from` the one source feeding it),
+    /// `marker` in `bucket`, `from`'s delete replicated (`from` a source feeding it: in fan-in
+    /// S3 records nothing that tells whose delete a marker the function put is),
     /// for a version above that delete in `from`'s stack as it was built: within one bucket
     /// its stack decides (a multipart upload completed late counts from its initiation, which
     /// may be earlier than the delete), also where the version was deleted for good since.
@@ -28,7 +29,7 @@ impl World {
         };
         if !marker.delete_marker
             || self.is_user_made(bucket, key, &marker.version_id)
-            || self.feeding(bucket) != [from.clone()]
+            || !self.feeding(bucket).contains(from)
         {
             return false;
         }
