@@ -6,7 +6,7 @@ use aws_smithy_types::DateTime;
 
 use super::order;
 use super::*;
-use crate::order::{write_of, Write};
+use crate::order::write_of;
 use crate::store::{may_be_replica, Past};
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
@@ -64,7 +64,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if !replicated {
             return Ok(Some(true));
         }
-        let (own, after, delete) = self
+        let (own, after) = self
             .own_delete_until(region, source, &at.key, head, run)
             .await?;
         let may_be_own = match own {
@@ -77,7 +77,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
         // The time leaves it open; the destination's stack may not.
         Ok(Some(
-            self.not_replicated_here(at, marker.id, source, (&after, &delete), run)
+            self.not_replicated_here(at, marker.id, source, &after, run)
                 .await?,
         ))
     }
@@ -90,18 +90,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// its delete) is another writer's. The entries below the marker are read, not below the
     /// top: a copy that just landed on it lies above. (What lies directly below a marker proves
     /// nothing: a version delete may have taken the object a replicated marker was put on.)
-    /// Nor is one above another writer's write later than that delete (`delete`) in the one
-    /// order: the delete is put only on an object it is later than (or on an empty key), and
-    /// whatever lies below that object was there before it, judged earlier still; a version
-    /// delete only takes entries away. (Fan-in: b's early delete is not the marker put over
-    /// a's later write's replica by a's own delete.) Another endpoint's conditions are not
-    /// trusted.
+    /// Another endpoint's conditions are not trusted.
     async fn not_replicated_here(
         &self,
         at: &ReplicaLocation,
         marker: Option<&str>,
         source: &str,
-        (after, delete): (&[Past], &Write),
+        after: &[Past],
         run: &Run,
     ) -> Result<bool, ReplicationError> {
         if at.endpoint.is_some() {
@@ -116,25 +111,13 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if !found {
             return Ok(false);
         }
-        // A write's time in the order is never past its own Last-Modified: only entries put in
-        // or after the delete's second may be later than it.
-        let may_be_later = |p: &Past| p.last_modified.div_euclid(1000) >= delete.secs;
-        for p in entries.filter(|p| {
-            !p.delete_marker && (after.iter().any(|a| a.size == p.size) || may_be_later(p))
-        }) {
+        for p in entries.filter(|p| !p.delete_marker && after.iter().any(|a| a.size == p.size)) {
             let v = self.destination_version(at, &p.version_id, run).await?;
-            let Current::Object(o) = &v else { continue };
-            let of_after = o.replica_record(&at.bucket, &at.key).is_some_and(|r| {
-                after.iter().any(|a| {
-                    r.of(source, &a.version_id)
-                        && (a.version_id != "null"
-                            || r.source_etag.is_none_or(|e| e == a.etag.trim_matches('"')))
-                })
-            });
-            // The source's own replicas are ordered by its stack, not by time (`after`).
-            let later_other = o.not_replicated_from(&at.bucket, &at.key, source)
-                && order::later(&write_of(o, &at.bucket, &at.key), delete);
-            if of_after || later_other {
+            let of_after = matches!(&v, Current::Object(o) if o
+                .replica_record(&at.bucket, &at.key)
+                .is_some_and(|r| after.iter().any(|a| r.of(source, &a.version_id)
+                    && (a.version_id != "null" || r.source_etag.is_none_or(|e| e == a.etag.trim_matches('"'))))));
+            if of_after {
                 return Ok(true);
             }
         }
@@ -149,8 +132,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// (convergence withdraws it otherwise): so no later than the second the entry just above
     /// the delete in the source's stack landed, which a single-part write's `Last-Modified`
     /// says. A multipart one counts from its initiation, before it landed: unbounded. With it,
-    /// the source's versions above that delete, up to the next delete (newest first), and the
-    /// delete itself in the one order.
+    /// the source's versions above that delete, up to the next delete (newest first).
     async fn own_delete_until(
         &self,
         region: &str,
@@ -158,7 +140,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         key: &str,
         head: &SourceVersion,
         run: &Run,
-    ) -> Result<(OwnDelete, Vec<Past>, Write), ReplicationError> {
+    ) -> Result<(OwnDelete, Vec<Past>), ReplicationError> {
         let version = head.version_id.as_deref().unwrap_or("null");
         run.start()?;
         let history = self
@@ -169,22 +151,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // Newest first. The versions written after that delete are the run of objects it
         // lies under, the ones above the version included (a late event's version has them).
         let history: Vec<&Past> = history.iter().filter(|p| p.key == key).collect();
-        let none = || {
-            let nothing = Write {
-                secs: 0,
-                etag: String::new(),
-                bucket: bucket.to_owned(),
-            };
-            (OwnDelete::None, Vec::new(), nothing)
-        };
         let Some(at) = history
             .iter()
             .position(|p| p.version_id == version && !p.delete_marker)
         else {
-            return Ok(none());
+            return Ok((OwnDelete::None, Vec::new()));
         };
         let Some(delete) = history[at..].iter().position(|p| p.delete_marker) else {
-            return Ok(none());
+            return Ok((OwnDelete::None, Vec::new()));
         };
         let delete = at + delete;
         let newest = history[..at]
@@ -201,12 +175,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             true => OwnDelete::Unbounded,
             false => OwnDelete::Until(first.last_modified.div_euclid(1000)),
         };
-        let deleted = Write {
-            secs: history[delete].last_modified.div_euclid(1000),
-            etag: String::new(),
-            bucket: bucket.to_owned(),
-        };
-        Ok((until, after, deleted))
+        Ok((until, after))
     }
 
     /// Whether a version in the destination's history is a replica of the source version

@@ -3,7 +3,6 @@
 //! records leave it open (the same second, an undelete at the source, fan-in).
 
 use crate::fake::Entry;
-use crate::order::{write_order, Write};
 use crate::store::{REPLICA_MARKER, REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG};
 
 use super::oracle::governing;
@@ -53,7 +52,7 @@ impl World {
     /// where the source wrote before it was proven), or at any time where that entry is a
     /// multipart upload (its time is its initiation's); and `bucket`'s stack does not rule it
     /// out: a replicated marker never lies above a replica of a version `from` wrote after
-    /// that delete, nor above another writer's write later than it in the one order. Where the function put the version's replica above the marker, `from`'s
+    /// that delete. Where the function put the version's replica above the marker, `from`'s
     /// stack as it was then decides: an undelete since removes the only record that the
     /// version came after a delete, and S3 records nothing that tells the marker's origin.
     pub(super) fn may_be_delete_of(
@@ -117,34 +116,19 @@ impl World {
         };
         let after = &stack[d + 1..=at];
         let unquoted = |e: &str| e.trim_matches('"').to_owned();
-        // Nor above a write of another writer later than that delete: the delete is put only
-        // on an object it is later than, and nothing slides below a marker.
-        let delete = Write {
-            secs: stack[d].last_modified,
-            etag: String::new(),
-            bucket: from.to_owned(),
-        };
-        let later_other = here[..m].iter().any(|e| {
-            let of_from = !self.is_user_made(bucket, key, &e.version_id)
-                && e.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(from);
+        !here[..m].iter().any(|e| {
             !e.delete_marker
-                && !of_from
-                && write_order(&self.entry_write(bucket, key, e), &delete).is_gt()
-        });
-        !later_other
-            && !here[..m].iter().any(|e| {
-                !e.delete_marker
-                    && !self.is_user_made(bucket, key, &e.version_id)
-                    && e.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(from)
-                    && after.iter().any(|a| {
-                        !a.delete_marker
-                            && e.metadata.get(REPLICA_MARKER) == Some(&a.version_id)
-                            && (a.version_id != "null"
-                                || e.metadata
-                                    .get(REPLICA_SOURCE_ETAG)
-                                    .is_none_or(|t| unquoted(t) == unquoted(&a.etag)))
-                    })
-            })
+                && !self.is_user_made(bucket, key, &e.version_id)
+                && e.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(from)
+                && after.iter().any(|a| {
+                    !a.delete_marker
+                        && e.metadata.get(REPLICA_MARKER) == Some(&a.version_id)
+                        && (a.version_id != "null"
+                            || e.metadata
+                                .get(REPLICA_SOURCE_ETAG)
+                                .is_none_or(|t| unquoted(t) == unquoted(&a.etag)))
+                })
+        })
     }
 
     /// Whether the function put a replica of `from`'s `version` above `marker` in `bucket`'s
