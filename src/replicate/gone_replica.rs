@@ -6,6 +6,7 @@
 use super::order;
 use super::*;
 use crate::order::write_of;
+use crate::store::Past;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Whether the destination's current object `theirs` (at `at`) is a replica of a version
@@ -91,18 +92,66 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let Some(below) = entries.next() else {
             return Ok(false);
         };
-        if below.delete_marker {
-            let put = aws_smithy_types::DateTime::from_millis(below.last_modified);
-            let marker = super::reads::MarkerRead {
-                id: Some(&below.version_id),
-                put: Some(&put),
-            };
-            let stands = self
-                .delete_stands(region, source, head, at, marker, run)
-                .await?;
-            return Ok(stands == Some(true));
+        match self.read_below(at, below, run).await? {
+            Some(below) => {
+                self.below_stands(region, source, head, &below, at, run)
+                    .await
+            }
+            None => Ok(false),
         }
-        let below = self.destination_version(at, &below.version_id, run).await?;
-        Ok(matches!(&below, Current::Object(o) if order::later_original(source, head, o, at)))
     }
+
+    /// The destination entry `p` as listed, read where it is an object (one HEAD): `None`
+    /// where that read finds no object.
+    pub(super) async fn read_below<'p>(
+        &self,
+        at: &ReplicaLocation,
+        p: &'p Past,
+        run: &Run,
+    ) -> Result<Option<Below<'p>>, ReplicationError> {
+        if p.delete_marker {
+            return Ok(Some(Below::Marker(p)));
+        }
+        Ok(
+            match self.destination_version(at, &p.version_id, run).await? {
+                Current::Object(o) => Some(Below::Object(o)),
+                _ => None,
+            },
+        )
+    }
+
+    /// Whether the destination entry `below` stands against the source's version `head`: an
+    /// original write later in the one order, or a delete marker that stands.
+    pub(super) async fn below_stands(
+        &self,
+        region: &str,
+        source: &str,
+        head: &SourceVersion,
+        below: &Below<'_>,
+        at: &ReplicaLocation,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        match below {
+            Below::Object(o) => Ok(order::later_original(source, head, o, at)),
+            Below::Marker(p) => {
+                let put = aws_smithy_types::DateTime::from_millis(p.last_modified);
+                let marker = super::reads::MarkerRead {
+                    id: Some(&p.version_id),
+                    put: Some(&put),
+                };
+                let stands = self
+                    .delete_stands(region, source, head, at, marker, run)
+                    .await?;
+                Ok(stands == Some(true))
+            }
+        }
+    }
+}
+
+/// An entry of the destination key below another, as judged against a source version.
+pub(super) enum Below<'p> {
+    /// A delete marker, as listed.
+    Marker(&'p Past),
+    /// An object version, as read.
+    Object(Box<SourceVersion>),
 }

@@ -32,7 +32,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Result<(Vec<String>, Before), ReplicationError> {
         let stack = self.destination_stack(at, run).await?;
-        let stack: Vec<_> = stack.into_iter().filter(|p| p.key == at.key).collect();
         let mut replicas = Vec::new();
         for p in stack.iter().filter(|p| !p.delete_marker) {
             let v = self.destination_version(at, &p.version_id, run).await?;
@@ -73,7 +72,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         run: &Run,
     ) -> Result<u32, ReplicationError> {
         let stack = self.destination_stack(at, run).await?;
-        let stack: Vec<_> = stack.into_iter().filter(|p| p.key == at.key).collect();
         // Newest first: what lay above the gone replicas or came since, then the entry below.
         let since = stack
             .iter()
@@ -110,28 +108,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 Err(e) => return Err(e),
             }
         }
-        let below_object = match below.delete_marker {
-            true => None,
-            false => match self.destination_version(at, &below.version_id, run).await? {
-                Current::Object(o) => Some(o),
-                _ => return Ok(0),
-            },
+        let Some(below) = self.read_below(at, below, run).await? else {
+            return Ok(0);
         };
         for (_, head) in &ours {
-            let stands = match &below_object {
-                Some(o) => order::later_original(source, head, o, at),
-                None => {
-                    let put = aws_smithy_types::DateTime::from_millis(below.last_modified);
-                    let marker = super::reads::MarkerRead {
-                        id: Some(&below.version_id),
-                        put: Some(&put),
-                    };
-                    self.delete_stands(region, source, head, at, marker, run)
-                        .await?
-                        == Some(true)
-                }
-            };
-            if !stands {
+            if !self
+                .below_stands(region, source, head, &below, at, run)
+                .await?
+            {
                 return Ok(0);
             }
         }
