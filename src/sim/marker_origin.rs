@@ -3,7 +3,7 @@
 //! records leave it open (the same second, an undelete at the source, fan-in).
 
 use crate::fake::Entry;
-use crate::store::{REPLICA_MARKER, REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG};
+use crate::store::{REPLICA_MARKER, REPLICA_SOURCE_BUCKET};
 
 use super::oracle::governing;
 use super::world::World;
@@ -115,19 +115,10 @@ impl World {
             return true;
         };
         let after = &stack[d + 1..=at];
-        let unquoted = |e: &str| e.trim_matches('"').to_owned();
         !here[..m].iter().any(|e| {
-            !e.delete_marker
-                && !self.is_user_made(bucket, key, &e.version_id)
-                && e.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(from)
-                && after.iter().any(|a| {
-                    !a.delete_marker
-                        && e.metadata.get(REPLICA_MARKER) == Some(&a.version_id)
-                        && (a.version_id != "null"
-                            || e.metadata
-                                .get(REPLICA_SOURCE_ETAG)
-                                .is_none_or(|t| unquoted(t) == unquoted(&a.etag)))
-                })
+            after
+                .iter()
+                .any(|a| self.is_replica_of(bucket, key, e, from, a))
         })
     }
 
@@ -142,28 +133,16 @@ impl World {
         from: &str,
         version: &Entry,
     ) -> bool {
-        let undeleted = self
-            .undeleted
-            .get(&(from.to_owned(), key.to_owned()))
-            .is_some_and(|a| a.contains(&version.version_id));
-        if !undeleted {
+        if !self.written_after_undelete(from, key, &version.version_id) {
             return false;
         }
         let here = self.s3.stack(bucket, key);
         let Some(m) = here.iter().position(|e| e.version_id == marker.version_id) else {
             return false;
         };
-        let unquoted = |e: &str| e.trim_matches('"').to_owned();
-        here[m + 1..].iter().any(|e| {
-            !e.delete_marker
-                && !self.is_user_made(bucket, key, &e.version_id)
-                && e.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(from)
-                && e.metadata.get(REPLICA_MARKER) == Some(&version.version_id)
-                && (version.version_id != "null"
-                    || e.metadata
-                        .get(REPLICA_SOURCE_ETAG)
-                        .is_none_or(|t| unquoted(t) == unquoted(&version.etag)))
-        })
+        here[m + 1..]
+            .iter()
+            .any(|e| self.is_replica_of(bucket, key, e, from, version))
     }
 
     /// Whether `marker` at `destination`, put there by the function where several sources

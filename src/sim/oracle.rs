@@ -438,10 +438,7 @@ impl World {
             candidates.iter().any(|c| match c {
                 Candidate::Replica { from, entry, .. } => {
                     self.function_marker_of(destination, key, marker, from)
-                        && self
-                            .undeleted
-                            .get(&(from.clone(), key.to_owned()))
-                            .is_some_and(|a| a.contains(&entry.version_id))
+                        && self.written_after_undelete(from, key, &entry.version_id)
                         || self.undone_delete_of(destination, key, marker, from, entry)
                 }
                 _ => false,
@@ -457,11 +454,10 @@ impl World {
                 // The source's delete it replicated since deleted there (an undelete, which
                 // is not replicated): a version written after that delete still supersedes it.
                 Candidate::Replicated { from, entry } => {
-                    let after = self.undeleted.get(&(from.clone(), key.to_owned()));
                     superseded(entry)
                         || candidates.iter().any(|c| {
                             matches!(c, Candidate::Replica { from: f, entry: v, .. }
-                                if f == from && after.is_some_and(|a| a.contains(&v.version_id)))
+                                if f == from && self.written_after_undelete(from, key, &v.version_id))
                         })
                 }
                 _ => false,

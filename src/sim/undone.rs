@@ -25,10 +25,7 @@ impl World {
         version: &Entry,
     ) -> bool {
         marker.delete_marker
-            && self
-                .undeleted
-                .get(&(from.to_owned(), key.to_owned()))
-                .is_some_and(|a| a.contains(&version.version_id))
+            && self.written_after_undelete(from, key, &version.version_id)
             && self.may_be_delete_in(
                 self.s3.stack_ever(from, key),
                 (destination, key),
@@ -52,10 +49,7 @@ impl World {
         from: &str,
         version: &Entry,
     ) -> bool {
-        let undeleted = self
-            .undeleted
-            .get(&(from.to_owned(), key.to_owned()))
-            .is_some_and(|a| a.contains(&version.version_id));
+        let undeleted = self.written_after_undelete(from, key, &version.version_id);
         let replicated = self.undone_delete_of(destination, key, marker, from, version)
             || self.candidates(destination, key).iter().any(|c| match c {
                 Candidate::Replicated { from: f, entry } => {
@@ -81,17 +75,7 @@ impl World {
             !stack[i].delete_marker
                 || (!above.etag.contains('-') && above.last_modified < marker.last_modified)
         });
-        let put = Write {
-            secs: marker.last_modified,
-            etag: String::new(),
-            bucket: destination.to_owned(),
-        };
-        let written = Write {
-            secs: version.last_modified,
-            etag: version.etag.clone(),
-            bucket: from.to_owned(),
-        };
-        undeleted && replicated && gone && write_order(&put, &written).is_gt()
+        undeleted && replicated && gone && marker_later(destination, marker, from, version)
     }
 
     /// Fan-in: whether the destination's top `marker`, another source's delete replicated
@@ -118,18 +102,24 @@ impl World {
                     .get(&(other.clone(), key.to_owned()))
                     .is_some_and(|a| !a.is_empty())
         });
-        let put = Write {
-            secs: marker.last_modified,
-            etag: String::new(),
-            bucket: destination.to_owned(),
-        };
-        let written = Write {
-            secs: version.last_modified,
-            etag: version.etag.clone(),
-            bucket: from.to_owned(),
-        };
         undone_elsewhere
             && !self.may_be_delete_of(destination, key, marker, from, version)
-            && write_order(&put, &written).is_gt()
+            && marker_later(destination, marker, from, version)
     }
+}
+
+/// Whether `marker`, put at `destination`, is later in the one order than `from`'s version
+/// `version`: S3 records the marker as the destination's write at its own `Last-Modified`.
+fn marker_later(destination: &str, marker: &Entry, from: &str, version: &Entry) -> bool {
+    let put = Write {
+        secs: marker.last_modified,
+        etag: String::new(),
+        bucket: destination.to_owned(),
+    };
+    let written = Write {
+        secs: version.last_modified,
+        etag: version.etag.clone(),
+        bucket: from.to_owned(),
+    };
+    write_order(&put, &written).is_gt()
 }

@@ -4,8 +4,9 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::fake::{FakeS3, Notice, Versioning};
+use crate::fake::{Entry, FakeS3, Notice, Versioning};
 use crate::replicate::Replicator;
+use crate::store::{REPLICA_MARKER, REPLICA_SOURCE_BUCKET, REPLICA_SOURCE_ETAG};
 
 use super::topology::Topology;
 use super::Rng;
@@ -177,6 +178,37 @@ impl World {
     pub fn is_user_made(&self, bucket: &str, key: &str, version_id: &str) -> bool {
         self.user_made
             .contains(&(bucket.to_owned(), key.to_owned(), version_id.to_owned()))
+    }
+
+    /// Whether `from`'s version `version_id` of `key` was written after a delete of `key` that
+    /// a user of `from` has since deleted (an undelete).
+    pub fn written_after_undelete(&self, from: &str, key: &str, version_id: &str) -> bool {
+        self.undeleted
+            .get(&(from.to_owned(), key.to_owned()))
+            .is_some_and(|a| a.contains(version_id))
+    }
+
+    /// Whether `e`, an entry of `bucket`'s stack of `key`, is a replica the function put there
+    /// of `from`'s object version `version` (a `null` version's: of the write its record
+    /// names, by the source ETag it records).
+    pub fn is_replica_of(
+        &self,
+        bucket: &str,
+        key: &str,
+        e: &Entry,
+        from: &str,
+        version: &Entry,
+    ) -> bool {
+        let unquoted = |t: &str| t.trim_matches('"').to_owned();
+        !e.delete_marker
+            && !version.delete_marker
+            && !self.is_user_made(bucket, key, &e.version_id)
+            && e.metadata.get(REPLICA_SOURCE_BUCKET).map(String::as_str) == Some(from)
+            && e.metadata.get(REPLICA_MARKER) == Some(&version.version_id)
+            && (version.version_id != "null"
+                || e.metadata
+                    .get(REPLICA_SOURCE_ETAG)
+                    .is_none_or(|t| unquoted(t) == unquoted(&version.etag)))
     }
 
     /// Whether `bucket` versions its writes now.
