@@ -247,6 +247,17 @@ impl Config {
             .find(|r| r.enabled && r.destination.id().to_string() == destination)
     }
 
+    /// Whether an enabled rule writing to `destination` filters `key` on tags (its prefix
+    /// matches): only then do the source's tags decide what that destination gets.
+    pub fn filters_on_tags(&self, destination: &DestinationId, key: &str) -> bool {
+        self.rules.iter().any(|r| {
+            r.enabled
+                && r.destination.id() == *destination
+                && !r.filter.tags.is_empty()
+                && key.starts_with(&r.filter.prefix)
+        })
+    }
+
     /// Whether any enabled rule filters on tags (then the source's tags must be read to match).
     pub fn uses_tag_filters(&self) -> bool {
         self.rules

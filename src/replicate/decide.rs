@@ -132,12 +132,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         }
         let version = version_read(event, s, src);
         // Tags are read only where a rule for this destination filters on them.
-        let tag_filtered = self.config.rules.iter().any(|r| {
-            r.enabled
-                && r.destination.id() == destination
-                && !r.filter.tags.is_empty()
-                && event.key.starts_with(&r.filter.prefix)
-        });
+        let tag_filtered = self.config.filters_on_tags(&destination, &event.key);
         let tags = if self.tags_known_empty(s, &event.bucket) {
             Some(Vec::new())
         } else if !tag_filtered {

@@ -265,12 +265,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 || (matches!(c.encryption, Encryption::Kms { .. }) && !rule.replicate_sse_kms)
         };
         // Tags matter only where a rule for this destination filters this key on them.
-        let tagged = self.config.rules.iter().any(|r| {
-            r.enabled
-                && r.destination.id() == destination
-                && !r.filter.tags.is_empty()
-                && src.event.key.starts_with(&r.filter.prefix)
-        });
+        let tagged = self.config.filters_on_tags(&destination, &src.event.key);
         Ok(match &current {
             Current::Object(c) if c.version_id == src.head.version_id => MovedOn::No,
             Current::Object(c)

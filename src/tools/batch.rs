@@ -460,7 +460,8 @@ async fn verify_deleted<S: SourceStore, D: DestinationStore>(
         let judged = judged.and_then(|d| holds.map(|holds| (d, holds))).map(
             |(decision, holds)| match decision {
                 Decision::Hide(read) => {
-                    damaged = true; // Nothing there to hide: the marker itself is missing.
+                    damaged = true;
+                    // Nothing there to hide (`None`): the marker itself is missing.
                     let status = if read.is_some() { "stale" } else { "missing" };
                     format!("{status}: deleted in the source")
                 }
