@@ -28,6 +28,7 @@ mod converge;
 mod created;
 mod decide;
 mod deleted;
+mod fan_in;
 mod gone_replica;
 mod guard;
 mod in_order;

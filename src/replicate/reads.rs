@@ -30,7 +30,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Whether the delete `marker` at `at` stands against the source's version `head` (of
     /// `source`, read in `region`): later in the one order of writes, and not a delete of the
     /// source's own replicated (see [`Self::own_delete_until`]). `None` where the server did not
-    /// say when it was put (then the caller asks the destination's history).
+    /// say when it was put (then the caller asks the destination's history). Fan-in: where it
+    /// would give way, another source's later delete keeps it ([`Self::deleted_later_elsewhere`]).
     pub(super) async fn delete_stands(
         &self,
         region: &str,
@@ -44,14 +45,39 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return Ok(None);
         };
         let version = write_of(head, source, &at.key);
-        if !order::later(&deleted, &version) {
-            return Ok(Some(false));
+        let stands = self
+            .marker_stands(region, source, head, at, marker, (&deleted, &version), run)
+            .await?;
+        if stands {
+            return Ok(Some(true));
+        }
+        Ok(Some(
+            self.deleted_later_elsewhere(source, at, &version, run)
+                .await?,
+        ))
+    }
+
+    /// [`Self::delete_stands`] by the marker alone, put at `deleted`, against the source's
+    /// `version`.
+    #[allow(clippy::too_many_arguments)]
+    async fn marker_stands(
+        &self,
+        region: &str,
+        source: &str,
+        head: &SourceVersion,
+        at: &ReplicaLocation,
+        marker: MarkerRead<'_>,
+        (deleted, version): (&crate::order::Write, &crate::order::Write),
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        if !order::later(deleted, version) {
+            return Ok(false);
         }
         // A single-part version directly above the source's delete bounds that delete's
         // replica by its own second: the list is read only where the marker could be it.
         let multipart = head.etag.contains('-');
         if deleted.secs > version.secs && !multipart {
-            return Ok(Some(true));
+            return Ok(true);
         }
         // Where no rule for this destination replicates delete markers, none there is the
         // source's delete replicated: every marker is another's write.
@@ -62,7 +88,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let replicated = rules::governing(&self.config, source, &destination, &at.key, &[])
             .is_some_and(|r| r.delete_marker_replication);
         if !replicated {
-            return Ok(Some(true));
+            return Ok(true);
         }
         let (own, after) = self
             .own_delete_until(region, source, &at.key, head, run)
@@ -73,13 +99,11 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             OwnDelete::Unbounded => true,
         };
         if !may_be_own {
-            return Ok(Some(true));
+            return Ok(true);
         }
         // The time leaves it open; the destination's stack may not.
-        Ok(Some(
-            self.not_replicated_here(at, marker.id, source, &after, run)
-                .await?,
-        ))
+        self.not_replicated_here(at, marker.id, source, &after, run)
+            .await
     }
 
     /// Whether the destination's delete marker `marker` at `at` (the current one where its id

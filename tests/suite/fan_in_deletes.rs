@@ -7,7 +7,7 @@
 //! (docs/semantics.md, "Delete markers"); one source alone feeding a destination keeps its empty
 //! keys empty (its own late writes read its own delete).
 
-use s3_replicator::fake::FakeS3;
+use s3_replicator::fake::{FakeS3, UserWrite};
 use s3_replicator::tools::compare;
 use s3_replicator::{Config, Replicator};
 
@@ -109,4 +109,78 @@ async fn a_batch_verify_calls_the_delete_missing_only_where_several_sources_writ
         let said = batch_verify(&r, B, "k").await;
         assert!(!said.contains("missing"), "{said}");
     }
+}
+
+/// The events of the sources' writes so far (C's own are not the function's).
+fn sources_events(s3: &FakeS3) -> Vec<s3_replicator::fake::Notice> {
+    let mut sent = s3.take_notices();
+    sent.retain(|n| n.bucket != C);
+    sent
+}
+
+/// C must read deleted after `late` is delivered again, and after both sources converge.
+async fn stays_deleted(
+    s3: &FakeS3,
+    r: &Replicator<FakeS3, FakeS3>,
+    late: &[s3_replicator::fake::Notice],
+    what: &str,
+) {
+    deliver(r, late).await;
+    let after = |when: &str| format!("{what} ({when}): {:#?}", stack(s3, C, "k"));
+    assert_eq!(current(s3, C, "k"), None, "{}", after("redelivered"));
+    settle(s3, r, &[A, B]).await;
+    assert_eq!(current(s3, C, "k"), None, "{}", after("converged"));
+}
+
+/// A user's early delete at C, A's later write over it taken away again at C (a version
+/// delete), then B's delete, later than A's write: B's delete finds C already deleted and
+/// writes nothing. A's write, redelivered, must not uncover the key: the user's marker is
+/// earlier than A's write, but B's current delete is later (issue 34, seed 772605).
+#[tokio::test]
+async fn another_sources_later_delete_keeps_an_earlier_marker_over_a_redelivered_write() {
+    let (s3, r) = fan_in(&[A, B]);
+    s3.delete(C, "k");
+    s3.advance_clock(2000);
+    s3.put(A, "k", b"A's write");
+    let written = sources_events(&s3);
+    deliver(&r, &written).await;
+    let replica = s3.stack(C, "k").last().unwrap().version_id.clone();
+    s3.purge(C, "k", &replica);
+    s3.advance_clock(2000);
+    s3.delete(B, "k");
+    deliver(&r, &sources_events(&s3)).await;
+    let what = "A's earlier write came back over B's later delete";
+    stays_deleted(&s3, &r, &written, what).await;
+}
+
+/// B deletes the key (replicated to C), then starts a multipart upload; A writes the key after
+/// the upload began (later in the order: the upload counts from its initiation), the upload
+/// completes (left out at C: A's write is later), and A deletes the key. C's marker of A's
+/// delete may, by its time alone, be B's own early delete replicated (the upload above that
+/// delete says nothing of when it landed), and C's stack holds no replica of the upload; B's
+/// current upload must still not land over it when B's delete, redelivered, converges the
+/// key, nor when the upload's own event comes again (issue 34, seeds 485293, 58926).
+#[tokio::test]
+async fn another_sources_later_delete_stands_against_an_upload_begun_before_it() {
+    let (s3, r) = fan_in(&[A, B]);
+    s3.delete(B, "k");
+    let deleted = sources_events(&s3);
+    deliver(&r, &deleted).await;
+    s3.advance_clock(2000);
+    let upload = s3.begin_upload(B, "k", &UserWrite::default());
+    s3.advance_clock(2000);
+    s3.put(A, "k", b"A's write");
+    deliver(&r, &sources_events(&s3)).await;
+    s3.advance_clock(2000);
+    let parts = vec![b"B's upload, ".to_vec(), b"begun before A's write".to_vec()];
+    s3.complete_upload(B, &upload, &parts, None).unwrap();
+    let completed = sources_events(&s3);
+    deliver(&r, &completed).await;
+    s3.advance_clock(2000);
+    s3.delete(A, "k");
+    deliver(&r, &sources_events(&s3)).await;
+    assert_eq!(current(&s3, C, "k"), None, "{:#?}", stack(&s3, C, "k"));
+    let what = "B's upload landed over A's later delete";
+    stays_deleted(&s3, &r, &deleted, what).await;
+    stays_deleted(&s3, &r, &completed, what).await;
 }
