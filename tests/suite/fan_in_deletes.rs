@@ -149,6 +149,26 @@ async fn another_sources_later_delete_keeps_an_earlier_marker_over_a_redelivered
     s3.advance_clock(2000);
     s3.delete(B, "k");
     deliver(&r, &sources_events(&s3)).await;
+    // The tools judge alike: A's key is newer at C (B's later delete), and repair writes nothing.
+    let findings = compare::verify(&r, &verify_options(A)).await.unwrap();
+    let status: Vec<_> = findings.iter().map(|f| f.status).collect();
+    assert_eq!(
+        status,
+        [compare::Status::NewerAtDestination],
+        "{findings:?}"
+    );
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let quiet = &s3_replicator::tools::progress::Quiet;
+    let repair =
+        s3_replicator::tools::repair::repair(&r, A, &findings, Vec::new(), 2, quiet, &stop);
+    let (_, failures) = repair.await.unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(
+        current(&s3, C, "k"),
+        None,
+        "repair: {:#?}",
+        stack(&s3, C, "k")
+    );
     let what = "A's earlier write came back over B's later delete";
     stays_deleted(&s3, &r, &written, what).await;
 }
