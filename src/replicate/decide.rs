@@ -79,6 +79,17 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                             {
                                 return Ok(Decision::Hide(None));
                             }
+                            // So over a marker put in an earlier second (a user's, another
+                            // source's): the destination then records this later delete, which
+                            // a copy of another source's earlier write, read before it and
+                            // landing after, is proven against (it lands above another entry
+                            // than it read, and is withdrawn). Put, ours is no earlier: once.
+                            Current::DeleteMarker(_, theirs)
+                                if self.config.writes_from_several_sources(&at.bucket)
+                                    && earlier_second(theirs.as_ref(), put.as_ref()) =>
+                            {
+                                return Ok(Decision::Hide(None));
+                            }
                             _ => return Ok(Decision::Settled(Settled::InSync)),
                         };
                         let from_source = theirs
@@ -258,4 +269,13 @@ pub(super) fn version_read(event: &ObjectEvent, s: &SourceVersion, src: &Current
             .clone()
             .or_else(|| hidden.then(|| "null".to_owned())),
     }
+}
+
+/// Whether a marker put at `theirs` lies in an earlier second than one put at `ours` (both
+/// known).
+fn earlier_second(
+    theirs: Option<&aws_smithy_types::DateTime>,
+    ours: Option<&aws_smithy_types::DateTime>,
+) -> bool {
+    matches!((theirs, ours), (Some(t), Some(o)) if t.secs() < o.secs())
 }

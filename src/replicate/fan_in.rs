@@ -4,34 +4,39 @@
 //! where the marker alone would let a source's version through, the other sources' current
 //! deletes are asked.
 
+use super::reads::MarkerRead;
 use super::*;
+use crate::error::S3FailureKind;
 use crate::order::Write;
 
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Whether another source this deployment hears (`SOURCE_BUCKETS`, the destination itself
     /// and `source` aside) holds as its current state a delete marker that a rule replicates
-    /// to `at` and that is later than `version` in the one order: the destination must then
-    /// read deleted, whichever delete its own marker is, and `version` does not land there.
-    /// Without it a source's delete that found the destination already deleted (by an
-    /// earlier marker, or by a marker that may be another source's delete) wrote nothing, and
-    /// an earlier version of another source, redelivered, uncovered the key for good. One
-    /// HeadObject per other source, only where a marker would otherwise give way.
+    /// to `at` and that stands against the source's version `head` (`version` in the one
+    /// order) as a marker at the destination would: later, and not maybe `source`'s own
+    /// delete replicated there (two-way). The destination must then read deleted, whichever
+    /// delete its own marker is, and `head` does not land there. Without it, another source's
+    /// earlier write or upload, redelivered, uncovered a key whose latest write is a delete.
+    /// One HeadObject per other source, only where a marker would otherwise give way. A
+    /// source bucket that does not exist holds no delete; one that cannot be read fails the
+    /// record, naming it.
     pub(super) async fn deleted_later_elsewhere(
         &self,
-        source: &str,
+        (region, source): (&str, &str),
+        head: &SourceVersion,
         at: &ReplicaLocation,
         version: &Write,
         run: &Run,
     ) -> Result<bool, ReplicationError> {
-        if at.endpoint.is_some() || !self.config.writes_from_several_sources(&at.bucket) {
+        if !self.config.writes_from_several_sources(&at.bucket) {
             return Ok(false);
         }
         let destination = DestinationId {
-            endpoint: None,
+            endpoint: at.endpoint.clone(),
             bucket: at.bucket.clone(),
         };
         for other in &self.config.source_buckets {
-            if other == source || *other == at.bucket {
+            if other == source || (*other == at.bucket && at.endpoint.is_none()) {
                 continue;
             }
             let replicated = rules::governing(&self.config, other, &destination, &at.key, &[])
@@ -39,25 +44,90 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             if !replicated {
                 continue;
             }
-            let bucket = DestinationId {
-                endpoint: None,
-                bucket: other.clone(),
+            let Some((there, marker)) = self.current_marker(other, &at.key, run).await? else {
+                continue;
             };
-            let region = self.region_of(bucket, run).await?;
-            run.start()?;
-            let current = self
-                .source
-                .current(&region, other, &at.key)
-                .await
-                .map_err(src_err)?;
-            if let Current::DeleteMarker(_, put) = &current {
-                if order::marker_write(put.as_ref(), other)
-                    .is_some_and(|deleted| order::later(&deleted, version))
-                {
-                    return Ok(true);
-                }
+            let put = marker.1.as_ref();
+            let Some(deleted) = order::marker_write(put, other) else {
+                continue;
+            };
+            let read = MarkerRead {
+                id: marker.0.as_deref(),
+                put,
+            };
+            // Judged as a marker at that bucket: where `source` replicates its own deletes
+            // there (two-way), it may be one of them.
+            if self
+                .marker_stands(region, source, head, &there, read, (&deleted, version), run)
+                .await?
+            {
+                return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// The source bucket `bucket`'s current delete marker of `key` (its id and when it was
+    /// put), with where it lies; `None` where the key is not deleted there or the bucket does
+    /// not exist.
+    #[allow(clippy::type_complexity)]
+    async fn current_marker(
+        &self,
+        bucket: &str,
+        key: &str,
+        run: &Run,
+    ) -> Result<
+        Option<(
+            ReplicaLocation,
+            (Option<String>, Option<aws_smithy_types::DateTime>),
+        )>,
+        ReplicationError,
+    > {
+        let named = |f: S3Failure| {
+            let mut f = f;
+            f.message = format!(
+                "reading bucket {bucket:?} (another source in SOURCE_BUCKETS, whose delete a \
+                 fan-in destination must not lose): {}",
+                f.message
+            );
+            f
+        };
+        let id = DestinationId {
+            endpoint: None,
+            bucket: bucket.to_owned(),
+        };
+        let region = match self.region_of(id, run).await {
+            Ok(region) => region,
+            Err(e)
+                if e.s3_failure()
+                    .is_some_and(|f| f.kind == S3FailureKind::NoSuchBucket) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => {
+                let e = e.as_source();
+                return Err(match e.s3_failure() {
+                    Some(f) => ReplicationError::classify(Side::Source, named(f.clone())),
+                    None => e,
+                });
+            }
+        };
+        run.start()?;
+        let current = match self.source.current(&region, bucket, key).await {
+            Ok(current) => current,
+            Err(f) if f.kind == S3FailureKind::NoSuchBucket => return Ok(None),
+            Err(f) => return Err(ReplicationError::classify(Side::Source, named(f))),
+        };
+        let Current::DeleteMarker(id, put) = current else {
+            return Ok(None);
+        };
+        let there = ReplicaLocation {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            region,
+            expected_bucket_owner: None,
+            endpoint: None,
+        };
+        Ok(Some((there, (id, put))))
     }
 }

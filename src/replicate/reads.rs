@@ -52,7 +52,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return Ok(Some(true));
         }
         Ok(Some(
-            self.deleted_later_elsewhere(source, at, &version, run)
+            self.deleted_later_elsewhere((region, source), head, at, &version, run)
                 .await?,
         ))
     }
@@ -60,7 +60,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// [`Self::delete_stands`] by the marker alone, put at `deleted`, against the source's
     /// `version`.
     #[allow(clippy::too_many_arguments)]
-    async fn marker_stands(
+    pub(super) async fn marker_stands(
         &self,
         region: &str,
         source: &str,

@@ -92,10 +92,14 @@ fn record(n: &Notice) -> Value {
     r
 }
 
+/// The S3 notification payload carrying `events`.
+pub(crate) fn payload(events: &[Notice]) -> Value {
+    json!({ "Records": events.iter().map(record).collect::<Vec<_>>() })
+}
+
 /// One invocation by S3 notifications carrying `events`; it must not fail.
 pub(crate) async fn deliver<D: DestinationStore>(r: &Replicator<FakeS3, D>, events: &[Notice]) {
-    let payload = json!({ "Records": events.iter().map(record).collect::<Vec<_>>() });
-    if let Err(e) = handle(r, payload).await {
+    if let Err(e) = handle(r, payload(events)).await {
         panic!("the invocation failed: {e}\n{events:#?}");
     }
 }

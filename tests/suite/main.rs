@@ -23,6 +23,7 @@ mod delivery;
 mod fake_store;
 mod fan_in_deletes;
 mod fan_in_hidden_sources;
+mod fan_in_other_sources;
 mod fixtures;
 mod forged_events;
 mod fuzz_input;
