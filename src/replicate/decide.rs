@@ -79,17 +79,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                             {
                                 return Ok(Decision::Hide(None));
                             }
-                            // So over a marker put in an earlier second (a user's, another
-                            // source's): the destination then records this later delete, which
-                            // a copy of another source's earlier write, read before it and
-                            // landing after, is proven against (it lands above another entry
-                            // than it read, and is withdrawn). Put, ours is no earlier: once.
-                            Current::DeleteMarker(_, theirs)
-                                if self.config.writes_from_several_sources(&at.bucket)
-                                    && earlier_second(theirs.as_ref(), put.as_ref()) =>
-                            {
-                                return Ok(Decision::Hide(None));
-                            }
                             _ => return Ok(Decision::Settled(Settled::InSync)),
                         };
                         let from_source = theirs
@@ -97,7 +86,15 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                             .is_some_and(|r| r.from(&event.bucket));
                         let deleted = order::marker_write(put.as_ref(), &event.bucket);
                         let written = write_of(theirs, &at.bucket, &at.key);
-                        if from_source || deleted.is_some_and(|d| order::later(&d, &written)) {
+                        // This source's replica of a version written in a later second than
+                        // its current delete: that version lay above the delete and was deleted
+                        // for good since, which a replica outlives (version deletes are not
+                        // replicated, or not yet): the older delete does not hide it.
+                        let outlives =
+                            from_source && deleted.as_ref().is_some_and(|d| d.secs < written.secs);
+                        if (from_source && !outlives)
+                            || deleted.is_some_and(|d| order::later(&d, &written))
+                        {
                             // Only while the object read is current: a write made at the
                             // destination since is never hidden (S3's conditional delete).
                             return Ok(Decision::Hide(Some(theirs.etag.clone())));
@@ -269,13 +266,4 @@ pub(super) fn version_read(event: &ObjectEvent, s: &SourceVersion, src: &Current
             .clone()
             .or_else(|| hidden.then(|| "null".to_owned())),
     }
-}
-
-/// Whether a marker put at `theirs` lies in an earlier second than one put at `ours` (both
-/// known).
-fn earlier_second(
-    theirs: Option<&aws_smithy_types::DateTime>,
-    ours: Option<&aws_smithy_types::DateTime>,
-) -> bool {
-    matches!((theirs, ours), (Some(t), Some(o)) if t.secs() < o.secs())
 }

@@ -130,4 +130,31 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         Ok(Some((there, (id, put))))
     }
+
+    /// After a copy of the source's version landed over a delete marker where several sources
+    /// write the destination: whether another source deleted the key since the copy was
+    /// decided, later than the version ([`Self::deleted_later_elsewhere`] asked again). That
+    /// delete's own event may have found the destination deleted already (by the marker read)
+    /// and written nothing, so the copy must not stand: it is withdrawn (a version delete of
+    /// exactly ours) and the key decided anew, where that delete keeps the marker.
+    pub(super) async fn withdrawn_under_a_delete_elsewhere(
+        &self,
+        src: &SourceRead<'_>,
+        at: &ReplicaLocation,
+        ours: &str,
+        run: &Run,
+    ) -> Result<bool, ReplicationError> {
+        let source = src.event.bucket.as_str();
+        let version = crate::order::write_of(src.head, source, &at.key);
+        if !self
+            .deleted_later_elsewhere((src.region, source), src.head, at, &version, run)
+            .await?
+        {
+            return Ok(false);
+        }
+        self.withdraw_ours(at, ours, run).await?;
+        info!(bucket = %source, key = %at.key, destination = %at.bucket, replica_version_id = %ours,
+              "another source deleted the key while ours was copied over a delete marker: ours withdrawn");
+        Ok(true)
+    }
 }

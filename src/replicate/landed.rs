@@ -16,7 +16,7 @@ use super::*;
 impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
     /// Deletes again `ours`, the version our write just made at `at` (a version delete of
     /// exactly it): what each proof below does where ours must not stand.
-    async fn withdraw_ours(
+    pub(super) async fn withdraw_ours(
         &self,
         at: &ReplicaLocation,
         ours: &str,

@@ -102,24 +102,29 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             return Ok(true);
         }
         // The time leaves it open; the destination's stack may not.
-        self.not_replicated_here(at, marker.id, source, &after, run)
+        self.not_replicated_here(at, marker.id, (source, head), &after, run)
             .await
     }
 
     /// Whether the destination's delete marker `marker` at `at` (the current one where its id
-    /// is not known) cannot be the source's delete replicated, by the stack S3 records there: a
-    /// replicated marker that survives lies below every replica of a version the source wrote
-    /// after that delete (it is withdrawn where the source wrote before it was proven, see
-    /// `converge::withdrawn`), so one above such a replica (`after`: the source's versions above
-    /// its delete) is another writer's. The entries below the marker are read, not below the
-    /// top: a copy that just landed on it lies above. (What lies directly below a marker proves
-    /// nothing: a version delete may have taken the object a replicated marker was put on.)
-    /// Another endpoint's conditions are not trusted.
+    /// is not known) stands against the source's version `head` though it may be the source's
+    /// delete replicated, by the stack S3 records there. A replicated marker that survives lies
+    /// below every replica of a version the source wrote after that delete (it is withdrawn
+    /// where the source wrote before it was proven, see `converge::withdrawn`), so one above
+    /// such a replica (`after`: the source's versions above its delete) is another writer's.
+    /// The entries below the marker are read, not below the top: a copy that just landed on it
+    /// lies above. And whoever's delete it is, it stands where it lies directly on an original
+    /// write later than the version (another writer's: the destination's own, or replicated
+    /// from elsewhere): another writer's delete stands, and the source's own hid that write,
+    /// which the version does not beat either (two-way: a multipart upload begun before the
+    /// other side's write and completed over its own delete). (What lies directly below a
+    /// marker proves nothing of its origin: a version delete may have taken the object a
+    /// replicated marker was put on.) Another endpoint's conditions are not trusted.
     async fn not_replicated_here(
         &self,
         at: &ReplicaLocation,
         marker: Option<&str>,
-        source: &str,
+        (source, head): (&str, &SourceVersion),
         after: &[Past],
         run: &Run,
     ) -> Result<bool, ReplicationError> {
@@ -134,6 +139,14 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         };
         if !found {
             return Ok(false);
+        }
+        if let Some(below) = entries.clone().next().filter(|p| !p.delete_marker) {
+            if let Current::Object(o) = self.destination_version(at, &below.version_id, run).await?
+            {
+                if order::later_original(source, head, &o, at) {
+                    return Ok(true);
+                }
+            }
         }
         for p in entries.filter(|p| !p.delete_marker && after.iter().any(|a| a.size == p.size)) {
             let v = self.destination_version(at, &p.version_id, run).await?;

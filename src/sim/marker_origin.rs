@@ -7,6 +7,7 @@ use crate::store::{REPLICA_MARKER, REPLICA_SOURCE_BUCKET};
 
 use super::oracle::governing;
 use super::world::World;
+use crate::order::write_order;
 
 impl World {
     /// Whether the function's replica `above` (of `from`'s version) was put over the function's
@@ -114,6 +115,26 @@ impl World {
         let Some(m) = here.iter().position(|e| e.version_id == marker.version_id) else {
             return true;
         };
+        // Whoever's delete it is, a marker lying directly on an original write later than the
+        // version stands against it (the engine's `not_replicated_here`): another writer's
+        // delete stands, and `from`'s own hid that write, which the version does not beat.
+        if let Some(below) = m.checked_sub(1).map(|b| &here[b]) {
+            let original = !below.delete_marker
+                && (self.is_user_made(bucket, key, &below.version_id)
+                    || below
+                        .metadata
+                        .get(REPLICA_SOURCE_BUCKET)
+                        .map(String::as_str)
+                        != Some(from));
+            let later = write_order(
+                &self.entry_write(bucket, key, below),
+                &self.entry_write(from, key, version),
+            )
+            .is_gt();
+            if original && later {
+                return false;
+            }
+        }
         let after = &stack[d + 1..=at];
         !here[..m].iter().any(|e| {
             after

@@ -63,7 +63,11 @@ async fn a_later_delete_of_another_source_stands_on_a_key_the_destination_lacks(
 }
 
 /// A Batch verify task of the deleted key, as the sim's (`run_job` in Verify mode).
-async fn batch_verify(r: &Replicator<FakeS3, FakeS3>, bucket: &str, key: &str) -> String {
+pub(crate) async fn batch_verify(
+    r: &Replicator<FakeS3, FakeS3>,
+    bucket: &str,
+    key: &str,
+) -> String {
     use s3_replicator::events::batch::{BatchJob, BatchTask, Mode, TaskObject};
     let job = BatchJob {
         schema: "2.0".to_owned(),

@@ -77,9 +77,8 @@ async fn a_two_way_sides_marker_that_may_be_this_sources_delete_keeps_nothing_ou
 
 /// D holds B's write under a user's delete; A writes the key later, and while A's copy to D is
 /// on its way (read over the user's marker, B still holding an object), B deletes the key,
-/// later than A's write. B's delete is recorded at D (over the earlier marker), and A's copy,
-/// landing above it rather than on the marker it read, is withdrawn: D reads deleted (review:
-/// B's delete found D deleted and wrote nothing, and A's copy stayed).
+/// later than A's write, and its event finds D deleted and writes nothing. A's copy, landed,
+/// asks the other sources again and is withdrawn: D reads deleted (review: A's copy stayed).
 #[tokio::test]
 async fn a_copy_in_flight_never_buries_another_sources_later_delete() {
     let s3 = s3_with(&[A, B, D]);
@@ -170,4 +169,68 @@ async fn another_sources_later_delete_keeps_a_destination_on_another_endpoint_de
     events_of(&s3, &[B]);
     deliver(&r, &written).await;
     assert_eq!(current(&s3, D, "k"), None, "{:#?}", stack(&s3, D, "k"));
+}
+
+/// Two-way with one function, each hop of a delete delivered a second after the last: the
+/// marker the function puts on one side fires an event there, which finds the other side
+/// deleted already and writes nothing; one marker a side, and a Batch verify task calls
+/// neither side's key missing (review: a marker put over any earlier-second marker echoed
+/// between the sides for good, and Batch tasks added more).
+#[tokio::test]
+async fn a_two_way_delete_crosses_once_however_late_its_events() {
+    let s3 = s3_with(&[A, B]);
+    let r = engine(
+        config(&[B, A], &[A, B]),
+        s3.clone(),
+        s3.clone(),
+        "us-east-1",
+    );
+    s3.put(A, "k", b"v1");
+    deliver(&r, &s3.take_notices()).await;
+    s3.advance_clock(1000);
+    s3.delete(A, "k");
+    for _ in 0..6 {
+        s3.advance_clock(1000);
+        let sent = s3.take_notices();
+        deliver(&r, &sent).await;
+    }
+    for side in [A, B] {
+        let markers = s3
+            .stack(side, "k")
+            .iter()
+            .filter(|e| e.delete_marker)
+            .count();
+        assert_eq!(markers, 1, "{side}: {:#?}", stack(&s3, side, "k"));
+        let said = crate::fan_in_deletes::batch_verify(&r, side, "k").await;
+        assert!(!said.contains("missing"), "{side}: {said}");
+    }
+}
+
+/// Fan-in: D is deleted (A's early delete); B deletes the key, then A writes it, and B's
+/// delete event comes a second after A's write: D must get A's write, the latest of all (review:
+/// B's delete, put again over D's earlier marker when its event came, was stamped after A's
+/// write and kept it out for good).
+#[tokio::test]
+async fn another_sources_delete_event_late_never_keeps_a_later_write_out() {
+    let s3 = s3_with(&[A, B, D]);
+    let r = engine(config(&[D], &[A, B]), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(A, "k", b"A's first");
+    s3.delete(A, "k");
+    deliver(&r, &events_of(&s3, &[A])).await;
+    s3.advance_clock(1000);
+    s3.delete(B, "k");
+    let b_delete = events_of(&s3, &[B]);
+    s3.advance_clock(1000);
+    s3.put(A, "k", b"A's write");
+    let a_write = events_of(&s3, &[A]);
+    s3.advance_clock(1000);
+    deliver(&r, &b_delete).await;
+    deliver(&r, &a_write).await;
+    let now = current(&s3, D, "k");
+    assert_eq!(
+        now.as_deref(),
+        Some("A's write"),
+        "{:#?}",
+        stack(&s3, D, "k")
+    );
 }

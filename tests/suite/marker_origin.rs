@@ -143,6 +143,9 @@ async fn chain_with_a_delete_under_a_replica() -> (
     s3.put(B, "k", b"B's own version");
     settle(&s3, &bc, &[B]).await;
     assert_eq!(current(&s3, C, "k").as_deref(), Some("B's own version"));
+    // A second later than B's version: a marker lying directly on a later write than the
+    // upload would keep it out whoever's delete it is.
+    s3.advance_clock(1000);
     let upload = s3.begin_upload(A, "k", &UserWrite::default());
     s3.advance_clock(1000);
     s3.delete(A, "k");
@@ -325,5 +328,73 @@ async fn a_late_version_of_a_chains_middle_leaves_its_later_delete() {
         None,
         "B's delete at C was covered by its earlier version: {:#?}",
         stack(&s3, C, "k")
+    );
+}
+
+/// Two-way, one second: B writes the key, A writes it again after its own delete of a second
+/// before, and B's user deletes B's write. At B, A's write meets B's delete, which by time may
+/// be A's delete replicated (a version A wrote after it supersedes that); but the marker lies
+/// directly on B's own write, later than A's by the order (the bucket name): whoever's delete
+/// it is, A's write must not land over it (it did, burying B's later write and delete), and
+/// both sides end deleted (simulation seeds 1000993, 984175).
+#[tokio::test]
+async fn two_way_a_marker_on_a_later_write_keeps_a_version_out_whoever_put_it() {
+    let (s3, r) = crate::convergence_symptoms::two_way();
+    s3.put(A, "k", b"a's first");
+    deliver(&r, &s3.take_notices()).await;
+    s3.advance_clock(1000);
+    s3.delete(A, "k");
+    deliver(&r, &s3.take_notices()).await;
+    s3.advance_clock(1000);
+    s3.put(B, "k", b"b's write");
+    s3.advance_clock(100);
+    s3.put(A, "k", b"a's again");
+    s3.advance_clock(100);
+    s3.delete(B, "k");
+    let mut rest = s3.take_notices();
+    let again = rest.iter().position(|n| n.bucket == A).unwrap();
+    let again = rest.remove(again);
+    deliver(&r, std::slice::from_ref(&again)).await;
+    assert_eq!(current(&s3, B, "k"), None, "{:#?}", stack(&s3, B, "k"));
+    deliver(&r, &rest).await;
+    deliver(&r, &[again]).await;
+    settle(&s3, &r, &[A, B]).await;
+    for side in [A, B] {
+        assert_eq!(
+            current(&s3, side, "k"),
+            None,
+            "{side}: {:#?}",
+            stack(&s3, side, "k")
+        );
+    }
+}
+
+/// Version deletes not replicated: the source deletes the key, writes it again a second later
+/// (replicated), then deletes that version for good. Its current state is the older delete
+/// again, but the replica of the later version outlives its deletion (as in S3 Replication):
+/// the source's delete, redelivered or converged, must not hide it (it did: a source's delete
+/// hid any replica of its own; simulation seed 1046671, two-way).
+#[tokio::test]
+async fn a_replica_outlives_its_versions_delete_under_an_older_delete() {
+    let s3 = s3_with(&[SRC, DST]);
+    let r = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(SRC, "k", b"v1");
+    s3.advance_clock(1000);
+    s3.delete(SRC, "k");
+    let deleted = s3.take_notices();
+    deliver(&r, &deleted).await;
+    s3.advance_clock(1000);
+    let again = s3.put(SRC, "k", b"v2");
+    deliver(&r, &s3.take_notices()).await;
+    assert_eq!(current(&s3, DST, "k").as_deref(), Some("v2"));
+    s3.purge(SRC, "k", again.version_id.as_deref().unwrap());
+    s3.take_notices();
+    deliver(&r, &deleted).await;
+    settle(&s3, &r, &[SRC]).await;
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("v2"),
+        "{:#?}",
+        stack(&s3, DST, "k")
     );
 }
