@@ -86,15 +86,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                             .is_some_and(|r| r.from(&event.bucket));
                         let deleted = order::marker_write(put.as_ref(), &event.bucket);
                         let written = write_of(theirs, &at.bucket, &at.key);
-                        // This source's replica of a version written in a later second than
-                        // its current delete: that version lay above the delete and was deleted
-                        // for good since, which a replica outlives (version deletes are not
-                        // replicated, or not yet): the older delete does not hide it.
-                        let outlives =
-                            from_source && deleted.as_ref().is_some_and(|d| d.secs < written.secs);
-                        if (from_source && !outlives)
-                            || deleted.is_some_and(|d| order::later(&d, &written))
-                        {
+                        if from_source || deleted.is_some_and(|d| order::later(&d, &written)) {
                             // Only while the object read is current: a write made at the
                             // destination since is never hidden (S3's conditional delete).
                             return Ok(Decision::Hide(Some(theirs.etag.clone())));

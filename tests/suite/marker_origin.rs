@@ -368,33 +368,3 @@ async fn two_way_a_marker_on_a_later_write_keeps_a_version_out_whoever_put_it() 
         );
     }
 }
-
-/// Version deletes not replicated: the source deletes the key, writes it again a second later
-/// (replicated), then deletes that version for good. Its current state is the older delete
-/// again, but the replica of the later version outlives its deletion (as in S3 Replication):
-/// the source's delete, redelivered or converged, must not hide it (it did: a source's delete
-/// hid any replica of its own; simulation seed 1046671, two-way).
-#[tokio::test]
-async fn a_replica_outlives_its_versions_delete_under_an_older_delete() {
-    let s3 = s3_with(&[SRC, DST]);
-    let r = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
-    s3.put(SRC, "k", b"v1");
-    s3.advance_clock(1000);
-    s3.delete(SRC, "k");
-    let deleted = s3.take_notices();
-    deliver(&r, &deleted).await;
-    s3.advance_clock(1000);
-    let again = s3.put(SRC, "k", b"v2");
-    deliver(&r, &s3.take_notices()).await;
-    assert_eq!(current(&s3, DST, "k").as_deref(), Some("v2"));
-    s3.purge(SRC, "k", again.version_id.as_deref().unwrap());
-    s3.take_notices();
-    deliver(&r, &deleted).await;
-    settle(&s3, &r, &[SRC]).await;
-    assert_eq!(
-        current(&s3, DST, "k").as_deref(),
-        Some("v2"),
-        "{:#?}",
-        stack(&s3, DST, "k")
-    );
-}
