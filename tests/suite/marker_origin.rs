@@ -409,3 +409,64 @@ async fn a_replica_of_a_version_deleted_for_good_stays_hidden_by_the_sources_del
     deliver(&r, &deleted).await;
     assert_eq!(current(&s3, DST, "k"), None, "{:#?}", stack(&s3, DST, "k"));
 }
+
+/// A concurrent delivery's late copy of an earlier version lands on our replica of the current
+/// one (write conditions compare ETags only: it read an older replica of the same bytes) and
+/// withdraws itself once its proof lists the key. Convergence meanwhile must not copy the
+/// current version over it again: that left two replicas of one version (simulation seed
+/// 1134236). Here that copy is planted (a replica's own metadata, in its second) and its
+/// withdrawal comes before convergence's second read of the destination.
+#[tokio::test]
+async fn convergence_leaves_a_late_copy_on_our_replica_to_its_own_withdrawal() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let s3 = s3_with(&[SRC, DST]);
+    let plain = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
+    s3.put(SRC, "k", b"same bytes");
+    let w13 = s3.put(SRC, "k", b"other bytes");
+    let late = s3.take_notices();
+    deliver(&plain, &late[1..]).await;
+    let r13 = s3.stack(DST, "k").last().unwrap().clone();
+    s3.put(SRC, "k", b"same bytes");
+    deliver(&plain, &s3.take_notices()).await;
+    let planted = UserWrite {
+        metadata: r13.metadata.clone(),
+        ..UserWrite::default()
+    };
+    let p = s3.write(DST, "k", b"other bytes", &planted).unwrap();
+    let p = p.version_id.unwrap();
+    s3.take_notices();
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let (seen, gone) = (calls.clone(), s3.clone());
+    let withdrawing = s3_replicator::faults::Faulty::new(s3.clone(), |_| None).delaying(move |c| {
+        // The late copy's writer withdraws it by the second round's read.
+        if seen.fetch_add(1, Ordering::SeqCst) == 3 {
+            gone.purge(DST, "k", &p);
+        }
+        let _ = c;
+        None
+    });
+    let r = engine(one_way(), s3.clone(), withdrawing, "us-east-1");
+    let again: Vec<_> = late
+        .into_iter()
+        .filter(|n| n.version_id == w13.version_id)
+        .collect();
+    deliver(&r, &again).await;
+    let current_etag = s3.stack(SRC, "k").last().unwrap().etag.clone();
+    let same_bytes = s3
+        .stack(DST, "k")
+        .iter()
+        .filter(|e| e.etag == current_etag)
+        .count();
+    assert_eq!(
+        current(&s3, DST, "k").as_deref(),
+        Some("same bytes"),
+        "{:#?}",
+        stack(&s3, DST, "k")
+    );
+    assert!(
+        calls.load(Ordering::SeqCst) > 3,
+        "the late copy was never looked at"
+    );
+    // One replica of the current version.
+    assert_eq!(same_bytes, 1, "{:#?}", stack(&s3, DST, "k"));
+}
