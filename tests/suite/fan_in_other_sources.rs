@@ -102,9 +102,29 @@ async fn a_copy_in_flight_never_buries_another_sources_later_delete() {
     assert_eq!(current(&s3, D, "k"), None, "{:#?}", stack(&s3, D, "k"));
 }
 
+/// A user's early delete at D, A's later write replicated there and taken away again by a
+/// user's version delete, then B's later delete, its event not yet come: D holds the user's
+/// earlier marker only. Returns A's write's events.
+async fn a_write_taken_back_then_b_deletes<D2: s3_replicator::store::DestinationStore>(
+    s3: &FakeS3,
+    r: &s3_replicator::Replicator<FakeS3, D2>,
+) -> Vec<Notice> {
+    s3.delete(D, "k");
+    s3.advance_clock(2000);
+    s3.put(A, "k", b"A's write");
+    let written = events_of(s3, &[A]);
+    deliver(r, &written).await;
+    let replica = s3.stack(D, "k").last().unwrap().version_id.clone();
+    s3.purge(D, "k", &replica);
+    s3.advance_clock(2000);
+    s3.delete(B, "k");
+    events_of(s3, &[B]);
+    written
+}
+
 /// A user's early delete at D, A's later write there taken away again by a version delete, and
-/// B's later delete, its event still to come: with a source in `SOURCE_BUCKETS` that does not exist (it holds no
-/// delete), A's redelivered write still stays out; with B unreadable, the record fails and
+/// B's later delete, its event still to come: with a source in `SOURCE_BUCKETS` that does not
+/// exist (it holds no delete), A's redelivered write still stays out; with B unreadable, the record fails and
 /// names B (review: it failed as `DstBucketNotFound`, naming D).
 #[tokio::test]
 async fn another_source_that_is_missing_is_passed_and_one_unreadable_is_named() {
@@ -112,17 +132,7 @@ async fn another_source_that_is_missing_is_passed_and_one_unreadable_is_named() 
         let s3 = s3_with(&[A, B, D]);
         let sources = [A, "no-such-source", B];
         let r = engine(config(&[D], &sources), s3.clone(), s3.clone(), "us-east-1");
-        s3.delete(D, "k");
-        s3.advance_clock(2000);
-        s3.put(A, "k", b"A's write");
-        let written = events_of(&s3, &[A]);
-        deliver(&r, &written).await;
-        let replica = s3.stack(D, "k").last().unwrap().version_id.clone();
-        s3.purge(D, "k", &replica);
-        s3.advance_clock(2000);
-        // B's delete, its event not yet come: D holds the user's earlier marker only.
-        s3.delete(B, "k");
-        events_of(&s3, &[B]);
+        let written = a_write_taken_back_then_b_deletes(&s3, &r).await;
         if deny {
             s3.deny(B);
             let payload = crate::convergence_symptoms::payload(&written);
@@ -157,16 +167,7 @@ async fn another_sources_later_delete_keeps_a_destination_on_another_endpoint_de
     .unwrap();
     config.source_buckets = vec![A.to_owned(), B.to_owned()];
     let r = engine(config, s3.clone(), s3.clone(), "us-east-1");
-    s3.delete(D, "k");
-    s3.advance_clock(2000);
-    s3.put(A, "k", b"A's write");
-    let written = events_of(&s3, &[A]);
-    deliver(&r, &written).await;
-    let replica = s3.stack(D, "k").last().unwrap().version_id.clone();
-    s3.purge(D, "k", &replica);
-    s3.advance_clock(2000);
-    s3.delete(B, "k");
-    events_of(&s3, &[B]);
+    let written = a_write_taken_back_then_b_deletes(&s3, &r).await;
     deliver(&r, &written).await;
     assert_eq!(current(&s3, D, "k"), None, "{:#?}", stack(&s3, D, "k"));
 }
