@@ -90,9 +90,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             }
             let steps = join_all(pending.iter().zip(known).map(|(rule, dst)| {
                 let just_put = markers.get(rule.id.as_str()).map(String::as_str);
-                // The last round that may still write: the one after it confirms.
-                let last = round + 2 >= CONVERGE_ROUNDS;
-                self.converge_step(rule, event, region, (&src, dst), (just_put, last), run)
+                self.converge_step(rule, event, region, (&src, dst), just_put, run)
             }))
             .await;
             let mut again = Vec::new();
@@ -168,7 +166,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         event: &ObjectEvent,
         region: &str,
         (src, known): (&Current, Option<Current>),
-        (just_put, last): (Option<&str>, bool),
+        just_put: Option<&str>,
         run: &Run,
     ) -> Result<Step, ReplicationError> {
         let at = self.location(rule, &event.key, run).await?;
@@ -237,18 +235,6 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             }
             Decision::Copy { rule, head, tags } => (rule, head, tags),
         };
-        // A concurrent delivery's late copy of an earlier version that landed on our replica of
-        // the current one withdraws itself (its write lies on another entry than it read):
-        // copying the current version again over it would leave two replicas of it. Left to
-        // that withdrawal for the rounds but the last two (the last confirms what the one before
-        // wrote): one listing and a HEAD, in this state only.
-        if !last
-            && self
-                .late_copy_on_ours(event, &s, &dst, &at, rule, run)
-                .await?
-        {
-            return Ok(Step::Raced);
-        }
         let s = &s;
         let current_marker = s.version_id.as_deref().unwrap_or("null");
         let version = super::decide::version_read(event, s, src);

@@ -186,44 +186,4 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
               "a concurrent copy wrote this version over the delete marker first: ours deleted");
         Ok(true)
     }
-
-    /// Whether the destination's current object `dst` is this source's replica of another
-    /// version than `head`, lying directly on a replica of `head` (the copy `rule` makes): a
-    /// late copy of a concurrent delivery that landed on ours, which its own proof withdraws.
-    pub(super) async fn late_copy_on_ours(
-        &self,
-        event: &ObjectEvent,
-        head: &SourceVersion,
-        dst: &Current,
-        at: &ReplicaLocation,
-        rule: &Rule,
-        run: &Run,
-    ) -> Result<bool, ReplicationError> {
-        let Current::Object(top) = dst else {
-            return Ok(false);
-        };
-        let source = event.bucket.as_str();
-        let keeps = keeps_etag(rule, head, &self.config.copy);
-        let ours = |v: &SourceVersion| v.is_replica_of(&at.bucket, &at.key, source, head, keeps);
-        if ours(top) || !top.is_replica_from(&at.bucket, &at.key, source) {
-            return Ok(false);
-        }
-        let stack = self.destination_stack(at, run).await?;
-        let mut entries = stack.iter();
-        let Some(id) = top.version_id.as_deref() else {
-            return Ok(false);
-        };
-        if !entries.any(|p| p.version_id == id) {
-            return Ok(false);
-        }
-        let Some(below) = entries.next().filter(|p| !p.delete_marker) else {
-            return Ok(false);
-        };
-        Ok(
-            match self.destination_version(at, &below.version_id, run).await? {
-                Current::Object(o) => ours(&o),
-                _ => false,
-            },
-        )
-    }
 }

@@ -410,63 +410,38 @@ async fn a_replica_of_a_version_deleted_for_good_stays_hidden_by_the_sources_del
     assert_eq!(current(&s3, DST, "k"), None, "{:#?}", stack(&s3, DST, "k"));
 }
 
-/// A concurrent delivery's late copy of an earlier version lands on our replica of the current
-/// one (write conditions compare ETags only: it read an older replica of the same bytes) and
-/// withdraws itself once its proof lists the key. Convergence meanwhile must not copy the
-/// current version over it again: that left two replicas of one version (simulation seed
-/// 1134236). Here that copy is planted (a replica's own metadata, in its second) and its
-/// withdrawal comes before convergence's second read of the destination.
+/// Version deletes not replicated: the source's later version is deleted for good, so its
+/// replica lies on the replica of the version now current again, for good (nothing withdraws
+/// it). The version delete's record converges the key, and a source write made while that copy
+/// is on its way takes one more round: the record must succeed with the newest write current
+/// (review of a backed-out wait that took such a replica for a concurrent delivery's late copy
+/// and spent two rounds re-reading: the record failed `NotConverged`).
 #[tokio::test]
-async fn convergence_leaves_a_late_copy_on_our_replica_to_its_own_withdrawal() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+async fn convergence_over_a_replica_of_a_version_deleted_for_good_never_idles() {
     let s3 = s3_with(&[SRC, DST]);
     let plain = engine(one_way(), s3.clone(), s3.clone(), "us-east-1");
-    s3.put(SRC, "k", b"same bytes");
-    let w13 = s3.put(SRC, "k", b"other bytes");
-    let late = s3.take_notices();
-    deliver(&plain, &late[1..]).await;
-    let r13 = s3.stack(DST, "k").last().unwrap().clone();
-    s3.put(SRC, "k", b"same bytes");
+    s3.put(SRC, "k", b"v1");
     deliver(&plain, &s3.take_notices()).await;
-    let planted = UserWrite {
-        metadata: r13.metadata.clone(),
-        ..UserWrite::default()
-    };
-    let p = s3.write(DST, "k", b"other bytes", &planted).unwrap();
-    let p = p.version_id.unwrap();
-    s3.take_notices();
-    let calls = std::sync::Arc::new(AtomicUsize::new(0));
-    let (seen, gone) = (calls.clone(), s3.clone());
-    let withdrawing = s3_replicator::faults::Faulty::new(s3.clone(), |_| None).delaying(move |c| {
-        // The late copy's writer withdraws it by the second round's read.
-        if seen.fetch_add(1, Ordering::SeqCst) == 3 {
-            gone.purge(DST, "k", &p);
-        }
-        let _ = c;
-        None
-    });
-    let r = engine(one_way(), s3.clone(), withdrawing, "us-east-1");
-    let again: Vec<_> = late
-        .into_iter()
-        .filter(|n| n.version_id == w13.version_id)
-        .collect();
-    deliver(&r, &again).await;
-    let current_etag = s3.stack(SRC, "k").last().unwrap().etag.clone();
-    let same_bytes = s3
-        .stack(DST, "k")
-        .iter()
-        .filter(|e| e.etag == current_etag)
-        .count();
+    s3.advance_clock(1000);
+    let v2 = s3.put(SRC, "k", b"v2");
+    deliver(&plain, &s3.take_notices()).await;
+    s3.purge(SRC, "k", v2.version_id.as_deref().unwrap());
+    let gone = s3.take_notices();
+    let meddled = crate::meddled::Meddled::new(
+        &s3,
+        |_| true,
+        |s3| {
+            s3.advance_clock(1000);
+            s3.put(SRC, "k", b"v3");
+        },
+        |_| {},
+    );
+    let r = engine(one_way(), s3.clone(), meddled, "us-east-1");
+    deliver(&r, &gone).await;
     assert_eq!(
         current(&s3, DST, "k").as_deref(),
-        Some("same bytes"),
+        Some("v3"),
         "{:#?}",
         stack(&s3, DST, "k")
     );
-    assert!(
-        calls.load(Ordering::SeqCst) > 3,
-        "the late copy was never looked at"
-    );
-    // One replica of the current version.
-    assert_eq!(same_bytes, 1, "{:#?}", stack(&s3, DST, "k"));
 }
