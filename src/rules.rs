@@ -33,6 +33,18 @@ pub fn select_for_marker<'c>(config: &'c Config, source_bucket: &str, key: &str)
         .collect()
 }
 
+/// Whether the rule that governs `destination` for a delete marker of `source_bucket`'s `key`
+/// replicates delete markers (a marker has no tags: only rules without tag filters select it).
+pub fn replicates_markers(
+    config: &Config,
+    source_bucket: &str,
+    destination: &DestinationId,
+    key: &str,
+) -> bool {
+    governing(config, source_bucket, destination, key, &[])
+        .is_some_and(|r| r.delete_marker_replication)
+}
+
 /// The rule that governs `destination` for an object of `source_bucket` with this key and these
 /// tags (the highest-priority one that selects it), if any. A delete marker has no tags: pass
 /// none, and only rules without tag filters can select it (as in S3).

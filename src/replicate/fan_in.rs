@@ -39,9 +39,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             if other == source || (*other == at.bucket && at.endpoint.is_none()) {
                 continue;
             }
-            let replicated = rules::governing(&self.config, other, &destination, &at.key, &[])
-                .is_some_and(|r| r.delete_marker_replication);
-            if !replicated {
+            if !rules::replicates_markers(&self.config, other, &destination, &at.key) {
                 continue;
             }
             let Some((there, marker)) = self.current_marker(other, &at.key, run).await? else {
@@ -83,8 +81,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         )>,
         ReplicationError,
     > {
-        let named = |f: S3Failure| {
-            let mut f = f;
+        let named = |mut f: S3Failure| {
             f.message = format!(
                 "reading bucket {bucket:?} (another source in SOURCE_BUCKETS, whose delete a \
                  fan-in destination must not lose): {}",
@@ -105,11 +102,10 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
                 return Ok(None)
             }
             Err(e) => {
-                let e = e.as_source();
                 return Err(match e.s3_failure() {
                     Some(f) => ReplicationError::classify(Side::Source, named(f.clone())),
                     None => e,
-                });
+                })
             }
         };
         run.start()?;

@@ -250,8 +250,12 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         let destination = rule.destination.id();
         let current = match &current {
             Current::DeleteMarker(..)
-                if !rules::governing(&self.config, source, &destination, &src.event.key, &[])
-                    .is_some_and(|r| r.delete_marker_replication) =>
+                if !rules::replicates_markers(
+                    &self.config,
+                    source,
+                    &destination,
+                    &src.event.key,
+                ) =>
             {
                 match self.newest_object(src.region, src.event, run).await? {
                     Some(newest) => Current::Object(Box::new(newest)),

@@ -85,9 +85,7 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
             endpoint: at.endpoint.clone(),
             bucket: at.bucket.clone(),
         };
-        let replicated = rules::governing(&self.config, source, &destination, &at.key, &[])
-            .is_some_and(|r| r.delete_marker_replication);
-        if !replicated {
+        if !rules::replicates_markers(&self.config, source, &destination, &at.key) {
             return Ok(true);
         }
         let (own, after) = self
@@ -140,16 +138,21 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         if !found {
             return Ok(false);
         }
-        if let Some(below) = entries.clone().next().filter(|p| !p.delete_marker) {
-            if let Current::Object(o) = self.destination_version(at, &below.version_id, run).await?
-            {
-                if order::later_original(source, head, &o, at) {
-                    return Ok(true);
-                }
+        // The object directly below, read once: judged by the order, then (where its size
+        // fits) as a replica of a version above the source's delete, as those further down.
+        let mut below = None;
+        if let Some(p) = entries.clone().next().filter(|p| !p.delete_marker) {
+            let v = self.destination_version(at, &p.version_id, run).await?;
+            if matches!(&v, Current::Object(o) if order::later_original(source, head, o, at)) {
+                return Ok(true);
             }
+            below = Some((p.version_id.as_str(), v));
         }
         for p in entries.filter(|p| !p.delete_marker && after.iter().any(|a| a.size == p.size)) {
-            let v = self.destination_version(at, &p.version_id, run).await?;
+            let v = match below.take() {
+                Some((id, v)) if id == p.version_id => v,
+                _ => self.destination_version(at, &p.version_id, run).await?,
+            };
             let of_after = matches!(&v, Current::Object(o) if o
                 .replica_record(&at.bucket, &at.key)
                 .is_some_and(|r| after.iter().any(|a| r.of(source, &a.version_id)

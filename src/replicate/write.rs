@@ -296,9 +296,8 @@ impl<S: SourceStore, D: DestinationStore> Replicator<S, D> {
         // A copy over a delete marker (S3 lets `If-None-Match: *` through one) where several
         // sources write the destination: another source's delete since may have written
         // nothing there (see `fan_in`).
-        let over_a_marker = condition == Some(WriteCondition::IfNoneMatch)
-            && matches!(read, Some(Some(_)))
-            && self.config.source_buckets.len() > 1;
+        let over_a_marker =
+            condition == Some(WriteCondition::IfNoneMatch) && matches!(read, Some(Some(_)));
         if let (true, Some(ours)) = (over_a_marker, written.version_id.as_deref()) {
             if Box::pin(self.withdrawn_under_a_delete_elsewhere(src, &at, ours, run)).await? {
                 run.withdrawn(landed);
